@@ -1,0 +1,119 @@
+"""``hpo-run``: run a hyperparameter search described by one YAML spec."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from dnnp_hpo.driver import check_fresh_run_dir, dry_run_trials, execute, prepare_run
+from dnnp_hpo.errors import SpecError
+from dnnp_hpo.evaluation import Evaluation
+from dnnp_hpo.front import chemically_accurate, format_value, pareto_front
+from dnnp_hpo.registry import KINDS, Registry, load_registry
+from dnnp_hpo.run import RunContext
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not usage plus error
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="hpo-run", description=__doc__)
+    parser.add_argument("spec", nargs="?", type=Path, help="experiment spec (YAML)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="validate everything, print the decoded first generation, run nothing")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+                        help="override a spec value (value read as YAML); repeatable")
+    parser.add_argument("--list-plugins", action="store_true",
+                        help="list registered trainers, launchers, optimizers and parameter types")
+    return parser
+
+
+def list_plugins(registry: Registry, console: Console) -> None:
+    table = Table(title="dnnp-hpo plugins")
+    for column in ("kind", "name", "distribution"):
+        table.add_column(column)
+    for kind in KINDS:
+        for name, registered in sorted(registry.components[kind].items()):
+            table.add_row(kind[:-1].replace("_", " "), name, registered.distribution)
+    console.print(table)
+
+
+def trials_table(run: RunContext, title: str, rows: Sequence[Sequence[object]], extra: Sequence[str]) -> Table:
+    table = Table(title=title)
+    for column in ("#", *run.space.names, *extra):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*map(format_value, row))
+    return table
+
+
+def front_table(run: RunContext, evaluations: Sequence[Evaluation]) -> Table:
+    """The final Pareto front: hyperparameters, objectives (with units), accuracy."""
+    objectives = run.experiment.objectives
+    thresholds = run.experiment.report.chemical_accuracy
+    extra = [f"{o.name} ({o.unit})" if o.unit else o.name for o in objectives]
+    has_runtime = any("runtime" in e.metrics for e in evaluations) and "runtime" not in run.objective_names
+    if has_runtime:
+        extra.append("runtime (s)")
+    if thresholds:
+        extra.append("chemically accurate")
+    rows = []
+    for i, e in enumerate(pareto_front(evaluations), 1):
+        row: list[object] = [i, *e.trial.params.values(), *e.fitness]
+        if has_runtime:
+            row.append(e.metrics.get("runtime", float("nan")))
+        if thresholds:
+            row.append("yes" if chemically_accurate(e, run.objective_names, thresholds) else "no")
+        rows.append(row)
+    return trials_table(run, "Pareto front of the final population", rows, extra)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console = Console()
+    registry = load_registry()
+    if args.list_plugins:
+        list_plugins(registry, console)
+        return 0
+    if args.spec is None:
+        print("hpo-run: give an experiment spec (YAML), or --list-plugins", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        run, trainer = prepare_run(args.spec, registry, args.overrides)
+        if args.dry_run:
+            trials = dry_run_trials(run, trainer)
+            rows = [[t.birth_id, *t.params.values()] for t in trials]
+            console.print(trials_table(run, "Generation 0 (decoded, not evaluated)", rows, []))
+            rendered = trainer.render(trials[0])
+            if rendered is not None:
+                console.print("Input of the first candidate:")
+                console.print(rendered, markup=False, highlight=False)
+            console.print(f"The spec is valid; the run would write to {run.run_dir}")
+            return 0
+        check_fresh_run_dir(run)
+    except SpecError as exc:
+        print(f"hpo-run: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    population = execute(run, trainer)
+    console.print(front_table(run, [m.evaluation for m in population]))
+    failures = sum(1 for m in population if not m.evaluation.ok)
+    console.print(f"Run directory: {run.run_dir} ({failures} failed in the final population)")
+    return 0
+
+
+def entry_point() -> None:
+    """Console script: exit with main()'s status."""
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("hpo-run: interrupted", file=sys.stderr)
+        sys.exit(130)

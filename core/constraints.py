@@ -1,0 +1,59 @@
+"""Constraints between parameters: ``a < b``, ``rcut_smth <= 3.5``; parsed, never eval'ed."""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+_COMPARATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "<=": operator.le, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
+    "<": operator.lt, ">": operator.gt,
+}
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_OPERAND = rf"(?:{_NAME}|{_NUMBER})"
+_PATTERN = re.compile(rf"^\s*({_OPERAND})\s*(<=|>=|==|!=|<|>)\s*({_OPERAND})\s*$")
+
+
+@attrs.frozen
+class Constraint:
+    """``left OP right``; each side a parameter name or a number."""
+
+    text: str
+    left: str | float
+    op: str
+    right: str | float
+
+    def names(self) -> list[str]:
+        return [side for side in (self.left, self.right) if isinstance(side, str)]
+
+    def holds(self, params: Mapping[str, Any]) -> bool:
+        """True when the decoded parameters satisfy the constraint."""
+        def value(side: str | float) -> Any:
+            return params[side] if isinstance(side, str) else side
+
+        return bool(_COMPARATORS[self.op](value(self.left), value(self.right)))
+
+
+def _operand(token: str) -> str | float:
+    return token if re.fullmatch(_NAME, token) else float(token)
+
+
+def parse_constraint(text: Any) -> Constraint:
+    """Parse one constraint; ValueError with what is expected if it does not fit."""
+    if not isinstance(text, str):
+        raise ValueError(f"expected a comparison such as 'stop_lr < start_lr', got {text!r}")
+    match = _PATTERN.match(text)
+    if match is None:
+        raise ValueError(
+            f"cannot parse {text!r}: expected NAME OP NAME or NAME OP NUMBER with OP one of < <= > >= == !="
+        )
+    left, op, right = match.groups()
+    constraint = Constraint(text, _operand(left), op, _operand(right))
+    if not constraint.names():
+        raise ValueError(f"{text!r} compares two numbers: name at least one parameter")
+    return constraint

@@ -1,0 +1,38 @@
+"""The two kinds of expected failure: a user's mistake, and a training that failed."""
+
+from __future__ import annotations
+
+
+class SpecError(Exception):
+    """A mistake in the user's input, shown as one line: ``FILE: KEY: what is expected``.
+
+    Raised at start-up, before anything is launched or written; the CLI turns it into
+    that line on stderr and exit status 2.  ``key`` is a dotted path into the spec
+    (``space.rcut.init``) or empty when the whole file is at fault.
+    """
+
+    def __init__(self, message: str, key: str = "", file: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.key = key
+        self.file = file
+
+    def located(self, file: str = "", prefix: str = "") -> SpecError:
+        """The same error with the file, and a key path prefix, filled in."""
+        key = ".".join(p for p in (prefix, self.key) if p)
+        return SpecError(self.message, key, self.file or file)
+
+    def __str__(self) -> str:
+        return ": ".join(p for p in (self.file, self.key, self.message) if p)
+
+
+class TrainingFailed(Exception):
+    """A training ran but gave no usable result; the candidate gets the MAXINT fitness.
+
+    ``status`` is ``failed`` or ``timeout``; the message is the recorded reason.
+    """
+
+    def __init__(self, reason: str, status: str = "failed") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status

@@ -1,0 +1,45 @@
+"""The function a worker runs for one trial: train, measure, apply the failure policy."""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import time
+from collections.abc import Sequence
+
+from dnnp_hpo.errors import TrainingFailed
+from dnnp_hpo.evaluation import ERROR, OK, Evaluation, Trial, failed_evaluation, one_line
+from dnnp_hpo.hookspecs import Trainer
+
+
+def run_trial(trainer: Trainer, trial: Trial, objectives: Sequence[str]) -> Evaluation:
+    """Train ``trial`` and return its record; never raises for a failed training."""
+    start = time.time()
+
+    def failed(status: str, reason: str) -> Evaluation:
+        return failed_evaluation(trial, len(objectives), status, reason, start, time.time())
+
+    try:
+        raw = trainer.train(trial)
+    except TrainingFailed as exc:
+        return failed(exc.status, exc.reason)
+    except Exception as exc:  # noqa: BLE001 - the failure policy: record it, never stop the run
+        return failed(ERROR, f"{type(exc).__name__}: {exc}")
+    stop = time.time()
+    try:
+        metrics = {str(k): float(v) for k, v in dict(raw).items()}
+    except (TypeError, ValueError) as exc:
+        return failed(ERROR, f"trainer returned metrics that are not numbers: {exc}")
+    missing = [name for name in objectives if name not in metrics]
+    if missing:
+        return failed(ERROR, f"trainer gave no value for objective(s) {', '.join(missing)}; "
+                      f"it measured: {', '.join(metrics) or 'nothing'}")
+    fitness = tuple(metrics[name] for name in objectives)
+    bad = [name for name, value in zip(objectives, fitness) if not math.isfinite(value)]
+    if bad:
+        return failed("failed", one_line(f"non-finite {', '.join(bad)}: {fitness}"))
+    return Evaluation(
+        trial=trial, status=OK, reason="", fitness=fitness, metrics=metrics,
+        start=start, stop=stop, hostname=socket.gethostname(), pid=os.getpid(),
+    )

@@ -1,0 +1,102 @@
+"""The records of one candidate: what is sent to a worker and what comes back."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+
+#: Fitness of every objective for a failed or infeasible candidate (paper, 2.2.4): a
+#: number, unlike NaN, so that non-dominated sorting stays well defined.
+MAXINT = float(np.iinfo(np.int32).max)
+
+OK = "ok"
+FAILED = "failed"  # the training ran and did not give a usable result
+TIMEOUT = "timeout"  # killed at the trainer's time limit
+ERROR = "error"  # an unexpected exception in the trainer (a bug or the environment)
+INFEASIBLE = "infeasible"  # violates a constraint: never sent to a trainer
+LOST = "lost"  # the worker running it died and the engine gave up on the task
+STATUSES = (OK, FAILED, TIMEOUT, ERROR, INFEASIBLE, LOST)
+
+
+@attrs.frozen
+class Trial:
+    """One candidate as a worker receives it."""
+
+    uuid: str
+    birth_id: int
+    generation: int
+    genome: tuple[float, ...]
+    params: dict[str, Any]
+    seed: int  #: a training seed of its own, recorded so the training can be repeated
+    workdir: Path  #: RUN_DIR/evals/<uuid>; created by the trainer only if it needs one
+
+
+@attrs.frozen
+class Evaluation:
+    """One evaluation, exactly as recorded: one row of individuals.csv."""
+
+    trial: Trial
+    status: str
+    reason: str
+    fitness: tuple[float, ...]  #: one value per objective, MAXINT unless status is ok
+    metrics: dict[str, float]  #: everything the trainer measured, by name
+    start: float  #: Unix seconds
+    stop: float
+    hostname: str
+    pid: int
+
+    @property
+    def ok(self) -> bool:
+        return self.status == OK
+
+
+@attrs.frozen
+class Member:
+    """A survivor of selection: an evaluation with its NSGA-II rank and crowding distance."""
+
+    evaluation: Evaluation
+    rank: int
+    distance: float
+
+
+def failed_evaluation(
+    trial: Trial,
+    n_objectives: int,
+    status: str,
+    reason: str,
+    start: float,
+    stop: float,
+    *,
+    hostname: str | None = None,
+    pid: int | None = None,
+) -> Evaluation:
+    """An evaluation with the failure policy applied: MAXINT for every objective."""
+    return Evaluation(
+        trial=trial,
+        status=status,
+        reason=one_line(reason),
+        fitness=(MAXINT,) * n_objectives,
+        metrics={},
+        start=start,
+        stop=stop,
+        hostname=hostname or socket.gethostname(),
+        pid=os.getpid() if pid is None else pid,
+    )
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """Reasons are single lines in CSV and on the terminal."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def make_workdir(trial: Trial) -> Path:
+    """Create the trial's own directory; never reuse one (a rerun gets a new uuid)."""
+    trial.workdir.parent.mkdir(parents=True, exist_ok=True)
+    trial.workdir.mkdir(exist_ok=False)
+    return trial.workdir

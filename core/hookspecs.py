@@ -1,0 +1,245 @@
+"""The whole plugin contract of dnnp-hpo.
+
+A plugin is a module (or object) that implements some of the hooks below with
+``@hookimpl``.  Plugins are found through the setuptools entry-point group
+``dnnp_hpo``; the built-in ones (NSGA-II, the DeePMD-kit trainer, the Dask launcher,
+the CSV records, the parameter types) are registered that way too, so a package
+installed separately is picked up exactly like them::
+
+    # pyproject.toml of a third-party package
+    [project.entry-points.dnnp_hpo]
+    mycode = "mycode_hpo.plugin"
+
+Four kinds of named components are *registered* by hooks that return
+``{name: class}``; the class is an ``attrs`` class whose fields are the keys the user
+writes in the spec block that selects it (``trainer: {plugin: NAME, ...}``), so the
+spec is validated once, with key paths, by cattrs.  The protocols they implement are
+defined in this file too:
+
+=================  ==============================  ===================================
+spec block         registration hook               protocol of the registered class
+=================  ==============================  ===================================
+``space.<name>``   :func:`dnnp_hpo_parameter_types` :class:`ParameterType`
+``trainer``        :func:`dnnp_hpo_trainers`        :class:`Trainer`
+``launcher``       :func:`dnnp_hpo_launchers`       :class:`Launcher` (gives a :class:`Pool`)
+``optimizer``      :func:`dnnp_hpo_optimizers`      :class:`Optimizer` (drives a :class:`Study`)
+=================  ==============================  ===================================
+
+*Observers* receive events (run started, evaluation finished, generation finished,
+run finished); the CSV records and, later, the journal and progress display are
+observers.  Every observer hook is called on the driver process, in the order the
+events happen; an observer must not raise for a healthy run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ContextManager, Protocol, runtime_checkable
+
+import pluggy
+
+if TYPE_CHECKING:  # the data types live in their own modules; this file is the contract
+    from dnnp_hpo.evaluation import Evaluation, Member, Trial
+    from dnnp_hpo.run import RunContext
+
+PROJECT = "dnnp_hpo"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# --------------------------------------------------------------------------------------
+# Protocols of the registered classes
+# --------------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class ParameterType(Protocol):
+    """One search-space parameter: how its real-valued gene starts, moves and decodes.
+
+    The genome is a real-valued vector, one gene per parameter (paper, section 2.2.1).
+    Fields come from ``space.<name>`` minus ``type``.  All three numbers are in *gene*
+    units: for a log-scaled float the gene is ``log10(value)``.
+    """
+
+    @property
+    def gene_init(self) -> tuple[float, float]:
+        """Interval from which the initial population draws the gene uniformly."""
+
+    @property
+    def gene_bounds(self) -> tuple[float, float]:
+        """Hard bounds: mutation never takes the gene outside them."""
+
+    @property
+    def sigma(self) -> float:
+        """Starting standard deviation of Gaussian mutation for this gene."""
+
+    def decode(self, gene: float) -> Any:
+        """The value a trainer sees (float, int, str, ...) for this gene."""
+
+
+@runtime_checkable
+class Trainer(Protocol):
+    """Trains one candidate and measures it.
+
+    Fields come from the ``trainer:`` block minus ``plugin``.  The object returned by
+    :meth:`prepare` is pickled and sent to the workers, so it must hold plain data.
+    """
+
+    def prepare(self, run: RunContext) -> Trainer:
+        """Check the settings against the run and return the trainer the workers get.
+
+        Called once on the driver before anything is launched (also by ``--dry-run``).
+        Raise :class:`dnnp_hpo.errors.SpecError` for a user mistake (a template
+        placeholder that names no parameter, say): the user sees one line, exit 2.
+        """
+
+    def render(self, trial: Trial) -> str | None:
+        """The input the training would get for ``trial`` (``--dry-run`` shows it).
+
+        Raise :class:`~dnnp_hpo.errors.SpecError` if it cannot be rendered; return
+        None when the trainer has no input file.
+        """
+
+    def train(self, trial: Trial) -> Mapping[str, float]:
+        """Run the training of ``trial`` (on a worker) and return its metrics.
+
+        The metrics are named (``energy_rmse``, ``force_rmse``, ``runtime``...); the
+        spec's objectives pick their fitness among them by name and the rest are
+        recorded too.  Raise :class:`dnnp_hpo.errors.TrainingFailed` with a status
+        (``failed``, ``timeout``) and a one-line reason when the training did not give
+        a usable result; any other exception is recorded as status ``error``.  Either
+        way the candidate gets the MAXINT fitness (paper, section 2.2.4) and the run
+        goes on.  ``trial.workdir`` is this evaluation's own directory path, not yet
+        created: create it with :func:`dnnp_hpo.evaluation.make_workdir` if needed.
+        """
+
+
+@runtime_checkable
+class Future(Protocol):
+    """What :meth:`Pool.submit` returns (Dask and Parsl futures both fit)."""
+
+    def result(self) -> Any:
+        """The function's return value; raises if the task was lost or failed."""
+
+
+@runtime_checkable
+class Pool(Protocol):
+    """A connected execution engine: where evaluations run."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future:
+        """Schedule ``fn(*args)`` on a worker; never blocks for the result."""
+
+    def as_completed(self, futures: Iterable[Future]) -> Iterator[Future]:
+        """Yield the given futures as they finish, in completion order."""
+
+    @property
+    def size(self) -> int:
+        """How many evaluations can run at once right now (for progress display)."""
+
+
+@runtime_checkable
+class Launcher(Protocol):
+    """Builds a :class:`Pool` from the ``launcher:`` block (minus ``plugin``).
+
+    Swapping Dask for Parsl, or a laptop for a cluster, is a change of this block
+    only: the optimizer sees nothing but the pool.
+    """
+
+    def prepare(self, run: RunContext) -> None:
+        """Check the settings (files exist, keys agree); raise SpecError. Launch nothing."""
+
+    def connect(self, run: RunContext) -> ContextManager[Pool]:
+        """Start or join the engine; leaving the context shuts down what was started."""
+
+
+@runtime_checkable
+class Study(Protocol):
+    """What an optimizer sees of a run: the space and an evaluator.
+
+    Provided by core (:class:`dnnp_hpo.study.Study`); an optimizer never talks to the
+    launcher, the trainer or the records directly.
+    """
+
+    space: Any  #: :class:`dnnp_hpo.space.SearchSpace`
+    n_objectives: int
+    seed: int  #: the experiment's seed: seed the optimizer's random streams from it
+
+    def evaluate(self, genomes: Sequence[Sequence[float]], generation: int) -> list[Evaluation]:
+        """Decode, check constraints, evaluate in parallel; results in input order.
+
+        Infeasible genomes are never sent to a trainer.  Every evaluation is reported
+        to the observers the moment it finishes.
+        """
+
+    def generation_finished(self, generation: int, population: Sequence[Member]) -> None:
+        """Report the surviving population of ``generation`` to the observers."""
+
+
+@runtime_checkable
+class Optimizer(Protocol):
+    """The search algorithm; fields come from the ``optimizer:`` block minus ``plugin``."""
+
+    def prepare(self, run: RunContext) -> None:
+        """Check the settings against the run; raise SpecError. Launch nothing."""
+
+    def initial_genomes(self, study: Study) -> list[list[float]]:
+        """Generation 0 as genomes, without evaluating it (``--dry-run`` prints it).
+
+        Must be deterministic given the RNG state :meth:`run` starts from.
+        """
+
+    def run(self, study: Study) -> list[Member]:
+        """Search, and return the final population with rank and crowding distance."""
+
+
+# --------------------------------------------------------------------------------------
+# Registration hooks: each returns {name: class}; names must be unique across plugins.
+# --------------------------------------------------------------------------------------
+
+
+@hookspec
+def dnnp_hpo_parameter_types() -> Mapping[str, type[ParameterType]]:
+    """Parameter types usable as ``space.<name>.type`` (built in: float, int, choice)."""
+
+
+@hookspec
+def dnnp_hpo_trainers() -> Mapping[str, type[Trainer]]:
+    """Trainers usable as ``trainer.plugin`` (built in: deepmd, function)."""
+
+
+@hookspec
+def dnnp_hpo_launchers() -> Mapping[str, type[Launcher]]:
+    """Launchers usable as ``launcher.plugin`` (built in: dask)."""
+
+
+@hookspec
+def dnnp_hpo_optimizers() -> Mapping[str, type[Optimizer]]:
+    """Optimizers usable as ``optimizer.plugin`` (built in: nsga2)."""
+
+
+# --------------------------------------------------------------------------------------
+# Observer hooks: called on the driver, in event order.
+# --------------------------------------------------------------------------------------
+
+
+@hookspec
+def dnnp_hpo_run_started(run: RunContext) -> None:
+    """The spec is valid, the run directory exists and nothing has been evaluated yet."""
+
+
+@hookspec
+def dnnp_hpo_evaluation_finished(run: RunContext, evaluation: Evaluation) -> None:
+    """One evaluation ended (any status); called once per evaluation, as it finishes."""
+
+
+@hookspec
+def dnnp_hpo_generation_finished(
+    run: RunContext, generation: int, population: Sequence[Member]
+) -> None:
+    """Selection of ``generation`` is done; ``population`` are its survivors (generation 0
+    is the evaluated initial population, ranked)."""
+
+
+@hookspec
+def dnnp_hpo_run_finished(run: RunContext, population: Sequence[Member]) -> None:
+    """The optimizer returned; ``population`` is the final one.  Not called on a crash."""

@@ -1,0 +1,39 @@
+"""What every plugin is told about the run it takes part in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from dnnp_hpo.space import SearchSpace
+from dnnp_hpo.spec import Experiment
+
+
+@attrs.frozen
+class RunContext:
+    """The validated experiment, where it came from and where it writes."""
+
+    experiment: Experiment
+    spec_path: Path  #: the YAML file as given
+    run_dir: Path  #: absolute; nothing is written outside it
+    raw_spec: dict[str, Any] = attrs.field(eq=False)  #: the mapping as run (after --set)
+    hook: Any = attrs.field(default=None, eq=False, repr=False)  #: pluggy hook caller
+
+    @property
+    def space(self) -> SearchSpace:
+        return SearchSpace(self.experiment.space)
+
+    @property
+    def objective_names(self) -> list[str]:
+        return [o.name for o in self.experiment.objectives]
+
+    @property
+    def evals_dir(self) -> Path:
+        return self.run_dir / "evals"
+
+    def spec_relative(self, path: str | Path) -> Path:
+        """An input path from the spec: relative paths are relative to the spec file."""
+        path = Path(path).expanduser()
+        return path if path.is_absolute() else (self.spec_path.parent / path).resolve()

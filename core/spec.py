@@ -1,0 +1,251 @@
+"""The experiment spec: frozen attrs classes, structured from YAML by one cattrs call.
+
+Plugin blocks (``trainer``, ``optimizer``, ``launcher``, each ``space`` entry) are
+structured into the class their plugin registered, so every key anywhere in the file is
+checked here, once, and reported with its path.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import cattrs
+import yaml
+from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+
+from dnnp_hpo.constraints import Constraint, parse_constraint
+from dnnp_hpo.errors import SpecError
+from dnnp_hpo.hookspecs import Launcher, Optimizer, ParameterType, Trainer
+from dnnp_hpo.registry import Registry
+
+TOP_LEVEL_KEYS = (
+    "name", "seed", "run_dir", "space", "constraints", "objectives",
+    "trainer", "optimizer", "launcher", "report",
+)
+
+
+class Invalid(ValueError):
+    """Raised by spec validators; its message is shown to the user as is."""
+
+
+@attrs.frozen
+class Objective:
+    """One minimised objective; ``name`` picks the trainer metric it takes."""
+
+    name: str
+    unit: str = ""
+
+
+@attrs.frozen
+class Report:
+    """Settings of the final table and of ``hpo-report``."""
+
+    #: objective name -> threshold; a solution is chemically accurate when every
+    #: listed objective is at or below its threshold (paper: 0.004 eV/atom, 0.04 eV/A)
+    chemical_accuracy: dict[str, float] = attrs.Factory(dict)
+
+
+def _default_launcher() -> Any:
+    return {"plugin": "dask"}
+
+
+@attrs.frozen
+class Experiment:
+    """A whole experiment spec, validated."""
+
+    name: str
+    seed: int
+    space: dict[str, ParameterType]
+    objectives: tuple[Objective, ...]
+    trainer: Trainer
+    optimizer: Optimizer
+    launcher: Launcher
+    run_dir: str = ""  #: default: runs/<name>, relative to the working directory
+    constraints: tuple[Constraint, ...] = ()
+    report: Report = attrs.Factory(Report)
+
+
+def _plugin_hook(registry: Registry, kind: str, converter: cattrs.Converter):
+    def structure(block: Any, _type: Any) -> Any:
+        if not isinstance(block, Mapping) or "plugin" not in block:
+            raise Invalid("expected a mapping with a 'plugin' key")
+        settings = {k: v for k, v in block.items() if k != "plugin"}
+        cls = registry.lookup(kind, block["plugin"], "plugin")
+        return converter.structure(settings, cls)
+
+    return structure
+
+
+def _space_hook(registry: Registry, converter: cattrs.Converter):
+    def structure(block: Any, _type: Any) -> Any:
+        if not isinstance(block, Mapping) or "type" not in block:
+            raise Invalid("expected a mapping with a 'type' key (float, int, choice, ...)")
+        settings = {k: v for k, v in block.items() if k != "type"}
+        cls = registry.lookup("parameter_types", block["type"], "type")
+        return converter.structure(settings, cls)
+
+    return structure
+
+
+def _strict_float(value: Any, _type: Any) -> float:
+    # YAML reads 1e-3 (no dot) as a string: accept numeric strings, refuse booleans.
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise Invalid(f"expected a number, got {value!r}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise Invalid(f"expected a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise Invalid(f"expected a finite number, got {value!r}")
+    return number
+
+
+def _strict_int(value: Any, _type: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Invalid(f"expected a whole number, got {value!r}")
+    return value
+
+
+def _strict_str(value: Any, _type: Any) -> str:
+    if not isinstance(value, str):
+        raise Invalid(f"expected a string, got {value!r}")
+    return value
+
+
+def _strict_bool(value: Any, _type: Any) -> bool:
+    if not isinstance(value, bool):
+        raise Invalid(f"expected true or false, got {value!r}")
+    return value
+
+
+def make_converter(registry: Registry) -> cattrs.Converter:
+    """A converter that refuses unknown keys and resolves plugin blocks by name."""
+    converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+    converter.register_structure_hook(float, _strict_float)
+    converter.register_structure_hook(int, _strict_int)
+    converter.register_structure_hook(str, _strict_str)
+    converter.register_structure_hook(bool, _strict_bool)
+    converter.register_structure_hook(Constraint, lambda v, _t: parse_constraint(v))
+    for kind, protocol in (("trainers", Trainer), ("optimizers", Optimizer), ("launchers", Launcher)):
+        converter.register_structure_hook_func(
+            lambda t, p=protocol: t is p, _plugin_hook(registry, kind, converter)
+        )
+    converter.register_structure_hook_func(
+        lambda t: t is ParameterType, _space_hook(registry, converter)
+    )
+    return converter
+
+
+def _first_error(exc: BaseException, path: tuple[str, ...] = ()) -> tuple[tuple[str, ...], str]:
+    """Walk cattrs' exception groups to the first leaf: its key path and message."""
+    if isinstance(exc, (ClassValidationError, IterableValidationError)) or (
+        isinstance(exc, BaseExceptionGroup) and not isinstance(exc, ForbiddenExtraKeysError)
+    ):
+        inner = exc.exceptions[0]
+        step: tuple[str, ...] = ()
+        for note in getattr(inner, "__notes__", []):
+            note_obj = getattr(note, "name", None)
+            if note_obj is None:
+                note_obj = getattr(note, "index", None)
+            if note_obj is not None:
+                step = (str(note_obj),)
+        return _first_error(inner, path + step)
+    if isinstance(exc, ForbiddenExtraKeysError):
+        keys = ", ".join(sorted(map(str, exc.extra_fields)))
+        return path, f"unknown key(s): {keys}"
+    if isinstance(exc, SpecError):
+        return path + tuple(k for k in exc.key.split(".") if k), exc.message
+    if isinstance(exc, KeyError):
+        return path, "required key is missing"
+    if isinstance(exc, (Invalid, TypeError, ValueError)):
+        return path, str(exc) or type(exc).__name__
+    raise exc  # not a user error: a bug, let the traceback through
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Parse the spec file into a mapping; SpecError if it is not YAML or not a mapping."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError("file not found", file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"cannot read it as UTF-8 text ({type(exc).__name__})", file=str(path)) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise SpecError(f"not valid YAML{where}", file=str(path)) from None
+    if not isinstance(data, dict):
+        raise SpecError("expected a YAML mapping of the keys " + ", ".join(TOP_LEVEL_KEYS), file=str(path))
+    return data
+
+
+def apply_override(data: dict[str, Any], assignment: str) -> None:
+    """Apply ``--set key.path=value`` (value parsed as YAML) to the raw spec."""
+    key, sep, text = assignment.partition("=")
+    if not sep or not key:
+        raise SpecError(f"--set {assignment!r}: expected key.path=value")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise SpecError(f"--set {assignment!r}: the value is not valid YAML") from None
+    parts = key.split(".")
+    node: Any = data
+    for i, part in enumerate(parts[:-1]):
+        child = node.get(part) if isinstance(node, dict) else None
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise SpecError(f"--set {assignment!r}: {'.'.join(parts[: i + 1])} is not a mapping")
+        node = child
+    node[parts[-1]] = value
+
+
+def structure_experiment(data: Mapping[str, Any], registry: Registry) -> Experiment:
+    """Turn the raw mapping into an :class:`Experiment`; SpecError names the key."""
+    data = dict(data)
+    data.setdefault("launcher", _default_launcher())
+    try:
+        experiment = make_converter(registry).structure(data, Experiment)
+    except Exception as exc:  # noqa: BLE001 - _first_error re-raises what is not a user error
+        path, message = _first_error(exc)
+        raise SpecError(message, ".".join(path)) from None
+    return check_experiment(experiment)
+
+
+def check_experiment(experiment: Experiment) -> Experiment:
+    """Cross-field checks that no single class can make."""
+    if not experiment.space:
+        raise SpecError("expected at least one parameter", "space")
+    if len(experiment.objectives) < 2:
+        raise SpecError("expected two or more objectives (NSGA-II is multi-objective)", "objectives")
+    names = [o.name for o in experiment.objectives]
+    if len(set(names)) != len(names):
+        raise SpecError("objective names must be unique", "objectives")
+    for i, constraint in enumerate(experiment.constraints):
+        for name in constraint.names():
+            if name not in experiment.space:
+                raise SpecError(
+                    f"{constraint.text!r} names {name!r}, which is not a parameter in space",
+                    f"constraints.{i}",
+                )
+    for name in experiment.report.chemical_accuracy:
+        if name not in names:
+            raise SpecError(f"{name!r} is not an objective", f"report.chemical_accuracy.{name}")
+    return experiment
+
+
+def load_experiment(path: Path, registry: Registry, overrides: tuple[str, ...] = ()) -> tuple[Experiment, dict]:
+    """Read, override and structure a spec file; returns it and the raw mapping as run."""
+    data = read_yaml(path)
+    try:
+        for assignment in overrides:
+            apply_override(data, assignment)
+        return structure_experiment(data, registry), data
+    except SpecError as exc:
+        raise exc.located(str(path)) from None

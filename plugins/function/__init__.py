@@ -1,0 +1,67 @@
+"""Trainer plugin ``function``: evaluate a Python callable instead of training.
+
+``trainer: {plugin: function, callable: "package.module:func"}`` calls
+``func(params) -> sequence of floats`` (one per objective, in spec order) on the
+workers.  Tests and optimizer benchmarks use it (ZDT, DTLZ) to exercise everything but
+the neural-network training.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from dnnp_hpo.errors import SpecError, TrainingFailed
+from dnnp_hpo.evaluation import Trial
+from dnnp_hpo.hookspecs import hookimpl
+from dnnp_hpo.run import RunContext
+
+
+def load_callable(reference: str) -> Callable[..., Any]:
+    """Import ``package.module:attribute``; SpecError naming what is wrong."""
+    module_name, sep, attribute = reference.partition(":")
+    if not sep or not module_name or not attribute:
+        raise SpecError(f"expected 'package.module:function', got {reference!r}", "callable")
+    try:
+        target: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise SpecError(f"cannot import {module_name!r}: {exc}", "callable") from None
+    for part in attribute.split("."):
+        if not hasattr(target, part):
+            raise SpecError(f"{module_name!r} has no attribute {attribute!r}", "callable")
+        target = getattr(target, part)
+    if not callable(target):
+        raise SpecError(f"{reference!r} is not callable", "callable")
+    return target
+
+
+@attrs.frozen
+class FunctionTrainer:
+    """Fields of the ``trainer:`` block."""
+
+    callable: str
+    #: filled in by prepare(): the objective names, in spec order
+    objectives: tuple[str, ...] = ()
+
+    def prepare(self, run: RunContext) -> FunctionTrainer:
+        load_callable(self.callable)
+        return attrs.evolve(self, objectives=tuple(run.objective_names))
+
+    def render(self, trial: Trial) -> None:
+        return None
+
+    def train(self, trial: Trial) -> Mapping[str, float]:
+        values = list(load_callable(self.callable)(dict(trial.params)))
+        if len(values) != len(self.objectives):
+            raise TrainingFailed(
+                f"{self.callable} returned {len(values)} values for {len(self.objectives)} objectives"
+            )
+        return dict(zip(self.objectives, values))
+
+
+@hookimpl
+def dnnp_hpo_trainers() -> dict[str, type]:
+    return {"function": FunctionTrainer}

@@ -1,0 +1,1 @@
+"""Launcher plugins: where evaluations run (Dask; Parsl in a later module)."""

@@ -1,0 +1,1 @@
+"""Launcher plugin ``parsl`` (not yet implemented: registers nothing)."""

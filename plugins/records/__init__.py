@@ -1,0 +1,62 @@
+"""Observer plugin: ``individuals.csv`` and ``pop.csv`` in the run directory.
+
+``individuals.csv`` gets one row per evaluation, appended the moment it finishes;
+``pop.csv`` gets the survivors of every generation with their rank and crowding
+distance (the files the paper's scripts wrote).  See docs/outputs.md for the columns.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from dnnp_hpo.evaluation import Evaluation, Member
+from dnnp_hpo.hookspecs import hookimpl
+from dnnp_hpo.run import RunContext
+
+INDIVIDUALS = "individuals.csv"
+POPULATION = "pop.csv"
+
+
+def individual_columns(run: RunContext) -> list[str]:
+    return [
+        "uuid", "birth_id", "generation", *run.space.names, "status", "reason",
+        "start_eval_time", "stop_eval_time", "hostname", "pid", *run.objective_names, "seed",
+    ]
+
+
+def individual_row(evaluation: Evaluation) -> list[Any]:
+    trial = evaluation.trial
+    return [
+        trial.uuid, trial.birth_id, trial.generation, *trial.params.values(),
+        evaluation.status, evaluation.reason, repr(evaluation.start), repr(evaluation.stop),
+        evaluation.hostname, evaluation.pid, *map(repr, evaluation.fitness), trial.seed,
+    ]
+
+
+def _append(path: Path, rows: Sequence[Sequence[Any]]) -> None:
+    with open(path, "a", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
+
+
+@hookimpl
+def dnnp_hpo_run_started(run: RunContext) -> None:
+    columns = individual_columns(run)
+    if not (run.run_dir / INDIVIDUALS).exists():
+        _append(run.run_dir / INDIVIDUALS, [columns])
+    if not (run.run_dir / POPULATION).exists():
+        _append(run.run_dir / POPULATION, [["pop_generation", *columns, "rank", "distance"]])
+
+
+@hookimpl
+def dnnp_hpo_evaluation_finished(run: RunContext, evaluation: Evaluation) -> None:
+    _append(run.run_dir / INDIVIDUALS, [individual_row(evaluation)])
+
+
+@hookimpl
+def dnnp_hpo_generation_finished(run: RunContext, generation: int, population: Sequence[Member]) -> None:
+    _append(run.run_dir / POPULATION, [
+        [generation, *individual_row(m.evaluation), m.rank, repr(m.distance)] for m in population
+    ])
