@@ -1,23 +1,55 @@
-"""Launcher plugin ``dask``: evaluations as Dask tasks.
+"""Launcher plugin ``dask``: evaluations as Dask tasks, on a cluster of one of three kinds.
 
-``launcher: {plugin: dask, workers: 2}`` starts a ``distributed.LocalCluster`` on
-loopback (processes, one thread each, no dashboard unless asked) and shuts it down at
-the end.  A worker that dies mid-evaluation has its task re-run elsewhere up to
-``retries`` times; after that the evaluation is recorded as ``lost``.
+The keys of the ``launcher:`` block choose where the Dask scheduler comes from:
+
+``{plugin: dask, workers: 2}`` (local, the default)
+    start a ``distributed.LocalCluster`` on loopback (processes, one thread each, no
+    dashboard unless asked) and shut it down at the end.
+``{plugin: dask, scheduler_file: PATH, min_workers: 100}`` (the paper, section 2.2.5)
+    join a scheduler that the batch script started with ``dask scheduler
+    --scheduler-file PATH``; wait (at most ``wait_timeout`` seconds) for the file and
+    for ``min_workers`` workers, and log how long they took to appear.
+``{plugin: dask, address: tcp://host:8786}``
+    join a running scheduler at that address (same waiting as above).
+
+In every mode a worker that dies mid-evaluation has its task re-run on another worker
+by the Dask scheduler (``distributed.scheduler.allowed-failures`` worker deaths per
+task); once Dask gives up, ``future.result()`` raises and the study records the
+evaluation as ``lost`` with the MAXINT fitness.  ``retries`` re-runs a task that
+raised, which the evaluation function never does for a failed training.
+
+A joined scheduler and its workers are left running at the end (the batch script owns
+them) unless ``shutdown: true``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+import os
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 from typing import Any
 
 import attrs
 
+from dnnp_hpo.errors import SpecError
 from dnnp_hpo.hookspecs import hookimpl
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import Invalid
+
+from .notice import notice
+
+DEFAULT_LOCAL_WORKERS = 2
+_ADDRESS = re.compile(r"^(tcp|tls|ucx|inproc)://[^\s/]+$")
+_UNSET_VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+
+
+class LaunchFailed(RuntimeError):
+    """The engine could not be reached or did not get its workers in time."""
 
 
 class DaskPool:
@@ -41,43 +73,210 @@ class DaskPool:
         return len(self.client.scheduler_info().get("workers", {}))
 
 
-def _at_least_one(_instance, attribute, value) -> None:
-    if value < 1:
-        raise Invalid(f"{attribute.name} must be at least 1, got {value}")
+# --------------------------------------------------------------------------------------
+# Where the scheduler comes from: one small class per mode, chosen from the keys.
+# --------------------------------------------------------------------------------------
 
 
 @attrs.frozen
-class DaskLauncher:
-    """Fields of the ``launcher:`` block for ``plugin: dask``."""
+class LocalEngine:
+    """A LocalCluster started here and stopped at the end."""
 
-    workers: int = attrs.field(default=2, validator=_at_least_one)
-    threads_per_worker: int = attrs.field(default=1, validator=_at_least_one)
-    dashboard: bool = False
-    retries: int = 2  #: re-runs of a task whose worker died
-
-    def prepare(self, run: RunContext) -> None:
-        if self.retries < 0:
-            raise Invalid("retries must be 0 or more")
+    workers: int
+    threads_per_worker: int
+    dashboard: bool
+    local_directory: Path
 
     @contextmanager
-    def connect(self, run: RunContext) -> Iterator[DaskPool]:
+    def client(self, run: RunContext) -> Iterator[Any]:
         from distributed import Client, LocalCluster
 
-        scratch = run.run_dir / "dask-scratch"
         cluster = LocalCluster(
             n_workers=self.workers,
             threads_per_worker=self.threads_per_worker,
             processes=True,
             host="127.0.0.1",
             dashboard_address="127.0.0.1:0" if self.dashboard else None,
-            local_directory=str(scratch),
+            local_directory=str(self.local_directory),
             silence_logs=logging.ERROR,
         )
         try:
             with Client(cluster) as client:
-                yield DaskPool(client, self.retries)
+                yield client
         finally:
             cluster.close()
+
+
+def read_scheduler_file(path: Path, deadline: float) -> str:
+    """The scheduler address in a ``--scheduler-file``, waiting for the file to appear."""
+    while True:
+        try:
+            address = json.loads(path.read_text(encoding="utf-8"))["address"]
+            if isinstance(address, str) and address:
+                return address
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # not there yet, or not yet completely written
+        if time.monotonic() > deadline:
+            raise LaunchFailed(
+                f"launcher.scheduler_file: {path} did not appear (or holds no address) within "
+                "launcher.wait_timeout; was `dask scheduler --scheduler-file` started?"
+            )
+        time.sleep(0.2)
+
+
+@attrs.frozen
+class JoinedEngine:
+    """A scheduler started by someone else (the batch script), found by file or address."""
+
+    find_address: Callable[[float], str]  #: deadline (monotonic) -> scheduler address
+    where: str  #: for messages
+    min_workers: int
+    wait_timeout: float
+    shutdown: bool
+
+    @contextmanager
+    def client(self, run: RunContext) -> Iterator[Any]:
+        from distributed import Client
+
+        started = time.monotonic()
+        deadline = started + self.wait_timeout
+        address = self.find_address(deadline)
+        try:
+            client = Client(address, timeout=max(1.0, deadline - time.monotonic()), set_as_default=False)
+        except OSError as exc:
+            raise LaunchFailed(f"cannot reach the Dask scheduler at {address} ({self.where}): {exc}") from None
+        try:
+            self._await_workers(run, client, address, started, deadline)
+            yield client
+        finally:
+            if self.shutdown:
+                notice(run, f"dask: shutting down the scheduler at {address} and its workers")
+                try:
+                    client.shutdown()
+                except Exception:  # noqa: BLE001 - best effort at the end of a run
+                    pass
+            client.close()
+
+    def _await_workers(self, run: RunContext, client: Any, address: str, started: float, deadline: float) -> None:
+        connected = time.monotonic()
+        if self.min_workers:
+            try:
+                client.wait_for_workers(self.min_workers, timeout=max(0.1, deadline - time.monotonic()))
+            except TimeoutError as exc:
+                raise LaunchFailed(
+                    f"dask: {exc} (launcher.min_workers {self.min_workers}, launcher.wait_timeout "
+                    f"{self.wait_timeout:g} s, scheduler {address})"
+                ) from None
+        ready = time.monotonic()
+        info = client.scheduler_info()
+        scheduler_age = time.time() - float(info.get("started", time.time()))
+        notice(
+            run,
+            f"dask: {len(info.get('workers', {}))} worker(s) at {address} ({self.where}); "
+            f"waited {ready - connected:.2f} s for min_workers={self.min_workers} "
+            f"({ready - started:.2f} s since hpo-run looked for the scheduler, "
+            f"{scheduler_age:.2f} s since the scheduler started)",
+        )
+
+
+# --------------------------------------------------------------------------------------
+# The spec block
+# --------------------------------------------------------------------------------------
+
+
+def _at_least(minimum: int) -> Callable[[Any, Any, Any], None]:
+    def check(_instance, attribute, value) -> None:
+        if value is not None and value < minimum:
+            raise Invalid(f"{attribute.name} must be at least {minimum}, got {value}")
+
+    return check
+
+
+def _dask_address(_instance, _attribute, value) -> None:
+    if value is not None and not _ADDRESS.match(value):
+        raise Invalid(f"address must look like tcp://host:port, got {value!r}")
+
+
+def _positive_seconds(_instance, attribute, value) -> None:
+    if not value > 0:
+        raise Invalid(f"{attribute.name} must be a positive number of seconds, got {value}")
+
+
+def expand_path(text: str, key: str) -> Path:
+    """``~`` and ``$VARIABLES`` expanded; relative paths are relative to the working directory
+    (as for ``dask scheduler --scheduler-file``).  SpecError if a variable is not set."""
+    expanded = os.path.expandvars(os.path.expanduser(text))
+    unset = _UNSET_VARIABLE.search(expanded)
+    if unset:
+        raise SpecError(f"environment variable {unset.group(1)} is not set (in {text!r})", key)
+    return Path(expanded).absolute()
+
+
+@attrs.frozen
+class DaskLauncher:
+    """Fields of the ``launcher:`` block for ``plugin: dask``."""
+
+    #: local mode: worker processes of the LocalCluster (default 2)
+    workers: int | None = attrs.field(default=None, validator=_at_least(1))
+    threads_per_worker: int = attrs.field(default=1, validator=_at_least(1))
+    dashboard: bool = False
+    local_directory: str | None = None  #: local mode scratch; default RUN_DIR/dask-scratch
+    retries: int = attrs.field(default=2, validator=_at_least(0))  #: re-runs of a task that raised
+    #: join the scheduler that wrote this file (``dask scheduler --scheduler-file``)
+    scheduler_file: str | None = None
+    #: or join the scheduler at this address
+    address: str | None = attrs.field(default=None, validator=_dask_address)
+    min_workers: int = attrs.field(default=0, validator=_at_least(0))  #: wait for them first
+    wait_timeout: float = attrs.field(default=600.0, validator=_positive_seconds)
+    shutdown: bool = False  #: stop a joined scheduler and its workers at the end
+
+    def __attrs_post_init__(self) -> None:
+        if self.scheduler_file is not None and self.address is not None:
+            raise Invalid("give scheduler_file or address, not both")
+        joined = self.scheduler_file is not None or self.address is not None
+        if joined:
+            for key in ("workers", "local_directory"):
+                if getattr(self, key) is not None:
+                    raise Invalid(f"{key} is for a local cluster; with scheduler_file or address the "
+                                  "batch script starts the workers")
+            if self.dashboard or self.threads_per_worker != 1:
+                raise Invalid("dashboard and threads_per_worker are for a local cluster; pass them to "
+                              "`dask scheduler` / `dask worker` in the batch script")
+        else:
+            for key, default in (("min_workers", 0), ("shutdown", False)):
+                if getattr(self, key) != default:
+                    raise Invalid(f"{key} is for a joined cluster (scheduler_file or address)")
+
+    def prepare(self, run: RunContext) -> None:
+        """Check paths; connect to nothing (the scheduler may not exist yet at --dry-run)."""
+        if self.scheduler_file is not None:
+            path = expand_path(self.scheduler_file, "scheduler_file")
+            if path.is_dir():
+                raise SpecError(f"{path} is a directory, expected the scheduler's JSON file",
+                                "scheduler_file")
+        if self.local_directory is not None:
+            expand_path(self.local_directory, "local_directory")
+
+    def engine(self, run: RunContext) -> LocalEngine | JoinedEngine:
+        """The object that gives the Client for this block's mode."""
+        if self.scheduler_file is not None:
+            path = expand_path(self.scheduler_file, "scheduler_file")
+            return JoinedEngine(lambda deadline: read_scheduler_file(path, deadline),
+                                f"scheduler file {path}", self.min_workers, self.wait_timeout, self.shutdown)
+        if self.address is not None:
+            address = self.address
+            return JoinedEngine(lambda _deadline: address, "address", self.min_workers,
+                                self.wait_timeout, self.shutdown)
+        scratch = (expand_path(self.local_directory, "local_directory") if self.local_directory
+                   else run.run_dir / "dask-scratch")
+        return LocalEngine(self.workers or DEFAULT_LOCAL_WORKERS, self.threads_per_worker,
+                           self.dashboard, scratch)
+
+    @contextmanager
+    def connect(self, run: RunContext) -> Iterator[DaskPool]:
+        engine: AbstractContextManager[Any] = self.engine(run).client(run)
+        with engine as client:
+            yield DaskPool(client, self.retries)
 
 
 @hookimpl
