@@ -1,1 +1,211 @@
-"""Launcher plugin ``parsl`` (not yet implemented: registers nothing)."""
+"""Launcher plugin ``parsl``: evaluations as Parsl apps on a HighThroughputExecutor.
+
+The block is a composition, ``HighThroughputExecutor(provider=PROVIDER(launcher=LAUNCHER))``,
+with Parsl's own key names::
+
+    launcher:
+      plugin: parsl
+      provider: lsf            # local | lsf | slurm
+      launcher: jsrun          # single_node | simple | jsrun | srun (default: by provider)
+      launcher_options: ""     # passed to jsrun / srun as Parsl's `overrides`
+      nodes_per_block: 2
+      max_blocks: 1
+      walltime: "02:00:00"
+      project: ABC123          # lsf: project, queue; slurm: account, partition, qos, constraint
+      queue: batch
+      worker_init: "source /path/to/venv/bin/activate"
+      scheduler_options: ""
+      workers_per_node: 1      # evaluations at once per node
+      address: hostname        # where workers reach the interchange: an IP, hostname, interface:ib0
+
+Parsl's usage tracking is off (``usage_tracking=0``) and the interchange binds to the
+given address only (``127.0.0.1`` for ``provider: local``), so nothing is sent off the
+machine unless workers on other nodes must reach it.  An app that fails (its worker
+lost, its block gone) is re-run ``retries`` times by Parsl; after that
+``future.result()`` raises and the study records the evaluation as ``lost``.
+Parsl's own logs and submit scripts go to ``RUN_DIR/parsl``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import re
+import sys
+from pathlib import Path
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import attrs
+
+from dnnp_hpo.hookspecs import hookimpl
+from dnnp_hpo.run import RunContext
+from dnnp_hpo.spec import Invalid
+
+from .notice import notice
+from .parsl_parts import LAUNCHERS, PROVIDER_KEYS, PROVIDERS, SYNONYMS, resolve_address
+
+EXECUTOR_LABEL = "hpo_htex"
+_WALLTIME = re.compile(r"^\d+:[0-5]\d:[0-5]\d$")
+
+
+class ParslPool:
+    """A :class:`dnnp_hpo.hookspecs.Pool` over a Parsl DataFlowKernel and one HTEX."""
+
+    def __init__(self, dfk: Any, executor: Any) -> None:
+        self.dfk = dfk
+        self.executor = executor
+        self._apps: dict[Callable[..., Any], Any] = {}
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> Any:
+        from parsl.app.python import PythonApp
+
+        app = self._apps.get(fn)
+        if app is None:
+            app = self._apps[fn] = PythonApp(fn, data_flow_kernel=self.dfk, executors=[EXECUTOR_LABEL])
+        return app(*args)
+
+    def as_completed(self, futures: Iterable[Any]) -> Iterator[Any]:
+        return concurrent.futures.as_completed(list(futures))
+
+    @property
+    def size(self) -> int:
+        try:
+            return sum(int(m.get("worker_count", 0)) for m in self.executor.connected_managers())
+        except Exception:  # noqa: BLE001 - a display figure; the interchange may be busy
+            return 0
+
+
+def _one_of(table: dict[str, Any] | Any) -> Callable[[Any, Any, Any], None]:
+    def check(_instance, attribute, value) -> None:
+        if value is not None and value not in table:
+            raise Invalid(f"{attribute.name} must be one of {', '.join(table)}, got {value!r}")
+
+    return check
+
+
+def _at_least(minimum: int) -> Callable[[Any, Any, Any], None]:
+    def check(_instance, attribute, value) -> None:
+        if value is not None and value < minimum:
+            raise Invalid(f"{attribute.name} must be at least {minimum}, got {value}")
+
+    return check
+
+
+def _walltime(_instance, _attribute, value) -> None:
+    if value is not None and not _WALLTIME.match(value):
+        raise Invalid(f"walltime must be HH:MM:SS, got {value!r}")
+
+
+def _address(_instance, _attribute, value) -> None:
+    if value is not None and (not value.strip() or " " in value or "://" in value):
+        raise Invalid(f"address must be an IP address, 'hostname' or 'interface:NAME', got {value!r}")
+
+
+@attrs.frozen
+class ParslLauncher:
+    """Fields of the ``launcher:`` block for ``plugin: parsl``."""
+
+    provider: str = attrs.field(default="local", validator=_one_of(PROVIDERS))
+    launcher: str | None = attrs.field(default=None, validator=_one_of(LAUNCHERS))
+    launcher_options: str = ""
+    # provider settings (Parsl's names); None: Parsl's default
+    nodes_per_block: int | None = attrs.field(default=None, validator=_at_least(1))
+    init_blocks: int | None = attrs.field(default=None, validator=_at_least(0))
+    min_blocks: int | None = attrs.field(default=None, validator=_at_least(0))
+    max_blocks: int | None = attrs.field(default=None, validator=_at_least(1))
+    walltime: str | None = attrs.field(default=None, validator=_walltime)
+    worker_init: str | None = None
+    scheduler_options: str | None = None
+    cmd_timeout: int | None = attrs.field(default=None, validator=_at_least(1))
+    project: str | None = None
+    queue: str | None = None
+    account: str | None = None
+    partition: str | None = None
+    qos: str | None = None
+    constraint: str | None = None
+    exclusive: bool | None = None
+    # executor settings
+    workers_per_node: int = attrs.field(default=1, validator=_at_least(1))
+    cores_per_worker: float = 1.0
+    address: str | None = attrs.field(default=None, validator=_address)
+    heartbeat_threshold: int = attrs.field(default=120, validator=_at_least(1))
+    heartbeat_period: int = attrs.field(default=30, validator=_at_least(1))
+    retries: int = attrs.field(default=2, validator=_at_least(0))  #: Parsl re-runs of a failed app
+
+    def __attrs_post_init__(self) -> None:
+        kind = PROVIDERS[self.provider]
+        for key in PROVIDER_KEYS:
+            if getattr(self, key) is not None and key not in kind.keys:
+                hint = SYNONYMS.get(key)
+                also = f" (provider {self.provider} calls it {hint})" if hint in kind.keys else ""
+                raise Invalid(f"{key} is not a setting of provider {self.provider}{also}; "
+                              f"it takes: {', '.join(kind.keys)}")
+        if self.launcher_options and not LAUNCHERS[self.launcher_name].takes_options:
+            raise Invalid(f"launcher_options are for jsrun or srun, not launcher {self.launcher_name}")
+        if not self.cores_per_worker > 0:
+            raise Invalid(f"cores_per_worker must be positive, got {self.cores_per_worker}")
+        if self.min_blocks is not None and self.max_blocks is not None and self.min_blocks > self.max_blocks:
+            raise Invalid(f"min_blocks ({self.min_blocks}) is more than max_blocks ({self.max_blocks})")
+
+    @property
+    def launcher_name(self) -> str:
+        return self.launcher or PROVIDERS[self.provider].default_launcher
+
+    def prepare(self, run: RunContext) -> None:
+        """The fields are checked; building the provider would already call the scheduler."""
+
+    def build_provider(self) -> Any:
+        kind = PROVIDERS[self.provider]
+        settings = {key: getattr(self, key) for key in kind.keys if getattr(self, key) is not None}
+        # Parsl starts the worker pool as `process_worker_pool.py` from PATH: put this
+        # environment's scripts first, then run the user's worker_init (which may
+        # activate another environment and so take precedence).
+        here = Path(sys.executable).parent
+        settings["worker_init"] = f'export PATH="{here}:$PATH"\n' + (self.worker_init or "")
+        return kind.build(launcher=LAUNCHERS[self.launcher_name].build(self.launcher_options), **settings)
+
+    def build_config(self, run: RunContext) -> Any:
+        """The whole Parsl Config: one HTEX on the composed provider, tracking off."""
+        from parsl.config import Config
+        from parsl.executors import HighThroughputExecutor
+
+        address = resolve_address(self.address or PROVIDERS[self.provider].default_address)
+        executor = HighThroughputExecutor(
+            label=EXECUTOR_LABEL,
+            provider=self.build_provider(),
+            address=address,  # the interchange binds to it; never Parsl's internet lookup
+            loopback_address="127.0.0.1",
+            interchange_launch_cmd=[sys.executable, "-m", "parsl.executors.high_throughput.interchange"],
+            max_workers_per_node=self.workers_per_node,
+            cores_per_worker=self.cores_per_worker,
+            heartbeat_threshold=self.heartbeat_threshold,
+            heartbeat_period=self.heartbeat_period,
+        )
+        return Config(
+            executors=[executor],
+            run_dir=str(run.run_dir / "parsl"),
+            retries=self.retries,
+            usage_tracking=0,  # no usage reports leave the machine
+            strategy="simple",
+            max_idletime=30.0,
+        )
+
+    @contextmanager
+    def connect(self, run: RunContext) -> Iterator[ParslPool]:
+        from parsl.dataflow.dflow import DataFlowKernel
+
+        config = self.build_config(run)
+        executor = config.executors[0]
+        dfk = DataFlowKernel(config)
+        notice(run, f"parsl: HighThroughputExecutor on provider {self.provider} with launcher "
+                    f"{self.launcher_name}; workers connect to {executor.address}; logs in {config.run_dir}")
+        try:
+            yield ParslPool(dfk, executor)
+        finally:
+            dfk.cleanup()
+
+
+@hookimpl
+def dnnp_hpo_launchers() -> dict[str, type]:
+    return {"parsl": ParslLauncher}

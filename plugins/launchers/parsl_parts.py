@@ -1,0 +1,121 @@
+"""The parts a ``parsl`` launcher block is composed of: providers and job launchers.
+
+A block maps to ``HighThroughputExecutor(provider=PROVIDER(launcher=LAUNCHER))``; each
+table below names the Parsl class behind a spec word and the spec keys it takes, so a
+new scheduler or job launcher is one more row, not one more branch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+
+@attrs.frozen
+class ProviderKind:
+    """A Parsl execution provider as the spec names it."""
+
+    name: str
+    keys: tuple[str, ...]  #: optional spec keys passed to the provider as is (when set)
+    default_launcher: str
+    build: Callable[..., Any]  #: build(launcher=..., **keys) -> parsl provider
+    default_address: str  #: where the workers reach the interchange unless the spec says
+
+
+def _local(**settings: Any) -> Any:
+    from parsl.providers import LocalProvider
+
+    return LocalProvider(**settings)
+
+
+def _lsf(**settings: Any) -> Any:
+    from parsl.providers import LSFProvider
+
+    # bsub FILE (not bsub < FILE): the #BSUB lines of the script are read either way.
+    return LSFProvider(**settings)
+
+
+def _slurm(**settings: Any) -> Any:
+    from parsl.providers import SlurmProvider
+
+    return SlurmProvider(**settings)
+
+
+_BLOCKS = ("nodes_per_block", "init_blocks", "min_blocks", "max_blocks", "worker_init", "cmd_timeout")
+_BATCH = _BLOCKS + ("walltime", "scheduler_options")
+
+PROVIDERS: Mapping[str, ProviderKind] = {
+    "local": ProviderKind("local", _BLOCKS, "single_node", _local, "127.0.0.1"),
+    "lsf": ProviderKind("lsf", _BATCH + ("project", "queue"), "jsrun", _lsf, "hostname"),
+    "slurm": ProviderKind(
+        "slurm", _BATCH + ("account", "partition", "qos", "constraint", "exclusive"), "srun", _slurm,
+        "hostname",
+    ),
+}
+
+#: every provider key any provider takes (the spec fields that are provider settings)
+PROVIDER_KEYS: tuple[str, ...] = tuple(dict.fromkeys(k for p in PROVIDERS.values() for k in p.keys))
+
+#: the same setting under each scheduler's own name: a hint when the wrong one is used
+SYNONYMS: Mapping[str, str] = {
+    "project": "account", "account": "project", "queue": "partition", "partition": "queue",
+}
+
+
+@attrs.frozen
+class LauncherKind:
+    """How a block's command is started on its nodes (Parsl's launchers)."""
+
+    name: str
+    build: Callable[[str], Any]  #: build(options) -> parsl launcher
+    takes_options: bool
+
+
+def _single_node(_options: str) -> Any:
+    from parsl.launchers import SingleNodeLauncher
+
+    return SingleNodeLauncher(debug=False)
+
+
+def _simple(_options: str) -> Any:
+    from parsl.launchers import SimpleLauncher
+
+    return SimpleLauncher(debug=False)
+
+
+def _jsrun(options: str) -> Any:
+    from parsl.launchers import JsrunLauncher
+
+    return JsrunLauncher(debug=False, overrides=options)
+
+
+def _srun(options: str) -> Any:
+    from parsl.launchers import SrunLauncher
+
+    return SrunLauncher(debug=False, overrides=options)
+
+
+LAUNCHERS: Mapping[str, LauncherKind] = {
+    "single_node": LauncherKind("single_node", _single_node, False),
+    "simple": LauncherKind("simple", _simple, False),
+    "jsrun": LauncherKind("jsrun", _jsrun, True),
+    "srun": LauncherKind("srun", _srun, True),
+}
+
+
+def resolve_address(spec: str) -> str:
+    """The address the workers use to reach the interchange (which binds to it).
+
+    ``127.0.0.1`` or any literal address; ``hostname``: this host's name as resolved
+    locally; ``interface:NAME``: the address of that network interface (``ib0``,
+    ``hsn0``).  Never asks a service on the internet, unlike Parsl's own default.
+    """
+    from parsl.addresses import address_by_hostname, address_by_interface
+
+    if spec == "hostname":
+        return address_by_hostname()
+    if spec.startswith("interface:"):
+        return address_by_interface(spec.partition(":")[2])
+    return spec
