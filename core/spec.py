@@ -8,6 +8,8 @@ checked here, once, and reported with its path.
 from __future__ import annotations
 
 import math
+import numbers
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,14 @@ from typing import Any
 import attrs
 import cattrs
 import yaml
-from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+from cattrs.errors import (
+    AttributeValidationNote,
+    ClassValidationError,
+    ForbiddenExtraKeysError,
+    IterableValidationError,
+    IterableValidationNote,
+)
+from cattrs.gen import make_dict_structure_fn
 
 from dnnp_hpo.constraints import Constraint, parse_constraint
 from dnnp_hpo.errors import SpecError
@@ -53,12 +62,18 @@ def _default_launcher() -> Any:
     return {"plugin": "dask"}
 
 
+def _seed_range(_instance: Any, _attribute: Any, value: int) -> None:
+    # NumPy seeds (the per-trial training seeds) must be non-negative.
+    if value < 0:
+        raise SpecError(f"expected a whole number 0 or more, got {value}", "seed")
+
+
 @attrs.frozen
 class Experiment:
     """A whole experiment spec, validated."""
 
     name: str
-    seed: int
+    seed: int = attrs.field(validator=_seed_range)
     space: dict[str, ParameterType]
     objectives: tuple[Objective, ...]
     trainer: Trainer
@@ -122,6 +137,77 @@ def _strict_bool(value: Any, _type: Any) -> bool:
     return value
 
 
+def _located(step: str, structure: Any) -> Any:
+    """Run ``structure()``; a user error inside comes out as a SpecError under ``step``."""
+    try:
+        return structure()
+    except Exception as exc:  # noqa: BLE001 - _first_error re-raises what is not a user error
+        path, message = _first_error(exc)
+        raise SpecError(message, ".".join((step, *path))) from None
+
+
+def _mapping_hook(converter: cattrs.Converter):
+    """dict[K, V]: refuse what is not a mapping (a list, a string) with a message."""
+
+    def factory(cls: Any, _conv: Any) -> Any:
+        args = typing.get_args(cls) or (Any, Any)
+
+        def structure(value: Any, _type: Any) -> Any:
+            if not isinstance(value, Mapping):
+                raise Invalid(f"expected a mapping, got {value!r}")
+            return {
+                _located(str(k), lambda k=k: converter.structure(k, args[0])):
+                _located(str(k), lambda k=k, v=v: converter.structure(v, args[1]))
+                for k, v in value.items()
+            }
+
+        return structure
+
+    return factory
+
+
+def _tuple_hook(converter: cattrs.Converter):
+    """tuple[X, ...] and tuple[X, Y]: a YAML list, never a string or a mapping."""
+
+    def factory(cls: Any, _conv: Any) -> Any:
+        args = typing.get_args(cls)
+        homogeneous = not args or (len(args) == 2 and args[1] is Ellipsis)
+        item = (args[0] if args else Any) if homogeneous else None
+
+        def structure(value: Any, _type: Any) -> Any:
+            if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, (list, tuple)):
+                expected = "a list" if homogeneous else f"a list of {len(args)} values"
+                raise Invalid(f"expected {expected}, got {value!r}")
+            if not homogeneous and len(value) != len(args):
+                raise Invalid(f"expected a list of {len(args)} values, got {list(value)!r}")
+            types = [item] * len(value) if homogeneous else list(args)
+            return tuple(
+                _located(str(i), lambda v=v, t=t: converter.structure(v, t))
+                for i, (v, t) in enumerate(zip(value, types))
+            )
+
+        return structure
+
+    return factory
+
+
+def _attrs_hook(converter: cattrs.Converter):
+    """attrs classes (Objective, Report, plugin settings): the block must be a mapping."""
+
+    def factory(cls: Any, _conv: Any) -> Any:
+        inner = make_dict_structure_fn(cls, converter)
+
+        def structure(value: Any, _type: Any) -> Any:
+            if not isinstance(value, Mapping):
+                raise Invalid(f"expected a mapping of the keys {', '.join(a.name for a in attrs.fields(cls))}, "
+                              f"got {value!r}")
+            return inner(value, cls)
+
+        return structure
+
+    return factory
+
+
 def make_converter(registry: Registry) -> cattrs.Converter:
     """A converter that refuses unknown keys and resolves plugin blocks by name."""
     converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
@@ -130,6 +216,13 @@ def make_converter(registry: Registry) -> cattrs.Converter:
     converter.register_structure_hook(str, _strict_str)
     converter.register_structure_hook(bool, _strict_bool)
     converter.register_structure_hook(Constraint, lambda v, _t: parse_constraint(v))
+    converter.register_structure_hook_factory(
+        lambda t: isinstance(t, type) and attrs.has(t) and t is not Constraint, _attrs_hook(converter)
+    )
+    converter.register_structure_hook_factory(
+        lambda t: typing.get_origin(t) in (dict, Mapping), _mapping_hook(converter)
+    )
+    converter.register_structure_hook_factory(lambda t: typing.get_origin(t) is tuple, _tuple_hook(converter))
     for kind, protocol in (("trainers", Trainer), ("optimizers", Optimizer), ("launchers", Launcher)):
         converter.register_structure_hook_func(
             lambda t, p=protocol: t is p, _plugin_hook(registry, kind, converter)
@@ -148,15 +241,17 @@ def _first_error(exc: BaseException, path: tuple[str, ...] = ()) -> tuple[tuple[
         inner = exc.exceptions[0]
         step: tuple[str, ...] = ()
         for note in getattr(inner, "__notes__", []):
-            note_obj = getattr(note, "name", None)
-            if note_obj is None:
-                note_obj = getattr(note, "index", None)
-            if note_obj is not None:
-                step = (str(note_obj),)
+            # cattrs also adds plain-string notes; only its note objects carry the key.
+            if isinstance(note, AttributeValidationNote):
+                step = (str(note.name),)
+            elif isinstance(note, IterableValidationNote):
+                step = (str(note.index),)
         return _first_error(inner, path + step)
     if isinstance(exc, ForbiddenExtraKeysError):
         keys = ", ".join(sorted(map(str, exc.extra_fields)))
-        return path, f"unknown key(s): {keys}"
+        known = [a.name for a in attrs.fields(exc.cl)] if attrs.has(exc.cl) else []
+        expected = f" (expected: {', '.join(known)})" if known else ""
+        return path, f"unknown key(s): {keys}{expected}"
     if isinstance(exc, SpecError):
         return path + tuple(k for k in exc.key.split(".") if k), exc.message
     if isinstance(exc, KeyError):
@@ -234,10 +329,25 @@ def check_experiment(experiment: Experiment) -> Experiment:
                     f"{constraint.text!r} names {name!r}, which is not a parameter in space",
                     f"constraints.{i}",
                 )
+            for value in _sample_values(experiment.space[name]):
+                if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                    raise SpecError(
+                        f"{constraint.text!r} compares {name!r}, which can take the value {value!r}: "
+                        "constraints compare numbers", f"constraints.{i}",
+                    )
     for name in experiment.report.chemical_accuracy:
         if name not in names:
             raise SpecError(f"{name!r} is not an objective", f"report.chemical_accuracy.{name}")
     return experiment
+
+
+def _sample_values(parameter: ParameterType) -> list[Any]:
+    """Values a parameter can decode to: every choice, else both ends and the middle."""
+    choices = getattr(parameter, "choices", None)
+    if isinstance(choices, (list, tuple)):
+        return list(choices)
+    low, high = parameter.gene_init
+    return [parameter.decode(low + (high - low) * f) for f in (0.0, 0.5, 1.0)]
 
 
 def load_experiment(path: Path, registry: Registry, overrides: tuple[str, ...] = ()) -> tuple[Experiment, dict]:

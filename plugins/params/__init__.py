@@ -11,19 +11,26 @@ from typing import Any
 
 import attrs
 
+from dnnp_hpo.errors import SpecError
 from dnnp_hpo.hookspecs import hookimpl
-from dnnp_hpo.spec import Invalid
+
+# Errors are SpecErrors keyed by the field, so the user sees ``space.rcut.init: ...``.
 
 
 def _check_interval(what: str, interval: tuple[float, float]) -> None:
     low, high = interval
     if not low < high:
-        raise Invalid(f"{what} [{low}, {high}] is empty: expected low < high")
+        raise SpecError(f"[{low}, {high}] is empty: expected [low, high] with low < high", what)
 
 
 def _check_sigma(sigma: float) -> None:
     if not sigma > 0:
-        raise Invalid(f"sigma {sigma} must be positive")
+        raise SpecError(f"expected a positive number, got {sigma}", "sigma")
+
+
+def _check_within(init: tuple[float, float], bounds: tuple[float, float] | None) -> None:
+    if bounds is not None and not (bounds[0] <= init[0] and init[1] <= bounds[1]):
+        raise SpecError(f"init {list(init)} must lie within bounds {list(bounds)}", "bounds")
 
 
 @attrs.frozen
@@ -40,11 +47,9 @@ class FloatParameter:
         _check_sigma(self.sigma)
         if self.bounds is not None:
             _check_interval("bounds", self.bounds)
-            lo, hi = self.bounds
-            if not (lo <= self.init[0] and self.init[1] <= hi):
-                raise Invalid(f"init {list(self.init)} must lie within bounds {list(self.bounds)}")
+            _check_within(self.init, self.bounds)
         if self.log and min(self.init + (self.bounds or self.init)) <= 0:
-            raise Invalid("log: true needs positive init and bounds")
+            raise SpecError("log: true needs positive init and bounds", "log")
 
     def _gene(self, value: float) -> float:
         return math.log10(value) if self.log else value
@@ -75,6 +80,7 @@ class IntParameter:
         _check_sigma(self.sigma)
         if self.bounds is not None:
             _check_interval("bounds", self.bounds)
+            _check_within(self.init, self.bounds)
 
     @property
     def gene_init(self) -> tuple[float, float]:
@@ -102,14 +108,15 @@ class ChoiceParameter:
 
     def __attrs_post_init__(self) -> None:
         if not self.choices:
-            raise Invalid("choices is empty: expected at least one value")
-        for value in self.choices:
+            raise SpecError("empty: expected a list of at least one value", "choices")
+        for i, value in enumerate(self.choices):
             if not isinstance(value, (str, int, float, bool)):
-                raise Invalid(f"choice {value!r} must be a string or a number")
+                raise SpecError(f"{value!r} must be a string or a number", f"choices.{i}")
         _check_sigma(self.sigma)
         for what, interval in (("init", self.init), ("bounds", self.bounds)):
             if interval is not None:
                 _check_interval(what, interval)
+        _check_within(self.gene_init, self.bounds)
 
     @property
     def gene_init(self) -> tuple[float, float]:

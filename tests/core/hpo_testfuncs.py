@@ -1,0 +1,77 @@
+"""Trainer callables and a third-party style plugin for the core tests.
+
+Imported by Dask worker processes (see conftest.py), so keep it dependency-free.
+"""
+
+from __future__ import annotations
+
+
+
+import attrs
+
+from dnnp_hpo.hookspecs import hookimpl
+from dnnp_hpo.problems import zdt1
+
+
+def failing_by_x0(params):
+    """ZDT1, except that the band of x0 picks a failure mode (checked per row by the tests).
+
+    x0 < 0.2 raises, 0.2 <= x0 < 0.4 returns NaN, 0.4 <= x0 < 0.6 returns three values.
+    """
+    x0 = params["x0"]
+    if x0 < 0.2:
+        raise RuntimeError(f"boom at x0={x0}")
+    if x0 < 0.4:
+        return (float("nan"), 1.0)
+    if x0 < 0.6:
+        return (1.0, 2.0, 3.0)
+    return zdt1(params)
+
+
+def zdt1_refusing_x0_ge_x1(params):
+    """ZDT1 that raises when x0 >= x1: a trainer must never see an infeasible candidate."""
+    if not params["x0"] < params["x1"]:
+        raise AssertionError(f"the trainer received an infeasible candidate {params}")
+    return zdt1(params)
+
+
+
+def sum_of_widths(params):
+    """Two objectives of a list-valued parameter ``widths`` and a float ``x``."""
+    widths = params["widths"]
+    assert isinstance(widths, list) and all(isinstance(w, int) for w in widths), widths
+    return (float(sum(widths)), float(params["x"]) + 1000.0 / sum(widths))
+
+
+# ---- a third-party parameter type: a list of layer widths from one gene ----------------
+
+
+@attrs.frozen
+class LayerWidths:
+    """``{type: widths, depth: 3, init: [3, 7], sigma: 0.5}``: gene g -> [2**round(g)] * depth."""
+
+    depth: int
+    init: tuple[float, float]
+    sigma: float
+
+    @property
+    def gene_init(self):
+        return self.init
+
+    @property
+    def gene_bounds(self):
+        return self.init
+
+    def decode(self, gene):
+        return [int(2 ** round(gene))] * self.depth
+
+
+class WidthsPlugin:
+    """Registered in-process through load_registry(extra_plugins=...)."""
+
+    @hookimpl
+    def dnnp_hpo_parameter_types(self):
+        return {"widths": LayerWidths}
+
+
+

@@ -1,0 +1,185 @@
+"""Decoding genes into parameter values (paper, sections 2.2.1-2.2.2, Table 1)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dnnp_hpo.errors import SpecError
+from dnnp_hpo.registry import load_registry
+from dnnp_hpo.space import SearchSpace
+from dnnp_hpo.spec import structure_experiment
+
+ACTIVATIONS = ["relu", "relu6", "softplus", "sigmoid", "tanh"]
+
+#: Table 1 of the paper, written the way a user would, verbatim numbers.
+TABLE_1_SPACE = {
+    "start_lr": {"type": "float", "init": [3.51e-8, 0.01], "sigma": 0.001},
+    "stop_lr": {"type": "float", "init": [3.51e-8, 0.0001], "sigma": 0.0001},
+    "rcut": {"type": "float", "init": [6.0, 12.0], "sigma": 0.0625},
+    "rcut_smth": {"type": "float", "init": [2.0, 6.0], "sigma": 0.0625},
+    "scale_by_worker": {"type": "choice", "choices": ["linear", "sqrt", "none"],
+                        "init": [0.0, 3.0], "sigma": 0.0625},
+    "desc_activ_func": {"type": "choice", "choices": ACTIVATIONS, "init": [0.0, 5.0], "sigma": 0.0625},
+    "fitting_activ_func": {"type": "choice", "choices": ACTIVATIONS, "init": [0.0, 5.0], "sigma": 0.0625},
+}
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return load_registry()
+
+
+def experiment(registry, space, **extra):
+    data = {
+        "name": "t", "seed": 1, "space": space,
+        "objectives": [{"name": "energy_rmse"}, {"name": "force_rmse"}],
+        "trainer": {"plugin": "function", "callable": "dnnp_hpo.problems:zdt1"},
+        "optimizer": {"plugin": "nsga2"},
+    }
+    data.update(extra)
+    return structure_experiment(data, registry)
+
+
+def parameter(registry, **block):
+    return experiment(registry, {"p": block}).space["p"]
+
+
+# ---- choice: choices[floor(x) % n] --------------------------------------------------
+
+
+def test_choice_paper_example_5_78_decodes_to_none(registry):
+    p = parameter(registry, type="choice", choices=["linear", "sqrt", "none"], sigma=0.0625)
+    assert p.decode(5.78) == "none"  # floor(5.78) % 3 == 2 (paper, 2.2.2)
+
+
+@pytest.mark.parametrize("gene, expected", [
+    (0.0, "linear"), (0.999, "linear"), (1.0, "sqrt"), (2.5, "none"), (3.0, "linear"),
+    (4.2, "sqrt"), (-0.01, "none"), (-1.0, "none"), (-1.5, "sqrt"), (-3.0, "linear"), (300.7, "linear"), (301.7, "sqrt"),
+])
+def test_choice_wraps_around_both_ways(registry, gene, expected):
+    p = parameter(registry, type="choice", choices=["linear", "sqrt", "none"], sigma=0.0625)
+    assert p.decode(gene) == expected
+
+
+@given(gene=st.floats(min_value=-1e6, max_value=1e6), n=st.integers(1, 7))
+def test_choice_decode_matches_floor_mod(gene, n):
+    p = _REGISTRY_FOR_HYPOTHESIS.lookup("parameter_types", "choice", "type")(
+        choices=tuple(f"c{i}" for i in range(n)), sigma=0.1)
+    k = math.floor(gene) % n
+    assert p.decode(gene) == f"c{k}"
+    # constant on [floor(x), floor(x) + 1) and periodic with period n
+    assert p.decode(math.floor(gene) + 0.5) == p.decode(gene)
+    assert p.decode(math.floor(gene) + n + 0.5) == p.decode(gene)
+
+
+_REGISTRY_FOR_HYPOTHESIS = load_registry()
+
+
+def test_choice_default_init_and_bounds_are_zero_to_n(registry):
+    p = parameter(registry, type="choice", choices=ACTIVATIONS, sigma=0.1)
+    assert p.gene_init == (0.0, 5.0)
+    assert p.gene_bounds == (0.0, 5.0)
+
+
+def test_choice_given_as_a_string_is_refused(registry):
+    # "abc" must not silently become the three choices a, b, c
+    with pytest.raises(SpecError) as info:
+        parameter(registry, type="choice", choices="abc", sigma=0.1)
+    assert info.value.key.startswith("space.p")
+    assert "choices" in str(info.value)
+
+
+# ---- float, log float, int ----------------------------------------------------------
+
+
+def test_float_decodes_to_the_gene_and_bounds_default_to_init(registry):
+    p = parameter(registry, type="float", init=[6.0, 12.0], sigma=0.0625)
+    assert p.decode(7.25) == 7.25
+    assert p.gene_init == (6.0, 12.0)
+    assert p.gene_bounds == (6.0, 12.0)
+    assert p.sigma == 0.0625
+
+
+def test_float_explicit_bounds(registry):
+    p = parameter(registry, type="float", init=[6.0, 12.0], bounds=[4.0, 14.0], sigma=0.0625)
+    assert p.gene_init == (6.0, 12.0)
+    assert p.gene_bounds == (4.0, 14.0)
+
+
+def test_log_float_gene_is_log10_of_value(registry):
+    p = parameter(registry, type="float", init=[1e-8, 1e-2], bounds=[1e-9, 1.0], sigma=0.5, log=True)
+    assert p.gene_init == pytest.approx((-8.0, -2.0))
+    assert p.gene_bounds == pytest.approx((-9.0, 0.0))
+    assert p.sigma == 0.5  # in decades: the optimizer mutates the log10 gene
+    assert p.decode(-3.0) == pytest.approx(1e-3)
+    assert p.decode(math.log10(3.51e-8)) == pytest.approx(3.51e-8)
+
+
+def test_log_float_bounds_default_to_init_in_log_space(registry):
+    p = parameter(registry, type="float", init=[3.51e-8, 0.01], sigma=0.3, log=True)
+    assert p.gene_bounds == pytest.approx((math.log10(3.51e-8), -2.0))
+
+
+def test_yaml_style_exponent_strings_are_numbers(registry):
+    # PyYAML reads 1e-3 (no dot) as a string; the spec must still take it as a number.
+    p = parameter(registry, type="float", init=["1e-8", "1e-2"], sigma="1e-3")
+    assert p.gene_init == (1e-8, 1e-2) and p.sigma == 1e-3
+
+
+@pytest.mark.parametrize("gene, value", [(3.0, 3), (3.49, 3), (3.5, 4), (3.51, 4), (-0.4, 0), (-0.6, -1)])
+def test_int_rounds_to_nearest(registry, gene, value):
+    p = parameter(registry, type="int", init=[0, 10], sigma=1.0)
+    decoded = p.decode(gene)
+    assert decoded == value and isinstance(decoded, int)
+
+
+def test_int_bounds_default_to_init(registry):
+    p = parameter(registry, type="int", init=[1, 4], sigma=1.0)
+    assert p.gene_bounds == (1, 4)
+
+
+@pytest.mark.parametrize("block, key_part", [
+    ({"type": "float", "init": [1.0, 1.0], "sigma": 0.1}, "init"),
+    ({"type": "float", "init": [2.0, 1.0], "sigma": 0.1}, "init"),
+    ({"type": "float", "init": [0.0, 1.0], "sigma": 0.0}, "sigma"),
+    ({"type": "float", "init": [0.0, 1.0], "sigma": 0.1, "bounds": [0.5, 2.0]}, "bounds"),
+    ({"type": "float", "init": [0.0, 1.0], "sigma": 0.1, "log": True}, "log"),
+    ({"type": "int", "init": [3, 3], "sigma": 1.0}, "init"),
+    ({"type": "int", "init": [1, 4], "sigma": 1.0, "bounds": [2, 3]}, "bounds"),
+    ({"type": "choice", "choices": [], "sigma": 0.1}, "choices"),
+    ({"type": "choice", "choices": ["a", "b"], "sigma": 0.1, "init": [0, 5], "bounds": [0, 2]}, "bounds"),
+    ({"type": "choice", "choices": ["a", ["b"]], "sigma": 0.1}, "choices"),
+])
+def test_bad_parameter_blocks_name_the_key(registry, block, key_part):
+    with pytest.raises(SpecError) as info:
+        parameter(registry, **block)
+    assert info.value.key.startswith("space.p"), info.value.key
+    assert key_part in str(info.value), str(info.value)
+
+
+# ---- Table 1 verbatim -----------------------------------------------------------------
+
+
+def test_paper_table_1_is_expressible_verbatim(registry):
+    exp = experiment(registry, TABLE_1_SPACE)
+    space = SearchSpace(exp.space)
+    assert space.names == list(TABLE_1_SPACE)  # genome order = spec order (2.2.1)
+    assert space.init_ranges == [(3.51e-8, 0.01), (3.51e-8, 0.0001), (6.0, 12.0), (2.0, 6.0),
+                                 (0.0, 3.0), (0.0, 5.0), (0.0, 5.0)]
+    assert space.sigmas == [0.001, 0.0001, 0.0625, 0.0625, 0.0625, 0.0625, 0.0625]
+    assert space.bounds == space.init_ranges  # hard bounds default to the init range
+    decoded = space.decode([0.005, 5e-5, 9.0, 3.5, 5.78, 4.99, 0.2])
+    assert decoded == {
+        "start_lr": 0.005, "stop_lr": 5e-5, "rcut": 9.0, "rcut_smth": 3.5,
+        "scale_by_worker": "none", "desc_activ_func": "tanh", "fitting_activ_func": "relu",
+    }
+
+
+def test_space_decode_refuses_a_genome_of_the_wrong_length(registry):
+    space = SearchSpace(experiment(registry, TABLE_1_SPACE).space)
+    with pytest.raises(ValueError):
+        space.decode([1.0, 2.0])
