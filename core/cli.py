@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from dnnp_hpo.driver import check_fresh_run_dir, dry_run_trials, execute, prepare_run
+from dnnp_hpo.driver import check_run_dir, dry_run_trials, execute, prepare_run
 from dnnp_hpo.errors import SpecError
 from dnnp_hpo.evaluation import Evaluation
 from dnnp_hpo.front import chemically_accurate, format_value, pareto_front
@@ -32,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="validate everything, print the decoded first generation, run nothing")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                         help="override a spec value (value read as YAML); repeatable")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in run_dir (the same command without it resumes too)")
+    parser.add_argument("--force", action="store_true",
+                        help="resume even though the spec differs from the one the run started with")
     parser.add_argument("--list-plugins", action="store_true",
                         help="list registered trainers, launchers, optimizers and parameter types")
     return parser
@@ -99,11 +103,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 console.print(rendered, markup=False, highlight=False)
             console.print(f"The spec is valid; the run would write to {run.run_dir}")
             return 0
-        check_fresh_run_dir(run)
+        run = check_run_dir(run, resume=args.resume, force=args.force)
     except SpecError as exc:
         print(f"hpo-run: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    population = execute(run, trainer)
+    if run.resumed:
+        console.print(f"Resuming the run in {run.run_dir}")
+    population = execute(run, trainer, registry)
     console.print(front_table(run, [m.evaluation for m in population]))
     failures = sum(1 for m in population if not m.evaluation.ok)
     console.print(f"Run directory: {run.run_dir} ({failures} failed in the final population)")

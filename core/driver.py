@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
+import attrs
 import yaml
 
 from dnnp_hpo.errors import SpecError
 from dnnp_hpo.evaluation import Member
 from dnnp_hpo.hookspecs import Trainer
+from dnnp_hpo.journal import FILENAME, Journal, JournalRecorder
 from dnnp_hpo.registry import Registry
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import load_experiment
@@ -27,15 +31,12 @@ def prepare_run(spec_path: Path, registry: Registry, overrides: Sequence[str] = 
     run_dir = Path(experiment.run_dir or f"runs/{experiment.name}").expanduser().resolve()
     run = RunContext(experiment=experiment, spec_path=spec_path, run_dir=run_dir,
                      raw_spec=raw, hook=registry.hook)
-    try:
-        trainer = _checked(run, "trainer", lambda: experiment.trainer.prepare(run))
-        _checked(run, "launcher", lambda: experiment.launcher.prepare(run))
-        _checked(run, "optimizer", lambda: experiment.optimizer.prepare(run))
-        # Render the first candidate's input now, so a broken template stops the run here.
-        first = dry_run_trials(run, trainer)[0]
-        _checked(run, "trainer", lambda: trainer.render(first))
-    except SpecError as exc:
-        raise exc.located(str(spec_path)) from None
+    trainer = _checked(run, "trainer", lambda: experiment.trainer.prepare(run))
+    _checked(run, "launcher", lambda: experiment.launcher.prepare(run))
+    _checked(run, "optimizer", lambda: experiment.optimizer.prepare(run))
+    # Render the first candidate's input now, so a broken template stops the run here.
+    first = dry_run_trials(run, trainer)[0]
+    _checked(run, "trainer", lambda: trainer.render(first))
     return run, trainer
 
 
@@ -52,21 +53,79 @@ def dry_run_trials(run: RunContext, trainer: Trainer):
     return [study.trial(g, 0) for g in run.experiment.optimizer.initial_genomes(study)]
 
 
-def check_fresh_run_dir(run: RunContext) -> None:
-    if run.run_dir.exists() and any(run.run_dir.iterdir()):
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, Mapping):
+        flat: dict[str, Any] = {}
+        for key, item in value.items():
+            flat.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return flat
+    return {prefix: value}
+
+
+def spec_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Dotted keys whose values differ between two raw specs."""
+    a, b = _flatten(old), _flatten(json.loads(json.dumps(new)))
+    return sorted(k for k in a.keys() | b.keys() if a.get(k, None) != b.get(k, None) or (k in a) != (k in b))
+
+
+def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
+    """Decide between a new run and a resumed one; refuse what would mix two runs.
+
+    Returns the run context with ``resumed`` set.  Writes nothing.
+    """
+    journal_path = run.run_dir / FILENAME
+    where = str(run.spec_path)
+    if not journal_path.exists():
+        if resume:
+            raise SpecError(f"--resume: {run.run_dir} holds no {FILENAME} to resume from", "run_dir", where)
+        if run.run_dir.exists() and any(run.run_dir.iterdir()):
+            raise SpecError(
+                f"{run.run_dir} exists and is not a dnnp-hpo run: choose another run_dir "
+                "(or --set run_dir=...) or remove it", "run_dir", where,
+            )
+        return run
+    journal = Journal(journal_path)
+    try:
+        stored = journal.meta("spec", {})
+    finally:
+        journal.close()
+    differences = spec_differences(stored, run.raw_spec)
+    if differences and not force:
+        shown = ", ".join(differences[:8]) + (" ..." if len(differences) > 8 else "")
         raise SpecError(
-            f"{run.run_dir} already holds a run: choose another run_dir (or --set run_dir=...) "
-            "or remove it", "run_dir", str(run.spec_path),
+            f"{run.run_dir} holds a run of a different spec (keys that differ: {shown}); "
+            "resume it with the spec it was started with, pass --force to continue anyway, "
+            "or choose another run_dir", "run_dir", where,
         )
+    return attrs.evolve(run, resumed=True)
 
 
-def execute(run: RunContext, trainer: Trainer) -> list[Member]:
-    """Create the run directory, run the optimizer on the launcher, return the survivors."""
+def execute(run: RunContext, trainer: Trainer, registry: Registry) -> list[Member]:
+    """Run (or resume) the search in the run directory; return the final population."""
     run.run_dir.mkdir(parents=True, exist_ok=True)
-    (run.run_dir / SPEC_AS_RUN).write_text(yaml.safe_dump(run.raw_spec, sort_keys=False), encoding="utf-8")
-    run.hook.dnnp_hpo_run_started(run=run)
-    with run.experiment.launcher.connect(run) as pool:
-        study = Study(run, trainer, pool)
-        population = run.experiment.optimizer.run(study)
-    run.hook.dnnp_hpo_run_finished(run=run, population=population)
-    return population
+    journal = Journal.of(run.run_dir)
+    try:
+        if journal.meta("finished", False):
+            return journal.population(journal.generations()[-1])
+        if not run.resumed:
+            journal.set_meta("spec", run.raw_spec)
+            (run.run_dir / SPEC_AS_RUN).write_text(
+                yaml.safe_dump(run.raw_spec, sort_keys=False), encoding="utf-8")
+        checkpoint = journal.checkpoint()
+        finished = journal.evaluations()
+        running = journal.running()
+        recorder = JournalRecorder(journal)
+        registry.manager.register(recorder)
+        try:
+            run.hook.dnnp_hpo_run_started(run=run)
+            with run.experiment.launcher.connect(run) as pool:
+                study = Study(run, trainer, pool, finished=finished, running=running)
+                if checkpoint is not None:
+                    study.restore(checkpoint.state)
+                population = run.experiment.optimizer.run(study, checkpoint)
+            run.hook.dnnp_hpo_run_finished(run=run, population=population)
+        finally:
+            registry.manager.unregister(recorder)
+        return population
+    finally:
+        journal.close()

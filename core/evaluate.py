@@ -6,10 +6,10 @@ import math
 import os
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from dnnp_hpo.errors import TrainingFailed
-from dnnp_hpo.evaluation import ERROR, OK, Evaluation, Trial, failed_evaluation, one_line
+from dnnp_hpo.evaluation import ERROR, FAILED, OK, Evaluation, Trial, failed_evaluation, one_line
 from dnnp_hpo.hookspecs import Trainer
 
 
@@ -26,7 +26,16 @@ def run_trial(trainer: Trainer, trial: Trial, objectives: Sequence[str]) -> Eval
         return failed(exc.status, exc.reason)
     except Exception as exc:  # noqa: BLE001 - the failure policy: record it, never stop the run
         return failed(ERROR, f"{type(exc).__name__}: {exc}")
-    stop = time.time()
+    return measured(trial, raw, objectives, start, time.time())
+
+
+def measured(trial: Trial, raw: Mapping[str, float], objectives: Sequence[str],
+             start: float, stop: float) -> Evaluation:
+    """The record of a training that returned ``raw`` metrics (failure policy applied)."""
+
+    def failed(status: str, reason: str) -> Evaluation:
+        return failed_evaluation(trial, len(objectives), status, reason, start, stop)
+
     try:
         metrics = {str(k): float(v) for k, v in dict(raw).items()}
     except (TypeError, ValueError) as exc:
@@ -38,7 +47,7 @@ def run_trial(trainer: Trainer, trial: Trial, objectives: Sequence[str]) -> Eval
     fitness = tuple(metrics[name] for name in objectives)
     bad = [name for name, value in zip(objectives, fitness) if not math.isfinite(value)]
     if bad:
-        return failed("failed", one_line(f"non-finite {', '.join(bad)}: {fitness}"))
+        return failed(FAILED, one_line(f"non-finite {', '.join(bad)}: {fitness}"))
     return Evaluation(
         trial=trial, status=OK, reason="", fitness=fitness, metrics=metrics,
         start=start, stop=stop, hostname=socket.gethostname(), pid=os.getpid(),

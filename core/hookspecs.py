@@ -40,6 +40,7 @@ import pluggy
 
 if TYPE_CHECKING:  # the data types live in their own modules; this file is the contract
     from dnnp_hpo.evaluation import Evaluation, Member, Trial
+    from dnnp_hpo.journal import Checkpoint
     from dnnp_hpo.run import RunContext
 
 PROJECT = "dnnp_hpo"
@@ -113,6 +114,11 @@ class Trainer(Protocol):
         created: create it with :func:`dnnp_hpo.evaluation.make_workdir` if needed.
         """
 
+    # Optional: def harvest(self, trial: Trial) -> Mapping[str, float] | None
+    #     Called on the driver when a run resumes, for a trial that was running when
+    #     the driver died: the metrics of a training that finished on disk (its
+    #     lcurve.out complete), or None to train it again in a new directory.
+
 
 @runtime_checkable
 class Future(Protocol):
@@ -171,8 +177,15 @@ class Study(Protocol):
         to the observers the moment it finishes.
         """
 
-    def generation_finished(self, generation: int, population: Sequence[Member]) -> None:
-        """Report the surviving population of ``generation`` to the observers."""
+    def generation_finished(
+        self, generation: int, population: Sequence[Member], state: Mapping[str, Any]
+    ) -> None:
+        """Report the survivors of ``generation`` and the optimizer's state to the observers.
+
+        ``state`` is whatever the optimizer needs to continue after this generation
+        (JSON-serialisable: sigmas, random-number-generator states...); the journal
+        stores it with the population in one transaction and hands it back on resume.
+        """
 
 
 @runtime_checkable
@@ -188,8 +201,14 @@ class Optimizer(Protocol):
         Must be deterministic given the RNG state :meth:`run` starts from.
         """
 
-    def run(self, study: Study) -> list[Member]:
-        """Search, and return the final population with rank and crowding distance."""
+    def run(self, study: Study, checkpoint: Checkpoint | None) -> list[Member]:
+        """Search, and return the final population with rank and crowding distance.
+
+        With a ``checkpoint`` (a resumed run), continue after its generation from its
+        population and state: the result must be the one an uninterrupted run gives.
+        Evaluations that finished before the interruption are not trained again: the
+        study hands back their records when the same birth is asked for.
+        """
 
 
 # --------------------------------------------------------------------------------------
@@ -224,7 +243,19 @@ def dnnp_hpo_optimizers() -> Mapping[str, type[Optimizer]]:
 
 @hookspec
 def dnnp_hpo_run_started(run: RunContext) -> None:
-    """The spec is valid, the run directory exists and nothing has been evaluated yet."""
+    """The spec is valid and the run directory exists; nothing new has been evaluated yet
+    (``run.resumed`` tells whether the journal already holds evaluations)."""
+
+
+@hookspec
+def dnnp_hpo_evaluation_started(run: RunContext, trial: Trial) -> None:
+    """``trial`` was sent to a worker (infeasible trials are never started)."""
+
+
+@hookspec
+def dnnp_hpo_evaluation_interrupted(run: RunContext, trial: Trial, rerun: Trial) -> None:
+    """On resume: ``trial`` was running when the driver died and left no usable result;
+    it is trained again as ``rerun`` (new uuid, new directory; the old one is left)."""
 
 
 @hookspec
@@ -234,10 +265,10 @@ def dnnp_hpo_evaluation_finished(run: RunContext, evaluation: Evaluation) -> Non
 
 @hookspec
 def dnnp_hpo_generation_finished(
-    run: RunContext, generation: int, population: Sequence[Member]
+    run: RunContext, generation: int, population: Sequence[Member], state: Mapping[str, Any]
 ) -> None:
     """Selection of ``generation`` is done; ``population`` are its survivors (generation 0
-    is the evaluated initial population, ranked)."""
+    is the evaluated initial population, ranked) and ``state`` the optimizer's state."""
 
 
 @hookspec

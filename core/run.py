@@ -20,6 +20,7 @@ class RunContext:
     run_dir: Path  #: absolute; nothing is written outside it
     raw_spec: dict[str, Any] = attrs.field(eq=False)  #: the mapping as run (after --set)
     hook: Any = attrs.field(default=None, eq=False, repr=False)  #: pluggy hook caller
+    resumed: bool = False  #: True when the journal already held evaluations at start
 
     @property
     def space(self) -> SearchSpace:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import attrs
+import numpy as np
 
 from dnnp_hpo.hookspecs import Study, hookimpl
+from dnnp_hpo.journal import Checkpoint
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import Invalid
 
-from .algorithm import nsga2, random_genomes, seed_streams
+from .algorithm import nsga2, random_genomes
 
 
 def _positive(_instance, attribute, value) -> None:
@@ -36,12 +38,15 @@ class NSGA2:
         """Nothing to check beyond the fields."""
 
     def initial_genomes(self, study: Study) -> list[list[float]]:
-        seed_streams(study.seed)
-        return random_genomes(study, self.pop_size)
+        return random_genomes(np.random.default_rng(study.seed), study, self.pop_size)
 
-    def run(self, study: Study):
-        initial = self.initial_genomes(study)
-        return nsga2(study, self.pop_size, self.generations, self.sigma_decay, initial)
+    def run(self, study: Study, checkpoint: Checkpoint | None = None):
+        # One generator for the whole search, seeded from the spec; generation 0 is
+        # drawn from it first, exactly as initial_genomes() shows it to --dry-run.
+        rng = np.random.default_rng(study.seed)
+        initial = random_genomes(rng, study, self.pop_size)
+        return nsga2(study, rng, self.pop_size, self.generations, self.sigma_decay,
+                     None if checkpoint else initial, checkpoint)
 
 
 @hookimpl

@@ -8,8 +8,8 @@ keep the best by (rank, -distance).  The sigmas are then multiplied by ``sigma_d
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import toolz
@@ -18,10 +18,11 @@ from leap_ec.decoder import IdentityDecoder
 from leap_ec.individual import Individual
 from leap_ec.multiobjective.ops import crowding_distance_calc, rank_ordinal_sort
 from leap_ec.multiobjective.problems import MultiObjectiveProblem
-from leap_ec.real_rep.ops import mutate_gaussian
+from leap_ec.real_rep.ops import apply_hard_bounds
 
 from dnnp_hpo.evaluation import Member
 from dnnp_hpo.hookspecs import Study
+from dnnp_hpo.journal import Checkpoint
 
 
 class TrainedProblem(MultiObjectiveProblem):
@@ -34,15 +35,40 @@ class TrainedProblem(MultiObjectiveProblem):
         raise NotImplementedError("evaluations go through the Study, in parallel")
 
 
-def seed_streams(seed: int) -> None:
-    """LEAP draws from Python's and NumPy's global generators: seed both."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-
-
-def random_genomes(study: Study, size: int) -> list[list[float]]:
+def random_genomes(rng: np.random.Generator, study: Study, size: int) -> list[list[float]]:
     """Generation 0: each gene uniform in its init range (paper, Table 1)."""
-    return [[random.uniform(lo, hi) for lo, hi in study.space.init_ranges] for _ in range(size)]
+    low, high = np.array(study.space.init_ranges, dtype=float).T
+    return [rng.uniform(low, high).tolist() for _ in range(size)]
+
+
+# LEAP's random_selection and mutate_gaussian draw from the process-wide generators,
+# which the engine's client threads also draw from (Dask's event loop jitters its
+# periodic callbacks with random.random()).  The two operators below are the same
+# operators on the optimizer's own generator, so a run depends on its seed alone.
+
+
+def random_selection(rng: np.random.Generator):
+    """Like ``leap_ec.ops.random_selection``: a uniformly random parent, forever."""
+
+    def operator(population: list[Individual]) -> Iterator[Individual]:
+        while True:
+            yield population[int(rng.integers(len(population)))]
+
+    return operator
+
+
+def mutate_gaussian(rng: np.random.Generator, std: np.ndarray, bounds: Sequence[tuple[float, float]]):
+    """Like LEAP's ``mutate_gaussian(std=..., expected_num_mutations='isotropic', bounds=...)``:
+    every gene moves by its own sigma, then is clipped to its hard bounds."""
+
+    def operator(next_individual: Iterator[Individual]) -> Iterator[Individual]:
+        for individual in next_individual:
+            genome = individual.genome + rng.normal(size=len(individual.genome)) * std
+            individual.genome = apply_hard_bounds(genome, bounds)
+            individual.fitness = None
+            yield individual
+
+    return operator
 
 
 def evaluate_pool(study: Study, size: int, generation: int):
@@ -77,27 +103,57 @@ def as_members(population: Sequence[Individual]) -> list[Member]:
     return [Member(ind.evaluation, int(ind.rank), float(ind.distance)) for ind in population]
 
 
-def nsga2(study: Study, pop_size: int, generations: int, sigma_decay: float,
-          initial: list[list[float]]) -> list[Member]:
-    """Run generation 0 (``initial``) and ``generations`` more; return the survivors."""
+def as_individuals(members: Sequence[Member], problem: TrainedProblem) -> list[Individual]:
+    """Rebuild LEAP individuals from recorded members (on resume)."""
+    population = []
+    for m in members:
+        ind = Individual(np.array(m.evaluation.trial.genome, dtype=float), IdentityDecoder(), problem)
+        ind.fitness = np.array(m.evaluation.fitness)
+        ind.evaluation, ind.rank, ind.distance = m.evaluation, m.rank, m.distance
+        population.append(ind)
+    return population
+
+
+def save_state(rng: np.random.Generator, std: np.ndarray) -> dict[str, Any]:
+    """Everything the next generation depends on besides the population."""
+    return {"std": std.tolist(), "rng": rng.bit_generator.state}
+
+
+def load_state(rng: np.random.Generator, state: dict[str, Any]) -> np.ndarray:
+    rng.bit_generator.state = state["rng"]
+    return np.array(state["std"], dtype=float)
+
+
+def nsga2(study: Study, rng: np.random.Generator, pop_size: int, generations: int, sigma_decay: float,
+          initial: list[list[float]] | None, checkpoint: Checkpoint | None = None) -> list[Member]:
+    """Run generation 0 (``initial``) and ``generations`` more; return the survivors.
+
+    With a ``checkpoint``, start after its generation from its population and state.
+    """
     problem = TrainedProblem(study.n_objectives)
-    std = np.array(study.space.sigmas, dtype=float)
     bounds = study.space.bounds
 
-    parents = [Individual(np.array(g, dtype=float), IdentityDecoder(), problem) for g in initial]
-    parents = evaluate_pool(study, len(parents), generation=0)(iter(parents))
-    parents = toolz.pipe(parents, rank_ordinal_sort, crowding_distance_calc)
-    study.generation_finished(0, as_members(parents))
+    if checkpoint is None:
+        std = np.array(study.space.sigmas, dtype=float)
+        parents = [Individual(np.array(g, dtype=float), IdentityDecoder(), problem) for g in initial]
+        parents = evaluate_pool(study, len(parents), generation=0)(iter(parents))
+        parents = toolz.pipe(parents, rank_ordinal_sort, crowding_distance_calc)
+        study.generation_finished(0, as_members(parents), save_state(rng, std))
+        first = 1
+    else:
+        parents = as_individuals(checkpoint.population, problem)
+        std = load_state(rng, checkpoint.state)
+        first = checkpoint.generation + 1
 
-    for generation in range(1, generations + 1):
+    for generation in range(first, generations + 1):
         offspring = toolz.pipe(
             parents,
-            ops.random_selection,
+            random_selection(rng),
             ops.clone,
-            mutate_gaussian(std=std, expected_num_mutations="isotropic", bounds=bounds),
+            mutate_gaussian(rng, std=std, bounds=bounds),
             evaluate_pool(study, size=pop_size, generation=generation),
         )
         parents = survivors(offspring, parents, size=pop_size)
         std = std * sigma_decay  # anneal the mutation each generation (paper, 2.2.3)
-        study.generation_finished(generation, as_members(parents))
+        study.generation_finished(generation, as_members(parents), save_state(rng, std))
     return as_members(parents)

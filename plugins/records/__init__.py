@@ -14,6 +14,7 @@ from typing import Any
 
 from dnnp_hpo.evaluation import Evaluation, Member
 from dnnp_hpo.hookspecs import hookimpl
+from dnnp_hpo.journal import Journal
 from dnnp_hpo.run import RunContext
 
 INDIVIDUALS = "individuals.csv"
@@ -41,13 +42,26 @@ def _append(path: Path, rows: Sequence[Sequence[Any]]) -> None:
         csv.writer(handle).writerows(rows)
 
 
+def export(run: RunContext, journal: Journal) -> None:
+    """Write both files afresh from the journal (they are exports of it)."""
+    columns = individual_columns(run)
+    for name in (INDIVIDUALS, POPULATION):
+        (run.run_dir / name).unlink(missing_ok=True)
+    _append(run.run_dir / INDIVIDUALS, [columns, *map(individual_row, journal.evaluations())])
+    _append(run.run_dir / POPULATION, [["pop_generation", *columns, "rank", "distance"]])
+    for generation in journal.generations():
+        dnnp_hpo_generation_finished(run, generation, journal.population(generation))
+
+
 @hookimpl
 def dnnp_hpo_run_started(run: RunContext) -> None:
-    columns = individual_columns(run)
-    if not (run.run_dir / INDIVIDUALS).exists():
-        _append(run.run_dir / INDIVIDUALS, [columns])
-    if not (run.run_dir / POPULATION).exists():
-        _append(run.run_dir / POPULATION, [["pop_generation", *columns, "rank", "distance"]])
+    # On resume the files may lack the rows of the interrupted generation's last
+    # moments, or hold rows the journal never committed: rebuild them from the journal.
+    journal = Journal.of(run.run_dir)
+    try:
+        export(run, journal)
+    finally:
+        journal.close()
 
 
 @hookimpl

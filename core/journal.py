@@ -1,0 +1,237 @@
+"""The run journal: ``RUN_DIR/journal.sqlite``, the one record of a run.
+
+One row per evaluation, inserted when it is sent out (status ``running``) and updated
+in a transaction the moment it finishes; the population after every generation with
+its rank and crowding distance, written in the same transaction as the optimizer's
+state, so a run killed at any moment resumes from a consistent last generation.
+Everything else (CSV files, reports, resume) is derived from it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from dnnp_hpo.evaluation import Evaluation, Member, Trial
+from dnnp_hpo.hookspecs import hookimpl
+
+FILENAME = "journal.sqlite"
+RUNNING = "running"  #: sent to a worker, not finished (yet)
+INTERRUPTED = "interrupted"  #: was running when the driver stopped; re-run under a new uuid
+SCHEMA_VERSION = "1"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS evaluations (
+    uuid TEXT PRIMARY KEY,
+    birth_id INTEGER NOT NULL,
+    generation INTEGER NOT NULL,
+    genome TEXT NOT NULL,
+    params TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    workdir TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    fitness TEXT,
+    metrics TEXT,
+    start REAL,
+    stop REAL,
+    hostname TEXT,
+    pid INTEGER
+);
+CREATE INDEX IF NOT EXISTS evaluations_birth ON evaluations (birth_id);
+CREATE TABLE IF NOT EXISTS populations (
+    generation INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    uuid TEXT NOT NULL REFERENCES evaluations (uuid),
+    rank INTEGER NOT NULL,
+    distance REAL NOT NULL,
+    PRIMARY KEY (generation, position)
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    generation INTEGER PRIMARY KEY,
+    state TEXT NOT NULL
+);
+"""
+
+
+def _dumps(value: Any) -> str:
+    # Python's json writes floats with repr(): they read back bit for bit.  Infinity is
+    # allowed (a crowding distance at the edge of a front is infinite).
+    return json.dumps(value)
+
+
+@attrs.frozen
+class Checkpoint:
+    """The last complete generation: where a resumed run continues from."""
+
+    generation: int
+    population: list[Member]
+    state: dict[str, Any]  #: the optimizer's own, opaque to core
+
+
+class Journal:
+    """A run's SQLite journal (WAL mode); only the driver writes to it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.db = sqlite3.connect(self.path, isolation_level=None)  # explicit transactions
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(_SCHEMA)
+
+    @classmethod
+    def of(cls, run_dir: Path) -> Journal:
+        return cls(Path(run_dir) / FILENAME)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -- meta ---------------------------------------------------------------------------
+
+    def set_meta(self, key: str, value: Any) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, _dumps(value)))
+
+    def meta(self, key: str, default: Any = None) -> Any:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    # -- evaluations --------------------------------------------------------------------
+
+    def started(self, trial: Trial) -> None:
+        """Record that ``trial`` was sent out: the row a resume finds if the driver dies."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO evaluations (uuid, birth_id, generation, genome, params, seed, workdir, status)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (trial.uuid, trial.birth_id, trial.generation, _dumps(trial.genome),
+                 _dumps(trial.params), trial.seed, str(trial.workdir), RUNNING),
+            )
+
+    def finished(self, evaluation: Evaluation) -> None:
+        """Record one finished evaluation (inserting it if it was never marked started)."""
+        t = evaluation.trial
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (t.uuid, t.birth_id, t.generation, _dumps(t.genome), _dumps(t.params), t.seed,
+                 str(t.workdir), evaluation.status, evaluation.reason, _dumps(evaluation.fitness),
+                 _dumps(evaluation.metrics), evaluation.start, evaluation.stop,
+                 evaluation.hostname, evaluation.pid),
+            )
+
+    def mark_interrupted(self, uuid: str, reason: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE evaluations SET status = ?, reason = ? WHERE uuid = ?",
+                       (INTERRUPTED, reason, uuid))
+
+    def evaluations(self, status: str | None = None) -> list[Evaluation]:
+        """Every recorded evaluation (finished ones by default: not running/interrupted)."""
+        if status is None:
+            rows = self.db.execute(
+                "SELECT * FROM evaluations WHERE status NOT IN (?, ?) ORDER BY birth_id, start",
+                (RUNNING, INTERRUPTED),
+            )
+        else:
+            rows = self.db.execute("SELECT * FROM evaluations WHERE status = ? ORDER BY birth_id", (status,))
+        return [_evaluation(row) for row in rows.fetchall()]
+
+    def running(self) -> list[Trial]:
+        """Trials sent out but never recorded as finished."""
+        return [e.trial for e in self.evaluations(RUNNING)]
+
+    # -- generations --------------------------------------------------------------------
+
+    def generation_finished(self, generation: int, population: Sequence[Member],
+                            state: Mapping[str, Any] | None) -> None:
+        """The survivors of ``generation`` and the optimizer's state, atomically."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM populations WHERE generation = ?", (generation,))
+            db.executemany(
+                "INSERT INTO populations VALUES (?, ?, ?, ?, ?)",
+                [(generation, i, m.evaluation.trial.uuid, m.rank, m.distance)
+                 for i, m in enumerate(population)],
+            )
+            if state is not None:
+                db.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?)", (generation, _dumps(dict(state))))
+
+    def generations(self) -> list[int]:
+        return [g for (g,) in self.db.execute("SELECT DISTINCT generation FROM populations ORDER BY generation")]
+
+    def population(self, generation: int) -> list[Member]:
+        rows = self.db.execute(
+            "SELECT e.*, p.rank, p.distance FROM populations p JOIN evaluations e USING (uuid)"
+            " WHERE p.generation = ? ORDER BY p.position",
+            (generation,),
+        ).fetchall()
+        return [Member(_evaluation(row[:-2]), int(row[-2]), float(row[-1])) for row in rows]
+
+    def checkpoint(self) -> Checkpoint | None:
+        """The last generation whose population and optimizer state were both recorded."""
+        row = self.db.execute("SELECT generation, state FROM checkpoints ORDER BY generation DESC LIMIT 1").fetchone()
+        if row is None:
+            return None
+        generation, state = row
+        return Checkpoint(generation, self.population(generation), json.loads(state))
+
+    def integrity(self) -> str:
+        return self.db.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def _evaluation(row: Sequence[Any]) -> Evaluation:
+    (uuid, birth_id, generation, genome, params, seed, workdir, status, reason,
+     fitness, metrics, start, stop, hostname, pid) = row
+    trial = Trial(uuid=uuid, birth_id=birth_id, generation=generation,
+                  genome=tuple(json.loads(genome)), params=json.loads(params), seed=seed,
+                  workdir=Path(workdir))
+    return Evaluation(
+        trial=trial, status=status, reason=reason or "",
+        fitness=tuple(json.loads(fitness)) if fitness else (),
+        metrics=json.loads(metrics) if metrics else {},
+        start=start or 0.0, stop=stop or 0.0, hostname=hostname or "", pid=pid if pid is not None else -1,
+    )
+
+
+class JournalRecorder:
+    """The observer that writes a run's events into its journal."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+
+    @hookimpl
+    def dnnp_hpo_evaluation_started(self, trial: Trial) -> None:
+        self.journal.started(trial)
+
+    @hookimpl
+    def dnnp_hpo_evaluation_interrupted(self, trial: Trial, rerun: Trial) -> None:
+        self.journal.mark_interrupted(trial.uuid, f"the driver stopped while it ran; re-run as {rerun.uuid}")
+
+    @hookimpl
+    def dnnp_hpo_evaluation_finished(self, evaluation: Evaluation) -> None:
+        self.journal.finished(evaluation)
+
+    @hookimpl
+    def dnnp_hpo_generation_finished(self, generation: int, population: Sequence[Member],
+                                     state: Mapping[str, Any]) -> None:
+        self.journal.generation_finished(generation, population, state)
+
+    @hookimpl
+    def dnnp_hpo_run_finished(self) -> None:
+        self.journal.set_meta("finished", True)
