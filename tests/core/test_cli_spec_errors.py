@@ -1,0 +1,295 @@
+"""A bad spec: one line on stderr (file, key path, what is expected), exit 2, nothing written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dnnp_hpo.cli import main
+from hpo_testutil import run_cli, write_spec, zdt_spec
+
+
+def _set(spec: dict, dotted: str, value) -> dict:
+    node = spec
+    *head, last = dotted.split(".")
+    for part in head:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    if isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value
+    return spec
+
+
+def _del(spec: dict, dotted: str) -> dict:
+    node = spec
+    *head, last = dotted.split(".")
+    for part in head:
+        node = node[part]
+    del node[last]
+    return spec
+
+
+# (id, mutation of a valid spec, key path expected in the message, words of what is expected)
+BAD_SPECS = [
+    ("unknown-top-key", lambda s: _set(s, "colour", "red"), None, ["unknown", "colour"]),
+    ("unknown-param-key", lambda s: _set(s, "space.x0.sigmaa", 0.1), "space.x0", ["unknown", "sigmaa"]),
+    ("unknown-optimizer-key", lambda s: _set(s, "optimizer.popsize", 4), "optimizer", ["unknown", "popsize"]),
+    ("wrong-type-seed", lambda s: _set(s, "seed", "abc"), "seed", ["whole number"]),
+    ("wrong-type-negative-seed", lambda s: _set(s, "seed", -1), "seed", ["0 or more"]),
+    ("wrong-type-sigma", lambda s: _set(s, "space.x1.sigma", "wide"), "space.x1.sigma", ["number"]),
+    ("wrong-type-init-scalar", lambda s: _set(s, "space.x1.init", 5), "space.x1.init", ["2 values"]),
+    ("wrong-type-init-3", lambda s: _set(s, "space.x1.init", [0, 1, 2]), "space.x1.init", ["2 values"]),
+    ("wrong-type-space-list", lambda s: _set(s, "space", [1, 2]), "space", ["mapping"]),
+    ("wrong-type-objectives-str", lambda s: _set(s, "objectives", "f1"), "objectives", ["list"]),
+    ("wrong-type-objective-str", lambda s: _set(s, "objectives", ["f1", "f2"]), "objectives.0", ["mapping"]),
+    ("wrong-type-pop-size", lambda s: _set(s, "optimizer.pop_size", 2.5), "optimizer.pop_size", ["whole number"]),
+    ("wrong-type-log", lambda s: _set(s, "space.x0.log", "yes please"), "space.x0.log", ["true or false"]),
+    ("wrong-type-choices-str", lambda s: _set(s, "space.c", {"type": "choice", "choices": "abc", "sigma": 1}),
+     "space.c.choices", ["list"]),
+    ("missing-key", lambda s: _del(s, "objectives"), "objectives", ["missing"]),
+    ("missing-sigma", lambda s: _del(s, "space.x0.sigma"), "space.x0.sigma", ["missing"]),
+    ("empty-range", lambda s: _set(s, "space.x1.init", [1.0, 1.0]), "space.x1.init", ["empty", "low < high"]),
+    ("reversed-range", lambda s: _set(s, "space.x1.init", [1.0, 0.0]), "space.x1.init", ["empty"]),
+    ("empty-bounds", lambda s: _set(s, "space.x1.bounds", [2.0, -1.0]), "space.x1.bounds", ["empty"]),
+    ("init-outside-bounds", lambda s: _set(s, "space.x1.bounds", [0.5, 2.0]), "space.x1.bounds", ["within"]),
+    ("empty-space", lambda s: _set(s, "space", {}), "space", ["at least one"]),
+    ("one-objective", lambda s: _set(s, "objectives", [{"name": "f1"}]), "objectives", ["two or more"]),
+    ("constraint-unknown-param", lambda s: _set(s, "constraints", ["x0 < x9"]), "constraints.0", ["x9"]),
+    ("constraint-unparsable", lambda s: _set(s, "constraints", ["x0 <> x1"]), "constraints.0", ["OP"]),
+    ("constraint-string-not-list", lambda s: _set(s, "constraints", "x0 < x1"), "constraints", ["list"]),
+    ("constraint-on-strings", lambda s: _set(_set(s, "space.c", {"type": "choice", "choices": ["a", "b"],
+                                                              "sigma": 1}), "constraints", ["c < 1"]),
+     "constraints.0", ["numbers"]),
+    ("unknown-trainer", lambda s: _set(s, "trainer.plugin", "tensorflow"), "trainer.plugin", ["function"]),
+    ("unknown-optimizer", lambda s: _set(s, "optimizer.plugin", "cmaes"), "optimizer.plugin", ["nsga2"]),
+    ("unknown-launcher", lambda s: _set(s, "launcher.plugin", "slurmish"), "launcher.plugin", ["dask"]),
+    ("unknown-param-type", lambda s: _set(s, "space.x0.type", "complex"), "space.x0.type", ["float", "choice"]),
+    ("unimportable-callable", lambda s: _set(s, "trainer.callable", "no_such_mod:f"), "trainer.callable",
+     ["import"]),
+    ("unknown-objective-threshold", lambda s: _set(s, "report", {"chemical_accuracy": {"zz": 1}}),
+     "report.chemical_accuracy.zz", ["objective"]),
+]
+
+#: run through the real console script in a subprocess; the rest in-process
+SUBPROCESS_IDS = {"unknown-top-key", "wrong-type-sigma", "empty-range", "constraint-unknown-param",
+                  "unknown-trainer"}
+
+
+def _check_one_line(stderr: str, spec_path: Path, key: str | None, words: list[str]) -> str:
+    assert "Traceback" not in stderr, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    line = lines[0]
+    assert line.startswith("hpo-run: ")
+    assert str(spec_path) in line or spec_path.name in line, line
+    if key is not None:
+        assert f": {key}:" in line, line
+    for word in words:
+        assert word in line, line
+    return line
+
+
+@pytest.mark.parametrize("case", [c for c in BAD_SPECS if c[0] not in SUBPROCESS_IDS], ids=lambda c: c[0])
+def test_bad_spec_in_process(case, tmp_path, capsys, monkeypatch):
+    _id, mutate, key, words = case
+    run_dir = tmp_path / "run"
+    spec_path = write_spec(tmp_path / "bad.yaml", mutate(zdt_spec(run_dir)))
+    monkeypatch.chdir(tmp_path)
+    status = main([str(spec_path)])
+    out = capsys.readouterr()
+    assert status == 2
+    _check_one_line(out.err, spec_path, key, words)
+    assert not run_dir.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]  # nothing else written
+
+
+@pytest.mark.parametrize("case", [c for c in BAD_SPECS if c[0] in SUBPROCESS_IDS], ids=lambda c: c[0])
+def test_bad_spec_console_script(case, tmp_path, hpo_run_exe):
+    _id, mutate, key, words = case
+    run_dir = tmp_path / "run"
+    spec_path = write_spec(tmp_path / "bad.yaml", mutate(zdt_spec(run_dir)))
+    proc = run_cli(hpo_run_exe, str(spec_path), cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    _check_one_line(proc.stderr, spec_path, key, words)
+    assert proc.stdout == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]
+
+
+def test_missing_file_console_script(tmp_path, hpo_run_exe):
+    proc = run_cli(hpo_run_exe, "nowhere.yaml", cwd=tmp_path)
+    assert proc.returncode == 2
+    _check_one_line(proc.stderr, Path("nowhere.yaml"), None, ["not found"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_not_yaml_console_script(tmp_path, hpo_run_exe):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: t\nspace: [unclosed\n  x: {\n", encoding="utf-8")
+    proc = run_cli(hpo_run_exe, str(bad), cwd=tmp_path)
+    assert proc.returncode == 2
+    _check_one_line(proc.stderr, bad, None, ["YAML"])
+    assert [p.name for p in tmp_path.iterdir()] == ["bad.yaml"]
+
+
+@pytest.mark.parametrize("text, words", [
+    ("- just\n- a list\n", ["mapping"]),
+    ("", ["mapping"]),
+    ("just a string", ["mapping"]),
+])
+def test_yaml_that_is_not_a_mapping(tmp_path, capsys, text, words):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text, encoding="utf-8")
+    assert main([str(bad)]) == 2
+    _check_one_line(capsys.readouterr().err, bad, None, words)
+
+
+def test_binary_file_in_process(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_bytes(b"\xff\xfe\x00garbage\x81")
+    assert main([str(bad)]) == 2
+    _check_one_line(capsys.readouterr().err, bad, None, [])
+
+
+def test_directory_instead_of_file(tmp_path, capsys):
+    assert main([str(tmp_path)]) == 2
+    _check_one_line(capsys.readouterr().err, tmp_path, None, [])
+
+
+def test_no_spec_given(capsys):
+    assert main([]) == 2
+    assert "spec" in capsys.readouterr().err
+
+
+def test_unknown_option_exits_2_in_one_line(tmp_path, hpo_run_exe):
+    proc = run_cli(hpo_run_exe, "--frobnicate", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_existing_run_dir_is_refused(tmp_path, spec_file, capsys):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "individuals.csv").write_text("old\n")
+    assert main([str(spec_file())]) == 2
+    _check_one_line(capsys.readouterr().err, tmp_path / "spec.yaml", "run_dir", ["choose another"])
+    assert [p.name for p in run_dir.iterdir()] == ["individuals.csv"]
+
+
+# ---- --set --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("assignment, key, words", [
+    ("seed=abc", "seed", ["whole number"]),
+    ("space.x0.init=[0, 1", None, ["YAML"]),
+    ("trainer.plugin.name=x", None, ["not a mapping"]),
+    ("nokey", None, ["key.path=value"]),
+    ("optimizer.pop_sz=3", "optimizer", ["unknown", "pop_sz"]),
+])
+def test_bad_override(tmp_path, spec_file, capsys, assignment, key, words):
+    path = spec_file()
+    assert main([str(path), "--set", assignment]) == 2
+    _check_one_line(capsys.readouterr().err, path, key, words)
+    assert not (tmp_path / "run").exists()
+
+
+def test_override_changes_the_run_in_dry_run(tmp_path, spec_file, capsys):
+    path = spec_file(pop_size=8)
+    elsewhere = tmp_path / "elsewhere"
+    status = main([str(path), "--dry-run", "--set", "optimizer.pop_size=3",
+                   "--set", f"run_dir={elsewhere}", "--set", "space.x0.init=[5.0, 6.0]"])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert str(elsewhere) in out.replace("\n", "")
+    rows = [line for line in out.splitlines() if line.startswith("│")]
+    assert len(rows) == 3  # three individuals in generation 0
+    for row in rows:
+        x0 = float(row.split("│")[2].strip().rstrip("…"))
+        assert 5.0 <= x0 <= 6.0  # the overridden init range, not [0, 1]
+    assert not elsewhere.exists() and not (tmp_path / "run").exists()
+
+
+def test_override_can_fix_a_bad_spec(tmp_path, capsys):
+    spec = zdt_spec(tmp_path / "run")
+    spec["optimizer"]["pop_size"] = "lots"
+    path = write_spec(tmp_path / "spec.yaml", spec)
+    assert main([str(path), "--dry-run"]) == 2
+    capsys.readouterr()
+    assert main([str(path), "--dry-run", "--set", "optimizer.pop_size=2"]) == 0
+
+
+def test_override_adds_a_key_that_the_file_lacks(tmp_path, capsys):
+    spec = zdt_spec(tmp_path / "run")
+    del spec["launcher"]  # defaults to dask
+    path = write_spec(tmp_path / "spec.yaml", spec)
+    assert main([str(path), "--dry-run", "--set", "launcher.plugin=dask", "--set", "launcher.workers=1"]) == 0
+
+
+# ---- --dry-run ------------------------------------------------------------------------
+
+
+def test_dry_run_prints_decoded_generation_0_and_writes_nothing(tmp_path, hpo_run_exe):
+    spec = zdt_spec(tmp_path / "run", n=2, pop_size=5)
+    spec["space"]["act"] = {"type": "choice", "choices": ["relu", "tanh", "sigmoid"], "init": [3.0, 4.0],
+                            "sigma": 0.1}
+    spec["space"]["lr"] = {"type": "float", "init": [1e-6, 1e-5], "sigma": 0.5, "log": True}
+    spec["trainer"]["callable"] = "hpo_testfuncs:failing_by_x0"
+    path = write_spec(tmp_path / "spec.yaml", spec)
+    proc = run_cli(hpo_run_exe, str(path), "--dry-run", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("│")]
+    assert len(rows) == 5
+    for row in rows:
+        cells = [c.strip() for c in row.strip("│").split("│")]
+        # genes of act are in [3, 4): floor(g) % 3 == 0 -> relu, decoded, not a number
+        assert cells[3] == "relu", row
+        lr = float(cells[4].rstrip("…"))
+        assert 1e-6 <= lr <= 1e-5 * 1.001, row  # decoded 10**gene, not the log10 gene
+    assert "valid" in proc.stdout
+    assert [p.name for p in tmp_path.iterdir()] == ["spec.yaml"]
+
+
+def test_dry_run_is_deterministic_and_follows_the_seed(tmp_path, spec_file, capsys):
+    path = spec_file()
+
+    def table(*extra):
+        assert main([str(path), "--dry-run", *extra]) == 0
+        return [line for line in capsys.readouterr().out.splitlines() if line.startswith("│")]
+
+    first, again, other = table(), table(), table("--set", "seed=8")
+    assert first == again
+    assert first != other
+
+
+def test_list_plugins_console_script(tmp_path, hpo_run_exe):
+    proc = run_cli(hpo_run_exe, "--list-plugins", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rows = {}
+    for line in proc.stdout.splitlines():
+        cells = [c.strip() for c in line.strip("│").split("│")]
+        if len(cells) == 3 and line.startswith("│"):
+            rows[(cells[0], cells[1])] = cells[2]
+    for kind, name in [("trainer", "function"), ("launcher", "dask"), ("optimizer", "nsga2"),
+                       ("parameter type", "float"), ("parameter type", "int"), ("parameter type", "choice")]:
+        assert rows.get((kind, name)) == "dnnp-hpo", (kind, name, rows)
+
+
+def test_list_plugins_covers_the_whole_registry(capsys):
+    from dnnp_hpo.registry import KINDS, load_registry
+
+    assert main(["--list-plugins"]) == 0
+    out = capsys.readouterr().out
+    registry = load_registry()
+    for kind in KINDS:
+        for name, registered in registry.components[kind].items():
+            assert any(name in line and registered.distribution in line for line in out.splitlines()), name
+
+
+def test_spec_as_run_records_overrides(tmp_path, spec_file):
+    """The run directory keeps the spec after --set (checked on a real, tiny run)."""
+    path = spec_file(pop_size=2, generations=0)
+    assert main([str(path), "--set", "seed=11"]) == 0
+    as_run = yaml.safe_load((tmp_path / "run" / "spec.yaml").read_text())
+    assert as_run["seed"] == 11
