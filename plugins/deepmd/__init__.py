@@ -1,0 +1,19 @@
+"""DeePMD-kit support: the ``deepmd`` trainer plugin and the ``hpo-demo-data`` dataset.
+
+Modules: :mod:`.template` (``$name`` placeholders rendered as JSON), :mod:`.lcurve`
+(fitness from ``lcurve.out`` by column name), :mod:`.inputcheck` (DeePMD-kit's own
+argument checker), :mod:`.trainer` (the plugin), :mod:`.demo_data` (the quickstart's
+dataset).  docs/deepmd.md describes every ``trainer:`` key.
+"""
+
+from __future__ import annotations
+
+from dnnp_hpo.hookspecs import hookimpl
+
+from .trainer import DeepmdTrainer
+
+
+@hookimpl
+def dnnp_hpo_trainers() -> dict[str, type]:
+    """Register ``trainer: {plugin: deepmd, ...}``."""
+    return {"deepmd": DeepmdTrainer}

@@ -1,0 +1,104 @@
+"""Reading DeePMD-kit's learning curve (``lcurve.out``) by its column names.
+
+The columns differ between DeePMD versions, backends and models (no validation data,
+virials, multi-task suffixes), so they are found by the names of the header line
+``#  step  rmse_val  rmse_trn  rmse_e_val ...``, never by position.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+import attrs
+import numpy as np
+
+
+class LcurveError(ValueError):
+    """The learning curve gives no usable fitness; the message is the recorded reason."""
+
+
+@attrs.frozen
+class Lcurve:
+    """The named columns and the complete data rows of one ``lcurve.out``."""
+
+    columns: tuple[str, ...]
+    rows: np.ndarray  #: shape (n_rows, n_columns)
+
+
+def _header(line: str) -> tuple[str, ...] | None:
+    """The column names if ``line`` is the header (a comment starting with ``step``)."""
+    names = tuple(line.lstrip("#").split())
+    return names if line.startswith("#") and names[:1] == ("step",) else None
+
+
+def _numbers(line: str, width: int) -> list[float] | None:
+    fields = line.split()
+    if len(fields) != width:
+        return None
+    try:
+        return [float(f) for f in fields]  # float() reads DeePMD's "nan" and "inf" too
+    except ValueError:
+        return None
+
+
+def read_lcurve(path: Path) -> Lcurve:
+    """Parse ``path``; LcurveError if it is missing, has no header or no data rows.
+
+    A last line that is cut short (the file was being written when the training
+    stopped) is left out; a malformed line before it is an error.
+    """
+    name = path.name
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        raise LcurveError(f"the training wrote no {name}") from None
+    except OSError as exc:
+        raise LcurveError(f"cannot read {name}: {exc}") from None
+    columns: tuple[str, ...] | None = None
+    data: list[tuple[int, list[float] | None]] = []  # (line number, numbers or None if malformed)
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if stripped.startswith("#"):
+            # Later comments (DeePMD's "If there is no available reference data..."
+            # note, or a header repeated by a restart) carry no data.
+            columns = columns or _header(stripped)
+            continue
+        if columns is None:
+            raise LcurveError(f"{name} line {number}: data before the header line '# step ...'")
+        data.append((number, _numbers(stripped, len(columns))))
+    if columns is None:
+        raise LcurveError(f"{name} has no header line naming its columns ('# step ...')")
+    if data and data[-1][1] is None:
+        data.pop()  # cut short while being written: the rows before it are complete
+    for number, values in data:
+        if values is None:
+            raise LcurveError(f"{name} line {number}: expected {len(columns)} numbers")
+    if not data:
+        raise LcurveError(f"{name} has a header but no complete data rows")
+    return Lcurve(columns, np.array([values for _, values in data], dtype=float))
+
+
+def fitness(lcurve: Lcurve, metrics: Mapping[str, str], last_rows: int = 1) -> dict[str, float]:
+    """``{metric: value}`` where value is column ``metrics[metric]`` of the last row, or the
+    mean of the last ``last_rows`` rows (all rows if there are fewer).
+
+    LcurveError names a missing column, or a NaN or infinite value and its step.
+    """
+    missing = [column for column in metrics.values() if column not in lcurve.columns]
+    if missing:
+        raise LcurveError(f"lcurve has no column(s) {', '.join(missing)} "
+                          f"(it has: {', '.join(lcurve.columns)})")
+    tail = lcurve.rows[-last_rows:]
+    steps = tail[:, lcurve.columns.index("step")]
+    result: dict[str, float] = {}
+    for metric, column in metrics.items():
+        values = tail[:, lcurve.columns.index(column)]
+        for step, value in zip(steps, values):
+            if not math.isfinite(value):
+                raise LcurveError(f"{column} is {value} at step {int(step)}")
+        result[metric] = float(values.mean())
+    return result

@@ -1,0 +1,181 @@
+"""DeePMD ``input.json`` templates with ``$name`` / ``${name}`` placeholders.
+
+The syntax is :class:`string.Template`'s, as in the paper (section 2.2.4), so the
+paper's own templates work unchanged (``"rcut": $rcut,``,
+``"activation_function": "${desc_activ_func}"``, ``$$`` for a literal dollar).  Unlike a
+plain ``string.Template.substitute``, every value is written as JSON for the place it
+goes to: a placeholder outside a JSON string becomes a JSON literal (a string gets its
+quotes), one inside a string gets the escaped characters only.  So a value holding a
+quote or a backslash cannot break the file, and the rendered text is checked to parse.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import string
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from dnnp_hpo.errors import SpecError
+
+_PATTERN = string.Template.pattern
+
+
+@attrs.frozen
+class Placeholder:
+    """One ``$name`` in the template text."""
+
+    name: str
+    in_string: bool  #: inside a JSON string literal ("${name}"), or a bare JSON value
+    line: int
+
+
+@attrs.frozen
+class Template:
+    """A parsed template: literal text pieces interleaved with placeholders."""
+
+    path: str  #: for messages
+    pieces: tuple[str | Placeholder, ...]
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Every placeholder name the template uses."""
+        return frozenset(p.name for p in self.pieces if isinstance(p, Placeholder))
+
+    def render(self, values: Mapping[str, Any]) -> str:
+        """Substitute ``values``; SpecError for a missing name or a value JSON cannot hold.
+
+        The result is not checked here: :func:`parse_rendered` does that.
+        """
+        out: list[str] = []
+        for piece in self.pieces:
+            if isinstance(piece, str):
+                out.append(piece)
+                continue
+            if piece.name not in values:
+                raise SpecError(f"{self.path}: line {piece.line}: no value for ${piece.name}", "template")
+            out.append(json_fragment(values[piece.name], piece, self.path))
+        return "".join(out)
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalars to the Python values json understands."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) and not isinstance(value, (list, tuple, dict)) else value
+
+
+def json_fragment(value: Any, where: Placeholder, path: str) -> str:
+    """``value`` as JSON text for the place ``where`` stands in."""
+    value = _plain(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SpecError(f"{path}: line {where.line}: ${where.name} is {value}, which JSON cannot hold",
+                        "template")
+    if not where.in_string:
+        try:
+            return json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise SpecError(f"{path}: line {where.line}: ${where.name}: {exc}", "template") from None
+    if isinstance(value, str):
+        return json.dumps(value)[1:-1]  # the escaped characters, without the quotes
+    if isinstance(value, (bool, int, float)):
+        return json.dumps(value)
+    raise SpecError(
+        f"{path}: line {where.line}: ${where.name} stands inside a JSON string, but its value "
+        f"{value!r} is not a string or a number: write it without the quotes", "template",
+    )
+
+
+def parse_template(text: str, path: str) -> Template:
+    """Split ``text`` into pieces, noting for each placeholder whether it sits in a string.
+
+    A JSON string starts and ends at an unescaped double quote; the scan follows that
+    rule so ``"a \\" $x"`` is still one string.  A ``$`` that is neither ``$$`` nor
+    followed by a name is an error, as in ``string.Template``.
+    """
+    pieces: list[str | Placeholder] = []
+    literal: list[str] = []
+    in_string = False
+    line = 1
+    i = 0
+    n = len(text)
+    while i < n:
+        char = text[i]
+        if char == "$":
+            match = _PATTERN.match(text, i)
+            assert match is not None  # the pattern's last branch matches any "$"
+            if match.group("escaped") is not None:
+                literal.append("$")
+            elif (name := match.group("named") or match.group("braced")) is not None:
+                pieces.append("".join(literal))
+                literal = []
+                pieces.append(Placeholder(name, in_string, line))
+            else:
+                raise SpecError(
+                    f"{path}: line {line}: a '$' must start a placeholder ($name or ${{name}}) "
+                    "or be doubled ($$) for a literal dollar", "template",
+                )
+            i = match.end()
+            continue
+        if char == "\\" and in_string and i + 1 < n:
+            literal.append(text[i : i + 2])
+            line += text[i + 1] == "\n"
+            i += 2
+            continue
+        if char == '"':
+            in_string = not in_string
+        elif char == "\n":
+            line += 1
+        literal.append(char)
+        i += 1
+    pieces.append("".join(literal))
+    return Template(path, tuple(p for p in pieces if p != ""))
+
+
+def load_template(path: Path) -> Template:
+    """Read and parse a template file; SpecError (key ``template``) if it cannot be read."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"template {path} not found", "template") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"cannot read the template {path} as UTF-8 text ({type(exc).__name__})",
+                        "template") from None
+    return parse_template(text, str(path))
+
+
+def check_names(template: Template, parameters: set[str], settings: set[str], reserved: set[str]) -> None:
+    """Every placeholder must have a value, and every parameter and setting must be used.
+
+    An unused search parameter would be searched without effect; an unused setting is
+    almost always a misspelt placeholder.  Both are errors, reported in one line.
+    """
+    provided = parameters | settings | reserved
+    unknown = sorted(template.names - provided)
+    unused_parameters = sorted(parameters - template.names)
+    unused_settings = sorted(settings - template.names)
+    problems = []
+    if unknown:
+        problems.append("placeholder(s) with no value: " + ", ".join(f"${n}" for n in unknown)
+                        + " (expected a space parameter, a trainer.settings key or $seed)")
+    if unused_parameters:
+        problems.append("search parameter(s) the template does not use: " + ", ".join(unused_parameters))
+    if unused_settings:
+        problems.append("trainer.settings the template does not use: " + ", ".join(unused_settings))
+    if problems:
+        raise SpecError(f"{template.path}: " + "; ".join(problems), "template")
+
+
+def parse_rendered(text: str, path: str) -> dict[str, Any]:
+    """The rendered input as a JSON object; SpecError naming the line if it is not one."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"{path}: the rendered input is not valid JSON: {exc.msg} at line {exc.lineno} "
+                        f"column {exc.colno}", "template") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"{path}: the rendered input is not a JSON object", "template")
+    return data
