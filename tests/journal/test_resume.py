@@ -1,0 +1,167 @@
+"""SIGKILL the driver at chosen moments, resume, and compare with an uninterrupted run."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from dnnp_hpo.journal import Journal
+
+HERE = Path(__file__).parent
+SPEC = """
+name: resume
+seed: 7
+space:
+{space}
+constraints: ["x0 <= 0.97"]
+objectives: [{{name: f1}}, {{name: f2}}]
+trainer: {{plugin: file, log: {log}}}
+optimizer: {{plugin: nsga2, pop_size: 8, generations: 3}}
+launcher: {{plugin: dask, workers: 2}}
+"""
+
+
+def write_spec(tmp_path: Path, log: Path) -> Path:
+    space = "\n".join(f"  x{i}: {{type: float, init: [0.0, 1.0], sigma: 0.1}}" for i in range(7))
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC.format(space=space, log=log))
+    return spec
+
+
+def hpo_run(tmp_path: Path, spec: Path, run_dir: str, event: str = "none", n: int = 0,
+            *extra: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run(
+        [sys.executable, str(HERE / "resumable.py"), event, str(n), str(spec),
+         "--set", f"run_dir={run_dir}", *extra],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+
+
+def final_population(run_dir: Path) -> list[tuple]:
+    journal = Journal.of(run_dir)
+    try:
+        last = journal.generations()[-1]
+        return [(m.evaluation.trial.genome, m.evaluation.fitness, m.rank) for m in journal.population(last)]
+    finally:
+        journal.close()
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """One uninterrupted run: the population every resumed run must end with."""
+    tmp = tmp_path_factory.mktemp("reference")
+    spec = write_spec(tmp, tmp / "trainings.log")
+    done = hpo_run(tmp, spec, "runs/ref")
+    assert done.returncode == 0, done.stderr
+    return final_population(tmp / "runs/ref")
+
+
+# Kill points: mid generation 0, after an evaluation finished but before the journal
+# recorded it, right after sending work out, and while a generation's survivors are
+# being recorded.
+KILLS = [
+    ("evaluation_finished", 3),
+    ("evaluation_finished", 13),
+    ("evaluation_started", 20),
+    ("generation_finished", 2),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("event", "n"), KILLS)
+def test_sigkill_and_resume_gives_the_uninterrupted_result(tmp_path, reference, event, n):
+    log = tmp_path / "trainings.log"
+    spec = write_spec(tmp_path, log)
+    killed = hpo_run(tmp_path, spec, "runs/r", event, n)
+    assert killed.returncode == -9, killed.stderr
+    run_dir = tmp_path / "runs/r"
+    journal = Journal.of(run_dir)
+    recorded_before = {e.trial.birth_id for e in journal.evaluations()}
+    journal.close()
+
+    resumed = hpo_run(tmp_path, spec, "runs/r")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "Resuming" in resumed.stdout
+    assert final_population(run_dir) == reference
+
+    journal = Journal.of(run_dir)
+    try:
+        assert journal.integrity() == "ok"
+        evaluations = journal.evaluations()
+        births = Counter(e.trial.birth_id for e in evaluations)
+        # one finished record per birth: nothing lost, nothing recorded twice
+        assert sorted(births) == list(range(8 * 4)) and set(births.values()) == {1}
+        assert not journal.running()
+    finally:
+        journal.close()
+    trainings = Counter(int(line) for line in log.read_text().split())
+    # a training recorded before the kill is never run again
+    assert all(trainings[b] == 1 for b in recorded_before if b in trainings)
+    # the CSV exports agree with the journal after the resume
+    with open(run_dir / "individuals.csv") as handle:
+        assert sorted(int(r["birth_id"]) for r in csv.DictReader(handle)) == sorted(births)
+
+
+@pytest.mark.slow
+def test_an_evaluation_finished_on_disk_is_harvested_not_retrained(tmp_path, reference):
+    log = tmp_path / "trainings.log"
+    spec = write_spec(tmp_path, log)
+    # Killed after the 5th evaluation finished, before the journal heard of it.
+    killed = hpo_run(tmp_path, spec, "runs/h", "evaluation_finished", 5)
+    assert killed.returncode == -9
+    journal = Journal.of(tmp_path / "runs/h")
+    in_flight = journal.running()
+    journal.close()
+    finished_on_disk = [t for t in in_flight if (t.workdir / "result.json").exists()]
+    assert finished_on_disk, "the kill should leave at least one finished, unrecorded training"
+
+    assert hpo_run(tmp_path, spec, "runs/h").returncode == 0
+    journal = Journal.of(tmp_path / "runs/h")
+    try:
+        by_uuid = {e.trial.uuid: e for e in journal.evaluations()}
+    finally:
+        journal.close()
+    trainings = Counter(int(line) for line in log.read_text().split())
+    for trial in finished_on_disk:
+        record = by_uuid[trial.uuid]  # recorded under its original uuid and directory
+        assert record.status == "ok" and "harvested" in record.reason
+        assert trainings[trial.birth_id] == 1
+    assert final_population(tmp_path / "runs/h") == reference
+
+
+def test_a_changed_spec_is_refused_naming_the_keys(tmp_path):
+    log = tmp_path / "trainings.log"
+    spec = write_spec(tmp_path, log)
+    first = hpo_run(tmp_path, spec, "runs/c", "none", 0, "--set", "optimizer.generations=0")
+    assert first.returncode == 0, first.stderr
+    before = (tmp_path / "runs/c/journal.sqlite").read_bytes()
+    changed = hpo_run(tmp_path, spec, "runs/c", "none", 0, "--set", "optimizer.generations=0",
+                      "--set", "seed=8")
+    assert changed.returncode == 2
+    assert changed.stderr.count("\n") == 1 and "Traceback" not in changed.stderr
+    assert "seed" in changed.stderr and "--force" in changed.stderr
+    assert (tmp_path / "runs/c/journal.sqlite").read_bytes() == before
+
+
+def test_resume_without_a_journal_is_refused(tmp_path):
+    spec = write_spec(tmp_path, tmp_path / "log")
+    result = hpo_run(tmp_path, spec, "runs/none", "none", 0, "--resume")
+    assert result.returncode == 2 and "journal.sqlite" in result.stderr
+    assert not (tmp_path / "runs/none").exists()
+
+
+def test_a_finished_run_is_not_run_again(tmp_path):
+    log = tmp_path / "trainings.log"
+    spec = write_spec(tmp_path, log)
+    assert hpo_run(tmp_path, spec, "runs/f", "none", 0, "--set", "optimizer.generations=1").returncode == 0
+    trained = log.read_text()
+    again = hpo_run(tmp_path, spec, "runs/f", "none", 0, "--set", "optimizer.generations=1")
+    assert again.returncode == 0 and "Pareto front" in again.stdout
+    assert log.read_text() == trained
