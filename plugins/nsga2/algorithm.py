@@ -1,9 +1,14 @@
 """NSGA-II as in the seed paper (section 2.2.3, Listing 1), on LEAP's operators.
 
-Each generation: pick parents at random, clone, apply isotropic Gaussian mutation with
-the per-gene sigmas and hard bounds, evaluate as many offspring as parents in parallel,
-rank parents and offspring together (rank-ordinal sort), compute crowding distances and
-keep the best by (rank, -distance).  The sigmas are then multiplied by ``sigma_decay``.
+Each generation (``variation: paper``): pick parents at random, clone, apply isotropic
+Gaussian mutation with the per-gene sigmas and hard bounds, evaluate as many offspring
+as parents in parallel, rank parents and offspring together (rank-ordinal sort), compute
+crowding distances and keep the best by (rank, -distance).  The sigmas are then
+multiplied by ``sigma_decay``.
+
+``variation: sbx`` changes only the reproduction pipeline (Deb's NSGA-II: binary
+tournament on rank and crowding, SBX crossover, polynomial mutation; see
+:mod:`.variation`); survival is the same.
 """
 
 from __future__ import annotations
@@ -23,6 +28,12 @@ from leap_ec.real_rep.ops import apply_hard_bounds
 from dnnp_hpo.evaluation import Member
 from dnnp_hpo.hookspecs import Study
 from dnnp_hpo.journal import Checkpoint
+
+from .variation import polynomial_mutation, sbx_crossover, tournament_selection
+
+PAPER = "paper"
+SBX = "sbx"
+VARIATIONS = (PAPER, SBX)
 
 
 class TrainedProblem(MultiObjectiveProblem):
@@ -124,12 +135,33 @@ def load_state(rng: np.random.Generator, state: dict[str, Any]) -> np.ndarray:
     return np.array(state["std"], dtype=float)
 
 
+def reproduction(variation: str, rng: np.random.Generator, std: np.ndarray,
+                 bounds: Sequence[tuple[float, float]], options: dict[str, Any]) -> list:
+    """The operators between the parents and ``evaluate_pool`` in Listing 1."""
+    if variation == PAPER:
+        return [random_selection(rng), ops.clone, mutate_gaussian(rng, std=std, bounds=bounds)]
+    if variation == SBX:
+        return [
+            tournament_selection(rng),
+            ops.clone,
+            sbx_crossover(rng, bounds, eta=options.get("crossover_eta", 15.0),
+                          p_crossover=options.get("crossover_prob", 0.9)),
+            polynomial_mutation(rng, bounds, eta=options.get("mutation_eta", 20.0),
+                                p_gene=options.get("mutation_prob")),
+        ]
+    raise ValueError(f"unknown variation {variation!r} (expected one of: {', '.join(VARIATIONS)})")
+
+
 def nsga2(study: Study, rng: np.random.Generator, pop_size: int, generations: int, sigma_decay: float,
-          initial: list[list[float]] | None, checkpoint: Checkpoint | None = None) -> list[Member]:
+          initial: list[list[float]] | None, checkpoint: Checkpoint | None = None,
+          variation: str = PAPER, options: dict[str, Any] | None = None) -> list[Member]:
     """Run generation 0 (``initial``) and ``generations`` more; return the survivors.
 
     With a ``checkpoint``, start after its generation from its population and state.
+    ``variation`` picks the reproduction operators (``paper`` or ``sbx``); ``options``
+    are the sbx preset's rates and distribution indices.
     """
+    options = options or {}
     problem = TrainedProblem(study.n_objectives)
     bounds = study.space.bounds
 
@@ -148,9 +180,7 @@ def nsga2(study: Study, rng: np.random.Generator, pop_size: int, generations: in
     for generation in range(first, generations + 1):
         offspring = toolz.pipe(
             parents,
-            random_selection(rng),
-            ops.clone,
-            mutate_gaussian(rng, std=std, bounds=bounds),
+            *reproduction(variation, rng, std, bounds, options),
             evaluate_pool(study, size=pop_size, generation=generation),
         )
         parents = survivors(offspring, parents, size=pop_size)
