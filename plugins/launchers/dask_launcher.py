@@ -142,7 +142,7 @@ class JoinedEngine:
         deadline = started + self.wait_timeout
         address = self.find_address(deadline)
         try:
-            client = Client(address, timeout=max(1.0, deadline - time.monotonic()), set_as_default=False)
+            client = Client(address, timeout=max(1.0, deadline - time.monotonic()))
         except OSError as exc:
             raise LaunchFailed(f"cannot reach the Dask scheduler at {address} ({self.where}): {exc}") from None
         try:

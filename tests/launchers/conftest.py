@@ -1,0 +1,202 @@
+"""Fixtures of the launcher tests: real Dask processes, Parsl through stand-in schedulers.
+
+Every process a fixture starts is stopped at teardown, also when the test fails: the Dask
+scheduler and workers by their Popen handles, the jobs of the stand-in ``bsub``/``sbatch``
+by their process groups (Parsl's interchange is stopped by the launcher's own cleanup).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+import yaml
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+VENV_BIN = Path(sys.executable).parent
+STANDINS_BIN = REPO / "tests" / "standins" / "bin"
+
+ZDT1_SPACE = {f"x{i}": {"type": "float", "init": [0.0, 1.0], "sigma": 0.1} for i in range(7)}
+
+
+def write_spec(path: Path, *, launcher: dict, trainer: dict | None = None, pop_size: int = 8,
+               generations: int = 2, seed: int = 7, run_dir: Path | None = None) -> Path:
+    """A ZDT1 experiment spec with the given launcher block."""
+    spec = {
+        "name": path.stem, "seed": seed,
+        "run_dir": str(run_dir or path.parent / f"run-{path.stem}"),
+        "space": ZDT1_SPACE,
+        "objectives": [{"name": "f1"}, {"name": "f2"}],
+        "trainer": trainer or {"plugin": "function", "callable": "dnnp_hpo.problems:zdt1"},
+        "optimizer": {"plugin": "nsga2", "pop_size": pop_size, "generations": generations},
+        "launcher": launcher,
+    }
+    path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def run_in_process(spec: Path, extra_plugins: Sequence[object] = ()) -> Path:
+    """Validate and run ``spec`` here (as ``hpo-run`` does), with extra test plugins; the run dir."""
+    from dnnp_hpo.driver import execute, prepare_run
+    from dnnp_hpo.registry import load_registry
+
+    registry = load_registry(tuple(extra_plugins))
+    run, trainer = prepare_run(spec, registry)
+    execute(run, trainer, registry)
+    return run.run_dir
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def final_population(run_dir: Path) -> list[tuple[str, ...]]:
+    """pop.csv's last generation as (genes..., f1, f2), in file order."""
+    rows = read_csv(run_dir / "pop.csv")
+    last = max(int(r["pop_generation"]) for r in rows)
+    return [tuple(r[k] for k in (*ZDT1_SPACE, "f1", "f2")) for r in rows if int(r["pop_generation"]) == last]
+
+
+def assert_every_evaluation_once(run_dir: Path, expected: int) -> list[dict[str, str]]:
+    """individuals.csv has one row per evaluation: none missing, none duplicated."""
+    rows = read_csv(run_dir / "individuals.csv")
+    births = sorted(int(r["birth_id"]) for r in rows)
+    assert births == list(range(expected)), f"birth ids recorded: {births}"
+    assert len({r["uuid"] for r in rows}) == expected
+    return rows
+
+
+@pytest.fixture
+def worker_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Environment in which workers (and jobs) can import tests/launchers/hpo_launcher_helpers."""
+    path = os.pathsep.join(p for p in (str(HERE), os.environ.get("PYTHONPATH", "")) if p)
+    monkeypatch.setenv("PYTHONPATH", path)
+    monkeypatch.setenv("PATH", f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}")
+    return dict(os.environ)
+
+
+def stop(proc: subprocess.Popen, grace: float = 5.0) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@attrs.define
+class DaskProcesses:
+    """A real ``dask scheduler`` and ``dask worker`` processes on loopback, as a batch script starts them."""
+
+    scheduler_file: Path
+    scheduler: subprocess.Popen
+    workers: list[subprocess.Popen]
+    logs: Path
+
+    def wait_ready(self, n_workers: int, timeout: float = 60.0) -> float:
+        """Seconds until the scheduler file exists and ``n_workers`` are connected."""
+        from distributed import Client
+
+        start = time.monotonic()
+        while not self.scheduler_file.exists():
+            assert self.scheduler.poll() is None, (self.logs / "scheduler.err").read_text()
+            assert time.monotonic() - start < timeout, "no scheduler file"
+            time.sleep(0.1)
+        with Client(scheduler_file=str(self.scheduler_file), timeout=timeout) as client:
+            client.wait_for_workers(n_workers, timeout=timeout)
+        return time.monotonic() - start
+
+    def stop(self) -> None:
+        for proc in [*self.workers, self.scheduler]:
+            stop(proc)
+
+
+@pytest.fixture
+def dask_processes(tmp_path: Path, worker_env: dict[str, str]) -> Iterator[Any]:
+    """Start ``dask scheduler --scheduler-file F`` and workers: call with the worker count."""
+    started: list[DaskProcesses] = []
+
+    def start(n_workers: int = 2) -> DaskProcesses:
+        logs = tmp_path / "dask-logs"
+        logs.mkdir(exist_ok=True)
+        scheduler_file = tmp_path / "scheduler.json"
+        dask = str(VENV_BIN / "dask")
+
+        def popen(argv: list[str], name: str) -> subprocess.Popen:
+            return subprocess.Popen(
+                argv, env=dict(os.environ), cwd=tmp_path, stdin=subprocess.DEVNULL,
+                stdout=open(logs / f"{name}.out", "wb"), stderr=open(logs / f"{name}.err", "wb"),
+            )
+
+        scheduler = popen([dask, "scheduler", "--scheduler-file", str(scheduler_file), "--host", "127.0.0.1",
+                           "--port", "0", "--no-dashboard"], "scheduler")
+        cluster = DaskProcesses(scheduler_file, scheduler, [], logs)
+        started.append(cluster)
+        for i in range(n_workers):
+            cluster.workers.append(popen(
+                [dask, "worker", "--scheduler-file", str(scheduler_file), "--host", "127.0.0.1",
+                 "--no-nanny", "--nthreads", "1", "--no-dashboard", "--name", f"worker-{i}",
+                 "--local-directory", str(tmp_path / f"worker-{i}"), "--death-timeout", "60"],
+                f"worker-{i}"))
+        return cluster
+
+    try:
+        yield start
+    finally:
+        for cluster in started:
+            cluster.stop()
+
+
+@attrs.define
+class Standins:
+    """The stand-in scheduler commands in use: their log and job state."""
+
+    log: Path
+    state: Path
+
+    def calls(self, tool: str) -> list[list[str]]:
+        if not self.log.exists():
+            return []
+        lines = [json.loads(line) for line in self.log.read_text(encoding="utf-8").splitlines() if line]
+        return [entry["argv"] for entry in lines if entry["tool"] == tool]
+
+    def live_jobs(self) -> list[int]:
+        alive = []
+        for pidfile in self.state.glob("*/pid"):
+            try:
+                os.killpg(int(pidfile.read_text()), 0)
+                alive.append(int(pidfile.parent.name))
+            except (ProcessLookupError, PermissionError, ValueError):
+                pass
+        return alive
+
+
+@pytest.fixture
+def standins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, worker_env: dict[str, str]) -> Iterator[Standins]:
+    """STAND-INS for LSF and Slurm (tests/standins/bin) first on PATH; kill leftover jobs after."""
+    state, log = tmp_path / "standin-state", tmp_path / "standin-calls.jsonl"
+    monkeypatch.setenv("PATH", f"{STANDINS_BIN}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("STANDIN_STATE_DIR", str(state))
+    monkeypatch.setenv("STANDIN_LOG", str(log))
+    stand = Standins(log, state)
+    try:
+        yield stand
+    finally:
+        for pidfile in state.glob("*/pid"):
+            try:
+                os.killpg(int(pidfile.read_text()), signal.SIGKILL)
+            except (ProcessLookupError, PermissionError, ValueError):
+                pass

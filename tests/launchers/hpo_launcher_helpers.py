@@ -1,0 +1,88 @@
+"""Test-only helpers the launcher tests send to workers (Dask workers, Parsl workers).
+
+Importable by the worker processes because the tests put ``tests/launchers`` on their
+PYTHONPATH.  Nothing here is shipped.
+
+* :func:`slow_zdt1`: the ``function`` trainer's ZDT1 that sleeps first, so a worker
+  can be killed while an evaluation runs on it; it leaves a marker file while running.
+* :class:`LaunchedZDT1`: a tiny TEST-ONLY trainer with a ``launch_prefix``, standing in
+  for the DeePMD trainer (plugins/deepmd, being written separately and not ready when
+  these tests were written): each "training" is a separate process, ``PREFIX... python
+  -m hpo_launcher_helpers PARAMS_JSON``, started the way the DeePMD trainer starts
+  ``dp train`` under ``jsrun``/``srun`` in the batch-node set-up (paper, section 2.2.5).
+  Registered only in-process, through ``load_registry(extra_plugins=(this module,))``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import attrs
+
+from dnnp_hpo.errors import TrainingFailed
+from dnnp_hpo.evaluation import Trial, make_workdir
+from dnnp_hpo.hookspecs import hookimpl
+from dnnp_hpo.problems import zdt1
+from dnnp_hpo.process import run_command
+
+SLEEP_VARIABLE = "HPO_TEST_SLEEP"  #: seconds slow_zdt1 sleeps (default 0.5)
+MARKER_VARIABLE = "HPO_TEST_MARKERS"  #: directory where slow_zdt1 marks running evaluations
+
+
+def slow_zdt1(params: Mapping[str, float]) -> tuple[float, float]:
+    """ZDT1 after a nap; ``$HPO_TEST_MARKERS/<pid>.<ns>`` exists while it runs."""
+    markers = os.environ.get(MARKER_VARIABLE)
+    marker = Path(markers) / f"{os.getpid()}.{time.monotonic_ns()}" if markers else None
+    if marker is not None:
+        marker.write_text(json.dumps(dict(params)))
+    try:
+        time.sleep(float(os.environ.get(SLEEP_VARIABLE, "0.5")))
+        return zdt1(params)
+    finally:
+        if marker is not None:
+            marker.unlink(missing_ok=True)
+
+
+@attrs.frozen
+class LaunchedZDT1:
+    """TEST-ONLY trainer: ZDT1 computed in a child process started through ``launch_prefix``."""
+
+    launch_prefix: str = ""
+    objectives: tuple[str, ...] = ()
+
+    def prepare(self, run) -> LaunchedZDT1:
+        return attrs.evolve(self, objectives=tuple(run.objective_names))
+
+    def render(self, trial: Trial) -> None:
+        return None
+
+    def train(self, trial: Trial) -> Mapping[str, float]:
+        workdir = make_workdir(trial)
+        argv = [*shlex.split(self.launch_prefix), sys.executable, "-m", "hpo_launcher_helpers",
+                json.dumps(dict(trial.params))]
+        done = run_command(argv, workdir, stdout=workdir / "out.txt", stderr=workdir / "err.txt", timeout=120)
+        if done.returncode != 0:
+            raise TrainingFailed(f"exit {done.returncode}: {(workdir / 'err.txt').read_text()[-200:]}")
+        values = json.loads((workdir / "result.json").read_text())
+        return dict(zip(self.objectives, values))
+
+
+@hookimpl
+def dnnp_hpo_trainers() -> dict[str, type]:
+    return {"launched_zdt1": LaunchedZDT1}
+
+
+def main(argv: list[str]) -> int:
+    """The "training": write ZDT1 of the JSON params to result.json in the working directory."""
+    Path("result.json").write_text(json.dumps(list(zdt1(json.loads(argv[0])))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

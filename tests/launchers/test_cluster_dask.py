@@ -1,0 +1,122 @@
+"""The ``dask`` launcher joining a scheduler started outside hpo-run (paper, section 2.2.5).
+
+Real ``dask scheduler`` and ``dask worker`` processes on 127.0.0.1, started the way the
+shipped batch scripts start them (scheduler file, no nanny, no dashboard).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import hpo_launcher_helpers as helpers
+from conftest import assert_every_evaluation_once, read_csv, run_in_process, write_spec
+from dnnp_hpo.plugins.launchers.dask_launcher import LaunchFailed
+
+
+def test_scheduler_file_mode_runs_on_external_workers(tmp_path: Path, dask_processes) -> None:
+    cluster = dask_processes(2)
+    spec = write_spec(tmp_path / "sf.yaml", pop_size=6, generations=1,
+                      launcher={"plugin": "dask", "scheduler_file": str(cluster.scheduler_file),
+                                "min_workers": 2, "wait_timeout": 60})
+    started = time.monotonic()
+    run_dir = run_in_process(spec)
+    elapsed = time.monotonic() - started
+    rows = assert_every_evaluation_once(run_dir, 12)
+    assert {r["status"] for r in rows} == {"ok"}
+    worker_pids = {str(p.pid) for p in cluster.workers}
+    assert {r["pid"] for r in rows} <= worker_pids, "evaluations ran on the external workers"
+    log = (run_dir / "launcher.log").read_text()
+    assert "2 worker(s)" in log and "waited" in log and "since the scheduler started" in log
+    # A joined cluster is not ours to stop (the batch script does it):
+    assert cluster.scheduler.poll() is None and all(w.poll() is None for w in cluster.workers)
+    print(f"scheduler-file run: {elapsed:.2f} s; {log.strip().splitlines()[-1]}")
+
+
+def test_min_workers_timeout_is_reported(tmp_path: Path, dask_processes) -> None:
+    cluster = dask_processes(1)
+    cluster.wait_ready(1)
+    spec = write_spec(tmp_path / "few.yaml",
+                      launcher={"plugin": "dask", "scheduler_file": str(cluster.scheduler_file),
+                                "min_workers": 3, "wait_timeout": 2})
+    with pytest.raises(LaunchFailed, match=r"1/3 workers.*min_workers 3"):
+        run_in_process(spec)
+
+
+def test_missing_scheduler_file_is_reported(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path / "nofile.yaml",
+                      launcher={"plugin": "dask", "scheduler_file": str(tmp_path / "absent.json"),
+                                "wait_timeout": 1})
+    with pytest.raises(LaunchFailed, match=r"launcher.scheduler_file: .*absent.json did not appear"):
+        run_in_process(spec)
+
+
+def test_address_mode_and_shutdown(tmp_path: Path, dask_processes) -> None:
+    import json
+
+    cluster = dask_processes(1)
+    cluster.wait_ready(1)
+    address = json.loads(cluster.scheduler_file.read_text())["address"]
+    spec = write_spec(tmp_path / "addr.yaml", pop_size=4, generations=0,
+                      launcher={"plugin": "dask", "address": address, "min_workers": 1, "shutdown": True})
+    run_dir = run_in_process(spec)
+    assert_every_evaluation_once(run_dir, 4)
+    cluster.scheduler.wait(30)  # shutdown: true stops the scheduler and its workers
+    cluster.workers[0].wait(30)
+
+
+@pytest.mark.slow
+def test_worker_killed_mid_evaluation_loses_nothing(tmp_path: Path, dask_processes,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    markers = tmp_path / "running"
+    markers.mkdir()
+    monkeypatch.setenv(helpers.MARKER_VARIABLE, str(markers))  # the workers inherit these
+    monkeypatch.setenv(helpers.SLEEP_VARIABLE, "0.4")
+    cluster = dask_processes(2)
+    victim = cluster.workers[0]
+    pop_size, generations = 6, 2
+    spec = write_spec(tmp_path / "kill.yaml", pop_size=pop_size, generations=generations,
+                      trainer={"plugin": "function", "callable": "hpo_launcher_helpers:slow_zdt1"},
+                      launcher={"plugin": "dask", "scheduler_file": str(cluster.scheduler_file),
+                                "min_workers": 2})
+    killed: list[str] = []
+
+    def kill_when_busy() -> None:
+        # SIGKILL the worker while an evaluation is running on it (its marker file exists).
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            running = [m.name for m in markers.iterdir() if m.name.startswith(f"{victim.pid}.")]
+            if running:
+                os.kill(victim.pid, signal.SIGKILL)
+                killed.extend(running)
+                return
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_when_busy, daemon=True)
+    killer.start()
+    run_dir = run_in_process(spec)
+    killer.join(5)
+    assert killed, "the worker was never seen running an evaluation"
+    assert victim.wait(5) == -signal.SIGKILL
+    rows = assert_every_evaluation_once(run_dir, pop_size * (generations + 1))
+    # The interrupted evaluation was re-run by Dask on the surviving worker (or, had Dask
+    # given up, recorded as lost): never silently dropped.
+    assert all(r["status"] in ("ok", "lost") for r in rows)
+    survivors = {str(w.pid) for w in cluster.workers[1:]}
+    after_kill = [r for r in rows if r["pid"] in survivors]
+    assert after_kill, "the surviving worker took over"
+    print(f"killed worker {victim.pid} mid-evaluation; statuses: "
+          f"{sorted({r['status'] for r in rows})}; rows: {len(rows)}")
+
+
+def test_local_mode_still_default(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path / "local.yaml", pop_size=4, generations=1, launcher={"plugin": "dask", "workers": 2})
+    run_dir = run_in_process(spec)
+    assert_every_evaluation_once(run_dir, 8)
+    assert (run_dir / "dask-scratch").is_dir()
+    assert read_csv(run_dir / "pop.csv")
