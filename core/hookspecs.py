@@ -195,6 +195,9 @@ class Optimizer(Protocol):
     def prepare(self, run: RunContext) -> None:
         """Check the settings against the run; raise SpecError. Launch nothing."""
 
+    def planned_evaluations(self) -> int:
+        """How many evaluations the whole search makes (for progress and estimates)."""
+
     def initial_genomes(self, study: Study) -> list[list[float]]:
         """Generation 0 as genomes, without evaluating it (``--dry-run`` prints it).
 

@@ -64,6 +64,9 @@ class NSGA2:
     def prepare(self, run: RunContext) -> None:
         """Nothing to check beyond the fields."""
 
+    def planned_evaluations(self) -> int:
+        return self.pop_size * (self.generations + 1)
+
     def initial_genomes(self, study: Study) -> list[list[float]]:
         return random_genomes(np.random.default_rng(study.seed), study, self.pop_size)
 

@@ -1,0 +1,117 @@
+"""Observer plugin: live progress of a run on the terminal.
+
+On a terminal (rich): generation k of n, evaluations done / running / failed in this
+generation, elapsed time and an estimate to the end, and the best value of each
+objective on the current non-dominated front.  When stdout is not a terminal (a batch
+job's log), plain lines instead: one per generation and one per failed evaluation.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from dnnp_hpo.evaluation import Evaluation, Member, Trial
+from dnnp_hpo.front import format_value, pareto_front
+from dnnp_hpo.hookspecs import hookimpl
+from dnnp_hpo.run import RunContext
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600:d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+class Progress:
+    """Counts events and shows them; one instance serves one run at a time."""
+
+    def __init__(self) -> None:
+        self.live: Live | None = None
+
+    @hookimpl
+    def dnnp_hpo_run_started(self, run: RunContext) -> None:
+        self.run = run
+        self.start = time.monotonic()
+        self.planned = run.experiment.optimizer.planned_evaluations()
+        self.generations = self.planned // max(1, getattr(run.experiment.optimizer, "pop_size", self.planned))
+        self.generation = 0
+        self.done = self.done_in_generation = self.failed_in_generation = self.running = 0
+        self.front: list[Evaluation] = []
+        self.console = Console()
+        if self.console.is_terminal:
+            self.live = Live(self._table(), console=self.console, refresh_per_second=2, transient=True)
+            self.live.start()
+
+    def _table(self) -> Table:
+        table = Table.grid(padding=(0, 2))
+        elapsed = time.monotonic() - self.start
+        eta = elapsed / self.done * (self.planned - self.done) if self.done else float("nan")
+        table.add_row(
+            f"[bold]generation {self.generation} of {self.generations - 1}",
+            f"done {self.done_in_generation}",
+            f"running {self.running}",
+            f"failed {self.failed_in_generation}",
+            f"elapsed {_duration(elapsed)}",
+            f"to go ~{_duration(eta)}" if eta == eta else "to go ?",
+        )
+        if self.front:
+            best = [
+                f"best {name}: {format_value(min(e.fitness[i] for e in self.front))}"
+                for i, name in enumerate(self.run.objective_names)
+            ]
+            table.add_row(f"front of {len(self.front)}", *best)
+        return table
+
+    def _refresh(self) -> None:
+        if self.live is not None:
+            self.live.update(self._table())
+
+    @hookimpl
+    def dnnp_hpo_evaluation_started(self, trial: Trial) -> None:
+        if trial.generation != self.generation:
+            self.generation, self.done_in_generation, self.failed_in_generation = trial.generation, 0, 0
+        self.running += 1
+        self._refresh()
+
+    @hookimpl
+    def dnnp_hpo_evaluation_finished(self, evaluation: Evaluation) -> None:
+        self.done += 1
+        self.done_in_generation += 1
+        if evaluation.status not in ("infeasible",):
+            self.running = max(0, self.running - 1)
+        if not evaluation.ok:
+            self.failed_in_generation += 1
+            if self.live is None:
+                print(f"evaluation {evaluation.trial.birth_id} (generation {evaluation.trial.generation}) "
+                      f"{evaluation.status}: {evaluation.reason}", flush=True)
+        self.front = pareto_front([*self.front, evaluation]) if evaluation.ok else self.front
+        self._refresh()
+
+    @hookimpl
+    def dnnp_hpo_generation_finished(self, generation: int, population: Sequence[Member]) -> None:
+        self.front = pareto_front([m.evaluation for m in population])
+        if self.live is None:
+            best = ", ".join(
+                f"best {name} {format_value(min(e.fitness[i] for e in self.front))}"
+                for i, name in enumerate(self.run.objective_names)
+            ) if self.front else "no successful evaluation yet"
+            print(f"generation {generation} of {self.generations - 1} done: {self.done}/{self.planned} "
+                  f"evaluations, {self.failed_in_generation} failed in this generation, "
+                  f"elapsed {_duration(time.monotonic() - self.start)}; front of {len(self.front)}: {best}",
+                  file=sys.stdout, flush=True)
+        self._refresh()
+
+    @hookimpl
+    def dnnp_hpo_run_finished(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+
+
+#: the instance the entry point registers
+observer = Progress()
