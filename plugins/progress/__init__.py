@@ -8,6 +8,7 @@ job's log), plain lines instead: one per generation and one per failed evaluatio
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -57,7 +58,7 @@ class Progress:
             f"running {self.running}",
             f"failed {self.failed_in_generation}",
             f"elapsed {_duration(elapsed)}",
-            f"to go ~{_duration(eta)}" if eta == eta else "to go ?",
+            f"to go ~{_duration(eta)}" if math.isfinite(eta) else "to go ?",
         )
         if self.front:
             best = [
