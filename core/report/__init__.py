@@ -1,0 +1,62 @@
+"""``hpo-report``: section 3 of the seed paper (Figures 1-3, Tables 2-3) for any run(s).
+
+:func:`build_report` loads one or more run directories (:mod:`.data`), computes the
+tables (:mod:`.tables`, :mod:`.hypervolume`), draws the figures (:mod:`.plots`) and
+writes ``summary.md`` with the CSV files (:mod:`.summary`).  docs/outputs.md describes
+every file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import attrs
+
+from . import plots, summary, tables
+from .data import Analysis, ReportError, analyse
+
+__all__ = ["ReportError", "Report", "build_report"]
+
+
+@attrs.frozen
+class Report:
+    out: Path
+    files: list[Path]
+    analysis: Analysis
+    front: list
+    accurate: list
+    picks: list
+
+
+def build_report(run_dirs: Sequence[Path | str], out: Path | str, *,
+                 reference: Sequence[float] | None = None,
+                 accuracy: Mapping[str, float] | None = None) -> Report:
+    """Write the report of ``run_dirs`` (merged) into ``out``; ReportError for bad input."""
+    analysis = analyse(run_dirs, accuracy)
+    if reference is not None and len(reference) != len(analysis.objectives):
+        raise ReportError(f"--reference: expected {len(analysis.objectives)} values (one per objective: "
+                          f"{', '.join(analysis.names)}), got {len(reference)}")
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReportError(f"{out}: cannot create the report directory ({exc.strerror or exc})") from None
+    final = analysis.final()
+    front = tables.front(final)
+    accurate = tables.accurate_solutions(analysis, final)
+    picks = tables.selection(analysis, accurate)
+    hv = tables.hypervolumes(analysis, reference)
+    failures = tables.failures(analysis)
+    captions = {
+        "front": plots.plot_front(analysis, final, front, out),
+        "generations": plots.plot_generations(analysis, out),
+        "parallel": plots.plot_parallel(analysis, final, front, out),
+        "failures": plots.plot_failures(failures, out),
+    }
+    if hv is not None:
+        captions["hypervolume"] = plots.plot_hypervolume(hv, out)
+    files = [out / f"{stem}.{fmt}" for stem in captions for fmt in plots.FORMATS]
+    files += summary.write(out, analysis, final=final, front=front, accurate=accurate, picks=picks, hv=hv,
+                           failures=failures, captions=captions)
+    return Report(out, files, analysis, front, accurate, picks)

@@ -1,0 +1,69 @@
+"""``hpo-report RUN_DIR [RUN_DIR ...]``: figures and tables of section 3 of the seed paper."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import ReportError, build_report
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not usage plus error
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="hpo-report", description=__doc__)
+    parser.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR",
+                        help="run directories (each holds journal.sqlite); several are merged")
+    parser.add_argument("--out", type=Path,
+                        help="report directory (default: RUN_DIR/report; required with several runs)")
+    parser.add_argument("--reference", metavar="V1,V2,...",
+                        help="hypervolume reference point, one value per objective "
+                             "(default: the worst finite values seen plus 10%% of their range)")
+    parser.add_argument("--accuracy", action="append", default=[], metavar="OBJECTIVE=LIMIT",
+                        help="chemical-accuracy limit of an objective, instead of the spec's "
+                             "report.chemical_accuracy; repeatable")
+    return parser
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ReportError(f"{what}: {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ReportError(f"{what}: {text!r} is not a finite number")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        reference = None
+        if args.reference is not None:
+            reference = [_number(v.strip(), "--reference") for v in args.reference.split(",")]
+        accuracy = {}
+        for item in args.accuracy:
+            name, sep, value = item.partition("=")
+            if not sep or not name.strip():
+                raise ReportError(f"--accuracy {item!r}: expected OBJECTIVE=LIMIT")
+            accuracy[name.strip()] = _number(value.strip(), f"--accuracy {name.strip()}")
+        if args.out is None and len(args.run_dirs) > 1:
+            raise ReportError("several run directories are merged into one report: say where with --out DIR")
+        out = args.out if args.out is not None else args.run_dirs[0] / "report"
+        report = build_report(args.run_dirs, out, reference=reference, accuracy=accuracy or None)
+    except ReportError as exc:
+        print(f"hpo-report: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    a = report.analysis
+    print(f"Report of {len(a.runs)} run(s) in {report.out}: {len(report.front)} solutions on the front, "
+          f"{len(report.accurate)} chemically accurate; read {report.out / 'summary.md'}")
+    return 0
+

@@ -1,0 +1,283 @@
+"""Loading one or more run directories for ``hpo-report``, and merging them.
+
+Everything is read from each run's journal (``RUN_DIR/journal.sqlite``): the spec as
+run (meta ``spec``), every finished evaluation, and the population after every
+generation.  Nothing in the run directory is written.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+
+from dnnp_hpo.evaluation import MAXINT, Evaluation, Member
+from dnnp_hpo.journal import FILENAME, INTERRUPTED, Journal
+
+#: chemical accuracy by objective unit when the spec sets none (paper, section 3.2)
+DEFAULT_ACCURACY = {"ev/atom": 0.004, "ev/a": 0.04, "ev/å": 0.04, "ev/angstrom": 0.04}
+
+
+class ReportError(Exception):
+    """Bad input for a report: shown to the user as one line."""
+
+
+@attrs.frozen
+class Objective:
+    name: str
+    unit: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.unit})" if self.unit else self.name
+
+
+@attrs.frozen
+class Solution:
+    """One evaluation as the report sees it, with the run it belongs to."""
+
+    run: str  #: the run's label
+    evaluation: Evaluation
+    runtime: float  #: seconds: metrics["runtime"] if the trainer measured it, else stop - start
+
+    @property
+    def fitness(self) -> tuple[float, ...]:
+        return self.evaluation.fitness
+
+    @property
+    def valid(self) -> bool:
+        """Successful, with finite objective values below MAXINT (plottable)."""
+        return valid(self.evaluation)
+
+    @property
+    def uuid(self) -> str:
+        return self.evaluation.trial.uuid
+
+
+def valid(evaluation: Evaluation) -> bool:
+    return evaluation.ok and bool(evaluation.fitness) and all(
+        math.isfinite(v) and v < MAXINT for v in evaluation.fitness)
+
+
+def runtime_of(evaluation: Evaluation) -> float:
+    value = evaluation.metrics.get("runtime")
+    if value is not None and math.isfinite(value):
+        return float(value)
+    if evaluation.start and evaluation.stop:
+        return float(evaluation.stop - evaluation.start)
+    return math.nan
+
+
+@attrs.frozen
+class RunData:
+    """What one run directory's journal holds."""
+
+    path: Path
+    label: str
+    spec: dict[str, Any]
+    objectives: tuple[Objective, ...]
+    evaluations: tuple[Evaluation, ...]  #: finished (any status), in birth order
+    populations: dict[int, list[Member]]  #: generation -> survivors
+    interrupted: int  #: evaluations re-run under a new uuid after a resume
+    finished: bool  #: the driver recorded the end of the run
+
+    @property
+    def last_generation(self) -> int:
+        return max(self.populations)
+
+    def solutions(self, evaluations: Sequence[Evaluation]) -> list[Solution]:
+        return [Solution(self.label, e, runtime_of(e)) for e in evaluations]
+
+
+def _objectives(spec: Mapping[str, Any], evaluations: Sequence[Evaluation], where: Path) -> tuple[Objective, ...]:
+    listed = spec.get("objectives")
+    if isinstance(listed, list) and listed:
+        out = []
+        for item in listed:
+            if isinstance(item, Mapping) and "name" in item:
+                out.append(Objective(str(item["name"]), str(item.get("unit") or "")))
+            else:
+                raise ReportError(f"{where}: the spec in the journal has an objective without a name: {item!r}")
+        return tuple(out)
+    sizes = {len(e.fitness) for e in evaluations if e.fitness}
+    if len(sizes) != 1:
+        raise ReportError(f"{where}: the journal holds no spec naming the objectives")
+    return tuple(Objective(f"objective_{i + 1}") for i in range(sizes.pop()))
+
+
+def load_run(path: Path | str, label: str | None = None) -> RunData:
+    """Read one run directory; ReportError (one line) if it is not a usable run."""
+    path = Path(path)
+    if not path.exists():
+        raise ReportError(f"{path}: no such directory")
+    if not path.is_dir():
+        raise ReportError(f"{path}: not a directory (give a run directory)")
+    if not (path / FILENAME).is_file():
+        # Checked first: opening a Journal would create an empty one.
+        raise ReportError(f"{path}: no {FILENAME} here, so not a dnnp-hpo run directory")
+    try:
+        journal = Journal.of(path)
+    except sqlite3.Error as exc:
+        raise ReportError(f"{path / FILENAME}: cannot open the journal ({exc})") from None
+    try:
+        spec = journal.meta("spec", {}) or {}
+        evaluations = tuple(journal.evaluations())
+        populations = {g: journal.population(g) for g in journal.generations()}
+        interrupted = len(journal.evaluations(INTERRUPTED))
+        finished = bool(journal.meta("finished", False))
+    except sqlite3.Error as exc:
+        raise ReportError(f"{path / FILENAME}: cannot read the journal ({exc})") from None
+    finally:
+        journal.close()
+    if not isinstance(spec, Mapping):
+        raise ReportError(f"{path / FILENAME}: the spec recorded in the journal is not a mapping")
+    if not populations:
+        raise ReportError(f"{path}: the journal records no finished generation yet")
+    objectives = _objectives(spec, evaluations, path)
+    n = len(objectives)
+    for e in evaluations:
+        if len(e.fitness) != n:
+            raise ReportError(f"{path}: evaluation {e.trial.uuid} has {len(e.fitness)} fitness values "
+                              f"for {n} objectives")
+    return RunData(path=path, label=label or path.name, spec=dict(spec), objectives=objectives,
+                   evaluations=evaluations, populations=populations, interrupted=interrupted,
+                   finished=finished)
+
+
+def _labels(paths: Sequence[Path]) -> list[str]:
+    names = [p.resolve().name or str(p) for p in paths]
+    if len(set(names)) == len(names):
+        return names
+    return [f"{i + 1}:{name}" for i, name in enumerate(names)]
+
+
+def _normal_unit(unit: str) -> str:
+    return "".join(unit.split()).lower()
+
+
+@attrs.frozen
+class Parameter:
+    name: str
+    choices: tuple[Any, ...] | None = None  #: the choice type's values, in spec order
+    log: bool = False
+
+
+@attrs.frozen
+class Analysis:
+    """One or more runs of the same objectives, ready for the tables and plots."""
+
+    runs: tuple[RunData, ...]
+    objectives: tuple[Objective, ...]
+    parameters: tuple[Parameter, ...]
+    thresholds: dict[str, float]  #: objective -> chemical-accuracy limit (may be empty)
+    threshold_source: str  #: where the thresholds came from, for the summary
+    notes: tuple[str, ...]
+
+    @property
+    def names(self) -> list[str]:
+        return [o.name for o in self.objectives]
+
+    @property
+    def generations(self) -> list[int]:
+        return sorted({g for r in self.runs for g in r.populations})
+
+    def final(self) -> list[Solution]:
+        """The aggregated last generations: each run's last population, run by run."""
+        out: list[Solution] = []
+        for run in self.runs:
+            out += run.solutions([m.evaluation for m in run.populations[run.last_generation]])
+        return out
+
+    def population(self, generation: int) -> list[Solution]:
+        """Survivors of ``generation`` in every run that reached it."""
+        out: list[Solution] = []
+        for run in self.runs:
+            out += run.solutions([m.evaluation for m in run.populations.get(generation, [])])
+        return out
+
+    def evaluated(self, generation: int) -> list[Solution]:
+        """Every evaluation born in ``generation`` (offspring; generation 0: the initial population)."""
+        out: list[Solution] = []
+        for run in self.runs:
+            out += run.solutions([e for e in run.evaluations if e.trial.generation == generation])
+        return out
+
+    def all_evaluations(self) -> list[Solution]:
+        out: list[Solution] = []
+        for run in self.runs:
+            out += run.solutions(run.evaluations)
+        return out
+
+    def accurate(self, solution: Solution) -> bool | None:
+        """Chemically accurate (None when there are no thresholds)."""
+        if not self.thresholds:
+            return None
+        values = dict(zip(self.names, solution.fitness))
+        return solution.valid and all(values[k] <= v for k, v in self.thresholds.items())
+
+    def finite_values(self) -> np.ndarray:
+        """Every valid evaluation's objective values, one row each."""
+        rows = [s.fitness for s in self.all_evaluations() if s.valid]
+        return np.array(rows, dtype=float).reshape(-1, len(self.objectives))
+
+
+def _parameters(runs: Sequence[RunData]) -> tuple[Parameter, ...]:
+    """The union of the runs' search parameters, in spec order (else params order)."""
+    found: dict[str, Parameter] = {}
+    for run in runs:
+        space = run.spec.get("space")
+        if isinstance(space, Mapping):
+            for name, block in space.items():
+                block = block if isinstance(block, Mapping) else {}
+                choices = block.get("choices") if block.get("type") == "choice" else None
+                found.setdefault(str(name), Parameter(
+                    str(name), tuple(choices) if isinstance(choices, list) else None, bool(block.get("log", False))))
+        for e in run.evaluations:
+            for name in e.trial.params:
+                found.setdefault(str(name), Parameter(str(name)))
+    return tuple(found.values())
+
+
+def analyse(paths: Sequence[Path | str], accuracy: Mapping[str, float] | None = None) -> Analysis:
+    """Load and merge runs; ``accuracy`` (objective -> limit) overrides the spec's."""
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise ReportError("give at least one run directory")
+    runs = tuple(load_run(p, label) for p, label in zip(paths, _labels(paths)))
+    first = runs[0]
+    notes: list[str] = []
+    for run in runs[1:]:
+        if [o.name for o in run.objectives] != [o.name for o in first.objectives]:
+            raise ReportError(
+                f"{run.path}: objectives {', '.join(o.name for o in run.objectives)} differ from "
+                f"{first.path}'s ({', '.join(o.name for o in first.objectives)}): runs to merge must share them")
+        ignored = {"seed", "run_dir", "name"}
+        differ = sorted(k for k in run.spec.keys() | first.spec.keys()
+                        if k not in ignored and run.spec.get(k) != first.spec.get(k))
+        if differ:
+            notes.append(f"{run.label}'s spec differs from {first.label}'s in: {', '.join(differ)}")
+    objectives = first.objectives
+    names = [o.name for o in objectives]
+    if accuracy:
+        unknown = [k for k in accuracy if k not in names]
+        if unknown:
+            raise ReportError(f"--accuracy: {unknown[0]!r} is not an objective (objectives: {', '.join(names)})")
+        thresholds, source = dict(accuracy), "--accuracy on the command line"
+    else:
+        report = first.spec.get("report")
+        spec_limits = report.get("chemical_accuracy") if isinstance(report, Mapping) else None
+        if isinstance(spec_limits, Mapping) and spec_limits:
+            thresholds = {str(k): float(v) for k, v in spec_limits.items() if str(k) in names}
+            source = "report.chemical_accuracy in the spec"
+        else:
+            thresholds = {o.name: DEFAULT_ACCURACY[_normal_unit(o.unit)] for o in objectives
+                          if _normal_unit(o.unit) in DEFAULT_ACCURACY}
+            source = ("the defaults for these units (0.004 eV/atom, 0.04 eV/A; paper, 3.2)" if thresholds
+                      else "none: set report.chemical_accuracy in the spec or pass --accuracy NAME=LIMIT")
+    return Analysis(runs=runs, objectives=objectives, parameters=_parameters(runs),
+                    thresholds=thresholds, threshold_source=source, notes=tuple(notes))

@@ -1,0 +1,290 @@
+"""The report's figures (paper, Figures 1-3, plus convergence and failures), with matplotlib.
+
+Figures are made with ``matplotlib.figure.Figure`` directly (the Agg canvas, no pyplot
+state), each saved as PNG and SVG.  Failed evaluations (fitness MAXINT) are never put on
+an axis; each figure says how many it left out.  An axis is logarithmic when its
+positive values span more than a decade (or the parameter is searched on a log scale).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: before anything else in matplotlib is used
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+from .data import Analysis, Solution  # noqa: E402
+from .tables import FailureCounts, Hypervolumes  # noqa: E402
+
+FORMATS = ("png", "svg")
+GREY, BLUE, ORANGE, RED = "#9a9a9a", "#1f5fbf", "#ff7f0e", "#c0392b"
+
+
+def save(fig: Figure, out: Path, stem: str) -> list[Path]:
+    FigureCanvasAgg(fig)
+    paths = []
+    for fmt in FORMATS:
+        path = out / f"{stem}.{fmt}"
+        fig.savefig(path, dpi=150, bbox_inches="tight")
+        paths.append(path)
+    return paths
+
+
+def spans_decades(values: Sequence[float]) -> bool:
+    """True when all values are positive and the largest is over 10 times the smallest."""
+    finite = [v for v in values if math.isfinite(v)]
+    return bool(finite) and min(finite) > 0 and max(finite) / min(finite) > 10
+
+
+def _scale(ax, values_x: Sequence[float], values_y: Sequence[float]) -> None:
+    if spans_decades(values_x):
+        ax.set_xscale("log")
+    if spans_decades(values_y):
+        ax.set_yscale("log")
+
+
+def _thresholds(ax, analysis: Analysis, with_labels: bool = True) -> None:
+    names = analysis.names
+    for axis, index in (("x", 0), ("y", 1)):
+        limit = analysis.thresholds.get(names[index])
+        if limit is None:
+            continue
+        draw = ax.axvline if axis == "x" else ax.axhline
+        draw(limit, color=RED, ls="--", lw=1,
+             label=f"chemical accuracy ({names[index]} <= {limit:g})" if with_labels else None)
+
+
+def _axis_labels(ax, analysis: Analysis) -> None:
+    ax.set_xlabel(analysis.objectives[0].label)
+    ax.set_ylabel(analysis.objectives[1].label)
+
+
+def plot_front(analysis: Analysis, final: Sequence[Solution], front: Sequence[Solution], out: Path) -> str:
+    """Figure 2: the final solutions and their exact Pareto front (first two objectives)."""
+    shown = [s for s in final if s.valid]
+    failed = len(final) - len(shown)
+    fig = Figure(figsize=(7.5, 5.5))
+    ax = fig.add_subplot()
+    x = [s.fitness[0] for s in shown]
+    y = [s.fitness[1] for s in shown]
+    accurate = [bool(analysis.accurate(s)) for s in shown]
+    ax.scatter([a for a, k in zip(x, accurate) if not k], [b for b, k in zip(y, accurate) if not k],
+               s=18, color=GREY, label="final solutions", zorder=2)
+    if analysis.thresholds:
+        ax.scatter([a for a, k in zip(x, accurate) if k], [b for b, k in zip(y, accurate) if k],
+                   s=18, color=BLUE, label="chemically accurate", zorder=3)
+    fx = [s.fitness[0] for s in front]
+    fy = [s.fitness[1] for s in front]
+    two = len(analysis.objectives) == 2
+    ax.plot(fx, fy, "-o" if two else "o", color=ORANGE, ms=6, lw=1.5, zorder=4,
+            label=f"exact Pareto front ({len(front)})")
+    _thresholds(ax, analysis)
+    _scale(ax, x, y)
+    _axis_labels(ax, analysis)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    runs = len(analysis.runs)
+    ax.set_title(f"Pareto front of the last generation{'s of ' + str(runs) + ' runs' if runs > 1 else ''}")
+    caption = (f"{len(shown)} final solutions shown, {len(front)} on the exact front"
+               f"{'' if two else ' (front over all objectives, projected on the first two)'}; "
+               f"{failed} failed (MAXINT) not shown.")
+    fig.text(0.01, -0.02, caption, fontsize=8, ha="left", va="top")
+    save(fig, out, "front")
+    return caption
+
+
+def plot_generations(analysis: Analysis, out: Path) -> str:
+    """Figure 1: objective 1 vs objective 2 in each generation, one panel per generation."""
+    generations = analysis.generations
+    panels = {g: (analysis.evaluated(g), analysis.population(g)) for g in generations}
+    every = [s for ev, pop in panels.values() for s in (*ev, *pop) if s.valid]
+    cols = min(4, len(generations))
+    rows = math.ceil(len(generations) / cols)
+    fig = Figure(figsize=(3.6 * cols + 0.6, 3.2 * rows + 0.9))
+    axes = fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False)
+    total_failed = 0
+    for ax in axes.flat[len(generations):]:
+        ax.set_visible(False)
+    for ax, g in zip(axes.flat, generations):
+        evaluated, population = panels[g]
+        kept = {s.uuid for s in population}
+        others = [s for s in evaluated if s.valid and s.uuid not in kept]
+        alive = [s for s in population if s.valid]
+        failed = sum(1 for s in evaluated if not s.valid)
+        total_failed += failed
+        ax.scatter([s.fitness[0] for s in others], [s.fitness[1] for s in others], s=10, color=GREY,
+                   alpha=0.7, label="evaluated, not selected")
+        ax.scatter([s.fitness[0] for s in alive], [s.fitness[1] for s in alive], s=14, color=BLUE,
+                   label="population after selection")
+        _thresholds(ax, analysis, with_labels=False)
+        ax.set_title(f"generation {g}", fontsize=10)
+        ax.text(0.98, 0.97, f"{len(evaluated)} evaluated\n{failed} failed, not shown", transform=ax.transAxes,
+                ha="right", va="top", fontsize=7, bbox={"facecolor": "white", "alpha": 0.7, "lw": 0})
+        ax.grid(True, which="both", alpha=0.3)
+    _scale(axes.flat[0], [s.fitness[0] for s in every], [s.fitness[1] for s in every])
+    for ax in axes[-1]:
+        ax.set_xlabel(analysis.objectives[0].label)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(analysis.objectives[1].label)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    if analysis.thresholds:
+        handles.append(Line2D([], [], color=RED, ls="--", lw=1))
+        labels.append("chemical accuracy limit")
+    fig.legend(handles, labels, loc="upper center", ncol=3, fontsize=8, bbox_to_anchor=(0.5, 1.0))
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
+    runs = len(analysis.runs)
+    caption = (f"Each panel: the evaluations born in that generation (grey) and the population kept "
+               f"after selection (blue){', all ' + str(runs) + ' runs together' if runs > 1 else ''}; "
+               f"{total_failed} failed evaluations (MAXINT) in all not shown.")
+    fig.text(0.01, 0.0, caption, fontsize=8, ha="left", va="top")
+    save(fig, out, "generations")
+    return caption
+
+
+def _column(values: list, categories: Sequence | None, log: bool):
+    """Normalise one column to [0, 1]: (positions, tick positions, tick labels)."""
+    numeric = categories is None and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in values if v is not None)
+    if not numeric:
+        cats = list(categories or [])
+        for v in values:
+            if v is not None and v not in cats:
+                cats.append(v)
+        cats = cats or ["-"]
+        step = 1 / (len(cats) - 1) if len(cats) > 1 else 0
+        where = {c: (i * step if len(cats) > 1 else 0.5) for i, c in enumerate(cats)}
+        return ([where[v] if v is not None else math.nan for v in values],
+                [where[c] for c in cats], [str(c) for c in cats])
+    finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    log = log and bool(finite) and min(finite) > 0
+    tf = (lambda v: math.log10(v)) if log else (lambda v: v)
+    if not finite:
+        return [math.nan] * len(values), [], []
+    lo, hi = tf(min(finite)), tf(max(finite))
+    width = hi - lo
+    pos = [((tf(float(v)) - lo) / width if width else 0.5)
+           if v is not None and math.isfinite(float(v)) else math.nan for v in values]
+    ticks = [lo + width * f for f in (0, 0.25, 0.5, 0.75, 1)] if width else [lo]
+    labels = [f"{(10 ** t if log else t):.3g}" for t in ticks]
+    return pos, ([(t - lo) / width for t in ticks] if width else [0.5]), labels
+
+
+def plot_parallel(analysis: Analysis, final: Sequence[Solution], front: Sequence[Solution], out: Path) -> str:
+    """Figure 3: hyperparameters, runtime, objectives and front membership of every final solution."""
+    shown = [s for s in final if s.valid]
+    failed = len(final) - len(shown)
+    on_front = {s.uuid for s in front}
+    runtimes = [s.runtime for s in shown]
+    minutes = any(math.isfinite(r) and r >= 600 for r in runtimes)
+    columns: list[tuple[str, list, Sequence | None, bool]] = []
+    for p in analysis.parameters:
+        columns.append((p.name, [s.evaluation.trial.params.get(p.name) for s in shown], p.choices, p.log))
+    columns.append((f"runtime ({'min' if minutes else 's'})",
+                    [(r / 60 if minutes else r) if math.isfinite(r) else None for r in runtimes], None,
+                    spans_decades(runtimes)))
+    for i, o in enumerate(analysis.objectives):
+        values = [s.fitness[i] for s in shown]
+        columns.append((o.label, values, None, spans_decades(values)))
+    columns.append(("on Pareto front", ["yes" if s.uuid in on_front else "no" for s in shown], ["no", "yes"], False))
+
+    normalised = [_column(values, cats, log) for _, values, cats, log in columns]
+    fig = Figure(figsize=(max(8.0, 1.25 * len(columns) + 1), 5.8))
+    ax = fig.add_subplot()
+    xs = list(range(len(columns)))
+    if analysis.thresholds:
+        highlight = [bool(analysis.accurate(s)) for s in shown]
+        hl_label, rest_label = "chemically accurate", "not chemically accurate"
+    else:
+        highlight = [s.uuid in on_front for s in shown]
+        hl_label, rest_label = "on the Pareto front", "not on the front"
+    order = sorted(range(len(shown)), key=lambda k: highlight[k])  # highlighted lines on top
+    for k in order:
+        ys = [col[0][k] for col in normalised]
+        if highlight[k]:
+            ax.plot(xs, ys, color=BLUE, lw=1.6, alpha=0.85, zorder=3)
+        else:
+            ax.plot(xs, ys, color=GREY, lw=1.0, alpha=0.45, zorder=2)
+    for x, (name, _, _, log), (_, ticks, labels) in zip(xs, columns, normalised):
+        ax.axvline(x, color="black", lw=0.8, zorder=1)
+        for t, label in zip(ticks, labels):
+            ax.text(x - 0.04, t, label, ha="right", va="center", fontsize=7, zorder=5,
+                    bbox={"facecolor": "white", "alpha": 0.6, "lw": 0, "pad": 0.5})
+    ax.set_xticks(xs, [f"{name}\n(log)" if log and not name.startswith("on ") else name
+                       for name, _, _, log in columns], rotation=30, ha="right", fontsize=8)
+    ax.set_yticks([])
+    ax.set_xlim(-0.6, len(columns) - 0.7)
+    ax.set_ylim(-0.05, 1.05)
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+    n_hl = sum(highlight)
+    ax.legend([Line2D([], [], color=BLUE, lw=1.6), Line2D([], [], color=GREY, lw=1.0)],
+              [f"{hl_label} ({n_hl})", f"{rest_label} ({len(shown) - n_hl})"],
+              loc="upper center", bbox_to_anchor=(0.5, 1.1), ncol=2, fontsize=8)
+    limits = ", ".join(f"{k} <= {v:g}" for k, v in analysis.thresholds.items())
+    caption = (f"{len(shown)} final solutions of the last generation"
+               f"{'s of ' + str(len(analysis.runs)) + ' runs' if len(analysis.runs) > 1 else ''}"
+               f"{'; chemically accurate: ' + limits if limits else ''}; {failed} failed (MAXINT) not shown. "
+               "Each axis runs from its lowest to its highest value.")
+    fig.text(0.01, -0.02, caption, fontsize=8, ha="left", va="top")
+    save(fig, out, "parallel")
+    return caption
+
+
+def plot_hypervolume(hv: Hypervolumes, out: Path) -> str:
+    """Convergence: the hypervolume of each generation's population, per run."""
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.add_subplot()
+    for series in hv.series:
+        points = sorted((g, v) for (s, g), v in hv.values.items() if s == series)
+        if points:
+            ax.plot([g for g, _ in points], [v for _, v in points], "-o", ms=4,
+                    lw=2.2 if series == "all runs" else 1.2, label=series)
+    ax.set_xlabel("generation")
+    ax.set_ylabel("hypervolume of the population (objective units multiplied)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(True, alpha=0.3)
+    if hv.values:
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, hv.note or "nothing to show", transform=ax.transAxes, ha="center")
+    ref = ", ".join(f"{v:.4g}" for v in hv.reference)
+    ax.set_title(f"Hypervolume per generation (reference point {ref})", fontsize=10)
+    caption = f"Reference point: {ref} ({hv.reference_source}); failed evaluations (MAXINT) add nothing."
+    fig.text(0.01, -0.02, caption, fontsize=8, ha="left", va="top")
+    save(fig, out, "hypervolume")
+    return caption
+
+
+def plot_failures(fc: FailureCounts, out: Path) -> str:
+    """Failed evaluations per generation, stacked by status."""
+    fig = Figure(figsize=(7, 4.2))
+    ax = fig.add_subplot()
+    bottom = [0] * len(fc.generations)
+    colors = {"failed": RED, "timeout": "#8e44ad", "error": "#e67e22", "infeasible": "#7f8c8d",
+              "lost": "#2c3e50", "invalid": "#16a085"}
+    for status in fc.statuses:
+        counts = [fc.by_status.get((g, status), 0) for g in fc.generations]
+        ax.bar(fc.generations, counts, bottom=bottom, label=status, color=colors.get(status))
+        bottom = [b + c for b, c in zip(bottom, counts)]
+    for g, b in zip(fc.generations, bottom):
+        ax.text(g, b, f"{b}/{fc.evaluated.get(g, 0)}", ha="center", va="bottom", fontsize=7)
+    ax.set_xlabel("generation (in which the candidate was born)")
+    ax.set_ylabel("failed evaluations (count)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylim(0, max([*bottom, 1]) * 1.15)
+    if fc.statuses:
+        ax.legend(fontsize=8, title="status", title_fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no failed evaluations", transform=ax.transAxes, ha="center")
+    ax.set_title("Failures per generation (label: failed / evaluated)", fontsize=10)
+    total = sum(bottom)
+    caption = f"{total} failed evaluations of {sum(fc.evaluated.values())}."
+    save(fig, out, "failures")
+    return caption

@@ -1,0 +1,189 @@
+"""The report on disk: ``summary.md`` and the CSV tables behind it."""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .data import Analysis, Solution
+from .tables import FailureCounts, Hypervolumes
+
+MAX_MD_ROWS = 30  #: longer tables are cut in summary.md (the CSV files hold every row)
+
+
+def fmt(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return {True: "yes", False: "no", None: ""}[value]
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.4g}"
+    return str(value).replace("|", "\\|")
+
+
+def md_table(header: Sequence[str], rows: Sequence[Sequence[Any]], limit: int | None = MAX_MD_ROWS) -> str:
+    lines = ["| " + " | ".join(fmt(h) for h in header) + " |", "|" + "---|" * len(header)]
+    shown = rows if limit is None else rows[:limit]
+    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in shown]
+    if limit is not None and len(rows) > limit:
+        lines.append(f"\n({len(rows) - limit} more rows in the CSV file)")
+    return "\n".join(lines)
+
+
+def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    def cell(v: Any) -> Any:
+        return repr(v) if isinstance(v, float) else ("" if v is None else v)
+
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows([[cell(v) for v in row] for row in rows])
+
+
+def solution_header(analysis: Analysis) -> list[str]:
+    return ["run", "uuid", "generation", *[o.label for o in analysis.objectives], "runtime (s)",
+            "on_front", "chemically_accurate", *[p.name for p in analysis.parameters]]
+
+
+def solution_row(analysis: Analysis, s: Solution, on_front: set[str]) -> list[Any]:
+    params = s.evaluation.trial.params
+    return [s.run, s.uuid, s.evaluation.trial.generation, *s.fitness, s.runtime, s.uuid in on_front,
+            analysis.accurate(s), *[params.get(p.name) for p in analysis.parameters]]
+
+
+def write(out: Path, analysis: Analysis, *, final: list[Solution], front: list[Solution],
+          accurate: list[Solution], picks: list[tuple[str, Solution]], hv: Hypervolumes | None,
+          failures: FailureCounts, captions: dict[str, str]) -> list[Path]:
+    on_front = {s.uuid for s in front}
+    header = solution_header(analysis)
+    files = []
+    for name, rows in (("final", final), ("front", front), ("accurate", accurate)):
+        path = out / f"{name}.csv"
+        write_csv(path, header, [solution_row(analysis, s, on_front) for s in rows])
+        files.append(path)
+    path = out / "selected.csv"
+    write_csv(path, ["choice", *header], [[label, *solution_row(analysis, s, on_front)] for label, s in picks])
+    files.append(path)
+    path = out / "hypervolume.csv"
+    write_csv(path, ["series", "generation", "hypervolume", *[f"reference {o.name}" for o in analysis.objectives]],
+              [[series, g, v, *hv.reference] for (series, g), v in sorted(hv.values.items())] if hv else [])
+    files.append(path)
+    path = out / "failures.csv"
+    write_csv(path, ["generation", "status", "reason", "count"],
+              sorted([g, st, reason, n] for st, reason, counts in failures.by_reason for g, n in counts.items()))
+    files.append(path)
+    path = out / "summary.md"
+    path.write_text(_markdown(analysis, final, front, accurate, picks, hv, failures, captions), encoding="utf-8")
+    files.append(path)
+    return files
+
+
+def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], accurate: list[Solution],
+              picks: list[tuple[str, Solution]], hv: Hypervolumes | None, failures: FailureCounts,
+              captions: dict[str, str]) -> str:
+    on_front = {s.uuid for s in front}
+    objectives = analysis.objectives
+    several = len(analysis.runs) > 1
+    md: list[str] = ["# dnnp-hpo report", ""]
+    md.append("Reproduces section 3 of Coletti et al. (2023) for "
+              + (f"{len(analysis.runs)} merged runs (their last generations aggregated)." if several
+                 else "one run.") + " docs/outputs.md explains every part.")
+    md += ["", "## Runs", ""]
+    rows = []
+    for r in analysis.runs:
+        failed = sum(1 for e in r.evaluations if not Solution(r.label, e, 0.0).valid)
+        rows.append([r.label, str(r.path), r.spec.get("name", ""), r.spec.get("seed", ""), r.last_generation,
+                     len(r.evaluations), failed, r.interrupted, "yes" if r.finished else "no (report of the last "
+                     "recorded generation)"])
+    md.append(md_table(["run", "directory", "name", "seed", "last generation", "evaluations", "failed",
+                        "interrupted, re-run", "finished"], rows, None))
+    for note in analysis.notes:
+        md += ["", f"Note: {note}."]
+
+    md += ["", "## Figures", ""]
+    for stem, title in (("front", "Pareto front of the final solutions (paper, Figure 2)"),
+                        ("generations", "Objectives per generation (paper, Figure 1)"),
+                        ("parallel", "Parallel coordinates of the final solutions (paper, Figure 3)"),
+                        ("hypervolume", "Hypervolume per generation (convergence)"),
+                        ("failures", "Failures per generation")):
+        md += [f"### {title}", "", f"![{title}]({stem}.png)", "", f"{captions.get(stem, '')} "
+               f"Vector version: [{stem}.svg]({stem}.svg).", ""]
+
+    labels = [o.label for o in objectives]
+    failed_final = sum(1 for s in final if not s.valid)
+    md += ["## Pareto front of the last generation" + ("s" if several else "") + " (paper, Table 2)", "",
+           f"The exact non-dominated set of the {len(final)} final solutions ({failed_final} failed ones "
+           f"excluded; a genome repeated in several generations counted once): {len(front)} solutions, "
+           f"sorted by {objectives[0].name}. All columns: front.csv; every final solution: final.csv.", ""]
+    md.append(md_table(["#", *labels, "runtime (s)", "chemically accurate", "run", "uuid"],
+                       [[i, *s.fitness, s.runtime, analysis.accurate(s), s.run, s.uuid]
+                        for i, s in enumerate(front, 1)], None))
+
+    md += ["", "## Chemical accuracy", ""]
+    if analysis.thresholds:
+        limits = ", ".join(f"{next(o.label for o in objectives if o.name == k)} <= {v:g}"
+                           for k, v in analysis.thresholds.items())
+        md.append(f"Limits: {limits} (from {analysis.threshold_source}). {len(accurate)} of the final solutions "
+                  f"(distinct genomes) are chemically accurate, {sum(1 for s in accurate if s.uuid in on_front)} "
+                  "of them on the exact front. All of them: accurate.csv.")
+        if accurate:
+            md += ["", md_table(["#", *labels, "runtime (s)", "on front", "run", "uuid"],
+                                [[i, *s.fitness, s.runtime, s.uuid in on_front, s.run, s.uuid]
+                                 for i, s in enumerate(accurate, 1)])]
+    else:
+        md.append(f"No limits: {analysis.threshold_source}.")
+
+    md += ["", "## Selected solutions (paper, Table 3)", ""]
+    if picks:
+        md.append("Among the chemically accurate final solutions: the lowest value of each objective, and the "
+                  "shortest runtime (ties go to the lower objectives). Also in selected.csv.")
+        header = ["", *[f"{i}: {label}" for i, (label, _) in enumerate(picks, 1)]]
+        rows = [[p.name, *[s.evaluation.trial.params.get(p.name) for _, s in picks]] for p in analysis.parameters]
+        minutes = any(s.runtime >= 600 for _, s in picks if math.isfinite(s.runtime))
+        rows.append([f"runtime ({'min' if minutes else 's'})",
+                     *[s.runtime / 60 if minutes else s.runtime for _, s in picks]])
+        rows += [[o.label, *[s.fitness[i] for _, s in picks]] for i, o in enumerate(objectives)]
+        rows += [["on Pareto front", *[s.uuid in on_front for _, s in picks]],
+                 ["run", *[s.run for _, s in picks]], ["uuid", *[s.uuid for _, s in picks]]]
+        md += ["", md_table(header, rows, None)]
+    else:
+        md.append("None: " + ("no final solution is chemically accurate." if analysis.thresholds
+                              else "there are no chemical-accuracy limits."))
+
+    md += ["", "## Hypervolume per generation", ""]
+    if hv is None:
+        md.append("Not computed: no successful evaluation.")
+    else:
+        md.append(f"Of each generation's population (failed members add nothing), against the reference point "
+                  f"({', '.join(f'{o.name} = {v:.6g}' for o, v in zip(objectives, hv.reference))}): "
+                  f"{hv.reference_source}. It grows as a run's population moves towards the front and "
+                  "levels off when the run converges (it can dip slightly when the first front outgrows "
+                  "the population and NSGA-II drops its most crowded members). "
+                  "Also in hypervolume.csv.")
+        if hv.note:
+            md += ["", hv.note + "."]
+        if hv.values:
+            gens = sorted({g for _, g in hv.values})
+            md += ["", md_table(["generation", *hv.series],
+                                [[g, *[hv.values.get((s, g), math.nan) for s in hv.series]] for g in gens], None)]
+
+    md += ["", "## Failures per generation", ""]
+    md.append("Evaluations by the generation they were born in; every failure has fitness MAXINT "
+              "(2147483647) in every objective and is left out of all figures. Also in failures.csv.")
+    rows = []
+    for g in failures.generations:
+        n_failed = sum(failures.by_status.get((g, st), 0) for st in failures.statuses)
+        rows.append([g, failures.evaluated.get(g, 0), failures.evaluated.get(g, 0) - n_failed,
+                     *[failures.by_status.get((g, st), 0) for st in failures.statuses]])
+    md += ["", md_table(["generation", "evaluated", "ok", *failures.statuses], rows, None)]
+    if failures.by_reason:
+        md += ["", "By reason:", "",
+               md_table(["status", "reason", "total", "per generation"],
+                        [[st, reason, sum(c.values()), ", ".join(f"{g}: {n}" for g, n in sorted(c.items()))]
+                         for st, reason, c in failures.by_reason])]
+    interrupted = sum(r.interrupted for r in analysis.runs)
+    if interrupted:
+        md += ["", f"{interrupted} evaluations were running when a driver stopped and were re-run under a new "
+               "uuid on resume (status interrupted in the journal; not counted above)."]
+    return "\n".join(md) + "\n"

@@ -1,0 +1,137 @@
+"""The numbers of a report: front, chemical accuracy, Table 3 picks, hypervolume, failures.
+
+Each function returns plain data (lists of rows); ``summary.py`` turns them into
+markdown and CSV.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+
+import attrs
+import numpy as np
+
+from dnnp_hpo.evaluation import OK, STATUSES
+from dnnp_hpo.front import pareto_front
+
+from .data import Analysis, Solution, valid
+from .hypervolume import TooLarge, default_reference, hypervolume
+
+
+def front(solutions: Sequence[Solution]) -> list[Solution]:
+    """The exact Pareto front of ``solutions`` (valid ones; a repeated genome once), by objective 1."""
+    candidates = [s for s in solutions if s.valid]
+    by_uuid = {s.uuid: s for s in candidates}
+    return [by_uuid[e.trial.uuid] for e in pareto_front([s.evaluation for s in candidates])]
+
+
+def accurate_solutions(analysis: Analysis, solutions: Sequence[Solution]) -> list[Solution]:
+    """The chemically accurate ones (a repeated genome once), sorted by the objectives."""
+    if not analysis.thresholds:
+        return []
+    seen: set[tuple[float, ...]] = set()
+    out = []
+    for s in solutions:
+        if analysis.accurate(s) and s.evaluation.trial.genome not in seen:
+            seen.add(s.evaluation.trial.genome)
+            out.append(s)
+    return sorted(out, key=lambda s: (s.fitness, s.runtime, s.uuid))
+
+
+def _runtime_key(s: Solution) -> float:
+    return s.runtime if math.isfinite(s.runtime) else math.inf
+
+
+def selection(analysis: Analysis, accurate: Sequence[Solution]) -> list[tuple[str, Solution]]:
+    """Table 3: the accurate solution with the lowest value of each objective, and the fastest.
+
+    Ties go to the lower values of the other objectives (in spec order), then runtime.
+    """
+    if not accurate:
+        return []
+    picks: list[tuple[str, Solution]] = []
+    for i, objective in enumerate(analysis.objectives):
+        best = min(accurate, key=lambda s, i=i: (s.fitness[i], s.fitness, _runtime_key(s), s.uuid))
+        picks.append((f"lowest {objective.name}", best))
+    if any(math.isfinite(s.runtime) for s in accurate):
+        best = min(accurate, key=lambda s: (_runtime_key(s), s.fitness, s.uuid))
+        picks.append(("lowest runtime", best))
+    return picks
+
+
+@attrs.frozen
+class Hypervolumes:
+    reference: tuple[float, ...]
+    reference_source: str
+    #: (series, generation) -> hypervolume; series is a run label or "all runs"
+    values: dict[tuple[str, int], float]
+    series: tuple[str, ...]
+    note: str = ""
+
+
+MERGED = "all runs"
+
+
+def hypervolumes(analysis: Analysis, reference: Sequence[float] | None = None) -> Hypervolumes | None:
+    """Hypervolume of every generation's population, per run (and merged for several runs)."""
+    n = len(analysis.objectives)
+    if reference is not None:
+        ref = tuple(float(v) for v in reference)
+        source = "--reference on the command line"
+    else:
+        values = analysis.finite_values()
+        if len(values) == 0:
+            return None
+        ref = tuple(float(v) for v in default_reference(values))
+        source = "the worst finite value of each objective over all evaluations, plus 10% of its range"
+    series = [r.label for r in analysis.runs]
+    if len(analysis.runs) > 1:
+        series.append(MERGED)
+    out: dict[tuple[str, int], float] = {}
+    note = ""
+    try:
+        for run in analysis.runs:
+            for g, members in sorted(run.populations.items()):
+                points = [m.evaluation.fitness for m in members if valid(m.evaluation)]
+                out[(run.label, g)] = hypervolume(np.array(points, dtype=float).reshape(-1, n), ref)
+        if len(analysis.runs) > 1:
+            for g in analysis.generations:
+                if all(g in r.populations for r in analysis.runs):
+                    points = [s.fitness for s in analysis.population(g) if s.valid]
+                    out[(MERGED, g)] = hypervolume(np.array(points, dtype=float).reshape(-1, n), ref)
+    except TooLarge as exc:
+        return Hypervolumes(ref, source, {}, tuple(series),
+                            note=f"hypervolume skipped: {exc} is too many for the exact algorithm")
+    return Hypervolumes(ref, source, out, tuple(series), note)
+
+
+@attrs.frozen
+class FailureCounts:
+    generations: tuple[int, ...]
+    evaluated: dict[int, int]
+    by_status: dict[tuple[int, str], int]  #: (generation, status) -> count, status != ok
+    statuses: tuple[str, ...]  #: the failure statuses that occur, in core's order
+    by_reason: list[tuple[str, str, dict[int, int]]]  #: (status, reason, generation -> count)
+
+
+def failures(analysis: Analysis) -> FailureCounts:
+    """Failed evaluations (every status but ok) per generation they were born in."""
+    evaluations = analysis.all_evaluations()
+    generations = sorted({s.evaluation.trial.generation for s in evaluations} | set(analysis.generations))
+    evaluated = Counter(s.evaluation.trial.generation for s in evaluations)
+    by_status: Counter[tuple[int, str]] = Counter()
+    reasons: dict[tuple[str, str], Counter[int]] = {}
+    for s in evaluations:
+        e = s.evaluation
+        if e.status == OK and s.valid:
+            continue
+        status = e.status if e.status != OK else "invalid"
+        by_status[(e.trial.generation, status)] += 1
+        reasons.setdefault((status, e.reason or "(no reason given)"), Counter())[e.trial.generation] += 1
+    seen = {status for _, status in by_status}
+    statuses = tuple(s for s in (*STATUSES, "invalid") if s in seen) + tuple(sorted(seen - {*STATUSES, "invalid"}))
+    by_reason = sorted(((st, r, dict(c)) for (st, r), c in reasons.items()),
+                       key=lambda row: (-sum(row[2].values()), row[0], row[1]))
+    return FailureCounts(tuple(generations), dict(evaluated), dict(by_status), statuses, by_reason)
