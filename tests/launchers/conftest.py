@@ -173,15 +173,32 @@ class Standins:
         lines = [json.loads(line) for line in self.log.read_text(encoding="utf-8").splitlines() if line]
         return [entry["argv"] for entry in lines if entry["tool"] == tool]
 
-    def live_jobs(self) -> list[int]:
-        alive = []
-        for pidfile in self.state.glob("*/pid"):
-            try:
-                os.killpg(int(pidfile.read_text()), 0)
-                alive.append(int(pidfile.parent.name))
-            except (ProcessLookupError, PermissionError, ValueError):
-                pass
-        return alive
+    def live_jobs(self, wait: float = 5.0) -> list[int]:
+        """Jobs with a process still running (zombies not counted), after up to ``wait`` s."""
+        deadline = time.monotonic() + wait
+        while True:
+            groups = {}
+            for pidfile in self.state.glob("*/pid"):
+                try:
+                    groups[int(pidfile.read_text())] = int(pidfile.parent.name)
+                except ValueError:
+                    pass
+            alive = sorted({groups[g] for g in _running_process_groups() if g in groups})
+            if not alive or time.monotonic() > deadline:
+                return alive
+            time.sleep(0.1)
+
+
+def _running_process_groups() -> set[int]:
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if fields and fields[0] != "Z":
+            found.add(int(fields[2]))  # state, ppid, pgrp
+    return found
 
 
 @pytest.fixture

@@ -1,0 +1,118 @@
+"""The ``parsl`` launcher end to end: local, LSF + jsrun, Slurm + srun.
+
+LSF and Slurm cannot exist on this machine: the ``standins`` fixture puts STAND-IN
+``bsub``/``bjobs``/``bkill``/``jsrun`` and ``sbatch``/``squeue``/``scancel``/``sacct``/
+``srun`` (tests/standins) first on PATH.  They run the job script Parsl writes locally
+and answer in the formats Parsl parses, so Parsl's real LSFProvider, SlurmProvider,
+JsrunLauncher and SrunLauncher code runs end to end; the ``jsrun``/``srun`` stand-ins
+record their arguments, which is how the tests see each training launched through the
+trainer's ``launch_prefix``.  The trainer is the TEST-ONLY ``launched_zdt1`` of
+hpo_launcher_helpers (the DeePMD trainer was not ready when these tests were written).
+Everything listens on 127.0.0.1; Parsl's usage tracking is off.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from pathlib import Path
+
+import pytest
+
+import hpo_launcher_helpers as helpers
+from conftest import assert_every_evaluation_once, run_in_process, write_spec
+from dnnp_hpo.plugins.launchers.parsl_launcher import ParslLauncher
+
+
+def test_parsl_local_end_to_end(tmp_path: Path, worker_env) -> None:
+    spec = write_spec(tmp_path / "parsl-local.yaml", pop_size=6, generations=1,
+                      launcher={"plugin": "parsl", "provider": "local", "workers_per_node": 2})
+    started = time.monotonic()
+    run_dir = run_in_process(spec)
+    rows = assert_every_evaluation_once(run_dir, 12)
+    assert {r["status"] for r in rows} == {"ok"}
+    assert "provider local with launcher single_node" in (run_dir / "launcher.log").read_text()
+    assert "127.0.0.1" in (run_dir / "launcher.log").read_text()
+    print(f"parsl local run: {time.monotonic() - started:.2f} s")
+
+
+def test_usage_tracking_off_and_loopback(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    config = ParslLauncher(provider="local").build_config(SimpleNamespace(run_dir=tmp_path))
+    assert config.usage_tracking == 0
+    assert config.executors[0].address == "127.0.0.1"
+    assert config.executors[0].all_addresses == {"127.0.0.1"}
+
+
+def _launched(prefix: str) -> dict:
+    return {"plugin": "launched_zdt1", "launch_prefix": prefix}
+
+
+def _check_trainings_launched(standins, tool: str, prefix: str, rows: list[dict]) -> None:
+    """Each evaluation's training went through ``prefix`` (once per evaluation)."""
+    wanted = shlex.split(prefix)[1:]
+    trainings = [argv for argv in standins.calls(tool) if "hpo_launcher_helpers" in argv]
+    assert len(trainings) == len(rows)
+    for argv in trainings:
+        assert argv[: len(wanted)] == wanted
+
+
+@pytest.mark.slow
+def test_parsl_lsf_with_jsrun(tmp_path: Path, standins) -> None:
+    prefix = "jsrun -n 1 -a 6 -c 40 -g 6 -b none"  # the paper's per-training jsrun
+    spec = write_spec(
+        tmp_path / "parsl-lsf.yaml", pop_size=4, generations=1, trainer=_launched(prefix),
+        launcher={"plugin": "parsl", "provider": "lsf", "launcher": "jsrun", "nodes_per_block": 1,
+                  "max_blocks": 1, "walltime": "00:20:00", "project": "TST123", "queue": "batch",
+                  "workers_per_node": 2, "address": "127.0.0.1", "worker_init": "export HPO_IN_JOB=lsf"},
+    )
+    started = time.monotonic()
+    run_dir = run_in_process(spec, extra_plugins=(helpers,))
+    elapsed = time.monotonic() - started
+    rows = assert_every_evaluation_once(run_dir, 8)
+    assert {r["status"] for r in rows} == {"ok"}
+    # Parsl submitted one block with bsub; the script has the spec's LSF settings ...
+    (submitted,) = standins.calls("bsub")
+    script = Path(submitted[-1]).read_text()
+    for line in ("#BSUB -P TST123", "#BSUB -q batch", "#BSUB -nnodes 1", "#BSUB -W 20", "export HPO_IN_JOB=lsf"):
+        assert line in script
+    # ... and started the worker pool with jsrun (Parsl's JsrunLauncher) ...
+    pools = [argv for argv in standins.calls("jsrun") if argv[-1].endswith(".sh")]
+    assert pools and pools[0][:4] == ["-n", "1", "-r", "1"]
+    # ... each training ran under the trainer's own jsrun prefix ...
+    _check_trainings_launched(standins, "jsrun", prefix, rows)
+    # ... and the block was cancelled with bkill when the run ended: nothing left running.
+    assert standins.calls("bkill")
+    time.sleep(0.5)
+    assert standins.live_jobs() == []
+    print(f"parsl LSF+jsrun run: {elapsed:.2f} s")
+
+
+@pytest.mark.slow
+def test_parsl_slurm_with_srun(tmp_path: Path, standins) -> None:
+    prefix = "srun -N 1 -n 1 --gpus-per-node 8 --exclusive"
+    spec = write_spec(
+        tmp_path / "parsl-slurm.yaml", pop_size=4, generations=1, trainer=_launched(prefix),
+        launcher={"plugin": "parsl", "provider": "slurm", "nodes_per_block": 1, "max_blocks": 1,
+                  "walltime": "00:20:00", "account": "TST123", "partition": "batch",
+                  "workers_per_node": 2, "address": "127.0.0.1", "launcher_options": "--cpu-bind=none"},
+    )
+    started = time.monotonic()
+    run_dir = run_in_process(spec, extra_plugins=(helpers,))
+    elapsed = time.monotonic() - started
+    rows = assert_every_evaluation_once(run_dir, 8)
+    assert {r["status"] for r in rows} == {"ok"}
+    (submitted,) = standins.calls("sbatch")
+    script = Path(submitted[-1]).read_text()
+    for line in ("#SBATCH --account=TST123", "#SBATCH --partition=batch", "#SBATCH --nodes=1",
+                 "#SBATCH --time=20"):
+        assert line in script
+    assert standins.calls("sacct"), "Parsl probed sacct (the stand-in says accounting is off)"
+    pools = [argv for argv in standins.calls("srun") if argv[-1].endswith(".sh")]
+    assert pools and pools[0][:2] == ["--ntasks", "1"] and "--cpu-bind=none" in pools[0]
+    _check_trainings_launched(standins, "srun", prefix, rows)
+    assert standins.calls("scancel")
+    time.sleep(0.5)
+    assert standins.live_jobs() == []
+    print(f"parsl Slurm+srun run: {elapsed:.2f} s")
