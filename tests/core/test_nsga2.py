@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import attrs
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
@@ -12,6 +13,7 @@ from leap_ec.decoder import IdentityDecoder
 from leap_ec.individual import Individual
 
 from dnnp_hpo.cli import main
+from dnnp_hpo.plugins.nsga2 import NSGA2
 from dnnp_hpo.plugins.nsga2.algorithm import TrainedProblem, survivors
 from hpo_testutil import MAXINT, read_csv, write_spec
 
@@ -155,6 +157,8 @@ def test_sigma_is_multiplied_by_sigma_decay_each_generation(tmp_path):
         "optimizer": {"plugin": "nsga2", "pop_size": 1, "generations": generations, "sigma_decay": decay},
         "launcher": {"plugin": "dask", "workers": 1},
     }
+    if "variation" in attrs.fields_dict(NSGA2):  # the paper's operators are one preset of several
+        spec["optimizer"]["variation"] = "paper"
     assert main([str(write_spec(tmp_path / "spec.yaml", spec))]) == 0
     individuals = read_csv(tmp_path / "run" / "individuals.csv")
     pop = read_csv(tmp_path / "run" / "pop.csv")
