@@ -1,0 +1,49 @@
+"""Constraints: simple comparisons, parsed (never eval'ed), checked on decoded values."""
+
+from __future__ import annotations
+
+import pytest
+
+from dnnp_hpo.constraints import parse_constraint
+
+
+@pytest.mark.parametrize("text, params, holds", [
+    ("a < b", {"a": 1, "b": 2}, True),
+    ("a < b", {"a": 2, "b": 2}, False),
+    ("a <= 3.5", {"a": 3.5}, True),
+    ("a<=3.5", {"a": 3.6}, False),
+    ("a >= -1e-3", {"a": -0.001}, True),
+    ("a > .5", {"a": 0.5}, False),
+    ("2 < a", {"a": 3}, True),
+    ("a == b", {"a": 4, "b": 4.0}, True),
+    ("a != b", {"a": 4, "b": 4.0}, False),
+    ("  stop_lr < start_lr ", {"stop_lr": 1e-8, "start_lr": 1e-3}, True),
+    ("rcut_smth <= rcut", {"rcut_smth": 6.0, "rcut": 6.0}, True),
+])
+def test_comparisons(text, params, holds):
+    constraint = parse_constraint(text)
+    assert constraint.holds(params) is holds
+
+
+def test_names_are_the_parameters_mentioned():
+    assert parse_constraint("stop_lr < start_lr").names() == ["stop_lr", "start_lr"]
+    assert parse_constraint("rcut_smth <= 3.5").names() == ["rcut_smth"]
+    assert parse_constraint("1e5 > x2").names() == ["x2"]
+
+
+@pytest.mark.parametrize("text", [
+    "a < b < c", "a = b", "a <> b", "a", "", "1 < 2", "a < b or True", "a.b < 1",
+    "__import__('os').system('touch /tmp/pwned') < 1", "(a) < b", "a < b; c", "a + 1 < b",
+    "len(a) < 3",
+])
+def test_anything_else_is_refused_without_evaluating_it(text, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError):
+        parse_constraint(text)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("value", [3, None, ["a < b"], {"a": "b"}])
+def test_non_strings_are_refused(value):
+    with pytest.raises(ValueError):
+        parse_constraint(value)
