@@ -11,6 +11,7 @@ returns a :class:`PreparedDeepmd`, plain data sent to the workers.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import sys
@@ -181,15 +182,27 @@ def find_executable(name: str) -> str:
     return shutil.which(name) or shutil.which(name, path=os.path.dirname(sys.executable)) or name
 
 
-def _stderr_tail(path: Path, limit: int = 65536) -> str:
-    """The last non-empty line of the command's stderr: usually the exception DeePMD raised."""
+_NOISE = ("implib-gen:",)  # DeePMD-kit's CUDA stub complains at exit on CPU-only machines
+_ERROR_LINE = re.compile(r"^[\w.]*(Error|Exception|Exit)\b.*")
+
+
+def stderr_reason(path: Path, limit: int = 65536) -> str:
+    """The line of the command's stderr that best says why it failed.
+
+    The last exception line of a Python traceback (``FileNotFoundError: ...``) if there is
+    one, else the last non-empty line; lines of known exit-time noise are skipped.
+    """
     try:
         with open(path, "rb") as f:
             f.seek(max(0, f.seek(0, os.SEEK_END) - limit))
             lines = f.read().decode("utf-8", "replace").splitlines()
     except OSError:
         return ""
-    return next((line.strip() for line in reversed(lines) if line.strip()), "")
+    lines = [line.strip() for line in lines if line.strip() and not line.strip().startswith(_NOISE)]
+    for line in reversed(lines[-50:]):
+        if _ERROR_LINE.match(line):
+            return line
+    return lines[-1] if lines else ""
 
 
 @attrs.frozen
@@ -255,8 +268,8 @@ class PreparedDeepmd:
         if done.returncode != 0:
             how = (f"was killed by signal {-done.returncode}" if done.returncode < 0
                    else f"exited with status {done.returncode}")
-            raise TrainingFailed(one_line(f"{shlex.join(argv[index:index + 2])} {how}: "
-                                          f"{_stderr_tail(workdir / STDERR)} (see {workdir / STDERR})"))
+            raise TrainingFailed(one_line(f"{self.command[0]} {how}: "
+                                          f"{stderr_reason(workdir / STDERR)} (see {workdir / STDERR})"))
         disp_file = parse_rendered(text, INPUT).get("training", {}).get("disp_file", "lcurve.out")
         try:
             result = fitness(read_lcurve(workdir / disp_file), self.metrics, self.last_rows)

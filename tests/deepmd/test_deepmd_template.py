@@ -1,0 +1,149 @@
+"""Templates: the paper's ``string.Template`` style, JSON-safe values, name checks.
+
+Errors of the user's template are checked through the real ``hpo-run``: exit 2, one
+line on stderr naming the template and the names, no traceback, nothing written.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from deepmd_testutil import PAPER_SPACE, PAPER_TEMPLATE, deepmd_spec, hpo_run, write_spec
+from dnnp_hpo.errors import SpecError
+from dnnp_hpo.plugins.deepmd.template import parse_rendered, parse_template
+
+PAPER_VALUES = {
+    "start_lr": 0.001, "stop_lr": 3.51e-8, "rcut": 8.5, "rcut_smth": 2.25,
+    "scale_by_worker": "sqrt", "desc_activ_func": "relu6", "fitting_activ_func": "softplus",
+    "seed": 1234, "numb_steps": 40000, "type_map": ["Al", "Cl", "K"],
+    "train_systems": "/data/train", "valid_systems": "/data/valid",
+}
+
+
+def test_paper_template_style_renders() -> None:
+    """``"rcut": $rcut,`` and ``"${desc_activ_func}"`` as in the paper, unchanged."""
+    text = '{"rcut": $rcut, "rcut_smth": $rcut_smth, "activation_function": "${desc_activ_func}", "p": "$$5"}'
+    template = parse_template(text, "t.json")
+    assert template.names == {"rcut", "rcut_smth", "desc_activ_func"}
+    out = json.loads(template.render({"rcut": 6.0, "rcut_smth": 0.5, "desc_activ_func": "tanh"}))
+    assert out == {"rcut": 6.0, "rcut_smth": 0.5, "activation_function": "tanh", "p": "$5"}
+
+
+def test_shipped_paper_template_renders_to_the_paper_setup() -> None:
+    template = parse_template(PAPER_TEMPLATE.read_text(), str(PAPER_TEMPLATE))
+    assert template.names == set(PAPER_VALUES)
+    data = parse_rendered(template.render(PAPER_VALUES), "t.json")
+    descriptor, fitting = data["model"]["descriptor"], data["model"]["fitting_net"]
+    assert descriptor["neuron"] == [25, 50, 100] and fitting["neuron"] == [240, 240, 240]
+    assert (descriptor["rcut"], descriptor["rcut_smth"]) == (8.5, 2.25)
+    assert descriptor["activation_function"] == "relu6" and fitting["activation_function"] == "softplus"
+    assert data["learning_rate"]["scale_by_worker"] == "sqrt"
+    assert data["learning_rate"]["stop_lr"] == 3.51e-8
+    loss = data["loss"]
+    assert (loss["start_pref_e"], loss["start_pref_f"], loss["limit_pref_e"], loss["limit_pref_f"]) == (
+        0.02, 1000, 1, 1)
+    assert data["training"]["numb_steps"] == 40000 and data["training"]["seed"] == 1234
+    assert data["model"]["type_map"] == ["Al", "Cl", "K"]
+
+
+@given(st.text())
+def test_any_choice_value_stays_valid_json(value: str) -> None:
+    """A quote, a backslash or a control character in a value cannot break the file."""
+    template = parse_template('{"in": "act=${v}!", "bare": $v, "list": [$v, "$v"]}', "t.json")
+    out = json.loads(template.render({"v": value}))
+    assert out == {"in": f"act={value}!", "bare": value, "list": [value, value]}
+
+
+def test_quote_in_choice_value_cannot_inject_keys() -> None:
+    template = parse_template('{"activation_function": "${f}", "seed": 1}', "t.json")
+    out = json.loads(template.render({"f": 'tanh", "seed": 99, "x": "'}))
+    assert out == {"activation_function": 'tanh", "seed": 99, "x": "', "seed": 1}
+
+
+def test_escaped_quote_before_placeholder_keeps_string_state() -> None:
+    template = parse_template(r'{"a": "say \"hi\" $x", "b": $x}', "t.json")
+    assert json.loads(template.render({"x": "q"})) == {"a": 'say "hi" q', "b": "q"}
+
+
+def test_numbers_bools_and_lists_render_as_json() -> None:
+    template = parse_template('{"a": $a, "b": $b, "c": $c, "d": "$a"}', "t.json")
+    assert json.loads(template.render({"a": 3, "b": True, "c": [1, "x"]})) == {
+        "a": 3, "b": True, "c": [1, "x"], "d": "3"}
+
+
+def test_list_inside_a_string_is_refused() -> None:
+    template = parse_template('{"a": "$c"}', "t.json")
+    with pytest.raises(SpecError, match=r"\$c stands inside a JSON string"):
+        template.render({"c": [1, 2]})
+
+
+def test_lone_dollar_is_an_error_with_its_line() -> None:
+    with pytest.raises(SpecError, match=r"t.json: line 2: a '\$' must start a placeholder"):
+        parse_template('{\n"a": "5 $ each"}', "t.json")
+
+
+def test_rendered_text_must_parse() -> None:
+    with pytest.raises(SpecError, match="not valid JSON"):
+        parse_rendered('{"a": 1,}', "t.json")
+
+
+# ---- through the real hpo-run: exit 2, one line, nothing written -------------------------
+
+
+def _run_bad(tmp_path: Path, template_text: str, names_template: bool = True, **trainer) -> tuple[str, Path]:
+    template = tmp_path / "tmpl.json"
+    template.write_text(template_text)
+    run_dir = tmp_path / "run"
+    spec = write_spec(tmp_path / "spec.yaml", deepmd_spec(run_dir, "tmpl.json", **trainer))
+    done = hpo_run(str(spec))
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert not run_dir.exists()
+    assert str(spec) in lines[0]
+    assert (str(template) in lines[0]) == names_template
+    return lines[0], run_dir
+
+
+def test_unknown_placeholder_exits_2_naming_it(tmp_path: Path) -> None:
+    line, _ = _run_bad(tmp_path, '{"a": $x, "b": "${act}", "c": $rcutt, "d": $seed}', check_input=False)
+    assert "trainer.template" in line and "placeholder(s) with no value: $rcutt (" in line
+
+
+def test_unused_parameter_and_setting_exit_2_naming_them(tmp_path: Path) -> None:
+    line, _ = _run_bad(tmp_path, '{"a": $x}', settings={"numb_step": 10}, check_input=False)
+    assert "not use: act" in line and "numb_step" in line
+
+
+def test_reserved_seed_setting_exits_2(tmp_path: Path) -> None:
+    line, _ = _run_bad(tmp_path, '{"a": $x, "b": "$act", "s": $seed}', settings={"seed": 1},
+                       check_input=False, names_template=False)
+    assert "trainer.settings.seed" in line
+
+
+def test_deepmd_argcheck_reports_a_misspelt_key(tmp_path: Path, demo_data: Path) -> None:
+    """``strt_lr`` is reported at start-up by DeePMD-kit's own checker, before any training."""
+    text = PAPER_TEMPLATE.read_text().replace('"start_lr": $start_lr', '"strt_lr": $start_lr')
+    line, _ = _run_bad(
+        tmp_path, text, space=PAPER_SPACE,
+        settings={"train_systems": str(demo_data / "train"), "valid_systems": str(demo_data / "valid"),
+                  "type_map": ["Al", "Cu"], "numb_steps": 10},
+    )
+    assert "DeePMD-kit rejects the rendered input" in line and "strt_lr" in line
+
+
+def test_deepmd_argcheck_checks_every_choice(tmp_path: Path) -> None:
+    """A choice DeePMD-kit refuses is caught at start-up even if generation 0 never draws it."""
+    space = dict(PAPER_SPACE, axis={"type": "choice", "choices": [16, "sixteen"],
+                                    "init": [0.0, 1.0], "sigma": 0.01})
+    text = PAPER_TEMPLATE.read_text().replace('"axis_neuron": 16', '"axis_neuron": $axis')
+    line, _ = _run_bad(tmp_path, text, space=space,
+                       settings={"train_systems": "/nowhere/t", "valid_systems": "/nowhere/v",
+                                 "type_map": ["Al", "Cu"], "numb_steps": 10})
+    assert "(with axis='sixteen')" in line and "axis_neuron" in line
