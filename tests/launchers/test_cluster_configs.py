@@ -1,0 +1,101 @@
+"""Shipped launcher configurations, batch scripts, and launcher-block mistakes.
+
+* every YAML in configs/launchers validates with ``hpo-run FILE --dry-run``;
+* the batch scripts pass ``bash -n``, and the Summit one really runs here (its Dask
+  scheduler and workers on loopback; LSF's variables replaced by NODES=2) and leaves no
+  Dask process behind;
+* a wrong launcher block is one line naming the key, exit status 2, no traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, VENV_BIN, assert_every_evaluation_once, write_spec
+from dnnp_hpo.cli import main
+
+LAUNCHER_SPECS = sorted((REPO / "configs" / "launchers").glob("*.yaml"))
+BATCH_SCRIPTS = [REPO / "configs" / "lsf" / "summit-dask.lsf", REPO / "configs" / "slurm" / "frontier-dask.sbatch"]
+
+
+def test_the_shipped_files_exist() -> None:
+    names = {p.name for p in LAUNCHER_SPECS}
+    assert {"summit-dask.yaml", "summit-parsl.yaml", "frontier-parsl.yaml", "frontier-dask.yaml"} <= names
+    assert all(p.exists() for p in BATCH_SCRIPTS)
+    assert (REPO / "docs" / "hpc.md").exists()
+
+
+@pytest.mark.parametrize("spec", LAUNCHER_SPECS, ids=lambda p: p.name)
+def test_shipped_spec_validates_with_dry_run(spec: Path, tmp_path: Path) -> None:
+    done = subprocess.run([str(VENV_BIN / "hpo-run"), str(spec), "--dry-run"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "The spec is valid" in done.stdout
+    assert not list(tmp_path.iterdir()), "--dry-run writes nothing"
+
+
+@pytest.mark.parametrize("script", BATCH_SCRIPTS, ids=lambda p: p.name)
+def test_batch_script_syntax(script: Path) -> None:
+    done = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", BATCH_SCRIPTS, ids=lambda p: p.name)
+def test_batch_script_runs_and_cleans_up(script: Path, tmp_path: Path, worker_env) -> None:
+    """The batch script itself, run here as the batch node would run it (2 'nodes')."""
+    spec = write_spec(tmp_path / "small.yaml", pop_size=4, generations=1,
+                      launcher={"plugin": "dask", "scheduler_file": "scheduler.json", "min_workers": 1})
+    workdir = tmp_path / "job"
+    env = {**worker_env, "SPEC": str(spec), "VENV": str(VENV_BIN.parent), "WORKDIR": str(workdir),
+           "DASK_SCRATCH": str(tmp_path / "scratch"), "NODES": "2",
+           "DASK_SCHEDULER_ARGS": "--host 127.0.0.1 --port 0", "DASK_WORKER_ARGS": "--host 127.0.0.1"}
+    started = time.monotonic()
+    done = subprocess.run(["bash", str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=180, start_new_session=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert_every_evaluation_once(workdir / "run", 8)
+    log = (workdir / "run" / "launcher.log").read_text()
+    assert "2 worker(s)" in log and "min_workers=2" in log
+    assert not (tmp_path / "scratch").exists(), "scratch removed at the end"
+    leftovers = subprocess.run(["pgrep", "-f", f"--scheduler-file {workdir}/scheduler.json"],
+                               capture_output=True, text=True)
+    assert leftovers.stdout.strip() == "", "no Dask process left behind"
+    print(f"{script.name}: {time.monotonic() - started:.2f} s; {log.strip().splitlines()[0]}")
+
+
+BAD_BLOCKS = [
+    ("launcher={plugin: dask, scheduler_file: s.json, address: 'tcp://h:1'}", "scheduler_file or address, not both"),
+    ("launcher={plugin: dask, address: localhost}", "address must look like tcp://host:port"),
+    ("launcher={plugin: dask, scheduler_file: s.json, workers: 3}", "workers is for a local cluster"),
+    ("launcher={plugin: dask, min_workers: 2}", "min_workers is for a joined cluster"),
+    ("launcher={plugin: dask, scheduler_file: $HPO_SURELY_UNSET/s.json}",
+     "launcher.scheduler_file: environment variable HPO_SURELY_UNSET is not set"),
+    ("launcher={plugin: dask, wait_timeout: 0}", "wait_timeout must be a positive number"),
+    ("launcher={plugin: parsl, provider: pbs}", "provider must be one of local, lsf, slurm"),
+    ("launcher={plugin: parsl, provider: lsf, launcher: aprun}", "launcher must be one of"),
+    ("launcher={plugin: parsl, provider: slurm, project: X}", "provider slurm calls it account"),
+    ("launcher={plugin: parsl, provider: lsf, partition: X}", "provider lsf calls it queue"),
+    ("launcher={plugin: parsl, provider: local, walltime: '01:00:00'}", "walltime is not a setting of provider local"),
+    ("launcher={plugin: parsl, provider: lsf, walltime: '1h'}", "walltime must be HH:MM:SS"),
+    ("launcher={plugin: parsl, launcher: single_node, launcher_options: -x}", "launcher_options are for jsrun"),
+    ("launcher={plugin: parsl, provider: slurm, nodes_per_block: 0}", "nodes_per_block must be at least 1"),
+    ("launcher={plugin: parsl, qeueu: batch}", "unknown key(s): qeueu"),
+    ("launcher={plugin: parsl, address: 'tcp://1.2.3.4:5'}", "address must be an IP address"),
+]
+
+
+@pytest.mark.parametrize(("assignment", "message"), BAD_BLOCKS, ids=[m for _, m in BAD_BLOCKS])
+def test_bad_launcher_block_is_one_line(assignment: str, message: str, capsys, monkeypatch) -> None:
+    monkeypatch.delenv("HPO_SURELY_UNSET", raising=False)
+    status = main([str(REPO / "configs" / "zdt1-function.yaml"), "--dry-run", "--set", assignment])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert "launcher" in err and message in err, err
+    assert "Traceback" not in err
