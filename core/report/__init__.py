@@ -49,13 +49,13 @@ def build_report(run_dirs: Sequence[Path | str], out: Path | str, *,
     hv = tables.hypervolumes(analysis, reference)
     failures = tables.failures(analysis)
     captions = {
-        "front": plots.plot_front(analysis, final, front, out),
-        "generations": plots.plot_generations(analysis, out),
-        "parallel": plots.plot_parallel(analysis, final, front, out),
-        "failures": plots.plot_failures(failures, out),
+        "front": plots.plot_front(analysis, final, front, out)[0],
+        "generations": plots.plot_generations(analysis, out)[0],
+        "parallel": plots.plot_parallel(analysis, final, front, out)[0],
+        "failures": plots.plot_failures(failures, out)[0],
     }
     if hv is not None:
-        captions["hypervolume"] = plots.plot_hypervolume(hv, out)
+        captions["hypervolume"] = plots.plot_hypervolume(hv, out)[0]
     files = [out / f"{stem}.{fmt}" for stem in captions for fmt in plots.FORMATS]
     files += summary.write(out, analysis, final=final, front=front, accurate=accurate, picks=picks, hv=hv,
                            failures=failures, captions=captions)

@@ -28,12 +28,14 @@ GREY, BLUE, ORANGE, RED = "#9a9a9a", "#1f5fbf", "#ff7f0e", "#c0392b"
 
 
 def save(fig: Figure, out: Path, stem: str) -> list[Path]:
+    """``stem.png`` and ``stem.svg`` (text kept as text in the SVG: searchable, editable)."""
     FigureCanvasAgg(fig)
     paths = []
-    for fmt in FORMATS:
-        path = out / f"{stem}.{fmt}"
-        fig.savefig(path, dpi=150, bbox_inches="tight")
-        paths.append(path)
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        for fmt in FORMATS:
+            path = out / f"{stem}.{fmt}"
+            fig.savefig(path, dpi=150, bbox_inches="tight")
+            paths.append(path)
     return paths
 
 
@@ -66,7 +68,8 @@ def _axis_labels(ax, analysis: Analysis) -> None:
     ax.set_ylabel(analysis.objectives[1].label)
 
 
-def plot_front(analysis: Analysis, final: Sequence[Solution], front: Sequence[Solution], out: Path) -> str:
+def plot_front(analysis: Analysis, final: Sequence[Solution], front: Sequence[Solution],
+               out: Path) -> tuple[str, Figure]:
     """Figure 2: the final solutions and their exact Pareto front (first two objectives)."""
     shown = [s for s in final if s.valid]
     failed = len(final) - len(shown)
@@ -97,10 +100,10 @@ def plot_front(analysis: Analysis, final: Sequence[Solution], front: Sequence[So
                f"{failed} failed (MAXINT) not shown.")
     fig.text(0.01, -0.02, caption, fontsize=8, ha="left", va="top")
     save(fig, out, "front")
-    return caption
+    return caption, fig
 
 
-def plot_generations(analysis: Analysis, out: Path) -> str:
+def plot_generations(analysis: Analysis, out: Path) -> tuple[str, Figure]:
     """Figure 1: objective 1 vs objective 2 in each generation, one panel per generation."""
     generations = analysis.generations
     panels = {g: (analysis.evaluated(g), analysis.population(g)) for g in generations}
@@ -145,7 +148,7 @@ def plot_generations(analysis: Analysis, out: Path) -> str:
                f"{total_failed} failed evaluations (MAXINT) in all not shown.")
     fig.text(0.01, 0.0, caption, fontsize=8, ha="left", va="top")
     save(fig, out, "generations")
-    return caption
+    return caption, fig
 
 
 def _column(values: list, categories: Sequence | None, log: bool):
@@ -176,7 +179,8 @@ def _column(values: list, categories: Sequence | None, log: bool):
     return pos, ([(t - lo) / width for t in ticks] if width else [0.5]), labels
 
 
-def plot_parallel(analysis: Analysis, final: Sequence[Solution], front: Sequence[Solution], out: Path) -> str:
+def plot_parallel(analysis: Analysis, final: Sequence[Solution], front: Sequence[Solution],
+                  out: Path) -> tuple[str, Figure]:
     """Figure 3: hyperparameters, runtime, objectives and front membership of every final solution."""
     shown = [s for s in final if s.valid]
     failed = len(final) - len(shown)
@@ -234,10 +238,10 @@ def plot_parallel(analysis: Analysis, final: Sequence[Solution], front: Sequence
                "Each axis runs from its lowest to its highest value.")
     fig.text(0.01, -0.02, caption, fontsize=8, ha="left", va="top")
     save(fig, out, "parallel")
-    return caption
+    return caption, fig
 
 
-def plot_hypervolume(hv: Hypervolumes, out: Path) -> str:
+def plot_hypervolume(hv: Hypervolumes, out: Path) -> tuple[str, Figure]:
     """Convergence: the hypervolume of each generation's population, per run."""
     fig = Figure(figsize=(7, 4.5))
     ax = fig.add_subplot()
@@ -259,10 +263,10 @@ def plot_hypervolume(hv: Hypervolumes, out: Path) -> str:
     caption = f"Reference point: {ref} ({hv.reference_source}); failed evaluations (MAXINT) add nothing."
     fig.text(0.01, -0.02, caption, fontsize=8, ha="left", va="top")
     save(fig, out, "hypervolume")
-    return caption
+    return caption, fig
 
 
-def plot_failures(fc: FailureCounts, out: Path) -> str:
+def plot_failures(fc: FailureCounts, out: Path) -> tuple[str, Figure]:
     """Failed evaluations per generation, stacked by status."""
     fig = Figure(figsize=(7, 4.2))
     ax = fig.add_subplot()
@@ -287,4 +291,4 @@ def plot_failures(fc: FailureCounts, out: Path) -> str:
     total = sum(bottom)
     caption = f"{total} failed evaluations of {sum(fc.evaluated.values())}."
     save(fig, out, "failures")
-    return caption
+    return caption, fig

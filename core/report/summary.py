@@ -107,6 +107,8 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
                         ("parallel", "Parallel coordinates of the final solutions (paper, Figure 3)"),
                         ("hypervolume", "Hypervolume per generation (convergence)"),
                         ("failures", "Failures per generation")):
+        if stem not in captions:
+            continue
         md += [f"### {title}", "", f"![{title}]({stem}.png)", "", f"{captions.get(stem, '')} "
                f"Vector version: [{stem}.svg]({stem}.svg).", ""]
 

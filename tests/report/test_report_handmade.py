@@ -1,0 +1,150 @@
+"""hpo-report on hand-made journals whose front, accurate set and Table 3 are known.
+
+The expected values are worked out by hand in report_journals.py's docstrings.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from report_journals import SPEC, run_a, run_b, write_run
+
+from dnnp_hpo.report import plots, tables
+from dnnp_hpo.report.cli import main
+from dnnp_hpo.report.data import analyse
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def report_a(tmp_path_factory):
+    run = run_a(tmp_path_factory.mktemp("handmade") / "runA")
+    assert main([str(run), "--reference", "1,1"]) == 0
+    return run / "report"
+
+
+def test_front_is_the_hand_computed_one(report_a):
+    front = rows(report_a / "front.csv")
+    assert [r["uuid"] for r in front] == ["h", "f", "e", "d"]
+    assert [float(r["energy_rmse (eV/atom)"]) for r in front] == [0.0004, 0.0005, 0.0016, 0.002]
+    assert [r["chemically_accurate"] for r in front] == ["False", "True", "True", "True"]
+    final = rows(report_a / "final.csv")
+    assert sorted(r["uuid"] for r in final) == sorted("defghjki")
+    assert {r["uuid"] for r in final if r["on_front"] == "True"} == set("hfed")
+
+
+def test_chemically_accurate_set_uses_default_limits_inclusively(report_a):
+    accurate = {r["uuid"] for r in rows(report_a / "accurate.csv")}
+    assert accurate == set("defgjk")  # k sits exactly on both limits; h is over on force
+    summary = (report_a / "summary.md").read_text()
+    assert "energy_rmse (eV/atom) <= 0.004" in summary and "force_rmse (eV/A) <= 0.04" in summary
+    assert "defaults for these units" in summary
+
+
+def test_table3_picks_and_runtime_fallback(report_a):
+    picks = {r["choice"]: r for r in rows(report_a / "selected.csv")}
+    assert {k: v["uuid"] for k, v in picks.items()} == {
+        "lowest energy_rmse": "f", "lowest force_rmse": "d", "lowest runtime": "j"}
+    assert float(picks["lowest runtime"]["runtime (s)"]) == 3990.0  # stop - start: no runtime metric
+    assert float(picks["lowest force_rmse"]["runtime (s)"]) == 4500.0  # the metric, not stop - start
+    assert picks["lowest runtime"]["on_front"] == "False"
+    assert picks["lowest force_rmse"]["rcut"] == "11.3"
+
+
+def test_hypervolume_per_generation_by_hand(report_a):
+    hv = {int(r["generation"]): float(r["hypervolume"]) for r in rows(report_a / "hypervolume.csv")}
+    # generation 0: d dominates a and b; one rectangle to (1, 1)
+    assert hv[0] == pytest.approx((1 - 0.002) * (1 - 0.030))
+    # generation 1: the staircase of h, f, e, d (by energy); g, j, k are dominated
+    assert hv[1] == pytest.approx((1 - 0.0004) * (1 - 0.0409) + (1 - 0.0005) * (0.0409 - 0.0374)
+                                  + (1 - 0.0016) * (0.0374 - 0.0357) + (1 - 0.002) * (0.0357 - 0.030))
+
+
+def test_default_reference_from_worst_finite_values(tmp_path):
+    hv = tables.hypervolumes(analyse([run_a(tmp_path / "runA")]))
+    # worst finite values over all evaluations: l (0.020, 0.5); ranges 0.0196 and 0.47
+    assert hv.reference == pytest.approx((0.020 + 0.00196, 0.5 + 0.047))
+    assert hv.values[("runA", 0)] == pytest.approx((hv.reference[0] - 0.002) * (hv.reference[1] - 0.030))
+
+
+def test_failures_counted_by_generation_and_reason(report_a):
+    failures = rows(report_a / "failures.csv")
+    assert [(r["generation"], r["status"], r["count"]) for r in failures] == [
+        ("0", "timeout", "1"), ("1", "error", "1")]
+    summary = (report_a / "summary.md").read_text()
+    assert "| generation | evaluated | ok | timeout | error |" in summary
+    assert "| 0 | 4 | 3 | 1 | 0 |" in summary
+    assert "| 1 | 8 | 7 | 0 | 1 |" in summary
+    assert "ValueError: boom" in summary
+
+
+def test_every_file_written(report_a):
+    for stem in ("front", "generations", "parallel", "hypervolume", "failures"):
+        for ext in ("png", "svg"):
+            path = report_a / f"{stem}.{ext}"
+            assert path.stat().st_size > 1000, path
+        assert f"({stem}.png)" in (report_a / "summary.md").read_text()
+    assert (report_a / "front.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_figures_leave_maxint_out_and_use_log_scales(tmp_path):
+    analysis = analyse([run_a(tmp_path / "runA")])
+    final = analysis.final()
+    front = tables.front
+    caption, fig = plots.plot_front(analysis, final, front(final), tmp_path)
+    ax = fig.axes[0]
+    assert "1 failed (MAXINT) not shown" in caption
+    assert ax.get_xlim()[1] < 0.1 and ax.get_ylim()[1] < 0.1  # i's 2147483647 is not on an axis
+    # final energies 0.0004..0.004 span exactly a decade, forces 0.030..0.0409 less: linear
+    assert ax.get_xscale() == "linear" and ax.get_yscale() == "linear"
+    assert ax.get_xlabel() == "energy_rmse (eV/atom)" and ax.get_ylabel() == "force_rmse (eV/A)"
+    caption, fig = plots.plot_generations(analysis, tmp_path)
+    assert "2 failed evaluations (MAXINT)" in caption
+    panels = [ax for ax in fig.axes if ax.get_visible() and ax.get_title()]
+    assert [ax.get_title() for ax in panels] == ["generation 0", "generation 1"]
+    assert all(ax.get_ylim()[1] < 1 for ax in panels)
+    # all generations: energies 0.0004..0.020 (50x), forces 0.030..0.5 (17x): log axes
+    assert all(ax.get_xscale() == "log" and ax.get_yscale() == "log" for ax in panels)
+    caption, fig = plots.plot_parallel(analysis, final, front(final), tmp_path)
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert labels[:2] == ["rcut", "activ"] and "on Pareto front" in labels
+    assert "energy_rmse (eV/atom)" in "".join(labels)
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == ["chemically accurate (6)", "not chemically accurate (1)"]
+
+
+def test_spec_limits_and_command_line_override(tmp_path):
+    spec = {**SPEC, "report": {"chemical_accuracy": {"force_rmse": 0.036}}}
+    run = run_a(tmp_path / "runA")
+    write_run(run, {}, {}, spec=spec)  # replace the spec only
+
+    def accurate(**kwargs):
+        analysis = analyse([run], **kwargs)
+        return {s.uuid for s in tables.accurate_solutions(analysis, analysis.final())}
+
+    assert accurate() == {"d", "e"}  # force <= 0.036, energy unlimited
+    assert accurate(accuracy={"energy_rmse": 0.001}) == {"f", "h"}
+
+
+def test_two_merged_runs(tmp_path):
+    a, b = run_a(tmp_path / "runA"), run_b(tmp_path / "runB")
+    out = tmp_path / "merged"
+    assert main([str(a), str(b), "--out", str(out), "--reference", "1,1"]) == 0
+    assert [r["uuid"] for r in rows(out / "front.csv")] == ["h", "f", "m", "d"]
+    assert {r["uuid"] for r in rows(out / "accurate.csv")} == set("defgjkm")
+    picks = {r["choice"]: (r["uuid"], r["run"]) for r in rows(out / "selected.csv")}
+    assert picks == {"lowest energy_rmse": ("f", "runA"), "lowest force_rmse": ("d", "runA"),
+                     "lowest runtime": ("m", "runB")}
+    hv = {(r["series"], int(r["generation"])): float(r["hypervolume"]) for r in rows(out / "hypervolume.csv")}
+    assert hv[("runB", 0)] == pytest.approx((1 - 0.05) * (1 - 0.9))
+    assert hv[("all runs", 1)] == pytest.approx((1 - 0.0004) * (1 - 0.0409) + (1 - 0.0005) * (0.0409 - 0.0374)
+                                                + (1 - 0.0010) * (0.0374 - 0.0320) + (1 - 0.002) * (0.0320 - 0.030))
+    assert hv[("all runs", 1)] > hv[("runA", 1)]
+    summary = (out / "summary.md").read_text()
+    assert "2 merged runs" in summary and "| runB |" in summary
+    assert not (a / "report").exists() and not (b / "report").exists()
