@@ -14,8 +14,11 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
+# The demo data (hpo-demo-data, seconds) are made once into runs/demo-data; each
+# quickstart gets a run directory of its own, so it can be run again.
 quickstart: install
-	$(BIN)/hpo-run configs/quickstart.yaml
+	$(BIN)/hpo-demo-data --if-missing runs/demo-data
+	$(BIN)/hpo-run configs/quickstart.yaml --set run_dir=runs/quickstart-$$(date +%Y%m%d-%H%M%S)
 
 test: install
 	$(BIN)/pytest

@@ -1,0 +1,52 @@
+"""``hpo-demo-data``: a reproducible, physical DeePMD dataset split 75/25."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from deepmd_testutil import VENV_BIN, run_exe
+
+EXE = str(VENV_BIN / "hpo-demo-data")
+
+
+def test_layout_split_and_physics(demo_data: Path) -> None:
+    meta = json.loads((demo_data / "demo-data.json").read_text())
+    assert meta["frames"] == {"train": 60, "valid": 20}
+    assert meta["settings"]["seed"] == 3
+    for name, frames in meta["frames"].items():
+        system = demo_data / name
+        assert (system / "type_map.raw").read_text().split() == ["Al", "Cu"]
+        types = np.loadtxt(system / "type.raw", dtype=int)
+        assert len(types) == 32 and (types == 1).sum() == 8
+        sets = system / "set.000"
+        coord, force = np.load(sets / "coord.npy"), np.load(sets / "force.npy")
+        energy, box = np.load(sets / "energy.npy"), np.load(sets / "box.npy")
+        assert coord.shape == force.shape == (frames, 96) and energy.size == frames
+        assert np.allclose(box, np.diag([8.0, 8.0, 8.0]).ravel())
+        assert np.isfinite(energy).all() and np.isfinite(force).all()
+    # A melt at 1400 K: the frames differ, and the forces are those of a hot liquid.
+    energy = np.load(demo_data / "train" / "set.000" / "energy.npy")
+    assert energy.std() > 0.1
+    assert 0.2 < meta["force_rms_eV_per_A"] < 3.0
+
+
+def test_same_seed_same_files_and_if_missing(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    for out in (a, b):
+        done = run_exe([EXE, str(out), "--frames", "8", "--seed", "11"])
+        assert done.returncode == 0, done.stderr
+    for rel in ("train/set.000/coord.npy", "valid/set.000/energy.npy", "train/set.000/force.npy"):
+        assert (a / rel).read_bytes() == (b / rel).read_bytes()
+    assert (a / "valid" / "set.000" / "energy.npy").exists()
+    # --if-missing keeps a dataset that is there; without it the command refuses
+    before = (a / "train" / "set.000" / "coord.npy").stat().st_mtime_ns
+    kept = run_exe([EXE, str(a), "--if-missing"])
+    assert kept.returncode == 0 and "kept as is" in kept.stdout
+    assert (a / "train" / "set.000" / "coord.npy").stat().st_mtime_ns == before
+    refused = run_exe([EXE, str(a)])
+    assert refused.returncode == 2 and "already exists" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert not list(tmp_path.glob(".*partial*"))

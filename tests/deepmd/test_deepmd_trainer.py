@@ -1,0 +1,165 @@
+"""The ``deepmd`` trainer: start-up checks, the command, failures, the time limit, and one
+real DeePMD-kit training."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from deepmd_testutil import QUICKSTART, deepmd_spec, write_spec
+from dnnp_hpo.driver import prepare_run
+from dnnp_hpo.errors import SpecError, TrainingFailed
+from dnnp_hpo.evaluation import Trial
+from dnnp_hpo.registry import load_registry
+
+TINY = '{"x": $x, "act": "${act}", "seed": $seed, "training": {"disp_file": "lcurve.out"}}'
+
+
+def prepare(tmp_path: Path, template: str = TINY, spec_name: str = "spec.yaml", overrides=(), **trainer):
+    """Write the template and a spec next to it; return (run, prepared trainer)."""
+    (tmp_path / "tmpl.json").write_text(template)
+    trainer.setdefault("check_input", False)
+    spec = write_spec(tmp_path / spec_name, deepmd_spec(tmp_path / "run", "tmpl.json", **trainer))
+    return prepare_run(spec, load_registry(), overrides)
+
+
+def a_trial(run, params=None, name: str = "t0") -> Trial:
+    params = params or {"x": 0.5, "act": "tanh"}
+    return Trial(uuid=name, birth_id=0, generation=0, genome=(0.5,) * len(params), params=params,
+                 seed=42, workdir=run.evals_dir / name)
+
+
+def test_prepare_resolves_paths_against_the_spec_file(tmp_path: Path) -> None:
+    (tmp_path / "data" / "train").mkdir(parents=True)
+    template = TINY.replace('"seed"', '"systems": ["${train}"], "n": $numb_steps, "seed"')
+    run, trainer = prepare(tmp_path, template, settings={"train": "data/train", "numb_steps": 7},
+                           paths=["train"], command="dp --tf train input.json")
+    data = json.loads(trainer.render(a_trial(run)))
+    assert data["systems"] == [str(tmp_path / "data" / "train")]
+    assert data["n"] == 7 and data["seed"] == 42 and data["act"] == "tanh"
+    assert trainer.command == ("dp", "--tf", "train", "input.json")
+
+
+@pytest.mark.parametrize(("trainer", "key", "message"), [
+    ({"paths": ["nope"]}, "trainer.paths", "'nope' is not a key of settings"),
+    ({"settings": {"x": 1}}, "trainer.settings.x", "also a search parameter"),
+    ({"metrics": {"energy_rmse": "rmse_e_val"}}, "trainer.metrics", "objective 'force_rmse' is not a metric"),
+    ({"timeout_minutes": 0}, "trainer", "timeout_minutes: expected a positive number"),
+    ({"command": []}, "trainer", "command: expected at least the program"),
+    ({"command": {"a": 1}}, "trainer", "command: expected a list of strings"),
+    ({"overrides": ["trainer.template=missing.json"]}, "trainer.template", "missing.json not found"),
+])
+def test_bad_trainer_settings_are_spec_errors(tmp_path: Path, trainer, key, message) -> None:
+    with pytest.raises(SpecError) as info:
+        prepare(tmp_path, **trainer)
+    assert info.value.key == key and message in info.value.message
+    assert not (tmp_path / "run").exists()
+
+
+def test_runtime_may_be_a_third_objective(tmp_path: Path) -> None:
+    overrides = ["objectives=[{name: energy_rmse}, {name: force_rmse}, {name: runtime, unit: s}]"]
+    run, _ = prepare(tmp_path, overrides=overrides)
+    assert run.objective_names == ["energy_rmse", "force_rmse", "runtime"]
+
+
+def test_failed_command_reason_is_its_exception_line(tmp_path: Path) -> None:
+    script = "import sys; print('Traceback...', file=sys.stderr); print('ValueError: boom', file=sys.stderr); " \
+             "print('implib-gen: noise at exit', file=sys.stderr); sys.exit(3)"
+    run, trainer = prepare(tmp_path, command=[sys.executable, "-c", script])
+    trial = a_trial(run)
+    with pytest.raises(TrainingFailed) as info:
+        trainer.train(trial)
+    assert info.value.status == "failed"
+    assert "exited with status 3: ValueError: boom" in info.value.reason
+    assert {p.name for p in trial.workdir.iterdir()} == {"input.json", "stdout.log", "stderr.log"}
+    assert json.loads((trial.workdir / "input.json").read_text())["seed"] == 42
+
+
+def test_command_that_cannot_start(tmp_path: Path) -> None:
+    run, trainer = prepare(tmp_path, command=["no-such-program-dnnp-hpo", "train"])
+    with pytest.raises(TrainingFailed, match="cannot start 'no-such-program-dnnp-hpo'"):
+        trainer.train(a_trial(run))
+
+
+def test_missing_data_path_fails_without_starting_the_command(tmp_path: Path) -> None:
+    template = TINY.replace('"seed"', '"systems": "${train}", "seed"')
+    run, trainer = prepare(tmp_path, template, settings={"train": "no/such/dir"}, paths=["train"])
+    trial = a_trial(run)
+    with pytest.raises(TrainingFailed, match=r"data path\(s\) not found: .*no/such/dir"):
+        trainer.train(trial)
+    assert not (trial.workdir / "stdout.log").exists()
+
+
+def test_evaluation_directory_is_never_reused(tmp_path: Path) -> None:
+    run, trainer = prepare(tmp_path, command=[sys.executable, "-c", "pass"])
+    trial = a_trial(run)
+    trial.workdir.mkdir(parents=True)
+    with pytest.raises(FileExistsError):
+        trainer.train(trial)
+
+
+GRANDPARENT = """
+import os, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+with open("pids", "w") as f:
+    f.write(f"{os.getpid()} {child.pid}")
+time.sleep(300)
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE  # dead, not yet reaped
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_timeout_kills_the_whole_process_tree(tmp_path: Path) -> None:
+    """A training that started a grandchild: at the limit both are killed, none survives."""
+    script = tmp_path / "spawner.py"
+    script.write_text(GRANDPARENT)
+    run, trainer = prepare(tmp_path, command=[sys.executable, str(script)], timeout_minutes=0.04)
+    trial = a_trial(run)
+    start = time.monotonic()
+    with pytest.raises(TrainingFailed) as info:
+        trainer.train(trial)
+    assert info.value.status == "timeout" and "0.04 min" in info.value.reason
+    assert time.monotonic() - start < 30
+    pids = [int(p) for p in (trial.workdir / "pids").read_text().split()]
+    assert len(pids) == 2
+    deadline = time.monotonic() + 10
+    while not all(_gone(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert all(_gone(p) for p in pids), [psutil.Process(p).cmdline() for p in pids if not _gone(p)]
+
+
+@pytest.mark.slow
+def test_real_dp_training_gives_a_finite_fitness(tmp_path: Path, demo_data: Path) -> None:
+    """One real ``dp --tf train`` through the plugin, on the quickstart template."""
+    overrides = [
+        f"run_dir={tmp_path / 'run'}",
+        f"trainer.settings.train_systems={demo_data / 'train'}",
+        f"trainer.settings.valid_systems={demo_data / 'valid'}",
+        "trainer.settings.numb_steps=60", "trainer.settings.disp_freq=20", "trainer.settings.decay_steps=20",
+    ]
+    run, trainer = prepare_run(QUICKSTART, load_registry(), overrides)
+    params = {"start_lr": 3e-3, "stop_lr": 1e-4, "rcut": 5.0, "rcut_smth": 2.0, "scale_by_worker": "linear",
+              "desc_activ_func": "tanh", "fitting_activ_func": "tanh"}
+    trial = a_trial(run, params)
+    metrics = trainer.train(trial)
+    assert set(metrics) == {"energy_rmse", "force_rmse", "runtime"}
+    assert all(math.isfinite(v) and v > 0 for v in metrics.values())
+    files = {p.name for p in trial.workdir.iterdir()}
+    assert {"input.json", "stdout.log", "stderr.log", "lcurve.out"} <= files
+    rows = [line for line in (trial.workdir / "lcurve.out").read_text().splitlines() if not line.startswith("#")]
+    assert len(rows) == 4 and rows[-1].split()[0] == "60"
+    rendered = json.loads((trial.workdir / "input.json").read_text())
+    assert rendered["model"]["descriptor"]["rcut"] == 5.0
+    assert rendered["training"]["seed"] == 42
+    print(f"dp training of 60 steps: {metrics['runtime']:.1f} s wall")
