@@ -9,6 +9,7 @@ positive values span more than a decade (or the parameter is searched on a log s
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -37,6 +38,11 @@ def save(fig: Figure, out: Path, stem: str) -> list[Path]:
             fig.savefig(path, dpi=150, bbox_inches="tight")
             paths.append(path)
     return paths
+
+
+def _caption(fig: Figure, text: str, y: float = -0.02, width: int = 110) -> None:
+    """The caption under the figure, wrapped so it never widens the saved image."""
+    fig.text(0.01, y, textwrap.fill(text, width), fontsize=8, ha="left", va="top")
 
 
 def spans_decades(values: Sequence[float]) -> bool:
@@ -98,7 +104,7 @@ def plot_front(analysis: Analysis, final: Sequence[Solution], front: Sequence[So
     caption = (f"{len(shown)} final solutions shown, {len(front)} on the exact front"
                f"{'' if two else ' (front over all objectives, projected on the first two)'}; "
                f"{failed} failed (MAXINT) not shown.")
-    fig.text(0.01, -0.02, caption, fontsize=8, ha="left", va="top")
+    _caption(fig, caption, width=120)
     save(fig, out, "front")
     return caption, fig
 
@@ -146,7 +152,7 @@ def plot_generations(analysis: Analysis, out: Path) -> tuple[str, Figure]:
     caption = (f"Each panel: the evaluations born in that generation (grey) and the population kept "
                f"after selection (blue){', all ' + str(runs) + ' runs together' if runs > 1 else ''}; "
                f"{total_failed} failed evaluations (MAXINT) in all not shown.")
-    fig.text(0.01, 0.0, caption, fontsize=8, ha="left", va="top")
+    _caption(fig, caption, y=0.0, width=int(40 * cols))
     save(fig, out, "generations")
     return caption, fig
 
@@ -236,7 +242,8 @@ def plot_parallel(analysis: Analysis, final: Sequence[Solution], front: Sequence
                f"{'s of ' + str(len(analysis.runs)) + ' runs' if len(analysis.runs) > 1 else ''}"
                f"{'; chemically accurate: ' + limits if limits else ''}; {failed} failed (MAXINT) not shown. "
                "Each axis runs from its lowest to its highest value.")
-    fig.text(0.01, -0.02, caption, fontsize=8, ha="left", va="top")
+    fig.subplots_adjust(bottom=0.24)
+    _caption(fig, caption, y=0.03, width=int(14 * len(columns) + 20))
     save(fig, out, "parallel")
     return caption, fig
 
@@ -261,7 +268,7 @@ def plot_hypervolume(hv: Hypervolumes, out: Path) -> tuple[str, Figure]:
     ref = ", ".join(f"{v:.4g}" for v in hv.reference)
     ax.set_title(f"Hypervolume per generation (reference point {ref})", fontsize=10)
     caption = f"Reference point: {ref} ({hv.reference_source}); failed evaluations (MAXINT) add nothing."
-    fig.text(0.01, -0.02, caption, fontsize=8, ha="left", va="top")
+    _caption(fig, caption, width=110)
     save(fig, out, "hypervolume")
     return caption, fig
 

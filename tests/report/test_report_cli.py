@@ -1,0 +1,142 @@
+"""hpo-report end to end: on real runs made by hpo-run, merged runs, and bad input."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from report_journals import SPEC, run_a
+
+from dnnp_hpo.journal import Journal
+from dnnp_hpo.report.cli import main
+
+BIN = Path(sys.executable).parent
+FILES = [f"{stem}.{ext}" for stem in ("front", "generations", "parallel", "hypervolume", "failures")
+         for ext in ("png", "svg")] + [f"{name}.csv" for name in (
+             "final", "front", "accurate", "selected", "hypervolume", "failures")] + ["summary.md"]
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def hpo_run(repo: Path, cwd: Path, name: str, seed: int) -> Path:
+    # ZDT1 with a constraint that about half the random candidates break: real
+    # "infeasible" failures (fitness MAXINT) for the report to count and leave out.
+    proc = subprocess.run(
+        [str(BIN / "hpo-run"), str(repo / "configs" / "zdt1-function.yaml"), "--set", f"run_dir={name}",
+         "--set", f"seed={seed}", "--set", "optimizer.pop_size=12", "--set", "optimizer.generations=3",
+         "--set", "launcher.workers=1", "--set", "constraints=[x1 < 0.5]"],
+        cwd=cwd, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    return cwd / name
+
+
+def hpo_report(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "hpo-report"), *args], cwd=cwd, capture_output=True, text=True, timeout=180)
+
+
+@pytest.fixture(scope="module")
+def real_runs(tmp_path_factory, repo_root):
+    if not (BIN / "hpo-report").exists():
+        pytest.skip("hpo-report is not installed next to this interpreter (pip install -e .)")
+    cwd = tmp_path_factory.mktemp("real")
+    return cwd, hpo_run(repo_root, cwd, "r1", 3), hpo_run(repo_root, cwd, "r2", 4)
+
+
+def test_report_of_a_real_run_writes_every_file(real_runs):
+    cwd, run, _ = real_runs
+    proc = hpo_report(run.name, cwd=cwd)
+    assert proc.returncode == 0, proc.stderr
+    assert "summary.md" in proc.stdout
+    out = run / "report"
+    assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
+    for name in FILES:
+        assert (out / name).stat().st_size > 0, name
+    # the failure counts agree with the journal, read here independently
+    journal = Journal.of(run)
+    try:
+        evaluations = journal.evaluations()
+        last = journal.population(journal.generations()[-1])
+    finally:
+        journal.close()
+    infeasible = Counter(e.trial.generation for e in evaluations if e.status == "infeasible")
+    assert sum(infeasible.values()) > 0  # the constraint really bit
+    counted = {int(r["generation"]): int(r["count"]) for r in rows(out / "failures.csv")}
+    assert counted == dict(infeasible)
+    assert len(rows(out / "final.csv")) == len(last)
+    summary = (out / "summary.md").read_text()
+    assert "f1" in summary and "No limits" in summary  # ZDT1 has no units, no chemical accuracy
+    hv = [float(r["hypervolume"]) for r in rows(out / "hypervolume.csv")]
+    assert len(hv) == 4 and all(v > 0 for v in hv)
+
+
+def test_merged_real_runs_front_is_the_union_front(real_runs):
+    cwd, r1, r2 = real_runs
+    proc = hpo_report("r1", "r2", "--out", "merged", "--accuracy", "f1=0.5", "--accuracy", "f2=3", cwd=cwd)
+    assert proc.returncode == 0, proc.stderr
+    final = [r for r in rows(cwd / "merged" / "final.csv") if float(r["f1"]) < 2e9]
+    assert {r["run"] for r in final} == {"r1", "r2"}
+    points = np.array([[float(r["f1"]), float(r["f2"])] for r in final])
+    expected = {r["uuid"] for r, p in zip(final, points)
+                if not any((q <= p).all() and (q < p).any() for q in points)}
+    assert {r["uuid"] for r in rows(cwd / "merged" / "front.csv")} == expected
+    accurate = {r["uuid"] for r in rows(cwd / "merged" / "accurate.csv")}
+    assert accurate == {r["uuid"] for r, p in zip(final, points) if p[0] <= 0.5 and p[1] <= 3}
+    series = {r["series"] for r in rows(cwd / "merged" / "hypervolume.csv")}
+    assert series == {"r1", "r2", "all runs"}
+
+
+def _bad(capsys, argv) -> str:
+    with pytest.raises(SystemExit) as info:  # argparse errors exit; the rest return
+        raise SystemExit(main(argv))
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hpo-report: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
+    assert "no such directory" in _bad(capsys, [str(tmp_path / "missing")])
+    (tmp_path / "file.txt").write_text("x")
+    assert "not a directory" in _bad(capsys, [str(tmp_path / "file.txt")])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "no journal.sqlite" in _bad(capsys, [str(empty)])
+    assert list(empty.iterdir()) == []  # nothing created in a directory that is not a run
+    young = tmp_path / "young"
+    young.mkdir()
+    journal = Journal.of(young)
+    journal.set_meta("spec", SPEC)
+    journal.close()
+    assert "no finished generation" in _bad(capsys, [str(young)])
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "journal.sqlite").write_bytes(b"this is not an SQLite database, not at all" * 10)
+    assert "journal" in _bad(capsys, [str(broken)])
+    run = run_a(tmp_path / "runA")
+    assert "--out" in _bad(capsys, [str(run), str(run)])
+    assert "expected 2 values" in _bad(capsys, [str(run), "--reference", "1"])
+    assert "not a number" in _bad(capsys, [str(run), "--reference", "1,x"])
+    assert "not an objective" in _bad(capsys, [str(run), "--accuracy", "f9=1"])
+    assert "OBJECTIVE=LIMIT" in _bad(capsys, [str(run), "--accuracy", "energy_rmse"])
+    _bad(capsys, [])  # no run directory at all
+    assert not (run / "report").exists()
+
+
+def test_runs_with_different_objectives_are_not_merged(real_runs, tmp_path, capsys):
+    _, r1, _ = real_runs
+    err = _bad(capsys, [str(run_a(tmp_path / "runA")), str(r1), "--out", str(tmp_path / "m")])
+    assert "objectives" in err and "differ" in err
+
+
+def test_console_script_exit_status(real_runs, tmp_path):
+    cwd, _, _ = real_runs
+    proc = hpo_report(str(tmp_path), cwd=cwd)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
