@@ -144,10 +144,10 @@ def reproduction(variation: str, rng: np.random.Generator, std: np.ndarray,
         return [
             tournament_selection(rng),
             ops.clone,
-            sbx_crossover(rng, bounds, eta=options.get("crossover_eta", 15.0),
+            sbx_crossover(rng, bounds, eta=options.get("crossover_eta", 10.0),
                           p_crossover=options.get("crossover_prob", 0.9)),
-            polynomial_mutation(rng, bounds, eta=options.get("mutation_eta", 20.0),
-                                p_gene=options.get("mutation_prob")),
+            polynomial_mutation(rng, bounds, eta=options.get("mutation_eta", 10.0),
+                                p_gene=options.get("mutation_prob", 0.3)),
         ]
     raise ValueError(f"unknown variation {variation!r} (expected one of: {', '.join(VARIATIONS)})")
 

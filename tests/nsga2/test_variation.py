@@ -1,0 +1,269 @@
+"""The sbx preset's operators (plugins/nsga2/variation.py) and the variation switch.
+
+No timings are asserted anywhere here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from leap_ec.decoder import IdentityDecoder
+from leap_ec.individual import Individual
+
+from dnnp_hpo.evaluation import OK, Evaluation, Trial
+from dnnp_hpo.journal import Checkpoint
+from dnnp_hpo.plugins.nsga2 import NSGA2
+from dnnp_hpo.plugins.nsga2.algorithm import PAPER, SBX, nsga2, random_genomes
+from dnnp_hpo.plugins.nsga2.variation import (
+    polynomial_mutate,
+    polynomial_mutation,
+    sbx_crossover,
+    sbx_pair,
+    tournament_selection,
+)
+from dnnp_hpo.problems import zdt1
+from dnnp_hpo.spec import Invalid
+
+N = 7
+LOW, HIGH = np.zeros(N), np.ones(N)
+BOUNDS = [(0.0, 1.0)] * N
+
+
+def individual(genome, rank=0, distance=0.0) -> Individual:
+    ind = Individual(np.asarray(genome, dtype=float), IdentityDecoder(), None)
+    ind.rank, ind.distance = rank, distance
+    return ind
+
+
+# ------------------------------------------------------------------ SBX
+
+
+def test_sbx_children_within_bounds():
+    rng = np.random.default_rng(0)
+    low, high = np.array([-2.0, 0.0, 5.0]), np.array([3.0, 1e-3, 6.0])
+    for _ in range(2000):
+        y1, y2 = rng.uniform(low, high), rng.uniform(low, high)
+        for eta in (0.5, 2.0, 15.0):
+            for child in sbx_pair(rng, y1, y2, low, high, eta):
+                assert np.all(child >= low) and np.all(child <= high)
+
+
+def test_sbx_children_keep_the_parents_mean_away_from_bounds():
+    """With bounds that do not bind, each crossed gene's two children are symmetric
+    about the parents' mean (the defining property of SBX)."""
+    rng = np.random.default_rng(1)
+    low, high = np.full(N, -1e9), np.full(N, 1e9)
+    for _ in range(500):
+        y1, y2 = rng.normal(size=N), rng.normal(size=N)
+        c1, c2 = sbx_pair(rng, y1, y2, low, high, eta=15.0, p_variable=1.0)
+        np.testing.assert_allclose(c1 + c2, y1 + y2, rtol=0, atol=1e-9)
+
+
+def test_sbx_spread_shrinks_with_eta():
+    """A larger distribution index keeps children closer to their parents."""
+    low, high = np.full(N, -1e9), np.full(N, 1e9)
+    spreads = []
+    for eta in (1.0, 30.0):
+        rng = np.random.default_rng(2)
+        d = [np.abs(np.subtract(*sbx_pair(rng, np.zeros(N), np.ones(N), low, high, eta, 1.0))).mean()
+             for _ in range(400)]
+        spreads.append(np.mean(d))
+    assert spreads[1] < spreads[0]
+
+
+def test_sbx_identical_parents_give_identical_children():
+    rng = np.random.default_rng(3)
+    y = rng.random(N)
+    c1, c2 = sbx_pair(rng, y, y.copy(), LOW, HIGH, eta=15.0, p_variable=1.0)
+    np.testing.assert_array_equal(c1, y)
+    np.testing.assert_array_equal(c2, y)
+
+
+def test_sbx_is_deterministic_given_the_seed():
+    y1, y2 = np.full(N, 0.2), np.full(N, 0.7)
+    a = [sbx_pair(np.random.default_rng(7), y1, y2, LOW, HIGH, 10.0) for _ in range(2)]
+    np.testing.assert_array_equal(a[0][0], a[1][0])
+    np.testing.assert_array_equal(a[0][1], a[1][1])
+    other = sbx_pair(np.random.default_rng(8), y1, y2, LOW, HIGH, 10.0)
+    assert not np.array_equal(a[0][0], other[0])
+
+
+def test_sbx_operator_yields_pairs_and_clears_fitness():
+    rng = np.random.default_rng(4)
+    parents = [individual(np.full(N, 0.1)), individual(np.full(N, 0.9))]
+    for p in parents:
+        p.fitness = np.array([1.0, 1.0])
+    children = sbx_crossover(rng, BOUNDS, p_crossover=1.0)(iter(parents))
+    first, second = next(children), next(children)
+    assert first.fitness is None and second.fitness is None
+    for child in (first, second):
+        assert np.all((child.genome >= 0) & (child.genome <= 1))
+    assert not np.array_equal(first.genome, np.full(N, 0.1))
+
+
+def test_sbx_operator_with_zero_probability_changes_nothing():
+    rng = np.random.default_rng(5)
+    parents = [individual(np.full(N, 0.1)), individual(np.full(N, 0.9))]
+    out = sbx_crossover(rng, BOUNDS, p_crossover=0.0)(iter(parents))
+    np.testing.assert_array_equal(next(out).genome, np.full(N, 0.1))
+    np.testing.assert_array_equal(next(out).genome, np.full(N, 0.9))
+
+
+# ------------------------------------------------------------------ polynomial mutation
+
+
+def test_polynomial_mutation_within_bounds():
+    rng = np.random.default_rng(10)
+    low, high = np.array([-1.0, 0.0, 2.0]), np.array([1.0, 1e-4, 2.5])
+    for _ in range(3000):
+        y = rng.uniform(low, high)
+        for eta in (0.5, 20.0):
+            z = polynomial_mutate(rng, y, low, high, eta, p_gene=1.0)
+            assert np.all(z >= low) and np.all(z <= high)
+    # genes sitting on a bound stay within bounds too
+    z = polynomial_mutate(rng, np.array([1.0, 0.0, 2.0]), low, high, 1.0, 1.0)
+    assert np.all(z >= low) and np.all(z <= high)
+
+
+def test_polynomial_mutation_probability():
+    rng = np.random.default_rng(11)
+    y = np.full(N, 0.5)
+    np.testing.assert_array_equal(polynomial_mutate(rng, y, LOW, HIGH, 20.0, p_gene=0.0), y)
+    assert np.all(polynomial_mutate(rng, y, LOW, HIGH, 20.0, p_gene=1.0) != y)
+    changed = np.mean([np.mean(polynomial_mutate(rng, y, LOW, HIGH, 20.0, 0.3) != y) for _ in range(2000)])
+    assert 0.25 < changed < 0.35
+
+
+def test_polynomial_mutation_is_deterministic_and_does_not_touch_its_input():
+    y = np.full(N, 0.5)
+    a = polynomial_mutate(np.random.default_rng(12), y, LOW, HIGH, 20.0, 1.0)
+    b = polynomial_mutate(np.random.default_rng(12), y, LOW, HIGH, 20.0, 1.0)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(y, np.full(N, 0.5))
+
+
+def test_polynomial_mutation_operator_default_rate_is_one_over_n():
+    rng = np.random.default_rng(13)
+    op = polynomial_mutation(rng, BOUNDS, eta=20.0)
+    source = (individual(np.full(N, 0.5)) for _ in range(3000))
+    changed = np.mean([np.mean(ind.genome != 0.5) for ind in op(source)])
+    assert abs(changed - 1.0 / N) < 0.02
+
+
+# ------------------------------------------------------------------ tournament
+
+
+def test_tournament_prefers_lower_rank_then_larger_distance():
+    rng = np.random.default_rng(20)
+    good, bad = individual([0.0], rank=0, distance=0.0), individual([1.0], rank=1, distance=math.inf)
+    picks = tournament_selection(rng)([good, bad])
+    wins = sum(next(picks) is good for _ in range(4000)) / 4000
+    assert 0.70 < wins < 0.80  # picked unless both draws are `bad` (p = 1/4)
+    far, near = individual([0.0], rank=0, distance=2.0), individual([1.0], rank=0, distance=1.0)
+    picks = tournament_selection(rng)([near, far])
+    assert 0.70 < sum(next(picks) is far for _ in range(4000)) / 4000 < 0.80
+
+
+# ------------------------------------------------------------------ whole runs
+
+
+class FakeSpace:
+    init_ranges = [(0.0, 1.0)] * N
+    bounds = [(0.0, 1.0)] * N
+    sigmas = [0.1] * N
+
+
+class FakeStudy:
+    """The Study protocol over zdt1, in-process, remembering every generation."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self.space, self.n_objectives, self.seed = FakeSpace(), 2, seed
+        self.births = 0
+        self.generations: list[tuple[int, list, dict]] = []
+
+    def evaluate(self, genomes, generation):
+        out = []
+        for genome in genomes:
+            params = {f"x{i}": float(g) for i, g in enumerate(genome)}
+            trial = Trial(uuid=str(self.births), birth_id=self.births, generation=generation,
+                          genome=tuple(float(g) for g in genome), params=params, seed=0, workdir=Path("."))
+            self.births += 1
+            out.append(Evaluation(trial=trial, status=OK, reason="", fitness=tuple(zdt1(params)),
+                                  metrics={}, start=0.0, stop=0.0, hostname="h", pid=0))
+        return out
+
+    def generation_finished(self, generation, population, state):
+        self.generations.append((generation, list(population), dict(state)))
+
+
+def genomes_of(members):
+    return [m.evaluation.trial.genome for m in members]
+
+
+def run(variation: str, seed: int, generations: int = 4, checkpoint=None, study=None):
+    study = study or FakeStudy(seed)
+    rng = np.random.default_rng(seed)
+    initial = random_genomes(rng, study, 10)
+    final = nsga2(study, rng, 10, generations, 0.85, None if checkpoint else initial, checkpoint,
+                  variation=variation)
+    return final, study
+
+
+@pytest.mark.parametrize("variation", [PAPER, SBX])
+def test_runs_depend_on_the_seed_alone(variation):
+    a, _ = run(variation, 3)
+    b, _ = run(variation, 3)
+    c, _ = run(variation, 4)
+    assert genomes_of(a) == genomes_of(b)
+    assert genomes_of(a) != genomes_of(c)
+
+
+@pytest.mark.parametrize("variation", [PAPER, SBX])
+def test_resume_from_any_generation_gives_the_uninterrupted_run(variation):
+    full, study = run(variation, 5)
+    for generation, population, state in study.generations[:-1]:
+        resumed, _ = run(variation, 5, checkpoint=Checkpoint(generation, population, state))
+        assert genomes_of(resumed) == genomes_of(full)
+
+
+@pytest.mark.parametrize("variation", [PAPER, SBX])
+def test_offspring_stay_within_bounds(variation):
+    _, study = run(variation, 6, generations=6)
+    for _, population, _ in study.generations:
+        for genome in genomes_of(population):
+            assert all(0.0 <= g <= 1.0 for g in genome)
+
+
+def test_sbx_improves_on_zdt1_over_generations():
+    """Not a benchmark: the sbx preset moves toward the front (g -> 1) on ZDT1."""
+    _, study = run(SBX, 0, generations=15)
+    first = np.mean([sum(g[1:]) for g in genomes_of(study.generations[0][1])])
+    last = np.mean([sum(g[1:]) for g in genomes_of(study.generations[-1][1])])
+    assert last < first
+
+
+# sha256 of repr(final genomes) of run(PAPER, 9) computed with plugins/nsga2/algorithm.py
+# as it was before the variation switch (commit 17b56e0~1): the paper preset is unchanged.
+PAPER_GOLDEN = "052b1a8d712057e50da7a28531425084c4b733ef663d7172ef2394772942d476"
+
+
+def test_paper_preset_is_exactly_the_operators_before_the_variation_switch():
+    final, study = run(PAPER, 9)
+    assert hashlib.sha256(repr(genomes_of(final)).encode()).hexdigest() == PAPER_GOLDEN
+    assert study.generations[-1][2]["std"] == pytest.approx([0.1 * 0.85**4] * N)
+
+
+def test_spec_fields():
+    assert NSGA2().variation == SBX
+    assert NSGA2(variation="paper").variation == PAPER
+    with pytest.raises(Invalid):
+        NSGA2(variation="bogus")
+    with pytest.raises(Invalid):
+        NSGA2(crossover_prob=1.5)
+    with pytest.raises(Invalid):
+        NSGA2(mutation_eta=0)
+    assert NSGA2(mutation_prob=None).mutation_prob is None
