@@ -16,7 +16,7 @@ import attrs
 from . import plots, summary, tables
 from .data import Analysis, ReportError, analyse
 
-__all__ = ["ReportError", "Report", "build_report"]
+__all__ = ["Report", "ReportError", "build_report"]
 
 
 @attrs.frozen

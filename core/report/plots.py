@@ -16,13 +16,13 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # no display: before anything else in matplotlib is used
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
-from .data import Analysis, Solution  # noqa: E402
-from .tables import FailureCounts, Hypervolumes  # noqa: E402
+from .data import Analysis, Solution
+from .tables import FailureCounts, Hypervolumes
 
 FORMATS = ("png", "svg")
 GREY, BLUE, ORANGE, RED = "#9a9a9a", "#1f5fbf", "#ff7f0e", "#c0392b"

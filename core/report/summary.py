@@ -109,15 +109,15 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
                         ("failures", "Failures per generation")):
         if stem not in captions:
             continue
-        md += [f"### {title}", "", f"![{title}]({stem}.png)", "", f"{captions.get(stem, '')} "
-               f"Vector version: [{stem}.svg]({stem}.svg).", ""]
+        md += [f"### {title}", "", f"![{title}]({stem}.png)", "",
+               f"{captions.get(stem, '')} Vector version: [{stem}.svg]({stem}.svg).", ""]
 
     labels = [o.label for o in objectives]
     failed_final = sum(1 for s in final if not s.valid)
     md += ["## Pareto front of the last generation" + ("s" if several else "") + " (paper, Table 2)", "",
-           f"The exact non-dominated set of the {len(final)} final solutions ({failed_final} failed ones "
-           f"excluded; a genome repeated in several generations counted once): {len(front)} solutions, "
-           f"sorted by {objectives[0].name}. All columns: front.csv; every final solution: final.csv.", ""]
+           (f"The exact non-dominated set of the {len(final)} final solutions ({failed_final} failed ones "
+            f"excluded; a genome repeated in several generations counted once): {len(front)} solutions, "
+            f"sorted by {objectives[0].name}. All columns: front.csv; every final solution: final.csv."), ""]
     md.append(md_table(["#", *labels, "runtime (s)", "chemically accurate", "run", "uuid"],
                        [[i, *s.fitness, s.runtime, analysis.accurate(s), s.run, s.uuid]
                         for i, s in enumerate(front, 1)], None))
@@ -186,6 +186,6 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
                          for st, reason, c in failures.by_reason])]
     interrupted = sum(r.interrupted for r in analysis.runs)
     if interrupted:
-        md += ["", f"{interrupted} evaluations were running when a driver stopped and were re-run under a new "
-               "uuid on resume (status interrupted in the journal; not counted above)."]
+        md += ["", (f"{interrupted} evaluations were running when a driver stopped and were re-run under a "
+                    "new uuid on resume (status interrupted in the journal; not counted above).")]
     return "\n".join(md) + "\n"

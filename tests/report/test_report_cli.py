@@ -33,13 +33,14 @@ def hpo_run(repo: Path, cwd: Path, name: str, seed: int) -> Path:
         [str(BIN / "hpo-run"), str(repo / "configs" / "zdt1-function.yaml"), "--set", f"run_dir={name}",
          "--set", f"seed={seed}", "--set", "optimizer.pop_size=12", "--set", "optimizer.generations=3",
          "--set", "launcher.workers=1", "--set", "constraints=[x1 < 0.5]"],
-        cwd=cwd, capture_output=True, text=True, timeout=180)
+        cwd=cwd, capture_output=True, text=True, timeout=180, check=False)
     assert proc.returncode == 0, proc.stderr
     return cwd / name
 
 
 def hpo_report(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN / "hpo-report"), *args], cwd=cwd, capture_output=True, text=True, timeout=180)
+    return subprocess.run([str(BIN / "hpo-report"), *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=180, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +79,7 @@ def test_report_of_a_real_run_writes_every_file(real_runs):
 
 
 def test_merged_real_runs_front_is_the_union_front(real_runs):
-    cwd, r1, r2 = real_runs
+    cwd, _, _ = real_runs
     proc = hpo_report("r1", "r2", "--out", "merged", "--accuracy", "f1=0.5", "--accuracy", "f2=3", cwd=cwd)
     assert proc.returncode == 0, proc.stderr
     final = [r for r in rows(cwd / "merged" / "final.csv") if float(r["f1"]) < 2e9]
