@@ -55,7 +55,7 @@ def build_report(run_dirs: Sequence[Path | str], out: Path | str, *,
         "failures": plots.plot_failures(failures, out)[0],
     }
     if hv is not None:
-        captions["hypervolume"] = plots.plot_hypervolume(hv, out)[0]
+        captions["hypervolume"] = plots.plot_hypervolume(hv, out, [o.unit for o in analysis.objectives])[0]
     files = [out / f"{stem}.{fmt}" for stem in captions for fmt in plots.FORMATS]
     files += summary.write(out, analysis, final=final, front=front, accurate=accurate, picks=picks, hv=hv,
                            failures=failures, captions=captions)

@@ -248,7 +248,7 @@ def plot_parallel(analysis: Analysis, final: Sequence[Solution], front: Sequence
     return caption, fig
 
 
-def plot_hypervolume(hv: Hypervolumes, out: Path) -> tuple[str, Figure]:
+def plot_hypervolume(hv: Hypervolumes, out: Path, units: Sequence[str] = ()) -> tuple[str, Figure]:
     """Convergence: the hypervolume of each generation's population, per run."""
     fig = Figure(figsize=(7, 4.5))
     ax = fig.add_subplot()
@@ -258,7 +258,7 @@ def plot_hypervolume(hv: Hypervolumes, out: Path) -> tuple[str, Figure]:
             ax.plot([g for g, _ in points], [v for _, v in points], "-o", ms=4,
                     lw=2.2 if series == "all runs" else 1.2, label=series)
     ax.set_xlabel("generation")
-    ax.set_ylabel("hypervolume of the population (objective units multiplied)")
+    ax.set_ylabel("hypervolume of the population" + (f" ({' x '.join(units)})" if units and all(units) else ""))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(True, alpha=0.3)
     if hv.values:

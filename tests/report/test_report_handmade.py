@@ -114,6 +114,8 @@ def test_figures_leave_maxint_out_and_use_log_scales(tmp_path):
     labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
     assert labels[:2] == ["rcut", "activ"] and "on Pareto front" in labels
     assert "energy_rmse (eV/atom)" in "".join(labels)
+    _, fig_hv = plots.plot_hypervolume(tables.hypervolumes(analysis), tmp_path, ["eV/atom", "eV/A"])
+    assert fig_hv.axes[0].get_ylabel() == "hypervolume of the population (eV/atom x eV/A)"
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert legend == ["chemically accurate (6)", "not chemically accurate (1)"]
 
