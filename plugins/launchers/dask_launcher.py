@@ -96,7 +96,11 @@ class LocalEngine:
             threads_per_worker=self.threads_per_worker,
             processes=True,
             host="127.0.0.1",
-            dashboard_address="127.0.0.1:0" if self.dashboard else None,
+            # distributed reads dashboard_address=None as its default ':8787' on every
+            # interface for the scheduler's HTTP server: keep that server on loopback, on
+            # a free port, and switch the dashboard itself off unless asked.
+            dashboard_address="127.0.0.1:0",
+            scheduler_kwargs={"dashboard": self.dashboard},
             local_directory=str(self.local_directory),
             silence_logs=logging.ERROR,
         )

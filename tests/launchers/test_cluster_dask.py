@@ -16,6 +16,7 @@ import pytest
 
 import hpo_launcher_helpers as helpers
 from conftest import assert_every_evaluation_once, read_csv, run_in_process, write_spec
+from dnnp_hpo.hookspecs import hookimpl
 from dnnp_hpo.plugins.launchers.dask_launcher import LaunchFailed
 
 
@@ -114,9 +115,26 @@ def test_worker_killed_mid_evaluation_loses_nothing(tmp_path: Path, dask_process
           f"{sorted({r['status'] for r in rows})}; rows: {len(rows)}")
 
 
-def test_local_mode_still_default(tmp_path: Path) -> None:
+class ListenSpy:
+    """Observer: the TCP addresses this (driver) process listens on while evaluations return."""
+
+    def __init__(self) -> None:
+        self.seen: set[tuple[str, int]] = set()
+
+    @hookimpl
+    def dnnp_hpo_evaluation_finished(self, run, evaluation) -> None:
+        import psutil
+
+        self.seen.update((c.laddr.ip, c.laddr.port) for c in psutil.Process().net_connections("tcp")
+                         if c.status == psutil.CONN_LISTEN)
+
+
+def test_local_mode_listens_on_loopback_only(tmp_path: Path) -> None:
+    spy = ListenSpy()
     spec = write_spec(tmp_path / "local.yaml", pop_size=4, generations=1, launcher={"plugin": "dask", "workers": 2})
-    run_dir = run_in_process(spec)
+    run_dir = run_in_process(spec, extra_plugins=(spy,))
     assert_every_evaluation_once(run_dir, 8)
     assert (run_dir / "dask-scratch").is_dir()
     assert read_csv(run_dir / "pop.csv")
+    assert spy.seen and all(ip == "127.0.0.1" for ip, _ in spy.seen), spy.seen
+    assert 8787 not in {port for _, port in spy.seen}, "no dashboard on its default port"
