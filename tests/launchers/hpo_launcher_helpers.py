@@ -49,6 +49,13 @@ def slow_zdt1(params: Mapping[str, float]) -> tuple[float, float]:
             marker.unlink(missing_ok=True)
 
 
+def fail_always(attempts_dir: str) -> None:
+    """Record the attempt, then fail as an engine-level task failure would."""
+    Path(attempts_dir).mkdir(parents=True, exist_ok=True)
+    (Path(attempts_dir) / f"{os.getpid()}.{time.monotonic_ns()}").touch()
+    raise RuntimeError("boom: this task always fails")
+
+
 @attrs.frozen
 class LaunchedZDT1:
     """TEST-ONLY trainer: ZDT1 computed in a child process started through ``launch_prefix``."""

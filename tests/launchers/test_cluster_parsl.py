@@ -45,6 +45,20 @@ def test_usage_tracking_off_and_loopback(tmp_path: Path) -> None:
     assert config.executors[0].all_addresses == {"127.0.0.1"}
 
 
+def test_parsl_failed_app_is_retried_then_reported(tmp_path: Path, worker_env) -> None:
+    """A failing app is re-run ``retries`` times by Parsl, then its future raises, which the
+    study records as status ``lost`` with the MAXINT fitness (core/study.py)."""
+    from types import SimpleNamespace
+
+    attempts = tmp_path / "attempts"
+    with ParslLauncher(provider="local", retries=1).connect(SimpleNamespace(run_dir=tmp_path)) as pool:
+        future = pool.submit(helpers.fail_always, str(attempts))
+        with pytest.raises(RuntimeError, match="boom"):
+            future.result()
+        assert list(pool.as_completed([future])) == [future]
+    assert len(list(attempts.iterdir())) == 2, "one run and one retry"
+
+
 def _launched(prefix: str) -> dict:
     return {"plugin": "launched_zdt1", "launch_prefix": prefix}
 
