@@ -29,6 +29,7 @@ Parsl's own logs and submit scripts go to ``RUN_DIR/parsl``.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import re
 import sys
 from pathlib import Path
@@ -132,6 +133,9 @@ class ParslLauncher:
     heartbeat_threshold: int = attrs.field(default=120, validator=_at_least(1))
     heartbeat_period: int = attrs.field(default=30, validator=_at_least(1))
     retries: int = attrs.field(default=2, validator=_at_least(0))  #: Parsl re-runs of a failed app
+    #: give the executor up only after this many blocks in a row failed (a lost node is
+    #: replaced by a new block; a broken worker_init does not loop forever)
+    block_failures: int = attrs.field(default=3, validator=_at_least(1))
 
     def __attrs_post_init__(self) -> None:
         kind = PROVIDERS[self.provider]
@@ -169,6 +173,7 @@ class ParslLauncher:
         """The whole Parsl Config: one HTEX on the composed provider, tracking off."""
         from parsl.config import Config
         from parsl.executors import HighThroughputExecutor
+        from parsl.jobs.error_handlers import windowed_error_handler
 
         address = resolve_address(self.address or PROVIDERS[self.provider].default_address)
         executor = HighThroughputExecutor(
@@ -181,6 +186,9 @@ class ParslLauncher:
             cores_per_worker=self.cores_per_worker,
             heartbeat_threshold=self.heartbeat_threshold,
             heartbeat_period=self.heartbeat_period,
+            # Parsl's default fails every task once all of init_blocks (1) blocks failed:
+            # one lost node would end the search.
+            block_error_handler=functools.partial(windowed_error_handler, threshold=self.block_failures),
         )
         return Config(
             executors=[executor],
