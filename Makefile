@@ -26,5 +26,10 @@ test: install
 test-fast: install
 	$(BIN)/pytest -m "not slow"
 
+# Benchmarks (docs/benchmarks.md): all four, ~10 min on 2 cores; BENCH_SEEDS=3 for a quicker run.
+bench: install
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python -m bench.all
+
 clean:
 	rm -rf runs .pytest_cache

@@ -1,0 +1,186 @@
+"""Engine benchmarks through the whole ``hpo-run`` path on local Dask.
+
+``overhead``: the deepmd trainer with a ``command`` that only writes a valid
+``lcurve.out`` (:func:`bench.trainers.fake_dp`, a tiny Python script): render the
+template, make the directory, run the subprocess, parse ``lcurve.out``, record in the
+journal and CSV.  ``utilisation``: the function trainer sleeping a lognormal time
+(median 1 s, sigma 0.5) on 8 workers, generational NSGA-II.
+
+Each run is an ``hpo-run`` subprocess on a spec written to a temporary directory; the
+timings come from the run's journal (worker-side start/stop of each evaluation and the
+command's own wall time, metric ``runtime``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from dnnp_hpo.journal import Journal
+
+from .common import BENCH, machine, write_result
+
+REPO = BENCH.parent
+HPO_RUN = Path(sys.executable).parent / "hpo-run"
+TEMPLATE = '{"x": [$x0, $x1, $x2, $x3, $x4, $x5, $x6], "training": {"disp_file": "lcurve.out", "seed": $seed}}\n'
+
+
+def space(n: int = 7) -> dict:
+    return {f"x{i}": {"type": "float", "init": [0.0, 1.0], "sigma": 0.1} for i in range(n)}
+
+
+def run_spec(spec: dict, tmp: Path) -> tuple[float, list]:
+    """Run hpo-run on ``spec``; return its wall time and the journal's evaluations."""
+    path = tmp / "spec.yaml"
+    spec = {**spec, "run_dir": str(tmp / "run")}
+    path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    start = time.perf_counter()
+    done = subprocess.run([str(HPO_RUN), str(path)], check=False, cwd=tmp, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"hpo-run failed ({done.returncode}): {done.stderr[-2000:]}")
+    journal = Journal.of(tmp / "run")
+    try:
+        evaluations = journal.evaluations()
+    finally:
+        journal.close()
+    return wall, evaluations
+
+
+def pct(values, q) -> float:
+    return float(np.percentile(np.asarray(values, dtype=float), q))
+
+
+def bare_python(concurrency: int, repeats: int = 20) -> dict:
+    """Wall time of ``python -c pass`` as a subprocess, ``concurrency`` at a time (as many
+    as there are workers): the floor of any Python command on this machine."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(_):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        return time.perf_counter() - start
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        times = list(pool.map(one, range(repeats * concurrency)))
+    return {"median": pct(times, 50), "p95": pct(times, 95), "concurrency": concurrency}
+
+
+def overhead(workers: int, evaluations: int, pop_size: int) -> dict:
+    """Per-evaluation framework overhead with a do-nothing training command."""
+    generations = evaluations // pop_size - 1
+    with tempfile.TemporaryDirectory(prefix="bench-overhead-") as tmpdir:
+        tmp = Path(tmpdir)
+        (tmp / "template.json").write_text(TEMPLATE, encoding="utf-8")
+        spec = {
+            "name": "bench-overhead", "seed": 1, "space": space(),
+            "objectives": [{"name": "energy_rmse"}, {"name": "force_rmse"}],
+            "trainer": {"plugin": "deepmd", "template": "template.json", "check_input": False,
+                        "command": [sys.executable, str(BENCH / "fake_dp.py")], "timeout_minutes": 1},
+            "optimizer": {"plugin": "nsga2", "pop_size": pop_size, "generations": generations},
+            "launcher": {"plugin": "dask", "workers": workers},
+        }
+        wall, evals = run_spec(spec, tmp)
+    ok = [e for e in evals if e.status == "ok"]
+    if len(ok) != len(evals):
+        bad = [e for e in evals if e.status != "ok"][:3]
+        raise RuntimeError(f"{len(evals) - len(ok)} evaluations failed, e.g. {[(e.status, e.reason) for e in bad]}")
+    duration = np.array([e.stop - e.start for e in ok])
+    command = np.array([e.metrics["runtime"] for e in ok])
+    worker_overhead = duration - command
+    first, last = min(e.start for e in ok), max(e.stop for e in ok)
+    span = last - first
+    python = bare_python(workers)
+    slot = workers * span / len(ok)  # worker-slot seconds per evaluation
+    # What the driver and the engine add on top of the worker-side time: every worker
+    # slot's time during the evaluations, less what the evaluations took, per evaluation.
+    amortised = (workers * span - duration.sum()) / len(ok)
+    return {
+        "workers": workers, "evaluations": len(ok), "pop_size": pop_size, "generations": generations,
+        "hpo_run_wall_s": wall, "evaluation_span_s": span,
+        "evals_per_s": len(ok) / span, "evals_per_s_including_startup": len(ok) / wall,
+        "command_s": {"median": pct(command, 50), "p95": pct(command, 95)},
+        "worker_overhead_s": {"median": pct(worker_overhead, 50), "p95": pct(worker_overhead, 95)},
+        "evaluation_s": {"median": pct(duration, 50), "p95": pct(duration, 95)},
+        "amortised_engine_overhead_s": float(amortised),
+        "slot_s_per_evaluation": float(slot),
+        "bare_python_s": python,
+        # everything but starting Python and its few lines: the framework's share
+        "overhead_per_evaluation_s": {
+            "median": float(pct(duration - command, 50) + amortised + pct(command, 50) - python["median"]),
+            "p95": float(pct(duration - command, 95) + amortised + pct(command, 95) - python["median"]),
+        },
+    }
+
+
+def utilisation(workers: int, pop_size: int, generations: int) -> dict:
+    """Busy fraction of the workers with lognormal training times."""
+    with tempfile.TemporaryDirectory(prefix="bench-util-") as tmpdir:
+        spec = {
+            "name": "bench-utilisation", "seed": 3, "space": space(),
+            "objectives": [{"name": "f1"}, {"name": "f2"}],
+            "trainer": {"plugin": "function", "callable": "bench.trainers:lognormal_sleep"},
+            "optimizer": {"plugin": "nsga2", "pop_size": pop_size, "generations": generations},
+            "launcher": {"plugin": "dask", "workers": workers},
+        }
+        wall, evals = run_spec(spec, Path(tmpdir))
+    durations = np.array([e.stop - e.start for e in evals])
+    first, last = min(e.start for e in evals), max(e.stop for e in evals)
+    span = last - first
+    by_gen = {}
+    for e in evals:
+        lo, hi = by_gen.get(e.trial.generation, (np.inf, -np.inf))
+        by_gen[e.trial.generation] = (min(lo, e.start), max(hi, e.stop))
+    return {
+        "workers": workers, "pop_size": pop_size, "generations": generations, "evaluations": len(evals),
+        "busy_fraction": float(durations.sum() / (workers * span)),
+        "busy_fraction_including_startup": float(durations.sum() / (workers * wall)),
+        "evaluation_span_s": span, "hpo_run_wall_s": wall,
+        "sum_evaluation_s": float(durations.sum()),
+        "evaluation_s": {"median": pct(durations, 50), "p95": pct(durations, 95), "max": float(durations.max())},
+        "generation_spans_s": [hi - lo for _, (lo, hi) in sorted(by_gen.items())],
+    }
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--evaluations", type=int, default=500, help="overhead: total evaluations")
+    parser.add_argument("--overhead-workers", type=int, nargs="*", default=[1, 2])
+    parser.add_argument("--util-workers", type=int, default=8)
+    parser.add_argument("--util-pops", type=int, nargs="*", default=[8, 32])
+    parser.add_argument("--util-generations", type=int, default=4)
+    parser.add_argument("--skip", nargs="*", default=[], choices=["overhead", "utilisation"])
+    args = parser.parse_args(argv)
+    payload = {"benchmark": "engine", "machine": machine(), "overhead": [], "utilisation": []}
+    if "overhead" not in args.skip:
+        for w in args.overhead_workers:
+            row = overhead(w, args.evaluations, pop_size=100)
+            payload["overhead"].append(row)
+            print(f"overhead workers={w}: per evaluation median "
+                  f"{row['overhead_per_evaluation_s']['median'] * 1e3:.1f} ms p95 "
+                  f"{row['overhead_per_evaluation_s']['p95'] * 1e3:.1f} ms (bare python "
+                  f"{row['bare_python_s']['median'] * 1e3:.1f} ms); worker-side median {row['worker_overhead_s']['median'] * 1e3:.1f} ms "
+                  f"p95 {row['worker_overhead_s']['p95'] * 1e3:.1f} ms, amortised "
+                  f"{row['amortised_engine_overhead_s'] * 1e3:.1f} ms, command median "
+                  f"{row['command_s']['median'] * 1e3:.1f} ms, {row['evals_per_s']:.1f} evals/s", flush=True)
+    if "utilisation" not in args.skip:
+        for pop in args.util_pops:
+            row = utilisation(args.util_workers, pop, args.util_generations)
+            payload["utilisation"].append(row)
+            print(f"utilisation workers={args.util_workers} pop={pop}: busy {row['busy_fraction']:.2f} "
+                  f"({row['evaluations']} evals in {row['evaluation_span_s']:.1f} s)", flush=True)
+    write_result("engine", payload)
+    return payload
+
+
+if __name__ == "__main__":
+    main()
