@@ -86,7 +86,15 @@ def dnnp_hpo_trainers() -> dict[str, type]:
 
 
 def main(argv: list[str]) -> int:
-    """The "training": write ZDT1 of the JSON params to result.json in the working directory."""
+    """The "training": write ZDT1 of the JSON params to result.json in the working directory.
+
+    With ``$HPO_TEST_MARKERS`` set it first leaves ``<parent pid>.<ns>`` there (the parent
+    is the worker that started it) and sleeps ``$HPO_TEST_SLEEP`` seconds.
+    """
+    markers = os.environ.get(MARKER_VARIABLE)
+    if markers:
+        (Path(markers) / f"{os.getppid()}.{time.monotonic_ns()}").touch()
+        time.sleep(float(os.environ.get(SLEEP_VARIABLE, "0.5")))
     Path("result.json").write_text(json.dumps(list(zdt1(json.loads(argv[0])))))
     return 0
 

@@ -115,6 +115,39 @@ def test_worker_killed_mid_evaluation_loses_nothing(tmp_path: Path, dask_process
           f"{sorted({r['status'] for r in rows})}; rows: {len(rows)}")
 
 
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=(
+    "bug (core/evaluation.py make_workdir, exist_ok=False): when the engine re-runs an evaluation "
+    "whose worker died, the re-run gets the same Trial and so the same workdir, which the first "
+    "attempt created: the re-run is recorded as 'error: FileExistsError' instead of training again"))
+def test_rerun_of_a_training_with_a_workdir_trains_again(tmp_path: Path, dask_processes,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    markers = tmp_path / "running"
+    markers.mkdir()
+    monkeypatch.setenv(helpers.MARKER_VARIABLE, str(markers))
+    monkeypatch.setenv(helpers.SLEEP_VARIABLE, "1.0")
+    cluster = dask_processes(2)
+    victim = cluster.workers[0]
+    spec = write_spec(tmp_path / "rerun.yaml", pop_size=4, generations=0,
+                      trainer={"plugin": "launched_zdt1"},
+                      launcher={"plugin": "dask", "scheduler_file": str(cluster.scheduler_file), "min_workers": 2})
+
+    def kill_when_busy() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if any(m.name.startswith(f"{victim.pid}.") for m in markers.iterdir()):
+                os.kill(victim.pid, signal.SIGKILL)
+                return
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_when_busy, daemon=True)
+    killer.start()
+    run_dir = run_in_process(spec, extra_plugins=(helpers,))
+    killer.join(5)
+    rows = assert_every_evaluation_once(run_dir, 4)
+    assert [r["reason"] for r in rows if r["status"] != "ok"] == []
+
+
 class ListenSpy:
     """Observer: the TCP addresses this (driver) process listens on while evaluations return."""
 
