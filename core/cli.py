@@ -54,7 +54,8 @@ def list_plugins(registry: Registry, console: Console) -> None:
 def trials_table(run: RunContext, title: str, rows: Sequence[Sequence[object]], extra: Sequence[str]) -> Table:
     table = Table(title=title)
     for column in ("#", *run.space.names, *extra):
-        table.add_column(column)
+        # fold: a narrow terminal wraps a value over lines instead of cutting it to "0.0…"
+        table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*map(format_value, row))
     return table
