@@ -157,8 +157,8 @@ class JoinedEngine:
                 notice(run, f"dask: shutting down the scheduler at {address} and its workers")
                 try:
                     client.shutdown()
-                except Exception:  # noqa: BLE001 - best effort at the end of a run
-                    pass
+                except Exception as exc:  # noqa: BLE001 - best effort at the end of a run
+                    notice(run, f"dask: shutdown of {address} failed: {type(exc).__name__}: {exc}")
             client.close()
 
     def _await_workers(self, run: RunContext, client: Any, address: str, started: float, deadline: float) -> None:

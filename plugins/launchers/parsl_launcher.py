@@ -32,9 +32,9 @@ import concurrent.futures
 import functools
 import re
 import sys
-from pathlib import Path
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import attrs

@@ -9,14 +9,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, VENV_BIN, assert_every_evaluation_once, write_spec
+
 from dnnp_hpo.cli import main
 
 LAUNCHER_SPECS = sorted((REPO / "configs" / "launchers").glob("*.yaml"))
@@ -33,7 +32,7 @@ def test_the_shipped_files_exist() -> None:
 @pytest.mark.parametrize("spec", LAUNCHER_SPECS, ids=lambda p: p.name)
 def test_shipped_spec_validates_with_dry_run(spec: Path, tmp_path: Path) -> None:
     done = subprocess.run([str(VENV_BIN / "hpo-run"), str(spec), "--dry-run"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert "The spec is valid" in done.stdout
     assert not list(tmp_path.iterdir()), "--dry-run writes nothing"
@@ -41,7 +40,7 @@ def test_shipped_spec_validates_with_dry_run(spec: Path, tmp_path: Path) -> None
 
 @pytest.mark.parametrize("script", BATCH_SCRIPTS, ids=lambda p: p.name)
 def test_batch_script_syntax(script: Path) -> None:
-    done = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, timeout=30)
+    done = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, timeout=30, check=False)
     assert done.returncode == 0, done.stderr
 
 
@@ -57,14 +56,14 @@ def test_batch_script_runs_and_cleans_up(script: Path, tmp_path: Path, worker_en
            "DASK_SCHEDULER_ARGS": "--host 127.0.0.1 --port 0", "DASK_WORKER_ARGS": "--host 127.0.0.1"}
     started = time.monotonic()
     done = subprocess.run(["bash", str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=180, start_new_session=True)
+                          timeout=180, start_new_session=True, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert_every_evaluation_once(workdir / "run", 8)
     log = (workdir / "run" / "launcher.log").read_text()
     assert "2 worker(s)" in log and "min_workers=2" in log
     assert not (tmp_path / "scratch").exists(), "scratch removed at the end"
     leftovers = subprocess.run(["pgrep", "-f", f"--scheduler-file {workdir}/scheduler.json"],
-                               capture_output=True, text=True)
+                               capture_output=True, text=True, check=False)
     assert leftovers.stdout.strip() == "", "no Dask process left behind"
     print(f"{script.name}: {time.monotonic() - started:.2f} s; {log.strip().splitlines()[0]}")
 

@@ -12,10 +12,10 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
 import hpo_launcher_helpers as helpers
+import pytest
 from conftest import assert_every_evaluation_once, read_csv, run_in_process, write_spec
+
 from dnnp_hpo.hookspecs import hookimpl
 from dnnp_hpo.plugins.launchers.dask_launcher import LaunchFailed
 

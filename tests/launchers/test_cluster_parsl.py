@@ -17,10 +17,10 @@ import shlex
 import time
 from pathlib import Path
 
-import pytest
-
 import hpo_launcher_helpers as helpers
+import pytest
 from conftest import assert_every_evaluation_once, run_in_process, write_spec
+
 from dnnp_hpo.plugins.launchers.parsl_launcher import ParslLauncher
 
 

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import assert_every_evaluation_once, final_population, run_in_process, write_spec
 
 

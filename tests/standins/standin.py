@@ -88,13 +88,12 @@ def start_job(script: Path, stdout: str, stderr: str, env: dict[str, str]) -> st
     job = state_dir() / job_id
     job.mkdir()
     rc_file = job / "rc"
-    out = open(stdout or os.devnull, "ab")
-    err = open(stderr or os.devnull, "ab")
-    proc = subprocess.Popen(
-        ["/bin/bash", "-c", 'bash "$1"; echo $? > "$2"', "standin-job", str(script), str(rc_file)],
-        stdin=subprocess.DEVNULL, stdout=out, stderr=err, env={**os.environ, **env},
-        start_new_session=True, cwd=os.getcwd(),
-    )
+    with open(stdout or os.devnull, "ab") as out, open(stderr or os.devnull, "ab") as err:
+        proc = subprocess.Popen(
+            ["/bin/bash", "-c", 'bash "$1"; echo $? > "$2"', "standin-job", str(script), str(rc_file)],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=err, env={**os.environ, **env},
+            start_new_session=True, cwd=os.getcwd(),
+        )
     (job / "pid").write_text(str(proc.pid))
     return job_id
 
