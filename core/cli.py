@@ -11,13 +11,14 @@ from rich.console import Console
 from rich.table import Table
 
 from dnnp_hpo.driver import check_run_dir, dry_run_trials, execute, prepare_run
-from dnnp_hpo.errors import SpecError
+from dnnp_hpo.errors import LaunchFailed, SpecError
 from dnnp_hpo.evaluation import Evaluation
 from dnnp_hpo.front import chemically_accurate, format_value, pareto_front
 from dnnp_hpo.registry import KINDS, Registry, load_registry
 from dnnp_hpo.run import RunContext
 
 EXIT_BAD_INPUT = 2
+EXIT_LAUNCH_FAILED = 3
 
 
 class _Parser(argparse.ArgumentParser):
@@ -110,7 +111,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     if run.resumed:
         console.print(f"Resuming the run in {run.run_dir}")
-    population = execute(run, trainer, registry)
+    try:
+        population = execute(run, trainer, registry)
+    except LaunchFailed as exc:
+        print(f"hpo-run: could not launch: {exc}", file=sys.stderr)
+        return EXIT_LAUNCH_FAILED
     console.print(front_table(run, [m.evaluation for m in population]))
     failures = sum(1 for m in population if not m.evaluation.ok)
     console.print(f"Run directory: {run.run_dir} ({failures} failed in the final population)")

@@ -36,3 +36,9 @@ class TrainingFailed(Exception):
         super().__init__(reason)
         self.reason = reason
         self.status = status
+
+
+class LaunchFailed(RuntimeError):
+    """The execution engine could not be started or joined (no scheduler file, no
+    workers in time...).  ``hpo-run`` shows the message as one line and exits 3; the
+    journal keeps whatever was recorded, so the same command resumes the run later."""

@@ -96,7 +96,17 @@ def one_line(text: str, limit: int = 300) -> str:
 
 
 def make_workdir(trial: Trial) -> Path:
-    """Create the trial's own directory; never reuse one (a rerun gets a new uuid)."""
+    """Create the trial's own directory, fresh.
+
+    The engine may run a trial again when its worker died (Dask and Parsl retries): the
+    dead attempt's directory is kept beside it as ``<uuid>.attempt-N`` for inspection,
+    and the new attempt starts in an empty one.
+    """
     trial.workdir.parent.mkdir(parents=True, exist_ok=True)
-    trial.workdir.mkdir(exist_ok=False)
+    if trial.workdir.exists():
+        attempt = 1
+        while trial.workdir.with_name(f"{trial.workdir.name}.attempt-{attempt}").exists():
+            attempt += 1
+        trial.workdir.rename(trial.workdir.with_name(f"{trial.workdir.name}.attempt-{attempt}"))
+    trial.workdir.mkdir()
     return trial.workdir

@@ -231,7 +231,7 @@ def dnnp_hpo_trainers() -> Mapping[str, type[Trainer]]:
 
 @hookspec
 def dnnp_hpo_launchers() -> Mapping[str, type[Launcher]]:
-    """Launchers usable as ``launcher.plugin`` (built in: dask)."""
+    """Launchers usable as ``launcher.plugin`` (built in: dask, parsl)."""
 
 
 @hookspec

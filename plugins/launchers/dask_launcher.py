@@ -37,6 +37,7 @@ from typing import Any
 import attrs
 
 from dnnp_hpo.errors import SpecError
+from dnnp_hpo.errors import LaunchFailed
 from dnnp_hpo.hookspecs import hookimpl
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import Invalid
@@ -46,10 +47,6 @@ from .notice import notice
 DEFAULT_LOCAL_WORKERS = 2
 _ADDRESS = re.compile(r"^(tcp|tls|ucx|inproc)://[^\s/]+$")
 _UNSET_VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
-
-
-class LaunchFailed(RuntimeError):
-    """The engine could not be reached or did not get its workers in time."""
 
 
 class DaskPool:

@@ -116,10 +116,6 @@ def test_worker_killed_mid_evaluation_loses_nothing(tmp_path: Path, dask_process
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "bug (core/evaluation.py make_workdir, exist_ok=False): when the engine re-runs an evaluation "
-    "whose worker died, the re-run gets the same Trial and so the same workdir, which the first "
-    "attempt created: the re-run is recorded as 'error: FileExistsError' instead of training again"))
 def test_rerun_of_a_training_with_a_workdir_trains_again(tmp_path: Path, dask_processes,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     markers = tmp_path / "running"
