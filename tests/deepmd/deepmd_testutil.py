@@ -61,5 +61,5 @@ def run_exe(argv: list[str], cwd: Path | None = None, timeout: float = 300,
 
 
 def hpo_run(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    """The real ``hpo-run`` console script."""
-    return run_exe([str(VENV_BIN / "hpo-run"), *args], cwd=cwd, timeout=timeout)
+    """The real ``hpo-run`` console script, on a wide virtual terminal (rich wraps at 80)."""
+    return run_exe([str(VENV_BIN / "hpo-run"), *args], cwd=cwd, timeout=timeout, env={"COLUMNS": "250"})

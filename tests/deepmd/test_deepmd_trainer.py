@@ -96,12 +96,15 @@ def test_missing_data_path_fails_without_starting_the_command(tmp_path: Path) ->
     assert not (trial.workdir / "stdout.log").exists()
 
 
-def test_evaluation_directory_is_never_reused(tmp_path: Path) -> None:
+def test_a_dead_attempts_directory_is_never_reused(tmp_path: Path) -> None:
+    """A retried trial trains in an empty directory: a dead attempt's lcurve.out is not read."""
     run, trainer = prepare(tmp_path, command=[sys.executable, "-c", "pass"])
     trial = a_trial(run)
     trial.workdir.mkdir(parents=True)
-    with pytest.raises(FileExistsError):
+    (trial.workdir / "lcurve.out").write_text("# step rmse_e_val rmse_f_val\n 10 0.1 0.2\n")
+    with pytest.raises(TrainingFailed, match="the training wrote no lcurve.out"):
         trainer.train(trial)
+    assert (trial.workdir.parent / f"{trial.uuid}.attempt-1" / "lcurve.out").exists()
 
 
 GRANDPARENT = """

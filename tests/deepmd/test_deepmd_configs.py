@@ -1,0 +1,51 @@
+"""The shipped specs: the paper's setup as published, and the quickstart, both valid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from deepmd_testutil import PAPER_SPACE, QUICKSTART, REPO, hpo_run
+
+PAPER = REPO / "configs" / "paper-alcl3-kcl.yaml"
+
+
+def test_paper_spec_is_table_1_and_section_2() -> None:
+    spec = yaml.safe_load(PAPER.read_text())
+    space = {name: {k: v for k, v in p.items() if k != "init" or p["type"] != "choice"}
+             for name, p in spec["space"].items()}
+    expected = {name: {k: v for k, v in p.items()} for name, p in PAPER_SPACE.items()}
+    assert list(space) == list(expected)  # the genome order of section 2.2.1
+    for name in ("start_lr", "stop_lr", "rcut", "rcut_smth"):
+        assert space[name] == expected[name]
+    for name, n in (("scale_by_worker", 3), ("desc_activ_func", 5), ("fitting_activ_func", 5)):
+        assert spec["space"][name]["init"] == [0.0, float(n)] and space[name]["sigma"] == 0.0625
+        assert space[name]["choices"] == expected[name]["choices"]
+    assert spec["optimizer"] == {"plugin": "nsga2", "pop_size": 100, "generations": 6, "sigma_decay": 0.85}
+    trainer = spec["trainer"]
+    assert trainer["timeout_minutes"] == 120 and trainer["settings"]["numb_steps"] == 40000
+    assert spec["report"]["chemical_accuracy"] == {"energy_rmse": 0.004, "force_rmse": 0.04}
+
+
+def test_paper_spec_dry_run_without_the_users_data() -> None:
+    """Valid before the data exist: exit 0, a warning per missing data path."""
+    done = hpo_run(str(PAPER), "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("warning") == 2 and "alcl3-kcl/train does not exist" in done.stderr
+    assert '"neuron": [240, 240, 240]' in done.stdout and '"numb_steps": 40000' in done.stdout
+    assert "The spec is valid" in done.stdout
+
+
+def test_quickstart_dry_run(demo_data: Path) -> None:
+    done = hpo_run(str(QUICKSTART), "--dry-run",
+                   "--set", f"trainer.settings.train_systems={demo_data / 'train'}",
+                   "--set", f"trainer.settings.valid_systems={demo_data / 'valid'}")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert f'"systems": ["{demo_data / "train"}"]' in done.stdout
+    spec = yaml.safe_load(QUICKSTART.read_text())
+    # sel of the demo template counts neighbours within 6 A: rcut may never exceed it
+    assert spec["space"]["rcut"]["bounds"][1] <= 6.0
+    assert spec["constraints"] == ["stop_lr < start_lr", "rcut_smth < rcut"]
+    assert spec["report"]["chemical_accuracy"] == {"energy_rmse": 0.004, "force_rmse": 0.04}
