@@ -258,7 +258,7 @@ def test_paper_preset_is_exactly_the_operators_before_the_variation_switch():
 
 
 def test_spec_fields():
-    assert NSGA2().variation == SBX
+    assert NSGA2().variation == PAPER  # sbx does not win every benchmark cell yet
     assert NSGA2(variation="paper").variation == PAPER
     with pytest.raises(Invalid):
         NSGA2(variation="bogus")
