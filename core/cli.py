@@ -66,12 +66,14 @@ def front_table(run: RunContext, evaluations: Sequence[Evaluation]) -> Table:
     """The final Pareto front: hyperparameters, objectives (with units), accuracy."""
     objectives = run.experiment.objectives
     thresholds = run.experiment.report.chemical_accuracy
-    extra = [f"{o.name} ({o.unit})" if o.unit else o.name for o in objectives]
+    # Units and second words on a line of their own: the table has a column per
+    # hyperparameter, and narrower headers let it fit a terminal more often.
+    extra = [f"{o.name}\n({o.unit})" if o.unit else o.name for o in objectives]
     has_runtime = any("runtime" in e.metrics for e in evaluations) and "runtime" not in run.objective_names
     if has_runtime:
-        extra.append("runtime (s)")
+        extra.append("runtime\n(s)")
     if thresholds:
-        extra.append("chemically accurate")
+        extra.append("chemically\naccurate")
     rows = []
     for i, e in enumerate(pareto_front(evaluations), 1):
         row: list[object] = [i, *e.trial.params.values(), *e.fitness]
