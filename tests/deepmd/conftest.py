@@ -15,7 +15,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from deepmd_testutil import VENV_BIN, run_exe  # noqa: E402
+from deepmd_testutil import VENV_BIN, run_exe
 
 
 @pytest.fixture(scope="session")

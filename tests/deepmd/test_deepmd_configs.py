@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-
 from deepmd_testutil import PAPER_SPACE, QUICKSTART, REPO, hpo_run
 
 PAPER = REPO / "configs" / "paper-alcl3-kcl.yaml"

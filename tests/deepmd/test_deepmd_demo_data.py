@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-
 from deepmd_testutil import VENV_BIN, run_exe
 
 EXE = str(VENV_BIN / "hpo-demo-data")

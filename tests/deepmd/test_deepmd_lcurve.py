@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from deepmd_testutil import DATA
+
 from dnnp_hpo.plugins.deepmd.lcurve import LcurveError, fitness, read_lcurve
 
 REAL = DATA / "lcurve.out"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-
 from deepmd_testutil import QUICKSTART, VENV_BIN, run_exe
+
 from dnnp_hpo.plugins.deepmd.lcurve import read_lcurve
 
 

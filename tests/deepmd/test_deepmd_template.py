@@ -10,10 +10,10 @@ import json
 from pathlib import Path
 
 import pytest
+from deepmd_testutil import PAPER_SPACE, PAPER_TEMPLATE, deepmd_spec, hpo_run, write_spec
 from hypothesis import given
 from hypothesis import strategies as st
 
-from deepmd_testutil import PAPER_SPACE, PAPER_TEMPLATE, deepmd_spec, hpo_run, write_spec
 from dnnp_hpo.errors import SpecError
 from dnnp_hpo.plugins.deepmd.template import parse_rendered, parse_template
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-
 from deepmd_testutil import QUICKSTART, deepmd_spec, write_spec
+
 from dnnp_hpo.driver import prepare_run
 from dnnp_hpo.errors import SpecError, TrainingFailed
 from dnnp_hpo.evaluation import Trial
