@@ -14,15 +14,6 @@ from dnnp_hpo.errors import SpecError
 from dnnp_hpo.evaluation import one_line
 
 
-def deepmd_available() -> bool:
-    """Whether DeePMD-kit's argument checker can be imported here (it is optional)."""
-    try:
-        import deepmd.utils.argcheck  # noqa: F401
-    except Exception:  # noqa: BLE001 - a broken install is "not available" too
-        return False
-    return True
-
-
 def check_with_deepmd(data: dict[str, Any], path: str, what: str = "") -> None:
     """Run DeePMD-kit's ``normalize`` on ``data``; SpecError with its message if it refuses.
 
