@@ -104,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rendered = trainer.render(trials[0])
             if rendered is not None:
                 console.print("Input of the first candidate:")
-                console.print(rendered, markup=False, highlight=False)
+                console.print(rendered, markup=False, highlight=False, soft_wrap=True)
             console.print(f"The spec is valid; the run would write to {run.run_dir}")
             return 0
         run = check_run_dir(run, resume=args.resume, force=args.force)

@@ -1,0 +1,1 @@
+"""Reserved for the NequIP trainer plugin (issue 8); it registers nothing yet."""
