@@ -21,13 +21,15 @@ EXIT_BAD_INPUT = 2
 EXIT_LAUNCH_FAILED = 3
 
 
-class _Parser(argparse.ArgumentParser):
+class OneLineParser(argparse.ArgumentParser):
+    """Usage mistakes as one line and exit 2, like every other bad input."""
+
     def error(self, message: str) -> None:  # one line, not usage plus error
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="hpo-run", description=__doc__)
+    parser = OneLineParser(prog="hpo-run", description=__doc__)
     parser.add_argument("spec", nargs="?", type=Path, help="experiment spec (YAML)")
     parser.add_argument("--dry-run", action="store_true",
                         help="validate everything, print the decoded first generation, run nothing")

@@ -8,18 +8,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from dnnp_hpo.cli import EXIT_BAD_INPUT, OneLineParser
+
 from . import ReportError, build_report
-
-EXIT_BAD_INPUT = 2
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, not usage plus error
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="hpo-report", description=__doc__)
+    parser = OneLineParser(prog="hpo-report", description=__doc__)
     parser.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR",
                         help="run directories (each holds journal.sqlite); several are merged")
     parser.add_argument("--out", type=Path,
