@@ -45,6 +45,16 @@ class Invalid(ValueError):
     """Raised by spec validators; its message is shown to the user as is."""
 
 
+def at_least(minimum: int):
+    """An attrs validator: the field (when set) is ``minimum`` or more."""
+
+    def check(_instance, attribute, value) -> None:
+        if value is not None and value < minimum:
+            raise Invalid(f"{attribute.name} must be at least {minimum}, got {value}")
+
+    return check
+
+
 @attrs.frozen
 class Objective:
     """One minimised objective; ``name`` picks the trainer metric it takes."""

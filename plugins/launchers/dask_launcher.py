@@ -36,11 +36,10 @@ from typing import Any
 
 import attrs
 
-from dnnp_hpo.errors import SpecError
-from dnnp_hpo.errors import LaunchFailed
+from dnnp_hpo.errors import LaunchFailed, SpecError
 from dnnp_hpo.hookspecs import hookimpl
 from dnnp_hpo.run import RunContext
-from dnnp_hpo.spec import Invalid
+from dnnp_hpo.spec import Invalid, at_least
 
 from .notice import notice
 
@@ -185,14 +184,6 @@ class JoinedEngine:
 # --------------------------------------------------------------------------------------
 
 
-def _at_least(minimum: int) -> Callable[[Any, Any, Any], None]:
-    def check(_instance, attribute, value) -> None:
-        if value is not None and value < minimum:
-            raise Invalid(f"{attribute.name} must be at least {minimum}, got {value}")
-
-    return check
-
-
 def _dask_address(_instance, _attribute, value) -> None:
     if value is not None and not _ADDRESS.match(value):
         raise Invalid(f"address must look like tcp://host:port, got {value!r}")
@@ -218,16 +209,16 @@ class DaskLauncher:
     """Fields of the ``launcher:`` block for ``plugin: dask``."""
 
     #: local mode: worker processes of the LocalCluster (default 2)
-    workers: int | None = attrs.field(default=None, validator=_at_least(1))
-    threads_per_worker: int = attrs.field(default=1, validator=_at_least(1))
+    workers: int | None = attrs.field(default=None, validator=at_least(1))
+    threads_per_worker: int = attrs.field(default=1, validator=at_least(1))
     dashboard: bool = False
     local_directory: str | None = None  #: local mode scratch; default RUN_DIR/dask-scratch
-    retries: int = attrs.field(default=2, validator=_at_least(0))  #: re-runs of a task that raised
+    retries: int = attrs.field(default=2, validator=at_least(0))  #: re-runs of a task that raised
     #: join the scheduler that wrote this file (``dask scheduler --scheduler-file``)
     scheduler_file: str | None = None
     #: or join the scheduler at this address
     address: str | None = attrs.field(default=None, validator=_dask_address)
-    min_workers: int = attrs.field(default=0, validator=_at_least(0))  #: wait for them first
+    min_workers: int = attrs.field(default=0, validator=at_least(0))  #: wait for them first
     wait_timeout: float = attrs.field(default=600.0, validator=_positive_seconds)
     shutdown: bool = False  #: stop a joined scheduler and its workers at the end
 

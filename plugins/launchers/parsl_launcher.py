@@ -41,7 +41,7 @@ import attrs
 
 from dnnp_hpo.hookspecs import hookimpl
 from dnnp_hpo.run import RunContext
-from dnnp_hpo.spec import Invalid
+from dnnp_hpo.spec import Invalid, at_least
 
 from .notice import notice
 from .parsl_parts import LAUNCHERS, PROVIDER_KEYS, PROVIDERS, SYNONYMS, resolve_address
@@ -85,14 +85,6 @@ def _one_of(table: dict[str, Any] | Any) -> Callable[[Any, Any, Any], None]:
     return check
 
 
-def _at_least(minimum: int) -> Callable[[Any, Any, Any], None]:
-    def check(_instance, attribute, value) -> None:
-        if value is not None and value < minimum:
-            raise Invalid(f"{attribute.name} must be at least {minimum}, got {value}")
-
-    return check
-
-
 def _walltime(_instance, _attribute, value) -> None:
     if value is not None and not _WALLTIME.match(value):
         raise Invalid(f"walltime must be HH:MM:SS, got {value!r}")
@@ -111,14 +103,14 @@ class ParslLauncher:
     launcher: str | None = attrs.field(default=None, validator=_one_of(LAUNCHERS))
     launcher_options: str = ""
     # provider settings (Parsl's names); None: Parsl's default
-    nodes_per_block: int | None = attrs.field(default=None, validator=_at_least(1))
-    init_blocks: int | None = attrs.field(default=None, validator=_at_least(0))
-    min_blocks: int | None = attrs.field(default=None, validator=_at_least(0))
-    max_blocks: int | None = attrs.field(default=None, validator=_at_least(1))
+    nodes_per_block: int | None = attrs.field(default=None, validator=at_least(1))
+    init_blocks: int | None = attrs.field(default=None, validator=at_least(0))
+    min_blocks: int | None = attrs.field(default=None, validator=at_least(0))
+    max_blocks: int | None = attrs.field(default=None, validator=at_least(1))
     walltime: str | None = attrs.field(default=None, validator=_walltime)
     worker_init: str | None = None
     scheduler_options: str | None = None
-    cmd_timeout: int | None = attrs.field(default=None, validator=_at_least(1))
+    cmd_timeout: int | None = attrs.field(default=None, validator=at_least(1))
     project: str | None = None
     queue: str | None = None
     account: str | None = None
@@ -127,15 +119,15 @@ class ParslLauncher:
     constraint: str | None = None
     exclusive: bool | None = None
     # executor settings
-    workers_per_node: int = attrs.field(default=1, validator=_at_least(1))
+    workers_per_node: int = attrs.field(default=1, validator=at_least(1))
     cores_per_worker: float = 1.0
     address: str | None = attrs.field(default=None, validator=_address)
-    heartbeat_threshold: int = attrs.field(default=120, validator=_at_least(1))
-    heartbeat_period: int = attrs.field(default=30, validator=_at_least(1))
-    retries: int = attrs.field(default=2, validator=_at_least(0))  #: Parsl re-runs of a failed app
+    heartbeat_threshold: int = attrs.field(default=120, validator=at_least(1))
+    heartbeat_period: int = attrs.field(default=30, validator=at_least(1))
+    retries: int = attrs.field(default=2, validator=at_least(0))  #: Parsl re-runs of a failed app
     #: give the executor up only after this many blocks in a row failed (a lost node is
     #: replaced by a new block; a broken worker_init does not loop forever)
-    block_failures: int = attrs.field(default=3, validator=_at_least(1))
+    block_failures: int = attrs.field(default=3, validator=at_least(1))
 
     def __attrs_post_init__(self) -> None:
         kind = PROVIDERS[self.provider]
