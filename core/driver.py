@@ -112,7 +112,7 @@ def execute(run: RunContext, trainer: Trainer, registry: Registry) -> list[Membe
             (run.run_dir / SPEC_AS_RUN).write_text(
                 yaml.safe_dump(run.raw_spec, sort_keys=False), encoding="utf-8")
         checkpoint = journal.checkpoint()
-        finished = journal.evaluations()
+        finished = journal.evaluations(recorded=True)
         running = journal.running()
         recorder = JournalRecorder(journal)
         registry.manager.register(recorder)

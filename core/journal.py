@@ -142,11 +142,17 @@ class Journal:
             db.execute("UPDATE evaluations SET status = ?, reason = ? WHERE uuid = ?",
                        (INTERRUPTED, reason, uuid))
 
-    def evaluations(self, status: str | None = None) -> list[Evaluation]:
-        """Every recorded evaluation (finished ones by default: not running/interrupted)."""
+    def evaluations(self, status: str | None = None, *, recorded: bool = False) -> list[Evaluation]:
+        """Every recorded evaluation (finished ones by default: not running/interrupted).
+
+        By birth, or with ``recorded`` in the order they were recorded as finished: a
+        finished row is written with INSERT OR REPLACE, which gives it a rowid above every
+        other, so rowid order is finishing order (a steady-state resume replays it).
+        """
         if status is None:
             rows = self.db.execute(
-                "SELECT * FROM evaluations WHERE status NOT IN (?, ?) ORDER BY birth_id, start",
+                "SELECT * FROM evaluations WHERE status NOT IN (?, ?) ORDER BY "
+                + ("rowid" if recorded else "birth_id, start"),
                 (RUNNING, INTERRUPTED),
             )
         else:

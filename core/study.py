@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import math
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -28,6 +31,7 @@ class Study:
 
     def __init__(self, run: RunContext, trainer: Trainer, pool: Pool | None, *,
                  finished: Sequence[Evaluation] = (), running: Sequence[Trial] = ()) -> None:
+        # ``finished`` in the order the journal recorded them (Journal.evaluations(recorded=True)).
         self.run = run
         self.space = run.space
         self.n_objectives = len(run.objective_names)
@@ -36,12 +40,18 @@ class Study:
         self.pool = pool
         self.births = 0
         self.finished = {e.trial.birth_id: e for e in finished}
+        #: birth -> position in the journal's recording order (``finished`` comes in it)
+        self.recorded_order = {e.trial.birth_id: i for i, e in enumerate(finished)}
         self.running = {t.birth_id: t for t in running}
+        self.inflight: dict[Any, Trial] = {}  #: engine future -> trial
+        self.ready: list[tuple[float, int, Evaluation]] = []  #: heap of known results
+        self._sequence = itertools.count()
 
-    def trial(self, genome: Sequence[float], generation: int) -> Trial:
+    def trial(self, genome: Sequence[float], generation: int, birth_id: int | None = None) -> Trial:
         """A new trial for ``genome``: fresh uuid, next birth id, its own training seed."""
-        birth_id = self.births
-        self.births += 1
+        if birth_id is None:
+            birth_id = self.births
+            self.births += 1
         name = str(uuid.uuid4())
         # Derived, not drawn from the optimizer's stream: the search is the same
         # whether or not a trainer uses its seed.
@@ -56,38 +66,81 @@ class Study:
         broken = [c.text for c in self.run.experiment.constraints if not c.holds(trial.params)]
         return f"violates {'; '.join(broken)}" if broken else None
 
+    # -- sending out and collecting, one birth at a time -------------------------------
+
+    def submit(self, genome: Sequence[float], generation: int, birth_id: int | None = None) -> Trial:
+        """Start evaluating ``genome``; :meth:`next_finished` hands back its evaluation.
+
+        ``birth_id`` is given only to send again a birth that was in flight when the
+        driver died (a steady-state optimizer resuming): the journal's record of it is
+        reused when it finished, else it is harvested or trained again.
+        """
+        assert self.pool is not None, "a dry run evaluates nothing"
+        trial = self.trial(genome, generation, birth_id)
+        earlier = self._from_journal(trial)
+        if earlier is not None:
+            # Recorded before a resume: handed back in the order the journal recorded
+            # it, so a steady-state search replays the interrupted run's sequence.
+            self._ready(earlier, self.recorded_order.get(trial.birth_id, math.inf))
+            return trial
+        reason = self.infeasibility(trial)
+        if reason is not None:
+            now = time.time()
+            evaluation = failed_evaluation(trial, self.n_objectives, INFEASIBLE, reason, now, now)
+            self._finished(evaluation)
+            self._ready(evaluation, math.inf)
+            return trial
+        self.run.hook.dnnp_hpo_evaluation_started(run=self.run, trial=trial)
+        self.inflight[self.pool.submit(run_trial, self.trainer, trial, self.run.objective_names)] = trial
+        return trial
+
+    @property
+    def pending(self) -> int:
+        """Births submitted whose evaluation :meth:`next_finished` has not returned yet."""
+        return len(self.ready) + len(self.inflight)
+
+    def in_flight(self) -> list[Trial]:
+        """The trials still pending, by birth: what a checkpoint must send again."""
+        trials = [e.trial for _, _, e in self.ready] + list(self.inflight.values())
+        return sorted(trials, key=lambda t: t.birth_id)
+
+    def next_finished(self) -> Evaluation:
+        """Wait for any pending birth to finish and return its evaluation (recorded).
+
+        Evaluations known without waiting (infeasible, or from the journal) come first.
+        Among trainings that are done by the time we look, the earliest birth is taken,
+        so that with one worker the order, and so the search, depends on the seed alone.
+        """
+        if self.ready:
+            return heapq.heappop(self.ready)[2]
+        assert self.inflight, "next_finished() with nothing pending"
+        next(iter(self.pool.as_completed(list(self.inflight))))
+        future = min((f for f in self.inflight if f.done()), key=lambda f: self.inflight[f].birth_id)
+        trial = self.inflight.pop(future)
+        try:
+            evaluation = future.result()
+        except Exception as exc:  # noqa: BLE001 - the engine gave up on the task
+            now = time.time()
+            evaluation = failed_evaluation(
+                trial, self.n_objectives, LOST,
+                f"the engine lost the evaluation: {type(exc).__name__}: {exc}", now, now,
+                hostname="?", pid=-1,
+            )
+        self._finished(evaluation)
+        return evaluation
+
+    def _ready(self, evaluation: Evaluation, order: float) -> None:
+        heapq.heappush(self.ready, (order, next(self._sequence), evaluation))
+
     def evaluate(self, genomes: Sequence[Sequence[float]], generation: int) -> list[Evaluation]:
         """Evaluate in parallel; results in the order of ``genomes``."""
-        assert self.pool is not None, "a dry run evaluates nothing"
+        assert not self.pending, "evaluate() while births are pending"
+        position = {self.submit(g, generation).birth_id: i for i, g in enumerate(genomes)}
         results: dict[int, Evaluation] = {}
-        futures = {}
-        trials = [self.trial(g, generation) for g in genomes]
-        for i, trial in enumerate(trials):
-            earlier = self._from_journal(trial)
-            if earlier is not None:
-                results[i] = earlier
-                continue
-            reason = self.infeasibility(trial)
-            if reason is not None:
-                now = time.time()
-                results[i] = failed_evaluation(trial, self.n_objectives, INFEASIBLE, reason, now, now)
-                self._finished(results[i])
-                continue
-            self.run.hook.dnnp_hpo_evaluation_started(run=self.run, trial=trial)
-            futures[self.pool.submit(run_trial, self.trainer, trial, self.run.objective_names)] = i
-        for future in self.pool.as_completed(list(futures)):
-            i = futures[future]
-            try:
-                results[i] = future.result()
-            except Exception as exc:  # noqa: BLE001 - the engine gave up on the task
-                now = time.time()
-                results[i] = failed_evaluation(
-                    trials[i], self.n_objectives, LOST,
-                    f"the engine lost the evaluation: {type(exc).__name__}: {exc}", now, now,
-                    hostname="?", pid=-1,
-                )
-            self._finished(results[i])
-        return [results[i] for i in range(len(trials))]
+        while self.pending:
+            evaluation = self.next_finished()
+            results[position[evaluation.trial.birth_id]] = evaluation
+        return [results[i] for i in range(len(genomes))]
 
     def _from_journal(self, trial: Trial) -> Evaluation | None:
         """The record of this birth from before a resume, if there is a usable one."""
