@@ -177,6 +177,21 @@ class Study(Protocol):
         to the observers the moment it finishes.
         """
 
+    def submit(self, genome: Sequence[float], generation: int, birth_id: int | None = None) -> Trial:
+        """Start one evaluation without waiting (a steady-state optimizer's way in).
+
+        ``birth_id`` only to send again a birth that was pending at a checkpoint: its
+        journal record is reused if it finished.  Do not mix with :meth:`evaluate`.
+        """
+
+    def next_finished(self) -> Evaluation:
+        """Block until any submitted evaluation finishes; return it (already recorded)."""
+
+    pending: int  #: submitted births whose evaluation next_finished() has not returned
+
+    def in_flight(self) -> list[Trial]:
+        """The pending trials, by birth: what a checkpoint must list to send them again."""
+
     def generation_finished(
         self, generation: int, population: Sequence[Member], state: Mapping[str, Any]
     ) -> None:

@@ -1,6 +1,8 @@
-"""Optimizer plugin ``nsga2``: the paper's generational NSGA-II."""
+"""Optimizer plugins ``nsga2`` (the paper's generational NSGA-II) and ``nsga2-async``."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import attrs
 import numpy as np
@@ -11,6 +13,7 @@ from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import Invalid
 
 from .algorithm import PAPER, VARIATIONS, nsga2, random_genomes
+from .asynchronous import steady_state_nsga2
 
 
 def _positive(_instance, attribute, value) -> None:
@@ -29,13 +32,10 @@ def _probability(_instance, attribute, value) -> None:
 
 
 @attrs.frozen
-class NSGA2:
-    """``optimizer: {plugin: nsga2, pop_size: 100, generations: 6, variation: paper}``.
+class Reproduction:
+    """How offspring are made; shared by ``nsga2`` and ``nsga2-async``.
 
-    ``generations`` counts the generations after the initial population (generation 0),
-    so the paper's run is ``generations: 6``: 7 x pop_size evaluations.
-
-    ``variation`` picks how offspring are made (survival is NSGA-II's in both):
+    ``variation`` picks the operators (survival is NSGA-II's in both):
 
     * ``paper`` (the default): the seed paper's operators exactly (section 2.2.3, Listing 1): a random
       parent, cloned, isotropic Gaussian mutation with each parameter's ``sigma``, hard
@@ -51,7 +51,6 @@ class NSGA2:
     """
 
     pop_size: int = attrs.field(default=100, validator=_positive)
-    generations: int = attrs.field(default=6)
     sigma_decay: float = attrs.field(default=0.85, validator=_positive)
     variation: str = attrs.field(default=PAPER, validator=_variation)
     # sbx defaults: chosen on tuning seeds 100-110 of bench/quality.py (Deb's textbook
@@ -61,12 +60,29 @@ class NSGA2:
     mutation_eta: float = attrs.field(default=10.0, validator=_positive)
     mutation_prob: float | None = attrs.field(default=0.3, validator=_probability)
 
+    def prepare(self, run: RunContext) -> None:
+        """Nothing to check beyond the fields."""
+
+    def options(self) -> dict[str, Any]:
+        return {"crossover_eta": self.crossover_eta, "crossover_prob": self.crossover_prob,
+                "mutation_eta": self.mutation_eta, "mutation_prob": self.mutation_prob}
+
+
+@attrs.frozen
+class NSGA2(Reproduction):
+    """``optimizer: {plugin: nsga2, pop_size: 100, generations: 6, variation: paper}``.
+
+    The generational NSGA-II of the paper: each generation waits for all its trainings.
+    ``generations`` counts the generations after the initial population (generation 0),
+    so the paper's run is ``generations: 6``: 7 x pop_size evaluations.  Reproduction
+    fields: :class:`Reproduction`.
+    """
+
+    generations: int = attrs.field(default=6)
+
     def __attrs_post_init__(self) -> None:
         if self.generations < 0:
             raise Invalid(f"generations must be 0 or more, got {self.generations}")
-
-    def prepare(self, run: RunContext) -> None:
-        """Nothing to check beyond the fields."""
 
     def planned_evaluations(self) -> int:
         return self.pop_size * (self.generations + 1)
@@ -79,12 +95,49 @@ class NSGA2:
         # drawn from it first, exactly as initial_genomes() shows it to --dry-run.
         rng = np.random.default_rng(study.seed)
         initial = random_genomes(rng, study, self.pop_size)
-        options = {"crossover_eta": self.crossover_eta, "crossover_prob": self.crossover_prob,
-                   "mutation_eta": self.mutation_eta, "mutation_prob": self.mutation_prob}
         return nsga2(study, rng, self.pop_size, self.generations, self.sigma_decay,
-                     None if checkpoint else initial, checkpoint, variation=self.variation, options=options)
+                     None if checkpoint else initial, checkpoint, variation=self.variation,
+                     options=self.options())
+
+
+@attrs.frozen
+class NSGA2Async(Reproduction):
+    """``optimizer: {plugin: nsga2-async, pop_size: 100, max_births: 700, init_pop_size: 100}``.
+
+    Steady-state NSGA-II (:mod:`.asynchronous`): a new offspring is sent out the moment
+    any evaluation returns, so no worker waits for the slowest training of a generation.
+    ``max_births`` counts every evaluation, generation 0 included (``700`` is the budget
+    of ``nsga2`` with ``pop_size: 100, generations: 6``); ``init_pop_size`` random
+    genomes start the search (default: ``pop_size``; at least the number of workers keeps
+    them all busy from the start).  The population is recorded every ``pop_size``
+    evaluations as a generation.  Reproduction fields: :class:`Reproduction`.
+    """
+
+    max_births: int = attrs.field(default=700, validator=_positive)
+    init_pop_size: int | None = attrs.field(default=None)
+
+    def __attrs_post_init__(self) -> None:
+        if self.init_pop_size is not None and self.init_pop_size <= 0:
+            raise Invalid(f"init_pop_size must be positive, got {self.init_pop_size}")
+
+    @property
+    def initial_size(self) -> int:
+        return min(self.max_births, self.init_pop_size or self.pop_size)
+
+    def planned_evaluations(self) -> int:
+        return self.max_births
+
+    def initial_genomes(self, study: Study) -> list[list[float]]:
+        return random_genomes(np.random.default_rng(study.seed), study, self.initial_size)
+
+    def run(self, study: Study, checkpoint: Checkpoint | None = None):
+        rng = np.random.default_rng(study.seed)
+        initial = random_genomes(rng, study, self.initial_size)
+        return steady_state_nsga2(study, rng, pop_size=self.pop_size, max_births=self.max_births,
+                                  initial=initial, sigma_decay=self.sigma_decay, checkpoint=checkpoint,
+                                  variation=self.variation, options=self.options())
 
 
 @hookimpl
 def dnnp_hpo_optimizers() -> dict[str, type]:
-    return {"nsga2": NSGA2}
+    return {"nsga2": NSGA2, "nsga2-async": NSGA2Async}

@@ -1,0 +1,133 @@
+"""Asynchronous steady-state NSGA-II: no worker waits for the slowest training.
+
+LEAP's ``steady_state_nsga_2`` (``leap_ec.multiobjective.asynchronous``) as a loop over
+the run's Study instead of a Dask client, so that it runs on every launcher:
+
+1. send ``init_pop_size`` random genomes out (generation 0, as in the generational
+   NSGA-II);
+2. each time any evaluation returns, insert it into the population with the ENLU
+   incremental non-dominated ranking (:class:`SteadyStatePopulation`), dropping the most
+   crowded member of the last front once the population exceeds ``pop_size``;
+3. while the birth budget lasts, breed one offspring from the population with the same
+   reproduction pipeline as ``nsga2`` and send it out at once.
+
+Every ``pop_size`` evaluations the population is recorded as a "generation" (snapshot
+``g`` after ``(g + 1) * pop_size`` evaluations), with what a resume needs: the random
+generator, the count of evaluations inserted and the births still pending.  Offspring
+bred after snapshot ``g`` are labelled generation ``g + 1`` and mutated with the sigmas
+annealed ``g`` times, as generation ``g + 1`` of the generational run is: a budget means
+the same thing in both modes.
+
+On resume the pending births are sent again under their birth ids; the Study hands back
+the journal's records in the order they were recorded, so the search replays the
+interrupted run's insertions and breeds the same offspring until it reaches what was
+still running when the driver died.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import toolz
+from leap_ec.decoder import IdentityDecoder
+from leap_ec.individual import Individual
+from leap_ec.multiobjective.asynchronous import enlu_inds_rank
+from leap_ec.multiobjective.ops import per_rank_crowding_calc
+
+from dnnp_hpo.evaluation import Evaluation, Member
+from dnnp_hpo.hookspecs import Study
+from dnnp_hpo.journal import Checkpoint
+
+from .algorithm import PAPER, TrainedProblem, as_individuals, as_members, reproduction
+
+
+class SteadyStatePopulation:
+    """A population kept as its non-dominated fronts, updated one insertion at a time.
+
+    LEAP's ENLU insertion (Li et al., IEEE Trans. Cybern. 47(9), 2017) re-ranks only the
+    fronts the newcomer disturbs; crowding distances are recomputed on those fronts.
+    Ranks are 1-based, as LEAP's full sort gives them.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.fronts: list[list[Individual]] = []
+
+    @classmethod
+    def restored(cls, size: int, population: Sequence[Individual]) -> SteadyStatePopulation:
+        """From a recorded population (fronts in order, as :attr:`members` lists them)."""
+        restored = cls(size)
+        for ind in population:
+            if not restored.fronts or restored.fronts[-1][0].rank != ind.rank:
+                restored.fronts.append([])
+            restored.fronts[-1].append(ind)
+        return restored
+
+    @property
+    def members(self) -> list[Individual]:
+        return [ind for front in self.fronts for ind in front]
+
+    def __len__(self) -> int:
+        return sum(len(front) for front in self.fronts)
+
+    def insert(self, newcomer: Individual) -> None:
+        first, last = enlu_inds_rank(newcomer, self.fronts)
+        for front in self.fronts[first:last]:
+            per_rank_crowding_calc(front, front[0].problem.maximize)
+        if len(self) > self.size:
+            # NSGA-II's truncation, one at a time: the most crowded of the worst front.
+            worst = self.fronts[-1]
+            worst.pop(min(range(len(worst)), key=lambda i: worst[i].distance))
+            if worst:
+                per_rank_crowding_calc(worst, worst[0].problem.maximize)
+            else:
+                self.fronts.pop()
+
+
+def individual(evaluation: Evaluation, problem: TrainedProblem) -> Individual:
+    ind = Individual(np.array(evaluation.trial.genome, dtype=float), IdentityDecoder(), problem)
+    ind.fitness = np.array(evaluation.fitness)
+    ind.evaluation = evaluation
+    return ind
+
+
+def _snapshot_state(rng: np.random.Generator, inserted: int, study: Study) -> dict[str, Any]:
+    pending = [[t.birth_id, t.generation, list(t.genome)] for t in study.in_flight()]
+    return {"rng": rng.bit_generator.state, "inserted": inserted, "pending": pending}
+
+
+def steady_state_nsga2(study: Study, rng: np.random.Generator, *, pop_size: int, max_births: int,
+                       initial: list[list[float]], sigma_decay: float, checkpoint: Checkpoint | None = None,
+                       variation: str = PAPER, options: dict[str, Any] | None = None) -> list[Member]:
+    """Run until ``max_births`` evaluations are inserted; return the final population."""
+    options = options or {}
+    problem = TrainedProblem(study.n_objectives)
+    bounds = study.space.bounds
+    sigmas = np.array(study.space.sigmas, dtype=float)
+
+    if checkpoint is None:
+        population = SteadyStatePopulation(pop_size)
+        inserted = 0
+        for genome in initial[:max_births]:
+            study.submit(genome, generation=0)
+    else:
+        population = SteadyStatePopulation.restored(pop_size, as_individuals(checkpoint.population, problem))
+        rng.bit_generator.state = checkpoint.state["rng"]
+        inserted = int(checkpoint.state["inserted"])
+        for birth_id, generation, genome in checkpoint.state["pending"]:
+            study.submit(genome, generation, birth_id=birth_id)
+
+    while study.pending:
+        population.insert(individual(study.next_finished(), problem))
+        inserted += 1
+        if study.births < max_births:
+            generation = inserted // pop_size
+            std = sigmas * sigma_decay ** max(0, generation - 1)  # as generation g of nsga2
+            child = next(toolz.pipe(population.members, *reproduction(variation, rng, std, bounds, options)))
+            study.submit(child.genome, generation)
+        if inserted % pop_size == 0 or not study.pending:
+            study.generation_finished(-(-inserted // pop_size) - 1, as_members(population.members),
+                                      _snapshot_state(rng, inserted, study))
+    return as_members(population.members)
