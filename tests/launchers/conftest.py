@@ -31,15 +31,16 @@ ZDT1_SPACE = {f"x{i}": {"type": "float", "init": [0.0, 1.0], "sigma": 0.1} for i
 
 
 def write_spec(path: Path, *, launcher: dict, trainer: dict | None = None, pop_size: int = 8,
-               generations: int = 2, seed: int = 7, run_dir: Path | None = None) -> Path:
-    """A ZDT1 experiment spec with the given launcher block."""
+               generations: int = 2, seed: int = 7, run_dir: Path | None = None,
+               optimizer: dict | None = None) -> Path:
+    """A ZDT1 experiment spec with the given launcher block (and optimizer block)."""
     spec = {
         "name": path.stem, "seed": seed,
         "run_dir": str(run_dir or path.parent / f"run-{path.stem}"),
         "space": ZDT1_SPACE,
         "objectives": [{"name": "f1"}, {"name": "f2"}],
         "trainer": trainer or {"plugin": "function", "callable": "dnnp_hpo.problems:zdt1"},
-        "optimizer": {"plugin": "nsga2", "pop_size": pop_size, "generations": generations},
+        "optimizer": optimizer or {"plugin": "nsga2", "pop_size": pop_size, "generations": generations},
         "launcher": launcher,
     }
     path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")

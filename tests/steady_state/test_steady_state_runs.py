@@ -1,0 +1,142 @@
+"""nsga2-async end to end: real launchers, the journal, resume after SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from dnnp_hpo.journal import Journal
+
+HERE = Path(__file__).resolve().parent
+RESUMABLE = HERE.parent / "journal" / "resumable.py"  # hpo-run with a SIGKILL observer
+SPACE = "\n".join(f"  x{i}: {{type: float, init: [0.0, 1.0], sigma: 0.1}}" for i in range(7))
+SPEC = """
+name: steady
+seed: 11
+space:
+{space}
+constraints: ["x0 <= 0.97"]
+objectives: [{{name: f1}}, {{name: f2}}]
+trainer: {trainer}
+optimizer: {{plugin: nsga2-async, pop_size: 8, max_births: {births}, variation: {variation}}}
+launcher: {launcher}
+"""
+FILE = "{{plugin: file, log: {log}, seconds: {seconds}}}"  # resumable.FileTrainer
+
+
+def dask(workers: int) -> str:
+    return f"{{plugin: dask, workers: {workers}}}"
+
+SLOW_ZDT1 = "{plugin: function, callable: 'steady_funcs:slow_zdt1'}"
+
+
+def write_spec(path: Path, *, trainer: str = SLOW_ZDT1, launcher: str = dask(2), births: int = 40,
+               variation: str = "sbx") -> Path:
+    path.write_text(SPEC.format(space=SPACE, trainer=trainer, launcher=launcher, births=births,
+                                variation=variation))
+    return path
+
+
+def hpo_run(cwd: Path, spec: Path, run_dir: str, *, kill: tuple[str, int] = ("none", 0)) -> subprocess.CompletedProcess:
+    """hpo-run in a subprocess (through resumable.py, which can SIGKILL it at an event)."""
+    path = [str(HERE), str(RESUMABLE.parent), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+    return subprocess.run(
+        [sys.executable, str(RESUMABLE), kill[0], str(kill[1]), str(spec), "--set", f"run_dir={run_dir}"],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+
+
+def recorded(run_dir: Path):
+    journal = Journal.of(run_dir)
+    try:
+        evaluations = journal.evaluations()
+        last = journal.generations()[-1]
+        population = [(m.evaluation.trial.genome, m.evaluation.fitness, m.rank)
+                      for m in journal.population(last)]
+        return evaluations, population, journal.generations(), journal.integrity(), journal.running()
+    finally:
+        journal.close()
+
+
+def test_uneven_trainings_on_local_dask_record_every_birth(tmp_path):
+    spec = write_spec(tmp_path / "spec.yaml", births=40)
+    done = hpo_run(tmp_path, spec, "runs/a")
+    assert done.returncode == 0, done.stderr
+    evaluations, population, generations, integrity, running = recorded(tmp_path / "runs/a")
+    assert sorted(e.trial.birth_id for e in evaluations) == list(range(40))
+    assert integrity == "ok" and not running
+    assert generations == list(range(5))  # a snapshot every pop_size (8) insertions
+    assert len(population) == 8 and min(rank for *_, rank in population) == 1
+    # The point of being asynchronous: workers did not wait for one another, so some
+    # offspring were sent before generation 0 was complete.
+    births_before_gen0_done = [e for e in evaluations if e.trial.birth_id >= 8 and e.trial.generation == 0]
+    assert births_before_gen0_done
+
+
+def test_one_worker_runs_are_reproducible_from_the_seed(tmp_path):
+    first, second, other = (
+        write_spec(tmp_path / f"{x}.yaml", trainer=FILE.format(log=tmp_path / f"{x}.log", seconds=0.0),
+                   launcher=dask(1), births=32)
+        for x in "abc"
+    )
+    other.write_text(other.read_text().replace("seed: 11", "seed: 12"))
+    for spec, run in ((first, "runs/a"), (second, "runs/b"), (other, "runs/c")):
+        assert hpo_run(tmp_path, spec, run).returncode == 0
+    a, b, c = (recorded(tmp_path / run) for run in ("runs/a", "runs/b", "runs/c"))
+
+    def births(record):
+        return [(e.trial.birth_id, e.trial.genome, e.fitness) for e in record[0]]
+
+    assert births(a) == births(b) and a[1] == b[1]
+    assert births(a) != births(c)
+
+
+# Kill points: during generation 0, after an evaluation finished but before the journal
+# recorded it, right after sending an offspring, while a snapshot is being recorded.
+KILLS = [("evaluation_finished", 3), ("evaluation_finished", 13), ("evaluation_started", 20),
+         ("generation_finished", 2)]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("steady-reference")
+    spec = write_spec(tmp / "spec.yaml", trainer=FILE.format(log=tmp / "log", seconds=0.02),
+                      launcher=dask(1), births=32)
+    assert hpo_run(tmp, spec, "runs/ref").returncode == 0
+    return recorded(tmp / "runs/ref")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("event", "n"), KILLS)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigkill_and_resume_loses_no_finished_evaluation(tmp_path, reference, event, n, workers):
+    log = tmp_path / "trainings.log"
+    spec = write_spec(tmp_path / "spec.yaml", trainer=FILE.format(log=log, seconds=0.02),
+                      launcher=dask(workers), births=32)
+    killed = hpo_run(tmp_path, spec, "runs/r", kill=(event, n))
+    assert killed.returncode == -9, killed.stderr
+    journal = Journal.of(tmp_path / "runs/r")
+    before = {e.trial.uuid: e for e in journal.evaluations()}
+    journal.close()
+
+    resumed = hpo_run(tmp_path, spec, "runs/r")
+    assert resumed.returncode == 0, resumed.stderr
+    evaluations, population, _, integrity, running = recorded(tmp_path / "runs/r")
+    assert integrity == "ok" and not running
+    after = {e.trial.uuid: e for e in evaluations}
+    # every evaluation finished before the kill is still there, unchanged
+    assert all(after[uuid] == evaluation for uuid, evaluation in before.items())
+    # one finished record per birth, the whole budget
+    assert sorted(Counter(e.trial.birth_id for e in evaluations).items()) == [(b, 1) for b in range(32)]
+    # a training recorded before the kill is never run again
+    trainings = Counter(int(line) for line in log.read_text().split())
+    assert all(trainings[e.trial.birth_id] == 1 for e in before.values() if e.ok)
+    if workers == 1:
+        # one worker: the replay is exact, so the interrupted run ends where the other did
+        assert population == reference[1]
