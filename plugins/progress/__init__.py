@@ -40,6 +40,9 @@ class Progress:
         self.start = time.monotonic()
         self.planned = run.experiment.optimizer.planned_evaluations()
         self.generations = self.planned // max(1, getattr(run.experiment.optimizer, "pop_size", self.planned))
+        # A steady-state optimizer has no generation barrier: count births against the
+        # budget instead (its "generations" are snapshots every pop_size births).
+        self.steady_state = not hasattr(run.experiment.optimizer, "generations")
         self.generation = 0
         self.done = self.done_in_generation = self.failed_in_generation = self.running = 0
         self.front: list[Evaluation] = []
@@ -53,7 +56,8 @@ class Progress:
         elapsed = time.monotonic() - self.start
         eta = elapsed / self.done * (self.planned - self.done) if self.done else float("nan")
         table.add_row(
-            f"[bold]generation {self.generation} of {self.generations - 1}",
+            f"[bold]births {self.done} of {self.planned}" if self.steady_state
+            else f"[bold]generation {self.generation} of {self.generations - 1}",
             f"done {self.done_in_generation}",
             f"running {self.running}",
             f"failed {self.failed_in_generation}",
@@ -101,8 +105,10 @@ class Progress:
                 f"best {name} {format_value(min(e.fitness[i] for e in self.front))}"
                 for i, name in enumerate(self.run.objective_names)
             ) if self.front else "no successful evaluation yet"
-            print(f"generation {generation} of {self.generations - 1} done: {self.done}/{self.planned} "
-                  f"evaluations, {self.failed_in_generation} failed in this generation, "
+            what = (f"births {self.done} of {self.planned} (snapshot {generation})" if self.steady_state
+                    else f"generation {generation} of {self.generations - 1} done: {self.done}/{self.planned} "
+                    "evaluations")
+            print(f"{what}, {self.failed_in_generation} failed in this generation, "
                   f"elapsed {_duration(time.monotonic() - self.start)}; front of {len(self.front)}: {best}",
                   file=sys.stdout, flush=True)
         self._refresh()

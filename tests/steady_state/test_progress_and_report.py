@@ -1,0 +1,48 @@
+"""What a user watches and reads: progress lines and hpo-report, for both optimizers."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from test_steady_state_runs import hpo_run, write_spec
+
+BIN = Path(sys.executable).parent
+
+
+def test_progress_counts_births_for_the_steady_state_optimizer(tmp_path):
+    spec = write_spec(tmp_path / "spec.yaml", births=20)
+    done = hpo_run(tmp_path, spec, "runs/a")  # stdout is a pipe: plain progress lines
+    assert done.returncode == 0, done.stderr
+    snapshots = re.findall(r"^births (\d+) of 20 \(snapshot (\d+)\)", done.stdout, re.MULTILINE)
+    # a snapshot every pop_size (8) births, and one at the end
+    assert [(int(b), int(g)) for b, g in snapshots] == [(8, 0), (16, 1), (20, 2)]
+
+
+def test_progress_counts_generations_for_the_generational_optimizer(tmp_path):
+    spec = write_spec(tmp_path / "spec.yaml", births=20)
+    text = spec.read_text().replace("plugin: nsga2-async, pop_size: 8, max_births: 20",
+                                    "plugin: nsga2, pop_size: 8, generations: 2")
+    spec.write_text(text)
+    done = hpo_run(tmp_path, spec, "runs/g")
+    assert done.returncode == 0, done.stderr
+    lines = re.findall(r"^generation (\d) of 2 done: (\d+)/24 evaluations", done.stdout, re.MULTILINE)
+    assert lines == [("0", "8"), ("1", "16"), ("2", "24")]
+
+
+def test_hpo_report_reads_a_steady_state_run(tmp_path):
+    spec = write_spec(tmp_path / "spec.yaml", births=24)
+    assert hpo_run(tmp_path, spec, "runs/a").returncode == 0
+    report = subprocess.run([str(BIN / "hpo-report"), str(tmp_path / "runs/a")],
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert report.returncode == 0, report.stderr
+    out = tmp_path / "runs/a/report"
+    # snapshots stand in for generations: one panel each in the generations figure
+    assert (out / "generations.png").stat().st_size > 0
+    # the run table: last generation 2 (snapshots after 8, 16, 24 births), 24 evaluations
+    assert re.search(r"\| a \| \S+ \| steady \| 11 \| 2 \| 24 \| 0 \| 0 \| yes \|",
+                     (out / "summary.md").read_text()), (out / "summary.md").read_text()
+    hypervolume = (out / "hypervolume.csv").read_text().splitlines()
+    assert len(hypervolume) == 1 + 3  # header + one row per snapshot
