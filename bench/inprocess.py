@@ -32,6 +32,9 @@ class DoneFuture:
         except Exception as exc:  # noqa: BLE001 - re-raised by result(), like a real future
             self._value, self._error = None, exc
 
+    def done(self) -> bool:
+        return True
+
     def result(self) -> Any:
         if self._error is not None:
             raise self._error
@@ -70,8 +73,9 @@ _REGISTRY = None
 _QUIET = None
 
 
-def run_inprocess(spec: dict[str, Any]) -> list[tuple[float, ...]]:
-    """Run the spec's optimizer on a SerialPool; return the final population's fitnesses."""
+def run_inprocess(spec: dict[str, Any], pool: Any = None) -> list[tuple[float, ...]]:
+    """Run the spec's optimizer on ``pool`` (default: a SerialPool); return the final
+    population's fitnesses."""
     global _REGISTRY, _QUIET
     if _REGISTRY is None:
         _REGISTRY = load_registry()
@@ -83,7 +87,7 @@ def run_inprocess(spec: dict[str, Any]) -> list[tuple[float, ...]]:
         path.write_text(yaml.safe_dump({**spec, "run_dir": str(Path(tmp) / "run")}), encoding="utf-8")
         run, trainer = prepare_run(path, _REGISTRY)
         run = attrs.evolve(run, hook=_QUIET)
-        study = Study(run, trainer, SerialPool())
+        study = Study(run, trainer, pool or SerialPool())
         population = run.experiment.optimizer.run(study, None)
     return [tuple(m.evaluation.fitness) for m in population]
 
