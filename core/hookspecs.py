@@ -188,6 +188,7 @@ class Study(Protocol):
         """Block until any submitted evaluation finishes; return it (already recorded)."""
 
     pending: int  #: submitted births whose evaluation next_finished() has not returned
+    capacity: int  #: evaluations the engine can run at once right now (its workers)
 
     def in_flight(self) -> list[Trial]:
         """The pending trials, by birth: what a checkpoint must list to send them again."""

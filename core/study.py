@@ -95,6 +95,11 @@ class Study:
         return trial
 
     @property
+    def capacity(self) -> int:
+        """How many evaluations the engine can run at once now (its workers)."""
+        return self.pool.size if self.pool is not None else 0
+
+    @property
     def pending(self) -> int:
         """Births submitted whose evaluation :meth:`next_finished` has not returned yet."""
         return len(self.ready) + len(self.inflight)

@@ -107,10 +107,14 @@ class NSGA2Async(Reproduction):
     Steady-state NSGA-II (:mod:`.asynchronous`): a new offspring is sent out the moment
     any evaluation returns, so no worker waits for the slowest training of a generation.
     ``max_births`` counts every evaluation, generation 0 included (``700`` is the budget
-    of ``nsga2`` with ``pop_size: 100, generations: 6``); ``init_pop_size`` random
-    genomes start the search (default: ``pop_size``; at least the number of workers keeps
-    them all busy from the start).  The population is recorded every ``pop_size``
-    evaluations as a generation.  Reproduction fields: :class:`Reproduction`.
+    of ``nsga2`` with ``pop_size: 100, generations: 6``).  Generation 0 is the same
+    ``pop_size`` random genomes as ``nsga2``'s.  ``init_pop_size`` evaluations are sent
+    at the start and kept in flight (LEAP's name); by default as many as the engine has
+    workers, re-read as workers join, which keeps them all busy but makes the order of
+    births depend on when workers arrive.  With one worker, or with ``init_pop_size: 1``,
+    the order and so the whole search depends on the seed alone (docs/optimizer.md).
+    The population is recorded every ``pop_size`` evaluations as a generation.
+    Reproduction fields: :class:`Reproduction`.
     """
 
     max_births: int = attrs.field(default=700, validator=_positive)
@@ -120,22 +124,19 @@ class NSGA2Async(Reproduction):
         if self.init_pop_size is not None and self.init_pop_size <= 0:
             raise Invalid(f"init_pop_size must be positive, got {self.init_pop_size}")
 
-    @property
-    def initial_size(self) -> int:
-        return min(self.max_births, self.init_pop_size or self.pop_size)
-
     def planned_evaluations(self) -> int:
         return self.max_births
 
     def initial_genomes(self, study: Study) -> list[list[float]]:
-        return random_genomes(np.random.default_rng(study.seed), study, self.initial_size)
+        return random_genomes(np.random.default_rng(study.seed), study, min(self.pop_size, self.max_births))
 
     def run(self, study: Study, checkpoint: Checkpoint | None = None):
+        # Generation 0 is drawn first from the spec's seed, as in nsga2 and --dry-run.
         rng = np.random.default_rng(study.seed)
-        initial = random_genomes(rng, study, self.initial_size)
+        initial = random_genomes(rng, study, min(self.pop_size, self.max_births))
         return steady_state_nsga2(study, rng, pop_size=self.pop_size, max_births=self.max_births,
-                                  initial=initial, sigma_decay=self.sigma_decay, checkpoint=checkpoint,
-                                  variation=self.variation, options=self.options())
+                                  initial=initial, in_flight=self.init_pop_size, sigma_decay=self.sigma_decay,
+                                  checkpoint=checkpoint, variation=self.variation, options=self.options())
 
 
 @hookimpl

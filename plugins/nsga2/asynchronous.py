@@ -3,13 +3,18 @@
 LEAP's ``steady_state_nsga_2`` (``leap_ec.multiobjective.asynchronous``) as a loop over
 the run's Study instead of a Dask client, so that it runs on every launcher:
 
-1. send ``init_pop_size`` random genomes out (generation 0, as in the generational
-   NSGA-II);
+1. send ``init_pop_size`` evaluations out at once (default: one per worker): the
+   ``pop_size`` random genomes of generation 0 (the same as ``nsga2``'s) go first;
 2. each time any evaluation returns, insert it into the population with the ENLU
    incremental non-dominated ranking (:class:`SteadyStatePopulation`), dropping the most
    crowded member of the last front once the population exceeds ``pop_size``;
-3. while the birth budget lasts, breed one offspring from the population with the same
-   reproduction pipeline as ``nsga2`` and send it out at once.
+3. while the birth budget lasts, send the next one out at once: the next random genome
+   of generation 0 while there is one, else one offspring bred from the population with
+   the same reproduction pipeline as ``nsga2``.
+
+The number in flight stays ``init_pop_size``, as in LEAP: each offspring is bred from a
+population that misses only the results still in flight, so keep it near the number of
+workers (more only queues work, and breeds from staler information).
 
 Every ``pop_size`` evaluations the population is recorded as a "generation" (snapshot
 ``g`` after ``(g + 1) * pop_size`` evaluations), with what a resume needs: the random
@@ -99,9 +104,14 @@ def _snapshot_state(rng: np.random.Generator, inserted: int, study: Study) -> di
 
 
 def steady_state_nsga2(study: Study, rng: np.random.Generator, *, pop_size: int, max_births: int,
-                       initial: list[list[float]], sigma_decay: float, checkpoint: Checkpoint | None = None,
-                       variation: str = PAPER, options: dict[str, Any] | None = None) -> list[Member]:
-    """Run until ``max_births`` evaluations are inserted; return the final population."""
+                       initial: list[list[float]], in_flight: int | None, sigma_decay: float,
+                       checkpoint: Checkpoint | None = None, variation: str = PAPER,
+                       options: dict[str, Any] | None = None) -> list[Member]:
+    """Run until ``max_births`` evaluations are inserted; return the final population.
+
+    ``initial`` (generation 0) is sent first; ``in_flight`` evaluations are kept pending
+    (``None``: as many as the engine has workers, re-read as workers come and go).
+    """
     options = options or {}
     problem = TrainedProblem(study.n_objectives)
     bounds = study.space.bounds
@@ -110,23 +120,30 @@ def steady_state_nsga2(study: Study, rng: np.random.Generator, *, pop_size: int,
     if checkpoint is None:
         population = SteadyStatePopulation(pop_size)
         inserted = 0
-        for genome in initial[:max_births]:
-            study.submit(genome, generation=0)
     else:
         population = SteadyStatePopulation.restored(pop_size, as_individuals(checkpoint.population, problem))
         rng.bit_generator.state = checkpoint.state["rng"]
         inserted = int(checkpoint.state["inserted"])
         for birth_id, generation, genome in checkpoint.state["pending"]:
             study.submit(genome, generation, birth_id=birth_id)
+    unsent = list(initial[study.births:max_births])  # generation 0 is the first births
 
-    while study.pending:
-        population.insert(individual(study.next_finished(), problem))
-        inserted += 1
-        if study.births < max_births:
+    def send() -> None:
+        """Top the pending evaluations up: generation 0 first, then one offspring each."""
+        while study.births < max_births and study.pending < (in_flight or max(1, study.capacity)):
+            if unsent:
+                study.submit(unsent.pop(0), generation=0)
+                continue
             generation = inserted // pop_size
             std = sigmas * sigma_decay ** max(0, generation - 1)  # as generation g of nsga2
             child = next(toolz.pipe(population.members, *reproduction(variation, rng, std, bounds, options)))
             study.submit(child.genome, generation)
+
+    send()
+    while study.pending:
+        population.insert(individual(study.next_finished(), problem))
+        inserted += 1
+        send()
         if inserted % pop_size == 0 or not study.pending:
             study.generation_finished(-(-inserted // pop_size) - 1, as_members(population.members),
                                       _snapshot_state(rng, inserted, study))
