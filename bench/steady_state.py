@@ -1,0 +1,211 @@
+"""Generational ``nsga2`` against steady-state ``nsga2-async`` with uneven training times.
+
+Two measurements (issue 7):
+
+* ``utilisation``: real Dask, 8 local workers, the ``function`` trainer sleeping a
+  lognormal time (median 1 s, sigma 0.5; :mod:`bench.trainers`), both optimizers at the
+  same budgets: busy fraction = sum of evaluation times / (workers x span).
+* ``race``: time to a hypervolume on ZDT1 and ZDT3 with those training times, 11 seeds.
+  Sleeping for real would take hours, so the same optimizers (the real plugin classes and
+  Study, as hpo-run drives them) run on a :class:`SimulatedPool`: 8 simulated workers
+  and a virtual clock; each evaluation is computed at once and "finishes" when its
+  lognormal time has passed on its worker (first come, first served).  The clock is
+  the only stand-in.  Reported: virtual time for the best-so-far hypervolume (all
+  evaluations finished by then, reference (1.1, 1.1)) to reach 90% of the generational
+  run's median final value; busy fraction; final-population hypervolume at equal
+  evaluations (median and IQR).
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dnnp_hpo.plugins.nsga2 import NSGA2
+
+from .common import machine, summary, write_result
+from .engine import run_spec, space
+from .inprocess import function_spec, run_inprocess
+from .quality import hypervolume
+from .trainers import sleep_time
+
+WORKERS = 8
+TARGETS = (0.5, 0.75, 0.9)  # of the generational run's median final hypervolume
+BUDGETS = {"small": (20, 10), "paper": (100, 6)}  # (pop_size, generations after generation 0)
+
+
+# -- a virtual clock in place of sleeping workers ----------------------------------------
+
+
+class SimulatedFuture:
+    def __init__(self, pool: SimulatedPool, value: Any, start: float, stop: float) -> None:
+        self.pool, self.value, self.start, self.stop = pool, value, start, stop
+
+    def done(self) -> bool:
+        return self.stop <= self.pool.clock
+
+    def result(self) -> Any:
+        return self.value
+
+
+class SimulatedPool:
+    """A :class:`dnnp_hpo.hookspecs.Pool` of ``workers`` with a virtual clock.
+
+    An evaluation is run when submitted (the function trainer is instant) and given the
+    lognormal duration of its parameters; it starts on the first worker to become free
+    at or after the submission time.  Waiting for a future moves the clock to its end.
+    """
+
+    def __init__(self, workers: int, duration: Callable[[Any], float]) -> None:
+        self.clock = 0.0
+        self.free_at = [0.0] * workers  # heap: when each worker is next free
+        self.duration = duration
+        self.finished: list[SimulatedFuture] = []
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> SimulatedFuture:
+        trial = args[1]  # run_trial(trainer, trial, objectives)
+        start = max(self.clock, heapq.heappop(self.free_at))
+        stop = start + self.duration(trial.params)
+        heapq.heappush(self.free_at, stop)
+        future = SimulatedFuture(self, fn(*args), start, stop)
+        self.finished.append(future)
+        return future
+
+    def as_completed(self, futures: Iterable[SimulatedFuture]) -> Iterator[SimulatedFuture]:
+        for future in sorted(futures, key=lambda f: f.stop):
+            self.clock = max(self.clock, future.stop)
+            yield future
+
+    @property
+    def size(self) -> int:
+        return len(self.free_at)
+
+
+def simulate(problem: str, optimizer: dict[str, Any], seed: int, workers: int = WORKERS) -> dict[str, Any]:
+    pool = SimulatedPool(workers, sleep_time)
+    population = run_inprocess(function_spec(problem, 7, 2, optimizer, seed), pool=pool)
+    done = sorted(pool.finished, key=lambda f: f.stop)
+    busy = sum(f.stop - f.start for f in done) / (workers * done[-1].stop)
+    return {"population": population, "busy": busy,
+            "finished": [(f.stop, tuple(f.value.fitness)) for f in done]}
+
+
+def best_so_far(finished: list[tuple[float, tuple]]) -> tuple[np.ndarray, np.ndarray]:
+    """(times, hypervolume of every evaluation finished by then), one point per finish."""
+    times, values, points = [], [], []
+    for stop, fitness in finished:
+        points.append(fitness)
+        times.append(stop)
+        values.append(hypervolume(points))
+    return np.array(times), np.array(values)
+
+
+def time_to(target: float, trace: tuple[np.ndarray, np.ndarray]) -> float:
+    times, values = trace
+    reached = np.nonzero(values >= target)[0]
+    return float(times[reached[0]]) if len(reached) else math.inf
+
+
+def reach_median(times: list[float]) -> float:
+    """Median time, inf when more than half of the seeds never got there."""
+    return float(np.percentile(times, 50, method="higher"))
+
+
+def race(problem: str, budget: str, seeds: list[int], variation: str) -> dict[str, Any]:
+    pop, gens = BUDGETS[budget]
+    optimizers = {
+        "nsga2": {"plugin": "nsga2", "pop_size": pop, "generations": gens, "variation": variation},
+        "nsga2-async": {"plugin": "nsga2-async", "pop_size": pop, "max_births": pop * (gens + 1),
+                        "variation": variation},
+    }
+    runs = {name: [simulate(problem, block, seed) for seed in seeds] for name, block in optimizers.items()}
+    traces = {name: [best_so_far(r["finished"]) for r in rs] for name, rs in runs.items()}
+    final = float(np.median([t[1][-1] for t in traces["nsga2"]]))
+    row: dict[str, Any] = {"problem": problem, "budget": budget, "pop_size": pop, "workers": WORKERS,
+                           "evaluations": pop * (gens + 1), "variation": variation,
+                           "nsga2_median_final_hv": final, "targets": list(TARGETS)}
+    for name in optimizers:
+        row[name] = {
+            # a seed that never reaches the target counts as infinitely slow
+            "time_to_target_s": [reach_median([time_to(f * final, t) for t in traces[name]]) for f in TARGETS],
+            "end_s": summary([t[0][-1] for t in traces[name]]),
+            "busy_fraction": summary([r["busy"] for r in runs[name]]),
+            "final_population_hv": summary([hypervolume(r["population"]) for r in runs[name]]),
+        }
+    row["speedup_to_target"] = [g / a for g, a in zip(row["nsga2"]["time_to_target_s"],
+                                                       row["nsga2-async"]["time_to_target_s"])]
+    return row
+
+
+def utilisation(pop_size: int, generations: int, plugin: str, tmp: Path) -> dict[str, Any]:
+    """Real Dask workers sleeping lognormal times: the busy fraction of one run."""
+    births = pop_size * (generations + 1)
+    optimizer = ({"plugin": "nsga2", "pop_size": pop_size, "generations": generations} if plugin == "nsga2"
+                 else {"plugin": "nsga2-async", "pop_size": pop_size, "max_births": births})
+    spec = {"name": "bench-steady", "seed": 3, "space": space(),
+            "objectives": [{"name": "f1"}, {"name": "f2"}],
+            "trainer": {"plugin": "function", "callable": "bench.trainers:lognormal_sleep"},
+            "optimizer": optimizer, "launcher": {"plugin": "dask", "workers": WORKERS}}
+    wall, evals = run_spec(spec, tmp / f"{plugin}-{pop_size}")
+    durations = np.array([e.stop - e.start for e in evals])
+    span = max(e.stop for e in evals) - min(e.start for e in evals)
+    return {"optimizer": plugin, "workers": WORKERS, "pop_size": pop_size, "evaluations": len(evals),
+            "busy_fraction": float(durations.sum() / (WORKERS * span)), "evaluation_span_s": span,
+            "hpo_run_wall_s": wall}
+
+
+def main(argv=None) -> dict[str, Any]:
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=11)
+    parser.add_argument("--util-pops", type=int, nargs="*", default=[8, 32])
+    parser.add_argument("--util-generations", type=int, default=4)
+    parser.add_argument("--variation", default=attrs_default(NSGA2, "variation"))
+    parser.add_argument("--skip", nargs="*", default=[], choices=["utilisation", "race"])
+    args = parser.parse_args(argv)
+    payload: dict[str, Any] = {"benchmark": "steady_state", "machine": machine(), "workers": WORKERS,
+                               "utilisation": [], "race": []}
+    started = time.perf_counter()
+    if "utilisation" not in args.skip:
+        with tempfile.TemporaryDirectory(prefix="bench-steady-") as tmp:
+            for pop in args.util_pops:
+                for plugin in ("nsga2", "nsga2-async"):
+                    row = utilisation(pop, args.util_generations, plugin, Path(tmp))
+                    payload["utilisation"].append(row)
+                    print(f"utilisation {plugin} pop={pop} births={row['evaluations']}: busy "
+                          f"{row['busy_fraction']:.2f} span {row['evaluation_span_s']:.1f} s", flush=True)
+    if "race" not in args.skip:
+        seeds = list(range(args.seeds))
+        for budget in BUDGETS:
+            for problem in ("zdt1", "zdt3"):
+                row = race(problem, budget, seeds, args.variation)
+                payload["race"].append(row)
+                g, a = row["nsga2"], row["nsga2-async"]
+                times = ", ".join(f"{f:.0%}: {tg:.1f} / {ta:.1f} s" for f, tg, ta in zip(
+                    TARGETS, g["time_to_target_s"], a["time_to_target_s"]))
+                print(f"race {problem} {budget}: time to a share of nsga2's final HV "
+                      f"{row['nsga2_median_final_hv']:.3f} (nsga2 / async) {times}; "
+                      f"busy {g['busy_fraction']['median']:.2f} / "
+                      f"{a['busy_fraction']['median']:.2f}; final HV {g['final_population_hv']['median']:.3f} / "
+                      f"{a['final_population_hv']['median']:.3f}", flush=True)
+    payload["seconds"] = time.perf_counter() - started
+    write_result("steady_state", payload)
+    return payload
+
+
+def attrs_default(cls: type, name: str) -> Any:
+    import attrs
+
+    return attrs.fields_dict(cls)[name].default
+
+
+if __name__ == "__main__":
+    main()
