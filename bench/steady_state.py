@@ -157,7 +157,9 @@ def utilisation(pop_size: int, generations: int, plugin: str, tmp: Path) -> dict
             "objectives": [{"name": "f1"}, {"name": "f2"}],
             "trainer": {"plugin": "function", "callable": "bench.trainers:lognormal_sleep"},
             "optimizer": optimizer, "launcher": {"plugin": "dask", "workers": WORKERS}}
-    wall, evals = run_spec(spec, tmp / f"{plugin}-{pop_size}")
+    where = tmp / f"{plugin}-{pop_size}"
+    where.mkdir()
+    wall, evals = run_spec(spec, where)
     durations = np.array([e.stop - e.start for e in evals])
     span = max(e.stop for e in evals) - min(e.start for e in evals)
     return {"optimizer": plugin, "workers": WORKERS, "pop_size": pop_size, "evaluations": len(evals),
