@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from test_steady_state_runs import hpo_run, write_spec
+from test_steady_state_runs import HERE, hpo_run, recorded, write_spec
 
 BIN = Path(sys.executable).parent
 
@@ -46,3 +46,13 @@ def test_hpo_report_reads_a_steady_state_run(tmp_path):
                      (out / "summary.md").read_text()), (out / "summary.md").read_text()
     hypervolume = (out / "hypervolume.csv").read_text().splitlines()
     assert len(hypervolume) == 1 + 3  # header + one row per snapshot
+
+
+def test_the_example_config_runs(tmp_path):
+    repo = HERE.parent.parent
+    done = subprocess.run([str(BIN / "hpo-run"), str(repo / "configs/zdt1-async.yaml"),
+                           "--set", f"run_dir={tmp_path / 'run'}"],
+                          capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    evaluations, *_ = recorded(tmp_path / "run")
+    assert sorted(e.trial.birth_id for e in evaluations) == list(range(220))
