@@ -21,3 +21,26 @@ def slow_zdt1(params):
     """ZDT1 that takes an uneven time, as trainings with different hyperparameters do."""
     time.sleep(uneven_seconds(params))
     return zdt1(params)
+
+
+def failing_zdt1(params):
+    """ZDT1 that raises for a third of the candidates (by x0): failures must not stall the loop."""
+    if params["x0"] < 0.33:
+        raise RuntimeError(f"training diverged at x0={params['x0']:.3f}")
+    return slow_zdt1(params)
+
+
+def zdt1_killing_its_worker_once(params):
+    """ZDT1; the first call to find no marker file SIGKILLs its own worker process, as the
+    OOM killer would, in the middle of the evaluation."""
+    import os
+    import signal
+    from pathlib import Path
+
+    marker = Path(os.environ["STEADY_KILL_MARKER"])
+    try:
+        marker.open("x").close()
+    except FileExistsError:
+        return slow_zdt1(params)
+    os.kill(os.getpid(), signal.SIGKILL)
+    raise AssertionError("unreachable")

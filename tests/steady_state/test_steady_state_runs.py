@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from dnnp_hpo.evaluation import MAXINT
 from dnnp_hpo.journal import Journal
 
 HERE = Path(__file__).resolve().parent
@@ -140,3 +141,32 @@ def test_sigkill_and_resume_loses_no_finished_evaluation(tmp_path, reference, ev
     if workers == 1:
         # one worker: the replay is exact, so the interrupted run ends where the other did
         assert population == reference[1]
+
+
+def test_failures_never_stall_the_loop(tmp_path):
+    spec = write_spec(tmp_path / "spec.yaml", trainer="{plugin: function, callable: 'steady_funcs:failing_zdt1'}",
+                      births=40)
+    done = hpo_run(tmp_path, spec, "runs/f")
+    assert done.returncode == 0, done.stderr
+    evaluations, population, *_ = recorded(tmp_path / "runs/f")
+    assert sorted(e.trial.birth_id for e in evaluations) == list(range(40))
+    failed = [e for e in evaluations if e.status == "error"]
+    assert failed and all("training diverged" in e.reason and e.fitness == (MAXINT, MAXINT) for e in failed)
+    assert all(e.trial.params["x0"] < 0.33 for e in failed)
+    # the failures sink to the worst front; the final population is mostly successes
+    assert sum(fitness == (MAXINT, MAXINT) for _, fitness, _ in population) < len(population) // 2
+
+
+def test_a_worker_killed_mid_evaluation_is_replaced(tmp_path, monkeypatch):
+    marker = tmp_path / "killed-once"
+    monkeypatch.setenv("STEADY_KILL_MARKER", str(marker))
+    spec = write_spec(tmp_path / "spec.yaml",
+                      trainer="{plugin: function, callable: 'steady_funcs:zdt1_killing_its_worker_once'}",
+                      births=24)
+    done = hpo_run(tmp_path, spec, "runs/k")
+    assert done.returncode == 0, done.stderr
+    assert marker.exists(), "no worker was killed: the test did not test anything"
+    evaluations, *_ = recorded(tmp_path / "runs/k")
+    # every birth recorded once, the killed one re-run elsewhere by the engine
+    assert sorted(e.trial.birth_id for e in evaluations) == list(range(24))
+    assert all(e.ok or e.status == "infeasible" for e in evaluations), [e.reason for e in evaluations if not e.ok]
