@@ -157,7 +157,7 @@ def utilisation(pop_size: int, generations: int, plugin: str, tmp: Path) -> dict
             "objectives": [{"name": "f1"}, {"name": "f2"}],
             "trainer": {"plugin": "function", "callable": "bench.trainers:lognormal_sleep"},
             "optimizer": optimizer, "launcher": {"plugin": "dask", "workers": WORKERS}}
-    where = tmp / f"{plugin}-{pop_size}"
+    where = tmp / f"{plugin}-{pop_size}x{generations}"
     where.mkdir()
     wall, evals = run_spec(spec, where)
     durations = np.array([e.stop - e.start for e in evals])
@@ -223,3 +223,47 @@ def attrs_default(cls: type, name: str) -> Any:
 
 if __name__ == "__main__":
     main()
+
+
+def markdown(r: dict[str, Any], when: str) -> list[str]:
+    """The section of docs/benchmarks.md (``when``: the machine line of bench/report.py)."""
+    out = ["## 5. Steady-state `nsga2-async` against generational `nsga2` (uneven training times)", "",
+           (f"Measured {when}; `python -m bench.steady_state`.  Training times lognormal, median 1 s, "
+           "sigma 0.5, fixed by each candidate's parameters."), "",
+           ("Busy fraction = sum of evaluation times / (workers x time from the first start to the last "
+           "end).  \"Before the drain\": the same up to the moment the last evaluation starts; after it "
+           "the run only waits for its last trainings, whatever the optimizer."), "",
+           "Real Dask, 8 local worker processes that sleep (`bench.trainers:lognormal_sleep`):", "",
+           "| optimizer | pop_size | evaluations | busy fraction | before the drain | span (s) |",
+           "|---|---|---|---|---|---|"]
+    for row in r["utilisation"]:
+        out.append(f"| {row['optimizer']} | {row['pop_size']} | {row['evaluations']} | "
+                   f"{row['busy_fraction']:.2f} | {row.get('busy_fraction_before_drain', float('nan')):.2f} | "
+                   f"{row['evaluation_span_s']:.1f} |")
+    if r["race"]:
+        variation = r["race"][0]["variation"]
+        seeds = r["race"][0]["nsga2"]["final_population_hv"]["n"]
+        out += ["", (f"Time to a hypervolume, {seeds} seeds, `variation: {variation}` for both, the same budget "
+                "(births) as section 1.  The optimizers are the real plugins driven through the Study; the "
+                "workers are simulated on a virtual clock (first come, first served), the only stand-in, so "
+                "hours of sleeping take seconds.  Target: a share of `nsga2`'s median final hypervolume "
+                "(best so far over all evaluations, reference (1.1, 1.1)); time is the median over seeds "
+                "(inf: more than half never got there within the budget).  Workers \"pop\": one per "
+                "individual, the paper's layout (100 nodes for a population of 100)."), "",
+                ("| problem | evaluations | workers | time to 50% / 75% / 90% (nsga2) | (nsga2-async) | "
+                "speed-up at 90% | busy nsga2 / async | final population HV nsga2 | nsga2-async |"),
+                "|---|---|---|---|---|---|---|---|---|"]
+        for row in r["race"]:
+            g, a = row["nsga2"], row["nsga2-async"]
+
+            def times(x):
+                return " / ".join(f"{t:.1f}" for t in x["time_to_target_s"])
+
+            def hv(x):
+                h = x["final_population_hv"]
+                return f"{h['median']:.3f} [{h['q1']:.3f}, {h['q3']:.3f}]"
+
+            out.append(f"| {row['problem']} | {row['evaluations']} | {row['workers']} | {times(g)} | {times(a)} | "
+                       f"x{row['speedup_to_target'][-1]:.2f} | {g['busy_fraction']['median']:.2f} / "
+                       f"{a['busy_fraction']['median']:.2f} | {hv(g)} | {hv(a)} |")
+    return out
