@@ -1,0 +1,72 @@
+"""nsga2-async anneals the paper preset's sigmas once per pop_size evaluations, as nsga2
+does once per generation: offspring labelled generation g mutate with sigma x decay^(g-1)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dnnp_hpo.evaluation import Evaluation, Trial
+from dnnp_hpo.plugins.nsga2 import asynchronous
+from dnnp_hpo.problems import zdt1
+
+
+class Space:
+    names = ("x0", "x1", "x2")
+    bounds = ((0.0, 1.0),) * 3
+    init_ranges = ((0.0, 1.0),) * 3
+    sigmas = (0.1, 0.2, 0.3)
+
+
+class InstantStudy:
+    """The Study's steady-state interface, evaluating ZDT1 at once (no engine: the
+    algorithm's bookkeeping is what is under test)."""
+
+    space, n_objectives, seed = Space(), 2, 0
+
+    def __init__(self, workers: int) -> None:
+        self.capacity, self.births, self.queue, self.snapshots = workers, 0, [], []
+
+    @property
+    def pending(self) -> int:
+        return len(self.queue)
+
+    def submit(self, genome, generation, birth_id=None):
+        trial = Trial(uuid=str(self.births), birth_id=self.births, generation=generation,
+                      genome=tuple(genome), params={}, seed=0, workdir=None)
+        self.births += 1
+        fitness = zdt1({f"x{i}": g for i, g in enumerate(genome)})
+        self.queue.append(Evaluation(trial, "ok", "", fitness, {}, 0.0, 0.0, "", 0))
+        return trial
+
+    def next_finished(self):
+        return self.queue.pop(0)
+
+    def in_flight(self):
+        return [e.trial for e in self.queue]
+
+    def generation_finished(self, generation, population, state):
+        self.snapshots.append((generation, len(population), state["inserted"]))
+
+
+def test_sigmas_anneal_once_per_pop_size_evaluations(monkeypatch):
+    seen = []
+    real = asynchronous.reproduction
+
+    def recording(variation, rng, std, bounds, options):
+        seen.append(np.array(std))
+        return real(variation, rng, std, bounds, options)
+
+    monkeypatch.setattr(asynchronous, "reproduction", recording)
+    study = InstantStudy(workers=3)
+    rng = np.random.default_rng(1)
+    initial = [rng.uniform(0, 1, 3).tolist() for _ in range(10)]
+    asynchronous.steady_state_nsga2(study, rng, pop_size=10, max_births=45, initial=initial,
+                                    in_flight=None, sigma_decay=0.5)
+    # 35 offspring after the 10 random genomes of generation 0
+    assert len(seen) == 35
+    # bred after i insertions (i = 8, 9, ... : three in flight), labelled generation i // 10
+    for i, std in enumerate(seen, start=10 - 3 + 1):
+        generation = i // 10
+        assert np.allclose(std, np.array(Space.sigmas) * 0.5 ** max(0, generation - 1)), (i, std)
+    # a snapshot after every 10 insertions and one at the end
+    assert study.snapshots == [(0, 10, 10), (1, 10, 20), (2, 10, 30), (3, 10, 40), (4, 10, 45)]
