@@ -10,6 +10,7 @@ Layout of ``OUT_DIR``::
 
     train/   type.raw  type_map.raw  set.000/{box,coord,energy,force}.npy
     valid/   (the same)
+    train.extxyz  valid.extxyz   the same frames as extended XYZ, for ASE readers (NequIP)
     demo-data.json   how it was made (seed, temperature, frames, ...)
 """
 
@@ -108,7 +109,21 @@ def write_dataset(data: dict[str, Any], out_dir: Path, settings: DemoSettings) -
     for name, index in parts.items():
         # One set.000 per system: set_size larger than the frame count.
         system.sub_system(index).to("deepmd/npy", str(out_dir / name), set_size=n)
+    write_extxyz(out_dir)
     return {name: len(index) for name, index in parts.items()}
+
+
+def write_extxyz(out_dir: Path) -> None:
+    """``train.extxyz`` and ``valid.extxyz`` from the npy systems: the same frames, energies
+    and forces, for codes that read ASE formats (the ``nequip`` trainer)."""
+    import ase.io
+    import dpdata
+
+    for name in ("train", "valid"):
+        frames = dpdata.LabeledSystem(str(out_dir / name), fmt="deepmd/npy").to("ase/structure")
+        partial = out_dir / f".{name}.extxyz.partial"
+        ase.io.write(partial, frames, format="extxyz")
+        os.replace(partial, out_dir / f"{name}.extxyz")
 
 
 def generate(out_dir: Path, settings: DemoSettings = DemoSettings()) -> dict[str, Any]:
@@ -168,6 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     if out_dir.exists():
         if args.if_missing and (out_dir / METADATA).is_file():
+            if not all((out_dir / f"{name}.extxyz").is_file() for name in ("train", "valid")):
+                write_extxyz(out_dir)  # a dataset made before the extxyz copies existed
             print(f"hpo-demo-data: {out_dir} already holds the demo dataset; kept as is")
             return 0
         if out_dir.is_dir() and not any(out_dir.iterdir()):
