@@ -1,0 +1,64 @@
+"""Reading the ``metrics.csv`` that Lightning's CSVLogger writes during ``nequip-train``.
+
+Each logging call of Lightning is a row, so training-step, training-epoch and
+validation-epoch values sit on different rows of one table with empty cells elsewhere.
+The validation errors are taken, by column name (``val0_epoch/forces_rmse``), from the
+rows where every asked-for column has a value: one row per validation epoch.  They
+become the DeePMD plugin's :class:`~dnnp_hpo.plugins.deepmd.lcurve.Lcurve`, so the
+fitness (last row, or mean of the last k; NaN and infinity refused) is computed by the
+same :func:`~dnnp_hpo.plugins.deepmd.lcurve.fitness` as DeePMD's.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from dnnp_hpo.plugins.deepmd.lcurve import Lcurve, LcurveError
+
+STEP = "step"
+
+
+def read_metrics(path: Path, columns: Sequence[str]) -> Lcurve:
+    """``(step, *columns)`` of the rows of ``path`` where all ``columns`` have a value.
+
+    LcurveError (its message is the recorded reason) if the file is missing, lacks a
+    column, holds a value that is not a number, or has no such row (no validation epoch
+    finished).  A last row cut short while being written is left out.
+    """
+    name = path.name
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        raise LcurveError(f"the training wrote no {name} (is trainer.metrics_file where the "
+                          "CSVLogger of the template writes?)") from None
+    except OSError as exc:
+        raise LcurveError(f"cannot read {name}: {exc}") from None
+    table = list(csv.reader(io.StringIO(text)))
+    if not table:
+        raise LcurveError(f"{name} is empty")
+    header = table[0]
+    body = [(number, row) for number, row in enumerate(table[1:], 2) if row]
+    missing = [c for c in (STEP, *columns) if c not in header]
+    if missing:
+        raise LcurveError(f"{name} has no column(s) {', '.join(missing)} (it has: {', '.join(header)})")
+    if body and len(body[-1][1]) != len(header):
+        body.pop()  # cut short while being written
+    index = [header.index(c) for c in (STEP, *columns)]
+    rows = []
+    for number, row in body:
+        if len(row) != len(header):
+            raise LcurveError(f"{name} line {number}: expected {len(header)} fields, got {len(row)}")
+        cells = [row[i].strip() for i in index]
+        if all(cells[1:]):
+            try:
+                rows.append([float(c) for c in cells])  # float() reads "nan" and "inf" too
+            except ValueError:
+                raise LcurveError(f"{name} line {number}: expected numbers in {', '.join(columns)}") from None
+    if not rows:
+        raise LcurveError(f"{name} has no row with {', '.join(columns)} (no validation epoch finished)")
+    return Lcurve((STEP, *columns), np.array(rows, dtype=float))

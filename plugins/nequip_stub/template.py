@@ -1,0 +1,183 @@
+"""NequIP YAML config templates, with the DeePMD plugin's ``$name`` placeholder rules.
+
+The rules are those of :mod:`dnnp_hpo.plugins.deepmd.template` (``$name`` or
+``${name}``, ``$$`` for a literal dollar, every value written for the place it stands
+in), applied to YAML instead of JSON:
+
+* a placeholder that is a whole value (``r_max: $r_max``) becomes a YAML flow value: a
+  number stays a number (floats always with a dot, ``1.0e-05``, since YAML 1.1 readers
+  take ``1e-05`` for a string), a string is double-quoted, a list becomes ``[...]``;
+* a placeholder inside a double-quoted string (``"${activation}"``) gets the escaped
+  characters only, as in JSON (YAML's double-quoted escapes are JSON's);
+* comments are copied as they are: a ``$`` or a quote in a comment is inert;
+* a placeholder inside a single-quoted string is an error (YAML has no escapes there).
+
+NequIP's own OmegaConf interpolations (``${model_type_names}``,
+``${hydra:runtime.output_dir}``) use the same ``${...}`` syntax, so a template writes
+them with the doubled dollar, ``$${model_type_names}``, and the rendered config has
+``${model_type_names}`` for NequIP to resolve.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dnnp_hpo.errors import SpecError
+from dnnp_hpo.plugins.deepmd.template import Placeholder, Template, json_fragment
+
+#: Appended to messages about a ``$`` that names nothing: almost always an interpolation.
+INTERPOLATION_HINT = "(NequIP's own interpolations are written $${...} in a template)"
+_PATTERN = string.Template.pattern
+#: After one of these (or at the start of a line) a quote opens a quoted YAML scalar;
+#: anywhere else (``name: Al's``) it is part of a plain scalar.
+_QUOTE_OPENERS = frozenset(":-[{,?")
+
+
+def parse_yaml_template(text: str, path: str) -> Template:
+    """Split ``text`` into literal pieces and placeholders, knowing YAML quotes and comments.
+
+    The result is the DeePMD plugin's :class:`Template`, so the same name checks apply
+    (:func:`~dnnp_hpo.plugins.deepmd.template.check_names`); render it with
+    :func:`render_yaml`.
+    """
+    pieces: list[str | Placeholder] = []
+    literal: list[str] = []
+    quote = ""  # the quote of the scalar the scan is in: '"', "'" or ""
+    previous = ""  # last non-blank character outside quotes on this line ("" at its start)
+    line = 1
+    i, n = 0, len(text)
+    while i < n:
+        char = text[i]
+        if char == "$":
+            match = _PATTERN.match(text, i)
+            assert match is not None  # the pattern's last branch matches any "$"
+            name = match.group("named") or match.group("braced")
+            if match.group("escaped") is not None:
+                literal.append("$")
+            elif name is None:
+                raise SpecError(f"{path}: line {line}: a '$' must start a placeholder ($name or ${{name}}) "
+                                f"or be doubled ($$) for a literal dollar {INTERPOLATION_HINT}", "template")
+            elif quote == "'":
+                raise SpecError(f"{path}: line {line}: ${name} stands in a single-quoted string, which "
+                                "has no escapes: use double quotes", "template")
+            else:
+                pieces.extend(("".join(literal), Placeholder(name, quote == '"', line)))
+                literal = []
+            i = match.end()
+            previous = previous if quote else "$"
+            continue
+        if quote == '"' and char == "\\" and i + 1 < n:
+            literal.append(text[i : i + 2])
+            line += text[i + 1] == "\n"
+            i += 2
+            continue
+        if quote == "'" and text.startswith("''", i):
+            literal.append("''")
+            i += 2
+            continue
+        if char == "\n":
+            line += 1
+            previous = "" if not quote else previous
+        elif quote:
+            if char == quote:
+                quote, previous = "", char
+        elif char == "#" and (i == 0 or text[i - 1] in " \t\n"):
+            end = text.find("\n", i)
+            end = n if end < 0 else end
+            literal.append(text[i:end])  # a comment, copied untouched
+            i = end
+            continue
+        elif char in "\"'" and (previous == "" or previous in _QUOTE_OPENERS):
+            quote = char
+        elif char not in " \t\r":
+            previous = char
+        literal.append(char)
+        i += 1
+    pieces.append("".join(literal))
+    return Template(path, tuple(p for p in pieces if p != ""))
+
+
+def load_yaml_template(path: Path) -> Template:
+    """Read and parse a template file; SpecError (key ``template``) if it cannot be read."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"template {path} not found", "template") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"cannot read the template {path} as UTF-8 text ({type(exc).__name__})",
+                        "template") from None
+    return parse_yaml_template(text, str(path))
+
+
+def yaml_value(value: Any) -> str:
+    """A JSON-like value (as :func:`json.loads` gives) as YAML flow text."""
+    if isinstance(value, float):
+        text = repr(value)
+        mantissa, e, exponent = text.partition("e")
+        return text if "." in mantissa or not e else f"{mantissa}.0e{exponent}"
+    if isinstance(value, list):
+        return "[" + ", ".join(yaml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k)}: {yaml_value(v)}" for k, v in value.items()) + "}"
+    return json.dumps(value)  # null, true/false, integers, double-quoted strings
+
+
+def render_yaml(template: Template, values: Mapping[str, Any]) -> str:
+    """Substitute ``values``; SpecError for a missing name or a value YAML cannot hold.
+
+    Every value first goes through the DeePMD plugin's :func:`json_fragment`, so the same
+    values are refused (NaN, infinity, objects) with the same messages.
+    """
+    out: list[str] = []
+    for piece in template.pieces:
+        if isinstance(piece, str):
+            out.append(piece)
+            continue
+        if piece.name not in values:
+            raise SpecError(f"{template.path}: line {piece.line}: no value for ${piece.name}", "template")
+        fragment = json_fragment(values[piece.name], piece, template.path)
+        out.append(fragment if piece.in_string else yaml_value(json.loads(fragment)))
+    return "".join(out)
+
+
+#: What nequip-train requires of a config (it asserts these before training).
+REQUIRED_SECTIONS = ("run", "data", "trainer", "training_module")
+
+
+def parse_config(text: str, path: str) -> dict[str, Any]:
+    """The rendered config as a mapping; SpecError unless nequip-train could train with it.
+
+    Checked: valid YAML, the sections nequip-train requires, ``train`` among the run
+    types, a model, and a Lightning ``CSVLogger`` (the plugin reads its metrics file).
+    """
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecError(f"{path}: the rendered config is not valid YAML: {problem}{where}", "template") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"{path}: the rendered config is not a YAML mapping", "template")
+    missing = [s for s in REQUIRED_SECTIONS if s not in data]
+    if missing:
+        raise SpecError(f"{path}: nequip-train needs the section(s) {', '.join(missing)}", "template")
+    runs = data["run"] if isinstance(data["run"], list) else [data["run"]]
+    if "train" not in runs:
+        raise SpecError(f"{path}: run: expected a list with train in it, got {data['run']!r}", "template")
+    if not isinstance(data["training_module"], dict) or "model" not in data["training_module"]:
+        raise SpecError(f"{path}: training_module: expected a mapping with a model", "template")
+    trainer = data["trainer"] if isinstance(data["trainer"], dict) else {}
+    loggers = trainer.get("logger")
+    loggers = loggers if isinstance(loggers, list) else [loggers]
+    if not any(isinstance(lg, dict) and str(lg.get("_target_", "")).endswith("CSVLogger") for lg in loggers):
+        raise SpecError(f"{path}: trainer.logger: expected a lightning.pytorch.loggers.CSVLogger (the "
+                        "validation errors are read from the metrics.csv it writes)", "template")
+    return data
+
