@@ -60,5 +60,6 @@ def read_metrics(path: Path, columns: Sequence[str]) -> Lcurve:
             except ValueError:
                 raise LcurveError(f"{name} line {number}: expected numbers in {', '.join(columns)}") from None
     if not rows:
-        raise LcurveError(f"{name} has no row with {', '.join(columns)} (no validation epoch finished)")
+        raise LcurveError(f"{name} has no row with values for all of {', '.join(columns)} "
+                          "(did a validation epoch finish?)")
     return Lcurve((STEP, *columns), np.array(rows, dtype=float))
