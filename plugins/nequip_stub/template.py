@@ -21,6 +21,7 @@ them with the doubled dollar, ``$${model_type_names}``, and the rendered config 
 from __future__ import annotations
 
 import json
+import re
 import string
 from collections.abc import Mapping
 from pathlib import Path
@@ -115,6 +116,21 @@ def load_yaml_template(path: Path) -> Template:
     return parse_yaml_template(text, str(path))
 
 
+#: An escaped surrogate pair whose backslash is not itself escaped (an even run before it).
+_SURROGATE_PAIR = re.compile(r"(?<!\\)((?:\\\\)*)\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})")
+
+
+def yaml_escapes(json_text: str) -> str:
+    """JSON string escapes as YAML reads them: YAML has no surrogate pairs, so a character
+    beyond U+FFFF (``\\ud83d\\ude00``) becomes one 8-digit escape (``\\U0001f600``)."""
+
+    def astral(match: re.Match[str]) -> str:
+        high, low = int(match.group(2), 16), int(match.group(3), 16)
+        return f"{match.group(1)}\\U{0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00):08x}"
+
+    return _SURROGATE_PAIR.sub(astral, json_text)
+
+
 def yaml_value(value: Any) -> str:
     """A JSON-like value (as :func:`json.loads` gives) as YAML flow text."""
     if isinstance(value, float):
@@ -124,8 +140,8 @@ def yaml_value(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(yaml_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{json.dumps(k)}: {yaml_value(v)}" for k, v in value.items()) + "}"
-    return json.dumps(value)  # null, true/false, integers, double-quoted strings
+        return "{" + ", ".join(f"{yaml_value(k)}: {yaml_value(v)}" for k, v in value.items()) + "}"
+    return yaml_escapes(json.dumps(value))  # null, true/false, integers, double-quoted strings
 
 
 def render_yaml(template: Template, values: Mapping[str, Any]) -> str:
@@ -142,7 +158,7 @@ def render_yaml(template: Template, values: Mapping[str, Any]) -> str:
         if piece.name not in values:
             raise SpecError(f"{template.path}: line {piece.line}: no value for ${piece.name}", "template")
         fragment = json_fragment(values[piece.name], piece, template.path)
-        out.append(fragment if piece.in_string else yaml_value(json.loads(fragment)))
+        out.append(yaml_escapes(fragment) if piece.in_string else yaml_value(json.loads(fragment)))
     return "".join(out)
 
 

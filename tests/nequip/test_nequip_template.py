@@ -1,0 +1,149 @@
+"""NequIP YAML templates: the deepmd placeholder rules, YAML quoting, the start-up checks."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+from nequip_testutil import DEMO_TEMPLATE
+
+from dnnp_hpo.errors import SpecError
+from dnnp_hpo.plugins.deepmd.template import check_names
+from dnnp_hpo.plugins.nequip_stub.template import (
+    INTERPOLATION_HINT,
+    load_yaml_template,
+    parse_config,
+    parse_yaml_template,
+    render_yaml,
+    yaml_value,
+)
+
+json_like = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(json_like)
+def test_every_value_reads_back_the_same_from_yaml(value) -> None:
+    assert yaml.safe_load(yaml_value(value)) == value
+
+
+@given(st.text())
+def test_any_string_inside_double_quotes_reads_back_the_same(text: str) -> None:
+    template = parse_yaml_template('name: "<${x}>"\n', "t.yaml")
+    assert yaml.safe_load(render_yaml(template, {"x": text})) == {"name": f"<{text}>"}
+
+
+def test_floats_always_read_as_floats_by_yaml_1_1() -> None:
+    # PyYAML (YAML 1.1) reads 1e-05 as a string; the rendered text must say 1.0e-05.
+    assert yaml_value(1e-05) == "1.0e-05" and yaml_value(2.5e20) == "2.5e+20"
+    assert yaml.safe_load(f"lr: {yaml_value(3e-4)}") == {"lr": 3e-4}
+
+
+def render(text: str, **values) -> str:
+    return render_yaml(parse_yaml_template(text, "t.yaml"), values)
+
+
+def test_bare_and_quoted_placeholders() -> None:
+    text = 'a: $a\nb: "${b}.xyz"\nc: $c\nd: [$a, "$b"]\ne: $$x\n'
+    out = render(text, a=1.0e-5, b='q"uo\\te', c=["Al", "Cu"])
+    assert yaml.safe_load(out) == {"a": 1e-5, "b": 'q"uo\\te.xyz', "c": ["Al", "Cu"],
+                                   "d": [1e-5, 'q"uo\\te'], "e": "$x"}
+
+
+def test_comments_and_apostrophes_are_inert() -> None:
+    text = ('# a "quote, a $dollar and it\'s fine\n'
+            "name: Al's model   # $r_max is searched\n"
+            "r: $r_max\n"
+            "s: 'single $$ dollar' # don't\n"
+            "t: \"a \\\" still $x in the string\"\n")
+    template = parse_yaml_template(text, "t.yaml")
+    assert template.names == {"r_max", "x"}
+    in_string = {p.name: p.in_string for p in template.pieces if not isinstance(p, str)}
+    assert in_string == {"r_max": False, "x": True}
+    out = render_yaml(template, {"r_max": 4.5, "x": "X"})
+    assert "# $r_max is searched" in out and "# a \"quote, a $dollar" in out  # copied untouched
+    assert yaml.safe_load(out) == {"name": "Al's model", "r": 4.5, "s": "single $ dollar",
+                                   "t": 'a " still X in the string'}
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("a: 'in $x single'\n", "line 1: $x stands in a single-quoted string, which has no escapes: use double quotes"),
+    ("a: 1\nd: ${hydra:runtime.output_dir}\n", (f"line 2: a '$' must start a placeholder ($name or ${{name}}) "
+                                               f"or be doubled ($$) for a literal dollar {INTERPOLATION_HINT}")),
+])
+def test_syntax_errors_name_the_line(text: str, message: str) -> None:
+    with pytest.raises(SpecError) as info:
+        parse_yaml_template(text, "t.yaml")
+    assert info.value.message == f"t.yaml: {message}"
+
+
+def test_the_demo_template_renders_a_config_nequip_train_accepts() -> None:
+    template = load_yaml_template(DEMO_TEMPLATE)
+    params = {"r_max": 4.25, "lr": 1e-5, "l_max": 1, "num_layers": 2, "num_features": 8}
+    settings = {"train_file": "/d/train.extxyz", "val_file": "/d/valid.extxyz", "max_epochs": 3, "batch_size": 5}
+    check_names(template, set(params), set(settings), {"seed"})
+    text = render_yaml(template, {**params, **settings, "seed": 99})
+    config = parse_config(text, "t.yaml")
+    model = config["training_module"]["model"]
+    assert config["cutoff_radius"] == 4.25 and config["seed"] == 99
+    assert config["training_module"]["optimizer"]["lr"] == 1e-5  # a float, not the string "1e-05"
+    assert (model["l_max"], model["num_layers"], model["num_features"]) == (1, 2, 8)
+    assert config["data"]["train_file_path"] == "/d/train.extxyz"
+    assert config["trainer"]["max_epochs"] == 3
+    # NequIP's interpolations reach it with one dollar
+    assert model["r_max"] == "${cutoff_radius}"
+    assert config["trainer"]["logger"]["save_dir"] == "${hydra:runtime.output_dir}"
+    assert (config["data"]["transforms"][0]["chemical_species_to_atom_type_map"]
+            == "${list_to_identity_dict:${chemical_symbols}}")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("omegaconf") is None, reason="OmegaConf (a NequIP dependency) absent")
+def test_omegaconf_resolves_the_rendered_interpolations() -> None:
+    from omegaconf import OmegaConf
+
+    template = load_yaml_template(DEMO_TEMPLATE)
+    values = {"r_max": 3.5, "lr": 2e-3, "l_max": 2, "num_layers": 1, "num_features": 4, "train_file": "a",
+              "val_file": "b", "max_epochs": 1, "batch_size": 2, "seed": 7}
+    config = OmegaConf.create(render_yaml(template, values))
+    assert config.training_module.model.r_max == 3.5 and config.data.seed == 7
+    assert config.training_module.optimizer.lr == 2e-3 and isinstance(config.training_module.optimizer.lr, float)
+    assert list(config.model_type_names) == ["Al", "Cu"]
+
+
+CONFIG = """run: [train]
+data: {_target_: x}
+trainer: {logger: {_target_: lightning.pytorch.loggers.CSVLogger}}
+training_module: {model: {}}
+"""
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("run: [train]\n  bad: indent\n", "not valid YAML"),
+    ("- a\n", "not a YAML mapping"),
+    ("run: [train]\n", "nequip-train needs the section(s) data, trainer, training_module"),
+    (CONFIG.replace("run: [train]", "run: [test]"), "run: expected a list with train in it, got ['test']"),
+    (CONFIG.replace("{model: {}}", "{}"), "training_module: expected a mapping with a model"),
+    (CONFIG.replace("CSVLogger", "WandbLogger"), "trainer.logger: expected a lightning.pytorch.loggers.CSVLogger"),
+])
+def test_configs_nequip_train_would_refuse_are_spec_errors(text: str, message: str) -> None:
+    with pytest.raises(SpecError) as info:
+        parse_config(text, "t.yaml")
+    assert message in info.value.message
+
+
+def test_a_list_of_loggers_with_a_csv_logger_is_accepted() -> None:
+    text = CONFIG.replace("{logger: {_target_: lightning.pytorch.loggers.CSVLogger}}",
+                          "{logger: [{_target_: W}, {_target_: lightning.pytorch.loggers.CSVLogger}]}")
+    assert parse_config(text, "t.yaml")["run"] == ["train"]
+
+
+def test_non_finite_values_are_refused_like_deepmd() -> None:
+    with pytest.raises(SpecError, match=r"\$x is nan, which JSON cannot hold"):
+        render("a: $x\n", x=math.nan)
