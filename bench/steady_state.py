@@ -38,7 +38,8 @@ from .quality import hypervolume
 from .trainers import sleep_time
 
 WORKERS = 8
-TARGETS = (0.5, 0.75, 0.9)  # of the generational run's median final hypervolume
+TARGETS = (0.5, 0.75, 0.9)
+CONTINUED = 3  # the steady-state run may go on to this many times the budget for the race  # of the generational run's median final hypervolume
 BUDGETS = {"small": (20, 10), "paper": (100, 6)}  # (pop_size, generations after generation 0)
 
 
@@ -131,20 +132,32 @@ def race(problem: str, budget: str, seeds: list[int], variation: str, workers: i
     }
     runs = {name: [simulate(problem, block, seed, workers) for seed in seeds] for name, block in optimizers.items()}
     traces = {name: [best_so_far(r["finished"]) for r in rs] for name, rs in runs.items()}
+    # Time to a hypervolume is what a user waits for: let the steady-state run go on past
+    # the budget (its first births are the same), as it would in the generational run's
+    # wall time.  Final hypervolumes stay at equal evaluations.
+    longer = {**optimizers["nsga2-async"], "max_births": CONTINUED * pop * (gens + 1)}
+    continued = [best_so_far(simulate(problem, longer, seed, workers)["finished"]) for seed in seeds]
     final = float(np.median([t[1][-1] for t in traces["nsga2"]]))
     row: dict[str, Any] = {"problem": problem, "budget": budget, "pop_size": pop, "workers": workers,
                            "evaluations": pop * (gens + 1), "variation": variation,
                            "nsga2_median_final_hv": final, "targets": list(TARGETS)}
+
+    def times_to(trace_list):
+        # a seed that never reaches the target counts as infinitely slow
+        return [reach_median([time_to(f * final, t) for t in trace_list]) for f in TARGETS]
+
     for name in optimizers:
         row[name] = {
-            # a seed that never reaches the target counts as infinitely slow
-            "time_to_target_s": [reach_median([time_to(f * final, t) for t in traces[name]]) for f in TARGETS],
+            "time_to_target_s": times_to(traces[name]),
             "end_s": summary([t[0][-1] for t in traces[name]]),
             "busy_fraction": summary([r["busy"] for r in runs[name]]),
             "final_population_hv": summary([hypervolume(r["population"]) for r in runs[name]]),
         }
+    row["nsga2-async"]["time_to_target_continued_s"] = times_to(continued)
     row["speedup_to_target"] = [g / a for g, a in zip(row["nsga2"]["time_to_target_s"],
                                                        row["nsga2-async"]["time_to_target_s"])]
+    row["speedup_to_target_continued"] = [g / a for g, a in zip(row["nsga2"]["time_to_target_s"],
+                                                                 row["nsga2-async"]["time_to_target_continued_s"])]
     return row
 
 
@@ -203,10 +216,10 @@ def main(argv=None) -> dict[str, Any]:
             row = race(problem, budget, seeds, args.variation, None if workers == "pop" else int(workers))
             payload["race"].append(row)
             g, a = row["nsga2"], row["nsga2-async"]
-            times = ", ".join(f"{f:.0%}: {tg:.1f} / {ta:.1f} s" for f, tg, ta in zip(
-                TARGETS, g["time_to_target_s"], a["time_to_target_s"]))
+            times = ", ".join(f"{f:.0%}: {tg:.1f} / {ta:.1f} ({tc:.1f}) s" for f, tg, ta, tc in zip(
+                TARGETS, g["time_to_target_s"], a["time_to_target_s"], a["time_to_target_continued_s"]))
             print(f"race {problem} {budget} workers {row['workers']}: time to a share of nsga2's final HV "
-                  f"{row['nsga2_median_final_hv']:.3f} (nsga2 / async) {times}; "
+                  f"{row['nsga2_median_final_hv']:.3f} (nsga2 / async (continued)) {times}; "
                   f"busy {g['busy_fraction']['median']:.2f} / "
                   f"{a['busy_fraction']['median']:.2f}; final HV {g['final_population_hv']['median']:.3f} / "
                   f"{a['final_population_hv']['median']:.3f}", flush=True)
@@ -248,11 +261,15 @@ def markdown(r: dict[str, Any], when: str) -> list[str]:
                 "workers are simulated on a virtual clock (first come, first served), the only stand-in, so "
                 "hours of sleeping take seconds.  Target: a share of `nsga2`'s median final hypervolume "
                 "(best so far over all evaluations, reference (1.1, 1.1)); time is the median over seeds "
-                "(inf: more than half never got there within the budget).  Workers \"pop\": one per "
+                "(inf: more than half never got there within the budget).  \"Continued\": the steady-state "
+            f"run may go on past the budget (up to {CONTINUED}x; its first births are the same), as it would "
+            "while a generational run is still waiting: the wall-clock time a user waits for a front that "
+            "good.  Final hypervolumes are at equal evaluations.  Workers \"pop\": one per "
                 "individual, the paper's layout (100 nodes for a population of 100)."), "",
                 ("| problem | evaluations | workers | time to 50% / 75% / 90% (nsga2) | (nsga2-async) | "
-                "speed-up at 90% | busy nsga2 / async | final population HV nsga2 | nsga2-async |"),
-                "|---|---|---|---|---|---|---|---|---|"]
+                "(continued) | speed-up at 90% (continued) | busy nsga2 / async | final population HV nsga2 | "
+            "nsga2-async |"),
+                "|---|---|---|---|---|---|---|---|---|---|"]
         for row in r["race"]:
             g, a = row["nsga2"], row["nsga2-async"]
 
@@ -263,7 +280,9 @@ def markdown(r: dict[str, Any], when: str) -> list[str]:
                 h = x["final_population_hv"]
                 return f"{h['median']:.3f} [{h['q1']:.3f}, {h['q3']:.3f}]"
 
+            continued = " / ".join(f"{t:.1f}" for t in a["time_to_target_continued_s"])
             out.append(f"| {row['problem']} | {row['evaluations']} | {row['workers']} | {times(g)} | {times(a)} | "
-                       f"x{row['speedup_to_target'][-1]:.2f} | {g['busy_fraction']['median']:.2f} / "
+                       f"{continued} | x{row['speedup_to_target'][-1]:.2f} "
+                       f"(x{row['speedup_to_target_continued'][-1]:.2f}) | {g['busy_fraction']['median']:.2f} / "
                        f"{a['busy_fraction']['median']:.2f} | {hv(g)} | {hv(a)} |")
     return out
