@@ -14,6 +14,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -186,6 +187,13 @@ _NOISE = ("implib-gen:",)  # DeePMD-kit's CUDA stub complains at exit on CPU-onl
 _ERROR_LINE = re.compile(r"^[\w.]*(Error|Exception|Exit)\b.*")
 
 
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name  # SIGKILL: the out-of-memory killer's signal
+    except ValueError:
+        return "unknown signal"
+
+
 def stderr_reason(path: Path, limit: int = 65536) -> str:
     """The line of the command's stderr that best says why it failed.
 
@@ -266,8 +274,8 @@ class PreparedDeepmd:
             raise TrainingFailed(f"killed at the time limit of {self.timeout_minutes:g} min "
                                  f"(the whole process group)", status=TIMEOUT)
         if done.returncode != 0:
-            how = (f"was killed by signal {-done.returncode}" if done.returncode < 0
-                   else f"exited with status {done.returncode}")
+            how = (f"was killed by signal {-done.returncode} ({_signal_name(-done.returncode)})"
+                   if done.returncode < 0 else f"exited with status {done.returncode}")
             raise TrainingFailed(one_line(f"{self.command[0]} {how}: "
                                           f"{stderr_reason(workdir / STDERR)} (see {workdir / STDERR})"))
         disp_file = parse_rendered(text, INPUT).get("training", {}).get("disp_file", "lcurve.out")

@@ -1,0 +1,156 @@
+"""Helpers of the fault tests: specs, running the real driver, reading the journal, and
+finding the processes an evaluation left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dnnp_hpo.evaluation import Evaluation
+from dnnp_hpo.journal import Journal
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+VENV_BIN = Path(sys.executable).parent
+FAKE_DP = HERE / "faults_dp.py"
+MAXINT = 2147483647.0  # numpy.iinfo(numpy.int32).max, the paper's failure fitness
+#: a template with the keys the stand-in reads; ``$x`` is the searched value
+TEMPLATE = '{"x": $x, "act": "${act}", "seed": $seed, "training": {"disp_file": "lcurve.out"}}'
+
+
+def deepmd_spec(run_dir: Path, *, command: Sequence[str] | None = None, env: dict[str, str] | None = None,
+                pop_size: int = 4, generations: int = 0, workers: int = 2, timeout_minutes: float = 5,
+                template: str = "tmpl.json", **trainer: Any) -> dict[str, Any]:
+    """A spec with the real ``deepmd`` trainer running ``command`` (default: the stand-in dp)."""
+    return {
+        "name": "faults",
+        "seed": 3,
+        "run_dir": str(run_dir),
+        "space": {
+            "x": {"type": "float", "init": [0.0, 1.0], "sigma": 0.1},
+            "act": {"type": "choice", "choices": ["tanh", "relu"], "sigma": 0.5},
+        },
+        "objectives": [{"name": "energy_rmse"}, {"name": "force_rmse"}],
+        "trainer": {
+            "plugin": "deepmd", "template": template, "check_input": False,
+            "command": list(command or [sys.executable, str(FAKE_DP)]),
+            "env": env or {}, "timeout_minutes": timeout_minutes, **trainer,
+        },
+        "optimizer": {"plugin": "nsga2", "pop_size": pop_size, "generations": generations},
+        "launcher": {"plugin": "dask", "workers": workers},
+    }
+
+
+def function_spec(run_dir: Path, *, pop_size: int = 4, generations: int = 1, workers: int = 2,
+                  callable_: str = "dnnp_hpo.problems:zdt1", n: int = 4) -> dict[str, Any]:
+    """A spec with the ``function`` trainer (ZDT1 by default)."""
+    return {
+        "name": "faults",
+        "seed": 7,
+        "run_dir": str(run_dir),
+        "space": {f"x{i}": {"type": "float", "init": [0.0, 1.0], "sigma": 0.1} for i in range(n)},
+        "objectives": [{"name": "f1"}, {"name": "f2"}],
+        "trainer": {"plugin": "function", "callable": callable_},
+        "optimizer": {"plugin": "nsga2", "pop_size": pop_size, "generations": generations},
+        "launcher": {"plugin": "dask", "workers": workers},
+    }
+
+
+def write_spec(path: Path, spec: dict[str, Any], template: str | None = TEMPLATE) -> Path:
+    """Write ``spec`` (and, beside it, the template ``tmpl.json``) and return the spec's path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if template is not None:
+        (path.parent / "tmpl.json").write_text(template, encoding="utf-8")
+    path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def write_plan(path: Path, faults: Sequence[str]) -> Path:
+    """The plan the stand-in dp takes its faults from, one per run, in claim order."""
+    path.write_text(json.dumps(list(faults)))
+    return path
+
+
+def run_in_process(spec: Path, extra_plugins: Sequence[object] = ()) -> Path:
+    """Validate and run ``spec`` here exactly as ``hpo-run`` does; the run directory."""
+    from dnnp_hpo.driver import check_run_dir, execute, prepare_run
+    from dnnp_hpo.registry import load_registry
+
+    registry = load_registry(tuple(extra_plugins))
+    run, trainer = prepare_run(spec, registry)
+    run = check_run_dir(run, resume=False, force=False)
+    execute(run, trainer, registry)
+    return run.run_dir
+
+
+def journal_evaluations(run_dir: Path) -> list[Evaluation]:
+    """Every finished evaluation the journal holds, by birth."""
+    journal = Journal.of(run_dir)
+    try:
+        return journal.evaluations()
+    finally:
+        journal.close()
+
+
+def assert_recorded_once(run_dir: Path, expected: int) -> list[Evaluation]:
+    """The journal holds one finished record per birth 0..expected-1, none still running,
+    and the database is intact."""
+    journal = Journal.of(run_dir)
+    try:
+        evaluations = journal.evaluations()
+        births = Counter(e.trial.birth_id for e in evaluations)
+        assert sorted(births) == list(range(expected)), f"births recorded: {sorted(births.elements())}"
+        assert set(births.values()) == {1}, f"births recorded twice: {[b for b, n in births.items() if n > 1]}"
+        assert journal.running() == [], "rows still marked running after the run ended"
+        assert journal.integrity() == "ok"
+        assert journal.meta("finished", False), "the run did not finish"
+        return evaluations
+    finally:
+        journal.close()
+
+
+def processes_with(variable: str, value: str) -> list[tuple[int, str]]:
+    """Live (non-zombie) processes whose environment has ``variable=value``: (pid, command line).
+
+    Every process an evaluation starts inherits the trainer's ``env``, also one that left
+    the process group, so a unique value there finds all of them (Linux /proc).
+    """
+    needle = f"{variable}={value}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "stat").read_text().rpartition(")")[2].split()[0] == "Z":
+                continue
+            if needle not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # exited meanwhile, or not ours to read
+        found.append((int(entry.name), cmdline.strip()))
+    return found
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """os.environ with this directory on PYTHONPATH and the venv's bin first on PATH."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(HERE), env.get("PYTHONPATH", "")) if p)
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.update(extra)
+    return env
+
+
+def hpo_run(*args: str, cwd: Path, timeout: float = 300, prefix: Sequence[str] = (),
+            **env: str) -> subprocess.CompletedProcess:
+    """The real ``hpo-run`` console script (after ``prefix``, e.g. setpriv), wide terminal."""
+    return subprocess.run([*prefix, str(VENV_BIN / "hpo-run"), *args], check=False, cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout, env=subprocess_env(COLUMNS="250", **env))
