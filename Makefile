@@ -1,5 +1,5 @@
 # Two entry points for a fresh clone: `make quickstart` and `make test`.
-# Both create .venv (Python 3.10+) and install the project with DeePMD-kit for the CPU.
+# Both create .venv (Python 3.10+) and install the project with DeePMD-kit and NequIP for the CPU.
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
@@ -10,6 +10,10 @@ $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[deepmd,test]"
+# NequIP for the nequip trainer and its real-training tests (~1 min): torch first, on its
+# own, so that pip takes the CPU build of torch 2.13 instead of a multi-GB CUDA one.
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e ".[nequip]"
 	touch $@
 
 install: $(BIN)/.installed
