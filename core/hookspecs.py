@@ -34,7 +34,8 @@ events happen; an observer must not raise for a healthy run.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ContextManager, Protocol, runtime_checkable
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import pluggy
 
@@ -154,7 +155,7 @@ class Launcher(Protocol):
     def prepare(self, run: RunContext) -> None:
         """Check the settings (files exist, keys agree); raise SpecError. Launch nothing."""
 
-    def connect(self, run: RunContext) -> ContextManager[Pool]:
+    def connect(self, run: RunContext) -> AbstractContextManager[Pool]:
         """Start or join the engine; leaving the context shuts down what was started."""
 
 
@@ -273,8 +274,9 @@ def dnnp_hpo_evaluation_started(run: RunContext, trial: Trial) -> None:
 
 @hookspec
 def dnnp_hpo_evaluation_interrupted(run: RunContext, trial: Trial, rerun: Trial) -> None:
-    """On resume: ``trial`` was running when the driver died and left no usable result;
-    it is trained again as ``rerun`` (new uuid, new directory; the old one is left)."""
+    """On resume: ``trial`` was running when the driver died and left no usable result, or
+    its record no longer matches the birth the resumed search asks for (a different
+    genome); it is trained again as ``rerun`` (new uuid, new directory; the old one is left)."""
 
 
 @hookspec

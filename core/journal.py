@@ -23,7 +23,7 @@ from dnnp_hpo.hookspecs import hookimpl
 
 FILENAME = "journal.sqlite"
 RUNNING = "running"  #: sent to a worker, not finished (yet)
-INTERRUPTED = "interrupted"  #: was running when the driver stopped; re-run under a new uuid
+INTERRUPTED = "interrupted"  #: set aside on resume (was running, or no longer matches); re-run under a new uuid
 SCHEMA_VERSION = "1"
 
 _SCHEMA = """
@@ -227,7 +227,8 @@ class JournalRecorder:
 
     @hookimpl
     def dnnp_hpo_evaluation_interrupted(self, trial: Trial, rerun: Trial) -> None:
-        self.journal.mark_interrupted(trial.uuid, f"the driver stopped while it ran; re-run as {rerun.uuid}")
+        self.journal.mark_interrupted(trial.uuid, f"not used by the resumed run; birth {trial.birth_id} "
+                                      f"re-run as {rerun.uuid}")
 
     @hookimpl
     def dnnp_hpo_evaluation_finished(self, evaluation: Evaluation) -> None:

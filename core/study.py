@@ -150,13 +150,19 @@ class Study:
     def _from_journal(self, trial: Trial) -> Evaluation | None:
         """The record of this birth from before a resume, if there is a usable one."""
         done = self.finished.pop(trial.birth_id, None)
-        if done is not None and done.trial.genome == trial.genome:
-            return done
+        if done is not None:
+            if done.trial.genome == trial.genome:
+                return done
+            # The resumed search bred this birth differently (a steady-state run resumed
+            # on another number of workers, or --force): set the old record aside.
+            self.run.hook.dnnp_hpo_evaluation_interrupted(run=self.run, trial=done.trial, rerun=trial)
+            return None
         old = self.running.pop(trial.birth_id, None)
-        if old is None or old.genome != trial.genome:
+        if old is None:
             return None
         harvest = getattr(self.trainer, "harvest", None)
-        metrics = harvest(old) if harvest is not None else None
+        # A different genome: the resumed search bred this birth differently.
+        metrics = harvest(old) if harvest is not None and old.genome == trial.genome else None
         if metrics is None:
             self.run.hook.dnnp_hpo_evaluation_interrupted(run=self.run, trial=old, rerun=trial)
             return None

@@ -43,12 +43,13 @@ def write_spec(path: Path, *, trainer: str = SLOW_ZDT1, launcher: str = dask(2),
     return path
 
 
-def hpo_run(cwd: Path, spec: Path, run_dir: str, *, kill: tuple[str, int] = ("none", 0)) -> subprocess.CompletedProcess:
+def hpo_run(cwd: Path, spec: Path, run_dir: str, *extra: str,
+            kill: tuple[str, int] = ("none", 0)) -> subprocess.CompletedProcess:
     """hpo-run in a subprocess (through resumable.py, which can SIGKILL it at an event)."""
     path = [str(HERE), str(RESUMABLE.parent), os.environ.get("PYTHONPATH", "")]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
     return subprocess.run(
-        [sys.executable, str(RESUMABLE), kill[0], str(kill[1]), str(spec), "--set", f"run_dir={run_dir}"],
+        [sys.executable, str(RESUMABLE), kill[0], str(kill[1]), str(spec), "--set", f"run_dir={run_dir}", *extra],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False,
     )
 
@@ -170,3 +171,18 @@ def test_a_worker_killed_mid_evaluation_is_replaced(tmp_path, monkeypatch):
     # every birth recorded once, the killed one re-run elsewhere by the engine
     assert sorted(e.trial.birth_id for e in evaluations) == list(range(24))
     assert all(e.ok or e.status == "infeasible" for e in evaluations), [e.reason for e in evaluations if not e.ok]
+
+
+@pytest.mark.slow
+def test_resumed_on_fewer_workers_each_birth_keeps_one_record(tmp_path):
+    """Resumed with another number of workers the replay breeds differently; births whose
+    old record no longer matches are set aside (interrupted) and trained again."""
+    log = tmp_path / "trainings.log"
+    spec = write_spec(tmp_path / "spec.yaml", trainer=FILE.format(log=log, seconds=0.05),
+                      launcher=dask(2), births=32)
+    assert hpo_run(tmp_path, spec, "runs/w", kill=("evaluation_finished", 20)).returncode == -9
+    resumed = hpo_run(tmp_path, spec, "runs/w", "--set", "launcher.workers=1", "--force")
+    assert resumed.returncode == 0, resumed.stderr
+    evaluations, _, _, integrity, running = recorded(tmp_path / "runs/w")
+    assert integrity == "ok" and not running
+    assert sorted(Counter(e.trial.birth_id for e in evaluations).items()) == [(b, 1) for b in range(32)]
