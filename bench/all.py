@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 
-from . import engine, quality, report, sorting
+from . import engine, quality, report, sorting, steady_state
 
 
 def main() -> None:
@@ -18,6 +18,8 @@ def main() -> None:
     quality.main(["--seeds", os.environ.get("BENCH_SEEDS", "11")])
     sorting.main(["--sizes", "100", "1000", "10000"] if quick else [])
     engine.main(["--evaluations", "100", "--util-pops", "8", "--util-generations", "1"] if quick else [])
+    steady_state.main(["--seeds", os.environ.get("BENCH_SEEDS", "11"), "--variation", "sbx"]
+                      + (["--util-runs", "8x4"] if quick else []))
     report.main()
     print(f"all benchmarks: {time.perf_counter() - start:.0f} s")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 
+from . import steady_state
 from .common import BENCH, read_result
 
 DOC = BENCH.parent / "docs" / "benchmarks.md"
@@ -151,6 +152,9 @@ def main() -> None:
     if over:
         lines += eng[over[0]:]
         lines += NOTES_UTIL
+    steady = read_result("steady_state")
+    if steady:
+        lines += steady_state.markdown(steady, _machine(steady["machine"]))
     DOC.parent.mkdir(exist_ok=True)
     DOC.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
     print(f"wrote {DOC}")
