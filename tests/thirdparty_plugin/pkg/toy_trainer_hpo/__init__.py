@@ -1,0 +1,1 @@
+"""A toy "DNNP code" and the dnnp-hpo trainer plugin that drives it (see plugin.py)."""
