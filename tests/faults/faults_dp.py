@@ -62,12 +62,16 @@ def sleep_forever() -> None:
 
 
 def start_tree() -> None:
-    """A child that starts a grandchild, and a process in a session of its own."""
+    """A child that starts a grandchild, and a process in a session of its own; every pid
+    of the tree goes to ``tree.pids`` (one per line) so a test knows what to look for."""
     code = ("import subprocess, sys, time; "
-            "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(3600)']); "
+            "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(3600)']); "
+            "open('tree.pids', 'a').write(f'{p.pid}\\n'); "
             "time.sleep(3600)")
-    subprocess.Popen([sys.executable, "-c", code])
-    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"], start_new_session=True)
+    child = subprocess.Popen([sys.executable, "-c", code])
+    detached = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"], start_new_session=True)
+    with open("tree.pids", "a") as handle:
+        handle.write(f"{os.getpid()}\n{child.pid}\n{detached.pid}\n")
 
 
 def main() -> int:
