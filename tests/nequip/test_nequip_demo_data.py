@@ -1,0 +1,40 @@
+"""``hpo-demo-data`` writes the demo frames as extended XYZ too, for NequIP (ASE readers)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ase.io
+import numpy as np
+from nequip_testutil import VENV_BIN, run_exe
+
+
+def test_extxyz_holds_the_same_frames_as_the_deepmd_systems(nequip_demo_data: Path) -> None:
+    for name, count in (("train", 30), ("valid", 10)):
+        frames = ase.io.read(nequip_demo_data / f"{name}.extxyz", index=":")
+        sets = nequip_demo_data / name / "set.000"
+        assert len(frames) == count
+        type_map = (nequip_demo_data / name / "type_map.raw").read_text().split()
+        types = np.loadtxt(nequip_demo_data / name / "type.raw", dtype=int)
+        energies, forces = np.load(sets / "energy.npy"), np.load(sets / "force.npy").reshape(count, -1, 3)
+        coords, boxes = np.load(sets / "coord.npy").reshape(count, -1, 3), np.load(sets / "box.npy")
+        for i, atoms in enumerate(frames):
+            assert atoms.get_chemical_symbols() == [type_map[t] for t in types]
+            assert atoms.pbc.all()
+            assert np.allclose(atoms.cell.array.ravel(), boxes[i])
+            assert np.allclose(atoms.positions, coords[i])
+            assert np.isclose(atoms.get_potential_energy(), energies[i])
+            assert np.allclose(atoms.get_forces(), forces[i])
+
+
+def test_if_missing_adds_extxyz_to_an_older_dataset(tmp_path: Path) -> None:
+    exe = str(VENV_BIN / "hpo-demo-data")
+    out = tmp_path / "data"
+    assert run_exe([exe, str(out), "--frames", "8", "--seed", "2"]).returncode == 0
+    made = {name: (out / f"{name}.extxyz").read_bytes() for name in ("train", "valid")}
+    for name in made:
+        (out / f"{name}.extxyz").unlink()  # as a dataset made before the extxyz copies existed
+    kept = run_exe([exe, str(out), "--if-missing"])
+    assert kept.returncode == 0 and "kept as is" in kept.stdout
+    assert {name: (out / f"{name}.extxyz").read_bytes() for name in made} == made
+    assert not list(out.glob(".*partial"))
