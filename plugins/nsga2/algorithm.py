@@ -2,13 +2,17 @@
 
 Each generation (``variation: paper``): pick parents at random, clone, apply isotropic
 Gaussian mutation with the per-gene sigmas and hard bounds, evaluate as many offspring
-as parents in parallel, rank parents and offspring together (rank-ordinal sort), compute
-crowding distances and keep the best by (rank, -distance).  The sigmas are then
+as parents in parallel, rank parents and offspring together (non-dominated sort),
+compute crowding distances and keep the best by (rank, -distance).  The sigmas are then
 multiplied by ``sigma_decay``.
 
 ``variation: sbx`` changes only the reproduction pipeline (Deb's NSGA-II: binary
 tournament on rank and crowding, SBX crossover, polynomial mutation; see
 :mod:`.variation`); survival is the same.
+
+The non-dominated sort is moocore's ``pareto_rank`` (:func:`pareto_rank_sort`), which
+gives the same ranks as LEAP's ``rank_ordinal_sort`` of Listing 1 but sorts 10^5 points
+in a fraction of a second instead of several seconds (docs/benchmarks.md, section 3).
 """
 
 from __future__ import annotations
@@ -16,12 +20,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import moocore
 import numpy as np
 import toolz
 from leap_ec import ops
 from leap_ec.decoder import IdentityDecoder
 from leap_ec.individual import Individual
-from leap_ec.multiobjective.ops import crowding_distance_calc, rank_ordinal_sort
+from leap_ec.multiobjective.ops import crowding_distance_calc
 from leap_ec.multiobjective.problems import MultiObjectiveProblem
 from leap_ec.real_rep.ops import apply_hard_bounds
 
@@ -100,11 +105,32 @@ def evaluate_pool(study: Study, size: int, generation: int):
     return operator
 
 
+@toolz.curry
+def pareto_rank_sort(population: list[Individual], parents: list[Individual] | None = None) -> list[Individual]:
+    """Set each individual's non-dominated ``rank`` (1 for the first front, as LEAP's sorts
+    number them); return ``population`` followed by ``parents``, in that order.
+
+    A drop-in for LEAP's ``rank_ordinal_sort``: the same ranks (equal fitnesses share a
+    rank; failed evaluations, MAXINT in every objective, form the last front), the same
+    order of the returned list, so crowding and truncation see exactly what they saw.
+    Unlike LEAP's, it does not extend ``population`` in place.
+    """
+    everyone = list(population) + list(parents or [])
+    if not everyone:
+        return everyone
+    fitness = np.array([ind.fitness for ind in everyone], dtype=float)
+    # LEAP's problems say maximize with 1 and minimize with -1, per objective.
+    maximise = (np.asarray(everyone[0].problem.maximize) == 1).tolist()
+    for ind, rank in zip(everyone, moocore.pareto_rank(fitness, maximise=maximise)):
+        ind.rank = int(rank) + 1
+    return everyone
+
+
 def survivors(offspring: list[Individual], parents: list[Individual], size: int) -> list[Individual]:
     """NSGA-II selection of Listing 1, lines 13-15: rank, crowd, truncate."""
     return toolz.pipe(
         offspring,
-        rank_ordinal_sort(parents=parents),
+        pareto_rank_sort(parents=parents),
         crowding_distance_calc,
         ops.truncation_selection(size=size, key=lambda x: (-x.rank, x.distance)),
     )
@@ -169,7 +195,7 @@ def nsga2(study: Study, rng: np.random.Generator, pop_size: int, generations: in
         std = np.array(study.space.sigmas, dtype=float)
         parents = [Individual(np.array(g, dtype=float), IdentityDecoder(), problem) for g in initial]
         parents = evaluate_pool(study, len(parents), generation=0)(iter(parents))
-        parents = toolz.pipe(parents, rank_ordinal_sort, crowding_distance_calc)
+        parents = toolz.pipe(parents, pareto_rank_sort, crowding_distance_calc)
         study.generation_finished(0, as_members(parents), save_state(rng, std))
         first = 1
     else:
