@@ -10,6 +10,8 @@ from typing import Any
 import attrs
 import numpy as np
 
+from dnnp_hpo.errors import TrainingFailed
+
 #: Fitness of every objective for a failed or infeasible candidate (paper, 2.2.4): a
 #: number, unlike NaN, so that non-dominated sorting stays well defined.
 MAXINT = float(np.iinfo(np.int32).max)
@@ -100,13 +102,18 @@ def make_workdir(trial: Trial) -> Path:
 
     The engine may run a trial again when its worker died (Dask and Parsl retries): the
     dead attempt's directory is kept beside it as ``<uuid>.attempt-N`` for inspection,
-    and the new attempt starts in an empty one.
+    and the new attempt starts in an empty one.  TrainingFailed (status ``error``) if the
+    directory cannot be made.
     """
-    trial.workdir.parent.mkdir(parents=True, exist_ok=True)
-    if trial.workdir.exists():
-        attempt = 1
-        while trial.workdir.with_name(f"{trial.workdir.name}.attempt-{attempt}").exists():
-            attempt += 1
-        trial.workdir.rename(trial.workdir.with_name(f"{trial.workdir.name}.attempt-{attempt}"))
-    trial.workdir.mkdir()
+    try:
+        trial.workdir.parent.mkdir(parents=True, exist_ok=True)
+        if trial.workdir.exists():
+            attempt = 1
+            while trial.workdir.with_name(f"{trial.workdir.name}.attempt-{attempt}").exists():
+                attempt += 1
+            trial.workdir.rename(trial.workdir.with_name(f"{trial.workdir.name}.attempt-{attempt}"))
+        trial.workdir.mkdir()
+    except OSError as exc:  # a read-only or full file system: this evaluation fails, the run goes on
+        raise TrainingFailed(f"cannot create the evaluation directory {trial.workdir}: {exc.strerror or exc}",
+                             status=ERROR) from None
     return trial.workdir

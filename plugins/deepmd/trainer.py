@@ -23,7 +23,7 @@ from typing import Any
 import attrs
 
 from dnnp_hpo.errors import SpecError, TrainingFailed
-from dnnp_hpo.evaluation import TIMEOUT, Trial, make_workdir, one_line
+from dnnp_hpo.evaluation import ERROR, TIMEOUT, Trial, make_workdir, one_line
 from dnnp_hpo.process import run_command
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import Invalid
@@ -256,9 +256,12 @@ class PreparedDeepmd:
 
     def train(self, trial: Trial) -> dict[str, float]:
         """Train ``trial`` in its own directory; TrainingFailed with the reason if no fitness."""
-        workdir = make_workdir(trial)
         text = self.render(trial)
-        (workdir / INPUT).write_text(text, encoding="utf-8")
+        workdir = make_workdir(trial)
+        try:
+            (workdir / INPUT).write_text(text, encoding="utf-8")
+        except OSError as exc:  # a full or read-only file system
+            raise TrainingFailed(f"cannot write {workdir / INPUT}: {exc.strerror or exc}", status=ERROR) from None
         missing = [p for p in self.data_paths if not Path(p).exists()]
         if missing:
             raise TrainingFailed(f"data path(s) not found: {', '.join(missing)}")

@@ -1,0 +1,75 @@
+"""Promise 5: an evaluation directory that cannot be created (a read-only directory) is a
+failed evaluation with a clear reason, not a crashed driver.
+
+The real ``hpo-run`` (faults_runner.py registers one observer that makes
+``RUN_DIR/evals`` read-only) with the real ``deepmd`` trainer (stand-in dp program) on
+real local Dask.  Root ignores file modes, so as root the run is started under
+``setpriv`` without the capabilities that let root write anywhere (CAP_DAC_OVERRIDE,
+CAP_DAC_READ_SEARCH): the modes then apply as they do for any user.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from faults_testutil import HERE, MAXINT, assert_recorded_once, deepmd_spec, subprocess_env, write_spec
+
+
+def unprivileged() -> list[str]:
+    """The command prefix under which file modes are obeyed (none needed unless root)."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: read-only modes would not apply")
+    return [setpriv, "--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_search"]
+
+
+def run_with_readonly_evals(tmp_path: Path, generation: int) -> tuple[Path, subprocess.CompletedProcess]:
+    spec = write_spec(tmp_path / "spec.yaml", deepmd_spec(
+        tmp_path / "run", pop_size=4, generations=1, env={"FAULTS_FAULT": "ok"}))
+    done = hpo_run_with_observer(tmp_path, spec, "readonly", str(generation))
+    return tmp_path / "run", done
+
+
+def hpo_run_with_observer(tmp_path: Path, spec: Path, *observer: str) -> subprocess.CompletedProcess:
+    """``hpo-run spec`` with a faults_runner.py observer, with file modes obeyed."""
+    return subprocess.run([*unprivileged(), sys.executable, str(HERE / "faults_runner.py"), *observer, str(spec)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+                          env=subprocess_env(COLUMNS="250"))
+
+
+def test_evaluation_directories_read_only_from_the_start(tmp_path: Path) -> None:
+    run_dir, done = run_with_readonly_evals(tmp_path, -1)
+    try:
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "Traceback" not in done.stderr
+        evaluations = assert_recorded_once(run_dir, 8)
+        for evaluation in evaluations:
+            assert evaluation.status == "error" and evaluation.fitness == (MAXINT, MAXINT)
+            assert evaluation.reason == (f"cannot create the evaluation directory {evaluation.trial.workdir}: "
+                                         "Permission denied"), evaluation.reason
+        assert list((run_dir / "evals").iterdir()) == []
+    finally:
+        (run_dir / "evals").chmod(0o755)
+
+
+def test_evaluation_directories_turn_read_only_mid_run(tmp_path: Path) -> None:
+    run_dir, done = run_with_readonly_evals(tmp_path, 0)
+    try:
+        assert done.returncode == 0, done.stderr[-3000:]
+        evaluations = assert_recorded_once(run_dir, 8)
+        assert [e.status for e in evaluations if e.trial.generation == 0] == ["ok"] * 4
+        later = [e for e in evaluations if e.trial.generation == 1]
+        assert [e.status for e in later] == ["error"] * 4
+        assert all("cannot create the evaluation directory" in e.reason and "Permission denied" in e.reason
+                   for e in later), [e.reason for e in later]
+        # The run went on to its end; the survivors are generation 0's healthy trainings.
+        assert "Pareto front" in done.stdout
+    finally:
+        (run_dir / "evals").chmod(0o755)
