@@ -1,4 +1,4 @@
-"""The sbx preset's operators (plugins/nsga2/variation.py) and the variation switch.
+"""The sbx presets' operators (plugins/nsga2/variation.py) and the variation switch.
 
 No timings are asserted anywhere here.
 """
@@ -11,14 +11,26 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import toolz
 from leap_ec.decoder import IdentityDecoder
 from leap_ec.individual import Individual
 
 from dnnp_hpo.evaluation import OK, Evaluation, Trial
 from dnnp_hpo.journal import Checkpoint
 from dnnp_hpo.plugins.nsga2 import NSGA2
-from dnnp_hpo.plugins.nsga2.algorithm import PAPER, SBX, nsga2, random_genomes
+from dnnp_hpo.plugins.nsga2.algorithm import (
+    PAPER,
+    SBX,
+    SBX_TUNED,
+    SBX_TUNED_OPTIONS,
+    VARIATIONS,
+    nsga2,
+    random_genomes,
+    reproduction,
+    sbx_pipeline,
+)
 from dnnp_hpo.plugins.nsga2.variation import (
+    Duplicates,
     polynomial_mutate,
     polynomial_mutation,
     sbx_crossover,
@@ -105,6 +117,18 @@ def test_sbx_operator_yields_pairs_and_clears_fitness():
     assert not np.array_equal(first.genome, np.full(N, 0.1))
 
 
+@pytest.mark.parametrize("p_variable", [0.5, 1.0])
+def test_sbx_crosses_each_gene_with_its_probability(p_variable):
+    """Deb's SBX crosses about half the genes of a pair; sbx-tuned crosses them all."""
+    rng = np.random.default_rng(6)
+    changed = []
+    for _ in range(1000):
+        y1, y2 = rng.random(N), rng.random(N)
+        c1, _ = sbx_pair(rng, y1, y2, LOW, HIGH, 15.0, p_variable)
+        changed.append(np.mean((c1 != y1) & (c1 != y2)))
+    assert abs(np.mean(changed) - p_variable) < 0.03
+
+
 def test_sbx_operator_with_zero_probability_changes_nothing():
     rng = np.random.default_rng(5)
     parents = [individual(np.full(N, 0.1)), individual(np.full(N, 0.9))]
@@ -154,6 +178,53 @@ def test_polynomial_mutation_operator_default_rate_is_one_over_n():
     assert abs(changed - 1.0 / N) < 0.02
 
 
+# ------------------------------------------------------------------ duplicates
+
+
+def test_duplicates_of_parents_and_siblings_are_bred_again():
+    parents = [individual(np.full(N, 0.1)), individual(np.full(N, 0.9))]
+    duplicates = Duplicates()
+    assert duplicates.remember(parents) is parents
+    bred = [np.full(N, 0.1), np.full(N, 0.5), np.full(N, 0.5), np.full(N, 0.9), np.full(N, 0.7)]
+    kept = [ind.genome for ind in duplicates.drop(individual(g) for g in bred)]
+    assert [g[0] for g in kept] == [0.5, 0.7]
+
+
+def test_duplicates_give_way_when_nothing_new_comes():
+    """A converged population must still fill its generation: after ``patience``
+    duplicates in a row one is let through."""
+    duplicates = Duplicates(patience=5)
+    duplicates.remember([individual(np.zeros(N))])
+    same = duplicates.drop(individual(np.zeros(N)) for _ in range(100))
+    assert [ind.genome.tolist() for ind in (next(same), next(same))] == [[0.0] * N] * 2
+
+
+def test_sbx_tuned_offspring_are_new_genomes():
+    """In a whole run, no offspring repeats a genome of its parents or siblings unless
+    the breeding gave up (it never has to on a continuous space)."""
+    _, study = run(SBX_TUNED, 8, generations=6)
+    for (_, before, _), (generation, _, _) in zip(study.generations, study.generations[1:]):
+        born = [e.trial.genome for e in study.evaluated if e.trial.generation == generation]
+        assert len(born) == 10
+        assert len(set(born)) == len(born)
+        assert not set(born) & set(genomes_of(before))
+
+
+def bred(pipeline, count: int = 8) -> list[list[float]]:
+    """The first ``count`` offspring of ``pipeline`` from four ranked parents."""
+    parents = [individual(np.full(N, v), rank=1, distance=1.0) for v in (0.2, 0.4, 0.6, 0.8)]
+    return [ind.genome.tolist() for ind in toolz.take(count, toolz.pipe(parents, *pipeline))]
+
+
+def test_sbx_tuned_is_sbx_with_its_own_fixed_rates():
+    """sbx-tuned ignores the spec's crossover/mutation fields (they are sbx's)."""
+    tuned = bred(reproduction(SBX_TUNED, np.random.default_rng(0), np.zeros(N), BOUNDS, {}))
+    assert tuned == bred(reproduction(SBX_TUNED, np.random.default_rng(0), np.zeros(N), BOUNDS,
+                                      {"crossover_eta": 1.0, "mutation_prob": 1.0, "drop_duplicates": False}))
+    assert tuned == bred(sbx_pipeline(np.random.default_rng(0), BOUNDS, SBX_TUNED_OPTIONS))
+    assert tuned != bred(reproduction(SBX, np.random.default_rng(0), np.zeros(N), BOUNDS, {}))
+
+
 # ------------------------------------------------------------------ tournament
 
 
@@ -183,6 +254,7 @@ class FakeStudy:
     def __init__(self, seed: int = 0) -> None:
         self.space, self.n_objectives, self.seed = FakeSpace(), 2, seed
         self.births = 0
+        self.evaluated: list[Evaluation] = []
         self.generations: list[tuple[int, list, dict]] = []
 
     def evaluate(self, genomes, generation):
@@ -194,6 +266,7 @@ class FakeStudy:
             self.births += 1
             out.append(Evaluation(trial=trial, status=OK, reason="", fitness=tuple(zdt1(params)),
                                   metrics={}, start=0.0, stop=0.0, hostname="h", pid=0))
+        self.evaluated += out
         return out
 
     def generation_finished(self, generation, population, state):
@@ -213,7 +286,7 @@ def run(variation: str, seed: int, generations: int = 4, checkpoint=None, study=
     return final, study
 
 
-@pytest.mark.parametrize("variation", [PAPER, SBX])
+@pytest.mark.parametrize("variation", VARIATIONS)
 def test_runs_depend_on_the_seed_alone(variation):
     a, _ = run(variation, 3)
     b, _ = run(variation, 3)
@@ -222,7 +295,7 @@ def test_runs_depend_on_the_seed_alone(variation):
     assert genomes_of(a) != genomes_of(c)
 
 
-@pytest.mark.parametrize("variation", [PAPER, SBX])
+@pytest.mark.parametrize("variation", VARIATIONS)
 def test_resume_from_any_generation_gives_the_uninterrupted_run(variation):
     full, study = run(variation, 5)
     for generation, population, state in study.generations[:-1]:
@@ -230,7 +303,7 @@ def test_resume_from_any_generation_gives_the_uninterrupted_run(variation):
         assert genomes_of(resumed) == genomes_of(full)
 
 
-@pytest.mark.parametrize("variation", [PAPER, SBX])
+@pytest.mark.parametrize("variation", VARIATIONS)
 def test_offspring_stay_within_bounds(variation):
     _, study = run(variation, 6, generations=6)
     for _, population, _ in study.generations:
@@ -238,9 +311,10 @@ def test_offspring_stay_within_bounds(variation):
             assert all(0.0 <= g <= 1.0 for g in genome)
 
 
-def test_sbx_improves_on_zdt1_over_generations():
-    """Not a benchmark: the sbx preset moves toward the front (g -> 1) on ZDT1."""
-    _, study = run(SBX, 0, generations=15)
+@pytest.mark.parametrize("variation", [SBX, SBX_TUNED])
+def test_sbx_improves_on_zdt1_over_generations(variation):
+    """Not a benchmark: the sbx presets move toward the front (g -> 1) on ZDT1."""
+    _, study = run(variation, 0, generations=15)
     first = np.mean([sum(g[1:]) for g in genomes_of(study.generations[0][1])])
     last = np.mean([sum(g[1:]) for g in genomes_of(study.generations[-1][1])])
     assert last < first
@@ -260,6 +334,7 @@ def test_paper_preset_is_exactly_the_operators_before_the_variation_switch():
 def test_spec_fields():
     assert NSGA2().variation == PAPER  # sbx does not win every benchmark cell yet
     assert NSGA2(variation="paper").variation == PAPER
+    assert NSGA2(variation="sbx-tuned").variation == SBX_TUNED
     with pytest.raises(Invalid):
         NSGA2(variation="bogus")
     with pytest.raises(Invalid):
