@@ -10,6 +10,7 @@ workers it starts.  Nothing in dnnp-hpo names the plugin.
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import math
 import os
@@ -40,6 +41,9 @@ def run(argv: list[str], cwd: Path, timeout: float = 180) -> subprocess.Complete
 @pytest.fixture(scope="module")
 def plugin_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A venv holding only toy-trainer-hpo, with this project's environment beside it."""
+    if importlib.util.find_spec("setuptools") is None:
+        pytest.skip("setuptools is not installed beside dnnp-hpo: the offline build of the "
+                    "plugin package (pip --no-build-isolation) needs it")
     root = tmp_path_factory.mktemp("thirdparty")
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
