@@ -23,7 +23,7 @@ from typing import Any
 import attrs
 
 from dnnp_hpo.errors import SpecError, TrainingFailed
-from dnnp_hpo.evaluation import TIMEOUT, Trial, make_workdir, one_line
+from dnnp_hpo.evaluation import ERROR, TIMEOUT, Trial, make_workdir, one_line
 from dnnp_hpo.plugins.deepmd.lcurve import LcurveError, fitness
 from dnnp_hpo.plugins.deepmd.template import Template, check_names
 from dnnp_hpo.plugins.deepmd.trainer import (
@@ -176,8 +176,12 @@ class PreparedNequip:
 
     def train(self, trial: Trial) -> dict[str, float]:
         """Train ``trial`` in its own directory; TrainingFailed with the reason if no fitness."""
+        text = self.render(trial)
         workdir = make_workdir(trial)
-        (workdir / CONFIG).write_text(self.render(trial), encoding="utf-8")
+        try:
+            (workdir / CONFIG).write_text(text, encoding="utf-8")
+        except OSError as exc:  # a full or read-only file system: not the candidate's fault
+            raise TrainingFailed(f"cannot write {workdir / CONFIG}: {exc.strerror or exc}", status=ERROR) from None
         missing = [p for p in self.data_paths if not Path(p).exists()]
         if missing:
             raise TrainingFailed(f"data path(s) not found: {', '.join(missing)}")
