@@ -243,7 +243,7 @@ def dnnp_hpo_parameter_types() -> Mapping[str, type[ParameterType]]:
 
 @hookspec
 def dnnp_hpo_trainers() -> Mapping[str, type[Trainer]]:
-    """Trainers usable as ``trainer.plugin`` (built in: deepmd, function)."""
+    """Trainers usable as ``trainer.plugin`` (built in: deepmd, nequip, function)."""
 
 
 @hookspec
@@ -253,7 +253,7 @@ def dnnp_hpo_launchers() -> Mapping[str, type[Launcher]]:
 
 @hookspec
 def dnnp_hpo_optimizers() -> Mapping[str, type[Optimizer]]:
-    """Optimizers usable as ``optimizer.plugin`` (built in: nsga2)."""
+    """Optimizers usable as ``optimizer.plugin`` (built in: nsga2, nsga2-async)."""
 
 
 # --------------------------------------------------------------------------------------
