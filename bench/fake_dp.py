@@ -2,10 +2,17 @@
 
 Standard library only, so the command costs no more than starting Python.  The energy
 and force columns are ZDT1 of the input's ``x`` so that the optimizer has a problem.
+An optional argument is a time to sleep first, in seconds (the scaling benchmark: a
+training that waits rather than computes).
 """
 
 import json
 import math
+import sys
+import time
+
+if len(sys.argv) > 1:
+    time.sleep(float(sys.argv[1]))
 
 with open("input.json", encoding="utf-8") as fh:
     x = [float(v) for v in json.load(fh)["x"]]

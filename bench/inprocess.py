@@ -73,9 +73,11 @@ _REGISTRY = None
 _QUIET = None
 
 
-def run_inprocess(spec: dict[str, Any], pool: Any = None) -> list[tuple[float, ...]]:
+def run_inprocess(spec: dict[str, Any], pool: Any = None,
+                  optimize: Callable[[Study], Sequence[Any]] | None = None) -> list[tuple[float, ...]]:
     """Run the spec's optimizer on ``pool`` (default: a SerialPool); return the final
-    population's fitnesses."""
+    population's fitnesses.  ``optimize(study)``, if given, runs instead of the spec's
+    optimizer and returns the final members (bench/tune.py: options no spec field sets)."""
     global _REGISTRY, _QUIET
     if _REGISTRY is None:
         _REGISTRY = load_registry()
@@ -88,7 +90,7 @@ def run_inprocess(spec: dict[str, Any], pool: Any = None) -> list[tuple[float, .
         run, trainer = prepare_run(path, _REGISTRY)
         run = attrs.evolve(run, hook=_QUIET)
         study = Study(run, trainer, pool or SerialPool())
-        population = run.experiment.optimizer.run(study, None)
+        population = optimize(study) if optimize else run.experiment.optimizer.run(study, None)
     return [tuple(m.evaluation.fitness) for m in population]
 
 

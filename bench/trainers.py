@@ -4,6 +4,9 @@
   benchmark: sleeps a lognormal time (median 1 s, sigma 0.5 by default) drawn from a
   generator seeded by the genome, so the same genome always takes the same time.
 
+* ``fixed_sleep``: sleeps ``BENCH_SLEEP_FIXED`` seconds (default 0.2) in the worker, for
+  the scaling benchmark's in-worker row.
+
 The overhead benchmark's do-nothing training command is ``bench/fake_dp.py``.
 """
 
@@ -20,6 +23,7 @@ import numpy as np
 
 MEDIAN_S = float(os.environ.get("BENCH_SLEEP_MEDIAN", "1.0"))
 SIGMA = float(os.environ.get("BENCH_SLEEP_SIGMA", "0.5"))
+FIXED_S = float(os.environ.get("BENCH_SLEEP_FIXED", "0.2"))
 
 
 def _seed(params: Mapping[str, float]) -> int:
@@ -36,4 +40,12 @@ def lognormal_sleep(params: Mapping[str, float]) -> tuple[float, float]:
     from dnnp_hpo.problems import zdt1
 
     time.sleep(sleep_time(params))
+    return zdt1(params)
+
+
+def fixed_sleep(params: Mapping[str, float]) -> tuple[float, float]:
+    """Sleep ``FIXED_S`` seconds, then return ZDT1 of the parameters."""
+    from dnnp_hpo.problems import zdt1
+
+    time.sleep(FIXED_S)
     return zdt1(params)
