@@ -83,7 +83,11 @@ def tuning(r: dict) -> list[str]:
            "duplicate elimination; and for comparison the spec's `sbx` rates and the textbook (pymoo's) "
            "ones.  Margin: median hypervolume over the better peer's median on the same seeds, minus 1; "
            "ranked by the smallest margin over the six cells (ZDT2 is 0 for everyone), then the mean.  "
-           "Top ten and the references:"), "",
+           f"Picked: the largest mean margin among the candidates whose smallest margin is within "
+           f"{r.get('slack', 0.015)} of the best one (closer than the seeds' noise tells apart): "
+           f"`{r.get('picked')}`" + (", which is `sbx-tuned`" if r.get("picked") == chosen else
+                                      f", **not** `sbx-tuned` (`{chosen}`)")
+           + " (the rule was written down after the pick, which it reproduces).  Top ten and the references:"), "",
            "| candidate | smallest margin | mean margin | " + " | ".join(cells) + " |",
            "|---|---|---|" + "---|" * len(cells)]
     for x in shown:
