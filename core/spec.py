@@ -82,11 +82,18 @@ def _seed_range(_instance: Any, _attribute: Any, value: int) -> None:
         raise SpecError(f"expected a whole number 0 or more, got {value}", "seed")
 
 
+def _plain_name(_instance: Any, _attribute: Any, value: str) -> None:
+    # The default run directory is runs/<name>: a name must not lead out of runs/.
+    if value in ("", ".", "..") or any(c in value for c in "/\\\0"):
+        raise SpecError(f"expected a plain name (it names the directory runs/<name>): no '/' or '\\', "
+                        f"not '.' or '..', got {value!r}", "name")
+
+
 @attrs.frozen
 class Experiment:
     """A whole experiment spec, validated."""
 
-    name: str
+    name: str = attrs.field(validator=_plain_name)
     seed: int = attrs.field(validator=_seed_range)
     space: dict[str, ParameterType]
     objectives: tuple[Objective, ...]

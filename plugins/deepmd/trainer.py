@@ -17,7 +17,7 @@ import shutil
 import signal
 import sys
 from collections.abc import Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import attrs
@@ -183,6 +183,18 @@ def find_executable(name: str) -> str:
     return shutil.which(name) or shutil.which(name, path=os.path.dirname(sys.executable)) or name
 
 
+def disp_file(data: Mapping[str, Any], where: str) -> str:
+    """``training.disp_file`` of a rendered input: a relative path that stays inside the
+    evaluation directory (else every training would read, or write, the same file)."""
+    training = data.get("training")
+    name = training.get("disp_file", "lcurve.out") if isinstance(training, Mapping) else "lcurve.out"
+    path = PurePosixPath(name) if isinstance(name, str) else None
+    if path is None or path.is_absolute() or ".." in path.parts or not path.parts:
+        raise SpecError(f"{where}: training.disp_file must be a file name inside the evaluation directory, "
+                        f"got {name!r}", "template")
+    return name
+
+
 _NOISE = ("implib-gen:",)  # DeePMD-kit's CUDA stub complains at exit on CPU-only machines
 _ERROR_LINE = re.compile(r"^[\w.]*(Error|Exception|Exit)\b.*")
 
@@ -251,6 +263,7 @@ class PreparedDeepmd:
                 samples.append(({**middle, name: choice}, f"{name}={choice!r}"))
         for params, what in samples:
             data = parse_rendered(self.template.render(self.values(params, 0)), self.template.path)
+            disp_file(data, f"{self.template.path}{f' ({what})' if what else ''}")
             if deepmd:
                 check_with_deepmd(data, self.template.path, what)
 
@@ -281,9 +294,9 @@ class PreparedDeepmd:
                    if done.returncode < 0 else f"exited with status {done.returncode}")
             raise TrainingFailed(one_line(f"{self.command[0]} {how}: "
                                           f"{stderr_reason(workdir / STDERR)} (see {workdir / STDERR})"))
-        disp_file = parse_rendered(text, INPUT).get("training", {}).get("disp_file", "lcurve.out")
+        lcurve = workdir / disp_file(parse_rendered(text, INPUT), INPUT)
         try:
-            result = fitness(read_lcurve(workdir / disp_file), self.metrics, self.last_rows)
+            result = fitness(read_lcurve(lcurve), self.metrics, self.last_rows)
         except LcurveError as exc:
             raise TrainingFailed(str(exc)) from None
         result[RUNTIME] = done.elapsed

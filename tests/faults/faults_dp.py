@@ -9,7 +9,8 @@ Which fault a run of it injects comes from a plan: ``$FAULTS_PLAN`` names a JSON
 fault names, and each run claims the next unclaimed one (an O_EXCL file per slot, so
 concurrent workers never take the same); once the plan is used up, runs are ``ok``.  The
 fault taken is written to ``fault.txt`` in the working directory, so a test can tell
-what each evaluation directory was given.  ``$FAULTS_FAULT`` instead forces one fault
+what each evaluation directory was given; ``seen.json`` there holds the program's
+arguments and every ``FAULTS_ECHO*`` variable of its environment.  ``$FAULTS_FAULT`` instead forces one fault
 for every run.
 
 Faults: ``ok``, ``crash`` (exit 3 with a Python-style error line), ``sigkill`` (killed
@@ -77,7 +78,9 @@ def start_tree() -> None:
 def main() -> int:
     fault = os.environ.get("FAULTS_FAULT") or claim(os.environ["FAULTS_PLAN"])
     Path("fault.txt").write_text(fault)
-    Path("argv.json").write_text(json.dumps(sys.argv))
+    # what reached the program: its arguments and the variables set by the spec, as given
+    seen = {"argv": sys.argv, **{k: v for k, v in os.environ.items() if k.startswith("FAULTS_ECHO")}}
+    Path("seen.json").write_text(json.dumps(seen))
     if fault == "ok":
         Path("lcurve.out").write_text(good_lcurve())
     elif fault == "sleep":

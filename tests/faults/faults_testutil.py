@@ -26,7 +26,7 @@ MAXINT = 2147483647.0  # numpy.iinfo(numpy.int32).max, the paper's failure fitne
 TEMPLATE = '{"x": $x, "act": "${act}", "seed": $seed, "training": {"disp_file": "lcurve.out"}}'
 
 
-def deepmd_spec(run_dir: Path, *, command: Sequence[str] | None = None, env: dict[str, str] | None = None,
+def deepmd_spec(run_dir: Path, *, command: str | Sequence[str] | None = None, env: dict[str, str] | None = None,
                 pop_size: int = 4, generations: int = 0, workers: int = 2, timeout_minutes: float = 5,
                 template: str = "tmpl.json", **trainer: Any) -> dict[str, Any]:
     """A spec with the real ``deepmd`` trainer running ``command`` (default: the stand-in dp)."""
@@ -41,7 +41,7 @@ def deepmd_spec(run_dir: Path, *, command: Sequence[str] | None = None, env: dic
         "objectives": [{"name": "energy_rmse"}, {"name": "force_rmse"}],
         "trainer": {
             "plugin": "deepmd", "template": template, "check_input": False,
-            "command": list(command or [sys.executable, str(FAKE_DP)]),
+            "command": command if isinstance(command, str) else list(command or [sys.executable, str(FAKE_DP)]),
             "env": env or {}, "timeout_minutes": timeout_minutes, **trainer,
         },
         "optimizer": {"plugin": "nsga2", "pop_size": pop_size, "generations": generations},
