@@ -107,6 +107,27 @@ def run_fake_dp(spec: dict, prefix: str) -> tuple[float, list]:
     return wall, ok
 
 
+def launch_cost(repeats: int = 30) -> dict:
+    """``python -c pass`` started by a bare ``subprocess.run`` and by the trainers'
+    ``dnnp_hpo.process.run_command`` (own session, training token, watchdog process,
+    /proc scan at the end), one at a time: what starting a command costs the framework."""
+    from dnnp_hpo.process import run_command
+
+    argv = [sys.executable, "-c", "pass"]
+    with tempfile.TemporaryDirectory(prefix="bench-launch-") as tmpdir:
+        tmp = Path(tmpdir)
+        bare, framework = [], []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            subprocess.run(argv, cwd=tmp, check=True, stdin=subprocess.DEVNULL, start_new_session=True)
+            bare.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            run_command(argv, tmp, stdout=tmp / "out", stderr=tmp / "err")
+            framework.append(time.perf_counter() - start)
+    return {"bare_subprocess_s": {"median": pct(bare, 50), "p95": pct(bare, 95)},
+            "run_command_s": {"median": pct(framework, 50), "p95": pct(framework, 95)}}
+
+
 def overhead(workers: int, evaluations: int, pop_size: int) -> dict:
     """Per-evaluation framework overhead with a do-nothing training command."""
     generations = evaluations // pop_size - 1
@@ -228,6 +249,9 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     payload = {"benchmark": "engine", "machine": machine(), "overhead": [], "scaling": [], "utilisation": []}
     if "overhead" not in args.skip:
+        payload["launch"] = launch = launch_cost()
+        print(f"launch of python -c pass: bare subprocess {launch['bare_subprocess_s']['median'] * 1e3:.0f} ms, "
+              f"run_command {launch['run_command_s']['median'] * 1e3:.0f} ms (medians)", flush=True)
         for w in args.overhead_workers:
             row = overhead(w, args.evaluations, pop_size=100)
             payload["overhead"].append(row)
