@@ -5,16 +5,19 @@ The real console script's ``main``, with one more plugin registered:
 * ``readonly GENERATION``: makes ``RUN_DIR/evals`` read-only (mode 0555) when the run
   starts (GENERATION -1) or once generation GENERATION is recorded, as a file system
   remounted read-only or a full quota would leave it;
-* ``rss FILE``: appends ``evaluations rss_kib`` to FILE after every 100 evaluations and
-  the peak RSS of the driver (``peak <kib>``) when the run finishes.
+* ``rss FILE``: appends ``rss <evaluations> <kib>`` to FILE after every 100 evaluations,
+  ``objects <evaluations> <n>`` (the live Trial and Evaluation objects of the driver)
+  after every 500, and the driver's peak RSS (``peak <kib>``) when the run finishes.
 """
 
 from __future__ import annotations
 
+import gc
 import resource
 import sys
 from pathlib import Path
 
+from dnnp_hpo.evaluation import Evaluation, Trial
 from dnnp_hpo.hookspecs import hookimpl
 
 
@@ -59,7 +62,10 @@ class RssSampler:
     def dnnp_hpo_evaluation_finished(self) -> None:
         self.count += 1
         if self.count % 100 == 0:
-            self._write(f"{self.count} {current_rss_kib()}")
+            self._write(f"rss {self.count} {current_rss_kib()}")
+        if self.count % 500 == 0:
+            live = sum(isinstance(o, (Trial, Evaluation)) for o in gc.get_objects())
+            self._write(f"objects {self.count} {live}")
 
     @hookimpl
     def dnnp_hpo_run_finished(self) -> None:
