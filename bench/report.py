@@ -276,8 +276,8 @@ NOTES_QUALITY = ["""Notes:
   ones textbook NSGA-II uses (eta 20); DTLZ2's optimum is inside the box (0.5), and
   `sbx-tuned`'s lead there is smaller.
 * Also tried on the tuning seeds and not kept: differential evolution (DE/rand/1/bin,
-  F 0.5, CR 0.1-0.9, with and without polynomial mutation; behind pymoo at 700
-  evaluations on ZDT1 and ZDT3), Deb's per-gene crossing probability 0.5 with the
+  F 0.5, CR 0.1-0.9, with and without polynomial mutation; behind pymoo or Optuna at
+  700 evaluations on ZDT1 and ZDT3), Deb's per-gene crossing probability 0.5 with the
   textbook rates (pymoo's; behind Optuna at 220 evaluations), and Optuna's own operators
   (uniform crossover, uniform resampling) under our survival (close to Optuna itself).
 * The paper's operators (random parents, Gaussian mutation only, sigmas annealed by 0.85)
