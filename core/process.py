@@ -8,10 +8,13 @@ worker running it.  Three things see to that:
 * its environment carries ``DNNP_HPO_TRAINING=<token unique to this command>``, which every
   process it starts inherits, also one that left the group with setsid; on Linux those
   are found in /proc and killed too;
-* a small watchdog process (``python -m dnnp_hpo.process``) holds one end of a pipe whose
+* a small watchdog process (this file run as a script) holds one end of a pipe whose
   other end only this process holds: if this process dies (a Dask worker SIGKILLed
   mid-training), the pipe closes and the watchdog kills the training.  The training has
   its own session, so nothing else would stop it.
+
+The module imports the standard library only, so the watchdog starts in a few
+milliseconds (``python -I -S``: no site-packages needed).
 """
 
 from __future__ import annotations
@@ -20,21 +23,19 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
-
-import attrs
+from typing import IO, NamedTuple
 
 TRAINING_VARIABLE = "DNNP_HPO_TRAINING"
 _DONE = "done"  #: what the watched process tells its watchdog when it ends normally
 
 
-@attrs.frozen
-class Completed:
+class Completed(NamedTuple):
     returncode: int | None  #: None when killed at the timeout
     elapsed: float  #: wall seconds
     timed_out: bool
@@ -85,7 +86,7 @@ def _watchdog(token: str) -> Iterator[IO[str] | None]:
     env = {k: v for k, v in os.environ.items() if k != TRAINING_VARIABLE}
     try:
         dog = subprocess.Popen(
-            [sys.executable, "-m", "dnnp_hpo.process", token], stdin=subprocess.PIPE, text=True,
+            [sys.executable, "-I", "-S", os.path.abspath(__file__), token], stdin=subprocess.PIPE, text=True,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True,
         )
     except OSError:
@@ -100,11 +101,9 @@ def _watchdog(token: str) -> Iterator[IO[str] | None]:
             dog.stdin.close()
         except OSError:
             pass
-        try:
-            dog.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            dog.kill()
-            dog.wait()
+        # Reaped in the background: it exits on its own at once, and waiting here would add
+        # its start-up time to every short command.
+        threading.Thread(target=dog.wait, name="dnnp-hpo-watchdog-reaper", daemon=True).start()
 
 
 def _tell(pipe: IO[str] | None, line: str) -> None:
