@@ -140,7 +140,8 @@ def yaml_value(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(yaml_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{yaml_value(k)}: {yaml_value(v)}" for k, v in value.items()) + "}"
+        # Explicit keys ("? key : value"): an implicit YAML key may not exceed 1024 characters.
+        return "{" + ", ".join(f"? {yaml_value(k)} : {yaml_value(v)}" for k, v in value.items()) + "}"
     return yaml_escapes(json.dumps(value))  # null, true/false, integers, double-quoted strings
 
 

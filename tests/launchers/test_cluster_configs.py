@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, VENV_BIN, assert_every_evaluation_once, write_spec
+from launchers_testutil import REPO, VENV_BIN, assert_every_evaluation_once, write_spec
 
 from dnnp_hpo.cli import main
 

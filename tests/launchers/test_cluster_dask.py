@@ -14,7 +14,7 @@ from pathlib import Path
 
 import hpo_launcher_helpers as helpers
 import pytest
-from conftest import assert_every_evaluation_once, read_csv, run_in_process, write_spec
+from launchers_testutil import assert_every_evaluation_once, read_csv, run_in_process, write_spec
 
 from dnnp_hpo.hookspecs import hookimpl
 from dnnp_hpo.plugins.launchers.dask_launcher import LaunchFailed

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import hpo_launcher_helpers as helpers
 import pytest
-from conftest import assert_every_evaluation_once, run_in_process, write_spec
+from launchers_testutil import assert_every_evaluation_once, run_in_process, write_spec
 
 from dnnp_hpo.plugins.launchers.parsl_launcher import ParslLauncher
 

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import assert_every_evaluation_once, final_population, run_in_process, write_spec
+from launchers_testutil import assert_every_evaluation_once, final_population, run_in_process, write_spec
 
 
 @pytest.mark.slow
