@@ -86,9 +86,13 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
         return run
     journal = Journal(journal_path)
     try:
-        stored = journal.meta("spec", {})
+        stored = journal.meta("spec", None)
     finally:
         journal.close()
+    if stored is None:
+        # The driver died between creating the journal and recording the spec in it:
+        # nothing was run, so this is a fresh start.
+        return run
     differences = spec_differences(stored, run.raw_spec)
     if differences and not force:
         shown = ", ".join(differences[:8]) + (" ..." if len(differences) > 8 else "")

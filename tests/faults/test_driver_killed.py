@@ -156,8 +156,6 @@ def test_driver_sigkilled_at_random_moments_resumes_to_the_same_result(tmp_path,
           f"for {len(evaluations)} evaluations")
 
 
-@pytest.mark.xfail(strict=True, reason="core/driver.py check_run_dir reads a journal without a stored spec "
-                   "as a different spec; fix reported to the lead (treat it as a fresh start)")
 def test_a_driver_killed_before_it_recorded_the_spec_starts_afresh(tmp_path, capsys):
     """The driver creates journal.sqlite, then records the spec in it.  Killed in between,
     it leaves a journal that holds nothing (the state made here, since no hook runs in
