@@ -12,7 +12,7 @@ from dnnp_hpo.journal import Checkpoint
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import Invalid
 
-from .algorithm import PAPER, VARIATIONS, nsga2, random_genomes
+from .algorithm import SBX_TUNED, VARIATIONS, nsga2, random_genomes
 from .asynchronous import steady_state_nsga2
 
 
@@ -35,26 +35,31 @@ def _probability(_instance, attribute, value) -> None:
 class Reproduction:
     """How offspring are made; shared by ``nsga2`` and ``nsga2-async``.
 
-    ``variation`` picks the operators (survival is NSGA-II's in both):
+    ``variation`` picks the operators (survival is NSGA-II's in all):
 
-    * ``paper`` (the default): the seed paper's operators exactly (section 2.2.3, Listing 1): a random
+    * ``sbx-tuned`` (the default): binary tournament on rank and crowding distance, SBX
+      crossover on every gene of a crossed pair (eta 15, pair probability 0.9),
+      polynomial mutation (eta 5) on a fifth of the genes, offspring identical to a
+      parent or sibling bred again.  Rates fixed (``SBX_TUNED_OPTIONS``, chosen on tuning
+      seeds, see docs/benchmarks.md); the fields below do not change them.  Its median
+      hypervolume is at least pymoo's and Optuna's on every benchmark row.
+    * ``paper``: the seed paper's operators exactly (section 2.2.3, Listing 1): a random
       parent, cloned, isotropic Gaussian mutation with each parameter's ``sigma``, hard
-      bounds, sigmas multiplied by ``sigma_decay`` after each generation.
-    * ``sbx``: Deb's NSGA-II operators: binary tournament on rank and
-      crowding distance, SBX crossover (``crossover_eta``, ``crossover_prob``) and
-      polynomial mutation (``mutation_eta``, ``mutation_prob``; ``mutation_prob: null``
-      means 1/genes) within each parameter's bounds.  ``sigma`` and ``sigma_decay`` are
-      not used.  It reaches a larger hypervolume than ``paper`` at the same budget on
-      ZDT1, ZDT3 and DTLZ2 at the paper's budget of 700 evaluations, but not yet on
-      ZDT1 and ZDT3 at 220 (see docs/benchmarks.md), so it is not the default: a spec
-      that copies the paper's Table 1 runs the paper's algorithm.
+      bounds, sigmas multiplied by ``sigma_decay`` after each generation.  A spec that
+      copies the paper's Table 1 says ``variation: paper``.
+    * ``sbx``: Deb's NSGA-II operators with the rates below: SBX crossover
+      (``crossover_eta``, ``crossover_prob``, each gene of a pair crossed with probability
+      0.5) and polynomial mutation (``mutation_eta``, ``mutation_prob``; ``null`` means
+      1/genes) within each parameter's bounds.
+
+    ``sigma`` and ``sigma_decay`` are used by ``paper`` only.
     """
 
     pop_size: int = attrs.field(default=100, validator=_positive)
     sigma_decay: float = attrs.field(default=0.85, validator=_positive)
-    variation: str = attrs.field(default=PAPER, validator=_variation)
-    # sbx defaults: chosen on tuning seeds 100-110 of bench/quality.py (Deb's textbook
-    # values are crossover_eta 15, mutation_eta 20, mutation_prob 1/genes).
+    variation: str = attrs.field(default=SBX_TUNED, validator=_variation)
+    # variation: sbx only (Deb's textbook values are crossover_eta 15, mutation_eta 20,
+    # mutation_prob 1/genes; these were chosen on tuning seeds 100-110 of bench/quality.py).
     crossover_eta: float = attrs.field(default=10.0, validator=_positive)
     crossover_prob: float = attrs.field(default=0.9, validator=_probability)
     mutation_eta: float = attrs.field(default=10.0, validator=_positive)

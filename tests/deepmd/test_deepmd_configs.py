@@ -21,7 +21,8 @@ def test_paper_spec_is_table_1_and_section_2() -> None:
     for name, n in (("scale_by_worker", 3), ("desc_activ_func", 5), ("fitting_activ_func", 5)):
         assert spec["space"][name]["init"] == [0.0, float(n)] and space[name]["sigma"] == 0.0625
         assert space[name]["choices"] == expected[name]["choices"]
-    assert spec["optimizer"] == {"plugin": "nsga2", "pop_size": 100, "generations": 6, "sigma_decay": 0.85}
+    assert spec["optimizer"] == {"plugin": "nsga2", "pop_size": 100, "generations": 6, "sigma_decay": 0.85,
+                                 "variation": "paper"}
     trainer = spec["trainer"]
     assert trainer["timeout_minutes"] == 120 and trainer["settings"]["numb_steps"] == 40000
     assert spec["report"]["chemical_accuracy"] == {"energy_rmse": 0.004, "force_rmse": 0.04}
