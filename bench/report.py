@@ -304,10 +304,11 @@ def notes_overhead(r: dict) -> list[str]:
             bare, ours = launch["bare_subprocess_s"]["median"], launch["run_command_s"]["median"]
             text += (f"  Starting `python -c pass` one at a time takes {_ms(bare)} with a bare "
                      f"`subprocess.run` and {_ms(ours)} through `dnnp_hpo.process.run_command` (median): "
-                     f"the training watchdog (core/process.py: a second Python process per command, "
-                     f"`python -m dnnp_hpo.process`, and a scan of /proc when the command ends) adds "
-                     f"{_ms(ours - bare)} to every evaluation, and its CPU competes with the trainings' "
-                     "when several run at once.")
+                     f"the training watchdog (core/process.py run as a script with `python -I -S`, "
+                     f"not waited for, and a scan of /proc when the command ends) adds "
+                     f"{_ms(ours - bare)} to every evaluation.  With several workers on the 2 shared "
+                     "cores the do-nothing command (a Python start) competes for the CPU with the "
+                     "others, the driver and the scheduler, which the per-evaluation figure counts.")
         out += [text, ""]
     scaling = r.get("scaling") or []
     if scaling:
