@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -135,8 +135,9 @@ def parse_template(text: str, path: str) -> Template:
     return Template(path, tuple(p for p in pieces if p != ""))
 
 
-def load_template(path: Path) -> Template:
-    """Read and parse a template file; SpecError (key ``template``) if it cannot be read."""
+def load_template(path: Path, parse: Callable[[str, str], Template] | None = None) -> Template:
+    """Read and parse a template file (with ``parse``, default :func:`parse_template`);
+    SpecError (key ``template``) if it cannot be read."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -144,7 +145,7 @@ def load_template(path: Path) -> Template:
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(f"cannot read the template {path} as UTF-8 text ({type(exc).__name__})",
                         "template") from None
-    return parse_template(text, str(path))
+    return (parse or parse_template)(text, str(path))
 
 
 def check_names(template: Template, parameters: set[str], settings: set[str], reserved: set[str]) -> None:

@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 
 from dnnp_hpo.errors import SpecError
-from dnnp_hpo.plugins.deepmd.template import Placeholder, Template, json_fragment
+from dnnp_hpo.plugins.deepmd.template import Placeholder, Template, json_fragment, load_template
 
 #: Appended to messages about a ``$`` that names nothing: almost always an interpolation.
 INTERPOLATION_HINT = "(NequIP's own interpolations are written $${...} in a template)"
@@ -105,15 +105,8 @@ def parse_yaml_template(text: str, path: str) -> Template:
 
 
 def load_yaml_template(path: Path) -> Template:
-    """Read and parse a template file; SpecError (key ``template``) if it cannot be read."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(f"template {path} not found", "template") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"cannot read the template {path} as UTF-8 text ({type(exc).__name__})",
-                        "template") from None
-    return parse_yaml_template(text, str(path))
+    """Read and parse a YAML template file; SpecError (key ``template``) if it cannot be read."""
+    return load_template(path, parse_yaml_template)
 
 
 #: An escaped surrogate pair whose backslash is not itself escaped (an even run before it).
