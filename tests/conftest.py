@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -25,3 +26,24 @@ def hpo_run_exe() -> Path:
         pytest.skip(f"no hpo-run console script next to {sys.executable}")
     return exe
 
+
+
+@pytest.fixture(scope="session")
+def make_demo_data(tmp_path_factory: pytest.TempPathFactory):
+    """Factory: a real demo dataset (``hpo-demo-data FRAMES SEED``), made once per session
+    for each (frames, seed); the DeePMD, NequIP and fault tests each take their size."""
+    made: dict[tuple[int, int], Path] = {}
+
+    def make(frames: int, seed: int) -> Path:
+        if (frames, seed) not in made:
+            exe = VENV_BIN / "hpo-demo-data"
+            if not exe.exists():
+                pytest.skip(f"no hpo-demo-data console script next to {sys.executable}")
+            out = tmp_path_factory.mktemp("demo") / "data"
+            done = subprocess.run([str(exe), str(out), "--frames", str(frames), "--seed", str(seed)],
+                                  check=False, capture_output=True, text=True, timeout=300)
+            assert done.returncode == 0, done.stderr
+            made[frames, seed] = out
+        return made[frames, seed]
+
+    return make

@@ -15,16 +15,8 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from deepmd_testutil import VENV_BIN, run_exe
-
 
 @pytest.fixture(scope="session")
-def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def demo_data(make_demo_data) -> Path:
     """A small demo dataset (80 frames: 60 training, 20 validation), made once per session."""
-    exe = VENV_BIN / "hpo-demo-data"
-    if not exe.exists():
-        pytest.skip(f"no hpo-demo-data console script next to {sys.executable}")
-    out = tmp_path_factory.mktemp("demo") / "data"
-    done = run_exe([str(exe), str(out), "--frames", "80", "--seed", "3"])
-    assert done.returncode == 0, done.stderr
-    return out
+    return make_demo_data(80, 3)

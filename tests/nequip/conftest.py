@@ -16,16 +16,8 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from nequip_testutil import VENV_BIN, run_exe
-
 
 @pytest.fixture(scope="session")
-def nequip_demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def nequip_demo_data(make_demo_data) -> Path:
     """A small demo dataset (40 frames: 30 training, 10 validation), made once per session."""
-    exe = VENV_BIN / "hpo-demo-data"
-    if not exe.exists():
-        pytest.skip(f"no hpo-demo-data console script next to {sys.executable}")
-    out = tmp_path_factory.mktemp("nequip-demo") / "data"
-    done = run_exe([str(exe), str(out), "--frames", "40", "--seed", "5"])
-    assert done.returncode == 0, done.stderr
-    return out
+    return make_demo_data(40, 5)
