@@ -10,8 +10,9 @@ column name from the ``metrics.csv`` of the template's Lightning CSVLogger.
 data sent to the workers.
 
 The keys shared with the ``deepmd`` trainer (settings, paths, command, launch_prefix,
-env, timeout_minutes, metrics, last_rows) are read by the DeePMD plugin's converters,
-so both trainers accept exactly the same values for them.
+env, timeout_minutes, metrics, last_rows) are read by the converters of
+:mod:`dnnp_hpo.training`, which also runs the command, so both trainers accept exactly
+the same values and report failures with the same reasons.
 """
 
 from __future__ import annotations
@@ -22,23 +23,11 @@ from typing import Any
 
 import attrs
 
+from dnnp_hpo import training
 from dnnp_hpo.errors import SpecError, TrainingFailed
-from dnnp_hpo.evaluation import ERROR, TIMEOUT, Trial, make_workdir, one_line
+from dnnp_hpo.evaluation import Trial, make_workdir
 from dnnp_hpo.plugins.deepmd.lcurve import LcurveError, fitness
 from dnnp_hpo.plugins.deepmd.template import Template, check_names
-from dnnp_hpo.plugins.deepmd.trainer import (
-    RESERVED,
-    RUNTIME,
-    _absolute,
-    _argv,
-    _env,
-    _listed_paths,
-    _settings,
-    _warn_missing,
-    find_executable,
-    stderr_reason,
-)
-from dnnp_hpo.process import run_command
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import Invalid
 
@@ -61,15 +50,15 @@ class NequipTrainer:
     #: the config.yaml template, relative to the spec file
     template: str
     #: fixed placeholder values (max_epochs, data paths...), by placeholder name
-    settings: dict[str, Any] = attrs.field(factory=dict, converter=_settings)
+    settings: dict[str, Any] = attrs.field(factory=dict, converter=training.settings_converter)
     #: names of settings that are file paths: relative to the spec file, rendered absolute
-    paths: Any = attrs.field(default=(), converter=_argv("paths"))
+    paths: Any = attrs.field(default=(), converter=training.argv_converter("paths"))
     #: the training command, run in the evaluation directory
-    command: Any = attrs.field(default=DEFAULT_COMMAND, converter=_argv("command"))
+    command: Any = attrs.field(default=DEFAULT_COMMAND, converter=training.argv_converter("command"))
     #: put before the command (srun ..., jsrun -n1 -a1 -g1 ...)
-    launch_prefix: Any = attrs.field(default=(), converter=_argv("launch_prefix"))
+    launch_prefix: Any = attrs.field(default=(), converter=training.argv_converter("launch_prefix"))
     #: added to the environment of the command
-    env: Any = attrs.field(factory=dict, converter=_env)
+    env: Any = attrs.field(factory=dict, converter=training.env_converter)
     #: wall-clock limit of one training
     timeout_minutes: float = 120.0
     #: metric name -> metrics.csv column
@@ -80,14 +69,7 @@ class NequipTrainer:
     metrics_file: str = "metrics.csv"
 
     def __attrs_post_init__(self) -> None:
-        if not self.timeout_minutes > 0:
-            raise Invalid(f"timeout_minutes: expected a positive number, got {self.timeout_minutes}")
-        if self.last_rows < 1:
-            raise Invalid(f"last_rows: expected 1 or more, got {self.last_rows}")
-        if not self.command:
-            raise Invalid("command: expected at least the program to run")
-        if RUNTIME in self.metrics:
-            raise Invalid(f"metrics.{RUNTIME}: reserved for the wall time of the training")
+        training.check_command_keys(self.command, self.timeout_minutes, self.metrics, self.last_rows)
         if Path(self.metrics_file).is_absolute() or ".." in Path(self.metrics_file).parts:
             raise Invalid(f"metrics_file: expected a path inside the evaluation directory, "
                           f"got {self.metrics_file!r}")
@@ -95,37 +77,23 @@ class NequipTrainer:
     def prepare(self, run: RunContext) -> PreparedNequip:
         """Check template, settings and objectives; return what the workers get."""
         template = load_yaml_template(run.spec_relative(self.template))
+        training.check_settings(run, self.settings)
         parameters = set(run.space.names)
-        for name in self.settings:
-            if name in RESERVED:
-                raise SpecError(f"{name!r} is filled in by dnnp-hpo (a fresh training seed per "
-                                "candidate): remove it from settings", f"settings.{name}")
-            if name in parameters:
-                raise SpecError(f"{name!r} is also a search parameter: it must be one or the other",
-                                f"settings.{name}")
         try:
-            check_names(template, parameters, set(self.settings), set(RESERVED))
+            check_names(template, parameters, set(self.settings), set(training.RESERVED))
         except SpecError as exc:
             hint = f" {INTERPOLATION_HINT}" if "with no value" in exc.message else ""
             raise SpecError(exc.message + hint, exc.key) from None
-        settings = dict(self.settings)
-        for name in self.paths:
-            if name not in settings:
-                raise SpecError(f"{name!r} is not a key of settings", "paths")
-            settings[name] = _absolute(run, name, settings[name])
-        produced = [*self.metrics, RUNTIME]
-        for objective in run.objective_names:
-            if objective not in produced:
-                raise SpecError(f"objective {objective!r} is not a metric of this trainer (it measures: "
-                                f"{', '.join(produced)})", "metrics")
+        settings = training.absolute_settings(run, self.settings, self.paths)
+        training.check_objectives(run, self.metrics)
         prepared = PreparedNequip(
-            template=template, settings=settings, data_paths=_listed_paths(settings, self.paths),
+            template=template, settings=settings, data_paths=training.listed_paths(settings, self.paths),
             command=self.command, launch_prefix=self.launch_prefix, env=self.env,
             timeout_minutes=self.timeout_minutes, metrics=dict(self.metrics), last_rows=self.last_rows,
             metrics_file=self.metrics_file,
         )
         prepared.check_samples(run)
-        _warn_missing(run, prepared.data_paths)
+        training.warn_missing(run, prepared.data_paths)
         return prepared
 
     def render(self, trial: Trial) -> str | None:
@@ -178,38 +146,13 @@ class PreparedNequip:
         """Train ``trial`` in its own directory; TrainingFailed with the reason if no fitness."""
         text = self.render(trial)
         workdir = make_workdir(trial)
-        try:
-            (workdir / CONFIG).write_text(text, encoding="utf-8")
-        except OSError as exc:  # a full or read-only file system: not the candidate's fault
-            raise TrainingFailed(f"cannot write {workdir / CONFIG}: {exc.strerror or exc}", status=ERROR) from None
-        missing = [p for p in self.data_paths if not Path(p).exists()]
-        if missing:
-            raise TrainingFailed(f"data path(s) not found: {', '.join(missing)}")
-        elapsed = self.run_training(workdir)
+        training.write_input(workdir / CONFIG, text, self.data_paths)
+        elapsed = training.run_training(self.command, self.launch_prefix, self.env, self.timeout_minutes,
+                                        workdir, stdout=workdir / STDOUT, stderr=workdir / STDERR)
         try:
             lcurve = read_metrics(workdir / self.metrics_file, list(self.metrics.values()))
             result = fitness(lcurve, self.metrics, self.last_rows)
         except LcurveError as exc:
             raise TrainingFailed(str(exc)) from None
-        result[RUNTIME] = elapsed
+        result[training.RUNTIME] = elapsed
         return result
-
-    def run_training(self, workdir: Path) -> float:
-        """Run the command in ``workdir``; its wall seconds, or TrainingFailed saying why not."""
-        argv = [*self.launch_prefix, *self.command]
-        index = len(self.launch_prefix)  # resolve the program, not the launcher
-        argv[index] = find_executable(argv[index])
-        try:
-            done = run_command(argv, workdir, stdout=workdir / STDOUT, stderr=workdir / STDERR,
-                               env=self.env, timeout=self.timeout_minutes * 60)
-        except OSError as exc:
-            raise TrainingFailed(f"cannot start {argv[0]!r}: {exc.strerror or exc}") from None
-        if done.timed_out:
-            raise TrainingFailed(f"killed at the time limit of {self.timeout_minutes:g} min "
-                                 f"(the whole process group)", status=TIMEOUT)
-        if done.returncode != 0:
-            how = (f"was killed by signal {-done.returncode}" if done.returncode < 0
-                   else f"exited with status {done.returncode}")
-            raise TrainingFailed(one_line(f"{self.command[0]} {how}: "
-                                          f"{stderr_reason(workdir / STDERR)} (see {workdir / STDERR})"))
-        return done.elapsed

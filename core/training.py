@@ -1,0 +1,205 @@
+"""What every trainer that runs a training command in the evaluation directory shares.
+
+The ``deepmd`` and ``nequip`` trainers (and a third-party one) differ in their input
+format and in where they read the metrics, not in how the ``trainer:`` keys for the
+command are read, nor in how the command is run and its failures reported.  Those parts
+live here once, so the trainers accept the same values and fail with the same reasons.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import signal
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from dnnp_hpo.errors import SpecError, TrainingFailed
+from dnnp_hpo.evaluation import ERROR, TIMEOUT, one_line
+from dnnp_hpo.process import run_command
+from dnnp_hpo.run import RunContext
+from dnnp_hpo.spec import Invalid
+
+RUNTIME = "runtime"  #: wall seconds of the training command, always returned as a metric
+RESERVED = frozenset({"seed"})  #: placeholder names dnnp-hpo fills in itself
+
+
+def argv_converter(key: str) -> Callable[[Any], tuple[str, ...]]:
+    """attrs converter: a list of strings, or one string split like a shell would (no shell runs)."""
+
+    def convert(value: Any) -> tuple[str, ...]:
+        if isinstance(value, str):
+            try:
+                return tuple(shlex.split(value))
+            except ValueError as exc:
+                raise Invalid(f"{key}: cannot split {value!r} into arguments: {exc}") from None
+        if isinstance(value, (list, tuple)) and all(isinstance(v, (str, int, float)) for v in value):
+            return tuple(str(v) for v in value)
+        raise Invalid(f"{key}: expected a list of strings, got {value!r}")
+
+    return convert
+
+
+def env_converter(value: Any) -> dict[str, str]:
+    """attrs converter: environment values may be written as numbers (OMP_NUM_THREADS: 1)."""
+    if not isinstance(value, Mapping):
+        raise Invalid(f"env: expected a mapping of variable names to values, got {value!r}")
+    out = {}
+    for name, item in value.items():
+        if isinstance(item, bool) or not isinstance(item, (str, int, float)):
+            raise Invalid(f"env.{name}: expected a string or a number, got {item!r}")
+        out[str(name)] = str(item)
+    return out
+
+
+def settings_converter(value: Any) -> dict[str, Any]:
+    """attrs converter: fixed placeholder values, keyed by placeholder name."""
+    if not isinstance(value, Mapping):
+        raise Invalid(f"settings: expected a mapping of placeholder names to values, got {value!r}")
+    return {str(k): v for k, v in value.items()}
+
+
+def absolute_paths(run: RunContext, name: str, value: Any) -> str | list[str]:
+    """A path setting (or a list of them) made absolute: the training runs in the evaluation directory."""
+    if isinstance(value, str) and value:
+        return str(run.spec_relative(value))
+    if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
+        return [str(run.spec_relative(v)) for v in value]
+    raise SpecError(f"listed in paths, so expected a path or a list of paths, got {value!r}",
+                    f"settings.{name}")
+
+
+def listed_paths(settings: Mapping[str, Any], names: tuple[str, ...]) -> tuple[str, ...]:
+    """Every path the settings ``names`` hold, lists flattened."""
+    out: list[str] = []
+    for name in names:
+        value = settings[name]
+        out.extend(value if isinstance(value, list) else [value])
+    return tuple(out)
+
+
+def warn_missing(run: RunContext, paths: tuple[str, ...]) -> None:
+    """Warn on stderr about each of ``paths`` that does not exist."""
+    # Not an error: the paper's spec ships with placeholders for the user's data and must
+    # still pass --dry-run.  Each training checks again and fails at once if still missing.
+    for path in paths:
+        if not Path(path).exists():
+            print(f"hpo-run: warning: {run.spec_path}: trainer.settings: data path {path} does not "
+                  "exist; every training will fail until it does", file=sys.stderr)
+
+
+def find_executable(name: str) -> str:
+    """``name`` on PATH, else next to the running Python (a venv's ``dp`` without activating
+    the venv), else ``name`` unchanged (the launch prefix's environment may know it)."""
+    if os.sep in name:
+        return name
+    return shutil.which(name) or shutil.which(name, path=os.path.dirname(sys.executable)) or name
+
+
+_NOISE = ("implib-gen:",)  # DeePMD-kit's CUDA stub complains at exit on CPU-only machines
+_ERROR_LINE = re.compile(r"^[\w.]*(Error|Exception|Exit)\b.*")
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name  # SIGKILL: the out-of-memory killer's signal
+    except ValueError:
+        return "unknown signal"
+
+
+def stderr_reason(path: Path, limit: int = 65536) -> str:
+    """The line of the command's stderr that best says why it failed.
+
+    The last exception line of a Python traceback (``FileNotFoundError: ...``) if there is
+    one, else the last non-empty line; lines of known exit-time noise are skipped.
+    """
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - limit))
+            lines = f.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return ""
+    lines = [line.strip() for line in lines if line.strip() and not line.strip().startswith(_NOISE)]
+    for line in reversed(lines[-50:]):
+        if _ERROR_LINE.match(line):
+            return line
+    return lines[-1] if lines else ""
+
+
+def write_input(path: Path, text: str, data_paths: Sequence[str]) -> None:
+    """Write the rendered input to ``path``, then check the data is there; TrainingFailed if not."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:  # a full or read-only file system: not the candidate's fault
+        raise TrainingFailed(f"cannot write {path}: {exc.strerror or exc}", status=ERROR) from None
+    missing = [p for p in data_paths if not Path(p).exists()]
+    if missing:
+        raise TrainingFailed(f"data path(s) not found: {', '.join(missing)}")
+
+
+def run_training(command: Sequence[str], launch_prefix: Sequence[str], env: Mapping[str, str],
+                 timeout_minutes: float, workdir: Path, stdout: Path, stderr: Path) -> float:
+    """Run ``launch_prefix + command`` in ``workdir``; its wall seconds, or TrainingFailed saying why not."""
+    argv = [*launch_prefix, *command]
+    index = len(launch_prefix)  # resolve the program, not the launcher
+    argv[index] = find_executable(argv[index])
+    try:
+        done = run_command(argv, workdir, stdout=stdout, stderr=stderr, env=env, timeout=timeout_minutes * 60)
+    except OSError as exc:
+        raise TrainingFailed(f"cannot start {argv[0]!r}: {exc.strerror or exc}") from None
+    if done.timed_out:
+        raise TrainingFailed(f"killed at the time limit of {timeout_minutes:g} min "
+                             f"(the whole process group)", status=TIMEOUT)
+    if done.returncode != 0:
+        how = (f"was killed by signal {-done.returncode} ({_signal_name(-done.returncode)})"
+               if done.returncode < 0 else f"exited with status {done.returncode}")
+        raise TrainingFailed(one_line(f"{command[0]} {how}: {stderr_reason(stderr)} (see {stderr})"))
+    return done.elapsed
+
+
+def check_command_keys(command: Sequence[str], timeout_minutes: float, metrics: Mapping[str, str],
+                       last_rows: int) -> None:
+    """Invalid (for ``__attrs_post_init__``) if one of the keys every such trainer has is wrong."""
+    if not timeout_minutes > 0:
+        raise Invalid(f"timeout_minutes: expected a positive number, got {timeout_minutes}")
+    if last_rows < 1:
+        raise Invalid(f"last_rows: expected 1 or more, got {last_rows}")
+    if not command:
+        raise Invalid("command: expected at least the program to run")
+    if RUNTIME in metrics:
+        raise Invalid(f"metrics.{RUNTIME}: reserved for the wall time of the training")
+
+
+def check_settings(run: RunContext, settings: Mapping[str, Any]) -> None:
+    """SpecError if a setting is filled in by dnnp-hpo or is also a search parameter."""
+    parameters = set(run.space.names)
+    for name in settings:
+        if name in RESERVED:
+            raise SpecError(f"{name!r} is filled in by dnnp-hpo (a fresh training seed per "
+                            "candidate): remove it from settings", f"settings.{name}")
+        if name in parameters:
+            raise SpecError(f"{name!r} is also a search parameter: it must be one or the other",
+                            f"settings.{name}")
+
+
+def absolute_settings(run: RunContext, settings: Mapping[str, Any], paths: Sequence[str]) -> dict[str, Any]:
+    """``settings`` with each setting named in ``paths`` made absolute (see :func:`absolute_paths`)."""
+    out = dict(settings)
+    for name in paths:
+        if name not in out:
+            raise SpecError(f"{name!r} is not a key of settings", "paths")
+        out[name] = absolute_paths(run, name, out[name])
+    return out
+
+
+def check_objectives(run: RunContext, metrics: Mapping[str, str]) -> None:
+    """SpecError if an objective of the run is none of the trainer's metrics (nor the runtime)."""
+    produced = [*metrics, RUNTIME]
+    for objective in run.objective_names:
+        if objective not in produced:
+            raise SpecError(f"objective {objective!r} is not a metric of this trainer (it measures: "
+                            f"{', '.join(produced)})", "metrics")
