@@ -238,6 +238,11 @@ if __name__ == "__main__":
     main()
 
 
+def speedup(ratio: float) -> str:
+    """x1.50; "never" when the steady-state run did not get there (a ratio of 0)."""
+    return f"x{ratio:.2f}" if ratio > 0 else "never"
+
+
 def markdown(r: dict[str, Any], when: str) -> list[str]:
     """The section of docs/benchmarks.md (``when``: the machine line of bench/report.py)."""
     out = ["## 5. Steady-state `nsga2-async` against generational `nsga2` (uneven training times)", "",
@@ -282,7 +287,7 @@ def markdown(r: dict[str, Any], when: str) -> list[str]:
 
             continued = " / ".join(f"{t:.1f}" for t in a["time_to_target_continued_s"])
             out.append(f"| {row['problem']} | {row['evaluations']} | {row['workers']} | {times(g)} | {times(a)} | "
-                       f"{continued} | x{row['speedup_to_target'][-1]:.2f} "
-                       f"(x{row['speedup_to_target_continued'][-1]:.2f}) | {g['busy_fraction']['median']:.2f} / "
+                       f"{continued} | {speedup(row['speedup_to_target'][-1])} "
+                       f"({speedup(row['speedup_to_target_continued'][-1])}) | {g['busy_fraction']['median']:.2f} / "
                        f"{a['busy_fraction']['median']:.2f} | {hv(g)} | {hv(a)} |")
     return out
