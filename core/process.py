@@ -8,13 +8,14 @@ worker running it.  Three things see to that:
 * its environment carries ``DNNP_HPO_TRAINING=<token unique to this command>``, which every
   process it starts inherits, also one that left the group with setsid; on Linux those
   are found in /proc and killed too;
-* a small watchdog process (this file run as a script) holds one end of a pipe whose
-  other end only this process holds: if this process dies (a Dask worker SIGKILLed
-  mid-training), the pipe closes and the watchdog kills the training.  The training has
-  its own session, so nothing else would stop it.
+* a small watchdog process (this file run as a script), one per process that runs
+  trainings, reads a pipe whose other end only that process holds and is told of each
+  training that starts and ends: if the process dies (a Dask worker SIGKILLed
+  mid-training), the pipe closes and the watchdog kills the trainings that had not
+  ended.  A training has its own session, so nothing else would stop it.
 
 The module imports the standard library only, so the watchdog starts in a few
-milliseconds (``python -I -S``: no site-packages needed).
+milliseconds (``python -I -S``: no site-packages needed), once per worker.
 """
 
 from __future__ import annotations
@@ -26,13 +27,12 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import NamedTuple
 
 TRAINING_VARIABLE = "DNNP_HPO_TRAINING"
-_DONE = "done"  #: what the watched process tells its watchdog when it ends normally
+_START, _END = "start", "end"  #: what the watchdog is told: a training started / ended
 
 
 class Completed(NamedTuple):
@@ -80,40 +80,51 @@ def kill_training(pgid: int | None, token: str) -> None:
                 pass
 
 
-@contextmanager
-def _watchdog(token: str) -> Iterator[IO[str] | None]:
-    """Start the watchdog; yield the pipe to tell it the group id (None if it did not start)."""
-    env = {k: v for k, v in os.environ.items() if k != TRAINING_VARIABLE}
-    try:
-        dog = subprocess.Popen(
-            [sys.executable, "-I", "-S", os.path.abspath(__file__), token], stdin=subprocess.PIPE, text=True,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True,
-        )
-    except OSError:
-        yield None  # best effort: the group kill below still applies
-        return
-    assert dog.stdin is not None
-    try:
-        yield dog.stdin
-        _tell(dog.stdin, f"{_DONE}\n")
-    finally:
+class _Watchdog:
+    """The process's watchdog: one per process that runs trainings (a Dask worker, say).
+
+    Started at the first training and kept: a Python start per training would cost every
+    evaluation ~10 ms of CPU, which on a small machine competes with the trainings.  It
+    reads ``start <token> <pgid>`` and ``end <token>`` lines; at the end of its stdin
+    (this process is gone) it kills every training that did not end.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pid: int | None = None  # the process that started the watchdog (a fork needs its own)
+        self._dog: subprocess.Popen[str] | None = None
+
+    def _running(self) -> subprocess.Popen[str] | None:
+        """The watchdog of this process, started if need be (None if it cannot start)."""
+        if self._dog is not None and self._pid == os.getpid() and self._dog.poll() is None:
+            return self._dog
+        env = {k: v for k, v in os.environ.items() if k != TRAINING_VARIABLE}
         try:
-            dog.stdin.close()
+            self._dog = subprocess.Popen(
+                [sys.executable, "-I", "-S", os.path.abspath(__file__)], stdin=subprocess.PIPE, text=True,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True,
+            )
         except OSError:
-            pass
-        # Reaped in the background: it exits on its own at once, and waiting here would add
-        # its start-up time to every short command.
-        threading.Thread(target=dog.wait, name="dnnp-hpo-watchdog-reaper", daemon=True).start()
+            self._dog = None  # best effort: the group kill in run_command still applies
+            return None
+        self._pid = os.getpid()
+        # Reaped in the background should it ever exit early; normally it outlives us.
+        threading.Thread(target=self._dog.wait, name="dnnp-hpo-watchdog-reaper", daemon=True).start()
+        return self._dog
+
+    def tell(self, line: str) -> None:
+        with self._lock:  # trainings may run in several threads of one worker
+            dog = self._running()
+            if dog is None or dog.stdin is None:
+                return
+            try:
+                dog.stdin.write(line)
+                dog.stdin.flush()
+            except OSError:
+                self._dog = None  # it died: the next training starts another
 
 
-def _tell(pipe: IO[str] | None, line: str) -> None:
-    if pipe is None:
-        return
-    try:
-        pipe.write(line)
-        pipe.flush()
-    except OSError:
-        pass  # the watchdog is gone; the group kill still applies
+_WATCHDOG = _Watchdog()
 
 
 def run_command(
@@ -133,13 +144,14 @@ def run_command(
     token = uuid.uuid4().hex
     full_env = {**os.environ, **(env or {}), TRAINING_VARIABLE: token}
     start = time.monotonic()
-    with _watchdog(token) as dog, open(stdout, "wb") as out, open(stderr, "wb") as err:
+    with open(stdout, "wb") as out, open(stderr, "wb") as err:
         proc = subprocess.Popen(
             list(argv), cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
             stdout=out, stderr=err, start_new_session=True,
         )
         try:
-            _tell(dog, f"{proc.pid}\n")  # the group id is the leader's pid (start_new_session)
+            # the group id is the leader's pid (start_new_session)
+            _WATCHDOG.tell(f"{_START} {token} {proc.pid}\n")
             returncode: int | None = proc.wait(timeout=timeout)
             timed_out = False
         except subprocess.TimeoutExpired:
@@ -147,23 +159,24 @@ def run_command(
         finally:
             kill_training(proc.pid, token)
             proc.wait()
+            _WATCHDOG.tell(f"{_END} {token}\n")
     return Completed(returncode, time.monotonic() - start, timed_out)
 
 
-def _watch(token: str) -> int:
-    """The watchdog: wait for the training's group id, then for the end of stdin.
-
-    ``done`` before the end means the watched process finished the job itself; the end
-    of stdin without it means that process died, and the training is killed here.
-    """
-    pgid = None
+def _watch() -> int:
+    """The watchdog: keep the trainings that started and did not end; at the end of stdin
+    (the process that runs them died) kill them."""
+    running: dict[str, int] = {}
     for line in sys.stdin:
-        if line.strip() == _DONE:
-            return 0
-        pgid = int(line)
-    kill_training(pgid, token)
+        word, token, *pgid = line.split()
+        if word == _START:
+            running[token] = int(pgid[0])
+        else:
+            running.pop(token, None)
+    for token, pgid in running.items():
+        kill_training(pgid, token)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(_watch(sys.argv[1]))
+    sys.exit(_watch())

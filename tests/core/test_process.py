@@ -1,0 +1,120 @@
+"""core/process.py's watchdog: one per process that runs trainings, and it kills what a
+dead process left running.
+
+Real processes throughout: a Python process runs trainings through ``run_command`` and
+is SIGKILLed as a Dask worker would be (tests/faults/test_worker_killed.py does the same
+inside a real Dask cluster).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from dnnp_hpo.process import run_command
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+
+WATCHDOG_SCRIPT = str(Path(sys.modules[run_command.__module__].__file__).resolve())
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+
+
+def _alive(pid: int) -> bool:
+    stat = _stat(pid)
+    return stat is not None and stat[0] != "Z"
+
+
+def watchdogs_of(parent: int) -> list[int]:
+    """Live watchdog processes started by ``parent``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        stat = _stat(int(entry))
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if stat and stat[0] != "Z" and int(stat[1]) == parent and WATCHDOG_SCRIPT.encode() in cmdline:
+            found.append(int(entry))
+    return found
+
+
+def wait_until(condition, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def test_one_watchdog_serves_every_training_of_a_process(tmp_path: Path) -> None:
+    for i in range(3):
+        done = run_command([sys.executable, "-c", "pass"], tmp_path, stdout=tmp_path / f"o{i}", stderr=tmp_path / f"e{i}")
+        assert done.returncode == 0
+    assert len(watchdogs_of(os.getpid())) == 1
+
+
+# A "worker": one training that ends, then one that hangs (it writes its pid first).
+WORKER = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from dnnp_hpo.process import run_command
+    here = Path(sys.argv[1])
+    run_command([sys.executable, "-c", "pass"], here, stdout=here / "o1", stderr=here / "e1")
+    hang = "import os, time; open('training.pid', 'w').write(str(os.getpid())); time.sleep(600)"
+    run_command([sys.executable, "-c", hang], here, stdout=here / "o2", stderr=here / "e2")
+""")
+
+
+def test_trainings_of_a_killed_process_are_killed_and_its_watchdog_exits(tmp_path: Path) -> None:
+    worker = subprocess.Popen([sys.executable, "-c", WORKER, str(tmp_path)])
+    training = None
+    try:
+        pid_file = tmp_path / "training.pid"
+        assert wait_until(lambda: pid_file.exists() and pid_file.read_text().strip()), "the training never started"
+        training = int(pid_file.read_text())
+        dogs = watchdogs_of(worker.pid)
+        assert len(dogs) == 1, dogs  # one for both trainings
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        assert wait_until(lambda: not _alive(training)), "the training outlived its process"
+        assert wait_until(lambda: not _alive(dogs[0])), "the watchdog outlived its process"
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        if training is not None and _alive(training):
+            os.kill(training, signal.SIGKILL)
+
+
+def test_a_process_that_ends_normally_leaves_no_watchdog(tmp_path: Path) -> None:
+    # runs one training, then waits for a line on stdin before it exits
+    code = ("import sys; from pathlib import Path; from dnnp_hpo.process import run_command; "
+            "h = Path(sys.argv[1]); run_command([sys.executable, '-c', 'pass'], h, stdout=h / 'o', stderr=h / 'e'); "
+            "print('ran', flush=True); sys.stdin.readline()")
+    worker = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert worker.stdout.readline().strip() == "ran"
+        dogs = watchdogs_of(worker.pid)
+        assert len(dogs) == 1, dogs
+        worker.communicate("\n", timeout=30)
+        assert worker.returncode == 0
+        assert wait_until(lambda: not _alive(dogs[0])), "the watchdog outlived its process"
+    finally:
+        if worker.poll() is None:
+            worker.kill()
