@@ -21,6 +21,7 @@ milliseconds (``python -I -S``: no site-packages needed), once per worker.
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -127,6 +128,27 @@ class _Watchdog:
 _WATCHDOG = _Watchdog()
 
 
+def _exited(proc: subprocess.Popen[bytes], timeout: float | None) -> bool:
+    """Wait for ``proc`` to exit, at most ``timeout`` seconds; True if it did.
+
+    ``Popen.wait(timeout)`` polls with sleeps growing to 50 ms, so it notices an exit up
+    to 50 ms late: a cost on every evaluation.  A pidfd (Linux 5.3+) wakes up at once.
+    """
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):  # not Linux, or an old kernel
+        try:
+            proc.wait(timeout=timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+    try:
+        ready, _, _ = select.select([pidfd], [], [], timeout)
+        return bool(ready)
+    finally:
+        os.close(pidfd)
+
+
 def run_command(
     argv: Sequence[str],
     cwd: Path,
@@ -152,10 +174,8 @@ def run_command(
         try:
             # the group id is the leader's pid (start_new_session)
             _WATCHDOG.tell(f"{_START} {token} {proc.pid}\n")
-            returncode: int | None = proc.wait(timeout=timeout)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            returncode, timed_out = None, True
+            timed_out = not _exited(proc, timeout)
+            returncode: int | None = None if timed_out else proc.wait()
         finally:
             kill_training(proc.pid, token)
             proc.wait()
