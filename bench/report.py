@@ -304,11 +304,13 @@ def notes_overhead(r: dict) -> list[str]:
             bare, ours = launch["bare_subprocess_s"]["median"], launch["run_command_s"]["median"]
             text += (f"  Starting `python -c pass` one at a time takes {_ms(bare)} with a bare "
                      f"`subprocess.run` and {_ms(ours)} through `dnnp_hpo.process.run_command` (median): "
-                     f"the training watchdog (core/process.py run as a script with `python -I -S`, "
-                     f"not waited for, and a scan of /proc when the command ends) adds "
-                     f"{_ms(ours - bare)} to every evaluation.  With several workers on the 2 shared "
-                     "cores the do-nothing command (a Python start) competes for the CPU with the "
-                     "others, the driver and the scheduler, which the per-evaluation figure counts.")
+                     f"the process group and training token, the /proc scan when the command ends "
+                     f"and the message to the worker's training watchdog (started once per worker, "
+                     f"core/process.py) add {_ms(ours - bare)}.  The command's exit is seen at once "
+                     "(a pidfd, not `Popen.wait`'s polling that noticed it up to 50 ms late).  With "
+                     "several workers on the 2 shared cores the do-nothing command (a Python start) "
+                     "competes for the CPU with the others, the driver and the scheduler, which the "
+                     "per-evaluation figure counts.")
         out += [text, ""]
     scaling = r.get("scaling") or []
     if scaling:
@@ -326,7 +328,7 @@ def notes_overhead(r: dict) -> list[str]:
                  "driver and the engine alone: throughput follows the workers closely, and what an "
                  "evaluation costs beyond its sleep stays at milliseconds while 8 worker processes, the "
                  "scheduler and the driver share the 2 cores.  The *command* rows add what every "
-                 "evaluation costs in CPU (starting Python twice, see above): with many workers on 2 "
+                 "evaluation costs in CPU (starting Python, see above): with many workers on 2 "
                  "shared cores that CPU, not the driver, is what limits them."), ""]
     return out
 
