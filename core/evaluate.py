@@ -9,12 +9,19 @@ import time
 from collections.abc import Mapping, Sequence
 
 from dnnp_hpo.errors import TrainingFailed
-from dnnp_hpo.evaluation import ERROR, FAILED, OK, Evaluation, Trial, failed_evaluation, one_line
+from dnnp_hpo.evaluation import ERROR, FAILED, OK, Evaluation, Trial, failed_evaluation, leave_outcome, one_line
 from dnnp_hpo.hookspecs import Trainer
 
 
 def run_trial(trainer: Trainer, trial: Trial, objectives: Sequence[str]) -> Evaluation:
-    """Train ``trial`` and return its record; never raises for a failed training."""
+    """Train ``trial`` and return its record, also left in its directory for a resume to
+    harvest; never raises for a failed training."""
+    evaluation = _evaluated(trainer, trial, objectives)
+    leave_outcome(evaluation)
+    return evaluation
+
+
+def _evaluated(trainer: Trainer, trial: Trial, objectives: Sequence[str]) -> Evaluation:
     start = time.time()
 
     def failed(status: str, reason: str) -> Evaluation:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from pathlib import Path
@@ -117,3 +118,40 @@ def make_workdir(trial: Trial) -> Path:
         raise TrainingFailed(f"cannot create the evaluation directory {trial.workdir}: {exc.strerror or exc}",
                              status=ERROR) from None
     return trial.workdir
+
+
+#: The worker's copy of a finished evaluation, left in its directory: a run resumed after
+#: its driver died records it from there instead of training again (the training may have
+#: finished on a worker that outlived the driver, or just before the driver died).
+OUTCOME = "dnnp-hpo-evaluation.json"
+_OUTCOME_FIELDS = ("status", "reason", "fitness", "metrics", "start", "stop", "hostname", "pid")
+
+
+def leave_outcome(evaluation: Evaluation) -> None:
+    """Write the outcome of ``evaluation`` into its directory, if it has one (best effort:
+    a read-only or full disk costs only the chance to harvest it)."""
+    workdir = evaluation.trial.workdir
+    if not workdir.is_dir():
+        return  # a trainer that needs no directory (the function trainer)
+    partial = workdir / f"{OUTCOME}.part"
+    try:
+        partial.write_text(json.dumps({k: getattr(evaluation, k) for k in _OUTCOME_FIELDS}), encoding="utf-8")
+        os.replace(partial, workdir / OUTCOME)  # a reader never sees half a file
+    except OSError:
+        pass
+
+
+def left_outcome(trial: Trial) -> Evaluation | None:
+    """The evaluation a worker left in ``trial``'s directory, or None (none, or unreadable)."""
+    try:
+        data = json.loads((trial.workdir / OUTCOME).read_text(encoding="utf-8"))
+        outcome = Evaluation(
+            trial=trial, status=str(data["status"]), reason=str(data["reason"]),
+            fitness=tuple(float(v) for v in data["fitness"]),
+            metrics={str(k): float(v) for k, v in data["metrics"].items()},
+            start=float(data["start"]), stop=float(data["stop"]),
+            hostname=str(data["hostname"]), pid=int(data["pid"]),
+        )
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+    return outcome if outcome.status in STATUSES else None

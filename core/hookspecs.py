@@ -117,8 +117,9 @@ class Trainer(Protocol):
 
     # Optional: def harvest(self, trial: Trial) -> Mapping[str, float] | None
     #     Called on the driver when a run resumes, for a trial that was running when
-    #     the driver died: the metrics of a training that finished on disk (its
-    #     lcurve.out complete), or None to train it again in a new directory.
+    #     the driver died and whose worker left no outcome in its directory (core reads
+    #     dnnp-hpo-evaluation.json first, whatever the trainer): the metrics of a training
+    #     that finished on disk, or None to train it again in a new directory.
 
 
 @runtime_checkable

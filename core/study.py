@@ -14,11 +14,12 @@ import attrs
 import numpy as np
 
 from dnnp_hpo.evaluate import measured, run_trial
-from dnnp_hpo.evaluation import INFEASIBLE, LOST, Evaluation, Member, Trial, failed_evaluation
+from dnnp_hpo.evaluation import INFEASIBLE, LOST, Evaluation, Member, Trial, failed_evaluation, left_outcome
 from dnnp_hpo.hookspecs import Pool, Trainer
 from dnnp_hpo.run import RunContext
 
 BIRTHS = "core.births"
+HARVESTED = "harvested from its directory on resume"
 
 
 class Study:
@@ -160,18 +161,37 @@ class Study:
         old = self.running.pop(trial.birth_id, None)
         if old is None:
             return None
-        harvest = getattr(self.trainer, "harvest", None)
         # A different genome: the resumed search bred this birth differently.
-        metrics = harvest(old) if harvest is not None and old.genome == trial.genome else None
-        if metrics is None:
+        evaluation = self._harvested(old) if old.genome == trial.genome else None
+        if evaluation is None:
             self.run.hook.dnnp_hpo_evaluation_interrupted(run=self.run, trial=old, rerun=trial)
             return None
-        now = time.time()
-        evaluation = measured(old, metrics, self.run.objective_names, now, now)
-        if evaluation.ok:
-            evaluation = attrs.evolve(evaluation, reason="harvested from its directory on resume")
         self._finished(evaluation)
         return evaluation
+
+    def _harvested(self, trial: Trial) -> Evaluation | None:
+        """The evaluation of a trial that finished on disk while no driver listened.
+
+        The record its worker left in its directory comes first; else the trainer's own
+        ``harvest`` (the metrics it can read from the directory), if it has one.
+        """
+        left = left_outcome(trial)
+        names = self.run.objective_names
+        if left is not None and not left.ok:
+            return failed_evaluation(trial, len(names), left.status, f"{left.reason}; {HARVESTED}",
+                                     left.start, left.stop, hostname=left.hostname, pid=left.pid)
+        if left is not None:
+            # Fitness from the metrics again: the objectives may have changed (--force).
+            evaluation = attrs.evolve(measured(trial, left.metrics, names, left.start, left.stop),
+                                      hostname=left.hostname, pid=left.pid)
+        else:
+            harvest = getattr(self.trainer, "harvest", None)
+            metrics = harvest(trial) if harvest is not None else None
+            if metrics is None:
+                return None
+            now = time.time()
+            evaluation = measured(trial, metrics, names, now, now)
+        return attrs.evolve(evaluation, reason=HARVESTED) if evaluation.ok else evaluation
 
     def _finished(self, evaluation: Evaluation) -> None:
         self.run.hook.dnnp_hpo_evaluation_finished(run=self.run, evaluation=evaluation)

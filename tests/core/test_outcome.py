@@ -1,0 +1,78 @@
+"""The outcome a worker leaves in an evaluation's directory, and what a resume reads back.
+
+tests/faults/test_driver_killed_on_cluster.py covers the whole story (driver killed, the
+workers finish, the resume harvests); these check the file itself.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import attrs
+import pytest
+
+from dnnp_hpo.errors import TrainingFailed
+from dnnp_hpo.evaluate import run_trial
+from dnnp_hpo.evaluation import MAXINT, OUTCOME, Trial, left_outcome, make_workdir
+
+
+@attrs.frozen
+class DirectoryTrainer:
+    """Trains in a directory of its own, as the command trainers do."""
+
+    fail: bool = False
+
+    def train(self, trial: Trial) -> dict[str, float]:
+        make_workdir(trial)
+        if self.fail:
+            raise TrainingFailed("lcurve.out has a header but no complete data rows")
+        return {"energy_rmse": 0.25, "force_rmse": float(trial.params["x"]), "runtime": 1.5}
+
+
+def a_trial(tmp_path: Path, x: float = 0.125) -> Trial:
+    return Trial(uuid="u1", birth_id=3, generation=1, genome=(x,), params={"x": x}, seed=9,
+                 workdir=tmp_path / "evals" / "u1")
+
+
+def test_a_finished_evaluation_reads_back_exactly(tmp_path: Path) -> None:
+    trial = a_trial(tmp_path)
+    evaluation = run_trial(DirectoryTrainer(), trial, ["energy_rmse", "force_rmse"])
+    assert evaluation.ok and evaluation.fitness == (0.25, 0.125)
+    assert left_outcome(trial) == evaluation
+
+
+def test_a_failed_training_leaves_its_failure(tmp_path: Path) -> None:
+    trial = a_trial(tmp_path)
+    evaluation = run_trial(DirectoryTrainer(fail=True), trial, ["energy_rmse", "force_rmse"])
+    left = left_outcome(trial)
+    assert left == evaluation
+    assert (left.status, left.fitness) == ("failed", (MAXINT, MAXINT)) and "no complete data rows" in left.reason
+
+
+def test_a_trainer_without_a_directory_leaves_nothing(tmp_path: Path) -> None:
+    trial = a_trial(tmp_path)
+
+    class NoDirectory:
+        def train(self, trial: Trial) -> dict[str, float]:
+            return {"f1": 1.0}
+
+    assert run_trial(NoDirectory(), trial, ["f1"]).ok
+    assert not trial.workdir.exists() and left_outcome(trial) is None
+
+
+@pytest.mark.parametrize("content", [
+    "",  # written by something else and cut short
+    "{not json",
+    json.dumps({"status": "ok"}),  # fields missing
+    json.dumps({"status": "exploded", "reason": "", "fitness": [1.0], "metrics": {}, "start": 0, "stop": 1,
+                "hostname": "h", "pid": 1}),  # not a status
+    json.dumps({"status": "ok", "reason": "", "fitness": ["a"], "metrics": {}, "start": 0, "stop": 1,
+                "hostname": "h", "pid": 1}),  # not numbers
+    json.dumps([1, 2, 3]),
+])
+def test_an_unreadable_outcome_means_train_again(tmp_path: Path, content: str) -> None:
+    trial = a_trial(tmp_path)
+    trial.workdir.mkdir(parents=True)
+    (trial.workdir / OUTCOME).write_text(content)
+    assert left_outcome(trial) is None

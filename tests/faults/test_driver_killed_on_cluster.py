@@ -1,0 +1,100 @@
+"""Promise 4 on a cluster: the driver SIGKILLed while its trainings run on workers that
+outlive it.  The trainings finish meanwhile; the resumed run records them from the outcome
+their workers left in their directories (``dnnp-hpo-evaluation.json``) instead of
+training them again.
+
+Real ``dask scheduler`` and ``dask worker`` processes on 127.0.0.1 (a scheduler-file
+cluster, as the shipped batch scripts start one), the real ``hpo-run`` and ``deepmd``
+trainer; the training program is the stand-in ``faults_dp.py`` in its ``sleep`` fault (a
+training that takes ``FAULTS_SLEEP`` seconds, then writes a good lcurve.out).
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from faults_testutil import VENV_BIN, assert_recorded_once, deepmd_spec, subprocess_env, write_spec
+
+from dnnp_hpo.evaluation import OUTCOME
+from dnnp_hpo.study import HARVESTED
+
+SLEEP_S = 4.0
+
+
+def wait_until(condition, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def start_cluster(where: Path, workers: int) -> tuple[Path, list[subprocess.Popen]]:
+    """A scheduler and ``workers`` single-thread workers without nannies; their processes."""
+    scheduler_file = where / "scheduler.json"
+    dask = str(VENV_BIN / "dask")
+
+    def start(argv: list[str], name: str) -> subprocess.Popen:
+        with open(where / f"{name}.log", "wb") as log:
+            return subprocess.Popen(argv, cwd=where, env=subprocess_env(), stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=subprocess.STDOUT)
+
+    processes = [start([dask, "scheduler", "--scheduler-file", str(scheduler_file), "--host", "127.0.0.1",
+                        "--port", "0", "--no-dashboard"], "scheduler")]
+    for i in range(workers):
+        processes.append(start([dask, "worker", "--scheduler-file", str(scheduler_file), "--host", "127.0.0.1",
+                                "--no-nanny", "--nthreads", "1", "--no-dashboard", "--name", f"w{i}",
+                                "--local-directory", str(where / f"w{i}")], f"worker-{i}"))
+    return scheduler_file, processes
+
+
+@pytest.mark.slow
+def test_trainings_that_finish_after_the_driver_died_are_harvested_on_resume(tmp_path: Path) -> None:
+    scheduler_file, cluster = start_cluster(tmp_path, workers=2)
+    worker_pids = {p.pid for p in cluster[1:]}
+    run_dir = tmp_path / "run"
+    spec = deepmd_spec(run_dir, pop_size=4, generations=1,
+                       env={"FAULTS_FAULT": "sleep", "FAULTS_SLEEP": str(SLEEP_S)})
+    spec["launcher"] = {"plugin": "dask", "scheduler_file": str(scheduler_file), "min_workers": 2,
+                        "wait_timeout": 120}
+    path = write_spec(tmp_path / "spec.yaml", spec)
+    hpo_run = [str(VENV_BIN / "hpo-run"), str(path)]
+    evals = run_dir / "evals"
+
+    def started() -> list[Path]:
+        return sorted(d for d in evals.glob("*") if (d / "fault.txt").exists()) if evals.exists() else []
+
+    try:
+        with open(tmp_path / "driver.log", "wb") as log:
+            driver = subprocess.Popen(hpo_run, cwd=tmp_path, env=subprocess_env(), stdout=log, stderr=subprocess.STDOUT)
+        try:
+            assert wait_until(lambda: len(started()) == 2, 120), (tmp_path / "driver.log").read_text()
+        finally:
+            driver.send_signal(signal.SIGKILL)
+            driver.wait()
+        running = started()
+        assert [(d / OUTCOME).exists() for d in running] == [False, False], "killed too late: already finished"
+        # The workers outlive the driver and finish what they were running.
+        assert wait_until(lambda: all((d / OUTCOME).exists() for d in running), 4 * SLEEP_S + 30)
+
+        resumed = subprocess.run(hpo_run, cwd=tmp_path, env=subprocess_env(), capture_output=True, text=True,
+                                 timeout=300)
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    finally:
+        for process in cluster:
+            process.kill()
+            process.wait()
+
+    evaluations = assert_recorded_once(run_dir, 8)
+    by_uuid = {e.trial.uuid: e for e in evaluations}
+    for directory in running:
+        record = by_uuid[directory.name]  # under its first uuid, in its first directory
+        assert (record.status, record.reason) == ("ok", HARVESTED)
+        assert record.pid in worker_pids and record.metrics["runtime"] >= SLEEP_S
+    # Nothing trained twice: one started training per recorded evaluation.
+    assert sorted(d.name for d in started()) == sorted(by_uuid)
