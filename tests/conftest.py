@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -47,3 +49,19 @@ def make_demo_data(tmp_path_factory: pytest.TempPathFactory):
         return made[frames, seed]
 
     return make
+
+
+def _wait_until(condition: Callable[[], object], seconds: float = 10.0) -> bool:
+    """Poll ``condition`` every 50 ms for up to ``seconds``; its last value, as a bool."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return bool(condition())
+
+
+@pytest.fixture(scope="session")
+def wait_until() -> Callable[..., bool]:
+    """``wait_until(condition, seconds=10)``: for what other processes do in their own time."""
+    return _wait_until

@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -53,13 +52,6 @@ def watchdogs_of(parent: int) -> list[int]:
     return found
 
 
-def wait_until(condition, seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 def test_one_watchdog_serves_every_training_of_a_process(tmp_path: Path) -> None:
@@ -81,7 +73,7 @@ WORKER = textwrap.dedent("""
 """)
 
 
-def test_trainings_of_a_killed_process_are_killed_and_its_watchdog_exits(tmp_path: Path) -> None:
+def test_trainings_of_a_killed_process_are_killed_and_its_watchdog_exits(tmp_path: Path, wait_until) -> None:
     worker = subprocess.Popen([sys.executable, "-c", WORKER, str(tmp_path)])
     training = None
     try:
@@ -101,7 +93,7 @@ def test_trainings_of_a_killed_process_are_killed_and_its_watchdog_exits(tmp_pat
             os.kill(training, signal.SIGKILL)
 
 
-def test_a_process_that_ends_normally_leaves_no_watchdog(tmp_path: Path) -> None:
+def test_a_process_that_ends_normally_leaves_no_watchdog(tmp_path: Path, wait_until) -> None:
     # runs one training, then waits for a line on stdin before it exits
     code = ("import sys; from pathlib import Path; from dnnp_hpo.process import run_command; "
             "h = Path(sys.argv[1]); run_command([sys.executable, '-c', 'pass'], h, stdout=h / 'o', stderr=h / 'e'); "

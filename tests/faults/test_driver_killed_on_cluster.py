@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -25,13 +24,6 @@ from dnnp_hpo.study import HARVESTED
 SLEEP_S = 4.0
 
 
-def wait_until(condition, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 def start_cluster(where: Path, workers: int) -> tuple[Path, list[subprocess.Popen]]:
@@ -54,7 +46,7 @@ def start_cluster(where: Path, workers: int) -> tuple[Path, list[subprocess.Pope
 
 
 @pytest.mark.slow
-def test_trainings_that_finish_after_the_driver_died_are_harvested_on_resume(tmp_path: Path) -> None:
+def test_trainings_that_finish_after_the_driver_died_are_harvested_on_resume(tmp_path: Path, wait_until) -> None:
     scheduler_file, cluster = start_cluster(tmp_path, workers=2)
     worker_pids = {p.pid for p in cluster[1:]}
     run_dir = tmp_path / "run"
