@@ -14,7 +14,9 @@ import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from types import TracebackType
 from typing import Any
+from urllib.parse import quote
 
 import attrs
 
@@ -76,22 +78,47 @@ class Checkpoint:
     state: dict[str, Any]  #: the optimizer's own, opaque to core
 
 
-class Journal:
-    """A run's SQLite journal (WAL mode); only the driver writes to it."""
+class NotAJournal(sqlite3.DatabaseError):
+    """A path opened read-only that holds no run journal (missing, or not one of ours)."""
 
-    def __init__(self, path: Path) -> None:
+
+class EmptyJournal(NotAJournal):
+    """A journal file without any table: its driver was killed while creating it."""
+
+
+class Journal:
+    """A run's SQLite journal (WAL mode); only the driver writes to it.
+
+    Open it read-write (the driver; creates the journal) or ``readonly`` (everything that
+    only reads: hpo-report, the CSV export, checking a run directory), which writes nothing
+    and so works on a run copied to a read-only place and beside a live driver.  Use it as a
+    context manager: ``with Journal.of(run_dir, readonly=True) as journal: ...``.
+    """
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = Path(path)
+        self.readonly = readonly
+        if readonly:
+            self.db = _connect_readonly(self.path)
+            return
         self.db = sqlite3.connect(self.path, isolation_level=None)  # explicit transactions
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
 
     @classmethod
-    def of(cls, run_dir: Path) -> Journal:
-        return cls(Path(run_dir) / FILENAME)
+    def of(cls, run_dir: Path, *, readonly: bool = False) -> Journal:
+        return cls(Path(run_dir) / FILENAME, readonly=readonly)
 
     def close(self) -> None:
         self.db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -199,6 +226,46 @@ class Journal:
 
     def integrity(self) -> str:
         return self.db.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+_TABLES = ("meta", "evaluations", "populations", "checkpoints")
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """A connection that cannot write and creates no file, or NotAJournal."""
+    if not path.is_file():
+        # Checked first: SQLite's own message ("unable to open database file") names no path.
+        raise NotAJournal(f"{path}: no such file")
+    wal = path.with_name(path.name + "-wal")
+    # Without a -wal file no connection has the journal open (the driver's WAL connection
+    # keeps one from its first read to its close) and every committed record is in the
+    # main file: immutable=1 reads it without locks and without the -wal/-shm files that
+    # mode=ro would create, leave behind, and cannot create in a read-only directory.
+    # With a -wal file a driver is live (or died): records it committed may be only in the
+    # -wal, which immutable=1 would ignore, so read through SQLite's locks and index
+    # (mode=ro; a read-only -shm also works, SQLite >= 3.22).  A driver that starts
+    # after the check writes to a new -wal and touches the main file only when it
+    # checkpoints (every ~1000 pages, or at its close), far longer than a read takes.
+    query = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
+    db = sqlite3.connect(f"file:{quote(str(path.absolute()))}?{query}", uri=True, isolation_level=None)
+    try:
+        _check_tables(db, path)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _check_tables(db: sqlite3.Connection, path: Path) -> None:
+    try:
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as exc:
+        raise NotAJournal(f"{path}: not a run journal ({exc})") from None
+    if not tables:
+        raise EmptyJournal(f"{path}: an empty journal (its driver was killed while creating it)")
+    missing = [table for table in _TABLES if table not in tables]
+    if missing:
+        raise NotAJournal(f"{path}: not a run journal (no table {missing[0]!r})")
 
 
 def _evaluation(row: Sequence[Any]) -> Evaluation:
