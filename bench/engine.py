@@ -53,11 +53,8 @@ def run_spec(spec: dict, tmp: Path, env: dict[str, str] | None = None) -> tuple[
     wall = time.perf_counter() - start
     if done.returncode != 0:
         raise RuntimeError(f"hpo-run failed ({done.returncode}): {done.stderr[-2000:]}")
-    journal = Journal.of(tmp / "run")
-    try:
+    with Journal.of(tmp / "run", readonly=True) as journal:
         evaluations = journal.evaluations()
-    finally:
-        journal.close()
     return wall, evaluations
 
 

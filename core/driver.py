@@ -13,7 +13,7 @@ import yaml
 from dnnp_hpo.errors import SpecError
 from dnnp_hpo.evaluation import Member
 from dnnp_hpo.hookspecs import Trainer
-from dnnp_hpo.journal import FILENAME, Journal, JournalRecorder
+from dnnp_hpo.journal import FILENAME, EmptyJournal, Journal, JournalRecorder, NotAJournal
 from dnnp_hpo.registry import Registry
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import load_experiment
@@ -84,11 +84,13 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
                 "(or --set run_dir=...) or remove it", "run_dir", where,
             )
         return run
-    journal = Journal(journal_path)
     try:
-        stored = journal.meta("spec", None)
-    finally:
-        journal.close()
+        with Journal(journal_path, readonly=True) as journal:
+            stored = journal.meta("spec", None)
+    except EmptyJournal:
+        stored = None
+    except NotAJournal as exc:
+        raise SpecError(f"{exc}: choose another run_dir or remove it", "run_dir", where) from None
     if stored is None:
         # The driver died between creating the journal and recording the spec in it:
         # nothing was run, so this is a fresh start.
@@ -107,8 +109,7 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
 def execute(run: RunContext, trainer: Trainer, registry: Registry) -> list[Member]:
     """Run (or resume) the search in the run directory; return the final population."""
     run.run_dir.mkdir(parents=True, exist_ok=True)
-    journal = Journal.of(run.run_dir)
-    try:
+    with Journal.of(run.run_dir) as journal:
         if journal.meta("finished", False):
             return journal.population(journal.generations()[-1])
         if not run.resumed:
@@ -131,5 +132,3 @@ def execute(run: RunContext, trainer: Trainer, registry: Registry) -> list[Membe
         finally:
             registry.manager.unregister(recorder)
         return population
-    finally:
-        journal.close()

@@ -17,7 +17,7 @@ import attrs
 import numpy as np
 
 from dnnp_hpo.evaluation import MAXINT, Evaluation, Member
-from dnnp_hpo.journal import FILENAME, INTERRUPTED, Journal
+from dnnp_hpo.journal import FILENAME, INTERRUPTED, EmptyJournal, Journal, NotAJournal
 
 #: chemical accuracy by objective unit when the spec sets none (paper, section 3.2)
 DEFAULT_ACCURACY = {"ev/atom": 0.004, "ev/a": 0.04, "ev/å": 0.04, "ev/angstrom": 0.04}
@@ -118,22 +118,26 @@ def load_run(path: Path | str, label: str | None = None) -> RunData:
     if not path.is_dir():
         raise ReportError(f"{path}: not a directory (give a run directory)")
     if not (path / FILENAME).is_file():
-        # Checked first: opening a Journal would create an empty one.
         raise ReportError(f"{path}: no {FILENAME} here, so not a dnnp-hpo run directory")
     try:
-        journal = Journal.of(path)
+        # Read-only: the report writes nothing into the run's files, reads a run copied
+        # to a read-only place, and reads a live run up to its last commit.
+        journal = Journal.of(path, readonly=True)
+    except EmptyJournal:
+        raise ReportError(f"{path}: the journal records no finished generation yet") from None
+    except NotAJournal as exc:
+        raise ReportError(f"{exc}") from None
     except sqlite3.Error as exc:
         raise ReportError(f"{path / FILENAME}: cannot open the journal ({exc})") from None
-    try:
-        spec = journal.meta("spec", {}) or {}
-        evaluations = tuple(journal.evaluations())
-        populations = {g: journal.population(g) for g in journal.generations()}
-        interrupted = len(journal.evaluations(INTERRUPTED))
-        finished = bool(journal.meta("finished", False))
-    except sqlite3.Error as exc:
-        raise ReportError(f"{path / FILENAME}: cannot read the journal ({exc})") from None
-    finally:
-        journal.close()
+    with journal:
+        try:
+            spec = journal.meta("spec", {}) or {}
+            evaluations = tuple(journal.evaluations())
+            populations = {g: journal.population(g) for g in journal.generations()}
+            interrupted = len(journal.evaluations(INTERRUPTED))
+            finished = bool(journal.meta("finished", False))
+        except sqlite3.Error as exc:
+            raise ReportError(f"{path / FILENAME}: cannot read the journal ({exc})") from None
     if not isinstance(spec, Mapping):
         raise ReportError(f"{path / FILENAME}: the spec recorded in the journal is not a mapping")
     if not populations:

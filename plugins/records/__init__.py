@@ -57,11 +57,8 @@ def export(run: RunContext, journal: Journal) -> None:
 def dnnp_hpo_run_started(run: RunContext) -> None:
     # On resume the files may lack the rows of the interrupted generation's last
     # moments, or hold rows the journal never committed: rebuild them from the journal.
-    journal = Journal.of(run.run_dir)
-    try:
+    with Journal.of(run.run_dir, readonly=True) as journal:
         export(run, journal)
-    finally:
-        journal.close()
 
 
 @hookimpl
