@@ -93,18 +93,14 @@ def run_in_process(spec: Path, extra_plugins: Sequence[object] = ()) -> Path:
 
 def journal_evaluations(run_dir: Path) -> list[Evaluation]:
     """Every finished evaluation the journal holds, by birth."""
-    journal = Journal.of(run_dir)
-    try:
+    with Journal.of(run_dir, readonly=True) as journal:
         return journal.evaluations()
-    finally:
-        journal.close()
 
 
 def assert_recorded_once(run_dir: Path, expected: int) -> list[Evaluation]:
     """The journal holds one finished record per birth 0..expected-1, none still running,
     and the database is intact."""
-    journal = Journal.of(run_dir)
-    try:
+    with Journal.of(run_dir, readonly=True) as journal:
         evaluations = journal.evaluations()
         births = Counter(e.trial.birth_id for e in evaluations)
         assert sorted(births) == list(range(expected)), f"births recorded: {sorted(births.elements())}"
@@ -113,8 +109,6 @@ def assert_recorded_once(run_dir: Path, expected: int) -> list[Evaluation]:
         assert journal.integrity() == "ok"
         assert journal.meta("finished", False), "the run did not finish"
         return evaluations
-    finally:
-        journal.close()
 
 
 def processes_with(variable: str, value: str) -> list[tuple[int, str]]:

@@ -88,12 +88,9 @@ def kill_after(proc: subprocess.Popen, delay: float) -> bool:
 
 
 def final_population(run_dir: Path) -> list[tuple]:
-    journal = Journal.of(run_dir)
-    try:
+    with Journal.of(run_dir, readonly=True) as journal:
         last = journal.generations()[-1]
         return [(m.evaluation.trial.genome, m.evaluation.fitness, m.rank) for m in journal.population(last)]
-    finally:
-        journal.close()
 
 
 def finished_births(run_dir: Path) -> set[int]:
@@ -135,11 +132,8 @@ def test_driver_sigkilled_at_random_moments_resumes_to_the_same_result(tmp_path,
             moments.append(f"{anchor}+{delay:.2f}s")
             recorded_at_kill.append(finished_births(run_dir))
             if (run_dir / "journal.sqlite").exists():
-                journal = Journal.of(run_dir)
-                try:
+                with Journal.of(run_dir, readonly=True) as journal:
                     assert journal.integrity() == "ok"  # right after the kill, before any resume
-                finally:
-                    journal.close()
     assert moments, "the run was never killed: nothing was tested"
     resumed = start(tmp_path, spec, "resumed")
     assert resumed.wait(timeout=300) == 0, (tmp_path / "resumed.err").read_text()[-3000:]
@@ -156,10 +150,12 @@ def test_driver_sigkilled_at_random_moments_resumes_to_the_same_result(tmp_path,
           f"for {len(evaluations)} evaluations")
 
 
-def test_a_driver_killed_before_it_recorded_the_spec_starts_afresh(tmp_path, capsys):
+@pytest.mark.parametrize("left", ["schema", "empty file"])
+def test_a_driver_killed_before_it_recorded_the_spec_starts_afresh(tmp_path, capsys, left):
     """The driver creates journal.sqlite, then records the spec in it.  Killed in between,
-    it leaves a journal that holds nothing (the state made here, since no hook runs in
-    that window); running the same command again must start the run, not refuse it."""
+    it leaves a journal that holds nothing, or not even the tables (the states made here,
+    since no hook runs in that window); running the same command again must start the
+    run, not refuse it."""
     from faults_testutil import function_spec
     from faults_testutil import write_spec as write_function_spec
 
@@ -168,7 +164,10 @@ def test_a_driver_killed_before_it_recorded_the_spec_starts_afresh(tmp_path, cap
     spec = write_function_spec(tmp_path / "spec.yaml", function_spec(tmp_path / "run", pop_size=2,
                                                                      generations=0, workers=1), template=None)
     (tmp_path / "run").mkdir()
-    Journal.of(tmp_path / "run").close()  # the schema, and nothing else
+    if left == "schema":
+        Journal.of(tmp_path / "run").close()  # the schema, and nothing else
+    else:
+        (tmp_path / "run" / "journal.sqlite").touch()  # killed before it wrote a byte
     status = main([str(spec)])
     assert status == 0, capsys.readouterr().err
     assert_recorded_once(tmp_path / "run", 2)

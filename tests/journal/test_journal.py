@@ -16,57 +16,53 @@ def trial(birth: int, genome: tuple[float, ...], tmp: Path) -> Trial:
 
 
 def test_round_trip_of_evaluations_populations_and_state(tmp_path):
-    journal = Journal.of(tmp_path)
-    a = trial(0, (0.1 + 0.2, 1e-300), tmp_path)  # floats that print with many digits
-    b = trial(1, (1 / 3, 2.0), tmp_path)
-    journal.started(a)
-    journal.started(b)
-    assert [t.uuid for t in journal.running()] == ["u0", "u1"]
-    ok = Evaluation(trial=a, status="ok", reason="", fitness=(0.1 + 0.2, 1 / 7),
-                    metrics={"runtime": 3.5, "energy_rmse": 0.1 + 0.2}, start=1.25, stop=2.5,
-                    hostname="node1", pid=42)
-    bad = Evaluation(trial=b, status="timeout", reason="killed after 1 min", fitness=(MAXINT, MAXINT),
-                     metrics={}, start=3.0, stop=4.0, hostname="node2", pid=43)
-    journal.finished(ok)
-    journal.finished(bad)
-    state = {"std": [0.1, 0.085], "rng": {"state": 2**100 + 7}}
-    journal.generation_finished(0, [Member(ok, 0, math.inf), Member(bad, 1, 0.5)], state)
-    journal.set_meta("spec", {"name": "x", "space": {"lr": {"type": "float"}}})
-    journal.close()
+    with Journal.of(tmp_path) as journal:
+        a = trial(0, (0.1 + 0.2, 1e-300), tmp_path)  # floats that print with many digits
+        b = trial(1, (1 / 3, 2.0), tmp_path)
+        journal.started(a)
+        journal.started(b)
+        assert [t.uuid for t in journal.running()] == ["u0", "u1"]
+        ok = Evaluation(trial=a, status="ok", reason="", fitness=(0.1 + 0.2, 1 / 7),
+                        metrics={"runtime": 3.5, "energy_rmse": 0.1 + 0.2}, start=1.25, stop=2.5,
+                        hostname="node1", pid=42)
+        bad = Evaluation(trial=b, status="timeout", reason="killed after 1 min", fitness=(MAXINT, MAXINT),
+                         metrics={}, start=3.0, stop=4.0, hostname="node2", pid=43)
+        journal.finished(ok)
+        journal.finished(bad)
+        state = {"std": [0.1, 0.085], "rng": {"state": 2**100 + 7}}
+        journal.generation_finished(0, [Member(ok, 0, math.inf), Member(bad, 1, 0.5)], state)
+        journal.set_meta("spec", {"name": "x", "space": {"lr": {"type": "float"}}})
 
-    again = Journal.of(tmp_path)
-    assert again.evaluations() == [ok, bad]
-    assert again.running() == []
-    checkpoint = again.checkpoint()
-    assert checkpoint.generation == 0 and checkpoint.state == state
-    assert checkpoint.population == [Member(ok, 0, math.inf), Member(bad, 1, 0.5)]
-    assert again.meta("spec") == {"name": "x", "space": {"lr": {"type": "float"}}}
-    assert again.integrity() == "ok"
-    again.close()
+    with Journal.of(tmp_path, readonly=True) as again:
+        assert again.evaluations() == [ok, bad]
+        assert again.running() == []
+        checkpoint = again.checkpoint()
+        assert checkpoint.generation == 0 and checkpoint.state == state
+        assert checkpoint.population == [Member(ok, 0, math.inf), Member(bad, 1, 0.5)]
+        assert again.meta("spec") == {"name": "x", "space": {"lr": {"type": "float"}}}
+        assert again.integrity() == "ok"
 
 
 def test_wal_mode_and_running_rows_until_finished(tmp_path):
-    journal = Journal.of(tmp_path)
-    t = trial(3, (0.5,), tmp_path)
-    journal.started(t)
-    mode = sqlite3.connect(tmp_path / "journal.sqlite").execute("PRAGMA journal_mode").fetchone()[0]
-    assert mode == "wal"
-    statuses = [row[0] for row in journal.db.execute("SELECT status FROM evaluations")]
-    assert statuses == [RUNNING]
-    journal.mark_interrupted("u3", "driver stopped")
-    assert journal.evaluations() == [] and journal.running() == []
-    journal.close()
+    with Journal.of(tmp_path) as journal:
+        t = trial(3, (0.5,), tmp_path)
+        journal.started(t)
+        mode = sqlite3.connect(tmp_path / "journal.sqlite").execute("PRAGMA journal_mode").fetchone()[0]
+        assert mode == "wal"
+        statuses = [row[0] for row in journal.db.execute("SELECT status FROM evaluations")]
+        assert statuses == [RUNNING]
+        journal.mark_interrupted("u3", "driver stopped")
+        assert journal.evaluations() == [] and journal.running() == []
 
 
 def test_checkpoint_is_the_last_generation_with_state(tmp_path):
-    journal = Journal.of(tmp_path)
-    e = Evaluation(trial=trial(0, (0.5,), tmp_path), status="ok", reason="", fitness=(1.0, 2.0),
-                   metrics={}, start=0.0, stop=1.0, hostname="h", pid=1)
-    journal.finished(e)
-    assert journal.checkpoint() is None
-    journal.generation_finished(0, [Member(e, 0, 1.0)], {"g": 0})
-    journal.generation_finished(1, [Member(e, 0, 2.0)], {"g": 1})
-    assert journal.generations() == [0, 1]
-    assert journal.checkpoint().state == {"g": 1}
-    assert journal.checkpoint().population == [Member(e, 0, 2.0)]
-    journal.close()
+    with Journal.of(tmp_path) as journal:
+        e = Evaluation(trial=trial(0, (0.5,), tmp_path), status="ok", reason="", fitness=(1.0, 2.0),
+                       metrics={}, start=0.0, stop=1.0, hostname="h", pid=1)
+        journal.finished(e)
+        assert journal.checkpoint() is None
+        journal.generation_finished(0, [Member(e, 0, 1.0)], {"g": 0})
+        journal.generation_finished(1, [Member(e, 0, 2.0)], {"g": 1})
+        assert journal.generations() == [0, 1]
+        assert journal.checkpoint().state == {"g": 1}
+        assert journal.checkpoint().population == [Member(e, 0, 2.0)]

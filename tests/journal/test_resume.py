@@ -45,12 +45,9 @@ def hpo_run(tmp_path: Path, spec: Path, run_dir: str, event: str = "none", n: in
 
 
 def final_population(run_dir: Path) -> list[tuple]:
-    journal = Journal.of(run_dir)
-    try:
+    with Journal.of(run_dir, readonly=True) as journal:
         last = journal.generations()[-1]
         return [(m.evaluation.trial.genome, m.evaluation.fitness, m.rank) for m in journal.population(last)]
-    finally:
-        journal.close()
 
 
 @pytest.fixture(scope="module")
@@ -82,25 +79,21 @@ def test_sigkill_and_resume_gives_the_uninterrupted_result(tmp_path, reference, 
     killed = hpo_run(tmp_path, spec, "runs/r", event, n)
     assert killed.returncode == -9, killed.stderr
     run_dir = tmp_path / "runs/r"
-    journal = Journal.of(run_dir)
-    recorded_before = {e.trial.birth_id for e in journal.evaluations()}
-    journal.close()
+    with Journal.of(run_dir, readonly=True) as journal:
+        recorded_before = {e.trial.birth_id for e in journal.evaluations()}
 
     resumed = hpo_run(tmp_path, spec, "runs/r")
     assert resumed.returncode == 0, resumed.stderr
     assert "Resuming" in resumed.stdout
     assert final_population(run_dir) == reference
 
-    journal = Journal.of(run_dir)
-    try:
+    with Journal.of(run_dir, readonly=True) as journal:
         assert journal.integrity() == "ok"
         evaluations = journal.evaluations()
         births = Counter(e.trial.birth_id for e in evaluations)
         # one finished record per birth: nothing lost, nothing recorded twice
         assert sorted(births) == list(range(8 * 4)) and set(births.values()) == {1}
         assert not journal.running()
-    finally:
-        journal.close()
     trainings = Counter(int(line) for line in log.read_text().split())
     # a training recorded before the kill is never run again
     assert all(trainings[b] == 1 for b in recorded_before if b in trainings)
@@ -116,18 +109,14 @@ def test_an_evaluation_finished_on_disk_is_harvested_not_retrained(tmp_path, ref
     # Killed after the 5th evaluation finished, before the journal heard of it.
     killed = hpo_run(tmp_path, spec, "runs/h", "evaluation_finished", 5)
     assert killed.returncode == -9
-    journal = Journal.of(tmp_path / "runs/h")
-    in_flight = journal.running()
-    journal.close()
+    with Journal.of(tmp_path / "runs/h", readonly=True) as journal:
+        in_flight = journal.running()
     finished_on_disk = [t for t in in_flight if (t.workdir / "result.json").exists()]
     assert finished_on_disk, "the kill should leave at least one finished, unrecorded training"
 
     assert hpo_run(tmp_path, spec, "runs/h").returncode == 0
-    journal = Journal.of(tmp_path / "runs/h")
-    try:
+    with Journal.of(tmp_path / "runs/h", readonly=True) as journal:
         by_uuid = {e.trial.uuid: e for e in journal.evaluations()}
-    finally:
-        journal.close()
     trainings = Counter(int(line) for line in log.read_text().split())
     for trial in finished_on_disk:
         record = by_uuid[trial.uuid]  # recorded under its original uuid and directory

@@ -53,8 +53,7 @@ def _trial(name: str, generation: int, birth: int, rcut: float, activ: str) -> T
 def write_run(run_dir: Path, generations: dict[int, list[Evaluation]], populations: dict[int, list[str]],
               spec: dict[str, Any] | None = None) -> Path:
     run_dir.mkdir(parents=True, exist_ok=True)
-    journal = Journal.of(run_dir)
-    try:
+    with Journal.of(run_dir) as journal:
         journal.set_meta("spec", SPEC if spec is None else spec)
         by_name = {}
         for evaluations in generations.values():
@@ -64,8 +63,6 @@ def write_run(run_dir: Path, generations: dict[int, list[Evaluation]], populatio
         for g, names in populations.items():
             journal.generation_finished(g, [Member(by_name[n], 0, 0.0) for n in names], {"g": g})
         journal.set_meta("finished", True)
-    finally:
-        journal.close()
     return run_dir
 
 

@@ -61,12 +61,9 @@ def test_report_of_a_real_run_writes_every_file(real_runs):
     for name in FILES:
         assert (out / name).stat().st_size > 0, name
     # the failure counts agree with the journal, read here independently
-    journal = Journal.of(run)
-    try:
+    with Journal.of(run, readonly=True) as journal:
         evaluations = journal.evaluations()
         last = journal.population(journal.generations()[-1])
-    finally:
-        journal.close()
     infeasible = Counter(e.trial.generation for e in evaluations if e.status == "infeasible")
     assert sum(infeasible.values()) > 0  # the constraint really bit
     counted = {int(r["generation"]): int(r["count"]) for r in rows(out / "failures.csv")}
@@ -113,9 +110,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     assert list(empty.iterdir()) == []  # nothing created in a directory that is not a run
     young = tmp_path / "young"
     young.mkdir()
-    journal = Journal.of(young)
-    journal.set_meta("spec", SPEC)
-    journal.close()
+    with Journal.of(young) as journal:
+        journal.set_meta("spec", SPEC)
     assert "no finished generation" in _bad(capsys, [str(young)])
     broken = tmp_path / "broken"
     broken.mkdir()
