@@ -190,8 +190,9 @@ def main(argv=None) -> dict[str, Any]:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=11)
-    parser.add_argument("--util-runs", nargs="*", default=["8x4", "32x4", "32x10"],
-                        help="POPxGENERATIONS: budgets of the real-Dask utilisation runs")
+    parser.add_argument("--util-runs", nargs="*", default=["8x4", "20x10", "100x6"],
+                        help="POPxGENERATIONS: budgets of the real-Dask utilisation runs (section 1's two, "
+                             "and a tiny one whose final drain bounds the busy fraction)")
     parser.add_argument("--variation", default=attrs_default(NSGA2, "variation"))
     parser.add_argument("--race-workers", nargs="*", default=["8", "pop"],
                         help="simulated workers per race: a number, or pop for one per individual")
@@ -233,9 +234,6 @@ def attrs_default(cls: type, name: str) -> Any:
 
     return attrs.fields_dict(cls)[name].default
 
-
-if __name__ == "__main__":
-    main()
 
 
 def speedup(ratio: float) -> str:
@@ -291,3 +289,7 @@ def markdown(r: dict[str, Any], when: str) -> list[str]:
                        f"({speedup(row['speedup_to_target_continued'][-1])}) | {g['busy_fraction']['median']:.2f} / "
                        f"{a['busy_fraction']['median']:.2f} | {hv(g)} | {hv(a)} |")
     return out
+
+
+if __name__ == "__main__":
+    main()
