@@ -42,7 +42,10 @@ class FileTrainer:
         workdir = make_workdir(trial)
         time.sleep(self.seconds)
         values = dict(zip(self.objectives, zdt1(trial.params)))
-        (workdir / RESULT).write_text(json.dumps(values))
+        # Written whole or not at all: a worker stopped mid-write when the driver is
+        # SIGKILLed left an empty result.json once, which harvest then failed to parse.
+        (workdir / f"{RESULT}.part").write_text(json.dumps(values))
+        os.replace(workdir / f"{RESULT}.part", workdir / RESULT)
         with open(self.log, "a") as handle:
             handle.write(f"{trial.birth_id}\n")
         return values
