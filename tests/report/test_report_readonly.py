@@ -86,7 +86,8 @@ def test_report_of_a_read_only_run_directory(finished_run, tmp_path):
         path.chmod(path.stat().st_mode & ~0o222)
     try:
         before = snapshot(run)
-        done = hpo_report(str(run), "--out", str(tmp_path / "out"), cwd=tmp_path, prefix=tuple(unprivileged()))
+        done = hpo_report(str(run), "--out", str(tmp_path / "out"), cwd=tmp_path,
+                          prefix=tuple(unprivileged()))
         assert done.returncode == 0, done.stderr
         assert (tmp_path / "out" / "summary.md").is_file()
         # the default place, inside the read-only run directory, is one clear line
