@@ -186,7 +186,10 @@ class Study:
                                       hostname=left.hostname, pid=left.pid)
         else:
             harvest = getattr(self.trainer, "harvest", None)
-            metrics = harvest(trial) if harvest is not None else None
+            try:
+                metrics = harvest(trial) if harvest is not None else None
+            except Exception:  # noqa: BLE001 - a directory it cannot read: train it again, never stop
+                metrics = None
             if metrics is None:
                 return None
             now = time.time()

@@ -178,6 +178,17 @@ def test_existing_run_dir_is_refused(tmp_path, spec_file, capsys):
     assert [p.name for p in run_dir.iterdir()] == ["individuals.csv"]
 
 
+@pytest.mark.parametrize("content", [b"not a database at all\n", b"SQLite format 3\x00" + b"\x01" * 200])
+def test_a_run_dir_whose_journal_is_not_one_is_refused(tmp_path, spec_file, capsys, content):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "journal.sqlite").write_bytes(content)
+    assert main([str(spec_file())]) == 2
+    _check_one_line(capsys.readouterr().err, tmp_path / "spec.yaml", "run_dir", ["not a run journal", "choose another"])
+    assert [p.name for p in run_dir.iterdir()] == ["journal.sqlite"]
+    assert (run_dir / "journal.sqlite").read_bytes() == content
+
+
 # ---- --set --------------------------------------------------------------------------
 
 
