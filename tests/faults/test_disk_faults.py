@@ -10,24 +10,14 @@ CAP_DAC_READ_SEARCH): the modes then apply as they do for any user.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from file_modes import unprivileged
 from faults_testutil import HERE, MAXINT, assert_recorded_once, deepmd_spec, subprocess_env, write_spec
 
-
-def unprivileged() -> list[str]:
-    """The command prefix under which file modes are obeyed (none needed unless root)."""
-    if os.geteuid() != 0:
-        return []
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip("running as root without setpriv: read-only modes would not apply")
-    return [setpriv, "--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_search"]
 
 
 def run_with_readonly_evals(tmp_path: Path, generation: int) -> tuple[Path, subprocess.CompletedProcess]:

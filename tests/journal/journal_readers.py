@@ -6,12 +6,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from file_modes import unprivileged
 
 #: writes BIRTHS finished evaluations into RUN_DIR's journal, then (MODE) keeps it open
 #: until stdin closes ("hold"), exits without closing it ("crash"), or closes it ("close")
@@ -47,16 +46,6 @@ with Journal.of(sys.argv[1], readonly=True) as journal:
     print(json.dumps([e.trial.birth_id for e in journal.evaluations()]))
 """
 
-
-def unprivileged() -> list[str]:
-    """The command prefix under which file modes are obeyed (as in tests/faults/test_disk_faults.py):
-    root ignores them, so as root drop the capabilities that let it write anywhere."""
-    if os.geteuid() != 0:
-        return []
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip("running as root without setpriv: read-only modes would not apply")
-    return [setpriv, "--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_search"]
 
 
 def write_journal(run_dir: Path, births: int, mode: str) -> subprocess.Popen:

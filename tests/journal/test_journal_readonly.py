@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from journal_readers import births_read, make_read_only, make_writable, snapshot, unprivileged, write_journal
+from file_modes import unprivileged
+from journal_readers import births_read, make_read_only, make_writable, snapshot, write_journal
 
 from dnnp_hpo.journal import EmptyJournal, Journal, NotAJournal
 

@@ -6,13 +6,13 @@ journal without creating anything."""
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from file_modes import unprivileged
 
 BIN = Path(sys.executable).parent
 
@@ -25,16 +25,6 @@ def snapshot(root: Path) -> dict[str, tuple[str, int]]:
         out[str(path.relative_to(root))] = (digest, path.stat().st_mtime_ns)
     return out
 
-
-def unprivileged() -> list[str]:
-    """The command prefix under which file modes are obeyed (as in tests/faults/test_disk_faults.py):
-    root ignores them, so as root drop the capabilities that let it write anywhere."""
-    if os.geteuid() != 0:
-        return []
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip("running as root without setpriv: read-only modes would not apply")
-    return [setpriv, "--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_search"]
 
 
 def hpo_report(*args: str, cwd: Path, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
