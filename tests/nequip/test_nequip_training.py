@@ -36,9 +36,8 @@ def test_real_nequip_trainings_give_the_fitness_of_their_metrics_file(tmp_path: 
     run_dir = tmp_path / "run"
     done = run_demo(run_dir, nequip_demo_data)
     assert done.returncode == 0, done.stderr[-3000:]
-    journal = Journal.of(run_dir)
-    evaluations = journal.evaluations()
-    journal.close()
+    with Journal.of(run_dir, readonly=True) as journal:
+        evaluations = journal.evaluations()
     assert len(evaluations) == 2 and all(e.status == "ok" for e in evaluations), \
         [(e.status, e.reason) for e in evaluations]
     for evaluation in evaluations:
@@ -68,9 +67,8 @@ def test_a_nequip_failure_gets_maxint_and_its_reason(tmp_path: Path, nequip_demo
     broken.write_text("32\nnot an extended xyz comment line\nAl 0 0\n")
     done = run_demo(tmp_path / "run", nequip_demo_data, f"trainer.settings.val_file={broken}")
     assert done.returncode == 0, done.stderr[-3000:]
-    journal = Journal.of(tmp_path / "run")
-    evaluations = journal.evaluations()
-    journal.close()
+    with Journal.of(tmp_path / "run", readonly=True) as journal:
+        evaluations = journal.evaluations()
     assert [e.status for e in evaluations] == ["failed", "failed"]
     for evaluation in evaluations:
         assert evaluation.fitness == (MAXINT, MAXINT)
@@ -85,9 +83,8 @@ def test_the_time_limit_kills_nequip_train_and_all_it_started(tmp_path: Path, ne
     done = run_demo(run_dir, nequip_demo_data, "trainer.timeout_minutes=0.03")
     assert done.returncode == 0, done.stderr[-3000:]
     assert time.monotonic() - start < 120
-    journal = Journal.of(run_dir)
-    evaluations = journal.evaluations()
-    journal.close()
+    with Journal.of(run_dir, readonly=True) as journal:
+        evaluations = journal.evaluations()
     assert [e.status for e in evaluations] == ["timeout", "timeout"]
     assert all(e.fitness == (MAXINT, MAXINT) and "0.03 min" in e.reason for e in evaluations)
     left = []

@@ -91,9 +91,8 @@ def test_an_experiment_runs_with_the_installed_trainer(plugin_venv: Path, tmp_pa
     (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
     done = run([str(plugin_venv), "-c", HPO_RUN, "spec.yaml"], tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
-    journal = Journal.of(tmp_path / "run")
-    evaluations = journal.evaluations()
-    journal.close()
+    with Journal.of(tmp_path / "run", readonly=True) as journal:
+        evaluations = journal.evaluations()
     assert len(evaluations) == 12
     for evaluation in evaluations:
         x = [evaluation.trial.params[f"x{i}"] for i in range(3)]
