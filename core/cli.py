@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dry-run", action="store_true",
                         help="validate everything, print the decoded first generation, run nothing")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
-                        help="override a spec value (value read as YAML); repeatable")
+                        help="override a spec value (value read as YAML; a number in the path indexes a list); repeatable")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in run_dir (the same command without it resumes too)")
     parser.add_argument("--force", action="store_true",

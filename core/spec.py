@@ -313,13 +313,28 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
     parts = key.split(".")
     node: Any = data
     for i, part in enumerate(parts[:-1]):
-        child = node.get(part) if isinstance(node, dict) else None
-        if child is None:
-            child = node[part] = {}
-        if not isinstance(child, dict):
-            raise SpecError(f"--set {assignment!r}: {'.'.join(parts[: i + 1])} is not a mapping")
+        where = ".".join(parts[: i + 1])
+        if isinstance(node, list):
+            child = node[_index(node, part, assignment, ".".join(parts[:i]))]
+        else:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+        if not isinstance(child, (dict, list)):
+            raise SpecError(f"--set {assignment!r}: {where} is not a mapping or a list")
         node = child
-    node[parts[-1]] = value
+    if isinstance(node, list):
+        node[_index(node, parts[-1], assignment, ".".join(parts[:-1]))] = value
+    else:
+        node[parts[-1]] = value
+
+
+def _index(items: list[Any], part: str, assignment: str, where: str) -> int:
+    """``part`` as a position in the list ``where`` (``objectives.0.name``), or SpecError."""
+    if not part.isdigit() or int(part) >= len(items):
+        raise SpecError(f"--set {assignment!r}: {where} is a list of {len(items)}: "
+                        f"expected an index 0 to {len(items) - 1}, got {part!r}")
+    return int(part)
 
 
 def structure_experiment(data: Mapping[str, Any], registry: Registry) -> Experiment:

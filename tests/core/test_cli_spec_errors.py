@@ -198,6 +198,9 @@ def test_a_run_dir_whose_journal_is_not_one_is_refused(tmp_path, spec_file, caps
     ("trainer.plugin.name=x", None, ["not a mapping"]),
     ("nokey", None, ["key.path=value"]),
     ("optimizer.pop_sz=3", "optimizer", ["unknown", "pop_sz"]),
+    ("objectives.2.name=f3", None, ["objectives is a list of 2", "index 0 to 1", "'2'"]),
+    ("objectives.first.unit=eV", None, ["objectives is a list of 2", "'first'"]),
+    ("objectives.0.name.x=1", None, ["objectives.0.name is not a mapping or a list"]),
 ])
 def test_bad_override(tmp_path, spec_file, capsys, assignment, key, words):
     path = spec_file()
@@ -229,6 +232,16 @@ def test_override_can_fix_a_bad_spec(tmp_path, capsys):
     assert main([str(path), "--dry-run"]) == 2
     capsys.readouterr()
     assert main([str(path), "--dry-run", "--set", "optimizer.pop_size=2"]) == 0
+
+
+def test_override_addresses_list_elements_by_index(tmp_path, capsys):
+    from dnnp_hpo.registry import load_registry
+    from dnnp_hpo.spec import load_experiment
+
+    path = write_spec(tmp_path / "spec.yaml", zdt_spec(tmp_path / "run"))
+    experiment, raw = load_experiment(path, load_registry(), ("objectives.1.unit=eV/A", "objectives.0.name=g1"))
+    assert [(o.name, o.unit) for o in experiment.objectives][:2] == [("g1", ""), ("f2", "eV/A")]
+    assert raw["objectives"] == [{"name": "g1"}, {"name": "f2", "unit": "eV/A"}]
 
 
 def test_override_adds_a_key_that_the_file_lacks(tmp_path, capsys):
