@@ -6,9 +6,9 @@ as parents in parallel, rank parents and offspring together (non-dominated sort)
 compute crowding distances and keep the best by (rank, -distance).  The sigmas are then
 multiplied by ``sigma_decay``.
 
-``variation: sbx`` and ``sbx-tuned`` change only the reproduction pipeline (Deb's
-NSGA-II: binary tournament on rank and crowding, SBX crossover, polynomial mutation; see
-:mod:`.variation`); survival is the same.
+``variation: sbx``, ``sbx-tuned`` and ``sbx-steady`` change only the reproduction
+pipeline (Deb's NSGA-II: tournament on rank and crowding, SBX crossover, polynomial
+mutation; see :mod:`.variation`); survival is the same.
 
 The non-dominated sort is moocore's ``pareto_rank`` (:func:`pareto_rank_sort`), which
 gives the same ranks as LEAP's ``rank_ordinal_sort`` of Listing 1 but sorts 10^5 points
@@ -39,19 +39,33 @@ from .variation import Duplicates, polynomial_mutation, sbx_crossover, tournamen
 PAPER = "paper"
 SBX = "sbx"
 SBX_TUNED = "sbx-tuned"
-VARIATIONS = (PAPER, SBX, SBX_TUNED)
+SBX_STEADY = "sbx-steady"
+VARIATIONS = (PAPER, SBX, SBX_TUNED, SBX_STEADY)
 
-# The options of the sbx pipeline: the ``sbx`` preset's defaults (Deb's SBX crosses each
-# gene of a pair with probability 0.5; no duplicate elimination).  The first four are
-# the optimizer's spec fields; the other two are reachable through ``options`` only.
+# The options of the sbx pipeline: the ``sbx`` preset's defaults (Deb's binary tournament;
+# SBX crosses each gene of a pair with probability 0.5; no duplicate elimination).  The
+# first four are the optimizer's spec fields; the others are reachable through
+# ``options`` only.
 SBX_OPTIONS = {"crossover_eta": 10.0, "crossover_prob": 0.9, "crossover_gene_prob": 0.5,
-               "mutation_eta": 10.0, "mutation_prob": 0.3, "drop_duplicates": False}
+               "mutation_eta": 10.0, "mutation_prob": 0.3, "drop_duplicates": False,
+               "tournament_size": 2}
 # ``sbx-tuned``: fixed rates, chosen with bench/tune.py on tuning seeds 100-130 (never on
 # the seeds 0-10 that docs/benchmarks.md reports): every gene of a crossed pair is
 # crossed, mutation takes wide steps (eta 5) on a fifth of the genes, and an offspring
 # identical to a parent or a sibling is bred again rather than trained twice.
 SBX_TUNED_OPTIONS = {"crossover_eta": 15.0, "crossover_prob": 0.9, "crossover_gene_prob": 1.0,
-                     "mutation_eta": 5.0, "mutation_prob": 0.2, "drop_duplicates": True}
+                     "mutation_eta": 5.0, "mutation_prob": 0.2, "drop_duplicates": True,
+                     "tournament_size": 2}
+# ``sbx-steady`` (nsga2-async's default): sbx-tuned's rates with parents picked by a
+# tournament of TOURNAMENT_STEADY instead of 2.  The steady-state loop breeds every
+# offspring from the newest population, so a result that lands on the front can be a
+# parent of the very next birth; a stronger tournament makes it one sooner, where
+# binary tournament picks it about as rarely as in a generation it is not yet part of.
+# Chosen with the steady-state loop on tuning seeds 100-130 (bench/steady_state.py's
+# race; never on the reported seeds 0-10); the generational loop gains much less
+# from it (docs/benchmarks.md, section 5).
+TOURNAMENT_STEADY = 4
+SBX_STEADY_OPTIONS = {**SBX_TUNED_OPTIONS, "tournament_size": TOURNAMENT_STEADY}
 
 
 class TrainedProblem(MultiObjectiveProblem):
@@ -175,11 +189,11 @@ def load_state(rng: np.random.Generator, state: dict[str, Any]) -> np.ndarray:
 
 
 def sbx_pipeline(rng: np.random.Generator, bounds: Sequence[tuple[float, float]], options: dict[str, Any]) -> list:
-    """Binary tournament, clone, SBX, polynomial mutation (and duplicate elimination if
+    """Tournament, clone, SBX, polynomial mutation (and duplicate elimination if
     ``options["drop_duplicates"]``); ``options`` as :data:`SBX_OPTIONS`."""
     o = {**SBX_OPTIONS, **options}
     pipeline = [
-        tournament_selection(rng),
+        tournament_selection(rng, size=o["tournament_size"]),
         ops.clone,
         sbx_crossover(rng, bounds, eta=o["crossover_eta"], p_crossover=o["crossover_prob"],
                       p_variable=o["crossover_gene_prob"]),
@@ -195,8 +209,8 @@ def reproduction(variation: str, rng: np.random.Generator, std: np.ndarray,
                  bounds: Sequence[tuple[float, float]], options: dict[str, Any]) -> list:
     """The operators between the parents and ``evaluate_pool`` in Listing 1.
 
-    ``options`` set the ``sbx`` preset's rates (keys of :data:`SBX_OPTIONS`); ``paper``
-    and ``sbx-tuned`` have fixed ones and ignore them.
+    ``options`` set the ``sbx`` preset's rates (keys of :data:`SBX_OPTIONS`); ``paper``,
+    ``sbx-tuned`` and ``sbx-steady`` have fixed ones and ignore them.
     """
     if variation == PAPER:
         return [random_selection(rng), ops.clone, mutate_gaussian(rng, std=std, bounds=bounds)]
@@ -204,6 +218,8 @@ def reproduction(variation: str, rng: np.random.Generator, std: np.ndarray,
         return sbx_pipeline(rng, bounds, options)
     if variation == SBX_TUNED:
         return sbx_pipeline(rng, bounds, SBX_TUNED_OPTIONS)
+    if variation == SBX_STEADY:
+        return sbx_pipeline(rng, bounds, SBX_STEADY_OPTIONS)
     raise ValueError(f"unknown variation {variation!r} (expected one of: {', '.join(VARIATIONS)})")
 
 

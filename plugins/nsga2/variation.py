@@ -2,15 +2,17 @@
 
 The paper's reproduction pipeline (random parent, clone, isotropic Gaussian mutation with
 annealed sigmas) is kept as it is in :mod:`.algorithm` (``variation: paper``).  The
-operators here make the ``sbx`` and ``sbx-tuned`` presets, the reproduction of Deb et
-al.'s NSGA-II (IEEE TEC 6(2), 2002) as pymoo and Deb's C code implement it:
+operators here make the ``sbx``, ``sbx-tuned`` and ``sbx-steady`` presets, the
+reproduction of Deb et al.'s NSGA-II (IEEE TEC 6(2), 2002) as pymoo and Deb's C code
+implement it:
 
-* :func:`tournament_selection`: binary tournament on (rank, crowding distance);
+* :func:`tournament_selection`: tournament on (rank, crowding distance), binary as
+  Deb's (``sbx-steady``: of 4, for the steady-state loop);
 * :func:`sbx_crossover`: simulated binary crossover, bounded form (Deb & Agrawal 1995,
   Deb's ``nsga2-v1.1``), each gene of a pair crossed with probability ``p_variable``
   (0.5 in ``sbx``, as Deb's; 1 in ``sbx-tuned``);
 * :func:`polynomial_mutation`: bounded polynomial mutation (Deb & Goyal 1996);
-* :class:`Duplicates`: pymoo's duplicate elimination (``sbx-tuned``).
+* :class:`Duplicates`: pymoo's duplicate elimination (``sbx-tuned``, ``sbx-steady``).
 
 Every random number comes from the ``numpy.random.Generator`` passed in, never from the
 process-wide generators, so a run depends on its seed alone.  Each operator takes and
@@ -41,8 +43,9 @@ def _better(a: Individual, b: Individual) -> bool:
     return (a.rank, -a.distance) < (b.rank, -b.distance)
 
 
-def tournament_selection(rng: np.random.Generator):
-    """Binary tournament on (rank, crowding distance), forever; ties go to the first drawn.
+def tournament_selection(rng: np.random.Generator, size: int = 2):
+    """Tournament of ``size`` (binary by default) on (rank, crowding distance), forever:
+    the best of ``size`` members drawn with replacement; ties go to the first drawn.
 
     The parents must carry ``rank`` and ``distance`` (they do after the NSGA-II sort).
     """
@@ -50,9 +53,12 @@ def tournament_selection(rng: np.random.Generator):
     def operator(population: list[Individual]) -> Iterator[Individual]:
         n = len(population)
         while True:
-            i, j = rng.integers(n, size=2)
-            a, b = population[int(i)], population[int(j)]
-            yield b if _better(b, a) else a
+            drawn = [population[int(i)] for i in rng.integers(n, size=size)]
+            winner = drawn[0]
+            for challenger in drawn[1:]:
+                if _better(challenger, winner):
+                    winner = challenger
+            yield winner
 
     return operator
 

@@ -17,12 +17,14 @@ from leap_ec.individual import Individual
 
 from dnnp_hpo.evaluation import OK, Evaluation, Trial
 from dnnp_hpo.journal import Checkpoint
-from dnnp_hpo.plugins.nsga2 import NSGA2
+from dnnp_hpo.plugins.nsga2 import NSGA2, NSGA2Async
 from dnnp_hpo.plugins.nsga2.algorithm import (
     PAPER,
     SBX,
+    SBX_STEADY,
     SBX_TUNED,
     SBX_TUNED_OPTIONS,
+    TOURNAMENT_STEADY,
     VARIATIONS,
     nsga2,
     random_genomes,
@@ -239,6 +241,34 @@ def test_tournament_prefers_lower_rank_then_larger_distance():
     assert 0.70 < sum(next(picks) is far for _ in range(4000)) / 4000 < 0.80
 
 
+def test_larger_tournament_picks_the_better_more_often():
+    rng = np.random.default_rng(21)
+    good, bad = individual([0.0], rank=0, distance=0.0), individual([1.0], rank=1, distance=math.inf)
+    picks = tournament_selection(rng, size=4)([good, bad])
+    wins = sum(next(picks) is good for _ in range(4000)) / 4000
+    assert 0.92 < wins < 0.955  # picked unless all four draws are `bad` (p = 1/16)
+
+
+def test_binary_tournament_draws_as_before_the_size_option():
+    """Size 2 uses the generator exactly as the binary tournament did, so nsga2's
+    sbx-tuned and sbx runs are unchanged by the size option."""
+    population = [individual([float(v)], rank=v % 3, distance=float(v)) for v in range(7)]
+    picks = tournament_selection(np.random.default_rng(22))(population)
+    rng = np.random.default_rng(22)
+    for _ in range(200):
+        i, j = rng.integers(len(population), size=2)
+        a, b = population[int(i)], population[int(j)]
+        assert next(picks) is (b if (b.rank, -b.distance) < (a.rank, -a.distance) else a)
+
+
+def test_sbx_steady_is_sbx_tuned_with_a_larger_tournament():
+    steady = bred(reproduction(SBX_STEADY, np.random.default_rng(0), np.zeros(N), BOUNDS,
+                               {"crossover_eta": 1.0, "mutation_prob": 1.0}))
+    options = {**SBX_TUNED_OPTIONS, "tournament_size": TOURNAMENT_STEADY}
+    assert steady == bred(sbx_pipeline(np.random.default_rng(0), BOUNDS, options))
+    assert steady != bred(reproduction(SBX_TUNED, np.random.default_rng(0), np.zeros(N), BOUNDS, {}))
+
+
 # ------------------------------------------------------------------ whole runs
 
 
@@ -311,7 +341,7 @@ def test_offspring_stay_within_bounds(variation):
             assert all(0.0 <= g <= 1.0 for g in genome)
 
 
-@pytest.mark.parametrize("variation", [SBX, SBX_TUNED])
+@pytest.mark.parametrize("variation", [SBX, SBX_TUNED, SBX_STEADY])
 def test_sbx_improves_on_zdt1_over_generations(variation):
     """Not a benchmark: the sbx presets move toward the front (g -> 1) on ZDT1."""
     _, study = run(variation, 0, generations=15)
@@ -342,3 +372,8 @@ def test_spec_fields():
     with pytest.raises(Invalid):
         NSGA2(mutation_eta=0)
     assert NSGA2(mutation_prob=None).mutation_prob is None
+    assert NSGA2Async().variation == SBX_STEADY  # the steady-state loop's own preset
+    assert NSGA2Async(variation="sbx-tuned").variation == SBX_TUNED
+    assert NSGA2(variation="sbx-steady").variation == SBX_STEADY  # available to both
+    with pytest.raises(Invalid):
+        NSGA2Async(variation="bogus")

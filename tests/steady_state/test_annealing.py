@@ -1,12 +1,14 @@
-"""nsga2-async anneals the paper preset's sigmas once per pop_size evaluations, as nsga2
-does once per generation: offspring labelled generation g mutate with sigma x decay^(g-1)."""
+"""nsga2-async's breeding: it anneals the paper preset's sigmas once per pop_size
+evaluations, as nsga2 does once per generation (offspring labelled generation g mutate with
+sigma x decay^(g-1)), and breeds with its own default preset, sbx-steady."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from dnnp_hpo.evaluation import Evaluation, Trial
-from dnnp_hpo.plugins.nsga2 import asynchronous
+from dnnp_hpo.plugins.nsga2 import NSGA2Async, asynchronous
+from dnnp_hpo.plugins.nsga2.algorithm import SBX_STEADY, SBX_TUNED
 from dnnp_hpo.problems import zdt1
 
 
@@ -70,3 +72,19 @@ def test_sigmas_anneal_once_per_pop_size_evaluations(monkeypatch):
         assert np.allclose(std, np.array(Space.sigmas) * 0.5 ** max(0, generation - 1)), (i, std)
     # a snapshot after every 10 insertions and one at the end
     assert study.snapshots == [(0, 10, 10), (1, 10, 20), (2, 10, 30), (3, 10, 40), (4, 10, 45)]
+
+
+def test_the_plugin_breeds_with_sbx_steady_unless_told_otherwise(monkeypatch):
+    used = []
+    real = asynchronous.reproduction
+
+    def recording(variation, rng, std, bounds, options):
+        used.append(variation)
+        return real(variation, rng, std, bounds, options)
+
+    monkeypatch.setattr(asynchronous, "reproduction", recording)
+    NSGA2Async(pop_size=6, max_births=20).run(InstantStudy(workers=2))
+    assert used and set(used) == {SBX_STEADY}
+    used.clear()
+    NSGA2Async(pop_size=6, max_births=20, variation=SBX_TUNED).run(InstantStudy(workers=2))
+    assert used and set(used) == {SBX_TUNED}
