@@ -13,6 +13,11 @@ then their mean margin.  :func:`pick`: among those whose smallest margin is with
 margin; that is ``sbx-tuned`` (the rule was written down after the pick, which it
 reproduces).  ``sbx`` (the spec's default rates) and the textbook rates (pymoo's) are
 in the list for comparison.  About 10 minutes on one core.
+
+``python -m bench.tune --steady`` makes the other choice kept in the code: the tournament
+size of ``sbx-steady``, nsga2-async's preset (:func:`steady_tournament`).  It adds its
+rows to bench/results/tuning.json under ``steady_tournament``; section 5 of
+docs/benchmarks.md shows them.  About 10 minutes on one core.
 """
 
 from __future__ import annotations
@@ -24,9 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from dnnp_hpo.plugins.nsga2.algorithm import SBX, SBX_TUNED_OPTIONS, nsga2, random_genomes
+from dnnp_hpo.plugins.nsga2.algorithm import SBX, SBX_TUNED_OPTIONS, TOURNAMENT_STEADY, nsga2, random_genomes
+from dnnp_hpo.plugins.nsga2.asynchronous import steady_state_nsga2
 
-from .common import machine, write_result
+from .common import machine, read_result, write_result
 from .inprocess import function_spec, run_inprocess
 from .quality import BUDGETS, N_VAR, PEERS, hypervolume, one
 
@@ -70,13 +76,63 @@ def run_candidate(options: dict[str, Any], problem: str, pop: int, gens: int, se
     return hypervolume(run_inprocess(spec, optimize=optimize))
 
 
+TOURNAMENTS = (2, 3, 4, 6, 8)
+
+
+def run_steady(tournament: int, problem: str, pop: int, gens: int, seed: int) -> float:
+    """nsga2-async with sbx-tuned's rates and a tournament of ``tournament`` on 8
+    simulated workers (the race's lognormal times, bench/steady_state.py): the final
+    population's hypervolume at nsga2's budget."""
+    from .steady_state import WORKERS, SimulatedPool
+    from .trainers import sleep_time
+
+    births = pop * (gens + 1)
+
+    def optimize(study):
+        rng = np.random.default_rng(study.seed)
+        initial = random_genomes(rng, study, pop)
+        return steady_state_nsga2(study, rng, pop_size=pop, max_births=births, initial=initial,
+                                  in_flight=None, sigma_decay=0.85, variation=SBX,
+                                  options={**SBX_TUNED_OPTIONS, "tournament_size": tournament})
+
+    spec = function_spec(problem, N_VAR, 2, {"pop_size": pop, "generations": gens, "variation": SBX}, seed)
+    return hypervolume(run_inprocess(spec, pool=SimulatedPool(WORKERS, sleep_time), optimize=optimize))
+
+
+def pick_tournament(rows: list[dict[str, Any]]) -> int:
+    """The largest tournament whose median hypervolume is at least binary's (2) in every
+    cell: as much selection pressure as costs no problem any of its front."""
+    binary = next(r for r in rows if r["tournament"] == 2)["medians"]
+    fine = [r["tournament"] for r in rows if all(m >= binary[cell] for cell, m in r["medians"].items())]
+    return max(fine)
+
+
+def steady_tournament(seeds: range) -> dict[str, Any]:
+    """The tournament size of sbx-steady, chosen on ``seeds`` by :func:`pick_tournament`."""
+    rows = []
+    for tournament in TOURNAMENTS:
+        medians = {f"{budget}/{problem}": float(np.median(
+            [run_steady(tournament, problem, *BUDGETS[budget], s) for s in seeds]))
+            for budget in BUDGETS for problem in PROBLEMS}
+        rows.append({"tournament": tournament, "medians": medians})
+        print(f"tournament {tournament}: " + " ".join(f"{k}:{v:.3f}" for k, v in medians.items()), flush=True)
+    return {"seeds": [seeds.start, seeds.stop - 1], "rows": rows, "picked": pick_tournament(rows),
+            "in_code": TOURNAMENT_STEADY}
+
+
 def main(argv=None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--first-seed", type=int, default=SEEDS.start)
     parser.add_argument("--seeds", type=int, default=len(SEEDS))
+    parser.add_argument("--steady", action="store_true", help="choose sbx-steady's tournament size instead")
     args = parser.parse_args(argv)
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     assert seeds.start > 10, "seeds 0-10 are the reported ones"
+    if args.steady:
+        payload = read_result("tuning") or {"benchmark": "tuning"}
+        payload["steady_tournament"] = {"machine": machine(), **steady_tournament(seeds)}
+        write_result("tuning", payload)
+        return payload
     started = time.perf_counter()
     cells = [(budget, problem) for budget in BUDGETS for problem in PROBLEMS]
     peers = {}
@@ -102,6 +158,9 @@ def main(argv=None) -> dict[str, Any]:
                "peers": {f"{b}/{p}/{peer}": v for (b, p, peer), v in peers.items()},
                "sbx_tuned": chosen, "picked": pick(rows), "slack": SLACK, "rows": rows,
                "seconds": time.perf_counter() - started}
+    previous = read_result("tuning") or {}
+    if "steady_tournament" in previous:  # made by --steady, kept
+        payload["steady_tournament"] = previous["steady_tournament"]
     write_result("tuning", payload)
     return payload
 

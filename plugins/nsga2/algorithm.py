@@ -58,12 +58,11 @@ SBX_TUNED_OPTIONS = {"crossover_eta": 15.0, "crossover_prob": 0.9, "crossover_ge
                      "tournament_size": 2}
 # ``sbx-steady`` (nsga2-async's default): sbx-tuned's rates with parents picked by a
 # tournament of TOURNAMENT_STEADY instead of 2.  The steady-state loop breeds every
-# offspring from the newest population, so a result that lands on the front can be a
-# parent of the very next birth; a stronger tournament makes it one sooner, where
-# binary tournament picks it about as rarely as in a generation it is not yet part of.
-# Chosen with the steady-state loop on tuning seeds 100-130 (bench/steady_state.py's
-# race; never on the reported seeds 0-10); the generational loop gains much less
-# from it (docs/benchmarks.md, section 5).
+# offspring from the newest population, so a result that has just reached the front can
+# be a parent of the very next birth; a stronger tournament makes that happen sooner.
+# The size is the largest that costs no tuning problem any median hypervolume against
+# binary (``python -m bench.tune --steady``, tuning seeds 100-130, never the reported
+# 0-10); 6 and 8 already lose on DTLZ2 at 220 evaluations, where the front's spread counts.
 TOURNAMENT_STEADY = 4
 SBX_STEADY_OPTIONS = {**SBX_TUNED_OPTIONS, "tournament_size": TOURNAMENT_STEADY}
 
