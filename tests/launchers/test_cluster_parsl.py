@@ -160,7 +160,10 @@ def test_parsl_worker_pool_killed_mid_evaluation_loses_nothing(tmp_path: Path, w
             for marker in markers.iterdir():
                 worker = psutil.Process(int(marker.name.split(".")[0]))
                 manager = worker.parent()
-                for proc in (manager, worker):
+                # the whole pool, as a lost node takes it: the busy worker first, then the
+                # manager and its other (idle) worker, which would otherwise live on orphaned
+                pool = [worker, manager, *(p for p in manager.children() if p.pid != worker.pid)]
+                for proc in pool:
                     os.kill(proc.pid, signal.SIGKILL)
                     killed.append(proc.pid)
                 return
