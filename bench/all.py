@@ -25,7 +25,7 @@ def steps(seeds: str, quick: bool, with_tuning: bool) -> list[tuple[str, Callabl
             ["--evaluations", "100", "--util-pops", "8", "--util-generations", "1",
              "--scaling-workers", "1", "4", "--scaling-evaluations", "32", "--scaling-pop", "8"]
             if quick else [])),
-        ("steady_state", lambda: steady_state.main(["--seeds", seeds, "--variation", "sbx"]
+        ("steady_state", lambda: steady_state.main(["--seeds", seeds]
                                                    + (["--util-runs", "8x4"] if quick else []))),
     ]
 
