@@ -14,10 +14,11 @@ margin; that is ``sbx-tuned`` (the rule was written down after the pick, which i
 reproduces).  ``sbx`` (the spec's default rates) and the textbook rates (pymoo's) are
 in the list for comparison.  About 10 minutes on one core.
 
-``python -m bench.tune --steady`` makes the other choice kept in the code: the tournament
-size of ``sbx-steady``, nsga2-async's preset (:func:`steady_tournament`).  It adds its
-rows to bench/results/tuning.json under ``steady_tournament``; section 5 of
-docs/benchmarks.md shows them.  About 10 minutes on one core.
+``python -m bench.tune --steady`` makes the other choice kept in the code: the options of
+``sbx-steady``, nsga2-async's preset (:func:`steady_rates`: tournament size and rates,
+the same rule against generational nsga2 at equal births).  It adds its rows to
+bench/results/tuning.json under ``steady_rates``; section 5 of docs/benchmarks.md shows
+them.  About 30 minutes on one core (``--jobs 2``: half).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from dnnp_hpo.plugins.nsga2.algorithm import SBX, SBX_TUNED_OPTIONS, TOURNAMENT_STEADY, nsga2, random_genomes
+from dnnp_hpo.plugins.nsga2.algorithm import SBX, SBX_STEADY_OPTIONS, SBX_TUNED_OPTIONS, nsga2, random_genomes
 from dnnp_hpo.plugins.nsga2.asynchronous import steady_state_nsga2
 
 from .common import machine, read_result, write_result
@@ -76,13 +77,20 @@ def run_candidate(options: dict[str, Any], problem: str, pop: int, gens: int, se
     return hypervolume(run_inprocess(spec, optimize=optimize))
 
 
-TOURNAMENTS = (2, 3, 4, 6, 8)
+def steady_candidates() -> dict[str, dict[str, Any]]:
+    """The grid searched for ``sbx-steady``: sbx-tuned's pipeline with the tournament size
+    and the rates that matter most when every offspring is bred from the newest population."""
+    return {
+        f"t{t}/pm-eta{me}/pm{mp}/eta{ce}": {**SBX_TUNED_OPTIONS, "tournament_size": t, "mutation_eta": float(me),
+                                            "mutation_prob": mp, "crossover_eta": float(ce)}
+        for t, me, mp, ce in itertools.product((2, 4, 8), (5, 10), (0.2, 0.3, 0.4), (15, 30))
+    }
 
 
-def run_steady(tournament: int, problem: str, pop: int, gens: int, seed: int) -> float:
-    """nsga2-async with sbx-tuned's rates and a tournament of ``tournament`` on 8
-    simulated workers (the race's lognormal times, bench/steady_state.py): the final
-    population's hypervolume at nsga2's budget."""
+def run_steady(options: dict[str, Any], problem: str, pop: int, gens: int, seed: int) -> float:
+    """nsga2-async with the sbx pipeline and ``options`` on 8 simulated workers (the race's
+    lognormal times, bench/steady_state.py): the final population's hypervolume at
+    nsga2's budget."""
     from .steady_state import WORKERS, SimulatedPool
     from .trainers import sleep_time
 
@@ -92,45 +100,58 @@ def run_steady(tournament: int, problem: str, pop: int, gens: int, seed: int) ->
         rng = np.random.default_rng(study.seed)
         initial = random_genomes(rng, study, pop)
         return steady_state_nsga2(study, rng, pop_size=pop, max_births=births, initial=initial,
-                                  in_flight=None, sigma_decay=0.85, variation=SBX,
-                                  options={**SBX_TUNED_OPTIONS, "tournament_size": tournament})
+                                  in_flight=None, sigma_decay=0.85, variation=SBX, options=options)
 
     spec = function_spec(problem, N_VAR, 2, {"pop_size": pop, "generations": gens, "variation": SBX}, seed)
     return hypervolume(run_inprocess(spec, pool=SimulatedPool(WORKERS, sleep_time), optimize=optimize))
 
 
-def pick_tournament(rows: list[dict[str, Any]]) -> int:
-    """The largest tournament whose median hypervolume is at least binary's (2) in every
-    cell: as much selection pressure as costs no problem any of its front."""
-    binary = next(r for r in rows if r["tournament"] == 2)["medians"]
-    fine = [r["tournament"] for r in rows if all(m >= binary[cell] for cell, m in r["medians"].items())]
-    return max(fine)
-
-
-def steady_tournament(seeds: range) -> dict[str, Any]:
-    """The tournament size of sbx-steady, chosen on ``seeds`` by :func:`pick_tournament`."""
-    rows = []
-    for tournament in TOURNAMENTS:
-        medians = {f"{budget}/{problem}": float(np.median(
-            [run_steady(tournament, problem, *BUDGETS[budget], s) for s in seeds]))
+def _steady_medians(job: tuple[dict[str, Any], range]) -> dict[str, float]:
+    options, seeds = job
+    return {f"{budget}/{problem}": float(np.median([run_steady(options, problem, *BUDGETS[budget], s)
+                                                    for s in seeds]))
             for budget in BUDGETS for problem in PROBLEMS}
-        rows.append({"tournament": tournament, "medians": medians})
-        print(f"tournament {tournament}: " + " ".join(f"{k}:{v:.3f}" for k, v in medians.items()), flush=True)
-    return {"seeds": [seeds.start, seeds.stop - 1], "rows": rows, "picked": pick_tournament(rows),
-            "in_code": TOURNAMENT_STEADY}
+
+
+def steady_rates(seeds: range, jobs: int = 1) -> dict[str, Any]:
+    """The options of sbx-steady, chosen on ``seeds`` by :func:`pick`, the rule that chose
+    sbx-tuned, with generational nsga2 (sbx-tuned) at equal births as the peer: the
+    steady-state loop should be at least as good per birth everywhere, and better where it
+    can."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    baseline = {f"{budget}/{problem}": float(np.median(
+        [run_candidate(SBX_TUNED_OPTIONS, problem, *BUDGETS[budget], s) for s in seeds]))
+        for budget in BUDGETS for problem in PROBLEMS}
+    grid = steady_candidates()
+    with ProcessPoolExecutor(jobs) as pool:
+        all_medians = list(pool.map(_steady_medians, [(options, seeds) for options in grid.values()]))
+    rows = []
+    for (name, options), medians in zip(grid.items(), all_medians):
+        margins = {cell: m / baseline[cell] - 1.0 for cell, m in medians.items()}
+        rows.append({"name": name, "options": options, "medians": medians, "margins": margins,
+                     "min_margin": min(margins.values()), "mean_margin": float(np.mean(list(margins.values())))})
+        print(f"{name:28s} min margin {rows[-1]['min_margin']:+.3f} mean {rows[-1]['mean_margin']:+.3f}  "
+              + " ".join(f"{k}:{v:.3f}" for k, v in medians.items()), flush=True)
+    rows.sort(key=lambda r: (-r["min_margin"], -r["mean_margin"]))
+    in_code = next((r["name"] for r in rows if r["options"] == SBX_STEADY_OPTIONS), None)
+    return {"seeds": [seeds.start, seeds.stop - 1], "baseline": baseline, "rows": rows, "picked": pick(rows),
+            "slack": SLACK, "in_code": in_code}
 
 
 def main(argv=None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--first-seed", type=int, default=SEEDS.start)
     parser.add_argument("--seeds", type=int, default=len(SEEDS))
-    parser.add_argument("--steady", action="store_true", help="choose sbx-steady's tournament size instead")
+    parser.add_argument("--steady", action="store_true", help="choose sbx-steady's options instead")
+    parser.add_argument("--jobs", type=int, default=1, help="processes for --steady (one candidate each)")
     args = parser.parse_args(argv)
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     assert seeds.start > 10, "seeds 0-10 are the reported ones"
     if args.steady:
         payload = read_result("tuning") or {"benchmark": "tuning"}
-        payload["steady_tournament"] = {"machine": machine(), **steady_tournament(seeds)}
+        payload.pop("steady_tournament", None)  # the earlier, tournament-only choice
+        payload["steady_rates"] = {"machine": machine(), **steady_rates(seeds, args.jobs)}
         write_result("tuning", payload)
         return payload
     started = time.perf_counter()
@@ -159,8 +180,8 @@ def main(argv=None) -> dict[str, Any]:
                "sbx_tuned": chosen, "picked": pick(rows), "slack": SLACK, "rows": rows,
                "seconds": time.perf_counter() - started}
     previous = read_result("tuning") or {}
-    if "steady_tournament" in previous:  # made by --steady, kept
-        payload["steady_tournament"] = previous["steady_tournament"]
+    if "steady_rates" in previous:  # made by --steady, kept
+        payload["steady_rates"] = previous["steady_rates"]
     write_result("tuning", payload)
     return payload
 
