@@ -69,11 +69,18 @@ class FloatParameter:
 
 @attrs.frozen
 class IntParameter:
-    """A whole number: the gene rounded to the nearest integer."""
+    """A whole number in ``[lo, hi]``: the gene rounded to the nearest integer.
 
-    init: tuple[float, float]
+    ``init`` and ``bounds`` are integers (the spec refuses ``1.5``); the gene ranges reach
+    half a unit past each end, ``[lo - 0.5, hi + 0.5]``, so every integer owns a bin of
+    width 1 and generation 0 draws each one equally often.  Were the gene range
+    ``[lo, hi]`` itself, ``lo`` and ``hi`` would own half-width bins and turn up half as
+    often as the integers between them.
+    """
+
+    init: tuple[int, int]
     sigma: float
-    bounds: tuple[float, float] | None = None
+    bounds: tuple[int, int] | None = None
 
     def __attrs_post_init__(self) -> None:
         _check_interval("init", self.init)
@@ -82,16 +89,22 @@ class IntParameter:
             _check_interval("bounds", self.bounds)
             _check_within(self.init, self.bounds)
 
+    @staticmethod
+    def _gene_range(interval: tuple[int, int]) -> tuple[float, float]:
+        return (interval[0] - 0.5, interval[1] + 0.5)
+
     @property
     def gene_init(self) -> tuple[float, float]:
-        return self.init
+        return self._gene_range(self.init)
 
     @property
     def gene_bounds(self) -> tuple[float, float]:
-        return self.bounds or self.init
+        return self._gene_range(self.bounds or self.init)
 
     def decode(self, gene: float) -> int:
-        return int(math.floor(gene + 0.5))
+        # Clipped: a gene on the closed upper edge hi + 0.5 rounds up to hi + 1.
+        low, high = self.bounds or self.init
+        return int(min(max(math.floor(gene + 0.5), low), high))
 
 
 @attrs.frozen

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import collections
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dnnp_hpo.cli import main
 from dnnp_hpo.errors import SpecError
 from dnnp_hpo.registry import load_registry
 from dnnp_hpo.space import SearchSpace
 from dnnp_hpo.spec import structure_experiment
+from hpo_testutil import run_cli, write_spec, zdt_spec
 
 ACTIVATIONS = ["relu", "relu6", "softplus", "sigmoid", "tanh"]
 
@@ -130,16 +134,91 @@ def test_yaml_style_exponent_strings_are_numbers(registry):
     assert p.gene_init == (1e-8, 1e-2) and p.sigma == 1e-3
 
 
-@pytest.mark.parametrize("gene, value", [(3.0, 3), (3.49, 3), (3.5, 4), (3.51, 4), (-0.4, 0), (-0.6, -1)])
+@pytest.mark.parametrize("gene, value", [(3.0, 3), (3.49, 3), (3.5, 4), (3.51, 4), (-0.4, 0), (9.6, 10)])
 def test_int_rounds_to_nearest(registry, gene, value):
     p = parameter(registry, type="int", init=[0, 10], sigma=1.0)
     decoded = p.decode(gene)
     assert decoded == value and isinstance(decoded, int)
 
 
-def test_int_bounds_default_to_init(registry):
+def test_int_gene_ranges_reach_half_a_unit_past_each_end(registry):
     p = parameter(registry, type="int", init=[1, 4], sigma=1.0)
-    assert p.gene_bounds == (1, 4)
+    assert p.gene_init == (0.5, 4.5)
+    assert p.gene_bounds == (0.5, 4.5)  # bounds default to init
+    p = parameter(registry, type="int", init=[1, 4], bounds=[0, 6], sigma=1.0)
+    assert p.gene_init == (0.5, 4.5)
+    assert p.gene_bounds == (-0.5, 6.5)
+
+
+@pytest.mark.parametrize("bounds", [None, [0, 6]])
+def test_int_genes_at_the_edges_decode_inside_the_range(registry, bounds):
+    block = {"type": "int", "init": [1, 4], "sigma": 1.0} | ({"bounds": bounds} if bounds else {})
+    p = parameter(registry, **block)
+    lo, hi = bounds or (1, 4)
+    for low, high in (p.gene_init, p.gene_bounds):
+        assert lo <= p.decode(low) and p.decode(high) <= hi
+    low, high = p.gene_bounds
+    assert p.decode(low) == lo and p.decode(math.nextafter(low, math.inf)) == lo
+    # hi + 0.5 itself would round up to hi + 1: decode clips it to hi
+    assert p.decode(high) == hi and p.decode(math.nextafter(high, -math.inf)) == hi
+    assert p.decode(high + 7.0) == hi and p.decode(low - 7.0) == lo
+
+
+@given(gene=st.floats(min_value=-0.5, max_value=6.5))
+def test_int_every_gene_within_bounds_decodes_within_bounds(gene):
+    p = _REGISTRY_FOR_HYPOTHESIS.lookup("parameter_types", "int", "type")(init=(1, 4), bounds=(0, 6), sigma=1.0)
+    assert 0 <= p.decode(gene) <= 6
+
+
+DRAWS = 20_000
+
+
+def _frequency_tolerance(n_values: int) -> float:
+    """Five standard deviations of the frequency of one of ``n_values`` equally likely
+    integers in DRAWS draws (binomial: sqrt(p (1 - p) / n)).  A uniform decoder leaves the
+    bound with probability ~6e-7 per integer; the old decoder of [1, 4] (ends 1/6, middle
+    1/3 instead of 1/4) missed it by 27 standard deviations."""
+    p = 1.0 / n_values
+    return 5.0 * math.sqrt(p * (1.0 - p) / DRAWS)
+
+
+@pytest.mark.parametrize("bounds, gene_range, values", [
+    (None, "gene_init", range(1, 5)),
+    ([0, 6], "gene_init", range(1, 5)),    # generation 0 draws from init, not from the bounds
+    ([0, 6], "gene_bounds", range(0, 7)),  # a gene spread over the bounds reaches 0..6 alike
+])
+def test_int_uniform_genes_decode_to_every_integer_equally_often(registry, bounds, gene_range, values):
+    block = {"type": "int", "init": [1, 4], "sigma": 1.0} | ({"bounds": bounds} if bounds else {})
+    p = parameter(registry, **block)
+    low, high = getattr(p, gene_range)
+    genes = np.random.default_rng(12345).uniform(low, high, size=DRAWS)
+    counts = collections.Counter(p.decode(float(g)) for g in genes)
+    assert set(counts) == set(values), counts
+    tolerance = _frequency_tolerance(len(values))
+    for value in values:
+        assert abs(counts[value] / DRAWS - 1.0 / len(values)) < tolerance, (value, counts)
+
+
+@pytest.mark.parametrize("key, value", [("init", [1.5, 4]), ("bounds", [0, 6.5])])
+def test_int_non_integer_range_is_one_line_exit_2(tmp_path, capsys, key, value):
+    space = {"x0": {"type": "float", "init": [0.0, 1.0], "sigma": 0.1},
+             "k": {"type": "int", "init": [1, 4], "bounds": [0, 6], "sigma": 0.5} | {key: value}}
+    spec_path = write_spec(tmp_path / "bad.yaml", zdt_spec(tmp_path / "run", space=space))
+    assert main([str(spec_path), "--dry-run"]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in lines[0], lines
+    assert f": space.k.{key}." in lines[0] and "whole number" in lines[0], lines[0]
+    assert not (tmp_path / "run").exists()
+
+
+def test_int_non_integer_init_console_script(tmp_path, hpo_run_exe):
+    space = {"k": {"type": "int", "init": [1, 4.5], "sigma": 0.5}}
+    spec_path = write_spec(tmp_path / "bad.yaml", zdt_spec(tmp_path / "run", space=space))
+    proc = run_cli(hpo_run_exe, str(spec_path), "--dry-run", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and ": space.k.init.1:" in lines[0] and "whole number" in lines[0], proc.stderr
+    assert proc.stdout == ""
 
 
 @pytest.mark.parametrize("block, key_part", [
@@ -150,6 +229,8 @@ def test_int_bounds_default_to_init(registry):
     ({"type": "float", "init": [0.0, 1.0], "sigma": 0.1, "log": True}, "log"),
     ({"type": "int", "init": [3, 3], "sigma": 1.0}, "init"),
     ({"type": "int", "init": [1, 4], "sigma": 1.0, "bounds": [2, 3]}, "bounds"),
+    ({"type": "int", "init": [1, 4.5], "sigma": 1.0}, "init"),
+    ({"type": "int", "init": [1, 4], "sigma": 1.0, "bounds": [0.5, 4]}, "bounds"),
     ({"type": "choice", "choices": [], "sigma": 0.1}, "choices"),
     ({"type": "choice", "choices": ["a", "b"], "sigma": 0.1, "init": [0, 5], "bounds": [0, 2]}, "bounds"),
     ({"type": "choice", "choices": ["a", ["b"]], "sigma": 0.1}, "choices"),
