@@ -44,8 +44,8 @@ class Reproduction:
       seeds, see docs/benchmarks.md); the fields below do not change them.  Its median
       hypervolume is at least pymoo's and Optuna's on every benchmark row.
     * ``sbx-steady`` (``nsga2-async``'s default): ``sbx-tuned`` with parents picked by a
-      tournament of 4 instead of 2 (``TOURNAMENT_STEADY``), chosen for the steady-state
-      loop on tuning seeds; fixed as well.
+      tournament of 4 instead of 2 and SBX eta 30 instead of 15 (``SBX_STEADY_OPTIONS``),
+      chosen for the steady-state loop on tuning seeds; fixed as well.
     * ``paper``: the seed paper's operators exactly (section 2.2.3, Listing 1): a random
       parent, cloned, isotropic Gaussian mutation with each parameter's ``sigma``, hard
       bounds, sigmas multiplied by ``sigma_decay`` after each generation.  A spec that

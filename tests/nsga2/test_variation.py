@@ -24,7 +24,6 @@ from dnnp_hpo.plugins.nsga2.algorithm import (
     SBX_STEADY,
     SBX_TUNED,
     SBX_TUNED_OPTIONS,
-    TOURNAMENT_STEADY,
     VARIATIONS,
     nsga2,
     random_genomes,
@@ -261,10 +260,11 @@ def test_binary_tournament_draws_as_before_the_size_option():
         assert next(picks) is (b if (b.rank, -b.distance) < (a.rank, -a.distance) else a)
 
 
-def test_sbx_steady_is_sbx_tuned_with_a_larger_tournament():
+def test_sbx_steady_is_sbx_tuned_with_a_larger_tournament_and_gentler_crossover():
+    # the spec's rate fields do not change a preset's fixed options
     steady = bred(reproduction(SBX_STEADY, np.random.default_rng(0), np.zeros(N), BOUNDS,
                                {"crossover_eta": 1.0, "mutation_prob": 1.0}))
-    options = {**SBX_TUNED_OPTIONS, "tournament_size": TOURNAMENT_STEADY}
+    options = {**SBX_TUNED_OPTIONS, "tournament_size": 4, "crossover_eta": 30.0}
     assert steady == bred(sbx_pipeline(np.random.default_rng(0), BOUNDS, options))
     assert steady != bred(reproduction(SBX_TUNED, np.random.default_rng(0), np.zeros(N), BOUNDS, {}))
 
