@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from dnnp_hpo.plugins.nsga2 import NSGA2, NSGA2Async
+from dnnp_hpo.plugins.nsga2.algorithm import SBX_STEADY_OPTIONS
 
 from .common import machine, read_result, summary, write_result
 from .engine import run_spec, space
@@ -378,8 +379,9 @@ def rates_choice(top: int = 8) -> list[str]:
     if not choice:
         return []
     cells = list(choice["baseline"])
+    in_code = next((r["name"] for r in choice["rows"] if r["options"] == SBX_STEADY_OPTIONS), "none of them")
     tuned = "t2/pm-eta5/pm0.2/eta15"  # sbx-tuned's own options, for comparison
-    shown = choice["rows"][:top] + [r for r in choice["rows"][top:] if r["name"] in (choice["in_code"], tuned)]
+    shown = choice["rows"][:top] + [r for r in choice["rows"][top:] if r["name"] in (in_code, tuned)]
     out = ["", ("`sbx-steady`'s options, chosen with `python -m bench.tune --steady` on tuning seeds "
                 f"{choice['seeds'][0]}-{choice['seeds'][1]} (never the seeds above): `nsga2-async` with the "
                 "sbx pipeline (every gene of a pair crossed, duplicates bred again), tournament of 2/4/8, "
@@ -388,7 +390,7 @@ def rates_choice(top: int = 8) -> list[str]:
                 "(`sbx-tuned`) on the same seeds and births, minus 1.  Rule: the one that chose `sbx-tuned` "
                 f"(section 1): the largest mean margin among the candidates whose smallest margin is within "
                 f"{choice['slack']} of the best.  Picked: `{choice['picked']}` (in the code: "
-                f"`{choice['in_code']}`; `{tuned}` is `sbx-tuned` itself).  Top {top}:"), "",
+                f"`{in_code}`; `{tuned}` is `sbx-tuned` itself).  Top {top}:"), "",
            "| candidate | smallest margin | mean margin | " + " | ".join(cells) + " |",
            "|---|---|---|" + "---|" * len(cells)]
     base = " | ".join(f"{choice['baseline'][c]:.3f}" for c in cells)

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from dnnp_hpo.plugins.nsga2.algorithm import SBX, SBX_STEADY_OPTIONS, SBX_TUNED_OPTIONS, nsga2, random_genomes
+from dnnp_hpo.plugins.nsga2.algorithm import SBX, SBX_TUNED_OPTIONS, nsga2, random_genomes
 from dnnp_hpo.plugins.nsga2.asynchronous import steady_state_nsga2
 
 from .common import machine, read_result, write_result
@@ -134,9 +134,8 @@ def steady_rates(seeds: range, jobs: int = 1) -> dict[str, Any]:
         print(f"{name:28s} min margin {rows[-1]['min_margin']:+.3f} mean {rows[-1]['mean_margin']:+.3f}  "
               + " ".join(f"{k}:{v:.3f}" for k, v in medians.items()), flush=True)
     rows.sort(key=lambda r: (-r["min_margin"], -r["mean_margin"]))
-    in_code = next((r["name"] for r in rows if r["options"] == SBX_STEADY_OPTIONS), None)
     return {"seeds": [seeds.start, seeds.stop - 1], "baseline": baseline, "rows": rows, "picked": pick(rows),
-            "slack": SLACK, "in_code": in_code}
+            "slack": SLACK}
 
 
 def main(argv=None) -> dict[str, Any]:
