@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,6 +43,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--list-plugins", action="store_true",
                         help="list registered trainers, launchers, optimizers and parameter types")
     return parser
+
+
+#: Width of hpo-run's output where no terminal sets one: wide enough for a table's natural width
+LOG_WIDTH = 500
+
+
+def output_console() -> Console:
+    """The console hpo-run prints on.
+
+    In a batch job's log or a pipe rich would assume 80 columns and fold every value of
+    a wide table over several lines; there is no screen to fit, so print at the
+    table's natural width instead (COLUMNS, when set, still wins).
+    """
+    console = Console()
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(width=LOG_WIDTH)
+    return console
 
 
 def list_plugins(registry: Registry, console: Console) -> None:
@@ -89,7 +107,7 @@ def front_table(run: RunContext, evaluations: Sequence[Evaluation]) -> Table:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    console = Console()
+    console = output_console()
     registry = load_registry()
     if args.list_plugins:
         list_plugins(registry, console)

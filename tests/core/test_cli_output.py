@@ -1,0 +1,31 @@
+"""What hpo-run prints when its output is a batch job's log, not a terminal."""
+
+from __future__ import annotations
+
+from hpo_testutil import read_csv, run_cli, write_spec, zdt_spec
+
+#: long names, as DeePMD's (fitting_activ_func...), so the front table is wider than 80 columns
+NAMES = [f"hyperparameter_with_a_long_name_{i}" for i in range(6)]
+
+
+def test_a_log_gets_the_front_table_at_its_natural_width(tmp_path, hpo_run_exe, monkeypatch):
+    # Rich assumes 80 columns off a terminal and would fold every name and value over
+    # several lines; in a log nothing needs to fit, so each row stays on one line.
+    monkeypatch.delenv("COLUMNS", raising=False)
+    run_dir = tmp_path / "a-run-directory-whose-path-is-long-enough-to-wrap-at-eighty-columns"
+    spec = zdt_spec(run_dir, n=len(NAMES), pop_size=6, generations=1, callable_="hpo_testfuncs:two_spheres")
+    spec["space"] = {name: {"type": "float", "init": [0.0, 1.0], "sigma": 0.1} for name in NAMES}
+    proc = run_cli(hpo_run_exe, str(write_spec(tmp_path / "spec.yaml", spec)), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+
+    header = next((line for line in lines if NAMES[0] in line), proc.stdout)
+    assert all(name in header for name in NAMES), header
+    assert max(map(len, lines)) > 80  # the table really is wider than rich's default
+    assert any(f"Run directory: {run_dir.resolve()} (" in line and line.endswith("final population)")
+               for line in lines), proc.stdout
+
+    final = max(int(r["pop_generation"]) for r in read_csv(run_dir / "pop.csv"))
+    front = [r for r in read_csv(run_dir / "pop.csv") if int(r["pop_generation"]) == final and r["rank"] == "1"]
+    rows = [line for line in lines if line.startswith("│") and line.split("│")[1].strip().isdigit()]
+    assert len(rows) == len(front)  # one line per solution of the front, none folded
