@@ -7,9 +7,7 @@ import inspect
 import math
 import os
 import socket
-from pathlib import Path
 
-import numpy as np
 import pytest
 
 from dnnp_hpo.cli import main

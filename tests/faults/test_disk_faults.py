@@ -14,7 +14,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from file_modes import unprivileged
 from faults_testutil import HERE, MAXINT, assert_recorded_once, deepmd_spec, subprocess_env, write_spec
 
