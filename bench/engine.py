@@ -149,10 +149,12 @@ def overhead(workers: int, evaluations: int, pop_size: int) -> dict:
         "amortised_engine_overhead_s": float(amortised),
         "slot_s_per_evaluation": float(slot),
         "bare_python_s": python,
-        # everything but starting Python and its few lines: the framework's share
+        # Each evaluation's worker-side time (its command included) and its share of the
+        # engine's time, less a bare Python start: the framework's share, per evaluation,
+        # so that the median and p95 are percentiles over evaluations.
         "overhead_per_evaluation_s": {
-            "median": float(pct(duration - command, 50) + amortised + pct(command, 50) - python["median"]),
-            "p95": float(pct(duration - command, 95) + amortised + pct(command, 95) - python["median"]),
+            "median": pct(duration + amortised - python["median"], 50),
+            "p95": pct(duration + amortised - python["median"], 95),
         },
     }
 

@@ -102,9 +102,9 @@ def tuning(r: dict) -> list[str]:
 
 def sorting(r: dict) -> list[str]:
     out = ["## 3. Non-dominated sorting at scale", "",
-           (f"Measured {_machine(r['machine'])}; best of {r['repeats']} runs (1 run for LEAP's "
-           f"fast_nondominated_sort, which is capped at {r['fast_nds_max']} points because it is "
-           "O(M N²) in pure Python, and for 10⁵ points); uniform random points, and the same on a "
+           (f"Measured {_machine(r['machine'])}; best of {r['repeats']} runs (1 run where one takes "
+           f"over {r.get('once_s', 1.0):g} s; LEAP's fast_nondominated_sort is capped at "
+           f"{r['fast_nds_max']} points because it is O(M N²) in pure Python); uniform random points, and the same on a "
            "0.05 grid (\"ties\").  Seconds; ✗ marks ranks that differ from moocore's."), ""]
     contenders = list(dict.fromkeys(row["contender"] for row in r["rows"]))
     out.append("| objectives | points | ties | " + " | ".join(contenders) + " |")
@@ -127,12 +127,12 @@ def overhead(r: dict) -> list[str]:
                 (f"Measured {_machine(r['machine'])}.  `hpo-run` with the `deepmd` trainer whose `command` "
                 "is `bench/fake_dp.py` (reads input.json, writes a valid lcurve.out; standard library "
                 "only), local Dask, NSGA-II with population 100: render, directory, subprocess, "
-                "lcurve.out parsing, journal and CSV records.  *Per-evaluation overhead* = worker-side "
-                "time outside the command (render, mkdir, parse) + amortised engine time "
-                "((workers x span - Σ evaluation time) / N: Dask scheduling, result transfer, the "
-                "driver's recording, generation barriers) + the command's wall time minus a bare "
-                "`python -c pass` run as many at a time as there are workers (the floor of any Python "
-                "command on this machine).  Span: first evaluation start to last evaluation stop "
+                "lcurve.out parsing, journal and CSV records.  *Per-evaluation overhead*, for each "
+                "evaluation = its worker-side time (render, mkdir, the command, parse) + the amortised "
+                "engine time ((workers x span - Σ evaluation time) / N: Dask scheduling, result transfer, "
+                "the driver's recording, generation barriers) - a bare `python -c pass` run as many at a "
+                "time as there are workers (the floor of any Python command on this machine); median "
+                "and p95 over the evaluations.  Span: first evaluation start to last evaluation stop "
                 "(Dask start-up excluded; the full `hpo-run` wall time is given too)."), "",
                 ("| workers | evaluations | overhead median (ms) | overhead p95 (ms) | worker-side median / p95 (ms) "
                 "| amortised engine (ms) | command median (ms) | bare python median (ms) | evals/s | hpo-run wall (s) |"),
