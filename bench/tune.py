@@ -19,6 +19,12 @@ in the list for comparison.  About 10 minutes on one core.
 the same rule against generational nsga2 at equal births).  It adds its rows to
 bench/results/tuning.json under ``steady_rates``; section 5 of docs/benchmarks.md shows
 them.  About 30 minutes on one core (``--jobs 2``: half).
+
+``python -m bench.tune --presets`` makes the third: which named preset is ``nsga2``'s
+default.  Each of ``sbx``, ``sbx-tuned`` and ``sbx-steady`` runs as the plugin runs it
+(generational nsga2) on the same tuning seeds and is ranked by :func:`pick` against the
+peers, as the candidates above; it adds ``presets`` to bench/results/tuning.json (about
+half a minute).
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ from .quality import BUDGETS, N_VAR, PEERS, hypervolume, one
 SEEDS = range(100, 131)
 SLACK = 0.015
 PROBLEMS = ("zdt1", "zdt3", "dtlz2")
+#: the named presets ``--presets`` ranks (``variation: ...``; ``paper`` is kept for the paper, not ranked)
+PRESETS = ("sbx", "sbx-tuned", "sbx-steady")
 
 
 def candidates() -> dict[str, dict[str, Any]]:
@@ -56,6 +64,16 @@ def candidates() -> dict[str, dict[str, Any]]:
                                "mutation_prob": None, "drop_duplicates": True},
         **grid,
     }
+
+
+def ranked(name: str, options: dict[str, Any] | None, medians: dict[str, float],
+           margins: dict[str, float]) -> dict[str, Any]:
+    """One candidate's row: its medians, margins and the two figures :func:`pick` ranks by."""
+    row = {"name": name, "options": options, "medians": medians, "margins": margins,
+           "min_margin": min(margins.values()), "mean_margin": float(np.mean(list(margins.values())))}
+    print(f"{name:38s} min margin {row['min_margin']:+.3f} mean {row['mean_margin']:+.3f}  "
+          + " ".join(f"{k}:{v:.3f}" for k, v in medians.items()), flush=True)
+    return row
 
 
 def pick(rows: list[dict[str, Any]], slack: float = SLACK) -> str:
@@ -126,16 +144,39 @@ def steady_rates(seeds: range, jobs: int = 1) -> dict[str, Any]:
     grid = steady_candidates()
     with ProcessPoolExecutor(jobs) as pool:
         all_medians = list(pool.map(_steady_medians, [(options, seeds) for options in grid.values()]))
-    rows = []
-    for (name, options), medians in zip(grid.items(), all_medians):
-        margins = {cell: m / baseline[cell] - 1.0 for cell, m in medians.items()}
-        rows.append({"name": name, "options": options, "medians": medians, "margins": margins,
-                     "min_margin": min(margins.values()), "mean_margin": float(np.mean(list(margins.values())))})
-        print(f"{name:28s} min margin {rows[-1]['min_margin']:+.3f} mean {rows[-1]['mean_margin']:+.3f}  "
-              + " ".join(f"{k}:{v:.3f}" for k, v in medians.items()), flush=True)
+    rows = [ranked(name, options, medians, {cell: m / baseline[cell] - 1.0 for cell, m in medians.items()})
+            for (name, options), medians in zip(grid.items(), all_medians)]
     rows.sort(key=lambda r: (-r["min_margin"], -r["mean_margin"]))
     return {"seeds": [seeds.start, seeds.stop - 1], "baseline": baseline, "rows": rows, "picked": pick(rows),
             "slack": SLACK}
+
+
+def peer_medians(seeds: range) -> dict[str, float]:
+    """``budget/problem/peer`` -> the peer's median hypervolume on ``seeds``."""
+    return {f"{budget}/{problem}/{peer}": float(np.median([one(peer, problem, *BUDGETS[budget], s)[0]
+                                                           for s in seeds]))
+            for budget, problem, peer in itertools.product(BUDGETS, PROBLEMS, PEERS)}
+
+
+def over_peers(medians: dict[str, float], peers: dict[str, float]) -> dict[str, float]:
+    """Each cell's margin: the median over the better peer's median there, minus 1."""
+    return {cell: m / max(peers[f"{cell}/{p}"] for p in PEERS) - 1.0 for cell, m in medians.items()}
+
+
+def preset_choice(seeds: range, previous: dict[str, Any]) -> dict[str, Any]:
+    """Which preset is nsga2's default: each named sbx preset as the plugin runs it
+    (generational nsga2, the quality benchmark's contender), on ``seeds``, ranked by
+    :func:`pick` against the peers, the rule that chose sbx-tuned's rates."""
+    span = [seeds.start, seeds.stop - 1]
+    peers = previous["peers"] if previous.get("seeds") == span and "peers" in previous else peer_medians(seeds)
+    rows = []
+    for preset in PRESETS:
+        medians = {f"{budget}/{problem}": float(np.median([one(f"nsga2-{preset}", problem, *BUDGETS[budget], s)[0]
+                                                           for s in seeds]))
+                   for budget in BUDGETS for problem in PROBLEMS}
+        rows.append(ranked(preset, None, medians, over_peers(medians, peers)))
+    rows.sort(key=lambda r: (-r["min_margin"], -r["mean_margin"]))
+    return {"seeds": span, "rows": rows, "picked": pick(rows), "slack": SLACK}
 
 
 def main(argv=None) -> dict[str, Any]:
@@ -143,6 +184,8 @@ def main(argv=None) -> dict[str, Any]:
     parser.add_argument("--first-seed", type=int, default=SEEDS.start)
     parser.add_argument("--seeds", type=int, default=len(SEEDS))
     parser.add_argument("--steady", action="store_true", help="choose sbx-steady's options instead")
+    parser.add_argument("--presets", action="store_true",
+                        help="rank the named presets as generational nsga2 runs them (nsga2's default)")
     parser.add_argument("--jobs", type=int, default=1, help="processes for --steady (one candidate each)")
     args = parser.parse_args(argv)
     seeds = range(args.first_seed, args.first_seed + args.seeds)
@@ -153,34 +196,29 @@ def main(argv=None) -> dict[str, Any]:
         payload["steady_rates"] = {"machine": machine(), **steady_rates(seeds, args.jobs)}
         write_result("tuning", payload)
         return payload
+    if args.presets:
+        payload = read_result("tuning") or {"benchmark": "tuning"}
+        payload["presets"] = {"machine": machine(), **preset_choice(seeds, payload)}
+        write_result("tuning", payload)
+        return payload
     started = time.perf_counter()
     cells = [(budget, problem) for budget in BUDGETS for problem in PROBLEMS]
-    peers = {}
-    for (budget, problem), peer in itertools.product(cells, PEERS):
-        pop, gens = BUDGETS[budget]
-        peers[budget, problem, peer] = float(np.median([one(peer, problem, pop, gens, s)[0] for s in seeds]))
+    peers = peer_medians(seeds)
     rows = []
     for name, options in candidates().items():
-        medians, margins = {}, {}
-        for budget, problem in cells:
-            pop, gens = BUDGETS[budget]
-            medians[f"{budget}/{problem}"] = m = float(np.median(
-                [run_candidate(options, problem, pop, gens, s) for s in seeds]))
-            margins[f"{budget}/{problem}"] = m / max(peers[budget, problem, p] for p in PEERS) - 1.0
-        row = {"name": name, "options": options, "medians": medians, "margins": margins,
-               "min_margin": min(margins.values()), "mean_margin": float(np.mean(list(margins.values())))}
-        rows.append(row)
-        print(f"{name:38s} min margin {row['min_margin']:+.3f} mean {row['mean_margin']:+.3f}  "
-              + " ".join(f"{k}:{v:.3f}" for k, v in medians.items()), flush=True)
+        medians = {f"{budget}/{problem}": float(np.median(
+            [run_candidate(options, problem, *BUDGETS[budget], s) for s in seeds])) for budget, problem in cells}
+        rows.append(ranked(name, options, medians, over_peers(medians, peers)))
     rows.sort(key=lambda r: (-r["min_margin"], -r["mean_margin"]))
     chosen = next((r["name"] for r in rows if r["options"] == SBX_TUNED_OPTIONS), None)
     payload = {"benchmark": "tuning", "machine": machine(), "seeds": [seeds.start, seeds.stop - 1],
-               "peers": {f"{b}/{p}/{peer}": v for (b, p, peer), v in peers.items()},
+               "peers": peers,
                "sbx_tuned": chosen, "picked": pick(rows), "slack": SLACK, "rows": rows,
                "seconds": time.perf_counter() - started}
     previous = read_result("tuning") or {}
-    if "steady_rates" in previous:  # made by --steady, kept
-        payload["steady_rates"] = previous["steady_rates"]
+    for kept in ("steady_rates", "presets"):  # made by --steady and --presets
+        if kept in previous:
+            payload[kept] = previous[kept]
     write_result("tuning", payload)
     return payload
 
