@@ -94,9 +94,34 @@ def tuning(r: dict) -> list[str]:
         name = f"**{x['name']}** (`sbx-tuned`)" if x["name"] == chosen else x["name"]
         out.append(f"| {name} | {x['min_margin']:+.3f} | {x['mean_margin']:+.3f} | "
                    + " | ".join(f"{x['medians'][c]:.3f}" for c in cells) + " |")
-    peers = r["peers"]
-    out.append("| peers (pymoo / optuna) | | | " + " | ".join(
-        f"{peers[c + '/pymoo']:.3f} / {peers[c + '/optuna']:.3f}" for c in cells) + " |")
+    out.append(_peers_row(r["peers"], cells))
+    return out + [""]
+
+
+def _peers_row(peers: dict, cells: list[str]) -> str:
+    return "| peers (pymoo / optuna) | | | " + " | ".join(
+        f"{peers[c + '/pymoo']:.3f} / {peers[c + '/optuna']:.3f}" for c in cells) + " |"
+
+
+def presets(r: dict) -> list[str]:
+    """Which named preset is nsga2's default (``python -m bench.tune --presets``)."""
+    choice = r.get("presets")
+    if not choice:
+        return []
+    default = BEST.removeprefix("nsga2-")
+    cells = list(choice["rows"][0]["medians"])
+    out = ["### Which preset is `nsga2`'s default (`python -m bench.tune --presets`)", "",
+           (f"Measured {_machine(choice['machine'])}; the same tuning seeds "
+            f"{choice['seeds'][0]}-{choice['seeds'][1]} and rule as above, each named preset run as the "
+            f"plugin runs it (generational `nsga2`).  Picked: `{choice['picked']}`; `nsga2`'s default is "
+            f"`{default}`" + ("." if choice["picked"] == default else ": **they differ**.")), "",
+           "| preset | smallest margin | mean margin | " + " | ".join(cells) + " |",
+           "|---|---|---|" + "---|" * len(cells)]
+    for x in choice["rows"]:
+        name = f"**{x['name']}** (default)" if x["name"] == default else x["name"]
+        out.append(f"| {name} | {x['min_margin']:+.3f} | {x['mean_margin']:+.3f} | "
+                   + " | ".join(f"{x['medians'][c]:.3f}" for c in cells) + " |")
+    out.append(_peers_row(r["peers"], cells))
     return out + [""]
 
 
@@ -214,7 +239,10 @@ range, decay 0.85); `nsga2-sbx` is `variation: sbx` with the spec's default rate
 polynomial mutation eta 10 on 30% of the genes); `nsga2-sbx-tuned` is
 `variation: sbx-tuned` (the same operators with every gene of a pair crossed, SBX eta 15,
 polynomial mutation eta 5 on 20% of the genes, duplicate offspring bred again; rates
-chosen on seeds 100-130 as shown below, the table uses seeds 0-10).
+chosen on seeds 100-130 as shown below, the table uses seeds 0-10); `nsga2-sbx-steady`
+is `variation: sbx-steady`, `nsga2`'s default (`sbx-tuned` with each parent the best of a
+tournament of 4 and SBX eta 30; chosen for `nsga2-async` in section 5, and for `nsga2`
+below, on the same tuning seeds).
 """
 
 
@@ -227,6 +255,7 @@ def steady(r: dict) -> list[str]:
 SECTIONS = [
     ("quality", quality, lambda r: notes_quality(r)),
     ("tuning", tuning, lambda r: []),
+    ("tuning", presets, lambda r: []),
     ("engine", overhead, lambda r: notes_overhead(r)),
     ("sorting", sorting, lambda r: notes_sorting(r)),
     ("engine", utilisation, lambda r: []),
@@ -248,18 +277,13 @@ def main() -> None:
 
 
 def notes_quality(r: dict) -> list[str]:
-    """The static notes, and where ``sbx`` (the spec's rates) beats ``sbx-tuned`` here."""
+    """The static notes, and the rows where another of our presets beats the default."""
+    best = r.get("best", BEST)
     med = {(x["budget"], x["problem"], x["contender"]): x["median"] for x in r["rows"]}
-    better = [f"{b} {p.upper()} ({med[b, p, 'nsga2-sbx']:.3f} against {med[b, p, 'nsga2-sbx-tuned']:.3f})"
-              for (b, p, c) in med if c == "nsga2-sbx" and (b, p, "nsga2-sbx-tuned") in med
-              and med[b, p, "nsga2-sbx"] > med[b, p, "nsga2-sbx-tuned"]]
-    behind = [f"{b} {p.upper()}" for (b, p, c) in med if c == "nsga2-sbx"
-              and any(med.get((b, p, peer), 0.0) > med[b, p, c] for peer in r.get("peers", PEERS))]
-    extra = []
-    if better:
-        extra.append(f"* `sbx-tuned` is not ahead of `sbx` everywhere: `sbx` has the larger median in "
-                     f"{', '.join(better)}"
-                     + (f"; but `sbx` is behind a peer in {', '.join(behind)}." if behind else "."))
+    better = [f"`{c}` in {b} {p.upper()} ({m:.3f} against {med[b, p, best]:.3f})"
+              for (b, p, c), m in med.items() if c.startswith("nsga2-") and c != best
+              and (b, p, best) in med and m > med[b, p, best]]
+    extra = [f"* `{best}` is not ahead of our other presets everywhere: " + ", ".join(better) + "."] if better else []
     return [NOTES_QUALITY[0], *extra, ""]
 
 
@@ -269,12 +293,13 @@ NOTES_QUALITY = ["""Notes:
   (1.1, 1.1) on its non-convex front in 220-700 evaluations of 7 variables, so that row
   does not rank the contenders (ties at 0).
 * The seeds vary a lot at population 20 (see the interquartile ranges): the rates of
-  `sbx-tuned` were chosen on 31 other seeds (100-130) so that its lead is not a
-  property of these 11.
+  `sbx-tuned` and `sbx-steady`, and which of them is the default, were chosen on 31
+  other seeds (100-130) so that their lead is not a property of these 11.
 * On ZDT1-3 the optimum has every variable but the first at its lower bound, which
-  favours wide mutation steps (`sbx-tuned`'s polynomial mutation eta 5) over the narrow
-  ones textbook NSGA-II uses (eta 20); DTLZ2's optimum is inside the box (0.5), and
-  `sbx-tuned`'s lead there is smaller.
+  favours wide mutation steps (polynomial mutation eta 5 in both tuned presets) over the
+  narrow ones textbook NSGA-II uses (eta 20), and strong selection (`sbx-steady`'s
+  tournament of 4); DTLZ2's optimum is inside the box (0.5), and the lead there is
+  smaller.
 * Also tried on the tuning seeds and not kept: differential evolution (DE/rand/1/bin,
   F 0.5, CR 0.1-0.9, with and without polynomial mutation; behind pymoo or Optuna at
   700 evaluations on ZDT1 and ZDT3), Deb's per-gene crossing probability 0.5 with the

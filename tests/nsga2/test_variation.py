@@ -362,7 +362,8 @@ def test_paper_preset_is_exactly_the_operators_before_the_variation_switch():
 
 
 def test_spec_fields():
-    assert NSGA2().variation == SBX_TUNED  # wins every benchmark row (docs/benchmarks.md)
+    # the better of the presets on the tuning seeds (bench.tune --presets, docs/benchmarks.md)
+    assert NSGA2().variation == SBX_STEADY
     assert NSGA2(variation="paper").variation == PAPER
     assert NSGA2(variation="sbx-tuned").variation == SBX_TUNED
     with pytest.raises(Invalid):
@@ -372,8 +373,8 @@ def test_spec_fields():
     with pytest.raises(Invalid):
         NSGA2(mutation_eta=0)
     assert NSGA2(mutation_prob=None).mutation_prob is None
-    assert NSGA2Async().variation == SBX_STEADY  # the steady-state loop's own preset
+    assert NSGA2Async().variation == SBX_STEADY
     assert NSGA2Async(variation="sbx-tuned").variation == SBX_TUNED
-    assert NSGA2(variation="sbx-steady").variation == SBX_STEADY  # available to both
+    assert NSGA2(variation="sbx-steady").variation == SBX_STEADY
     with pytest.raises(Invalid):
         NSGA2Async(variation="bogus")
