@@ -220,10 +220,10 @@ def main(argv=None) -> dict[str, Any]:
                         help="seeds of the race (a median time to a target swings a lot over 11)")
     parser.add_argument("--first-seed", type=int, default=0,
                         help="the report's seeds start at 0; choices were made on seeds 100-130")
-    parser.add_argument("--util-runs", nargs="*", default=["8x4:3", "20x10:3", "100x6:1"],
-                        help="POPxGENERATIONS:SEEDS: budgets of the real-Dask utilisation runs (section 1's "
-                             "two, and a tiny one whose final drain bounds the busy fraction) and how many "
-                             "seeds (3, 4, ...) each; the median is reported")
+    parser.add_argument("--util-runs", nargs="*", default=["8x4:3", "32x4:3", "20x10:3", "100x6:1"],
+                        help="POPxGENERATIONS:SEEDS: budgets of the real-Dask utilisation runs (section 4's "
+                             "two baselines, whose final drain bounds the busy fraction, and section 1's two) "
+                             "and how many seeds (3, 4, ...) each; the median is reported")
     parser.add_argument("--variation", default=None,
                         help="variation preset for both optimizers in the race (default: each one's own)")
     parser.add_argument("--race-workers", nargs="*", default=["8", "pop"],
@@ -337,38 +337,51 @@ def markdown(r: dict[str, Any], when: str) -> list[str]:
 
 
 def goals(r: dict[str, Any]) -> list[str]:
-    """Issue 7's three measured goals, each checked on 8 workers at section 1's budgets."""
-    util = [row for row in r["utilisation"]
-            if row["optimizer"] == "nsga2-async" and row["evaluations"] >= 200]  # section 1's budgets
+    """Issue 7's three measured goals on 8 workers, checked at section 1's budgets (220 and
+    700 evaluations); the shorter utilisation runs are listed beside them."""
+    async_util = [row for row in r["utilisation"] if row["optimizer"] == "nsga2-async"]
+    util = [row for row in async_util if row["evaluations"] >= 200]  # section 1's budgets
+    short = [row for row in async_util if row["evaluations"] < 200]
     race = [row for row in r["race"] if row["workers"] == WORKERS]
     if not util or not race:
         return []
     busy = ", ".join(f"{row['busy_fraction']:.3f} at {row['evaluations']}" for row in util)
-    speed = ", ".join(f"{row['problem']} {row['evaluations']} {speedup(row['speedup_to_target'][-1])}"
-                      for row in race)
+    shorter = ", ".join(f"{row['busy_fraction']:.3f} at {row['evaluations']} "
+                        f"({row['busy_fraction_before_drain']:.3f} before the drain)" for row in short)
+    targets = " / ".join(f"{t:.0%}" for t in TARGETS)
+
+    def speeds(rows, key="speedup_to_target"):
+        return ", ".join(f"{row['problem']} {row['evaluations']} "
+                         + " / ".join(speedup(x) for x in row[key]) for row in rows)
 
     def same_preset(rows):
         if not all("nsga2_same_variation" in row for row in rows):
             return ""
         ratios = ", ".join(f"{speedup(row['nsga2_same_variation']['time_to_target_s'][-1] / t)}"
                            for row in rows for t in [row["nsga2-async"]["time_to_target_s"][-1]])
-        return f" (against `nsga2` bred with `nsga2-async`'s preset as well: {ratios})"
+        return f" (against `nsga2` bred with `nsga2-async`'s preset as well, at 90%: {ratios})"
 
     def within_iqr(row):
         ours, theirs = row["nsga2-async"]["final_population_hv"], row["nsga2"]["final_population_hv"]
         return ours["median"] >= theirs["q1"]
 
     def verdict(ok):
-        return "met" if ok else "not met"
+        return "met" if ok else "**not met**"
 
-    return ["", f"Goals on {WORKERS} workers (issue 7):", "",
-            f"* (a) busy fraction of `nsga2-async` >= 0.95: {busy} evaluations, "
-            f"{verdict(all(row['busy_fraction'] >= 0.95 for row in util))}.  The 40-evaluation run is "
-            "bounded by its drain: after the last start, workers fall idle one by one while the last "
-            "trainings (up to "
-            "about 3 s each) finish, a large share of a 7 s span whatever the optimizer.",
-            f"* (b) time to 90% of `nsga2`'s final hypervolume at least 1.5x shorter: {speed}, "
-            f"{verdict(all(row['speedup_to_target'][-1] >= 1.5 for row in race))}" + same_preset(race) + ".",
+    at_90 = all(row["speedup_to_target"][-1] >= 1.5 for row in race)
+    everywhere = all(x >= 1.5 for row in race for x in row["speedup_to_target"])
+    missed = [f"{row['problem']} {row['evaluations']} at {t:.0%}" for row in race
+              for t, x in zip(TARGETS, row["speedup_to_target"]) if x < 1.5]
+    return ["", f"Goals on {WORKERS} workers (issue 7), both optimizers with their default `variation`:", "",
+            f"* (a) busy fraction of `nsga2-async` >= 0.95 at section 1's budgets: {busy} evaluations, "
+            f"{verdict(all(row['busy_fraction'] >= 0.95 for row in util))}."
+            + (f"  Shorter runs: {shorter}; they are bounded by their drain: after the last start, "
+               "workers fall idle one by one while the last trainings (up to about 3 s each) finish, "
+               "a large share of a short span whatever the optimizer." if short else ""),
+            f"* (b) time to a hypervolume at least 1.5x shorter, speed-ups to {targets} of `nsga2`'s "
+            f"final hypervolume: {speeds(race)}; at 90%: {verdict(at_90)}"
+            + ("; at every target: met" if everywhere else f"; not at {', '.join(missed)}")
+            + same_preset(race) + ".",
             "* (c) final hypervolume at equal evaluations within `nsga2`'s IQR or better: "
             f"{verdict(all(within_iqr(row) for row in race))}."]
 
