@@ -21,7 +21,8 @@ Every ``pop_size`` evaluations the population is recorded as a "generation" (sna
 generator, the count of evaluations inserted and the births still pending.  Offspring
 bred after snapshot ``g`` are labelled generation ``g + 1`` and mutated with the sigmas
 annealed ``g`` times, as generation ``g + 1`` of the generational run is: a budget means
-the same thing in both modes.
+the same thing in both modes.  Offspring bred before snapshot 0 (from the first results of
+generation 0) are generation 1 as well: generation 0 is the random genomes alone.
 
 On resume the pending births are sent again under their birth ids; the Study hands back
 the journal's records in the order they were recorded, so the search replays the
@@ -134,8 +135,11 @@ def steady_state_nsga2(study: Study, rng: np.random.Generator, *, pop_size: int,
             if unsent:
                 study.submit(unsent.pop(0), generation=0)
                 continue
-            generation = inserted // pop_size
-            std = sigmas * sigma_decay ** max(0, generation - 1)  # as generation g of nsga2
+            # Bred after snapshot g - 1: generation g, as nsga2's offspring of that population.
+            # Those bred before snapshot 0 (from generation 0's first results) are generation
+            # 1 too, so that generation 0 holds the random genomes alone.
+            generation = max(1, inserted // pop_size)
+            std = sigmas * sigma_decay ** (generation - 1)  # as generation g of nsga2
             child = next(toolz.pipe(population.members, *reproduction(variation, rng, std, bounds, options)))
             study.submit(child.genome, generation)
 

@@ -27,6 +27,7 @@ class InstantStudy:
 
     def __init__(self, workers: int) -> None:
         self.capacity, self.births, self.queue, self.snapshots = workers, 0, [], []
+        self.labels: list[int] = []  #: generation of each birth, by birth id
 
     @property
     def pending(self) -> int:
@@ -36,6 +37,7 @@ class InstantStudy:
         trial = Trial(uuid=str(self.births), birth_id=self.births, generation=generation,
                       genome=tuple(genome), params={}, seed=0, workdir=None)
         self.births += 1
+        self.labels.append(generation)
         fitness = zdt1({f"x{i}": g for i, g in enumerate(genome)})
         self.queue.append(Evaluation(trial, "ok", "", fitness, {}, 0.0, 0.0, "", 0))
         return trial
@@ -66,10 +68,12 @@ def test_sigmas_anneal_once_per_pop_size_evaluations(monkeypatch):
                                     in_flight=None, sigma_decay=0.5)
     # 35 offspring after the 10 random genomes of generation 0
     assert len(seen) == 35
-    # bred after i insertions (i = 8, 9, ... : three in flight), labelled generation i // 10
-    for i, std in enumerate(seen, start=10 - 3 + 1):
-        generation = i // 10
-        assert np.allclose(std, np.array(Space.sigmas) * 0.5 ** max(0, generation - 1)), (i, std)
+    # bred after i insertions (i = 8, 9, ... : three in flight), labelled generation i // 10,
+    # or 1 for those bred before the first snapshot: generation 0 is the random genomes alone
+    generations = [max(1, i // 10) for i in range(10 - 3 + 1, 10 - 3 + 1 + len(seen))]
+    assert study.labels == [0] * 10 + generations
+    for generation, std in zip(generations, seen):
+        assert np.allclose(std, np.array(Space.sigmas) * 0.5 ** (generation - 1)), (generation, std)
     # a snapshot after every 10 insertions and one at the end
     assert study.snapshots == [(0, 10, 10), (1, 10, 20), (2, 10, 30), (3, 10, 40), (4, 10, 45)]
 
