@@ -20,6 +20,8 @@ from dnnp_hpo.spec import load_experiment
 from dnnp_hpo.study import Study
 
 SPEC_AS_RUN = "spec.yaml"
+#: journal meta key: the trainer's and optimizer's settings as resolved when the run started
+RESOLVED = "resolved"
 
 
 def prepare_run(spec_path: Path, registry: Registry, overrides: Sequence[str] = ()) -> tuple[RunContext, Trainer]:
@@ -68,6 +70,31 @@ def spec_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str
     return sorted(k for k in a.keys() | b.keys() if a.get(k, None) != b.get(k, None) or (k in a) != (k in b))
 
 
+def resolved_settings(run: RunContext) -> dict[str, Any]:
+    """The trainer's and optimizer's settings with every default filled in, as JSON values.
+
+    Recorded when a run starts and compared on resume beside the raw spec: a newer
+    dnnp-hpo may fill in a key the spec leaves out with another default (it has:
+    ``nsga2``'s ``variation``), which would change the search half-way without a word.
+    """
+    blocks = {"trainer": run.experiment.trainer, "optimizer": run.experiment.optimizer}
+    settings = {name: attrs.asdict(block) for name, block in blocks.items() if attrs.has(type(block))}
+    return json.loads(json.dumps(settings, default=str))
+
+
+def _refilled(stored: Mapping[str, Any] | None, run: RunContext) -> str | None:
+    """What this dnnp-hpo fills in differently from the one that started the run, or None."""
+    if stored is None:  # a journal from before settings were recorded
+        return None
+    now = resolved_settings(run)
+    old_flat, new_flat = _flatten(stored), _flatten(now)
+    changed = spec_differences(stored, now)
+    if not changed:
+        return None
+    shown = "; ".join(f"{k}: {old_flat.get(k)!r} then, {new_flat.get(k)!r} now" for k in changed[:3])
+    return shown + (" ..." if len(changed) > 3 else "")
+
+
 def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
     """Decide between a new run and a resumed one; refuse what would mix two runs.
 
@@ -87,8 +114,11 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
     try:
         with Journal(journal_path, readonly=True) as journal:
             stored = journal.meta("spec", None)
+            resolved = journal.meta(RESOLVED, None)
+            finished = journal.meta("finished", False)
     except EmptyJournal:
-        stored = None
+        stored = resolved = None
+        finished = False
     except NotAJournal as exc:
         raise SpecError(f"{exc}: choose another run_dir or remove it", "run_dir", where) from None
     if stored is None:
@@ -103,6 +133,14 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
             "resume it with the spec it was started with, pass --force to continue anyway, "
             "or choose another run_dir", "run_dir", where,
         )
+    # A finished run only prints its front: nothing would be run with the new values.
+    refilled = None if force or finished else _refilled(resolved, run)
+    if refilled:
+        raise SpecError(
+            f"{run.run_dir} was started by a dnnp-hpo that filled in the spec's defaults differently "
+            f"({refilled}); resume it with that version, or pass --force to continue with the new "
+            "values", "run_dir", where,
+        )
     return attrs.evolve(run, resumed=True)
 
 
@@ -113,6 +151,8 @@ def execute(run: RunContext, trainer: Trainer, registry: Registry) -> list[Membe
         if journal.meta("finished", False):
             return journal.population(journal.generations()[-1])
         if not run.resumed:
+            # The spec last: a journal holding it is a started run (check_run_dir).
+            journal.set_meta(RESOLVED, resolved_settings(run))
             journal.set_meta("spec", run.raw_spec)
             (run.run_dir / SPEC_AS_RUN).write_text(
                 yaml.safe_dump(run.raw_spec, sort_keys=False), encoding="utf-8")

@@ -139,6 +139,46 @@ def test_a_changed_spec_is_refused_naming_the_keys(tmp_path):
     assert (tmp_path / "runs/c/journal.sqlite").read_bytes() == before
 
 
+def test_a_default_filled_in_differently_is_refused_unless_forced(tmp_path):
+    """The journal of a dnnp-hpo whose nsga2 filled in another variation (sbx-tuned was the
+    default before sbx-steady): the same spec resumed here would switch operators half-way."""
+    spec = write_spec(tmp_path, tmp_path / "trainings.log")
+    killed = hpo_run(tmp_path, spec, "runs/d", "generation_finished", 2)
+    assert killed.returncode == -9, killed.stderr
+    with Journal.of(tmp_path / "runs/d") as journal:
+        resolved = journal.meta("resolved")
+        assert resolved["optimizer"]["variation"] == "sbx-steady"  # what this version fills in
+        assert resolved["trainer"]["seconds"] == 0.05  # the trainer's defaults are recorded too
+        older = {**resolved["optimizer"], "variation": "sbx-tuned"}
+        journal.set_meta("resolved", {**resolved, "optimizer": older})
+    before = (tmp_path / "runs/d/journal.sqlite").read_bytes()
+
+    refused = hpo_run(tmp_path, spec, "runs/d")
+    assert refused.returncode == 2
+    assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
+    assert "optimizer.variation: 'sbx-tuned' then, 'sbx-steady' now" in refused.stderr, refused.stderr
+    assert "--force" in refused.stderr
+    assert (tmp_path / "runs/d/journal.sqlite").read_bytes() == before
+
+    forced = hpo_run(tmp_path, spec, "runs/d", "none", 0, "--force")
+    assert forced.returncode == 0, forced.stderr
+    with Journal.of(tmp_path / "runs/d", readonly=True) as journal:
+        assert journal.meta("finished") and journal.generations()[-1] == 3
+    # finished, it only prints its front: no refusal
+    again = hpo_run(tmp_path, spec, "runs/d")
+    assert again.returncode == 0 and "Pareto front" in again.stdout, again.stderr
+
+
+def test_a_journal_from_before_settings_were_recorded_resumes(tmp_path):
+    spec = write_spec(tmp_path, tmp_path / "trainings.log")
+    assert hpo_run(tmp_path, spec, "runs/o", "generation_finished", 2).returncode == -9
+    with Journal.of(tmp_path / "runs/o") as journal:
+        with journal.transaction() as db:
+            db.execute("DELETE FROM meta WHERE key = 'resolved'")
+    resumed = hpo_run(tmp_path, spec, "runs/o")
+    assert resumed.returncode == 0, resumed.stderr
+
+
 def test_resume_without_a_journal_is_refused(tmp_path):
     spec = write_spec(tmp_path, tmp_path / "log")
     result = hpo_run(tmp_path, spec, "runs/none", "none", 0, "--resume")
