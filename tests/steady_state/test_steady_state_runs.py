@@ -146,6 +146,31 @@ def test_sigkill_and_resume_loses_no_finished_evaluation(tmp_path, reference, ev
         assert population == reference[1]
 
 
+@pytest.mark.slow
+def test_an_evaluation_finished_on_disk_is_harvested_not_retrained(tmp_path, reference):
+    log = tmp_path / "trainings.log"
+    spec = write_spec(tmp_path / "spec.yaml", trainer=FILE.format(log=log, seconds=0.02),
+                      launcher=dask(1), births=32)
+    # Killed after the 13th evaluation finished (an offspring), before the journal heard of it.
+    killed = hpo_run(tmp_path, spec, "runs/h", kill=("evaluation_finished", 13))
+    assert killed.returncode == -9, killed.stderr
+    with Journal.of(tmp_path / "runs/h", readonly=True) as journal:
+        in_flight = journal.running()
+    finished_on_disk = [t for t in in_flight if (t.workdir / "result.json").exists()]
+    assert finished_on_disk, "the kill should leave at least one finished, unrecorded training"
+
+    resumed = hpo_run(tmp_path, spec, "runs/h")
+    assert resumed.returncode == 0, resumed.stderr
+    evaluations, population, *_ = recorded(tmp_path / "runs/h")
+    by_uuid = {e.trial.uuid: e for e in evaluations}
+    trainings = Counter(int(line) for line in log.read_text().split())
+    for trial in finished_on_disk:
+        record = by_uuid[trial.uuid]  # recorded under its original uuid and directory
+        assert record.status == "ok" and "harvested" in record.reason
+        assert trainings[trial.birth_id] == 1
+    assert population == reference[1]  # one worker: the replay ends where the uninterrupted run did
+
+
 def test_failures_never_stall_the_loop(tmp_path):
     spec = write_spec(tmp_path / "spec.yaml", trainer="{plugin: function, callable: 'steady_funcs:failing_zdt1'}",
                       births=40)
