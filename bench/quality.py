@@ -13,9 +13,9 @@ Contenders (:data:`CONTENDERS`), all with the same number of evaluations:
   default rates);
 * ``nsga2-sbx-tuned``: our nsga2 plugin, ``variation: sbx-tuned`` (rates chosen by
   :mod:`bench.tune` on seeds 100-130, never on the seeds reported here);
-* ``nsga2-sbx-steady``: our nsga2 plugin, ``variation: sbx-steady`` (``nsga2-async``'s
-  preset: ``sbx-tuned`` with a tournament of 4 and SBX eta 30, chosen by
-  ``bench.tune --steady``);
+* ``nsga2-sbx-steady``: our nsga2 plugin, ``variation: sbx-steady``, the default of
+  nsga2 and nsga2-async (``sbx-tuned`` with a tournament of 4 and SBX eta 30; rates
+  chosen by ``bench.tune --steady``, the default by ``bench.tune --presets``);
 * ``pymoo``: ``pymoo.algorithms.moo.nsga2.NSGA2`` with its defaults;
 * ``optuna``: ``optuna.samplers.NSGAIISampler`` with its defaults (population as above);
 * ``random``: uniform random search.

@@ -76,6 +76,11 @@ def ranked(name: str, options: dict[str, Any] | None, medians: dict[str, float],
     return row
 
 
+def by_margins(row: dict[str, Any]) -> tuple[float, float]:
+    """Sort key of the rankings: the largest smallest margin first, then the largest mean."""
+    return -row["min_margin"], -row["mean_margin"]
+
+
 def pick(rows: list[dict[str, Any]], slack: float = SLACK) -> str:
     """The name of the candidate with the largest mean margin among those whose smallest
     margin is within ``slack`` of the best smallest margin."""
@@ -146,7 +151,7 @@ def steady_rates(seeds: range, jobs: int = 1) -> dict[str, Any]:
         all_medians = list(pool.map(_steady_medians, [(options, seeds) for options in grid.values()]))
     rows = [ranked(name, options, medians, {cell: m / baseline[cell] - 1.0 for cell, m in medians.items()})
             for (name, options), medians in zip(grid.items(), all_medians)]
-    rows.sort(key=lambda r: (-r["min_margin"], -r["mean_margin"]))
+    rows.sort(key=by_margins)
     return {"seeds": [seeds.start, seeds.stop - 1], "baseline": baseline, "rows": rows, "picked": pick(rows),
             "slack": SLACK}
 
@@ -175,7 +180,7 @@ def preset_choice(seeds: range, previous: dict[str, Any]) -> dict[str, Any]:
                                                            for s in seeds]))
                    for budget in BUDGETS for problem in PROBLEMS}
         rows.append(ranked(preset, None, medians, over_peers(medians, peers)))
-    rows.sort(key=lambda r: (-r["min_margin"], -r["mean_margin"]))
+    rows.sort(key=by_margins)
     return {"seeds": span, "rows": rows, "picked": pick(rows), "slack": SLACK}
 
 
@@ -209,7 +214,7 @@ def main(argv=None) -> dict[str, Any]:
         medians = {f"{budget}/{problem}": float(np.median(
             [run_candidate(options, problem, *BUDGETS[budget], s) for s in seeds])) for budget, problem in cells}
         rows.append(ranked(name, options, medians, over_peers(medians, peers)))
-    rows.sort(key=lambda r: (-r["min_margin"], -r["mean_margin"]))
+    rows.sort(key=by_margins)
     chosen = next((r["name"] for r in rows if r["options"] == SBX_TUNED_OPTIONS), None)
     payload = {"benchmark": "tuning", "machine": machine(), "seeds": [seeds.start, seeds.stop - 1],
                "peers": peers,

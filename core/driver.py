@@ -66,7 +66,10 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
 
 def spec_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     """Dotted keys whose values differ between two raw specs."""
-    a, b = _flatten(old), _flatten(json.loads(json.dumps(new)))
+    return _flat_differences(_flatten(old), _flatten(json.loads(json.dumps(new))))
+
+
+def _flat_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
     return sorted(k for k in a.keys() | b.keys() if a.get(k, None) != b.get(k, None) or (k in a) != (k in b))
 
 
@@ -86,9 +89,8 @@ def _refilled(stored: Mapping[str, Any] | None, run: RunContext) -> str | None:
     """What this dnnp-hpo fills in differently from the one that started the run, or None."""
     if stored is None:  # a journal from before settings were recorded
         return None
-    now = resolved_settings(run)
-    old_flat, new_flat = _flatten(stored), _flatten(now)
-    changed = spec_differences(stored, now)
+    old_flat, new_flat = _flatten(stored), _flatten(resolved_settings(run))
+    changed = _flat_differences(old_flat, new_flat)
     if not changed:
         return None
     shown = "; ".join(f"{k}: {old_flat.get(k)!r} then, {new_flat.get(k)!r} now" for k in changed[:3])
