@@ -1,7 +1,8 @@
 """Run every benchmark and regenerate docs/benchmarks.md: ``python -m bench.all``.
 
 ``BENCH_SEEDS`` (default 11) sets the quality benchmark's seeds, ``BENCH_RACE_SEEDS``
-(default 31) the steady-state race's; ``BENCH_QUICK=1`` also
+the steady-state race's (default: 100 on 8 workers, 31 with one worker per individual;
+``bench.steady_state --race-workers``); ``BENCH_QUICK=1`` also
 shrinks the engine and sorting benchmarks (for a smoke run, not for the docs);
 ``BENCH_TUNE=1`` also re-runs the tuning of ``sbx-tuned`` (``bench.tune``, ~15 minutes
 more; otherwise the docs show its last results, bench/results/tuning.json).
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from . import engine, quality, report, sorting, steady_state, tune
 
 
-def steps(seeds: str, race_seeds: str, quick: bool, with_tuning: bool) -> list[tuple[str, Callable[[], object]]]:
+def steps(seeds: str, race_seeds: str | None, quick: bool, with_tuning: bool) -> list[tuple[str, Callable[[], object]]]:
     """The benchmarks in the order they run: (name, run)."""
     return [
         ("quality", lambda: quality.main(["--seeds", seeds])),
@@ -26,15 +27,16 @@ def steps(seeds: str, race_seeds: str, quick: bool, with_tuning: bool) -> list[t
             ["--evaluations", "100", "--util-pops", "8", "--util-generations", "1",
              "--scaling-workers", "1", "4", "--scaling-evaluations", "32", "--scaling-pop", "8"]
             if quick else [])),
-        ("steady_state", lambda: steady_state.main(["--seeds", race_seeds]
-                                                   + (["--util-runs", "8x4:1"] if quick else []))),
+        ("steady_state", lambda: steady_state.main(
+            (["--race-workers", f"8:{race_seeds}", f"pop:{race_seeds}"] if race_seeds else [])
+            + (["--util-runs", "8x4:1"] if quick else []))),
     ]
 
 
 def main() -> None:
     start = time.perf_counter()
     took = []
-    for name, run in steps(os.environ.get("BENCH_SEEDS", "11"), os.environ.get("BENCH_RACE_SEEDS", "31"),
+    for name, run in steps(os.environ.get("BENCH_SEEDS", "11"), os.environ.get("BENCH_RACE_SEEDS"),
                            os.environ.get("BENCH_QUICK") == "1",
                            os.environ.get("BENCH_TUNE") == "1"):
         began = time.perf_counter()
