@@ -383,14 +383,14 @@ def markdown(r: dict[str, Any], when: str) -> list[str]:
                 return f"{h['median']:.3f} [{h['q1']:.3f}, {h['q3']:.3f}]"
 
             continued = " / ".join(f"{t:.1f}" for t in a["time_to_target_continued_s"])
+            at_90 = f" {interval(row['speedup_to_target_interval'][-1])}" if row["speedup_to_target"][-1] else ""
             extra = ""
             if same:
                 n = row["nsga2_same_variation"]
                 extra = f" {n['time_to_target_s'][-1]:.1f} s, {n['final_population_hv']['median']:.3f} |"
             out.append(f"| {row['problem']} | {row['evaluations']} | {row['workers']} | "
                        f"{g['final_population_hv']['n']} | {times(g)} | {times(a)} | "
-                       f"{continued} | {speedup(row['speedup_to_target'][-1])} "
-                       f"{interval(row['speedup_to_target_interval'][-1])} "
+                       f"{continued} | {speedup(row['speedup_to_target'][-1])}{at_90} "
                        f"({speedup(row['speedup_to_target_continued'][-1])}) | {g['busy_fraction']['median']:.2f} / "
                        f"{a['busy_fraction']['median']:.2f} | {hv(g)} | {hv(a)} |{extra}")
     return out + goals(r) + rates_choice()
