@@ -9,7 +9,16 @@ import time
 from collections.abc import Mapping, Sequence
 
 from dnnp_hpo.errors import TrainingFailed
-from dnnp_hpo.evaluation import ERROR, FAILED, OK, Evaluation, Trial, failed_evaluation, leave_outcome, one_line
+from dnnp_hpo.evaluation import (
+    ERROR,
+    FAILED,
+    OK,
+    Evaluation,
+    Trial,
+    failed_evaluation,
+    leave_outcome,
+    one_line,
+)
 from dnnp_hpo.hookspecs import Trainer
 
 

@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from hpo_testutil import write_spec, zdt_spec  # noqa: E402
+from hpo_testutil import write_spec, zdt_spec
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ Imported by Dask worker processes (see conftest.py), so keep it dependency-free.
 
 from __future__ import annotations
 
-
-
 import attrs
 
 from dnnp_hpo.hookspecs import hookimpl

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hpo_testutil import run_cli, write_spec, zdt_spec
 
 from dnnp_hpo.cli import main
-from hpo_testutil import run_cli, write_spec, zdt_spec
 
 
 def _set(spec: dict, dotted: str, value) -> dict:

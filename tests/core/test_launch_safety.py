@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 
 import pytest
+from hpo_testutil import write_spec, zdt_spec
 
 from dnnp_hpo.driver import execute, prepare_run
 from dnnp_hpo.hookspecs import hookimpl
 from dnnp_hpo.registry import load_registry
-from hpo_testutil import write_spec, zdt_spec
 
 
 def listening_sockets() -> list[str]:

@@ -7,6 +7,7 @@ import math
 import attrs
 import numpy as np
 import pytest
+from hpo_testutil import MAXINT, read_csv, write_spec
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from leap_ec.decoder import IdentityDecoder
@@ -15,7 +16,6 @@ from leap_ec.individual import Individual
 from dnnp_hpo.cli import main
 from dnnp_hpo.plugins.nsga2 import NSGA2
 from dnnp_hpo.plugins.nsga2.algorithm import TrainedProblem, survivors
-from hpo_testutil import MAXINT, read_csv, write_spec
 
 INF = math.inf
 

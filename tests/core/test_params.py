@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from hpo_testutil import run_cli, write_spec, zdt_spec
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -15,7 +16,6 @@ from dnnp_hpo.errors import SpecError
 from dnnp_hpo.registry import load_registry
 from dnnp_hpo.space import SearchSpace
 from dnnp_hpo.spec import structure_experiment
-from hpo_testutil import run_cli, write_spec, zdt_spec
 
 ACTIVATIONS = ["relu", "relu6", "softplus", "sigmoid", "tanh"]
 
@@ -185,7 +185,7 @@ def _frequency_tolerance(n_values: int) -> float:
 @pytest.mark.parametrize("bounds, gene_range, values", [
     (None, "gene_init", range(1, 5)),
     ([0, 6], "gene_init", range(1, 5)),    # generation 0 draws from init, not from the bounds
-    ([0, 6], "gene_bounds", range(0, 7)),  # a gene spread over the bounds reaches 0..6 alike
+    ([0, 6], "gene_bounds", range(7)),  # a gene spread over the bounds reaches 0..6 alike
 ])
 def test_int_uniform_genes_decode_to_every_integer_equally_often(registry, bounds, gene_range, values):
     block = {"type": "int", "init": [1, 4], "sigma": 1.0} | ({"bounds": bounds} if bounds else {})

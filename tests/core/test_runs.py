@@ -9,11 +9,11 @@ import os
 import socket
 
 import pytest
+from hpo_testutil import MAXINT, header, read_csv, run_cli, write_spec, zdt_spec
 
 from dnnp_hpo.cli import main
 from dnnp_hpo.driver import execute, prepare_run
 from dnnp_hpo.registry import load_registry
-from hpo_testutil import MAXINT, header, read_csv, run_cli, write_spec, zdt_spec
 
 OBJECTIVES = ["f1", "f2"]
 

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import attrs
 import pluggy
+from hpo_testutil import write_spec, zdt_spec
 
+from dnnp_hpo import hookspecs
 from dnnp_hpo.driver import prepare_run
 from dnnp_hpo.evaluation import Trial, make_workdir
-from dnnp_hpo import hookspecs
 from dnnp_hpo.hookspecs import hookimpl
 from dnnp_hpo.registry import load_registry
 from dnnp_hpo.study import HARVESTED, Study
-from hpo_testutil import write_spec, zdt_spec
 
 
 @attrs.frozen

@@ -14,9 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from file_modes import unprivileged
 from faults_testutil import HERE, MAXINT, assert_recorded_once, deepmd_spec, subprocess_env, write_spec
-
+from file_modes import unprivileged
 
 
 def run_with_readonly_evals(tmp_path: Path, generation: int) -> tuple[Path, subprocess.CompletedProcess]:

@@ -172,9 +172,8 @@ def test_a_default_filled_in_differently_is_refused_unless_forced(tmp_path):
 def test_a_journal_from_before_settings_were_recorded_resumes(tmp_path):
     spec = write_spec(tmp_path, tmp_path / "trainings.log")
     assert hpo_run(tmp_path, spec, "runs/o", "generation_finished", 2).returncode == -9
-    with Journal.of(tmp_path / "runs/o") as journal:
-        with journal.transaction() as db:
-            db.execute("DELETE FROM meta WHERE key = 'resolved'")
+    with Journal.of(tmp_path / "runs/o") as journal, journal.transaction() as db:
+        db.execute("DELETE FROM meta WHERE key = 'resolved'")
     resumed = hpo_run(tmp_path, spec, "runs/o")
     assert resumed.returncode == 0, resumed.stderr
 
