@@ -3,7 +3,9 @@
 The ``deepmd`` and ``nequip`` trainers (and a third-party one) differ in their input
 format and in where they read the metrics, not in how the ``trainer:`` keys for the
 command are read, nor in how the command is run and its failures reported.  Those parts
-live here once, so the trainers accept the same values and fail with the same reasons.
+live here once, so the trainers accept the same values and fail with the same reasons:
+the keys in :class:`CommandTrainer`, the training itself in :class:`PreparedCommand`,
+both subclassed by each trainer, and the helpers they are made of.
 """
 
 from __future__ import annotations
@@ -16,16 +18,20 @@ import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+import attrs
 
 from dnnp_hpo.errors import SpecError, TrainingFailed
-from dnnp_hpo.evaluation import ERROR, TIMEOUT, one_line
+from dnnp_hpo.evaluation import ERROR, TIMEOUT, Trial, make_workdir, one_line
 from dnnp_hpo.process import run_command
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import Invalid
 
 RUNTIME = "runtime"  #: wall seconds of the training command, always returned as a metric
 RESERVED = frozenset({"seed"})  #: placeholder names dnnp-hpo fills in itself
+STDOUT = "stdout.log"  #: the training command's output, in the evaluation directory
+STDERR = "stderr.log"
 
 
 def argv_converter(key: str) -> Callable[[Any], tuple[str, ...]]:
@@ -203,3 +209,119 @@ def check_objectives(run: RunContext, metrics: Mapping[str, str]) -> None:
         if objective not in produced:
             raise SpecError(f"objective {objective!r} is not a metric of this trainer (it measures: "
                             f"{', '.join(produced)})", "metrics")
+
+
+def sample_params(space: Any) -> list[tuple[dict[str, Any], str]]:
+    """The middle of the search space, then the middle with each value of every choice
+    parameter, each with a label naming the choice: the renderings a trainer checks at
+    start-up, so that a choice that breaks the input stops the run before any training."""
+    middle = space.decode([(lo + hi) / 2 for lo, hi in space.init_ranges])
+    samples = [(middle, "")]
+    for name, parameter in space.parameters.items():
+        samples.extend(({**middle, name: choice}, f"{name}={choice!r}") for choice in getattr(parameter, "choices", ()))
+    return samples
+
+
+@attrs.frozen(kw_only=True)
+class CommandTrainer:
+    """The ``trainer:`` keys of a trainer that renders a template and runs a command on it.
+
+    A trainer for a given code subclasses it: it names its defaults
+    (:attr:`DEFAULT_COMMAND`, :attr:`DEFAULT_METRICS`), adds its own keys, and writes
+    ``prepare``, which checks the template and returns its :class:`PreparedCommand` built
+    from :meth:`prepared_keys`.  Keyword-only: cattrs builds it from the spec's block.
+    """
+
+    #: the training command when the spec names none
+    DEFAULT_COMMAND: ClassVar[tuple[str, ...]] = ()
+    #: metric name -> the column the trainer reads it from, when the spec names none
+    DEFAULT_METRICS: ClassVar[Mapping[str, str]] = {}
+
+    #: the input template, relative to the spec file
+    template: str
+    #: fixed placeholder values (number of steps, data paths...), by placeholder name
+    settings: dict[str, Any] = attrs.field(factory=dict, converter=settings_converter)
+    #: names of settings that are file paths: relative to the spec file, rendered absolute
+    paths: Any = attrs.field(default=(), converter=argv_converter("paths"))
+    #: the training command, run in the evaluation directory
+    command: Any = attrs.field(default=attrs.Factory(lambda self: self.DEFAULT_COMMAND, takes_self=True),
+                               converter=argv_converter("command"))
+    #: put before the command (srun ..., jsrun -n1 -a6 -g6 ...)
+    launch_prefix: Any = attrs.field(default=(), converter=argv_converter("launch_prefix"))
+    #: added to the environment of the command
+    env: Any = attrs.field(factory=dict, converter=env_converter)
+    #: wall-clock limit of one training; the paper used 120
+    timeout_minutes: float = 120.0
+    #: metric name -> the column of the learning curve it is read from
+    metrics: dict[str, str] = attrs.field(
+        default=attrs.Factory(lambda self: dict(self.DEFAULT_METRICS), takes_self=True))
+    #: fitness from the mean of the last k rows of the learning curve (1: the last one, the paper's choice)
+    last_rows: int = 1
+
+    def __attrs_post_init__(self) -> None:
+        check_command_keys(self.command, self.timeout_minutes, self.metrics, self.last_rows)
+
+    def prepared_keys(self, run: RunContext, template: Any) -> dict[str, Any]:
+        """Path settings made absolute and objectives checked: the keys of every
+        :class:`PreparedCommand`, for the subclass to add its own to."""
+        settings = absolute_settings(run, self.settings, self.paths)
+        check_objectives(run, self.metrics)
+        return {"template": template, "settings": settings, "data_paths": listed_paths(settings, self.paths),
+                "command": self.command, "launch_prefix": self.launch_prefix, "env": self.env,
+                "timeout_minutes": self.timeout_minutes, "metrics": dict(self.metrics),
+                "last_rows": self.last_rows}
+
+    def render(self, trial: Trial) -> str | None:
+        raise RuntimeError(f"{type(self).__name__}.render: call prepare(run) first and use what it returns")
+
+    def train(self, trial: Trial) -> Mapping[str, float]:
+        raise RuntimeError(f"{type(self).__name__}.train: call prepare(run) first and use what it returns")
+
+
+@attrs.frozen(kw_only=True)
+class PreparedCommand:
+    """A checked :class:`CommandTrainer`: plain data, pickled to the workers.
+
+    A subclass names its input file (:attr:`INPUT`) and writes ``render`` (the input of
+    one trial) and ``read_fitness`` (the metrics from the evaluation directory once the
+    command has exited 0); :meth:`train` is the same for every code.
+    """
+
+    #: the rendered input's file name in the evaluation directory
+    INPUT: ClassVar[str] = "input"
+
+    template: Any
+    settings: dict[str, Any]  #: path settings already absolute
+    data_paths: tuple[str, ...]
+    command: tuple[str, ...]
+    launch_prefix: tuple[str, ...]
+    env: dict[str, str]
+    timeout_minutes: float
+    metrics: dict[str, str]
+    last_rows: int
+
+    def prepare(self, run: RunContext) -> PreparedCommand:
+        return self
+
+    def values(self, params: Mapping[str, Any], seed: int) -> dict[str, Any]:
+        """Every placeholder value for one candidate."""
+        return {**self.settings, **params, "seed": seed}
+
+    def render(self, trial: Trial) -> str:
+        raise NotImplementedError
+
+    def read_fitness(self, workdir: Path, text: str) -> dict[str, float]:
+        """The metrics by name, from what the training wrote in ``workdir`` (``text``: its
+        input); TrainingFailed saying why if they cannot be read."""
+        raise NotImplementedError
+
+    def train(self, trial: Trial) -> dict[str, float]:
+        """Train ``trial`` in its own directory; TrainingFailed with the reason if no fitness."""
+        text = self.render(trial)
+        workdir = make_workdir(trial)
+        write_input(workdir / self.INPUT, text, self.data_paths)
+        elapsed = run_training(self.command, self.launch_prefix, self.env, self.timeout_minutes,
+                               workdir, stdout=workdir / STDOUT, stderr=workdir / STDERR)
+        result = self.read_fitness(workdir, text)
+        result[RUNTIME] = elapsed
+        return result
