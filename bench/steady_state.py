@@ -452,8 +452,8 @@ def goals(r: dict[str, Any]) -> list[str]:
             f"final hypervolume: {speeds(race)}; at 90%: {verdict(at_90)}"
             + shortfall()
             + same_preset(race) + ".",
-            "* (c) final hypervolume at equal evaluations within `nsga2`'s IQR or better: "
-            f"{verdict(all(within_iqr(row) for row in race))}."]
+            ("* (c) final hypervolume at equal evaluations within `nsga2`'s IQR or better: "
+             f"{verdict(all(within_iqr(row) for row in race))}.")]
 
 
 def rates_choice(top: int = 8) -> list[str]:

@@ -48,7 +48,7 @@ def subprocess_env() -> dict[str, str]:
 def run_cli(exe: Path, *args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run the real console script; it and its Dask workers can import hpo_testfuncs."""
     return subprocess.run([str(exe), *args], cwd=cwd, env=subprocess_env(),
-                          capture_output=True, text=True, timeout=timeout)
+                          check=False, capture_output=True, text=True, timeout=timeout)
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

@@ -25,7 +25,8 @@ def listening_sockets() -> list[str]:
     found = []
     for table, width in (("/proc/self/net/tcp", 8), ("/proc/self/net/tcp6", 32)):
         try:
-            lines = open(table).read().splitlines()[1:]
+            with open(table) as handle:
+                lines = handle.read().splitlines()[1:]
         except OSError:
             continue
         for line in lines:
@@ -58,6 +59,6 @@ def test_local_dask_run_listens_on_loopback_only(tmp_path):
     run, trainer = prepare_run(path, registry)
     execute(run, trainer, registry=registry)
     assert spy.seen, "the observer saw no evaluation"
-    exposed = [s for s in spy.seen if not (s.startswith("127.") or s.startswith("0000000000000000FFFF0000"
-                                                                                "0100007F"))]
+    loopback = ("127.", "0000000000000000FFFF00000100007F")  # IPv4, and IPv4-mapped IPv6 as /proc shows it
+    exposed = [s for s in spy.seen if not s.startswith(loopback)]
     assert exposed == [], f"listening beyond loopback: {exposed}"
