@@ -25,6 +25,10 @@ default.  Each of ``sbx``, ``sbx-tuned`` and ``sbx-steady`` runs as the plugin r
 (generational nsga2) on the same tuning seeds and is ranked by :func:`pick` against the
 peers, as the candidates above; it adds ``presets`` to bench/results/tuning.json (about
 half a minute).
+
+``python -m bench.tune --pressure`` records why ``sbx-steady`` keeps a tournament of 4
+(:func:`pressure`): larger tournaments make nsga2-async faster on ZDT1 and ZDT3 and
+worse on DTLZ2.  It adds ``pressure`` (about 4 minutes with ``--jobs 2``).
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from dnnp_hpo.plugins.nsga2.algorithm import SBX, SBX_TUNED_OPTIONS, nsga2, random_genomes
+from dnnp_hpo.plugins.nsga2.algorithm import SBX, SBX_STEADY_OPTIONS, SBX_TUNED_OPTIONS, nsga2, random_genomes
 from dnnp_hpo.plugins.nsga2.asynchronous import steady_state_nsga2
 
 from .common import machine, read_result, write_result
@@ -110,10 +114,9 @@ def steady_candidates() -> dict[str, dict[str, Any]]:
     }
 
 
-def run_steady(options: dict[str, Any], problem: str, pop: int, gens: int, seed: int) -> float:
+def steady_run(options: dict[str, Any], problem: str, pop: int, gens: int, seed: int):
     """nsga2-async with the sbx pipeline and ``options`` on 8 simulated workers (the race's
-    lognormal times, bench/steady_state.py): the final population's hypervolume at
-    nsga2's budget."""
+    lognormal times, bench/steady_state.py) for nsga2's budget: (final population, pool)."""
     from .steady_state import WORKERS, SimulatedPool
     from .trainers import sleep_time
 
@@ -126,7 +129,13 @@ def run_steady(options: dict[str, Any], problem: str, pop: int, gens: int, seed:
                                   in_flight=None, sigma_decay=0.85, variation=SBX, options=options)
 
     spec = function_spec(problem, N_VAR, 2, {"pop_size": pop, "generations": gens, "variation": SBX}, seed)
-    return hypervolume(run_inprocess(spec, pool=SimulatedPool(WORKERS, sleep_time), optimize=optimize))
+    pool = SimulatedPool(WORKERS, sleep_time)
+    return run_inprocess(spec, pool=pool, optimize=optimize), pool
+
+
+def run_steady(options: dict[str, Any], problem: str, pop: int, gens: int, seed: int) -> float:
+    """:func:`steady_run`'s final population's hypervolume at nsga2's budget."""
+    return hypervolume(steady_run(options, problem, pop, gens, seed)[0])
 
 
 def _steady_medians(job: tuple[dict[str, Any], range]) -> dict[str, float]:
@@ -154,6 +163,57 @@ def steady_rates(seeds: range, jobs: int = 1) -> dict[str, Any]:
     rows.sort(key=by_margins)
     return {"seeds": [seeds.start, seeds.stop - 1], "baseline": baseline, "rows": rows, "picked": pick(rows),
             "slack": SLACK}
+
+
+#: tournament sizes ``--pressure`` compares (4 is sbx-steady's)
+PRESSURES = (4, 8, 16)
+
+
+def _pressure_cell(job: tuple[int | None, str, str, range]) -> dict[str, Any]:
+    """One (tournament, budget, problem) cell: each seed's final population hypervolume
+    and best-so-far trace; tournament ``None``: generational nsga2 with its default."""
+    from .steady_state import WORKERS, best_so_far, traced
+
+    tournament, budget, problem, seeds = job
+    pop, gens = BUDGETS[budget]
+    if tournament is None:
+        runs = [traced((problem, {"plugin": "nsga2", "pop_size": pop, "generations": gens}, s, WORKERS))
+                for s in seeds]
+        return {"hv": [r["population_hv"] for r in runs], "traces": [r["trace"] for r in runs]}
+    options = {**SBX_STEADY_OPTIONS, "tournament_size": tournament}
+    runs = [steady_run(options, problem, pop, gens, s) for s in seeds]
+    return {"hv": [hypervolume(population) for population, _ in runs],
+            "traces": [best_so_far([(f.stop, tuple(f.value.fitness)) for f in sorted(pool.finished,
+                                                                                      key=lambda f: f.stop)])
+                       for _, pool in runs]}
+
+
+def pressure(seeds: range, jobs: int = 1) -> dict[str, Any]:
+    """What more selection pressure does to nsga2-async: sbx-steady with a tournament of
+    each of :data:`PRESSURES`, on 8 simulated workers, against generational nsga2 (its
+    default): the race's speed-up to 90% of nsga2's median final hypervolume on ZDT1 and
+    ZDT3, and the median final population hypervolume on every problem.  Not a choice:
+    the record of why sbx-steady keeps 4 (docs/benchmarks.md, section 5)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from .steady_state import reach_median, time_to
+
+    cells = [(budget, problem) for budget in BUDGETS for problem in PROBLEMS]
+    jobs_list = [(t, budget, problem, seeds) for t in (None, *PRESSURES) for budget, problem in cells]
+    with ProcessPoolExecutor(jobs) as pool:
+        results = dict(zip([(t, b, p) for t, b, p, _ in jobs_list], pool.map(_pressure_cell, jobs_list)))
+    rows = []
+    for t in (None, *PRESSURES):
+        row: dict[str, Any] = {"tournament": t, "final_hv": {}, "speedup_90": {}}
+        for budget, problem in cells:
+            cell, base = results[(t, budget, problem)], results[(None, budget, problem)]
+            row["final_hv"][f"{budget}/{problem}"] = float(np.median(cell["hv"]))
+            if problem.startswith("zdt"):
+                target = 0.9 * float(np.median([trace[1][-1] for trace in base["traces"]]))
+                times = [reach_median([time_to(target, trace) for trace in c["traces"]]) for c in (base, cell)]
+                row["speedup_90"][f"{budget}/{problem}"] = times[0] / times[1]
+        rows.append(row)
+    return {"seeds": [seeds.start, seeds.stop - 1], "rows": rows}
 
 
 def peer_medians(seeds: range) -> dict[str, float]:
@@ -191,7 +251,9 @@ def main(argv=None) -> dict[str, Any]:
     parser.add_argument("--steady", action="store_true", help="choose sbx-steady's options instead")
     parser.add_argument("--presets", action="store_true",
                         help="rank the named presets as generational nsga2 runs them (nsga2's default)")
-    parser.add_argument("--jobs", type=int, default=1, help="processes for --steady (one candidate each)")
+    parser.add_argument("--pressure", action="store_true",
+                        help="record what larger tournaments do to nsga2-async (speed and final hypervolume)")
+    parser.add_argument("--jobs", type=int, default=1, help="processes for --steady and --pressure")
     args = parser.parse_args(argv)
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     assert seeds.start > 10, "seeds 0-10 are the reported ones"
@@ -199,6 +261,13 @@ def main(argv=None) -> dict[str, Any]:
         payload = read_result("tuning") or {"benchmark": "tuning"}
         payload.pop("steady_tournament", None)  # the earlier, tournament-only choice
         payload["steady_rates"] = {"machine": machine(), **steady_rates(seeds, args.jobs)}
+        write_result("tuning", payload)
+        return payload
+    if args.pressure:
+        payload = read_result("tuning") or {"benchmark": "tuning"}
+        started = time.perf_counter()
+        payload["pressure"] = {"machine": machine(), **pressure(seeds, args.jobs),
+                               "seconds": time.perf_counter() - started}
         write_result("tuning", payload)
         return payload
     if args.presets:
@@ -221,7 +290,7 @@ def main(argv=None) -> dict[str, Any]:
                "sbx_tuned": chosen, "picked": pick(rows), "slack": SLACK, "rows": rows,
                "seconds": time.perf_counter() - started}
     previous = read_result("tuning") or {}
-    for kept in ("steady_rates", "presets"):  # made by --steady and --presets
+    for kept in ("steady_rates", "presets", "pressure"):  # made by --steady, --presets, --pressure
         if kept in previous:
             payload[kept] = previous[kept]
     write_result("tuning", payload)
