@@ -17,7 +17,8 @@ from collections.abc import Callable
 from . import engine, quality, report, sorting, steady_state, tune
 
 
-def steps(seeds: str, race_seeds: str | None, quick: bool, with_tuning: bool) -> list[tuple[str, Callable[[], object]]]:
+def steps(seeds: str, race_seeds: str | None, quick: bool,
+          with_tuning: bool) -> list[tuple[str, Callable[[], object]]]:
     """The benchmarks in the order they run: (name, run)."""
     return [
         ("quality", lambda: quality.main(["--seeds", seeds])),

@@ -42,7 +42,7 @@ from dnnp_hpo.plugins.nsga2.algorithm import SBX_STEADY_OPTIONS
 from .common import machine, read_result, summary, write_result
 from .engine import run_spec, space
 from .inprocess import function_spec, run_inprocess
-from .quality import hypervolume
+from .quality import N_VAR, hypervolume
 from .trainers import sleep_time
 
 WORKERS = 8
@@ -99,20 +99,24 @@ class SimulatedPool:
         return len(self.free_at)
 
 
-def simulate(problem: str, optimizer: dict[str, Any], seed: int, workers: int = WORKERS) -> dict[str, Any]:
+def simulate(problem: str, optimizer: dict[str, Any], seed: int, workers: int = WORKERS,
+             optimize: Callable | None = None) -> dict[str, Any]:
+    """The ``optimizer`` block on ``workers`` simulated workers (``optimize``: run instead
+    of the block's plugin, as :func:`bench.inprocess.run_inprocess` takes it)."""
     pool = SimulatedPool(workers, sleep_time)
-    population = run_inprocess(function_spec(problem, 7, 2, optimizer, seed), pool=pool)
+    spec = function_spec(problem, N_VAR, 2, optimizer, seed)
+    population = run_inprocess(spec, pool=pool, optimize=optimize)
     done = sorted(pool.finished, key=lambda f: f.stop)
     busy = sum(f.stop - f.start for f in done) / (workers * done[-1].stop)
     return {"population": population, "busy": busy,
             "finished": [(f.stop, tuple(f.value.fitness)) for f in done]}
 
 
-def traced(job: tuple[str, dict[str, Any], int, int]) -> dict[str, Any]:
+def traced(job: tuple[str, dict[str, Any], int, int], optimize: Callable | None = None) -> dict[str, Any]:
     """:func:`simulate` reduced to what the race reads (small enough to send between
     processes): busy fraction, final population's hypervolume, :func:`best_so_far` trace."""
     problem, optimizer, seed, workers = job
-    run = simulate(problem, optimizer, seed, workers)
+    run = simulate(problem, optimizer, seed, workers, optimize)
     return {"busy": run["busy"], "population_hv": hypervolume(run["population"]),
             "trace": best_so_far(run["finished"])}
 
@@ -293,25 +297,29 @@ def main(argv=None) -> dict[str, Any]:
                           f"{row['busy_fraction']:.2f} ({row['busy_fraction_before_drain']:.2f} before the drain) "
                           f"span {row['evaluation_span_s']:.1f} s", flush=True)
     if "race" not in args.skip:
-        executor = ProcessPoolExecutor(args.jobs)
-        for layout, budget, problem in itertools.product(args.race_workers, BUDGETS, ("zdt1", "zdt3")):
-            workers, _, n_seeds = layout.partition(":")
-            seeds = list(range(args.first_seed, args.first_seed + int(n_seeds or 31)))
-            row = race(problem, budget, seeds, args.variation, None if workers == "pop" else int(workers),
-                       mapper=executor.map)
-            payload["race"].append(row)
-            g, a = row["nsga2"], row["nsga2-async"]
-            times = ", ".join(f"{f:.0%}: {tg:.1f} / {ta:.1f} ({tc:.1f}) s" for f, tg, ta, tc in zip(
-                TARGETS, g["time_to_target_s"], a["time_to_target_s"], a["time_to_target_continued_s"]))
-            print(f"race {problem} {budget} workers {row['workers']}: time to a share of nsga2's final HV "
-                  f"{row['nsga2_median_final_hv']:.3f} (nsga2 / async (continued)) {times}; "
-                  f"busy {g['busy_fraction']['median']:.2f} / "
-                  f"{a['busy_fraction']['median']:.2f}; final HV {g['final_population_hv']['median']:.3f} / "
-                  f"{a['final_population_hv']['median']:.3f}", flush=True)
-        executor.shutdown()
+        with ProcessPoolExecutor(args.jobs) as executor:
+            race_all(args, executor, payload)
     payload["seconds"] = time.perf_counter() - started
     write_result("steady_state", payload)
     return payload
+
+
+def race_all(args: argparse.Namespace, executor: ProcessPoolExecutor, payload: dict[str, Any]) -> None:
+    """Every race of ``args.race_workers``, each budget and problem, into ``payload``."""
+    for layout, budget, problem in itertools.product(args.race_workers, BUDGETS, ("zdt1", "zdt3")):
+        workers, _, n_seeds = layout.partition(":")
+        seeds = list(range(args.first_seed, args.first_seed + int(n_seeds or 31)))
+        row = race(problem, budget, seeds, args.variation, None if workers == "pop" else int(workers),
+                   mapper=executor.map)
+        payload["race"].append(row)
+        g, a = row["nsga2"], row["nsga2-async"]
+        times = ", ".join(f"{f:.0%}: {tg:.1f} / {ta:.1f} ({tc:.1f}) s" for f, tg, ta, tc in zip(
+            TARGETS, g["time_to_target_s"], a["time_to_target_s"], a["time_to_target_continued_s"]))
+        print(f"race {problem} {budget} workers {row['workers']}: time to a share of nsga2's final HV "
+              f"{row['nsga2_median_final_hv']:.3f} (nsga2 / async (continued)) {times}; "
+              f"busy {g['busy_fraction']['median']:.2f} / "
+              f"{a['busy_fraction']['median']:.2f}; final HV {g['final_population_hv']['median']:.3f} / "
+              f"{a['final_population_hv']['median']:.3f}", flush=True)
 
 
 def attrs_default(cls: type, name: str) -> Any:

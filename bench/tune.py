@@ -114,13 +114,9 @@ def steady_candidates() -> dict[str, dict[str, Any]]:
     }
 
 
-def steady_run(options: dict[str, Any], problem: str, pop: int, gens: int, seed: int):
-    """nsga2-async with the sbx pipeline and ``options`` on 8 simulated workers (the race's
-    lognormal times, bench/steady_state.py) for nsga2's budget: (final population, pool)."""
-    from .steady_state import WORKERS, SimulatedPool
-    from .trainers import sleep_time
-
-    births = pop * (gens + 1)
+def steady_optimize(options: dict[str, Any], pop: int, births: int):
+    """The ``optimize`` of nsga2-async with the sbx pipeline and ``options`` (which no
+    spec field sets), for :func:`bench.steady_state.simulate`."""
 
     def optimize(study):
         rng = np.random.default_rng(study.seed)
@@ -128,14 +124,24 @@ def steady_run(options: dict[str, Any], problem: str, pop: int, gens: int, seed:
         return steady_state_nsga2(study, rng, pop_size=pop, max_births=births, initial=initial,
                                   in_flight=None, sigma_decay=0.85, variation=SBX, options=options)
 
-    spec = function_spec(problem, N_VAR, 2, {"pop_size": pop, "generations": gens, "variation": SBX}, seed)
-    pool = SimulatedPool(WORKERS, sleep_time)
-    return run_inprocess(spec, pool=pool, optimize=optimize), pool
+    return optimize
+
+
+def steady_job(problem: str, pop: int, gens: int, seed: int) -> tuple[str, dict[str, Any], int, int]:
+    """The :func:`bench.steady_state.traced` job of :func:`steady_optimize` on 8 simulated
+    workers (the race's lognormal times) for nsga2's budget."""
+    from .steady_state import WORKERS
+
+    return problem, {"pop_size": pop, "generations": gens, "variation": SBX}, seed, WORKERS
 
 
 def run_steady(options: dict[str, Any], problem: str, pop: int, gens: int, seed: int) -> float:
-    """:func:`steady_run`'s final population's hypervolume at nsga2's budget."""
-    return hypervolume(steady_run(options, problem, pop, gens, seed)[0])
+    """nsga2-async with ``options`` (:func:`steady_job`): the final population's
+    hypervolume at nsga2's budget."""
+    from .steady_state import simulate
+
+    job = steady_job(problem, pop, gens, seed)
+    return hypervolume(simulate(*job, optimize=steady_optimize(options, pop, pop * (gens + 1)))["population"])
 
 
 def _steady_medians(job: tuple[dict[str, Any], range]) -> dict[str, float]:
@@ -172,20 +178,17 @@ PRESSURES = (4, 8, 16)
 def _pressure_cell(job: tuple[int | None, str, str, range]) -> dict[str, Any]:
     """One (tournament, budget, problem) cell: each seed's final population hypervolume
     and best-so-far trace; tournament ``None``: generational nsga2 with its default."""
-    from .steady_state import WORKERS, best_so_far, traced
+    from .steady_state import WORKERS, traced
 
     tournament, budget, problem, seeds = job
     pop, gens = BUDGETS[budget]
     if tournament is None:
         runs = [traced((problem, {"plugin": "nsga2", "pop_size": pop, "generations": gens}, s, WORKERS))
                 for s in seeds]
-        return {"hv": [r["population_hv"] for r in runs], "traces": [r["trace"] for r in runs]}
-    options = {**SBX_STEADY_OPTIONS, "tournament_size": tournament}
-    runs = [steady_run(options, problem, pop, gens, s) for s in seeds]
-    return {"hv": [hypervolume(population) for population, _ in runs],
-            "traces": [best_so_far([(f.stop, tuple(f.value.fitness)) for f in sorted(pool.finished,
-                                                                                      key=lambda f: f.stop)])
-                       for _, pool in runs]}
+    else:
+        optimize = steady_optimize({**SBX_STEADY_OPTIONS, "tournament_size": tournament}, pop, pop * (gens + 1))
+        runs = [traced(steady_job(problem, pop, gens, s), optimize) for s in seeds]
+    return {"hv": [r["population_hv"] for r in runs], "traces": [r["trace"] for r in runs]}
 
 
 def pressure(seeds: range, jobs: int = 1) -> dict[str, Any]:
