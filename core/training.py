@@ -26,6 +26,7 @@ from dnnp_hpo.errors import SpecError, TrainingFailed
 from dnnp_hpo.evaluation import ERROR, TIMEOUT, Trial, make_workdir, one_line
 from dnnp_hpo.process import run_command
 from dnnp_hpo.run import RunContext
+from dnnp_hpo.space import SearchSpace
 from dnnp_hpo.spec import Invalid
 
 RUNTIME = "runtime"  #: wall seconds of the training command, always returned as a metric
@@ -211,14 +212,15 @@ def check_objectives(run: RunContext, metrics: Mapping[str, str]) -> None:
                             f"{', '.join(produced)})", "metrics")
 
 
-def sample_params(space: Any) -> list[tuple[dict[str, Any], str]]:
+def sample_params(space: SearchSpace) -> list[tuple[dict[str, Any], str]]:
     """The middle of the search space, then the middle with each value of every choice
     parameter, each with a label naming the choice: the renderings a trainer checks at
     start-up, so that a choice that breaks the input stops the run before any training."""
     middle = space.decode([(lo + hi) / 2 for lo, hi in space.init_ranges])
     samples = [(middle, "")]
     for name, parameter in space.parameters.items():
-        samples.extend(({**middle, name: choice}, f"{name}={choice!r}") for choice in getattr(parameter, "choices", ()))
+        samples.extend(({**middle, name: choice}, f"{name}={choice!r}")
+                       for choice in getattr(parameter, "choices", ()))
     return samples
 
 
