@@ -6,35 +6,11 @@ import csv
 import os
 import subprocess
 from pathlib import Path
-from typing import Any
 
-import yaml
+from cli_testutil import write_spec, zdt_spec  # noqa: F401 - the tests' helpers
 
 HERE = Path(__file__).resolve().parent
 MAXINT = 2147483647.0  # numpy.iinfo(numpy.int32).max, the paper's failure fitness
-
-
-def zdt_spec(run_dir: Path | str, *, n: int = 4, pop_size: int = 8, generations: int = 2,
-             workers: int = 1, seed: int = 7, callable_: str = "dnnp_hpo.problems:zdt1",
-             **extra: Any) -> dict[str, Any]:
-    """A small valid spec as a mapping (x0..x{n-1} in [0, 1], objectives f1, f2)."""
-    spec: dict[str, Any] = {
-        "name": "t",
-        "seed": seed,
-        "run_dir": str(run_dir),
-        "space": {f"x{i}": {"type": "float", "init": [0.0, 1.0], "sigma": 0.1} for i in range(n)},
-        "objectives": [{"name": "f1"}, {"name": "f2"}],
-        "trainer": {"plugin": "function", "callable": callable_},
-        "optimizer": {"plugin": "nsga2", "pop_size": pop_size, "generations": generations},
-        "launcher": {"plugin": "dask", "workers": workers},
-    }
-    spec.update(extra)
-    return spec
-
-
-def write_spec(path: Path, spec: dict[str, Any]) -> Path:
-    path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
-    return path
 
 
 def subprocess_env() -> dict[str, str]:

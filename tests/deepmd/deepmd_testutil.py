@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
+from cli_testutil import VENV_BIN, hpo_run, run_exe, trainer_spec, write_spec  # noqa: F401 - the tests' helpers
 
 REPO = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
 DATA = REPO / "tests" / "data" / "deepmd"
 PAPER_TEMPLATE = REPO / "configs" / "templates" / "deepmd_se_e2_a_paper.json"
 QUICKSTART = REPO / "configs" / "quickstart.yaml"
@@ -29,38 +25,15 @@ PAPER_SPACE: dict[str, Any] = {
                            "sigma": 0.0625},
 }
 
+#: Two parameters of each kind, for tests that train seconds.
+SMALL_SPACE: dict[str, Any] = {
+    "x": {"type": "float", "init": [0.0, 1.0], "sigma": 0.1},
+    "act": {"type": "choice", "choices": ["tanh", "relu"], "sigma": 0.5},
+}
+
 
 def deepmd_spec(run_dir: Path, template: str, *, space: dict[str, Any] | None = None,
                 **trainer: Any) -> dict[str, Any]:
     """A spec mapping with the ``deepmd`` trainer on ``template`` (a path)."""
-    return {
-        "name": "t",
-        "seed": 5,
-        "run_dir": str(run_dir),
-        "space": space if space is not None else {
-            "x": {"type": "float", "init": [0.0, 1.0], "sigma": 0.1},
-            "act": {"type": "choice", "choices": ["tanh", "relu"], "sigma": 0.5},
-        },
-        "objectives": [{"name": "energy_rmse", "unit": "eV/atom"}, {"name": "force_rmse", "unit": "eV/A"}],
-        "trainer": {"plugin": "deepmd", "template": template, **trainer},
-        "optimizer": {"plugin": "nsga2", "pop_size": 2, "generations": 0},
-        "launcher": {"plugin": "dask", "workers": 1},
-    }
-
-
-def write_spec(path: Path, spec: dict[str, Any]) -> Path:
-    path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
-    return path
-
-
-def run_exe(argv: list[str], cwd: Path | None = None, timeout: float = 300,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """Run a console script of this venv with the venv's bin first on PATH (for ``dp``)."""
-    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}", **(env or {})}
-    # check=False: the tests assert on the exit status themselves
-    return subprocess.run(argv, check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-
-
-def hpo_run(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    """The real ``hpo-run`` console script, on a wide virtual terminal (rich wraps at 80)."""
-    return run_exe([str(VENV_BIN / "hpo-run"), *args], cwd=cwd, timeout=timeout, env={"COLUMNS": "250"})
+    return trainer_spec(run_dir, {"plugin": "deepmd", "template": template, **trainer},
+                        space if space is not None else SMALL_SPACE)

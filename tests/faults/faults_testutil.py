@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
+import cli_testutil
+from cli_testutil import zdt_spec
 
 from dnnp_hpo.evaluation import Evaluation
 from dnnp_hpo.journal import Journal
@@ -52,16 +53,8 @@ def deepmd_spec(run_dir: Path, *, command: str | Sequence[str] | None = None, en
 def function_spec(run_dir: Path, *, pop_size: int = 4, generations: int = 1, workers: int = 2,
                   callable_: str = "dnnp_hpo.problems:zdt1", n: int = 4) -> dict[str, Any]:
     """A spec with the ``function`` trainer (ZDT1 by default)."""
-    return {
-        "name": "faults",
-        "seed": 7,
-        "run_dir": str(run_dir),
-        "space": {f"x{i}": {"type": "float", "init": [0.0, 1.0], "sigma": 0.1} for i in range(n)},
-        "objectives": [{"name": "f1"}, {"name": "f2"}],
-        "trainer": {"plugin": "function", "callable": callable_},
-        "optimizer": {"plugin": "nsga2", "pop_size": pop_size, "generations": generations},
-        "launcher": {"plugin": "dask", "workers": workers},
-    }
+    return zdt_spec(run_dir, n=n, pop_size=pop_size, generations=generations, workers=workers,
+                    callable_=callable_, name="faults")
 
 
 def write_spec(path: Path, spec: dict[str, Any], template: str | None = TEMPLATE) -> Path:
@@ -69,8 +62,7 @@ def write_spec(path: Path, spec: dict[str, Any], template: str | None = TEMPLATE
     path.parent.mkdir(parents=True, exist_ok=True)
     if template is not None:
         (path.parent / "tmpl.json").write_text(template, encoding="utf-8")
-    path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
-    return path
+    return cli_testutil.write_spec(path, spec)
 
 
 def write_plan(path: Path, faults: Sequence[str]) -> Path:

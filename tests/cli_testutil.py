@@ -1,0 +1,70 @@
+"""Helpers every test folder shares: spec files, and running this venv's console scripts.
+
+A module at the top of tests/ (on sys.path through tests/conftest.py), as file_modes.py,
+so that the trainer plugins' test helpers import the one copy.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+VENV_BIN = Path(sys.executable).parent
+OBJECTIVES = [{"name": "energy_rmse", "unit": "eV/atom"}, {"name": "force_rmse", "unit": "eV/A"}]
+
+
+def write_spec(path: Path, spec: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def zdt_spec(run_dir: Path | str, *, n: int = 4, pop_size: int = 8, generations: int = 2,
+             workers: int = 1, seed: int = 7, callable_: str = "dnnp_hpo.problems:zdt1",
+             **extra: Any) -> dict[str, Any]:
+    """A small valid spec as a mapping (x0..x{n-1} in [0, 1], objectives f1, f2)."""
+    spec: dict[str, Any] = {
+        "name": "t",
+        "seed": seed,
+        "run_dir": str(run_dir),
+        "space": {f"x{i}": {"type": "float", "init": [0.0, 1.0], "sigma": 0.1} for i in range(n)},
+        "objectives": [{"name": "f1"}, {"name": "f2"}],
+        "trainer": {"plugin": "function", "callable": callable_},
+        "optimizer": {"plugin": "nsga2", "pop_size": pop_size, "generations": generations},
+        "launcher": {"plugin": "dask", "workers": workers},
+    }
+    spec.update(extra)
+    return spec
+
+
+def trainer_spec(run_dir: Path, trainer: dict[str, Any], space: dict[str, Any]) -> dict[str, Any]:
+    """A one-generation spec mapping (two random genomes, one local Dask worker) around
+    ``trainer``, with a trained potential's two objectives."""
+    return {
+        "name": "t",
+        "seed": 5,
+        "run_dir": str(run_dir),
+        "space": space,
+        "objectives": OBJECTIVES,
+        "trainer": trainer,
+        "optimizer": {"plugin": "nsga2", "pop_size": 2, "generations": 0},
+        "launcher": {"plugin": "dask", "workers": 1},
+    }
+
+
+def run_exe(argv: list[str], cwd: Path | None = None, timeout: float = 300,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run a console script of this venv with the venv's bin first on PATH (for ``dp``,
+    ``nequip-train``)."""
+    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}", **(env or {})}
+    # check=False: the tests assert on the exit status themselves
+    return subprocess.run(argv, check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def hpo_run(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """The real ``hpo-run`` console script, on a wide virtual terminal (rich wraps at 80)."""
+    return run_exe([str(VENV_BIN / "hpo-run"), *args], cwd=cwd, timeout=timeout, env={"COLUMNS": "250"})
