@@ -46,10 +46,13 @@ class Template:
         """Every placeholder name the template uses."""
         return frozenset(p.name for p in self.pieces if isinstance(p, Placeholder))
 
-    def render(self, values: Mapping[str, Any]) -> str:
+    def render(self, values: Mapping[str, Any],
+               encode: Callable[[str, Placeholder], str] | None = None) -> str:
         """Substitute ``values``; SpecError for a missing name or a value JSON cannot hold.
 
-        The result is not checked here: :func:`parse_rendered` does that.
+        Each value becomes its JSON text (:func:`json_fragment`); ``encode(fragment,
+        placeholder)``, if given, turns that into the template's own format (the NequIP
+        plugin's YAML).  The result is not checked here: :func:`parse_rendered` does that.
         """
         out: list[str] = []
         for piece in self.pieces:
@@ -58,7 +61,8 @@ class Template:
                 continue
             if piece.name not in values:
                 raise SpecError(f"{self.path}: line {piece.line}: no value for ${piece.name}", "template")
-            out.append(json_fragment(values[piece.name], piece, self.path))
+            fragment = json_fragment(values[piece.name], piece, self.path)
+            out.append(encode(fragment, piece) if encode else fragment)
         return "".join(out)
 
 

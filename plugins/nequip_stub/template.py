@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 
 from dnnp_hpo.errors import SpecError
-from dnnp_hpo.plugins.deepmd.template import Placeholder, Template, json_fragment, load_template
+from dnnp_hpo.plugins.deepmd.template import Placeholder, Template, load_template
 
 #: Appended to messages about a ``$`` that names nothing: almost always an interpolation.
 INTERPOLATION_HINT = "(NequIP's own interpolations are written $${...} in a template)"
@@ -144,16 +144,8 @@ def render_yaml(template: Template, values: Mapping[str, Any]) -> str:
     Every value first goes through the DeePMD plugin's :func:`json_fragment`, so the same
     values are refused (NaN, infinity, objects) with the same messages.
     """
-    out: list[str] = []
-    for piece in template.pieces:
-        if isinstance(piece, str):
-            out.append(piece)
-            continue
-        if piece.name not in values:
-            raise SpecError(f"{template.path}: line {piece.line}: no value for ${piece.name}", "template")
-        fragment = json_fragment(values[piece.name], piece, template.path)
-        out.append(yaml_escapes(fragment) if piece.in_string else yaml_value(json.loads(fragment)))
-    return "".join(out)
+    return template.render(values, lambda fragment, piece: yaml_escapes(fragment) if piece.in_string
+                           else yaml_value(json.loads(fragment)))
 
 
 #: What nequip-train requires of a config (it asserts these before training).
