@@ -33,6 +33,15 @@ def _check_within(init: tuple[float, float], bounds: tuple[float, float] | None)
         raise SpecError(f"init {list(init)} must lie within bounds {list(bounds)}", "bounds")
 
 
+def _check_range(init: tuple[float, float], sigma: float, bounds: tuple[float, float] | None) -> None:
+    """A numeric parameter's ``init``, ``sigma`` and optional ``bounds``."""
+    _check_interval("init", init)
+    _check_sigma(sigma)
+    if bounds is not None:
+        _check_interval("bounds", bounds)
+        _check_within(init, bounds)
+
+
 @attrs.frozen
 class FloatParameter:
     """A real value.  With ``log: true`` the gene is log10(value) and sigma is in decades."""
@@ -43,11 +52,7 @@ class FloatParameter:
     log: bool = False
 
     def __attrs_post_init__(self) -> None:
-        _check_interval("init", self.init)
-        _check_sigma(self.sigma)
-        if self.bounds is not None:
-            _check_interval("bounds", self.bounds)
-            _check_within(self.init, self.bounds)
+        _check_range(self.init, self.sigma, self.bounds)
         if self.log and min(self.init + (self.bounds or self.init)) <= 0:
             raise SpecError("log: true needs positive init and bounds", "log")
 
@@ -83,11 +88,7 @@ class IntParameter:
     bounds: tuple[int, int] | None = None
 
     def __attrs_post_init__(self) -> None:
-        _check_interval("init", self.init)
-        _check_sigma(self.sigma)
-        if self.bounds is not None:
-            _check_interval("bounds", self.bounds)
-            _check_within(self.init, self.bounds)
+        _check_range(self.init, self.sigma, self.bounds)
 
     @staticmethod
     def _gene_range(interval: tuple[int, int]) -> tuple[float, float]:
