@@ -7,10 +7,13 @@ new scheduler or job launcher is one more row, not one more branch.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
+
+from dnnp_hpo.errors import LaunchFailed
 
 
 @attrs.frozen
@@ -114,8 +117,15 @@ def resolve_address(spec: str) -> str:
     """
     from parsl.addresses import address_by_hostname, address_by_interface
 
-    if spec == "hostname":
-        return address_by_hostname()
-    if spec.startswith("interface:"):
-        return address_by_interface(spec.partition(":")[2])
+    # Which interfaces and names exist is a fact of the host the driver runs on, not of
+    # the spec (a cluster's spec is valid on a laptop): LaunchFailed, at launch.
+    try:
+        if spec == "hostname":
+            return address_by_hostname()
+        if spec.startswith("interface:"):
+            return address_by_interface(spec.partition(":")[2])
+    except OSError as exc:
+        here = ", ".join(name for _, name in socket.if_nameindex())
+        raise LaunchFailed(f"launcher.address: {spec!r} has no address on this host ({exc.strerror or exc}); "
+                           f"its network interfaces: {here}") from None
     return spec

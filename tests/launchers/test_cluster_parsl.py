@@ -45,6 +45,31 @@ def test_usage_tracking_off_and_loopback(tmp_path: Path) -> None:
     assert config.executors[0].all_addresses == {"127.0.0.1"}
 
 
+def test_absent_interface_is_one_line_and_exit_3(tmp_path: Path, hpo_run_exe: Path) -> None:
+    """A cluster spec's ``interface:ib0`` run where there is no such interface: the real
+    ``hpo-run`` says so in one line naming the key and this host's interfaces, exits 3 (could
+    not launch) and has evaluated nothing; a spec that names it is still valid (--dry-run),
+    as a cluster's spec is checked on a laptop."""
+    import subprocess
+
+    from dnnp_hpo.journal import Journal
+
+    spec = write_spec(tmp_path / "noif.yaml", pop_size=4, generations=0,
+                      launcher={"plugin": "parsl", "provider": "local", "address": "interface:nope0"})
+    dry = subprocess.run([str(hpo_run_exe), str(spec), "--dry-run"], check=False, capture_output=True,
+                         text=True, timeout=120)
+    assert dry.returncode == 0, dry.stderr
+    done = subprocess.run([str(hpo_run_exe), str(spec)], check=False, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 3, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert lines[0].startswith("hpo-run: could not launch: launcher.address: 'interface:nope0' has no address")
+    assert "lo" in lines[0].rpartition("its network interfaces: ")[2].split(", ")
+    with Journal.of(tmp_path / "run-noif", readonly=True) as journal:
+        assert journal.evaluations() == []
+
+
 def test_parsl_failed_app_is_retried_then_reported(tmp_path: Path, worker_env) -> None:
     """A failing app is re-run ``retries`` times by Parsl, then its future raises, which the
     study records as status ``lost`` with the MAXINT fitness (core/study.py)."""
