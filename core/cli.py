@@ -131,7 +131,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SpecError as exc:
         print(f"hpo-run: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if run.resumed:
+    if run.finished:
+        console.print(f"The run in {run.run_dir} is finished; its final population:")
+    elif run.resumed:
         console.print(f"Resuming the run in {run.run_dir}")
     try:
         population = execute(run, trainer, registry)

@@ -100,7 +100,7 @@ def _refilled(stored: Mapping[str, Any] | None, run: RunContext) -> str | None:
 def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
     """Decide between a new run and a resumed one; refuse what would mix two runs.
 
-    Returns the run context with ``resumed`` set.  Writes nothing.
+    Returns the run context with ``resumed`` (and ``finished``) set.  Writes nothing.
     """
     journal_path = run.run_dir / FILENAME
     where = str(run.spec_path)
@@ -135,6 +135,14 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
             "resume it with the spec it was started with, pass --force to continue anyway, "
             "or choose another run_dir", "run_dir", where,
         )
+    if finished and differences:
+        # --force: nothing would be run with the new values, so say so rather than print
+        # the old front as if they had been taken.
+        shown = ", ".join(differences[:8]) + (" ..." if len(differences) > 8 else "")
+        raise SpecError(
+            f"{run.run_dir} holds a finished run, which is not continued: the keys that differ "
+            f"({shown}) would change nothing; choose another run_dir to run them", "run_dir", where,
+        )
     # A finished run only prints its front: nothing would be run with the new values.
     refilled = None if force or finished else _refilled(resolved, run)
     if refilled:
@@ -143,7 +151,7 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
             f"({refilled}); resume it with that version, or pass --force to continue with the new "
             "values", "run_dir", where,
         )
-    return attrs.evolve(run, resumed=True)
+    return attrs.evolve(run, resumed=True, finished=bool(finished))
 
 
 def execute(run: RunContext, trainer: Trainer, registry: Registry) -> list[Member]:

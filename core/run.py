@@ -21,6 +21,7 @@ class RunContext:
     raw_spec: dict[str, Any] = attrs.field(eq=False)  #: the mapping as run (after --set)
     hook: Any = attrs.field(default=None, eq=False, repr=False)  #: pluggy hook caller
     resumed: bool = False  #: True when the journal already held evaluations at start
+    finished: bool = False  #: True when the journal's search is done: it is not run again
 
     @property
     def space(self) -> SearchSpace:

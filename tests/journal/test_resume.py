@@ -139,6 +139,28 @@ def test_a_changed_spec_is_refused_naming_the_keys(tmp_path):
     assert (tmp_path / "runs/c/journal.sqlite").read_bytes() == before
 
 
+def test_a_finished_run_is_shown_not_continued(tmp_path):
+    """Run again, a finished run shows its final population and says it is finished (not
+    "Resuming"); with --force and a changed spec it refuses in one line, since nothing
+    would be run with the new values (more generations do not extend it)."""
+    spec = write_spec(tmp_path, tmp_path / "trainings.log")
+    first = hpo_run(tmp_path, spec, "runs/f", "none", 0, "--set", "optimizer.generations=1")
+    assert first.returncode == 0, first.stderr
+    before = (tmp_path / "runs/f/journal.sqlite").read_bytes()
+
+    again = hpo_run(tmp_path, spec, "runs/f", "none", 0, "--set", "optimizer.generations=1")
+    assert again.returncode == 0, again.stderr
+    assert "is finished; its final population" in again.stdout and "Resuming" not in again.stdout
+    assert "Pareto front" in again.stdout
+
+    extended = hpo_run(tmp_path, spec, "runs/f", "none", 0, "--set", "optimizer.generations=4", "--force")
+    assert extended.returncode == 2, extended.stdout
+    assert extended.stderr.count("\n") == 1 and "Traceback" not in extended.stderr
+    assert "finished run, which is not continued" in extended.stderr
+    assert "optimizer.generations" in extended.stderr and "another run_dir" in extended.stderr
+    assert (tmp_path / "runs/f/journal.sqlite").read_bytes() == before
+
+
 def test_a_default_filled_in_differently_is_refused_unless_forced(tmp_path):
     """The journal of a dnnp-hpo whose nsga2 filled in another variation (sbx-tuned was the
     default before sbx-steady): the same spec resumed here would switch operators half-way."""
