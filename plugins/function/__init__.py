@@ -43,12 +43,27 @@ class FunctionTrainer:
     """Fields of the ``trainer:`` block."""
 
     callable: str
-    #: filled in by prepare(): the objective names, in spec order
-    objectives: tuple[str, ...] = ()
 
-    def prepare(self, run: RunContext) -> FunctionTrainer:
+    def prepare(self, run: RunContext) -> PreparedFunction:
         load_callable(self.callable)
-        return attrs.evolve(self, objectives=tuple(run.objective_names))
+        return PreparedFunction(self.callable, tuple(run.objective_names))
+
+    def render(self, trial: Trial) -> None:
+        return None
+
+    def train(self, trial: Trial) -> Mapping[str, float]:
+        raise RuntimeError("FunctionTrainer.train: call prepare(run) first and use what it returns")
+
+
+@attrs.frozen
+class PreparedFunction:
+    """The checked trainer, sent to the workers: the callable and the objectives it scores."""
+
+    callable: str
+    objectives: tuple[str, ...]  #: the run's objective names, in spec order
+
+    def prepare(self, run: RunContext) -> PreparedFunction:
+        return self
 
     def render(self, trial: Trial) -> None:
         return None
