@@ -169,6 +169,7 @@ def execute(run: RunContext, trainer: Trainer, registry: Registry) -> list[Membe
         checkpoint = journal.checkpoint()
         finished = journal.evaluations(recorded=True)
         running = journal.running()
+        run = attrs.evolve(run, recorded=len(finished))
         recorder = JournalRecorder(journal)
         registry.manager.register(recorder)
         try:

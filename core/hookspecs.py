@@ -265,7 +265,8 @@ def dnnp_hpo_optimizers() -> Mapping[str, type[Optimizer]]:
 @hookspec
 def dnnp_hpo_run_started(run: RunContext) -> None:
     """The spec is valid and the run directory exists; nothing new has been evaluated yet
-    (``run.resumed`` tells whether the journal already holds evaluations)."""
+    (``run.resumed`` tells whether the journal already holds evaluations, ``run.recorded``
+    how many)."""
 
 
 @hookspec

@@ -44,7 +44,10 @@ class Progress:
         # budget instead (its "generations" are snapshots every pop_size births).
         self.steady_state = not hasattr(run.experiment.optimizer, "generations")
         self.generation = 0
-        self.done = self.done_in_generation = self.failed_in_generation = self.running = 0
+        self.done_in_generation = self.failed_in_generation = self.running = 0
+        # A resumed run counts what its journal already holds, so "done" is the run's and
+        # the estimate to the end comes from this session's pace alone.
+        self.recorded = self.done = run.recorded
         self.front: list[Evaluation] = []
         self.console = Console()
         if self.console.is_terminal:
@@ -54,7 +57,8 @@ class Progress:
     def _table(self) -> Table:
         table = Table.grid(padding=(0, 2))
         elapsed = time.monotonic() - self.start
-        eta = elapsed / self.done * (self.planned - self.done) if self.done else float("nan")
+        here = self.done - self.recorded
+        eta = elapsed / here * max(0, self.planned - self.done) if here > 0 else float("nan")
         table.add_row(
             f"[bold]births {self.done} of {self.planned}" if self.steady_state
             else f"[bold]generation {self.generation} of {self.generations - 1}",

@@ -125,6 +125,23 @@ def test_an_evaluation_finished_on_disk_is_harvested_not_retrained(tmp_path, ref
     assert final_population(tmp_path / "runs/h") == reference
 
 
+def test_progress_after_a_resume_counts_the_runs_evaluations(tmp_path):
+    """The progress lines of a resumed run count every evaluation of the run, those the
+    journal held at the resume included, not this session's alone."""
+    spec = write_spec(tmp_path, tmp_path / "trainings.log")
+    assert hpo_run(tmp_path, spec, "runs/p", "generation_finished", 2).returncode == -9
+    with Journal.of(tmp_path / "runs/p", readonly=True) as journal:
+        held = len(journal.evaluations())
+    assert held >= 16  # generations 0 and 1 at least (8 each)
+    resumed = hpo_run(tmp_path, spec, "runs/p")
+    assert resumed.returncode == 0, resumed.stderr
+    done = [line for line in resumed.stdout.splitlines() if " done: " in line]
+    assert done, resumed.stdout
+    assert done[-1].startswith("generation 3 of 3 done: 32/32 evaluations"), done
+    counts = [int(line.split(" done: ")[1].split("/")[0]) for line in done]
+    assert counts[0] >= held and counts == sorted(counts), done  # this session alone: 0 or 8 first
+
+
 def test_a_changed_spec_is_refused_naming_the_keys(tmp_path):
     log = tmp_path / "trainings.log"
     spec = write_spec(tmp_path, log)
