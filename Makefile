@@ -11,7 +11,8 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[deepmd,test]"
 # NequIP for the nequip trainer and its real-training tests (~1 min): torch first, on its
-# own, so that pip takes the CPU build of torch 2.13 instead of a multi-GB CUDA one.
+# own, so that pip takes the CPU build of torch 2.13 instead of a multi-GB CUDA one (this
+# relies on pip finding a +cpu wheel, as on the CI machines; docs/nequip.md, Install).
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e ".[nequip]"
 	touch $@

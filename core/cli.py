@@ -132,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"hpo-run: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if run.finished:
-        console.print(f"The run in {run.run_dir} is finished; its final population:")
+        console.print(f"The run in {run.run_dir} is finished; the front of its final population:")
     elif run.resumed:
         console.print(f"Resuming the run in {run.run_dir}")
     try:

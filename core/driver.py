@@ -128,20 +128,19 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
         # nothing was run, so this is a fresh start.
         return run
     differences = spec_differences(stored, run.raw_spec)
+    shown = ", ".join(differences[:8]) + (" ..." if len(differences) > 8 else "")
+    if finished and differences:
+        # Even with --force: nothing would be run with the new values, so say so rather
+        # than print the old front as if they had been taken.
+        raise SpecError(
+            f"{run.run_dir} holds a finished run, which is not continued: the keys that differ "
+            f"({shown}) would change nothing; choose another run_dir to run them", "run_dir", where,
+        )
     if differences and not force:
-        shown = ", ".join(differences[:8]) + (" ..." if len(differences) > 8 else "")
         raise SpecError(
             f"{run.run_dir} holds a run of a different spec (keys that differ: {shown}); "
             "resume it with the spec it was started with, pass --force to continue anyway, "
             "or choose another run_dir", "run_dir", where,
-        )
-    if finished and differences:
-        # --force: nothing would be run with the new values, so say so rather than print
-        # the old front as if they had been taken.
-        shown = ", ".join(differences[:8]) + (" ..." if len(differences) > 8 else "")
-        raise SpecError(
-            f"{run.run_dir} holds a finished run, which is not continued: the keys that differ "
-            f"({shown}) would change nothing; choose another run_dir to run them", "run_dir", where,
         )
     # A finished run only prints its front: nothing would be run with the new values.
     refilled = None if force or finished else _refilled(resolved, run)
@@ -169,12 +168,13 @@ def execute(run: RunContext, trainer: Trainer, registry: Registry) -> list[Membe
         checkpoint = journal.checkpoint()
         finished = journal.evaluations(recorded=True)
         running = journal.running()
-        run = attrs.evolve(run, recorded=len(finished))
+        run = attrs.evolve(run, recorded=frozenset(e.trial.birth_id for e in finished))
         recorder = JournalRecorder(journal)
         registry.manager.register(recorder)
         try:
-            run.hook.dnnp_hpo_run_started(run=run)
             with run.experiment.launcher.connect(run) as pool:
+                # Once launched: an engine that cannot start leaves no progress display up.
+                run.hook.dnnp_hpo_run_started(run=run)
                 study = Study(run, trainer, pool, finished=finished, running=running)
                 if checkpoint is not None:
                     study.restore(checkpoint.state)

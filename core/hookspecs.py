@@ -264,9 +264,9 @@ def dnnp_hpo_optimizers() -> Mapping[str, type[Optimizer]]:
 
 @hookspec
 def dnnp_hpo_run_started(run: RunContext) -> None:
-    """The spec is valid and the run directory exists; nothing new has been evaluated yet
-    (``run.resumed`` tells whether the journal already holds evaluations, ``run.recorded``
-    how many)."""
+    """The spec is valid, the run directory exists and the launcher is connected; nothing
+    new has been evaluated yet (``run.resumed`` tells whether the journal already holds
+    evaluations, ``run.recorded`` the births it holds finished)."""
 
 
 @hookspec

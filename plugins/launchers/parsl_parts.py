@@ -119,13 +119,25 @@ def resolve_address(spec: str) -> str:
 
     # Which interfaces and names exist is a fact of the host the driver runs on, not of
     # the spec (a cluster's spec is valid on a laptop): LaunchFailed, at launch.
+    # The interchange binds to the address: one it cannot bind would fail in its own
+    # process, with a traceback there and a driver waiting for it forever.
     try:
         if spec == "hostname":
-            return address_by_hostname()
-        if spec.startswith("interface:"):
-            return address_by_interface(spec.partition(":")[2])
+            address = address_by_hostname()
+        elif spec.startswith("interface:"):
+            address = address_by_interface(spec.partition(":")[2])
+        else:
+            address = spec
+        _check_bindable(address)
     except OSError as exc:
         here = ", ".join(name for _, name in socket.if_nameindex())
-        raise LaunchFailed(f"launcher.address: {spec!r} has no address on this host ({exc.strerror or exc}); "
-                           f"its network interfaces: {here}") from None
-    return spec
+        raise LaunchFailed(f"launcher.address: {spec!r} is not an address of this host "
+                           f"({exc.strerror or exc}); its network interfaces: {here}") from None
+    return address
+
+
+def _check_bindable(address: str) -> None:
+    """OSError unless a socket on this host can bind to ``address`` (any free port)."""
+    family, kind, proto, _, sockaddr = socket.getaddrinfo(address, 0, type=socket.SOCK_STREAM)[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.bind(sockaddr)

@@ -8,6 +8,7 @@ job's log), plain lines instead: one per generation and one per failed evaluatio
 
 from __future__ import annotations
 
+import atexit
 import math
 import sys
 import time
@@ -45,14 +46,23 @@ class Progress:
         self.steady_state = not hasattr(run.experiment.optimizer, "generations")
         self.generation = 0
         self.done_in_generation = self.failed_in_generation = self.running = 0
-        # A resumed run counts what its journal already holds, so "done" is the run's and
-        # the estimate to the end comes from this session's pace alone.
-        self.recorded = self.done = run.recorded
+        # Births, not events: a resumed run counts what its journal already holds (so
+        # "done" is the run's), and a birth the resumed search sets aside and trains
+        # again counts once.  The estimate to the end comes from this session's pace.
+        self.births: set[int] = set(run.recorded)
+        self.recorded = len(self.births)
         self.front: list[Evaluation] = []
         self.console = Console()
         if self.console.is_terminal:
             self.live = Live(self._table(), console=self.console, refresh_per_second=2, transient=True)
             self.live.start()
+            # An interrupted run (Ctrl-C) never reaches run_finished: give the terminal its
+            # cursor back on the way out all the same.
+            atexit.register(self.dnnp_hpo_run_finished)
+
+    @property
+    def done(self) -> int:
+        return len(self.births)
 
     def _table(self) -> Table:
         table = Table.grid(padding=(0, 2))
@@ -89,7 +99,7 @@ class Progress:
 
     @hookimpl
     def dnnp_hpo_evaluation_finished(self, evaluation: Evaluation) -> None:
-        self.done += 1
+        self.births.add(evaluation.trial.birth_id)
         self.done_in_generation += 1
         if evaluation.status not in ("infeasible",):
             self.running = max(0, self.running - 1)

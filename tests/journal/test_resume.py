@@ -142,14 +142,28 @@ def test_progress_after_a_resume_counts_the_runs_evaluations(tmp_path):
     assert counts[0] >= held and counts == sorted(counts), done  # this session alone: 0 or 8 first
 
 
+def test_progress_counts_a_birth_trained_again_once(tmp_path):
+    """Resumed with --force and other operators, the search breeds births the journal
+    held differently: their records are set aside and they are trained again, each
+    counted once (births, not events), so the count ends at the plan."""
+    spec = write_spec(tmp_path, tmp_path / "trainings.log")
+    assert hpo_run(tmp_path, spec, "runs/q", "evaluation_finished", 13).returncode == -9
+    resumed = hpo_run(tmp_path, spec, "runs/q", "none", 0, "--set", "optimizer.variation=paper", "--force")
+    assert resumed.returncode == 0, resumed.stderr
+    with Journal.of(tmp_path / "runs/q", readonly=True) as journal, journal.transaction() as db:
+        set_aside = db.execute("SELECT COUNT(*) FROM evaluations WHERE status = 'interrupted'").fetchone()[0]
+    assert set_aside > 0, "nothing was trained again: the test did not test anything"
+    done = [line for line in resumed.stdout.splitlines() if " done: " in line]
+    assert done[-1].startswith("generation 3 of 3 done: 32/32 evaluations"), done
+
+
 def test_a_changed_spec_is_refused_naming_the_keys(tmp_path):
     log = tmp_path / "trainings.log"
     spec = write_spec(tmp_path, log)
-    first = hpo_run(tmp_path, spec, "runs/c", "none", 0, "--set", "optimizer.generations=0")
-    assert first.returncode == 0, first.stderr
+    first = hpo_run(tmp_path, spec, "runs/c", "generation_finished", 2)
+    assert first.returncode == -9, first.stderr  # not finished: --force would continue it
     before = (tmp_path / "runs/c/journal.sqlite").read_bytes()
-    changed = hpo_run(tmp_path, spec, "runs/c", "none", 0, "--set", "optimizer.generations=0",
-                      "--set", "seed=8")
+    changed = hpo_run(tmp_path, spec, "runs/c", "none", 0, "--set", "seed=8")
     assert changed.returncode == 2
     assert changed.stderr.count("\n") == 1 and "Traceback" not in changed.stderr
     assert "seed" in changed.stderr and "--force" in changed.stderr
@@ -158,24 +172,27 @@ def test_a_changed_spec_is_refused_naming_the_keys(tmp_path):
 
 def test_a_finished_run_is_shown_not_continued(tmp_path):
     """Run again, a finished run shows its final population and says it is finished (not
-    "Resuming"); with --force and a changed spec it refuses in one line, since nothing
-    would be run with the new values (more generations do not extend it)."""
+    "Resuming"); with a changed spec it refuses in one line, --force or not, since nothing
+    would be run with the new values (more generations do not extend it), and does not
+    suggest --force."""
     spec = write_spec(tmp_path, tmp_path / "trainings.log")
     first = hpo_run(tmp_path, spec, "runs/f", "none", 0, "--set", "optimizer.generations=1")
     assert first.returncode == 0, first.stderr
-    before = (tmp_path / "runs/f/journal.sqlite").read_bytes()
 
     again = hpo_run(tmp_path, spec, "runs/f", "none", 0, "--set", "optimizer.generations=1")
     assert again.returncode == 0, again.stderr
-    assert "is finished; its final population" in again.stdout and "Resuming" not in again.stdout
+    assert "is finished; the front of its final population" in again.stdout and "Resuming" not in again.stdout
     assert "Pareto front" in again.stdout
 
-    extended = hpo_run(tmp_path, spec, "runs/f", "none", 0, "--set", "optimizer.generations=4", "--force")
-    assert extended.returncode == 2, extended.stdout
-    assert extended.stderr.count("\n") == 1 and "Traceback" not in extended.stderr
-    assert "finished run, which is not continued" in extended.stderr
-    assert "optimizer.generations" in extended.stderr and "another run_dir" in extended.stderr
-    assert (tmp_path / "runs/f/journal.sqlite").read_bytes() == before
+    before = (tmp_path / "runs/f/journal.sqlite").read_bytes()
+    for force in ((), ("--force",)):
+        extended = hpo_run(tmp_path, spec, "runs/f", "none", 0, "--set", "optimizer.generations=4", *force)
+        assert extended.returncode == 2, extended.stdout
+        assert extended.stderr.count("\n") == 1 and "Traceback" not in extended.stderr
+        assert "finished run, which is not continued" in extended.stderr
+        assert "optimizer.generations" in extended.stderr and "another run_dir" in extended.stderr
+        assert "--force" not in extended.stderr
+        assert (tmp_path / "runs/f/journal.sqlite").read_bytes() == before
 
 
 def test_a_default_filled_in_differently_is_refused_unless_forced(tmp_path):

@@ -64,10 +64,24 @@ def test_absent_interface_is_one_line_and_exit_3(tmp_path: Path, hpo_run_exe: Pa
     assert done.returncode == 3, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
-    assert lines[0].startswith("hpo-run: could not launch: launcher.address: 'interface:nope0' has no address")
+    assert lines[0].startswith("hpo-run: could not launch: launcher.address: 'interface:nope0' is not an address ")
     assert "lo" in lines[0].rpartition("its network interfaces: ")[2].split(", ")
     with Journal.of(tmp_path / "run-noif", readonly=True) as journal:
         assert journal.evaluations() == []
+
+
+def test_an_address_this_host_cannot_bind_is_one_line_and_exit_3(tmp_path: Path, hpo_run_exe: Path) -> None:
+    """A literal address that is not this host's (an IP literal: no name lookup) fails in
+    the driver before Parsl's interchange would try to bind it, and hang the run."""
+    import subprocess
+
+    spec = write_spec(tmp_path / "nobind.yaml", pop_size=4, generations=0,
+                      launcher={"plugin": "parsl", "provider": "local", "address": "10.255.255.1"})
+    done = subprocess.run([str(hpo_run_exe), str(spec)], check=False, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "launcher.address: '10.255.255.1' is not an address of this host" in done.stderr
 
 
 def test_parsl_failed_app_is_retried_then_reported(tmp_path: Path, worker_env) -> None:
