@@ -144,7 +144,8 @@ class JoinedEngine:
         try:
             client = Client(address, timeout=max(1.0, deadline - time.monotonic()))
         except OSError as exc:
-            raise LaunchFailed(f"cannot reach the Dask scheduler at {address} ({self.where}): {exc}") from None
+            raise LaunchFailed(f"launcher.{self.where}: cannot reach the Dask scheduler at {address} "
+                               f"within launcher.wait_timeout: {exc}") from None
         try:
             self._await_workers(run, client, address, started, deadline)
             yield client

@@ -57,6 +57,21 @@ def test_missing_scheduler_file_is_reported(tmp_path: Path) -> None:
         run_in_process(spec)
 
 
+def test_unreachable_scheduler_is_reported(tmp_path: Path) -> None:
+    """An address where no scheduler listens (a free loopback port): LaunchFailed naming
+    the key once the wait is over, not a hang."""
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    spec = write_spec(tmp_path / "noscheduler.yaml",
+                      launcher={"plugin": "dask", "address": f"tcp://127.0.0.1:{port}", "wait_timeout": 2})
+    with pytest.raises(LaunchFailed, match=rf"^launcher.address: cannot reach the Dask scheduler at "
+                                           rf"tcp://127.0.0.1:{port} within launcher.wait_timeout"):
+        run_in_process(spec)
+
+
 def test_address_mode_and_shutdown(tmp_path: Path, dask_processes) -> None:
     import json
 
