@@ -56,17 +56,13 @@ class FunctionTrainer:
 
 
 @attrs.frozen
-class PreparedFunction:
+class PreparedFunction(FunctionTrainer):
     """The checked trainer, sent to the workers: the callable and the objectives it scores."""
 
-    callable: str
     objectives: tuple[str, ...]  #: the run's objective names, in spec order
 
     def prepare(self, run: RunContext) -> PreparedFunction:
         return self
-
-    def render(self, trial: Trial) -> None:
-        return None
 
     def train(self, trial: Trial) -> Mapping[str, float]:
         values = list(load_callable(self.callable)(dict(trial.params)))

@@ -117,10 +117,10 @@ def resolve_address(spec: str) -> str:
     """
     from parsl.addresses import address_by_hostname, address_by_interface
 
-    # Which interfaces and names exist is a fact of the host the driver runs on, not of
-    # the spec (a cluster's spec is valid on a laptop): LaunchFailed, at launch.
-    # The interchange binds to the address: one it cannot bind would fail in its own
-    # process, with a traceback there and a driver waiting for it forever.
+    # Checked here, at launch, as LaunchFailed: which addresses a host has is a fact of
+    # the host the driver runs on, not of the spec (a cluster's spec is valid on a
+    # laptop); and an address the interchange cannot bind fails in its own process, with
+    # a traceback there and a driver waiting for it forever.
     try:
         if spec == "hostname":
             address = address_by_hostname()

@@ -50,7 +50,6 @@ class Progress:
         # "done" is the run's), and a birth the resumed search sets aside and trains
         # again counts once.  The estimate to the end comes from this session's pace.
         self.births: set[int] = set(run.recorded)
-        self.recorded = len(self.births)
         self.front: list[Evaluation] = []
         self.console = Console()
         if self.console.is_terminal:
@@ -67,7 +66,7 @@ class Progress:
     def _table(self) -> Table:
         table = Table.grid(padding=(0, 2))
         elapsed = time.monotonic() - self.start
-        here = self.done - self.recorded
+        here = self.done - len(self.run.recorded)
         eta = elapsed / here * max(0, self.planned - self.done) if here > 0 else float("nan")
         table.add_row(
             f"[bold]births {self.done} of {self.planned}" if self.steady_state
@@ -132,6 +131,7 @@ class Progress:
         if self.live is not None:
             self.live.stop()
             self.live = None
+            atexit.unregister(self.dnnp_hpo_run_finished)
 
 
 #: the instance the entry point registers

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import hpo_launcher_helpers as helpers
 import pytest
+from cli_testutil import hpo_run
 from launchers_testutil import assert_every_evaluation_once, run_in_process, write_spec
 
 from dnnp_hpo.plugins.launchers.parsl_launcher import ParslLauncher
@@ -50,17 +51,13 @@ def test_absent_interface_is_one_line_and_exit_3(tmp_path: Path, hpo_run_exe: Pa
     ``hpo-run`` says so in one line naming the key and this host's interfaces, exits 3 (could
     not launch) and has evaluated nothing; a spec that names it is still valid (--dry-run),
     as a cluster's spec is checked on a laptop."""
-    import subprocess
-
     from dnnp_hpo.journal import Journal
 
     spec = write_spec(tmp_path / "noif.yaml", pop_size=4, generations=0,
                       launcher={"plugin": "parsl", "provider": "local", "address": "interface:nope0"})
-    dry = subprocess.run([str(hpo_run_exe), str(spec), "--dry-run"], check=False, capture_output=True,
-                         text=True, timeout=120)
+    dry = hpo_run(str(spec), "--dry-run", timeout=120)
     assert dry.returncode == 0, dry.stderr
-    done = subprocess.run([str(hpo_run_exe), str(spec)], check=False, capture_output=True, text=True,
-                          timeout=120)
+    done = hpo_run(str(spec), timeout=120)
     assert done.returncode == 3, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
@@ -73,12 +70,9 @@ def test_absent_interface_is_one_line_and_exit_3(tmp_path: Path, hpo_run_exe: Pa
 def test_an_address_this_host_cannot_bind_is_one_line_and_exit_3(tmp_path: Path, hpo_run_exe: Path) -> None:
     """A literal address that is not this host's (an IP literal: no name lookup) fails in
     the driver before Parsl's interchange would try to bind it, and hang the run."""
-    import subprocess
-
     spec = write_spec(tmp_path / "nobind.yaml", pop_size=4, generations=0,
                       launcher={"plugin": "parsl", "provider": "local", "address": "10.255.255.1"})
-    done = subprocess.run([str(hpo_run_exe), str(spec)], check=False, capture_output=True, text=True,
-                          timeout=60)
+    done = hpo_run(str(spec), timeout=60)
     assert done.returncode == 3, done.stderr
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
     assert "launcher.address: '10.255.255.1' is not an address of this host" in done.stderr
