@@ -35,6 +35,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import moocore
 import numpy as np
 import toolz
 from leap_ec.decoder import IdentityDecoder
@@ -52,8 +53,9 @@ from .algorithm import PAPER, TrainedProblem, as_individuals, as_members, reprod
 class SteadyStatePopulation:
     """A population kept as its non-dominated fronts, updated one insertion at a time.
 
-    LEAP's ENLU insertion (Li et al., IEEE Trans. Cybern. 47(9), 2017) re-ranks only the
-    fronts the newcomer disturbs; crowding distances are recomputed on those fronts.
+    LEAP's ENLU insertion (Li et al., IEEE Trans. Cybern. 47(9), 2017) places the
+    newcomer; the fronts from its own on are then re-ranked (:meth:`_resort_from`) and
+    their crowding distances recomputed.
     Ranks are 1-based, as LEAP's full sort gives them.
     """
 
@@ -79,8 +81,9 @@ class SteadyStatePopulation:
         return sum(len(front) for front in self.fronts)
 
     def insert(self, newcomer: Individual) -> None:
-        first, last = enlu_inds_rank(newcomer, self.fronts)
-        for front in self.fronts[first:last]:
+        first, _ = enlu_inds_rank(newcomer, self.fronts)
+        self._resort_from(first)
+        for front in self.fronts[first:]:
             per_rank_crowding_calc(front, front[0].problem.maximize)
         if len(self) > self.size:
             # NSGA-II's truncation, one at a time: the most crowded of the worst front.
@@ -90,6 +93,30 @@ class SteadyStatePopulation:
                 per_rank_crowding_calc(worst, worst[0].problem.maximize)
             else:
                 self.fronts.pop()
+
+
+    def _resort_from(self, first: int) -> None:
+        """Rank the fronts from ``first`` on (the newcomer's and those below) afresh.
+
+        LEAP 0.8.2's ENLU cascade can push a member one front too far: inserting
+        (0, 0, 1) above (MAXINT, 1, 1) whose front-mates (MAXINT, 0, MAXINT) and
+        (0, MAXINT, 1) it dominates moved (MAXINT, 1, 1) to front 4, where a full sort
+        says 3 (tests/steady_state/test_incremental_ranking.py found it).  The fronts
+        above ``first`` cannot change (nothing there is dominated by the newcomer), so
+        the members from ``first`` on are re-ranked with moocore, keeping ENLU's order
+        within each front: where ENLU was right the fronts come out exactly as it left them.
+        """
+        tail = [ind for front in self.fronts[first:] for ind in front]
+        if not tail:
+            return
+        fitness = np.array([ind.fitness for ind in tail], dtype=float)
+        maximise = (np.asarray(tail[0].problem.maximize) == 1).tolist()
+        ranks = moocore.pareto_rank(fitness, maximise=maximise)
+        fronts: list[list[Individual]] = [[] for _ in range(int(ranks.max()) + 1)]
+        for ind, rank in zip(tail, ranks):
+            ind.rank = first + int(rank) + 1
+            fronts[int(rank)].append(ind)
+        self.fronts[first:] = fronts
 
 
 def individual(evaluation: Evaluation, problem: TrainedProblem) -> Individual:

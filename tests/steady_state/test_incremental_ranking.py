@@ -103,3 +103,16 @@ def test_truncation_drops_the_most_crowded_of_the_worst_front(data):
         worst = [i for i, r in enumerate(ranks) if r == max(ranks)]
         distance = dict(zip(worst, crowding([everyone[i].fitness for i in worst], problem)))
         assert distance[removed[0]] == min(distance.values())
+
+
+def test_the_case_leap_enlu_ranks_one_front_too_deep():
+    """Found by the property test above: LEAP 0.8.2's ENLU alone puts (MAXINT, 1, 1) in
+    front 4 after (0, 0, 1) arrives; a full sort says front 3."""
+    problem = TrainedProblem(3)
+    population = SteadyStatePopulation(6)
+    for point in ([0, 0, 0], [MAXINT, 0, MAXINT], [0, MAXINT, 1], [MAXINT, 1, 0], [MAXINT, 1, 1], [0, 0, 1]):
+        ind = Individual(np.zeros(1), IdentityDecoder(), problem)
+        ind.fitness = np.array(point, dtype=float)
+        population.insert(ind)
+    members = population.members
+    assert [m.rank for m in members] == full_sort_ranks([m.fitness for m in members]) == [1, 2, 2, 3, 3, 3]
