@@ -145,6 +145,23 @@ def sorting(r: dict) -> list[str]:
     return out + [""]
 
 
+def insertion(rows: list[dict]) -> list[str]:
+    """The steady-state optimizer's ranking cost per evaluation (absent from older results)."""
+    if not rows:
+        return []
+    out = [("`nsga2-async` ranks once per evaluation: milliseconds per insertion of a random point "
+            "into a full population of random points (`SteadyStatePopulation.insert`: ENLU, the "
+            "re-rank from the newcomer's front on, crowding, truncation; mean of "
+            f"{rows[0]['insertions']}), and a full NSGA-II selection of the same population plus one "
+            "(`survivors`: sort, crowding, truncation) for comparison.  Either is negligible next to "
+            "a training."), "",
+           "| objectives | pop_size | fronts | insert (ms) | full selection (ms) |", "|---|---|---|---|---|"]
+    for x in rows:
+        out.append(f"| {x['objectives']} | {x['pop_size']} | {x['fronts']} | {x['seconds_per_insert'] * 1e3:.2f} | "
+                   f"{x['full_selection_seconds'] * 1e3:.2f} |")
+    return out + [""]
+
+
 def overhead(r: dict) -> list[str]:
     out = []
     if r.get("overhead"):
@@ -257,7 +274,7 @@ SECTIONS = [
     ("tuning", tuning, lambda r: []),
     ("tuning", presets, lambda r: []),
     ("engine", overhead, lambda r: notes_overhead(r)),
-    ("sorting", sorting, lambda r: notes_sorting(r)),
+    ("sorting", sorting, lambda r: notes_sorting(r) + insertion(r.get("insertion", []))),
     ("engine", utilisation, lambda r: []),
     ("steady_state", steady, lambda r: []),
 ]

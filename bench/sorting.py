@@ -14,6 +14,13 @@ moocore's, and a difference is reported as wrong):
   method, compiled if pymoo's extensions are built);
 * ``moocore``: ``moocore.pareto_rank(F)`` on the bare array.
 
+Also the steady-state optimizer's cost per evaluation: ``nsga2-async`` inserts each
+result into a population of ``pop_size`` (``SteadyStatePopulation.insert``: LEAP's ENLU,
+the re-rank of the fronts from the newcomer's on, crowding, truncation), timed as the
+mean over ``--insertions`` insertions into a full population, next to the alternative:
+a full NSGA-II selection of the population plus the newcomer (``survivors``: sort,
+crowding, truncation), as generational ``nsga2`` does it once per generation.
+
 Timings are the best of ``--repeats`` runs (the machine is shared).
 """
 
@@ -109,6 +116,31 @@ ONCE_S = 1.0
 SLOW = {"leap-fast-nds"}  # O(M N^2) in pure Python: capped at --fast-nds-max points
 
 
+INSERTION_SIZES = (100, 1_000)
+
+
+def insertion_cost(m: int, n: int, count: int, rng) -> dict:
+    """Mean seconds per ``SteadyStatePopulation.insert`` into a full population of ``n``."""
+    from dnnp_hpo.plugins.nsga2.algorithm import survivors
+    from dnnp_hpo.plugins.nsga2.asynchronous import SteadyStatePopulation
+
+    population = SteadyStatePopulation(n)
+    for ind in individuals(rng.random((n, m))):
+        population.insert(ind)
+    newcomers = individuals(rng.random((count, m)))
+    start = time.perf_counter()
+    for ind in newcomers:
+        population.insert(ind)
+    per_insert = (time.perf_counter() - start) / count
+    newcomers = individuals(rng.random((count, m)))
+    start = time.perf_counter()
+    for ind in newcomers:
+        survivors([ind], population.members, n)
+    full = (time.perf_counter() - start) / count
+    return {"objectives": m, "pop_size": n, "insertions": count, "seconds_per_insert": per_insert,
+            "full_selection_seconds": full, "fronts": len(population.fronts)}
+
+
 def points(n: int, m: int, ties: bool, rng) -> np.ndarray:
     F = rng.random((n, m))
     return np.round(F * 20) / 20 if ties else F
@@ -121,6 +153,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--fast-nds-max", type=int, default=1000)
     parser.add_argument("--contenders", nargs="*", default=list(CONTENDERS), choices=list(CONTENDERS))
+    parser.add_argument("--insertion-sizes", type=int, nargs="*", default=list(INSERTION_SIZES))
+    parser.add_argument("--insertions", type=int, default=500)
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
     rows = []
@@ -143,8 +177,13 @@ def main(argv=None) -> dict:
                                  "seconds": best, "correct": correct})
                     print(f"m={m} n={n:6d} ties={ties!s:5s} {name:18s} {best:9.4f} s "
                           f"{'ok' if correct else 'WRONG RANKS'}", flush=True)
+    insertion = []
+    for m in args.objectives:
+        for n in args.insertion_sizes:
+            insertion.append(insertion_cost(m, n, args.insertions, rng))
+            print(f"m={m} pop_size={n:5d} insert {insertion[-1]['seconds_per_insert'] * 1e3:.2f} ms", flush=True)
     payload = {"benchmark": "sorting", "machine": machine(), "repeats": args.repeats, "once_s": ONCE_S,
-               "fast_nds_max": args.fast_nds_max, "rows": rows}
+               "fast_nds_max": args.fast_nds_max, "rows": rows, "insertion": insertion}
     write_result("sorting", payload)
     return payload
 
