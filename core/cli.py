@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dnnp_hpo.driver import check_run_dir, dry_run_trials, execute, prepare_run
-from dnnp_hpo.errors import LaunchFailed, SpecError
+from dnnp_hpo.errors import LaunchFailed, PluginError, SpecError
 from dnnp_hpo.evaluation import Evaluation
 from dnnp_hpo.front import chemically_accurate, format_value, pareto_front
 from dnnp_hpo.registry import KINDS, Registry, load_registry
@@ -108,7 +108,11 @@ def front_table(run: RunContext, evaluations: Sequence[Evaluation]) -> Table:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = output_console()
-    registry = load_registry()
+    try:
+        registry = load_registry()
+    except PluginError as exc:
+        print(f"hpo-run: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if args.list_plugins:
         list_plugins(registry, console)
         return 0

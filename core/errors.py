@@ -1,4 +1,5 @@
-"""The two kinds of expected failure: a user's mistake, and a training that failed."""
+"""The expected failures: a user's mistake, a plugin that cannot load, a training that
+failed, an engine that cannot start."""
 
 from __future__ import annotations
 
@@ -24,6 +25,12 @@ class SpecError(Exception):
 
     def __str__(self) -> str:
         return ": ".join(p for p in (self.file, self.key, self.message) if p)
+
+
+class PluginError(Exception):
+    """An installed plugin that cannot be used: its import fails, or it registers a name
+    another distribution registers too.  ``hpo-run`` shows it as one line and exits 2,
+    before reading the spec: the fix is in the environment, not in the run."""
 
 
 class TrainingFailed(Exception):

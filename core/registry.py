@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import importlib.metadata
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 import pluggy
 
 from dnnp_hpo import hookspecs
-from dnnp_hpo.errors import SpecError
+from dnnp_hpo.errors import PluginError, SpecError
 
 KINDS = ("parameter_types", "trainers", "launchers", "optimizers")
 
@@ -43,26 +44,60 @@ class Registry:
         return self.manager.hook
 
 
-def load_registry(extra_plugins: tuple[object, ...] = ()) -> Registry:
-    """Load every plugin of the entry-point group (and ``extra_plugins``, for tests)."""
+def plugin_entry_points() -> Iterable[importlib.metadata.EntryPoint]:
+    return importlib.metadata.entry_points(group=hookspecs.PROJECT)
+
+
+def _distribution(entry_point: importlib.metadata.EntryPoint) -> str:
+    dist = getattr(entry_point, "dist", None)
+    return dist.name if dist is not None else "an unknown distribution"
+
+
+def _register(manager: pluggy.PluginManager, plugin: object, name: str, where: str) -> None:
+    try:
+        manager.register(plugin, name=name)
+    except (ValueError, pluggy.PluginValidationError) as exc:
+        raise PluginError(f"{where} cannot be registered: {exc}") from None
+
+
+def load_registry(extra_plugins: tuple[object, ...] = (),
+                  entry_points: Iterable[importlib.metadata.EntryPoint] | None = None) -> Registry:
+    """Load every plugin of the entry-point group (and ``extra_plugins``, for tests).
+
+    Entry points are loaded here rather than by pluggy's ``load_setuptools_entrypoints``,
+    which skips, without a word, an entry point whose name another one already took:
+    a plugin named ``deepmd`` or ``progress`` would vanish, or a built-in would.  Each
+    is registered under ``distribution:name`` instead.  A plugin that cannot be imported,
+    and a name two distributions register, are a PluginError (one line, exit 2), for
+    every command: an observer that silently failed to load could lose records.
+    """
     manager = pluggy.PluginManager(hookspecs.PROJECT)
     manager.add_hookspecs(hookspecs)
-    manager.load_setuptools_entrypoints(hookspecs.PROJECT)
+    dists: dict[int, str] = {}
+    for ep in plugin_entry_points() if entry_points is None else entry_points:
+        dist = _distribution(ep)
+        where = f"the plugin {ep.name!r} of {dist} ({ep.value})"
+        try:
+            plugin = ep.load()
+        except Exception as exc:  # whatever the plugin's import raises, report it in one line
+            raise PluginError(f"{where} cannot be imported: {type(exc).__name__}: {exc}") from None
+        if manager.is_registered(plugin):  # two entry points naming one module
+            continue
+        _register(manager, plugin, f"{dist}:{ep.name}", where)
+        dists[id(plugin)] = dist
     for plugin in extra_plugins:
-        manager.register(plugin)
-    dists = {id(plugin): dist.project_name for plugin, dist in manager.list_plugin_distinfo()}
+        _register(manager, plugin, None, f"the plugin {plugin!r}")
     components: dict[str, dict[str, Registered]] = {}
     for kind in KINDS:
         table: dict[str, Registered] = {}
         # Call each implementation on its own to know which distribution said what.
         for impl in getattr(manager.hook, f"dnnp_hpo_{kind}").get_hookimpls():
+            dist = dists.get(id(impl.plugin), impl.plugin_name)
             for name, cls in (impl.function() or {}).items():
                 if name in table:
-                    raise RuntimeError(
-                        f"two plugins register the {kind[:-1]} {name!r}: "
-                        f"{table[name].distribution} and {dists.get(id(impl.plugin), impl.plugin_name)}"
-                    )
-                dist = dists.get(id(impl.plugin), impl.plugin_name)
+                    both = " and ".join(sorted((table[name].distribution, dist)))
+                    raise PluginError(f"two plugins register the {kind[:-1].replace('_', ' ')} {name!r}: "
+                                      f"{both}; uninstall one of them")
                 table[name] = Registered(name, cls, dist)
         components[kind] = table
     return Registry(manager, components)

@@ -1,0 +1,93 @@
+"""Plugin discovery against real installed distributions.
+
+Each test writes a distribution as pip would leave it (``NAME-VERSION.dist-info`` with
+METADATA and entry_points.txt, beside its module) into a directory put on PYTHONPATH,
+and runs the real ``hpo-run``: importlib.metadata finds it exactly as an installed
+plugin, with no pip run and nothing left in the project's environment.
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+from cli_testutil import VENV_BIN, run_exe, write_spec, zdt_spec
+
+TRAINER = '''\
+from dnnp_hpo.hookspecs import hookimpl
+from dnnp_hpo.plugins.function import FunctionTrainer
+
+
+@hookimpl
+def dnnp_hpo_trainers():
+    return {NAMES}
+'''
+
+
+def distribution(site: Path, name: str, entry_points: dict[str, str], module: str | None = None,
+                 source: str = "") -> Path:
+    """An installed distribution ``name`` in ``site``: its entry points in the dnnp_hpo group,
+    and, if given, a module ``module`` with ``source``."""
+    info = site / f"{name}-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+    lines = "".join(f"{key} = {value}\n" for key, value in entry_points.items())
+    (info / "entry_points.txt").write_text(f"[dnnp_hpo]\n{lines}")
+    if module:
+        (site / f"{module}.py").write_text(textwrap.dedent(source))
+    return site
+
+
+def hpo_run_with(site: Path, *args: str, cwd: Path):
+    path = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p)
+    return run_exe([str(VENV_BIN / "hpo-run"), *args], cwd=cwd, timeout=120,
+                   env={"PYTHONPATH": path, "COLUMNS": "200"})
+
+
+def test_a_plugin_named_like_a_builtin_is_loaded_and_listed(tmp_path):
+    # pluggy's own loader drops an entry point whose name is taken: this one would vanish.
+    site = distribution(tmp_path / "site", "mycode-hpo", {"records": "mycode_plugin"}, "mycode_plugin",
+                        TRAINER.replace("{NAMES}", '{"mycode": FunctionTrainer}'))
+    listed = hpo_run_with(site, "--list-plugins", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    row = next(line for line in listed.stdout.splitlines() if " mycode " in line)
+    assert "mycode-hpo" in row
+    # and the built-in observer of that entry-point name is still there: it writes pop.csv
+    spec = write_spec(tmp_path / "s.yaml", zdt_spec(tmp_path / "run", pop_size=4, generations=0))
+    done = hpo_run_with(site, str(spec), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "run" / "pop.csv").exists()
+
+
+def test_two_distributions_registering_one_name_are_one_line_and_exit_2(tmp_path):
+    site = distribution(tmp_path / "site", "mycode-hpo", {"mycode": "mycode_plugin"}, "mycode_plugin",
+                        TRAINER.replace("{NAMES}", '{"function": FunctionTrainer}'))
+    spec = write_spec(tmp_path / "s.yaml", zdt_spec(tmp_path / "run"))
+    for args in (["--list-plugins"], [str(spec)], [str(spec), "--dry-run"]):
+        done = hpo_run_with(site, *args, cwd=tmp_path)
+        assert done.returncode == 2, (args, done.stderr)
+        assert done.stderr.splitlines() == [
+            "hpo-run: two plugins register the trainer 'function': dnnp-hpo and mycode-hpo; "
+            "uninstall one of them"], args
+        assert "Traceback" not in done.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_plugin_that_fails_to_import_is_one_line_and_exit_2(tmp_path):
+    site = distribution(tmp_path / "site", "broken-hpo", {"broken": "broken_plugin"}, "broken_plugin",
+                        "import a_module_nobody_installed\n")
+    done = hpo_run_with(site, "--list-plugins", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "hpo-run: the plugin 'broken' of broken-hpo (broken_plugin) cannot be imported: "
+        "ModuleNotFoundError: No module named 'a_module_nobody_installed'"]
+
+
+def test_an_entry_point_to_a_missing_module_is_one_line_and_exit_2(tmp_path):
+    # a plugin uninstalled by hand, its dist-info left behind
+    site = distribution(tmp_path / "site", "gone-hpo", {"gone": "gone_plugin:hooks"})
+    done = hpo_run_with(site, "--list-plugins", cwd=tmp_path)
+    assert done.returncode == 2
+    assert len(done.stderr.splitlines()) == 1
+    assert "the plugin 'gone' of gone-hpo (gone_plugin:hooks) cannot be imported" in done.stderr
