@@ -79,7 +79,7 @@ def load_registry(extra_plugins: tuple[object, ...] = (),
         where = f"the plugin {ep.name!r} of {dist} ({ep.value})"
         try:
             plugin = ep.load()
-        except Exception as exc:  # whatever the plugin's import raises, report it in one line
+        except Exception as exc:  # noqa: BLE001 - whatever a plugin's import raises, one line
             raise PluginError(f"{where} cannot be imported: {type(exc).__name__}: {exc}") from None
         if manager.is_registered(plugin):  # two entry points naming one module
             continue

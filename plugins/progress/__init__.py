@@ -1,7 +1,8 @@
 """Observer plugin: live progress of a run on the terminal.
 
 On a terminal (rich): generation k of n, evaluations done / running / failed in this
-generation, elapsed time and an estimate to the end, and the best value of each
+generation (steady state: births done of the budget, and done / failed since the last
+snapshot), elapsed time and an estimate to the end, and the best value of each
 objective on the current non-dominated front.  When stdout is not a terminal (a batch
 job's log), plain lines instead: one per generation and one per failed evaluation.
 """
@@ -91,7 +92,10 @@ class Progress:
 
     @hookimpl
     def dnnp_hpo_evaluation_started(self, trial: Trial) -> None:
-        if trial.generation != self.generation:
+        # Generational: a generation's counts start with its first evaluation.  A steady-state
+        # run breeds generation g + 1 while generation g still returns: its counts run from
+        # one snapshot to the next instead (reset in generation_finished).
+        if trial.generation != self.generation and not self.steady_state:
             self.generation, self.done_in_generation, self.failed_in_generation = trial.generation, 0, 0
         self.running += 1
         self._refresh()
@@ -118,12 +122,14 @@ class Progress:
                 f"best {name} {format_value(min(e.fitness[i] for e in self.front))}"
                 for i, name in enumerate(self.run.objective_names)
             ) if self.front else "no successful evaluation yet"
-            what = (f"births {self.done} of {self.planned} (snapshot {generation})" if self.steady_state
+            what = (f"births {self.done} of {self.planned} (snapshot {generation}), "
+                    f"{self.failed_in_generation} failed since the last snapshot" if self.steady_state
                     else f"generation {generation} of {self.generations - 1} done: {self.done}/{self.planned} "
-                    "evaluations")
-            print(f"{what}, {self.failed_in_generation} failed in this generation, "
-                  f"elapsed {_duration(time.monotonic() - self.start)}; front of {len(self.front)}: {best}",
+                    f"evaluations, {self.failed_in_generation} failed in this generation")
+            print(f"{what}, elapsed {_duration(time.monotonic() - self.start)}; front of {len(self.front)}: {best}",
                   file=sys.stdout, flush=True)
+        if self.steady_state:
+            self.done_in_generation = self.failed_in_generation = 0
         self._refresh()
 
     @hookimpl

@@ -67,9 +67,9 @@ def test_two_distributions_registering_one_name_are_one_line_and_exit_2(tmp_path
     for args in (["--list-plugins"], [str(spec)], [str(spec), "--dry-run"]):
         done = hpo_run_with(site, *args, cwd=tmp_path)
         assert done.returncode == 2, (args, done.stderr)
-        assert done.stderr.splitlines() == [
+        assert done.stderr.splitlines() == [(
             "hpo-run: two plugins register the trainer 'function': dnnp-hpo and mycode-hpo; "
-            "uninstall one of them"], args
+            "uninstall one of them")], args
         assert "Traceback" not in done.stderr
     assert not (tmp_path / "run").exists()
 
@@ -79,9 +79,9 @@ def test_a_plugin_that_fails_to_import_is_one_line_and_exit_2(tmp_path):
                         "import a_module_nobody_installed\n")
     done = hpo_run_with(site, "--list-plugins", cwd=tmp_path)
     assert done.returncode == 2
-    assert done.stderr.splitlines() == [
+    assert done.stderr.splitlines() == [(
         "hpo-run: the plugin 'broken' of broken-hpo (broken_plugin) cannot be imported: "
-        "ModuleNotFoundError: No module named 'a_module_nobody_installed'"]
+        "ModuleNotFoundError: No module named 'a_module_nobody_installed'")]
 
 
 def test_an_entry_point_to_a_missing_module_is_one_line_and_exit_2(tmp_path):

@@ -21,6 +21,22 @@ def test_progress_counts_births_for_the_steady_state_optimizer(tmp_path):
     assert [(int(b), int(g)) for b, g in snapshots] == [(8, 0), (16, 1), (20, 2)]
 
 
+def test_steady_state_progress_counts_each_failure_once_between_snapshots(tmp_path):
+    # A third of the candidates fail (x0 < 0.33), generation 0's among them.  Offspring
+    # (generation 1) start before snapshot 0: failures are counted per snapshot interval,
+    # not per generation label, so the lines add up to the journal's failures.
+    failing = "{plugin: function, callable: 'steady_funcs:failing_zdt1'}"
+    spec = write_spec(tmp_path / "spec.yaml", births=24, trainer=failing)
+    done = hpo_run(tmp_path, spec, "runs/f")
+    assert done.returncode == 0, done.stderr
+    counts = [int(n) for n in re.findall(r"^births \d+ of 24 \(snapshot \d+\), (\d+) failed since the last "
+                                         r"snapshot", done.stdout, re.MULTILINE)]
+    evaluations = recorded(tmp_path / "runs/f")[0]
+    failed = sum(1 for e in evaluations if not e.ok)
+    assert len(counts) == 3 and failed > 0
+    assert sum(counts) == failed
+
+
 def test_progress_counts_generations_for_the_generational_optimizer(tmp_path):
     spec = write_spec(tmp_path / "spec.yaml", births=20)
     text = spec.read_text().replace("plugin: nsga2-async, pop_size: 8, max_births: 20",
