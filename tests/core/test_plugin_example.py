@@ -1,0 +1,92 @@
+"""The trainer example of docs/plugins.md, as printed there, installed and run.
+
+The code block is read from the page (its ``...`` filled with numbers from the training's
+output), installed as a distribution with its entry point (test_registry.distribution),
+and driven by the real hpo-run on local Dask, with a real ``mycode-train`` program on
+PATH; and without one, which the policy says is a failed training, not a crash.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import sys
+from pathlib import Path
+
+from cli_testutil import VENV_BIN, run_exe, write_spec
+from test_registry import distribution
+
+from dnnp_hpo.journal import Journal
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
+# What the made-up code prints; the example's "..." become reads of it.
+MYCODE_TRAIN = f"""#!{sys.executable}
+import pathlib, sys
+lr = float(pathlib.Path(sys.argv[1]).read_text().split()[1])
+print(f"{{lr / 10}} {{lr * 2}}")
+"""
+
+
+def example_source() -> str:
+    block = re.search(r"```python\n(# mycode_hpo/plugin.py\n.*?)```", DOC.read_text(), re.DOTALL)
+    assert block, "docs/plugins.md lost its trainer example"
+    source = block.group(1)
+    assert source.count(": ...,") == 2
+    return source.replace('{"energy_rmse": ..., "force_rmse": ...,', '{"energy_rmse": read(workdir)[0], '
+                          '"force_rmse": read(workdir)[1],') + (
+        "\n\ndef read(workdir):\n    return [float(x) for x in (workdir / 'stdout.log').read_text().split()]\n")
+
+
+def spec(tmp_path: Path) -> Path:
+    return write_spec(tmp_path / "spec.yaml", {
+        "name": "mycode", "seed": 3, "run_dir": str(tmp_path / "run"),
+        "space": {"lr": {"type": "float", "init": [0.001, 0.01], "sigma": 0.001}},
+        "objectives": [{"name": "energy_rmse"}, {"name": "force_rmse"}],
+        "trainer": {"plugin": "mycode", "timeout_minutes": 1},
+        "optimizer": {"plugin": "nsga2", "pop_size": 4, "generations": 1},
+        "launcher": {"plugin": "dask", "workers": 1},
+    })
+
+
+def run_example(tmp_path: Path, path: str):
+    site = distribution(tmp_path / "site", "mycode-hpo", {"mycode": "mycode_hpo.plugin"})
+    (site / "mycode_hpo").mkdir()
+    (site / "mycode_hpo" / "__init__.py").write_text("")
+    (site / "mycode_hpo" / "plugin.py").write_text(example_source())
+    pythonpath = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p)
+    # PATH without this venv's bin: what is found is what the test put there
+    return run_exe([str(VENV_BIN / "hpo-run"), str(spec(tmp_path))], cwd=tmp_path, timeout=300,
+                   env={"PYTHONPATH": pythonpath, "PATH": path, "COLUMNS": "200"})
+
+
+def evaluations(tmp_path: Path):
+    journal = Journal.of(tmp_path / "run")
+    try:
+        return journal.evaluations()
+    finally:
+        journal.close()
+
+
+def test_the_example_trainer_runs_a_search(tmp_path):
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    program = tools / "mycode-train"
+    program.write_text(MYCODE_TRAIN)
+    program.chmod(program.stat().st_mode | stat.S_IXUSR)
+    done = run_example(tmp_path, f"{tools}{os.pathsep}/usr/bin:/bin")
+    assert done.returncode == 0, done.stderr
+    recorded = evaluations(tmp_path)
+    assert len(recorded) == 8 and all(e.ok for e in recorded)
+    for e in recorded:
+        assert e.fitness == (e.trial.params["lr"] / 10, e.trial.params["lr"] * 2)
+
+
+def test_without_its_program_every_training_fails_with_the_reason_and_the_run_ends(tmp_path):
+    done = run_example(tmp_path, "/usr/bin:/bin")
+    assert done.returncode == 0, done.stderr
+    recorded = evaluations(tmp_path)
+    assert len(recorded) == 8
+    assert {e.status for e in recorded} == {"failed"}
+    assert all(e.reason.startswith("cannot start 'mycode-train'") for e in recorded)
+    assert all(e.fitness == (2147483647.0, 2147483647.0) for e in recorded)
