@@ -91,7 +91,10 @@ def _walltime(_instance, _attribute, value) -> None:
 
 
 def _address(_instance, _attribute, value) -> None:
-    if value is not None and (not value.strip() or " " in value or "://" in value):
+    # Malformed on any host (an empty interface name too); whether the host has that
+    # address is checked at launch (parsl_parts.resolve_address), where it is known.
+    if value is not None and (not value.strip() or " " in value or "://" in value
+                              or value.strip() == "interface:"):
         raise Invalid(f"address must be an IP address, 'hostname' or 'interface:NAME', got {value!r}")
 
 

@@ -86,6 +86,7 @@ BAD_BLOCKS = [
     ("launcher={plugin: parsl, provider: slurm, nodes_per_block: 0}", "nodes_per_block must be at least 1"),
     ("launcher={plugin: parsl, qeueu: batch}", "unknown key(s): qeueu"),
     ("launcher={plugin: parsl, address: 'tcp://1.2.3.4:5'}", "address must be an IP address"),
+    ("launcher={plugin: parsl, address: 'interface:'}", "or 'interface:NAME', got 'interface:'"),
 ]
 
 
