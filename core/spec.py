@@ -389,6 +389,10 @@ def _sample_values(parameter: ParameterType) -> list[Any]:
 def load_experiment(path: Path, registry: Registry, overrides: tuple[str, ...] = ()) -> tuple[Experiment, dict]:
     """Read, override and structure a spec file; returns it and the raw mapping as run."""
     data = read_yaml(path)
+    if "launcher" not in data and any(a.startswith("launcher.") for a in overrides):
+        # --set launcher.workers=4 on a spec that relies on the default launcher sets a
+        # key of that default (only then: the raw spec a run records stays as written)
+        data["launcher"] = _default_launcher()
     try:
         for assignment in overrides:
             apply_override(data, assignment)

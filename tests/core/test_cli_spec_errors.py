@@ -251,6 +251,20 @@ def test_override_adds_a_key_that_the_file_lacks(tmp_path, capsys):
     assert main([str(path), "--dry-run", "--set", "launcher.plugin=dask", "--set", "launcher.workers=1"]) == 0
 
 
+def test_override_sets_a_key_of_the_default_launcher(tmp_path, capsys):
+    from dnnp_hpo.registry import load_registry
+    from dnnp_hpo.spec import load_experiment
+
+    spec = zdt_spec(tmp_path / "run")
+    del spec["launcher"]  # defaults to {plugin: dask}
+    path = write_spec(tmp_path / "spec.yaml", spec)
+    experiment, raw = load_experiment(path, load_registry(), ("launcher.workers=3",))
+    assert (type(experiment.launcher).__name__, experiment.launcher.workers) == ("DaskLauncher", 3)
+    assert raw["launcher"] == {"plugin": "dask", "workers": 3}
+    # without a launcher override the recorded spec stays as written
+    assert "launcher" not in load_experiment(path, load_registry(), ("seed=2",))[1]
+
+
 # ---- --dry-run ------------------------------------------------------------------------
 
 
