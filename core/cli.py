@@ -139,6 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.print(f"The run in {run.run_dir} is finished; the front of its final population:")
     elif run.resumed:
         console.print(f"Resuming the run in {run.run_dir}")
+        if run.moved:
+            console.print(f"  where it runs changed ({', '.join(run.moved)}), not what it searches")
     try:
         population = execute(run, trainer, registry)
     except LaunchFailed as exc:

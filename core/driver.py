@@ -64,6 +64,16 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: value}
 
 
+#: Keys that say where a run executes, not what it searches: a resume may change them
+#: without --force (more workers, a run started on a laptop moved to a cluster, jsrun for
+#: srun, the run directory moved).  Each is the key or a prefix of dotted keys.
+PLACEMENT = ("run_dir", "launcher", "trainer.launch_prefix")
+
+
+def is_placement(key: str) -> bool:
+    return any(key == p or key.startswith(f"{p}.") for p in PLACEMENT)
+
+
 def spec_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     """Dotted keys whose values differ between two raw specs."""
     return _flat_differences(_flatten(old), _flatten(json.loads(json.dumps(new))))
@@ -90,7 +100,7 @@ def _refilled(stored: Mapping[str, Any] | None, run: RunContext) -> str | None:
     if stored is None:  # a journal from before settings were recorded
         return None
     old_flat, new_flat = _flatten(stored), _flatten(resolved_settings(run))
-    changed = _flat_differences(old_flat, new_flat)
+    changed = [k for k in _flat_differences(old_flat, new_flat) if not is_placement(k)]
     if not changed:
         return None
     shown = "; ".join(f"{k}: {old_flat.get(k)!r} then, {new_flat.get(k)!r} now" for k in changed[:3])
@@ -128,6 +138,8 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
         # nothing was run, so this is a fresh start.
         return run
     differences = spec_differences(stored, run.raw_spec)
+    moved = tuple(k for k in differences if is_placement(k))
+    differences = [k for k in differences if not is_placement(k)]
     shown = ", ".join(differences[:8]) + (" ..." if len(differences) > 8 else "")
     if finished and differences:
         # Even with --force: nothing would be run with the new values, so say so rather
@@ -150,7 +162,7 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
             f"({refilled}); resume it with that version, or pass --force to continue with the new "
             "values", "run_dir", where,
         )
-    return attrs.evolve(run, resumed=True, finished=bool(finished))
+    return attrs.evolve(run, resumed=True, finished=bool(finished), moved=moved)
 
 
 def execute(run: RunContext, trainer: Trainer, registry: Registry) -> list[Member]:

@@ -97,6 +97,7 @@ class Journal:
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = Path(path)
+        self.root = self.path.parent.resolve()  #: the run directory the journal is in now
         self.readonly = readonly
         if readonly:
             self.db = _connect_readonly(self.path)
@@ -149,7 +150,7 @@ class Journal:
                 "INSERT INTO evaluations (uuid, birth_id, generation, genome, params, seed, workdir, status)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (trial.uuid, trial.birth_id, trial.generation, _dumps(trial.genome),
-                 _dumps(trial.params), trial.seed, str(trial.workdir), RUNNING),
+                 _dumps(trial.params), trial.seed, self._stored(trial.workdir), RUNNING),
             )
 
     def finished(self, evaluation: Evaluation) -> None:
@@ -159,10 +160,19 @@ class Journal:
             db.execute(
                 "INSERT OR REPLACE INTO evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (t.uuid, t.birth_id, t.generation, _dumps(t.genome), _dumps(t.params), t.seed,
-                 str(t.workdir), evaluation.status, evaluation.reason, _dumps(evaluation.fitness),
+                 self._stored(t.workdir), evaluation.status, evaluation.reason, _dumps(evaluation.fitness),
                  _dumps(evaluation.metrics), evaluation.start, evaluation.stop,
                  evaluation.hostname, evaluation.pid),
             )
+
+    def _stored(self, workdir: Path) -> str:
+        """``workdir`` as recorded: relative to the run directory when inside it (always, for
+        RUN_DIR/evals/<uuid>), so a run directory moved or copied elsewhere reads, and
+        harvests from, its own evaluation directories, not the ones it was copied from."""
+        try:
+            return str(Path(workdir).relative_to(self.root))
+        except ValueError:
+            return str(workdir)
 
     def mark_interrupted(self, uuid: str, reason: str) -> None:
         with self.transaction() as db:
@@ -184,7 +194,7 @@ class Journal:
             )
         else:
             rows = self.db.execute("SELECT * FROM evaluations WHERE status = ? ORDER BY birth_id", (status,))
-        return [_evaluation(row) for row in rows.fetchall()]
+        return [_evaluation(row, self.root) for row in rows.fetchall()]
 
     def running(self) -> list[Trial]:
         """Trials sent out but never recorded as finished."""
@@ -214,7 +224,7 @@ class Journal:
             " WHERE p.generation = ? ORDER BY p.position",
             (generation,),
         ).fetchall()
-        return [Member(_evaluation(row[:-2]), int(row[-2]), float(row[-1])) for row in rows]
+        return [Member(_evaluation(row[:-2], self.root), int(row[-2]), float(row[-1])) for row in rows]
 
     def checkpoint(self) -> Checkpoint | None:
         """The last generation whose population and optimizer state were both recorded."""
@@ -268,12 +278,14 @@ def _check_tables(db: sqlite3.Connection, path: Path) -> None:
         raise NotAJournal(f"{path}: not a run journal (no table {missing[0]!r})")
 
 
-def _evaluation(row: Sequence[Any]) -> Evaluation:
+def _evaluation(row: Sequence[Any], root: Path) -> Evaluation:
+    """An evaluation from its row; a relative ``workdir`` is under ``root`` (the run
+    directory where the journal is now; journals before 2026-12-02 hold absolute paths)."""
     (uuid, birth_id, generation, genome, params, seed, workdir, status, reason,
      fitness, metrics, start, stop, hostname, pid) = row
     trial = Trial(uuid=uuid, birth_id=birth_id, generation=generation,
                   genome=tuple(json.loads(genome)), params=json.loads(params), seed=seed,
-                  workdir=Path(workdir))
+                  workdir=root / workdir)
     return Evaluation(
         trial=trial, status=status, reason=reason or "",
         fitness=tuple(json.loads(fitness)) if fitness else (),

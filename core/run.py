@@ -22,6 +22,8 @@ class RunContext:
     hook: Any = attrs.field(default=None, eq=False, repr=False)  #: pluggy hook caller
     resumed: bool = False  #: True when the journal already held evaluations at start
     finished: bool = False  #: True when the journal's search is done: it is not run again
+    #: placement keys (driver.PLACEMENT: launcher, run_dir...) a resume changed
+    moved: tuple[str, ...] = ()
     #: births the journal held finished when this session started (a resume's)
     recorded: frozenset[int] = attrs.field(factory=frozenset, eq=False, repr=False)
 

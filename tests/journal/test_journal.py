@@ -66,3 +66,24 @@ def test_checkpoint_is_the_last_generation_with_state(tmp_path):
         assert journal.generations() == [0, 1]
         assert journal.checkpoint().state == {"g": 1}
         assert journal.checkpoint().population == [Member(e, 0, 2.0)]
+
+
+def test_a_moved_run_directory_reads_its_own_evaluation_directories(tmp_path):
+    """workdir is recorded relative to the run directory: after a move (or on a copy) the
+    journal points at the evaluation directories beside it, which a resume harvests."""
+    run = tmp_path / "run"
+    run.mkdir()
+    with Journal.of(run) as journal:
+        done = trial(0, (0.5,), run / "evals")
+        journal.finished(Evaluation(trial=done, status="ok", reason="", fitness=(1.0, 2.0), metrics={},
+                                    start=1.0, stop=2.0, hostname="h", pid=1))
+        journal.started(trial(1, (0.25,), run / "evals"))
+        outside = trial(2, (0.75,), tmp_path / "elsewhere")  # not under the run: kept as given
+        journal.started(outside)
+        stored = dict(journal.db.execute("SELECT uuid, workdir FROM evaluations").fetchall())
+    assert stored == {"u0": "evals/u0", "u1": "evals/u1", "u2": str(tmp_path / "elsewhere" / "u2")}
+    run.rename(tmp_path / "moved")
+    with Journal.of(tmp_path / "moved", readonly=True) as journal:
+        assert journal.evaluations()[0].trial.workdir == tmp_path / "moved" / "evals" / "u0"
+        assert [t.workdir for t in journal.running()] == [tmp_path / "moved" / "evals" / "u1",
+                                                          tmp_path / "elsewhere" / "u2"]

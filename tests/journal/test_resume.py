@@ -170,6 +170,31 @@ def test_a_changed_spec_is_refused_naming_the_keys(tmp_path):
     assert (tmp_path / "runs/c/journal.sqlite").read_bytes() == before
 
 
+def test_a_run_resumes_on_another_launcher_and_in_a_moved_directory(tmp_path, reference):
+    """Where a run executes is not what it searches: a run killed on two workers, its
+    directory moved, resumes without --force on one worker (run_dir and launcher.workers
+    differ from its start) and ends with the uninterrupted run's population."""
+    import shutil
+
+    spec = write_spec(tmp_path, tmp_path / "trainings.log")
+    assert hpo_run(tmp_path, spec, "runs/m", "evaluation_finished", 13).returncode == -9
+    shutil.move(tmp_path / "runs/m", tmp_path / "moved")
+    resumed = hpo_run(tmp_path, spec, "moved", "none", 0, "--set", "launcher.workers=1")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "Resuming the run in" in resumed.stdout
+    assert "where it runs changed (launcher.workers, run_dir), not what it searches" in resumed.stdout
+    assert final_population(tmp_path / "moved") == reference
+    with Journal.of(tmp_path / "moved", readonly=True) as journal:
+        assert journal.meta("spec")["launcher"] == {"plugin": "dask", "workers": 2}  # as it started
+    # finished now: on yet another launcher it shows its front; a changed seed beside it
+    # is refused, naming the seed alone
+    shown = hpo_run(tmp_path, spec, "moved", "none", 0, "--set", "launcher.workers=3")
+    assert shown.returncode == 0 and "is finished" in shown.stdout, shown.stderr
+    refused = hpo_run(tmp_path, spec, "moved", "none", 0, "--set", "launcher.workers=3", "--set", "seed=9")
+    assert refused.returncode == 2
+    assert "the keys that differ (seed) would change nothing" in refused.stderr
+
+
 def test_a_finished_run_is_shown_not_continued(tmp_path):
     """Run again, a finished run shows its final population and says it is finished (not
     "Resuming"); with a changed spec it refuses in one line, --force or not, since nothing

@@ -66,6 +66,13 @@ def test_batch_script_runs_and_cleans_up(script: Path, tmp_path: Path, worker_en
                                capture_output=True, text=True, check=False)
     assert leftovers.stdout.strip() == "", "no Dask process left behind"
     print(f"{script.name}: {time.monotonic() - started:.2f} s; {log.strip().splitlines()[0]}")
+    # The next job, given this one's WORKDIR and another node count, takes the run up
+    # again (finished here: it shows its front) instead of refusing the changed launcher.
+    again = subprocess.run(["bash", str(script)], cwd=tmp_path, env={**env, "NODES": "1"}, capture_output=True,
+                           text=True, timeout=180, start_new_session=True, check=False)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert f"The run in {workdir / 'run'} is finished" in again.stdout
+    assert_every_evaluation_once(workdir / "run", 8)
 
 
 BAD_BLOCKS = [

@@ -208,7 +208,7 @@ def test_resumed_on_fewer_workers_each_birth_keeps_one_record(tmp_path):
     spec = write_spec(tmp_path / "spec.yaml", trainer=FILE.format(log=log, seconds=0.05),
                       launcher=dask(2), births=32)
     assert hpo_run(tmp_path, spec, "runs/w", kill=("evaluation_finished", 20)).returncode == -9
-    resumed = hpo_run(tmp_path, spec, "runs/w", "--set", "launcher.workers=1", "--force")
+    resumed = hpo_run(tmp_path, spec, "runs/w", "--set", "launcher.workers=1")  # no --force: a placement key
     assert resumed.returncode == 0, resumed.stderr
     evaluations, _, _, integrity, running = recorded(tmp_path / "runs/w")
     assert integrity == "ok" and not running
