@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -13,10 +14,12 @@ from rich.table import Table
 
 from dnnp_hpo.driver import check_run_dir, dry_run_trials, execute, prepare_run
 from dnnp_hpo.errors import LaunchFailed, PluginError, SpecError
-from dnnp_hpo.evaluation import Evaluation
+from dnnp_hpo.evaluation import Evaluation, Member
+from dnnp_hpo.hookspecs import Trainer
 from dnnp_hpo.front import chemically_accurate, format_value, pareto_front
 from dnnp_hpo.registry import KINDS, Registry, load_registry
 from dnnp_hpo.run import RunContext
+from dnnp_hpo.runlock import RunLock
 
 EXIT_BAD_INPUT = 2
 EXIT_LAUNCH_FAILED = 3
@@ -131,18 +134,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 console.print(rendered, markup=False, highlight=False, soft_wrap=True)
             console.print(f"The spec is valid; the run would write to {run.run_dir}")
             return 0
-        run = check_run_dir(run, resume=args.resume, force=args.force)
+        run = check_run_dir(run, resume=args.resume, force=args.force)  # writes nothing
+        with contextlib.ExitStack() as held:
+            if not run.finished:  # a finished run is only read
+                held.enter_context(RunLock(run.run_dir, str(run.spec_path)))
+                # Again, now that no other driver can start it: one may have since we looked.
+                run = check_run_dir(run, resume=args.resume, force=args.force)
+            population = run_search(run, trainer, registry, console)
     except SpecError as exc:
         print(f"hpo-run: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if run.finished:
-        console.print(f"The run in {run.run_dir} is finished; the front of its final population:")
-    elif run.resumed:
-        console.print(f"Resuming the run in {run.run_dir}")
-        if run.moved:
-            console.print(f"  where it runs changed ({', '.join(run.moved)}), not what it searches")
-    try:
-        population = execute(run, trainer, registry)
     except LaunchFailed as exc:
         print(f"hpo-run: could not launch: {exc}", file=sys.stderr)
         return EXIT_LAUNCH_FAILED
@@ -150,6 +151,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     failures = sum(1 for m in population if not m.evaluation.ok)
     console.print(f"Run directory: {run.run_dir} ({failures} failed in the final population)")
     return 0
+
+
+def run_search(run: RunContext, trainer: Trainer, registry: Registry, console: Console) -> list[Member]:
+    """Say what is about to happen, then run (or resume, or only read) the search."""
+    if run.finished:
+        console.print(f"The run in {run.run_dir} is finished; the front of its final population:")
+    elif run.resumed:
+        console.print(f"Resuming the run in {run.run_dir}")
+        if run.moved:
+            console.print(f"  where it runs changed ({', '.join(run.moved)}), not what it searches")
+    return execute(run, trainer, registry)
 
 
 def entry_point() -> None:

@@ -16,6 +16,7 @@ from dnnp_hpo.hookspecs import Trainer
 from dnnp_hpo.journal import FILENAME, EmptyJournal, Journal, JournalRecorder, NotAJournal
 from dnnp_hpo.registry import Registry
 from dnnp_hpo.run import RunContext
+from dnnp_hpo.runlock import LOCK
 from dnnp_hpo.spec import load_experiment
 from dnnp_hpo.study import Study
 
@@ -114,10 +115,12 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
     """
     journal_path = run.run_dir / FILENAME
     where = str(run.spec_path)
+    if run.run_dir.exists() and not run.run_dir.is_dir():
+        raise SpecError(f"{run.run_dir} is a file, not a directory: choose another run_dir", "run_dir", where)
     if not journal_path.exists():
         if resume:
             raise SpecError(f"--resume: {run.run_dir} holds no {FILENAME} to resume from", "run_dir", where)
-        if run.run_dir.exists() and any(run.run_dir.iterdir()):
+        if run.run_dir.exists() and any(p.name != LOCK for p in run.run_dir.iterdir()):
             raise SpecError(
                 f"{run.run_dir} exists and is not a dnnp-hpo run: choose another run_dir "
                 "(or --set run_dir=...) or remove it", "run_dir", where,
@@ -167,6 +170,9 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
 
 def execute(run: RunContext, trainer: Trainer, registry: Registry) -> list[Member]:
     """Run (or resume) the search in the run directory; return the final population."""
+    if run.finished:  # only read: it may lie where nothing can be written
+        with Journal.of(run.run_dir, readonly=True) as journal:
+            return journal.population(journal.generations()[-1])
     run.run_dir.mkdir(parents=True, exist_ok=True)
     with Journal.of(run.run_dir) as journal:
         if journal.meta("finished", False):

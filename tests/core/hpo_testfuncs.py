@@ -79,3 +79,11 @@ def two_spheres(params):
     """Two objectives of any numeric parameters: distance to 0 and to 1 (never fails)."""
     values = [float(v) for v in params.values()]
     return (sum(v * v for v in values) / len(values), sum((v - 1.0) ** 2 for v in values) / len(values))
+
+
+def slow_zdt1(params):
+    """ZDT1 after half a second: a run that lasts long enough to meet a second driver."""
+    import time
+
+    time.sleep(0.5)
+    return zdt1(params)

@@ -1,0 +1,76 @@
+"""One driver per run directory: an exclusive lock held while ``hpo-run`` runs a search.
+
+A second ``hpo-run`` on a live run's directory (a requeued batch job, a second terminal:
+"run the same command again" is how a run resumes) would otherwise resume it: set the
+first driver's evaluations in flight aside and train every birth again, both writing to
+one journal.  The lock is ``flock`` on ``RUN_DIR/driver.lock``, not on the journal (SQLite
+locks that file its own way, and NFS emulates flock with the same byte-range locks).  The
+kernel drops it when the driver dies, SIGKILL included, so it never goes stale; the file
+stays, naming the last holder.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+from dnnp_hpo.errors import SpecError
+
+LOCK = "driver.lock"
+
+
+class RunLock:
+    """``with RunLock(run_dir, spec):`` holds ``run_dir`` for this process, or raises a
+    SpecError (key ``run_dir``) naming the driver that holds it.  Creates ``run_dir``; if
+    the block fails and this created it, removes it again when only the lock is there."""
+
+    def __init__(self, run_dir: Path, spec: str) -> None:
+        self.run_dir = Path(run_dir)
+        self.spec = spec
+        self.file: IO[str] | None = None
+        self.created = False
+
+    def __enter__(self) -> RunLock:
+        self.created = not self.run_dir.exists()
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self.file = open(self.run_dir / LOCK, "a+", encoding="utf-8")  # noqa: SIM115 - held until __exit__
+        except OSError as exc:  # a read-only place, a path through a file, /proc...
+            raise SpecError(f"cannot write in {self.run_dir}: {exc.strerror or exc}", "run_dir",
+                            self.spec) from None
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.file.seek(0)
+            holder = self.file.read().strip() or "another process"
+            self._release()
+            raise SpecError(f"{self.run_dir} is in use by another hpo-run ({holder}): wait for it to end, "
+                            "or choose another run_dir", "run_dir", self.spec) from None
+        except OSError as exc:  # a file system without flock (a Lustre mount without -o flock)
+            print(f"hpo-run: note: cannot lock {self.run_dir / LOCK} ({exc.strerror or exc}); "
+                  "do not run two hpo-run on this run_dir at once", file=sys.stderr)
+        self.file.seek(0)
+        self.file.truncate()
+        self.file.write(f"pid {os.getpid()} on {socket.gethostname()} since "
+                        f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+        self.file.flush()
+        return self
+
+    def _release(self) -> None:
+        if self.file is not None:
+            self.file.close()  # closing the file drops the lock
+            self.file = None
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self._release()
+        if kind is not None and self.created and [p.name for p in self.run_dir.iterdir()] == [LOCK]:
+            # refused before anything was written (another driver's run, a bad resume)
+            (self.run_dir / LOCK).unlink()
+            self.run_dir.rmdir()

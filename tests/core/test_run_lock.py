@@ -1,0 +1,102 @@
+"""One driver per run directory (core/runlock.py), with the real hpo-run on local Dask."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from file_modes import unprivileged
+from hpo_testutil import run_cli, subprocess_env, write_spec, zdt_spec
+
+from dnnp_hpo.journal import Journal
+from dnnp_hpo.runlock import LOCK
+
+
+def rows(run_dir: Path) -> list[tuple[str, str]]:
+    with Journal.of(run_dir, readonly=True) as journal, journal.transaction() as db:
+        return db.execute("SELECT uuid, status FROM evaluations ORDER BY rowid").fetchall()
+
+
+def wait_for_rows(run_dir: Path, driver: subprocess.Popen, deadline: float = 120) -> None:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end and driver.poll() is None:
+        try:
+            if rows(run_dir):
+                return
+        except Exception:  # noqa: BLE001, S110 - the journal is not there yet
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"the first driver recorded nothing (exit {driver.poll()})")
+
+
+def test_a_second_driver_on_a_live_run_is_refused_and_changes_nothing(tmp_path, hpo_run_exe):
+    spec = write_spec(tmp_path / "s.yaml", zdt_spec(tmp_path / "run", pop_size=4, generations=2,
+                                                    callable_="hpo_testfuncs:slow_zdt1"))
+    first = subprocess.Popen([str(hpo_run_exe), str(spec)], cwd=tmp_path, env=subprocess_env(),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_rows(tmp_path / "run", first)
+        before = rows(tmp_path / "run")
+        second = run_cli(hpo_run_exe, str(spec), cwd=tmp_path)
+        assert second.returncode == 2, second.stdout
+        lines = second.stderr.splitlines()
+        assert len(lines) == 1 and "is in use by another hpo-run" in lines[0], second.stderr
+        assert f"(pid {first.pid} on " in lines[0]
+        # the first run's rows are all still there, none set aside, none added by the second
+        assert {uuid for uuid, _ in before} <= {uuid for uuid, _ in rows(tmp_path / "run")}
+        out, err = first.communicate(timeout=300)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode == 0, err
+    recorded = rows(tmp_path / "run")
+    assert len(recorded) == 12 and {status for _, status in recorded} == {"ok"}
+    # its driver gone, the lock is free: the same command shows the finished run
+    again = run_cli(hpo_run_exe, str(spec), cwd=tmp_path)
+    assert again.returncode == 0 and "is finished" in again.stdout, again.stderr
+
+
+def test_a_directory_left_with_only_the_lock_starts_afresh(tmp_path, hpo_run_exe):
+    # a driver killed before it created its journal leaves the lock file alone
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / LOCK).write_text("pid 1 on elsewhere since then\n")
+    spec = write_spec(tmp_path / "s.yaml", zdt_spec(tmp_path / "run", pop_size=4, generations=0))
+    done = run_cli(hpo_run_exe, str(spec), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert len(rows(tmp_path / "run")) == 4
+    assert f"pid {os.getpid()}" not in (tmp_path / "run" / LOCK).read_text()  # the driver's own pid
+
+
+def test_a_refused_resume_leaves_no_directory_behind(tmp_path, hpo_run_exe):
+    spec = write_spec(tmp_path / "s.yaml", zdt_spec(tmp_path / "run"))
+    done = run_cli(hpo_run_exe, str(spec), "--resume", cwd=tmp_path)
+    assert done.returncode == 2 and "holds no journal.sqlite" in done.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_finished_run_in_a_read_only_directory_shows_its_front(tmp_path, hpo_run_exe):
+    spec = write_spec(tmp_path / "s.yaml", zdt_spec(tmp_path / "run", pop_size=4, generations=0))
+    assert run_cli(hpo_run_exe, str(spec), cwd=tmp_path).returncode == 0
+    paths = [tmp_path / "run", *(tmp_path / "run").rglob("*")]
+    for path in paths:
+        path.chmod(path.stat().st_mode & ~0o222)
+    try:
+        shown = subprocess.run([*unprivileged(), str(hpo_run_exe), str(spec)], cwd=tmp_path,
+                               env=subprocess_env(), capture_output=True, text=True, timeout=120, check=False)
+    finally:
+        for path in paths:
+            path.chmod(path.stat().st_mode | 0o200)
+    assert shown.returncode == 0, shown.stderr
+    assert "is finished; the front of its final population" in shown.stdout and "Pareto front" in shown.stdout
+
+
+def test_run_dir_that_is_a_file_or_cannot_be_made_is_one_line(tmp_path, hpo_run_exe):
+    (tmp_path / "afile").write_text("x")
+    for run_dir, words in ((tmp_path / "afile", "is a file, not a directory"),
+                           (tmp_path / "afile" / "sub", "cannot write in")):
+        spec = write_spec(tmp_path / "s.yaml", zdt_spec(run_dir))
+        done = run_cli(hpo_run_exe, str(spec), cwd=tmp_path)
+        assert done.returncode == 2, done.stdout
+        assert len(done.stderr.splitlines()) == 1 and words in done.stderr and "run_dir" in done.stderr
