@@ -15,8 +15,8 @@ from rich.table import Table
 from dnnp_hpo.driver import check_run_dir, dry_run_trials, execute, prepare_run
 from dnnp_hpo.errors import LaunchFailed, PluginError, SpecError
 from dnnp_hpo.evaluation import Evaluation, Member
-from dnnp_hpo.hookspecs import Trainer
 from dnnp_hpo.front import chemically_accurate, format_value, pareto_front
+from dnnp_hpo.hookspecs import Trainer
 from dnnp_hpo.registry import KINDS, Registry, load_registry
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.runlock import RunLock

@@ -40,7 +40,7 @@ class RunLock:
         self.created = not self.run_dir.exists()
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            self.file = open(self.run_dir / LOCK, "a+", encoding="utf-8")  # noqa: SIM115 - held until __exit__
+            self.file = open(self.run_dir / LOCK, "a+", encoding="utf-8")
         except OSError as exc:  # a read-only place, a path through a file, /proc...
             raise SpecError(f"cannot write in {self.run_dir}: {exc.strerror or exc}", "run_dir",
                             self.spec) from None

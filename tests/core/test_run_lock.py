@@ -46,7 +46,7 @@ def test_a_second_driver_on_a_live_run_is_refused_and_changes_nothing(tmp_path, 
         assert f"(pid {first.pid} on " in lines[0]
         # the first run's rows are all still there, none set aside, none added by the second
         assert {uuid for uuid, _ in before} <= {uuid for uuid, _ in rows(tmp_path / "run")}
-        out, err = first.communicate(timeout=300)
+        _, err = first.communicate(timeout=300)
     finally:
         if first.poll() is None:
             first.kill()
