@@ -75,6 +75,13 @@ def is_placement(key: str) -> bool:
     return any(key == p or key.startswith(f"{p}.") for p in PLACEMENT)
 
 
+def _objective_names(spec: Mapping[str, Any]) -> list[Any]:
+    objectives = spec.get("objectives")
+    if not isinstance(objectives, list):
+        return []
+    return [o.get("name") if isinstance(o, Mapping) else o for o in objectives]
+
+
 def spec_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     """Dotted keys whose values differ between two raw specs."""
     return _flat_differences(_flatten(old), _flatten(json.loads(json.dumps(new))))
@@ -150,6 +157,14 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
         raise SpecError(
             f"{run.run_dir} holds a finished run, which is not continued: the keys that differ "
             f"({shown}) would change nothing; choose another run_dir to run them", "run_dir", where,
+        )
+    before, now = _objective_names(stored), run.objective_names
+    if before != now and not finished:
+        # Not even with --force: the journal's fitnesses, ranks and checkpointed population
+        # are of the old objectives, and a search on a mix of the two would be neither.
+        raise SpecError(
+            f"{run.run_dir} holds a run of the objectives {', '.join(map(str, before))}, which cannot be "
+            f"continued with {', '.join(now)}, not even with --force: choose another run_dir", "run_dir", where,
         )
     if differences and not force:
         raise SpecError(

@@ -274,3 +274,20 @@ def test_a_finished_run_is_not_run_again(tmp_path):
     again = hpo_run(tmp_path, spec, "runs/f", "none", 0, "--set", "optimizer.generations=1")
     assert again.returncode == 0 and "Pareto front" in again.stdout
     assert log.read_text() == trained
+
+
+def test_other_objectives_are_refused_even_with_force(tmp_path):
+    """The journal's fitnesses and checkpointed ranks are of the objectives the run started
+    with: objectives reordered, added or renamed cannot be continued, --force or not."""
+    spec = write_spec(tmp_path, tmp_path / "trainings.log")
+    assert hpo_run(tmp_path, spec, "runs/o", "generation_finished", 2).returncode == -9
+    before = (tmp_path / "runs/o/journal.sqlite").read_bytes()
+    for change in ("objectives=[{name: f2}, {name: f1}]", "objectives=[{name: f1}, {name: f2}, {name: f3}]"):
+        refused = hpo_run(tmp_path, spec, "runs/o", "none", 0, "--set", change, "--force")
+        assert refused.returncode == 2, refused.stdout
+        assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
+        assert "holds a run of the objectives f1, f2, which cannot be continued with" in refused.stderr
+        assert (tmp_path / "runs/o/journal.sqlite").read_bytes() == before
+    # a unit is not an objective: with --force it goes on
+    unit = hpo_run(tmp_path, spec, "runs/o", "none", 0, "--set", "objectives.0.unit=eV", "--force")
+    assert unit.returncode == 0, unit.stderr
