@@ -168,11 +168,16 @@ def run_training(command: Sequence[str], launch_prefix: Sequence[str], env: Mapp
     return done.elapsed
 
 
+MAX_TIMEOUT_MINUTES = 525_600
+
+
 def check_command_keys(command: Sequence[str], timeout_minutes: float, metrics: Mapping[str, str],
                        last_rows: int) -> None:
     """Invalid (for ``__attrs_post_init__``) if one of the keys every such trainer has is wrong."""
-    if not timeout_minutes > 0:
-        raise Invalid(f"timeout_minutes: expected a positive number, got {timeout_minutes}")
+    # Finite: an infinite limit passed validation, then failed every training at start-up.
+    if not 0 < timeout_minutes <= MAX_TIMEOUT_MINUTES:
+        raise Invalid(f"timeout_minutes: expected a positive number of minutes up to {MAX_TIMEOUT_MINUTES} "
+                      f"(365 days), got {timeout_minutes}")
     if last_rows < 1:
         raise Invalid(f"last_rows: expected 1 or more, got {last_rows}")
     if not command:

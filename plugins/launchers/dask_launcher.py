@@ -66,7 +66,10 @@ class DaskPool:
 
     @property
     def size(self) -> int:
-        return len(self.client.scheduler_info().get("workers", {}))
+        """Evaluations the cluster runs at once: its threads (a worker started with
+        ``--nthreads 2``, or ``threads_per_worker: 2``, runs two), as Parsl's slots."""
+        workers = self.client.scheduler_info().get("workers", {})
+        return sum(int(w.get("nthreads", 1)) for w in workers.values())
 
 
 # --------------------------------------------------------------------------------------
