@@ -47,8 +47,8 @@ class SerialPool:
     def submit(self, fn: Callable[..., Any], /, *args: Any) -> DoneFuture:
         return DoneFuture(fn, args)
 
-    def as_completed(self, futures: Iterable[DoneFuture]) -> Iterator[DoneFuture]:
-        yield from futures
+    def as_completed(self, futures: Iterable[DoneFuture], timeout: float | None = None) -> Iterator[DoneFuture]:
+        yield from futures  # all done: never a timeout
 
     @property
     def size(self) -> int:

@@ -89,7 +89,9 @@ class SimulatedPool:
         self.finished.append(future)
         return future
 
-    def as_completed(self, futures: Iterable[SimulatedFuture]) -> Iterator[SimulatedFuture]:
+    def as_completed(self, futures: Iterable[SimulatedFuture],
+                     timeout: float | None = None) -> Iterator[SimulatedFuture]:
+        # Virtual time: waiting moves the clock to the next end, so it never times out.
         for future in sorted(futures, key=lambda f: f.stop):
             self.clock = max(self.clock, future.stop)
             yield future

@@ -137,12 +137,15 @@ class Pool(Protocol):
     def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future:
         """Schedule ``fn(*args)`` on a worker; never blocks for the result."""
 
-    def as_completed(self, futures: Iterable[Future]) -> Iterator[Future]:
-        """Yield the given futures as they finish, in completion order."""
+    def as_completed(self, futures: Iterable[Future], timeout: float | None = None) -> Iterator[Future]:
+        """Yield the given futures as they finish, in completion order; with ``timeout``,
+        raise TimeoutError from ``next()`` if none finished within that many seconds of
+        the call (Dask's and concurrent.futures' ``as_completed`` both do)."""
 
     @property
     def size(self) -> int:
-        """How many evaluations can run at once right now (for progress display)."""
+        """How many evaluations can run at once right now (workers' threads, Parsl's slots;
+        ``nsga2-async`` keeps that many in flight and looks again while it waits)."""
 
 
 @runtime_checkable
@@ -186,11 +189,12 @@ class Study(Protocol):
         journal record is reused if it finished.  Do not mix with :meth:`evaluate`.
         """
 
-    def next_finished(self) -> Evaluation:
-        """Block until any submitted evaluation finishes; return it (already recorded)."""
+    def next_finished(self, timeout: float | None = None) -> Evaluation | None:
+        """Block until any submitted evaluation finishes; return it (already recorded).
+        With ``timeout``: None once that many seconds pass with none finished."""
 
     pending: int  #: submitted births whose evaluation next_finished() has not returned
-    capacity: int  #: evaluations the engine can run at once right now (its workers)
+    capacity: int  #: evaluations the engine can run at once right now (its workers' threads)
 
     def in_flight(self) -> list[Trial]:
         """The pending trials, by birth: what a checkpoint must list to send them again."""

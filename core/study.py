@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import heapq
 import itertools
 import math
@@ -110,8 +111,9 @@ class Study:
         trials = [e.trial for _, _, e in self.ready] + list(self.inflight.values())
         return sorted(trials, key=lambda t: t.birth_id)
 
-    def next_finished(self) -> Evaluation:
-        """Wait for any pending birth to finish and return its evaluation (recorded).
+    def next_finished(self, timeout: float | None = None) -> Evaluation | None:
+        """Wait for any pending birth to finish and return its evaluation (recorded);
+        None if ``timeout`` seconds pass first (a caller that looks for new workers).
 
         Evaluations known without waiting (infeasible, or from the journal) come first.
         Among trainings that are done by the time we look, the earliest birth is taken,
@@ -120,7 +122,10 @@ class Study:
         if self.ready:
             return heapq.heappop(self.ready)[2]
         assert self.inflight, "next_finished() with nothing pending"
-        next(iter(self.pool.as_completed(list(self.inflight))))
+        try:
+            next(iter(self.pool.as_completed(list(self.inflight), timeout=timeout)))
+        except (TimeoutError, concurrent.futures.TimeoutError):  # one class from Python 3.11 on
+            return None
         future = min((f for f in self.inflight if f.done()), key=lambda f: self.inflight[f].birth_id)
         trial = self.inflight.pop(future)
         try:

@@ -59,10 +59,10 @@ class DaskPool:
         # pure=False: two identical genomes are two trainings, not one cached result.
         return self.client.submit(fn, *args, pure=False, retries=self.retries)
 
-    def as_completed(self, futures: Iterable[Any]) -> Iterator[Any]:
+    def as_completed(self, futures: Iterable[Any], timeout: float | None = None) -> Iterator[Any]:
         from distributed import as_completed
 
-        return iter(as_completed(list(futures)))
+        return iter(as_completed(list(futures), timeout=timeout))
 
     @property
     def size(self) -> int:

@@ -66,8 +66,8 @@ class ParslPool:
             app = self._apps[fn] = PythonApp(fn, data_flow_kernel=self.dfk, executors=[EXECUTOR_LABEL])
         return app(*args)
 
-    def as_completed(self, futures: Iterable[Any]) -> Iterator[Any]:
-        return concurrent.futures.as_completed(list(futures))
+    def as_completed(self, futures: Iterable[Any], timeout: float | None = None) -> Iterator[Any]:
+        return concurrent.futures.as_completed(list(futures), timeout=timeout)
 
     @property
     def size(self) -> int:

@@ -49,6 +49,9 @@ from dnnp_hpo.journal import Checkpoint
 
 from .algorithm import PAPER, TrainedProblem, as_individuals, as_members, reproduction
 
+#: seconds between looks at the engine's capacity while every evaluation in flight runs
+CAPACITY_POLL_S = 2.0
+
 
 class SteadyStatePopulation:
     """A population kept as its non-dominated fronts, updated one insertion at a time.
@@ -138,7 +141,8 @@ def steady_state_nsga2(study: Study, rng: np.random.Generator, *, pop_size: int,
     """Run until ``max_births`` evaluations are inserted; return the final population.
 
     ``initial`` (generation 0) is sent first; ``in_flight`` evaluations are kept pending
-    (``None``: as many as the engine has workers, re-read as workers come and go).
+    (``None``: as many as the engine runs at once, re-read after each result and every
+    :data:`CAPACITY_POLL_S` while waiting, as workers come and go).
     """
     options = options or {}
     problem = TrainedProblem(study.n_objectives)
@@ -172,7 +176,15 @@ def steady_state_nsga2(study: Study, rng: np.random.Generator, *, pop_size: int,
 
     send()
     while study.pending:
-        population.insert(individual(study.next_finished(), problem))
+        # While births remain and the number in flight follows the engine, look again every
+        # CAPACITY_POLL_S for workers that joined (Parsl blocks, dask workers started late):
+        # else they would idle until the next training returns, hours on a cluster.
+        growing = in_flight is None and study.births < max_births
+        evaluation = study.next_finished(timeout=CAPACITY_POLL_S if growing else None)
+        if evaluation is None:
+            send()
+            continue
+        population.insert(individual(evaluation, problem))
         inserted += 1
         send()
         if inserted % pop_size == 0 or not study.pending:

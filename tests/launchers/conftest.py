@@ -48,6 +48,8 @@ class DaskProcesses:
     scheduler: subprocess.Popen
     workers: list[subprocess.Popen]
     logs: Path
+    #: start one more worker (a node that joins late); set by the fixture
+    add_worker: Any = attrs.field(default=None, repr=False)
 
     def wait_ready(self, n_workers: int, timeout: float = 60.0) -> float:
         """Seconds until the scheduler file exists and ``n_workers`` are connected."""
@@ -88,12 +90,18 @@ def dask_processes(tmp_path: Path, worker_env: dict[str, str]) -> Iterator[Any]:
                            "--port", "0", "--no-dashboard"], "scheduler")
         cluster = DaskProcesses(scheduler_file, scheduler, [], logs)
         started.append(cluster)
-        for i in range(n_workers):
+        def add_worker() -> subprocess.Popen:
+            i = len(cluster.workers)
             cluster.workers.append(popen(
                 [dask, "worker", "--scheduler-file", str(scheduler_file), "--host", "127.0.0.1",
                  "--no-nanny", "--nthreads", "1", "--no-dashboard", "--name", f"worker-{i}",
                  "--local-directory", str(tmp_path / f"worker-{i}"), "--death-timeout", "60"],
                 f"worker-{i}"))
+            return cluster.workers[-1]
+
+        cluster.add_worker = add_worker
+        for _ in range(n_workers):
+            add_worker()
         return cluster
 
     try:

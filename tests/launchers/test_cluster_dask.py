@@ -182,3 +182,37 @@ def test_local_mode_listens_on_loopback_only(tmp_path: Path) -> None:
     assert read_csv(run_dir / "pop.csv")
     assert spy.seen and all(ip == "127.0.0.1" for ip, _ in spy.seen), spy.seen
     assert 8787 not in {port for _, port in spy.seen}, "no dashboard on its default port"
+
+
+@pytest.mark.slow
+def test_nsga2_async_uses_a_worker_that_joins_while_every_slot_trains(tmp_path: Path, dask_processes,
+                                                                       monkeypatch) -> None:
+    """A node that joins a scheduler-file cluster mid-run (a late block, a worker started
+    by hand) gets an evaluation while the first training still runs: the steady-state
+    loop looks at the capacity again as it waits, not only when a training returns."""
+    from dnnp_hpo.journal import Journal
+    from dnnp_hpo.plugins.nsga2.asynchronous import CAPACITY_POLL_S
+
+    seconds = 8.0  # one training: long enough for a dask worker to start and be polled
+    monkeypatch.setenv(helpers.SLEEP_VARIABLE, str(seconds))
+    cluster = dask_processes(1)
+    cluster.wait_ready(1)
+    spec = write_spec(tmp_path / "late.yaml",
+                      trainer={"plugin": "function", "callable": "hpo_launcher_helpers:slow_zdt1"},
+                      optimizer={"plugin": "nsga2-async", "pop_size": 2, "max_births": 4},
+                      launcher={"plugin": "dask", "scheduler_file": str(cluster.scheduler_file),
+                                "min_workers": 1, "wait_timeout": 60})
+    done: list[Path] = []
+    runner = threading.Thread(target=lambda: done.append(run_in_process(spec)))
+    runner.start()
+    time.sleep(1.0)
+    late = cluster.add_worker()
+    runner.join(timeout=180)
+    assert done, "the run did not finish"
+    with Journal.of(done[0], readonly=True) as journal:
+        evaluations = journal.evaluations()
+    assert len(evaluations) == 4 and all(e.ok for e in evaluations)
+    first_end = min(e.stop for e in evaluations)
+    on_late = [e.start for e in evaluations if e.pid == late.pid]
+    assert on_late, "the late worker never trained"
+    assert min(on_late) < first_end - CAPACITY_POLL_S / 2, (on_late, first_end)

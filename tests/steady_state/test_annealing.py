@@ -42,8 +42,8 @@ class InstantStudy:
         self.queue.append(Evaluation(trial, "ok", "", fitness, {}, 0.0, 0.0, "", 0))
         return trial
 
-    def next_finished(self):
-        return self.queue.pop(0)
+    def next_finished(self, timeout=None):
+        return self.queue.pop(0)  # instant: never a timeout
 
     def in_flight(self):
         return [e.trial for e in self.queue]
