@@ -59,8 +59,19 @@ def at_least(minimum: int):
 class Objective:
     """One minimised objective; ``name`` picks the trainer metric it takes."""
 
-    name: str
+    name: str = attrs.field(validator=lambda _i, _a, v: _non_empty("name", v))
     unit: str = ""
+
+
+def _non_empty(what: str, value: str) -> None:
+    if not value.strip():
+        raise Invalid(f"{what}: expected a non-empty name")
+
+
+def _positive_limits(_instance: Any, _attribute: Any, value: dict[str, float]) -> None:
+    for name, limit in value.items():
+        if not limit > 0:
+            raise Invalid(f"chemical_accuracy.{name}: expected a positive limit (an error at or below it is accurate), got {limit}")
 
 
 @attrs.frozen
@@ -69,7 +80,7 @@ class Report:
 
     #: objective name -> threshold; a solution is chemically accurate when every
     #: listed objective is at or below its threshold (paper: 0.004 eV/atom, 0.04 eV/A)
-    chemical_accuracy: dict[str, float] = attrs.Factory(dict)
+    chemical_accuracy: dict[str, float] = attrs.field(factory=dict, validator=_positive_limits)
 
 
 def _default_launcher() -> Any:

@@ -282,6 +282,7 @@ def analyse(paths: Sequence[Path | str], accuracy: Mapping[str, float] | None = 
             thresholds = {o.name: DEFAULT_ACCURACY[_normal_unit(o.unit)] for o in objectives
                           if _normal_unit(o.unit) in DEFAULT_ACCURACY}
             source = ("the defaults for these units (0.004 eV/atom, 0.04 eV/A; paper, 3.2)" if thresholds
-                      else "none: set report.chemical_accuracy in the spec or pass --accuracy NAME=LIMIT")
+                      else "no objective has a unit with a default limit; set report.chemical_accuracy in the spec "
+                      "or pass --accuracy NAME=LIMIT")
     return Analysis(runs=runs, objectives=objectives, parameters=_parameters(runs),
                     thresholds=thresholds, threshold_source=source, notes=tuple(notes))

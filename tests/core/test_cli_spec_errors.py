@@ -71,6 +71,10 @@ BAD_SPECS = [
      ["import"]),
     ("unknown-objective-threshold", lambda s: _set(s, "report", {"chemical_accuracy": {"zz": 1}}),
      "report.chemical_accuracy.zz", ["objective"]),
+    ("negative-threshold", lambda s: _set(s, "report", {"chemical_accuracy": {"f1": -0.004}}),
+     "report", ["chemical_accuracy.f1: expected a positive limit", "-0.004"]),
+    ("empty-objective-name", lambda s: _set(s, "objectives", [{"name": " "}, {"name": "f2"}]),
+     "objectives.0", ["name: expected a non-empty name"]),
 ]
 
 #: run through the real console script in a subprocess; the rest in-process
