@@ -17,7 +17,7 @@ from dnnp_hpo.errors import LaunchFailed, PluginError, SpecError
 from dnnp_hpo.evaluation import Evaluation, Member
 from dnnp_hpo.front import chemically_accurate, format_value, pareto_front
 from dnnp_hpo.hookspecs import Trainer
-from dnnp_hpo.registry import KINDS, Registry, load_registry
+from dnnp_hpo.registry import KINDS, Registry, kind_name, load_registry
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.runlock import RunLock
 
@@ -71,7 +71,7 @@ def list_plugins(registry: Registry, console: Console) -> None:
         table.add_column(column)
     for kind in KINDS:
         for name, registered in sorted(registry.components[kind].items()):
-            table.add_row(kind[:-1].replace("_", " "), name, registered.distribution)
+            table.add_row(kind_name(kind), name, registered.distribution)
     console.print(table)
 
 

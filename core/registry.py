@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -13,6 +13,11 @@ from dnnp_hpo import hookspecs
 from dnnp_hpo.errors import PluginError, SpecError
 
 KINDS = ("parameter_types", "trainers", "launchers", "optimizers")
+
+
+def kind_name(kind: str) -> str:
+    """One component of a kind, as messages say it: ``parameter_types`` -> ``parameter type``."""
+    return kind[:-1].replace("_", " ")
 
 
 @attrs.frozen
@@ -36,7 +41,7 @@ class Registry:
         table = self.components[kind]
         if not isinstance(name, str) or name not in table:
             known = ", ".join(sorted(table)) or "none installed"
-            raise SpecError(f"unknown {kind[:-1].replace('_', ' ')} {name!r} (expected one of: {known})", key)
+            raise SpecError(f"unknown {kind_name(kind)} {name!r} (expected one of: {known})", key)
         return table[name].cls
 
     @property
@@ -44,24 +49,19 @@ class Registry:
         return self.manager.hook
 
 
-def plugin_entry_points() -> Iterable[importlib.metadata.EntryPoint]:
-    return importlib.metadata.entry_points(group=hookspecs.PROJECT)
-
-
 def _distribution(entry_point: importlib.metadata.EntryPoint) -> str:
     dist = getattr(entry_point, "dist", None)
     return dist.name if dist is not None else "an unknown distribution"
 
 
-def _register(manager: pluggy.PluginManager, plugin: object, name: str, where: str) -> None:
+def _register(manager: pluggy.PluginManager, plugin: object, name: str | None, where: str) -> None:
     try:
         manager.register(plugin, name=name)
     except (ValueError, pluggy.PluginValidationError) as exc:
         raise PluginError(f"{where} cannot be registered: {exc}") from None
 
 
-def load_registry(extra_plugins: tuple[object, ...] = (),
-                  entry_points: Iterable[importlib.metadata.EntryPoint] | None = None) -> Registry:
+def load_registry(extra_plugins: tuple[object, ...] = ()) -> Registry:
     """Load every plugin of the entry-point group (and ``extra_plugins``, for tests).
 
     Entry points are loaded here rather than by pluggy's ``load_setuptools_entrypoints``,
@@ -74,7 +74,7 @@ def load_registry(extra_plugins: tuple[object, ...] = (),
     manager = pluggy.PluginManager(hookspecs.PROJECT)
     manager.add_hookspecs(hookspecs)
     dists: dict[int, str] = {}
-    for ep in plugin_entry_points() if entry_points is None else entry_points:
+    for ep in importlib.metadata.entry_points(group=hookspecs.PROJECT):
         dist = _distribution(ep)
         where = f"the plugin {ep.name!r} of {dist} ({ep.value})"
         try:
@@ -96,7 +96,7 @@ def load_registry(extra_plugins: tuple[object, ...] = (),
             for name, cls in (impl.function() or {}).items():
                 if name in table:
                     both = " and ".join(sorted((table[name].distribution, dist)))
-                    raise PluginError(f"two plugins register the {kind[:-1].replace('_', ' ')} {name!r}: "
+                    raise PluginError(f"two plugins register the {kind_name(kind)} {name!r}: "
                                       f"{both}; uninstall one of them")
                 table[name] = Registered(name, cls, dist)
         components[kind] = table

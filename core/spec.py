@@ -59,19 +59,20 @@ def at_least(minimum: int):
 class Objective:
     """One minimised objective; ``name`` picks the trainer metric it takes."""
 
-    name: str = attrs.field(validator=lambda _i, _a, v: _non_empty("name", v))
+    name: str = attrs.field(validator=lambda _i, _a, v: _non_empty_name(v))
     unit: str = ""
 
 
-def _non_empty(what: str, value: str) -> None:
+def _non_empty_name(value: str) -> None:
     if not value.strip():
-        raise Invalid(f"{what}: expected a non-empty name")
+        raise Invalid("name: expected a non-empty name")
 
 
 def _positive_limits(_instance: Any, _attribute: Any, value: dict[str, float]) -> None:
     for name, limit in value.items():
         if not limit > 0:
-            raise Invalid(f"chemical_accuracy.{name}: expected a positive limit (an error at or below it is accurate), got {limit}")
+            raise Invalid(f"chemical_accuracy.{name}: expected a positive limit "
+                          f"(an error at or below it is accurate), got {limit}")
 
 
 @attrs.frozen
