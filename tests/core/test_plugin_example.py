@@ -14,8 +14,8 @@ import stat
 import sys
 from pathlib import Path
 
-from cli_testutil import VENV_BIN, run_exe, write_spec
-from test_registry import distribution
+from cli_testutil import write_spec
+from test_registry import distribution, hpo_run_with
 
 from dnnp_hpo.journal import Journal
 
@@ -54,10 +54,8 @@ def run_example(tmp_path: Path, path: str):
     (site / "mycode_hpo").mkdir()
     (site / "mycode_hpo" / "__init__.py").write_text("")
     (site / "mycode_hpo" / "plugin.py").write_text(example_source())
-    pythonpath = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p)
     # PATH without this venv's bin: what is found is what the test put there
-    return run_exe([str(VENV_BIN / "hpo-run"), str(spec(tmp_path))], cwd=tmp_path, timeout=300,
-                   env={"PYTHONPATH": pythonpath, "PATH": path, "COLUMNS": "200"})
+    return hpo_run_with(site, str(spec(tmp_path)), cwd=tmp_path, timeout=300, env={"PATH": path})
 
 
 def evaluations(tmp_path: Path):

@@ -39,10 +39,11 @@ def distribution(site: Path, name: str, entry_points: dict[str, str], module: st
     return site
 
 
-def hpo_run_with(site: Path, *args: str, cwd: Path):
+def hpo_run_with(site: Path, *args: str, cwd: Path, timeout: float = 120, env: dict[str, str] | None = None):
+    """The real hpo-run with the distributions in ``site`` installed (first on PYTHONPATH)."""
     path = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p)
-    return run_exe([str(VENV_BIN / "hpo-run"), *args], cwd=cwd, timeout=120,
-                   env={"PYTHONPATH": path, "COLUMNS": "200"})
+    return run_exe([str(VENV_BIN / "hpo-run"), *args], cwd=cwd, timeout=timeout,
+                   env={"PYTHONPATH": path, "COLUMNS": "200", **(env or {})})
 
 
 def test_a_plugin_named_like_a_builtin_is_loaded_and_listed(tmp_path):
