@@ -7,6 +7,7 @@ checked here, once, and reported with its path.
 
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
 import sys
@@ -271,7 +272,9 @@ def _first_error(exc: BaseException, path: tuple[str, ...] = ()) -> tuple[tuple[
     if isinstance(exc, (ClassValidationError, IterableValidationError)) or (
         isinstance(exc, BaseExceptionGroup) and not isinstance(exc, ForbiddenExtraKeysError)
     ):
-        inner = exc.exceptions[0]
+        # An unknown key first: a misspelt required key is also reported missing, and
+        # only the unknown one shows the user which line to fix.
+        inner = next((e for e in exc.exceptions if isinstance(e, ForbiddenExtraKeysError)), exc.exceptions[0])
         step: tuple[str, ...] = ()
         for note in getattr(inner, "__notes__", []):
             # cattrs also adds plain-string notes; only its note objects carry the key.
@@ -284,7 +287,7 @@ def _first_error(exc: BaseException, path: tuple[str, ...] = ()) -> tuple[tuple[
         keys = ", ".join(sorted(map(str, exc.extra_fields)))
         known = [a.name for a in attrs.fields(exc.cl)] if attrs.has(exc.cl) else []
         expected = f" (expected: {', '.join(known)})" if known else ""
-        return path, f"unknown key(s): {keys}{expected}"
+        return path, f"unknown key(s): {keys}{_did_you_mean(exc.extra_fields, known)}{expected}"
     if isinstance(exc, SpecError):
         return path + tuple(k for k in exc.key.split(".") if k), exc.message
     if isinstance(exc, KeyError):
@@ -292,6 +295,13 @@ def _first_error(exc: BaseException, path: tuple[str, ...] = ()) -> tuple[tuple[
     if isinstance(exc, (Invalid, TypeError, ValueError)):
         return path, str(exc) or type(exc).__name__
     raise exc  # not a user error: a bug, let the traceback through
+
+
+def _did_you_mean(unknown: typing.Iterable[Any], known: list[str]) -> str:
+    """``: did you mean seed?`` naming the known key closest to each unknown one, if any."""
+    close = [match[0] for key in sorted(map(str, unknown))
+             if (match := difflib.get_close_matches(key, known, n=1))]
+    return f": did you mean {', '.join(close)}?" if close else ""
 
 
 def read_yaml(path: Path) -> dict[str, Any]:

@@ -32,6 +32,15 @@ def _del(spec: dict, dotted: str) -> dict:
     return spec
 
 
+def _rename(spec: dict, dotted: str, new_name: str) -> dict:
+    *head, last = dotted.split(".")
+    node = spec
+    for part in head:
+        node = node[part]
+    node[new_name] = node.pop(last)
+    return spec
+
+
 # (id, mutation of a valid spec, key path expected in the message, words of what is expected)
 BAD_SPECS = [
     ("unknown-top-key", lambda s: _set(s, "colour", "red"), None, ["unknown", "colour"]),
@@ -50,6 +59,11 @@ BAD_SPECS = [
     ("wrong-type-choices-str", lambda s: _set(s, "space.c", {"type": "choice", "choices": "abc", "sigma": 1}),
      "space.c.choices", ["list"]),
     ("missing-key", lambda s: _del(s, "objectives"), "objectives", ["missing"]),
+    # A misspelt required key is reported as the unknown key, with the one meant.
+    ("misspelt-top-key", lambda s: _rename(s, "objectives", "objectves"), None,
+     ["unknown", "objectves: did you mean objectives?"]),
+    ("misspelt-sigma", lambda s: _rename(s, "space.x0.sigma", "sgima"), "space.x0",
+     ["unknown", "sgima: did you mean sigma?"]),
     ("missing-sigma", lambda s: _del(s, "space.x0.sigma"), "space.x0.sigma", ["missing"]),
     ("empty-range", lambda s: _set(s, "space.x1.init", [1.0, 1.0]), "space.x1.init", ["empty", "low < high"]),
     ("reversed-range", lambda s: _set(s, "space.x1.init", [1.0, 0.0]), "space.x1.init", ["empty"]),
