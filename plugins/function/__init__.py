@@ -9,6 +9,7 @@ the neural-network training.
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -38,6 +39,23 @@ def load_callable(reference: str) -> Callable[..., Any]:
     return target
 
 
+def _check_takes_params(function: Callable[..., Any], reference: str) -> None:
+    """SpecError unless ``function`` can be called with the parameters alone.
+
+    Checked here so that a wrong signature is one line before the run, not a TypeError
+    recorded for every evaluation.
+    """
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):  # some builtins have no signature to read: trust them
+        return
+    try:
+        signature.bind({})
+    except TypeError:
+        raise SpecError(f"{reference} has the signature {signature}: expected a function of one "
+                        "argument, the dict of parameters", "callable") from None
+
+
 @attrs.frozen
 class FunctionTrainer:
     """Fields of the ``trainer:`` block."""
@@ -45,7 +63,7 @@ class FunctionTrainer:
     callable: str
 
     def prepare(self, run: RunContext) -> PreparedFunction:
-        load_callable(self.callable)
+        _check_takes_params(load_callable(self.callable), self.callable)
         return PreparedFunction(self.callable, tuple(run.objective_names))
 
     def render(self, trial: Trial) -> None:

@@ -83,6 +83,8 @@ BAD_SPECS = [
     ("unknown-param-type", lambda s: _set(s, "space.x0.type", "complex"), "space.x0.type", ["float", "choice"]),
     ("unimportable-callable", lambda s: _set(s, "trainer.callable", "no_such_mod:f"), "trainer.callable",
      ["import"]),
+    ("callable-of-two-arguments", lambda s: _set(s, "trainer.callable", "shutil:copyfile"), "trainer.callable",
+     ["shutil:copyfile has the signature (src, dst", "expected a function of one argument"]),
     ("unknown-objective-threshold", lambda s: _set(s, "report", {"chemical_accuracy": {"zz": 1}}),
      "report.chemical_accuracy.zz", ["objective"]),
     ("negative-threshold", lambda s: _set(s, "report", {"chemical_accuracy": {"f1": -0.004}}),
