@@ -132,7 +132,8 @@ def _exited(proc: subprocess.Popen[bytes], timeout: float | None) -> bool:
     """Wait for ``proc`` to exit, at most ``timeout`` seconds; True if it did.
 
     ``Popen.wait(timeout)`` polls with sleeps growing to 50 ms, so it notices an exit up
-    to 50 ms late: a cost on every evaluation.  A pidfd (Linux 5.3+) wakes up at once.
+    to 50 ms late: a cost on every evaluation.  A pidfd (Linux 5.3+) wakes up at once,
+    and leaves ``proc`` unreaped (its pid reserved) for the caller to kill its group first.
     """
     try:
         pidfd = os.pidfd_open(proc.pid)
@@ -171,16 +172,18 @@ def run_command(
             list(argv), cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
             stdout=out, stderr=err, start_new_session=True,
         )
+        timed_out = True
         try:
             # the group id is the leader's pid (start_new_session)
             _WATCHDOG.tell(f"{_START} {token} {proc.pid}\n")
             timed_out = not _exited(proc, timeout)
-            returncode: int | None = None if timed_out else proc.wait()
         finally:
+            # The group is killed before the leader is reaped: until then its pid cannot be
+            # given to a new process, so killpg cannot reach someone else's group.
             kill_training(proc.pid, token)
-            proc.wait()
+            status = proc.wait()
             _WATCHDOG.tell(f"{_END} {token}\n")
-    return Completed(returncode, time.monotonic() - start, timed_out)
+    return Completed(None if timed_out else status, time.monotonic() - start, timed_out)
 
 
 def _watch() -> int:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from dnnp_hpo import process
 from dnnp_hpo.process import run_command
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
@@ -110,3 +111,27 @@ def test_a_process_that_ends_normally_leaves_no_watchdog(tmp_path: Path, wait_un
     finally:
         if worker.poll() is None:
             worker.kill()
+
+
+def test_the_group_is_killed_before_its_leader_is_reaped(tmp_path: Path, monkeypatch) -> None:
+    """While the leader is an unreaped zombie its pid cannot be reused, so the group kill
+    cannot reach a stranger's group; the exit status is still the command's own."""
+
+
+    states: list[str | None] = []
+    real_kill = process.kill_training
+
+    def spying_kill(pgid, token):
+        stat = _stat(pgid)
+        states.append(stat[0] if stat else None)
+        real_kill(pgid, token)
+
+    monkeypatch.setattr(process, "kill_training", spying_kill)
+    done = run_command([sys.executable, "-c", "import sys; sys.exit(3)"], tmp_path,
+                       stdout=tmp_path / "out", stderr=tmp_path / "err", timeout=30)
+    assert states == ["Z"]
+    assert done.returncode == 3 and not done.timed_out
+    timed = run_command([sys.executable, "-c", "import time; time.sleep(30)"], tmp_path,
+                        stdout=tmp_path / "out", stderr=tmp_path / "err", timeout=0.5)
+    assert states[1] in {"S", "R"}  # still running at the time limit: killed, then reaped
+    assert timed.returncode is None and timed.timed_out
