@@ -116,8 +116,6 @@ def test_a_process_that_ends_normally_leaves_no_watchdog(tmp_path: Path, wait_un
 def test_the_group_is_killed_before_its_leader_is_reaped(tmp_path: Path, monkeypatch) -> None:
     """While the leader is an unreaped zombie its pid cannot be reused, so the group kill
     cannot reach a stranger's group; the exit status is still the command's own."""
-
-
     states: list[str | None] = []
     real_kill = process.kill_training
 
