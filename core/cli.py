@@ -145,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"hpo-run: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except LaunchFailed as exc:
-        print(f"hpo-run: could not launch: {exc}", file=sys.stderr)
+        print(f"hpo-run: {exc.headline}: {exc}", file=sys.stderr)
         return EXIT_LAUNCH_FAILED
     console.print(front_table(run, [m.evaluation for m in population]))
     failures = sum(1 for m in population if not m.evaluation.ok)

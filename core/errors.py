@@ -49,3 +49,12 @@ class LaunchFailed(RuntimeError):
     """The execution engine could not be started or joined (no scheduler file, no
     workers in time...).  ``hpo-run`` shows the message as one line and exits 3; the
     journal keeps whatever was recorded, so the same command resumes the run later."""
+
+    headline = "could not launch"  #: how hpo-run's line begins
+
+
+class EngineLost(LaunchFailed):
+    """The engine failed for good during the run (Parsl gave its executor up): no later
+    evaluation could run.  Exit 3 as well, the evaluations in flight left pending."""
+
+    headline = "the engine was lost"

@@ -140,7 +140,12 @@ class Pool(Protocol):
     def as_completed(self, futures: Iterable[Future], timeout: float | None = None) -> Iterator[Future]:
         """Yield the given futures as they finish, in completion order; with ``timeout``,
         raise TimeoutError from ``next()`` if none finished within that many seconds of
-        the call (Dask's and concurrent.futures' ``as_completed`` both do)."""
+        the call (Dask's and concurrent.futures' ``as_completed`` both do).
+
+        A pool whose engine is gone for good (no later task could run) raises
+        :class:`dnnp_hpo.errors.EngineLost` from here and from :meth:`submit` rather
+        than fail each future: the run stops (exit 3) with those evaluations pending, to
+        be sent again on resume, instead of recording the rest of its budget ``lost``."""
 
     @property
     def size(self) -> int:

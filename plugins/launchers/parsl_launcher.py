@@ -22,7 +22,11 @@ Parsl's usage tracking is off (``usage_tracking=0``) and the interchange binds t
 given address only (``127.0.0.1`` for ``provider: local``), so nothing is sent off the
 machine unless workers on other nodes must reach it.  An app that fails (its worker
 lost, its block gone) is re-run ``retries`` times by Parsl; after that
-``future.result()`` raises and the study records the evaluation as ``lost``.
+``future.result()`` raises and the study records the evaluation as ``lost``.  Once Parsl
+gives the executor up (``block_failures`` blocks in a row failed: a broken
+``worker_init``, a scheduler refusing the jobs), every later app would fail at once, so
+the pool raises EngineLost instead: ``hpo-run`` stops (exit 3) with the evaluations in
+flight still pending in the journal, and the same command resumes once the cause is fixed.
 Parsl's own logs and submit scripts go to ``RUN_DIR/parsl``.
 """
 
@@ -39,12 +43,13 @@ from typing import Any
 
 import attrs
 
+from dnnp_hpo.errors import EngineLost
 from dnnp_hpo.hookspecs import hookimpl
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import Invalid, at_least
 
 from .notice import notice
-from .parsl_parts import LAUNCHERS, PROVIDER_KEYS, PROVIDERS, SYNONYMS, resolve_address
+from .parsl_parts import LAUNCHERS, PROVIDER_KEYS, PROVIDERS, SYNONYMS, check_commands, resolve_address
 
 EXECUTOR_LABEL = "hpo_htex"
 _WALLTIME = re.compile(r"^\d+:[0-5]\d:[0-5]\d$")
@@ -61,13 +66,22 @@ class ParslPool:
     def submit(self, fn: Callable[..., Any], /, *args: Any) -> Any:
         from parsl.app.python import PythonApp
 
+        self._check_alive()
         app = self._apps.get(fn)
         if app is None:
             app = self._apps[fn] = PythonApp(fn, data_flow_kernel=self.dfk, executors=[EXECUTOR_LABEL])
         return app(*args)
 
     def as_completed(self, futures: Iterable[Any], timeout: float | None = None) -> Iterator[Any]:
-        return concurrent.futures.as_completed(list(futures), timeout=timeout)
+        for future in concurrent.futures.as_completed(list(futures), timeout=timeout):
+            self._check_alive()  # before a future failed by the executor's end is taken as lost
+            yield future
+
+    def _check_alive(self) -> None:
+        if self.executor.bad_state_is_set:
+            cause = " ".join(str(self.executor.executor_exception).split())
+            raise EngineLost(f"launcher: Parsl gave the executor up ({_shortened(cause)}); the "
+                               "evaluations in flight are kept: fix the cause and run hpo-run again to resume")
 
     @property
     def size(self) -> int:
@@ -75,6 +89,10 @@ class ParslPool:
             return sum(int(m.get("worker_count", 0)) for m in self.executor.connected_managers())
         except Exception:  # noqa: BLE001 - a display figure; the interchange may be busy
             return 0
+
+
+def _shortened(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _one_of(table: dict[str, Any] | Any) -> Callable[[Any, Any, Any], None]:
@@ -170,6 +188,7 @@ class ParslLauncher:
         from parsl.executors import HighThroughputExecutor
         from parsl.jobs.error_handlers import windowed_error_handler
 
+        check_commands(PROVIDERS[self.provider])
         address = resolve_address(self.address or PROVIDERS[self.provider].default_address)
         executor = HighThroughputExecutor(
             label=EXECUTOR_LABEL,

@@ -7,6 +7,7 @@ new scheduler or job launcher is one more row, not one more branch.
 
 from __future__ import annotations
 
+import shutil
 import socket
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -25,6 +26,7 @@ class ProviderKind:
     default_launcher: str
     build: Callable[..., Any]  #: build(launcher=..., **keys) -> parsl provider
     default_address: str  #: where the workers reach the interchange unless the spec says
+    commands: tuple[str, ...] = ()  #: the scheduler's commands Parsl runs: submit, status, cancel
 
 
 def _local(**settings: Any) -> Any:
@@ -51,10 +53,11 @@ _BATCH = _BLOCKS + ("walltime", "scheduler_options")
 
 PROVIDERS: Mapping[str, ProviderKind] = {
     "local": ProviderKind("local", _BLOCKS, "single_node", _local, "127.0.0.1"),
-    "lsf": ProviderKind("lsf", _BATCH + ("project", "queue"), "jsrun", _lsf, "hostname"),
+    "lsf": ProviderKind("lsf", _BATCH + ("project", "queue"), "jsrun", _lsf, "hostname",
+                        ("bsub", "bjobs", "bkill")),
     "slurm": ProviderKind(
         "slurm", _BATCH + ("account", "partition", "qos", "constraint", "exclusive"), "srun", _slurm,
-        "hostname",
+        "hostname", ("sbatch", "squeue", "scancel"),
     ),
 }
 
@@ -106,6 +109,22 @@ LAUNCHERS: Mapping[str, LauncherKind] = {
     "jsrun": LauncherKind("jsrun", _jsrun, True),
     "srun": LauncherKind("srun", _srun, True),
 }
+
+
+def check_commands(kind: ProviderKind) -> None:
+    """LaunchFailed unless the scheduler's commands are on PATH here.
+
+    Checked at launch, as the address is (a cluster's spec is valid on a laptop): without
+    it Parsl's every block fails to submit, it gives the executor up, and the run would
+    end with nothing trained.
+    """
+    missing = [command for command in kind.commands if shutil.which(command) is None]
+    if missing:
+        raise LaunchFailed(
+            f"launcher.provider: provider {kind.name} runs {', '.join(kind.commands)}, and "
+            f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not on PATH on {socket.gethostname()}: run hpo-run where the "
+            f"scheduler's commands are (a login or batch node), or use provider: local"
+        )
 
 
 def resolve_address(spec: str) -> str:

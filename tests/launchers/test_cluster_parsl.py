@@ -215,3 +215,47 @@ def test_parsl_worker_pool_killed_mid_evaluation_loses_nothing(tmp_path: Path, w
     assert all(r["status"] == "ok" for r in rows if r["generation"] == "1")
     print(f"parsl pool killed mid-evaluation: statuses {sorted({r['status'] for r in rows})}, "
           f"run {time.monotonic() - started:.2f} s")
+
+
+def test_a_scheduler_whose_commands_are_missing_is_one_line_and_exit_3(tmp_path: Path) -> None:
+    """provider lsf where there is no bsub (PATH holds this venv only): one line naming the
+    key and the missing commands, exit 3, nothing submitted or evaluated.  Before, Parsl
+    failed every block, gave the executor up and the run recorded its whole budget lost."""
+    from cli_testutil import VENV_BIN, run_exe
+
+    from dnnp_hpo.journal import Journal
+
+    spec = write_spec(tmp_path / "nolsf.yaml", pop_size=4, generations=0,
+                      launcher={"plugin": "parsl", "provider": "lsf", "address": "127.0.0.1"})
+    done = run_exe([str(VENV_BIN / "hpo-run"), str(spec)], timeout=60, env={"PATH": str(VENV_BIN)})
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    assert ("could not launch: launcher.provider: provider lsf runs bsub, bjobs, bkill, and bsub, bjobs, "
+            "bkill are not on PATH") in done.stderr
+    assert not (tmp_path / "run-nolsf" / "parsl").exists(), "Parsl was not started"
+    with Journal.of(tmp_path / "run-nolsf", readonly=True) as journal:
+        assert journal.evaluations() == []
+
+
+def test_an_executor_parsl_gives_up_stops_the_run_and_the_run_resumes(tmp_path: Path) -> None:
+    """A worker_init that fails every block: Parsl gives the executor up after
+    ``block_failures`` blocks, and hpo-run stops (exit 3, one line) instead of recording
+    every remaining birth as lost; the same run then resumes on a working launcher and
+    records each birth once, all trained."""
+    from dnnp_hpo.journal import Journal
+
+    broken = {"plugin": "parsl", "provider": "local", "worker_init": "exit 1", "block_failures": 1}
+    spec = write_spec(tmp_path / "gone.yaml", pop_size=4, generations=1, launcher=broken)
+    done = hpo_run(str(spec), timeout=180)
+    assert done.returncode == 3, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("hpo-run: the engine was lost: launcher: Parsl gave the executor up (")
+    assert "fix the cause and run hpo-run again to resume" in last and "Traceback" not in done.stderr
+    with Journal.of(tmp_path / "run-gone", readonly=True) as journal:
+        assert journal.evaluations() == [], "nothing recorded lost (or anything else) as finished"
+        assert len(journal.running()) == 4, "generation 0 is pending, to be sent again"
+    write_spec(spec, pop_size=4, generations=1, launcher={"plugin": "parsl", "provider": "local"})
+    again = hpo_run(str(spec), timeout=180)
+    assert again.returncode == 0, again.stderr
+    rows = assert_every_evaluation_once(tmp_path / "run-gone", 8)
+    assert {r["status"] for r in rows} == {"ok"}
