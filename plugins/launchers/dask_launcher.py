@@ -15,7 +15,10 @@ The keys of the ``launcher:`` block choose where the Dask scheduler comes from:
 In every mode a worker that dies mid-evaluation has its task re-run on another worker
 by the Dask scheduler (``distributed.scheduler.allowed-failures`` worker deaths per
 task); once Dask gives up, ``future.result()`` raises and the study records the
-evaluation as ``lost`` with the MAXINT fitness.  ``retries`` re-runs a task that
+evaluation as ``lost`` with the MAXINT fitness.  If the scheduler itself is lost (its
+node gone, its job ended), the client cancels every future: the pool raises EngineLost
+instead, ``hpo-run`` stops (exit 3) with those evaluations pending, and the same command
+resumes the run on a new cluster.  ``retries`` re-runs a task that
 raised, which the evaluation function never does for a failed training.
 
 A joined scheduler and its workers are left running at the end (the batch script owns
@@ -28,6 +31,7 @@ import json
 import logging
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -36,7 +40,7 @@ from typing import Any
 
 import attrs
 
-from dnnp_hpo.errors import LaunchFailed, SpecError
+from dnnp_hpo.errors import EngineLost, LaunchFailed, SpecError
 from dnnp_hpo.hookspecs import hookimpl
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import Invalid, at_least
@@ -44,25 +48,68 @@ from dnnp_hpo.spec import Invalid, at_least
 from .notice import notice
 
 DEFAULT_LOCAL_WORKERS = 2
+#: seconds between looks at the client while no evaluation finishes (is the scheduler there?)
+ALIVE_POLL_S = 5.0
 _ADDRESS = re.compile(r"^(tcp|tls|ucx|inproc)://[^\s/]+$")
 _UNSET_VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
 
 class DaskPool:
-    """A :class:`dnnp_hpo.hookspecs.Pool` over a ``distributed.Client``."""
+    """A :class:`dnnp_hpo.hookspecs.Pool` over a ``distributed.Client``.
+
+    Waiting uses one done-callback per future, registered at :meth:`submit`, and a
+    condition it signals: ``distributed.as_completed`` would add a task per future to the
+    client's event loop at each call, kept until that future ends, and ``nsga2-async``
+    looks every few seconds while trainings run for hours (bench: 2,000 looks at 100
+    trainings left 400,000 tasks and 1.4 GB in the driver).
+    """
 
     def __init__(self, client: Any, retries: int) -> None:
         self.client = client
         self.retries = retries
+        self.address = client.scheduler.address
+        self._finished = threading.Condition()
+        self._completions = 0  #: futures of this pool done so far, counted by their callbacks
 
     def submit(self, fn: Callable[..., Any], /, *args: Any) -> Any:
+        self._check_alive()
         # pure=False: two identical genomes are two trainings, not one cached result.
-        return self.client.submit(fn, *args, pure=False, retries=self.retries)
+        future = self.client.submit(fn, *args, pure=False, retries=self.retries)
+        future.add_done_callback(self._completed)
+        return future
+
+    def _completed(self, _future: Any) -> None:
+        with self._finished:
+            self._completions += 1
+            self._finished.notify_all()
 
     def as_completed(self, futures: Iterable[Any], timeout: float | None = None) -> Iterator[Any]:
-        from distributed import as_completed
+        remaining = list(futures)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while remaining:
+            with self._finished:
+                seen = self._completions
+            done = [f for f in remaining if f.done()]
+            # After looking: the client marks itself reconnecting before it cancels every
+            # future, so a future cancelled by a lost scheduler is never taken as lost.
+            self._check_alive()
+            for future in done:
+                remaining.remove(future)
+                yield future
+            if done:
+                continue
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise TimeoutError(f"none of {len(remaining)} evaluations finished within {timeout} s")
+            with self._finished:  # woken by a callback, else every ALIVE_POLL_S to look at the client
+                self._finished.wait_for(lambda seen=seen: self._completions != seen,
+                                        timeout=ALIVE_POLL_S if left is None else min(left, ALIVE_POLL_S))
 
-        return iter(as_completed(list(futures), timeout=timeout))
+    def _check_alive(self) -> None:
+        if self.client.status not in ("running", "newly-created"):
+            raise EngineLost(f"launcher: lost the Dask scheduler at {self.address} (the client is "
+                             f"{self.client.status}); the evaluations in flight are kept: start the "
+                             "cluster again and run hpo-run again to resume")
 
     @property
     def size(self) -> int:
@@ -108,6 +155,22 @@ class LocalEngine:
                 yield client
         finally:
             cluster.close()
+
+
+@contextmanager
+def _quiet_if_lost(client: Any) -> Iterator[None]:
+    """Closing a client whose scheduler is gone cancels its attempt to reconnect, which
+    distributed logs with a traceback: noise after hpo-run's own line saying so."""
+    if client.status == "running":
+        yield
+        return
+    log = logging.getLogger("distributed.client")
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 def read_scheduler_file(path: Path, deadline: float) -> str:
@@ -159,7 +222,8 @@ class JoinedEngine:
                     client.shutdown()
                 except Exception as exc:  # noqa: BLE001 - best effort at the end of a run
                     notice(run, f"dask: shutdown of {address} failed: {type(exc).__name__}: {exc}")
-            client.close()
+            with _quiet_if_lost(client):
+                client.close()
 
     def _await_workers(self, run: RunContext, client: Any, address: str, started: float, deadline: float) -> None:
         connected = time.monotonic()

@@ -216,3 +216,54 @@ def test_nsga2_async_uses_a_worker_that_joins_while_every_slot_trains(tmp_path: 
     on_late = [e.start for e in evaluations if e.pid == late.pid]
     assert on_late, "the late worker never trained"
     assert min(on_late) < first_end - CAPACITY_POLL_S / 2, (on_late, first_end)
+
+
+@pytest.mark.parametrize("optimizer", [{"plugin": "nsga2", "pop_size": 4, "generations": 9},
+                                       {"plugin": "nsga2-async", "pop_size": 4, "max_births": 40}],
+                         ids=["nsga2", "nsga2-async"])
+def test_a_lost_scheduler_stops_the_run_and_a_new_cluster_resumes_it(tmp_path: Path, dask_processes,
+                                                                     monkeypatch, optimizer) -> None:
+    """The scheduler of a joined cluster SIGKILLed mid-run (its node gone): the real hpo-run
+    stops, exit 3, one line and no traceback, with the evaluations the client had in
+    flight pending, none recorded lost.  Before, the cancelled futures were recorded lost
+    and the driver then waited forever.  The same command on a new cluster finishes the
+    run with each birth recorded once, all trained."""
+    import subprocess
+
+    from cli_testutil import VENV_BIN
+
+    from dnnp_hpo.journal import Journal
+
+    monkeypatch.setenv(helpers.SLEEP_VARIABLE, "0.3")
+    cluster = dask_processes(1)
+    cluster.wait_ready(1)
+    spec = write_spec(tmp_path / "lost.yaml", optimizer=optimizer,
+                      trainer={"plugin": "function", "callable": "hpo_launcher_helpers:slow_zdt1"},
+                      launcher={"plugin": "dask", "scheduler_file": str(cluster.scheduler_file), "min_workers": 1})
+    run_dir = tmp_path / "run-lost"
+    driver = subprocess.Popen([str(VENV_BIN / "hpo-run"), str(spec)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(read_csv(run_dir / "individuals.csv") if (run_dir / "individuals.csv").exists() else []) < 6:
+            assert driver.poll() is None and time.monotonic() < deadline, "the run did not get going"
+            time.sleep(0.1)
+        cluster.scheduler.kill()
+        _, stderr = driver.communicate(timeout=60)
+    finally:
+        driver.kill()
+    assert driver.returncode == 3, stderr
+    assert "Traceback" not in stderr, stderr
+    assert stderr.strip().splitlines()[-1].startswith(
+        "hpo-run: the engine was lost: launcher: lost the Dask scheduler at tcp://127.0.0.1:")
+    with Journal.of(run_dir, readonly=True) as journal:
+        assert journal.evaluations("lost") == []
+        assert journal.running(), "what was in flight is pending"
+    cluster.stop()
+    cluster.scheduler_file.unlink()  # else the next run could read the dead scheduler's address
+    dask_processes(1).wait_ready(1)
+    again = subprocess.run([str(VENV_BIN / "hpo-run"), str(spec)], capture_output=True, text=True,
+                           timeout=120, check=False)
+    assert again.returncode == 0, again.stderr
+    rows = assert_every_evaluation_once(run_dir, 40)
+    assert {r["status"] for r in rows} == {"ok"}
