@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import heapq
 import itertools
@@ -14,6 +15,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from dnnp_hpo.errors import EngineLost
 from dnnp_hpo.evaluate import measured, run_trial
 from dnnp_hpo.evaluation import INFEASIBLE, LOST, Evaluation, Member, Trial, failed_evaluation, left_outcome
 from dnnp_hpo.hookspecs import Pool, Trainer
@@ -127,9 +129,16 @@ class Study:
         except (TimeoutError, concurrent.futures.TimeoutError):  # one class from Python 3.11 on
             return None
         future = min((f for f in self.inflight if f.done()), key=lambda f: self.inflight[f].birth_id)
-        trial = self.inflight.pop(future)
+        trial = self.inflight[future]
         try:
             evaluation = future.result()
+        except (concurrent.futures.CancelledError, asyncio.CancelledError):
+            # Nothing here cancels a future: the engine dropped every task at once (a Dask
+            # client that lost its scheduler connection, even for a moment, does).  The
+            # birth stays in flight, to be sent again on resume, not recorded lost.
+            raise EngineLost(f"launcher: the engine cancelled evaluation {trial.birth_id} (a Dask client "
+                             "does when it loses its scheduler); the evaluations in flight are kept: "
+                             "run hpo-run again to resume") from None
         except Exception as exc:  # noqa: BLE001 - the engine gave up on the task
             now = time.time()
             evaluation = failed_evaluation(
@@ -137,6 +146,7 @@ class Study:
                 f"the engine lost the evaluation: {type(exc).__name__}: {exc}", now, now,
                 hostname="?", pid=-1,
             )
+        del self.inflight[future]
         self._finished(evaluation)
         return evaluation
 

@@ -11,6 +11,7 @@ import pytest
 from launchers_testutil import write_spec
 
 from dnnp_hpo.driver import prepare_run
+from dnnp_hpo.hookspecs import hookimpl
 from dnnp_hpo.registry import load_registry
 
 
@@ -57,3 +58,49 @@ def test_a_finished_future_wakes_the_wait(tmp_path, monkeypatch) -> None:
         assert not waiter.is_alive(), "the wait was not woken when the task ended"
         assert taken == [quick]
         pool.client.cancel([slow])
+
+
+class _DropTheSchedulerConnection:
+    """After the third evaluation, break the driver's connection to its (healthy) scheduler
+    and stay busy while the client reconnects: the client cancels every future meanwhile."""
+
+    def __init__(self) -> None:
+        self.finished = 0
+
+    @hookimpl
+    def dnnp_hpo_evaluation_finished(self, run, evaluation) -> None:
+        from distributed import default_client
+
+        self.finished += 1
+        if self.finished == 3:
+            client = default_client()
+            client.loop.add_callback(client.scheduler_comm.comm.abort)
+            deadline = time.monotonic() + 30
+            while client.status != "running" or client.scheduler_comm is None:
+                assert time.monotonic() < deadline, "the client did not reconnect"
+                time.sleep(0.05)
+            time.sleep(0.5)
+
+
+def test_futures_cancelled_by_a_reconnecting_client_stop_the_run_and_it_resumes(tmp_path) -> None:
+    """A moment's loss of the scheduler connection (the scheduler stays up): the client
+    reconnects, but every future in flight was cancelled.  The run stops (EngineLost)
+    with those births pending, none recorded lost; run again, it finishes with each
+    birth once.  Before, each cancelled future was recorded lost with the MAXINT fitness."""
+    from launchers_testutil import assert_every_evaluation_once, run_in_process
+
+    from dnnp_hpo.errors import EngineLost
+    from dnnp_hpo.journal import Journal
+
+    spec = write_spec(tmp_path / "blip.yaml", pop_size=4, generations=2,
+                      trainer={"plugin": "function", "callable": "hpo_launcher_helpers:slow_zdt1"},
+                      launcher={"plugin": "dask", "workers": 1, "threads_per_worker": 2})
+    with pytest.raises(EngineLost, match="the engine cancelled evaluation|lost the Dask scheduler"):
+        run_in_process(spec, extra_plugins=[_DropTheSchedulerConnection()])
+    run_dir = tmp_path / "run-blip"
+    with Journal.of(run_dir, readonly=True) as journal:
+        assert journal.evaluations("lost") == []
+        assert journal.running(), "the cancelled births are pending"
+    run_in_process(spec)
+    rows = assert_every_evaluation_once(run_dir, 12)
+    assert {r["status"] for r in rows} == {"ok"}
