@@ -137,8 +137,10 @@ def _exited(proc: subprocess.Popen[bytes], timeout: float | None) -> bool:
     """
     try:
         pidfd = os.pidfd_open(proc.pid)
-    except (AttributeError, OSError):  # not Linux, or an old kernel
-        try:
+    except (AttributeError, OSError):  # not Linux, or an old kernel (RHEL 7's 3.10)
+        if hasattr(os, "waitid"):
+            return _exited_unreaped(proc.pid, timeout)
+        try:  # reaps: the group kill after it is then best effort
             proc.wait(timeout=timeout)
             return True
         except subprocess.TimeoutExpired:
@@ -148,6 +150,20 @@ def _exited(proc: subprocess.Popen[bytes], timeout: float | None) -> bool:
         return bool(ready)
     finally:
         os.close(pidfd)
+
+
+def _exited_unreaped(pid: int, timeout: float | None) -> bool:
+    """Poll ``waitid(WNOWAIT)`` until ``pid`` exits, leaving it unreaped as a pidfd does
+    (sleeps growing to 50 ms, as ``Popen.wait`` polls); True if it exited in time."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    delay = 0.0005
+    while True:
+        if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+            return True
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+        time.sleep(delay if deadline is None else max(0.0, min(delay, deadline - time.monotonic())))
+        delay = min(delay * 2, 0.05)
 
 
 def run_command(

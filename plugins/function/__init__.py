@@ -46,7 +46,9 @@ def _check_takes_params(function: Callable[..., Any], reference: str) -> None:
     recorded for every evaluation.
     """
     try:
-        signature = inspect.signature(function)
+        # The callable's own signature: a decorator's wrapper (functools.wraps) is what is
+        # called, whatever the wrapped function takes.
+        signature = inspect.signature(function, follow_wrapped=False)
     except (TypeError, ValueError):  # some builtins have no signature to read: trust them
         return
     try:

@@ -5,6 +5,8 @@ Imported by Dask worker processes (see conftest.py), so keep it dependency-free.
 
 from __future__ import annotations
 
+import functools
+
 import attrs
 
 from dnnp_hpo.hookspecs import hookimpl
@@ -87,3 +89,14 @@ def slow_zdt1(params):
 
     time.sleep(0.5)
     return zdt1(params)
+
+
+def _scaled_zdt1(params, scale):
+    return [scale * f for f in zdt1(params)]
+
+
+@functools.wraps(_scaled_zdt1)
+def decorated_zdt1(params):
+    """A decorator's wrapper (functools.wraps): called with the parameters alone, though
+    the function it wraps takes two arguments."""
+    return _scaled_zdt1(params, 1.0)

@@ -351,3 +351,12 @@ def test_spec_as_run_records_overrides(tmp_path, spec_file):
     assert main([str(path), "--set", "seed=11"]) == 0
     as_run = yaml.safe_load((tmp_path / "run" / "spec.yaml").read_text())
     assert as_run["seed"] == 11
+
+
+def test_a_decorated_callable_is_judged_by_its_own_signature(tmp_path, capsys):
+    """functools.wraps makes inspect.signature report the wrapped (params, scale); what is
+    called is the wrapper, (params), so the spec is valid."""
+    spec = zdt_spec(tmp_path)
+    spec["trainer"]["callable"] = "hpo_testfuncs:decorated_zdt1"
+    status = main([str(write_spec(tmp_path / "spec.yaml", spec)), "--dry-run"])
+    assert status == 0, capsys.readouterr().err

@@ -113,9 +113,13 @@ def test_a_process_that_ends_normally_leaves_no_watchdog(tmp_path: Path, wait_un
             worker.kill()
 
 
-def test_the_group_is_killed_before_its_leader_is_reaped(tmp_path: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("pidfd", [True, False], ids=["pidfd", "no-pidfd"])
+def test_the_group_is_killed_before_its_leader_is_reaped(tmp_path: Path, monkeypatch, pidfd: bool) -> None:
     """While the leader is an unreaped zombie its pid cannot be reused, so the group kill
-    cannot reach a stranger's group; the exit status is still the command's own."""
+    cannot reach a stranger's group; the exit status is still the command's own.  Also
+    where there is no pidfd (kernels before 5.3): waitid(WNOWAIT) polling then."""
+    if not pidfd:
+        monkeypatch.delattr(os, "pidfd_open", raising=False)
     states: list[str | None] = []
     real_kill = process.kill_training
 
