@@ -218,6 +218,7 @@ def test_nsga2_async_uses_a_worker_that_joins_while_every_slot_trains(tmp_path: 
     assert min(on_late) < first_end - CAPACITY_POLL_S / 2, (on_late, first_end)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer", [{"plugin": "nsga2", "pop_size": 4, "generations": 9},
                                        {"plugin": "nsga2-async", "pop_size": 4, "max_births": 40}],
                          ids=["nsga2", "nsga2-async"])

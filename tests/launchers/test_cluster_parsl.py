@@ -237,6 +237,7 @@ def test_a_scheduler_whose_commands_are_missing_is_one_line_and_exit_3(tmp_path:
         assert journal.evaluations() == []
 
 
+@pytest.mark.slow
 def test_an_executor_parsl_gives_up_stops_the_run_and_the_run_resumes(tmp_path: Path) -> None:
     """A worker_init that fails every block: Parsl gives the executor up after
     ``block_failures`` blocks, and hpo-run stops (exit 3, one line) instead of recording
