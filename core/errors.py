@@ -55,6 +55,14 @@ class LaunchFailed(RuntimeError):
 
 class EngineLost(LaunchFailed):
     """The engine failed for good during the run (Parsl gave its executor up): no later
-    evaluation could run.  Exit 3 as well, the evaluations in flight left pending."""
+    evaluation could run.  Exit 3 as well, the evaluations in flight left pending.
+
+    ``what`` happened and, if the user must act first, the ``fix``; the message ends with
+    what every such stop promises, so each launcher says it the same way.
+    """
 
     headline = "the engine was lost"
+
+    def __init__(self, what: str, fix: str = "") -> None:
+        then = f"{fix} and run" if fix else "run"
+        super().__init__(f"launcher: {what}; the evaluations in flight are kept: {then} hpo-run again to resume")

@@ -188,7 +188,6 @@ def run_command(
             list(argv), cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
             stdout=out, stderr=err, start_new_session=True,
         )
-        timed_out = True
         try:
             # the group id is the leader's pid (start_new_session)
             _WATCHDOG.tell(f"{_START} {token} {proc.pid}\n")

@@ -136,9 +136,8 @@ class Study:
             # Nothing here cancels a future: the engine dropped every task at once (a Dask
             # client that lost its scheduler connection, even for a moment, does).  The
             # birth stays in flight, to be sent again on resume, not recorded lost.
-            raise EngineLost(f"launcher: the engine cancelled evaluation {trial.birth_id} (a Dask client "
-                             "does when it loses its scheduler); the evaluations in flight are kept: "
-                             "run hpo-run again to resume") from None
+            raise EngineLost(f"the engine cancelled evaluation {trial.birth_id} (a Dask client does when "
+                             "it loses its scheduler)") from None
         except Exception as exc:  # noqa: BLE001 - the engine gave up on the task
             now = time.time()
             evaluation = failed_evaluation(

@@ -91,7 +91,8 @@ class DaskPool:
                 seen = self._completions
             done = [f for f in remaining if f.done()]
             # After looking: the client marks itself reconnecting before it cancels every
-            # future, so a future cancelled by a lost scheduler is never taken as lost.
+            # future, so a scheduler still gone is named as such (a future cancelled by a
+            # reconnect that already succeeded is the Study's to refuse).
             self._check_alive()
             for future in done:
                 remaining.remove(future)
@@ -107,9 +108,8 @@ class DaskPool:
 
     def _check_alive(self) -> None:
         if self.client.status not in ("running", "newly-created"):
-            raise EngineLost(f"launcher: lost the Dask scheduler at {self.address} (the client is "
-                             f"{self.client.status}); the evaluations in flight are kept: start the "
-                             "cluster again and run hpo-run again to resume")
+            raise EngineLost(f"lost the Dask scheduler at {self.address} (the client is {self.client.status})",
+                             fix="start the cluster again")
 
     @property
     def size(self) -> int:

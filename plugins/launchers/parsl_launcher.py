@@ -80,8 +80,7 @@ class ParslPool:
     def _check_alive(self) -> None:
         if self.executor.bad_state_is_set:
             cause = " ".join(str(self.executor.executor_exception).split())
-            raise EngineLost(f"launcher: Parsl gave the executor up ({_shortened(cause)}); the "
-                               "evaluations in flight are kept: fix the cause and run hpo-run again to resume")
+            raise EngineLost(f"Parsl gave the executor up ({_shortened(cause)})", fix="fix the cause")
 
     @property
     def size(self) -> int:

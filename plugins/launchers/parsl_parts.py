@@ -122,8 +122,8 @@ def check_commands(kind: ProviderKind) -> None:
     if missing:
         raise LaunchFailed(
             f"launcher.provider: provider {kind.name} runs {', '.join(kind.commands)}, and "
-            f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not on PATH on {socket.gethostname()}: run hpo-run where the "
-            f"scheduler's commands are (a login or batch node), or use provider: local"
+            f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not on PATH on {socket.gethostname()}: "
+            "run hpo-run where the scheduler's commands are (a login or batch node), or use provider: local"
         )
 
 
