@@ -231,7 +231,7 @@ def test_a_lost_scheduler_stops_the_run_and_a_new_cluster_resumes_it(tmp_path: P
     run with each birth recorded once, all trained."""
     import subprocess
 
-    from cli_testutil import VENV_BIN
+    from cli_testutil import VENV_BIN, hpo_run
 
     from dnnp_hpo.journal import Journal
 
@@ -263,8 +263,7 @@ def test_a_lost_scheduler_stops_the_run_and_a_new_cluster_resumes_it(tmp_path: P
     cluster.stop()
     cluster.scheduler_file.unlink()  # else the next run could read the dead scheduler's address
     dask_processes(1).wait_ready(1)
-    again = subprocess.run([str(VENV_BIN / "hpo-run"), str(spec)], capture_output=True, text=True,
-                           timeout=120, check=False)
+    again = hpo_run(str(spec), timeout=120)
     assert again.returncode == 0, again.stderr
     rows = assert_every_evaluation_once(run_dir, 40)
     assert {r["status"] for r in rows} == {"ok"}
