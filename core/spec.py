@@ -235,7 +235,14 @@ def _attrs_hook(converter: cattrs.Converter):
             if not isinstance(value, Mapping):
                 raise Invalid(f"expected a mapping of the keys {', '.join(a.name for a in attrs.fields(cls))}, "
                               f"got {value!r}")
-            return inner(value, cls)
+            try:
+                return inner(value, cls)
+            except ClassValidationError as exc:
+                # The keys the block has, so that "did you mean" offers none of them.
+                for error in exc.exceptions:
+                    if isinstance(error, ForbiddenExtraKeysError):
+                        error.present = frozenset(map(str, value))
+                raise
 
         return structure
 
@@ -267,27 +274,26 @@ def make_converter(registry: Registry) -> cattrs.Converter:
     return converter
 
 
-def _first_error(exc: BaseException, path: tuple[str, ...] = ()) -> tuple[tuple[str, ...], str]:
-    """Walk cattrs' exception groups to the first leaf: its key path and message."""
+def _first_error(exc: BaseException, path: tuple[str, ...] = (),
+                 missing: tuple[str, ...] = ()) -> tuple[tuple[str, ...], str]:
+    """Walk cattrs' exception groups to the first leaf: its key path and message.
+
+    ``missing``: the required keys the same block lacks, the likeliest meaning of an
+    unknown key beside them."""
     if isinstance(exc, (ClassValidationError, IterableValidationError)) or (
         isinstance(exc, BaseExceptionGroup) and not isinstance(exc, ForbiddenExtraKeysError)
     ):
         # An unknown key first: a misspelt required key is also reported missing, and
         # only the unknown one shows the user which line to fix.
         inner = next((e for e in exc.exceptions if isinstance(e, ForbiddenExtraKeysError)), exc.exceptions[0])
-        step: tuple[str, ...] = ()
-        for note in getattr(inner, "__notes__", []):
-            # cattrs also adds plain-string notes; only its note objects carry the key.
-            if isinstance(note, AttributeValidationNote):
-                step = (str(note.name),)
-            elif isinstance(note, IterableValidationNote):
-                step = (str(note.index),)
-        return _first_error(inner, path + step)
+        absent = tuple(name for e in exc.exceptions if isinstance(e, KeyError) for name in _note_keys(e))
+        step = _note_keys(inner)[-1:]
+        return _first_error(inner, path + step, absent)
     if isinstance(exc, ForbiddenExtraKeysError):
-        keys = ", ".join(sorted(map(str, exc.extra_fields)))
         known = [a.name for a in attrs.fields(exc.cl)] if attrs.has(exc.cl) else []
         expected = f" (expected: {', '.join(known)})" if known else ""
-        return path, f"unknown key(s): {keys}{_did_you_mean(exc.extra_fields, known)}{expected}"
+        absent = [k for k in known if k not in getattr(exc, "present", ())]
+        return path, f"unknown key(s): {_did_you_mean(exc.extra_fields, absent, missing)}{expected}"
     if isinstance(exc, SpecError):
         return path + tuple(k for k in exc.key.split(".") if k), exc.message
     if isinstance(exc, KeyError):
@@ -297,11 +303,28 @@ def _first_error(exc: BaseException, path: tuple[str, ...] = ()) -> tuple[tuple[
     raise exc  # not a user error: a bug, let the traceback through
 
 
-def _did_you_mean(unknown: typing.Iterable[Any], known: list[str]) -> str:
-    """``: did you mean seed?`` naming the known key closest to each unknown one, if any."""
-    close = [match[0] for key in sorted(map(str, unknown))
-             if (match := difflib.get_close_matches(key, known, n=1))]
-    return f": did you mean {', '.join(close)}?" if close else ""
+def _note_keys(exc: BaseException) -> tuple[str, ...]:
+    """The keys (or list indices) cattrs' notes on ``exc`` name, in order."""
+    keys: list[str] = []
+    for note in getattr(exc, "__notes__", []):
+        # cattrs also adds plain-string notes; only its note objects carry the key.
+        if isinstance(note, AttributeValidationNote):
+            keys.append(str(note.name))
+        elif isinstance(note, IterableValidationNote):
+            keys.append(str(note.index))
+    return tuple(keys)
+
+
+def _did_you_mean(unknown: typing.Iterable[Any], known: list[str], missing: typing.Sequence[str] = ()) -> str:
+    """The unknown keys, each with the known key closest to it if any:
+    ``objectves (did you mean objectives?), colour``.  A required key the block lacks
+    is the likelier meaning, so it is looked for first."""
+    named = []
+    for key in sorted(map(str, unknown)):
+        match = (difflib.get_close_matches(key, missing, n=1)
+                 or difflib.get_close_matches(key, known, n=1))
+        named.append(f"{key} (did you mean {match[0]}?)" if match else key)
+    return ", ".join(named)
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
