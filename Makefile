@@ -1,5 +1,5 @@
 # Two entry points for a fresh clone: `make quickstart` and `make test`.
-# Both create .venv (Python 3.10+) and install the project with DeePMD-kit and NequIP for the CPU.
+# Both create .venv (Python 3.11+; `make PYTHON=python3.12 test` picks another) and install the project with DeePMD-kit and NequIP for the CPU.
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
@@ -7,6 +7,8 @@ BIN = $(VENV)/bin
 .PHONY: install quickstart test test-fast bench clean
 
 $(BIN)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
+	  echo "make: $(PYTHON) is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'); dnnp-hpo needs 3.11 or newer (leap-ec 0.8.2 does): make PYTHON=python3.11 $(MAKECMDGOALS)" >&2; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[deepmd,test]"

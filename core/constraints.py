@@ -46,7 +46,8 @@ def _operand(token: str) -> str | float:
 def parse_constraint(text: Any) -> Constraint:
     """Parse one constraint; ValueError with what is expected if it does not fit."""
     if not isinstance(text, str):
-        raise ValueError(f"expected a comparison such as 'stop_lr < start_lr', got {text!r}")
+        # ValueError, like every other way a constraint can be wrong: callers report one kind
+        raise ValueError(f"expected a comparison such as 'stop_lr < start_lr', got {text!r}")  # noqa: TRY004
     match = _PATTERN.match(text)
     if match is None:
         raise ValueError(

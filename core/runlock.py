@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Self
 
 from dnnp_hpo.errors import SpecError
 
@@ -36,7 +36,7 @@ class RunLock:
         self.file: IO[str] | None = None
         self.created = False
 
-    def __enter__(self) -> RunLock:
+    def __enter__(self) -> Self:
         self.created = not self.run_dir.exists()
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 import math
 import numbers
-import sys
 import typing
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,9 +31,6 @@ from dnnp_hpo.constraints import Constraint, parse_constraint
 from dnnp_hpo.errors import SpecError
 from dnnp_hpo.hookspecs import Launcher, Optimizer, ParameterType, Trainer
 from dnnp_hpo.registry import Registry
-
-if sys.version_info < (3, 11):  # cattrs brings the backport on 3.10
-    from exceptiongroup import BaseExceptionGroup
 
 TOP_LEVEL_KEYS = (
     "name", "seed", "run_dir", "space", "constraints", "objectives",
