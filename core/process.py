@@ -4,7 +4,10 @@ Nothing a training starts may outlive its evaluation, whatever happens to it or 
 worker running it.  Three things see to that:
 
 * the command gets a process group of its own, killed whole when it ends, at the time
-  limit, or on any exception here (a cancelled task, say);
+  limit, or on any exception here (a cancelled task, say).  At the time limit the group
+  is first sent SIGTERM and given :data:`TERM_GRACE_S` to stop: a ``jsrun`` or ``srun``
+  in front of the training passes it on to the ranks on other nodes, which SIGKILL
+  would leave holding that node's GPUs;
 * its environment carries ``DNNP_HPO_TRAINING=<token unique to this command>``, which every
   process it starts inherits, also one that left the group with setsid; on Linux those
   are found in /proc and killed too;
@@ -34,6 +37,9 @@ from typing import NamedTuple
 
 TRAINING_VARIABLE = "DNNP_HPO_TRAINING"
 _START, _END = "start", "end"  #: what the watchdog is told: a training started / ended
+#: seconds between SIGTERM at the time limit and SIGKILL (LSF's JOB_TERMINATE_INTERVAL
+#: is 10 s too)
+TERM_GRACE_S = 10.0
 
 
 class Completed(NamedTuple):
@@ -61,6 +67,14 @@ def _marked(token: str) -> list[int]:
             except OSError:
                 continue  # gone meanwhile, or another user's
     return found
+
+
+def _terminate(pgid: int) -> None:
+    """SIGTERM the training's process group: a launcher's cue to stop its ranks."""
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def kill_training(pgid: int | None, token: str) -> None:
@@ -174,11 +188,13 @@ def run_command(
     stderr: Path,
     env: Mapping[str, str] | None = None,
     timeout: float | None = None,
+    term_grace: float = TERM_GRACE_S,
 ) -> Completed:
     """Run ``argv`` (never through a shell) in ``cwd`` with output to files.
 
-    At the timeout, on any exception here, and after it exits, everything the command
-    started is killed (see the module docstring).  Raises OSError if it cannot start.
+    At the timeout the command's group gets SIGTERM and ``term_grace`` seconds to stop;
+    then, as on any exception here and after it exits, everything the command started
+    is killed (see the module docstring).  Raises OSError if it cannot start.
     """
     token = uuid.uuid4().hex
     full_env = {**os.environ, **(env or {}), TRAINING_VARIABLE: token}
@@ -192,6 +208,9 @@ def run_command(
             # the group id is the leader's pid (start_new_session)
             _WATCHDOG.tell(f"{_START} {token} {proc.pid}\n")
             timed_out = not _exited(proc, timeout)
+            if timed_out:
+                _terminate(proc.pid)  # the leader is unreaped: its pid is still its group's
+                _exited(proc, term_grace)
         finally:
             # The group is killed before the leader is reaped: until then its pid cannot be
             # given to a new process, so killpg cannot reach someone else's group.

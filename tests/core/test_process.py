@@ -133,7 +133,43 @@ def test_the_group_is_killed_before_its_leader_is_reaped(tmp_path: Path, monkeyp
                        stdout=tmp_path / "out", stderr=tmp_path / "err", timeout=30)
     assert states == ["Z"]
     assert done.returncode == 3 and not done.timed_out
-    timed = run_command([sys.executable, "-c", "import time; time.sleep(30)"], tmp_path,
-                        stdout=tmp_path / "out", stderr=tmp_path / "err", timeout=0.5)
-    assert states[1] in {"S", "R"}  # still running at the time limit: killed, then reaped
+    deaf = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(30)"
+    timed = run_command([sys.executable, "-c", deaf], tmp_path,
+                        stdout=tmp_path / "out", stderr=tmp_path / "err", timeout=0.5, term_grace=0.5)
+    assert states[1] in {"S", "R"}  # still running past SIGTERM's grace: killed, then reaped
     assert timed.returncode is None and timed.timed_out
+
+
+def test_at_the_time_limit_sigterm_comes_first(tmp_path: Path, wait_until) -> None:
+    """A launcher (jsrun, srun) stops its ranks on other nodes when it gets SIGTERM: the
+    command is given that chance before SIGKILL; one that ignores it is killed after the
+    grace period, with the child it started."""
+    polite = textwrap.dedent("""
+        import signal, sys, time
+        from pathlib import Path
+        def stop(*_):
+            Path("stopped-by-sigterm").write_text("ranks told to stop")
+            sys.exit(143)
+        signal.signal(signal.SIGTERM, stop)
+        Path("started").touch()
+        time.sleep(60)
+    """)
+    done = run_command([sys.executable, "-c", polite], tmp_path, stdout=tmp_path / "o", stderr=tmp_path / "e",
+                       timeout=2.0, term_grace=20.0)
+    assert (tmp_path / "started").exists(), (tmp_path / "e").read_text()
+    assert done.timed_out and done.returncode is None
+    assert (tmp_path / "stopped-by-sigterm").read_text() == "ranks told to stop"
+    assert done.elapsed < 15.0, "it stopped at SIGTERM, long before the grace ran out"
+
+    deaf = textwrap.dedent("""
+        import signal, subprocess, sys, time
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # inherited by the child
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        print(child.pid, flush=True)
+        time.sleep(60)
+    """)
+    done = run_command([sys.executable, "-c", deaf], tmp_path, stdout=tmp_path / "o2", stderr=tmp_path / "e2",
+                       timeout=2.0, term_grace=1.0)
+    assert done.timed_out and done.elapsed >= 3.0, done
+    child = int((tmp_path / "o2").read_text().split()[0])
+    assert wait_until(lambda: not _alive(child)), "the child that ignored SIGTERM was killed too"
