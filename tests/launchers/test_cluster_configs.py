@@ -1,9 +1,10 @@
 """Shipped launcher configurations, batch scripts, and launcher-block mistakes.
 
 * every YAML in configs/launchers validates with ``hpo-run FILE --dry-run``;
-* the batch scripts pass ``bash -n``, and the Summit one really runs here (its Dask
-  scheduler and workers on loopback; LSF's variables replaced by NODES=2) and leaves no
-  Dask process behind;
+* the batch scripts pass ``bash -n`` and really run here, as they are (LSF's and Slurm's
+  variables replaced by NODES=2): every Dask listener on loopback, no Dask process left
+  behind; a WORKDIR on Summit's read-only home and a scheduler that cannot start are each
+  one line before anything runs;
 * a wrong launcher block is one line naming the key, exit status 2, no traceback.
 """
 
@@ -20,6 +21,7 @@ from dnnp_hpo.cli import main
 
 LAUNCHER_SPECS = sorted((REPO / "configs" / "launchers").glob("*.yaml"))
 BATCH_SCRIPTS = [REPO / "configs" / "lsf" / "summit-dask.lsf", REPO / "configs" / "slurm" / "frontier-dask.sbatch"]
+SUMMIT = BATCH_SCRIPTS[0]
 
 
 def test_the_shipped_files_exist() -> None:
@@ -38,10 +40,41 @@ def test_shipped_spec_validates_with_dry_run(spec: Path, tmp_path: Path) -> None
     assert not list(tmp_path.iterdir()), "--dry-run writes nothing"
 
 
-@pytest.mark.parametrize("script", BATCH_SCRIPTS, ids=lambda p: p.name)
+@pytest.mark.parametrize("script", [*BATCH_SCRIPTS, REPO / "configs" / "dask-batch-node.sh"], ids=lambda p: p.name)
 def test_batch_script_syntax(script: Path) -> None:
     done = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, timeout=30, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def _batch_env(worker_env: dict, tmp_path: Path, spec: Path, workdir: Path) -> dict:
+    """What the scripts read, pointing at this checkout and its venv; nothing else set."""
+    return {**worker_env, "DNNP_HPO_DIR": str(REPO), "SPEC": str(spec), "VENV": str(VENV_BIN.parent),
+            "WORKDIR": str(workdir), "DASK_SCRATCH": str(tmp_path / "scratch"), "NODES": "2"}
+
+
+def test_summit_refuses_a_workdir_in_home(tmp_path: Path, worker_env) -> None:
+    """Summit's home is read-only from the compute nodes: every training would fail."""
+    home = tmp_path / "home"
+    env = {**_batch_env(worker_env, tmp_path, tmp_path / "spec.yaml", home / "runs" / "x"), "HOME": str(home)}
+    done = subprocess.run(["bash", str(SUMMIT)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 2, done.stderr
+    assert "read-only from Summit's compute nodes" in done.stderr and "$MEMBERWORK" in done.stderr
+    assert not home.exists(), "nothing made, nothing started"
+
+
+def test_a_scheduler_that_cannot_start_is_reported_at_once(tmp_path: Path, worker_env) -> None:
+    """A scheduler that dies at start (here: an argument it refuses; on a cluster, a taken
+    port) stops the script with its log's end, instead of hpo-run waiting wait_timeout."""
+    env = {**_batch_env(worker_env, tmp_path, tmp_path / "spec.yaml", tmp_path / "job"),
+           "DASK_SCHEDULER_ARGS": "--no-such-option"}
+    started = time.monotonic()
+    done = subprocess.run(["bash", str(SUMMIT)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120, start_new_session=True, check=False)
+    assert done.returncode == 3, done.stderr
+    assert "dask scheduler exited at start" in done.stderr and "no-such-option" in done.stderr
+    assert not (tmp_path / "job" / "run").exists(), "hpo-run never started"
+    print(f"reported after {time.monotonic() - started:.1f} s")
 
 
 @pytest.mark.slow
@@ -51,9 +84,7 @@ def test_batch_script_runs_and_cleans_up(script: Path, tmp_path: Path, worker_en
     spec = write_spec(tmp_path / "small.yaml", pop_size=4, generations=1,
                       launcher={"plugin": "dask", "scheduler_file": "scheduler.json", "min_workers": 1})
     workdir = tmp_path / "job"
-    env = {**worker_env, "SPEC": str(spec), "VENV": str(VENV_BIN.parent), "WORKDIR": str(workdir),
-           "DASK_SCRATCH": str(tmp_path / "scratch"), "NODES": "2",
-           "DASK_SCHEDULER_ARGS": "--host 127.0.0.1 --port 0", "DASK_WORKER_ARGS": "--host 127.0.0.1"}
+    env = _batch_env(worker_env, tmp_path, spec, workdir)  # the scripts' own Dask arguments
     started = time.monotonic()
     done = subprocess.run(["bash", str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=180, start_new_session=True, check=False)
@@ -62,6 +93,14 @@ def test_batch_script_runs_and_cleans_up(script: Path, tmp_path: Path, worker_en
     log = (workdir / "run" / "launcher.log").read_text()
     assert "2 worker(s)" in log and "min_workers=2" in log
     assert not (tmp_path / "scratch").exists(), "scratch removed at the end"
+    # Loopback only, by default: the scheduler (its port free, not 8786), its HTTP server
+    # (on even with --no-dashboard) and each worker's.
+    logs = [(workdir / name).read_text() for name in ("dask-scheduler.log", "dask-worker-1.log", "dask-worker-2.log")]
+    for text in logs:
+        listens = [line.split(" at: ")[1].strip() for line in text.splitlines() if " at: " in line]
+        assert len(listens) == 2 and all("127.0.0.1:" in where for where in listens), listens
+    scheduler = next(line for line in logs[0].splitlines() if "Scheduler at:" in line)
+    assert not scheduler.endswith(":8786"), scheduler
     leftovers = subprocess.run(["pgrep", "-f", f"--scheduler-file {workdir}/scheduler.json"],
                                capture_output=True, text=True, check=False)
     assert leftovers.stdout.strip() == "", "no Dask process left behind"
@@ -73,6 +112,8 @@ def test_batch_script_runs_and_cleans_up(script: Path, tmp_path: Path, worker_en
     assert again.returncode == 0, again.stderr[-2000:]
     assert f"The run in {workdir / 'run'} is finished" in again.stdout
     assert_every_evaluation_once(workdir / "run", 8)
+    log = (workdir / "dask-scheduler.log").read_text()
+    assert log.count("=== job") == 2, "the first job's Dask log is kept"
 
 
 BAD_BLOCKS = [

@@ -1,0 +1,65 @@
+# The paper's batch-node set-up (section 2.2.5), shared by configs/lsf/summit-dask.lsf and
+# configs/slurm/frontier-dask.sbatch, which set SPEC, VENV, WORKDIR, SCRATCH and NODES and
+# then source this file.  It starts the Dask scheduler and one worker per compute node
+# here, runs hpo-run, and stops them (also when hpo-run fails); the exit status is
+# hpo-run's.
+#
+# Every Dask listener binds to 127.0.0.1 with a free port: the scheduler, its workers and
+# hpo-run all run on this node, and Dask's plain tcp is unauthenticated (anyone who
+# reaches a worker runs code as you).  The scheduler file carries the port, so a
+# scheduler of another job on a shared launch node cannot collide with this one.
+# DASK_SCHEDULER_ARGS / DASK_WORKER_ARGS replace these defaults, e.g. with
+# "--interface ib0" for workers started on other nodes: then the cluster's network can
+# reach them.
+
+LOOPBACK="--host 127.0.0.1 --dashboard-address 127.0.0.1:0"
+SCHEDULER_ARGS=${DASK_SCHEDULER_ARGS:-$LOOPBACK --port 0}
+WORKER_ARGS=${DASK_WORKER_ARGS:-$LOOPBACK}
+
+source "$VENV/bin/activate"
+mkdir -p "$WORKDIR" "$SCRATCH"
+cd "$WORKDIR"
+
+SCHEDULER_FILE=$WORKDIR/scheduler.json
+rm -f "$SCHEDULER_FILE"                       # never join a scheduler of an earlier job
+PIDS=()
+shutdown_dask() {
+    # Ask the scheduler to stop itself and its workers; then make sure nothing is left.
+    timeout 60 python -c "import sys; from distributed import Client; \
+Client(scheduler_file=sys.argv[1], timeout=30).shutdown()" "$SCHEDULER_FILE" >/dev/null 2>&1 || true
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$SCRATCH"
+}
+trap shutdown_dask EXIT
+
+# Logs are appended: a resumed job (same WORKDIR) keeps the killed job's logs.
+echo "=== job ${JOB_ID:-local} $(date '+%F %T')" >>"$WORKDIR/dask-scheduler.log"
+# shellcheck disable=SC2086  # the *_ARGS are lists of words
+dask scheduler --scheduler-file "$SCHEDULER_FILE" --no-dashboard $SCHEDULER_ARGS \
+    >>"$WORKDIR/dask-scheduler.log" 2>&1 &
+PIDS+=($!)
+# A scheduler that cannot start (a taken port, a bad argument) writes no scheduler file:
+# say so now, not after hpo-run's wait_timeout.
+for _ in $(seq 1 120); do
+    [ -s "$SCHEDULER_FILE" ] && break
+    if ! kill -0 "${PIDS[0]}" 2>/dev/null; then
+        echo "dask scheduler exited at start; the end of $WORKDIR/dask-scheduler.log:" >&2
+        tail -n 5 "$WORKDIR/dask-scheduler.log" >&2
+        exit 3
+    fi
+    sleep 0.5
+done
+for i in $(seq 1 "$NODES"); do
+    echo "=== job ${JOB_ID:-local} $(date '+%F %T')" >>"$WORKDIR/dask-worker-$i.log"
+    # shellcheck disable=SC2086
+    dask worker --scheduler-file "$SCHEDULER_FILE" --no-nanny --no-dashboard \
+        --nthreads 1 --nworkers 1 --name "worker-$i" --local-directory "$SCRATCH/worker-$i" $WORKER_ARGS \
+        >>"$WORKDIR/dask-worker-$i.log" 2>&1 &
+    PIDS+=($!)
+done
+
+status=0
+hpo-run "$SPEC" --set run_dir="$WORKDIR/run" --set launcher.scheduler_file="$SCHEDULER_FILE" \
+    --set launcher.min_workers="$NODES" || status=$?
+exit "$status"
