@@ -14,6 +14,9 @@ from pathlib import Path
 import attrs
 import numpy as np
 
+#: DeePMD-kit's default ``training.disp_freq``
+DISP_FREQ = 1000
+
 
 class LcurveError(ValueError):
     """The learning curve gives no usable fitness; the message is the recorded reason."""
@@ -102,3 +105,31 @@ def fitness(lcurve: Lcurve, metrics: Mapping[str, str], last_rows: int = 1) -> d
                 raise LcurveError(f"{column} is {value} at step {int(step)}")
         result[metric] = float(values.mean())
     return result
+
+
+def schedule(data: Mapping) -> tuple[int, int] | None:
+    """``(numb_steps, disp_freq)`` of a rendered input (``stop_batch`` is DeePMD-kit's
+    other name for ``numb_steps``); None where ``numb_steps`` is not a number."""
+    training = data.get("training")
+    if not isinstance(training, Mapping):
+        return None
+    steps = training.get("numb_steps", training.get("stop_batch"))
+    freq = training.get("disp_freq", DISP_FREQ)
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 1 for v in (steps, freq)):
+        return None
+    return int(steps), int(freq)
+
+
+def last_step(numb_steps: int, disp_freq: int) -> int:
+    """The step of the last row a complete training writes: DeePMD-kit writes one at the
+    first step (0) and then whenever the step is a multiple of ``disp_freq``."""
+    return numb_steps // disp_freq * disp_freq
+
+
+def check_complete(lcurve: Lcurve, numb_steps: int, disp_freq: int) -> None:
+    """LcurveError if the curve stops short of :func:`last_step`: its last row is then
+    not the trained model (only the untrained one at step 0 when disp_freq > numb_steps)."""
+    end, expected = int(lcurve.rows[-1, lcurve.columns.index("step")]), last_step(numb_steps, disp_freq)
+    if end < expected:
+        raise LcurveError(f"lcurve ends at step {end}, short of step {expected} of a complete training "
+                          f"(numb_steps {numb_steps}, disp_freq {disp_freq})")

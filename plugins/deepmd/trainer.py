@@ -22,7 +22,7 @@ from dnnp_hpo.evaluation import Trial
 from dnnp_hpo.run import RunContext
 
 from .inputcheck import check_with_deepmd
-from .lcurve import LcurveError, fitness, read_lcurve
+from .lcurve import LcurveError, check_complete, fitness, read_lcurve, schedule
 from .template import check_names, load_template, parse_rendered
 
 INPUT = "input.json"
@@ -66,6 +66,24 @@ def disp_file(data: Mapping[str, Any], where: str) -> str:
     return name
 
 
+def check_curve(data: Mapping[str, Any], metrics: Mapping[str, str], where: str) -> None:
+    """SpecError if the rendered input cannot give the fitness: ``*_val`` columns asked
+    for without ``training.validation_data`` (DeePMD-kit writes none), or ``disp_freq``
+    above ``numb_steps`` (the only row is step 0: the untrained model)."""
+    training = data.get("training")
+    has_validation = isinstance(training, Mapping) and training.get("validation_data") is not None
+    validation = sorted(c for c in metrics.values() if c.endswith("_val"))
+    if validation and not has_validation:
+        raise SpecError(f"{where}: the metrics read {', '.join(validation)}, validation columns, but "
+                        "training.validation_data is missing: every training would fail; add it, or read "
+                        "the _trn columns", "template")
+    plan = schedule(data)
+    if plan is not None and plan[1] > plan[0]:
+        raise SpecError(f"{where}: training.disp_freq {plan[1]} is more than training.numb_steps {plan[0]}: "
+                        "lcurve.out would hold step 0 alone, the untrained model; make disp_freq at most "
+                        "numb_steps (a divisor of it, so that the last row is the trained model)", "template")
+
+
 @attrs.frozen(kw_only=True)
 class PreparedDeepmd(training.PreparedCommand):
     """The checked trainer: plain data, pickled to the workers."""
@@ -80,17 +98,28 @@ class PreparedDeepmd(training.PreparedCommand):
 
     def check_samples(self, run: RunContext, deepmd: bool) -> None:
         """Render the middle of the space, and each value of every choice parameter, and
-        have each checked as JSON and (if asked and installed) by DeePMD-kit's argcheck."""
+        have each checked as JSON and (if asked and installed) by DeePMD-kit's argcheck,
+        then for a learning curve that can give the fitness (DeePMD-kit's word first)."""
+        rendered = []
         for params, what in training.sample_params(run.space):
             data = parse_rendered(self.template.render(self.values(params, 0)), self.template.path)
-            disp_file(data, f"{self.template.path}{f' ({what})' if what else ''}")
+            where = f"{self.template.path}{f' ({what})' if what else ''}"
+            disp_file(data, where)
             if deepmd:
                 check_with_deepmd(data, self.template.path, what)
+            rendered.append((data, where))
+        for data, where in rendered:
+            check_curve(data, self.metrics, where)
 
     def read_fitness(self, workdir: Path, text: str) -> dict[str, float]:
-        """The metrics from the last rows of ``lcurve.out`` (or the input's ``disp_file``)."""
-        lcurve = workdir / disp_file(parse_rendered(text, INPUT), INPUT)
+        """The metrics from the last rows of ``lcurve.out`` (or the input's ``disp_file``),
+        which must reach the last row of a complete training."""
+        data = parse_rendered(text, INPUT)
         try:
-            return fitness(read_lcurve(lcurve), self.metrics, self.last_rows)
+            lcurve = read_lcurve(workdir / disp_file(data, INPUT))
+            plan = schedule(data)
+            if plan is not None:
+                check_complete(lcurve, *plan)
+            return fitness(lcurve, self.metrics, self.last_rows)
         except LcurveError as exc:
             raise TrainingFailed(str(exc)) from None

@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 from deepmd_testutil import DATA
 
-from dnnp_hpo.plugins.deepmd.lcurve import LcurveError, fitness, read_lcurve
+from dnnp_hpo.plugins.deepmd.lcurve import (
+    LcurveError,
+    check_complete,
+    fitness,
+    last_step,
+    read_lcurve,
+    schedule,
+)
 
 REAL = DATA / "lcurve.out"
 METRICS = {"energy_rmse": "rmse_e_val", "force_rmse": "rmse_f_val"}
@@ -91,3 +98,22 @@ def test_nan_or_inf_is_a_failure(tmp_path: Path, bad: str) -> None:
     # ... but does for a mean that includes it
     with pytest.raises(LcurveError, match="at step 0"):
         fitness(read_lcurve(path), METRICS, last_rows=2)
+
+
+def test_a_curve_short_of_the_last_step_is_refused() -> None:
+    """A complete training of numb_steps writes its last row at the last multiple of
+    disp_freq (DeePMD-kit's TF trainer); a curve that stops before it is not the
+    trained model."""
+    curve = read_lcurve(REAL)  # rows every 50 steps up to 300
+    check_complete(curve, numb_steps=300, disp_freq=50)
+    check_complete(curve, numb_steps=320, disp_freq=50)  # last row at 300 either way
+    with pytest.raises(LcurveError, match="lcurve ends at step 300, short of step 350"):
+        check_complete(curve, numb_steps=350, disp_freq=50)
+    assert last_step(500, 1000) == 0 and last_step(40000, 1000) == 40000 and last_step(20, 7) == 14
+
+
+def test_schedule_of_a_rendered_input() -> None:
+    assert schedule({"training": {"numb_steps": 40000, "disp_freq": 1000}}) == (40000, 1000)
+    assert schedule({"training": {"stop_batch": 300}}) == (300, 1000)  # DeePMD-kit's default disp_freq
+    assert schedule({"training": {"numb_steps": "$steps"}}) is None
+    assert schedule({"model": {}}) is None

@@ -147,3 +147,27 @@ def test_deepmd_argcheck_checks_every_choice(tmp_path: Path) -> None:
                        settings={"train_systems": "/nowhere/t", "valid_systems": "/nowhere/v",
                                  "type_map": ["Al", "Cu"], "numb_steps": 10})
     assert "(with axis='sixteen')" in line and "axis_neuron" in line
+
+
+PAPER_SETTINGS = {"train_systems": "/nowhere/t", "valid_systems": "/nowhere/v", "type_map": ["Al", "Cu"]}
+
+
+def test_disp_freq_above_numb_steps_exits_2(tmp_path: Path) -> None:
+    """The paper's template writes a row every 1000 steps: shortened to 500 steps (a smoke
+    test), lcurve.out would hold step 0 alone and the search would rank untrained models."""
+    line, _ = _run_bad(tmp_path, PAPER_TEMPLATE.read_text(), space=PAPER_SPACE,
+                       settings={**PAPER_SETTINGS, "numb_steps": 500})
+    assert "training.disp_freq 1000 is more than training.numb_steps 500" in line
+    assert "untrained model" in line
+
+
+def test_validation_metrics_without_validation_data_exit_2(tmp_path: Path) -> None:
+    """rmse_*_val columns exist only with validation data: without it every training would
+    run to its end and then be recorded as failed."""
+    validation = '    "validation_data": {"systems": ["${valid_systems}"], "batch_size": "auto", "numb_btch": 1},\n'
+    text = PAPER_TEMPLATE.read_text()
+    assert validation in text
+    settings = {k: v for k, v in PAPER_SETTINGS.items() if k != "valid_systems"}
+    line, _ = _run_bad(tmp_path, text.replace(validation, ""), space=PAPER_SPACE,
+                       settings={**settings, "numb_steps": 40000})
+    assert "rmse_e_val, rmse_f_val, validation columns" in line and "training.validation_data is missing" in line
