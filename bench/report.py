@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 
-from . import steady_state
+from . import steady_state, time_bias
 from . import waiting as waiting_bench
 from .common import BENCH, read_result
 from .quality import BEST, PEERS
@@ -268,6 +268,10 @@ def steady(r: dict) -> list[str]:
     return steady_state.markdown(r, _machine(r["machine"]))
 
 
+def bias(r: dict) -> list[str]:
+    return time_bias.markdown(r, _machine(r["machine"]))
+
+
 def waiting(r: dict) -> list[str]:
     return waiting_bench.markdown(r, _machine(r["machine"]))
 
@@ -282,6 +286,7 @@ SECTIONS = [
     ("sorting", sorting, lambda r: notes_sorting(r) + insertion(r.get("insertion", []))),
     ("engine", utilisation, lambda r: []),
     ("steady_state", steady, lambda r: []),
+    ("time_bias", bias, lambda r: []),
     ("waiting", waiting, lambda r: []),
 ]
 

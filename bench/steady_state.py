@@ -102,10 +102,11 @@ class SimulatedPool:
 
 
 def simulate(problem: str, optimizer: dict[str, Any], seed: int, workers: int = WORKERS,
-             optimize: Callable | None = None) -> dict[str, Any]:
+             optimize: Callable | None = None, duration: Callable[[Any], float] = sleep_time) -> dict[str, Any]:
     """The ``optimizer`` block on ``workers`` simulated workers (``optimize``: run instead
-    of the block's plugin, as :func:`bench.inprocess.run_inprocess` takes it)."""
-    pool = SimulatedPool(workers, sleep_time)
+    of the block's plugin, as :func:`bench.inprocess.run_inprocess` takes it), each
+    training lasting ``duration(params)`` seconds."""
+    pool = SimulatedPool(workers, duration)
     spec = function_spec(problem, N_VAR, 2, optimizer, seed)
     population = run_inprocess(spec, pool=pool, optimize=optimize)
     done = sorted(pool.finished, key=lambda f: f.stop)
@@ -114,11 +115,12 @@ def simulate(problem: str, optimizer: dict[str, Any], seed: int, workers: int = 
             "finished": [(f.stop, tuple(f.value.fitness)) for f in done]}
 
 
-def traced(job: tuple[str, dict[str, Any], int, int], optimize: Callable | None = None) -> dict[str, Any]:
-    """:func:`simulate` reduced to what the race reads (small enough to send between
-    processes): busy fraction, final population's hypervolume, :func:`best_so_far` trace."""
-    problem, optimizer, seed, workers = job
-    run = simulate(problem, optimizer, seed, workers, optimize)
+def traced(job: tuple, optimize: Callable | None = None) -> dict[str, Any]:
+    """:func:`simulate` of ``(problem, optimizer, seed, workers[, duration])`` reduced to
+    what the race reads (small enough to send between processes): busy fraction, final
+    population's hypervolume, :func:`best_so_far` trace."""
+    problem, optimizer, seed, workers, *duration = job
+    run = simulate(problem, optimizer, seed, workers, optimize, *duration)
     return {"busy": run["busy"], "population_hv": hypervolume(run["population"]),
             "trace": best_so_far(run["finished"])}
 
@@ -166,12 +168,14 @@ def speedup_interval(generational: list[float], steady: list[float], level: floa
 
 
 def race(problem: str, budget: str, seeds: list[int], variation: str | None = None,
-         workers: int | None = None, mapper: Callable = map) -> dict[str, Any]:
+         workers: int | None = None, mapper: Callable = map,
+         duration: Callable[[Any], float] = sleep_time) -> dict[str, Any]:
     """Both optimizers on ``workers`` simulated workers (``None``: one per individual, as
     the paper ran 100 nodes for a population of 100), each with its default variation
-    (or ``variation`` for both).  ``mapper`` runs the seeds (an executor's ``map`` to
-    spread them over processes; each run depends on its seed alone, so the result does
-    not depend on it)."""
+    (or ``variation`` for both), trainings lasting ``duration(params)`` (a module-level
+    function: it goes to other processes).  ``mapper`` runs the seeds (an executor's
+    ``map`` to spread them over processes; each run depends on its seed alone, so the
+    result does not depend on it)."""
     pop, gens = BUDGETS[budget]
     workers = workers or pop
     variations = {name: variation or attrs_default(cls, "variation") for name, cls in PLUGINS.items()}
@@ -182,7 +186,7 @@ def race(problem: str, budget: str, seeds: list[int], variation: str | None = No
     }
 
     def each_seed(block):
-        return list(mapper(traced, [(problem, block, seed, workers) for seed in seeds]))
+        return list(mapper(traced, [(problem, block, seed, workers, duration) for seed in seeds]))
 
     runs = {name: each_seed(block) for name, block in optimizers.items()}
     traces = {name: [r["trace"] for r in rs] for name, rs in runs.items()}
