@@ -71,9 +71,10 @@ def check_curve(data: Mapping[str, Any], metrics: Mapping[str, str], where: str)
     for without ``training.validation_data`` (DeePMD-kit writes none), or ``disp_freq``
     above ``numb_steps`` (the only row is step 0: the untrained model)."""
     training = data.get("training")
-    has_validation = isinstance(training, Mapping) and training.get("validation_data") is not None
     validation = sorted(c for c in metrics.values() if c.endswith("_val"))
-    if validation and not has_validation:
+    # Training data without validation data: DeePMD-kit's input, sure to lack the columns.
+    if (validation and isinstance(training, Mapping) and training.get("training_data") is not None
+            and training.get("validation_data") is None):
         raise SpecError(f"{where}: the metrics read {', '.join(validation)}, validation columns, but "
                         "training.validation_data is missing: every training would fail; add it, or read "
                         "the _trn columns", "template")
