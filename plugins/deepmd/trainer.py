@@ -67,9 +67,10 @@ def disp_file(data: Mapping[str, Any], where: str) -> str:
 
 
 def check_curve(data: Mapping[str, Any], metrics: Mapping[str, str], where: str) -> None:
-    """SpecError if the rendered input cannot give the fitness: ``*_val`` columns asked
-    for without ``training.validation_data`` (DeePMD-kit writes none), or ``disp_freq``
-    above ``numb_steps`` (the only row is step 0: the untrained model)."""
+    """SpecError if the rendered input cannot give the trained model's fitness: ``*_val``
+    columns asked for without ``training.validation_data`` (DeePMD-kit writes none), or a
+    ``disp_freq`` that does not divide ``numb_steps`` (the last row is of an earlier
+    model; above it, the only row is step 0: the untrained model)."""
     training = data.get("training")
     validation = sorted(c for c in metrics.values() if c.endswith("_val"))
     # Training data without validation data: DeePMD-kit's input, sure to lack the columns.
@@ -79,10 +80,12 @@ def check_curve(data: Mapping[str, Any], metrics: Mapping[str, str], where: str)
                         "training.validation_data is missing: every training would fail; add it, or read "
                         "the _trn columns", "template")
     plan = schedule(data)
-    if plan is not None and plan[1] > plan[0]:
-        raise SpecError(f"{where}: training.disp_freq {plan[1]} is more than training.numb_steps {plan[0]}: "
-                        "lcurve.out would hold step 0 alone, the untrained model; make disp_freq at most "
-                        "numb_steps (a divisor of it, so that the last row is the trained model)", "template")
+    if plan is not None and plan[0] % plan[1]:
+        steps, freq = plan
+        last = ("step 0 alone, the untrained model" if freq > steps
+                else f"its last row at step {steps // freq * freq}, {steps % freq} steps before the trained model")
+        raise SpecError(f"{where}: training.disp_freq {freq} does not divide training.numb_steps {steps}: "
+                        f"lcurve.out would have {last}; make disp_freq a divisor of numb_steps", "template")
 
 
 @attrs.frozen(kw_only=True)

@@ -45,7 +45,8 @@ def read_metrics(path: Path, columns: Sequence[str]) -> Lcurve:
     body = [(number, row) for number, row in enumerate(table[1:], 2) if row]
     missing = [c for c in (STEP, *columns) if c not in header]
     if missing:
-        raise LcurveError(f"{name} has no column(s) {', '.join(missing)} (it has: {', '.join(header)})")
+        hint = " (did a validation epoch finish?)" if all(c.startswith("val") for c in missing) else ""
+        raise LcurveError(f"{name} has no column(s) {', '.join(missing)}{hint} (it has: {', '.join(header)})")
     if body and len(body[-1][1]) != len(header):
         body.pop()  # cut short while being written
     index = [header.index(c) for c in (STEP, *columns)]

@@ -181,5 +181,19 @@ def parse_config(text: str, path: str) -> dict[str, Any]:
     if not any(isinstance(lg, dict) and str(lg.get("_target_", "")).endswith("CSVLogger") for lg in loggers):
         raise SpecError(f"{path}: trainer.logger: expected a lightning.pytorch.loggers.CSVLogger (the "
                         "validation errors are read from the metrics.csv it writes)", "template")
+    _check_validation_epochs(trainer, path)
     return data
+
+
+def _check_validation_epochs(trainer: dict[str, Any], path: str) -> None:
+    """SpecError unless the last epoch is validated: Lightning validates every
+    ``check_val_every_n_epoch`` epochs, so with ``max_epochs`` not a multiple of it the
+    fitness would be of an earlier model (or, with no validation epoch, none at all)."""
+    epochs, every = trainer.get("max_epochs"), trainer.get("check_val_every_n_epoch", 1)
+    numbers = all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in (epochs, every))
+    if numbers and epochs % every:
+        last = (f"the last validated epoch would be {epochs // every * every}, not the trained model"
+                if epochs >= every else "no epoch would be validated, so no training would give a fitness")
+        raise SpecError(f"{path}: trainer.check_val_every_n_epoch {every} does not divide trainer.max_epochs "
+                        f"{epochs}: {last}; make it a divisor", "template")
 

@@ -36,7 +36,8 @@ from .template import INTERPOLATION_HINT, load_yaml_template, parse_config, rend
 CONFIG = "config.yaml"
 #: Hydra writes its outputs (and NequIP its checkpoints) in the evaluation directory.
 DEFAULT_COMMAND = ("nequip-train", "-cn", CONFIG, "hydra.run.dir=.")
-#: Per-atom energy (eV/atom, as DeePMD's rmse_e_val) and force (eV/A) RMSE on the validation set.
+#: Per-atom energy and per-component force RMSE on the whole validation set, in the data's
+#: units (eV/atom and eV/A for eV and A data, as DeePMD's rmse_e_val and rmse_f_val).
 DEFAULT_METRICS = {"energy_rmse": "val0_epoch/per_atom_energy_rmse", "force_rmse": "val0_epoch/forces_rmse"}
 
 

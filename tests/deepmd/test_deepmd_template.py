@@ -152,13 +152,17 @@ def test_deepmd_argcheck_checks_every_choice(tmp_path: Path) -> None:
 PAPER_SETTINGS = {"train_systems": "/nowhere/t", "valid_systems": "/nowhere/v", "type_map": ["Al", "Cu"]}
 
 
-def test_disp_freq_above_numb_steps_exits_2(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("steps", "words"), [
+    (500, "step 0 alone, the untrained model"),
+    (2500, "its last row at step 2000, 500 steps before the trained model"),
+])
+def test_disp_freq_that_does_not_divide_numb_steps_exits_2(tmp_path: Path, steps: int, words: str) -> None:
     """The paper's template writes a row every 1000 steps: shortened to 500 steps (a smoke
-    test), lcurve.out would hold step 0 alone and the search would rank untrained models."""
+    test), lcurve.out would hold step 0 alone and the search would rank untrained models;
+    at 2500 the fitness would be the model of step 2000."""
     line, _ = _run_bad(tmp_path, PAPER_TEMPLATE.read_text(), space=PAPER_SPACE,
-                       settings={**PAPER_SETTINGS, "numb_steps": 500})
-    assert "training.disp_freq 1000 is more than training.numb_steps 500" in line
-    assert "untrained model" in line
+                       settings={**PAPER_SETTINGS, "numb_steps": steps})
+    assert f"training.disp_freq 1000 does not divide training.numb_steps {steps}" in line and words in line
 
 
 def test_validation_metrics_without_validation_data_exit_2(tmp_path: Path) -> None:

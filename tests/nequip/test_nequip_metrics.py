@@ -77,7 +77,7 @@ def test_nan_is_a_failure_naming_column_and_step(tmp_path: Path) -> None:
     (lambda lines: lines[:3], "no row with values for all of val0_epoch/per_atom_energy_rmse"),
     (lambda lines: [], "is empty"),
     (lambda lines: [lines[0].replace("val0_epoch/forces_rmse", "val0_epoch/f")] + lines[1:],
-     "no column(s) val0_epoch/forces_rmse (it has: epoch, step"),
+     "no column(s) val0_epoch/forces_rmse (did a validation epoch finish?) (it has: epoch, step"),
     (lambda lines: lines[:4] + ["1,2\n"] + lines[4:], "line 5: expected 18 fields, got 2"),
 ])
 def test_unusable_files_say_why(tmp_path: Path, edit, message: str) -> None:

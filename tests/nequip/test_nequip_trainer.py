@@ -120,3 +120,17 @@ def test_a_command_that_cannot_start_fails_the_training(tmp_path: Path) -> None:
     run, trainer = prepare(tmp_path, command=["no-such-nequip-train", "-cn", "config.yaml"])
     with pytest.raises(TrainingFailed, match="cannot start 'no-such-nequip-train'"):
         trainer.train(a_trial(run))
+
+
+@pytest.mark.parametrize(("every", "words"), [
+    (2, "the last validated epoch would be 2, not the trained model"),
+    (5, "no epoch would be validated"),
+])
+def test_an_unvalidated_last_epoch_stops_the_run_at_start_up(tmp_path: Path, every: int, words: str) -> None:
+    """Lightning validates every check_val_every_n_epoch epochs: with 3 epochs and 2, the
+    fitness would be epoch 2's model while epoch 3 trains unseen (a NequIP review found it)."""
+    template = TINY.replace("max_epochs: $epochs", f"max_epochs: $epochs\n  check_val_every_n_epoch: {every}")
+    with pytest.raises(SpecError) as info:
+        prepare(tmp_path, template, settings={"train": "data/train.extxyz", "epochs": 3})
+    assert f"check_val_every_n_epoch {every} does not divide trainer.max_epochs 3" in info.value.message
+    assert words in info.value.message
