@@ -56,6 +56,9 @@ def build_report(run_dirs: Sequence[Path | str], out: Path | str, *,
     }
     if hv is not None:
         captions["hypervolume"] = plots.plot_hypervolume(hv, out, [o.unit for o in analysis.objectives])[0]
+    else:  # not this report's: a figure left in a reused --out by an earlier report would mislead
+        for fmt in plots.FORMATS:
+            (out / f"hypervolume.{fmt}").unlink(missing_ok=True)
     files = [out / f"{stem}.{fmt}" for stem in captions for fmt in plots.FORMATS]
     files += summary.write(out, analysis, final=final, front=front, accurate=accurate, picks=picks, hv=hv,
                            failures=failures, captions=captions)

@@ -247,6 +247,42 @@ def _parameters(runs: Sequence[RunData]) -> tuple[Parameter, ...]:
     return tuple(found.values())
 
 
+def _limits(run: RunData) -> tuple[dict[str, float], str]:
+    """A run's chemical-accuracy limits (objective -> limit) and where they come from."""
+    names = [o.name for o in run.objectives]
+    report = run.spec.get("report")
+    spec_limits = report.get("chemical_accuracy") if isinstance(report, Mapping) else None
+    if isinstance(spec_limits, Mapping) and spec_limits:
+        return ({str(k): float(v) for k, v in spec_limits.items() if str(k) in names},
+                "report.chemical_accuracy in the spec")
+    thresholds = {o.name: DEFAULT_ACCURACY[_normal_unit(o.unit)] for o in run.objectives
+                  if _normal_unit(o.unit) in DEFAULT_ACCURACY}
+    return thresholds, ("the defaults for these units (0.004 eV/atom, 0.04 eV/A; paper, 3.2)" if thresholds
+                        else "no objective has a unit with a default limit; set report.chemical_accuracy in the "
+                        "spec or pass --accuracy NAME=LIMIT")
+
+
+def _check_mergeable(first: RunData, run: RunData, seen: dict[str, RunData]) -> None:
+    """ReportError unless ``run`` can be merged with ``first`` (and the runs before it):
+    the same objectives in the same units, and no evaluation of its own counted twice."""
+    def described(r: RunData) -> str:
+        return ", ".join(f"{o.name} [{o.unit}]" if o.unit else o.name for o in r.objectives)
+
+    if [o.name for o in run.objectives] != [o.name for o in first.objectives]:
+        raise ReportError(f"{run.path}: objectives {', '.join(o.name for o in run.objectives)} differ from "
+                          f"{first.path}'s ({', '.join(o.name for o in first.objectives)}): runs to merge must "
+                          "share them")
+    if [_normal_unit(o.unit) for o in run.objectives] != [_normal_unit(o.unit) for o in first.objectives]:
+        raise ReportError(f"{run.path}: objectives {described(run)} are in other units than {first.path}'s "
+                          f"({described(first)}): report them separately")
+    for e in run.evaluations:
+        other = seen.get(e.trial.uuid)
+        if other is not None:
+            raise ReportError(f"{run.path}: evaluation {e.trial.uuid} is also in {other.path} (the same run "
+                              "twice, or a copy of it): each evaluation would count twice")
+        seen[e.trial.uuid] = run
+
+
 def analyse(paths: Sequence[Path | str], accuracy: Mapping[str, float] | None = None) -> Analysis:
     """Load and merge runs; ``accuracy`` (objective -> limit) overrides the spec's."""
     paths = [Path(p) for p in paths]
@@ -255,11 +291,9 @@ def analyse(paths: Sequence[Path | str], accuracy: Mapping[str, float] | None = 
     runs = tuple(load_run(p, label) for p, label in zip(paths, _labels(paths)))
     first = runs[0]
     notes: list[str] = []
-    for run in runs[1:]:
-        if [o.name for o in run.objectives] != [o.name for o in first.objectives]:
-            raise ReportError(
-                f"{run.path}: objectives {', '.join(o.name for o in run.objectives)} differ from "
-                f"{first.path}'s ({', '.join(o.name for o in first.objectives)}): runs to merge must share them")
+    seen: dict[str, RunData] = {}
+    for run in runs:
+        _check_mergeable(first, run, seen)
         ignored = {"seed", "run_dir", "name"}
         differ = sorted(k for k in run.spec.keys() | first.spec.keys()
                         if k not in ignored and run.spec.get(k) != first.spec.get(k))
@@ -271,18 +305,16 @@ def analyse(paths: Sequence[Path | str], accuracy: Mapping[str, float] | None = 
         unknown = [k for k in accuracy if k not in names]
         if unknown:
             raise ReportError(f"--accuracy: {unknown[0]!r} is not an objective (objectives: {', '.join(names)})")
+        for name, limit in accuracy.items():
+            if not limit > 0:
+                raise ReportError(f"--accuracy {name}: expected a positive limit, got {limit:g}")
         thresholds, source = dict(accuracy), "--accuracy on the command line"
     else:
-        report = first.spec.get("report")
-        spec_limits = report.get("chemical_accuracy") if isinstance(report, Mapping) else None
-        if isinstance(spec_limits, Mapping) and spec_limits:
-            thresholds = {str(k): float(v) for k, v in spec_limits.items() if str(k) in names}
-            source = "report.chemical_accuracy in the spec"
-        else:
-            thresholds = {o.name: DEFAULT_ACCURACY[_normal_unit(o.unit)] for o in objectives
-                          if _normal_unit(o.unit) in DEFAULT_ACCURACY}
-            source = ("the defaults for these units (0.004 eV/atom, 0.04 eV/A; paper, 3.2)" if thresholds
-                      else "no objective has a unit with a default limit; set report.chemical_accuracy in the spec "
-                      "or pass --accuracy NAME=LIMIT")
+        thresholds, source = _limits(first)
+        for run in runs[1:]:
+            if _limits(run)[0] != thresholds:
+                raise ReportError(f"{run.path}: its chemical-accuracy limits ({_limits(run)[0] or 'none'}) differ "
+                                  f"from {first.path}'s ({thresholds or 'none'}): give the merged report its own "
+                                  "with --accuracy NAME=LIMIT")
     return Analysis(runs=runs, objectives=objectives, parameters=_parameters(runs),
                     thresholds=thresholds, threshold_source=source, notes=tuple(notes))

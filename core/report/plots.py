@@ -133,9 +133,8 @@ def plot_generations(analysis: Analysis, out: Path) -> tuple[str, Figure]:
         ax.scatter([s.fitness[0] for s in alive], [s.fitness[1] for s in alive], s=14, color=BLUE,
                    label="population after selection")
         _thresholds(ax, analysis, with_labels=False)
-        ax.set_title(f"generation {g}", fontsize=10)
-        ax.text(0.98, 0.97, f"{len(evaluated)} evaluated\n{failed} failed, not shown", transform=ax.transAxes,
-                ha="right", va="top", fontsize=7, bbox={"facecolor": "white", "alpha": 0.7, "lw": 0})
+        # The counts go in the title, not over the plot, where they could hide the worst points.
+        ax.set_title(f"generation {g}\n{len(evaluated)} evaluated, {failed} failed (not shown)", fontsize=9)
         ax.grid(True, which="both", alpha=0.3)
     _scale(axes.flat[0], [s.fitness[0] for s in every], [s.fitness[1] for s in every])
     for ax in axes[-1]:

@@ -137,3 +137,50 @@ def test_console_script_exit_status(real_runs, tmp_path):
     cwd, _, _ = real_runs
     proc = hpo_report(str(tmp_path), cwd=cwd)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_runs_that_cannot_be_merged_honestly_are_refused(tmp_path, capsys):
+    """Found by a review of the report: each of these was merged silently, with numbers
+    that depended on the order of the arguments or counted evaluations twice."""
+    from report_journals import run_b, write_run
+
+    out = ["--out", str(tmp_path / "merged")]
+    a, b = run_a(tmp_path / "runA"), run_b(tmp_path / "runB")
+    # the same run twice, or a copy of it: every evaluation would count twice
+    assert "is also in" in _bad(capsys, [str(a), str(a), *out])
+    copy = tmp_path / "copyA"
+    copy.mkdir()
+    (copy / "journal.sqlite").write_bytes((a / "journal.sqlite").read_bytes())
+    err = _bad(capsys, [str(a), str(copy), *out])
+    assert "also in" in err and "a copy of it" in err
+    # the same objective names in other units: meV plotted as eV, limits of the first run
+    mev = {**SPEC, "objectives": [{"name": "energy_rmse", "unit": "meV/atom"}, {"name": "force_rmse", "unit": "eV/A"}]}
+    journals = __import__("report_journals")
+    in_mev = write_run(tmp_path / "runMeV", {0: [journals.ok("z", 0, 200, 2.0, 0.03, runtime=1.0)]}, {0: ["z"]},
+                       spec=mev)
+    assert "other units" in _bad(capsys, [str(a), str(in_mev), *out])
+    # other chemical-accuracy limits: which run's would apply depended on the order
+    strict = {**SPEC, "report": {"chemical_accuracy": {"energy_rmse": 0.001, "force_rmse": 0.02}}}
+    tight = write_run(tmp_path / "runStrict", {0: [journals.ok("y", 0, 300, 0.0009, 0.01, runtime=1.0)]},
+                      {0: ["y"]}, spec=strict)
+    for first, second in ((b, tight), (tight, b)):
+        err = _bad(capsys, [str(first), str(second), *out])
+        assert "chemical-accuracy limits" in err and "--accuracy" in err
+    main([str(b), str(tight), *out, "--accuracy", "energy_rmse=0.004", "--accuracy", "force_rmse=0.04"])
+    assert (tmp_path / "merged" / "summary.md").exists(), "with limits given, they merge"
+    # a limit at or below 0, which the spec refuses too
+    assert "expected a positive limit" in _bad(capsys, [str(a), "--accuracy", "energy_rmse=-1"])
+
+
+def test_a_reused_out_keeps_no_figure_of_an_earlier_report(tmp_path):
+    """A run whose every evaluation failed has no hypervolume figure: one an earlier report
+    left in the same --out would pass for this run's."""
+    from report_journals import failed, write_run
+
+    out = tmp_path / "report"
+    assert main([str(run_a(tmp_path / "runA")), "--out", str(out)]) == 0
+    assert (out / "hypervolume.png").exists()
+    dead = write_run(tmp_path / "dead", {0: [failed("x", 0, 0, "failed", "dp exited with status 1")]}, {0: ["x"]})
+    assert main([str(dead), "--out", str(out)]) == 0
+    assert not [p for p in out.glob("hypervolume.*") if p.suffix != ".csv"]
+    assert (out / "hypervolume.csv").read_text().count("\n") == 1, "the table: its header alone"
