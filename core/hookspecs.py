@@ -263,7 +263,7 @@ def dnnp_hpo_launchers() -> Mapping[str, type[Launcher]]:
 
 @hookspec
 def dnnp_hpo_optimizers() -> Mapping[str, type[Optimizer]]:
-    """Optimizers usable as ``optimizer.plugin`` (built in: nsga2, nsga2-async)."""
+    """Optimizers usable as ``optimizer.plugin`` (built in: nsga2, nsga2-async, replicates)."""
 
 
 # --------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from . import tables
 from .data import Analysis, Solution
 from .tables import FailureCounts, Hypervolumes
 
@@ -73,15 +74,25 @@ def write(out: Path, analysis: Analysis, *, final: list[Solution], front: list[S
     write_csv(path, ["generation", "status", "reason", "count"],
               sorted([g, st, reason, n] for st, reason, counts in failures.by_reason for g, n in counts.items()))
     files.append(path)
+    again = tables.repeated(analysis)
+    path = out / "repeated.csv"
+    names = [o.name for o in analysis.objectives]
+    write_csv(path, [p.name for p in analysis.parameters] + ["trainings", "failed"]
+              + [f"{stat} {n}" for n in names for stat in ("mean", "sd", "min", "max")] + ["accurate trainings"],
+              [[r.params.get(p.name) for p in analysis.parameters] + [r.trainings, r.failed]
+               + [v for i in range(len(names)) for v in (r.mean[i], r.sd[i], r.low[i], r.high[i])]
+               + [r.accurate] for r in again])
+    files.append(path)
     path = out / "summary.md"
-    path.write_text(_markdown(analysis, final, front, accurate, picks, hv, failures, captions), encoding="utf-8")
+    path.write_text(_markdown(analysis, final, front, accurate, picks, hv, failures, captions, again),
+                    encoding="utf-8")
     files.append(path)
     return files
 
 
 def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], accurate: list[Solution],
               picks: list[tuple[str, Solution]], hv: Hypervolumes | None, failures: FailureCounts,
-              captions: dict[str, str]) -> str:
+              captions: dict[str, str], again: list[tables.Repeated]) -> str:
     on_front = {s.uuid for s in front}
     objectives = analysis.objectives
     several = len(analysis.runs) > 1
@@ -152,6 +163,24 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
     else:
         md.append("None: " + ("no final solution is chemically accurate." if analysis.thresholds
                               else "there are no chemical-accuracy limits."))
+
+    md += ["", "## Candidates trained more than once", ""]
+    if again:
+        md.append("One training is one measurement: the spread of a candidate's trainings (each with its own "
+                  "seed) says how far to trust any single one, such as a front point or its chemical-accuracy "
+                  "flag. Mean and sample standard deviation over the successful trainings, then the range. "
+                  "Also in repeated.csv.")
+        md += ["", md_table(["#", *[p.name for p in analysis.parameters], "trainings", "failed",
+                             *[f"{o.label}: mean ± sd [min, max]" for o in objectives], "accurate trainings"],
+                            [[i, *[r.params.get(p.name) for p in analysis.parameters], r.trainings, r.failed,
+                              *[f"{fmt(r.mean[j])} ± {fmt(r.sd[j])} [{fmt(r.low[j])}, {fmt(r.high[j])}]"
+                                for j in range(len(objectives))],
+                              "" if r.accurate is None else f"{r.accurate} of {r.trainings - r.failed}"]
+                             for i, r in enumerate(again, 1)])]
+    else:
+        md.append("None: every candidate was trained once. To see how much one training can be trusted, "
+                  "train the ones you pick again with other seeds: optimizer `replicates` "
+                  "(docs/optimizer.md).")
 
     md += ["", "## Hypervolume per generation", ""]
     if hv is None:

@@ -135,3 +135,37 @@ def failures(analysis: Analysis) -> FailureCounts:
     by_reason = sorted(((st, r, dict(c)) for (st, r), c in reasons.items()),
                        key=lambda row: (-sum(row[2].values()), row[0], row[1]))
     return FailureCounts(tuple(generations), dict(evaluated), dict(by_status), statuses, by_reason)
+
+
+@attrs.frozen
+class Repeated:
+    """One candidate (genome) trained more than once: the spread of its results."""
+
+    params: dict  #: its decoded hyperparameters
+    trainings: int
+    failed: int
+    mean: tuple[float, ...]  #: per objective, over its successful trainings (NaN if none)
+    sd: tuple[float, ...]  #: sample standard deviation (NaN with fewer than two)
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+    accurate: int | None  #: successful trainings within the limits (None without limits)
+
+
+def repeated(analysis: Analysis) -> list[Repeated]:
+    """Candidates with two or more trainings (``replicates``' seeds, or a genome bred
+    again), by mean of the first objective: how far one training is from another."""
+    groups: dict[tuple[float, ...], list[Solution]] = {}
+    for s in analysis.all_evaluations():
+        groups.setdefault(s.evaluation.trial.genome, []).append(s)
+    out = []
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        values = np.array([s.fitness for s in group if s.valid], dtype=float).reshape(-1, len(analysis.objectives))
+        n, none = len(values), (math.nan,) * values.shape[1]
+        stats = [tuple(float(v) for v in f(values, axis=0)) if n else none for f in (np.mean, np.min, np.max)]
+        sd = tuple(float(v) for v in values.std(axis=0, ddof=1)) if n > 1 else none
+        accurate = (sum(bool(analysis.accurate(s)) for s in group if s.valid) if analysis.thresholds else None)
+        out.append(Repeated(dict(group[0].evaluation.trial.params), len(group), len(group) - n,
+                            stats[0], sd, stats[1], stats[2], accurate))
+    return sorted(out, key=lambda r: (math.isnan(r.mean[0]), r.mean))

@@ -18,7 +18,7 @@ from dnnp_hpo.report.cli import main
 BIN = Path(sys.executable).parent
 FILES = [f"{stem}.{ext}" for stem in ("front", "generations", "parallel", "hypervolume", "failures")
          for ext in ("png", "svg")] + [f"{name}.csv" for name in (
-             "final", "front", "accurate", "selected", "hypervolume", "failures")] + ["summary.md"]
+             "final", "front", "accurate", "selected", "repeated", "hypervolume", "failures")] + ["summary.md"]
 
 
 def rows(path: Path) -> list[dict[str, str]]:

@@ -1,0 +1,124 @@
+"""The ``replicates`` optimizer: a finished search's front trained again with new seeds.
+
+Real ``hpo-run`` and ``hpo-report`` console scripts, real local Dask, real journals: a
+small ZDT1 search, then its front trained three times each; a driver SIGKILLed half-way
+through the replicates and resumed; the source checks at start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from hpo_testutil import read_csv, run_cli, subprocess_env, write_spec, zdt_spec
+
+from dnnp_hpo.journal import Journal
+
+BIN = Path(sys.executable).parent
+
+
+def _search(tmp_path: Path) -> tuple[Path, dict]:
+    """A finished 2-generation ZDT1 search; returns its run directory and spec."""
+    spec = zdt_spec(tmp_path / "search", pop_size=6, generations=1, workers=2)
+    done = run_cli(BIN / "hpo-run", str(write_spec(tmp_path / "search.yaml", spec)), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    return tmp_path / "search", spec
+
+
+def _front(run_dir: Path) -> list[tuple[float, ...]]:
+    with Journal.of(run_dir, readonly=True) as journal:
+        last = journal.population(journal.generations()[-1])
+    return [m.evaluation.trial.genome for m in last if m.rank == 1 and m.evaluation.ok]
+
+
+def _replicates_spec(tmp_path: Path, spec: dict, name: str, **optimizer) -> Path:
+    replicates = {**spec, "run_dir": str(tmp_path / name),
+                  "optimizer": {"plugin": "replicates", "source": str(tmp_path / "search"), **optimizer}}
+    return write_spec(tmp_path / f"{name}.yaml", replicates)
+
+
+def test_the_front_is_trained_again_with_new_seeds_and_reported(tmp_path: Path) -> None:
+    search, spec = _search(tmp_path)
+    front = _front(search)
+    assert front
+    done = run_cli(BIN / "hpo-run", str(_replicates_spec(tmp_path, spec, "reps", seeds=3)), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    with Journal.of(tmp_path / "reps", readonly=True) as journal:
+        evaluations = journal.evaluations()
+    assert Counter(e.trial.genome for e in evaluations) == {genome: 3 for genome in front}
+    assert len({e.trial.seed for e in evaluations}) == 3 * len(front), "a training seed of its own each"
+    assert all(e.status == "ok" for e in evaluations)
+    # hpo-report: one row per front member, its three trainings (ZDT1 ignores the seed: no spread)
+    report = run_cli(BIN / "hpo-report", str(tmp_path / "reps"), cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    rows = read_csv(tmp_path / "reps" / "report" / "repeated.csv")
+    assert len(rows) == len(front) and all(r["trainings"] == "3" and r["failed"] == "0" for r in rows)
+    assert all(float(r["sd f1"]) == pytest.approx(0.0, abs=1e-12) for r in rows)
+    assert "Candidates trained more than once" in (tmp_path / "reps" / "report" / "summary.md").read_text()
+    # the search itself trained each candidate once: the report says how to measure the spread
+    run_cli(BIN / "hpo-report", str(search), cwd=tmp_path)
+    assert "optimizer `replicates`" in (search / "report" / "summary.md").read_text()
+
+
+def test_a_killed_replicates_run_resumes_without_training_anything_twice(tmp_path: Path) -> None:
+    search, spec = _search(tmp_path)
+    slow = {**spec, "trainer": {"plugin": "function", "callable": "hpo_testfuncs:slow_zdt1"},
+            "launcher": {"plugin": "dask", "workers": 1}}
+    path = _replicates_spec(tmp_path, slow, "reps", seeds=3)
+    expected = 3 * len(_front(search))
+    driver = subprocess.Popen([str(BIN / "hpo-run"), str(path)], cwd=tmp_path, env=subprocess_env(),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    journal_path = tmp_path / "reps" / "journal.sqlite"
+
+    def finished() -> int:
+        try:
+            with sqlite3.connect(f"file:{journal_path}?mode=ro", uri=True) as db:
+                return db.execute("select count(*) from evaluations where status = 'ok'").fetchone()[0]
+        except sqlite3.Error:
+            return 0
+
+    deadline = time.monotonic() + 120
+    while finished() < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(driver.pid, signal.SIGKILL)  # the driver and its Dask workers
+    driver.wait()
+    before = finished()
+    assert 2 <= before < expected, before
+    with Journal.of(tmp_path / "reps", readonly=True) as journal:
+        kept = {e.trial.uuid for e in journal.evaluations() if e.status == "ok"}
+    again = run_cli(BIN / "hpo-run", str(path), cwd=tmp_path, timeout=180)
+    assert again.returncode == 0, again.stderr
+    with Journal.of(tmp_path / "reps", readonly=True) as journal:
+        ok = [e for e in journal.evaluations() if e.status == "ok"]
+    assert len(ok) == expected and len({e.trial.birth_id for e in ok}) == expected
+    assert kept <= {e.uuid for e in (e.trial for e in ok)}, "what finished before the kill is kept, not retrained"
+
+
+@pytest.mark.parametrize(("optimizer", "words"), [
+    ({"source": "nowhere"}, "holds no journal.sqlite"),
+    ({"seeds": 0}, "seeds must be at least 1"),
+    ({"members": "best"}, "members must be one of front, population"),
+])
+def test_a_source_that_cannot_give_members_is_one_line(tmp_path: Path, optimizer: dict, words: str) -> None:
+    _, spec = _search(tmp_path)
+    done = run_cli(BIN / "hpo-run", str(_replicates_spec(tmp_path, spec, "reps", **optimizer)), cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "optimizer" in done.stderr and words in done.stderr
+    assert not (tmp_path / "reps").exists()
+
+
+def test_another_space_or_its_own_run_dir_is_refused(tmp_path: Path) -> None:
+    search, spec = _search(tmp_path)
+    wider = {**spec, "space": {**spec["space"], "x9": {"type": "float", "init": [0.0, 1.0], "sigma": 0.1}}}
+    done = run_cli(BIN / "hpo-run", str(_replicates_spec(tmp_path, wider, "reps")), cwd=tmp_path)
+    assert done.returncode == 2 and "optimizer.source" in done.stderr and "searched x0" in done.stderr
+    own = {**spec, "run_dir": str(search), "optimizer": {"plugin": "replicates", "source": str(search)}}
+    done = run_cli(BIN / "hpo-run", str(write_spec(tmp_path / "own.yaml", own)), cwd=tmp_path)
+    assert done.returncode == 2 and "this run's own run_dir" in done.stderr, done.stderr
