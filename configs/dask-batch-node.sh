@@ -25,7 +25,7 @@ rm -f "$SCHEDULER_FILE"                       # never join a scheduler of an ear
 PIDS=()
 shutdown_dask() {
     # Ask the scheduler to stop itself and its workers; then make sure nothing is left.
-    timeout 60 python -c "import sys; from distributed import Client; \
+    [ -s "$SCHEDULER_FILE" ] && timeout 60 python -c "import sys; from distributed import Client; \
 Client(scheduler_file=sys.argv[1], timeout=30).shutdown()" "$SCHEDULER_FILE" >/dev/null 2>&1 || true
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true

@@ -210,7 +210,12 @@ def run_command(
             timed_out = not _exited(proc, timeout)
             if timed_out:
                 _terminate(proc.pid)  # the leader is unreaped: its pid is still its group's
-                _exited(proc, term_grace)
+                deadline = time.monotonic() + term_grace
+                if _exited(proc, term_grace):
+                    # The leader stopped; what it started may still be stopping (a shell's
+                    # child, ranks): they get the rest of the grace.
+                    while _marked(token) and time.monotonic() < deadline:
+                        time.sleep(0.05)
         finally:
             # The group is killed before the leader is reaped: until then its pid cannot be
             # given to a new process, so killpg cannot reach someone else's group.

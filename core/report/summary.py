@@ -174,7 +174,7 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
                              *[f"{o.label}: mean ± sd [min, max]" for o in objectives], "accurate trainings"],
                             [[i, *[r.params.get(p.name) for p in analysis.parameters], r.trainings, r.failed,
                               *[f"{fmt(r.mean[j])} ± {fmt(r.sd[j])} [{fmt(r.low[j])}, {fmt(r.high[j])}]"
-                                for j in range(len(objectives))],
+                                if r.trainings > r.failed else "all failed" for j in range(len(objectives))],
                               "" if r.accurate is None else f"{r.accurate} of {r.trainings - r.failed}"]
                              for i, r in enumerate(again, 1)])]
     else:

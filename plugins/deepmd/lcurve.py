@@ -108,12 +108,12 @@ def fitness(lcurve: Lcurve, metrics: Mapping[str, str], last_rows: int = 1) -> d
 
 
 def schedule(data: Mapping) -> tuple[int, int] | None:
-    """``(numb_steps, disp_freq)`` of a rendered input (``stop_batch`` is DeePMD-kit's
-    other name for ``numb_steps``); None where ``numb_steps`` is not a number."""
+    """``(numb_steps, disp_freq)`` of a rendered input (``stop_batch`` and ``num_steps``
+    are DeePMD-kit's other names for ``numb_steps``); None where it is not a number."""
     training = data.get("training")
     if not isinstance(training, Mapping):
         return None
-    steps = training.get("numb_steps", training.get("stop_batch"))
+    steps = next((training[k] for k in ("numb_steps", "stop_batch", "num_steps") if k in training), None)
     freq = training.get("disp_freq", DISP_FREQ)
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 1 for v in (steps, freq)):
         return None
@@ -127,8 +127,12 @@ def last_step(numb_steps: int, disp_freq: int) -> int:
 
 
 def check_complete(lcurve: Lcurve, numb_steps: int, disp_freq: int) -> None:
-    """LcurveError if the curve stops short of :func:`last_step`: its last row is then
-    not the trained model (only the untrained one at step 0 when disp_freq > numb_steps)."""
+    """LcurveError unless the last row is the trained model's: ``disp_freq`` must divide
+    ``numb_steps`` (a searched ``numb_steps`` can break what the start-up check saw), and
+    the curve must reach :func:`last_step`."""
+    if numb_steps % disp_freq:
+        raise LcurveError(f"disp_freq {disp_freq} does not divide numb_steps {numb_steps}: the last row of lcurve "
+                          f"is step {last_step(numb_steps, disp_freq)}'s model, not the trained one")
     end, expected = int(lcurve.rows[-1, lcurve.columns.index("step")]), last_step(numb_steps, disp_freq)
     if end < expected:
         raise LcurveError(f"lcurve ends at step {end}, short of step {expected} of a complete training "

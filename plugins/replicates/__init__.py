@@ -6,7 +6,7 @@ trainings of one NequIP candidate differing only in the seed gave 0.0021 to 0.01
 eV/atom (docs/nequip.md), on both sides of the chemical-accuracy limit.  Before picking
 a potential from the front, train its members a few more times::
 
-    hpo-run experiment.yaml --set run_dir=runs/x-replicates \\
+    hpo-run experiment.yaml --set run_dir=runs/x-replicates --set seed=2 \\
         --set 'optimizer={plugin: replicates, source: runs/x, seeds: 3}'
 
 It is an optimizer like any other, so the replicates run through the same trainer,
@@ -24,6 +24,7 @@ import attrs
 import toolz
 from leap_ec.multiobjective.ops import crowding_distance_calc
 
+from dnnp_hpo.driver import is_placement, spec_differences
 from dnnp_hpo.errors import SpecError
 from dnnp_hpo.evaluation import Member
 from dnnp_hpo.hookspecs import Study, hookimpl
@@ -41,9 +42,15 @@ def _members(_instance, attribute, value) -> None:
         raise Invalid(f"{attribute.name} must be one of {', '.join(MEMBERS)}, got {value!r}")
 
 
-def _at_least_one(_instance, attribute, value) -> None:
-    if value < 1:
-        raise Invalid(f"{attribute.name} must be at least 1, got {value}")
+#: what a replicates run must share with its source: what is trained and how it is scored
+#: (placement keys such as trainer.launch_prefix may differ)
+SAME = ("space", "constraints", "objectives", "trainer")
+MAX_SEEDS = 100
+
+
+def _seed_count(_instance, attribute, value) -> None:
+    if not 1 <= value <= MAX_SEEDS:
+        raise Invalid(f"{attribute.name} must be from 1 to {MAX_SEEDS}, got {value}")
 
 
 @attrs.frozen
@@ -58,18 +65,26 @@ class Replicates:
 
     source: str
     members: str = attrs.field(default="front", validator=_members)
-    seeds: int = attrs.field(default=3, validator=_at_least_one)
+    seeds: int = attrs.field(default=3, validator=_seed_count)
 
     def prepare(self, run: RunContext) -> None:
-        """Check that the source run can give members of this run's space; SpecError if not."""
+        """Check that the source run trained what this run would, and that the replicates'
+        training seeds are new; SpecError if not."""
         source, spec, _ = self._read()
         if source == run.run_dir:
             raise SpecError("source is this run's own run_dir: give the replicates a run_dir of their own",
                             "source")
-        names = list(spec.get("space", {})) if isinstance(spec, dict) else []
-        if names != run.space.names:
-            raise SpecError(f"{source} searched {', '.join(map(str, names)) or 'another space'}, this spec "
-                            f"{', '.join(run.space.names)}: use the search's spec with another optimizer block",
+        differ = [k for k in spec_differences(spec, run.raw_spec)
+                  if k.split(".")[0] in SAME and not is_placement(k)]
+        if differ:
+            shown = ", ".join(differ[:4]) + (", ..." if len(differ) > 4 else "")
+            raise SpecError(f"{source} was searched with another {shown}: replicates must train and score what "
+                            "the search did (run the search's spec with this optimizer block)", "source")
+        if spec.get("seed") == run.experiment.seed:
+            # Training seeds derive from (seed, birth number): with the search's seed, a
+            # member at its own old birth number would repeat its training exactly.
+            raise SpecError(f"this spec's seed {run.experiment.seed} is the search's: the replicates would repeat "
+                            f"its training seeds; give them another, e.g. --set seed={run.experiment.seed + 1}",
                             "source")
 
     def _read(self) -> tuple[Path, dict, list[list[float]]]:
@@ -89,7 +104,9 @@ class Replicates:
         chosen = [m for m in population if m.evaluation.ok and (self.members == "population" or m.rank == 1)]
         if not chosen:
             raise SpecError(f"{source}: its last population has no successful {self.members} member", "source")
-        return source, spec, [list(m.evaluation.trial.genome) for m in chosen]
+        # A genome once, however often the source trained it (a replicates run as source).
+        genomes = list(dict.fromkeys(m.evaluation.trial.genome for m in chosen))
+        return source, spec, [list(g) for g in genomes]
 
     def planned_evaluations(self) -> int:
         return len(self._read()[2]) * self.seeds
@@ -99,8 +116,10 @@ class Replicates:
         return [genome for genome in self._read()[2] for _ in range(self.seeds)]
 
     def run(self, study: Study, checkpoint: Checkpoint | None = None) -> list[Member]:
-        # One generation; on resume the Study hands back what finished (same births, same
-        # genomes) and trains the rest.
+        if checkpoint is not None:  # the one generation was recorded: nothing left to train
+            return list(checkpoint.population)
+        # On resume the Study hands back what finished (same births, same genomes) and
+        # trains the rest.
         evaluations = study.evaluate(self.initial_genomes(study), generation=0)
         problem = TrainedProblem(study.n_objectives)
         ranked = toolz.pipe([individual(e, problem) for e in evaluations], pareto_rank_sort, crowding_distance_calc)

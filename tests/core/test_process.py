@@ -173,3 +173,17 @@ def test_at_the_time_limit_sigterm_comes_first(tmp_path: Path, wait_until) -> No
     assert done.timed_out and done.elapsed >= 3.0, done
     child = int((tmp_path / "o2").read_text().split()[0])
     assert wait_until(lambda: not _alive(child)), "the child that ignored SIGTERM was killed too"
+
+    # A leader that stops at once (a shell) leaves the rest of the grace to what it started.
+    slow_child = textwrap.dedent("""
+        import signal, subprocess, sys, time
+        code = ("import signal, sys, time\\nfrom pathlib import Path\\n"
+                "def stop(*_):\\n    time.sleep(1.5)\\n    Path('child-cleaned').touch()\\n    sys.exit(0)\\n"
+                "signal.signal(signal.SIGTERM, stop)\\nPath('child-ready').touch()\\ntime.sleep(60)\\n")
+        subprocess.Popen([sys.executable, "-c", code])
+        time.sleep(60)
+    """)
+    done = run_command([sys.executable, "-c", slow_child], tmp_path, stdout=tmp_path / "o3", stderr=tmp_path / "e3",
+                       timeout=3.0, term_grace=10.0)
+    assert (tmp_path / "child-ready").exists(), (tmp_path / "e3").read_text()
+    assert done.timed_out and (tmp_path / "child-cleaned").exists(), "the child finished its clean-up"

@@ -24,9 +24,9 @@ from dnnp_hpo.journal import Journal
 BIN = Path(sys.executable).parent
 
 
-def _search(tmp_path: Path) -> tuple[Path, dict]:
+def _search(tmp_path: Path, callable_: str = "dnnp_hpo.problems:zdt1") -> tuple[Path, dict]:
     """A finished 2-generation ZDT1 search; returns its run directory and spec."""
-    spec = zdt_spec(tmp_path / "search", pop_size=6, generations=1, workers=2)
+    spec = zdt_spec(tmp_path / "search", pop_size=6, generations=1, workers=2, callable_=callable_)
     done = run_cli(BIN / "hpo-run", str(write_spec(tmp_path / "search.yaml", spec)), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     return tmp_path / "search", spec
@@ -39,7 +39,8 @@ def _front(run_dir: Path) -> list[tuple[float, ...]]:
 
 
 def _replicates_spec(tmp_path: Path, spec: dict, name: str, **optimizer) -> Path:
-    replicates = {**spec, "run_dir": str(tmp_path / name),
+    """The search's spec with the replicates block, its own run_dir and another seed."""
+    replicates = {**spec, "run_dir": str(tmp_path / name), "seed": spec["seed"] + 1,
                   "optimizer": {"plugin": "replicates", "source": str(tmp_path / "search"), **optimizer}}
     return write_spec(tmp_path / f"{name}.yaml", replicates)
 
@@ -53,7 +54,10 @@ def test_the_front_is_trained_again_with_new_seeds_and_reported(tmp_path: Path) 
     with Journal.of(tmp_path / "reps", readonly=True) as journal:
         evaluations = journal.evaluations()
     assert Counter(e.trial.genome for e in evaluations) == {genome: 3 for genome in front}
-    assert len({e.trial.seed for e in evaluations}) == 3 * len(front), "a training seed of its own each"
+    with Journal.of(search, readonly=True) as journal:
+        searched = {e.trial.seed for e in journal.evaluations()}
+    seeds = {e.trial.seed for e in evaluations}
+    assert len(seeds) == 3 * len(front) and not seeds & searched, "a new training seed each"
     assert all(e.status == "ok" for e in evaluations)
     # hpo-report: one row per front member, its three trainings (ZDT1 ignores the seed: no spread)
     report = run_cli(BIN / "hpo-report", str(tmp_path / "reps"), cwd=tmp_path)
@@ -68,9 +72,8 @@ def test_the_front_is_trained_again_with_new_seeds_and_reported(tmp_path: Path) 
 
 
 def test_a_killed_replicates_run_resumes_without_training_anything_twice(tmp_path: Path) -> None:
-    search, spec = _search(tmp_path)
-    slow = {**spec, "trainer": {"plugin": "function", "callable": "hpo_testfuncs:slow_zdt1"},
-            "launcher": {"plugin": "dask", "workers": 1}}
+    search, spec = _search(tmp_path, "hpo_testfuncs:slow_zdt1")
+    slow = {**spec, "launcher": {"plugin": "dask", "workers": 1}}
     path = _replicates_spec(tmp_path, slow, "reps", seeds=3)
     expected = 3 * len(_front(search))
     driver = subprocess.Popen([str(BIN / "hpo-run"), str(path)], cwd=tmp_path, env=subprocess_env(),
@@ -85,7 +88,7 @@ def test_a_killed_replicates_run_resumes_without_training_anything_twice(tmp_pat
             return 0
 
     deadline = time.monotonic() + 120
-    while finished() < 2 and time.monotonic() < deadline:
+    while finished() < 2 and time.monotonic() < deadline and driver.poll() is None:
         time.sleep(0.2)
     os.killpg(driver.pid, signal.SIGKILL)  # the driver and its Dask workers
     driver.wait()
@@ -99,11 +102,19 @@ def test_a_killed_replicates_run_resumes_without_training_anything_twice(tmp_pat
         ok = [e for e in journal.evaluations() if e.status == "ok"]
     assert len(ok) == expected and len({e.trial.birth_id for e in ok}) == expected
     assert kept <= {e.uuid for e in (e.trial for e in ok)}, "what finished before the kill is kept, not retrained"
+    # Killed after its one generation was recorded, before the run was marked finished:
+    # the resume trains nothing more.
+    with sqlite3.connect(journal_path) as db:
+        db.execute("delete from meta where key = 'finished'")
+    again = run_cli(BIN / "hpo-run", str(path), cwd=tmp_path, timeout=180)
+    assert again.returncode == 0, again.stderr
+    with Journal.of(tmp_path / "reps", readonly=True) as journal:
+        assert len(journal.evaluations()) == len(ok)
 
 
 @pytest.mark.parametrize(("optimizer", "words"), [
     ({"source": "nowhere"}, "holds no journal.sqlite"),
-    ({"seeds": 0}, "seeds must be at least 1"),
+    ({"seeds": 0}, "seeds must be from 1 to 100"),
     ({"members": "best"}, "members must be one of front, population"),
 ])
 def test_a_source_that_cannot_give_members_is_one_line(tmp_path: Path, optimizer: dict, words: str) -> None:
@@ -114,11 +125,21 @@ def test_a_source_that_cannot_give_members_is_one_line(tmp_path: Path, optimizer
     assert not (tmp_path / "reps").exists()
 
 
-def test_another_space_or_its_own_run_dir_is_refused(tmp_path: Path) -> None:
+def test_another_space_trainer_seed_or_its_own_run_dir_is_refused(tmp_path: Path) -> None:
+    """Replicates must train what the search did, with new seeds (found by a review:
+    another trainer's results passed for seed spread; the search's seed repeated some
+    trainings exactly)."""
     search, spec = _search(tmp_path)
     wider = {**spec, "space": {**spec["space"], "x9": {"type": "float", "init": [0.0, 1.0], "sigma": 0.1}}}
     done = run_cli(BIN / "hpo-run", str(_replicates_spec(tmp_path, wider, "reps")), cwd=tmp_path)
-    assert done.returncode == 2 and "optimizer.source" in done.stderr and "searched x0" in done.stderr
-    own = {**spec, "run_dir": str(search), "optimizer": {"plugin": "replicates", "source": str(search)}}
+    assert done.returncode == 2 and "optimizer.source" in done.stderr and "another space.x9" in done.stderr
+    other = {**spec, "trainer": {"plugin": "function", "callable": "dnnp_hpo.problems:zdt2"}}
+    done = run_cli(BIN / "hpo-run", str(_replicates_spec(tmp_path, other, "reps")), cwd=tmp_path)
+    assert done.returncode == 2 and "another trainer.callable" in done.stderr, done.stderr
+    same_seed = write_spec(tmp_path / "same.yaml", {**spec, "run_dir": str(tmp_path / "reps"), "optimizer": {
+        "plugin": "replicates", "source": str(search)}})
+    done = run_cli(BIN / "hpo-run", str(same_seed), cwd=tmp_path)
+    assert done.returncode == 2 and "repeat its training seeds" in done.stderr and "--set seed=8" in done.stderr
+    own = {**spec, "seed": 8, "run_dir": str(search), "optimizer": {"plugin": "replicates", "source": str(search)}}
     done = run_cli(BIN / "hpo-run", str(write_spec(tmp_path / "own.yaml", own)), cwd=tmp_path)
     assert done.returncode == 2 and "this run's own run_dir" in done.stderr, done.stderr

@@ -106,14 +106,18 @@ def test_a_curve_short_of_the_last_step_is_refused() -> None:
     trained model."""
     curve = read_lcurve(REAL)  # rows every 50 steps up to 300
     check_complete(curve, numb_steps=300, disp_freq=50)
-    check_complete(curve, numb_steps=320, disp_freq=50)  # last row at 300 either way
     with pytest.raises(LcurveError, match="lcurve ends at step 300, short of step 350"):
         check_complete(curve, numb_steps=350, disp_freq=50)
+    # a searched numb_steps that disp_freq does not divide: the last row is an earlier model
+    with pytest.raises(LcurveError, match="disp_freq 50 does not divide numb_steps 320: the last row of lcurve "
+                                          "is step 300's model"):
+        check_complete(curve, numb_steps=320, disp_freq=50)
     assert last_step(500, 1000) == 0 and last_step(40000, 1000) == 40000 and last_step(20, 7) == 14
 
 
 def test_schedule_of_a_rendered_input() -> None:
     assert schedule({"training": {"numb_steps": 40000, "disp_freq": 1000}}) == (40000, 1000)
     assert schedule({"training": {"stop_batch": 300}}) == (300, 1000)  # DeePMD-kit's default disp_freq
+    assert schedule({"training": {"num_steps": 400, "disp_freq": 100}}) == (400, 100)
     assert schedule({"training": {"numb_steps": "$steps"}}) is None
     assert schedule({"model": {}}) is None
