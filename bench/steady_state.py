@@ -345,6 +345,12 @@ def interval(bounds: list[float]) -> str:
     return "[" + ", ".join("inf" if math.isinf(x) else f"{x:.2f}" for x in bounds) + "]"
 
 
+def final_hv(x: dict[str, Any]) -> str:
+    """An optimizer's final population hypervolume in a race row: median [q1, q3]."""
+    h = x["final_population_hv"]
+    return f"{h['median']:.3f} [{h['q1']:.3f}, {h['q3']:.3f}]"
+
+
 def markdown(r: dict[str, Any], when: str) -> list[str]:
     """The section of docs/benchmarks.md (``when``: the machine line of bench/report.py)."""
     out = ["## 5. Steady-state `nsga2-async` against generational `nsga2` (uneven training times)", "",
@@ -392,10 +398,6 @@ def markdown(r: dict[str, Any], when: str) -> list[str]:
             def times(x):
                 return " / ".join(f"{t:.1f}" for t in x["time_to_target_s"])
 
-            def hv(x):
-                h = x["final_population_hv"]
-                return f"{h['median']:.3f} [{h['q1']:.3f}, {h['q3']:.3f}]"
-
             continued = " / ".join(f"{t:.1f}" for t in a["time_to_target_continued_s"])
             at_90 = f" {interval(row['speedup_to_target_interval'][-1])}" if row["speedup_to_target"][-1] else ""
             extra = ""
@@ -406,7 +408,7 @@ def markdown(r: dict[str, Any], when: str) -> list[str]:
                        f"{g['final_population_hv']['n']} | {times(g)} | {times(a)} | "
                        f"{continued} | {speedup(row['speedup_to_target'][-1])}{at_90} "
                        f"({speedup(row['speedup_to_target_continued'][-1])}) | {g['busy_fraction']['median']:.2f} / "
-                       f"{a['busy_fraction']['median']:.2f} | {hv(g)} | {hv(a)} |{extra}")
+                       f"{a['busy_fraction']['median']:.2f} | {final_hv(g)} | {final_hv(a)} |{extra}")
     return out + goals(r) + rates_choice() + pressure_record()
 
 

@@ -25,7 +25,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from .common import machine, read_result, write_result
-from .steady_state import BUDGETS, TARGETS, WORKERS, interval, race, speedup
+from .steady_state import BUDGETS, TARGETS, WORKERS, final_hv, interval, race, speedup
 from .trainers import TIME_SPREAD, faster_when_better, slower_when_better
 
 DURATIONS = {"slower when better": slower_when_better, "faster when better": faster_when_better}
@@ -59,15 +59,10 @@ def main(argv=None) -> dict[str, Any]:
 
 def _row(label: str, row: dict[str, Any]) -> str:
     g, a = row["nsga2"], row["nsga2-async"]
-
-    def hv(x):
-        h = x["final_population_hv"]
-        return f"{h['median']:.3f} [{h['q1']:.3f}, {h['q3']:.3f}]"
-
     return (f"| {label} | {row['problem']} | {row['evaluations']} | {g['final_population_hv']['n']} | "
             f"{g['time_to_target_s'][AT_90]:.1f} / {a['time_to_target_s'][AT_90]:.1f} | "
             f"{speedup(row['speedup_to_target'][AT_90])} {interval(row['speedup_to_target_interval'][AT_90])} | "
-            f"{hv(g)} | {hv(a)} |")
+            f"{final_hv(g)} | {final_hv(a)} |")
 
 
 def markdown(r: dict[str, Any], when: str) -> list[str]:

@@ -48,6 +48,7 @@ def build_report(run_dirs: Sequence[Path | str], out: Path | str, *,
     picks = tables.selection(analysis, accurate)
     hv = tables.hypervolumes(analysis, reference)
     failures = tables.failures(analysis)
+    again = tables.repeated(analysis)
     captions = {
         "front": plots.plot_front(analysis, final, front, out)[0],
         "generations": plots.plot_generations(analysis, out)[0],
@@ -61,5 +62,5 @@ def build_report(run_dirs: Sequence[Path | str], out: Path | str, *,
             (out / f"hypervolume.{fmt}").unlink(missing_ok=True)
     files = [out / f"{stem}.{fmt}" for stem in captions for fmt in plots.FORMATS]
     files += summary.write(out, analysis, final=final, front=front, accurate=accurate, picks=picks, hv=hv,
-                           failures=failures, captions=captions)
+                           failures=failures, again=again, captions=captions)
     return Report(out, files, analysis, front, accurate, picks)

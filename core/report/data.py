@@ -312,8 +312,9 @@ def analyse(paths: Sequence[Path | str], accuracy: Mapping[str, float] | None = 
     else:
         thresholds, source = _limits(first)
         for run in runs[1:]:
-            if _limits(run)[0] != thresholds:
-                raise ReportError(f"{run.path}: its chemical-accuracy limits ({_limits(run)[0] or 'none'}) differ "
+            own = _limits(run)[0]
+            if own != thresholds:
+                raise ReportError(f"{run.path}: its chemical-accuracy limits ({own or 'none'}) differ "
                                   f"from {first.path}'s ({thresholds or 'none'}): give the merged report its own "
                                   "with --accuracy NAME=LIMIT")
     return Analysis(runs=runs, objectives=objectives, parameters=_parameters(runs),

@@ -8,9 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import tables
 from .data import Analysis, Solution
-from .tables import FailureCounts, Hypervolumes
+from .tables import FailureCounts, Hypervolumes, Repeated
 
 MAX_MD_ROWS = 30  #: longer tables are cut in summary.md (the CSV files hold every row)
 
@@ -55,7 +54,7 @@ def solution_row(analysis: Analysis, s: Solution, on_front: set[str]) -> list[An
 
 def write(out: Path, analysis: Analysis, *, final: list[Solution], front: list[Solution],
           accurate: list[Solution], picks: list[tuple[str, Solution]], hv: Hypervolumes | None,
-          failures: FailureCounts, captions: dict[str, str]) -> list[Path]:
+          failures: FailureCounts, again: list[Repeated], captions: dict[str, str]) -> list[Path]:
     on_front = {s.uuid for s in front}
     header = solution_header(analysis)
     files = []
@@ -74,7 +73,6 @@ def write(out: Path, analysis: Analysis, *, final: list[Solution], front: list[S
     write_csv(path, ["generation", "status", "reason", "count"],
               sorted([g, st, reason, n] for st, reason, counts in failures.by_reason for g, n in counts.items()))
     files.append(path)
-    again = tables.repeated(analysis)
     path = out / "repeated.csv"
     names = [o.name for o in analysis.objectives]
     write_csv(path, [p.name for p in analysis.parameters] + ["trainings", "failed"]
@@ -92,7 +90,7 @@ def write(out: Path, analysis: Analysis, *, final: list[Solution], front: list[S
 
 def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], accurate: list[Solution],
               picks: list[tuple[str, Solution]], hv: Hypervolumes | None, failures: FailureCounts,
-              captions: dict[str, str], again: list[tables.Repeated]) -> str:
+              captions: dict[str, str], again: list[Repeated]) -> str:
     on_front = {s.uuid for s in front}
     objectives = analysis.objectives
     several = len(analysis.runs) > 1

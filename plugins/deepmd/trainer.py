@@ -22,7 +22,7 @@ from dnnp_hpo.evaluation import Trial
 from dnnp_hpo.run import RunContext
 
 from .inputcheck import check_with_deepmd
-from .lcurve import LcurveError, check_complete, fitness, read_lcurve, schedule
+from .lcurve import LcurveError, check_complete, fitness, last_step, read_lcurve, schedule
 from .template import check_names, load_template, parse_rendered
 
 INPUT = "input.json"
@@ -83,7 +83,7 @@ def check_curve(data: Mapping[str, Any], metrics: Mapping[str, str], where: str)
     if plan is not None and plan[0] % plan[1]:
         steps, freq = plan
         last = ("step 0 alone, the untrained model" if freq > steps
-                else f"its last row at step {steps // freq * freq}, {steps % freq} steps before the trained model")
+                else f"its last row at step {last_step(steps, freq)}, {steps % freq} steps before the trained model")
         raise SpecError(f"{where}: training.disp_freq {freq} does not divide training.numb_steps {steps}: "
                         f"lcurve.out would have {last}; make disp_freq a divisor of numb_steps", "template")
 
