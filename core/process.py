@@ -14,8 +14,9 @@ worker running it.  Three things see to that:
 * a small watchdog process (this file run as a script), one per process that runs
   trainings, reads a pipe whose other end only that process holds and is told of each
   training that starts and ends: if the process dies (a Dask worker SIGKILLed
-  mid-training), the pipe closes and the watchdog kills the trainings that had not
-  ended.  A training has its own session, so nothing else would stop it.
+  mid-training), the pipe closes and the watchdog stops the trainings that had not
+  ended, SIGTERM first and SIGKILL after the grace, as at the time limit.  A training
+  has its own session, so nothing else would stop it.
 
 The module imports the standard library only, so the watchdog starts in a few
 milliseconds (``python -I -S``: no site-packages needed), once per worker.
@@ -75,6 +76,12 @@ def _terminate(pgid: int) -> None:
         os.killpg(pgid, signal.SIGTERM)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _wait_unmarked(tokens: Sequence[str], deadline: float) -> None:
+    """Until ``deadline`` (monotonic), wait for every process carrying one of ``tokens`` to exit."""
+    while any(_marked(token) for token in tokens) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def kill_training(pgid: int | None, token: str) -> None:
@@ -206,7 +213,7 @@ def run_command(
         )
         try:
             # the group id is the leader's pid (start_new_session)
-            _WATCHDOG.tell(f"{_START} {token} {proc.pid}\n")
+            _WATCHDOG.tell(f"{_START} {token} {proc.pid} {term_grace}\n")
             timed_out = not _exited(proc, timeout)
             if timed_out:
                 _terminate(proc.pid)  # the leader is unreaped: its pid is still its group's
@@ -214,8 +221,7 @@ def run_command(
                 if _exited(proc, term_grace):
                     # The leader stopped; what it started may still be stopping (a shell's
                     # child, ranks): they get the rest of the grace.
-                    while _marked(token) and time.monotonic() < deadline:
-                        time.sleep(0.05)
+                    _wait_unmarked([token], deadline)
         finally:
             # The group is killed before the leader is reaped: until then its pid cannot be
             # given to a new process, so killpg cannot reach someone else's group.
@@ -227,15 +233,20 @@ def run_command(
 
 def _watch() -> int:
     """The watchdog: keep the trainings that started and did not end; at the end of stdin
-    (the process that runs them died) kill them."""
-    running: dict[str, int] = {}
+    (the process that runs them died) stop them: SIGTERM, then SIGKILL after the longest
+    of their graces (a dead Dask worker's jsrun gets to stop its remote ranks too)."""
+    running: dict[str, tuple[int, float]] = {}
     for line in sys.stdin:
-        word, token, *pgid = line.split()
+        word, token, *started = line.split()
         if word == _START:
-            running[token] = int(pgid[0])
+            running[token] = (int(started[0]), float(started[1]))
         else:
             running.pop(token, None)
-    for token, pgid in running.items():
+    for pgid, _ in running.values():
+        _terminate(pgid)
+    grace = max((g for _, g in running.values()), default=0.0)
+    _wait_unmarked(list(running), time.monotonic() + grace)
+    for token, (pgid, _) in running.items():
         kill_training(pgid, token)
     return 0
 

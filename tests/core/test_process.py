@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,58 @@ def test_trainings_of_a_killed_process_are_killed_and_its_watchdog_exits(tmp_pat
         worker.wait()
         assert wait_until(lambda: not _alive(training)), "the training outlived its process"
         assert wait_until(lambda: not _alive(dogs[0])), "the watchdog outlived its process"
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        if training is not None and _alive(training):
+            os.kill(training, signal.SIGKILL)
+
+
+# A "worker" whose one training writes its pid, then either stops cleanly at SIGTERM or
+# ignores it; its grace is argv[3] seconds.
+GRACEFUL_WORKER = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from dnnp_hpo.process import run_command
+    here, deaf, grace = Path(sys.argv[1]), sys.argv[2] == "deaf", float(sys.argv[3])
+    training = (
+        "import os, signal, sys, time\\n"
+        "from pathlib import Path\\n"
+        "def stop(*_):\\n"
+        "    Path('stopped-by-sigterm').touch()\\n"
+        "    sys.exit(143)\\n"
+        + ("signal.signal(signal.SIGTERM, signal.SIG_IGN)\\n" if deaf else "signal.signal(signal.SIGTERM, stop)\\n")
+        + "open('training.pid', 'w').write(str(os.getpid()))\\n"
+        "time.sleep(600)\\n"
+    )
+    run_command([sys.executable, "-c", training], here, stdout=here / "o", stderr=here / "e", term_grace=grace)
+""")
+
+
+@pytest.mark.parametrize("deaf", [False, True], ids=["stops-at-sigterm", "ignores-sigterm"])
+def test_a_killed_process_trainings_get_sigterm_and_the_grace(tmp_path: Path, wait_until, deaf: bool) -> None:
+    """A Dask worker SIGKILLed mid-training: its watchdog stops the training as the time
+    limit does, SIGTERM first (a jsrun or srun stops its remote ranks then), SIGKILL
+    after the training's grace if it is still there."""
+    grace = 2.0 if deaf else 30.0
+    worker = subprocess.Popen([sys.executable, "-c", GRACEFUL_WORKER, str(tmp_path), "deaf" if deaf else "polite",
+                               str(grace)])
+    training = None
+    try:
+        pid_file = tmp_path / "training.pid"
+        assert wait_until(lambda: pid_file.exists() and pid_file.read_text().strip()), (tmp_path / "e").read_text()
+        training = int(pid_file.read_text())
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        killed_at = time.monotonic()
+        assert wait_until(lambda: not _alive(training), seconds=grace + 20), "the training outlived its process"
+        took = time.monotonic() - killed_at
+        if deaf:
+            assert took >= grace - 0.5, f"killed after {took:.1f} s, before its {grace} s grace ran out"
+            assert not (tmp_path / "stopped-by-sigterm").exists()
+        else:
+            assert (tmp_path / "stopped-by-sigterm").exists(), "the training was not sent SIGTERM"
+            assert took < grace / 2, f"it stopped at SIGTERM, yet took {took:.1f} s"
     finally:
         if worker.poll() is None:
             worker.kill()
