@@ -90,18 +90,23 @@ class Progress:
         if self.live is not None:
             self.live.update(self._table())
 
-    @hookimpl
-    def dnnp_hpo_evaluation_started(self, trial: Trial) -> None:
-        # Generational: a generation's counts start with its first evaluation.  A steady-state
-        # run breeds generation g + 1 while generation g still returns: its counts run from
-        # one snapshot to the next instead (reset in generation_finished).
+    def _count_in(self, trial: Trial) -> None:
+        """Generational: a generation's counts start with its first evaluation, started or
+        not (an infeasible candidate is finished without starting).  A steady-state run
+        breeds generation g + 1 while generation g still returns: its counts run from one
+        snapshot to the next instead (reset in generation_finished)."""
         if trial.generation != self.generation and not self.steady_state:
             self.generation, self.done_in_generation, self.failed_in_generation = trial.generation, 0, 0
+
+    @hookimpl
+    def dnnp_hpo_evaluation_started(self, trial: Trial) -> None:
+        self._count_in(trial)
         self.running += 1
         self._refresh()
 
     @hookimpl
     def dnnp_hpo_evaluation_finished(self, evaluation: Evaluation) -> None:
+        self._count_in(evaluation.trial)
         self.births.add(evaluation.trial.birth_id)
         self.done_in_generation += 1
         if evaluation.status not in ("infeasible",):

@@ -48,6 +48,30 @@ def test_progress_counts_generations_for_the_generational_optimizer(tmp_path):
     assert lines == [("0", "8"), ("1", "16"), ("2", "24")]
 
 
+def test_generational_progress_counts_infeasible_candidates_in_their_generation(tmp_path):
+    # Candidates the constraint rejects are finished without ever starting; each
+    # generation's line counts its own failures, as the journal records them.  In the
+    # first run about half are rejected; in the second all (no training ever starts).
+    spec = write_spec(tmp_path / "spec.yaml", births=20)
+    text = spec.read_text().replace("plugin: nsga2-async, pop_size: 8, max_births: 20",
+                                    "plugin: nsga2, pop_size: 8, generations: 3")
+    spec.write_text(text + "constraints: ['x0 <= 0.5']\n")
+    _check_failures_per_generation(tmp_path, spec, "runs/c")
+    spec.write_text(text + "constraints: ['x0 > 5']\n")
+    _check_failures_per_generation(tmp_path, spec, "runs/none")
+
+
+def _check_failures_per_generation(tmp_path, spec, run_dir):
+    done = hpo_run(tmp_path, spec, run_dir)
+    assert done.returncode == 0, done.stderr
+    lines = re.findall(r"^generation (\d) of 3 done: \d+/32 evaluations, (\d+) failed in this generation",
+                       done.stdout, re.MULTILINE)
+    evaluations = recorded(tmp_path / run_dir)[0]
+    failed = [sum(1 for e in evaluations if not e.ok and e.trial.generation == g) for g in range(4)]
+    assert sum(failed) > 0, "the constraint rejected no candidate: the test shows nothing"
+    assert [(int(g), int(n)) for g, n in lines] == list(enumerate(failed))
+
+
 def test_hpo_report_reads_a_steady_state_run(tmp_path):
     spec = write_spec(tmp_path / "spec.yaml", births=24)
     assert hpo_run(tmp_path, spec, "runs/a").returncode == 0
