@@ -125,6 +125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         run, trainer = prepare_run(args.spec, registry, args.overrides)
         if args.dry_run:
+            # The run directory is checked as the run would check it: a dry run that passes
+            # is a run that starts.
+            run = check_run_dir(run, resume=args.resume, force=args.force)  # writes nothing
             trials = dry_run_trials(run, trainer)
             rows = [[t.birth_id, *t.params.values()] for t in trials]
             console.print(trials_table(run, "Generation 0 (decoded, not evaluated)", rows, []))
@@ -132,7 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if rendered is not None:
                 console.print("Input of the first candidate:")
                 console.print(rendered, markup=False, highlight=False, soft_wrap=True)
-            console.print(f"The spec is valid; the run would write to {run.run_dir}")
+            what = ("the run there is finished: it would only print its front" if run.finished
+                    else "the run would resume there" if run.resumed else "the run would write there")
+            console.print(f"The spec is valid; {run.run_dir}: {what}")
             return 0
         run = check_run_dir(run, resume=args.resume, force=args.force)  # writes nothing
         with contextlib.ExitStack() as held:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,7 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
                 f"{run.run_dir} exists and is not a dnnp-hpo run: choose another run_dir "
                 "(or --set run_dir=...) or remove it", "run_dir", where,
             )
+        _check_writable(run.run_dir, where)
         return run
     try:
         with Journal(journal_path, readonly=True) as journal:
@@ -180,7 +182,21 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
             f"({refilled}); resume it with that version, or pass --force to continue with the new "
             "values", "run_dir", where,
         )
+    if not finished:
+        _check_writable(run.run_dir, where)
     return attrs.evolve(run, resumed=True, finished=bool(finished), moved=moved)
+
+
+def _check_writable(run_dir: Path, where: str) -> None:
+    """SpecError unless ``run_dir`` can be created (or, if it exists, written in), so that
+    ``--dry-run`` finds what the run would stop at; the run lock tells the same at start."""
+    place = run_dir
+    while not place.exists() and place != place.parent:
+        place = place.parent
+    problem = ("Not a directory" if not place.is_dir()
+               else "Permission denied" if not os.access(place, os.W_OK | os.X_OK) else None)
+    if problem:
+        raise SpecError(f"cannot write in {run_dir}: {problem}", "run_dir", where)
 
 
 def execute(run: RunContext, trainer: Trainer, registry: Registry) -> list[Member]:

@@ -361,7 +361,7 @@ def test_spec_as_run_records_overrides(tmp_path, spec_file):
 def test_a_decorated_callable_is_judged_by_its_own_signature(tmp_path, capsys):
     """functools.wraps makes inspect.signature report the wrapped (params, scale); what is
     called is the wrapper, (params), so the spec is valid."""
-    spec = zdt_spec(tmp_path)
+    spec = zdt_spec(tmp_path / "run")
     spec["trainer"]["callable"] = "hpo_testfuncs:decorated_zdt1"
     status = main([str(write_spec(tmp_path / "spec.yaml", spec)), "--dry-run"])
     assert status == 0, capsys.readouterr().err

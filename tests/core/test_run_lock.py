@@ -97,6 +97,29 @@ def test_run_dir_that_is_a_file_or_cannot_be_made_is_one_line(tmp_path, hpo_run_
     for run_dir, words in ((tmp_path / "afile", "is a file, not a directory"),
                            (tmp_path / "afile" / "sub", "cannot write in")):
         spec = write_spec(tmp_path / "s.yaml", zdt_spec(run_dir))
-        done = run_cli(hpo_run_exe, str(spec), cwd=tmp_path)
-        assert done.returncode == 2, done.stdout
-        assert len(done.stderr.splitlines()) == 1 and words in done.stderr and "run_dir" in done.stderr
+        for dry in ([], ["--dry-run"]):  # a dry run finds what the run would stop at
+            done = run_cli(hpo_run_exe, str(spec), *dry, cwd=tmp_path)
+            assert done.returncode == 2, done.stdout
+            assert len(done.stderr.splitlines()) == 1 and words in done.stderr and "run_dir" in done.stderr
+
+
+def test_dry_run_checks_the_run_dir_as_the_run_does(tmp_path, hpo_run_exe):
+    """A directory that is not a run, or holds a run of another spec, is refused by
+    --dry-run as by the run; a run's own directory is a resume, a finished run a display."""
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    spec = write_spec(tmp_path / "s.yaml", zdt_spec(tmp_path / "other"))
+    done = run_cli(hpo_run_exe, str(spec), "--dry-run", cwd=tmp_path)
+    assert done.returncode == 2 and "is not a dnnp-hpo run" in done.stderr, done.stderr
+    assert [p.name for p in (tmp_path / "other").iterdir()] == ["notes.txt"]
+
+    spec = write_spec(tmp_path / "s.yaml", zdt_spec(tmp_path / "run", pop_size=4, generations=1))
+    fresh = run_cli(hpo_run_exe, str(spec), "--dry-run", cwd=tmp_path)
+    assert fresh.returncode == 0 and "the run would write there" in fresh.stdout, fresh.stderr
+    assert not (tmp_path / "run").exists(), "--dry-run writes nothing"
+    assert run_cli(hpo_run_exe, str(spec), cwd=tmp_path).returncode == 0
+    finished = run_cli(hpo_run_exe, str(spec), "--dry-run", cwd=tmp_path)
+    assert finished.returncode == 0 and "is finished" in finished.stdout, finished.stderr
+    changed = run_cli(hpo_run_exe, str(spec), "--dry-run", "--set", "optimizer.generations=3", cwd=tmp_path)
+    assert changed.returncode == 2 and "holds a finished run" in changed.stderr, changed.stderr
+    assert len(changed.stderr.splitlines()) == 1
