@@ -14,13 +14,14 @@ from rich.table import Table
 
 from dnnp_hpo.driver import check_run_dir, dry_run_trials, execute, prepare_run
 from dnnp_hpo.errors import LaunchFailed, PluginError, SpecError
-from dnnp_hpo.evaluation import Evaluation, Member
+from dnnp_hpo.evaluation import Evaluation, Member, failure_summary
 from dnnp_hpo.front import chemically_accurate, format_value, pareto_front
 from dnnp_hpo.hookspecs import Trainer
 from dnnp_hpo.registry import KINDS, Registry, kind_name, load_registry
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.runlock import RunLock
 
+EXIT_NOTHING_SUCCEEDED = 1  #: the search ran to its end and no evaluation succeeded
 EXIT_BAD_INPUT = 2
 EXIT_LAUNCH_FAILED = 3
 
@@ -155,6 +156,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     console.print(front_table(run, [m.evaluation for m in population]))
     failures = sum(1 for m in population if not m.evaluation.ok)
     console.print(f"Run directory: {run.run_dir} ({failures} failed in the final population)")
+    if population and failures == len(population):
+        # A success would have stayed in the population (it dominates every failure's
+        # MAXINT fitness): nothing succeeded, so there is no result.  Say so in the status
+        # too, for the script that runs hpo-report next.
+        summary = failure_summary([m.evaluation for m in population])
+        print(f"hpo-run: no evaluation succeeded (final population: {summary}); see "
+              f"{run.run_dir / 'individuals.csv'}, fix the setup and run again in a new run_dir",
+              file=sys.stderr)
+        return EXIT_NOTHING_SUCCEEDED
     return 0
 
 

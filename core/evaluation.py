@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +92,18 @@ def failed_evaluation(
         hostname=hostname or socket.gethostname(),
         pid=os.getpid() if pid is None else pid,
     )
+
+
+def failure_summary(evaluations: Sequence[Evaluation]) -> str:
+    """The commonest status and reason among failed ``evaluations``, with its count
+    (``8 of 8 failed: data path(s) not found: ...``): what a user needs to see when
+    nothing succeeds, as a typo in a path fails every training alike."""
+    # An evaluation's own directory (its uuid) in its reason would make every one unique.
+    reasons = Counter(f"{e.status}: {e.reason}".replace(e.trial.uuid, "<uuid>") for e in evaluations if not e.ok)
+    if not reasons:
+        return "none failed"
+    reason, count = reasons.most_common(1)[0]
+    return f"{count} of {len(evaluations)} {reason}"
 
 
 def one_line(text: str, limit: int = 300) -> str:

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from dnnp_hpo.evaluation import Evaluation, Member, Trial
+from dnnp_hpo.evaluation import Evaluation, Member, Trial, failure_summary
 from dnnp_hpo.front import format_value, pareto_front
 from dnnp_hpo.hookspecs import hookimpl
 from dnnp_hpo.run import RunContext
@@ -51,6 +51,8 @@ class Progress:
         # "done" is the run's), and a birth the resumed search sets aside and trains
         # again counts once.  The estimate to the end comes from this session's pace.
         self.births: set[int] = set(run.recorded)
+        # This session's evaluations while none has succeeded (for the warning below).
+        self.unsuccessful: list[Evaluation] | None = []
         self.front: list[Evaluation] = []
         self.console = Console()
         if self.console.is_terminal:
@@ -117,11 +119,21 @@ class Progress:
                 print(f"evaluation {evaluation.trial.birth_id} (generation {evaluation.trial.generation}) "
                       f"{evaluation.status}: {evaluation.reason}", flush=True)
         self.front = pareto_front([*self.front, evaluation]) if evaluation.ok else self.front
+        if self.unsuccessful is not None:
+            self.unsuccessful = None if evaluation.ok else [*self.unsuccessful, evaluation]
         self._refresh()
 
     @hookimpl
     def dnnp_hpo_generation_finished(self, generation: int, population: Sequence[Member]) -> None:
         self.front = pareto_front([m.evaluation for m in population])
+        if self.unsuccessful:
+            # Every training failing is most often a mistake in the setup (a data path, the
+            # command, a metric's column), which no search recovers from.  The run goes on,
+            # as the paper's failure policy says, but the user should know now, not hours on.
+            print(f"hpo-run: warning: no evaluation has succeeded yet ({failure_summary(self.unsuccessful)}); "
+                  "the search goes on, but if the setup is wrong stop it (Ctrl-C), fix the spec and "
+                  "start again in a new run_dir", file=sys.stderr, flush=True)
+            self.unsuccessful = None  # once
         if self.live is None:
             best = ", ".join(
                 f"best {name} {format_value(min(e.fitness[i] for e in self.front))}"

@@ -35,8 +35,11 @@ def hpo_run_with_observer(tmp_path: Path, spec: Path, *observer: str) -> subproc
 def test_evaluation_directories_read_only_from_the_start(tmp_path: Path) -> None:
     run_dir, done = run_with_readonly_evals(tmp_path, -1)
     try:
-        assert done.returncode == 0, done.stderr[-3000:]
+        # The run goes to its end; with nothing succeeded it says why and exits 1.
+        assert done.returncode == 1, done.stderr[-3000:]
         assert "Traceback" not in done.stderr
+        assert done.stderr.splitlines()[-1].startswith("hpo-run: no evaluation succeeded (final population: 4 of 4 "
+                                                       "error: cannot create the evaluation directory"), done.stderr
         evaluations = assert_recorded_once(run_dir, 8)
         for evaluation in evaluations:
             assert evaluation.status == "error" and evaluation.fitness == (MAXINT, MAXINT)

@@ -58,18 +58,25 @@ def test_generational_progress_counts_infeasible_candidates_in_their_generation(
     spec.write_text(text + "constraints: ['x0 <= 0.5']\n")
     _check_failures_per_generation(tmp_path, spec, "runs/c")
     spec.write_text(text + "constraints: ['x0 > 5']\n")
-    _check_failures_per_generation(tmp_path, spec, "runs/none")
+    done = _check_failures_per_generation(tmp_path, spec, "runs/none", status=1)
+    # Nothing succeeded: said once after generation 0, while the run goes on, and at the end.
+    warnings = [line for line in done.stderr.splitlines() if "no evaluation has succeeded yet" in line]
+    assert len(warnings) == 1 and "8 of 8 infeasible: violates x0 > 5" in warnings[0], done.stderr
+    assert done.stderr.splitlines()[-1].startswith("hpo-run: no evaluation succeeded (final population: 8 of 8 "
+                                                   "infeasible: violates x0 > 5)"), done.stderr
 
 
-def _check_failures_per_generation(tmp_path, spec, run_dir):
+def _check_failures_per_generation(tmp_path, spec, run_dir, status=0):
     done = hpo_run(tmp_path, spec, run_dir)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == status, done.stderr
+    assert status or "no evaluation" not in done.stderr
     lines = re.findall(r"^generation (\d) of 3 done: \d+/32 evaluations, (\d+) failed in this generation",
                        done.stdout, re.MULTILINE)
     evaluations = recorded(tmp_path / run_dir)[0]
     failed = [sum(1 for e in evaluations if not e.ok and e.trial.generation == g) for g in range(4)]
     assert sum(failed) > 0, "the constraint rejected no candidate: the test shows nothing"
     assert [(int(g), int(n)) for g, n in lines] == list(enumerate(failed))
+    return done
 
 
 def test_hpo_report_reads_a_steady_state_run(tmp_path):
