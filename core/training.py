@@ -33,6 +33,7 @@ RUNTIME = "runtime"  #: wall seconds of the training command, always returned as
 RESERVED = frozenset({"seed"})  #: placeholder names dnnp-hpo fills in itself
 STDOUT = "stdout.log"  #: the training command's output, in the evaluation directory
 STDERR = "stderr.log"
+TRACEBACK = "Traceback (most recent call last)"  #: how a Python training's crash starts in its output
 
 
 def argv_converter(key: str) -> Callable[[Any], tuple[str, ...]]:
@@ -118,23 +119,58 @@ def _signal_name(number: int) -> str:
         return "unknown signal"
 
 
+def output_tail(path: Path, limit: int = 262144) -> str:
+    """The last ``limit`` bytes of a command's output file, decoded; "" if unreadable."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - limit))
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
 def stderr_reason(path: Path, limit: int = 65536) -> str:
     """The line of the command's stderr that best says why it failed.
 
     The last exception line of a Python traceback (``FileNotFoundError: ...``) if there is
     one, else the last non-empty line; lines of known exit-time noise are skipped.
     """
-    try:
-        with open(path, "rb") as f:
-            f.seek(max(0, f.seek(0, os.SEEK_END) - limit))
-            lines = f.read().decode("utf-8", "replace").splitlines()
-    except OSError:
-        return ""
+    lines = output_tail(path, limit).splitlines()
     lines = [line.strip() for line in lines if line.strip() and not line.strip().startswith(_NOISE)]
     for line in reversed(lines[-50:]):
         if _ERROR_LINE.match(line):
             return line
     return lines[-1] if lines else ""
+
+
+def ended_cleanly(workdir: Path, marks: Sequence[str]) -> bool:
+    """Whether the command's output in ``workdir`` says its training ran to the end: one of
+    ``marks`` (the lines the program logs when it has finished training; none asked for if
+    empty) in stdout.log or stderr.log, and no Python traceback after the last of them."""
+    found = False
+    for name in (STDOUT, STDERR):
+        text = output_tail(workdir / name)
+        after = max((text.rfind(mark) for mark in marks), default=-1)
+        found = found or after >= 0
+        if TRACEBACK in text[max(after, 0):]:
+            return False
+    return found or not marks
+
+
+def runtime_on_disk(workdir: Path, input_name: str) -> float:
+    """The wall seconds of the training in ``workdir`` as its file times tell them: from the
+    input's (written just before the command started) to the newest file in the directory
+    (the last thing the training wrote).  A little short of what :func:`run_training`
+    measures: the program's exit after its last write is not seen (0.1 s for ``dp``'s CUDA
+    stub warning, about 2 s of ``nequip-train``'s shutdown here)."""
+    start = newest = (workdir / input_name).stat().st_mtime
+    for root, _, files in os.walk(workdir):
+        for name in files:
+            try:  # lstat: a checkpoint's symlink is the training's, its target may not be
+                newest = max(newest, os.lstat(os.path.join(root, name)).st_mtime)
+            except OSError:
+                continue
+    return newest - start
 
 
 def write_input(path: Path, text: str, data_paths: Sequence[str]) -> None:
@@ -291,11 +327,15 @@ class PreparedCommand:
 
     A subclass names its input file (:attr:`INPUT`) and writes ``render`` (the input of
     one trial) and ``read_fitness`` (the metrics from the evaluation directory once the
-    command has exited 0); :meth:`train` is the same for every code.
+    command has exited 0); :meth:`train` is the same for every code, and so is
+    :meth:`harvest` (given the lines the program logs at its end, :attr:`FINISHED`).
     """
 
     #: the rendered input's file name in the evaluation directory
     INPUT: ClassVar[str] = "input"
+    #: what the program logs (to stdout or stderr) once it has finished training; a
+    #: training is harvested only if its output holds one of them (if any are named)
+    FINISHED: ClassVar[tuple[str, ...]] = ()
 
     template: Any
     settings: dict[str, Any]  #: path settings already absolute
@@ -331,4 +371,35 @@ class PreparedCommand:
                                workdir, stdout=workdir / STDOUT, stderr=workdir / STDERR)
         result = self.read_fitness(workdir, text)
         result[RUNTIME] = elapsed
+        return result
+
+    def ended(self, workdir: Path, text: str) -> bool:
+        """Whether the training in ``workdir`` (of input ``text``) ran to its end, as its
+        output tells: one of :attr:`FINISHED` logged, no traceback after it.  Asked by
+        :meth:`harvest` only (:meth:`train` has the exit status); a subclass may add what
+        its files tell."""
+        return ended_cleanly(workdir, self.FINISHED)
+
+    def harvest(self, trial: Trial) -> dict[str, float] | None:
+        """The metrics of ``trial``'s training if it ran to the end in its directory while
+        no driver listened (called when a run resumes); None to train it again.
+
+        Only this trial's own training counts (its input in the directory exactly as
+        :meth:`render` gives it), only if it ended (:meth:`ended`) and only if
+        :meth:`read_fitness` finds a complete curve: a training killed half-way is trained
+        again, never recorded as finished.  The directory is only read, never created.
+        """
+        workdir = trial.workdir
+        try:
+            text = (workdir / self.INPUT).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):  # never started here (no directory), or no input
+            return None
+        if text != self.render(trial) or not self.ended(workdir, text):
+            return None
+        try:
+            result = self.read_fitness(workdir, text)
+        except TrainingFailed:
+            return None
+        # No driver timed the command: its wall time is taken from the file times.
+        result[RUNTIME] = runtime_on_disk(workdir, self.INPUT)
         return result

@@ -93,6 +93,8 @@ class PreparedDeepmd(training.PreparedCommand):
     """The checked trainer: plain data, pickled to the workers."""
 
     INPUT = INPUT
+    #: logged by ``dp`` once the model is trained (``--tf`` and ``--jax``; ``--pt`` logs the other)
+    FINISHED = ("finished training", "Trained model has been saved to")
 
     def render(self, trial: Trial) -> str:
         """The ``input.json`` of ``trial``; SpecError if it is not a JSON object."""

@@ -6,21 +6,24 @@ The validation errors are taken, by column name (``val0_epoch/forces_rmse``), fr
 rows where every asked-for column has a value: one row per validation epoch.  They
 become the DeePMD plugin's :class:`~dnnp_hpo.plugins.deepmd.lcurve.Lcurve`, so the
 fitness (last row, or mean of the last k; NaN and infinity refused) is computed by the
-same :func:`~dnnp_hpo.plugins.deepmd.lcurve.fitness` as DeePMD's.
+same :func:`~dnnp_hpo.plugins.deepmd.lcurve.fitness` as DeePMD's.  :func:`check_complete`
+tells a curve whose last validation epoch is short of the config's ``max_epochs``.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from dnnp_hpo.plugins.deepmd.lcurve import Lcurve, LcurveError
 
 STEP = "step"
+EPOCH = "epoch"  #: Lightning's 0-based epoch, on every row
 
 
 def read_metrics(path: Path, columns: Sequence[str]) -> Lcurve:
@@ -64,3 +67,33 @@ def read_metrics(path: Path, columns: Sequence[str]) -> Lcurve:
         raise LcurveError(f"{name} has no row with values for all of {', '.join(columns)} "
                           "(did a validation epoch finish?)")
     return Lcurve((STEP, *columns), np.array(rows, dtype=float))
+
+def _number(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else None
+
+
+def stops_early(trainer: Mapping[str, Any]) -> bool:
+    """Whether Lightning may end this ``trainer:`` block's training before ``max_epochs``
+    and exit 0: an ``EarlyStopping`` or ``Timer`` callback, ``max_time`` or ``max_steps``."""
+    callbacks = trainer.get("callbacks")
+    callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+    stoppers = [c for c in callbacks if isinstance(c, Mapping)
+                and str(c.get("_target_", "")).rsplit(".", 1)[-1] in ("EarlyStopping", "Timer")]
+    return bool(stoppers) or trainer.get("max_time") is not None or trainer.get("max_steps", -1) not in (-1, None)
+
+
+def check_complete(curve: Lcurve, config: Mapping[str, Any]) -> None:
+    """LcurveError unless the last validation row is of the last epoch a complete training
+    validates (``max_epochs`` is a multiple of ``check_val_every_n_epoch``, checked at
+    start-up); nothing is checked where the config may stop early, has no numbers there,
+    or ``curve`` has no ``epoch`` column."""
+    trainer = config.get("trainer")
+    if not isinstance(trainer, Mapping) or EPOCH not in curve.columns or stops_early(trainer):
+        return
+    epochs = _number(trainer.get("max_epochs"))
+    if epochs is None or _number(trainer.get("check_val_every_n_epoch", 1)) is None:
+        return
+    last = int(curve.rows[-1, curve.columns.index(EPOCH)]) + 1
+    if last < epochs:
+        raise LcurveError(f"{EPOCH} {last} is the last validated, short of max_epochs {epochs}: the "
+                          "training did not end")

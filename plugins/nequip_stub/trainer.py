@@ -30,7 +30,7 @@ from dnnp_hpo.plugins.deepmd.template import check_names
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import Invalid
 
-from .metrics import read_metrics
+from .metrics import EPOCH, check_complete, read_metrics
 from .template import INTERPOLATION_HINT, load_yaml_template, parse_config, render_yaml
 
 CONFIG = "config.yaml"
@@ -99,3 +99,20 @@ class PreparedNequip(training.PreparedCommand):
             return fitness(curve, self.metrics, self.last_rows)
         except LcurveError as exc:
             raise TrainingFailed(str(exc)) from None
+
+    #: logged by ``nequip-train`` once Lightning's fit has returned
+    FINISHED = ("TRAIN RUN END",)
+
+    def ended(self, workdir: Path, text: str) -> bool:
+        """Whether the training in ``workdir`` ran to its end: ``TRAIN RUN END`` logged with
+        no traceback after it, and ``metrics.csv`` validated up to ``max_epochs`` (unless the
+        config may stop early).  For harvest only: a training that exited 0 has ended, and
+        read_fitness would fail a good one whose stopping rule check_complete does not know."""
+        if not super().ended(workdir, text):
+            return False
+        try:
+            curve = read_metrics(workdir / self.metrics_file, [*self.metrics.values(), EPOCH])
+            check_complete(curve, parse_config(text, CONFIG))
+        except (LcurveError, SpecError):
+            return False
+        return True
