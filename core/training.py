@@ -100,6 +100,17 @@ def warn_missing(run: RunContext, paths: tuple[str, ...]) -> None:
                   "exist; every training will fail until it does", file=sys.stderr)
 
 
+def warn_missing_program(run: RunContext, command: Sequence[str]) -> None:
+    """Warn on stderr when the training program is not found from here."""
+    # Not an error, as with data paths: on a cluster the workers' PATH (modules loaded in
+    # the batch script, a launch prefix's environment) may hold what the login node lacks.
+    program = command[0]
+    if find_executable(program) == program and not (os.sep in program and Path(program).exists()):
+        print(f"hpo-run: warning: {run.spec_path}: trainer.command: {program!r} is not on this host's PATH "
+              "(nor next to its Python); every training will fail unless the workers find it",
+              file=sys.stderr)
+
+
 def find_executable(name: str) -> str:
     """``name`` on PATH, else next to the running Python (a venv's ``dp`` without activating
     the venv), else ``name`` unchanged (the launch prefix's environment may know it)."""
@@ -309,6 +320,7 @@ class CommandTrainer:
         :class:`PreparedCommand`, for the subclass to add its own to."""
         settings = absolute_settings(run, self.settings, self.paths)
         check_objectives(run, self.metrics)
+        warn_missing_program(run, self.command)
         return {"template": template, "settings": settings, "data_paths": listed_paths(settings, self.paths),
                 "command": self.command, "launch_prefix": self.launch_prefix, "env": self.env,
                 "timeout_minutes": self.timeout_minutes, "metrics": dict(self.metrics),

@@ -7,12 +7,16 @@ virials, multi-task suffixes), so they are found by the names of the header line
 
 from __future__ import annotations
 
+import difflib
 import math
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
 import attrs
 import numpy as np
+
+from dnnp_hpo.errors import SpecError
 
 #: DeePMD-kit's default ``training.disp_freq``
 DISP_FREQ = 1000
@@ -118,6 +122,25 @@ def schedule(data: Mapping) -> tuple[int, int] | None:
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 1 for v in (steps, freq)):
         return None
     return int(steps), int(freq)
+
+
+#: an lcurve.out column: a loss term's name with ``_val`` or ``_trn`` (and ``_<model key>``
+#: in multi-task training; DeePMD-kit's print_header), or the learning rate
+COLUMN = re.compile(r"[a-z0-9_]+_(val|trn)(_\w+)?|lr")
+#: the columns of a single-task energy model, for suggestions
+KNOWN_COLUMNS = ("rmse_val", "rmse_trn", "rmse_e_val", "rmse_e_trn", "rmse_f_val", "rmse_f_trn",
+                 "rmse_v_val", "rmse_v_trn", "lr")
+
+
+def check_columns(metrics: Mapping[str, str]) -> None:
+    """SpecError unless every metric names something DeePMD-kit can write to lcurve.out:
+    a misspelt column failed every training, each only at its end."""
+    for name, column in metrics.items():
+        if not isinstance(column, str) or not COLUMN.fullmatch(column):
+            close = difflib.get_close_matches(str(column), KNOWN_COLUMNS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise SpecError(f"{column!r} is not an lcurve.out column of DeePMD-kit{hint}: expected a loss term "
+                            "with _val or _trn, such as rmse_e_val or rmse_f_trn, or lr", f"metrics.{name}")
 
 
 def last_step(numb_steps: int, disp_freq: int) -> int:

@@ -10,6 +10,7 @@ returns a :class:`PreparedDeepmd`, plain data sent to the workers.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -22,7 +23,7 @@ from dnnp_hpo.evaluation import Trial
 from dnnp_hpo.run import RunContext
 
 from .inputcheck import check_with_deepmd
-from .lcurve import LcurveError, check_complete, fitness, last_step, read_lcurve, schedule
+from .lcurve import LcurveError, check_columns, check_complete, fitness, last_step, read_lcurve, schedule
 from .template import check_names, load_template, parse_rendered
 
 INPUT = "input.json"
@@ -48,6 +49,7 @@ class DeepmdTrainer(training.CommandTrainer):
         template = load_template(run.spec_relative(self.template))
         training.check_settings(run, self.settings)
         check_names(template, set(run.space.names), set(self.settings), set(training.RESERVED))
+        check_columns(self.metrics)
         prepared = PreparedDeepmd(**self.prepared_keys(run, template))
         prepared.check_samples(run, deepmd=self.check_input)
         training.warn_missing(run, prepared.data_paths)
@@ -72,6 +74,14 @@ def check_curve(data: Mapping[str, Any], metrics: Mapping[str, str], where: str)
     ``disp_freq`` that does not divide ``numb_steps`` (the last row is of an earlier
     model; above it, the only row is step 0: the untrained model)."""
     training = data.get("training")
+    for key in ("numb_steps", "stop_batch", "num_steps", "disp_freq"):
+        value = training.get(key) if isinstance(training, Mapping) else None
+        whole = (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+                 and value >= 1 and value == int(value))
+        if value is not None and not whole:
+            # 0 or -1 steps passed DeePMD-kit's argcheck and failed every training
+            raise SpecError(f"{where}: training.{key} must be a whole number of at least 1, got {value!r}",
+                            "template")
     validation = sorted(c for c in metrics.values() if c.endswith("_val"))
     # Training data without validation data: DeePMD-kit's input, sure to lack the columns.
     if (validation and isinstance(training, Mapping) and training.get("training_data") is not None

@@ -57,12 +57,34 @@ def test_prepare_resolves_paths_against_the_spec_file(tmp_path: Path) -> None:
     ({"command": []}, "trainer", "command: expected at least the program"),
     ({"command": {"a": 1}}, "trainer", "command: expected a list of strings"),
     ({"overrides": ["trainer.template=missing.json"]}, "trainer.template", "missing.json not found"),
+    # a misspelt column failed every training, each only once it had trained to the end
+    ({"metrics": {"energy_rmse": "rmse_e_vall", "force_rmse": "rmse_f_val"}}, "trainer.metrics.energy_rmse",
+     "'rmse_e_vall' is not an lcurve.out column of DeePMD-kit (did you mean 'rmse_e_val'?)"),
+    ({"metrics": {"energy_rmse": "rmse_e_val", "force_rmse": "force"}}, "trainer.metrics.force_rmse",
+     "expected a loss term with _val or _trn, such as rmse_e_val or rmse_f_trn, or lr"),
 ])
 def test_bad_trainer_settings_are_spec_errors(tmp_path: Path, trainer, key, message) -> None:
     with pytest.raises(SpecError) as info:
         prepare(tmp_path, **trainer)
     assert info.value.key == key and message in info.value.message
     assert not (tmp_path / "run").exists()
+
+
+def test_columns_of_every_deepmd_loss_and_multi_task_are_accepted(tmp_path: Path) -> None:
+    metrics = {"energy_rmse": "rmse_e_val_water", "force_rmse": "mae_f_trn", "rate": "lr"}
+    _, trainer = prepare(tmp_path, metrics=metrics)
+    assert trainer.metrics == metrics
+
+
+@pytest.mark.parametrize(("key", "value"), [("numb_steps", 0), ("numb_steps", -1), ("numb_steps", True),
+                                            ("numb_steps", 2.5), ("disp_freq", 0), ("stop_batch", "many")])
+def test_training_steps_that_fail_every_training_are_spec_errors(tmp_path: Path, key, value) -> None:
+    """0 or -1 steps passed DeePMD-kit's argcheck, then every training failed."""
+    template = TINY.replace('"training": {', f'"training": {{"{key}": ${key}, ')
+    with pytest.raises(SpecError) as info:
+        prepare(tmp_path, template, settings={key: value})
+    assert info.value.key == "trainer.template"
+    assert f"training.{key} must be a whole number of at least 1, got {value!r}" in info.value.message
 
 
 def test_runtime_may_be_a_third_objective(tmp_path: Path) -> None:
@@ -84,8 +106,11 @@ def test_failed_command_reason_is_its_exception_line(tmp_path: Path) -> None:
     assert json.loads((trial.workdir / "input.json").read_text())["seed"] == 42
 
 
-def test_command_that_cannot_start(tmp_path: Path) -> None:
+def test_command_that_cannot_start(tmp_path: Path, capsys) -> None:
     run, trainer = prepare(tmp_path, command=["no-such-program-dnnp-hpo", "train"])
+    # A warning at start-up, not an error: a cluster's workers may have it on their PATH.
+    assert ("trainer.command: 'no-such-program-dnnp-hpo' is not on this host's PATH (nor next to its Python); "
+            "every training will fail unless the workers find it") in capsys.readouterr().err
     with pytest.raises(TrainingFailed, match="cannot start 'no-such-program-dnnp-hpo'"):
         trainer.train(a_trial(run))
 
