@@ -29,9 +29,12 @@ from typing import Any
 import attrs
 import numpy as np
 
+from dnnp_hpo.cli import OneLineParser
+
 METADATA = "demo-data.json"
 TYPE_MAP = ("Al", "Cu")
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
 
 
 @attrs.frozen
@@ -160,7 +163,7 @@ def generate(out_dir: Path, settings: DemoSettings = DemoSettings()) -> dict[str
 
 def build_parser() -> argparse.ArgumentParser:
     defaults = DemoSettings()
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="hpo-demo-data",
         description="Generate the demo dataset of the quickstart: MD of a 32-atom Al-Cu melt "
         "with ASE's EMT, in DeePMD npy format, split 75/25 into OUT_DIR/train and OUT_DIR/valid.",
@@ -181,6 +184,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.frames < 4:
         print(f"hpo-demo-data: --frames {args.frames}: expected at least 4", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if not 0 <= args.seed < 2**63:  # numpy's generators take no negative seed
+        print(f"hpo-demo-data: --seed {args.seed}: expected a whole number from 0 to 2**63 - 1", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if out_dir.exists() and not out_dir.is_dir():
+        print(f"hpo-demo-data: {out_dir} is a file: choose another OUT_DIR", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if out_dir.exists():
         if args.if_missing and (out_dir / METADATA).is_file():
             if not all((out_dir / f"{name}.extxyz").is_file() for name in ("train", "valid")):
@@ -194,7 +203,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                   "(a dataset made by hpo-demo-data is kept with --if-missing); remove it or "
                   "choose another OUT_DIR", file=sys.stderr)
             return EXIT_BAD_INPUT
-    metadata = generate(out_dir, DemoSettings(seed=args.seed, frames=args.frames))
+    try:
+        metadata = generate(out_dir, DemoSettings(seed=args.seed, frames=args.frames))
+    except OSError as exc:  # a read-only place, a path through a file: nothing is left behind
+        print(f"hpo-demo-data: cannot write {out_dir}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:  # generate removes its scratch directory on the way out
+        print("hpo-demo-data: interrupted; nothing written", file=sys.stderr)
+        return EXIT_INTERRUPTED
     frames = metadata["frames"]
     print(f"hpo-demo-data: wrote {frames['train']} training and {frames['valid']} validation frames "
           f"of {metadata['system']} to {out_dir} in {metadata['seconds']} s")

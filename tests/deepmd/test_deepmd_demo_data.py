@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -49,3 +52,32 @@ def test_same_seed_same_files_and_if_missing(tmp_path: Path) -> None:
     assert refused.returncode == 2 and "already exists" in refused.stderr
     assert "Traceback" not in refused.stderr
     assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    cases = [
+        ([str(tmp_path / "d"), "--seed", "-1"], "--seed -1: expected a whole number from 0"),
+        ([str(tmp_path / "d"), "--frames", "abc"], "argument --frames: invalid int value: 'abc'"),
+        ([str(tmp_path / "afile")], "is a file: choose another OUT_DIR"),
+        ([str(tmp_path / "afile" / "sub")], "cannot write"),
+    ]
+    for args, words in cases:
+        done = run_exe([EXE, *args])
+        assert done.returncode == 2, (args, done.stderr)
+        assert len(done.stderr.splitlines()) == 1 and words in done.stderr, (args, done.stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"], "nothing written"
+
+
+def test_ctrl_c_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:
+    proc = subprocess.Popen([EXE, str(tmp_path / "d"), "--frames", "400"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".d.partial-*")) and time.monotonic() < deadline:  # the MD has started
+        time.sleep(0.05)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.splitlines() == ["hpo-demo-data: interrupted; nothing written"]
+    assert list(tmp_path.iterdir()) == []
