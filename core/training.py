@@ -10,6 +10,7 @@ both subclassed by each trainer, and the helpers they are made of.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shlex
@@ -98,6 +99,13 @@ def warn_missing(run: RunContext, paths: tuple[str, ...]) -> None:
         if not Path(path).exists():
             print(f"hpo-run: warning: {run.spec_path}: trainer.settings: data path {path} does not "
                   "exist; every training will fail until it does", file=sys.stderr)
+
+
+def is_count(value: Any) -> bool:
+    """Whether ``value`` is a whole number of at least 1 (steps, epochs): ``500`` or
+    ``500.0``, not ``0``, ``-1``, ``true``, ``2.5``, ``inf`` or a string."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            and value >= 1 and value == int(value))
 
 
 def warn_missing_program(run: RunContext, command: Sequence[str]) -> None:

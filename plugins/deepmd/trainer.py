@@ -10,7 +10,6 @@ returns a :class:`PreparedDeepmd`, plain data sent to the workers.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -21,6 +20,7 @@ from dnnp_hpo import training
 from dnnp_hpo.errors import SpecError, TrainingFailed
 from dnnp_hpo.evaluation import Trial
 from dnnp_hpo.run import RunContext
+from dnnp_hpo.training import is_count
 
 from .inputcheck import check_with_deepmd
 from .lcurve import LcurveError, check_columns, check_complete, fitness, last_step, read_lcurve, schedule
@@ -76,9 +76,7 @@ def check_curve(data: Mapping[str, Any], metrics: Mapping[str, str], where: str)
     training = data.get("training")
     for key in ("numb_steps", "stop_batch", "num_steps", "disp_freq"):
         value = training.get(key) if isinstance(training, Mapping) else None
-        whole = (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-                 and value >= 1 and value == int(value))
-        if value is not None and not whole:
+        if value is not None and not is_count(value):
             # 0 or -1 steps passed DeePMD-kit's argcheck and failed every training
             raise SpecError(f"{where}: training.{key} must be a whole number of at least 1, got {value!r}",
                             "template")

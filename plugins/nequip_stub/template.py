@@ -31,6 +31,7 @@ import yaml
 
 from dnnp_hpo.errors import SpecError
 from dnnp_hpo.plugins.deepmd.template import Placeholder, Template, load_template
+from dnnp_hpo.training import is_count
 
 #: Appended to messages about a ``$`` that names nothing: almost always an interpolation.
 INTERPOLATION_HINT = "(NequIP's own interpolations are written $${...} in a template)"
@@ -190,8 +191,16 @@ def _check_validation_epochs(trainer: dict[str, Any], path: str) -> None:
     ``check_val_every_n_epoch`` epochs, so with ``max_epochs`` not a multiple of it the
     fitness would be of an earlier model (or, with no validation epoch, none at all)."""
     epochs, every = trainer.get("max_epochs"), trainer.get("check_val_every_n_epoch", 1)
-    numbers = all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in (epochs, every))
-    if numbers and epochs % every:
+    # Lightning's max_epochs -1 trains until max_steps or max_time; without either, until
+    # the time limit kills it: every training would fail.
+    endless = epochs == -1 and not isinstance(epochs, bool) and not (trainer.get("max_steps") or trainer.get("max_time"))
+    if (epochs is not None and not is_count(epochs) and epochs != -1) or endless:
+        raise SpecError(f"{path}: trainer.max_epochs must be a whole number of at least 1 (or -1 with max_steps "
+                        f"or max_time), got {epochs!r}", "template")
+    if not is_count(every):
+        raise SpecError(f"{path}: trainer.check_val_every_n_epoch must be a whole number of at least 1, "
+                        f"got {every!r}", "template")
+    if is_count(epochs) and epochs % every:
         last = (f"the last validated epoch would be {epochs // every * every}, not the trained model"
                 if epochs >= every else "no epoch would be validated, so no training would give a fitness")
         raise SpecError(f"{path}: trainer.check_val_every_n_epoch {every} does not divide trainer.max_epochs "

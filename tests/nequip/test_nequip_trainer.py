@@ -134,3 +134,22 @@ def test_an_unvalidated_last_epoch_stops_the_run_at_start_up(tmp_path: Path, eve
         prepare(tmp_path, template, settings={"train": "data/train.extxyz", "epochs": 3})
     assert f"check_val_every_n_epoch {every} does not divide trainer.max_epochs 3" in info.value.message
     assert words in info.value.message
+
+
+@pytest.mark.parametrize(("epochs", "extra", "words"), [
+    (0, "", "trainer.max_epochs must be a whole number of at least 1 (or -1 with max_steps or max_time), got 0"),
+    (-1, "", "got -1"),  # Lightning would train until the time limit killed it
+    ("many", "", "got 'many'"),
+    (True, "", "got True"),
+    (2, "\n  check_val_every_n_epoch: 0", "trainer.check_val_every_n_epoch must be a whole number of at least 1"),
+])
+def test_epochs_that_fail_every_training_stop_the_run_at_start_up(tmp_path: Path, epochs, extra, words) -> None:
+    template = TINY.replace("max_epochs: $epochs", f"max_epochs: $epochs{extra}")
+    with pytest.raises(SpecError) as info:
+        prepare(tmp_path, template, settings={"train": "data/train.extxyz", "epochs": epochs})
+    assert info.value.key == "trainer.template" and words in info.value.message, info.value.message
+
+
+def test_endless_epochs_with_a_step_limit_are_accepted(tmp_path: Path) -> None:
+    template = TINY.replace("max_epochs: $epochs", "max_epochs: $epochs\n  max_steps: 40")
+    prepare(tmp_path, template, settings={"train": "data/train.extxyz", "epochs": -1})
