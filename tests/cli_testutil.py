@@ -7,8 +7,10 @@ so that the trainer plugins' test helpers import the one copy.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +70,17 @@ def run_exe(argv: list[str], cwd: Path | None = None, timeout: float = 300,
 def hpo_run(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     """The real ``hpo-run`` console script, on a wide virtual terminal (rich wraps at 80)."""
     return run_exe([str(VENV_BIN / "hpo-run"), *args], cwd=cwd, timeout=timeout, env={"COLUMNS": "250"})
+
+
+def kill_driver_when(argv: list[str], cwd: Path, env: dict[str, str], started: Callable[[], object],
+                     wait_until: Callable[..., bool], seconds: float = 120) -> None:
+    """Run the hpo-run ``argv`` (its output in ``cwd/driver.log``) and SIGKILL it once
+    ``started()`` holds (asserted, with the log), as a batch job's end or the OOM killer would."""
+    log_path = cwd / "driver.log"
+    with open(log_path, "wb") as log:
+        driver = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        assert wait_until(started, seconds), log_path.read_text()
+    finally:
+        driver.send_signal(signal.SIGKILL)
+        driver.wait()

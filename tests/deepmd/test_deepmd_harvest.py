@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import attrs
 import pytest
 import yaml
+from cli_testutil import kill_driver_when
 from deepmd_testutil import QUICKSTART, VENV_BIN, write_spec
 
 from dnnp_hpo.driver import prepare_run
@@ -160,13 +160,7 @@ def test_trainings_that_finished_after_the_driver_died_are_harvested_not_trained
         return sorted(d for d in (run_dir / "evals").glob("*") if (d / INPUT).exists())
 
     try:
-        with open(tmp_path / "driver.log", "wb") as log:
-            driver = subprocess.Popen(hpo_run, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            assert wait_until(lambda: len(started()) == 2, 120), (tmp_path / "driver.log").read_text()
-        finally:
-            driver.send_signal(signal.SIGKILL)
-            driver.wait()
+        kill_driver_when(hpo_run, tmp_path, env, lambda: len(started()) == 2, wait_until)
         running = started()
         assert not any("finished training" in (d / STDERR).read_text() for d in running), "killed too late"
         # The workers outlive the driver: dp finishes, the worker leaves its outcome.

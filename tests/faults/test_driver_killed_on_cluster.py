@@ -11,11 +11,11 @@ training that takes ``FAULTS_SLEEP`` seconds, then writes a good lcurve.out).
 
 from __future__ import annotations
 
-import signal
 import subprocess
 from pathlib import Path
 
 import pytest
+from cli_testutil import kill_driver_when
 from faults_testutil import VENV_BIN, assert_recorded_once, deepmd_spec, subprocess_env, write_spec
 
 from dnnp_hpo.evaluation import OUTCOME
@@ -62,13 +62,7 @@ def test_trainings_that_finish_after_the_driver_died_are_harvested_on_resume(tmp
         return sorted(d for d in evals.glob("*") if (d / "fault.txt").exists()) if evals.exists() else []
 
     try:
-        with open(tmp_path / "driver.log", "wb") as log:
-            driver = subprocess.Popen(hpo_run, cwd=tmp_path, env=subprocess_env(), stdout=log, stderr=subprocess.STDOUT)
-        try:
-            assert wait_until(lambda: len(started()) == 2, 120), (tmp_path / "driver.log").read_text()
-        finally:
-            driver.send_signal(signal.SIGKILL)
-            driver.wait()
+        kill_driver_when(hpo_run, tmp_path, subprocess_env(), lambda: len(started()) == 2, wait_until)
         running = started()
         assert [(d / OUTCOME).exists() for d in running] == [False, False], "killed too late: already finished"
         # The workers outlive the driver and finish what they were running.
