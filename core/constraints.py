@@ -13,9 +13,10 @@ _COMPARATORS: dict[str, Callable[[Any, Any], bool]] = {
     "<=": operator.le, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
     "<": operator.lt, ">": operator.gt,
 }
-_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+#: a parameter name (core/space.py requires every parameter to have one of these)
+NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-_OPERAND = rf"(?:{_NAME}|{_NUMBER})"
+_OPERAND = rf"(?:{NAME}|{_NUMBER})"
 _PATTERN = re.compile(rf"^\s*({_OPERAND})\s*(<=|>=|==|!=|<|>)\s*({_OPERAND})\s*$")
 
 
@@ -40,7 +41,7 @@ class Constraint:
 
 
 def _operand(token: str) -> str | float:
-    return token if re.fullmatch(_NAME, token) else float(token)
+    return token if re.fullmatch(NAME, token) else float(token)
 
 
 def parse_constraint(text: Any) -> Constraint:

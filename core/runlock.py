@@ -27,21 +27,22 @@ LOCK = "driver.lock"
 
 class RunLock:
     """``with RunLock(run_dir, spec):`` holds ``run_dir`` for this process, or raises a
-    SpecError (key ``run_dir``) naming the driver that holds it.  Creates ``run_dir``; if
-    the block fails and this created it, removes it again when only the lock is there."""
+    SpecError (key ``run_dir``) naming the driver that holds it.  Creates ``run_dir`` and
+    the parents it lacks; if it cannot, or the block fails, it removes again every directory
+    it created (``run_dir`` only when the lock is all it holds)."""
 
     def __init__(self, run_dir: Path, spec: str) -> None:
         self.run_dir = Path(run_dir)
         self.spec = spec
         self.file: IO[str] | None = None
-        self.created = False
+        self.created: list[Path] = []  #: the directories this lock made, outermost first
 
     def __enter__(self) -> Self:
-        self.created = not self.run_dir.exists()
         try:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self._make_dirs()
             self.file = open(self.run_dir / LOCK, "a+", encoding="utf-8")
-        except OSError as exc:  # a read-only place, a path through a file, /proc...
+        except OSError as exc:  # a read-only place, a path through a file, /proc, a name too long...
+            self._remove_created()
             raise SpecError(f"cannot write in {self.run_dir}: {exc.strerror or exc}", "run_dir",
                             self.spec) from None
         try:
@@ -62,6 +63,30 @@ class RunLock:
         self.file.flush()
         return self
 
+    def _make_dirs(self) -> None:
+        """``mkdir -p run_dir``, noting each directory made, so that a failure part way
+        (the last name too long, the disk full) can take them away again."""
+        missing = []
+        place = self.run_dir
+        while not place.exists() and place != place.parent:
+            missing.append(place)
+            place = place.parent
+        for directory in reversed(missing):
+            try:
+                directory.mkdir()
+            except FileExistsError:  # made meanwhile by someone else: not ours to remove
+                continue
+            self.created.append(directory)
+
+    def _remove_created(self) -> None:
+        """Remove the directories this lock made, innermost first, while they are empty."""
+        for directory in reversed(self.created):
+            try:
+                directory.rmdir()
+            except OSError:  # something was written there after all: keep it
+                break
+        self.created = []
+
     def _release(self) -> None:
         if self.file is not None:
             self.file.close()  # closing the file drops the lock
@@ -70,7 +95,7 @@ class RunLock:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  traceback: TracebackType | None) -> None:
         self._release()
-        if kind is not None and self.created and [p.name for p in self.run_dir.iterdir()] == [LOCK]:
+        if kind is not None and self.run_dir in self.created and [p.name for p in self.run_dir.iterdir()] == [LOCK]:
             # refused before anything was written (another driver's run, a bad resume)
             (self.run_dir / LOCK).unlink()
-            self.run_dir.rmdir()
+            self._remove_created()

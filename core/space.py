@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
 
+from dnnp_hpo.constraints import NAME
+from dnnp_hpo.errors import SpecError
 from dnnp_hpo.hookspecs import ParameterType
+
+#: names dnnp-hpo fills in itself: a trainer's ``$seed`` is each candidate's training seed
+#: (core/training.py RESERVED), so a parameter of that name would never reach the template
+RESERVED = frozenset({"seed"})
+
+
+def check_parameter_name(name: str) -> None:
+    """SpecError unless ``name`` can be a parameter: a ``$name`` placeholder and a name in
+    constraints both need ASCII letters, digits and ``_``, not starting with a digit."""
+    if re.fullmatch(NAME, name) is None:
+        shown = repr(name) if len(name) <= 60 else f"{name[:60]!r}... ({len(name)} characters)"
+        raise SpecError(f"{shown} cannot name a parameter: expected letters, digits and _ (ASCII), "
+                        "not starting with a digit, as $name placeholders and constraints use it", "space")
+    if name in RESERVED:
+        raise SpecError(f"{name!r} is filled in by dnnp-hpo (each candidate's training seed): "
+                        "expected another parameter name", f"space.{name}")
 
 
 @attrs.frozen

@@ -10,6 +10,9 @@ from __future__ import annotations
 import difflib
 import math
 import numbers
+import os
+import re
+import sys
 import typing
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,6 +34,7 @@ from dnnp_hpo.constraints import Constraint, parse_constraint
 from dnnp_hpo.errors import SpecError
 from dnnp_hpo.hookspecs import Launcher, Optimizer, ParameterType, Trainer
 from dnnp_hpo.registry import Registry
+from dnnp_hpo.space import check_parameter_name
 
 TOP_LEVEL_KEYS = (
     "name", "seed", "run_dir", "space", "constraints", "objectives",
@@ -38,8 +42,25 @@ TOP_LEVEL_KEYS = (
 )
 
 
+#: most evaluations one run may plan (pop_size, generations, max_births): more would take
+#: years of training, and a typo of that size would hang --dry-run building generation 0
+MAX_EVALUATIONS = 10_000_000
+#: most workers (or workers per node) a launcher may ask for
+MAX_WORKERS = 100_000
+#: what the OS refuses in a path: longer components (NAME_MAX, in bytes) and paths (PATH_MAX)
+MAX_NAME_BYTES = 255
+MAX_PATH_BYTES = 4095
+
+
 class Invalid(ValueError):
-    """Raised by spec validators; its message is shown to the user as is."""
+    """Raised by spec validators; its message is shown to the user as is.
+
+    ``key``: the field at fault, relative to the block being validated (a validator passes
+    ``attribute.name``), so the line names ``optimizer.pop_size``, not only ``optimizer``."""
+
+    def __init__(self, message: str, key: str = "") -> None:
+        super().__init__(message)
+        self.key = key
 
 
 def at_least(minimum: int):
@@ -47,7 +68,17 @@ def at_least(minimum: int):
 
     def check(_instance, attribute, value) -> None:
         if value is not None and value < minimum:
-            raise Invalid(f"{attribute.name} must be at least {minimum}, got {value}")
+            raise Invalid(f"{attribute.name} must be at least {minimum}, got {value}", attribute.name)
+
+    return check
+
+
+def at_most(maximum: int):
+    """An attrs validator: the field (when set) is ``maximum`` or less."""
+
+    def check(_instance, attribute, value) -> None:
+        if value is not None and value > maximum:
+            raise Invalid(f"{attribute.name} must be at most {maximum:,}, got {value:,}", attribute.name)
 
     return check
 
@@ -62,14 +93,14 @@ class Objective:
 
 def _non_empty_name(value: str) -> None:
     if not value.strip():
-        raise Invalid("name: expected a non-empty name")
+        raise Invalid("name: expected a non-empty name", "name")
 
 
 def _positive_limits(_instance: Any, _attribute: Any, value: dict[str, float]) -> None:
     for name, limit in value.items():
         if not limit > 0:
             raise Invalid(f"chemical_accuracy.{name}: expected a positive limit "
-                          f"(an error at or below it is accurate), got {limit}")
+                          f"(an error at or below it is accurate), got {limit}", f"chemical_accuracy.{name}")
 
 
 @attrs.frozen
@@ -95,7 +126,44 @@ def _plain_name(_instance: Any, _attribute: Any, value: str) -> None:
     # The default run directory is runs/<name>: a name must not lead out of runs/.
     if value in ("", ".", "..") or any(c in value for c in "/\\\0"):
         raise SpecError(f"expected a plain name (it names the directory runs/<name>): no '/' or '\\', "
-                        f"not '.' or '..', got {value!r}", "name")
+                        f"not '.' or '..', got {_shortened(value)}", "name")
+    size = len(_path_bytes(value, "name"))
+    if size > MAX_NAME_BYTES:
+        raise SpecError(f"expected at most {MAX_NAME_BYTES} bytes (it names the directory runs/<name>), "
+                        f"got {size}", "name")
+
+
+def _usable_path(_instance: Any, _attribute: Any, value: str) -> None:
+    # What the OS would refuse later, with a traceback from Path.resolve() or mkdir.
+    if "\0" in value:
+        raise SpecError(f"expected a path without a NUL character, got {_shortened(value)}", "run_dir")
+    for part in _path_bytes(value, "run_dir").split(b"/"):
+        if len(part) > MAX_NAME_BYTES:
+            raise SpecError(f"expected a path whose every component is at most {MAX_NAME_BYTES} bytes, "
+                            f"got one of {len(part)}: {_shortened(os.fsdecode(part))}", "run_dir")
+    if len(_path_bytes(os.path.abspath(os.path.expanduser(value or ".")), "run_dir")) > MAX_PATH_BYTES:
+        raise SpecError(f"expected a path of at most {MAX_PATH_BYTES} bytes (made absolute), "
+                        f"got {_shortened(value)}", "run_dir")
+
+
+def _path_bytes(value: str, key: str) -> bytes:
+    """``value`` as the file system sees it; SpecError if it cannot be (a lone surrogate)."""
+    try:
+        return os.fsencode(value)
+    except UnicodeError:
+        raise SpecError(f"expected text the file system can name (no lone surrogate such as '\\ud800'), "
+                        f"got {_shortened(value)}", key) from None
+
+
+def _parameter_names(_instance: Any, _attribute: Any, value: Mapping[str, Any]) -> None:
+    for name in value:
+        check_parameter_name(name)
+
+
+def _shortened(value: str, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters: a 5,000-character value stays one readable line."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(value)} characters)"
 
 
 @attrs.frozen
@@ -104,12 +172,13 @@ class Experiment:
 
     name: str = attrs.field(validator=_plain_name)
     seed: int = attrs.field(validator=_seed_range)
-    space: dict[str, ParameterType]
+    space: dict[str, ParameterType] = attrs.field(validator=_parameter_names)
     objectives: tuple[Objective, ...]
     trainer: Trainer
     optimizer: Optimizer
     launcher: Launcher
-    run_dir: str = ""  #: default: runs/<name>, relative to the working directory
+    #: default: runs/<name>, relative to the working directory
+    run_dir: str = attrs.field(default="", validator=_usable_path)
     constraints: tuple[Constraint, ...] = ()
     report: Report = attrs.Factory(Report)
 
@@ -292,6 +361,8 @@ def _first_error(exc: BaseException, path: tuple[str, ...] = (),
         return path, f"unknown key(s): {_did_you_mean(exc.extra_fields, absent, missing)}{expected}"
     if isinstance(exc, SpecError):
         return path + tuple(k for k in exc.key.split(".") if k), exc.message
+    if isinstance(exc, Invalid) and exc.key:
+        return path + tuple(exc.key.split(".")), str(exc)
     if isinstance(exc, KeyError):
         return path, "required key is missing"
     if isinstance(exc, (Invalid, TypeError, ValueError)):
@@ -323,6 +394,65 @@ def _did_you_mean(unknown: typing.Iterable[Any], known: list[str], missing: typi
     return ", ".join(named)
 
 
+class _SpecYAMLError(yaml.MarkedYAMLError):
+    """A spec-specific refusal while reading YAML; ``problem`` says what is expected."""
+
+
+class SpecLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, stricter where last-wins or a ValueError would surprise:
+    a key given twice in one mapping is refused (YAML says keys are unique; PyYAML keeps
+    the last silently), and so is an integer too long for Python to read."""
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, _value in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # '<<: *base' then overriding base's keys is what merging is for
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    duplicate = key in seen
+                except TypeError:  # unhashable: SafeLoader refuses it below, with its mark
+                    continue
+                if duplicate:
+                    raise _SpecYAMLError(problem=f"the key {_shortened(str(key))} is given twice: "
+                                                 "expected each key once in a mapping",
+                                         problem_mark=key_node.start_mark)
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        # Python reads and prints at most 4,300 decimal digits (0x... is read, then fails
+        # to print in a message): a longer number is a typo, refused where it is written.
+        limit = sys.get_int_max_str_digits()
+        try:
+            value = super().construct_yaml_int(node)
+        except ValueError:
+            value = None
+        if value is None or (limit and value.bit_length() > limit * math.log2(10) + 1):
+            raise _SpecYAMLError(problem=f"expected a whole number of at most {limit} digits",
+                                 problem_mark=node.start_mark)
+        return value
+
+
+SpecLoader.add_constructor("tag:yaml.org,2002:int", SpecLoader.construct_yaml_int)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """What is wrong, in one line: ``at line 3: the key 'seed' is given twice...``."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}" if mark is not None else ""
+    if isinstance(exc, yaml.composer.ComposerError) and "single document" in str(exc.context):
+        return f"{where}: expected one YAML document, found a second".lstrip()
+    problem = " ".join(str(getattr(exc, "problem", None) or "").split())
+    return f"{where}: {problem}".lstrip() if problem else where.lstrip()
+
+
+def parse_yaml(text: str) -> Any:
+    """``text`` read as one YAML document with :class:`SpecLoader`; yaml.YAMLError if not."""
+    return yaml.load(text, Loader=SpecLoader)  # safe: SpecLoader is a SafeLoader
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
     """Parse the spec file into a mapping; SpecError if it is not YAML or not a mapping."""
     try:
@@ -332,11 +462,9 @@ def read_yaml(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(f"cannot read it as UTF-8 text ({type(exc).__name__})", file=str(path)) from None
     try:
-        data = yaml.safe_load(text)
+        data = parse_yaml(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise SpecError(f"not valid YAML{where}", file=str(path)) from None
+        raise SpecError(f"not valid YAML {_yaml_problem(exc)}".rstrip(), file=str(path)) from None
     if not isinstance(data, dict):
         raise SpecError("expected a YAML mapping of the keys " + ", ".join(TOP_LEVEL_KEYS), file=str(path))
     return data
@@ -345,36 +473,43 @@ def read_yaml(path: Path) -> dict[str, Any]:
 def apply_override(data: dict[str, Any], assignment: str) -> None:
     """Apply ``--set key.path=value`` (value parsed as YAML) to the raw spec."""
     key, sep, text = assignment.partition("=")
+    shown = f"--set {_shortened(assignment)}"
     if not sep or not key:
-        raise SpecError(f"--set {assignment!r}: expected key.path=value")
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise SpecError(f"--set {assignment!r}: the value is not valid YAML") from None
+        raise SpecError(f"{shown}: expected key.path=value")
     parts = key.split(".")
+    if not all(parts):
+        raise SpecError(f"{shown}: empty key in the path: expected key.path=value with a name between dots")
+    try:
+        value = parse_yaml(text)
+    except yaml.YAMLError as exc:
+        problem = _yaml_problem(exc).removeprefix("at line 1: ").removeprefix("at line 1")
+        raise SpecError(f"{shown}: the value is not valid YAML{': ' + problem if problem else ''}") from None
     node: Any = data
     for i, part in enumerate(parts[:-1]):
         where = ".".join(parts[: i + 1])
         if isinstance(node, list):
-            child = node[_index(node, part, assignment, ".".join(parts[:i]))]
+            child = node[_index(node, part, shown, ".".join(parts[:i]))]
         else:
             child = node.get(part)
             if child is None:
                 child = node[part] = {}
         if not isinstance(child, (dict, list)):
-            raise SpecError(f"--set {assignment!r}: {where} is not a mapping or a list")
+            raise SpecError(f"{shown}: {where} is not a mapping or a list")
         node = child
     if isinstance(node, list):
-        node[_index(node, parts[-1], assignment, ".".join(parts[:-1]))] = value
+        node[_index(node, parts[-1], shown, ".".join(parts[:-1]))] = value
     else:
         node[parts[-1]] = value
 
 
-def _index(items: list[Any], part: str, assignment: str, where: str) -> int:
+def _index(items: list[Any], part: str, shown: str, where: str) -> int:
     """``part`` as a position in the list ``where`` (``objectives.0.name``), or SpecError."""
-    if not part.isdigit() or int(part) >= len(items):
-        raise SpecError(f"--set {assignment!r}: {where} is a list of {len(items)}: "
-                        f"expected an index 0 to {len(items) - 1}, got {part!r}")
+    # ASCII digits only ('１' is a digit to str.isdigit and int()), and no more of them
+    # than a position in this list can have (int() refuses over 4,300 digits).
+    if re.fullmatch(r"[0-9]+", part) is None or len(part.lstrip("0")) > len(str(len(items))) \
+            or int(part) >= len(items):
+        raise SpecError(f"{shown}: {where} is a list of {len(items)}: "
+                        f"expected an index 0 to {len(items) - 1}, got {_shortened(part)}")
     return int(part)
 
 

@@ -24,8 +24,11 @@ from dnnp_hpo.run import RunContext
 def load_callable(reference: str) -> Callable[..., Any]:
     """Import ``package.module:attribute``; SpecError naming what is wrong."""
     module_name, sep, attribute = reference.partition(":")
-    if not sep or not module_name or not attribute:
-        raise SpecError(f"expected 'package.module:function', got {reference!r}", "callable")
+    # Dotted names only: importlib takes '..x' as a relative import and raises TypeError,
+    # and a name that is not an identifier cannot be a module or an attribute anyway.
+    if not sep or not all(part.isidentifier() for part in (*module_name.split("."), *attribute.split("."))):
+        raise SpecError(f"expected 'package.module:function' (dotted Python names), got {reference!r}",
+                        "callable")
     try:
         target: Any = importlib.import_module(module_name)
     except ImportError as exc:

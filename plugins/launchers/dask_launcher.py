@@ -43,7 +43,7 @@ import attrs
 from dnnp_hpo.errors import EngineLost, LaunchFailed, SpecError
 from dnnp_hpo.hookspecs import hookimpl
 from dnnp_hpo.run import RunContext
-from dnnp_hpo.spec import Invalid, at_least
+from dnnp_hpo.spec import MAX_WORKERS, Invalid, at_least, at_most
 
 from .notice import notice
 
@@ -254,12 +254,12 @@ class JoinedEngine:
 
 def _dask_address(_instance, _attribute, value) -> None:
     if value is not None and not _ADDRESS.match(value):
-        raise Invalid(f"address must look like tcp://host:port, got {value!r}")
+        raise Invalid(f"address must look like tcp://host:port, got {value!r}", "address")
 
 
 def _positive_seconds(_instance, attribute, value) -> None:
     if not value > 0:
-        raise Invalid(f"{attribute.name} must be a positive number of seconds, got {value}")
+        raise Invalid(f"{attribute.name} must be a positive number of seconds, got {value}", attribute.name)
 
 
 def expand_path(text: str, key: str) -> Path:
@@ -277,7 +277,7 @@ class DaskLauncher:
     """Fields of the ``launcher:`` block for ``plugin: dask``."""
 
     #: local mode: worker processes of the LocalCluster (default 2)
-    workers: int | None = attrs.field(default=None, validator=at_least(1))
+    workers: int | None = attrs.field(default=None, validator=[at_least(1), at_most(MAX_WORKERS)])
     threads_per_worker: int = attrs.field(default=1, validator=at_least(1))
     dashboard: bool = False
     local_directory: str | None = None  #: local mode scratch; default RUN_DIR/dask-scratch
@@ -286,7 +286,7 @@ class DaskLauncher:
     scheduler_file: str | None = None
     #: or join the scheduler at this address
     address: str | None = attrs.field(default=None, validator=_dask_address)
-    min_workers: int = attrs.field(default=0, validator=at_least(0))  #: wait for them first
+    min_workers: int = attrs.field(default=0, validator=[at_least(0), at_most(MAX_WORKERS)])  #: wait for them first
     wait_timeout: float = attrs.field(default=600.0, validator=_positive_seconds)
     shutdown: bool = False  #: stop a joined scheduler and its workers at the end
 
@@ -298,14 +298,14 @@ class DaskLauncher:
             for key in ("workers", "local_directory"):
                 if getattr(self, key) is not None:
                     raise Invalid(f"{key} is for a local cluster; with scheduler_file or address the "
-                                  "batch script starts the workers")
+                                  "batch script starts the workers", key)
             if self.dashboard or self.threads_per_worker != 1:
                 raise Invalid("dashboard and threads_per_worker are for a local cluster; pass them to "
                               "`dask scheduler` / `dask worker` in the batch script")
         else:
             for key, default in (("min_workers", 0), ("shutdown", False)):
                 if getattr(self, key) != default:
-                    raise Invalid(f"{key} is for a joined cluster (scheduler_file or address)")
+                    raise Invalid(f"{key} is for a joined cluster (scheduler_file or address)", key)
 
     def prepare(self, run: RunContext) -> None:
         """Check paths; connect to nothing (the scheduler may not exist yet at --dry-run)."""

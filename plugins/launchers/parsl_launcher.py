@@ -46,7 +46,7 @@ import attrs
 from dnnp_hpo.errors import EngineLost
 from dnnp_hpo.hookspecs import hookimpl
 from dnnp_hpo.run import RunContext
-from dnnp_hpo.spec import Invalid, at_least
+from dnnp_hpo.spec import MAX_WORKERS, Invalid, at_least, at_most
 
 from .notice import notice
 from .parsl_parts import LAUNCHERS, PROVIDER_KEYS, PROVIDERS, SYNONYMS, check_commands, resolve_address
@@ -97,14 +97,14 @@ def _shortened(text: str, limit: int = 300) -> str:
 def _one_of(table: dict[str, Any] | Any) -> Callable[[Any, Any, Any], None]:
     def check(_instance, attribute, value) -> None:
         if value is not None and value not in table:
-            raise Invalid(f"{attribute.name} must be one of {', '.join(table)}, got {value!r}")
+            raise Invalid(f"{attribute.name} must be one of {', '.join(table)}, got {value!r}", attribute.name)
 
     return check
 
 
 def _walltime(_instance, _attribute, value) -> None:
     if value is not None and not _WALLTIME.match(value):
-        raise Invalid(f"walltime must be HH:MM:SS, got {value!r}")
+        raise Invalid(f"walltime must be HH:MM:SS, got {value!r}", "walltime")
 
 
 def _address(_instance, _attribute, value) -> None:
@@ -112,7 +112,8 @@ def _address(_instance, _attribute, value) -> None:
     # address is checked at launch (parsl_parts.resolve_address), where it is known.
     if value is not None and (not value.strip() or " " in value or "://" in value
                               or value.strip() == "interface:"):
-        raise Invalid(f"address must be an IP address, 'hostname' or 'interface:NAME', got {value!r}")
+        raise Invalid(f"address must be an IP address, 'hostname' or 'interface:NAME', got {value!r}",
+                      "address")
 
 
 @attrs.frozen
@@ -139,7 +140,7 @@ class ParslLauncher:
     constraint: str | None = None
     exclusive: bool | None = None
     # executor settings
-    workers_per_node: int = attrs.field(default=1, validator=at_least(1))
+    workers_per_node: int = attrs.field(default=1, validator=[at_least(1), at_most(MAX_WORKERS)])
     cores_per_worker: float = 1.0
     address: str | None = attrs.field(default=None, validator=_address)
     heartbeat_threshold: int = attrs.field(default=120, validator=at_least(1))
@@ -156,13 +157,15 @@ class ParslLauncher:
                 hint = SYNONYMS.get(key)
                 also = f" (provider {self.provider} calls it {hint})" if hint in kind.keys else ""
                 raise Invalid(f"{key} is not a setting of provider {self.provider}{also}; "
-                              f"it takes: {', '.join(kind.keys)}")
+                              f"it takes: {', '.join(kind.keys)}", key)
         if self.launcher_options and not LAUNCHERS[self.launcher_name].takes_options:
-            raise Invalid(f"launcher_options are for jsrun or srun, not launcher {self.launcher_name}")
+            raise Invalid(f"launcher_options are for jsrun or srun, not launcher {self.launcher_name}",
+                          "launcher_options")
         if not self.cores_per_worker > 0:
-            raise Invalid(f"cores_per_worker must be positive, got {self.cores_per_worker}")
+            raise Invalid(f"cores_per_worker must be positive, got {self.cores_per_worker}", "cores_per_worker")
         if self.min_blocks is not None and self.max_blocks is not None and self.min_blocks > self.max_blocks:
-            raise Invalid(f"min_blocks ({self.min_blocks}) is more than max_blocks ({self.max_blocks})")
+            raise Invalid(f"min_blocks ({self.min_blocks}) is more than max_blocks ({self.max_blocks})",
+                          "min_blocks")
 
     @property
     def launcher_name(self) -> str:

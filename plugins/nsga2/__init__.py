@@ -10,25 +10,29 @@ import numpy as np
 from dnnp_hpo.hookspecs import Study, hookimpl
 from dnnp_hpo.journal import Checkpoint
 from dnnp_hpo.run import RunContext
-from dnnp_hpo.spec import Invalid
+from dnnp_hpo.spec import MAX_EVALUATIONS, MAX_WORKERS, Invalid, at_most
 
 from .algorithm import SBX_STEADY, VARIATIONS, nsga2, random_genomes
 from .asynchronous import steady_state_nsga2
 
+#: largest population: --dry-run shows all of generation 0 (10,000 rows take seconds,
+#: 1,000,000 minutes and gigabytes), and each generation sorts the population pairwise
+MAX_POP_SIZE = 10_000
+
 
 def _positive(_instance, attribute, value) -> None:
     if value <= 0:
-        raise Invalid(f"{attribute.name} must be positive, got {value}")
+        raise Invalid(f"{attribute.name} must be positive, got {value}", attribute.name)
 
 
 def _variation(_instance, attribute, value) -> None:
     if value not in VARIATIONS:
-        raise Invalid(f"{attribute.name} must be one of {', '.join(VARIATIONS)}, got {value!r}")
+        raise Invalid(f"{attribute.name} must be one of {', '.join(VARIATIONS)}, got {value!r}", attribute.name)
 
 
 def _probability(_instance, attribute, value) -> None:
     if value is not None and not 0.0 <= value <= 1.0:
-        raise Invalid(f"{attribute.name} must lie in [0, 1], got {value}")
+        raise Invalid(f"{attribute.name} must lie in [0, 1], got {value}", attribute.name)
 
 
 @attrs.frozen
@@ -60,7 +64,7 @@ class Reproduction:
     ``sigma`` and ``sigma_decay`` are used by ``paper`` only.
     """
 
-    pop_size: int = attrs.field(default=100, validator=_positive)
+    pop_size: int = attrs.field(default=100, validator=[_positive, at_most(MAX_POP_SIZE)])
     sigma_decay: float = attrs.field(default=0.85, validator=_positive)
     variation: str = attrs.field(default=SBX_STEADY, validator=_variation)
     # variation: sbx only (Deb's textbook values are crossover_eta 15, mutation_eta 20,
@@ -92,7 +96,10 @@ class NSGA2(Reproduction):
 
     def __attrs_post_init__(self) -> None:
         if self.generations < 0:
-            raise Invalid(f"generations must be 0 or more, got {self.generations}")
+            raise Invalid(f"generations must be 0 or more, got {self.generations}", "generations")
+        if self.planned_evaluations() > MAX_EVALUATIONS:
+            raise Invalid(f"generations must keep pop_size x (generations + 1) at most {MAX_EVALUATIONS:,} "
+                          f"evaluations, got {self.pop_size:,} x {self.generations + 1:,}", "generations")
 
     def planned_evaluations(self) -> int:
         return self.pop_size * (self.generations + 1)
@@ -127,12 +134,12 @@ class NSGA2Async(Reproduction):
     Reproduction fields: :class:`Reproduction`.
     """
 
-    max_births: int = attrs.field(default=700, validator=_positive)
-    init_pop_size: int | None = attrs.field(default=None)
+    max_births: int = attrs.field(default=700, validator=[_positive, at_most(MAX_EVALUATIONS)])
+    init_pop_size: int | None = attrs.field(default=None, validator=at_most(MAX_WORKERS))
 
     def __attrs_post_init__(self) -> None:
         if self.init_pop_size is not None and self.init_pop_size <= 0:
-            raise Invalid(f"init_pop_size must be positive, got {self.init_pop_size}")
+            raise Invalid(f"init_pop_size must be positive, got {self.init_pop_size}", "init_pop_size")
 
     def planned_evaluations(self) -> int:
         return self.max_births

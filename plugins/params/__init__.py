@@ -7,6 +7,7 @@ and what value it decodes to.  Registered through the same hook a third-party ty
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 import attrs
@@ -21,6 +22,20 @@ def _check_interval(what: str, interval: tuple[float, float]) -> None:
     low, high = interval
     if not low < high:
         raise SpecError(f"[{low}, {high}] is empty: expected [low, high] with low < high", what)
+    # Genes are floats drawn in and mutated across the interval: its width must be one
+    # (-1e308 to 1e308 is 2e308, infinite, and overflows generation 0).
+    try:
+        width = float(high) - float(low)
+    except OverflowError:  # an int beyond any float
+        width = math.inf
+    if not math.isfinite(width):
+        raise SpecError(f"[{_short(low)}, {_short(high)}] is wider than a float can hold: expected a range "
+                        f"whose width high - low is at most {sys.float_info.max:.6g}", what)
+
+
+def _short(number: float) -> str:
+    text = repr(number)
+    return text if len(text) <= 24 else f"{text[:10]}... ({len(text)} digits)"
 
 
 def _check_sigma(sigma: float) -> None:

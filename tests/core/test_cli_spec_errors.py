@@ -93,9 +93,52 @@ BAD_SPECS = [
     ("unknown-objective-threshold", lambda s: _set(s, "report", {"chemical_accuracy": {"zz": 1}}),
      "report.chemical_accuracy.zz", ["objective"]),
     ("negative-threshold", lambda s: _set(s, "report", {"chemical_accuracy": {"f1": -0.004}}),
-     "report", ["chemical_accuracy.f1: expected a positive limit", "-0.004"]),
+     "report.chemical_accuracy.f1", ["chemical_accuracy.f1: expected a positive limit", "-0.004"]),
     ("empty-objective-name", lambda s: _set(s, "objectives", [{"name": " "}, {"name": "f2"}]),
-     "objectives.0", ["name: expected a non-empty name"]),
+     "objectives.0.name", ["name: expected a non-empty name"]),
+    # A validator's error names the field, as a type error does, not only its block.
+    ("validator-names-the-field", lambda s: _set(s, "optimizer.pop_size", 0), "optimizer.pop_size",
+     ["pop_size must be positive, got 0"]),
+    ("validator-names-the-field-prob", lambda s: _set(s, "optimizer.crossover_prob", 2.0),
+     "optimizer.crossover_prob", ["must lie in [0, 1]"]),
+    ("validator-names-the-launcher-field", lambda s: _set(s, "launcher.workers", 0), "launcher.workers",
+     ["workers must be at least 1"]),
+    # Sizes that would hang --dry-run or ask for absurd clusters have documented limits.
+    ("huge-pop-size", lambda s: _set(s, "optimizer.pop_size", 10**9), "optimizer.pop_size",
+     ["at most 10,000, got 1,000,000,000"]),
+    ("huge-planned-evaluations", lambda s: _set(s, "optimizer.generations", 10**7), "optimizer.generations",
+     ["at most 10,000,000 evaluations"]),
+    ("huge-max-births", lambda s: _set(s, "optimizer", {"plugin": "nsga2-async", "max_births": 10**12}),
+     "optimizer.max_births", ["at most 10,000,000"]),
+    ("huge-workers", lambda s: _set(s, "launcher.workers", 10**30), "launcher.workers", ["at most 100,000"]),
+    # A range wider than a float: generation 0 overflowed (high - low) with a traceback.
+    ("init-wider-than-a-float", lambda s: _set(s, "space.x0", {"type": "float", "init": [-1e308, 1e308],
+                                                               "sigma": 0.1}),
+     "space.x0.init", ["wider than a float", "width high - low"]),
+    ("bounds-wider-than-a-float", lambda s: _set(s, "space.x0.bounds", [-1e308, 1e308]),
+     "space.x0.bounds", ["wider than a float"]),
+    ("int-beyond-a-float", lambda s: _set(s, "space.x0", {"type": "int", "init": [0, 10**400], "sigma": 1}),
+     "space.x0.init", ["wider than a float"]),
+    # importlib's TypeError for a relative name was a traceback.
+    ("relative-callable", lambda s: _set(s, "trainer.callable", "..:x"), "trainer.callable",
+     ["expected 'package.module:function'"]),
+    # Parameter names are $placeholders and constraint names; $seed is the training seed.
+    ("parameter-named-seed", lambda s: _set(s, "space.seed", {"type": "float", "init": [0, 1], "sigma": 0.1}),
+     "space.seed", ["filled in by dnnp-hpo", "expected another parameter name"]),
+    ("parameter-name-with-space", lambda s: _set(s, "space.a b", {"type": "float", "init": [0, 1], "sigma": 0.1}),
+     "space", ["'a b' cannot name a parameter", "expected letters, digits and _"]),
+    ("parameter-name-empty", lambda s: _set(s, "space.", {"type": "float", "init": [0, 1], "sigma": 0.1}),
+     "space", ["'' cannot name a parameter"]),
+    ("parameter-name-blank", lambda s: _set(s, "space. ", {"type": "float", "init": [0, 1], "sigma": 0.1}),
+     "space", ["' ' cannot name a parameter"]),
+    # Paths the OS refuses: Path.resolve() raised ValueError on NUL, check_run_dir OSError.
+    ("run-dir-with-nul", lambda s: _set(s, "run_dir", "runs/\0x"), "run_dir", ["without a NUL"]),
+    ("run-dir-component-too-long", lambda s: _set(s, "run_dir", "x" * 300), "run_dir",
+     ["every component is at most 255 bytes", "got one of 300"]),
+    ("run-dir-too-long", lambda s: _set(s, "run_dir", "/".join(["y" * 200] * 25)), "run_dir",
+     ["at most 4095 bytes"]),
+    # No run_dir: runs/<name>; RunLock left an empty runs/ behind.
+    ("name-too-long", lambda s: _set(_del(s, "run_dir"), "name", "n" * 300), "name", ["at most 255 bytes"]),
 ]
 
 #: run through the real console script in a subprocess; the rest in-process
@@ -226,12 +269,63 @@ def test_a_run_dir_whose_journal_is_not_one_is_refused(tmp_path, spec_file, caps
     ("objectives.2.name=f3", None, ["objectives is a list of 2", "index 0 to 1", "'2'"]),
     ("objectives.first.unit=eV", None, ["objectives is a list of 2", "'first'"]),
     ("objectives.0.name.x=1", None, ["objectives.0.name is not a mapping or a list"]),
+    # Python reads at most 4,300 digits: int() raised ValueError with a traceback.
+    pytest.param("seed=" + "9" * 5000, None,
+                 ["the value is not valid YAML: expected a whole number of at most 4300 digits"], id="seed=9x5000"),
+    pytest.param("objectives." + "9" * 5000 + ".name=x", None, ["objectives is a list of 2", "index 0 to 1"],
+                 id="objectives.9x5000.name=x"),
+    # A full-width digit is a digit to str.isdigit() and int(), not a list index.
+    ("objectives.\uff11.name=x", None, ["objectives is a list of 2", "got '\uff11'"]),
+    (".seed=1", None, ["--set '.seed=1': empty key in the path"]),
+    ("optimizer..pop_size=4", None, ["--set 'optimizer..pop_size=4': empty key in the path"]),
 ])
 def test_bad_override(tmp_path, spec_file, capsys, assignment, key, words):
     path = spec_file()
     assert main([str(path), "--set", assignment]) == 2
     _check_one_line(capsys.readouterr().err, path, key, words)
     assert not (tmp_path / "run").exists()
+
+
+# ---- the YAML itself ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("edit, words", [
+    # PyYAML raised ValueError (not a YAMLError) for an integer of over 4,300 digits.
+    (lambda text: text.replace("seed: 7", "seed: " + "9" * 5000), ["at line", "at most 4300 digits"]),
+    (lambda text: text.replace("seed: 7", "seed: 0x" + "f" * 5000), ["at most 4300 digits"]),
+    # Last-wins: the first seed, or the first x0, was silently dropped.
+    (lambda text: text + "seed: 2\n", ["the key 'seed' is given twice", "expected each key once"]),
+    (lambda text: text.replace("space:\n", "space:\n  x0: {type: float, init: [0, 1], sigma: 0.2}\n"),
+     ["the key 'x0' is given twice"]),
+    (lambda text: text + "---\nseed: 3\n", ["expected one YAML document"]),
+], ids=["int-5000-digits", "hex-5000-digits", "duplicate-top-key", "duplicate-parameter", "two-documents"])
+def test_bad_yaml_text(tmp_path, capsys, monkeypatch, edit, words):
+    text = yaml.safe_dump(zdt_spec(tmp_path / "run"), sort_keys=False)
+    spec_path = tmp_path / "bad.yaml"
+    spec_path.write_text(edit(text), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main([str(spec_path), "--dry-run"]) == 2
+    line = _check_one_line(capsys.readouterr().err, spec_path, None, words)
+    assert len(line) < 400, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]
+
+
+def test_yaml_duplicate_key_names_its_line(tmp_path, capsys):
+    spec_path = tmp_path / "bad.yaml"
+    spec_path.write_text("name: a\nseed: 1\nseed: 2\n", encoding="utf-8")
+    assert main([str(spec_path)]) == 2
+    _check_one_line(capsys.readouterr().err, spec_path, None, ["not valid YAML at line 3: the key 'seed'"])
+
+
+def test_yaml_merge_keys_may_still_override(tmp_path, capsys):
+    """A '<<' merge then a key of the merged mapping is YAML's override, not a duplicate."""
+    text = yaml.safe_dump(zdt_spec(tmp_path / "run"), sort_keys=False).replace(
+        "space:\n", "space:\n  x8: &base {type: float, init: [0.0, 1.0], sigma: 0.1}\n"
+                    "  x9: {<<: *base, sigma: 0.3}\n")
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(text, encoding="utf-8")
+    assert main([str(spec_path), "--dry-run"]) == 0, capsys.readouterr().err
+    assert "x9" in capsys.readouterr().out
 
 
 def test_override_changes_the_run_in_dry_run(tmp_path, spec_file, capsys):

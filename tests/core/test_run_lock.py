@@ -123,3 +123,18 @@ def test_dry_run_checks_the_run_dir_as_the_run_does(tmp_path, hpo_run_exe):
     changed = run_cli(hpo_run_exe, str(spec), "--dry-run", "--set", "optimizer.generations=3", cwd=tmp_path)
     assert changed.returncode == 2 and "holds a finished run" in changed.stderr, changed.stderr
     assert len(changed.stderr.splitlines()) == 1
+
+
+def test_a_run_dir_that_cannot_be_made_leaves_no_directory_behind(tmp_path):
+    """mkdir(parents=True) made a/ and a/b/ before the last name failed (too long for the
+    file system), and nothing removed them: a refused run left empty directories."""
+    from dnnp_hpo.errors import SpecError
+    from dnnp_hpo.runlock import RunLock
+
+    lock = RunLock(tmp_path / "a" / "b" / ("x" * 300), "spec.yaml")
+    try:
+        with lock:
+            raise AssertionError("a 300-byte directory name was accepted")
+    except SpecError as exc:
+        assert exc.key == "run_dir" and "cannot write in" in exc.message
+    assert list(tmp_path.iterdir()) == []
