@@ -82,7 +82,9 @@ def test_the_example_trainer_runs_a_search(tmp_path):
 
 def test_without_its_program_every_training_fails_with_the_reason_and_the_run_ends(tmp_path):
     done = run_example(tmp_path, "/usr/bin:/bin")
-    assert done.returncode == 0, done.stderr
+    # It runs to its end (the failure policy), then says nothing succeeded: exit 1.
+    assert done.returncode == 1, done.stderr
+    assert "no evaluation succeeded (final population: 4 of 4 failed: cannot start 'mycode-train'" in done.stderr
     recorded = evaluations(tmp_path)
     assert len(recorded) == 8
     assert {e.status for e in recorded} == {"failed"}
