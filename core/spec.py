@@ -549,7 +549,10 @@ def check_experiment(experiment: Experiment) -> Experiment:
                     )
     for name in experiment.report.chemical_accuracy:
         if name not in names:
-            raise SpecError(f"{name!r} is not an objective", f"report.chemical_accuracy.{name}")
+            # Either side may be the misspelt one: name both (the objective's own check
+            # against the trainer's metrics comes later, when the trainer is prepared).
+            raise SpecError(f"{name!r} is not an objective: expected one of {', '.join(names)} (or is an "
+                            "objective's name misspelt?)", f"report.chemical_accuracy.{name}")
     return experiment
 
 

@@ -91,7 +91,7 @@ BAD_SPECS = [
     ("callable-of-two-arguments", lambda s: _set(s, "trainer.callable", "shutil:copyfile"), "trainer.callable",
      ["shutil:copyfile has the signature (src, dst", "expected a function of one argument"]),
     ("unknown-objective-threshold", lambda s: _set(s, "report", {"chemical_accuracy": {"zz": 1}}),
-     "report.chemical_accuracy.zz", ["objective"]),
+     "report.chemical_accuracy.zz", ["'zz' is not an objective: expected one of f1, f2", "(or is an objective's name misspelt?)"]),
     ("negative-threshold", lambda s: _set(s, "report", {"chemical_accuracy": {"f1": -0.004}}),
      "report.chemical_accuracy.f1", ["chemical_accuracy.f1: expected a positive limit", "-0.004"]),
     ("empty-objective-name", lambda s: _set(s, "objectives", [{"name": " "}, {"name": "f2"}]),
