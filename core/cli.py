@@ -17,6 +17,7 @@ from dnnp_hpo.errors import LaunchFailed, PluginError, SpecError
 from dnnp_hpo.evaluation import Evaluation, Member, failure_summary
 from dnnp_hpo.front import chemically_accurate, format_value, pareto_front
 from dnnp_hpo.hookspecs import Trainer
+from dnnp_hpo.notice import notice
 from dnnp_hpo.registry import KINDS, Registry, kind_name, load_registry
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.runlock import RunLock
@@ -151,7 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"hpo-run: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except LaunchFailed as exc:
-        print(f"hpo-run: {exc.headline}: {exc}", file=sys.stderr)
+        # Also beside the run's records: a batch job's stderr may be long gone when a user
+        # looks at the run directory to see why it stopped.
+        notice(run, f"{exc.headline}: {exc}")
         return EXIT_LAUNCH_FAILED
     console.print(front_table(run, [m.evaluation for m in population]))
     failures = sum(1 for m in population if not m.evaluation.ok)

@@ -42,10 +42,9 @@ import attrs
 
 from dnnp_hpo.errors import EngineLost, LaunchFailed, SpecError
 from dnnp_hpo.hookspecs import hookimpl
+from dnnp_hpo.notice import notice
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import MAX_WORKERS, Invalid, at_least, at_most
-
-from .notice import notice
 
 DEFAULT_LOCAL_WORKERS = 2
 #: seconds between looks at the client while no evaluation finishes (is the scheduler there?)

@@ -45,10 +45,10 @@ import attrs
 
 from dnnp_hpo.errors import EngineLost
 from dnnp_hpo.hookspecs import hookimpl
+from dnnp_hpo.notice import notice
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import MAX_WORKERS, Invalid, at_least, at_most
 
-from .notice import notice
 from .parsl_parts import LAUNCHERS, PROVIDER_KEYS, PROVIDERS, SYNONYMS, check_commands, resolve_address
 
 EXECUTOR_LABEL = "hpo_htex"

@@ -257,6 +257,8 @@ def test_a_lost_scheduler_stops_the_run_and_a_new_cluster_resumes_it(tmp_path: P
     assert "Traceback" not in stderr, stderr
     assert stderr.strip().splitlines()[-1].startswith(
         "hpo-run: the engine was lost: launcher: lost the Dask scheduler at tcp://127.0.0.1:")
+    # and beside the run's records, for whoever looks after the batch job's output is gone
+    assert "the engine was lost: launcher: lost the Dask scheduler" in (run_dir / "launcher.log").read_text()
     with Journal.of(run_dir, readonly=True) as journal:
         assert journal.evaluations("lost") == []
         assert journal.running(), "what was in flight is pending"

@@ -65,6 +65,8 @@ def test_absent_interface_is_one_line_and_exit_3(tmp_path: Path, hpo_run_exe: Pa
     assert "lo" in lines[0].rpartition("its network interfaces: ")[2].split(", ")
     with Journal.of(tmp_path / "run-noif", readonly=True) as journal:
         assert journal.evaluations() == []
+    # the same line beside the run's records (a batch job's stderr may be gone by then)
+    assert lines[0].removeprefix("hpo-run: ") in (tmp_path / "run-noif" / "launcher.log").read_text()
 
 
 def test_an_address_this_host_cannot_bind_is_one_line_and_exit_3(tmp_path: Path, hpo_run_exe: Path) -> None:
