@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -182,8 +183,17 @@ def run_search(run: RunContext, trainer: Trainer, registry: Registry, console: C
     return execute(run, trainer, registry)
 
 
+def _interrupt_once(signum: int, frame: object) -> None:
+    """The first Ctrl-C stops the run; those after it are ignored, so that they cannot cut
+    short the stopping (the engine shut down in order, the journal closed): a second
+    press used to end hpo-run by SIGINT half-way through it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
 def entry_point() -> None:
     """Console script: exit with main()'s status."""
+    signal.signal(signal.SIGINT, _interrupt_once)
     try:
         sys.exit(main())
     except KeyboardInterrupt:

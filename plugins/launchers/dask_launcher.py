@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import re
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -134,9 +135,20 @@ class LocalEngine:
 
     @contextmanager
     def client(self, run: RunContext) -> Iterator[Any]:
-        from distributed import Client, LocalCluster
+        from distributed import Client
 
-        cluster = LocalCluster(
+        with _workers_ignore_ctrl_c():
+            cluster = self._start()
+        try:
+            with Client(cluster) as client:
+                yield client
+        finally:
+            cluster.close()
+
+    def _start(self) -> Any:
+        from distributed import LocalCluster
+
+        return LocalCluster(
             n_workers=self.workers,
             threads_per_worker=self.threads_per_worker,
             processes=True,
@@ -149,11 +161,22 @@ class LocalEngine:
             local_directory=str(self.local_directory),
             silence_logs=logging.ERROR,
         )
-        try:
-            with Client(cluster) as client:
-                yield client
-        finally:
-            cluster.close()
+
+
+@contextmanager
+def _workers_ignore_ctrl_c() -> Iterator[None]:
+    """Worker processes started in this block ignore SIGINT (an ignored signal stays ignored
+    in a child, and Python then installs no KeyboardInterrupt handler): Ctrl-C in a terminal
+    reaches the whole foreground process group, and each worker printed its own traceback
+    while hpo-run itself stops them in order and says so in one line."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set signal handlers (hpo-run's driver is there)
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @contextmanager

@@ -1,0 +1,47 @@
+"""Ctrl-C in a terminal: SIGINT to hpo-run's whole process group, its local Dask workers
+included, as a terminal sends it.  The run stops with one line and exit 130, and the same
+command resumes it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+from hpo_testutil import subprocess_env, write_spec, zdt_spec
+
+from dnnp_hpo.journal import Journal
+
+
+@pytest.mark.parametrize("presses", [1, 2], ids=["ctrl-c", "ctrl-c-twice"])
+def test_ctrl_c_is_one_line_and_the_run_resumes(tmp_path, hpo_run_exe, presses: int) -> None:
+    run_dir = tmp_path / "run"
+    spec = write_spec(tmp_path / "s.yaml", zdt_spec(run_dir, pop_size=4, generations=2, workers=2,
+                                                    callable_="hpo_testfuncs:slow_zdt1"))
+    argv = [str(hpo_run_exe), str(spec)]
+    driver = subprocess.Popen(argv, cwd=tmp_path, env=subprocess_env(), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (run_dir / "individuals.csv").exists():  # a first evaluation is recorded
+            assert driver.poll() is None and time.monotonic() < deadline, driver.communicate()[1]
+            time.sleep(0.1)
+        for _ in range(presses):
+            os.killpg(driver.pid, signal.SIGINT)  # the terminal signals the foreground group
+            time.sleep(1.0)
+        _, stderr = driver.communicate(timeout=120)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+    assert driver.returncode == 130, stderr
+    assert "Traceback" not in stderr and "Error" not in stderr, stderr
+    assert stderr.strip().splitlines()[-1] == "hpo-run: interrupted", stderr
+
+    resumed = subprocess.run(argv, cwd=tmp_path, env=subprocess_env(), capture_output=True, text=True,
+                             timeout=300, check=False)
+    assert resumed.returncode == 0, resumed.stderr
+    with Journal.of(run_dir, readonly=True) as journal:
+        births = [e.trial.birth_id for e in journal.evaluations()]
+    assert sorted(births) == list(range(12)), births
