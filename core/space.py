@@ -13,7 +13,7 @@ from dnnp_hpo.errors import SpecError
 from dnnp_hpo.hookspecs import ParameterType
 
 #: names dnnp-hpo fills in itself: a trainer's ``$seed`` is each candidate's training seed
-#: (core/training.py RESERVED), so a parameter of that name would never reach the template
+#: (core/training.py fills it in), so a parameter of that name would never reach the template
 RESERVED = frozenset({"seed"})
 
 

@@ -27,11 +27,10 @@ from dnnp_hpo.errors import SpecError, TrainingFailed
 from dnnp_hpo.evaluation import ERROR, TIMEOUT, Trial, make_workdir, one_line
 from dnnp_hpo.process import run_command
 from dnnp_hpo.run import RunContext
-from dnnp_hpo.space import SearchSpace
+from dnnp_hpo.space import RESERVED, SearchSpace
 from dnnp_hpo.spec import Invalid
 
 RUNTIME = "runtime"  #: wall seconds of the training command, always returned as a metric
-RESERVED = frozenset({"seed"})  #: placeholder names dnnp-hpo fills in itself
 STDOUT = "stdout.log"  #: the training command's output, in the evaluation directory
 STDERR = "stderr.log"
 TRACEBACK = "Traceback (most recent call last)"  #: how a Python training's crash starts in its output
