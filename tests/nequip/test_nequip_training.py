@@ -66,7 +66,9 @@ def test_a_nequip_failure_gets_maxint_and_its_reason(tmp_path: Path, nequip_demo
     broken = tmp_path / "broken.extxyz"
     broken.write_text("32\nnot an extended xyz comment line\nAl 0 0\n")
     done = run_demo(tmp_path / "run", nequip_demo_data, f"trainer.settings.val_file={broken}")
-    assert done.returncode == 0, done.stderr[-3000:]
+    # the run goes to its end, then says nothing succeeded and why: exit 1
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert "no evaluation succeeded (final population: 2 of 2 failed: nequip-train exited with status 1" in done.stderr
     with Journal.of(tmp_path / "run", readonly=True) as journal:
         evaluations = journal.evaluations()
     assert [e.status for e in evaluations] == ["failed", "failed"]
@@ -81,7 +83,8 @@ def test_the_time_limit_kills_nequip_train_and_all_it_started(tmp_path: Path, ne
     start = time.monotonic()
     # 0.03 min = 1.8 s: nequip-train is still importing torch and Lightning
     done = run_demo(run_dir, nequip_demo_data, "trainer.timeout_minutes=0.03")
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == 1, done.stderr[-3000:]  # nothing succeeded
+    assert "no evaluation succeeded (final population: 2 of 2 timeout: killed at the time limit" in done.stderr
     assert time.monotonic() - start < 120
     with Journal.of(run_dir, readonly=True) as journal:
         evaluations = journal.evaluations()
