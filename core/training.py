@@ -163,8 +163,9 @@ def stderr_reason(path: Path, limit: int = 65536) -> str:
 
 def ended_cleanly(workdir: Path, marks: Sequence[str]) -> bool:
     """Whether the command's output in ``workdir`` says its training ran to the end: one of
-    ``marks`` (the lines the program logs when it has finished training; none asked for if
-    empty) in stdout.log or stderr.log, and no Python traceback after the last of them."""
+    ``marks`` (the lines the program logs when it has finished training) in stdout.log or
+    stderr.log, and no Python traceback after the last of them.  No marks, no end seen: a
+    training SIGKILLed half-way leaves no traceback, so silence proves nothing."""
     found = False
     for name in (STDOUT, STDERR):
         text = output_tail(workdir / name)
@@ -172,7 +173,7 @@ def ended_cleanly(workdir: Path, marks: Sequence[str]) -> bool:
         found = found or after >= 0
         if TRACEBACK in text[max(after, 0):]:
             return False
-    return found or not marks
+    return found
 
 
 def runtime_on_disk(workdir: Path, input_name: str) -> float:
@@ -353,7 +354,8 @@ class PreparedCommand:
     #: the rendered input's file name in the evaluation directory
     INPUT: ClassVar[str] = "input"
     #: what the program logs (to stdout or stderr) once it has finished training; a
-    #: training is harvested only if its output holds one of them (if any are named)
+    #: training is harvested only if its output holds one of them, so a trainer that names
+    #: none is never harvested (its interrupted trainings are trained again)
     FINISHED: ClassVar[tuple[str, ...]] = ()
 
     template: Any

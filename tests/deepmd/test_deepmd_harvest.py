@@ -105,6 +105,19 @@ def test_a_training_whose_output_shows_no_clean_end_is_trained_again(copy) -> No
     assert trainer.harvest(trial) is None
 
 
+def test_a_trainer_that_names_no_end_line_never_harvests(copy) -> None:
+    """Harvest is opt-in: with no FINISHED line named, a complete directory is trained again
+    (silence proves nothing: a training SIGKILLed half-way leaves no traceback either)."""
+    trainer, trial, _ = copy
+
+    class Silent(type(trainer)):
+        FINISHED = ()
+
+    silent = Silent(**attrs.asdict(trainer, recurse=False))
+    assert trainer.harvest(trial) is not None
+    assert silent.harvest(trial) is None
+
+
 def test_another_trials_input_or_no_directory_is_trained_again(copy) -> None:
     trainer, trial, _ = copy
     assert trainer.harvest(attrs.evolve(trial, seed=trial.seed + 1)) is None
