@@ -403,23 +403,20 @@ class SpecLoader(yaml.SafeLoader):
     a key given twice in one mapping is refused (YAML says keys are unique; PyYAML keeps
     the last silently), and so is an integer too long for Python to read."""
 
-    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
-        if isinstance(node, yaml.MappingNode):
-            seen: set[Any] = set()
-            for key_node, _value in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    continue  # '<<: *base' then overriding base's keys is what merging is for
-                key = self.construct_object(key_node, deep=True)
-                try:
-                    duplicate = key in seen
-                except TypeError:  # unhashable: SafeLoader refuses it below, with its mark
-                    continue
-                if duplicate:
-                    raise _SpecYAMLError(problem=f"the key {_shortened(str(key))} is given twice: "
-                                                 "expected each key once in a mapping",
-                                         problem_mark=key_node.start_mark)
-                seen.add(key)
-        return super().construct_mapping(node, deep=deep)
+    def compose_mapping_node(self, anchor: Any) -> yaml.MappingNode:
+        # Checked as written, before merge keys are flattened into the mapping (a merged
+        # key that the mapping overrides is what merging is for, not a duplicate).
+        node = super().compose_mapping_node(anchor)
+        seen: set[str] = set()
+        for key_node, _value in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            if key_node.value in seen:
+                raise _SpecYAMLError(problem=f"the key {_shortened(key_node.value)} is given twice: "
+                                             "expected each key once in a mapping",
+                                     problem_mark=key_node.start_mark)
+            seen.add(key_node.value)
+        return node
 
     def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
         # Python reads and prints at most 4,300 decimal digits (0x... is read, then fails

@@ -9,6 +9,7 @@ import yaml
 from hpo_testutil import run_cli, write_spec, zdt_spec
 
 from dnnp_hpo.cli import main
+from dnnp_hpo.spec import parse_yaml
 
 
 def _set(spec: dict, dotted: str, value) -> dict:
@@ -326,6 +327,16 @@ def test_yaml_merge_keys_may_still_override(tmp_path, capsys):
     spec_path.write_text(text, encoding="utf-8")
     assert main([str(spec_path), "--dry-run"]) == 0, capsys.readouterr().err
     assert "x9" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("text", [
+    "x: &a {k: 1}\ny: {z: &b {<<: *a, k: 2}}\nw: {<<: *b}\n",  # a merged mapping merged again
+    "b: &b {a: 1, c: 2}\nd: {<<: *b, a: 3}\n",
+    "b: &b {a: 1}\nd: {<<: [*b, {c: 2}], =: 4}\n",
+])
+def test_the_spec_reader_takes_every_mapping_safe_load_takes(text):
+    """Duplicate keys are found as written, before merging: merges read as PyYAML reads them."""
+    assert parse_yaml(text) == yaml.safe_load(text)
 
 
 def test_override_changes_the_run_in_dry_run(tmp_path, spec_file, capsys):
