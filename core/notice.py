@@ -18,11 +18,6 @@ LOG_NAME = "launcher.log"
 def notice(run: RunContext, message: str) -> None:
     """Print ``message`` to stderr and append it, time-stamped, to launcher.log."""
     print(f"hpo-run: {message}", file=sys.stderr, flush=True)
-    log(run, message)
-
-
-def log(run: RunContext, message: str) -> None:
-    """Append ``message``, time-stamped, to launcher.log (creating the run directory)."""
     try:
         run.run_dir.mkdir(parents=True, exist_ok=True)
         with open(run.run_dir / LOG_NAME, "a", encoding="utf-8") as handle:

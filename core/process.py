@@ -107,8 +107,9 @@ class _Watchdog:
 
     Started at the first training and kept: a Python start per training would cost every
     evaluation ~10 ms of CPU, which on a small machine competes with the trainings.  It
-    reads ``start <token> <pgid>`` and ``end <token>`` lines; at the end of its stdin
-    (this process is gone) it kills every training that did not end.
+    reads ``start <token> <pgid> <grace>`` and ``end <token>`` lines; at the end of its
+    stdin (this process is gone) it stops every training that did not end: SIGTERM, then
+    SIGKILL after the grace.
     """
 
     def __init__(self) -> None:

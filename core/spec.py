@@ -93,13 +93,13 @@ class Objective:
 
 def _non_empty_name(value: str) -> None:
     if not value.strip():
-        raise Invalid("name: expected a non-empty name", "name")
+        raise Invalid("expected a non-empty name", "name")
 
 
 def _positive_limits(_instance: Any, _attribute: Any, value: dict[str, float]) -> None:
     for name, limit in value.items():
         if not limit > 0:
-            raise Invalid(f"chemical_accuracy.{name}: expected a positive limit "
+            raise Invalid("expected a positive limit "
                           f"(an error at or below it is accurate), got {limit}", f"chemical_accuracy.{name}")
 
 

@@ -112,7 +112,11 @@ def warn_missing_program(run: RunContext, command: Sequence[str]) -> None:
     # Not an error, as with data paths: on a cluster the workers' PATH (modules loaded in
     # the batch script, a launch prefix's environment) may hold what the login node lacks.
     program = command[0]
-    if find_executable(program) == program and not (os.sep in program and Path(program).exists()):
+    if os.sep in program and not os.path.isabs(program):
+        print(f"hpo-run: warning: {run.spec_path}: trainer.command: {program!r} is a relative path: it runs in "
+              "each evaluation directory (RUN_DIR/evals/<uuid>), so it is looked up from there; give an "
+              "absolute path", file=sys.stderr)
+    elif find_executable(program) == program and not (os.sep in program and Path(program).exists()):
         print(f"hpo-run: warning: {run.spec_path}: trainer.command: {program!r} is not on this host's PATH "
               "(nor next to its Python); every training will fail unless the workers find it",
               file=sys.stderr)

@@ -193,14 +193,15 @@ def _check_validation_epochs(trainer: dict[str, Any], path: str) -> None:
     epochs, every = trainer.get("max_epochs"), trainer.get("check_val_every_n_epoch", 1)
     # Lightning's max_epochs -1 trains until max_steps or max_time; without either, until
     # the time limit kills it: every training would fail.
-    endless = epochs == -1 and not isinstance(epochs, bool) and not (trainer.get("max_steps") or trainer.get("max_time"))
+    limited = any(trainer.get(k) not in (None, -1) for k in ("max_steps", "max_time"))  # -1: no limit
+    endless = epochs == -1 and not isinstance(epochs, bool) and not limited
     if (epochs is not None and not is_count(epochs) and epochs != -1) or endless:
         raise SpecError(f"{path}: trainer.max_epochs must be a whole number of at least 1 (or -1 with max_steps "
                         f"or max_time), got {epochs!r}", "template")
-    if not is_count(every):
+    if every is not None and not is_count(every):  # None: validate by val_check_interval steps
         raise SpecError(f"{path}: trainer.check_val_every_n_epoch must be a whole number of at least 1, "
                         f"got {every!r}", "template")
-    if is_count(epochs) and epochs % every:
+    if is_count(epochs) and is_count(every) and epochs % every:
         last = (f"the last validated epoch would be {epochs // every * every}, not the trained model"
                 if epochs >= every else "no epoch would be validated, so no training would give a fitness")
         raise SpecError(f"{path}: trainer.check_val_every_n_epoch {every} does not divide trainer.max_epochs "

@@ -94,9 +94,9 @@ BAD_SPECS = [
     ("unknown-objective-threshold", lambda s: _set(s, "report", {"chemical_accuracy": {"zz": 1}}),
      "report.chemical_accuracy.zz", ["'zz' is not an objective: expected one of f1, f2", "(or is an objective's name misspelt?)"]),
     ("negative-threshold", lambda s: _set(s, "report", {"chemical_accuracy": {"f1": -0.004}}),
-     "report.chemical_accuracy.f1", ["chemical_accuracy.f1: expected a positive limit", "-0.004"]),
+     "report.chemical_accuracy.f1", ["report.chemical_accuracy.f1: expected a positive limit", "-0.004"]),
     ("empty-objective-name", lambda s: _set(s, "objectives", [{"name": " "}, {"name": "f2"}]),
-     "objectives.0.name", ["name: expected a non-empty name"]),
+     "objectives.0.name", ["objectives.0.name: expected a non-empty name"]),
     # A validator's error names the field, as a type error does, not only its block.
     ("validator-names-the-field", lambda s: _set(s, "optimizer.pop_size", 0), "optimizer.pop_size",
      ["pop_size must be positive, got 0"]),

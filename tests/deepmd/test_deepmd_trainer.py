@@ -115,6 +115,16 @@ def test_command_that_cannot_start(tmp_path: Path, capsys) -> None:
         trainer.train(a_trial(run))
 
 
+def test_a_relative_program_path_is_warned_about(tmp_path: Path, capsys) -> None:
+    """It runs in each evaluation directory, so a path relative to the spec's directory
+    (which exists from here) would not be found there."""
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "train.sh").write_text("#!/bin/sh\n")
+    prepare(tmp_path, command=["scripts/train.sh"])
+    assert "trainer.command: 'scripts/train.sh' is a relative path: it runs in each evaluation directory" \
+        in capsys.readouterr().err
+
+
 def test_missing_data_path_fails_without_starting_the_command(tmp_path: Path) -> None:
     template = TINY.replace('"seed"', '"systems": "${train}", "seed"')
     run, trainer = prepare(tmp_path, template, settings={"train": "no/such/dir"}, paths=["train"])

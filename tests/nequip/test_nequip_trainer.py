@@ -151,5 +151,10 @@ def test_epochs_that_fail_every_training_stop_the_run_at_start_up(tmp_path: Path
 
 
 def test_endless_epochs_with_a_step_limit_are_accepted(tmp_path: Path) -> None:
-    template = TINY.replace("max_epochs: $epochs", "max_epochs: $epochs\n  max_steps: 40")
+    template = TINY.replace("max_epochs: $epochs", "max_epochs: $epochs\n  max_steps: 40\n"
+                            "  check_val_every_n_epoch: null")  # null: validate by steps
     prepare(tmp_path, template, settings={"train": "data/train.extxyz", "epochs": -1})
+    # max_steps -1 is Lightning's "no limit" too: endless
+    template = TINY.replace("max_epochs: $epochs", "max_epochs: $epochs\n  max_steps: -1")
+    with pytest.raises(SpecError, match="or -1 with max_steps or max_time"):
+        prepare(tmp_path, template, settings={"train": "data/train.extxyz", "epochs": -1})
