@@ -142,6 +142,20 @@ def test_progress_after_a_resume_counts_the_runs_evaluations(tmp_path):
     assert counts[0] >= held and counts == sorted(counts), done  # this session alone: 0 or 8 first
 
 
+def test_a_resumed_run_with_earlier_successes_is_not_said_to_have_none(tmp_path):
+    """The 'no evaluation has succeeded yet' warning sees this session's evaluations only,
+    so it is not given on a resume: here every candidate after the resume breaks a new
+    constraint, while generation 0 had succeeded before it."""
+    spec = write_spec(tmp_path, tmp_path / "trainings.log")
+    assert hpo_run(tmp_path, spec, "runs/w", "generation_finished", 1).returncode == -9
+    resumed = hpo_run(tmp_path, spec, "runs/w", "none", 0, "--set", "constraints=[x0 > 5]", "--force")
+    assert resumed.returncode == 0, resumed.stderr  # generation 0's successes survive
+    with Journal.of(tmp_path / "runs/w", readonly=True) as journal:
+        statuses = Counter(e.status for e in journal.evaluations())
+    assert statuses["ok"] >= 8 and statuses["infeasible"] >= 8, statuses
+    assert "no evaluation has succeeded" not in resumed.stderr, resumed.stderr
+
+
 def test_progress_counts_a_birth_trained_again_once(tmp_path):
     """Resumed with --force and other operators, the search breeds births the journal
     held differently: their records are set aside and they are trained again, each
