@@ -39,7 +39,7 @@ MEMBERS = ("front", "population")
 
 def _members(_instance, attribute, value) -> None:
     if value not in MEMBERS:
-        raise Invalid(f"{attribute.name} must be one of {', '.join(MEMBERS)}, got {value!r}")
+        raise Invalid(f"{attribute.name} must be one of {', '.join(MEMBERS)}, got {value!r}", attribute.name)
 
 
 #: what a replicates run must share with its source: what is trained and how it is scored
@@ -50,7 +50,7 @@ MAX_SEEDS = 100
 
 def _seed_count(_instance, attribute, value) -> None:
     if not 1 <= value <= MAX_SEEDS:
-        raise Invalid(f"{attribute.name} must be from 1 to {MAX_SEEDS}, got {value}")
+        raise Invalid(f"{attribute.name} must be from 1 to {MAX_SEEDS}, got {value}", attribute.name)
 
 
 @attrs.frozen

@@ -114,8 +114,8 @@ def test_a_killed_replicates_run_resumes_without_training_anything_twice(tmp_pat
 
 @pytest.mark.parametrize(("optimizer", "words"), [
     ({"source": "nowhere"}, "holds no journal.sqlite"),
-    ({"seeds": 0}, "seeds must be from 1 to 100"),
-    ({"members": "best"}, "members must be one of front, population"),
+    ({"seeds": 0}, "optimizer.seeds: seeds must be from 1 to 100"),
+    ({"members": "best"}, "optimizer.members: members must be one of front, population"),
 ])
 def test_a_source_that_cannot_give_members_is_one_line(tmp_path: Path, optimizer: dict, words: str) -> None:
     _, spec = _search(tmp_path)
