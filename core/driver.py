@@ -17,7 +17,7 @@ from dnnp_hpo.hookspecs import Trainer
 from dnnp_hpo.journal import FILENAME, EmptyJournal, Journal, JournalRecorder, NotAJournal
 from dnnp_hpo.registry import Registry
 from dnnp_hpo.run import RunContext
-from dnnp_hpo.runlock import LOCK
+from dnnp_hpo.runlock import LOCK, missing_dirs
 from dnnp_hpo.spec import load_experiment
 from dnnp_hpo.study import Study
 
@@ -190,9 +190,8 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
 def _check_writable(run_dir: Path, where: str) -> None:
     """SpecError unless ``run_dir`` can be created (or, if it exists, written in), so that
     ``--dry-run`` finds what the run would stop at; the run lock tells the same at start."""
-    place = run_dir
-    while not place.exists() and place != place.parent:
-        place = place.parent
+    missing = missing_dirs(run_dir)
+    place = missing[-1].parent if missing else run_dir  # the nearest that exists
     problem = ("Not a directory" if not place.is_dir()
                else "Permission denied" if not os.access(place, os.W_OK | os.X_OK) else None)
     if problem:

@@ -4,6 +4,13 @@ failed, an engine that cannot start."""
 from __future__ import annotations
 
 
+def shortened(value: str, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters: a 5,000-character value stays one readable
+    line in an error message."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(value)} characters)"
+
+
 class SpecError(Exception):
     """A mistake in the user's input, shown as one line: ``FILE: KEY: what is expected``.
 

@@ -25,6 +25,16 @@ from dnnp_hpo.errors import SpecError
 LOCK = "driver.lock"
 
 
+def missing_dirs(path: Path) -> list[Path]:
+    """``path`` and those of its parents that do not exist, innermost first: what
+    ``mkdir -p path`` would make (the parent of the last is the nearest that exists)."""
+    missing = []
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    return missing
+
+
 class RunLock:
     """``with RunLock(run_dir, spec):`` holds ``run_dir`` for this process, or raises a
     SpecError (key ``run_dir``) naming the driver that holds it.  Creates ``run_dir`` and
@@ -66,12 +76,7 @@ class RunLock:
     def _make_dirs(self) -> None:
         """``mkdir -p run_dir``, noting each directory made, so that a failure part way
         (the last name too long, the disk full) can take them away again."""
-        missing = []
-        place = self.run_dir
-        while not place.exists() and place != place.parent:
-            missing.append(place)
-            place = place.parent
-        for directory in reversed(missing):
+        for directory in reversed(missing_dirs(self.run_dir)):
             try:
                 directory.mkdir()
             except FileExistsError:  # made meanwhile by someone else: not ours to remove

@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 
 from dnnp_hpo.constraints import NAME
-from dnnp_hpo.errors import SpecError
+from dnnp_hpo.errors import SpecError, shortened
 from dnnp_hpo.hookspecs import ParameterType
 
 #: names dnnp-hpo fills in itself: a trainer's ``$seed`` is each candidate's training seed
@@ -21,8 +21,7 @@ def check_parameter_name(name: str) -> None:
     """SpecError unless ``name`` can be a parameter: a ``$name`` placeholder and a name in
     constraints both need ASCII letters, digits and ``_``, not starting with a digit."""
     if re.fullmatch(NAME, name) is None:
-        shown = repr(name) if len(name) <= 60 else f"{name[:60]!r}... ({len(name)} characters)"
-        raise SpecError(f"{shown} cannot name a parameter: expected letters, digits and _ (ASCII), "
+        raise SpecError(f"{shortened(name)} cannot name a parameter: expected letters, digits and _ (ASCII), "
                         "not starting with a digit, as $name placeholders and constraints use it", "space")
     if name in RESERVED:
         raise SpecError(f"{name!r} is filled in by dnnp-hpo (each candidate's training seed): "

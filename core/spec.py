@@ -31,7 +31,7 @@ from cattrs.errors import (
 from cattrs.gen import make_dict_structure_fn
 
 from dnnp_hpo.constraints import Constraint, parse_constraint
-from dnnp_hpo.errors import SpecError
+from dnnp_hpo.errors import SpecError, shortened
 from dnnp_hpo.hookspecs import Launcher, Optimizer, ParameterType, Trainer
 from dnnp_hpo.registry import Registry
 from dnnp_hpo.space import check_parameter_name
@@ -126,7 +126,7 @@ def _plain_name(_instance: Any, _attribute: Any, value: str) -> None:
     # The default run directory is runs/<name>: a name must not lead out of runs/.
     if value in ("", ".", "..") or any(c in value for c in "/\\\0"):
         raise SpecError(f"expected a plain name (it names the directory runs/<name>): no '/' or '\\', "
-                        f"not '.' or '..', got {_shortened(value)}", "name")
+                        f"not '.' or '..', got {shortened(value)}", "name")
     size = len(_path_bytes(value, "name"))
     if size > MAX_NAME_BYTES:
         raise SpecError(f"expected at most {MAX_NAME_BYTES} bytes (it names the directory runs/<name>), "
@@ -136,14 +136,14 @@ def _plain_name(_instance: Any, _attribute: Any, value: str) -> None:
 def _usable_path(_instance: Any, _attribute: Any, value: str) -> None:
     # What the OS would refuse later, with a traceback from Path.resolve() or mkdir.
     if "\0" in value:
-        raise SpecError(f"expected a path without a NUL character, got {_shortened(value)}", "run_dir")
+        raise SpecError(f"expected a path without a NUL character, got {shortened(value)}", "run_dir")
     for part in _path_bytes(value, "run_dir").split(b"/"):
         if len(part) > MAX_NAME_BYTES:
             raise SpecError(f"expected a path whose every component is at most {MAX_NAME_BYTES} bytes, "
-                            f"got one of {len(part)}: {_shortened(os.fsdecode(part))}", "run_dir")
+                            f"got one of {len(part)}: {shortened(os.fsdecode(part))}", "run_dir")
     if len(_path_bytes(os.path.abspath(os.path.expanduser(value or ".")), "run_dir")) > MAX_PATH_BYTES:
         raise SpecError(f"expected a path of at most {MAX_PATH_BYTES} bytes (made absolute), "
-                        f"got {_shortened(value)}", "run_dir")
+                        f"got {shortened(value)}", "run_dir")
 
 
 def _path_bytes(value: str, key: str) -> bytes:
@@ -152,18 +152,12 @@ def _path_bytes(value: str, key: str) -> bytes:
         return os.fsencode(value)
     except UnicodeError:
         raise SpecError(f"expected text the file system can name (no lone surrogate such as '\\ud800'), "
-                        f"got {_shortened(value)}", key) from None
+                        f"got {shortened(value)}", key) from None
 
 
 def _parameter_names(_instance: Any, _attribute: Any, value: Mapping[str, Any]) -> None:
     for name in value:
         check_parameter_name(name)
-
-
-def _shortened(value: str, limit: int = 60) -> str:
-    """``repr(value)``, cut to ``limit`` characters: a 5,000-character value stays one readable line."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(value)} characters)"
 
 
 @attrs.frozen
@@ -412,7 +406,7 @@ class SpecLoader(yaml.SafeLoader):
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
                 continue
             if key_node.value in seen:
-                raise _SpecYAMLError(problem=f"the key {_shortened(key_node.value)} is given twice: "
+                raise _SpecYAMLError(problem=f"the key {shortened(key_node.value)} is given twice: "
                                              "expected each key once in a mapping",
                                      problem_mark=key_node.start_mark)
             seen.add(key_node.value)
@@ -470,7 +464,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
 def apply_override(data: dict[str, Any], assignment: str) -> None:
     """Apply ``--set key.path=value`` (value parsed as YAML) to the raw spec."""
     key, sep, text = assignment.partition("=")
-    shown = f"--set {_shortened(assignment)}"
+    shown = f"--set {shortened(assignment)}"
     if not sep or not key:
         raise SpecError(f"{shown}: expected key.path=value")
     parts = key.split(".")
@@ -506,7 +500,7 @@ def _index(items: list[Any], part: str, shown: str, where: str) -> int:
     if re.fullmatch(r"[0-9]+", part) is None or len(part.lstrip("0")) > len(str(len(items))) \
             or int(part) >= len(items):
         raise SpecError(f"{shown}: {where} is a list of {len(items)}: "
-                        f"expected an index 0 to {len(items) - 1}, got {_shortened(part)}")
+                        f"expected an index 0 to {len(items) - 1}, got {shortened(part)}")
     return int(part)
 
 

@@ -20,6 +20,8 @@ from dnnp_hpo.errors import SpecError
 
 #: DeePMD-kit's default ``training.disp_freq``
 DISP_FREQ = 1000
+#: DeePMD-kit's names for the number of training steps, in the order it reads them
+STEP_KEYS = ("numb_steps", "stop_batch", "num_steps")
 
 
 class LcurveError(ValueError):
@@ -117,7 +119,7 @@ def schedule(data: Mapping) -> tuple[int, int] | None:
     training = data.get("training")
     if not isinstance(training, Mapping):
         return None
-    steps = next((training[k] for k in ("numb_steps", "stop_batch", "num_steps") if k in training), None)
+    steps = next((training[k] for k in STEP_KEYS if k in training), None)
     freq = training.get("disp_freq", DISP_FREQ)
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 1 for v in (steps, freq)):
         return None

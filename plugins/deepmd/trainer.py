@@ -23,7 +23,16 @@ from dnnp_hpo.run import RunContext
 from dnnp_hpo.training import is_count
 
 from .inputcheck import check_with_deepmd
-from .lcurve import LcurveError, check_columns, check_complete, fitness, last_step, read_lcurve, schedule
+from .lcurve import (
+    STEP_KEYS,
+    LcurveError,
+    check_columns,
+    check_complete,
+    fitness,
+    last_step,
+    read_lcurve,
+    schedule,
+)
 from .template import check_names, load_template, parse_rendered
 
 INPUT = "input.json"
@@ -74,7 +83,7 @@ def check_curve(data: Mapping[str, Any], metrics: Mapping[str, str], where: str)
     ``disp_freq`` that does not divide ``numb_steps`` (the last row is of an earlier
     model; above it, the only row is step 0: the untrained model)."""
     training = data.get("training")
-    for key in ("numb_steps", "stop_batch", "num_steps", "disp_freq"):
+    for key in (*STEP_KEYS, "disp_freq"):
         value = training.get(key) if isinstance(training, Mapping) else None
         if value is not None and not is_count(value):
             # 0 or -1 steps passed DeePMD-kit's argcheck and failed every training

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from dnnp_hpo.plugins.deepmd.lcurve import Lcurve, LcurveError
+from dnnp_hpo.training import is_count
 
 STEP = "step"
 EPOCH = "epoch"  #: Lightning's 0-based epoch, on every row
@@ -68,8 +69,10 @@ def read_metrics(path: Path, columns: Sequence[str]) -> Lcurve:
                           "(did a validation epoch finish?)")
     return Lcurve((STEP, *columns), np.array(rows, dtype=float))
 
-def _number(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else None
+def step_or_time_limit(trainer: Mapping[str, Any]) -> bool:
+    """Whether this ``trainer:`` block sets ``max_steps`` or ``max_time`` (-1 and null are
+    Lightning's "no limit")."""
+    return any(trainer.get(key) not in (None, -1) for key in ("max_steps", "max_time"))
 
 
 def stops_early(trainer: Mapping[str, Any]) -> bool:
@@ -79,7 +82,7 @@ def stops_early(trainer: Mapping[str, Any]) -> bool:
     callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
     stoppers = [c for c in callbacks if isinstance(c, Mapping)
                 and str(c.get("_target_", "")).rsplit(".", 1)[-1] in ("EarlyStopping", "Timer")]
-    return bool(stoppers) or trainer.get("max_time") is not None or trainer.get("max_steps", -1) not in (-1, None)
+    return bool(stoppers) or step_or_time_limit(trainer)
 
 
 def check_complete(curve: Lcurve, config: Mapping[str, Any]) -> None:
@@ -90,8 +93,8 @@ def check_complete(curve: Lcurve, config: Mapping[str, Any]) -> None:
     trainer = config.get("trainer")
     if not isinstance(trainer, Mapping) or EPOCH not in curve.columns or stops_early(trainer):
         return
-    epochs = _number(trainer.get("max_epochs"))
-    if epochs is None or _number(trainer.get("check_val_every_n_epoch", 1)) is None:
+    epochs = trainer.get("max_epochs")
+    if not (is_count(epochs) and is_count(trainer.get("check_val_every_n_epoch", 1))):
         return
     last = int(curve.rows[-1, curve.columns.index(EPOCH)]) + 1
     if last < epochs:

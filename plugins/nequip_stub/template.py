@@ -33,6 +33,8 @@ from dnnp_hpo.errors import SpecError
 from dnnp_hpo.plugins.deepmd.template import Placeholder, Template, load_template
 from dnnp_hpo.training import is_count
 
+from .metrics import step_or_time_limit
+
 #: Appended to messages about a ``$`` that names nothing: almost always an interpolation.
 INTERPOLATION_HINT = "(NequIP's own interpolations are written $${...} in a template)"
 _PATTERN = string.Template.pattern
@@ -193,8 +195,7 @@ def _check_validation_epochs(trainer: dict[str, Any], path: str) -> None:
     epochs, every = trainer.get("max_epochs"), trainer.get("check_val_every_n_epoch", 1)
     # Lightning's max_epochs -1 trains until max_steps or max_time; without either, until
     # the time limit kills it: every training would fail.
-    limited = any(trainer.get(k) not in (None, -1) for k in ("max_steps", "max_time"))  # -1: no limit
-    endless = epochs == -1 and not isinstance(epochs, bool) and not limited
+    endless = epochs == -1 and not isinstance(epochs, bool) and not step_or_time_limit(trainer)
     if (epochs is not None and not is_count(epochs) and epochs != -1) or endless:
         raise SpecError(f"{path}: trainer.max_epochs must be a whole number of at least 1 (or -1 with max_steps "
                         f"or max_time), got {epochs!r}", "template")
