@@ -160,6 +160,7 @@ class LocalEngine:
             scheduler_kwargs={"dashboard": self.dashboard},
             local_directory=str(self.local_directory),
             silence_logs=logging.ERROR,
+            preload=["dnnp_hpo.plugins.launchers.dask_worker_setup"],  # Ctrl-C: see there
         )
 
 
@@ -168,7 +169,9 @@ def _workers_ignore_ctrl_c() -> Iterator[None]:
     """Worker processes started in this block ignore SIGINT (an ignored signal stays ignored
     in a child, and Python then installs no KeyboardInterrupt handler): Ctrl-C in a terminal
     reaches the whole foreground process group, and each worker printed its own traceback
-    while hpo-run itself stops them in order and says so in one line."""
+    while hpo-run itself stops them in order and says so in one line.  A worker started
+    later, after one died, sets it itself (``dask_worker_setup``); this covers the time
+    before the first workers reach their preload."""
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread may set signal handlers (hpo-run's driver is there)
         return

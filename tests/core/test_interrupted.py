@@ -9,16 +9,43 @@ import signal
 import subprocess
 import time
 
+import psutil
 import pytest
 from hpo_testutil import subprocess_env, write_spec, zdt_spec
 
 from dnnp_hpo.journal import Journal
 
 
-@pytest.mark.parametrize("presses", [1, 2], ids=["ctrl-c", "ctrl-c-twice"])
-def test_ctrl_c_is_one_line_and_the_run_resumes(tmp_path, hpo_run_exe, presses: int) -> None:
+def _dask_workers(driver_pid: int) -> set[int]:
+    """The local workers that are up: the driver's children titled so once started."""
+    up = set()
+    for child in psutil.Process(driver_pid).children():
+        try:
+            if child.cmdline()[:1] and child.cmdline()[0].startswith("dask worker"):
+                up.add(child.pid)
+        except psutil.Error:
+            pass  # gone, or a zombie until the nanny reaps it
+    return up
+
+
+def _replace_a_worker(driver: subprocess.Popen, deadline: float) -> None:
+    """SIGKILL one worker and wait for its nanny to start another: the new one is spawned
+    while hpo-run handles SIGINT itself, so it does not inherit an ignored SIGINT."""
+    before = _dask_workers(driver.pid)
+    assert len(before) == 2, before
+    os.kill(min(before), signal.SIGKILL)
+    while not _dask_workers(driver.pid) - before:
+        assert driver.poll() is None and time.monotonic() < deadline, driver.communicate()[1]
+        time.sleep(0.1)
+    time.sleep(1)
+
+
+@pytest.mark.parametrize(("presses", "worker_died"), [(1, False), (2, False), (1, True)],
+                         ids=["ctrl-c", "ctrl-c-twice", "ctrl-c-after-a-worker-died"])
+def test_ctrl_c_is_one_line_and_the_run_resumes(tmp_path, hpo_run_exe, presses: int, worker_died: bool) -> None:
     run_dir = tmp_path / "run"
-    spec = write_spec(tmp_path / "s.yaml", zdt_spec(run_dir, pop_size=4, generations=2, workers=2,
+    generations = 8 if worker_died else 2  # time to replace a worker before the run ends
+    spec = write_spec(tmp_path / "s.yaml", zdt_spec(run_dir, pop_size=4, generations=generations, workers=2,
                                                     callable_="hpo_testfuncs:slow_zdt1"))
     argv = [str(hpo_run_exe), str(spec)]
     driver = subprocess.Popen(argv, cwd=tmp_path, env=subprocess_env(), stdout=subprocess.PIPE,
@@ -28,6 +55,8 @@ def test_ctrl_c_is_one_line_and_the_run_resumes(tmp_path, hpo_run_exe, presses: 
         while not (run_dir / "individuals.csv").exists():  # a first evaluation is recorded
             assert driver.poll() is None and time.monotonic() < deadline, driver.communicate()[1]
             time.sleep(0.1)
+        if worker_died:
+            _replace_a_worker(driver, deadline)
         for press in range(presses):
             # a second press only tests something while hpo-run is still stopping
             assert press == 0 or driver.poll() is None, "stopped before the second press"
@@ -46,4 +75,4 @@ def test_ctrl_c_is_one_line_and_the_run_resumes(tmp_path, hpo_run_exe, presses: 
     assert resumed.returncode == 0, resumed.stderr
     with Journal.of(run_dir, readonly=True) as journal:
         births = [e.trial.birth_id for e in journal.evaluations()]
-    assert sorted(births) == list(range(12)), births
+    assert sorted(births) == list(range(4 * (generations + 1))), births
