@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 from collections import Counter
@@ -14,6 +15,8 @@ import attrs
 import numpy as np
 
 from dnnp_hpo.errors import TrainingFailed
+
+RUNTIME = "runtime"  #: wall seconds of the training command, always returned as a metric
 
 #: Fitness of every objective for a failed or infeasible candidate (paper, 2.2.4): a
 #: number, unlike NaN, so that non-dominated sorting stays well defined.
@@ -132,6 +135,20 @@ def make_workdir(trial: Trial) -> Path:
         raise TrainingFailed(f"cannot create the evaluation directory {trial.workdir}: {exc.strerror or exc}",
                              status=ERROR) from None
     return trial.workdir
+
+
+def last_write(directory: Path, since: float = -math.inf) -> float | None:
+    """The newest modification time of the files under ``directory`` (not before
+    ``since``); None if it holds none.  A training's files tell when it ended, where no
+    driver timed it (a harvest on resume)."""
+    newest = since
+    for root, _, files in os.walk(directory):
+        for name in files:
+            try:  # lstat: a checkpoint's symlink is the training's, its target may not be
+                newest = max(newest, os.lstat(os.path.join(root, name)).st_mtime)
+            except OSError:
+                continue
+    return None if newest == -math.inf else newest
 
 
 #: The worker's copy of a finished evaluation, left in its directory: a run resumed after

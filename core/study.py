@@ -17,7 +17,17 @@ import numpy as np
 
 from dnnp_hpo.errors import EngineLost
 from dnnp_hpo.evaluate import measured, run_trial
-from dnnp_hpo.evaluation import INFEASIBLE, LOST, Evaluation, Member, Trial, failed_evaluation, left_outcome
+from dnnp_hpo.evaluation import (
+    INFEASIBLE,
+    LOST,
+    RUNTIME,
+    Evaluation,
+    Member,
+    Trial,
+    failed_evaluation,
+    last_write,
+    left_outcome,
+)
 from dnnp_hpo.hookspecs import Pool, Trainer
 from dnnp_hpo.run import RunContext
 
@@ -206,8 +216,11 @@ class Study:
                 metrics = None
             if metrics is None:
                 return None
-            now = time.time()
-            evaluation = measured(trial, metrics, names, now, now)
+            # Its files tell when it ended, and the runtime metric (command trainers
+            # always give one) how long it took; else it is dated to the resume.
+            stop = last_write(trial.workdir) or time.time()
+            start = stop - float(metrics.get(RUNTIME, 0.0))
+            evaluation = measured(trial, metrics, names, start, stop)
         return attrs.evolve(evaluation, reason=HARVESTED) if evaluation.ok else evaluation
 
     def _finished(self, evaluation: Evaluation) -> None:

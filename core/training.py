@@ -24,13 +24,12 @@ from typing import Any, ClassVar
 import attrs
 
 from dnnp_hpo.errors import SpecError, TrainingFailed
-from dnnp_hpo.evaluation import ERROR, TIMEOUT, Trial, make_workdir, one_line
+from dnnp_hpo.evaluation import ERROR, RUNTIME, TIMEOUT, Trial, last_write, make_workdir, one_line
 from dnnp_hpo.process import run_command
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.space import RESERVED, SearchSpace
 from dnnp_hpo.spec import Invalid
 
-RUNTIME = "runtime"  #: wall seconds of the training command, always returned as a metric
 STDOUT = "stdout.log"  #: the training command's output, in the evaluation directory
 STDERR = "stderr.log"
 TRACEBACK = "Traceback (most recent call last)"  #: how a Python training's crash starts in its output
@@ -186,14 +185,8 @@ def runtime_on_disk(workdir: Path, input_name: str) -> float:
     (the last thing the training wrote).  A little short of what :func:`run_training`
     measures: the program's exit after its last write is not seen (0.1 s for ``dp``'s CUDA
     stub warning, about 2 s of ``nequip-train``'s shutdown here)."""
-    start = newest = (workdir / input_name).stat().st_mtime
-    for root, _, files in os.walk(workdir):
-        for name in files:
-            try:  # lstat: a checkpoint's symlink is the training's, its target may not be
-                newest = max(newest, os.lstat(os.path.join(root, name)).st_mtime)
-            except OSError:
-                continue
-    return newest - start
+    start = (workdir / input_name).stat().st_mtime
+    return last_write(workdir, since=start) - start
 
 
 def write_input(path: Path, text: str, data_paths: Sequence[str]) -> None:

@@ -6,6 +6,7 @@ launcher; the "journal" is the list of running trials a resume hands it.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import attrs
@@ -25,6 +26,7 @@ class HarvestingTrainer:
     """Trains in a directory; ``harvest`` reads it back, or raises when told to."""
 
     harvest_raises: bool = False
+    runtime: float | None = None  #: the runtime metric harvest reads, if any
 
     def train(self, trial: Trial) -> dict[str, float]:
         make_workdir(trial)
@@ -34,7 +36,8 @@ class HarvestingTrainer:
     def harvest(self, trial: Trial) -> dict[str, float] | None:
         if self.harvest_raises:
             raise ValueError("cannot parse its result file")
-        return {"f1": 0.75, "f2": 0.125}
+        metrics = {"f1": 0.75, "f2": 0.125}
+        return metrics if self.runtime is None else {**metrics, "runtime": self.runtime}
 
 
 class Interrupted:
@@ -70,6 +73,22 @@ def test_the_trainers_harvest_is_used_when_the_worker_left_no_outcome(tmp_path: 
         evaluation = study.next_finished()
     assert (evaluation.trial.uuid, evaluation.status, evaluation.reason) == ("old", "ok", HARVESTED)
     assert evaluation.fitness == (0.75, 0.125) and seen.trials == []
+
+
+def test_a_harvested_evaluation_is_dated_by_its_files(tmp_path: Path) -> None:
+    """Not by the resume: it ended when it last wrote, and began its runtime before."""
+    study, old, _ = resumed_study(tmp_path, HarvestingTrainer(runtime=30.0))
+    ended = 1_700_000_000.0  # 2023: long before this test
+    (old.workdir / "sub").mkdir(parents=True)
+    for name, written in (("input.json", ended - 31), ("sub/lcurve.out", ended)):
+        (old.workdir / name).write_text("x")
+        os.utime(old.workdir / name, (written, written))
+    with study.run.experiment.launcher.connect(study.run) as pool:
+        study.pool = pool
+        study.submit(old.genome, 0)
+        evaluation = study.next_finished()
+    assert evaluation.reason == HARVESTED
+    assert (evaluation.start, evaluation.stop) == (ended - 30.0, ended)
 
 
 def test_a_harvest_that_raises_means_train_again_not_a_crash(tmp_path: Path) -> None:
