@@ -26,6 +26,8 @@ class RunContext:
     moved: tuple[str, ...] = ()
     #: births the journal held finished when this session started (a resume's)
     recorded: frozenset[int] = attrs.field(factory=frozenset, eq=False, repr=False)
+    #: whether any of those succeeded
+    recorded_success: bool = False
 
     @property
     def space(self) -> SearchSpace:

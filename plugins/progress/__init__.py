@@ -51,9 +51,9 @@ class Progress:
         # "done" is the run's), and a birth the resumed search sets aside and trains
         # again counts once.  The estimate to the end comes from this session's pace.
         self.births: set[int] = set(run.recorded)
-        # This session's evaluations while none has succeeded (for the warning below); not
-        # on a resume: the journal's earlier successes never pass through here.
-        self.unsuccessful: list[Evaluation] | None = None if run.recorded else []
+        # This session's evaluations while none of the run's has succeeded (for the warning
+        # below): the journal's earlier ones never pass through here.
+        self.unsuccessful: list[Evaluation] | None = None if run.recorded_success else []
         self.front: list[Evaluation] = []
         self.console = Console()
         if self.console.is_terminal:

@@ -143,9 +143,9 @@ def test_progress_after_a_resume_counts_the_runs_evaluations(tmp_path):
 
 
 def test_a_resumed_run_with_earlier_successes_is_not_said_to_have_none(tmp_path):
-    """The 'no evaluation has succeeded yet' warning sees this session's evaluations only,
-    so it is not given on a resume: here every candidate after the resume breaks a new
-    constraint, while generation 0 had succeeded before it."""
+    """The 'no evaluation has succeeded yet' warning counts the journal's successes too:
+    here every candidate after the resume breaks a new constraint, while generation 0
+    had succeeded before it."""
     spec = write_spec(tmp_path, tmp_path / "trainings.log")
     assert hpo_run(tmp_path, spec, "runs/w", "generation_finished", 1).returncode == -9
     resumed = hpo_run(tmp_path, spec, "runs/w", "none", 0, "--set", "constraints=[x0 > 5]", "--force")
@@ -154,6 +154,18 @@ def test_a_resumed_run_with_earlier_successes_is_not_said_to_have_none(tmp_path)
         statuses = Counter(e.status for e in journal.evaluations())
     assert statuses["ok"] >= 8 and statuses["infeasible"] >= 8, statuses
     assert "no evaluation has succeeded" not in resumed.stderr, resumed.stderr
+
+
+def test_a_resumed_run_without_any_success_is_warned_again(tmp_path):
+    """...and a resumed run where nothing has succeeded, before or since, is warned after
+    its first generation, as at the start, not only at its end."""
+    spec = write_spec(tmp_path, tmp_path / "trainings.log")
+    first = hpo_run(tmp_path, spec, "runs/f", "generation_finished", 2, "--set", "constraints=[x0 > 5]")
+    assert first.returncode == -9 and "no evaluation has succeeded yet" in first.stderr, first.stderr
+    resumed = hpo_run(tmp_path, spec, "runs/f", "none", 0, "--set", "constraints=[x0 > 5]")
+    assert resumed.returncode == 1, resumed.stderr
+    warnings = [line for line in resumed.stderr.splitlines() if "no evaluation has succeeded yet" in line]
+    assert len(warnings) == 1 and "infeasible: violates x0 > 5" in warnings[0], resumed.stderr
 
 
 def test_progress_counts_a_birth_trained_again_once(tmp_path):
