@@ -35,6 +35,28 @@ def missing_dirs(path: Path) -> list[Path]:
     return missing
 
 
+def make_dirs(path: Path, made: list[Path]) -> None:
+    """``mkdir -p path``, appending each directory it makes to ``made`` (outermost first)
+    as it goes, so that a failure part way (a name too long, the disk full) can take them
+    away again with :func:`remove_made`."""
+    for directory in reversed(missing_dirs(path)):
+        try:
+            directory.mkdir()
+        except FileExistsError:  # made meanwhile by someone else: not ours to remove
+            continue
+        made.append(directory)
+
+
+def remove_made(made: list[Path]) -> None:
+    """Remove the directories :func:`make_dirs` made, innermost first, while they are empty."""
+    for directory in reversed(made):
+        try:
+            directory.rmdir()
+        except OSError:  # something was written there after all: keep it
+            break
+    made.clear()
+
+
 class RunLock:
     """``with RunLock(run_dir, spec):`` holds ``run_dir`` for this process, or raises a
     SpecError (key ``run_dir``) naming the driver that holds it.  Creates ``run_dir`` and
@@ -49,10 +71,10 @@ class RunLock:
 
     def __enter__(self) -> Self:
         try:
-            self._make_dirs()
+            make_dirs(self.run_dir, self.created)
             self.file = open(self.run_dir / LOCK, "a+", encoding="utf-8")
         except OSError as exc:  # a read-only place, a path through a file, /proc, a name too long...
-            self._remove_created()
+            remove_made(self.created)
             raise SpecError(f"cannot write in {self.run_dir}: {exc.strerror or exc}", "run_dir",
                             self.spec) from None
         try:
@@ -73,24 +95,6 @@ class RunLock:
         self.file.flush()
         return self
 
-    def _make_dirs(self) -> None:
-        """``mkdir -p run_dir``, noting each directory made, so that a failure part way
-        (the last name too long, the disk full) can take them away again."""
-        for directory in reversed(missing_dirs(self.run_dir)):
-            try:
-                directory.mkdir()
-            except FileExistsError:  # made meanwhile by someone else: not ours to remove
-                continue
-            self.created.append(directory)
-
-    def _remove_created(self) -> None:
-        """Remove the directories this lock made, innermost first, while they are empty."""
-        for directory in reversed(self.created):
-            try:
-                directory.rmdir()
-            except OSError:  # something was written there after all: keep it
-                break
-        self.created = []
 
     def _release(self) -> None:
         if self.file is not None:
@@ -103,4 +107,4 @@ class RunLock:
         if kind is not None and self.run_dir in self.created and [p.name for p in self.run_dir.iterdir()] == [LOCK]:
             # refused before anything was written (another driver's run, a bad resume)
             (self.run_dir / LOCK).unlink()
-            self._remove_created()
+            remove_made(self.created)

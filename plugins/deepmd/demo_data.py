@@ -30,6 +30,7 @@ import attrs
 import numpy as np
 
 from dnnp_hpo.cli import OneLineParser
+from dnnp_hpo.runlock import make_dirs, remove_made
 
 METADATA = "demo-data.json"
 TYPE_MAP = ("Al", "Cu")
@@ -130,16 +131,19 @@ def write_extxyz(out_dir: Path) -> None:
 
 
 def generate(out_dir: Path, settings: DemoSettings = DemoSettings()) -> dict[str, Any]:
-    """Make the dataset in ``out_dir`` (which must not exist yet); return its metadata.
+    """Make the dataset in ``out_dir`` (absent, or an empty directory); return its metadata.
 
     Written to a scratch directory first and renamed at the end, so an interrupted run
-    never leaves a half-written dataset that ``--if-missing`` would take as complete.
+    never leaves a half-written dataset that ``--if-missing`` would take as complete; a
+    failure leaves everything as it found it (the parents it made are removed again).
     """
     start = time.monotonic()
     scratch = out_dir.with_name(f".{out_dir.name}.partial-{os.getpid()}")
     shutil.rmtree(scratch, ignore_errors=True)
-    scratch.mkdir(parents=True)
+    made: list[Path] = []
     try:
+        make_dirs(out_dir.parent, made)
+        scratch.mkdir()
         data = run_md(settings)
         counts = write_dataset(data, scratch, settings)
         per_atom = data["energies"] / len(data["atom_types"])
@@ -154,9 +158,11 @@ def generate(out_dir: Path, settings: DemoSettings = DemoSettings()) -> dict[str
             "settings": attrs.asdict(settings),
         }
         (scratch / METADATA).write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
-        os.replace(scratch, out_dir)
-    finally:
+        os.replace(scratch, out_dir)  # onto an empty directory too (rename(2) replaces one)
+    except BaseException:  # Ctrl-C too
         shutil.rmtree(scratch, ignore_errors=True)
+        remove_made(made)
+        raise
     metadata["seconds"] = round(time.monotonic() - start, 2)
     return metadata
 
@@ -196,9 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 write_extxyz(out_dir)  # a dataset made before the extxyz copies existed
             print(f"hpo-demo-data: {out_dir} already holds the demo dataset; kept as is")
             return 0
-        if out_dir.is_dir() and not any(out_dir.iterdir()):
-            out_dir.rmdir()
-        else:
+        if any(out_dir.iterdir()):
             print(f"hpo-demo-data: {out_dir} already exists and is not an empty directory "
                   "(a dataset made by hpo-demo-data is kept with --if-missing); remove it or "
                   "choose another OUT_DIR", file=sys.stderr)

@@ -37,6 +37,7 @@ def test_layout_split_and_physics(demo_data: Path) -> None:
 
 def test_same_seed_same_files_and_if_missing(tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
+    b.mkdir()  # an empty OUT_DIR is filled (the dataset replaces it)
     for out in (a, b):
         done = run_exe([EXE, str(out), "--frames", "8", "--seed", "11"])
         assert done.returncode == 0, done.stderr
@@ -56,7 +57,13 @@ def test_same_seed_same_files_and_if_missing(tmp_path: Path) -> None:
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("x")
+    # Names the file system takes, whose scratch directory (".NAME.partial-PID") it does
+    # not: the failure comes after the parents are made, and an empty OUT_DIR is there.
+    long_name = "x" * 250
+    (tmp_path / long_name).mkdir()
     cases = [
+        ([str(tmp_path / "new" / "deeper" / long_name), "--frames", "4"], "cannot write"),
+        ([str(tmp_path / long_name), "--frames", "4"], "cannot write"),
         ([str(tmp_path / "d"), "--seed", "-1"], "--seed -1: expected a whole number from 0"),
         ([str(tmp_path / "d"), "--frames", "abc"], "argument --frames: invalid int value: 'abc'"),
         ([str(tmp_path / "afile")], "is a file: choose another OUT_DIR"),
@@ -66,7 +73,9 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
         done = run_exe([EXE, *args])
         assert done.returncode == 2, (args, done.stderr)
         assert len(done.stderr.splitlines()) == 1 and words in done.stderr, (args, done.stderr)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"], "nothing written"
+    # nothing written, no parent left behind, the empty OUT_DIR kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", long_name]
+    assert list((tmp_path / long_name).iterdir()) == []
 
 
 def test_ctrl_c_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:
