@@ -63,7 +63,8 @@ def measured(trial: Trial, raw: Mapping[str, float], objectives: Sequence[str],
     fitness = tuple(metrics[name] for name in objectives)
     bad = [name for name, value in zip(objectives, fitness) if not math.isfinite(value)]
     if bad:
-        return failed(FAILED, one_line(f"non-finite {', '.join(bad)}: {fitness}"))
+        # Only the bad values: a reason shared by every such training groups in the report.
+        return failed(FAILED, one_line("non-finite " + ", ".join(f"{name} ({metrics[name]})" for name in bad)))
     return Evaluation(
         trial=trial, status=OK, reason="", fitness=fitness, metrics=metrics,
         start=start, stop=stop, hostname=socket.gethostname(), pid=os.getpid(),

@@ -97,12 +97,17 @@ def failed_evaluation(
     )
 
 
+def shared_reason(evaluation: Evaluation) -> str:
+    """Its reason with its own directory (its uuid) as ``<uuid>``: the same failure then
+    reads the same in every evaluation, so that failures can be counted by reason."""
+    return evaluation.reason.replace(evaluation.trial.uuid, "<uuid>")
+
+
 def failure_summary(evaluations: Sequence[Evaluation]) -> str:
     """The commonest status and reason among failed ``evaluations``, with its count
     (``8 of 8 failed: data path(s) not found: ...``): what a user needs to see when
     nothing succeeds, as a typo in a path fails every training alike."""
-    # An evaluation's own directory (its uuid) in its reason would make every one unique.
-    reasons = Counter(f"{e.status}: {e.reason}".replace(e.trial.uuid, "<uuid>") for e in evaluations if not e.ok)
+    reasons = Counter(f"{e.status}: {shared_reason(e)}" for e in evaluations if not e.ok)
     if not reasons:
         return "none failed"
     reason, count = reasons.most_common(1)[0]

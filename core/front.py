@@ -25,12 +25,14 @@ def non_dominated(points: np.ndarray) -> np.ndarray:
 def pareto_front(evaluations: Sequence[Evaluation]) -> list[Evaluation]:
     """The successful evaluations on the exact front, sorted by the first objective.
 
-    Repeated genomes (a survivor carried over several generations) appear once.
+    Each training once (a survivor is listed in several generations' populations); a
+    genome trained more than once (replicates) is judged by each training, so its
+    trainings that another training dominates are not on the front.
     """
-    unique: dict[tuple[float, ...], Evaluation] = {}
+    unique: dict[str, Evaluation] = {}
     for e in evaluations:
         if e.ok:
-            unique.setdefault(e.trial.genome, e)
+            unique.setdefault(e.trial.uuid, e)
     candidates = list(unique.values())
     if not candidates:
         return []

@@ -125,7 +125,7 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
     failed_final = sum(1 for s in final if not s.valid)
     md += ["## Pareto front of the last generation" + ("s" if several else "") + " (paper, Table 2)", "",
            (f"The exact non-dominated set of the {len(final)} final solutions ({failed_final} failed ones "
-            f"excluded; a genome repeated in several generations counted once): {len(front)} solutions, "
+            f"excluded; each training once, judged on its own): {len(front)} solutions, "
             f"sorted by {objectives[0].name}. All columns: front.csv; every final solution: final.csv."), ""]
     md.append(md_table(["#", *labels, "runtime (s)", "chemically accurate", "run", "uuid"],
                        [[i, *s.fitness, s.runtime, analysis.accurate(s), s.run, s.uuid]

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import attrs
 import numpy as np
 
-from dnnp_hpo.evaluation import OK, STATUSES
+from dnnp_hpo.evaluation import OK, STATUSES, shared_reason
 from dnnp_hpo.front import pareto_front
 
 from .data import Analysis, Solution, valid
@@ -21,23 +21,18 @@ from .hypervolume import TooLarge, default_reference, hypervolume
 
 
 def front(solutions: Sequence[Solution]) -> list[Solution]:
-    """The exact Pareto front of ``solutions`` (valid ones; a repeated genome once), by objective 1."""
+    """The exact Pareto front of ``solutions`` (valid ones, each training once), by objective 1."""
     candidates = [s for s in solutions if s.valid]
     by_uuid = {s.uuid: s for s in candidates}
     return [by_uuid[e.trial.uuid] for e in pareto_front([s.evaluation for s in candidates])]
 
 
 def accurate_solutions(analysis: Analysis, solutions: Sequence[Solution]) -> list[Solution]:
-    """The chemically accurate ones (a repeated genome once), sorted by the objectives."""
+    """The chemically accurate ones (each training once), sorted by the objectives."""
     if not analysis.thresholds:
         return []
-    seen: set[tuple[float, ...]] = set()
-    out = []
-    for s in solutions:
-        if analysis.accurate(s) and s.evaluation.trial.genome not in seen:
-            seen.add(s.evaluation.trial.genome)
-            out.append(s)
-    return sorted(out, key=lambda s: (s.fitness, s.runtime, s.uuid))
+    out = {s.uuid: s for s in solutions if analysis.accurate(s)}
+    return sorted(out.values(), key=lambda s: (s.fitness, s.runtime, s.uuid))
 
 
 def _runtime_key(s: Solution) -> float:
@@ -129,7 +124,7 @@ def failures(analysis: Analysis) -> FailureCounts:
             continue
         status = e.status if e.status != OK else "invalid"
         by_status[(e.trial.generation, status)] += 1
-        reasons.setdefault((status, e.reason or "(no reason given)"), Counter())[e.trial.generation] += 1
+        reasons.setdefault((status, shared_reason(e) or "(no reason given)"), Counter())[e.trial.generation] += 1
     seen = {status for _, status in by_status}
     statuses = tuple(s for s in (*STATUSES, "invalid") if s in seen) + tuple(sorted(seen - {*STATUSES, "invalid"}))
     by_reason = sorted(((st, r, dict(c)) for (st, r), c in reasons.items()),

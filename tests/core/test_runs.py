@@ -171,7 +171,7 @@ def test_failures_are_recorded_with_maxint_and_the_run_continues(tmp_path, hpo_r
         if x0 < 0.2:
             expected, words = "error", ["RuntimeError", "boom"]
         elif x0 < 0.4:
-            expected, words = "failed", ["non-finite"]
+            expected, words = "failed", ["non-finite f1 (nan)"]  # the bad value alone: one reason for all
         elif x0 < 0.6:
             expected, words = "failed", ["3 values", "2 objectives"]
         else:
@@ -185,7 +185,7 @@ def test_failures_are_recorded_with_maxint_and_the_run_continues(tmp_path, hpo_r
             assert fitness == (MAXINT, MAXINT), r
             assert "\n" not in r["reason"]
             seen.add(words[0])
-    assert seen == {"RuntimeError", "non-finite", "3 values"}  # all three modes exercised
+    assert seen == {"RuntimeError", "non-finite f1 (nan)", "3 values"}  # all three modes exercised
     gens = {int(r["pop_generation"]) for r in read_csv(run_dir / "pop.csv")}
     assert gens == {0, 1, 2}
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import attrs
 import pytest
-from report_journals import SPEC, run_a, run_b, write_run
+from report_journals import SPEC, failed, ok, run_a, run_b, write_run
 
 from dnnp_hpo.report import plots, tables
 from dnnp_hpo.report.cli import main
@@ -153,3 +154,41 @@ def test_two_merged_runs(tmp_path):
     summary = (out / "summary.md").read_text()
     assert "2 merged runs" in summary and "| runB |" in summary
     assert not (a / "report").exists() and not (b / "report").exists()
+
+
+def _trained_again(e, genome):
+    """``e`` as another training of ``genome`` (a replicate: same candidate, own uuid)."""
+    return attrs.evolve(e, trial=attrs.evolve(e.trial, genome=genome))
+
+
+def test_a_candidate_trained_more_than_once_is_judged_by_each_training(tmp_path):
+    """r1, r2 and r3 are three trainings of one candidate (replicates).  s (0.002, 0.030)
+    dominates r1 (0.003, 0.039) and r3 (0.0035, 0.0395), not r2 (0.001, 0.035: lower
+    energy).  Front, by energy: r2, s; accurate (<= 0.004, <= 0.04): all four, each
+    training once; Table 3: lowest energy r2, lowest force s."""
+    genome = (9.0, 0.0)
+    evaluations = [_trained_again(ok("r1", 0, 0, 0.003, 0.039, runtime=10.0), genome),
+                   _trained_again(ok("r2", 0, 1, 0.001, 0.035, runtime=10.0), genome),
+                   _trained_again(ok("r3", 0, 2, 0.0035, 0.0395, runtime=10.0), genome),
+                   ok("s", 0, 3, 0.002, 0.030, runtime=20.0)]
+    run = write_run(tmp_path / "reps", {0: evaluations}, {0: ["r1", "r2", "r3", "s"]})
+    assert main([str(run), "--reference", "1,1"]) == 0
+    report = run / "report"
+    assert [r["uuid"] for r in rows(report / "front.csv")] == ["r2", "s"]
+    assert {r["uuid"] for r in rows(report / "final.csv") if r["on_front"] == "True"} == {"r2", "s"}
+    assert sorted(r["uuid"] for r in rows(report / "accurate.csv")) == ["r1", "r2", "r3", "s"]
+    picks = {r["choice"]: r["uuid"] for r in rows(report / "selected.csv")}
+    assert picks["lowest energy_rmse"] == "r2" and picks["lowest force_rmse"] == "s"
+
+
+def test_failures_with_their_directory_in_the_reason_are_counted_together(tmp_path):
+    """A command trainer's reason names the evaluation's own directory (its uuid): the
+    same failure in two evaluations is one reason counted twice, not two reasons."""
+    def sh_failed(name, birth):
+        return failed(name, 0, birth, "failed", f"sh exited with status 1: boom (see /r/evals/{name}/stderr.log)")
+
+    run = write_run(tmp_path / "fails", {0: [sh_failed("u1", 0), sh_failed("u2", 1),
+                                             ok("s", 0, 2, 0.002, 0.030, runtime=20.0)]},
+                    {0: ["u1", "u2", "s"]})
+    counts = tables.failures(analyse([run]))
+    assert counts.by_reason == [("failed", "sh exited with status 1: boom (see /r/evals/<uuid>/stderr.log)", {0: 2})]
