@@ -58,7 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"hpo-report: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     a = report.analysis
+    accurate = (f"{len(report.accurate)} chemically accurate" if a.thresholds
+                else "no chemical-accuracy limits")
     print(f"Report of {len(a.runs)} run(s) in {report.out}: {len(report.front)} solutions on the front, "
-          f"{len(report.accurate)} chemically accurate; read {report.out / 'summary.md'}")
+          f"{accurate}; read {report.out / 'summary.md'}")
     return 0
 

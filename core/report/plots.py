@@ -92,7 +92,8 @@ def plot_front(analysis: Analysis, final: Sequence[Solution], front: Sequence[So
     fx = [s.fitness[0] for s in front]
     fy = [s.fitness[1] for s in front]
     two = len(analysis.objectives) == 2
-    ax.plot(fx, fy, "-o" if two else "o", color=ORANGE, ms=6, lw=1.5, zorder=4,
+    # Open rings: a front member's own point (blue when chemically accurate) shows inside.
+    ax.plot(fx, fy, "-o" if two else "o", color=ORANGE, ms=9, mfc="none", mew=1.5, lw=1.5, zorder=4,
             label=f"exact Pareto front ({len(front)})")
     _thresholds(ax, analysis)
     _scale(ax, x, y)
@@ -156,6 +157,16 @@ def plot_generations(analysis: Analysis, out: Path) -> tuple[str, Figure]:
     return caption, fig
 
 
+def _distinct_labels(ticks: Sequence[float]) -> list[str]:
+    """Tick labels with 3 significant digits, more where the ticks would read alike (a
+    parameter the search converged on spans a sliver of its range)."""
+    for digits in range(3, 13):
+        labels = [f"{t:.{digits}g}" for t in ticks]
+        if len(set(labels)) == len(labels):
+            break
+    return labels
+
+
 def _column(values: list, categories: Sequence | None, log: bool):
     """Normalise one column to [0, 1]: (positions, tick positions, tick labels)."""
     numeric = categories is None and all(
@@ -180,7 +191,7 @@ def _column(values: list, categories: Sequence | None, log: bool):
     pos = [((tf(float(v)) - lo) / width if width else 0.5)
            if v is not None and math.isfinite(float(v)) else math.nan for v in values]
     ticks = [lo + width * f for f in (0, 0.25, 0.5, 0.75, 1)] if width else [lo]
-    labels = [f"{(10 ** t if log else t):.3g}" for t in ticks]
+    labels = _distinct_labels([10 ** t if log else t for t in ticks])
     return pos, ([(t - lo) / width for t in ticks] if width else [0.5]), labels
 
 
@@ -195,9 +206,10 @@ def plot_parallel(analysis: Analysis, final: Sequence[Solution], front: Sequence
     columns: list[tuple[str, list, Sequence | None, bool]] = []
     for p in analysis.parameters:
         columns.append((p.name, [s.evaluation.trial.params.get(p.name) for s in shown], p.choices, p.log))
-    columns.append((f"runtime ({'min' if minutes else 's'})",
-                    [(r / 60 if minutes else r) if math.isfinite(r) else None for r in runtimes], None,
-                    spans_decades(runtimes)))
+    if analysis.runtime_apart:  # else it is an objective's column below
+        columns.append((f"runtime ({'min' if minutes else 's'})",
+                        [(r / 60 if minutes else r) if math.isfinite(r) else None for r in runtimes], None,
+                        spans_decades(runtimes)))
     for i, o in enumerate(analysis.objectives):
         values = [s.fitness[i] for s in shown]
         columns.append((o.label, values, None, spans_decades(values)))

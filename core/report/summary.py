@@ -41,15 +41,24 @@ def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) 
         writer.writerows([[cell(v) for v in row] for row in rows])
 
 
+def _runtime_head(analysis: Analysis) -> list[str]:
+    """The runtime column after the objectives, unless it is one of them."""
+    return ["runtime (s)"] if analysis.runtime_apart else []
+
+
+def _runtime_cell(analysis: Analysis, s: Solution) -> list[float]:
+    return [s.runtime] if analysis.runtime_apart else []
+
+
 def solution_header(analysis: Analysis) -> list[str]:
-    return ["run", "uuid", "generation", *[o.label for o in analysis.objectives], "runtime (s)",
+    return ["run", "uuid", "generation", *[o.label for o in analysis.objectives], *_runtime_head(analysis),
             "on_front", "chemically_accurate", *[p.name for p in analysis.parameters]]
 
 
 def solution_row(analysis: Analysis, s: Solution, on_front: set[str]) -> list[Any]:
     params = s.evaluation.trial.params
-    return [s.run, s.uuid, s.evaluation.trial.generation, *s.fitness, s.runtime, s.uuid in on_front,
-            analysis.accurate(s), *[params.get(p.name) for p in analysis.parameters]]
+    return [s.run, s.uuid, s.evaluation.trial.generation, *s.fitness, *_runtime_cell(analysis, s),
+            s.uuid in on_front, analysis.accurate(s), *[params.get(p.name) for p in analysis.parameters]]
 
 
 def write(out: Path, analysis: Analysis, *, final: list[Solution], front: list[Solution],
@@ -127,8 +136,8 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
            (f"The exact non-dominated set of the {len(final)} final solutions ({failed_final} failed ones "
             f"excluded; each training once, judged on its own): {len(front)} solutions, "
             f"sorted by {objectives[0].name}. All columns: front.csv; every final solution: final.csv."), ""]
-    md.append(md_table(["#", *labels, "runtime (s)", "chemically accurate", "run", "uuid"],
-                       [[i, *s.fitness, s.runtime, analysis.accurate(s), s.run, s.uuid]
+    md.append(md_table(["#", *labels, *_runtime_head(analysis), "chemically accurate", "run", "uuid"],
+                       [[i, *s.fitness, *_runtime_cell(analysis, s), analysis.accurate(s), s.run, s.uuid]
                         for i, s in enumerate(front, 1)], None))
 
     md += ["", "## Chemical accuracy", ""]
@@ -136,11 +145,11 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
         limits = ", ".join(f"{next(o.label for o in objectives if o.name == k)} <= {v:g}"
                            for k, v in analysis.thresholds.items())
         md.append(f"Limits: {limits} (from {analysis.threshold_source}). {len(accurate)} of the final solutions "
-                  f"(distinct genomes) are chemically accurate, {sum(1 for s in accurate if s.uuid in on_front)} "
+                  f"(each training once) are chemically accurate, {sum(1 for s in accurate if s.uuid in on_front)} "
                   "of them on the exact front. All of them: accurate.csv.")
         if accurate:
-            md += ["", md_table(["#", *labels, "runtime (s)", "on front", "run", "uuid"],
-                                [[i, *s.fitness, s.runtime, s.uuid in on_front, s.run, s.uuid]
+            md += ["", md_table(["#", *labels, *_runtime_head(analysis), "on front", "run", "uuid"],
+                                [[i, *s.fitness, *_runtime_cell(analysis, s), s.uuid in on_front, s.run, s.uuid]
                                  for i, s in enumerate(accurate, 1)])]
     else:
         md.append(f"No limits: {analysis.threshold_source}.")
@@ -151,9 +160,10 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
                   "shortest runtime (ties go to the lower objectives). Also in selected.csv.")
         header = ["", *[f"{i}: {label}" for i, (label, _) in enumerate(picks, 1)]]
         rows = [[p.name, *[s.evaluation.trial.params.get(p.name) for _, s in picks]] for p in analysis.parameters]
-        minutes = any(s.runtime >= 600 for _, s in picks if math.isfinite(s.runtime))
-        rows.append([f"runtime ({'min' if minutes else 's'})",
-                     *[s.runtime / 60 if minutes else s.runtime for _, s in picks]])
+        if analysis.runtime_apart:
+            minutes = any(s.runtime >= 600 for _, s in picks if math.isfinite(s.runtime))
+            rows.append([f"runtime ({'min' if minutes else 's'})",
+                         *[s.runtime / 60 if minutes else s.runtime for _, s in picks]])
         rows += [[o.label, *[s.fitness[i] for _, s in picks]] for i, o in enumerate(objectives)]
         rows += [["on Pareto front", *[s.uuid in on_front for _, s in picks]],
                  ["run", *[s.run for _, s in picks]], ["uuid", *[s.uuid for _, s in picks]]]

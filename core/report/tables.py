@@ -50,7 +50,7 @@ def selection(analysis: Analysis, accurate: Sequence[Solution]) -> list[tuple[st
     for i, objective in enumerate(analysis.objectives):
         best = min(accurate, key=lambda s, i=i: (s.fitness[i], s.fitness, _runtime_key(s), s.uuid))
         picks.append((f"lowest {objective.name}", best))
-    if any(math.isfinite(s.runtime) for s in accurate):
+    if analysis.runtime_apart and any(math.isfinite(s.runtime) for s in accurate):
         best = min(accurate, key=lambda s: (_runtime_key(s), s.fitness, s.uuid))
         picks.append(("lowest runtime", best))
     return picks

@@ -104,6 +104,9 @@ def test_figures_leave_maxint_out_and_use_log_scales(tmp_path):
     # final energies 0.0004..0.004 span exactly a decade, forces 0.030..0.0409 less: linear
     assert ax.get_xscale() == "linear" and ax.get_yscale() == "linear"
     assert ax.get_xlabel() == "energy_rmse (eV/atom)" and ax.get_ylabel() == "force_rmse (eV/A)"
+    # the front is drawn as open rings over the points: an accurate member's blue shows
+    (front_line,) = [line for line in ax.lines if line.get_label().startswith("exact Pareto front")]
+    assert front_line.get_markerfacecolor() == "none"
     caption, fig = plots.plot_generations(analysis, tmp_path)
     assert "2 failed evaluations (MAXINT)" in caption
     panels = [ax for ax in fig.axes if ax.get_visible() and ax.get_title()]
@@ -156,6 +159,15 @@ def test_two_merged_runs(tmp_path):
     assert not (a / "report").exists() and not (b / "report").exists()
 
 
+@pytest.mark.parametrize("unit", ["eV/Å", "eV/\u212b", "eV / angstrom", "ev/a"])
+def test_runs_merge_whichever_way_angstrom_is_spelt(tmp_path, unit):
+    spec = {**SPEC, "objectives": [SPEC["objectives"][0], {"name": "force_rmse", "unit": unit}]}
+    a, b = run_a(tmp_path / "runA"), write_run(run_b(tmp_path / "runB"), {}, {}, spec=spec)
+    out = tmp_path / "merged"
+    assert main([str(a), str(b), "--out", str(out), "--reference", "1,1"]) == 0
+    assert {r["uuid"] for r in rows(out / "accurate.csv")} == set("defgjkm")  # the default limits apply
+
+
 def _trained_again(e, genome):
     """``e`` as another training of ``genome`` (a replicate: same candidate, own uuid)."""
     return attrs.evolve(e, trial=attrs.evolve(e.trial, genome=genome))
@@ -192,3 +204,34 @@ def test_failures_with_their_directory_in_the_reason_are_counted_together(tmp_pa
                     {0: ["u1", "u2", "s"]})
     counts = tables.failures(analyse([run]))
     assert counts.by_reason == [("failed", "sh exited with status 1: boom (see /r/evals/<uuid>/stderr.log)", {0: 2})]
+
+
+def test_runtime_as_an_objective_has_one_column_and_one_pick(tmp_path):
+    """Objectives energy, force and runtime: the runtime is not added again after them."""
+    spec = {**SPEC, "objectives": [*SPEC["objectives"], {"name": "runtime", "unit": "s"}]}
+    evaluations = [attrs.evolve(e, fitness=(*e.fitness, e.metrics["runtime"]))
+                   for e in (ok("p", 0, 0, 0.002, 0.030, runtime=50.0), ok("q", 0, 1, 0.001, 0.035, runtime=90.0))]
+    run = write_run(tmp_path / "three", {0: evaluations}, {0: ["p", "q"]}, spec=spec)
+    assert main([str(run), "--reference", "1,1,100"]) == 0
+    for table in ("selected.csv", "final.csv", "front.csv"):
+        with open(run / "report" / table, newline="", encoding="utf-8") as handle:
+            header = next(csv.reader(handle))
+        assert header.count("runtime (s)") == 1, (table, header)
+    picks = [(r["choice"], r["uuid"]) for r in rows(run / "report" / "selected.csv")]
+    assert picks == [("lowest energy_rmse", "q"), ("lowest force_rmse", "p"), ("lowest runtime", "p")]
+
+
+def test_parallel_axis_labels_tell_close_values_apart():
+    """A converged parameter spans a sliver of its range: its ticks still read apart."""
+    _, _, labels = plots._column([2.44001e-05, 2.44032e-05], None, log=False)
+    assert len(set(labels)) == len(labels) == 5, labels
+    assert plots._column([1.0, 2.0], None, log=False)[2] == ["1", "1.25", "1.5", "1.75", "2"]
+
+
+def test_the_closing_line_counts_accurate_solutions_only_when_there_are_limits(tmp_path, capsys):
+    run = run_a(tmp_path / "runA")
+    assert main([str(run), "--reference", "1,1"]) == 0
+    assert "4 solutions on the front, 6 chemically accurate;" in capsys.readouterr().out
+    write_run(run, {}, {}, spec={**SPEC, "objectives": [{"name": "energy_rmse"}, {"name": "force_rmse"}]})
+    assert main([str(run), "--reference", "1,1", "--out", str(tmp_path / "nolimits")]) == 0
+    assert "4 solutions on the front, no chemical-accuracy limits;" in capsys.readouterr().out
