@@ -10,6 +10,7 @@ Everything else (CSV files, reports, resume) is derived from it.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -260,6 +261,15 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(f"file:{quote(str(path.absolute()))}?{query}", uri=True, isolation_level=None)
     try:
         _check_tables(db, path)
+    except NotAJournal:
+        db.close()
+        shm = path.with_name(path.name + "-shm")
+        if wal.exists() and not shm.exists() and not os.access(path.parent, os.W_OK):
+            # SQLite needs the -shm index to read a -wal, and cannot make one here.
+            raise NotAJournal(f"{path}: its {wal.name} cannot be read without {shm.name}, which this "
+                              "read-only directory lacks: copy the run directory whole (every journal.sqlite* "
+                              "file), or read it where it can be written") from None
+        raise
     except BaseException:
         db.close()
         raise

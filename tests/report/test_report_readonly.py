@@ -103,3 +103,28 @@ def test_report_of_what_is_not_a_journal_creates_nothing(tmp_path, content):
     assert "journal" in done.stderr and "Traceback" not in done.stderr
     assert snapshot(run) == before
     assert not (tmp_path / "out").exists()
+
+
+def test_a_copy_without_the_shm_file_in_a_read_only_place_is_told_what_is_missing(tmp_path):
+    """A live run's records are in journal.sqlite-wal, which SQLite reads through the
+    -shm index: a copy that left out the -shm, in a read-only directory, cannot be read,
+    and the line says which file is missing (SQLite's own: 'unable to open database file')."""
+    from dnnp_hpo.journal import Journal
+
+    live, copy = tmp_path / "live", tmp_path / "copy"
+    live.mkdir()
+    copy.mkdir()
+    with Journal.of(live) as journal:  # open: its records are in the -wal
+        journal.set_meta("spec", {"name": "x"})
+        for name in ("journal.sqlite", "journal.sqlite-wal"):
+            shutil.copy2(live / name, copy / name)
+    assert (copy / "journal.sqlite-wal").stat().st_size > 0
+    for path in [copy, *copy.iterdir()]:
+        path.chmod(path.stat().st_mode & ~0o222)
+    try:
+        done = hpo_report(str(copy), "--out", str(tmp_path / "out"), cwd=tmp_path, prefix=tuple(unprivileged()))
+    finally:
+        for path in [copy, *copy.iterdir()]:
+            path.chmod(path.stat().st_mode | 0o200)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and "cannot be read without journal.sqlite-shm" in done.stderr, done.stderr
