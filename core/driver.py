@@ -228,7 +228,9 @@ def execute(run: RunContext, trainer: Trainer, registry: Registry) -> list[Membe
                 if checkpoint is not None:
                     study.restore(checkpoint.state)
                 population = run.experiment.optimizer.run(study, checkpoint)
-            run.hook.dnnp_hpo_run_finished(run=run, population=population)
+                # Recorded as finished before the engine is stopped: a stop that hangs or
+                # is killed (kill -9 after Ctrl-C) leaves a finished run, not one to resume.
+                run.hook.dnnp_hpo_run_finished(run=run, population=population)
         finally:
             registry.manager.unregister(recorder)
         return population

@@ -305,4 +305,5 @@ def dnnp_hpo_generation_finished(
 
 @hookspec
 def dnnp_hpo_run_finished(run: RunContext, population: Sequence[Member]) -> None:
-    """The optimizer returned; ``population`` is the final one.  Not called on a crash."""
+    """The optimizer returned; ``population`` is the final one.  Called before the engine is
+    stopped (the run is over; its workers are still up).  Not called on a crash."""

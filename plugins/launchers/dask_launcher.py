@@ -27,6 +27,7 @@ them) unless ``shutdown: true``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -50,6 +51,14 @@ from dnnp_hpo.spec import MAX_WORKERS, Invalid, at_least, at_most
 DEFAULT_LOCAL_WORKERS = 2
 #: seconds between looks at the client while no evaluation finishes (is the scheduler there?)
 ALIVE_POLL_S = 5.0
+#: seconds a local cluster gets to close in order before its workers are killed
+CLOSE_TIMEOUT_S = 15.0
+#: Tasks a worker thread is given at once, 1.0: one training, none queued behind it.  Dask's
+#: default, 1.1, gives a one-thread worker a second task to hold while the first runs: it
+#: waits there while another worker may be free, and when a training takes the worker down
+#: (a crash, the OOM killer) the waiting one counts that death too, and can be given up as
+#: lost with the one that crashed.
+SATURATION = "distributed.scheduler.worker-saturation"
 _ADDRESS = re.compile(r"^(tcp|tls|ucx|inproc)://[^\s/]+$")
 _UNSET_VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -143,25 +152,76 @@ class LocalEngine:
             with Client(cluster) as client:
                 yield client
         finally:
-            cluster.close()
+            _close_local(run, cluster)
 
     def _start(self) -> Any:
+        import dask
         from distributed import LocalCluster
 
-        return LocalCluster(
-            n_workers=self.workers,
-            threads_per_worker=self.threads_per_worker,
-            processes=True,
-            host="127.0.0.1",
-            # distributed reads dashboard_address=None as its default ':8787' on every
-            # interface for the scheduler's HTTP server: keep that server on loopback, on
-            # a free port, and switch the dashboard itself off unless asked.
-            dashboard_address="127.0.0.1:0",
-            scheduler_kwargs={"dashboard": self.dashboard},
-            local_directory=str(self.local_directory),
-            silence_logs=logging.ERROR,
-            preload=["dnnp_hpo.plugins.launchers.dask_worker_setup"],  # Ctrl-C: see there
-        )
+        with dask.config.set({SATURATION: 1.0}):  # read once, when the scheduler starts
+            return LocalCluster(
+                n_workers=self.workers,
+                threads_per_worker=self.threads_per_worker,
+                processes=True,
+                host="127.0.0.1",
+                # distributed reads dashboard_address=None as its default ':8787' on every
+                # interface for the scheduler's HTTP server: keep that server on loopback, on
+                # a free port, and switch the dashboard itself off unless asked.
+                dashboard_address="127.0.0.1:0",
+                scheduler_kwargs={"dashboard": self.dashboard},
+                local_directory=str(self.local_directory),
+                silence_logs=logging.ERROR,
+                preload=["dnnp_hpo.plugins.launchers.dask_worker_setup"],  # Ctrl-C: see there
+            )
+
+
+def _close_local(run: RunContext, cluster: Any) -> None:
+    """Close a LocalCluster; if it has not closed within :data:`CLOSE_TIMEOUT_S`, kill its
+    worker processes.
+
+    distributed 2024.6 can wait for ever to close a cluster whose nannies are still
+    restarting workers that died (a training that took its worker down, as a crash in
+    an in-process trainer does): the nannies wait for workers that never report.  A
+    run whose every evaluation is recorded then never ended.
+    """
+    try:
+        cluster.close(timeout=CLOSE_TIMEOUT_S)
+        return
+    except TimeoutError:
+        pass
+    notice(run, f"dask: the local cluster did not close within {CLOSE_TIMEOUT_S:g} s; killing its workers")
+    _kill_local_workers()
+    loop_runner = getattr(cluster, "_loop_runner", None)  # else distributed waits at exit again
+    if loop_runner is not None:
+        loop_runner.stop()
+
+
+def _kill_local_workers(quiet_s: float = 1.0) -> None:
+    """SIGKILL this process's Dask worker processes until none has appeared for
+    ``quiet_s`` (a nanny's restart under way may start one more).  Their trainings are
+    stopped by the watchdog, as those of any dead worker (core/process.py)."""
+    import psutil
+
+    def workers() -> list[Any]:
+        found = []
+        for child in psutil.Process().children():
+            try:
+                argv = child.cmdline()
+            except psutil.Error:
+                continue  # gone, or a zombie its nanny has not reaped
+            if argv and (argv[0].startswith("dask worker") or any("spawn_main" in a for a in argv)):
+                found.append(child)
+        return found
+
+    quiet_since = time.monotonic()
+    while time.monotonic() - quiet_since < quiet_s:
+        found = workers()
+        for worker in found:
+            with contextlib.suppress(psutil.Error):
+                worker.kill()
+        if found:
+            quiet_since = time.monotonic()
+        time.sleep(0.1)
 
 
 @contextmanager

@@ -100,3 +100,14 @@ def decorated_zdt1(params):
     """A decorator's wrapper (functools.wraps): called with the parameters alone, though
     the function it wraps takes two arguments."""
     return _scaled_zdt1(params, 1.0)
+
+
+def zdt1_crashing_its_worker(params):
+    """ZDT1 that takes its Dask worker process down for x0 > 0.7, as a crash in an
+    in-process trainer (a segfault in a C extension) does: Dask retries it on other
+    workers until it gives up (KilledWorker), and the nannies restart the dead ones."""
+    import os
+
+    if params["x0"] > 0.7:
+        os._exit(1)
+    return zdt1(params)

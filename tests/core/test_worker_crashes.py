@@ -1,0 +1,34 @@
+"""Trainings that take their local Dask worker down: the run ends all the same.
+
+Dask gives such an evaluation up after its retries (recorded ``lost``, the MAXINT
+fitness), and the nannies restart the dead workers.  Closing the local cluster while
+they restart could hang for ever in distributed 2024.6 (in about two runs of three
+here): the run had recorded everything and never ended.  Real hpo-run, real local Dask.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from hpo_testutil import subprocess_env, write_spec, zdt_spec
+
+from dnnp_hpo.journal import Journal
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [7, 8])
+def test_a_run_whose_trainings_crash_their_workers_ends(tmp_path, hpo_run_exe, seed: int) -> None:
+    run_dir = tmp_path / "run"
+    spec = write_spec(tmp_path / "s.yaml", zdt_spec(run_dir, pop_size=8, generations=1, workers=2, seed=seed,
+                                                    callable_="hpo_testfuncs:zdt1_crashing_its_worker"))
+    done = subprocess.run([str(hpo_run_exe), str(spec)], cwd=tmp_path, env=subprocess_env(), capture_output=True,
+                          text=True, timeout=120, check=False, start_new_session=True)
+    assert done.returncode == 0, done.stderr
+    with Journal.of(run_dir, readonly=True) as journal:
+        evaluations = journal.evaluations()
+        assert journal.meta("finished", False)
+    assert sorted(e.trial.birth_id for e in evaluations) == list(range(16))
+    lost = [e for e in evaluations if e.status == "lost"]
+    assert lost and all("KilledWorker" in e.reason for e in lost), [e.reason for e in evaluations]
+    assert all(e.trial.params["x0"] > 0.7 for e in lost)
