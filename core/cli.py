@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from dnnp_hpo.runlock import RunLock
 EXIT_NOTHING_SUCCEEDED = 1  #: the search ran to its end and no evaluation succeeded
 EXIT_BAD_INPUT = 2
 EXIT_LAUNCH_FAILED = 3
+EXIT_INTERNAL_ERROR = 4  #: an unexpected exception: a bug in dnnp-hpo or in a plugin
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -191,11 +193,27 @@ def _interrupt_once(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def internal_error(prog: str, exc: BaseException) -> str:
+    """The last line after the traceback of an unexpected exception: what it was, in one line."""
+    message = " ".join(str(exc).split())
+    return (f"{prog}: internal error: {type(exc).__name__}{': ' + message if message else ''} "
+            "(a bug in dnnp-hpo or in a plugin: the traceback above says where)")
+
+
 def entry_point() -> None:
-    """Console script: exit with main()'s status."""
+    """Console script: exit with main()'s status.
+
+    An exception nothing expected (a plugin's ``prepare``, ``render`` or observer hook
+    that raises, a bug of dnnp-hpo) keeps its traceback, which is what its author needs,
+    then ends with one line saying so and exit status 4: status 1 means the search ran to
+    its end and nothing succeeded, which a script reads differently."""
     signal.signal(signal.SIGINT, _interrupt_once)
     try:
         sys.exit(main())
     except KeyboardInterrupt:
         print("hpo-run: interrupted", file=sys.stderr)
         sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are not Exceptions
+        traceback.print_exc()
+        print(internal_error("hpo-run", exc), file=sys.stderr, flush=True)
+        sys.exit(EXIT_INTERNAL_ERROR)

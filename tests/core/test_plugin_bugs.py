@@ -1,0 +1,92 @@
+"""A plugin's bug (an exception nothing expected) ends hpo-run with its traceback, then one
+line that says it is an internal error, and exit status 4: status 1 says the search ran to
+its end and no evaluation succeeded, which is not what happened.
+
+Each plugin is a real installed distribution (test_registry.distribution) run by the real
+hpo-run console script.
+"""
+
+from __future__ import annotations
+
+import pytest
+from cli_testutil import write_spec, zdt_spec
+from test_registry import distribution, hpo_run_with
+
+BUGGY_TRAINER = '''\
+import attrs
+from dnnp_hpo.hookspecs import hookimpl
+
+
+@attrs.frozen
+class BuggyTrainer:
+    where: str = "prepare"
+
+    def prepare(self, run):
+        if self.where == "prepare":
+            raise RuntimeError("prepare went wrong\\non two lines")
+        return self
+
+    def render(self, trial):
+        if self.where == "render":
+            raise ZeroDivisionError("render went wrong")
+        return None
+
+    def train(self, trial):
+        return {"f1": 1.0, "f2": 2.0}
+
+
+@hookimpl
+def dnnp_hpo_trainers():
+    return {"buggy": BuggyTrainer}
+'''
+
+BUGGY_OBSERVER = '''\
+from dnnp_hpo.hookspecs import hookimpl
+
+
+@hookimpl
+def dnnp_hpo_generation_finished(run, generation, population, state):
+    raise KeyError("observer went wrong")
+'''
+
+HINT = "(a bug in dnnp-hpo or in a plugin: the traceback above says where)"
+
+
+def assert_internal_error(done, last_line: str, frame: str) -> None:
+    assert done.returncode == 4, done.stderr
+    lines = done.stderr.splitlines()
+    assert lines[-1] == f"hpo-run: internal error: {last_line} {HINT}", done.stderr
+    # the traceback is kept, above the line, and names the plugin's own frame
+    assert "Traceback (most recent call last)" in done.stderr
+    assert frame in done.stderr
+
+
+@pytest.mark.parametrize("where, last_line, frame", [
+    ("prepare", "RuntimeError: prepare went wrong on two lines", "in prepare"),
+    ("render", "ZeroDivisionError: render went wrong", "in render"),
+])
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry-run", "run"])
+def test_a_trainer_that_raises_is_an_internal_error_with_its_traceback(tmp_path, where, last_line, frame,
+                                                                        dry_run):
+    site = distribution(tmp_path / "site", "buggy-hpo", {"buggy": "buggy_plugin"}, "buggy_plugin",
+                        BUGGY_TRAINER)
+    spec = zdt_spec(tmp_path / "run")
+    spec["trainer"] = {"plugin": "buggy", "where": where}
+    path = write_spec(tmp_path / "s.yaml", spec)
+    done = hpo_run_with(site, str(path), *(["--dry-run"] if dry_run else []), cwd=tmp_path)
+    assert_internal_error(done, last_line, frame)
+    assert 'buggy_plugin.py", line' in done.stderr
+    assert not (tmp_path / "run").exists()  # raised before anything was launched
+
+
+def test_an_observer_that_raises_during_a_run_is_an_internal_error(tmp_path):
+    site = distribution(tmp_path / "site", "buggy-hpo", {"observer": "buggy_observer"}, "buggy_observer",
+                        BUGGY_OBSERVER)
+    path = write_spec(tmp_path / "s.yaml", zdt_spec(tmp_path / "run", pop_size=4, generations=1))
+    done = hpo_run_with(site, str(path), cwd=tmp_path)
+    assert_internal_error(done, "KeyError: 'observer went wrong'", "in dnnp_hpo_generation_finished")
+    # the run stopped in order: the same command resumes it (not refused as locked by a
+    # driver still running) and meets the same bug
+    assert (tmp_path / "run" / "journal.sqlite").exists()
+    again = hpo_run_with(site, str(path), cwd=tmp_path)
+    assert_internal_error(again, "KeyError: 'observer went wrong'", "in dnnp_hpo_generation_finished")
