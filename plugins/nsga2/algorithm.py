@@ -17,7 +17,7 @@ in a fraction of a second instead of several seconds (docs/benchmarks.md, sectio
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import moocore
@@ -190,9 +190,12 @@ def load_state(rng: np.random.Generator, state: dict[str, Any]) -> np.ndarray:
     return np.array(state["std"], dtype=float)
 
 
-def sbx_pipeline(rng: np.random.Generator, bounds: Sequence[tuple[float, float]], options: dict[str, Any]) -> list:
+def sbx_pipeline(rng: np.random.Generator, bounds: Sequence[tuple[float, float]], options: dict[str, Any],
+                 decode: Callable[[Sequence[float]], Mapping[str, Any]] | None = None,
+                 pending: Sequence[Sequence[float]] = ()) -> list:
     """Tournament, clone, SBX, polynomial mutation (and duplicate elimination if
-    ``options["drop_duplicates"]``); ``options`` as :data:`SBX_OPTIONS`."""
+    ``options["drop_duplicates"]``, comparing candidates ``decode``d, and the ``pending``
+    ones too: see :class:`.variation.Duplicates`); ``options`` as :data:`SBX_OPTIONS`."""
     o = {**SBX_OPTIONS, **options}
     pipeline = [
         tournament_selection(rng, size=o["tournament_size"]),
@@ -202,26 +205,26 @@ def sbx_pipeline(rng: np.random.Generator, bounds: Sequence[tuple[float, float]]
         polynomial_mutation(rng, bounds, eta=o["mutation_eta"], p_gene=o["mutation_prob"]),
     ]
     if o["drop_duplicates"]:
-        duplicates = Duplicates()
+        duplicates = Duplicates(decode=decode, pending=pending)
         pipeline = [duplicates.remember, *pipeline, duplicates.drop]
     return pipeline
 
 
 def reproduction(variation: str, rng: np.random.Generator, std: np.ndarray,
-                 bounds: Sequence[tuple[float, float]], options: dict[str, Any]) -> list:
+                 bounds: Sequence[tuple[float, float]], options: dict[str, Any],
+                 decode: Callable[[Sequence[float]], Mapping[str, Any]] | None = None,
+                 pending: Sequence[Sequence[float]] = ()) -> list:
     """The operators between the parents and ``evaluate_pool`` in Listing 1.
 
     ``options`` set the ``sbx`` preset's rates (keys of :data:`SBX_OPTIONS`); ``paper``,
-    ``sbx-tuned`` and ``sbx-steady`` have fixed ones and ignore them.
+    ``sbx-tuned`` and ``sbx-steady`` have fixed ones and ignore them.  The sbx presets
+    drop duplicates (``decode``, ``pending``: :func:`sbx_pipeline`).
     """
     if variation == PAPER:
         return [random_selection(rng), ops.clone, mutate_gaussian(rng, std=std, bounds=bounds)]
-    if variation == SBX:
-        return sbx_pipeline(rng, bounds, options)
-    if variation == SBX_TUNED:
-        return sbx_pipeline(rng, bounds, SBX_TUNED_OPTIONS)
-    if variation == SBX_STEADY:
-        return sbx_pipeline(rng, bounds, SBX_STEADY_OPTIONS)
+    presets = {SBX: options, SBX_TUNED: SBX_TUNED_OPTIONS, SBX_STEADY: SBX_STEADY_OPTIONS}
+    if variation in presets:
+        return sbx_pipeline(rng, bounds, presets[variation], decode, pending)
     raise ValueError(f"unknown variation {variation!r} (expected one of: {', '.join(VARIATIONS)})")
 
 
@@ -253,7 +256,7 @@ def nsga2(study: Study, rng: np.random.Generator, pop_size: int, generations: in
     for generation in range(first, generations + 1):
         offspring = toolz.pipe(
             parents,
-            *reproduction(variation, rng, std, bounds, options),
+            *reproduction(variation, rng, std, bounds, options, decode=study.space.decode),
             evaluate_pool(study, size=pop_size, generation=generation),
         )
         parents = survivors(offspring, parents, size=pop_size)

@@ -171,7 +171,10 @@ def steady_state_nsga2(study: Study, rng: np.random.Generator, *, pop_size: int,
             # 1 too, so that generation 0 holds the random genomes alone.
             generation = max(1, inserted // pop_size)
             std = sigmas * sigma_decay ** (generation - 1)  # as generation g of nsga2
-            child = next(toolz.pipe(population.members, *reproduction(variation, rng, std, bounds, options)))
+            # Not a copy of a member nor of an evaluation in flight (its siblings).
+            pending = [t.genome for t in study.in_flight()]
+            child = next(toolz.pipe(population.members, *reproduction(variation, rng, std, bounds, options,
+                                                                        decode=study.space.decode, pending=pending)))
             study.submit(child.genome, generation)
 
     send()

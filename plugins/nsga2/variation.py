@@ -25,7 +25,8 @@ gives an iterator of LEAP individuals, so the generation loop reads like Listing
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from leap_ec.individual import Individual
@@ -161,26 +162,33 @@ def polynomial_mutation(rng: np.random.Generator, bounds: Sequence[tuple[float, 
 class Duplicates:
     """pymoo's duplicate elimination as two pipeline operators around the breeding ones.
 
-    ``remember`` (first in the pipeline) notes the parents' genomes and passes the
-    population on; ``drop`` (last) skips any offspring whose genome equals a parent's or
-    an earlier offspring's of the same pipeline, so the breeding operators are pulled
-    again.  A duplicate costs a whole training and tells nothing new; at small
-    populations, where SBX often leaves a gene unchanged and clipping puts genes on a
-    bound, they are common.  After ``patience`` duplicates in a row (a converged
-    population, or a space too small to avoid them) the next one is let through, so the
-    generation always fills.
+    ``remember`` (first in the pipeline) notes the parents' candidates and passes the
+    population on; ``drop`` (last) skips any offspring that equals a parent, a ``pending``
+    candidate (the steady state's evaluations in flight: its siblings) or an earlier
+    offspring of the same pipeline, so the breeding operators are pulled again.  A
+    duplicate costs a whole training and tells nothing new; at small populations, where
+    SBX often leaves a gene unchanged and clipping puts genes on a bound, they are common.
+    Candidates are compared as the trainer sees them (``decode``: genes of an int or a
+    choice parameter that differ inside one value's bin are the same training), else by
+    their genes.  After ``patience`` duplicates in a row (a converged population, or a
+    space too small to avoid them) the next one is let through, so the generation always
+    fills.
     """
 
-    def __init__(self, patience: int = 100) -> None:
+    def __init__(self, patience: int = 100, decode: Callable[[Sequence[float]], Mapping[str, Any]] | None = None,
+                 pending: Iterable[Sequence[float]] = ()) -> None:
         self.patience = patience
-        self.seen: set[bytes] = set()
+        self.decode = decode
+        self.pending = {self._key(genome) for genome in pending}
+        self.seen: set[Hashable] = set()
 
-    @staticmethod
-    def _key(genome) -> bytes:
+    def _key(self, genome: Sequence[float]) -> Hashable:
+        if self.decode is not None:
+            return tuple(self.decode(genome).values())  # numbers and strings
         return np.asarray(genome, dtype=float).tobytes()
 
     def remember(self, population: list[Individual]) -> list[Individual]:
-        self.seen = {self._key(ind.genome) for ind in population}
+        self.seen = {self._key(ind.genome) for ind in population} | self.pending
         return population
 
     def drop(self, next_individual: Iterator[Individual]) -> Iterator[Individual]:

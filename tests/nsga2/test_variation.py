@@ -38,7 +38,9 @@ from dnnp_hpo.plugins.nsga2.variation import (
     sbx_pair,
     tournament_selection,
 )
+from dnnp_hpo.plugins.params import ChoiceParameter, IntParameter
 from dnnp_hpo.problems import zdt1
+from dnnp_hpo.space import SearchSpace
 from dnnp_hpo.spec import Invalid
 
 N = 7
@@ -191,6 +193,47 @@ def test_duplicates_of_parents_and_siblings_are_bred_again():
     assert [g[0] for g in kept] == [0.5, 0.7]
 
 
+def _discrete_space() -> SearchSpace:
+    """An int and a choice parameter, as DeePMD spaces have (neuron sizes, activations)."""
+    return SearchSpace({"width": IntParameter(init=(10, 20), sigma=1.0),
+                        "act": ChoiceParameter(choices=("tanh", "relu", "gelu"), sigma=0.5)})
+
+
+def test_duplicates_are_candidates_the_trainer_would_see_alike():
+    """Genes that differ inside one value's bin are the same training: 14.2 and 13.6
+    are both width 14, 1.1 and 1.9 both the choice relu."""
+    space = _discrete_space()
+    duplicates = Duplicates(decode=space.decode)
+    duplicates.remember([individual(np.array([14.2, 1.1]))])
+    bred = [np.array([13.6, 1.9]), np.array([15.0, 1.9]), np.array([15.4, 1.5]), np.array([14.0, 0.5])]
+    kept = [space.decode(ind.genome) for ind in duplicates.drop(individual(g) for g in bred)]
+    assert kept == [{"width": 15, "act": "relu"}, {"width": 14, "act": "tanh"}]
+
+
+def test_duplicates_of_pending_candidates_are_bred_again():
+    """The steady state's evaluations in flight are the offspring's siblings."""
+    duplicates = Duplicates(pending=[np.full(N, 0.3)])
+    duplicates.remember([individual(np.full(N, 0.1))])
+    kept = [ind.genome[0] for ind in duplicates.drop(individual(np.full(N, v)) for v in (0.3, 0.1, 0.4))]
+    assert kept == [0.4]
+
+
+def test_a_discrete_space_breeds_no_candidate_twice_in_a_generation(tmp_path):
+    """A whole generational run over a space of an int and a choice: the offspring of a
+    generation decode to candidates no parent and no sibling was (the space has 33,
+    a generation 6: the breeding never has to give up)."""
+    space = _discrete_space()
+    study = FakeStudy()
+    study.space = space
+    rng = np.random.default_rng(3)
+    initial = [[rng.uniform(*r) for r in space.init_ranges] for _ in range(6)]
+    nsga2(study, rng, pop_size=6, generations=5, sigma_decay=0.85, initial=initial, variation=SBX_TUNED)
+    for (_, before, _), (generation, _, _) in zip(study.generations, study.generations[1:]):
+        born = [repr(space.decode(e.trial.genome)) for e in study.evaluated if e.trial.generation == generation]
+        assert len(born) == 6 and len(set(born)) == 6, born
+        assert not set(born) & {repr(space.decode(g)) for g in genomes_of(before)}
+
+
 def test_duplicates_give_way_when_nothing_new_comes():
     """A converged population must still fill its generation: after ``patience``
     duplicates in a row one is let through."""
@@ -276,6 +319,9 @@ class FakeSpace:
     init_ranges = [(0.0, 1.0)] * N
     bounds = [(0.0, 1.0)] * N
     sigmas = [0.1] * N
+
+    def decode(self, genome):
+        return {f"x{i}": float(g) for i, g in enumerate(genome)}
 
 
 class FakeStudy:

@@ -18,6 +18,9 @@ class Space:
     init_ranges = ((0.0, 1.0),) * 3
     sigmas = (0.1, 0.2, 0.3)
 
+    def decode(self, genome):
+        return dict(zip(self.names, map(float, genome)))
+
 
 class InstantStudy:
     """The Study's steady-state interface, evaluating ZDT1 at once (no engine: the
@@ -56,9 +59,9 @@ def test_sigmas_anneal_once_per_pop_size_evaluations(monkeypatch):
     seen = []
     real = asynchronous.reproduction
 
-    def recording(variation, rng, std, bounds, options):
+    def recording(variation, rng, std, bounds, options, **duplicates):
         seen.append(np.array(std))
-        return real(variation, rng, std, bounds, options)
+        return real(variation, rng, std, bounds, options, **duplicates)
 
     monkeypatch.setattr(asynchronous, "reproduction", recording)
     study = InstantStudy(workers=3)
@@ -82,9 +85,9 @@ def test_the_plugin_breeds_with_sbx_steady_unless_told_otherwise(monkeypatch):
     used = []
     real = asynchronous.reproduction
 
-    def recording(variation, rng, std, bounds, options):
+    def recording(variation, rng, std, bounds, options, **duplicates):
         used.append(variation)
-        return real(variation, rng, std, bounds, options)
+        return real(variation, rng, std, bounds, options, **duplicates)
 
     monkeypatch.setattr(asynchronous, "reproduction", recording)
     NSGA2Async(pop_size=6, max_births=20).run(InstantStudy(workers=2))
