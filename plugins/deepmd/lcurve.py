@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import attrs
@@ -91,13 +91,19 @@ def read_lcurve(path: Path) -> Lcurve:
     return Lcurve(columns, np.array([values for _, values in data], dtype=float))
 
 
-def fitness(lcurve: Lcurve, metrics: Mapping[str, str], last_rows: int = 1) -> dict[str, float]:
+def fitness(lcurve: Lcurve, metrics: Mapping[str, str], last_rows: int = 1,
+            required: Collection[str] | None = None) -> dict[str, float]:
     """``{metric: value}`` where value is column ``metrics[metric]`` of the last row, or the
     mean of the last ``last_rows`` rows (all rows if there are fewer).
 
-    LcurveError names a missing column, or a NaN or infinite value and its step.
+    LcurveError names a missing column, or a NaN or infinite value and its step, of a
+    metric in ``required`` (the objectives; None: every metric).  A metric not required
+    is left out of the result where its column is missing or not finite: DeePMD-kit
+    writes nan where the data hold no reference values (no virials), and a metric only
+    recorded must not fail a training that measured its objectives.
     """
-    missing = [column for column in metrics.values() if column not in lcurve.columns]
+    needed = set(metrics) if required is None else set(required)
+    missing = [column for metric, column in metrics.items() if metric in needed and column not in lcurve.columns]
     if missing:
         raise LcurveError(f"lcurve has no column(s) {', '.join(missing)} "
                           f"(it has: {', '.join(lcurve.columns)})")
@@ -105,11 +111,14 @@ def fitness(lcurve: Lcurve, metrics: Mapping[str, str], last_rows: int = 1) -> d
     steps = tail[:, lcurve.columns.index("step")]
     result: dict[str, float] = {}
     for metric, column in metrics.items():
+        if column not in lcurve.columns:
+            continue
         values = tail[:, lcurve.columns.index(column)]
-        for step, value in zip(steps, values):
-            if not math.isfinite(value):
-                raise LcurveError(f"{column} is {value} at step {int(step)}")
-        result[metric] = float(values.mean())
+        bad = [(step, value) for step, value in zip(steps, values) if not math.isfinite(value)]
+        if bad and metric in needed:
+            raise LcurveError(f"{column} is {bad[0][1]} at step {int(bad[0][0])}")
+        if not bad:
+            result[metric] = float(values.mean())
     return result
 
 
@@ -127,11 +136,19 @@ def schedule(data: Mapping) -> tuple[int, int] | None:
 
 
 #: an lcurve.out column: a loss term's name with ``_val`` or ``_trn`` (and ``_<model key>``
-#: in multi-task training; DeePMD-kit's print_header), or the learning rate
+#: in multi-task training; DeePMD-kit's print_header), or the learning rate.  Any loss and
+#: backend: the TensorFlow ``ener`` loss is checked exactly (:func:`check_ener_columns`).
 COLUMN = re.compile(r"[a-z0-9_]+_(val|trn)(_\w+)?|lr")
-#: the columns of a single-task energy model, for suggestions
-KNOWN_COLUMNS = ("rmse_val", "rmse_trn", "rmse_e_val", "rmse_e_trn", "rmse_f_val", "rmse_f_trn",
-                 "rmse_v_val", "rmse_v_trn", "lr")
+#: the terms of DeePMD-kit's ``ener`` loss in the TensorFlow backend, with the defaults of
+#: their (start_pref, limit_pref): a term is in the loss, and its ``rmse_<term>_val`` and
+#: ``rmse_<term>_trn`` columns in lcurve.out, unless both are 0 (deepmd/tf/loss/ener.py,
+#: has_e ... has_gf; its eval() gives rmse, rmse_e, rmse_ae, rmse_f, rmse_v, rmse_pf, rmse_gf)
+ENER_TERMS = {"e": (0.02, 1.0), "ae": (0.0, 0.0), "f": (1000.0, 1.0), "v": (0.0, 0.0), "pf": (0.0, 0.0),
+              "gf": (0.0, 0.0)}
+#: every column the TensorFlow ``ener`` loss can write (``_val`` ones with validation data only)
+ENER_COLUMNS = ("step", "rmse_val", "rmse_trn", *(f"rmse_{t}_{s}" for t in ENER_TERMS for s in ("val", "trn")),
+                "lr")
+_TERM_COLUMN = re.compile(r"rmse_(\w+?)_(?:val|trn)")
 
 
 def check_columns(metrics: Mapping[str, str]) -> None:
@@ -139,10 +156,65 @@ def check_columns(metrics: Mapping[str, str]) -> None:
     a misspelt column failed every training, each only at its end."""
     for name, column in metrics.items():
         if not isinstance(column, str) or not COLUMN.fullmatch(column):
-            close = difflib.get_close_matches(str(column), KNOWN_COLUMNS, n=1)
+            close = difflib.get_close_matches(str(column), ENER_COLUMNS, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise SpecError(f"{column!r} is not an lcurve.out column of DeePMD-kit{hint}: expected a loss term "
                             "with _val or _trn, such as rmse_e_val or rmse_f_trn, or lr", f"metrics.{name}")
+
+
+def ener_loss(data: Mapping) -> Mapping | None:
+    """The ``loss`` section of a rendered input if its loss is DeePMD-kit's ``ener`` (``{}``
+    where the section is left out for an energy model); None for another loss."""
+    loss = data.get("loss")
+    model = data.get("model")
+    fitting = model.get("fitting_net") if isinstance(model, Mapping) else None
+    if loss is None:
+        kind = fitting.get("type", "ener") if isinstance(fitting, Mapping) else "ener"
+        return {} if kind == "ener" else None
+    return loss if isinstance(loss, Mapping) and loss.get("type", "ener") == "ener" else None
+
+
+def term_off(loss: Mapping, term: str) -> bool:
+    """Whether both prefactors of ``term`` in an ``ener`` loss section are 0 (then
+    DeePMD-kit leaves the term out of the loss and its columns out of lcurve.out)."""
+    values = [loss.get(f"{which}_pref_{term}", default) for which, default in zip(("start", "limit"),
+                                                                                ENER_TERMS[term])]
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) and v == 0 for v in values)
+
+
+def ener_columns(data: Mapping) -> tuple[str, ...] | None:
+    """The header of the lcurve.out a TensorFlow training of the rendered input ``data``
+    writes, in order; None if its loss is not ``ener``.  ``_val`` columns come with
+    ``training.validation_data`` only (deepmd/tf/train/trainer.py, print_header)."""
+    loss = ener_loss(data)
+    if loss is None:
+        return None
+    training = data.get("training")
+    validation = isinstance(training, Mapping) and training.get("validation_data") is not None
+    sets = ("val", "trn") if validation else ("trn",)
+    terms = [""] + [f"_{term}" for term in ENER_TERMS if not term_off(loss, term)]
+    return ("step", *(f"rmse{term}_{s}" for term in terms for s in sets), "lr")
+
+
+def check_ener_columns(metrics: Mapping[str, str], losses: list[Mapping], where: str) -> None:
+    """SpecError unless every metric is a column the TensorFlow ``ener`` loss writes for
+    the rendered ``losses`` (one loss section per rendering checked at start-up): a
+    column it never writes (``rsme_e_val``, ``rmse_force_val``), or the column of a term
+    whose prefactors are 0 in every rendering (a forces-only model has no ``rmse_e_val``),
+    failed every training once it had trained to the end."""
+    for name, column in metrics.items():
+        if column not in ENER_COLUMNS:
+            close = difflib.get_close_matches(column, ENER_COLUMNS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise SpecError(f"{column!r} is not an lcurve.out column of DeePMD-kit's ener loss (TensorFlow){hint}: it writes "
+                            "step, rmse_val, rmse_trn, rmse_<term>_val and rmse_<term>_trn for the terms "
+                            f"{', '.join(ENER_TERMS)} of the loss, and lr", f"metrics.{name}")
+        term = _TERM_COLUMN.fullmatch(column)
+        if term and losses and all(term_off(loss, term[1]) for loss in losses):
+            t = term[1]
+            raise SpecError(f"{column!r} will not be in lcurve.out: loss.start_pref_{t} and loss.limit_pref_{t} "
+                            f"are both 0 in {where}, so DeePMD-kit leaves the {t} term out of the loss and "
+                            "its columns out of lcurve.out", f"metrics.{name}")
 
 
 def last_step(numb_steps: int, disp_freq: int) -> int:

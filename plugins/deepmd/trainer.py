@@ -28,6 +28,8 @@ from .lcurve import (
     LcurveError,
     check_columns,
     check_complete,
+    check_ener_columns,
+    ener_loss,
     fitness,
     last_step,
     read_lcurve,
@@ -59,10 +61,34 @@ class DeepmdTrainer(training.CommandTrainer):
         training.check_settings(run, self.settings)
         check_names(template, set(run.space.names), set(self.settings), set(training.RESERVED))
         check_columns(self.metrics)
-        prepared = PreparedDeepmd(**self.prepared_keys(run, template))
+        prepared = PreparedDeepmd(**self.prepared_keys(run, template), objectives=tuple(run.objective_names),
+                                  tensorflow=tensorflow_backend(self.command, self.env))
         prepared.check_samples(run, deepmd=self.check_input)
         training.warn_missing(run, prepared.data_paths)
         return prepared
+
+
+#: ``dp``'s flags naming the TensorFlow backend (deepmd/main.py; ``--backend`` takes the names too)
+TF_NAMES = ("tf", "tensorflow")
+#: ``dp``'s flags naming another backend
+OTHER_BACKENDS = ("pt", "pytorch", "jax", "pd", "paddle", "pt-expt", "pt_expt", "tf2", "tensorflow2", "dpmodel")
+
+
+def tensorflow_backend(command: tuple[str, ...], env: Mapping[str, str]) -> bool:
+    """Whether ``command`` trains with DeePMD-kit's TensorFlow backend, as far as its
+    arguments tell: a ``--tf`` flag, or ``dp`` with no backend flag (TensorFlow is ``dp``'s
+    default unless ``DP_BACKEND`` in ``trainer.env`` names another).  A wrapper script
+    without flags is not known to be."""
+    for i, arg in enumerate(command):
+        name = arg[2:] if arg.startswith("--") else None
+        if name is not None and name.startswith("backend"):
+            value = name.partition("=")[2] or (command[i + 1] if i + 1 < len(command) else "")
+            return value.lower() in TF_NAMES
+        if name in TF_NAMES:
+            return True
+        if name in OTHER_BACKENDS:
+            return False
+    return Path(command[0]).name == "dp" and env.get("DP_BACKEND", "tensorflow").lower() in TF_NAMES
 
 
 def disp_file(data: Mapping[str, Any], where: str) -> str:
@@ -110,6 +136,10 @@ class PreparedDeepmd(training.PreparedCommand):
     """The checked trainer: plain data, pickled to the workers."""
 
     INPUT = INPUT
+    #: the objectives of the run: the metrics a training must give (None: every metric)
+    objectives: tuple[str, ...] | None = None
+    #: the command trains with the TensorFlow backend, whose lcurve.out columns are known exactly
+    tensorflow: bool = False
     #: logged by ``dp`` once the model is trained (``--tf`` and ``--jax``; ``--pt`` logs the other)
     FINISHED = ("finished training", "Trained model has been saved to")
 
@@ -133,6 +163,9 @@ class PreparedDeepmd(training.PreparedCommand):
             rendered.append((data, where))
         for data, where in rendered:
             check_curve(data, self.metrics, where)
+        losses = [ener_loss(data) for data, _ in rendered]
+        if self.tensorflow and all(loss is not None for loss in losses):
+            check_ener_columns(self.metrics, losses, f"{self.template.path}{' (every value searched)' * (len(rendered) > 1)}")
 
     def read_fitness(self, workdir: Path, text: str) -> dict[str, float]:
         """The metrics from the last rows of ``lcurve.out`` (or the input's ``disp_file``),
@@ -143,6 +176,6 @@ class PreparedDeepmd(training.PreparedCommand):
             plan = schedule(data)
             if plan is not None:
                 check_complete(lcurve, *plan)
-            return fitness(lcurve, self.metrics, self.last_rows)
+            return fitness(lcurve, self.metrics, self.last_rows, self.objectives)
         except LcurveError as exc:
             raise TrainingFailed(str(exc)) from None

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import deepmd_testutil
 import psutil
 import pytest
 from deepmd_testutil import QUICKSTART, deepmd_spec, write_spec
@@ -71,9 +72,58 @@ def test_bad_trainer_settings_are_spec_errors(tmp_path: Path, trainer, key, mess
 
 
 def test_columns_of_every_deepmd_loss_and_multi_task_are_accepted(tmp_path: Path) -> None:
+    """With another backend (PyTorch: mae_* columns, multi-task suffixes) only the loose
+    pattern is checked; TensorFlow's ener loss is checked exactly (below)."""
     metrics = {"energy_rmse": "rmse_e_val_water", "force_rmse": "mae_f_trn", "rate": "lr"}
-    _, trainer = prepare(tmp_path, metrics=metrics)
-    assert trainer.metrics == metrics
+    _, trainer = prepare(tmp_path, metrics=metrics, command=["dp", "--pt", "train", "input.json"])
+    assert trainer.metrics == metrics and not trainer.tensorflow
+
+
+@pytest.mark.parametrize(("column", "hint"), [("rsme_e_val", "rmse_e_val"), ("rmse_force_val", "rmse_f_val"),
+                                              ("rmse_e_val_water", "rmse_e_val"), ("mae_f_val", "rmse_f_val")])
+def test_columns_the_tensorflow_ener_loss_never_writes_are_refused(tmp_path: Path, column, hint) -> None:
+    """They fitted the loose pattern, then failed every training once it had run to the end."""
+    with pytest.raises(SpecError) as info:
+        prepare(tmp_path, metrics={"energy_rmse": column, "force_rmse": "rmse_f_val"})
+    assert info.value.key == "trainer.metrics.energy_rmse"
+    assert (f"{column!r} is not an lcurve.out column of DeePMD-kit's ener loss (TensorFlow) "
+            f"(did you mean {hint!r}?)") in info.value.message
+    assert "\n" not in info.value.message
+
+
+LOSS = TINY.replace('"training": {', '"loss": {"type": "ener", "start_pref_e": $pe, "limit_pref_e": $pe}, '
+                                      '"training": {"validation_data": {}, ')
+
+
+def test_a_column_of_a_term_switched_off_is_refused(tmp_path: Path) -> None:
+    """A forces-only model (energy prefactors 0) writes no rmse_e_* columns."""
+    with pytest.raises(SpecError) as info:
+        prepare(tmp_path, LOSS, settings={"pe": 0})
+    assert info.value.key == "trainer.metrics.energy_rmse"
+    assert ("'rmse_e_val' will not be in lcurve.out: loss.start_pref_e and loss.limit_pref_e are both 0"
+            in info.value.message)
+    # Reading only the forces is fine; so is a term on for some value searched.
+    _, trainer = prepare(tmp_path, LOSS, settings={"pe": 0}, metrics={"force_rmse": "rmse_f_val"},
+                         overrides=["objectives=[{name: force_rmse}, {name: runtime}]"])
+    assert trainer.tensorflow and trainer.objectives == ("force_rmse", "runtime")
+    space = {**deepmd_testutil.SMALL_SPACE, "pe": {"type": "choice", "choices": [0, 1], "sigma": 0.5}}
+    prepare(tmp_path, LOSS, space=space)
+
+
+def test_a_metric_that_is_no_objective_may_be_missing(tmp_path: Path) -> None:
+    """Only the objectives must be read; DeePMD-kit writes nan where the data hold no
+    reference values (virials), and a column may be missing with another backend."""
+    metrics = {"energy_rmse": "rmse_e_val", "force_rmse": "rmse_f_val", "virial": "rmse_v_val", "mae": "mae_f_val"}
+    run, trainer = prepare(tmp_path, metrics=metrics, command=["dp", "--pt", "train", "input.json"])
+    workdir = tmp_path / "w"
+    workdir.mkdir()
+    (workdir / "lcurve.out").write_text("# step rmse_e_val rmse_f_val rmse_v_val lr\n0 0.5 0.7 nan 1e-3\n"
+                                        "10 0.1 0.2 nan 1e-4\n")
+    text = trainer.render(a_trial(run))
+    assert trainer.read_fitness(workdir, text) == {"energy_rmse": 0.1, "force_rmse": 0.2}
+    (workdir / "lcurve.out").write_text("# step rmse_e_val rmse_v_val lr\n0 0.5 nan 1e-3\n")
+    with pytest.raises(TrainingFailed, match="lcurve has no column.s. rmse_f_val"):
+        trainer.read_fitness(workdir, text)
 
 
 @pytest.mark.parametrize(("key", "value"), [("numb_steps", 0), ("numb_steps", -1), ("numb_steps", True),
@@ -204,3 +254,37 @@ def test_real_dp_training_gives_a_finite_fitness(tmp_path: Path, demo_data: Path
     assert rendered["model"]["descriptor"]["rcut"] == 5.0
     assert rendered["training"]["seed"] == 42
     print(f"dp training of 60 steps: {metrics['runtime']:.1f} s wall")
+
+
+@pytest.mark.slow
+def test_real_lcurve_columns_are_the_ones_predicted(tmp_path: Path, demo_data: Path) -> None:
+    """A forces-only loss with virial and atomic-energy terms on, trained by ``dp --tf``:
+    lcurve.out has exactly the columns the start-up check expects (no rmse_e_*), and the
+    virial column, nan without virial data, is left out of the metrics, not a failure."""
+    from dnnp_hpo.plugins.deepmd.lcurve import ener_columns, read_lcurve
+
+    template = (QUICKSTART.parent / "templates" / "deepmd_se_e2_a_demo.json").read_text()
+    start = template.index('"loss"')
+    end = template.index('"training"')
+    template = template[:start] + ('"loss": {"type": "ener", "start_pref_e": 0, "limit_pref_e": 0, '
+                                   '"start_pref_v": 1, "limit_pref_v": 1, "start_pref_ae": 1, "limit_pref_ae": 1},\n  '
+                                   ) + template[end:]
+    (tmp_path / "forces.json").write_text(template)
+    overrides = [
+        f"run_dir={tmp_path / 'run'}", f"trainer.template={tmp_path / 'forces.json'}",
+        f"trainer.settings.train_systems={demo_data / 'train'}",
+        f"trainer.settings.valid_systems={demo_data / 'valid'}",
+        "trainer.settings.numb_steps=20", "trainer.settings.disp_freq=10", "trainer.settings.decay_steps=10",
+        "trainer.metrics={force_rmse: rmse_f_val, virial_rmse: rmse_v_val}",
+        "objectives=[{name: force_rmse}, {name: runtime}]", "report.chemical_accuracy={force_rmse: 0.04}",
+    ]
+    run, trainer = prepare_run(QUICKSTART, load_registry(), overrides)
+    params = {"start_lr": 3e-3, "stop_lr": 1e-4, "rcut": 5.0, "rcut_smth": 2.0, "scale_by_worker": "linear",
+              "desc_activ_func": "tanh", "fitting_activ_func": "tanh"}
+    trial = a_trial(run, params)
+    metrics = trainer.train(trial)
+    assert set(metrics) == {"force_rmse", "runtime"} and math.isfinite(metrics["force_rmse"])
+    curve = read_lcurve(trial.workdir / "lcurve.out")
+    predicted = ener_columns(json.loads((trial.workdir / "input.json").read_text()))
+    assert curve.columns == predicted
+    assert "rmse_e_val" not in predicted and "rmse_v_val" in predicted
