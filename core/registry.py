@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib.metadata
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,6 +15,9 @@ from dnnp_hpo import hookspecs
 from dnnp_hpo.errors import PluginError, SpecError
 
 KINDS = ("parameter_types", "trainers", "launchers", "optimizers")
+PREFIX = "dnnp_hpo_"  #: every hook's name begins so
+#: the names of the hooks of core/hookspecs.py
+HOOKS = tuple(sorted(name for name in vars(hookspecs) if name.startswith(PREFIX)))
 
 
 def kind_name(kind: str) -> str:
@@ -54,11 +59,74 @@ def _distribution(entry_point: importlib.metadata.EntryPoint) -> str:
     return dist.name if dist is not None else "an unknown distribution"
 
 
+def _shown(value: object, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for one line."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= limit else f"{text[:limit]}..."
+
+
+def _check_hook_names(manager: pluggy.PluginManager, plugin: object, where: str) -> None:
+    """PluginError for what pluggy would silently ignore: a ``dnnp_hpo_*`` function that is
+    no hook of dnnp-hpo (a misspelt hook name), or one not decorated with ``@hookimpl``."""
+    for attr in sorted(dir(plugin)):
+        if not attr.startswith(PREFIX):
+            continue
+        if not callable(getattr(plugin, attr, None)):
+            continue
+        decorated = manager.parse_hookimpl_opts(plugin, attr) is not None
+        if attr not in HOOKS:
+            close = difflib.get_close_matches(attr, HOOKS, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            what = "is decorated with @hookimpl but" if decorated else "is named like a hook but"
+            raise PluginError(f"{where}: {attr} {what} is no hook of dnnp-hpo{hint}; "
+                              f"the hooks are in dnnp_hpo/hookspecs.py")
+        if not decorated:
+            raise PluginError(f"{where}: {attr} is not decorated with @hookimpl "
+                              "(from dnnp_hpo.hookspecs import hookimpl), so dnnp-hpo would never call it")
+
+
+def _validation_problem(manager: pluggy.PluginManager, exc: Exception) -> str:
+    """pluggy's message (three lines for arguments the hook does not pass) as one line."""
+    text = str(exc)
+    match = re.search(r"for hook '(\w+)'\s+hookimpl definition: (.*?)\s+Argument\(s\) (\{.*?\}) are declared",
+                      text, re.DOTALL)
+    if match is None:
+        return " ".join(text.split())
+    hook, definition, arguments = match.groups()
+    spec = getattr(getattr(manager.hook, hook, None), "spec", None)
+    passes = ", ".join(spec.argnames) if spec is not None and spec.argnames else "no arguments"
+    return (f"{definition} takes argument(s) {arguments} that the hook {hook} does not pass "
+            f"(it passes: {passes})")
+
+
 def _register(manager: pluggy.PluginManager, plugin: object, name: str | None, where: str) -> None:
+    _check_hook_names(manager, plugin, where)
     try:
         manager.register(plugin, name=name)
     except (ValueError, pluggy.PluginValidationError) as exc:
-        raise PluginError(f"{where} cannot be registered: {exc}") from None
+        raise PluginError(f"{where} cannot be registered: {_validation_problem(manager, exc)}") from None
+
+
+def _registered(kind: str, impl: Any, where: str) -> Mapping[str, type]:
+    """What the registration hook ``impl`` returns, checked: PluginError (one line naming the
+    plugin) if it raises or returns anything but names mapped to attrs classes."""
+    call = f"{PREFIX}{kind}()"
+    expected = f"expected a mapping of {kind_name(kind)} names to attrs classes"
+    try:
+        table = impl.function()
+    except Exception as exc:  # noqa: BLE001 - whatever a plugin's hook raises, one line
+        message = " ".join(str(exc).split())
+        raise PluginError(f"{where}: {call} raised {type(exc).__name__}"
+                          f"{': ' + message if message else ''} ({expected})") from None
+    if not isinstance(table, Mapping):
+        raise PluginError(f"{where}: {call} returned {_shown(table)}: {expected}")
+    for name, cls in table.items():
+        if not isinstance(name, str) or not name:
+            raise PluginError(f"{where}: {call} returned the name {_shown(name)}: {expected}")
+        if not (isinstance(cls, type) and attrs.has(cls)):
+            raise PluginError(f"{where}: {call} registers {name!r} as {_shown(cls)}: {expected} "
+                              "(the class itself, decorated with @attrs.define or @attrs.frozen)")
+    return table
 
 
 def load_registry(extra_plugins: tuple[object, ...] = ()) -> Registry:
@@ -68,12 +136,16 @@ def load_registry(extra_plugins: tuple[object, ...] = ()) -> Registry:
     which skips, without a word, an entry point whose name another one already took:
     a plugin named ``deepmd`` or ``progress`` would vanish, or a built-in would.  Each
     is registered under ``distribution:name`` instead.  A plugin that cannot be imported,
-    and a name two distributions register, are a PluginError (one line, exit 2), for
+    a name two distributions register, a ``dnnp_hpo_*`` function that is no hook (a
+    misspelt name) or lacks ``@hookimpl``, a hook implementation taking arguments its hook
+    does not pass, and a registration hook that raises or returns anything but
+    ``{name: attrs class}`` are a PluginError (one line naming the plugin, exit 2), for
     every command: an observer that silently failed to load could lose records.
     """
     manager = pluggy.PluginManager(hookspecs.PROJECT)
     manager.add_hookspecs(hookspecs)
     dists: dict[int, str] = {}
+    wheres: dict[int, str] = {}
     for ep in importlib.metadata.entry_points(group=hookspecs.PROJECT):
         dist = _distribution(ep)
         where = f"the plugin {ep.name!r} of {dist} ({ep.value})"
@@ -85,15 +157,18 @@ def load_registry(extra_plugins: tuple[object, ...] = ()) -> Registry:
             continue
         _register(manager, plugin, f"{dist}:{ep.name}", where)
         dists[id(plugin)] = dist
+        wheres[id(plugin)] = where
     for plugin in extra_plugins:
-        _register(manager, plugin, None, f"the plugin {plugin!r}")
+        wheres[id(plugin)] = f"the plugin {_shown(plugin)}"
+        _register(manager, plugin, None, wheres[id(plugin)])
     components: dict[str, dict[str, Registered]] = {}
     for kind in KINDS:
         table: dict[str, Registered] = {}
         # Call each implementation on its own to know which distribution said what.
         for impl in getattr(manager.hook, f"dnnp_hpo_{kind}").get_hookimpls():
             dist = dists.get(id(impl.plugin), impl.plugin_name)
-            for name, cls in (impl.function() or {}).items():
+            where = wheres.get(id(impl.plugin), f"the plugin {impl.plugin_name!r}")
+            for name, cls in _registered(kind, impl, where).items():
                 if name in table:
                     both = " and ".join(sorted((table[name].distribution, dist)))
                     raise PluginError(f"two plugins register the {kind_name(kind)} {name!r}: "

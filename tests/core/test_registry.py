@@ -12,6 +12,7 @@ import os
 import textwrap
 from pathlib import Path
 
+import pytest
 from cli_testutil import VENV_BIN, run_exe, write_spec, zdt_spec
 
 TRAINER = '''\
@@ -92,3 +93,63 @@ def test_an_entry_point_to_a_missing_module_is_one_line_and_exit_2(tmp_path):
     assert done.returncode == 2
     assert len(done.stderr.splitlines()) == 1
     assert "the plugin 'gone' of gone-hpo (gone_plugin:hooks) cannot be imported" in done.stderr
+
+
+WHERE = "hpo-run: the plugin 'mycode' of mycode-hpo (mycode_plugin)"
+HEADER = "from dnnp_hpo.hookspecs import hookimpl\nfrom dnnp_hpo.plugins.function import FunctionTrainer\n\n"
+
+
+@pytest.mark.parametrize("source, line", [
+    # a misspelt hook name: pluggy registers it and never calls it
+    ("@hookimpl\ndef dnnp_hpo_trainer():\n    return {'mycode': FunctionTrainer}\n",
+     (f"{WHERE}: dnnp_hpo_trainer is decorated with @hookimpl but is no hook of dnnp-hpo "
+     "(did you mean dnnp_hpo_trainers?); the hooks are in dnnp_hpo/hookspecs.py")),
+    # the hook's own name without @hookimpl: pluggy does not see it
+    ("def dnnp_hpo_trainers():\n    return {'mycode': FunctionTrainer}\n",
+     (f"{WHERE}: dnnp_hpo_trainers is not decorated with @hookimpl (from dnnp_hpo.hookspecs import hookimpl), "
+     "so dnnp-hpo would never call it")),
+    ("def dnnp_hpo_evaluation_finishd(run, evaluation):\n    pass\n",
+     (f"{WHERE}: dnnp_hpo_evaluation_finishd is named like a hook but is no hook of dnnp-hpo "
+     "(did you mean dnnp_hpo_evaluation_finished?); the hooks are in dnnp_hpo/hookspecs.py")),
+    # an argument the hook does not pass: pluggy's message was three lines
+    ("@hookimpl\ndef dnnp_hpo_evaluation_finished(run, evalution):\n    pass\n",
+     (f"{WHERE} cannot be registered: dnnp_hpo_evaluation_finished(run, evalution) takes argument(s) "
+     "{'evalution'} that the hook dnnp_hpo_evaluation_finished does not pass (it passes: run, evaluation)")),
+], ids=["misspelt-hook", "no-hookimpl", "misspelt-undecorated", "wrong-argument"])
+def test_a_hook_pluggy_would_ignore_or_refuse_is_one_line_and_exit_2(tmp_path, source, line):
+    site = distribution(tmp_path / "site", "mycode-hpo", {"mycode": "mycode_plugin"}, "mycode_plugin",
+                        HEADER + source)
+    spec = write_spec(tmp_path / "s.yaml", zdt_spec(tmp_path / "run"))
+    for args in (["--list-plugins"], [str(spec), "--dry-run"]):
+        done = hpo_run_with(site, *args, cwd=tmp_path)
+        assert done.returncode == 2, (args, done.stderr)
+        assert done.stderr.splitlines() == [line], args
+    assert not (tmp_path / "run").exists()
+
+
+EXPECTED = "expected a mapping of trainer names to attrs classes"
+
+
+@pytest.mark.parametrize("body, line", [
+    ("    raise RuntimeError('no licence\\nfor mycode')\n",
+     f"{WHERE}: dnnp_hpo_trainers() raised RuntimeError: no licence for mycode ({EXPECTED})"),
+    ("    return [FunctionTrainer]\n",
+     f"{WHERE}: dnnp_hpo_trainers() returned [<class 'dnnp_hpo.plugins.function.FunctionTrainer'>]: {EXPECTED}"),
+    ("    return None\n", f"{WHERE}: dnnp_hpo_trainers() returned None: {EXPECTED}"),
+    ("    return {'mycode': FunctionTrainer(callable='dnnp_hpo.problems:zdt1')}\n",
+     (f"{WHERE}: dnnp_hpo_trainers() registers 'mycode' as FunctionTrainer(callable='dnnp_hpo.problems:zdt1'): "
+     f"{EXPECTED} (the class itself, decorated with @attrs.define or @attrs.frozen)")),
+    ("    return {'mycode': dict}\n",
+     (f"{WHERE}: dnnp_hpo_trainers() registers 'mycode' as <class 'dict'>: {EXPECTED} "
+     "(the class itself, decorated with @attrs.define or @attrs.frozen)")),
+    ("    return {3: FunctionTrainer}\n", f"{WHERE}: dnnp_hpo_trainers() returned the name 3: {EXPECTED}"),
+], ids=["raises", "list", "none", "instance", "not-attrs", "name-not-str"])
+def test_a_registration_hook_that_raises_or_returns_the_wrong_thing_is_one_line_and_exit_2(tmp_path, body, line):
+    site = distribution(tmp_path / "site", "mycode-hpo", {"mycode": "mycode_plugin"}, "mycode_plugin",
+                        f"{HEADER}@hookimpl\ndef dnnp_hpo_trainers():\n{body}")
+    spec = write_spec(tmp_path / "s.yaml", zdt_spec(tmp_path / "run"))
+    for args in (["--list-plugins"], [str(spec)]):
+        done = hpo_run_with(site, *args, cwd=tmp_path)
+        assert done.returncode == 2, (args, done.stderr)
+        assert done.stderr.splitlines() == [line], args
+    assert not (tmp_path / "run").exists()
