@@ -223,13 +223,18 @@ def last_step(numb_steps: int, disp_freq: int) -> int:
     return numb_steps // disp_freq * disp_freq
 
 
+def undivided(numb_steps: int, disp_freq: int) -> str:
+    """Why a training whose ``disp_freq`` does not divide its ``numb_steps`` gives no fitness."""
+    return (f"disp_freq {disp_freq} does not divide numb_steps {numb_steps}: the last row of lcurve "
+            f"is step {last_step(numb_steps, disp_freq)}'s model, not the trained one")
+
+
 def check_complete(lcurve: Lcurve, numb_steps: int, disp_freq: int) -> None:
     """LcurveError unless the last row is the trained model's: ``disp_freq`` must divide
     ``numb_steps`` (a searched ``numb_steps`` can break what the start-up check saw), and
     the curve must reach :func:`last_step`."""
     if numb_steps % disp_freq:
-        raise LcurveError(f"disp_freq {disp_freq} does not divide numb_steps {numb_steps}: the last row of lcurve "
-                          f"is step {last_step(numb_steps, disp_freq)}'s model, not the trained one")
+        raise LcurveError(undivided(numb_steps, disp_freq))
     end, expected = int(lcurve.rows[-1, lcurve.columns.index("step")]), last_step(numb_steps, disp_freq)
     if end < expected:
         raise LcurveError(f"lcurve ends at step {end}, short of step {expected} of a complete training "

@@ -34,6 +34,7 @@ from .lcurve import (
     last_step,
     read_lcurve,
     schedule,
+    undivided,
 )
 from .template import check_names, load_template, parse_rendered
 
@@ -148,6 +149,15 @@ class PreparedDeepmd(training.PreparedCommand):
         text = self.template.render(self.values(trial.params, trial.seed))
         parse_rendered(text, self.template.path)
         return text
+
+    def train(self, trial: Trial) -> dict[str, float]:
+        """Train ``trial`` (:meth:`PreparedCommand.train`), unless its ``disp_freq`` does not
+        divide its ``numb_steps`` (a searched one): then it fails at once, before ``dp``
+        starts, instead of after the whole training."""
+        plan = schedule(parse_rendered(self.render(trial), INPUT))
+        if plan is not None and plan[0] % plan[1]:
+            raise TrainingFailed(f"{undivided(*plan)} (found before dp started)")
+        return super().train(trial)
 
     def check_samples(self, run: RunContext, deepmd: bool) -> None:
         """Render the middle of the space, and each value of every choice parameter, and

@@ -288,3 +288,23 @@ def test_real_lcurve_columns_are_the_ones_predicted(tmp_path: Path, demo_data: P
     predicted = ener_columns(json.loads((trial.workdir / "input.json").read_text()))
     assert curve.columns == predicted
     assert "rmse_e_val" not in predicted and "rmse_v_val" in predicted
+
+
+def test_numb_steps_that_disp_freq_does_not_divide_fails_before_dp_starts(tmp_path: Path) -> None:
+    """A searched numb_steps of 122 with disp_freq 50 failed only after the whole training;
+    a choice of numb_steps is checked at start-up, every value."""
+    template = TINY.replace('"training": {', '"training": {"numb_steps": $n, "disp_freq": $disp_freq, ')
+    marker = tmp_path / "dp-ran"
+    command = [sys.executable, "-c", f"open({str(marker)!r}, 'w')"]
+    space = {"x": {"type": "float", "init": [0.0, 1.0], "sigma": 0.1}, "n": {"type": "int", "init": [99, 101], "sigma": 1},
+             "act": {"type": "choice", "choices": ["tanh", "relu"], "sigma": 0.5}}
+    run, trainer = prepare(tmp_path, template, space=space, settings={"disp_freq": 50}, command=command)
+    start = time.monotonic()
+    with pytest.raises(TrainingFailed) as info:
+        trainer.train(a_trial(run, {"x": 0.5, "n": 122, "act": "tanh"}))
+    assert time.monotonic() - start < 5 and not marker.exists()
+    assert info.value.reason == ("disp_freq 50 does not divide numb_steps 122: the last row of lcurve is step "
+                                 "100's model, not the trained one (found before dp started)")
+    with pytest.raises(SpecError, match=r"\(n=122\): training.disp_freq 50 does not divide training.numb_steps 122"):
+        prepare(tmp_path, template, space={**space, "n": {"type": "choice", "choices": [100, 150, 122], "sigma": 0.5}},
+                settings={"disp_freq": 50}, command=command)
