@@ -358,11 +358,20 @@ def _first_error(exc: BaseException, path: tuple[str, ...] = (),
         return path + tuple(k for k in exc.key.split(".") if k), exc.message
     if isinstance(exc, Invalid) and exc.key:
         return path + tuple(exc.key.split(".")), str(exc)
-    if isinstance(exc, KeyError):
+    if isinstance(exc, KeyError) and _missing_key(exc):
         return path, "required key is missing"
     if isinstance(exc, (Invalid, TypeError, ValueError)):
         return path, str(exc) or type(exc).__name__
     raise exc  # not a user error: a bug, let the traceback through
+
+
+def _missing_key(exc: KeyError) -> bool:
+    """Whether ``exc`` is cattrs' own "the block lacks this required key": raised for the
+    attribute its note names, with that key.  Any other KeyError (a plugin's
+    ``__attrs_post_init__`` reading ``self.settings["numb_steps"]``) is a bug to be shown
+    with its traceback, not a key the user left out."""
+    return any(isinstance(note, AttributeValidationNote) and exc.args == (note.name,)
+               for note in getattr(exc, "__notes__", []))
 
 
 def _note_keys(exc: BaseException) -> tuple[str, ...]:

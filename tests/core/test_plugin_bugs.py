@@ -90,3 +90,51 @@ def test_an_observer_that_raises_during_a_run_is_an_internal_error(tmp_path):
     assert (tmp_path / "run" / "journal.sqlite").exists()
     again = hpo_run_with(site, str(path), cwd=tmp_path)
     assert_internal_error(again, "KeyError: 'observer went wrong'", "in dnnp_hpo_generation_finished")
+
+
+KEYERROR_TRAINER = '''\
+import attrs
+from dnnp_hpo.hookspecs import hookimpl
+
+
+@attrs.frozen(kw_only=True)
+class StepsTrainer:
+    template: str
+    settings: dict = attrs.field(factory=dict)
+
+    def __attrs_post_init__(self):
+        if self.settings["numb_steps"] < 1:  # the bug: a KeyError when the user gives none
+            raise ValueError("numb_steps: expected 1 or more")
+
+    def prepare(self, run):
+        return self
+
+    def render(self, trial):
+        return None
+
+    def train(self, trial):
+        return {"f1": 1.0, "f2": 2.0}
+
+
+@hookimpl
+def dnnp_hpo_trainers():
+    return {"steps": StepsTrainer}
+'''
+
+
+def test_a_key_error_in_a_plugins_validation_is_not_reported_as_a_missing_key(tmp_path):
+    site = distribution(tmp_path / "site", "steps-hpo", {"steps": "steps_plugin"}, "steps_plugin",
+                        KEYERROR_TRAINER)
+    spec = zdt_spec(tmp_path / "run")
+    spec["trainer"] = {"plugin": "steps", "template": "t.json", "settings": {"numb_stpes": 5}}
+    path = write_spec(tmp_path / "s.yaml", spec)
+    done = hpo_run_with(site, str(path), "--dry-run", cwd=tmp_path)
+    # The old line, "s.yaml: trainer: required key is missing", blamed the user and named
+    # no key; the plugin's own frame is what its author needs.
+    assert "required key is missing" not in done.stderr
+    assert_internal_error(done, "KeyError: 'numb_steps'", "in __attrs_post_init__")
+    # a key the user really left out still reads as missing, naming it: one line, exit 2
+    del spec["trainer"]["template"]
+    done = hpo_run_with(site, str(write_spec(path, spec)), "--dry-run", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [f"hpo-run: {path}: trainer.template: required key is missing"]
