@@ -7,6 +7,7 @@ import concurrent.futures
 import heapq
 import itertools
 import math
+import sys
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -60,6 +61,7 @@ class Study:
         self.inflight: dict[Any, Trial] = {}  #: engine future -> trial
         self.ready: list[tuple[float, int, Evaluation]] = []  #: heap of known results
         self._sequence = itertools.count()
+        self._harvest_warned = False  #: a harvest that raised has been warned of
 
     def trial(self, genome: Sequence[float], generation: int, birth_id: int | None = None) -> Trial:
         """A new trial for ``genome``: fresh uuid, next birth id, its own training seed."""
@@ -212,7 +214,8 @@ class Study:
             harvest = getattr(self.trainer, "harvest", None)
             try:
                 metrics = harvest(trial) if harvest is not None else None
-            except Exception:  # noqa: BLE001 - a directory it cannot read: train it again, never stop
+            except Exception as exc:  # noqa: BLE001 - a directory it cannot read: train it again, never stop
+                self._warn_harvest_raised(exc)
                 metrics = None
             if metrics is None:
                 return None
@@ -222,6 +225,16 @@ class Study:
             start = stop - float(metrics.get(RUNTIME, 0.0))
             evaluation = measured(trial, metrics, names, start, stop)
         return attrs.evolve(evaluation, reason=HARVESTED) if evaluation.ok else evaluation
+
+    def _warn_harvest_raised(self, exc: Exception) -> None:
+        """Say once per run that the trainer's ``harvest`` raised: its trainings are run
+        again, which is right, but its author would otherwise never learn it is broken."""
+        if self._harvest_warned:
+            return
+        self._harvest_warned = True
+        message = " ".join(str(exc).split())
+        print(f"hpo-run: warning: {type(self.trainer).__name__}.harvest raised {type(exc).__name__}"
+              f"{': ' + message if message else ''}; its trainings are run again", file=sys.stderr, flush=True)
 
     def _finished(self, evaluation: Evaluation) -> None:
         self.run.hook.dnnp_hpo_evaluation_finished(run=self.run, evaluation=evaluation)
