@@ -10,6 +10,7 @@ returns a :class:`PreparedDeepmd`, plain data sent to the workers.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -64,7 +65,9 @@ class DeepmdTrainer(training.CommandTrainer):
         check_columns(self.metrics)
         prepared = PreparedDeepmd(**self.prepared_keys(run, template), objectives=tuple(run.objective_names),
                                   tensorflow=tensorflow_backend(self.command, self.env))
-        prepared.check_samples(run, deepmd=self.check_input)
+        rendered = prepared.check_samples(run, deepmd=self.check_input)
+        if "seed" not in template.names:
+            warn_fixed_seeds(run, template.path, rendered[0][0])
         training.warn_missing(run, prepared.data_paths)
         return prepared
 
@@ -90,6 +93,27 @@ def tensorflow_backend(command: tuple[str, ...], env: Mapping[str, str]) -> bool
         if name in OTHER_BACKENDS:
             return False
     return Path(command[0]).name == "dp" and env.get("DP_BACKEND", "tensorflow").lower() in TF_NAMES
+
+
+def seed_keys(data: Any, where: str = "") -> list[str]:
+    """The dotted keys named ``seed`` in a rendered input."""
+    if isinstance(data, Mapping):
+        return [found for key, value in data.items()
+                for found in ([f"{where}{key}"] if key == "seed" else []) + seed_keys(value, f"{where}{key}.")]
+    if isinstance(data, list):
+        return [found for i, value in enumerate(data) for found in seed_keys(value, f"{where}{i}.")]
+    return []
+
+
+def warn_fixed_seeds(run: RunContext, path: str, data: Mapping[str, Any]) -> None:
+    """Warn on stderr that a template without ``$seed`` does not get the seed recorded per
+    candidate (not an error: fixed seeds may be wanted)."""
+    keys = seed_keys(data)
+    what = (f"every training uses its fixed seeds ({', '.join(keys)}), so replicates repeat the same training"
+            if keys else "DeePMD-kit draws its own random seeds, so no training can be repeated")
+    print(f"hpo-run: warning: {run.spec_path}: trainer.template: {path} does not use $seed: {what}, while "
+          "individuals.csv records a different seed per candidate; put $seed where DeePMD-kit takes a seed "
+          "(descriptor, fitting_net, training)", file=sys.stderr)
 
 
 def disp_file(data: Mapping[str, Any], where: str) -> str:
@@ -159,10 +183,11 @@ class PreparedDeepmd(training.PreparedCommand):
             raise TrainingFailed(f"{undivided(*plan)} (found before dp started)")
         return super().train(trial)
 
-    def check_samples(self, run: RunContext, deepmd: bool) -> None:
+    def check_samples(self, run: RunContext, deepmd: bool) -> list[tuple[dict[str, Any], str]]:
         """Render the middle of the space, and each value of every choice parameter, and
         have each checked as JSON and (if asked and installed) by DeePMD-kit's argcheck,
-        then for a learning curve that can give the fitness (DeePMD-kit's word first)."""
+        then for a learning curve that can give the fitness (DeePMD-kit's word first);
+        return the renderings (the middle first), each with what it filled in."""
         rendered = []
         for params, what in training.sample_params(run.space):
             data = parse_rendered(self.template.render(self.values(params, 0)), self.template.path)
@@ -176,6 +201,7 @@ class PreparedDeepmd(training.PreparedCommand):
         losses = [ener_loss(data) for data, _ in rendered]
         if self.tensorflow and all(loss is not None for loss in losses):
             check_ener_columns(self.metrics, losses, f"{self.template.path}{' (every value searched)' * (len(rendered) > 1)}")
+        return rendered
 
     def read_fitness(self, workdir: Path, text: str) -> dict[str, float]:
         """The metrics from the last rows of ``lcurve.out`` (or the input's ``disp_file``),

@@ -308,3 +308,21 @@ def test_numb_steps_that_disp_freq_does_not_divide_fails_before_dp_starts(tmp_pa
     with pytest.raises(SpecError, match=r"\(n=122\): training.disp_freq 50 does not divide training.numb_steps 122"):
         prepare(tmp_path, template, space={**space, "n": {"type": "choice", "choices": [100, 150, 122], "sigma": 0.5}},
                 settings={"disp_freq": 50}, command=command)
+
+
+@pytest.mark.parametrize(("template", "words"), [
+    (TINY.replace('"seed": $seed', '"model": {"descriptor": {"seed": 1}, "fitting_net": {"seed": 2}}'),
+     ("every training uses its fixed seeds (model.descriptor.seed, model.fitting_net.seed), so replicates "
+     "repeat the same training")),
+    (TINY.replace('"seed": $seed, ', ""), "DeePMD-kit draws its own random seeds, so no training can be repeated"),
+])
+def test_a_template_without_seed_is_warned_about(tmp_path: Path, capsys, template: str, words: str) -> None:
+    """The journal records a seed per candidate that the training never saw."""
+    prepare(tmp_path, template)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if "$seed" in line]
+    assert len(lines) == 1 and lines[0].startswith("hpo-run: warning: ")
+    assert f"trainer.template: {tmp_path / 'tmpl.json'} does not use $seed: {words}, while individuals.csv " \
+           "records a different seed per candidate" in lines[0]
+    prepare(tmp_path, TINY)
+    assert "$seed" not in capsys.readouterr().err
