@@ -115,7 +115,11 @@ def warn_missing_program(run: RunContext, command: Sequence[str]) -> None:
         print(f"hpo-run: warning: {run.spec_path}: trainer.command: {program!r} is a relative path: it runs in "
               "each evaluation directory (RUN_DIR/evals/<uuid>), so it is looked up from there; give an "
               "absolute path", file=sys.stderr)
-    elif find_executable(program) == program and not (os.sep in program and Path(program).exists()):
+    elif os.sep in program:  # an absolute path: looked up nowhere else
+        if not Path(program).exists():
+            print(f"hpo-run: warning: {run.spec_path}: trainer.command: {program!r} does not exist on this "
+                  "host; every training will fail unless it exists where the workers run", file=sys.stderr)
+    elif find_executable(program) == program:
         print(f"hpo-run: warning: {run.spec_path}: trainer.command: {program!r} is not on this host's PATH "
               "(nor next to its Python); every training will fail unless the workers find it",
               file=sys.stderr)
@@ -203,6 +207,11 @@ def write_input(path: Path, text: str, data_paths: Sequence[str]) -> None:
 def run_training(command: Sequence[str], launch_prefix: Sequence[str], env: Mapping[str, str],
                  timeout_minutes: float, workdir: Path, stdout: Path, stderr: Path) -> float:
     """Run ``launch_prefix + command`` in ``workdir``; its wall seconds, or TrainingFailed saying why not."""
+    if not command or not command[0]:
+        # What a trainer's spec validation should have refused (check_command_keys does):
+        # said, rather than an IndexError recorded for every candidate.
+        raise TrainingFailed("the training command is empty: expected at least the program to run "
+                             "(the trainer should refuse this command when the spec is read)", status=ERROR)
     argv = [*launch_prefix, *command]
     index = len(launch_prefix)  # resolve the program, not the launcher
     argv[index] = find_executable(argv[index])
@@ -234,6 +243,8 @@ def check_command_keys(command: Sequence[str], timeout_minutes: float, metrics: 
         raise Invalid(f"last_rows: expected 1 or more, got {last_rows}")
     if not command:
         raise Invalid("command: expected at least the program to run")
+    if not command[0].strip():
+        raise Invalid(f"command: expected the program to run first, got {command[0]!r}")
     if RUNTIME in metrics:
         raise Invalid(f"metrics.{RUNTIME}: reserved for the wall time of the training")
 
