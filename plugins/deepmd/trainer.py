@@ -10,6 +10,7 @@ returns a :class:`PreparedDeepmd`, plain data sent to the workers.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
@@ -66,6 +67,7 @@ class DeepmdTrainer(training.CommandTrainer):
         prepared = PreparedDeepmd(**self.prepared_keys(run, template), objectives=tuple(run.objective_names),
                                   tensorflow=tensorflow_backend(self.command, self.env))
         rendered = prepared.check_samples(run, deepmd=self.check_input)
+        check_relative_systems(run, rendered, self.command)
         if "seed" not in template.names:
             warn_fixed_seeds(run, template.path, rendered[0][0])
         training.warn_missing(run, prepared.data_paths)
@@ -93,6 +95,50 @@ def tensorflow_backend(command: tuple[str, ...], env: Mapping[str, str]) -> bool
         if name in OTHER_BACKENDS:
             return False
     return Path(command[0]).name == "dp" and env.get("DP_BACKEND", "tensorflow").lower() in TF_NAMES
+
+
+def systems_paths(data: Any, where: str) -> list[tuple[str, str]]:
+    """``(key, path)`` of each data path under ``training`` (the ``systems`` of
+    ``training_data``, ``validation_data``, DeePMD-kit 1's ``training.systems``, a
+    multi-task ``data_dict``): a string or a list of strings."""
+    if isinstance(data, Mapping):
+        found = []
+        for key, value in data.items():
+            if key == "systems":
+                values = value if isinstance(value, list) else [value]
+                found.extend((f"{where}{key}", v) for v in values if isinstance(v, str))
+            else:
+                found.extend(systems_paths(value, f"{where}{key}."))
+        return found
+    return []
+
+
+def check_relative_systems(run: RunContext, rendered: list[tuple[dict[str, Any], str]],
+                           command: tuple[str, ...]) -> None:
+    """SpecError for a relative data path written in the template that cannot exist where
+    ``dp`` runs (inside the fresh evaluation directory), a warning for one that climbs
+    out of it (``../data``) to a place that does not exist: ``dp`` reads them from
+    ``RUN_DIR/evals/<uuid>/``, so a converted input.json's ``../data/train`` failed every
+    training."""
+    seen = set()
+    evaldir = run.evals_dir / "<uuid>"
+    for data, where in rendered:
+        for key, path in systems_paths(data.get("training"), "training."):
+            if not path or os.path.isabs(path) or (key, path) in seen:
+                continue
+            seen.add((key, path))
+            advice = ("give an absolute path, or a placeholder whose value is in trainer.settings and listed in "
+                      "trainer.paths (relative to the spec file, rendered absolute)")
+            inside = not os.path.normpath(path).startswith("..")
+            if inside and Path(command[0]).name == "dp":
+                # Nothing but dp runs there, and the directory holds only input.json.
+                raise SpecError(f"{where}: {key}: {path!r} is a relative path, and dp runs in the fresh evaluation "
+                                f"directory {evaldir}, where it cannot exist: {advice}", "template")
+            resolved = os.path.normpath(evaldir / path)
+            if not Path(resolved).exists():
+                print(f"hpo-run: warning: {run.spec_path}: trainer.template: {where}: {key}: {path!r} is relative "
+                      f"to the evaluation directory {evaldir} where dp runs, so it is {resolved}, which does "
+                      f"not exist; every training will fail unless it does: {advice}", file=sys.stderr)
 
 
 def seed_keys(data: Any, where: str = "") -> list[str]:

@@ -326,3 +326,33 @@ def test_a_template_without_seed_is_warned_about(tmp_path: Path, capsys, templat
            "records a different seed per candidate" in lines[0]
     prepare(tmp_path, TINY)
     assert "$seed" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("systems", "settings"), [
+    ('["data/train"]', {}),
+    ('"${train}"', {"train": "data/train"}),  # a setting not listed in paths: rendered as written
+])
+def test_a_relative_data_path_inside_the_evaluation_directory_is_refused(tmp_path: Path, systems, settings) -> None:
+    """dp runs in the fresh RUN_DIR/evals/<uuid>/: a relative path there cannot exist."""
+    (tmp_path / "data" / "train").mkdir(parents=True)  # it exists next to the spec, not where dp runs
+    template = TINY.replace('"training": {', f'"training": {{"training_data": {{"systems": {systems}}}, ')
+    with pytest.raises(SpecError) as info:
+        prepare(tmp_path, template, settings=settings, metrics={"energy_rmse": "rmse_e_trn", "force_rmse": "rmse_f_trn"})
+    assert info.value.key == "trainer.template"
+    assert (f"training.training_data.systems: 'data/train' is a relative path, and dp runs in the fresh evaluation "
+            f"directory {tmp_path / 'run' / 'evals' / '<uuid>'}, where it cannot exist: give an absolute path, or a "
+            "placeholder whose value is in trainer.settings and listed in trainer.paths") in info.value.message
+
+
+def test_a_relative_data_path_out_of_the_evaluation_directory_is_warned_about(tmp_path: Path, capsys) -> None:
+    """A converted input.json's "../data/train" is read from RUN_DIR/evals/data/train."""
+    template = TINY.replace('"training": {', '"training": {"validation_data": {"systems": ["../data/valid"]}, ')
+    (tmp_path / "data" / "valid").mkdir(parents=True)
+    prepare(tmp_path, template)
+    err = capsys.readouterr().err
+    assert (f"trainer.template: {tmp_path / 'tmpl.json'}: training.validation_data.systems: '../data/valid' is "
+            f"relative to the evaluation directory {tmp_path / 'run' / 'evals' / '<uuid>'} where dp runs, so it is "
+            f"{tmp_path / 'run' / 'evals' / 'data' / 'valid'}, which does not exist") in err
+    (tmp_path / "run" / "evals" / "data" / "valid").mkdir(parents=True)
+    prepare(tmp_path, template)
+    assert "../data/valid" not in capsys.readouterr().err
