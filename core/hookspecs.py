@@ -25,10 +25,17 @@ spec block         registration hook               protocol of the registered cl
 ``optimizer``      :func:`dnnp_hpo_optimizers`      :class:`Optimizer` (drives a :class:`Study`)
 =================  ==============================  ===================================
 
-*Observers* receive events (run started, evaluation finished, generation finished,
-run finished); the CSV records and, later, the journal and progress display are
-observers.  Every observer hook is called on the driver process, in the order the
+*Observers* receive events (run started, evaluation started, finished or interrupted,
+generation finished, run finished); the journal, the CSV records and the progress display
+are observers.  Every observer hook is called on the driver process, in the order the
 events happen; an observer must not raise for a healthy run.
+
+A user's mistake is raised as :class:`dnnp_hpo.spec.Invalid` from a registered class's
+converters, validators and ``__attrs_post_init__``, and as
+:class:`dnnp_hpo.errors.SpecError` from ``prepare`` and ``render``: one line, exit 2.
+Anything else a plugin raises on the driver is a bug: its traceback, then ``hpo-run:
+internal error: ...``, exit 4.  A registration hook must return ``{name: attrs class}``;
+a ``dnnp_hpo_*`` function that is no hook here, or lacks ``@hookimpl``, is refused.
 """
 
 from __future__ import annotations
@@ -84,7 +91,8 @@ class Trainer(Protocol):
     """Trains one candidate and measures it.
 
     Fields come from the ``trainer:`` block minus ``plugin``.  The object returned by
-    :meth:`prepare` is pickled and sent to the workers, so it must hold plain data.
+    :meth:`prepare` is pickled (cloudpickle) and sent to the workers, so it must be
+    picklable: plain data.
     """
 
     def prepare(self, run: RunContext) -> Trainer:
