@@ -184,7 +184,8 @@ class Duplicates:
 
     def _key(self, genome: Sequence[float]) -> Hashable:
         if self.decode is not None:
-            return tuple(self.decode(genome).values())  # numbers and strings
+            # repr: a plugin's parameter type may decode to a list (layer widths)
+            return repr(tuple(self.decode(genome).values()))
         return np.asarray(genome, dtype=float).tobytes()
 
     def remember(self, population: list[Individual]) -> list[Individual]:
