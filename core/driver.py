@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -18,12 +19,14 @@ from dnnp_hpo.journal import FILENAME, EmptyJournal, Journal, JournalRecorder, N
 from dnnp_hpo.registry import Registry
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.runlock import LOCK, missing_dirs
-from dnnp_hpo.spec import load_experiment
+from dnnp_hpo.spec import Invalid, load_experiment
 from dnnp_hpo.study import Study
 
 SPEC_AS_RUN = "spec.yaml"
 #: journal meta key: the trainer's and optimizer's settings as resolved when the run started
 RESOLVED = "resolved"
+#: journal meta key: RunContext.template_digest when the run started
+TEMPLATE_DIGEST = "template_digest"
 
 
 def prepare_run(spec_path: Path, registry: Registry, overrides: Sequence[str] = ()) -> tuple[RunContext, Trainer]:
@@ -36,12 +39,13 @@ def prepare_run(spec_path: Path, registry: Registry, overrides: Sequence[str] = 
     run = RunContext(experiment=experiment, spec_path=spec_path, run_dir=run_dir,
                      raw_spec=raw, hook=registry.hook)
     trainer = _checked(run, "trainer", lambda: experiment.trainer.prepare(run))
+    _check_picklable(run, trainer)
     _checked(run, "launcher", lambda: experiment.launcher.prepare(run))
     _checked(run, "optimizer", lambda: experiment.optimizer.prepare(run))
     # Render the first candidate's input now, so a broken template stops the run here.
     first = dry_run_trials(run, trainer)[0]
     _checked(run, "trainer", lambda: trainer.render(first))
-    return run, trainer
+    return attrs.evolve(run, template_digest=template_digest(trainer)), trainer
 
 
 def _checked(run: RunContext, prefix: str, step):
@@ -49,6 +53,32 @@ def _checked(run: RunContext, prefix: str, step):
         return step()
     except SpecError as exc:
         raise exc.located(str(run.spec_path), prefix) from None
+    except Invalid as exc:  # what a plugin's validators raise, raised by its prepare too
+        raise SpecError(str(exc), exc.key).located(str(run.spec_path), prefix) from None
+
+
+def _check_picklable(run: RunContext, trainer: Trainer) -> None:
+    """The prepared trainer goes to every worker pickled (cloudpickle, as Dask and Parsl
+    send it): one that cannot be is a plugin's mistake, told now rather than as a
+    traceback when the first evaluation is sent."""
+    import cloudpickle
+
+    try:
+        cloudpickle.dumps(trainer)
+    except Exception as exc:  # noqa: BLE001 - whatever pickling raises, the line says it
+        raise SpecError(f"the prepared {type(trainer).__name__} cannot be pickled to the workers "
+                        f"({type(exc).__name__}: {exc}): a trainer's prepare() must return plain data",
+                        "plugin", str(run.spec_path)).located(prefix="trainer") from None
+
+
+def template_digest(trainer: Trainer) -> str | None:
+    """SHA-256 of the template a prepared trainer renders (a command trainer's
+    ``template``, as it was read), or None if it has none."""
+    template = getattr(trainer, "template", None)
+    if template is None:
+        return None
+    text = json.dumps(template, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def dry_run_trials(run: RunContext, trainer: Trainer):
@@ -139,9 +169,10 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
         with Journal(journal_path, readonly=True) as journal:
             stored = journal.meta("spec", None)
             resolved = journal.meta(RESOLVED, None)
+            digest = journal.meta(TEMPLATE_DIGEST, None)
             finished = journal.meta("finished", False)
     except EmptyJournal:
-        stored = resolved = None
+        stored = resolved = digest = None
         finished = False
     except NotAJournal as exc:
         raise SpecError(f"{exc}: choose another run_dir or remove it", "run_dir", where) from None
@@ -173,6 +204,16 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
             f"{run.run_dir} holds a run of a different spec (keys that differ: {shown}); "
             "resume it with the spec it was started with, pass --force to continue anyway, "
             "or choose another run_dir", "run_dir", where,
+        )
+    if digest is not None and run.template_digest is not None and digest != run.template_digest \
+            and not force and not finished:
+        # The spec names the template's file; an edit of the file between two sessions
+        # would mix candidates of two models in one search, with no key that differs.
+        template = getattr(run.experiment.trainer, "template", "")
+        raise SpecError(
+            f"{run.run_dir} holds a run started with another content of the template {template} "
+            "(edited since); resume it with the template it was started with, pass --force to "
+            "continue with the edited one, or choose another run_dir", "trainer.template", where,
         )
     # A finished run only prints its front: nothing would be run with the new values.
     refilled = None if force or finished else _refilled(resolved, run)
@@ -210,6 +251,7 @@ def execute(run: RunContext, trainer: Trainer, registry: Registry) -> list[Membe
         if not run.resumed:
             # The spec last: a journal holding it is a started run (check_run_dir).
             journal.set_meta(RESOLVED, resolved_settings(run))
+            journal.set_meta(TEMPLATE_DIGEST, run.template_digest)
             journal.set_meta("spec", run.raw_spec)
             (run.run_dir / SPEC_AS_RUN).write_text(
                 yaml.safe_dump(run.raw_spec, sort_keys=False), encoding="utf-8")

@@ -28,6 +28,9 @@ class RunContext:
     recorded: frozenset[int] = attrs.field(factory=frozenset, eq=False, repr=False)
     #: whether any of those succeeded
     recorded_success: bool = False
+    #: digest of the template the prepared trainer renders (None: it has none), recorded
+    #: when the run starts and compared on resume: the spec names the file, not its content
+    template_digest: str | None = None
 
     @property
     def space(self) -> SearchSpace:

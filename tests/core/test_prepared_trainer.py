@@ -1,0 +1,68 @@
+"""What core checks of a plugin's prepared trainer at start-up (core/driver.py): an
+``Invalid`` raised by its ``prepare`` is a one-line spec error like its validators', and
+a prepared trainer that cannot be pickled to the workers is refused before anything
+runs, not found by a traceback when the first evaluation is sent."""
+
+from __future__ import annotations
+
+import threading
+
+import attrs
+import pytest
+from hpo_testutil import write_spec, zdt_spec
+
+from dnnp_hpo.driver import prepare_run
+from dnnp_hpo.errors import SpecError
+from dnnp_hpo.hookspecs import hookimpl
+from dnnp_hpo.registry import load_registry
+from dnnp_hpo.spec import Invalid
+
+
+@attrs.frozen
+class Prepared:
+    lock: object = None
+
+    def render(self, trial):
+        return None
+
+    def train(self, trial):
+        return {"f1": 0.0, "f2": 0.0}
+
+
+@attrs.frozen
+class Picky:
+    """``mode``: ``invalid`` (prepare raises Invalid), ``lock`` (prepares an unpicklable
+    object, as a trainer holding a lock or an open handle does) or ``fine``."""
+
+    mode: str = "fine"
+
+    def prepare(self, run):
+        if self.mode == "invalid":
+            raise Invalid("lr_scale: does not suit this space", "lr_scale")
+        return Prepared(threading.Lock() if self.mode == "lock" else None)
+
+
+class PickyPlugin:
+    @hookimpl
+    def dnnp_hpo_trainers(self):
+        return {"picky": Picky}
+
+
+def _prepared(tmp_path, mode: str):
+    spec = write_spec(tmp_path / "s.yaml", zdt_spec(tmp_path / "run", trainer={"plugin": "picky", "mode": mode}))
+    return prepare_run(spec, load_registry((PickyPlugin(),)))
+
+
+def test_invalid_from_prepare_is_one_line_naming_the_key(tmp_path):
+    with pytest.raises(SpecError) as error:
+        _prepared(tmp_path, "invalid")
+    assert error.value.key == "trainer.lr_scale" and "does not suit this space" in str(error.value)
+
+
+def test_a_prepared_trainer_that_cannot_be_pickled_is_refused_at_start_up(tmp_path):
+    with pytest.raises(SpecError) as error:
+        _prepared(tmp_path, "lock")
+    assert error.value.key == "trainer.plugin"
+    assert "cannot be pickled" in str(error.value) and "Prepared" in str(error.value)
+    run, trainer = _prepared(tmp_path, "fine")
+    assert isinstance(trainer, Prepared) and run.template_digest is None
