@@ -8,6 +8,7 @@ single training is launched, instead of as a hundred identical failed evaluation
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 from dnnp_hpo.errors import SpecError
@@ -34,3 +35,33 @@ def check_with_deepmd(data: dict[str, Any], path: str, what: str = "") -> None:
             f"{path}: DeePMD-kit rejects the rendered input{detail}: {one_line(str(exc), 400)}",
             "template",
         ) from None
+
+
+def activations(data: Any, where: str = "") -> list[tuple[str, Any]]:
+    """``(dotted key, value)`` of every ``activation_function`` in a rendered input."""
+    if isinstance(data, dict):
+        return [found for key, value in data.items()
+                for found in ([(f"{where}{key}", value)] if key == "activation_function" else [])
+                + activations(value, f"{where}{key}.")]
+    if isinstance(data, list):
+        return [found for i, value in enumerate(data) for found in activations(value, f"{where}{i}.")]
+    return []
+
+
+def check_activations(data: dict[str, Any], path: str, params: Mapping[str, Any]) -> None:
+    """SpecError naming a value of an ``activation_function`` key that DeePMD-kit does not
+    know, and the parameter (of ``params``, the values rendered) that gave it: DeePMD-kit's
+    argcheck takes any string, and the trainings that drew it failed.  Valid: a name of
+    ``deepmd.common.VALID_ACTIVATION`` in any case, or ``silut...`` (DeePMD-kit's
+    get_activation_func).  Does nothing if DeePMD-kit is not importable."""
+    try:
+        from deepmd.common import VALID_ACTIVATION
+    except Exception:  # noqa: BLE001 - optional: a cluster's login node may lack DeePMD-kit
+        return
+    for key, value in activations(data):
+        if not isinstance(value, str) or value.lower() in VALID_ACTIVATION or value.lower().startswith("silut"):
+            continue
+        names = [name for name, given in params.items() if given == value]
+        source = f"parameter {names[0]}" if names else "the template or trainer.settings"
+        raise SpecError(f"{path}: {key} is {value!r} (from {source}), not an activation function of DeePMD-kit: "
+                        f"it knows {', '.join(sorted(VALID_ACTIVATION))}", "template")

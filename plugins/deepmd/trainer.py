@@ -24,7 +24,7 @@ from dnnp_hpo.evaluation import Trial
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.training import is_count
 
-from .inputcheck import check_with_deepmd
+from .inputcheck import check_activations, check_with_deepmd
 from .lcurve import (
     STEP_KEYS,
     LcurveError,
@@ -235,13 +235,17 @@ class PreparedDeepmd(training.PreparedCommand):
         then for a learning curve that can give the fitness (DeePMD-kit's word first);
         return the renderings (the middle first), each with what it filled in."""
         rendered = []
-        for params, what in training.sample_params(run.space):
+        samples = training.sample_params(run.space)
+        for params, what in samples:
             data = parse_rendered(self.template.render(self.values(params, 0)), self.template.path)
             where = f"{self.template.path}{f' ({what})' if what else ''}"
             disp_file(data, where)
             if deepmd:
                 check_with_deepmd(data, self.template.path, what)
             rendered.append((data, where))
+        if deepmd:
+            for (data, _), (params, _) in zip(rendered, samples):
+                check_activations(data, self.template.path, params)
         for data, where in rendered:
             check_curve(data, self.metrics, where)
         losses = [ener_loss(data) for data, _ in rendered]

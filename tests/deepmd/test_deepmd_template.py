@@ -7,6 +7,7 @@ line on stderr naming the template and the names, no traceback, nothing written.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,27 @@ def test_validation_metrics_without_validation_data_exit_2(tmp_path: Path) -> No
     line, _ = _run_bad(tmp_path, text.replace(validation, ""), space=PAPER_SPACE,
                        settings={**settings, "numb_steps": 40000})
     assert "rmse_e_val, rmse_f_val, validation columns" in line and "training.validation_data is missing" in line
+
+
+def test_a_misspelt_activation_choice_exits_2(tmp_path: Path) -> None:
+    """DeePMD-kit's argcheck takes any string: only the trainings that drew 'tanhh' failed."""
+    choices = ["relu", "tanhh", "tanh"]
+    space = dict(PAPER_SPACE, fitting_activ_func={"type": "choice", "choices": choices, "sigma": 0.0625})
+    line, _ = _run_bad(tmp_path, PAPER_TEMPLATE.read_text(), space=space,
+                       settings={**PAPER_SETTINGS, "numb_steps": 1000})
+    assert ("tmpl.json: model.fitting_net.activation_function is 'tanhh' (from parameter fitting_activ_func), not "
+            "an activation function of DeePMD-kit: it knows gelu, gelu_tf, linear, none, relu, relu6, sigmoid, silu, silut, "
+            "softplus, tanh") in line
+
+
+def test_activation_names_are_checked_only_where_deepmd_is_importable(monkeypatch) -> None:
+    from dnnp_hpo.plugins.deepmd.inputcheck import check_activations
+
+    data = {"model": {"descriptor": {"activation_function": "Tanh"},
+                      "fitting_net": {"activation_function": "silut:3.0"}}}
+    check_activations(data, "t.json", {})  # DeePMD-kit takes any case, and silut with its parameter
+    data["model"]["descriptor"]["activation_function"] = "tanhh"
+    with pytest.raises(SpecError, match=r"model.descriptor.activation_function is 'tanhh' \(from the template or "):
+        check_activations(data, "t.json", {"x": 0.5})
+    monkeypatch.setitem(sys.modules, "deepmd.common", None)  # a login node without DeePMD-kit
+    check_activations(data, "t.json", {})
