@@ -169,6 +169,9 @@ class LocalEngine:
                 # a free port, and switch the dashboard itself off unless asked.
                 dashboard_address="127.0.0.1:0",
                 scheduler_kwargs={"dashboard": self.dashboard},
+                # Each worker's own HTTP server (health, metrics) listened on every
+                # interface by default: loopback as well.
+                worker_dashboard_address="127.0.0.1:0",
                 local_directory=str(self.local_directory),
                 silence_logs=logging.ERROR,
                 preload=["dnnp_hpo.plugins.launchers.dask_worker_setup"],  # Ctrl-C: see there

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import psutil
 import pytest
 from hpo_testutil import write_spec, zdt_spec
 
@@ -40,15 +41,30 @@ def listening_sockets() -> list[str]:
     return found
 
 
+def workers_listening() -> list[str]:
+    """``host:port`` of every TCP socket the driver's child processes (the local Dask
+    workers) listen on."""
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            connections = child.net_connections(kind="tcp")
+        except psutil.Error:
+            continue
+        found += [f"{c.laddr.ip}:{c.laddr.port}" for c in connections if c.status == psutil.CONN_LISTEN]
+    return found
+
+
 class SocketSpy:
-    """An observer: what the driver process listens on while evaluations come back."""
+    """An observer: what the driver and its workers listen on while evaluations come back."""
 
     def __init__(self) -> None:
         self.seen: set[str] = set()
+        self.workers: set[str] = set()
 
     @hookimpl
     def dnnp_hpo_evaluation_finished(self, run, evaluation):
         self.seen.update(listening_sockets())
+        self.workers.update(workers_listening())
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/net/tcp"), reason="needs Linux /proc")
@@ -62,3 +78,7 @@ def test_local_dask_run_listens_on_loopback_only(tmp_path):
     loopback = ("127.", "0000000000000000FFFF00000100007F")  # IPv4, and IPv4-mapped IPv6 as /proc shows it
     exposed = [s for s in spy.seen if not s.startswith(loopback)]
     assert exposed == [], f"listening beyond loopback: {exposed}"
+    # each worker: its comm and its HTTP server (health, metrics), which took every interface
+    assert len(spy.workers) >= 2, spy.workers
+    exposed = [s for s in spy.workers if not s.startswith(("127.", "::ffff:127."))]
+    assert exposed == [], f"workers listening beyond loopback: {exposed}"
