@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import string
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -55,15 +56,28 @@ class Template:
         plugin's YAML).  The result is not checked here: :func:`parse_rendered` does that.
         """
         out: list[str] = []
-        for piece in self.pieces:
+        for i, piece in enumerate(self.pieces):
             if isinstance(piece, str):
                 out.append(piece)
                 continue
             if piece.name not in values:
                 raise SpecError(f"{self.path}: line {piece.line}: no value for ${piece.name}", "template")
-            fragment = json_fragment(values[piece.name], piece, self.path)
+            fragment = json_fragment(values[piece.name], piece, self.path, self._alone_in_list(i))
             out.append(encode(fragment, piece) if encode else fragment)
         return "".join(out)
+
+
+    def _alone_in_list(self, index: int) -> bool:
+        """Whether placeholder ``index`` is the whole of a string that is the only item of a
+        JSON list: ``["${name}"]``."""
+        before = self.pieces[index - 1] if index > 0 else ""
+        after = self.pieces[index + 1] if index + 1 < len(self.pieces) else ""
+        return (isinstance(before, str) and isinstance(after, str) and _OPENS_LIST.search(before) is not None
+                and _CLOSES_LIST.match(after) is not None)
+
+
+_OPENS_LIST = re.compile(r'\[\s*"\Z')
+_CLOSES_LIST = re.compile(r'"\s*\]')
 
 
 def _plain(value: Any) -> Any:
@@ -72,8 +86,9 @@ def _plain(value: Any) -> Any:
     return item() if callable(item) and not isinstance(value, (list, tuple, dict)) else value
 
 
-def json_fragment(value: Any, where: Placeholder, path: str) -> str:
-    """``value`` as JSON text for the place ``where`` stands in."""
+def json_fragment(value: Any, where: Placeholder, path: str, alone_in_list: bool = False) -> str:
+    """``value`` as JSON text for the place ``where`` stands in (``alone_in_list``: the
+    placeholder is written ``["${name}"]``, for the advice of an error)."""
     value = _plain(value)
     if isinstance(value, float) and not math.isfinite(value):
         raise SpecError(f"{path}: line {where.line}: ${where.name} is {value}, which JSON cannot hold",
@@ -87,10 +102,15 @@ def json_fragment(value: Any, where: Placeholder, path: str) -> str:
         return json.dumps(value)[1:-1]  # the escaped characters, without the quotes
     if isinstance(value, (bool, int, float)):
         return json.dumps(value)
-    raise SpecError(
-        f"{path}: line {where.line}: ${where.name} stands inside a JSON string, but its value "
-        f"{value!r} is not a string or a number: write it without the quotes", "template",
-    )
+    what = f"{path}: line {where.line}: ${where.name} stands inside a JSON string, but its value {value!r}"
+    if isinstance(value, (list, tuple)) and alone_in_list:
+        # Without the quotes alone, ["$name"] would be a list in a list.
+        raise SpecError(f"{what} is a list: write ${where.name} in place of the whole [\"${{{where.name}}}\"], "
+                        "without the brackets and the quotes: a list value is written as a JSON list", "template")
+    if isinstance(value, (list, tuple)):
+        raise SpecError(f"{what} is a list: write ${where.name} without the quotes where a list belongs (it is "
+                        "written as a JSON list; inside brackets it would be a list in a list)", "template")
+    raise SpecError(f"{what} is not a string or a number: write it without the quotes", "template")
 
 
 def parse_template(text: str, path: str) -> Template:

@@ -200,3 +200,23 @@ def test_activation_names_are_checked_only_where_deepmd_is_importable(monkeypatc
         check_activations(data, "t.json", {"x": 0.5})
     monkeypatch.setitem(sys.modules, "deepmd.common", None)  # a login node without DeePMD-kit
     check_activations(data, "t.json", {})
+
+
+@pytest.mark.parametrize("written", ['["${systems}"]', '[ "$systems" ]'])
+def test_a_list_in_a_quoted_placeholder_in_brackets_gets_the_right_advice(written: str) -> None:
+    """"Write it without the quotes" made ["$systems"]: a list in a list."""
+    value = ["/data/a", "/data/b"]
+    template = parse_template(f'{{"systems": {written}}}', "t.json")
+    with pytest.raises(SpecError) as info:
+        template.render({"systems": value})
+    assert ("$systems stands inside a JSON string, but its value ['/data/a', '/data/b'] is a list: write $systems "
+            'in place of the whole ["${systems}"], without the brackets and the quotes') in info.value.message
+    # the advice, followed, gives the list
+    assert json.loads(parse_template('{"systems": $systems}', "t.json").render({"systems": value})) == \
+        {"systems": value}
+    # the old advice would have nested it
+    nested = parse_template('{"systems": [$systems]}', "t.json").render({"systems": value})
+    assert json.loads(nested) == {"systems": [value]}
+    # a list elsewhere in a string is told that brackets would nest it
+    with pytest.raises(SpecError, match=r"write \$c without the quotes where a list belongs"):
+        parse_template('{"a": ["x", "$c"]}', "t.json").render({"c": [1, 2]})
