@@ -49,6 +49,8 @@ from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import MAX_WORKERS, Invalid, at_least, at_most
 
 DEFAULT_LOCAL_WORKERS = 2
+#: seconds a joined cluster's scheduler and min_workers are waited for
+DEFAULT_WAIT_S = 600.0
 #: seconds between looks at the client while no evaluation finishes (is the scheduler there?)
 ALIVE_POLL_S = 5.0
 #: seconds a local cluster gets to close in order before its workers are killed
@@ -283,7 +285,8 @@ class JoinedEngine:
     """A scheduler started by someone else (the batch script), found by file or address."""
 
     find_address: Callable[[float], str]  #: deadline (monotonic) -> scheduler address
-    where: str  #: for messages
+    key: str  #: the launcher key that found it (scheduler_file, address), for messages
+    where: str  #: how it was found, for messages
     min_workers: int
     wait_timeout: float
     shutdown: bool
@@ -298,7 +301,7 @@ class JoinedEngine:
         try:
             client = Client(address, timeout=max(1.0, deadline - time.monotonic()))
         except OSError as exc:
-            raise LaunchFailed(f"launcher.{self.where}: cannot reach the Dask scheduler at {address} "
+            raise LaunchFailed(f"launcher.{self.key}: cannot reach the Dask scheduler at {address} ({self.where}) "
                                f"within launcher.wait_timeout: {exc}") from None
         try:
             self._await_workers(run, client, address, started, deadline)
@@ -318,10 +321,12 @@ class JoinedEngine:
         if self.min_workers:
             try:
                 client.wait_for_workers(self.min_workers, timeout=max(0.1, deadline - time.monotonic()))
-            except TimeoutError as exc:
+            except TimeoutError:
+                # Dask's own message has the unrounded seconds ("after 3.836298150999937")
+                arrived = len(client.scheduler_info().get("workers", {}))
                 raise LaunchFailed(
-                    f"dask: {exc} (launcher.min_workers {self.min_workers}, launcher.wait_timeout "
-                    f"{self.wait_timeout:g} s, scheduler {address})"
+                    f"dask: only {arrived} of launcher.min_workers {self.min_workers} worker(s) arrived within "
+                    f"launcher.wait_timeout {self.wait_timeout:g} s (scheduler {address})"
                 ) from None
         ready = time.monotonic()
         info = client.scheduler_info()
@@ -375,7 +380,7 @@ class DaskLauncher:
     #: or join the scheduler at this address
     address: str | None = attrs.field(default=None, validator=_dask_address)
     min_workers: int = attrs.field(default=0, validator=[at_least(0), at_most(MAX_WORKERS)])  #: wait for them first
-    wait_timeout: float = attrs.field(default=600.0, validator=_positive_seconds)
+    wait_timeout: float = attrs.field(default=DEFAULT_WAIT_S, validator=_positive_seconds)
     shutdown: bool = False  #: stop a joined scheduler and its workers at the end
 
     def __attrs_post_init__(self) -> None:
@@ -391,7 +396,7 @@ class DaskLauncher:
                 raise Invalid("dashboard and threads_per_worker are for a local cluster; pass them to "
                               "`dask scheduler` / `dask worker` in the batch script")
         else:
-            for key, default in (("min_workers", 0), ("shutdown", False)):
+            for key, default in (("min_workers", 0), ("shutdown", False), ("wait_timeout", DEFAULT_WAIT_S)):
                 if getattr(self, key) != default:
                     raise Invalid(f"{key} is for a joined cluster (scheduler_file or address)", key)
 
@@ -409,11 +414,11 @@ class DaskLauncher:
         """The object that gives the Client for this block's mode."""
         if self.scheduler_file is not None:
             path = expand_path(self.scheduler_file, "scheduler_file")
-            return JoinedEngine(lambda deadline: read_scheduler_file(path, deadline),
+            return JoinedEngine(lambda deadline: read_scheduler_file(path, deadline), "scheduler_file",
                                 f"scheduler file {path}", self.min_workers, self.wait_timeout, self.shutdown)
         if self.address is not None:
             address = self.address
-            return JoinedEngine(lambda _deadline: address, "address", self.min_workers,
+            return JoinedEngine(lambda _deadline: address, "address", "given address", self.min_workers,
                                 self.wait_timeout, self.shutdown)
         scratch = (expand_path(self.local_directory, "local_directory") if self.local_directory
                    else run.run_dir / "dask-scratch")

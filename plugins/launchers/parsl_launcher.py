@@ -105,6 +105,15 @@ def _one_of(table: dict[str, Any] | Any) -> Callable[[Any, Any, Any], None]:
 def _walltime(_instance, _attribute, value) -> None:
     if value is not None and not _WALLTIME.match(value):
         raise Invalid(f"walltime must be HH:MM:SS, got {value!r}", "walltime")
+    # LSF takes whole minutes (Parsl writes "-W 0" for 00:00:30), and Slurm reads a time
+    # of 0 as no limit at all.
+    if value is not None and _minutes(value) < 1:
+        raise Invalid(f"walltime must be at least a minute (00:01:00), got {value!r}", "walltime")
+
+
+def _minutes(walltime: str) -> float:
+    hours, minutes, seconds = (int(part) for part in walltime.split(":"))
+    return hours * 60 + minutes + seconds / 60
 
 
 def _address(_instance, _attribute, value) -> None:
@@ -163,9 +172,14 @@ class ParslLauncher:
                           "launcher_options")
         if not self.cores_per_worker > 0:
             raise Invalid(f"cores_per_worker must be positive, got {self.cores_per_worker}", "cores_per_worker")
-        if self.min_blocks is not None and self.max_blocks is not None and self.min_blocks > self.max_blocks:
-            raise Invalid(f"min_blocks ({self.min_blocks}) is more than max_blocks ({self.max_blocks})",
-                          "min_blocks")
+        for low in ("min_blocks", "init_blocks"):  # Parsl submits init_blocks whatever max_blocks says
+            if getattr(self, low) is not None and self.max_blocks is not None and getattr(self, low) > self.max_blocks:
+                raise Invalid(f"{low} ({getattr(self, low)}) is more than max_blocks ({self.max_blocks})", low)
+        if self.heartbeat_threshold <= self.heartbeat_period:
+            # A manager that beats every period is taken as lost after threshold seconds
+            # of silence: below one period every evaluation is lost (ManagerLost).
+            raise Invalid(f"heartbeat_threshold ({self.heartbeat_threshold} s) must be more than "
+                          f"heartbeat_period ({self.heartbeat_period} s)", "heartbeat_threshold")
 
     @property
     def launcher_name(self) -> str:

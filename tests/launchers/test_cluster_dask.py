@@ -45,7 +45,8 @@ def test_min_workers_timeout_is_reported(tmp_path: Path, dask_processes) -> None
     spec = write_spec(tmp_path / "few.yaml",
                       launcher={"plugin": "dask", "scheduler_file": str(cluster.scheduler_file),
                                 "min_workers": 3, "wait_timeout": 2})
-    with pytest.raises(LaunchFailed, match=r"1/3 workers.*min_workers 3"):
+    with pytest.raises(LaunchFailed, match=r"^dask: only 1 of launcher.min_workers 3 worker\(s\) arrived within "
+                                           r"launcher.wait_timeout 2 s \(scheduler tcp://"):
         run_in_process(spec)
 
 
@@ -68,7 +69,15 @@ def test_unreachable_scheduler_is_reported(tmp_path: Path) -> None:
     spec = write_spec(tmp_path / "noscheduler.yaml",
                       launcher={"plugin": "dask", "address": f"tcp://127.0.0.1:{port}", "wait_timeout": 2})
     with pytest.raises(LaunchFailed, match=rf"^launcher.address: cannot reach the Dask scheduler at "
-                                           rf"tcp://127.0.0.1:{port} within launcher.wait_timeout"):
+                                           rf"tcp://127.0.0.1:{port} \(given address\) within launcher.wait_timeout"):
+        run_in_process(spec)
+    # a scheduler file left by a scheduler that is gone: the key, then the file
+    stale = tmp_path / "stale.json"
+    stale.write_text(f'{{"address": "tcp://127.0.0.1:{port}"}}')
+    spec = write_spec(tmp_path / "stale.yaml",
+                      launcher={"plugin": "dask", "scheduler_file": str(stale), "wait_timeout": 2})
+    with pytest.raises(LaunchFailed, match=rf"^launcher.scheduler_file: cannot reach the Dask scheduler at "
+                                           rf"tcp://127.0.0.1:{port} \(scheduler file {stale}\) within"):
         run_in_process(spec)
 
 
