@@ -62,7 +62,9 @@ for i in $(seq 1 "$NODES"); do
     PIDS+=($!)
 done
 
+# The spec's launcher block joined to this job's scheduler: a laptop spec's local keys
+# (workers: 2) dropped, its wait_timeout and shutdown kept.
+LAUNCHER=$(python -m dnnp_hpo.plugins.launchers.batch_block "$SPEC" "$SCHEDULER_FILE" "$NODES")
 status=0
-hpo-run "$SPEC" --set run_dir="$WORKDIR/run" --set launcher.scheduler_file="$SCHEDULER_FILE" \
-    --set launcher.min_workers="$NODES" || status=$?
+hpo-run "$SPEC" --set run_dir="$WORKDIR/run" --set launcher="$LAUNCHER" || status=$?
 exit "$status"

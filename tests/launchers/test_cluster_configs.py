@@ -80,9 +80,10 @@ def test_a_scheduler_that_cannot_start_is_reported_at_once(tmp_path: Path, worke
 @pytest.mark.slow
 @pytest.mark.parametrize("script", BATCH_SCRIPTS, ids=lambda p: p.name)
 def test_batch_script_runs_and_cleans_up(script: Path, tmp_path: Path, worker_env) -> None:
-    """The batch script itself, run here as the batch node would run it (2 'nodes')."""
+    """The batch script itself, run here as the batch node would run it (2 'nodes'), on
+    the spec that ran on the laptop: its local block is replaced by the job's."""
     spec = write_spec(tmp_path / "small.yaml", pop_size=4, generations=1,
-                      launcher={"plugin": "dask", "scheduler_file": "scheduler.json", "min_workers": 1})
+                      launcher={"plugin": "dask", "workers": 2, "wait_timeout": 300})
     workdir = tmp_path / "job"
     env = _batch_env(worker_env, tmp_path, spec, workdir)  # the scripts' own Dask arguments
     started = time.monotonic()
@@ -153,3 +154,15 @@ def test_bad_launcher_block_is_one_line(assignment: str, message: str, capsys, m
     assert len(err.strip().splitlines()) == 1, err
     assert "launcher" in err and message in err, err
     assert "Traceback" not in err
+
+
+def test_the_batch_block_joins_the_jobs_scheduler_keeping_what_it_can():
+    from dnnp_hpo.plugins.launchers.batch_block import joined_block
+
+    laptop = {"plugin": "dask", "workers": 2, "local_directory": "/tmp/x", "wait_timeout": 900, "shutdown": True}
+    assert joined_block(laptop, "/w/scheduler.json", 100) == {
+        "plugin": "dask", "wait_timeout": 900, "shutdown": True, "scheduler_file": "/w/scheduler.json",
+        "min_workers": 100}
+    parsl = {"plugin": "parsl", "provider": "lsf", "walltime": "12:00:00"}
+    assert joined_block(parsl, "s.json", 2) == {"plugin": "dask", "scheduler_file": "s.json", "min_workers": 2}
+    assert joined_block(None, "s.json", 2) == {"plugin": "dask", "scheduler_file": "s.json", "min_workers": 2}
