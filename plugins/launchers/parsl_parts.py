@@ -7,6 +7,7 @@ new scheduler or job launcher is one more row, not one more branch.
 
 from __future__ import annotations
 
+import ipaddress
 import shutil
 import socket
 from collections.abc import Callable, Mapping
@@ -152,6 +153,14 @@ def resolve_address(spec: str) -> str:
         here = ", ".join(name for _, name in socket.if_nameindex())
         raise LaunchFailed(f"launcher.address: {spec!r} is not an address of this host "
                            f"({exc.strerror or exc}); its network interfaces: {here}") from None
+    if spec == "hostname" and ipaddress.ip_address(address).is_loopback:
+        # The default of the lsf and slurm providers: a login node whose /etc/hosts maps its
+        # name to 127.0.1.1 (Debian's way) would have every block's workers fail to
+        # register, one queue wait after another, with no word of the address.
+        here = ", ".join(name for _, name in socket.if_nameindex())
+        raise LaunchFailed(f"launcher.address: this host's name resolves to {address}, a loopback address "
+                           "the compute nodes cannot reach; give launcher.address: interface:NAME (its "
+                           f"network interfaces: {here}) or this host's address on their network")
     return address
 
 

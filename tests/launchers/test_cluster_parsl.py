@@ -262,3 +262,18 @@ def test_an_executor_parsl_gives_up_stops_the_run_and_the_run_resumes(tmp_path: 
     assert again.returncode == 0, again.stderr
     rows = assert_every_evaluation_once(tmp_path / "run-gone", 8)
     assert {r["status"] for r in rows} == {"ok"}
+
+
+@pytest.mark.parametrize("resolved", ["127.0.0.1", "127.0.1.1"])
+def test_a_host_name_that_resolves_to_loopback_is_refused(monkeypatch, resolved: str) -> None:
+    """The lsf and slurm default, ``address: hostname``, on a login node whose name maps to
+    loopback (/etc/hosts): the compute nodes' workers could never register."""
+    import parsl.addresses
+
+    from dnnp_hpo.errors import LaunchFailed
+    from dnnp_hpo.plugins.launchers.parsl_parts import resolve_address
+
+    monkeypatch.setattr(parsl.addresses, "address_by_hostname", lambda: resolved)
+    with pytest.raises(LaunchFailed, match=rf"^launcher.address: this host's name resolves to {resolved}, a loopback"):
+        resolve_address("hostname")
+    assert resolve_address("127.0.0.1") == "127.0.0.1"  # said outright, it is meant
