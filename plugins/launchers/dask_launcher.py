@@ -75,12 +75,17 @@ class DaskPool:
     trainings left 400,000 tasks and 1.4 GB in the driver).
     """
 
-    def __init__(self, client: Any, retries: int) -> None:
+    def __init__(self, client: Any, retries: int, run: RunContext | None = None,
+                 workerless_limit: float = DEFAULT_WAIT_S) -> None:
         self.client = client
         self.retries = retries
         self.address = client.scheduler.address
         self._finished = threading.Condition()
         self._completions = 0  #: futures of this pool done so far, counted by their callbacks
+        self.run = run
+        #: seconds without any worker after which the engine counts as lost
+        self.workerless_limit = workerless_limit
+        self._workerless_since: float | None = None
 
     def submit(self, fn: Callable[..., Any], /, *args: Any) -> Any:
         self._check_alive()
@@ -121,6 +126,29 @@ class DaskPool:
         if self.client.status not in ("running", "newly-created"):
             raise EngineLost(f"lost the Dask scheduler at {self.address} (the client is {self.client.status})",
                              fix="start the cluster again")
+        self._check_workers()
+
+    def _check_workers(self) -> None:
+        """EngineLost once no worker has been connected for :attr:`workerless_limit` s.
+
+        A scheduler whose workers are all gone (their nodes lost, killed by the system)
+        is still there, and every evaluation would wait for a worker for ever: the batch
+        job until its walltime.  Said when it happens, and given up after the limit.
+        """
+        if self.client.scheduler_info().get("workers"):
+            if self._workerless_since is not None and self.run is not None:
+                notice(self.run, f"dask: workers are connected to {self.address} again")
+            self._workerless_since = None
+            return
+        now = time.monotonic()
+        if self._workerless_since is None:
+            self._workerless_since = now
+            if self.run is not None:
+                notice(self.run, f"dask: no worker is connected to the scheduler at {self.address}; waiting "
+                                 f"up to {self.workerless_limit:g} s (launcher.wait_timeout) for one")
+        elif now - self._workerless_since > self.workerless_limit:
+            raise EngineLost(f"no Dask worker has been connected to the scheduler at {self.address} for "
+                             f"{self.workerless_limit:g} s (launcher.wait_timeout)", fix="start workers again")
 
     @property
     def size(self) -> int:
@@ -429,7 +457,7 @@ class DaskLauncher:
     def connect(self, run: RunContext) -> Iterator[DaskPool]:
         engine: AbstractContextManager[Any] = self.engine(run).client(run)
         with engine as client:
-            yield DaskPool(client, self.retries)
+            yield DaskPool(client, self.retries, run, self.wait_timeout)
 
 
 @hookimpl

@@ -16,6 +16,7 @@ import hpo_launcher_helpers as helpers
 import pytest
 from launchers_testutil import assert_every_evaluation_once, read_csv, run_in_process, write_spec
 
+from dnnp_hpo.errors import EngineLost
 from dnnp_hpo.hookspecs import hookimpl
 from dnnp_hpo.plugins.launchers.dask_launcher import LaunchFailed
 
@@ -278,3 +279,26 @@ def test_a_lost_scheduler_stops_the_run_and_a_new_cluster_resumes_it(tmp_path: P
     assert again.returncode == 0, again.stderr
     rows = assert_every_evaluation_once(run_dir, 40)
     assert {r["status"] for r in rows} == {"ok"}
+
+
+@pytest.mark.slow
+def test_a_scheduler_left_without_workers_is_given_up_after_wait_timeout(
+        tmp_path: Path, dask_processes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every worker gone (their nodes lost) while the scheduler lives: the evaluations
+    would wait for a worker for ever, the batch job until its walltime.  The run says so
+    at once in launcher.log, and stops after launcher.wait_timeout with EngineLost (exit 3
+    in hpo-run), its evaluations in flight kept for the resume."""
+    monkeypatch.setenv(helpers.SLEEP_VARIABLE, "0.5")
+    cluster = dask_processes(1)
+    cluster.wait_ready(1)
+    spec = write_spec(tmp_path / "orphaned.yaml", pop_size=4, generations=3,
+                      trainer={"plugin": "function", "callable": "hpo_launcher_helpers:slow_zdt1"},
+                      launcher={"plugin": "dask", "scheduler_file": str(cluster.scheduler_file),
+                                "min_workers": 1, "wait_timeout": 4})
+    threading.Timer(3.0, lambda: os.kill(cluster.workers[0].pid, signal.SIGKILL)).start()
+    started = time.monotonic()
+    with pytest.raises(EngineLost, match=r"no Dask worker has been connected to the scheduler at tcp://\S+ for 4 s"):
+        run_in_process(spec)
+    assert time.monotonic() - started < 60
+    log = (tmp_path / "run-orphaned" / "launcher.log").read_text()
+    assert "no worker is connected to the scheduler" in log
