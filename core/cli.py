@@ -185,12 +185,28 @@ def run_search(run: RunContext, trainer: Trainer, registry: Registry, console: C
     return execute(run, trainer, registry)
 
 
-def _interrupt_once(signum: int, frame: object) -> None:
-    """The first Ctrl-C stops the run; those after it are ignored, so that they cannot cut
-    short the stopping (the engine shut down in order, the journal closed): a second
-    press used to end hpo-run by SIGINT half-way through it."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    raise KeyboardInterrupt
+#: Signals that stop a run in order (the engine shut down, a Parsl job's blocks cancelled,
+#: the journal closed): Ctrl-C, and what a batch system, a reaper or a dropped ssh session
+#: sends.  Left at their defaults, SIGTERM and SIGHUP ended hpo-run at once and left a
+#: Parsl run's batch jobs and interchange running until their walltime.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: the run stops as on Ctrl-C, and exits with 128 + the signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop_once(signum: int, frame: object) -> None:
+    """The first stop signal stops the run; those after it are ignored, so that they cannot
+    cut short the stopping: a second Ctrl-C used to end hpo-run by SIGINT half-way
+    through it."""
+    for each in STOP_SIGNALS:
+        signal.signal(each, signal.SIG_IGN)
+    raise KeyboardInterrupt if signum == signal.SIGINT else Stopped(signum)
 
 
 def internal_error(prog: str, exc: BaseException) -> str:
@@ -207,9 +223,13 @@ def entry_point() -> None:
     that raises, a bug of dnnp-hpo) keeps its traceback, which is what its author needs,
     then ends with one line saying so and exit status 4: status 1 means the search ran to
     its end and nothing succeeded, which a script reads differently."""
-    signal.signal(signal.SIGINT, _interrupt_once)
+    for each in STOP_SIGNALS:
+        signal.signal(each, _stop_once)
     try:
         sys.exit(main())
+    except Stopped as stop:
+        print(f"hpo-run: stopped by {signal.Signals(stop.signum).name}", file=sys.stderr)
+        sys.exit(128 + stop.signum)
     except KeyboardInterrupt:
         print("hpo-run: interrupted", file=sys.stderr)
         sys.exit(130)

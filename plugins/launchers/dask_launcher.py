@@ -48,6 +48,8 @@ from dnnp_hpo.notice import notice
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import MAX_WORKERS, Invalid, at_least, at_most
 
+from .dask_worker_setup import TERMINAL_SIGNALS
+
 DEFAULT_LOCAL_WORKERS = 2
 #: seconds a joined cluster's scheduler and min_workers are waited for
 DEFAULT_WAIT_S = 600.0
@@ -176,7 +178,7 @@ class LocalEngine:
     def client(self, run: RunContext) -> Iterator[Any]:
         from distributed import Client
 
-        with _workers_ignore_ctrl_c():
+        with _workers_ignore_the_terminal():
             cluster = self._start()
         try:
             with Client(cluster) as client:
@@ -204,7 +206,7 @@ class LocalEngine:
                 worker_dashboard_address="127.0.0.1:0",
                 local_directory=str(self.local_directory),
                 silence_logs=logging.ERROR,
-                preload=["dnnp_hpo.plugins.launchers.dask_worker_setup"],  # Ctrl-C: see there
+                preload=["dnnp_hpo.plugins.launchers.dask_worker_setup"],  # Ctrl-C, SIGHUP: see there
             )
 
 
@@ -258,21 +260,24 @@ def _kill_local_workers(quiet_s: float = 1.0) -> None:
 
 
 @contextmanager
-def _workers_ignore_ctrl_c() -> Iterator[None]:
-    """Worker processes started in this block ignore SIGINT (an ignored signal stays ignored
-    in a child, and Python then installs no KeyboardInterrupt handler): Ctrl-C in a terminal
-    reaches the whole foreground process group, and each worker printed its own traceback
-    while hpo-run itself stops them in order and says so in one line.  A worker started
-    later, after one died, sets it itself (``dask_worker_setup``); this covers the time
-    before the first workers reach their preload."""
+def _workers_ignore_the_terminal() -> Iterator[None]:
+    """Worker processes started in this block ignore the signals a terminal sends its whole
+    foreground process group (:data:`dask_worker_setup.TERMINAL_SIGNALS`: Ctrl-C, and
+    SIGHUP when the ssh session drops); an ignored signal stays ignored in a child, and
+    Python then installs no KeyboardInterrupt handler.  Each worker printed its own
+    traceback (or died, and the resource tracker with it) while hpo-run itself stops them
+    in order and says so in one line.  A worker started later, after one died, sets it
+    itself (``dask_worker_setup``); this covers the time before the first workers reach
+    their preload, and the resource tracker."""
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread may set signal handlers (hpo-run's driver is there)
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = {each: signal.signal(each, signal.SIG_IGN) for each in TERMINAL_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for each, handler in previous.items():
+            signal.signal(each, handler)
 
 
 @contextmanager

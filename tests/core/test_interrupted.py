@@ -40,9 +40,15 @@ def _replace_a_worker(driver: subprocess.Popen, deadline: float) -> None:
     time.sleep(1)
 
 
-@pytest.mark.parametrize(("presses", "worker_died"), [(1, False), (2, False), (1, True)],
-                         ids=["ctrl-c", "ctrl-c-twice", "ctrl-c-after-a-worker-died"])
-def test_ctrl_c_is_one_line_and_the_run_resumes(tmp_path, hpo_run_exe, presses: int, worker_died: bool) -> None:
+@pytest.mark.parametrize(("presses", "worker_died", "stop"),
+                         [(1, False, "SIGINT"), (2, False, "SIGINT"), (1, True, "SIGINT"),
+                          (1, False, "SIGTERM"), (1, False, "SIGHUP")],
+                         ids=["ctrl-c", "ctrl-c-twice", "ctrl-c-after-a-worker-died", "sigterm", "sighup"])
+def test_ctrl_c_is_one_line_and_the_run_resumes(tmp_path, hpo_run_exe, presses: int, worker_died: bool,
+                                                stop: str) -> None:
+    """...and SIGTERM (a batch system's or a reaper's, to hpo-run alone) and SIGHUP (a
+    dropped ssh session, to the whole group) stop it the same way, exit 128 + the signal:
+    left at their defaults they ended hpo-run at once, a Parsl run's batch jobs left running."""
     run_dir = tmp_path / "run"
     generations = 8 if worker_died else 2  # time to replace a worker before the run ends
     spec = write_spec(tmp_path / "s.yaml", zdt_spec(run_dir, pop_size=4, generations=generations, workers=2,
@@ -60,15 +66,20 @@ def test_ctrl_c_is_one_line_and_the_run_resumes(tmp_path, hpo_run_exe, presses: 
         for press in range(presses):
             # a second press only tests something while hpo-run is still stopping
             assert press == 0 or driver.poll() is None, "stopped before the second press"
-            os.killpg(driver.pid, signal.SIGINT)  # the terminal signals the foreground group
+            if stop == "SIGTERM":
+                os.kill(driver.pid, signal.SIGTERM)
+            else:  # the terminal signals the foreground group
+                os.killpg(driver.pid, getattr(signal, stop))
             time.sleep(0.3)
         _, stderr = driver.communicate(timeout=120)
     finally:
         if driver.poll() is None:
             os.killpg(driver.pid, signal.SIGKILL)
-    assert driver.returncode == 130, stderr
+    number = getattr(signal, stop)
+    assert driver.returncode == (130 if stop == "SIGINT" else 128 + number), stderr
     assert "Traceback" not in stderr and "Error" not in stderr, stderr
-    assert stderr.strip().splitlines()[-1] == "hpo-run: interrupted", stderr
+    last = "hpo-run: interrupted" if stop == "SIGINT" else f"hpo-run: stopped by {stop}"
+    assert stderr.strip().splitlines()[-1] == last, stderr
 
     resumed = subprocess.run(argv, cwd=tmp_path, env=subprocess_env(), capture_output=True, text=True,
                              timeout=300, check=False)
