@@ -205,8 +205,15 @@ def _stop_once(signum: int, frame: object) -> None:
     cut short the stopping: a second Ctrl-C used to end hpo-run by SIGINT half-way
     through it."""
     for each in STOP_SIGNALS:
-        signal.signal(each, signal.SIG_IGN)
+        # A handler that does nothing, not SIG_IGN: a block that set SIG_IGN for a moment
+        # (dask_launcher's, while workers start) and restores what it found only if it is
+        # still SIG_IGN must not bring _stop_once back half-way through the stop.
+        signal.signal(each, _ignore)
     raise KeyboardInterrupt if signum == signal.SIGINT else Stopped(signum)
+
+
+def _ignore(signum: int, frame: object) -> None:
+    """Further stop signals while the run stops."""
 
 
 def internal_error(prog: str, exc: BaseException) -> str:
@@ -224,7 +231,9 @@ def entry_point() -> None:
     then ends with one line saying so and exit status 4: status 1 means the search ran to
     its end and nothing succeeded, which a script reads differently."""
     for each in STOP_SIGNALS:
-        signal.signal(each, _stop_once)
+        # One ignored already stays so: `nohup hpo-run ...` must outlive the session.
+        if signal.getsignal(each) is not signal.SIG_IGN:
+            signal.signal(each, _stop_once)
     try:
         sys.exit(main())
     except Stopped as stop:

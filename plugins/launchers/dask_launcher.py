@@ -36,7 +36,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -57,12 +57,8 @@ DEFAULT_WAIT_S = 600.0
 ALIVE_POLL_S = 5.0
 #: seconds a local cluster gets to close in order before its workers are killed
 CLOSE_TIMEOUT_S = 15.0
-#: Tasks a worker thread is given at once, 1.0: one training, none queued behind it.  Dask's
-#: default, 1.1, gives a one-thread worker a second task to hold while the first runs: it
-#: waits there while another worker may be free, and when a training takes the worker down
-#: (a crash, the OOM killer) the waiting one counts that death too, and can be given up as
-#: lost with the one that crashed.
-SATURATION = "distributed.scheduler.worker-saturation"
+#: seconds its workers are killed for, at most, as nannies may keep starting new ones
+KILL_FOR_S = 10.0
 _ADDRESS = re.compile(r"^(tcp|tls|ucx|inproc)://[^\s/]+$")
 _UNSET_VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -112,6 +108,7 @@ class DaskPool:
             # future, so a scheduler still gone is named as such (a future cancelled by a
             # reconnect that already succeeded is the Study's to refuse).
             self._check_alive()
+            self._check_workers()
             for future in done:
                 remaining.remove(future)
                 yield future
@@ -128,7 +125,6 @@ class DaskPool:
         if self.client.status not in ("running", "newly-created"):
             raise EngineLost(f"lost the Dask scheduler at {self.address} (the client is {self.client.status})",
                              fix="start the cluster again")
-        self._check_workers()
 
     def _check_workers(self) -> None:
         """EngineLost once no worker has been connected for :attr:`workerless_limit` s.
@@ -137,7 +133,9 @@ class DaskPool:
         is still there, and every evaluation would wait for a worker for ever: the batch
         job until its walltime.  Said when it happens, and given up after the limit.
         """
-        if self.client.scheduler_info().get("workers"):
+        # The identity the client refreshes by itself every 2 s: scheduler_info() would ask
+        # the scheduler, and wait for ever on one that hangs without closing the connection.
+        if getattr(self.client, "_scheduler_identity", {}).get("workers"):
             if self._workerless_since is not None and self.run is not None:
                 notice(self.run, f"dask: workers are connected to {self.address} again")
             self._workerless_since = None
@@ -187,27 +185,25 @@ class LocalEngine:
             _close_local(run, cluster)
 
     def _start(self) -> Any:
-        import dask
         from distributed import LocalCluster
 
-        with dask.config.set({SATURATION: 1.0}):  # read once, when the scheduler starts
-            return LocalCluster(
-                n_workers=self.workers,
-                threads_per_worker=self.threads_per_worker,
-                processes=True,
-                host="127.0.0.1",
-                # distributed reads dashboard_address=None as its default ':8787' on every
-                # interface for the scheduler's HTTP server: keep that server on loopback, on
-                # a free port, and switch the dashboard itself off unless asked.
-                dashboard_address="127.0.0.1:0",
-                scheduler_kwargs={"dashboard": self.dashboard},
-                # Each worker's own HTTP server (health, metrics) listened on every
-                # interface by default: loopback as well.
-                worker_dashboard_address="127.0.0.1:0",
-                local_directory=str(self.local_directory),
-                silence_logs=logging.ERROR,
-                preload=["dnnp_hpo.plugins.launchers.dask_worker_setup"],  # Ctrl-C, SIGHUP: see there
-            )
+        return LocalCluster(
+            n_workers=self.workers,
+            threads_per_worker=self.threads_per_worker,
+            processes=True,
+            host="127.0.0.1",
+            # distributed reads dashboard_address=None as its default ':8787' on every
+            # interface for the scheduler's HTTP server: keep that server on loopback, on
+            # a free port, and switch the dashboard itself off unless asked.
+            dashboard_address="127.0.0.1:0",
+            scheduler_kwargs={"dashboard": self.dashboard},
+            # Each worker's own HTTP server (health, metrics) listened on every
+            # interface by default: loopback as well.
+            worker_dashboard_address="127.0.0.1:0",
+            local_directory=str(self.local_directory),
+            silence_logs=logging.ERROR,
+            preload=["dnnp_hpo.plugins.launchers.dask_worker_setup"],  # Ctrl-C, SIGHUP: see there
+        )
 
 
 def _close_local(run: RunContext, cluster: Any) -> None:
@@ -233,7 +229,7 @@ def _close_local(run: RunContext, cluster: Any) -> None:
 
 def _kill_local_workers(quiet_s: float = 1.0) -> None:
     """SIGKILL this process's Dask worker processes until none has appeared for
-    ``quiet_s`` (a nanny's restart under way may start one more).  Their trainings are
+    ``quiet_s`` (a nanny's restart under way may start one more), :data:`KILL_FOR_S` at most.  Their trainings are
     stopped by the watchdog, as those of any dead worker (core/process.py)."""
     import psutil
 
@@ -248,8 +244,8 @@ def _kill_local_workers(quiet_s: float = 1.0) -> None:
                 found.append(child)
         return found
 
-    quiet_since = time.monotonic()
-    while time.monotonic() - quiet_since < quiet_s:
+    quiet_since = started = time.monotonic()
+    while time.monotonic() - quiet_since < quiet_s and time.monotonic() - started < KILL_FOR_S:
         found = workers()
         for worker in found:
             with contextlib.suppress(psutil.Error):
@@ -277,7 +273,10 @@ def _workers_ignore_the_terminal() -> Iterator[None]:
         yield
     finally:
         for each, handler in previous.items():
-            signal.signal(each, handler)
+            # Unless a stop signal came meanwhile: hpo-run's handler has then put its own
+            # in place for the rest of the stop (core/cli.py), which stays.
+            if signal.getsignal(each) is signal.SIG_IGN:
+                signal.signal(each, handler)
 
 
 @contextmanager
@@ -460,8 +459,8 @@ class DaskLauncher:
 
     @contextmanager
     def connect(self, run: RunContext) -> Iterator[DaskPool]:
-        engine: AbstractContextManager[Any] = self.engine(run).client(run)
-        with engine as client:
+        engine = self.engine(run)
+        with engine.client(run) as client:
             yield DaskPool(client, self.retries, run, self.wait_timeout)
 
 

@@ -87,3 +87,26 @@ def test_ctrl_c_is_one_line_and_the_run_resumes(tmp_path, hpo_run_exe, presses: 
     with Journal.of(run_dir, readonly=True) as journal:
         births = [e.trial.birth_id for e in journal.evaluations()]
     assert sorted(births) == list(range(4 * (generations + 1))), births
+
+
+def test_a_run_under_nohup_outlives_the_session(tmp_path, hpo_run_exe) -> None:
+    """`nohup hpo-run ...` ignores SIGHUP, and hpo-run keeps it ignored: the hangup of a
+    dropped session does not stop the run (only a SIGHUP not ignored does, in order)."""
+    run_dir = tmp_path / "run"
+    spec = write_spec(tmp_path / "s.yaml", zdt_spec(run_dir, pop_size=4, generations=2, workers=2,
+                                                    callable_="hpo_testfuncs:slow_zdt1"))
+    driver = subprocess.Popen(["nohup", str(hpo_run_exe), str(spec)], cwd=tmp_path, env=subprocess_env(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (run_dir / "individuals.csv").exists():
+            assert driver.poll() is None and time.monotonic() < deadline, driver.communicate()[1]
+            time.sleep(0.1)
+        os.killpg(driver.pid, signal.SIGHUP)
+        _, stderr = driver.communicate(timeout=180)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+    assert driver.returncode == 0, stderr
+    with Journal.of(run_dir, readonly=True) as journal:
+        assert journal.meta("finished", False) and len(journal.evaluations()) == 12
