@@ -35,9 +35,6 @@ trap shutdown_dask EXIT
 
 # Logs are appended: a resumed job (same WORKDIR) keeps the killed job's logs.
 echo "=== job ${JOB_ID:-local} $(date '+%F %T')" >>"$WORKDIR/dask-scheduler.log"
-# One training per worker at a time, none queued behind it (Dask's default gives a worker a
-# second task to hold, which a crash of the first takes down with it): see docs/hpc.md.
-export DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION=${DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION:-1.0}
 # shellcheck disable=SC2086  # the *_ARGS are lists of words
 dask scheduler --scheduler-file "$SCHEDULER_FILE" --no-dashboard $SCHEDULER_ARGS \
     >>"$WORKDIR/dask-scheduler.log" 2>&1 &

@@ -31,4 +31,6 @@ def test_a_run_whose_trainings_crash_their_workers_ends(tmp_path, hpo_run_exe, s
     assert sorted(e.trial.birth_id for e in evaluations) == list(range(16))
     lost = [e for e in evaluations if e.status == "lost"]
     assert lost and all("KilledWorker" in e.reason for e in lost), [e.reason for e in evaluations]
-    assert all(e.trial.params["x0"] > 0.7 for e in lost)
+    # every crashing candidate is lost (an evaluation Dask held on the same worker may be too)
+    assert {e.trial.birth_id for e in evaluations if e.trial.params["x0"] > 0.7} <= {e.trial.birth_id for e in lost}
+
