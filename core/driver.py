@@ -73,12 +73,13 @@ def _check_picklable(run: RunContext, trainer: Trainer) -> None:
 
 def template_digest(trainer: Trainer) -> str | None:
     """SHA-256 of the template a prepared trainer renders (a command trainer's
-    ``template``, as it was read), or None if it has none."""
+    ``template``: its text and placeholders, not where the file is, so that a run moved
+    to a cluster resumes), or None if it has none."""
     template = getattr(trainer, "template", None)
     if template is None:
         return None
-    text = json.dumps(template, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    content = repr(getattr(template, "pieces", template))
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()
 
 
 def dry_run_trials(run: RunContext, trainer: Trainer):

@@ -5,6 +5,8 @@ hpo-run), unless --force.  Real deepmd trainer, the stand-in dp, local Dask."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 from faults_testutil import TEMPLATE, deepmd_spec, run_in_process, write_spec
 
@@ -35,6 +37,14 @@ def test_a_run_resumed_with_an_edited_template_is_refused_unless_forced(tmp_path
     # untouched (or rewritten with the same content): it resumes
     (tmp_path / "tmpl.json").write_text(TEMPLATE, encoding="utf-8")
     run, _ = prepare_run(spec, registry)
+    assert check_run_dir(run, resume=False, force=False).resumed
+
+    # the same spec and template elsewhere (a run moved to a cluster): the content counts
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    for name in ("spec.yaml", "tmpl.json"):
+        shutil.copy(tmp_path / name, moved / name)
+    run, _ = prepare_run(moved / "spec.yaml", registry)
     assert check_run_dir(run, resume=False, force=False).resumed
 
     (tmp_path / "tmpl.json").write_text(TEMPLATE.replace('"seed"', '"edited": 1, "seed"'), encoding="utf-8")
