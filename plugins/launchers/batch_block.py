@@ -6,7 +6,7 @@ The spec a user moves to the cluster is the one that ran on the laptop, whose bl
 says ``{plugin: dask, workers: 2}``: a local cluster's keys, which a joined cluster
 refuses.  The job's block joins this job's scheduler and waits for its NODES workers;
 of the spec's own Dask block it keeps what a joined cluster takes (``wait_timeout``,
-``shutdown``), and a block of another launcher is replaced whole.
+``shutdown``, ``retries``), and a block of another launcher is replaced whole.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 #: keys of a spec's dask block that a joined cluster keeps
-KEPT = ("wait_timeout", "shutdown")
+KEPT = ("wait_timeout", "shutdown", "retries")
 
 
 def joined_block(block: Mapping[str, Any] | None, scheduler_file: str, nodes: int) -> dict[str, Any]:
