@@ -118,6 +118,8 @@ def _registered(kind: str, impl: Any, where: str) -> Mapping[str, type]:
         message = " ".join(str(exc).split())
         raise PluginError(f"{where}: {call} raised {type(exc).__name__}"
                           f"{': ' + message if message else ''} ({expected})") from None
+    if table is None:  # pluggy's way to say "nothing" (a plugin whose optional dependency is missing)
+        return {}
     if not isinstance(table, Mapping):
         raise PluginError(f"{where}: {call} returned {_shown(table)}: {expected}")
     for name, cls in table.items():

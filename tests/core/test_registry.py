@@ -135,7 +135,6 @@ EXPECTED = "expected a mapping of trainer names to attrs classes"
      f"{WHERE}: dnnp_hpo_trainers() raised RuntimeError: no licence for mycode ({EXPECTED})"),
     ("    return [FunctionTrainer]\n",
      f"{WHERE}: dnnp_hpo_trainers() returned [<class 'dnnp_hpo.plugins.function.FunctionTrainer'>]: {EXPECTED}"),
-    ("    return None\n", f"{WHERE}: dnnp_hpo_trainers() returned None: {EXPECTED}"),
     ("    return {'mycode': FunctionTrainer(callable='dnnp_hpo.problems:zdt1')}\n",
      (f"{WHERE}: dnnp_hpo_trainers() registers 'mycode' as FunctionTrainer(callable='dnnp_hpo.problems:zdt1'): "
      f"{EXPECTED} (the class itself, decorated with @attrs.define or @attrs.frozen)")),
@@ -143,7 +142,7 @@ EXPECTED = "expected a mapping of trainer names to attrs classes"
      (f"{WHERE}: dnnp_hpo_trainers() registers 'mycode' as <class 'dict'>: {EXPECTED} "
      "(the class itself, decorated with @attrs.define or @attrs.frozen)")),
     ("    return {3: FunctionTrainer}\n", f"{WHERE}: dnnp_hpo_trainers() returned the name 3: {EXPECTED}"),
-], ids=["raises", "list", "none", "instance", "not-attrs", "name-not-str"])
+], ids=["raises", "list", "instance", "not-attrs", "name-not-str"])
 def test_a_registration_hook_that_raises_or_returns_the_wrong_thing_is_one_line_and_exit_2(tmp_path, body, line):
     site = distribution(tmp_path / "site", "mycode-hpo", {"mycode": "mycode_plugin"}, "mycode_plugin",
                         f"{HEADER}@hookimpl\ndef dnnp_hpo_trainers():\n{body}")
@@ -153,3 +152,12 @@ def test_a_registration_hook_that_raises_or_returns_the_wrong_thing_is_one_line_
         assert done.returncode == 2, (args, done.stderr)
         assert done.stderr.splitlines() == [line], args
     assert not (tmp_path / "run").exists()
+
+
+def test_a_registration_hook_that_returns_none_registers_nothing(tmp_path):
+    """pluggy's way to say "nothing here" (a plugin whose optional dependency is missing)."""
+    site = distribution(tmp_path / "site", "mycode-hpo", {"mycode": "mycode_plugin"}, "mycode_plugin",
+                        f"{HEADER}@hookimpl\ndef dnnp_hpo_trainers():\n    return None\n")
+    done = hpo_run_with(site, "--list-plugins", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "mycode" not in done.stdout and "│ trainer        │ function" in done.stdout
