@@ -102,7 +102,7 @@ FLOATS = [("1e-3", 0.001), ("2E5", 200000.0), (".5", 0.5), ("-1.5e+3", -1500.0),
 #: not YAML 1.2 floats (read as strings), or read by YAML 1.1 already: read as safe_load reads them
 AS_BEFORE = ["1e", "e5", "1e-3x", "1.2.3", "1e3.5", "0x1e3", ".", "1 e3", "'1e-3'", '"2E5"', "v1e3", "1e-3-4",
              "12", "0x1f", "0o17", "1_000", "1:30", "0.5", "1.5e-3", "2024-01-01", ".inf", "true", "null",
-             "~", "abc"]
+             "~", "abc", "089", "09", "-07", "0089"]  # zero-padded numbers stay strings, as in YAML 1.1
 
 
 def test_the_spec_reader_reads_yaml_12_floats_and_leaves_the_rest_alone():
