@@ -167,6 +167,8 @@ def ener_loss(data: Mapping) -> Mapping | None:
     where the section is left out for an energy model); None for another loss."""
     loss = data.get("loss")
     model = data.get("model")
+    if "loss_dict" in data or (isinstance(model, Mapping) and ("model_dict" in model or "fitting_net_dict" in model)):
+        return None  # multi-task: columns per model (rmse_e_val_<model>), not checked here
     fitting = model.get("fitting_net") if isinstance(model, Mapping) else None
     if loss is None:
         kind = fitting.get("type", "ener") if isinstance(fitting, Mapping) else "ener"

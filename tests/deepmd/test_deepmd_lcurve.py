@@ -121,3 +121,16 @@ def test_schedule_of_a_rendered_input() -> None:
     assert schedule({"training": {"num_steps": 400, "disp_freq": 100}}) == (400, 100)
     assert schedule({"training": {"numb_steps": "$steps"}}) is None
     assert schedule({"model": {}}) is None
+
+
+def test_a_multi_task_input_is_not_taken_for_one_ener_loss():
+    """A multi-task template (model_dict, fitting_net_dict, loss_dict) writes a column per
+    model (rmse_e_val_water): it is not checked against the single ener loss's columns."""
+    from dnnp_hpo.plugins.deepmd.lcurve import ener_columns, ener_loss
+
+    multi = {"model": {"shared_dict": {}, "model_dict": {"water": {}, "ice": {}}},
+             "loss_dict": {"water": {"type": "ener"}, "ice": {"type": "ener"}}, "training": {}}
+    assert ener_loss(multi) is None and ener_columns(multi) is None
+    assert ener_loss({"model": {"fitting_net_dict": {"water": {}}}}) is None
+    single = {"model": {"fitting_net": {"type": "ener"}}, "loss": {"type": "ener"}, "training": {}}
+    assert ener_loss(single) == {"type": "ener"}
