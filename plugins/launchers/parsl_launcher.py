@@ -205,7 +205,8 @@ class ParslLauncher:
         from parsl.jobs.error_handlers import windowed_error_handler
 
         check_commands(PROVIDERS[self.provider])
-        address = resolve_address(self.address or PROVIDERS[self.provider].default_address)
+        address = resolve_address(self.address or PROVIDERS[self.provider].default_address,
+                                  remote=self.provider != "local")
         executor = HighThroughputExecutor(
             label=EXECUTOR_LABEL,
             provider=self.build_provider(),

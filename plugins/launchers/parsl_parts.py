@@ -128,12 +128,13 @@ def check_commands(kind: ProviderKind) -> None:
         )
 
 
-def resolve_address(spec: str) -> str:
+def resolve_address(spec: str, remote: bool = True) -> str:
     """The address the workers use to reach the interchange (which binds to it).
 
     ``127.0.0.1`` or any literal address; ``hostname``: this host's name as resolved
     locally; ``interface:NAME``: the address of that network interface (``ib0``,
     ``hsn0``).  Never asks a service on the internet, unlike Parsl's own default.
+    ``remote``: the workers run on other nodes (lsf, slurm), which loopback cannot reach.
     """
     from parsl.addresses import address_by_hostname, address_by_interface
 
@@ -153,7 +154,7 @@ def resolve_address(spec: str) -> str:
         here = ", ".join(name for _, name in socket.if_nameindex())
         raise LaunchFailed(f"launcher.address: {spec!r} is not an address of this host "
                            f"({exc.strerror or exc}); its network interfaces: {here}") from None
-    if spec == "hostname" and ipaddress.ip_address(address).is_loopback:
+    if remote and spec == "hostname" and ipaddress.ip_address(address).is_loopback:
         # The default of the lsf and slurm providers: a login node whose /etc/hosts maps its
         # name to 127.0.1.1 (Debian's way) would have every block's workers fail to
         # register, one queue wait after another, with no word of the address.

@@ -277,3 +277,4 @@ def test_a_host_name_that_resolves_to_loopback_is_refused(monkeypatch, resolved:
     with pytest.raises(LaunchFailed, match=rf"^launcher.address: this host's name resolves to {resolved}, a loopback"):
         resolve_address("hostname")
     assert resolve_address("127.0.0.1") == "127.0.0.1"  # said outright, it is meant
+    assert resolve_address("hostname", remote=False) == resolved  # provider local: workers are here
