@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dnnp_hpo.driver import check_run_dir, dry_run_trials, execute, prepare_run
-from dnnp_hpo.errors import LaunchFailed, PluginError, SpecError
+from dnnp_hpo.errors import LaunchFailed, PluginError, SpecError, described
 from dnnp_hpo.evaluation import Evaluation, Member, failure_summary
 from dnnp_hpo.front import chemically_accurate, format_value, pareto_front
 from dnnp_hpo.hookspecs import Trainer
@@ -218,8 +218,7 @@ def _ignore(signum: int, frame: object) -> None:
 
 def internal_error(prog: str, exc: BaseException) -> str:
     """The last line after the traceback of an unexpected exception: what it was, in one line."""
-    message = " ".join(str(exc).split())
-    return (f"{prog}: internal error: {type(exc).__name__}{': ' + message if message else ''} "
+    return (f"{prog}: internal error: {described(exc)} "
             "(a bug in dnnp-hpo or in a plugin: the traceback above says where)")
 
 

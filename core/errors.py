@@ -11,6 +11,12 @@ def shortened(value: str, limit: int = 60) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(value)} characters)"
 
 
+def described(exc: BaseException) -> str:
+    """``Type: message`` of an exception, in one line (``Type`` alone without a message)."""
+    message = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
 class SpecError(Exception):
     """A mistake in the user's input, shown as one line: ``FILE: KEY: what is expected``.
 

@@ -12,7 +12,7 @@ import attrs
 import pluggy
 
 from dnnp_hpo import hookspecs
-from dnnp_hpo.errors import PluginError, SpecError
+from dnnp_hpo.errors import PluginError, SpecError, described
 
 KINDS = ("parameter_types", "trainers", "launchers", "optimizers")
 PREFIX = "dnnp_hpo_"  #: every hook's name begins so
@@ -115,9 +115,7 @@ def _registered(kind: str, impl: Any, where: str) -> Mapping[str, type]:
     try:
         table = impl.function()
     except Exception as exc:  # noqa: BLE001 - whatever a plugin's hook raises, one line
-        message = " ".join(str(exc).split())
-        raise PluginError(f"{where}: {call} raised {type(exc).__name__}"
-                          f"{': ' + message if message else ''} ({expected})") from None
+        raise PluginError(f"{where}: {call} raised {described(exc)} ({expected})") from None
     if table is None:  # pluggy's way to say "nothing" (a plugin whose optional dependency is missing)
         return {}
     if not isinstance(table, Mapping):

@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from dnnp_hpo.errors import EngineLost
+from dnnp_hpo.errors import EngineLost, described
 from dnnp_hpo.evaluate import measured, run_trial
 from dnnp_hpo.evaluation import (
     INFEASIBLE,
@@ -232,9 +232,8 @@ class Study:
         if self._harvest_warned:
             return
         self._harvest_warned = True
-        message = " ".join(str(exc).split())
-        print(f"hpo-run: warning: {type(self.trainer).__name__}.harvest raised {type(exc).__name__}"
-              f"{': ' + message if message else ''}; its trainings are run again", file=sys.stderr, flush=True)
+        print(f"hpo-run: warning: {type(self.trainer).__name__}.harvest raised {described(exc)}; "
+              "its trainings are run again", file=sys.stderr, flush=True)
 
     def _finished(self, evaluation: Evaluation) -> None:
         self.run.hook.dnnp_hpo_evaluation_finished(run=self.run, evaluation=evaluation)

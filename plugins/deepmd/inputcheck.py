@@ -37,14 +37,15 @@ def check_with_deepmd(data: dict[str, Any], path: str, what: str = "") -> None:
         ) from None
 
 
-def activations(data: Any, where: str = "") -> list[tuple[str, Any]]:
-    """``(dotted key, value)`` of every ``activation_function`` in a rendered input."""
+def keys_named(data: Any, name: str, where: str = "") -> list[tuple[str, Any]]:
+    """``(dotted key, value)`` of every key ``name`` in a rendered input, at any depth
+    (list items by their index: ``model.descriptor.list.0.activation_function``)."""
     if isinstance(data, dict):
         return [found for key, value in data.items()
-                for found in ([(f"{where}{key}", value)] if key == "activation_function" else [])
-                + activations(value, f"{where}{key}.")]
+                for found in ([(f"{where}{key}", value)] if key == name else [])
+                + keys_named(value, name, f"{where}{key}.")]
     if isinstance(data, list):
-        return [found for i, value in enumerate(data) for found in activations(value, f"{where}{i}.")]
+        return [found for i, value in enumerate(data) for found in keys_named(value, name, f"{where}{i}.")]
     return []
 
 
@@ -58,7 +59,7 @@ def check_activations(data: dict[str, Any], path: str, params: Mapping[str, Any]
         from deepmd.common import VALID_ACTIVATION
     except Exception:  # noqa: BLE001 - optional: a cluster's login node may lack DeePMD-kit
         return
-    for key, value in activations(data):
+    for key, value in keys_named(data, "activation_function"):
         if not isinstance(value, str) or value.lower() in VALID_ACTIVATION or value.lower().startswith("silut"):
             continue
         names = [name for name, given in params.items() if given == value]

@@ -24,7 +24,7 @@ from dnnp_hpo.evaluation import Trial
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.training import is_count
 
-from .inputcheck import check_activations, check_with_deepmd
+from .inputcheck import check_activations, check_with_deepmd, keys_named
 from .lcurve import (
     STEP_KEYS,
     LcurveError,
@@ -141,20 +141,10 @@ def check_relative_systems(run: RunContext, rendered: list[tuple[dict[str, Any],
                       f"not exist; every training will fail unless it does: {advice}", file=sys.stderr)
 
 
-def seed_keys(data: Any, where: str = "") -> list[str]:
-    """The dotted keys named ``seed`` in a rendered input."""
-    if isinstance(data, Mapping):
-        return [found for key, value in data.items()
-                for found in ([f"{where}{key}"] if key == "seed" else []) + seed_keys(value, f"{where}{key}.")]
-    if isinstance(data, list):
-        return [found for i, value in enumerate(data) for found in seed_keys(value, f"{where}{i}.")]
-    return []
-
-
 def warn_fixed_seeds(run: RunContext, path: str, data: Mapping[str, Any]) -> None:
     """Warn on stderr that a template without ``$seed`` does not get the seed recorded per
     candidate (not an error: fixed seeds may be wanted)."""
-    keys = seed_keys(data)
+    keys = [key for key, _ in keys_named(data, "seed")]
     what = (f"every training uses its fixed seeds ({', '.join(keys)}), so replicates repeat the same training"
             if keys else "DeePMD-kit draws its own random seeds, so no training can be repeated")
     print(f"hpo-run: warning: {run.spec_path}: trainer.template: {path} does not use $seed: {what}, while "

@@ -151,18 +151,21 @@ def resolve_address(spec: str, remote: bool = True) -> str:
             address = spec
         _check_bindable(address)
     except OSError as exc:
-        here = ", ".join(name for _, name in socket.if_nameindex())
         raise LaunchFailed(f"launcher.address: {spec!r} is not an address of this host "
-                           f"({exc.strerror or exc}); its network interfaces: {here}") from None
+                           f"({exc.strerror or exc}); its network interfaces: {_interfaces()}") from None
     if remote and spec == "hostname" and ipaddress.ip_address(address).is_loopback:
         # The default of the lsf and slurm providers: a login node whose /etc/hosts maps its
         # name to 127.0.1.1 (Debian's way) would have every block's workers fail to
         # register, one queue wait after another, with no word of the address.
-        here = ", ".join(name for _, name in socket.if_nameindex())
         raise LaunchFailed(f"launcher.address: this host's name resolves to {address}, a loopback address "
                            "the compute nodes cannot reach; give launcher.address: interface:NAME (its "
-                           f"network interfaces: {here}) or this host's address on their network")
+                           f"network interfaces: {_interfaces()}) or this host's address on their network")
     return address
+
+
+def _interfaces() -> str:
+    """This host's network interface names, for a message."""
+    return ", ".join(name for _, name in socket.if_nameindex())
 
 
 def _check_bindable(address: str) -> None:
