@@ -95,7 +95,6 @@ class RunLock:
         self.file.flush()
         return self
 
-
     def _release(self) -> None:
         if self.file is not None:
             self.file.close()  # closing the file drops the lock

@@ -439,12 +439,12 @@ class SpecLoader(yaml.SafeLoader):
 
 SpecLoader.add_constructor("tag:yaml.org,2002:int", SpecLoader.construct_yaml_int)
 
-#: A float of YAML 1.2 (its core schema) that YAML 1.1, which PyYAML follows, reads as a
-#: string: no dot (``1e-3``, ``2E5``), an unsigned exponent (``1.0e3``), no digit before
-#: the dot after a sign (``-.5``).  A learning rate written ``2e-2`` must not reach a
-#: template or a choice as the text '2e-2'.  Tried after YAML 1.1's own resolvers, so
-#: what they read (ints, 1.1 floats, dates) is read as before.
-#: a dot or an exponent, as YAML 1.2 has it: 1e-3, 2E5, .5, 1.0e3 (not 089, a string in 1.1)
+#: A float of YAML 1.2 (its core schema), with a dot or an exponent, which YAML 1.1 (what
+#: PyYAML follows) may read as a string: no dot (``1e-3``, ``2E5``), an unsigned exponent
+#: (``1.0e3``), no digit before the dot after a sign (``-.5``).  A learning rate written
+#: ``2e-2`` must not reach a template or a choice as the text '2e-2'.  Tried after YAML
+#: 1.1's own resolvers, so what they read (ints, 1.1 floats, dates) is read as before, and
+#: a zero-padded ``089`` (neither a dot nor an exponent) stays the string it is in 1.1.
 YAML12_FLOAT = re.compile(r"^[-+]?(?:(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+)$")
 SpecLoader.add_implicit_resolver("tag:yaml.org,2002:float", YAML12_FLOAT, list("-+0123456789."))
 

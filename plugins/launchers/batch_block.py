@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from dnnp_hpo.spec import parse_yaml
+
 #: keys of a spec's dask block that a joined cluster keeps
 KEPT = ("wait_timeout", "shutdown", "retries")
 
@@ -32,8 +34,8 @@ def joined_block(block: Mapping[str, Any] | None, scheduler_file: str, nodes: in
 
 def main(argv: Sequence[str] | None = None) -> int:
     spec_path, scheduler_file, nodes = argv if argv is not None else sys.argv[1:]
-    try:
-        spec = yaml.safe_load(Path(spec_path).read_text(encoding="utf-8"))
+    try:  # read as hpo-run reads it (YAML 1.2 floats such as wait_timeout: 9e2)
+        spec = parse_yaml(Path(spec_path).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:  # hpo-run then says what is wrong with the spec
         print(f"batch_block: cannot read {spec_path}: {exc}", file=sys.stderr)
         spec = None

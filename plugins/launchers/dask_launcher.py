@@ -229,8 +229,9 @@ def _close_local(run: RunContext, cluster: Any) -> None:
 
 def _kill_local_workers(quiet_s: float = 1.0) -> None:
     """SIGKILL this process's Dask worker processes until none has appeared for
-    ``quiet_s`` (a nanny's restart under way may start one more), :data:`KILL_FOR_S` at most.  Their trainings are
-    stopped by the watchdog, as those of any dead worker (core/process.py)."""
+    ``quiet_s`` (a nanny's restart under way may start one more), :data:`KILL_FOR_S` at
+    most.  Their trainings are stopped by the watchdog, as those of any dead worker
+    (core/process.py)."""
     import psutil
 
     def workers() -> list[Any]:
