@@ -153,9 +153,15 @@ class DaskPool:
     @property
     def size(self) -> int:
         """Evaluations the cluster runs at once: its threads (a worker started with
-        ``--nthreads 2``, or ``threads_per_worker: 2``, runs two), as Parsl's slots."""
-        workers = self.client.scheduler_info().get("workers", {})
-        return sum(int(w.get("nthreads", 1)) for w in workers.values())
+        ``--nthreads 2``, or ``threads_per_worker: 2``, runs two), as Parsl's slots.
+
+        Read from the identity the client refreshes by itself every 2 s, as
+        :meth:`_check_workers` reads it: ``nsga2-async`` asks after every result, and
+        ``scheduler_info()`` would wait for ever on a scheduler that hangs (stopped, its
+        node swapping) without closing the connection.  Asked only before the first
+        refresh has arrived."""
+        identity = getattr(self.client, "_scheduler_identity", None) or self.client.scheduler_info()
+        return sum(int(w.get("nthreads", 1)) for w in identity.get("workers", {}).values())
 
 
 # --------------------------------------------------------------------------------------

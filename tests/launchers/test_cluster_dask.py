@@ -302,3 +302,27 @@ def test_a_scheduler_left_without_workers_is_given_up_after_wait_timeout(
     assert time.monotonic() - started < 60
     log = (tmp_path / "run-orphaned" / "launcher.log").read_text()
     assert "no worker is connected to the scheduler" in log
+
+
+def test_the_capacity_is_read_without_asking_a_hung_scheduler(tmp_path: Path, dask_processes) -> None:
+    """nsga2-async reads the pool's size after every result: on a scheduler that hangs
+    without closing its connection (here: stopped with SIGSTOP) the read must not wait
+    for it, or the driver would hang with it instead of noticing in _check_workers."""
+    from dnnp_hpo.driver import prepare_run
+    from dnnp_hpo.registry import load_registry
+
+    cluster = dask_processes(2)
+    spec = write_spec(tmp_path / "hung.yaml", launcher={"plugin": "dask", "scheduler_file": str(cluster.scheduler_file),
+                                                        "min_workers": 2, "wait_timeout": 60})
+    run, _ = prepare_run(spec, load_registry())
+    with run.experiment.launcher.connect(run) as pool:
+        assert pool.size == 2
+        os.kill(cluster.scheduler.pid, signal.SIGSTOP)
+        try:
+            sizes: list[int] = []
+            reader = threading.Thread(target=lambda: sizes.append(pool.size), daemon=True)
+            reader.start()
+            reader.join(timeout=10)
+            assert sizes == [2], "pool.size waited for the stopped scheduler"
+        finally:
+            os.kill(cluster.scheduler.pid, signal.SIGCONT)
