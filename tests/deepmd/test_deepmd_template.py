@@ -166,6 +166,28 @@ def test_disp_freq_that_does_not_divide_numb_steps_exits_2(tmp_path: Path, steps
     assert f"training.disp_freq 1000 does not divide training.numb_steps {steps}" in line and words in line
 
 
+@pytest.mark.parametrize("init", [[1000, 5000], [4999, 5000]])
+def test_an_int_numb_steps_that_disp_freq_mostly_does_not_divide_exits_2(tmp_path: Path, init: list[int]) -> None:
+    """numb_steps searched as an int with the paper's disp_freq 1000: the middle (3000, or
+    5000 at the top of its range) passes the check of the middle, yet 999 of every 1000
+    candidates would fail before dp starts.  A choice of multiples is the way to search it."""
+    space = {**PAPER_SPACE, "numb_steps": {"type": "int", "init": init, "sigma": 100}}
+    line, _ = _run_bad(tmp_path, PAPER_TEMPLATE.read_text(), space=space, settings=PAPER_SETTINGS)
+    assert "space.numb_steps, an int parameter, sets the training's steps, and disp_freq 1000 divides few" in line
+    assert "search a choice of multiples of disp_freq" in line
+
+
+def test_an_int_numb_steps_with_disp_freq_1_is_accepted(tmp_path: Path) -> None:
+    """disp_freq 1 divides every numb_steps: nothing to refuse (--dry-run renders generation 0)."""
+    template = tmp_path / "tmpl.json"
+    template.write_text(PAPER_TEMPLATE.read_text().replace('"disp_freq": 1000', '"disp_freq": 1'))
+    space = {**PAPER_SPACE, "numb_steps": {"type": "int", "init": [1000, 5000], "sigma": 100}}
+    spec = write_spec(tmp_path / "spec.yaml", deepmd_spec(tmp_path / "run", "tmpl.json", space=space,
+                                                          settings=PAPER_SETTINGS))
+    done = hpo_run(str(spec), "--dry-run")
+    assert done.returncode == 0, done.stderr
+
+
 def test_validation_metrics_without_validation_data_exit_2(tmp_path: Path) -> None:
     """rmse_*_val columns exist only with validation data: without it every training would
     run to its end and then be recorded as failed."""
