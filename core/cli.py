@@ -22,7 +22,7 @@ from dnnp_hpo.hookspecs import Trainer
 from dnnp_hpo.notice import notice
 from dnnp_hpo.registry import KINDS, Registry, kind_name, load_registry
 from dnnp_hpo.run import RunContext
-from dnnp_hpo.runlock import RunLock
+from dnnp_hpo.runlock import RunLock, check_free
 
 EXIT_NOTHING_SUCCEEDED = 1  #: the search ran to its end and no evaluation succeeded
 EXIT_BAD_INPUT = 2
@@ -133,6 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             # The run directory is checked as the run would check it: a dry run that passes
             # is a run that starts.
             run = check_run_dir(run, resume=args.resume, force=args.force)  # writes nothing
+            if not run.finished:
+                check_free(run.run_dir, str(run.spec_path))  # writes nothing either
             trials = dry_run_trials(run, trainer)
             rows = [[t.birth_id, *t.params.values()] for t in trials]
             console.print(trials_table(run, "Generation 0 (decoded, not evaluated)", rows, []))

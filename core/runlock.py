@@ -57,6 +57,28 @@ def remove_made(made: list[Path]) -> None:
     made.clear()
 
 
+def in_use(run_dir: Path, holder: str, spec: str) -> SpecError:
+    return SpecError(f"{run_dir} is in use by another hpo-run ({holder.strip() or 'another process'}): wait for "
+                     "it to end, or choose another run_dir", "run_dir", spec)
+
+
+def check_free(run_dir: Path, spec: str) -> None:
+    """SpecError if a driver holds ``run_dir`` now, as :class:`RunLock` would find it;
+    writes nothing (``--dry-run``): the lock is taken and dropped at once, through a file
+    opened for reading, and only if the lock file exists (no driver has held it otherwise).
+    Shared, so that it holds off a driver starting at that very instant as briefly as can be."""
+    try:
+        with open(Path(run_dir) / LOCK, encoding="utf-8") as file:
+            try:
+                fcntl.flock(file, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise in_use(Path(run_dir), file.read(), spec) from None
+            except OSError:  # no flock on this file system: RunLock only notes it, so does this
+                pass
+    except OSError:  # no lock file (a new run, or one started before the lock), or unreadable
+        pass
+
+
 class RunLock:
     """``with RunLock(run_dir, spec):`` holds ``run_dir`` for this process, or raises a
     SpecError (key ``run_dir``) naming the driver that holds it.  Creates ``run_dir`` and
@@ -81,10 +103,9 @@ class RunLock:
             fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self.file.seek(0)
-            holder = self.file.read().strip() or "another process"
+            holder = self.file.read()
             self._release()
-            raise SpecError(f"{self.run_dir} is in use by another hpo-run ({holder}): wait for it to end, "
-                            "or choose another run_dir", "run_dir", self.spec) from None
+            raise in_use(self.run_dir, holder, self.spec) from None
         except OSError as exc:  # a file system without flock (a Lustre mount without -o flock)
             print(f"hpo-run: note: cannot lock {self.run_dir / LOCK} ({exc.strerror or exc}); "
                   "do not run two hpo-run on this run_dir at once", file=sys.stderr)

@@ -44,6 +44,9 @@ def test_a_second_driver_on_a_live_run_is_refused_and_changes_nothing(tmp_path, 
         lines = second.stderr.splitlines()
         assert len(lines) == 1 and "is in use by another hpo-run" in lines[0], second.stderr
         assert f"(pid {first.pid} on " in lines[0]
+        # --dry-run says the same: a dry run that passes is a run that starts
+        dry = run_cli(hpo_run_exe, str(spec), "--dry-run", cwd=tmp_path)
+        assert dry.returncode == 2 and dry.stderr.splitlines() == lines, (dry.stdout, dry.stderr)
         # the first run's rows are all still there, none set aside, none added by the second
         assert {uuid for uuid, _ in before} <= {uuid for uuid, _ in rows(tmp_path / "run")}
         _, err = first.communicate(timeout=300)
