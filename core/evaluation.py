@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import socket
 from collections import Counter
 from collections.abc import Sequence
@@ -114,9 +115,16 @@ def failure_summary(evaluations: Sequence[Evaluation]) -> str:
     return f"{count} of {len(evaluations)} {reason}"
 
 
+#: a terminal's colour or cursor sequence (ESC [ ... letter), as programs log them
+_ESCAPE_SEQUENCE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+
+
 def one_line(text: str, limit: int = 300) -> str:
-    """Reasons are single lines in CSV and on the terminal."""
-    flat = " ".join(str(text).split())
+    """Reasons are single lines in CSV and on the terminal, of printable characters: a NUL
+    or a colour code from a trainer's stderr would reach the journal, the CSV files and
+    summary.md (which grep then calls binary)."""
+    text = _ESCAPE_SEQUENCE.sub("", str(text))
+    flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 

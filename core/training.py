@@ -225,7 +225,8 @@ def run_training(command: Sequence[str], launch_prefix: Sequence[str], env: Mapp
     if done.returncode != 0:
         how = (f"was killed by signal {-done.returncode} ({_signal_name(-done.returncode)})"
                if done.returncode < 0 else f"exited with status {done.returncode}")
-        raise TrainingFailed(one_line(f"{command[0]} {how}: {stderr_reason(stderr)} (see {stderr})"))
+        said = stderr_reason(stderr)
+        raise TrainingFailed(one_line(f"{command[0]} {how}{f': {said}' if said else ''} (see {stderr})"))
     return done.elapsed
 
 

@@ -96,11 +96,14 @@ def fitness(lcurve: Lcurve, metrics: Mapping[str, str], last_rows: int = 1,
     """``{metric: value}`` where value is column ``metrics[metric]`` of the last row, or the
     mean of the last ``last_rows`` rows (all rows if there are fewer).
 
-    LcurveError names a missing column, or a NaN or infinite value and its step, of a
-    metric in ``required`` (the objectives; None: every metric).  A metric not required
-    is left out of the result where its column is missing or not finite: DeePMD-kit
-    writes nan where the data hold no reference values (no virials), and a metric only
-    recorded must not fail a training that measured its objectives.
+    LcurveError names a missing column, or a NaN, infinite or negative value and its
+    step, of a metric in ``required`` (the objectives; None: every metric).  Every
+    column read is an error (RMSE, MAE, a loss) or a learning rate: a negative one comes
+    from a broken curve, not a training, and would dominate every real candidate.  A
+    metric not required is left out of the result where its column is missing or its
+    value bad: DeePMD-kit writes nan where the data hold no reference values (no
+    virials), and a metric only recorded must not fail a training that measured its
+    objectives.
     """
     needed = set(metrics) if required is None else set(required)
     missing = [column for metric, column in metrics.items() if metric in needed and column not in lcurve.columns]
@@ -114,9 +117,11 @@ def fitness(lcurve: Lcurve, metrics: Mapping[str, str], last_rows: int = 1,
         if column not in lcurve.columns:
             continue
         values = tail[:, lcurve.columns.index(column)]
-        bad = [(step, value) for step, value in zip(steps, values) if not math.isfinite(value)]
+        bad = [(step, value) for step, value in zip(steps, values) if not math.isfinite(value) or value < 0]
         if bad and metric in needed:
-            raise LcurveError(f"{column} is {bad[0][1]} at step {int(bad[0][0])}")
+            step, value = bad[0]
+            what = f"negative ({value:g})" if value < 0 else value
+            raise LcurveError(f"{column} is {what} at step {int(step)}")
         if not bad:
             result[metric] = float(values.mean())
     return result

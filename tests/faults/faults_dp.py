@@ -18,7 +18,9 @@ by SIGKILL, as by the OOM killer), ``hang`` and ``hang_tree`` (never return; the
 variant starts a child and a grandchild, and one more process that leaves the process
 group with setsid, as daemonising helpers do), ``truncated`` (lcurve.out cut in its first
 row), ``empty`` (lcurve.out of 0 bytes), ``nan`` (a NaN energy error), ``garbage``
-(binary junk), ``no_lcurve`` (exit 0 and no file), ``wrong_columns`` (no rmse_f_val).
+(binary junk), ``no_lcurve`` (exit 0 and no file), ``wrong_columns`` (no rmse_f_val),
+``negative`` (negative errors), ``binary_stderr`` (exit 5, stderr with a NUL, bytes that
+are not UTF-8 and a colour code).
 ``sleep`` sleeps ``$FAULTS_SLEEP`` seconds, then behaves like ``ok``.
 """
 
@@ -107,6 +109,11 @@ def main() -> int:
         Path("lcurve.out").write_bytes(bytes(range(256)) * 4)
     elif fault == "no_lcurve":
         pass
+    elif fault == "negative":  # well-formed numbers no training measures
+        Path("lcurve.out").write_text(HEADER + row(0, 1.0, 2.0) + row(100, -1.0, -2.0))
+    elif fault == "binary_stderr":  # a NUL, bytes that are not UTF-8 and a colour code
+        sys.stderr.buffer.write(b"\xff\xfe\x00bad bytes\x80 \x1b[31mRuntimeError: oops\x1b[0m\n")
+        return 5
     elif fault == "wrong_columns":
         Path("lcurve.out").write_text("#  step  rmse_e_val  lr\n      0  1.0e-01  1.0e-03\n")
     else:

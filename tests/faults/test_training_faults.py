@@ -39,6 +39,8 @@ EXPECTED = {
     "garbage": ("failed", "lcurve.out line 1: data before the header line"),
     "no_lcurve": ("failed", "the training wrote no lcurve.out"),
     "wrong_columns": ("failed", "lcurve has no column(s) rmse_f_val"),
+    "negative": ("failed", "rmse_e_val is negative (-1) at step 100"),
+    "binary_stderr": ("failed", "exited with status 5: \ufffd\ufffd bad bytes\ufffd RuntimeError: oops (see "),
 }
 
 
@@ -63,6 +65,7 @@ def test_every_training_fault_is_recorded_with_its_reason_and_the_run_goes_on(tm
         status, words = EXPECTED[fault]
         assert (evaluation.status, fault) == (status, fault), evaluation.reason
         assert words in evaluation.reason, (fault, evaluation.reason)
+        assert evaluation.reason.isprintable() and ": (see" not in evaluation.reason, evaluation.reason
         assert evaluation.fitness == (MAXINT, MAXINT) and evaluation.metrics == {}
         assert evaluation.trial.generation == 0
     assert {f: n for f, n in injected.items() if f != "ok"} == dict.fromkeys(faults, 1)
