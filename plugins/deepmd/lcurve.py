@@ -120,7 +120,7 @@ def fitness(lcurve: Lcurve, metrics: Mapping[str, str], last_rows: int = 1,
         bad = [(step, value) for step, value in zip(steps, values) if not math.isfinite(value) or value < 0]
         if bad and metric in needed:
             step, value = bad[0]
-            what = f"negative ({value:g})" if value < 0 else value
+            what = value if not math.isfinite(value) else f"negative ({value:g})"
             raise LcurveError(f"{column} is {what} at step {int(step)}")
         if not bad:
             result[metric] = float(values.mean())
