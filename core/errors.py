@@ -79,3 +79,30 @@ class EngineLost(LaunchFailed):
     def __init__(self, what: str, fix: str = "") -> None:
         then = f"{fix} and run" if fix else "run"
         super().__init__(f"launcher: {what}; the evaluations in flight are kept: {then} hpo-run again to resume")
+
+
+class RecordsFailed(LaunchFailed):
+    """The run's records cannot be written (the journal locked by another program past the
+    wait, the disk full, the run directory made read-only): a fault of the machine, not a
+    bug.  Exit 3 as for a lost engine: what was committed stays, the evaluations in flight
+    are kept, and the same command resumes once the cause is gone."""
+
+    headline = "the run's records could not be written"
+
+    def __init__(self, path: object, exc: BaseException) -> None:
+        cause = " ".join(str(getattr(exc, "strerror", None) or exc).split())
+        hint = next((h for words, h in _RECORD_HINTS if words in cause.lower()), "")
+        super().__init__(f"cannot write {path}: {cause}{hint}; the evaluations in flight are kept: "
+                         "run hpo-run again to resume")
+
+
+#: what to do about the commonest causes, by words of SQLite's or the system's message
+_RECORD_HINTS = (
+    ("locked", (" (another program held the journal longer than hpo-run waits: close it, "
+                "an sqlite3 shell in a transaction or a database browser)")),
+    ("full", " (free space on its file system)"),
+    ("no space", " (free space on its file system)"),
+    ("readonly", " (make the run directory writable)"),
+    ("read-only", " (make the run directory writable)"),
+    ("permission denied", " (make the run directory writable)"),
+)

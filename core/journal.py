@@ -13,7 +13,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 import attrs
 
+from dnnp_hpo.errors import RecordsFailed
 from dnnp_hpo.evaluation import Evaluation, Member, Trial
 from dnnp_hpo.hookspecs import hookimpl
 
@@ -28,6 +29,8 @@ FILENAME = "journal.sqlite"
 RUNNING = "running"  #: sent to a worker, not finished (yet)
 INTERRUPTED = "interrupted"  #: set aside on resume (was running, or no longer matches); re-run under a new uuid
 SCHEMA_VERSION = "1"
+#: seconds a write waits for another program that holds the journal (SQLite's default: 5)
+BUSY_TIMEOUT_S = 60.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -103,10 +106,13 @@ class Journal:
         if readonly:
             self.db = _connect_readonly(self.path)
             return
-        self.db = sqlite3.connect(self.path, isolation_level=None)  # explicit transactions
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(_SCHEMA)
+        with self._writing():
+            # A reader that holds the journal (hpo-report, an sqlite3 shell) is waited for
+            # up to BUSY_TIMEOUT_S at each write rather than SQLite's 5 s.
+            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_S)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(_SCHEMA)
 
     @classmethod
     def of(cls, run_dir: Path, *, readonly: bool = False) -> Journal:
@@ -124,13 +130,31 @@ class Journal:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
+        with self._writing():
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+                self.db.execute("COMMIT")
+            except BaseException:
+                if self.db.in_transaction:  # not after a COMMIT that failed and ended it
+                    with suppress(sqlite3.Error):
+                        self.db.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """RecordsFailed (one line, exit 3) for what the machine does to a write: the
+        journal locked by another program past the wait, the disk full, the directory
+        read-only.  Not for SQL errors, which are bugs (IntegrityError and the like), nor
+        for a write through a journal opened read-only (a bug too)."""
         try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+            yield
+        except sqlite3.OperationalError as exc:
+            if self.readonly:
+                raise
+            raise RecordsFailed(self.path, exc) from None
+        except OSError as exc:
+            raise RecordsFailed(getattr(exc, "filename", None) or self.path, exc) from None
 
     # -- meta ---------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from dnnp_hpo.errors import RecordsFailed
 from dnnp_hpo.evaluation import Evaluation, Member
 from dnnp_hpo.hookspecs import hookimpl
 from dnnp_hpo.journal import Journal
@@ -38,8 +39,11 @@ def individual_row(evaluation: Evaluation) -> list[Any]:
 
 
 def _append(path: Path, rows: Sequence[Sequence[Any]]) -> None:
-    with open(path, "a", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerows(rows)
+    try:
+        with open(path, "a", newline="", encoding="utf-8") as handle:
+            csv.writer(handle).writerows(rows)
+    except OSError as exc:  # the disk full, the directory made read-only: rebuilt on resume
+        raise RecordsFailed(path, exc) from None
 
 
 def export(run: RunContext, journal: Journal) -> None:

@@ -5,6 +5,9 @@ The real console script's ``main``, with one more plugin registered:
 * ``readonly GENERATION``: makes ``RUN_DIR/evals`` read-only (mode 0555) when the run
   starts (GENERATION -1) or once generation GENERATION is recorded, as a file system
   remounted read-only or a full quota would leave it;
+* ``readonly-run GENERATION``: makes the whole run directory and the files in it
+  read-only once generation GENERATION is recorded (a file system remounted read-only):
+  the run's own records can no longer be written;
 * ``rss FILE``: appends ``rss <evaluations> <kib>`` to FILE after every 100 evaluations,
   ``objects <evaluations> <n>`` (the live Trial and Evaluation objects of the driver)
   after every 500, and the driver's peak RSS (``peak <kib>``) when the run finishes.
@@ -39,6 +42,19 @@ class ReadOnlyEvals:
     def dnnp_hpo_generation_finished(self, run, generation) -> None:
         if generation == self.generation:
             self._lock(run)
+
+
+class ReadOnlyRun:
+    def __init__(self, generation: int) -> None:
+        self.generation = generation
+
+    @hookimpl
+    def dnnp_hpo_generation_finished(self, run, generation) -> None:
+        if generation == self.generation:
+            for path in run.run_dir.iterdir():
+                if path.is_file():
+                    path.chmod(0o444)
+            run.run_dir.chmod(0o555)
 
 
 def current_rss_kib() -> int:
@@ -76,7 +92,9 @@ def main(argv: list[str]) -> int:
     from dnnp_hpo import cli, registry
 
     kind, arg, rest = argv[0], argv[1], argv[2:]
-    observer = ReadOnlyEvals(int(arg)) if kind == "readonly" else RssSampler(arg)
+    observers = {"readonly": lambda: ReadOnlyEvals(int(arg)), "readonly-run": lambda: ReadOnlyRun(int(arg)),
+                 "rss": lambda: RssSampler(arg)}
+    observer = observers[kind]()
     cli.load_registry = lambda: registry.load_registry((observer,))
     return cli.main(rest)
 

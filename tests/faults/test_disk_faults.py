@@ -1,5 +1,7 @@
 """Promise 5: an evaluation directory that cannot be created (a read-only directory) is a
-failed evaluation with a clear reason, not a crashed driver.
+failed evaluation with a clear reason, not a crashed driver; a run whose own records
+cannot be written (the run directory read-only, the journal held by another program)
+stops with one line and exit 3, and the same command resumes it.
 
 The real ``hpo-run`` (faults_runner.py registers one observer that makes
 ``RUN_DIR/evals`` read-only) with the real ``deepmd`` trainer (stand-in dp program) on
@@ -64,3 +66,26 @@ def test_evaluation_directories_turn_read_only_mid_run(tmp_path: Path) -> None:
         assert "Pareto front" in done.stdout
     finally:
         (run_dir / "evals").chmod(0o755)
+
+
+def test_run_directory_turning_read_only_stops_with_one_line_and_resumes(tmp_path: Path) -> None:
+    """The journal and the CSV files cannot be written after generation 0: not a bug of
+    dnnp-hpo (it was exit 4 with a traceback and 'internal error'), a fault of the machine."""
+    spec = write_spec(tmp_path / "spec.yaml", deepmd_spec(
+        tmp_path / "run", pop_size=4, generations=1, env={"FAULTS_FAULT": "ok"}))
+    run_dir = tmp_path / "run"
+    try:
+        done = hpo_run_with_observer(tmp_path, spec, "readonly-run", "0")
+    finally:
+        run_dir.chmod(0o755)
+        for path in run_dir.iterdir():
+            if path.is_file():
+                path.chmod(0o644)
+    assert done.returncode == 3, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    last = done.stderr.splitlines()[-1]
+    assert last.startswith(f"hpo-run: the run's records could not be written: cannot write {run_dir}"), last
+    assert "(make the run directory writable); the evaluations in flight are kept: run hpo-run again" in last
+    again = hpo_run_with_observer(tmp_path, spec, "readonly", "99")  # an observer that does nothing here
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert [e.status for e in assert_recorded_once(run_dir, 8)] == ["ok"] * 8

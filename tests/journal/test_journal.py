@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import math
 import sqlite3
+import threading
+import time
 from pathlib import Path
 
+import pytest
+
+from dnnp_hpo import journal as journal_module
+from dnnp_hpo.errors import RecordsFailed
 from dnnp_hpo.evaluation import MAXINT, Evaluation, Member, Trial
 from dnnp_hpo.journal import RUNNING, Journal
 
@@ -87,3 +93,41 @@ def test_a_moved_run_directory_reads_its_own_evaluation_directories(tmp_path):
         assert journal.evaluations()[0].trial.workdir == tmp_path / "moved" / "evals" / "u0"
         assert [t.workdir for t in journal.running()] == [tmp_path / "moved" / "evals" / "u1",
                                                           tmp_path / "elsewhere" / "u2"]
+
+
+def _held(path: Path, seconds: float) -> threading.Thread:
+    """Another program (an sqlite3 shell in a transaction) holding the journal's write lock."""
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(seconds, lambda: (other.execute("COMMIT"), other.close()))
+    release.start()
+    return release
+
+
+def test_a_write_waits_for_another_program_holding_the_journal(tmp_path):
+    """SQLite's default wait is 5 s: a user's sqlite3 shell in a transaction for 6 s
+    stopped a run of hours.  The journal waits up to BUSY_TIMEOUT_S."""
+    with Journal.of(tmp_path) as journal:
+        release = _held(tmp_path / "journal.sqlite", 6.0)
+        started = time.monotonic()
+        journal.started(trial(0, (0.5,), tmp_path))
+        assert time.monotonic() - started >= 5.5
+        release.join()
+        assert [t.uuid for t in journal.running()] == ["u0"]
+
+
+def test_a_journal_held_past_the_wait_is_one_clear_error(tmp_path, monkeypatch):
+    """Past the wait: RecordsFailed (hpo-run: one line, exit 3), naming the cause and what
+    to do, not an OperationalError read as a bug of dnnp-hpo (exit 4)."""
+    monkeypatch.setattr(journal_module, "BUSY_TIMEOUT_S", 0.2)
+    with Journal.of(tmp_path) as journal:
+        release = _held(tmp_path / "journal.sqlite", 1.0)
+        with pytest.raises(RecordsFailed) as info:
+            journal.started(trial(0, (0.5,), tmp_path))
+        release.join()
+        assert str(info.value) == (
+            f"cannot write {tmp_path / 'journal.sqlite'}: database is locked (another program held the journal "
+            "longer than hpo-run waits: close it, an sqlite3 shell in a transaction or a database browser); the "
+            "evaluations in flight are kept: run hpo-run again to resume")
+        journal.started(trial(1, (0.5,), tmp_path))  # the connection is usable again
+        assert [t.uuid for t in journal.running()] == ["u1"]
