@@ -98,10 +98,20 @@ def failed_evaluation(
     )
 
 
+#: a UUID (an evaluation's directory, an engine's task key: Dask's ``run_trial-<uuid>``)
+_UUID = re.compile(r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}")
+#: a worker's or a scheduler's address (``tcp://10.1.2.3:41233``), without a closing period
+_ADDRESS = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s,;)'\"]*[^\s,;)'\".]")
+
+
 def shared_reason(evaluation: Evaluation) -> str:
-    """Its reason with its own directory (its uuid) as ``<uuid>``: the same failure then
-    reads the same in every evaluation, so that failures can be counted by reason."""
-    return evaluation.reason.replace(evaluation.trial.uuid, "<uuid>")
+    """Its reason with what names this one evaluation folded: UUIDs (its directory, the
+    engine's task key) as ``<uuid>`` and addresses (the worker that died) as
+    ``<address>``.  The same failure then reads the same in every evaluation, so that
+    failures can be counted by reason: four evaluations lost with their workers were four
+    reasons of one each, and "1 of 4 lost"."""
+    own = evaluation.reason.replace(evaluation.trial.uuid, "<uuid>")
+    return _ADDRESS.sub("<address>", _UUID.sub("<uuid>", own))
 
 
 def failure_summary(evaluations: Sequence[Evaluation]) -> str:

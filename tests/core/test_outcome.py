@@ -76,3 +76,26 @@ def test_an_unreadable_outcome_means_train_again(tmp_path: Path, content: str) -
     trial.workdir.mkdir(parents=True)
     (trial.workdir / OUTCOME).write_text(content)
     assert left_outcome(trial) is None
+
+
+def test_failures_differing_only_in_task_key_and_address_are_counted_as_one(tmp_path: Path) -> None:
+    """Dask's KilledWorker names its random task key and the dead worker's address: every
+    lost evaluation read as a reason of its own ("1 of 4 lost" when all 4 were)."""
+    from dnnp_hpo.evaluation import Evaluation, failure_summary, shared_reason
+
+    def lost(i: int, key: str, port: int) -> Evaluation:
+        trial = Trial(uuid=f"0000000{i}-aaaa-bbbb-cccc-dddddddddddd", birth_id=i, generation=0, genome=(0.5,),
+                      params={"x": 0.5}, seed=i, workdir=tmp_path / str(i))
+        reason = (f"the engine lost the evaluation: KilledWorker: Attempted to run task 'run_trial-{key}' on 4 "
+                  f"different workers, but all those workers died while running it. The last worker that attempt "
+                  f"to run the task was tcp://127.0.0.1:{port}. Inspecting worker logs")
+        return Evaluation(trial=trial, status="lost", reason=reason, fitness=(MAXINT,), metrics={}, start=0.0,
+                          stop=0.0, hostname="?", pid=-1)
+
+    evaluations = [lost(1, "480b20a7-1c2d-4e5f-8a9b-0c1d2e3f4a5b", 41233),
+                   lost(2, "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a", 39001)]
+    assert shared_reason(evaluations[0]) == shared_reason(evaluations[1]) == (
+        "the engine lost the evaluation: KilledWorker: Attempted to run task 'run_trial-<uuid>' on 4 different "
+        "workers, but all those workers died while running it. The last worker that attempt to run the task was "
+        "<address>. Inspecting worker logs")
+    assert failure_summary(evaluations).startswith("2 of 2 lost: ")

@@ -13,6 +13,7 @@ import subprocess
 import pytest
 from hpo_testutil import subprocess_env, write_spec, zdt_spec
 
+from dnnp_hpo.evaluation import shared_reason
 from dnnp_hpo.journal import Journal
 
 
@@ -31,6 +32,8 @@ def test_a_run_whose_trainings_crash_their_workers_ends(tmp_path, hpo_run_exe, s
     assert sorted(e.trial.birth_id for e in evaluations) == list(range(16))
     lost = [e for e in evaluations if e.status == "lost"]
     assert lost and all("KilledWorker" in e.reason for e in lost), [e.reason for e in evaluations]
+    # one failure, counted as one: Dask's task key and the dead worker's address are folded
+    assert len({shared_reason(e) for e in lost}) == 1, [e.reason for e in lost]
     # every crashing candidate is lost (an evaluation Dask held on the same worker may be too)
     assert {e.trial.birth_id for e in evaluations if e.trial.params["x0"] > 0.7} <= {e.trial.birth_id for e in lost}
 
