@@ -56,7 +56,8 @@ def build_report(run_dirs: Sequence[Path | str], out: Path | str, *,
         "failures": plots.plot_failures(failures, out)[0],
     }
     if hv is not None:
-        captions["hypervolume"] = plots.plot_hypervolume(hv, out, [o.unit for o in analysis.objectives])[0]
+        captions["hypervolume"] = plots.plot_hypervolume(hv, out, [o.unit for o in analysis.objectives],
+                                                         analysis.snapshot_note())[0]
     else:  # not this report's: a figure left in a reused --out by an earlier report would mislead
         for fmt in plots.FORMATS:
             (out / f"hypervolume.{fmt}").unlink(missing_ok=True)

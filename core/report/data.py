@@ -1,12 +1,14 @@
 """Loading one or more run directories for ``hpo-report``, and merging them.
 
 Everything is read from each run's journal (``RUN_DIR/journal.sqlite``): the spec as
-run (meta ``spec``), every finished evaluation, and the population after every
-generation.  Nothing in the run directory is written.
+run (meta ``spec``), every finished evaluation, the population after every
+generation and, for a steady-state run (``nsga2-async``), what each of its snapshots
+had inserted (:class:`Snapshot`).  Nothing in the run directory is written.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 from collections.abc import Mapping, Sequence
@@ -74,6 +76,69 @@ def runtime_of(evaluation: Evaluation) -> float:
 
 
 @attrs.frozen
+class Snapshot:
+    """A "generation" of a steady-state run (``nsga2-async``): its population after
+    ``inserted`` evaluations were inserted, read from the state recorded with it.
+
+    Births are labelled with the generation they were bred in, not the one whose
+    population they competed for: a birth labelled ``g`` can still be training when
+    snapshot ``g`` is taken (it is inserted later, and may join a later population),
+    and snapshot 0 can hold a generation-1 offspring while a generation-0 genome is
+    still in flight.  Every birth sent out is either inserted or still pending, so the
+    births inserted by this snapshot are those sent out by then (birth ids below
+    ``births``, the birth counter recorded with it) that it does not list as
+    ``pending``.  That holds for infeasible births (recorded when sent out, inserted
+    when next taken) and across resumes (a pending birth is sent again under its id).
+    """
+
+    inserted: int  #: evaluations inserted into the population when it was taken
+    births: int  #: births sent out by then: birth ids 0 .. births - 1
+    pending: frozenset[int]  #: birth ids sent out and not inserted yet (in flight)
+    full: int | None  #: (g + 1) x pop_size, the insertions of a full snapshot (None: unknown)
+
+    def holds_insertion_of(self, evaluation: Evaluation) -> bool:
+        """Whether ``evaluation`` had been inserted into the population by this snapshot."""
+        birth = evaluation.trial.birth_id
+        return birth < self.births and birth not in self.pending
+
+    @property
+    def partial(self) -> bool:
+        """The last snapshot of a budget that is not a multiple of pop_size: fewer insertions."""
+        return self.full is not None and self.inserted < self.full
+
+
+#: keys of a steady-state optimizer's recorded state (plugins/nsga2/asynchronous.py; core's birth counter)
+STEADY_STATE_KEYS = ("inserted", "pending", "core.births")
+
+
+def _snapshots(states: Mapping[int, str], generations: Sequence[int], pop_size: int | None) -> dict[int, Snapshot]:
+    """The snapshots of a steady-state run; empty for any other (a generational run's state
+    has no insertion count: there every birth of generation g is inserted before selection)."""
+    out: dict[int, Snapshot] = {}
+    for g in generations:
+        try:
+            state = json.loads(states[g])
+            if not isinstance(state, Mapping) or not all(k in state for k in STEADY_STATE_KEYS):
+                return {}
+            out[g] = Snapshot(int(state["inserted"]), int(state["core.births"]),
+                              frozenset(int(p[0]) for p in state["pending"]),
+                              (g + 1) * pop_size if pop_size else None)
+        except (KeyError, ValueError, TypeError, IndexError):
+            return {}
+    return out
+
+
+def _pop_size(resolved: Any, spec: Mapping[str, Any]) -> int | None:
+    """The optimizer's pop_size as run (defaults filled in), else as the spec gives it."""
+    for source in (resolved, spec):
+        block = source.get("optimizer") if isinstance(source, Mapping) else None
+        size = block.get("pop_size") if isinstance(block, Mapping) else None
+        if isinstance(size, int) and not isinstance(size, bool) and size > 0:
+            return size
+    return None
+
+
+@attrs.frozen
 class RunData:
     """What one run directory's journal holds."""
 
@@ -85,10 +150,16 @@ class RunData:
     populations: dict[int, list[Member]]  #: generation -> survivors
     interrupted: int  #: evaluations re-run under a new uuid after a resume
     finished: bool  #: the driver recorded the end of the run
+    #: generation -> its snapshot, for a steady-state run (nsga2-async) only; empty otherwise
+    snapshots: dict[int, Snapshot] = attrs.field(factory=dict)
 
     @property
     def last_generation(self) -> int:
         return max(self.populations)
+
+    @property
+    def steady_state(self) -> bool:
+        return bool(self.snapshots)
 
     def solutions(self, evaluations: Sequence[Evaluation]) -> list[Solution]:
         return [Solution(self.label, e, runtime_of(e)) for e in evaluations]
@@ -136,6 +207,8 @@ def load_run(path: Path | str, label: str | None = None) -> RunData:
             populations = {g: journal.population(g) for g in journal.generations()}
             interrupted = len(journal.evaluations(INTERRUPTED))
             finished = bool(journal.meta("finished", False))
+            resolved = journal.meta("resolved", None)
+            states = dict(journal.db.execute("SELECT generation, state FROM checkpoints").fetchall())
         except sqlite3.Error as exc:
             raise ReportError(f"{path / FILENAME}: cannot read the journal ({exc})") from None
     if not isinstance(spec, Mapping):
@@ -150,7 +223,7 @@ def load_run(path: Path | str, label: str | None = None) -> RunData:
                               f"for {n} objectives")
     return RunData(path=path, label=label or path.name, spec=dict(spec), objectives=objectives,
                    evaluations=evaluations, populations=populations, interrupted=interrupted,
-                   finished=finished)
+                   finished=finished, snapshots=_snapshots(states, sorted(populations), _pop_size(resolved, spec)))
 
 
 def _labels(paths: Sequence[Path]) -> list[str]:
@@ -217,6 +290,52 @@ class Analysis:
         for run in self.runs:
             out += run.solutions([e for e in run.evaluations if e.trial.generation == generation])
         return out
+
+    @property
+    def steady_state(self) -> bool:
+        """Whether any of the runs is steady-state (nsga2-async): its generations are snapshots."""
+        return any(run.steady_state for run in self.runs)
+
+    def panel(self, generation: int) -> tuple[list[Solution], list[Solution], set[str]]:
+        """What Figure 1 shows of ``generation``: the evaluations born in it, the population,
+        and the uuids of those born in it that were not inserted into the population yet
+        when it was recorded (steady-state runs only; none in a generational run, whose
+        offspring are all evaluated before selection).
+
+        A steady-state run's births are left out of generations it recorded no snapshot of
+        (a run killed before it): no population of its own says what became of them.
+        """
+        born: list[Solution] = []
+        waiting: set[str] = set()
+        for run in self.runs:
+            here = [e for e in run.evaluations if e.trial.generation == generation]
+            snapshot = run.snapshots.get(generation)
+            if run.steady_state and snapshot is None:
+                continue
+            born += run.solutions(here)
+            if snapshot is not None:
+                waiting |= {e.trial.uuid for e in here if not snapshot.holds_insertion_of(e)}
+        return born, self.population(generation), waiting
+
+    def snapshot_note(self) -> str:
+        """What a generation is in each steady-state run, the partial last snapshot named;
+        empty when no run is steady-state."""
+        parts = []
+        for run in self.runs:
+            if not run.steady_state:
+                continue
+            counts = [run.snapshots[g].inserted for g in sorted(run.snapshots)]
+            last = max(run.snapshots)
+            shown = ", ".join(str(c) for c in counts[:4]) + (f", ..., {counts[-1]}" if len(counts) > 4 else "")
+            partial = run.snapshots[last]
+            parts.append(f"{run.label + ': ' if len(self.runs) > 1 else ''}generation g is the population after "
+                         f"(g + 1) x pop_size evaluations ({shown})"
+                         + (f"; the last, {last}, is partial ({partial.inserted} evaluations of the "
+                            f"{partial.full} of a full one)" if partial.partial else ""))
+        if not parts:
+            return ""
+        return ("Steady-state (nsga2-async) " + ("runs" if len(parts) > 1 else "run") + ": "
+                + "; ".join(parts) + ".")
 
     def all_evaluations(self) -> list[Solution]:
         out: list[Solution] = []

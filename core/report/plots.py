@@ -111,31 +111,49 @@ def plot_front(analysis: Analysis, final: Sequence[Solution], front: Sequence[So
 
 
 def plot_generations(analysis: Analysis, out: Path) -> tuple[str, Figure]:
-    """Figure 1: objective 1 vs objective 2 in each generation, one panel per generation."""
+    """Figure 1: objective 1 vs objective 2 in each generation, one panel per generation.
+
+    For a steady-state run (nsga2-async) a generation is a snapshot of the population, and a
+    birth labelled with it may still be training when the snapshot is taken: such births
+    are drawn apart (open orange triangles), never as thrown away, and only the births the
+    snapshot had inserted and no longer holds are grey.
+    """
     generations = analysis.generations
-    panels = {g: (analysis.evaluated(g), analysis.population(g)) for g in generations}
-    every = [s for ev, pop in panels.values() for s in (*ev, *pop) if s.valid]
+    steady = analysis.steady_state
+    panels = {g: analysis.panel(g) for g in generations}
+    every = [s for ev, pop, _ in panels.values() for s in (*ev, *pop) if s.valid]
     cols = min(4, len(generations))
     rows = math.ceil(len(generations) / cols)
     fig = Figure(figsize=(3.6 * cols + 0.6, 3.2 * rows + 0.9))
     axes = fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False)
     total_failed = 0
+    total_waiting = 0
     for ax in axes.flat[len(generations):]:
         ax.set_visible(False)
     for ax, g in zip(axes.flat, generations):
-        evaluated, population = panels[g]
+        evaluated, population, waiting = panels[g]
         kept = {s.uuid for s in population}
-        others = [s for s in evaluated if s.valid and s.uuid not in kept]
+        others = [s for s in evaluated if s.valid and s.uuid not in kept and s.uuid not in waiting]
+        later = [s for s in evaluated if s.valid and s.uuid in waiting]
         alive = [s for s in population if s.valid]
         failed = sum(1 for s in evaluated if not s.valid)
         total_failed += failed
+        total_waiting += len(later)
         ax.scatter([s.fitness[0] for s in others], [s.fitness[1] for s in others], s=10, color=GREY,
                    alpha=0.7, label="evaluated, not selected")
+        if steady:
+            ax.scatter([s.fitness[0] for s in later], [s.fitness[1] for s in later], s=22, marker="^",
+                       facecolors="none", edgecolors=ORANGE, linewidths=1.0,
+                       label="born in it, still in flight at the snapshot (inserted later)")
         ax.scatter([s.fitness[0] for s in alive], [s.fitness[1] for s in alive], s=14, color=BLUE,
                    label="population after selection")
         _thresholds(ax, analysis, with_labels=False)
         # The counts go in the title, not over the plot, where they could hide the worst points.
-        ax.set_title(f"generation {g}\n{len(evaluated)} evaluated, {failed} failed (not shown)", fontsize=9)
+        if steady:
+            ax.set_title(f"{_snapshot_title(analysis, g)}\n{len(evaluated)} born, {len(waiting)} in flight, "
+                         f"{failed} failed (not shown)", fontsize=9)
+        else:
+            ax.set_title(f"generation {g}\n{len(evaluated)} evaluated, {failed} failed (not shown)", fontsize=9)
         ax.grid(True, which="both", alpha=0.3)
     _scale(axes.flat[0], [s.fitness[0] for s in every], [s.fitness[1] for s in every])
     for ax in axes[-1]:
@@ -146,15 +164,41 @@ def plot_generations(analysis: Analysis, out: Path) -> tuple[str, Figure]:
     if analysis.thresholds:
         handles.append(Line2D([], [], color=RED, ls="--", lw=1))
         labels.append("chemical accuracy limit")
-    fig.legend(handles, labels, loc="upper center", ncol=3, fontsize=8, bbox_to_anchor=(0.5, 1.0))
-    fig.tight_layout(rect=(0, 0, 1, 0.94))
+    if steady and cols <= 2:  # too narrow for the three entries side by side: one a line, room kept
+        fig.legend(handles, labels, loc="upper center", ncol=1, fontsize=8, bbox_to_anchor=(0.5, 1.0))
+        fig.tight_layout(rect=(0, 0, 1, 1 - 0.85 / fig.get_figheight()))
+    else:
+        fig.legend(handles, labels, loc="upper center", ncol=3, fontsize=8, bbox_to_anchor=(0.5, 1.0))
+        fig.tight_layout(rect=(0, 0, 1, 0.94))
     runs = len(analysis.runs)
-    caption = (f"Each panel: the evaluations born in that generation (grey) and the population kept "
-               f"after selection (blue){', all ' + str(runs) + ' runs together' if runs > 1 else ''}; "
-               f"{total_failed} failed evaluations (MAXINT) in all not shown.")
+    if steady:
+        caption = (f"Each panel: the population recorded for that generation (blue; in a steady-state run a "
+                   f"snapshot, and snapshot 0 can hold offspring of generation 1) and the evaluations born in that "
+                   f"generation: grey if the population had taken them in and no longer holds them (thrown away "
+                   f"by selection), open orange triangles if they were still in flight (training) when the "
+                   f"snapshot was taken (inserted later: neither kept nor thrown away by it; {total_waiting} "
+                   f"shown){', all ' + str(runs) + ' runs together' if runs > 1 else ''}. "
+                   f"{analysis.snapshot_note()} A birth's generation is the one it was bred in; generation 1 "
+                   f"also holds the offspring bred before snapshot 0. {total_failed} failed evaluations "
+                   f"(MAXINT) in all not shown.")
+    else:
+        caption = (f"Each panel: the evaluations born in that generation (grey) and the population kept "
+                   f"after selection (blue){', all ' + str(runs) + ' runs together' if runs > 1 else ''}; "
+                   f"{total_failed} failed evaluations (MAXINT) in all not shown.")
     _caption(fig, caption, y=0.0, width=int(40 * cols))
     save(fig, out, "generations")
     return caption, fig
+
+
+def _snapshot_title(analysis: Analysis, generation: int) -> str:
+    """A steady-state panel's first title line: after how many insertions it was taken."""
+    snapshots = [r.snapshots[generation] for r in analysis.runs if generation in r.snapshots]
+    counts = {s.inserted for s in snapshots}
+    others = [r for r in analysis.runs if generation in r.populations and not r.steady_state]
+    if len(counts) != 1 or others:  # merged with a generational run, or of other population sizes
+        return f"generation {generation}"
+    partial = ", partial" if any(s.partial for s in snapshots) else ""
+    return f"generation {generation} (after {counts.pop()} evaluations{partial})"
 
 
 def _distinct_labels(ticks: Sequence[float]) -> list[str]:
@@ -259,8 +303,9 @@ def plot_parallel(analysis: Analysis, final: Sequence[Solution], front: Sequence
     return caption, fig
 
 
-def plot_hypervolume(hv: Hypervolumes, out: Path, units: Sequence[str] = ()) -> tuple[str, Figure]:
-    """Convergence: the hypervolume of each generation's population, per run."""
+def plot_hypervolume(hv: Hypervolumes, out: Path, units: Sequence[str] = (), note: str = "") -> tuple[str, Figure]:
+    """Convergence: the hypervolume of each generation's population, per run; ``note`` (what a
+    generation is in a steady-state run: Analysis.snapshot_note) ends the caption."""
     fig = Figure(figsize=(7, 4.5))
     ax = fig.add_subplot()
     for series in hv.series:
@@ -279,6 +324,8 @@ def plot_hypervolume(hv: Hypervolumes, out: Path, units: Sequence[str] = ()) -> 
     ref = ", ".join(f"{v:.4g}" for v in hv.reference)
     ax.set_title(f"Hypervolume per generation (reference point {ref})", fontsize=10)
     caption = f"Reference point: {ref} ({hv.reference_source}); failed evaluations (MAXINT) add nothing."
+    if note:
+        caption += " " + note
     _caption(fig, caption, width=110)
     save(fig, out, "hypervolume")
     return caption, fig

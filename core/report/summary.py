@@ -118,6 +118,13 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
                         "interrupted, re-run", "finished"], rows, None))
     for note in analysis.notes:
         md += ["", f"Note: {note}."]
+    steady = analysis.snapshot_note()
+    if steady:
+        md += ["", (f"{steady} A birth's generation (the `generation` column of the tables, the failures per "
+               "generation) is the one it was bred in: offspring bred between snapshots g - 1 and g carry g, and "
+               "those bred before snapshot 0 carry 1. Births overlap snapshots: one born in generation g may "
+               "still be in flight when snapshot g is taken and join a later population, and snapshot 0 can "
+               "hold offspring of generation 1 (Figure 1 shows the in-flight ones apart).")]
 
     md += ["", "## Figures", ""]
     for stem, title in (("front", "Pareto front of the final solutions (paper, Figure 2)"),
@@ -202,10 +209,14 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
                   "Also in hypervolume.csv.")
         if hv.note:
             md += ["", hv.note + "."]
+        if steady:
+            md += ["", steady]
         if hv.values:
             gens = sorted({g for _, g in hv.values})
+            partial = {g for r in analysis.runs for g, snap in r.snapshots.items() if snap.partial}
             md += ["", md_table(["generation", *hv.series],
-                                [[g, *[hv.values.get((s, g), math.nan) for s in hv.series]] for g in gens], None)]
+                                [[f"{g} (partial snapshot)" if g in partial else g,
+                                  *[hv.values.get((s, g), math.nan) for s in hv.series]] for g in gens], None)]
 
     md += ["", "## Failures per generation", ""]
     md.append("Evaluations by the generation they were born in; every failure has fitness MAXINT "

@@ -1,0 +1,144 @@
+"""hpo-report of real nsga2-async runs: Figure 1 and the per-generation tables say nothing false.
+
+In a steady-state run a "generation" g is a snapshot of the population after
+(g + 1) x pop_size insertions, and a birth is labelled with the generation it was bred
+in: some births labelled g are still training when snapshot g is taken (they are inserted
+later and may join a later population), and snapshot 0 can hold a generation-1 offspring
+while a generation-0 genome is still in flight.  Such births are not "evaluated, not
+selected".  What snapshot g had inserted is checked here independently of the report's
+own reading (the births sent out minus the pending ones, from the snapshot's state):
+from the journal's recording order, whose first ``inserted`` finished evaluations are
+the ones inserted (each result is recorded as it is taken for insertion; an infeasible
+birth is recorded when sent out and taken before any training's result).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dnnp_hpo.journal import Journal
+from dnnp_hpo.report import build_report, plots
+from dnnp_hpo.report.data import analyse, valid
+
+BIN = Path(sys.executable).parent
+POP, BIRTHS = 8, 46  # snapshots after 8, 16, ..., 40 and (the last, partial) 46 insertions
+SPACE = "\n".join(f"  x{i}: {{type: float, init: [0.0, 1.0], sigma: 0.1}}" for i in range(5))
+SPEC = f"""
+name: steady-report
+seed: 5
+space:
+{SPACE}
+constraints: ["x1 < 0.8"]  # a fifth of generation 0 infeasible
+objectives: [{{name: f1}}, {{name: f2}}]
+trainer: {{plugin: function, callable: "dnnp_hpo.problems:zdt1"}}
+optimizer: {{plugin: nsga2-async, pop_size: {POP}, max_births: {BIRTHS}}}
+launcher: {{plugin: dask, workers: 2}}
+"""
+
+
+@pytest.fixture(scope="module")
+def steady_run(tmp_path_factory) -> Path:
+    if not (BIN / "hpo-run").exists():
+        pytest.skip("hpo-run is not installed next to this interpreter (pip install -e .)")
+    cwd = tmp_path_factory.mktemp("steady")
+    (cwd / "spec.yaml").write_text(SPEC)
+    done = subprocess.run([str(BIN / "hpo-run"), "spec.yaml", "--set", "run_dir=run"], cwd=cwd,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    return cwd / "run"
+
+
+def inserted_by_snapshot(run: Path) -> dict[int, set[str]]:
+    """generation -> uuids inserted into the population by its snapshot, from the journal's
+    recording order and each snapshot's count of insertions."""
+    with Journal.of(run, readonly=True) as journal:
+        order = [e.trial.uuid for e in journal.evaluations(recorded=True)]
+        states = dict(journal.db.execute("SELECT generation, state FROM checkpoints").fetchall())
+    return {g: set(order[:json.loads(state)["inserted"]]) for g, state in states.items()}
+
+
+def points(solutions) -> list[tuple[float, float]]:
+    return sorted((s.fitness[0], s.fitness[1]) for s in solutions)
+
+
+def drawn(ax, label: str) -> list[tuple[float, float]]:
+    found = [c for c in ax.collections if c.get_label() == label]
+    return sorted(tuple(float(v) for v in xy) for c in found for xy in c.get_offsets())
+
+
+GREY = "evaluated, not selected"
+IN_FLIGHT = "born in it, still in flight at the snapshot (inserted later)"
+
+
+def test_births_in_flight_at_a_snapshot_are_not_drawn_as_thrown_away(steady_run, tmp_path):
+    inserted = inserted_by_snapshot(steady_run)
+    analysis = analyse([steady_run])
+    (run,) = analysis.runs
+    assert sorted(run.populations) == sorted(inserted) == [0, 1, 2, 3, 4, 5]
+    caption, fig = plots.plot_generations(analysis, tmp_path)
+    panels = [ax for ax in fig.axes if ax.get_visible() and ax.get_title()]
+    in_flight_total = joined_later = 0
+    grey, in_flight, counts = {}, {}, []
+    for g, ax in zip(sorted(run.populations), panels):
+        population = {m.evaluation.trial.uuid for m in run.populations[g]}
+        assert population <= inserted[g], "the recording order does not give what a snapshot inserted"
+        born = [s for s in analysis.evaluated(g) if s.valid]
+        thrown = [s for s in born if s.uuid in inserted[g] and s.uuid not in population]
+        waiting = [s for s in born if s.uuid not in inserted[g]]
+        in_flight_total += len(waiting)
+        joined_later += sum(1 for s in waiting
+                            if any(s.uuid in {m.evaluation.trial.uuid for m in run.populations[h]}
+                                   for h in run.populations if h > g))
+        grey[g] = (drawn(ax, GREY), points(thrown))
+        in_flight[g] = (drawn(ax, IN_FLIGHT), points(waiting))
+        assert drawn(ax, "population after selection") == points(
+            [s for s in analysis.population(g) if s.valid])
+        counts.append(f"{len(analysis.evaluated(g))} born, "
+                      f"{sum(1 for s in analysis.evaluated(g) if s.uuid not in inserted[g])} in flight, ")
+    assert all(drawn == expected for drawn, expected in grey.values()), f"grey is not what selection threw away: {grey}"
+    assert all(drawn == expected for drawn, expected in in_flight.values()), f"births in flight: {in_flight}"
+    assert [ax.get_title().splitlines()[1][:len(c)] for ax, c in zip(panels, counts)] == counts
+    # two workers: at nearly every snapshot but the last a birth of that generation is still training
+    assert in_flight_total >= 1, "no successful birth was in flight at a snapshot: the test shows nothing"
+    assert [ax.get_title().splitlines()[0] for ax in panels] == [
+        *[f"generation {g} (after {8 * (g + 1)} evaluations)" for g in range(5)],
+        "generation 5 (after 46 evaluations, partial)"]
+    assert "the evaluations born in that generation (grey)" not in caption
+    assert "the last, 5, is partial (46 evaluations of the 48 of a full one)" in caption
+    print(f"{in_flight_total} births in flight at their generation's snapshot, {joined_later} joined later")
+
+
+def test_summary_names_the_partial_snapshot_and_what_a_generation_is(steady_run, tmp_path):
+    build_report([steady_run], tmp_path / "report")
+    summary = (tmp_path / "report" / "summary.md").read_text()
+    assert "| 5 (partial snapshot) |" in summary  # the hypervolume table's last row
+    assert "generation g is the population after (g + 1) x pop_size evaluations (8, 16, 24, 32, ..., 46)" in summary
+    assert "may still be in flight when snapshot g is taken" in summary
+
+
+def test_merged_with_a_generational_run_only_steady_state_births_are_in_flight(steady_run, tmp_path, repo_root):
+    done = subprocess.run(
+        [str(BIN / "hpo-run"), str(repo_root / "configs" / "zdt1-function.yaml"), "--set", "run_dir=gen",
+         "--set", f"optimizer.pop_size={POP}", "--set", "optimizer.generations=2", "--set", "launcher.workers=1"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    generational = tmp_path / "gen"
+    inserted = inserted_by_snapshot(steady_run)
+    analysis = analyse([steady_run, generational])
+    _, fig = plots.plot_generations(analysis, tmp_path)
+    panels = [ax for ax in fig.axes if ax.get_visible() and ax.get_title()]
+    steady, gen = analysis.runs
+    for g, ax in zip(analysis.generations, panels):
+        kept = {s.uuid for s in analysis.population(g)}
+        mine = [e for e in steady.evaluations if e.trial.generation == g and valid(e)]
+        theirs = [e for e in gen.evaluations if e.trial.generation == g and valid(e)] if g in gen.populations else []
+        thrown = [e for e in mine if e.trial.uuid in inserted[g] and e.trial.uuid not in kept]
+        thrown += [e for e in theirs if e.trial.uuid not in kept]  # every generational birth competed
+        waiting = [e for e in mine if e.trial.uuid not in inserted[g]]
+        assert drawn(ax, GREY) == sorted(tuple(e.fitness) for e in thrown), g
+        assert drawn(ax, IN_FLIGHT) == sorted(tuple(e.fitness) for e in waiting), g
