@@ -43,6 +43,9 @@ class Trial:
     params: dict[str, Any]
     seed: int  #: a training seed of its own, recorded so the training can be repeated
     workdir: Path  #: RUN_DIR/evals/<uuid>; created by the trainer only if it needs one
+    #: a steady-state optimizer's count of results taken back when it sent this birth, so
+    #: that a resume sends the birth at the same point (None: not given)
+    sent_after: int | None = None
 
 
 @attrs.frozen

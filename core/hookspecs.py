@@ -195,11 +195,23 @@ class Study(Protocol):
         to the observers the moment it finishes.
         """
 
-    def submit(self, genome: Sequence[float], generation: int, birth_id: int | None = None) -> Trial:
+    def submit(self, genome: Sequence[float], generation: int, birth_id: int | None = None,
+               sent_after: int | None = None) -> Trial:
         """Start one evaluation without waiting (a steady-state optimizer's way in).
 
         ``birth_id`` only to send again a birth that was pending at a checkpoint: its
-        journal record is reused if it finished.  Do not mix with :meth:`evaluate`.
+        journal record is reused if it finished.  ``sent_after``: how many results the
+        optimizer had taken back when it sent this birth, recorded with it so that a
+        resume can send it at the same point (:meth:`recorded_sent_after`).  Do not mix
+        with :meth:`evaluate`.
+        """
+
+    def recorded_sent_after(self, birth_id: int) -> int | None:
+        """On resume, the ``sent_after`` recorded with ``birth_id`` (None: not recorded).
+
+        A steady-state optimizer sends each recorded birth when it has taken back as many
+        results as the interrupted run had, whatever the engine's capacity is now: the
+        birth is then bred from the same population, and its record is reused.
         """
 
     def next_finished(self, timeout: float | None = None) -> Evaluation | None:

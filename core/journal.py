@@ -49,7 +49,8 @@ CREATE TABLE IF NOT EXISTS evaluations (
     start REAL,
     stop REAL,
     hostname TEXT,
-    pid INTEGER
+    pid INTEGER,
+    sent_after INTEGER
 );
 CREATE INDEX IF NOT EXISTS evaluations_birth ON evaluations (birth_id);
 CREATE TABLE IF NOT EXISTS populations (
@@ -113,6 +114,9 @@ class Journal:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(_SCHEMA)
+            columns = {row[1] for row in self.db.execute("PRAGMA table_info(evaluations)")}
+            if "sent_after" not in columns:  # a journal from before 2026-12-05: no birth has one
+                self.db.execute("ALTER TABLE evaluations ADD COLUMN sent_after INTEGER")
 
     @classmethod
     def of(cls, run_dir: Path, *, readonly: bool = False) -> Journal:
@@ -172,10 +176,10 @@ class Journal:
         """Record that ``trial`` was sent out: the row a resume finds if the driver dies."""
         with self.transaction() as db:
             db.execute(
-                "INSERT INTO evaluations (uuid, birth_id, generation, genome, params, seed, workdir, status)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO evaluations (uuid, birth_id, generation, genome, params, seed, workdir, status,"
+                " sent_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (trial.uuid, trial.birth_id, trial.generation, _dumps(trial.genome),
-                 _dumps(trial.params), trial.seed, self._stored(trial.workdir), RUNNING),
+                 _dumps(trial.params), trial.seed, self._stored(trial.workdir), RUNNING, trial.sent_after),
             )
 
     def finished(self, evaluation: Evaluation) -> None:
@@ -183,11 +187,13 @@ class Journal:
         t = evaluation.trial
         with self.transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO evaluations (uuid, birth_id, generation, genome, params, seed, workdir,"
+                " status, reason, fitness, metrics, start, stop, hostname, pid, sent_after)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (t.uuid, t.birth_id, t.generation, _dumps(t.genome), _dumps(t.params), t.seed,
                  self._stored(t.workdir), evaluation.status, evaluation.reason, _dumps(evaluation.fitness),
                  _dumps(evaluation.metrics), evaluation.start, evaluation.stop,
-                 evaluation.hostname, evaluation.pid),
+                 evaluation.hostname, evaluation.pid, t.sent_after),
             )
 
     def _stored(self, workdir: Path) -> str:
@@ -314,12 +320,13 @@ def _check_tables(db: sqlite3.Connection, path: Path) -> None:
 
 def _evaluation(row: Sequence[Any], root: Path) -> Evaluation:
     """An evaluation from its row; a relative ``workdir`` is under ``root`` (the run
-    directory where the journal is now; journals before 2026-12-02 hold absolute paths)."""
+    directory where the journal is now; journals before 2026-12-02 hold absolute paths, and
+    those before 2026-12-05 no ``sent_after`` column)."""
     (uuid, birth_id, generation, genome, params, seed, workdir, status, reason,
-     fitness, metrics, start, stop, hostname, pid) = row
+     fitness, metrics, start, stop, hostname, pid, *sent_after) = row
     trial = Trial(uuid=uuid, birth_id=birth_id, generation=generation,
                   genome=tuple(json.loads(genome)), params=json.loads(params), seed=seed,
-                  workdir=root / workdir)
+                  workdir=root / workdir, sent_after=sent_after[0] if sent_after else None)
     return Evaluation(
         trial=trial, status=status, reason=reason or "",
         fitness=tuple(json.loads(fitness)) if fitness else (),

@@ -58,12 +58,16 @@ class Study:
         #: birth -> position in the journal's recording order (``finished`` comes in it)
         self.recorded_order = {e.trial.birth_id: i for i, e in enumerate(finished)}
         self.running = {t.birth_id: t for t in running}
+        #: birth -> when the interrupted run sent it (its ``sent_after``), for the births it recorded
+        self.sends = {t.birth_id: t.sent_after for t in [*(e.trial for e in finished), *running]
+                      if t.sent_after is not None}
         self.inflight: dict[Any, Trial] = {}  #: engine future -> trial
         self.ready: list[tuple[float, int, Evaluation]] = []  #: heap of known results
         self._sequence = itertools.count()
         self._harvest_warned = False  #: a harvest that raised has been warned of
 
-    def trial(self, genome: Sequence[float], generation: int, birth_id: int | None = None) -> Trial:
+    def trial(self, genome: Sequence[float], generation: int, birth_id: int | None = None,
+              sent_after: int | None = None) -> Trial:
         """A new trial for ``genome``: fresh uuid, next birth id, its own training seed."""
         if birth_id is None:
             birth_id = self.births
@@ -75,7 +79,7 @@ class Study:
         return Trial(
             uuid=name, birth_id=birth_id, generation=generation,
             genome=tuple(float(g) for g in genome), params=self.space.decode(genome),
-            seed=seed, workdir=self.run.evals_dir / name,
+            seed=seed, workdir=self.run.evals_dir / name, sent_after=sent_after,
         )
 
     def infeasibility(self, trial: Trial) -> str | None:
@@ -84,15 +88,17 @@ class Study:
 
     # -- sending out and collecting, one birth at a time -------------------------------
 
-    def submit(self, genome: Sequence[float], generation: int, birth_id: int | None = None) -> Trial:
+    def submit(self, genome: Sequence[float], generation: int, birth_id: int | None = None,
+               sent_after: int | None = None) -> Trial:
         """Start evaluating ``genome``; :meth:`next_finished` hands back its evaluation.
 
         ``birth_id`` is given only to send again a birth that was in flight when the
         driver died (a steady-state optimizer resuming): the journal's record of it is
-        reused when it finished, else it is harvested or trained again.
+        reused when it finished, else it is harvested or trained again.  ``sent_after`` is
+        recorded with the birth (see :meth:`recorded_sent_after`).
         """
         assert self.pool is not None, "a dry run evaluates nothing"
-        trial = self.trial(genome, generation, birth_id)
+        trial = self.trial(genome, generation, birth_id, sent_after)
         earlier = self._from_journal(trial)
         if earlier is not None:
             # Recorded before a resume: handed back in the order the journal recorded
@@ -109,6 +115,11 @@ class Study:
         self.run.hook.dnnp_hpo_evaluation_started(run=self.run, trial=trial)
         self.inflight[self.pool.submit(run_trial, self.trainer, trial, self.run.objective_names)] = trial
         return trial
+
+    def recorded_sent_after(self, birth_id: int) -> int | None:
+        """The ``sent_after`` the journal holds for ``birth_id`` from before a resume (None:
+        the birth was not recorded, or sent without one)."""
+        return self.sends.get(birth_id)
 
     @property
     def capacity(self) -> int:

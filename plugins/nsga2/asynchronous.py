@@ -157,14 +157,28 @@ def steady_state_nsga2(study: Study, rng: np.random.Generator, *, pop_size: int,
         rng.bit_generator.state = checkpoint.state["rng"]
         inserted = int(checkpoint.state["inserted"])
         for birth_id, generation, genome in checkpoint.state["pending"]:
-            study.submit(genome, generation, birth_id=birth_id)
+            study.submit(genome, generation, birth_id=birth_id, sent_after=study.recorded_sent_after(birth_id))
     unsent = list(initial[study.births:max_births])  # generation 0 is the first births
+
+    def due() -> bool:
+        """Whether the next birth is to be sent now.  One the journal holds from before a
+        resume goes when the interrupted run sent it, after as many insertions: bred from
+        the same population, it is the same offspring, and its record is reused.  The
+        engine's capacity may differ now (Parsl counts no worker until its pool connects,
+        workers may have come or gone), and topping up to it would breed other offspring
+        and train again evaluations that had finished."""
+        if study.births >= max_births:
+            return False
+        recorded = study.recorded_sent_after(study.births)
+        if recorded is not None:
+            return inserted >= recorded
+        return study.pending < (in_flight or max(1, study.capacity))
 
     def send() -> None:
         """Top the pending evaluations up: generation 0 first, then one offspring each."""
-        while study.births < max_births and study.pending < (in_flight or max(1, study.capacity)):
+        while due():
             if unsent:
-                study.submit(unsent.pop(0), generation=0)
+                study.submit(unsent.pop(0), generation=0, sent_after=inserted)
                 continue
             # Bred after snapshot g - 1: generation g, as nsga2's offspring of that population.
             # Those bred before snapshot 0 (from generation 0's first results) are generation
@@ -175,7 +189,7 @@ def steady_state_nsga2(study: Study, rng: np.random.Generator, *, pop_size: int,
             pending = [t.genome for t in study.in_flight()]
             child = next(toolz.pipe(population.members, *reproduction(variation, rng, std, bounds, options,
                                                                         decode=study.space.decode, pending=pending)))
-            study.submit(child.genome, generation)
+            study.submit(child.genome, generation, sent_after=inserted)
 
     send()
     while study.pending:

@@ -8,6 +8,7 @@ import threading
 import time
 from pathlib import Path
 
+import attrs
 import pytest
 
 from dnnp_hpo import journal as journal_module
@@ -131,3 +132,19 @@ def test_a_journal_held_past_the_wait_is_one_clear_error(tmp_path, monkeypatch):
             "evaluations in flight are kept: run hpo-run again to resume")
         journal.started(trial(1, (0.5,), tmp_path))  # the connection is usable again
         assert [t.uuid for t in journal.running()] == ["u1"]
+
+
+def test_a_journal_from_before_sent_after_reads_and_resumes(tmp_path):
+    """Journals written before births recorded ``sent_after`` (2026-12-05) read with None
+    for it, and gain the column when a resumed run opens them for writing."""
+    old = sqlite3.connect(tmp_path / "journal.sqlite")
+    old.executescript(journal_module._SCHEMA.replace(",\n    sent_after INTEGER", ""))
+    old.execute("INSERT INTO evaluations (uuid, birth_id, generation, genome, params, seed, workdir, status)"
+                " VALUES ('u0', 0, 0, '[0.5]', '{\"lr\": 0.5}', 7, 'evals/u0', 'running')")
+    old.commit()
+    old.close()
+    with Journal.of(tmp_path, readonly=True) as journal:
+        assert [(t.uuid, t.sent_after) for t in journal.running()] == [("u0", None)]
+    with Journal.of(tmp_path) as journal:
+        journal.started(attrs.evolve(trial(1, (0.25,), tmp_path), sent_after=3))
+        assert [(t.uuid, t.sent_after) for t in journal.running()] == [("u0", None), ("u1", 3)]

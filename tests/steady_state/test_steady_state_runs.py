@@ -201,15 +201,28 @@ def test_a_worker_killed_mid_evaluation_is_replaced(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_resumed_on_fewer_workers_each_birth_keeps_one_record(tmp_path):
-    """Resumed with another number of workers the replay breeds differently; births whose
-    old record no longer matches are set aside (interrupted) and trained again."""
+@pytest.mark.parametrize("workers", [1, 3])
+def test_resumed_on_other_workers_no_finished_training_runs_again(tmp_path, workers):
+    """Resumed where the engine runs another number at once (here: other workers; on Parsl
+    the capacity is 0 until its pool connects), the replay still sends each recorded
+    birth after as many insertions as the interrupted run did: the same offspring, so no
+    finished training is set aside and run again (5 of 16 were, on Parsl); only those
+    running at the kill are."""
     log = tmp_path / "trainings.log"
     spec = write_spec(tmp_path / "spec.yaml", trainer=FILE.format(log=log, seconds=0.05),
                       launcher=dask(2), births=32)
-    assert hpo_run(tmp_path, spec, "runs/w", kill=("evaluation_finished", 20)).returncode == -9
-    resumed = hpo_run(tmp_path, spec, "runs/w", "--set", "launcher.workers=1")  # no --force: a placement key
+    assert hpo_run(tmp_path, spec, "runs/w", kill=("evaluation_finished", 23)).returncode == -9
+    with Journal.of(tmp_path / "runs/w", readonly=True) as journal:
+        before = [e for e in journal.evaluations() if e.ok]
+        running_at_kill = {t.uuid for t in journal.running()}
+    # no --force: a placement key
+    resumed = hpo_run(tmp_path, spec, "runs/w", "--set", f"launcher.workers={workers}")
     assert resumed.returncode == 0, resumed.stderr
     evaluations, _, _, integrity, running = recorded(tmp_path / "runs/w")
     assert integrity == "ok" and not running
     assert sorted(Counter(e.trial.birth_id for e in evaluations).items()) == [(b, 1) for b in range(32)]
+    trainings = Counter(int(line) for line in log.read_text().split())
+    assert before and all(trainings[e.trial.birth_id] == 1 for e in before), trainings
+    assert {e.trial.uuid for e in before} <= {e.trial.uuid for e in evaluations}
+    with Journal.of(tmp_path / "runs/w", readonly=True) as journal:
+        assert {e.trial.uuid for e in journal.evaluations("interrupted")} <= running_at_kill
