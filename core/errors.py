@@ -17,6 +17,15 @@ def described(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
+def unreadable(exc: OSError | UnicodeDecodeError) -> str:
+    """Why a file could not be read as text, in words (not the exception's class name)."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})"
+    if isinstance(exc, IsADirectoryError):
+        return "a directory, not a file"
+    return exc.strerror.lower() if exc.strerror else type(exc).__name__
+
+
 class SpecError(Exception):
     """A mistake in the user's input, shown as one line: ``FILE: KEY: what is expected``.
 

@@ -31,7 +31,7 @@ from cattrs.errors import (
 from cattrs.gen import make_dict_structure_fn
 
 from dnnp_hpo.constraints import Constraint, parse_constraint
-from dnnp_hpo.errors import SpecError, shortened
+from dnnp_hpo.errors import SpecError, shortened, unreadable
 from dnnp_hpo.hookspecs import Launcher, Optimizer, ParameterType, Trainer
 from dnnp_hpo.registry import Registry
 from dnnp_hpo.space import check_parameter_name
@@ -45,6 +45,8 @@ TOP_LEVEL_KEYS = (
 #: most evaluations one run may plan (pop_size, generations, max_births): more would take
 #: years of training, and a typo of that size would hang --dry-run building generation 0
 MAX_EVALUATIONS = 10_000_000
+#: most characters a spec file may hold (a spec is a few kilobytes; /dev/zero is endless)
+MAX_SPEC_CHARACTERS = 10_000_000
 #: most workers (or workers per node) a launcher may ask for
 MAX_WORKERS = 100_000
 #: what the OS refuses in a path: longer components (NAME_MAX, in bytes) and paths (PATH_MAX)
@@ -207,7 +209,9 @@ def _strict_float(value: Any, _type: Any) -> float:
     try:
         number = float(value)
     except ValueError:
-        raise Invalid(f"expected a number, got {value!r}") from None
+        raise Invalid(f"expected a number, got {shortened(value) if isinstance(value, str) else value!r}") from None
+    except OverflowError:  # a whole number beyond any float
+        raise Invalid(f"expected a finite number, got a whole number of {len(str(abs(value)))} digits") from None
     if not math.isfinite(number):
         raise Invalid(f"expected a finite number, got {value!r}")
     return number
@@ -427,6 +431,18 @@ class SpecLoader(yaml.SafeLoader):
         # Python reads and prints at most 4,300 decimal digits (0x... is read, then fails
         # to print in a message): a longer number is a typo, refused where it is written.
         limit = sys.get_int_max_str_digits()
+        text = node.value.strip()
+        if YAML11_ONLY_INT.match(text):
+            try:
+                as_yaml11 = super().construct_yaml_int(node)
+            except ValueError:  # 089: not octal, so text to YAML 1.1
+                as_yaml11 = None
+            if as_yaml11 is None or not re.fullmatch(r"[-+]?[0-9]+", text) or int(text) != as_yaml11:
+                raise _SpecYAMLError(problem=_ambiguous_int(text, as_yaml11), problem_mark=node.start_mark)
+            return as_yaml11  # 007, 00: the same number in both
+        if YAML12_OCTAL.match(text):  # 0o17: YAML 1.2's octal, which 1.1 reads as text
+            sign, digits = (-1, text[3:]) if text.startswith("-") else (1, text.lstrip("+")[2:])
+            return sign * int(digits, 8)
         try:
             value = super().construct_yaml_int(node)
         except ValueError:
@@ -439,6 +455,25 @@ class SpecLoader(yaml.SafeLoader):
 
 SpecLoader.add_constructor("tag:yaml.org,2002:int", SpecLoader.construct_yaml_int)
 
+#: Integers YAML 1.1 (PyYAML) reads otherwise than YAML 1.2 does: a leading zero (octal in
+#: 1.1: ``numb_steps: 0500`` became 320), ``_`` and base 60 (``1:30`` became 90), binary.
+#: Refused with both readings rather than one chosen silently.
+YAML11_ONLY_INT = re.compile(r"^[-+]?(?:0[0-9_]+|0b[01_]+|[0-9][0-9_]*(?::[0-5]?[0-9])+|[0-9]+_[0-9_]*)$")
+#: YAML 1.2's octal integer (``0o17``), text to YAML 1.1
+YAML12_OCTAL = re.compile(r"^[-+]?0o[0-7]+$")
+# A zero-padded number that is not octal (089) is text to YAML 1.1 and a number to 1.2.
+SpecLoader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?0[0-9]+$"), list("-+0"))
+SpecLoader.add_implicit_resolver("tag:yaml.org,2002:int", YAML12_OCTAL, list("-+0"))
+
+
+def _ambiguous_int(text: str, as_yaml11: int | None) -> str:
+    """Why ``text`` is refused: what each YAML version reads it as, and what to write."""
+    yaml12 = str(int(text)) if re.fullmatch(r"[-+]?[0-9]+", text) else None
+    readings = (f"YAML 1.1 reads it as {as_yaml11}" if as_yaml11 is not None else "YAML 1.1 reads it as text")
+    readings += f", YAML 1.2 as {yaml12}" if yaml12 is not None else ", YAML 1.2 as text"
+    return (f"{text} is ambiguous ({readings}): write the number without leading zeros, '_' or ':' "
+            "(or quote it for text)")
+
 #: A float of YAML 1.2 (its core schema), with a dot or an exponent, which YAML 1.1 (what
 #: PyYAML follows) may read as a string: no dot (``1e-3``, ``2E5``), an unsigned exponent
 #: (``1.0e3``), no digit before the dot after a sign (``-.5``).  A learning rate written
@@ -449,8 +484,12 @@ YAML12_FLOAT = re.compile(r"^[-+]?(?:(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9
 SpecLoader.add_implicit_resolver("tag:yaml.org,2002:float", YAML12_FLOAT, list("-+0123456789."))
 
 
-def _yaml_problem(exc: yaml.YAMLError) -> str:
+def _yaml_problem(exc: yaml.YAMLError, text: str = "") -> str:
     """What is wrong, in one line: ``at line 3: the key 'seed' is given twice...``."""
+    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML refuses: no mark, a position
+        line = text.count("\n", 0, exc.position) + 1
+        character = chr(exc.character) if isinstance(exc.character, int) else exc.character
+        return f"at line {line}: the character {character!r} is not allowed in YAML"
     mark = getattr(exc, "problem_mark", None)
     where = f" at line {mark.line + 1}" if mark is not None else ""
     if isinstance(exc, yaml.composer.ComposerError) and "single document" in str(exc.context):
@@ -461,21 +500,28 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
 
 def parse_yaml(text: str) -> Any:
     """``text`` read as one YAML document with :class:`SpecLoader`; yaml.YAMLError if not."""
-    return yaml.load(text, Loader=SpecLoader)  # safe: SpecLoader is a SafeLoader
+    try:
+        return yaml.load(text, Loader=SpecLoader)  # safe: SpecLoader is a SafeLoader
+    except RecursionError:  # nested hundreds of levels deep: PyYAML recurses once per level
+        raise _SpecYAMLError(problem="nested too deeply: expected an experiment spec") from None
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
     """Parse the spec file into a mapping; SpecError if it is not YAML or not a mapping."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read(MAX_SPEC_CHARACTERS + 1)  # /dev/zero, a 1 GB file: not read whole
     except FileNotFoundError:
         raise SpecError("file not found", file=str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"cannot read it as UTF-8 text ({type(exc).__name__})", file=str(path)) from None
+        raise SpecError(f"cannot read it: {unreadable(exc)}", file=str(path)) from None
+    if len(text) > MAX_SPEC_CHARACTERS:
+        raise SpecError(f"more than {MAX_SPEC_CHARACTERS:,} characters: expected an experiment spec "
+                        "(a few kilobytes)", file=str(path))
     try:
         data = parse_yaml(text)
     except yaml.YAMLError as exc:
-        raise SpecError(f"not valid YAML {_yaml_problem(exc)}".rstrip(), file=str(path)) from None
+        raise SpecError(f"not valid YAML {_yaml_problem(exc, text)}".rstrip(), file=str(path)) from None
     if not isinstance(data, dict):
         raise SpecError("expected a YAML mapping of the keys " + ", ".join(TOP_LEVEL_KEYS), file=str(path))
     return data
@@ -493,19 +539,20 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
     try:
         value = parse_yaml(text)
     except yaml.YAMLError as exc:
-        problem = _yaml_problem(exc).removeprefix("at line 1: ").removeprefix("at line 1")
+        problem = _yaml_problem(exc, text).removeprefix("at line 1: ").removeprefix("at line 1")
         raise SpecError(f"{shown}: the value is not valid YAML{': ' + problem if problem else ''}") from None
     node: Any = data
     for i, part in enumerate(parts[:-1]):
         where = ".".join(parts[: i + 1])
-        if isinstance(node, list):
-            child = node[_index(node, part, shown, ".".join(parts[:i]))]
-        else:
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
+        slot = _index(node, part, shown, ".".join(parts[:i])) if isinstance(node, list) else part
+        child = node[slot] if isinstance(node, list) else node.get(part)
+        if child is None and not isinstance(node, list):
+            child = {}
         if not isinstance(child, (dict, list)):
             raise SpecError(f"{shown}: {where} is not a mapping or a list")
+        # A copy on the way down: a YAML alias or merge key (x1: *p, {<<: *p}) makes one
+        # object of several keys, and the assignment must change the key named, not all.
+        child = node[slot] = type(child)(child)
         node = child
     if isinstance(node, list):
         node[_index(node, parts[-1], shown, ".".join(parts[:-1]))] = value

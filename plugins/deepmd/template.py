@@ -21,7 +21,7 @@ from typing import Any
 
 import attrs
 
-from dnnp_hpo.errors import SpecError
+from dnnp_hpo.errors import SpecError, unreadable
 
 _PATTERN = string.Template.pattern
 
@@ -167,8 +167,7 @@ def load_template(path: Path, parse: Callable[[str, str], Template] | None = Non
     except FileNotFoundError:
         raise SpecError(f"template {path} not found", "template") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"cannot read the template {path} as UTF-8 text ({type(exc).__name__})",
-                        "template") from None
+        raise SpecError(f"cannot read the template {path}: {unreadable(exc)}", "template") from None
     return (parse or parse_template)(text, str(path))
 
 

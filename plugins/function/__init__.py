@@ -88,7 +88,11 @@ class PreparedFunction(FunctionTrainer):
         return self
 
     def train(self, trial: Trial) -> Mapping[str, float]:
-        values = list(load_callable(self.callable)(dict(trial.params)))
+        try:
+            values = list(load_callable(self.callable)(dict(trial.params)))
+        except SystemExit as exc:  # not an exception to the worker: it hung the run
+            code = exc.code if isinstance(exc.code, int) or exc.code is None else "..."
+            raise TrainingFailed(f"{self.callable} called sys.exit({code})") from None
         if len(values) != len(self.objectives):
             raise TrainingFailed(
                 f"{self.callable} returned {len(values)} values for {len(self.objectives)} objectives"

@@ -224,7 +224,39 @@ def test_binary_file_in_process(tmp_path, capsys):
 
 def test_directory_instead_of_file(tmp_path, capsys):
     assert main([str(tmp_path)]) == 2
-    _check_one_line(capsys.readouterr().err, tmp_path, None, [])
+    _check_one_line(capsys.readouterr().err, tmp_path, None, ["cannot read it: a directory, not a file"])
+
+
+def test_an_endless_file_is_not_read_whole(tmp_path, capsys):
+    """/dev/zero was read until memory ran out."""
+    assert main(["/dev/zero", "--dry-run"]) == 2
+    _check_one_line(capsys.readouterr().err, Path("/dev/zero"), None, ["more than 10,000,000 characters"])
+
+
+def test_a_whole_number_too_big_for_a_float_is_one_line(tmp_path, spec_file, capsys):
+    """float() of a 400-digit int raised OverflowError: exit 4 and a traceback."""
+    path = spec_file()
+    assert main([str(path), "--dry-run", "--set", "space.x0.sigma=" + "9" * 400]) == 2
+    _check_one_line(capsys.readouterr().err, path, "space.x0.sigma",
+                    ["expected a finite number, got a whole number of 400 digits"])
+
+
+def test_set_through_an_alias_changes_only_the_key_named(tmp_path, capsys):
+    """x1 to x6 were the one object of the anchor &p (or shared its init list through a
+    merge key): --set space.x3.init.1 changed every one of them."""
+    text = yaml.safe_dump(zdt_spec(tmp_path / "run"), sort_keys=False).replace(
+        "space:\n", "space:\n  x8: &p {type: float, init: [0.0, 1.0], sigma: 0.1}\n  x9: *p\n"
+                    "  x10: {<<: *p, sigma: 0.2}\n")
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(text, encoding="utf-8")
+    assert main([str(spec_path), "--dry-run", "--set", "space.x9.init.1=0.01"]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    from dnnp_hpo.driver import prepare_run
+    from dnnp_hpo.registry import load_registry
+
+    run, _ = prepare_run(spec_path, load_registry(), ("space.x9.init.1=0.01",))
+    inits = {name: run.experiment.space[name].init for name in ("x8", "x9", "x10")}
+    assert inits == {"x8": (0.0, 1.0), "x9": (0.0, 0.01), "x10": (0.0, 1.0)}, (inits, out)
 
 
 def test_no_spec_given(capsys):
@@ -299,7 +331,15 @@ def test_bad_override(tmp_path, spec_file, capsys, assignment, key, words):
     (lambda text: text.replace("space:\n", "space:\n  x0: {type: float, init: [0, 1], sigma: 0.2}\n"),
      ["the key 'x0' is given twice"]),
     (lambda text: text + "---\nseed: 3\n", ["expected one YAML document"]),
-], ids=["int-5000-digits", "hex-5000-digits", "duplicate-top-key", "duplicate-parameter", "two-documents"])
+    # YAML 1.1 read 0500 as octal 320 and 1:30 as 90, silently (into numb_steps, a seed...)
+    (lambda text: text.replace("seed: 7", "seed: 0500"),
+     ["not valid YAML at line", "0500 is ambiguous (YAML 1.1 reads it as 320, YAML 1.2 as 500)"]),
+    (lambda text: text.replace("seed: 7", "seed: 1:30"), ["1:30 is ambiguous (YAML 1.1 reads it as 90"]),
+    # a control character: PyYAML's ReaderError has no line; it was a bare "not valid YAML"
+    (lambda text: text.replace("seed: 7", "seed: 7\x07"), ["not valid YAML at line", "'\\x07' is not allowed"]),
+    (lambda text: "name: " + "[" * 2000 + "]" * 2000 + "\n", ["nested too deeply"]),
+], ids=["int-5000-digits", "hex-5000-digits", "duplicate-top-key", "duplicate-parameter", "two-documents",
+        "octal-1.1", "base-60", "control-character", "nested-2000-deep"])
 def test_bad_yaml_text(tmp_path, capsys, monkeypatch, edit, words):
     text = yaml.safe_dump(zdt_spec(tmp_path / "run"), sort_keys=False)
     spec_path = tmp_path / "bad.yaml"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 from cli_testutil import write_spec, zdt_spec
+from hpo_testutil import run_cli
 from test_registry import distribution, hpo_run_with
 
 BUGGY_TRAINER = '''\
@@ -138,3 +139,13 @@ def test_a_key_error_in_a_plugins_validation_is_not_reported_as_a_missing_key(tm
     done = hpo_run_with(site, str(write_spec(path, spec)), "--dry-run", cwd=tmp_path)
     assert done.returncode == 2, done.stderr
     assert done.stderr.splitlines() == [f"hpo-run: {path}: trainer.template: required key is missing"]
+
+
+def test_a_callable_that_calls_sys_exit_fails_its_evaluation(tmp_path, hpo_run_exe):
+    """SystemExit is no Exception: from a function trainer's callable it went past the
+    failure policy, and the run hung (a review's: 60 s and 290 lines of worker tracebacks)."""
+    spec = write_spec(tmp_path / "s.yaml", zdt_spec(tmp_path / "run", pop_size=2, generations=0,
+                                                    callable_="sys:exit"))
+    done = run_cli(hpo_run_exe, str(spec), cwd=tmp_path, timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert "no evaluation succeeded (final population: 2 of 2 failed: sys:exit called sys.exit(...)" in done.stderr

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from dnnp_hpo.cli import main
@@ -101,8 +102,10 @@ FLOATS = [("1e-3", 0.001), ("2E5", 200000.0), (".5", 0.5), ("-1.5e+3", -1500.0),
           ("+1e3", 1000.0), ("1.0e3", 1000.0), ("6.02e23", 6.02e23)]
 #: not YAML 1.2 floats (read as strings), or read by YAML 1.1 already: read as safe_load reads them
 AS_BEFORE = ["1e", "e5", "1e-3x", "1.2.3", "1e3.5", "0x1e3", ".", "1 e3", "'1e-3'", '"2E5"', "v1e3", "1e-3-4",
-             "12", "0x1f", "0o17", "1_000", "1:30", "0.5", "1.5e-3", "2024-01-01", ".inf", "true", "null",
-             "~", "abc", "089", "09", "-07", "0089"]  # zero-padded numbers stay strings, as in YAML 1.1
+             "12", "0x1f", "0.5", "1.5e-3", "2024-01-01", ".inf", "true", "null", "~", "abc",
+             "-07", "007", "00"]  # zero-padded numbers both versions read alike
+#: integers YAML 1.1 reads otherwise than YAML 1.2 (test_cli_spec_errors.py: refused)
+AMBIGUOUS = ["0500", "017", "089", "09", "0089", "1_000", "1:30", "0b101"]
 
 
 def test_the_spec_reader_reads_yaml_12_floats_and_leaves_the_rest_alone():
@@ -111,3 +114,7 @@ def test_the_spec_reader_reads_yaml_12_floats_and_leaves_the_rest_alone():
     assert all(type(value) is float for value in read.values())
     for text in AS_BEFORE:
         assert parse_yaml(f"x: {text}") == yaml.safe_load(f"x: {text}"), text
+    assert parse_yaml("x: 0o17") == {"x": 15}  # YAML 1.2's octal (text to 1.1)
+    for text in AMBIGUOUS:
+        with pytest.raises(yaml.YAMLError, match="is ambiguous"):
+            parse_yaml(f"x: {text}")
