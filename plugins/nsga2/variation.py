@@ -72,7 +72,10 @@ def sbx_pair(rng: np.random.Generator, y1: np.ndarray, y2: np.ndarray, low: np.n
     children of a crossed gene are swapped with probability 0.5.  Far from the bounds,
     the children of a gene are symmetric about the parents' mean.
     """
-    c1, c2 = y1.astype(float).copy(), y2.astype(float).copy()
+    # Parents outside the bounds (a run resumed with --force on narrower bounds) would give
+    # SBX a negative spread factor and NaN children: they are bred as if on the nearest bound.
+    y1, y2 = np.clip(np.asarray(y1, dtype=float), low, high), np.clip(np.asarray(y2, dtype=float), low, high)
+    c1, c2 = y1.copy(), y2.copy()
     n = len(c1)
     # Draw everything up front, in a fixed order: the stream does not depend on the genes.
     cross = rng.random(n) < p_variable
@@ -123,7 +126,7 @@ def sbx_crossover(rng: np.random.Generator, bounds: Sequence[tuple[float, float]
 def polynomial_mutate(rng: np.random.Generator, y: np.ndarray, low: np.ndarray, high: np.ndarray,
                       eta: float, p_gene: float) -> np.ndarray:
     """Bounded polynomial mutation of one genome: each gene mutates with probability ``p_gene``."""
-    y = np.asarray(y, dtype=float).copy()
+    y = np.clip(np.asarray(y, dtype=float), low, high)  # as in sbx_pair: NaN from a gene outside
     n = len(y)
     mutate = rng.random(n) < p_gene
     u = rng.random(n)

@@ -156,6 +156,20 @@ def test_polynomial_mutation_within_bounds():
     assert np.all(z >= low) and np.all(z <= high)
 
 
+def test_parents_outside_the_bounds_breed_finite_children_within_them():
+    """A run resumed with --force on narrower bounds breeds from members outside them:
+    SBX and polynomial mutation computed NaN genes, which were sent to the trainer (a
+    review's individuals.csv had x6 = nan; with DeePMD, rcut: NaN)."""
+    rng = np.random.default_rng(12)
+    low, high = np.zeros(3), np.full(3, 0.1)
+    for _ in range(500):
+        y1, y2 = rng.uniform(-1.0, 1.0, 3), rng.uniform(-1.0, 1.0, 3)
+        children = [*sbx_pair(rng, y1, y2, low, high, 15.0, p_variable=1.0),
+                    polynomial_mutate(rng, y1, low, high, 20.0, p_gene=1.0)]
+        for child in children:
+            assert np.all(np.isfinite(child)) and np.all(child >= low) and np.all(child <= high), child
+
+
 def test_polynomial_mutation_probability():
     rng = np.random.default_rng(11)
     y = np.full(N, 0.5)
