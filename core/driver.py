@@ -107,6 +107,11 @@ def is_placement(key: str) -> bool:
     return any(key == p or key.startswith(f"{p}.") for p in PLACEMENT)
 
 
+def _optimizer_plugin(spec: Mapping[str, Any]) -> Any:
+    optimizer = spec.get("optimizer")
+    return optimizer.get("plugin") if isinstance(optimizer, Mapping) else None
+
+
 def _objective_names(spec: Mapping[str, Any]) -> list[Any]:
     objectives = spec.get("objectives")
     if not isinstance(objectives, list):
@@ -199,6 +204,17 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
         raise SpecError(
             f"{run.run_dir} holds a run of the objectives {', '.join(map(str, before))}, which cannot be "
             f"continued with {', '.join(now)}, not even with --force: choose another run_dir", "run_dir", where,
+        )
+    started_with, given = _optimizer_plugin(stored), _optimizer_plugin(run.raw_spec)
+    if started_with is not None and started_with != given and not finished:
+        # Not even with --force: a checkpoint's state (random generator, sigmas, births in
+        # flight...) is only meaningful to the optimizer that wrote it (another one failed on
+        # a missing key, or took the search's population for its own result), and the
+        # journal's births were bred by it.
+        raise SpecError(
+            f"{run.run_dir} holds a run started with the {started_with} optimizer, which {given} cannot "
+            "continue, not even with --force (its checkpoints and births are the starting optimizer's): "
+            f"resume it with plugin: {started_with}, or run {given} in another run_dir", "optimizer.plugin", where,
         )
     if differences and not force:
         raise SpecError(

@@ -1,0 +1,102 @@
+"""What ``--force`` cannot do on resume: change the optimizer.
+
+Each test stops a real ``hpo-run`` (local Dask, the analytic ``function`` trainer, half a
+second a training) by SIGKILL half-way, as a batch job's end would, then resumes it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cli_testutil import kill_driver_when
+from hpo_testutil import run_cli, subprocess_env, write_spec, zdt_spec
+
+SLOW = "hpo_testfuncs:slow_zdt1"
+ASYNC = {"plugin": "nsga2-async", "pop_size": 4, "max_births": 40}
+
+
+def _count(run_dir: Path, query: str) -> int:
+    """One number from the journal a live driver writes (0 while it cannot be read)."""
+    try:
+        with sqlite3.connect(f"file:{run_dir / 'journal.sqlite'}?mode=ro", uri=True) as db:
+            return db.execute(query).fetchone()[0] or 0
+    except sqlite3.Error:
+        return 0
+
+
+def _stopped(tmp: Path, hpo_run_exe: Path, wait_until, until: str, **spec: Any) -> tuple[dict, Path]:
+    """A run of zdt_spec(**spec) in ``tmp``, SIGKILLed once the journal query ``until``
+    gives 1 or more; returns its spec and run directory."""
+    run_dir = tmp / "run"
+    spec = {**zdt_spec(run_dir, pop_size=4, generations=5, workers=2, callable_=SLOW), **spec}
+    path = write_spec(tmp / "started.yaml", spec)
+    kill_driver_when([str(hpo_run_exe), str(path)], tmp, subprocess_env(),
+                     lambda: _count(run_dir, until) >= 1, wait_until)
+    return spec, run_dir
+
+
+@pytest.fixture(scope="module")
+def stopped_nsga2(tmp_path_factory, hpo_run_exe, wait_until) -> tuple[dict, Path]:
+    """nsga2 stopped in generation 2: generation 1 checkpointed, generation 2 sent out."""
+    return _stopped(tmp_path_factory.mktemp("nsga2"), hpo_run_exe, wait_until,
+                    "SELECT count(*) FROM evaluations WHERE generation >= 2")
+
+
+@pytest.fixture(scope="module")
+def stopped_async(tmp_path_factory, hpo_run_exe, wait_until) -> tuple[dict, Path]:
+    """nsga2-async stopped after 7 births recorded: a snapshot of 4 insertions, births after
+    it recorded or running."""
+    return _stopped(tmp_path_factory.mktemp("async"), hpo_run_exe, wait_until,
+                    "SELECT count(*) >= 7 FROM evaluations WHERE status = 'ok'", optimizer=ASYNC)
+
+
+def _copy(stopped: tuple[dict, Path], tmp_path: Path) -> tuple[dict, Path]:
+    """The stopped run copied to tmp_path/run (a test that resumes it changes it)."""
+    spec, run_dir = stopped
+    shutil.copytree(run_dir, tmp_path / "run")
+    return {**spec, "run_dir": str(tmp_path / "run")}, tmp_path / "run"
+
+
+def _refused(tmp_path: Path, hpo_run_exe: Path, spec: dict, *args: str, key: str) -> str:
+    """hpo-run of ``spec`` with ``args`` is refused with one line naming ``key``, before
+    anything is launched or written; returns the line."""
+    def journal() -> dict[str, bytes]:
+        # The database and its write-ahead log (not the -shm index, which any reader writes).
+        files = (tmp_path / "run").glob("journal.sqlite*")
+        return {f.name: f.read_bytes() for f in files if not f.name.endswith("-shm")}
+
+    before = journal()
+    done = run_cli(hpo_run_exe, str(write_spec(tmp_path / "resumed.yaml", spec)), *args, cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    assert f"resumed.yaml: {key}: " in done.stderr, done.stderr
+    assert "Resuming" not in done.stdout
+    assert journal() == before
+    return done.stderr
+
+
+@pytest.mark.parametrize("started, resumed", [
+    ("nsga2", ASYNC),
+    ("nsga2-async", {"plugin": "nsga2", "pop_size": 4, "generations": 5}),
+    ("nsga2", {"plugin": "replicates", "source": "source"}),
+], ids=["nsga2-to-async", "async-to-nsga2", "nsga2-to-replicates"])
+def test_another_optimizer_is_refused_even_with_force(request, tmp_path, hpo_run_exe, started, resumed):
+    """A checkpoint's state is only meaningful to the optimizer that wrote it: nsga2-async
+    read nsga2's and failed (KeyError: 'inserted', exit 4, the workers already up), nsga2
+    nsga2-async's (KeyError: 'std'), and replicates took nsga2's population for its own
+    result (exit 0, the run marked finished)."""
+    spec, run_dir = _copy(request.getfixturevalue("stopped_async" if started == "nsga2-async" else "stopped_nsga2"),
+                          tmp_path)
+    if resumed["plugin"] == "replicates":
+        # a search to replicate (the stopped one has a recorded generation), with a new seed
+        shutil.copytree(run_dir, tmp_path / "source")
+        spec = {**spec, "seed": spec["seed"] + 1}
+    spec = {**spec, "optimizer": resumed}
+    for args in (["--force"], [], ["--force", "--dry-run"]):
+        line = _refused(tmp_path, hpo_run_exe, spec, *args, key="optimizer.plugin")
+        assert f"started with the {started} optimizer, which {resumed['plugin']} cannot continue" in line
+        assert "not even with --force" in line and f"resume it with plugin: {started}" in line, line
