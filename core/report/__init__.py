@@ -29,6 +29,34 @@ class Report:
     picks: list
 
 
+#: the files a report writes (figures in every format, the tables and summary.md): a
+#: directory holding only these, with our summary.md, is an earlier report to write over
+REPORT_FILES = frozenset(
+    [f"{stem}.{fmt}" for stem in ("front", "generations", "parallel", "failures", "hypervolume")
+     for fmt in plots.FORMATS]
+    + [f"{table}.csv" for table in ("final", "front", "accurate", "selected", "hypervolume", "failures", "repeated")]
+    + ["summary.md"])
+
+
+def check_out(out: Path) -> None:
+    """ReportError unless ``out`` is new, empty, or an earlier report: ``--out`` on a folder
+    of the user's overwrote its summary.md, and on a run directory wrote 18 files into it."""
+    if not out.is_dir():
+        return  # new (made by build_report), or not a directory (mkdir says so)
+    entries = sorted(p.name for p in out.iterdir())
+    if not entries:
+        return
+    foreign = [name for name in entries if name not in REPORT_FILES or not (out / name).is_file()]
+    try:
+        ours = (out / "summary.md").read_text(encoding="utf-8").startswith(summary.HEADER)
+    except (OSError, UnicodeDecodeError):
+        ours = False
+    if foreign or not ours:
+        what = f"holds {foreign[0]!r}, which" if foreign else "holds a summary.md that"
+        raise ReportError(f"{out}: {what} no report of hpo-report writes: expected a new or empty "
+                          "directory, or an earlier report to replace; choose another --out")
+
+
 def build_report(run_dirs: Sequence[Path | str], out: Path | str, *,
                  reference: Sequence[float] | None = None,
                  accuracy: Mapping[str, float] | None = None) -> Report:
@@ -38,6 +66,7 @@ def build_report(run_dirs: Sequence[Path | str], out: Path | str, *,
         raise ReportError(f"--reference: expected {len(analysis.objectives)} values (one per objective: "
                           f"{', '.join(analysis.names)}), got {len(reference)}")
     out = Path(out)
+    check_out(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -11,6 +11,7 @@ from typing import Any
 from .data import Analysis, Solution
 from .tables import FailureCounts, Hypervolumes, Repeated
 
+HEADER = "# dnnp-hpo report"  #: summary.md's first line: how --out knows an earlier report
 MAX_MD_ROWS = 30  #: longer tables are cut in summary.md (the CSV files hold every row)
 
 
@@ -103,7 +104,7 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
     on_front = {s.uuid for s in front}
     objectives = analysis.objectives
     several = len(analysis.runs) > 1
-    md: list[str] = ["# dnnp-hpo report", ""]
+    md: list[str] = [HEADER, ""]
     md.append("Reproduces section 3 of Coletti et al. (2023) for "
               + (f"{len(analysis.runs)} merged runs (their last generations aggregated)." if several
                  else "one run.") + " docs/outputs.md explains every part.")

@@ -184,3 +184,26 @@ def test_a_reused_out_keeps_no_figure_of_an_earlier_report(tmp_path):
     assert main([str(dead), "--out", str(out)]) == 0
     assert not [p for p in out.glob("hypervolume.*") if p.suffix != ".csv"]
     assert (out / "hypervolume.csv").read_text().count("\n") == 1, "the table: its header alone"
+
+
+def test_out_is_refused_where_it_would_overwrite_what_is_not_a_report(tmp_path, capsys):
+    """--out a folder of the user's wrote over its summary.md, and --out another run's
+    directory wrote the report's files into it.  A new, empty or earlier report's
+    directory is written (the same report twice in one place: every file it writes is
+    one an earlier report may hold)."""
+    run = run_a(tmp_path / "runA")
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "summary.md").write_text("MY NOTES")
+    assert "holds a summary.md that no report of hpo-report writes" in _bad(capsys, [str(run), "--out", str(notes)])
+    assert (notes / "summary.md").read_text() == "MY NOTES"
+    other = run_a(tmp_path / "runB")
+    before = sorted(p.name for p in other.iterdir())
+    line = _bad(capsys, [str(run), "--out", str(other)])
+    assert "which no report of hpo-report writes: expected a new or empty directory" in line, line
+    assert sorted(p.name for p in other.iterdir()) == before
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for out in (empty, empty, tmp_path / "new"):
+        assert main([str(run), "--out", str(out)]) == 0, capsys.readouterr().err
+    assert (empty / "summary.md").read_text().startswith("# dnnp-hpo report")
