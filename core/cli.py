@@ -190,7 +190,8 @@ def run_search(run: RunContext, trainer: Trainer, registry: Registry, console: C
 #: Signals that stop a run in order (the engine shut down, a Parsl job's blocks cancelled,
 #: the journal closed): Ctrl-C, and what a batch system, a reaper or a dropped ssh session
 #: sends.  Left at their defaults, SIGTERM and SIGHUP ended hpo-run at once and left a
-#: Parsl run's batch jobs and interchange running until their walltime.
+#: Parsl run's batch jobs and interchange running until their walltime.  One that comes
+#: while a local Dask cluster starts waits until it has started (dask_launcher.HELD_SIGNALS).
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -207,9 +208,9 @@ def _stop_once(signum: int, frame: object) -> None:
     cut short the stopping: a second Ctrl-C used to end hpo-run by SIGINT half-way
     through it."""
     for each in STOP_SIGNALS:
-        # A handler that does nothing, not SIG_IGN: a block that set SIG_IGN for a moment
-        # (dask_launcher's, while workers start) and restores what it found only if it is
-        # still SIG_IGN must not bring _stop_once back half-way through the stop.
+        # A handler that does nothing, not SIG_IGN: a process started while the run stops
+        # (a worker Dask starts again) would inherit SIG_IGN, and its trainings with it,
+        # which the time limit stops with SIGTERM first.
         signal.signal(each, _ignore)
     raise KeyboardInterrupt if signum == signal.SIGINT else Stopped(signum)
 

@@ -61,6 +61,8 @@ CLOSE_TIMEOUT_S = 15.0
 KILL_FOR_S = 10.0
 _ADDRESS = re.compile(r"^(tcp|tls|ucx|inproc)://[^\s/]+$")
 _UNSET_VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+#: hpo-run's stop signals (core/cli.py STOP_SIGNALS): held while a local cluster starts
+HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class DaskPool:
@@ -182,13 +184,15 @@ class LocalEngine:
     def client(self, run: RunContext) -> Iterator[Any]:
         from distributed import Client
 
-        with _workers_ignore_the_terminal():
-            cluster = self._start()
+        cluster = None
         try:
+            with _stop_signals_held():  # a stop meanwhile is acted on at the block's end
+                cluster = self._start()
             with Client(cluster) as client:
                 yield client
         finally:
-            _close_local(run, cluster)
+            if cluster is not None:
+                _close_local(run, cluster)
 
     def _start(self) -> Any:
         from distributed import LocalCluster
@@ -263,27 +267,53 @@ def _kill_local_workers(quiet_s: float = 1.0) -> None:
 
 
 @contextmanager
-def _workers_ignore_the_terminal() -> Iterator[None]:
-    """Worker processes started in this block ignore the signals a terminal sends its whole
-    foreground process group (:data:`dask_worker_setup.TERMINAL_SIGNALS`: Ctrl-C, and
-    SIGHUP when the ssh session drops); an ignored signal stays ignored in a child, and
-    Python then installs no KeyboardInterrupt handler.  Each worker printed its own
-    traceback (or died, and the resource tracker with it) while hpo-run itself stops them
-    in order and says so in one line.  A worker started later, after one died, sets it
-    itself (``dask_worker_setup``); this covers the time before the first workers reach
-    their preload, and the resource tracker."""
+def _stop_signals_held() -> Iterator[None]:
+    """A local cluster starts in this block: a stop signal waits for its end, and the
+    processes started in it ignore the terminal's signals from their first instruction.
+
+    A terminal sends Ctrl-C (and SIGHUP, when the ssh session drops) to its whole
+    foreground process group (:data:`dask_worker_setup.TERMINAL_SIGNALS`): a worker still
+    importing, before its preload, printed a KeyboardInterrupt traceback or died, and
+    SIGHUP killed the resource tracker.  SIG_IGN here, for them to inherit, lost the
+    signal for hpo-run itself: a Ctrl-C while the cluster started (1.5 to 3 s, more on a
+    loaded machine) did not stop the run.  They are blocked in this thread instead: the
+    threads started here (the cluster's event loop, those that spawn the workers) inherit
+    the mask, the processes they spawn keep it across exec, and a blocked signal waits.
+    Each worker ignores and unblocks them in its preload (``dask_worker_setup``); hpo-run
+    receives its own at the end.  The resource tracker is started first, here: starting
+    it unblocks SIGINT in the thread that does.
+
+    A Python handler of a stop signal (hpo-run's, core/cli.py) is replaced meanwhile by
+    one that notes it: a stop raised in the middle of ``LocalCluster()`` (SIGTERM) left a
+    half-started cluster, and tracebacks of distributed's exit hook and of the workers
+    being spawned after hpo-run's line.  At the end the handlers are put back and handle
+    the signals: the run stops in order, and the caller closes the started cluster."""
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread may set signal handlers (hpo-run's driver is there)
         return
-    previous = {each: signal.signal(each, signal.SIG_IGN) for each in TERMINAL_SIGNALS}
+    from multiprocessing import resource_tracker
+
+    noted: list[int] = []
+
+    def note(signum: int, _frame: object) -> None:
+        noted.append(signum)
+
+    previous = {each: handler for each in HELD_SIGNALS if callable(handler := signal.getsignal(each))}
+    # One ignored already (nohup, a background job) is inherited ignored: nothing to hold.
+    blocked = [each for each in TERMINAL_SIGNALS if signal.getsignal(each) is not signal.SIG_IGN]
+    for each in previous:
+        signal.signal(each, note)
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
     try:
+        resource_tracker.ensure_running()  # unblocks SIGINT (and SIGTERM) in this thread
+        signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
         yield
     finally:
         for each, handler in previous.items():
-            # Unless a stop signal came meanwhile: hpo-run's handler has then put its own
-            # in place for the rest of the stop (core/cli.py), which stays.
-            if signal.getsignal(each) is signal.SIG_IGN:
-                signal.signal(each, handler)
+            signal.signal(each, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a pending one is handled here
+        for each in noted:
+            signal.raise_signal(each)
 
 
 @contextmanager

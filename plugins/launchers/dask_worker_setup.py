@@ -3,11 +3,12 @@
 A local worker is a child of hpo-run in the terminal's foreground process group, so
 Ctrl-C (and SIGHUP, when the ssh session drops) reaches it as well as hpo-run: it printed
 its own KeyboardInterrupt traceback, or died, while hpo-run stops the run in order with
-one line.  The first workers inherit the ignored signals from hpo-run
-(``_workers_ignore_the_terminal``), but one its nanny starts again after a worker died
-is spawned later, with hpo-run's own handlers in place, and would not: each worker
-ignores them here itself, at start-up.  SIGTERM is left alone: trainings inherit what
-their worker ignores, and the time limit stops a training with SIGTERM first.
+one line.  Each worker ignores them here, at start-up.  The workers spawned while the
+cluster starts (and, through the mask of the cluster's threads, those their nannies start
+again after a worker died) inherit them blocked (``_stop_signals_held``): one sent before
+this point waits, and is discarded here; they are unblocked after, so that the worker's
+trainings inherit them ignored, not blocked.  SIGTERM is left alone: trainings inherit
+what their worker ignores, and the time limit stops a training with SIGTERM first.
 """
 
 from __future__ import annotations
@@ -25,4 +26,5 @@ def dask_setup(worker: Any) -> None:  # the preload protocol passes the worker
     # thread; a worker started in a thread (tests, LocalCluster(processes=False)) keeps its own.
     if threading.current_thread() is threading.main_thread():
         for each in TERMINAL_SIGNALS:
-            signal.signal(each, signal.SIG_IGN)
+            signal.signal(each, signal.SIG_IGN)  # a pending one is discarded
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, TERMINAL_SIGNALS)

@@ -1,6 +1,6 @@
 """Ctrl-C in a terminal: SIGINT to hpo-run's whole process group, its local Dask workers
 included, as a terminal sends it.  The run stops with one line and exit 130, and the same
-command resumes it."""
+command resumes it; also while the local cluster starts."""
 
 from __future__ import annotations
 
@@ -8,12 +8,16 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import psutil
 import pytest
 from hpo_testutil import subprocess_env, write_spec, zdt_spec
 
 from dnnp_hpo.journal import Journal
+
+#: where dask_start_gate (a nanny preload that holds a local cluster's start open) lives
+LAUNCHER_TESTS = Path(__file__).resolve().parents[1] / "launchers"
 
 
 def _dask_workers(driver_pid: int) -> set[int]:
@@ -26,6 +30,30 @@ def _dask_workers(driver_pid: int) -> set[int]:
         except psutil.Error:
             pass  # gone, or a zombie until the nanny reaps it
     return up
+
+
+def _spawned_workers(driver_pid: int) -> set[int]:
+    """The worker processes spawned so far, started or not (titled so only once started)."""
+    spawned = set()
+    for child in psutil.Process(driver_pid).children():
+        try:
+            argv = child.cmdline()
+        except psutil.Error:
+            continue
+        if argv and (argv[0].startswith("dask worker") or any("spawn_main" in a for a in argv)):
+            spawned.add(child.pid)
+    return spawned
+
+
+def _send(driver: subprocess.Popen, stop: str) -> None:
+    if stop == "SIGTERM":  # a batch system's or a reaper's, to hpo-run alone
+        os.kill(driver.pid, signal.SIGTERM)
+    else:  # the terminal signals the foreground group
+        os.killpg(driver.pid, getattr(signal, stop))
+
+
+def _last_line(stop: str) -> str:
+    return "hpo-run: interrupted" if stop == "SIGINT" else f"hpo-run: stopped by {stop}"
 
 
 def _replace_a_worker(driver: subprocess.Popen, deadline: float) -> None:
@@ -66,10 +94,7 @@ def test_ctrl_c_is_one_line_and_the_run_resumes(tmp_path, hpo_run_exe, presses: 
         for press in range(presses):
             # a second press only tests something while hpo-run is still stopping
             assert press == 0 or driver.poll() is None, "stopped before the second press"
-            if stop == "SIGTERM":
-                os.kill(driver.pid, signal.SIGTERM)
-            else:  # the terminal signals the foreground group
-                os.killpg(driver.pid, getattr(signal, stop))
+            _send(driver, stop)
             time.sleep(0.3)
         _, stderr = driver.communicate(timeout=120)
     finally:
@@ -78,8 +103,7 @@ def test_ctrl_c_is_one_line_and_the_run_resumes(tmp_path, hpo_run_exe, presses: 
     number = getattr(signal, stop)
     assert driver.returncode == (130 if stop == "SIGINT" else 128 + number), stderr
     assert "Traceback" not in stderr and "Error" not in stderr, stderr
-    last = "hpo-run: interrupted" if stop == "SIGINT" else f"hpo-run: stopped by {stop}"
-    assert stderr.strip().splitlines()[-1] == last, stderr
+    assert stderr.strip().splitlines()[-1] == _last_line(stop), stderr
 
     resumed = subprocess.run(argv, cwd=tmp_path, env=subprocess_env(), capture_output=True, text=True,
                              timeout=300, check=False)
@@ -87,6 +111,69 @@ def test_ctrl_c_is_one_line_and_the_run_resumes(tmp_path, hpo_run_exe, presses: 
     with Journal.of(run_dir, readonly=True) as journal:
         births = [e.trial.birth_id for e in journal.evaluations()]
     assert sorted(births) == list(range(4 * (generations + 1))), births
+
+
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGHUP", "SIGTERM"])
+def test_a_stop_while_the_local_cluster_starts_is_one_line_once_it_has_started(tmp_path, hpo_run_exe,
+                                                                              stop: str) -> None:
+    """hpo-run set SIGINT and SIGHUP to SIG_IGN while its local cluster started (1.5 to 3
+    s, more on a loaded machine) so that its workers inherited them ignored: a Ctrl-C or a
+    hangup then was lost, and the run went on to its end with exit 0.  SIGTERM stopped it
+    half-way through starting the cluster: its line, then some thirty lines of tracebacks
+    (distributed's exit hook, the workers being spawned) and a leaked-semaphore warning.
+    Now the stop waits for the cluster to be up, which is then shut down in order.
+
+    The cluster's start is held open by a nanny preload (tests/launchers/dask_start_gate.py)
+    until the signal is sent, as the first worker is spawned (so that it reaches a worker
+    still importing, if it can)."""
+    run_dir = tmp_path / "run"
+    gate = tmp_path / "gate"
+    spec = write_spec(tmp_path / "s.yaml", zdt_spec(run_dir, pop_size=4, generations=1, workers=2,
+                                                    callable_="hpo_testfuncs:slow_zdt1"))
+    env = subprocess_env()
+    env["PYTHONPATH"] = os.pathsep.join([str(LAUNCHER_TESTS), env["PYTHONPATH"]])
+    env["DASK_DISTRIBUTED__NANNY__PRELOAD"] = '["dask_start_gate"]'
+    env["HPO_TEST_START_GATE"] = str(gate)
+    argv = [str(hpo_run_exe), str(spec)]
+    driver = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (_spawned_workers(driver.pid) and Path(f"{gate}.held").exists()):
+            assert driver.poll() is None and time.monotonic() < deadline, driver.communicate()[1]
+            time.sleep(0.01)
+        _send(driver, stop)
+        gate.touch()  # the cluster finishes starting
+        _, stderr = driver.communicate(timeout=60)
+        deadline = time.monotonic() + 10
+        while _group(driver.pid) and time.monotonic() < deadline:  # the workers, the resource tracker
+            time.sleep(0.1)
+        left = _group(driver.pid)
+    finally:
+        if driver.poll() is None or _group(driver.pid):
+            os.killpg(driver.pid, signal.SIGKILL)
+    assert not left, f"left running: {left}"
+    assert driver.returncode == 128 + getattr(signal, stop), stderr
+    assert stderr.strip().splitlines() == [_last_line(stop)], stderr
+
+    resumed = subprocess.run(argv, cwd=tmp_path, env=subprocess_env(), capture_output=True, text=True,
+                             timeout=120, check=False)
+    assert resumed.returncode == 0, resumed.stderr
+    with Journal.of(run_dir, readonly=True) as journal:
+        births = [e.trial.birth_id for e in journal.evaluations()]
+    assert sorted(births) == list(range(4 * 2)), births
+
+
+def _group(pgid: int) -> list[str]:
+    """The processes of process group ``pgid``, each as its command line."""
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if os.getpgid(process.pid) == pgid:
+                found.append(" ".join(process.cmdline()))
+        except (OSError, psutil.Error):
+            pass  # gone meanwhile
+    return found
 
 
 def test_a_run_under_nohup_outlives_the_session(tmp_path, hpo_run_exe) -> None:
