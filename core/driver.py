@@ -15,7 +15,15 @@ import yaml
 from dnnp_hpo.errors import SpecError
 from dnnp_hpo.evaluation import Member
 from dnnp_hpo.hookspecs import Trainer
-from dnnp_hpo.journal import FILENAME, EmptyJournal, Journal, JournalRecorder, NotAJournal
+from dnnp_hpo.journal import (
+    FILENAME,
+    INTERRUPTED,
+    RUNNING,
+    EmptyJournal,
+    Journal,
+    JournalRecorder,
+    NotAJournal,
+)
 from dnnp_hpo.registry import Registry
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.runlock import LOCK, missing_dirs
@@ -240,9 +248,39 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
             f"({refilled}); resume it with that version, or pass --force to continue with the new "
             "values", "run_dir", where,
         )
+    run = attrs.evolve(run, resumed=True, finished=bool(finished), moved=moved)
     if not finished:
         _check_writable(run.run_dir, where)
-    return attrs.evolve(run, resumed=True, finished=bool(finished), moved=moved)
+        # prepare_run asked the optimizer before the run directory was looked at: ask it
+        # again, now that it can see the run it resumes (a budget below the births the
+        # journal already holds, raised with --force, say: journal_holdings()).
+        _checked(run, "optimizer", lambda: run.experiment.optimizer.prepare(run))
+    return run
+
+
+@attrs.frozen
+class Holdings:
+    """What a run's journal holds: what a resumed search must still account for."""
+
+    births: int  #: births sent out: the highest birth id + 1 (0: none)
+    finished: int  #: births recorded finished (any final status)
+    running: int  #: births still ``running``: sent out, never recorded (the driver stopped)
+    generation: int  #: the highest generation a birth was sent out in (-1: none)
+
+
+def journal_holdings(run_dir: Path) -> Holdings:
+    """The :class:`Holdings` of the journal in ``run_dir`` (read only), for an optimizer's
+    ``prepare`` on a resumed run (``run.resumed``): a budget smaller than what the run has
+    already sent out would leave births out of every population, and those still running
+    ``running`` for good."""
+    with Journal.of(run_dir, readonly=True) as journal:
+        finished = journal.evaluations()
+        running = journal.evaluations(RUNNING)
+        trials = [e.trial for e in (*finished, *running, *journal.evaluations(INTERRUPTED))]
+    return Holdings(births=max((t.birth_id + 1 for t in trials), default=0),
+                    finished=len({e.trial.birth_id for e in finished}),
+                    running=len({e.trial.birth_id for e in running}),
+                    generation=max((t.generation for t in trials), default=-1))
 
 
 def _check_writable(run_dir: Path, where: str) -> None:

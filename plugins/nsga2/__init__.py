@@ -7,6 +7,8 @@ from typing import Any
 import attrs
 import numpy as np
 
+from dnnp_hpo.driver import journal_holdings
+from dnnp_hpo.errors import SpecError
 from dnnp_hpo.hookspecs import Study, hookimpl
 from dnnp_hpo.journal import Checkpoint
 from dnnp_hpo.run import RunContext
@@ -101,6 +103,19 @@ class NSGA2(Reproduction):
             raise Invalid(f"generations must keep pop_size x (generations + 1) at most {MAX_EVALUATIONS:,} "
                           f"evaluations, got {self.pop_size:,} x {self.generations + 1:,}", "generations")
 
+    def prepare(self, run: RunContext) -> None:
+        """On resume (``--force``, or a spec raised and lowered again), ``generations`` must
+        reach every generation the run has started: one it stopped short of would stay
+        unfinished for good, its births in no population, and the run be called finished."""
+        if not run.resumed or run.finished:
+            return
+        started = journal_holdings(run.run_dir).generation
+        if self.generations < started:
+            raise SpecError(
+                f"{self.generations} is below generation {started}, which the run in {run.run_dir} has "
+                f"already started (its journal holds births of it): resume it with generations: {started} "
+                "or more, or choose another run_dir", "generations")
+
     def planned_evaluations(self) -> int:
         return self.pop_size * (self.generations + 1)
 
@@ -140,6 +155,20 @@ class NSGA2Async(Reproduction):
     def __attrs_post_init__(self) -> None:
         if self.init_pop_size is not None and self.init_pop_size <= 0:
             raise Invalid(f"init_pop_size must be positive, got {self.init_pop_size}", "init_pop_size")
+
+    def prepare(self, run: RunContext) -> None:
+        """On resume (``--force``, or a spec raised and lowered again), ``max_births`` must
+        cover every birth the run has already sent out: those above it would never be
+        inserted nor sent again (the ones running left ``running`` for good), and the run
+        called finished."""
+        if not run.resumed or run.finished:
+            return
+        held = journal_holdings(run.run_dir)
+        if self.max_births < held.births:
+            raise SpecError(
+                f"{self.max_births} is below the {held.births} births the run in {run.run_dir} has already "
+                f"sent out ({held.finished} recorded finished, {held.running} running when it stopped): "
+                f"resume it with max_births: {held.births} or more, or choose another run_dir", "max_births")
 
     def planned_evaluations(self) -> int:
         return self.max_births

@@ -24,7 +24,7 @@ import attrs
 import toolz
 from leap_ec.multiobjective.ops import crowding_distance_calc
 
-from dnnp_hpo.driver import is_placement, spec_differences
+from dnnp_hpo.driver import is_placement, journal_holdings, spec_differences
 from dnnp_hpo.errors import SpecError
 from dnnp_hpo.evaluation import Member
 from dnnp_hpo.hookspecs import Study, hookimpl
@@ -70,7 +70,7 @@ class Replicates:
     def prepare(self, run: RunContext) -> None:
         """Check that the source run trained what this run would, and that the replicates'
         training seeds are new; SpecError if not."""
-        source, spec, _ = self._read()
+        source, spec, genomes = self._read()
         if source == run.run_dir:
             raise SpecError("source is this run's own run_dir: give the replicates a run_dir of their own",
                             "source")
@@ -86,6 +86,15 @@ class Replicates:
             raise SpecError(f"this spec's seed {run.experiment.seed} is the search's: the replicates would repeat "
                             f"its training seeds; give them another, e.g. --set seed={run.experiment.seed + 1}",
                             "source")
+        if run.resumed and not run.finished:
+            # Fewer trainings than the run has sent out (seeds lowered with --force): those
+            # above would stay out of its population, the ones running 'running' for good.
+            held, planned = journal_holdings(run.run_dir), len(genomes) * self.seeds
+            if planned < held.births:
+                raise SpecError(f"{self.seeds} of each of the {len(genomes)} {self.members} members of {source} make "
+                                f"{planned} trainings, fewer than the {held.births} the run in {run.run_dir} has "
+                                f"already sent out: resume it with the seeds it was started with, or choose "
+                                "another run_dir", "seeds")
 
     def _read(self) -> tuple[Path, dict, list[list[float]]]:
         """The source run's directory, spec and chosen members' genomes (read again at each

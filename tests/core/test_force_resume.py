@@ -1,4 +1,5 @@
-"""What ``--force`` cannot do on resume: change the optimizer.
+"""What ``--force`` cannot do on resume: change the optimizer, or lower the budget below
+what the run has already sent out.
 
 Each test stops a real ``hpo-run`` (local Dask, the analytic ``function`` trainer, half a
 second a training) by SIGKILL half-way, as a batch job's end would, then resumes it.
@@ -14,6 +15,8 @@ from typing import Any
 import pytest
 from cli_testutil import kill_driver_when
 from hpo_testutil import run_cli, subprocess_env, write_spec, zdt_spec
+
+from dnnp_hpo.journal import Journal
 
 SLOW = "hpo_testfuncs:slow_zdt1"
 ASYNC = {"plugin": "nsga2-async", "pop_size": 4, "max_births": 40}
@@ -100,3 +103,64 @@ def test_another_optimizer_is_refused_even_with_force(request, tmp_path, hpo_run
         line = _refused(tmp_path, hpo_run_exe, spec, *args, key="optimizer.plugin")
         assert f"started with the {started} optimizer, which {resumed['plugin']} cannot continue" in line
         assert "not even with --force" in line and f"resume it with plugin: {started}" in line, line
+
+
+def test_max_births_below_the_births_sent_out_is_refused(tmp_path, hpo_run_exe, stopped_async):
+    """nsga2-async resumed with --force and a budget below the births it had sent out showed
+    'births <sent> of <budget>', exited 0 and marked the run finished: the births after its
+    last snapshot were never inserted, those running stayed 'running' in the journal for good."""
+    spec, run_dir = _copy(stopped_async, tmp_path)
+    births = _count(run_dir, "SELECT max(birth_id) + 1 FROM evaluations")
+    finished = _count(run_dir, "SELECT count(*) FROM evaluations WHERE status = 'ok'")
+    running = _count(run_dir, "SELECT count(*) FROM evaluations WHERE status = 'running'")
+    assert births > 5
+    line = _refused(tmp_path, hpo_run_exe, {**spec, "optimizer": {**ASYNC, "max_births": 5}}, "--force",
+                    key="optimizer.max_births")
+    assert f"5 is below the {births} births the run in {run_dir} has already sent out ({finished} recorded " \
+           f"finished, {running} running when it stopped)" in line, line
+    assert f"resume it with max_births: {births} or more" in line, line
+
+    # What the line says to do: every birth sent out is recorded and inserted, none left running.
+    done = run_cli(hpo_run_exe, str(write_spec(tmp_path / "resumed.yaml", {
+        **spec, "optimizer": {**ASYNC, "max_births": births}})), "--force", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    with Journal.of(run_dir, readonly=True) as journal:
+        assert not journal.running()
+        assert sorted(e.trial.birth_id for e in journal.evaluations()) == list(range(births))
+        assert journal.checkpoint().state["inserted"] == births
+
+
+def test_generations_below_those_started_are_refused(tmp_path, hpo_run_exe, stopped_nsga2):
+    """nsga2 resumed with --force and fewer generations than it had started exited 0 with a
+    later generation than the spec's and marked the run finished, the started generation's
+    births in no population (those running left 'running' for good)."""
+    spec, run_dir = _copy(stopped_nsga2, tmp_path)
+    started = _count(run_dir, "SELECT max(generation) FROM evaluations")
+    line = _refused(tmp_path, hpo_run_exe, {**spec, "optimizer": {**spec["optimizer"], "generations": 1}},
+                    "--force", key="optimizer.generations")
+    assert f"1 is below generation {started}, which the run in {run_dir} has already started" in line, line
+    assert f"resume it with generations: {started} or more" in line, line
+
+    done = run_cli(hpo_run_exe, str(write_spec(tmp_path / "resumed.yaml", {
+        **spec, "optimizer": {**spec["optimizer"], "generations": started}})), "--force", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    with Journal.of(run_dir, readonly=True) as journal:
+        assert not journal.running() and journal.generations()[-1] == started
+        assert sorted(e.trial.birth_id for e in journal.evaluations()) == list(range(4 * (started + 1)))
+
+
+def test_replicates_seeds_below_the_trainings_sent_out_are_refused(tmp_path, hpo_run_exe, wait_until,
+                                                                   stopped_nsga2):
+    """replicates resumed with --force and fewer seeds trained the first births again and
+    exited 0, the run marked finished, the births above left 'running' for good."""
+    search, _ = _copy(stopped_nsga2, tmp_path / "search")
+    started = {**search, "run_dir": str(tmp_path / "run"), "seed": search["seed"] + 1,
+               "optimizer": {"plugin": "replicates", "source": search["run_dir"], "seeds": 3}}
+    kill_driver_when([str(hpo_run_exe), str(write_spec(tmp_path / "started.yaml", started))], tmp_path,
+                     subprocess_env(), lambda: _count(tmp_path / "run", "SELECT count(*) FROM evaluations "
+                                                      "WHERE status = 'ok'") >= 1, wait_until)
+    births = _count(tmp_path / "run", "SELECT count(*) FROM evaluations")  # all sent at once
+    line = _refused(tmp_path, hpo_run_exe, {**started, "optimizer": {**started["optimizer"], "seeds": 1}},
+                    "--force", key="optimizer.seeds")
+    assert f"make {births // 3} trainings, fewer than the {births} the run in {tmp_path / 'run'} has already " \
+           "sent out" in line, line
