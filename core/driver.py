@@ -213,6 +213,16 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
             f"{run.run_dir} holds a run of the objectives {', '.join(map(str, before))}, which cannot be "
             f"continued with {', '.join(now)}, not even with --force: choose another run_dir", "run_dir", where,
         )
+    parameters = list(stored.get("space") or {}) if isinstance(stored.get("space"), Mapping) else []
+    if parameters and parameters != list(run.space.names) and not finished:
+        # Not even with --force: a genome is one gene per parameter, in this order; the
+        # journal's genomes and checkpointed population would not decode (a ValueError,
+        # exit 4, once the workers were up), or decode into other parameters.
+        raise SpecError(
+            f"{run.run_dir} holds a run of the parameters {', '.join(map(str, parameters))}, which cannot be "
+            f"continued with {', '.join(run.space.names)}, not even with --force (its genomes have one gene per "
+            "parameter, in order): choose another run_dir", "space", where,
+        )
     started_with, given = _optimizer_plugin(stored), _optimizer_plugin(run.raw_spec)
     if started_with is not None and started_with != given and not finished:
         # Not even with --force: a checkpoint's state (random generator, sigmas, births in

@@ -1,5 +1,5 @@
-"""What ``--force`` cannot do on resume: change the optimizer, or lower the budget below
-what the run has already sent out.
+"""What ``--force`` cannot do on resume: change the optimizer or the parameters, or lower
+the budget below what the run has already sent out.
 
 Each test stops a real ``hpo-run`` (local Dask, the analytic ``function`` trainer, half a
 second a training) by SIGKILL half-way, as a batch job's end would, then resumes it.
@@ -164,3 +164,24 @@ def test_replicates_seeds_below_the_trainings_sent_out_are_refused(tmp_path, hpo
                     "--force", key="optimizer.seeds")
     assert f"make {births // 3} trainings, fewer than the {births} the run in {tmp_path / 'run'} has already " \
            "sent out" in line, line
+
+
+@pytest.mark.parametrize("edit", ["added", "removed", "renamed", "reordered"])
+def test_other_parameters_are_refused_even_with_force(tmp_path, hpo_run_exe, stopped_nsga2, edit):
+    """A parameter added with --force failed once the workers were up ('genome has 4 genes,
+    the space 5', exit 4 with a traceback); renamed or reordered ones would decode the
+    journal's genomes into other parameters."""
+    spec, _ = _copy(stopped_nsga2, tmp_path)
+    space = dict(spec["space"])
+    names = list(space)
+    if edit == "added":
+        space["x9"] = dict(space[names[0]])
+    elif edit == "removed":
+        del space[names[-1]]
+    elif edit == "renamed":
+        space = {("y0" if k == names[0] else k): v for k, v in space.items()}
+    else:
+        space = dict(reversed(list(space.items())))
+    line = _refused(tmp_path, hpo_run_exe, {**spec, "space": space}, "--force", key="space")
+    assert f"holds a run of the parameters {', '.join(names)}, which cannot be continued with" in line, line
+    assert "not even with --force" in line, line
