@@ -240,7 +240,12 @@ class Optimizer(Protocol):
     """The search algorithm; fields come from the ``optimizer:`` block minus ``plugin``."""
 
     def prepare(self, run: RunContext) -> None:
-        """Check the settings against the run; raise SpecError. Launch nothing."""
+        """Check the settings against the run; raise SpecError. Launch nothing.
+
+        Called when the spec is read, and on a resume once more with ``run.resumed`` set:
+        :func:`dnnp_hpo.driver.journal_holdings` then tells what the journal holds (births
+        sent out, finished, running, the highest generation started), and a budget below
+        it is refused, for it would leave births in no population."""
 
     def planned_evaluations(self) -> int:
         """How many evaluations the whole search makes (for progress and estimates)."""
