@@ -103,8 +103,9 @@ def failed_evaluation(
 
 #: a UUID (an evaluation's directory, an engine's task key: Dask's ``run_trial-<uuid>``)
 _UUID = re.compile(r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}")
-#: a worker's or a scheduler's address (``tcp://10.1.2.3:41233``), without a closing period
-_ADDRESS = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s,;)'\"]*[^\s,;)'\".]")
+#: a worker's or a scheduler's address (``tcp://10.1.2.3:41233``): an engine's schemes with
+#: a port, not any URL (a data file's https://... must stay to tell one failure from another)
+_ADDRESS = re.compile(r"\b(?:tcp|tls|ucx|inproc|ws|wss)://[^\s,;)'\"/]+:[0-9]+")
 
 
 def shared_reason(evaluation: Evaluation) -> str:

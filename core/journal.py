@@ -29,6 +29,10 @@ FILENAME = "journal.sqlite"
 RUNNING = "running"  #: sent to a worker, not finished (yet)
 INTERRUPTED = "interrupted"  #: set aside on resume (was running, or no longer matches); re-run under a new uuid
 SCHEMA_VERSION = "1"
+#: SQLite's names (and their extended forms, SQLITE_IOERR_WRITE...) of what the machine
+#: does to a write: a lock held too long, the disk full, a read-only file or directory
+MACHINE_FAULTS = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_FULL", "SQLITE_READONLY", "SQLITE_IOERR",
+                  "SQLITE_CANTOPEN", "SQLITE_PERM")
 #: seconds a write waits for another program that holds the journal (SQLite's default: 5)
 BUSY_TIMEOUT_S = 60.0
 
@@ -154,7 +158,9 @@ class Journal:
         try:
             yield
         except sqlite3.OperationalError as exc:
-            if self.readonly:
+            # SQL mistakes are OperationalErrors too (no such column...): only what the
+            # machine does is resumable, by SQLite's own name for it.
+            if self.readonly or not str(getattr(exc, "sqlite_errorname", "")).startswith(MACHINE_FAULTS):
                 raise
             raise RecordsFailed(self.path, exc) from None
         except OSError as exc:

@@ -432,6 +432,9 @@ class SpecLoader(yaml.SafeLoader):
         # to print in a message): a longer number is a typo, refused where it is written.
         limit = sys.get_int_max_str_digits()
         text = node.value.strip()
+        if limit and sum(c.isalnum() for c in text) > limit + 2:  # before any int() of it
+            raise _SpecYAMLError(problem=f"expected a whole number of at most {limit} digits",
+                                 problem_mark=node.start_mark)
         if YAML11_ONLY_INT.match(text):
             try:
                 as_yaml11 = super().construct_yaml_int(node)

@@ -38,17 +38,23 @@ REPORT_FILES = frozenset(
     + ["summary.md"])
 
 
+#: files a desktop leaves in any folder it shows
+OS_LITTER = frozenset({"Thumbs.db", "desktop.ini"})
+
+
 def check_out(out: Path) -> None:
     """ReportError unless ``out`` is new, empty, or an earlier report: ``--out`` on a folder
     of the user's overwrote its summary.md, and on a run directory wrote 18 files into it."""
     if not out.is_dir():
         return  # new (made by build_report), or not a directory (mkdir says so)
-    entries = sorted(p.name for p in out.iterdir())
-    if not entries:
-        return
+    # Hidden files (.DS_Store, an editor's swap file, .ipynb_checkpoints) and the desktop's
+    # own are anyone's: neither ours nor the user's work.
+    entries = sorted(p.name for p in out.iterdir() if not p.name.startswith(".") and p.name not in OS_LITTER)
     foreign = [name for name in entries if name not in REPORT_FILES or not (out / name).is_file()]
-    try:
+    try:  # a report stopped half-way wrote its figures, not yet summary.md (written last)
         ours = (out / "summary.md").read_text(encoding="utf-8").startswith(summary.HEADER)
+    except FileNotFoundError:
+        ours = True
     except (OSError, UnicodeDecodeError):
         ours = False
     if foreign or not ours:

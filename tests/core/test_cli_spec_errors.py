@@ -326,6 +326,9 @@ def test_bad_override(tmp_path, spec_file, capsys, assignment, key, words):
     # PyYAML raised ValueError (not a YAMLError) for an integer of over 4,300 digits.
     (lambda text: text.replace("seed: 7", "seed: " + "9" * 5000), ["at line", "at most 4300 digits"]),
     (lambda text: text.replace("seed: 7", "seed: 0x" + "f" * 5000), ["at most 4300 digits"]),
+    # YAML 1.2's octal and 1.1's leading zero went past the limit (a traceback, exit 4)
+    (lambda text: text.replace("seed: 7", "seed: 0o" + "7" * 5000), ["at most 4300 digits"]),
+    (lambda text: text.replace("seed: 7", "seed: 0" + "7" * 5000), ["at most 4300 digits"]),
     # Last-wins: the first seed, or the first x0, was silently dropped.
     (lambda text: text + "seed: 2\n", ["the key 'seed' is given twice", "expected each key once"]),
     (lambda text: text.replace("space:\n", "space:\n  x0: {type: float, init: [0, 1], sigma: 0.2}\n"),
@@ -338,7 +341,7 @@ def test_bad_override(tmp_path, spec_file, capsys, assignment, key, words):
     # a control character: PyYAML's ReaderError has no line; it was a bare "not valid YAML"
     (lambda text: text.replace("seed: 7", "seed: 7\x07"), ["not valid YAML at line", "'\\x07' is not allowed"]),
     (lambda text: "name: " + "[" * 2000 + "]" * 2000 + "\n", ["nested too deeply"]),
-], ids=["int-5000-digits", "hex-5000-digits", "duplicate-top-key", "duplicate-parameter", "two-documents",
+], ids=["int-5000-digits", "hex-5000-digits", "octal-1.2-5000-digits", "octal-1.1-5000-digits", "duplicate-top-key", "duplicate-parameter", "two-documents",
         "octal-1.1", "base-60", "control-character", "nested-2000-deep"])
 def test_bad_yaml_text(tmp_path, capsys, monkeypatch, edit, words):
     text = yaml.safe_dump(zdt_spec(tmp_path / "run"), sort_keys=False)

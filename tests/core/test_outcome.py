@@ -99,3 +99,7 @@ def test_failures_differing_only_in_task_key_and_address_are_counted_as_one(tmp_
         "workers, but all those workers died while running it. The last worker that attempt to run the task was "
         "<address>. Inspecting worker logs")
     assert failure_summary(evaluations).startswith("2 of 2 lost: ")
+    # any other URL stays: which data file failed to download is the failure
+    urls = [attrs.evolve(evaluations[0], reason=f"cannot fetch https://data.example.org/set-{x}.tar.gz")
+            for x in "AB"]
+    assert shared_reason(urls[0]) != shared_reason(urls[1])

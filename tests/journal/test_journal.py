@@ -148,3 +148,13 @@ def test_a_journal_from_before_sent_after_reads_and_resumes(tmp_path):
     with Journal.of(tmp_path) as journal:
         journal.started(attrs.evolve(trial(1, (0.25,), tmp_path), sent_after=3))
         assert [(t.uuid, t.sent_after) for t in journal.running()] == [("u0", None), ("u1", 3)]
+
+
+def test_a_sql_mistake_is_not_taken_for_a_machine_fault(tmp_path):
+    """SQL mistakes are OperationalErrors too: a bug must keep its traceback (exit 4), not
+    read as 'the run's records could not be written ... run hpo-run again'."""
+    with Journal.of(tmp_path) as journal:
+        with pytest.raises(sqlite3.OperationalError, match="no such column"), journal.transaction() as db:
+            db.execute("SELECT nope FROM meta")
+        journal.set_meta("after", 1)  # the transaction was rolled back: the journal goes on
+        assert journal.meta("after") == 1
