@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 import yaml
 
-from dnnp_hpo.errors import SpecError
+from dnnp_hpo.errors import RecordsFailed, SpecError
 from dnnp_hpo.evaluation import Member
 from dnnp_hpo.hookspecs import Trainer
 from dnnp_hpo.journal import (
@@ -318,8 +318,11 @@ def execute(run: RunContext, trainer: Trainer, registry: Registry) -> list[Membe
             journal.set_meta(RESOLVED, resolved_settings(run))
             journal.set_meta(TEMPLATE_DIGEST, run.template_digest)
             journal.set_meta("spec", run.raw_spec)
-            (run.run_dir / SPEC_AS_RUN).write_text(
-                yaml.safe_dump(run.raw_spec, sort_keys=False), encoding="utf-8")
+            try:
+                (run.run_dir / SPEC_AS_RUN).write_text(
+                    yaml.safe_dump(run.raw_spec, sort_keys=False), encoding="utf-8")
+            except OSError as exc:  # the disk full: the machine's fault, resumable
+                raise RecordsFailed(run.run_dir / SPEC_AS_RUN, exc) from None
         checkpoint = journal.checkpoint()
         finished = journal.evaluations(recorded=True)
         running = journal.running()

@@ -50,7 +50,10 @@ def export(run: RunContext, journal: Journal) -> None:
     """Write both files afresh from the journal (they are exports of it)."""
     columns = individual_columns(run)
     for name in (INDIVIDUALS, POPULATION):
-        (run.run_dir / name).unlink(missing_ok=True)
+        try:
+            (run.run_dir / name).unlink(missing_ok=True)
+        except OSError as exc:
+            raise RecordsFailed(run.run_dir / name, exc) from None
     _append(run.run_dir / INDIVIDUALS, [columns, *map(individual_row, journal.evaluations())])
     _append(run.run_dir / POPULATION, [["pop_generation", *columns, "rank", "distance"]])
     for generation in journal.generations():
