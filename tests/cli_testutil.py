@@ -20,6 +20,22 @@ VENV_BIN = Path(sys.executable).parent
 OBJECTIVES = [{"name": "energy_rmse", "unit": "eV/atom"}, {"name": "force_rmse", "unit": "eV/A"}]
 
 
+#: a command line that puts the stop signals at their defaults, then becomes the command
+_RESET_AND_EXEC = ("import os, signal, sys\n"
+                   "for stop in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):\n"
+                   "    signal.signal(stop, signal.SIG_DFL)\n"
+                   "os.execv(sys.argv[1], sys.argv[1:])")
+
+
+def from_a_terminal(argv: list[str]) -> list[str]:
+    """``argv`` started as a terminal starts it, for a test that stops it with a signal: the
+    stop signals at their defaults whatever the test runner inherited (a background job of
+    a non-interactive shell ignores SIGINT, and hpo-run keeps an ignored signal ignored, as
+    under nohup: its Ctrl-C tests then saw a run go on to its end).  Default dispositions
+    survive exec; the command is exec'd in place, so its pid is the one started."""
+    return [sys.executable, "-c", _RESET_AND_EXEC, *argv]
+
+
 def write_spec(path: Path, spec: dict[str, Any]) -> Path:
     path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     return path

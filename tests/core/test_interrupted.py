@@ -12,6 +12,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from cli_testutil import from_a_terminal
 from hpo_testutil import subprocess_env, write_spec, zdt_spec
 
 from dnnp_hpo.journal import Journal
@@ -82,7 +83,7 @@ def test_ctrl_c_is_one_line_and_the_run_resumes(tmp_path, hpo_run_exe, presses: 
     spec = write_spec(tmp_path / "s.yaml", zdt_spec(run_dir, pop_size=4, generations=generations, workers=2,
                                                     callable_="hpo_testfuncs:slow_zdt1"))
     argv = [str(hpo_run_exe), str(spec)]
-    driver = subprocess.Popen(argv, cwd=tmp_path, env=subprocess_env(), stdout=subprocess.PIPE,
+    driver = subprocess.Popen(from_a_terminal(argv), cwd=tmp_path, env=subprocess_env(), stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
@@ -135,8 +136,8 @@ def test_a_stop_while_the_local_cluster_starts_is_one_line_once_it_has_started(t
     env["DASK_DISTRIBUTED__NANNY__PRELOAD"] = '["dask_start_gate"]'
     env["HPO_TEST_START_GATE"] = str(gate)
     argv = [str(hpo_run_exe), str(spec)]
-    driver = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, start_new_session=True)
+    driver = subprocess.Popen(from_a_terminal(argv), cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
         while not (_spawned_workers(driver.pid) and Path(f"{gate}.held").exists()):

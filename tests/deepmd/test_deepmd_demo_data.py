@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from cli_testutil import from_a_terminal
 from deepmd_testutil import VENV_BIN, run_exe
 
 EXE = str(VENV_BIN / "hpo-demo-data")
@@ -79,7 +80,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:
-    proc = subprocess.Popen([EXE, str(tmp_path / "d"), "--frames", "400"], stdout=subprocess.PIPE,
+    proc = subprocess.Popen(from_a_terminal([EXE, str(tmp_path / "d"), "--frames", "400"]), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob(".d.partial-*")) and time.monotonic() < deadline:  # the MD has started
