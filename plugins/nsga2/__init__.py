@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import attrs
@@ -161,6 +162,13 @@ class NSGA2Async(Reproduction):
         cover every birth the run has already sent out: those above it would never be
         inserted nor sent again (the ones running left ``running`` for good), and the run
         called finished."""
+        if not run.resumed and self.max_births <= self.pop_size:
+            # Valid (a random search of max_births), but rarely what is meant: the budget
+            # counts generation 0, which alone is pop_size births.
+            print(f"hpo-run: warning: {run.spec_path}: optimizer.max_births: {self.max_births} is not above "
+                  f"pop_size {self.pop_size}: only random genomes of generation 0 are trained, no offspring "
+                  "is bred; the budget counts generation 0 too (700 is nsga2's pop_size 100, generations 6)",
+                  file=sys.stderr)
         if not run.resumed or run.finished:
             return
         held = journal_holdings(run.run_dir)

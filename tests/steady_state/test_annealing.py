@@ -98,3 +98,18 @@ def test_the_plugin_breeds_with_sbx_steady_unless_told_otherwise(monkeypatch):
     used.clear()
     NSGA2Async(pop_size=6, max_births=20, variation=SBX_TUNED).run(InstantStudy(workers=2))
     assert used and set(used) == {SBX_TUNED}
+
+
+def test_a_budget_not_above_pop_size_is_warned_about_once(tmp_path, capsys):
+    """max_births counts generation 0: a budget of pop_size or less trains random genomes
+    only, which is valid but rarely meant (a review's max_births 2 with pop_size 4)."""
+    from cli_testutil import write_spec, zdt_spec
+
+    from dnnp_hpo.cli import main
+
+    for births, warned in ((4, True), (5, False)):
+        spec = write_spec(tmp_path / f"s{births}.yaml", zdt_spec(
+            tmp_path / f"run{births}", optimizer={"plugin": "nsga2-async", "pop_size": 4, "max_births": births}))
+        assert main([str(spec), "--dry-run"]) == 0
+        err = capsys.readouterr().err
+        assert err.count("optimizer.max_births: 4 is not above pop_size 4: only random genomes") == warned, err
