@@ -440,8 +440,9 @@ class SpecLoader(yaml.SafeLoader):
                 as_yaml11 = super().construct_yaml_int(node)
             except ValueError:  # 089: not octal, so text to YAML 1.1
                 as_yaml11 = None
-            if as_yaml11 is None or not re.fullmatch(r"[-+]?[0-9]+", text) or int(text) != as_yaml11:
-                raise _SpecYAMLError(problem=_ambiguous_int(text, as_yaml11), problem_mark=node.start_mark)
+            as_yaml12 = int(text) if re.fullmatch(r"[-+]?[0-9]+", text) else None  # None: text to YAML 1.2
+            if as_yaml11 is None or as_yaml12 != as_yaml11:
+                raise _SpecYAMLError(problem=_ambiguous_int(text, as_yaml11, as_yaml12), problem_mark=node.start_mark)
             return as_yaml11  # 007, 00: the same number in both
         if YAML12_OCTAL.match(text):  # 0o17: YAML 1.2's octal, which 1.1 reads as text
             sign, digits = (-1, text[3:]) if text.startswith("-") else (1, text.lstrip("+")[2:])
@@ -469,20 +470,21 @@ SpecLoader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?0[0
 SpecLoader.add_implicit_resolver("tag:yaml.org,2002:int", YAML12_OCTAL, list("-+0"))
 
 
-def _ambiguous_int(text: str, as_yaml11: int | None) -> str:
-    """Why ``text`` is refused: what each YAML version reads it as, and what to write."""
-    yaml12 = str(int(text)) if re.fullmatch(r"[-+]?[0-9]+", text) else None
+def _ambiguous_int(text: str, as_yaml11: int | None, as_yaml12: int | None) -> str:
+    """Why ``text`` is refused: what each YAML version reads it as (None: text), and what to write."""
     readings = (f"YAML 1.1 reads it as {as_yaml11}" if as_yaml11 is not None else "YAML 1.1 reads it as text")
-    readings += f", YAML 1.2 as {yaml12}" if yaml12 is not None else ", YAML 1.2 as text"
+    readings += f", YAML 1.2 as {as_yaml12}" if as_yaml12 is not None else ", YAML 1.2 as text"
     return (f"{text} is ambiguous ({readings}): write the number without leading zeros, '_' or ':' "
             "(or quote it for text)")
+
 
 #: A float of YAML 1.2 (its core schema), with a dot or an exponent, which YAML 1.1 (what
 #: PyYAML follows) may read as a string: no dot (``1e-3``, ``2E5``), an unsigned exponent
 #: (``1.0e3``), no digit before the dot after a sign (``-.5``).  A learning rate written
 #: ``2e-2`` must not reach a template or a choice as the text '2e-2'.  Tried after YAML
-#: 1.1's own resolvers, so what they read (ints, 1.1 floats, dates) is read as before, and
-#: a zero-padded ``089`` (neither a dot nor an exponent) stays the string it is in 1.1.
+#: 1.1's own resolvers, so what they read (ints, 1.1 floats, dates) is read as before (a
+#: zero-padded ``089``, neither a dot nor an exponent, is an int to the resolver above,
+#: and refused as ambiguous).
 YAML12_FLOAT = re.compile(r"^[-+]?(?:(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+)$")
 SpecLoader.add_implicit_resolver("tag:yaml.org,2002:float", YAML12_FLOAT, list("-+0123456789."))
 
@@ -547,10 +549,14 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
     node: Any = data
     for i, part in enumerate(parts[:-1]):
         where = ".".join(parts[: i + 1])
-        slot = _index(node, part, shown, ".".join(parts[:i])) if isinstance(node, list) else part
-        child = node[slot] if isinstance(node, list) else node.get(part)
-        if child is None and not isinstance(node, list):
-            child = {}
+        if isinstance(node, list):
+            slot = _index(node, part, shown, ".".join(parts[:i]))
+            child = node[slot]
+        else:
+            slot = part
+            child = node.get(part)
+            if child is None:
+                child = {}
         if not isinstance(child, (dict, list)):
             raise SpecError(f"{shown}: {where} is not a mapping or a list")
         # A copy on the way down: a YAML alias or merge key (x1: *p, {<<: *p}) makes one
