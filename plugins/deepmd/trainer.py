@@ -227,7 +227,7 @@ class PreparedDeepmd(training.PreparedCommand):
         rendered = []
         samples = training.sample_params(run.space)
         for params, what in samples:
-            data = parse_rendered(self.template.render(self.values(params, 0)), self.template.path)
+            data = self._rendered(params)
             where = f"{self.template.path}{f' ({what})' if what else ''}"
             disp_file(data, where)
             if deepmd:
@@ -238,28 +238,31 @@ class PreparedDeepmd(training.PreparedCommand):
                 check_activations(data, self.template.path, params)
         for data, where in rendered:
             check_curve(data, self.metrics, where)
-        self.check_searched_steps(run, samples[0][0])
+        self.check_searched_steps(run, samples[0][0], rendered[0][0])
         losses = [ener_loss(data) for data, _ in rendered]
         if self.tensorflow and all(loss is not None for loss in losses):
             check_ener_columns(self.metrics, losses, f"{self.template.path}{' (every value searched)' * (len(rendered) > 1)}")
         return rendered
 
-    def check_searched_steps(self, run: RunContext, middle: Mapping[str, Any]) -> None:
+    def _rendered(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The input of ``params`` (seed 0) as checked at start-up, parsed."""
+        return parse_rendered(self.template.render(self.values(params, 0)), self.template.path)
+
+    def check_searched_steps(self, run: RunContext, middle: Mapping[str, Any], rendered: Mapping[str, Any]) -> None:
         """SpecError if an ``int`` parameter sets ``numb_steps`` (or ``disp_freq``) with a
         ``disp_freq`` above 1: two neighbouring integers are never both multiples of it, so
         most candidates would fail before ``dp`` starts (:meth:`train`); the check of the
         middle alone passes whenever the middle happens to be a multiple.  Seen by
-        rendering the middle's neighbour of each integer value."""
-        plan = schedule(parse_rendered(self.template.render(self.values(middle, 0)), self.template.path))
+        rendering the middle's neighbour of each integer value (``rendered``: the middle's
+        input, rendered already)."""
+        plan = schedule(rendered)
         highest = run.space.decode([high for _, high in run.space.bounds])
         for name, value in middle.items():
             if (not isinstance(value, int) or isinstance(value, bool)
                     or getattr(run.space.parameters[name], "choices", ())):  # each choice is checked
                 continue
             neighbour = value + 1 if value + 1 <= highest[name] else value - 1
-            data = parse_rendered(self.template.render(self.values({**middle, name: neighbour}, 0)),
-                                  self.template.path)
-            moved = schedule(data)
+            moved = schedule(self._rendered({**middle, name: neighbour}))
             if moved is not None and moved != plan and moved[0] % moved[1]:
                 steps, freq = moved
                 raise SpecError(
