@@ -271,6 +271,12 @@ class Journal:
         generation, state = row
         return Checkpoint(generation, self.population(generation), json.loads(state))
 
+    def states(self) -> dict[int, Any]:
+        """Every recorded optimizer state, by generation (hpo-report reads a steady-state
+        run's snapshots from them)."""
+        return {generation: json.loads(state)
+                for generation, state in self.db.execute("SELECT generation, state FROM checkpoints")}
+
     def integrity(self) -> str:
         return self.db.execute("PRAGMA integrity_check").fetchone()[0]
 

@@ -8,7 +8,6 @@ had inserted (:class:`Snapshot`).  Nothing in the run directory is written.
 
 from __future__ import annotations
 
-import json
 import math
 import sqlite3
 from collections.abc import Mapping, Sequence
@@ -111,13 +110,13 @@ class Snapshot:
 STEADY_STATE_KEYS = ("inserted", "pending", "core.births")
 
 
-def _snapshots(states: Mapping[int, str], generations: Sequence[int], pop_size: int | None) -> dict[int, Snapshot]:
+def _snapshots(states: Mapping[int, Any], generations: Sequence[int], pop_size: int | None) -> dict[int, Snapshot]:
     """The snapshots of a steady-state run; empty for any other (a generational run's state
     has no insertion count: there every birth of generation g is inserted before selection)."""
     out: dict[int, Snapshot] = {}
     for g in generations:
         try:
-            state = json.loads(states[g])
+            state = states[g]
             if not isinstance(state, Mapping) or not all(k in state for k in STEADY_STATE_KEYS):
                 return {}
             out[g] = Snapshot(int(state["inserted"]), int(state["core.births"]),
@@ -208,7 +207,7 @@ def load_run(path: Path | str, label: str | None = None) -> RunData:
             interrupted = len(journal.evaluations(INTERRUPTED))
             finished = bool(journal.meta("finished", False))
             resolved = journal.meta("resolved", None)
-            states = dict(journal.db.execute("SELECT generation, state FROM checkpoints").fetchall())
+            states = journal.states()
         except sqlite3.Error as exc:
             raise ReportError(f"{path / FILENAME}: cannot read the journal ({exc})") from None
     if not isinstance(spec, Mapping):
