@@ -120,6 +120,20 @@ def _optimizer_plugin(spec: Mapping[str, Any]) -> Any:
     return optimizer.get("plugin") if isinstance(optimizer, Mapping) else None
 
 
+def _parameter_names(spec: Mapping[str, Any]) -> list[Any]:
+    space = spec.get("space")
+    return list(space) if isinstance(space, Mapping) else []
+
+
+def _not_continued(run: RunContext, what: str, before: Sequence[Any], now: Sequence[Any], key: str, where: str,
+                   why: str = "") -> SpecError:
+    """The refusal of a resume whose ``what`` (objectives, parameters) differ from the run's:
+    one the journal cannot be continued with, not even with --force."""
+    return SpecError(f"{run.run_dir} holds a run of the {what} {', '.join(map(str, before))}, which cannot be "
+                     f"continued with {', '.join(map(str, now))}, not even with --force{why}: choose another "
+                     "run_dir", key, where)
+
+
 def _objective_names(spec: Mapping[str, Any]) -> list[Any]:
     objectives = spec.get("objectives")
     if not isinstance(objectives, list):
@@ -209,20 +223,14 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
     if before != now and not finished:
         # Not even with --force: the journal's fitnesses, ranks and checkpointed population
         # are of the old objectives, and a search on a mix of the two would be neither.
-        raise SpecError(
-            f"{run.run_dir} holds a run of the objectives {', '.join(map(str, before))}, which cannot be "
-            f"continued with {', '.join(now)}, not even with --force: choose another run_dir", "run_dir", where,
-        )
-    parameters = list(stored.get("space") or {}) if isinstance(stored.get("space"), Mapping) else []
+        raise _not_continued(run, "objectives", before, now, "run_dir", where)
+    parameters = _parameter_names(stored)
     if parameters and parameters != list(run.space.names) and not finished:
         # Not even with --force: a genome is one gene per parameter, in this order; the
         # journal's genomes and checkpointed population would not decode (a ValueError,
         # exit 4, once the workers were up), or decode into other parameters.
-        raise SpecError(
-            f"{run.run_dir} holds a run of the parameters {', '.join(map(str, parameters))}, which cannot be "
-            f"continued with {', '.join(run.space.names)}, not even with --force (its genomes have one gene per "
-            "parameter, in order): choose another run_dir", "space", where,
-        )
+        raise _not_continued(run, "parameters", parameters, run.space.names, "space", where,
+                             " (its genomes have one gene per parameter, in order)")
     started_with, given = _optimizer_plugin(stored), _optimizer_plugin(run.raw_spec)
     if started_with is not None and started_with != given and not finished:
         # Not even with --force: a checkpoint's state (random generator, sigmas, births in
