@@ -156,14 +156,18 @@ ENER_COLUMNS = ("step", "rmse_val", "rmse_trn", *(f"rmse_{t}_{s}" for t in ENER_
 _TERM_COLUMN = re.compile(r"rmse_(\w+?)_(?:val|trn)")
 
 
+def _closest(column: object) -> str:
+    """`` (did you mean 'rmse_e_val'?)`` for a column close to one DeePMD-kit writes, else ''."""
+    close = difflib.get_close_matches(str(column), ENER_COLUMNS, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def check_columns(metrics: Mapping[str, str]) -> None:
     """SpecError unless every metric names something DeePMD-kit can write to lcurve.out:
     a misspelt column failed every training, each only at its end."""
     for name, column in metrics.items():
         if not isinstance(column, str) or not COLUMN.fullmatch(column):
-            close = difflib.get_close_matches(str(column), ENER_COLUMNS, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise SpecError(f"{column!r} is not an lcurve.out column of DeePMD-kit{hint}: expected a loss term "
+            raise SpecError(f"{column!r} is not an lcurve.out column of DeePMD-kit{_closest(column)}: expected a loss term "
                             "with _val or _trn, such as rmse_e_val or rmse_f_trn, or lr", f"metrics.{name}")
 
 
@@ -211,9 +215,8 @@ def check_ener_columns(metrics: Mapping[str, str], losses: list[Mapping], where:
     failed every training once it had trained to the end."""
     for name, column in metrics.items():
         if column not in ENER_COLUMNS:
-            close = difflib.get_close_matches(column, ENER_COLUMNS, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise SpecError(f"{column!r} is not an lcurve.out column of DeePMD-kit's ener loss (TensorFlow){hint}: it writes "
+            raise SpecError(f"{column!r} is not an lcurve.out column of DeePMD-kit's ener loss (TensorFlow)"
+                            f"{_closest(column)}: it writes "
                             "step, rmse_val, rmse_trn, rmse_<term>_val and rmse_<term>_trn for the terms "
                             f"{', '.join(ENER_TERMS)} of the loss, and lr", f"metrics.{name}")
         term = _TERM_COLUMN.fullmatch(column)
