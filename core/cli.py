@@ -20,6 +20,7 @@ from dnnp_hpo.evaluation import Evaluation, Member, failure_summary
 from dnnp_hpo.front import chemically_accurate, format_value, pareto_front
 from dnnp_hpo.hookspecs import Trainer
 from dnnp_hpo.notice import notice
+from dnnp_hpo.process import STOP_SIGNALS
 from dnnp_hpo.registry import KINDS, Registry, kind_name, load_registry
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.runlock import RunLock, check_free
@@ -187,14 +188,6 @@ def run_search(run: RunContext, trainer: Trainer, registry: Registry, console: C
     return execute(run, trainer, registry)
 
 
-#: Signals that stop a run in order (the engine shut down, a Parsl job's blocks cancelled,
-#: the journal closed): Ctrl-C, and what a batch system, a reaper or a dropped ssh session
-#: sends.  Left at their defaults, SIGTERM and SIGHUP ended hpo-run at once and left a
-#: Parsl run's batch jobs and interchange running until their walltime.  One that comes
-#: while a local Dask cluster starts waits until it has started (dask_launcher.HELD_SIGNALS).
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
 class Stopped(KeyboardInterrupt):
     """SIGTERM or SIGHUP: the run stops as on Ctrl-C, and exits with 128 + the signal."""
 
@@ -232,6 +225,9 @@ def entry_point() -> None:
     that raises, a bug of dnnp-hpo) keeps its traceback, which is what its author needs,
     then ends with one line saying so and exit status 4: status 1 means the search ran to
     its end and nothing succeeded, which a script reads differently."""
+    # SIGTERM and SIGHUP too: at their defaults they ended hpo-run at once and left a Parsl
+    # run's batch jobs and interchange running until their walltime.  One that comes while
+    # a local Dask cluster starts waits until it has started (dask_launcher).
     for each in STOP_SIGNALS:
         # One ignored already stays so: `nohup hpo-run ...` must outlive the session.
         if signal.getsignal(each) is not signal.SIG_IGN:

@@ -41,6 +41,10 @@ _START, _END = "start", "end"  #: what the watchdog is told: a training started 
 #: seconds between SIGTERM at the time limit and SIGKILL (LSF's JOB_TERMINATE_INTERVAL
 #: is 10 s too)
 TERM_GRACE_S = 10.0
+#: Signals that stop hpo-run in order (core/cli.py: the engine shut down, a Parsl job's
+#: blocks cancelled, the journal closed): Ctrl-C, and what a batch system, a reaper or a
+#: dropped ssh session sends; held while a local Dask cluster starts (dask_launcher).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class Completed(NamedTuple):

@@ -45,6 +45,7 @@ import attrs
 from dnnp_hpo.errors import EngineLost, LaunchFailed, SpecError
 from dnnp_hpo.hookspecs import hookimpl
 from dnnp_hpo.notice import notice
+from dnnp_hpo.process import STOP_SIGNALS
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import MAX_WORKERS, Invalid, at_least, at_most
 
@@ -61,8 +62,6 @@ CLOSE_TIMEOUT_S = 15.0
 KILL_FOR_S = 10.0
 _ADDRESS = re.compile(r"^(tcp|tls|ucx|inproc)://[^\s/]+$")
 _UNSET_VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
-#: hpo-run's stop signals (core/cli.py STOP_SIGNALS): held while a local cluster starts
-HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class DaskPool:
@@ -298,7 +297,7 @@ def _stop_signals_held() -> Iterator[None]:
     def note(signum: int, _frame: object) -> None:
         noted.append(signum)
 
-    previous = {each: handler for each in HELD_SIGNALS if callable(handler := signal.getsignal(each))}
+    previous = {each: handler for each in STOP_SIGNALS if callable(handler := signal.getsignal(each))}
     # One ignored already (nohup, a background job) is inherited ignored: nothing to hold.
     blocked = [each for each in TERMINAL_SIGNALS if signal.getsignal(each) is not signal.SIG_IGN]
     for each in previous:
