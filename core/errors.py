@@ -17,6 +17,14 @@ def described(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
+def exit_call(exc: SystemExit) -> str:
+    """``sys.exit(...)`` as it was called: a status or a message as given, anything else
+    (the params dict of ``sys:exit`` as a callable) cut to ``...``."""
+    code = exc.code
+    shown = code if isinstance(code, int) or code is None else shortened(code) if isinstance(code, str) else "..."
+    return f"sys.exit({shown})"
+
+
 def unreadable(exc: OSError | UnicodeDecodeError) -> str:
     """Why a file could not be read as text, in words (not the exception's class name)."""
     if isinstance(exc, UnicodeDecodeError):

@@ -8,10 +8,11 @@ import socket
 import time
 from collections.abc import Mapping, Sequence
 
-from dnnp_hpo.errors import TrainingFailed
+from dnnp_hpo.errors import TrainingFailed, exit_call
 from dnnp_hpo.evaluation import (
     ERROR,
     FAILED,
+    MAXINT,
     OK,
     Evaluation,
     Trial,
@@ -42,6 +43,8 @@ def _evaluated(trainer: Trainer, trial: Trial, objectives: Sequence[str]) -> Eva
         return failed(exc.status, exc.reason)
     except Exception as exc:  # noqa: BLE001 - the failure policy: record it, never stop the run
         return failed(ERROR, f"{type(exc).__name__}: {exc}")
+    except SystemExit as exc:  # not an Exception: on a Dask worker it killed the worker process
+        return failed(ERROR, f"{type(trainer).__name__}.train called {exit_call(exc)}")
     return measured(trial, raw, objectives, start, time.time())
 
 
@@ -65,6 +68,13 @@ def measured(trial: Trial, raw: Mapping[str, float], objectives: Sequence[str],
     if bad:
         # Only the bad values: a reason shared by every such training groups in the report.
         return failed(FAILED, one_line("non-finite " + ", ".join(f"{name} ({metrics[name]})" for name in bad)))
+    # The failure fitness must stay worse than any result (paper, 2.2.4): a value at or above
+    # MAXINT would rank behind the failures and be taken for one by every reader of the run.
+    huge = [name for name, value in zip(objectives, fitness) if abs(value) >= MAXINT]
+    if huge:
+        return failed(FAILED, one_line(", ".join(f"{name} ({metrics[name]:g})" for name in huge)
+                                       + f" at or beyond {MAXINT:.0f}, the failure fitness: measure "
+                                       "it in a larger unit"))
     return Evaluation(
         trial=trial, status=OK, reason="", fitness=fitness, metrics=metrics,
         start=start, stop=stop, hostname=socket.gethostname(), pid=os.getpid(),

@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from dnnp_hpo.errors import SpecError, TrainingFailed, shortened
+from dnnp_hpo.errors import SpecError, TrainingFailed, exit_call
 from dnnp_hpo.evaluation import Trial
 from dnnp_hpo.hookspecs import hookimpl
 from dnnp_hpo.run import RunContext
@@ -90,11 +90,8 @@ class PreparedFunction(FunctionTrainer):
     def train(self, trial: Trial) -> Mapping[str, float]:
         try:
             values = list(load_callable(self.callable)(dict(trial.params)))
-        except SystemExit as exc:  # not an exception to the worker: it hung the run
-            # a status or a message as given; anything else (the params dict of sys:exit) cut
-            code = exc.code if isinstance(exc.code, int) or exc.code is None else (
-                shortened(exc.code) if isinstance(exc.code, str) else "...")
-            raise TrainingFailed(f"{self.callable} called sys.exit({code})") from None
+        except SystemExit as exc:  # core would catch it too; here the reason names the callable
+            raise TrainingFailed(f"{self.callable} called {exit_call(exc)}") from None
         if len(values) != len(self.objectives):
             raise TrainingFailed(
                 f"{self.callable} returned {len(values)} values for {len(self.objectives)} objectives"

@@ -103,3 +103,20 @@ def test_failures_differing_only_in_task_key_and_address_are_counted_as_one(tmp_
     urls = [attrs.evolve(evaluations[0], reason=f"cannot fetch https://data.example.org/set-{x}.tar.gz")
             for x in "AB"]
     assert shared_reason(urls[0]) != shared_reason(urls[1])
+
+
+@pytest.mark.parametrize("value", [MAXINT, 3.0e9, -3.0e9])
+def test_a_value_at_or_beyond_the_failure_fitness_fails_its_evaluation(tmp_path: Path, value: float) -> None:
+    """A review's runtime in microseconds, 3e9, was recorded ok: the search ranked it behind
+    the failures (MAXINT) and hpo-report counted it as one while hpo-run did not."""
+
+    class Huge:
+        def train(self, trial: Trial) -> dict[str, float]:
+            return {"energy_rmse": 0.5, "runtime_us": value}
+
+    evaluation = run_trial(Huge(), a_trial(tmp_path), ["energy_rmse", "runtime_us"])
+    assert (evaluation.status, evaluation.fitness) == ("failed", (MAXINT, MAXINT))
+    assert evaluation.reason == (f"runtime_us ({value:g}) at or beyond 2147483647, the failure fitness: "
+                                 "measure it in a larger unit")
+    below = run_trial(Huge(), a_trial(tmp_path), ["energy_rmse"])  # not an objective: kept as measured
+    assert below.ok and below.metrics["runtime_us"] == value

@@ -13,6 +13,8 @@ from cli_testutil import write_spec, zdt_spec
 from hpo_testutil import run_cli
 from test_registry import distribution, hpo_run_with
 
+from dnnp_hpo.journal import Journal
+
 BUGGY_TRAINER = '''\
 import attrs
 from dnnp_hpo.hookspecs import hookimpl
@@ -33,6 +35,9 @@ class BuggyTrainer:
         return None
 
     def train(self, trial):
+        if self.where == "train":
+            import sys
+            sys.exit(3)
         return {"f1": 1.0, "f2": 2.0}
 
 
@@ -78,6 +83,22 @@ def test_a_trainer_that_raises_is_an_internal_error_with_its_traceback(tmp_path,
     assert_internal_error(done, last_line, frame)
     assert 'buggy_plugin.py", line' in done.stderr
     assert not (tmp_path / "run").exists()  # raised before anything was launched
+
+
+def test_a_plugin_train_that_calls_sys_exit_fails_its_evaluation_not_the_worker(tmp_path):
+    """SystemExit is no Exception: from a plugin's train it went past the failure policy and
+    killed the Dask worker (a review's: every candidate 'lost' to KilledWorker, 323 lines of
+    tracebacks).  The function trainer caught it alone; core now does for every trainer."""
+    site = distribution(tmp_path / "site", "buggy-hpo", {"buggy": "buggy_plugin"}, "buggy_plugin",
+                        BUGGY_TRAINER)
+    spec = zdt_spec(tmp_path / "run", pop_size=2, generations=0)
+    spec["trainer"] = {"plugin": "buggy", "where": "train"}
+    done = hpo_run_with(site, str(write_spec(tmp_path / "s.yaml", spec)), cwd=tmp_path)
+    assert done.returncode == 1, done.stderr  # ran to its end, nothing succeeded
+    assert "2 of 2 error: BuggyTrainer.train called sys.exit(3)" in done.stderr
+    assert "KilledWorker" not in done.stderr and "workers died" not in done.stderr
+    journal = Journal.of(tmp_path / "run", readonly=True)
+    assert [e.status for e in journal.evaluations()] == ["error", "error"]
 
 
 def test_an_observer_that_raises_during_a_run_is_an_internal_error(tmp_path):
