@@ -151,6 +151,9 @@ class RunData:
     finished: bool  #: the driver recorded the end of the run
     #: generation -> its snapshot, for a steady-state run (nsga2-async) only; empty otherwise
     snapshots: dict[int, Snapshot] = attrs.field(factory=dict)
+    #: evaluations of a live or stopped run that came after its last recorded generation,
+    #: left out of the report (``evaluations`` holds the others)
+    later: int = 0
 
     @property
     def last_generation(self) -> int:
@@ -220,9 +223,22 @@ def load_run(path: Path | str, label: str | None = None) -> RunData:
         if len(e.fitness) != n:
             raise ReportError(f"{path}: evaluation {e.trial.uuid} has {len(e.fitness)} fitness values "
                               f"for {n} objectives")
+    snapshots = _snapshots(states, sorted(populations), _pop_size(resolved, spec))
+    reported = tuple(e for e in evaluations if _recorded_by(e, max(populations), snapshots))
     return RunData(path=path, label=label or path.name, spec=dict(spec), objectives=objectives,
-                   evaluations=evaluations, populations=populations, interrupted=interrupted,
-                   finished=finished, snapshots=_snapshots(states, sorted(populations), _pop_size(resolved, spec)))
+                   evaluations=reported, populations=populations, interrupted=interrupted,
+                   finished=finished, snapshots=snapshots, later=len(evaluations) - len(reported))
+
+
+def _recorded_by(evaluation: Evaluation, last: int, snapshots: Mapping[int, Snapshot]) -> bool:
+    """Whether ``evaluation`` belongs to the run up to its last recorded generation ``last``:
+    born in it or before (generational), sent out before its snapshot was taken (steady
+    state, whose snapshot 0 can hold offspring labelled 1).  A live or stopped run is
+    reported up to there, so its figures, failures and reference point do not depend on
+    offspring that no recorded population judged."""
+    if snapshots:
+        return evaluation.trial.birth_id < snapshots[last].births
+    return evaluation.trial.generation <= last
 
 
 def _labels(paths: Sequence[Path]) -> list[str]:

@@ -84,22 +84,27 @@ def plot_front(analysis: Analysis, final: Sequence[Solution], front: Sequence[So
     x = [s.fitness[0] for s in shown]
     y = [s.fitness[1] for s in shown]
     accurate = [bool(analysis.accurate(s)) for s in shown]
+    # A legend entry only for what is drawn (a run whose final population all failed has none).
     ax.scatter([a for a, k in zip(x, accurate) if not k], [b for b, k in zip(y, accurate) if not k],
-               s=18, color=GREY, label="final solutions", zorder=2)
+               s=18, color=GREY, label="final solutions" if not all(accurate) else None, zorder=2)
     if analysis.thresholds:
         ax.scatter([a for a, k in zip(x, accurate) if k], [b for b, k in zip(y, accurate) if k],
-                   s=18, color=BLUE, label="chemically accurate", zorder=3)
+                   s=18, color=BLUE, label="chemically accurate" if any(accurate) else None, zorder=3)
     fx = [s.fitness[0] for s in front]
     fy = [s.fitness[1] for s in front]
     two = len(analysis.objectives) == 2
     # Open rings: a front member's own point (blue when chemically accurate) shows inside.
     ax.plot(fx, fy, "-o" if two else "o", color=ORANGE, ms=9, mfc="none", mew=1.5, lw=1.5, zorder=4,
-            label=f"exact Pareto front ({len(front)})")
+            label=f"exact Pareto front ({len(front)})" if front else None)
+    if not shown:
+        ax.text(0.5, 0.5, "no successful evaluation in the final population", transform=ax.transAxes,
+                ha="center")
     _thresholds(ax, analysis)
     _scale(ax, x, y)
     _axis_labels(ax, analysis)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
     runs = len(analysis.runs)
     ax.set_title(f"Pareto front of the last generation{'s of ' + str(runs) + ' runs' if runs > 1 else ''}")
     caption = (f"{len(shown)} final solutions shown, {len(front)} on the exact front"
@@ -347,6 +352,7 @@ def plot_failures(fc: FailureCounts, out: Path) -> tuple[str, Figure]:
     ax.set_xlabel("generation (in which the candidate was born)")
     ax.set_ylabel("failed evaluations (count)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no tick at 0.5
     ax.set_ylim(0, max([*bottom, 1]) * 1.15)
     if fc.statuses:
         ax.legend(fontsize=8, title="status", title_fontsize=8)

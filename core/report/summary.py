@@ -114,7 +114,7 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
         failed = sum(1 for e in r.evaluations if not Solution(r.label, e, 0.0).valid)
         rows.append([r.label, str(r.path), r.spec.get("name", ""), r.spec.get("seed", ""), r.last_generation,
                      len(r.evaluations), failed, r.interrupted, "yes" if r.finished else "no (report of the last "
-                     "recorded generation)"])
+                     "recorded generation" + (f"; {r.later} later evaluations left out)" if r.later else ")")])
     md.append(md_table(["run", "directory", "name", "seed", "last generation", "evaluations", "failed",
                         "interrupted, re-run", "finished"], rows, None))
     for note in analysis.notes:

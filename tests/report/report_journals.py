@@ -51,7 +51,7 @@ def _trial(name: str, generation: int, birth: int, rcut: float, activ: str) -> T
 
 
 def write_run(run_dir: Path, generations: dict[int, list[Evaluation]], populations: dict[int, list[str]],
-              spec: dict[str, Any] | None = None) -> Path:
+              spec: dict[str, Any] | None = None, finished: bool = True) -> Path:
     run_dir.mkdir(parents=True, exist_ok=True)
     with Journal.of(run_dir) as journal:
         journal.set_meta("spec", SPEC if spec is None else spec)
@@ -62,7 +62,8 @@ def write_run(run_dir: Path, generations: dict[int, list[Evaluation]], populatio
                 by_name[e.trial.uuid] = e
         for g, names in populations.items():
             journal.generation_finished(g, [Member(by_name[n], 0, 0.0) for n in names], {"g": g})
-        journal.set_meta("finished", True)
+        if finished:
+            journal.set_meta("finished", True)
     return run_dir
 
 
@@ -82,6 +83,11 @@ def run_a(run_dir: Path) -> Path:
     k 4200; j has no runtime metric and ran 3990 s (stop - start), the fastest.
     Table 3: lowest energy f, lowest force d, lowest runtime j.
     """
+    return write_run(run_dir, _generations_a(),
+                     {0: ["a", "b", "c", "d"], 1: ["d", "e", "f", "g", "h", "j", "k", "i"]})
+
+
+def _generations_a() -> dict[int, list[Evaluation]]:
     g0 = [ok("a", 0, 0, 0.010, 0.20, runtime=100.0), ok("b", 0, 1, 0.003, 0.05, runtime=50.0),
           failed("c", 0, 2, "timeout", "killed at the time limit of 120 min"),
           ok("d", 0, 3, 0.002, 0.030, runtime=4500.0, rcut=11.3)]
@@ -93,8 +99,15 @@ def run_a(run_dir: Path) -> Path:
           ok("j", 1, 9, 0.0030, 0.0390, runtime=None, wall=3990.0),
           ok("k", 1, 10, 0.004, 0.040, runtime=4200.0),
           ok("l", 1, 11, 0.020, 0.5, runtime=30.0)]
-    return write_run(run_dir, {0: g0, 1: g1},
-                     {0: ["a", "b", "c", "d"], 1: ["d", "e", "f", "g", "h", "j", "k", "i"]})
+    return {0: g0, 1: g1}
+
+
+def stopped_a(run_dir: Path) -> Path:
+    """run_a stopped before generation 1 was recorded: its eight offspring were trained
+    (and are in the journal) but no population judged them.  Reported up to generation
+    0: a, b, c (timeout) and d alone; the default reference is from a, b and d: worst
+    (0.010, 0.20), ranges 0.008 and 0.17, so (0.0108, 0.217)."""
+    return write_run(run_dir, _generations_a(), {0: ["a", "b", "c", "d"]}, finished=False)
 
 
 def run_b(run_dir: Path) -> Path:

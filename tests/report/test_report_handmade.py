@@ -10,7 +10,7 @@ from pathlib import Path
 
 import attrs
 import pytest
-from report_journals import SPEC, failed, ok, run_a, run_b, write_run
+from report_journals import SPEC, failed, ok, run_a, run_b, stopped_a, write_run
 
 from dnnp_hpo.report import plots, tables
 from dnnp_hpo.report.cli import main
@@ -82,6 +82,36 @@ def test_failures_counted_by_generation_and_reason(report_a):
     assert "| 0 | 4 | 3 | 1 | 0 |" in summary
     assert "| 1 | 8 | 7 | 0 | 1 |" in summary
     assert "ValueError: boom" in summary
+
+
+def test_a_stopped_run_is_reported_up_to_its_last_recorded_generation(tmp_path):
+    """A review's stopped run: the failures table had a row for offspring no recorded
+    population judged, and they moved the default reference point."""
+    run = stopped_a(tmp_path / "runA")
+    assert main([str(run)]) == 0
+    hv = tables.hypervolumes(analyse([run]))
+    assert hv.reference == pytest.approx((0.0108, 0.217))
+    failures = rows(run / "report" / "failures.csv")
+    assert [(r["generation"], r["status"], r["count"]) for r in failures] == [("0", "timeout", "1")]
+    summary = (run / "report" / "summary.md").read_text()
+    assert "| 1 | 8 |" not in summary
+    assert "| 0 | 4 | 1 | 0 | no (report of the last recorded generation; 8 later evaluations left out) |" in summary
+
+
+def test_figures_of_a_run_whose_every_evaluation_failed_say_so(tmp_path):
+    """A review's all-failed run: front.png had legend entries for points it did not draw,
+    and the failures chart ticked its counts at 0.5, 1.5, 2.5."""
+    bad = [failed(name, 0, birth, "failed", "dp exited with status 1") for birth, name in enumerate("abc")]
+    analysis = analyse([write_run(tmp_path / "run", {0: bad}, {0: ["a", "b", "c"]})])
+    final = analysis.final()
+    _, fig = plots.plot_front(analysis, final, tables.front(final), tmp_path)
+    ax = fig.axes[0]
+    labels = ax.get_legend_handles_labels()[1]
+    assert not [label for label in labels if not label.startswith("chemical accuracy")], labels
+    assert [t.get_text() for t in ax.texts] == ["no successful evaluation in the final population"]
+    _, fig = plots.plot_failures(tables.failures(analysis), tmp_path)
+    ticks = fig.axes[0].get_yticks()
+    assert len(ticks) > 1 and all(t == int(t) for t in ticks), ticks
 
 
 def test_every_file_written(report_a):

@@ -142,3 +142,25 @@ def test_merged_with_a_generational_run_only_steady_state_births_are_in_flight(s
         waiting = [e for e in mine if e.trial.uuid not in inserted[g]]
         assert drawn(ax, GREY) == sorted(tuple(e.fitness) for e in thrown), g
         assert drawn(ax, IN_FLIGHT) == sorted(tuple(e.fitness) for e in waiting), g
+
+
+def test_a_run_stopped_between_snapshots_is_reported_up_to_its_last_one(steady_run, tmp_path):
+    """The run as a driver killed after snapshot 3 would have left it: the births sent out
+    after that snapshot are trained but judged by no recorded population, so the report
+    leaves them out (they moved the default reference point and the failures table)."""
+    import shutil
+    import sqlite3
+
+    run = shutil.copytree(steady_run, tmp_path / "stopped")
+    with sqlite3.connect(run / "journal.sqlite") as db:
+        last = db.execute("SELECT max(generation) FROM checkpoints").fetchone()[0]
+        for table in ("populations", "checkpoints"):
+            db.execute(f"DELETE FROM {table} WHERE generation > 3")
+        db.execute("DELETE FROM meta WHERE key = 'finished'")
+        sent = json.loads(db.execute("SELECT state FROM checkpoints WHERE generation = 3").fetchone()[0])["core.births"]
+        births = [b for (b,) in db.execute("SELECT birth_id FROM evaluations WHERE status != 'interrupted'")]
+    assert last > 3 and max(births) >= sent  # there is something to leave out
+    analysis = analyse([run])
+    reported = sorted(s.evaluation.trial.birth_id for s in analysis.all_evaluations())
+    assert reported == sorted(b for b in births if b < sent)
+    assert analysis.runs[0].later == sum(1 for b in births if b >= sent)
