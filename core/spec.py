@@ -209,7 +209,7 @@ def _strict_float(value: Any, _type: Any) -> float:
     try:
         number = float(value)
     except ValueError:
-        raise Invalid(f"expected a number, got {shortened(value) if isinstance(value, str) else value!r}") from None
+        raise Invalid(f"expected a number, got {shortened(value) if isinstance(value, str) else repr(value)}") from None
     except OverflowError:  # a whole number beyond any float
         raise Invalid(f"expected a finite number, got a whole number of {len(str(abs(value)))} digits") from None
     if not math.isfinite(number):
@@ -339,11 +339,12 @@ def make_converter(registry: Registry) -> cattrs.Converter:
 
 
 def _first_error(exc: BaseException, path: tuple[str, ...] = (),
-                 missing: tuple[str, ...] = ()) -> tuple[tuple[str, ...], str]:
+                 missing: tuple[str, ...] = (), owner: Any = None) -> tuple[tuple[str, ...], str]:
     """Walk cattrs' exception groups to the first leaf: its key path and message.
 
     ``missing``: the required keys the same block lacks, the likeliest meaning of an
-    unknown key beside them."""
+    unknown key beside them.  ``owner``: the attrs class of the block the leaf was
+    raised in, whose field an attrs validator names (:func:`_refused_field`)."""
     if isinstance(exc, (ClassValidationError, IterableValidationError)) or (
         isinstance(exc, BaseExceptionGroup) and not isinstance(exc, ForbiddenExtraKeysError)
     ):
@@ -352,7 +353,7 @@ def _first_error(exc: BaseException, path: tuple[str, ...] = (),
         inner = next((e for e in exc.exceptions if isinstance(e, ForbiddenExtraKeysError)), exc.exceptions[0])
         absent = tuple(name for e in exc.exceptions if isinstance(e, KeyError) for name in _note_keys(e))
         step = _note_keys(inner)[-1:]
-        return _first_error(inner, path + step, absent)
+        return _first_error(inner, path + step, absent, getattr(exc, "cl", None) if not step else None)
     if isinstance(exc, ForbiddenExtraKeysError):
         known = [a.name for a in attrs.fields(exc.cl)] if attrs.has(exc.cl) else []
         expected = f" (expected: {', '.join(known)})" if known else ""
@@ -364,9 +365,52 @@ def _first_error(exc: BaseException, path: tuple[str, ...] = (),
         return path + tuple(exc.key.split(".")), str(exc)
     if isinstance(exc, KeyError) and _missing_key(exc):
         return path, "required key is missing"
-    if isinstance(exc, (Invalid, TypeError, ValueError)):
+    if isinstance(exc, Invalid):
         return path, str(exc) or type(exc).__name__
+    if isinstance(exc, (TypeError, ValueError)):
+        field, message = _refused_field(exc, owner)
+        return path + field, message
     raise exc  # not a user error: a bug, let the traceback through
+
+
+def _refused_field(exc: TypeError | ValueError, owner: Any) -> tuple[tuple[str, ...], str]:
+    """The field of ``owner`` whose validator raised ``exc`` (none if that is not known), and
+    the message, for a validator that raised a plain ValueError or TypeError: attrs' own
+    (``attrs.validators.in_``, ``gt``...) or a plugin's.
+
+    attrs' validators raise ``ValueError(message, attribute, ...)`` (``in_``,
+    ``instance_of``, ``matches_re``: ``str()`` of that is the tuple of the arguments) or a
+    message alone (``gt``, ``max_len``, ``or_``).  Every attrs validator is called as
+    ``validator(instance, attribute, value)``: the field is the ``attrs.Attribute`` in the
+    exception's arguments, else the one among the arguments of the innermost frame of its
+    traceback that has one (the validator, or one that called the helper that raised)."""
+    args = exc.args
+    message = args[0] if len(args) > 1 and isinstance(args[0], str) else str(exc)
+    message = " ".join(message.split()) or type(exc).__name__
+    if owner is None or not attrs.has(owner):
+        return (), message
+    fields = attrs.fields_dict(owner)
+    attribute = next((a for a in args if isinstance(a, attrs.Attribute)), None)
+    if attribute is None:
+        attribute = _validator_attribute(exc.__traceback__)
+    if attribute is None or fields.get(attribute.name) is not attribute:
+        return (), message
+    return (attribute.name,), message
+
+
+def _validator_attribute(tb: Any) -> Any:
+    """The ``attrs.Attribute`` passed to the innermost frame of ``tb`` that was passed one."""
+    frames = []
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    for frame in reversed(frames):
+        code = frame.f_code
+        names = code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
+        found = [frame.f_locals.get(n) for n in names if isinstance(frame.f_locals.get(n), attrs.Attribute)]
+        if found:
+            return found[0]
+    return None
 
 
 def _missing_key(exc: KeyError) -> bool:

@@ -43,10 +43,10 @@ def argv_converter(key: str) -> Callable[[Any], tuple[str, ...]]:
             try:
                 return tuple(shlex.split(value))
             except ValueError as exc:
-                raise Invalid(f"{key}: cannot split {value!r} into arguments: {exc}") from None
+                raise Invalid(f"cannot split {value!r} into arguments: {exc}", key) from None
         if isinstance(value, (list, tuple)) and all(isinstance(v, (str, int, float)) for v in value):
             return tuple(str(v) for v in value)
-        raise Invalid(f"{key}: expected a list of strings, got {value!r}")
+        raise Invalid(f"expected a list of strings, got {value!r}", key)
 
     return convert
 
@@ -54,11 +54,11 @@ def argv_converter(key: str) -> Callable[[Any], tuple[str, ...]]:
 def env_converter(value: Any) -> dict[str, str]:
     """attrs converter: environment values may be written as numbers (OMP_NUM_THREADS: 1)."""
     if not isinstance(value, Mapping):
-        raise Invalid(f"env: expected a mapping of variable names to values, got {value!r}")
+        raise Invalid(f"expected a mapping of variable names to values, got {value!r}", "env")
     out = {}
     for name, item in value.items():
         if isinstance(item, bool) or not isinstance(item, (str, int, float)):
-            raise Invalid(f"env.{name}: expected a string or a number, got {item!r}")
+            raise Invalid(f"expected a string or a number, got {item!r}", f"env.{name}")
         out[str(name)] = str(item)
     return out
 
@@ -66,7 +66,7 @@ def env_converter(value: Any) -> dict[str, str]:
 def settings_converter(value: Any) -> dict[str, Any]:
     """attrs converter: fixed placeholder values, keyed by placeholder name."""
     if not isinstance(value, Mapping):
-        raise Invalid(f"settings: expected a mapping of placeholder names to values, got {value!r}")
+        raise Invalid(f"expected a mapping of placeholder names to values, got {value!r}", "settings")
     return {str(k): v for k, v in value.items()}
 
 
@@ -238,16 +238,16 @@ def check_command_keys(command: Sequence[str], timeout_minutes: float, metrics: 
     """Invalid (for ``__attrs_post_init__``) if one of the keys every such trainer has is wrong."""
     # Finite: an infinite limit passed validation, then failed every training at start-up.
     if not 0 < timeout_minutes <= MAX_TIMEOUT_MINUTES:
-        raise Invalid(f"timeout_minutes: expected a positive number of minutes up to {MAX_TIMEOUT_MINUTES} "
-                      f"(365 days), got {timeout_minutes}")
+        raise Invalid(f"expected a positive number of minutes up to {MAX_TIMEOUT_MINUTES} "
+                      f"(365 days), got {timeout_minutes}", "timeout_minutes")
     if last_rows < 1:
-        raise Invalid(f"last_rows: expected 1 or more, got {last_rows}")
+        raise Invalid(f"expected 1 or more, got {last_rows}", "last_rows")
     if not command:
-        raise Invalid("command: expected at least the program to run")
+        raise Invalid("expected at least the program to run", "command")
     if not command[0].strip():
-        raise Invalid(f"command: expected the program to run first, got {command[0]!r}")
+        raise Invalid(f"expected the program to run first, got {command[0]!r}", "command")
     if RUNTIME in metrics:
-        raise Invalid(f"metrics.{RUNTIME}: reserved for the wall time of the training")
+        raise Invalid("reserved for the wall time of the training", f"metrics.{RUNTIME}")
 
 
 def check_settings(run: RunContext, settings: Mapping[str, Any]) -> None:

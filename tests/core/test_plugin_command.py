@@ -30,7 +30,7 @@ def test_an_empty_program_is_refused_when_the_spec_is_read(tmp_path, capsys, com
     path = spec_text(tmp_path)
     assert main([str(path), "--dry-run", "--set", f"trainer.command={command}"]) == 2
     lines = capsys.readouterr().err.splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"hpo-run: {path}: trainer: command: expected the program "
+    assert len(lines) == 1 and lines[0].startswith(f"hpo-run: {path}: trainer.command: expected the program "
                                                    "to run first, got "), lines
     assert not (tmp_path / "run").exists()
 

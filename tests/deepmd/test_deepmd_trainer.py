@@ -51,12 +51,12 @@ def test_prepare_resolves_paths_against_the_spec_file(tmp_path: Path) -> None:
     ({"paths": ["nope"]}, "trainer.paths", "'nope' is not a key of settings"),
     ({"settings": {"x": 1}}, "trainer.settings.x", "also a search parameter"),
     ({"metrics": {"energy_rmse": "rmse_e_val"}}, "trainer.metrics", "objective 'force_rmse' is not a metric"),
-    ({"timeout_minutes": 0}, "trainer", "timeout_minutes: expected a positive number"),
+    ({"timeout_minutes": 0}, "trainer.timeout_minutes", "expected a positive number"),
     ({"timeout_minutes": float("inf")}, "trainer.timeout_minutes", "expected a finite number"),
     # finite, but past what select() can wait: every training would fail at start-up
-    ({"timeout_minutes": 1e12}, "trainer", "timeout_minutes: expected a positive number of minutes up to 525600"),
-    ({"command": []}, "trainer", "command: expected at least the program"),
-    ({"command": {"a": 1}}, "trainer", "command: expected a list of strings"),
+    ({"timeout_minutes": 1e12}, "trainer.timeout_minutes", "expected a positive number of minutes up to 525600"),
+    ({"command": []}, "trainer.command", "expected at least the program"),
+    ({"command": {"a": 1}}, "trainer.command", "expected a list of strings"),
     ({"overrides": ["trainer.template=missing.json"]}, "trainer.template", "missing.json not found"),
     # a misspelt column failed every training, each only once it had trained to the end
     ({"metrics": {"energy_rmse": "rmse_e_vall", "force_rmse": "rmse_f_val"}}, "trainer.metrics.energy_rmse",
