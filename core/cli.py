@@ -17,7 +17,7 @@ from rich.table import Table
 from dnnp_hpo.driver import check_run_dir, dry_run_trials, execute, prepare_run
 from dnnp_hpo.errors import LaunchFailed, PluginError, SpecError, described
 from dnnp_hpo.evaluation import Evaluation, Member, failure_summary
-from dnnp_hpo.front import chemically_accurate, format_value, pareto_front
+from dnnp_hpo.front import chemically_accurate, default_limits, format_value, pareto_front
 from dnnp_hpo.hookspecs import Trainer
 from dnnp_hpo.notice import notice
 from dnnp_hpo.process import STOP_SIGNALS
@@ -94,7 +94,8 @@ def trials_table(run: RunContext, title: str, rows: Sequence[Sequence[object]], 
 def front_table(run: RunContext, evaluations: Sequence[Evaluation]) -> Table:
     """The final Pareto front: hyperparameters, objectives (with units), accuracy."""
     objectives = run.experiment.objectives
-    thresholds = run.experiment.report.chemical_accuracy
+    # the spec's limits, else the paper's for the objectives' units: as hpo-report judges
+    thresholds = run.experiment.report.chemical_accuracy or default_limits((o.name, o.unit) for o in objectives)
     # Units and second words on a line of their own: the table has a column per
     # hyperparameter, and narrower headers let it fit a terminal more often.
     extra = [f"{o.name}\n({o.unit})" if o.unit else o.name for o in objectives]

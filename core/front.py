@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
 from dnnp_hpo.evaluation import Evaluation
+
+#: the paper's chemical accuracy (section 3.2), by :func:`normal_unit`: 4 meV/atom, 40 meV/A
+DEFAULT_ACCURACY = {"ev/atom": 0.004, "ev/a": 0.04, "mev/atom": 4.0, "mev/a": 40.0}
 
 
 def non_dominated(points: np.ndarray) -> np.ndarray:
@@ -38,6 +42,20 @@ def pareto_front(evaluations: Sequence[Evaluation]) -> list[Evaluation]:
         return []
     mask = non_dominated(np.array([e.fitness for e in candidates]))
     return sorted((e for e, k in zip(candidates, mask) if k), key=lambda e: e.fitness)
+
+
+def normal_unit(unit: str) -> str:
+    """One spelling per unit: no spaces, lower case, Å (any of its three spellings in
+    Unicode: one code point of two, or A and a combining ring) and angstrom as a."""
+    unit = unicodedata.normalize("NFC", unit)
+    return "".join(unit.split()).lower().replace("angstrom", "a").replace("å", "a")
+
+
+def default_limits(objectives: Iterable[tuple[str, str]]) -> dict[str, float]:
+    """The paper's chemical-accuracy limit of each ``(name, unit)`` objective whose unit is
+    an energy per atom or a force in eV or meV (no limit for any other)."""
+    return {name: DEFAULT_ACCURACY[normal_unit(unit)] for name, unit in objectives
+            if normal_unit(unit) in DEFAULT_ACCURACY}
 
 
 def chemically_accurate(evaluation: Evaluation, objectives: Sequence[str],

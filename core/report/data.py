@@ -18,10 +18,8 @@ import attrs
 import numpy as np
 
 from dnnp_hpo.evaluation import MAXINT, RUNTIME, Evaluation, Member
+from dnnp_hpo.front import default_limits, normal_unit
 from dnnp_hpo.journal import FILENAME, INTERRUPTED, EmptyJournal, Journal, NotAJournal
-
-#: chemical accuracy by objective unit when the spec sets none (paper, section 3.2)
-DEFAULT_ACCURACY = {"ev/atom": 0.004, "ev/a": 0.04}  #: by _normal_unit
 
 
 class ReportError(Exception):
@@ -248,11 +246,6 @@ def _labels(paths: Sequence[Path]) -> list[str]:
     return [f"{i + 1}:{name}" for i, name in enumerate(names)]
 
 
-def _normal_unit(unit: str) -> str:
-    """One spelling per unit: no spaces, lower case, Å (either code point) and angstrom as a."""
-    return "".join(unit.split()).lower().replace("angstrom", "a").replace("å", "a")
-
-
 @attrs.frozen
 class Parameter:
     name: str
@@ -341,7 +334,8 @@ class Analysis:
                 continue
             counts = [run.snapshots[g].inserted for g in sorted(run.snapshots)]
             last = max(run.snapshots)
-            shown = ", ".join(str(c) for c in counts[:4]) + (f", ..., {counts[-1]}" if len(counts) > 4 else "")
+            shown = ", ".join(str(c) for c in counts) if len(counts) <= 5 else (
+                ", ".join(str(c) for c in counts[:4]) + f", ..., {counts[-1]}")
             partial = run.snapshots[last]
             parts.append(f"{run.label + ': ' if len(self.runs) > 1 else ''}generation g is the population after "
                          f"(g + 1) x pop_size evaluations ({shown})"
@@ -396,9 +390,8 @@ def _limits(run: RunData) -> tuple[dict[str, float], str]:
     if isinstance(spec_limits, Mapping) and spec_limits:
         return ({str(k): float(v) for k, v in spec_limits.items() if str(k) in names},
                 "report.chemical_accuracy in the spec")
-    thresholds = {o.name: DEFAULT_ACCURACY[_normal_unit(o.unit)] for o in run.objectives
-                  if _normal_unit(o.unit) in DEFAULT_ACCURACY}
-    return thresholds, ("the defaults for these units (0.004 eV/atom, 0.04 eV/A; paper, 3.2)" if thresholds
+    thresholds = default_limits((o.name, o.unit) for o in run.objectives)
+    return thresholds, ("the defaults for these units (4 meV/atom, 40 meV/A; paper, 3.2)" if thresholds
                         else "no objective has a unit with a default limit; set report.chemical_accuracy in the "
                         "spec or pass --accuracy NAME=LIMIT")
 
@@ -413,7 +406,7 @@ def _check_mergeable(first: RunData, run: RunData, seen: dict[str, RunData]) -> 
         raise ReportError(f"{run.path}: objectives {', '.join(o.name for o in run.objectives)} differ from "
                           f"{first.path}'s ({', '.join(o.name for o in first.objectives)}): runs to merge must "
                           "share them")
-    if [_normal_unit(o.unit) for o in run.objectives] != [_normal_unit(o.unit) for o in first.objectives]:
+    if [normal_unit(o.unit) for o in run.objectives] != [normal_unit(o.unit) for o in first.objectives]:
         raise ReportError(f"{run.path}: objectives {described(run)} are in other units than {first.path}'s "
                           f"({described(first)}): report them separately")
     for e in run.evaluations:

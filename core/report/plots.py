@@ -12,6 +12,7 @@ import math
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -216,12 +217,21 @@ def _distinct_labels(ticks: Sequence[float]) -> list[str]:
     return labels
 
 
+def _hashable(value: Any) -> Any:
+    try:
+        hash(value)
+    except TypeError:
+        return repr(value)
+    return value
+
+
 def _column(values: list, categories: Sequence | None, log: bool):
     """Normalise one column to [0, 1]: (positions, tick positions, tick labels)."""
     numeric = categories is None and all(
         isinstance(v, (int, float)) and not isinstance(v, bool) for v in values if v is not None)
     if not numeric:
-        cats = list(categories or [])
+        values = [_hashable(v) for v in values]  # a plugin's parameter type may decode to a list
+        cats = [_hashable(c) for c in categories or []]
         for v in values:
             if v is not None and v not in cats:
                 cats.append(v)

@@ -214,10 +214,19 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
             md += ["", steady]
         if hv.values:
             gens = sorted({g for _, g in hv.values})
-            partial = {g for r in analysis.runs for g, snap in r.snapshots.items() if snap.partial}
+            partial: dict[int, list[str]] = {}  # generation -> the runs whose last snapshot it is, partial
+            for r in analysis.runs:
+                for g in (g for g, snap in r.snapshots.items() if snap.partial):
+                    partial.setdefault(g, []).append(r.label)
+
+            def label(g: int) -> str | int:
+                if g not in partial:
+                    return g
+                return f"{g} (partial snapshot{' of ' + ', '.join(partial[g]) if several else ''})"
+
             md += ["", md_table(["generation", *hv.series],
-                                [[f"{g} (partial snapshot)" if g in partial else g,
-                                  *[hv.values.get((s, g), math.nan) for s in hv.series]] for g in gens], None)]
+                                [[label(g), *[hv.values.get((s, g), math.nan) for s in hv.series]]
+                                 for g in gens], None)]
 
     md += ["", "## Failures per generation", ""]
     md.append("Evaluations by the generation they were born in; every failure has fitness MAXINT "

@@ -7,6 +7,7 @@ markdown and CSV.
 from __future__ import annotations
 
 import math
+import statistics
 from collections import Counter
 from collections.abc import Sequence
 
@@ -158,9 +159,13 @@ def repeated(analysis: Analysis) -> list[Repeated]:
             continue
         values = np.array([s.fitness for s in group if s.valid], dtype=float).reshape(-1, len(analysis.objectives))
         n, none = len(values), (math.nan,) * values.shape[1]
-        stats = [tuple(float(v) for v in f(values, axis=0)) if n else none for f in (np.mean, np.min, np.max)]
-        sd = tuple(float(v) for v in values.std(axis=0, ddof=1)) if n > 1 else none
+        # statistics' exact sums: identical trainings have their value as mean and 0 as sd
+        # (numpy's gave a mean below the minimum and an sd of 2.7e-19)
+        columns = [[float(v) for v in column] for column in values.T]
+        mean = tuple(statistics.mean(c) for c in columns) if n else none
+        low, high = (tuple(float(v) for v in f(values, axis=0)) if n else none for f in (np.min, np.max))
+        sd = tuple(statistics.stdev(c) for c in columns) if n > 1 else none
         accurate = (sum(bool(analysis.accurate(s)) for s in group if s.valid) if analysis.thresholds else None)
         out.append(Repeated(dict(group[0].evaluation.trial.params), len(group), len(group) - n,
-                            stats[0], sd, stats[1], stats[2], accurate))
+                            mean, sd, low, high, accurate))
     return sorted(out, key=lambda r: (math.isnan(r.mean[0]), r.mean))

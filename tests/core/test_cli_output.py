@@ -29,3 +29,22 @@ def test_a_log_gets_the_front_table_at_its_natural_width(tmp_path, hpo_run_exe, 
     front = [r for r in read_csv(run_dir / "pop.csv") if int(r["pop_generation"]) == final and r["rank"] == "1"]
     rows = [line for line in lines if line.startswith("│") and line.split("│")[1].strip().isdigit()]
     assert len(rows) == len(front)  # one line per solution of the front, none folded
+
+
+def test_the_front_table_judges_chemical_accuracy_as_hpo_report_does(tmp_path, hpo_run_exe, monkeypatch):
+    """Units with a default limit (here meV: 4 meV/atom, 40 meV/A) give the front table its
+    'chemically accurate' column, as they give hpo-report its accurate set; hpo-run showed
+    it only with report.chemical_accuracy in the spec, so the two disagreed."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    spec = zdt_spec(tmp_path / "run", pop_size=6, generations=1, callable_="hpo_testfuncs:two_spheres")
+    spec["objectives"] = [{"name": "f1", "unit": "meV/atom"}, {"name": "f2", "unit": "meV/Å"}]
+    proc = run_cli(hpo_run_exe, str(write_spec(tmp_path / "spec.yaml", spec)), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rows = [line.split("│") for line in proc.stdout.splitlines()
+            if line.startswith("│") and line.split("│")[1].strip().isdigit()]
+    header = " ".join(line for line in proc.stdout.splitlines() if "chemically" in line or "accurate" in line)
+    assert "chemically" in header and "accurate" in header, proc.stdout
+    final = max(int(r["pop_generation"]) for r in read_csv(tmp_path / "run" / "pop.csv"))
+    front = [r for r in read_csv(tmp_path / "run" / "pop.csv") if int(r["pop_generation"]) == final and r["rank"] == "1"]
+    expected = sorted("yes" if float(r["f1"]) <= 4 and float(r["f2"]) <= 40 else "no" for r in front)
+    assert sorted(row[-2].strip() for row in rows) == expected

@@ -189,7 +189,7 @@ def test_two_merged_runs(tmp_path):
     assert not (a / "report").exists() and not (b / "report").exists()
 
 
-@pytest.mark.parametrize("unit", ["eV/Å", "eV/\u212b", "eV / angstrom", "ev/a"])
+@pytest.mark.parametrize("unit", ["eV/Å", "eV/\u212b", "eV/A\u030a", "eV / angstrom", "ev/a"])
 def test_runs_merge_whichever_way_angstrom_is_spelt(tmp_path, unit):
     spec = {**SPEC, "objectives": [SPEC["objectives"][0], {"name": "force_rmse", "unit": unit}]}
     a, b = run_a(tmp_path / "runA"), write_run(run_b(tmp_path / "runB"), {}, {}, spec=spec)
@@ -201,6 +201,28 @@ def test_runs_merge_whichever_way_angstrom_is_spelt(tmp_path, unit):
 def _trained_again(e, genome):
     """``e`` as another training of ``genome`` (a replicate: same candidate, own uuid)."""
     return attrs.evolve(e, trial=attrs.evolve(e.trial, genome=genome))
+
+
+def test_a_parameter_that_decodes_to_a_list_is_reported(tmp_path):
+    """A plugin's parameter type may decode to a list (layer widths); the parallel
+    coordinates crashed on it (unhashable type: 'list')."""
+    evaluations = [ok("a", 0, 0, 0.003, 0.05, runtime=1.0, activ=[64, 64]),
+                   ok("b", 0, 1, 0.002, 0.06, runtime=1.0, activ=[32, 32, 32])]
+    run = write_run(tmp_path / "widths", {0: evaluations}, {0: ["a", "b"]})
+    assert main([str(run)]) == 0
+    assert {r["activ"] for r in rows(run / "report" / "final.csv")} == {"[64, 64]", "[32, 32, 32]"}
+
+
+def test_identical_trainings_have_their_value_as_mean_and_no_spread(tmp_path):
+    """A review's replicates: numpy's mean of three equal values came out below their
+    minimum, and their sd as 2.66e-19."""
+    value = 0.0015614925946854283
+    genome = (9.0, 0.0)
+    evaluations = [_trained_again(ok(f"r{i}", 0, i, value, 0.03, runtime=10.0), genome) for i in range(3)]
+    run = write_run(tmp_path / "reps", {0: evaluations}, {0: ["r0", "r1", "r2"]})
+    (again,) = tables.repeated(analyse([run]))
+    assert again.mean == again.low == again.high == (value, 0.03)
+    assert again.sd == (0.0, 0.0)
 
 
 def test_a_candidate_trained_more_than_once_is_judged_by_each_training(tmp_path):

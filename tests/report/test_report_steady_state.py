@@ -19,6 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import attrs
 import pytest
 
 from dnnp_hpo.journal import Journal
@@ -119,6 +120,12 @@ def test_summary_names_the_partial_snapshot_and_what_a_generation_is(steady_run,
     assert "| 5 (partial snapshot) |" in summary  # the hypervolume table's last row
     assert "generation g is the population after (g + 1) x pop_size evaluations (8, 16, 24, 32, ..., 46)" in summary
     assert "may still be in flight when snapshot g is taken" in summary
+    # five snapshots are all listed, with no "..." for none left out
+    analysis = analyse([steady_run])
+    run = analysis.runs[0]
+    five = attrs.evolve(run, snapshots={g: run.snapshots[g] for g in range(5)})
+    note = attrs.evolve(analysis, runs=(five,)).snapshot_note()
+    assert "evaluations (8, 16, 24, 32, 40)." in note, note
 
 
 def test_merged_with_a_generational_run_only_steady_state_births_are_in_flight(steady_run, tmp_path, repo_root):
@@ -142,6 +149,9 @@ def test_merged_with_a_generational_run_only_steady_state_births_are_in_flight(s
         waiting = [e for e in mine if e.trial.uuid not in inserted[g]]
         assert drawn(ax, GREY) == sorted(tuple(e.fitness) for e in thrown), g
         assert drawn(ax, IN_FLIGHT) == sorted(tuple(e.fitness) for e in waiting), g
+    # the hypervolume table names the run whose snapshot is partial, not every column's
+    build_report([steady_run, generational], tmp_path / "merged")
+    assert "| 5 (partial snapshot of run) |" in (tmp_path / "merged" / "summary.md").read_text()
 
 
 def test_a_run_stopped_between_snapshots_is_reported_up_to_its_last_one(steady_run, tmp_path):
