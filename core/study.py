@@ -36,6 +36,15 @@ BIRTHS = "core.births"
 HARVESTED = "harvested from its directory on resume"
 
 
+def _shown(value: object, limit: int = 60) -> str:
+    """``repr(value)`` in one line, cut to ``limit`` characters."""
+    try:
+        text = " ".join(repr(value).split())
+    except Exception:  # noqa: BLE001 - a plugin's object whose repr is broken too
+        text = f"a {type(value).__name__}"
+    return text if len(text) <= limit else f"{text[:limit]}..."
+
+
 class Study:
     """Implements :class:`dnnp_hpo.hookspecs.Study` over a pool and a trainer.
 
@@ -64,7 +73,7 @@ class Study:
         self.inflight: dict[Any, Trial] = {}  #: engine future -> trial
         self.ready: list[tuple[float, int, Evaluation]] = []  #: heap of known results
         self._sequence = itertools.count()
-        self._harvest_warned = False  #: a harvest that raised has been warned of
+        self._harvest_warned = False  #: a broken harvest (it raised, or returned no metrics) has been warned of
 
     def trial(self, genome: Sequence[float], generation: int, birth_id: int | None = None,
               sent_after: int | None = None) -> Trial:
@@ -222,28 +231,49 @@ class Study:
             evaluation = attrs.evolve(measured(trial, left.metrics, names, left.start, left.stop),
                                       hostname=left.hostname, pid=left.pid)
         else:
-            harvest = getattr(self.trainer, "harvest", None)
-            try:
-                metrics = harvest(trial) if harvest is not None else None
-            except Exception as exc:  # noqa: BLE001 - a directory it cannot read: train it again, never stop
-                self._warn_harvest_raised(exc)
-                metrics = None
+            metrics = self._harvest(trial)
             if metrics is None:
                 return None
             # Its files tell when it ended, and the runtime metric (command trainers
             # always give one) how long it took; else it is dated to the resume.
             stop = last_write(trial.workdir) or time.time()
-            start = stop - float(metrics.get(RUNTIME, 0.0))
+            runtime = metrics.get(RUNTIME, 0.0)
+            start = stop - runtime if math.isfinite(runtime) and runtime >= 0 else stop
             evaluation = measured(trial, metrics, names, start, stop)
         return attrs.evolve(evaluation, reason=HARVESTED) if evaluation.ok else evaluation
 
-    def _warn_harvest_raised(self, exc: Exception) -> None:
-        """Say once per run that the trainer's ``harvest`` raised: its trainings are run
-        again, which is right, but its author would otherwise never learn it is broken."""
+    def _harvest(self, trial: Trial) -> dict[str, float] | None:
+        """What the trainer's ``harvest`` reads of ``trial`` as metrics by name, or None to
+        train it again: it has none, returned None, raised, or returned anything but a
+        mapping of names to numbers (a broken harvest is warned of; the run never stops)."""
+        harvest = getattr(self.trainer, "harvest", None)
+        if harvest is None:
+            return None
+        try:
+            metrics = harvest(trial)
+        except Exception as exc:  # noqa: BLE001 - a directory it cannot read: train it again, never stop
+            self._warn_harvest(f"raised {described(exc)}")
+            return None
+        if metrics is None:
+            return None
+        try:
+            if not isinstance(metrics, Mapping):
+                raise TypeError("not a mapping")
+            # As measured() reads what train returns: names, and values float() takes.
+            return {str(name): float(value) for name, value in metrics.items()}
+        except (TypeError, ValueError):
+            self._warn_harvest(f"returned {_shown(metrics)}: expected a mapping of metric names to numbers, "
+                               "or None")
+            return None
+
+    def _warn_harvest(self, what: str) -> None:
+        """Say once per run that the trainer's ``harvest`` is broken (it raised, or returned
+        what is no metrics): its trainings are run again, which is right, but its author
+        would otherwise never learn it."""
         if self._harvest_warned:
             return
         self._harvest_warned = True
-        print(f"hpo-run: warning: {type(self.trainer).__name__}.harvest raised {described(exc)}; "
+        print(f"hpo-run: warning: {type(self.trainer).__name__}.harvest {what}; "
               "its trainings are run again", file=sys.stderr, flush=True)
 
     def _finished(self, evaluation: Evaluation) -> None:
