@@ -15,6 +15,9 @@ from dnnp_hpo import hookspecs
 from dnnp_hpo.errors import PluginError, SpecError, described
 
 KINDS = ("parameter_types", "trainers", "launchers", "optimizers")
+#: the protocol of core/hookspecs.py the class registered for each kind implements
+PROTOCOLS = {"parameter_types": hookspecs.ParameterType, "trainers": hookspecs.Trainer,
+             "launchers": hookspecs.Launcher, "optimizers": hookspecs.Optimizer}
 PREFIX = "dnnp_hpo_"  #: every hook's name begins so
 #: the names of the hooks of core/hookspecs.py
 HOOKS = tuple(sorted(name for name in vars(hookspecs) if name.startswith(PREFIX)))
@@ -107,9 +110,18 @@ def _register(manager: pluggy.PluginManager, plugin: object, name: str | None, w
         raise PluginError(f"{where} cannot be registered: {_validation_problem(manager, exc)}") from None
 
 
+def protocol_methods(kind: str) -> tuple[str, ...]:
+    """The methods the protocol of ``kind`` requires (``prepare``, ``render``, ``train`` of a
+    trainer); its properties are left out (an attrs field may provide one)."""
+    protocol = PROTOCOLS[kind]
+    return tuple(name for name, value in vars(protocol).items()
+                 if not name.startswith("_") and callable(value))
+
+
 def _registered(kind: str, impl: Any, where: str) -> Mapping[str, type]:
     """What the registration hook ``impl`` returns, checked: PluginError (one line naming the
-    plugin) if it raises or returns anything but names mapped to attrs classes."""
+    plugin) if it raises or returns anything but names mapped to attrs classes that have
+    the methods of their protocol."""
     call = f"{PREFIX}{kind}()"
     expected = f"expected a mapping of {kind_name(kind)} names to attrs classes"
     try:
@@ -126,6 +138,13 @@ def _registered(kind: str, impl: Any, where: str) -> Mapping[str, type]:
         if not (isinstance(cls, type) and attrs.has(cls)):
             raise PluginError(f"{where}: {call} registers {name!r} as {_shown(cls)}: {expected} "
                               "(the class itself, decorated with @attrs.define or @attrs.frozen)")
+        methods = protocol_methods(kind)
+        lacking = [m for m in methods if not callable(getattr(cls, m, None))]
+        if lacking:
+            protocol = PROTOCOLS[kind].__name__
+            raise PluginError(f"{where}: {call} registers {name!r} as {cls.__name__}, which has no method "
+                              f"{', '.join(lacking)}: expected a class with the methods of the {protocol} "
+                              f"protocol ({', '.join(methods)}; see dnnp_hpo/hookspecs.py)")
     return table
 
 
@@ -136,16 +155,18 @@ def load_registry(extra_plugins: tuple[object, ...] = ()) -> Registry:
     which skips, without a word, an entry point whose name another one already took:
     a plugin named ``deepmd`` or ``progress`` would vanish, or a built-in would.  Each
     is registered under ``distribution:name`` instead.  A plugin that cannot be imported,
-    a name two distributions register, a ``dnnp_hpo_*`` function that is no hook (a
-    misspelt name) or lacks ``@hookimpl``, a hook implementation taking arguments its hook
-    does not pass, and a registration hook that raises or returns anything but
-    ``{name: attrs class}`` are a PluginError (one line naming the plugin, exit 2), for
+    a name two distributions register (or one registers twice), a ``dnnp_hpo_*`` function
+    that is no hook (a misspelt name) or lacks ``@hookimpl``, a hook implementation taking
+    arguments its hook does not pass, and a registration hook that raises or returns
+    anything but ``{name: attrs class}`` with the methods of its protocol
+    (:func:`protocol_methods`) are a PluginError (one line naming the plugin, exit 2), for
     every command: an observer that silently failed to load could lose records.
     """
     manager = pluggy.PluginManager(hookspecs.PROJECT)
     manager.add_hookspecs(hookspecs)
     dists: dict[int, str] = {}
     wheres: dict[int, str] = {}
+    entries: dict[int, str] = {}  #: plugin -> its entry point, ``'name' (module)``
     for ep in importlib.metadata.entry_points(group=hookspecs.PROJECT):
         dist = _distribution(ep)
         where = f"the plugin {ep.name!r} of {dist} ({ep.value})"
@@ -158,21 +179,30 @@ def load_registry(extra_plugins: tuple[object, ...] = ()) -> Registry:
         _register(manager, plugin, f"{dist}:{ep.name}", where)
         dists[id(plugin)] = dist
         wheres[id(plugin)] = where
+        entries[id(plugin)] = f"{ep.name!r} ({ep.value})"
     for plugin in extra_plugins:
         wheres[id(plugin)] = f"the plugin {_shown(plugin)}"
         _register(manager, plugin, None, wheres[id(plugin)])
     components: dict[str, dict[str, Registered]] = {}
     for kind in KINDS:
         table: dict[str, Registered] = {}
+        entry: dict[str, str] = {}  #: name -> the entry point that registered it
         # Call each implementation on its own to know which distribution said what.
         for impl in getattr(manager.hook, f"dnnp_hpo_{kind}").get_hookimpls():
             dist = dists.get(id(impl.plugin), impl.plugin_name)
             where = wheres.get(id(impl.plugin), f"the plugin {impl.plugin_name!r}")
+            this = entries.get(id(impl.plugin), repr(impl.plugin_name))
             for name, cls in _registered(kind, impl, where).items():
+                if name in table and table[name].distribution == dist:
+                    # one distribution's bug: uninstalling anything would not help
+                    both = " and ".join(sorted((entry[name], this)))
+                    raise PluginError(f"{dist} registers the {kind_name(kind)} {name!r} twice, in its "
+                                      f"plugins {both}: expected each name registered once")
                 if name in table:
                     both = " and ".join(sorted((table[name].distribution, dist)))
                     raise PluginError(f"two plugins register the {kind_name(kind)} {name!r}: "
                                       f"{both}; uninstall one of them")
                 table[name] = Registered(name, cls, dist)
+                entry[name] = this
         components[kind] = table
     return Registry(manager, components)

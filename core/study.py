@@ -45,6 +45,17 @@ def _shown(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else f"{text[:limit]}..."
 
 
+def _check_prepared(run: RunContext, trainer: Any) -> None:
+    """TypeError (a plugin's bug: its traceback, exit 4) if what the trainer's ``prepare``
+    returned cannot train: None (a ``prepare`` that forgot ``return self``) or another
+    object without ``train``.  Checked before anything is sent, not as an AttributeError
+    on every worker."""
+    if not callable(getattr(trainer, "train", None)):
+        name = type(run.experiment.trainer).__name__
+        raise TypeError(f"{name}.prepare returned {_shown(trainer)}: expected the trainer the workers get, "
+                        f"an object with the methods render and train ('return self' if nothing changes)")
+
+
 class Study:
     """Implements :class:`dnnp_hpo.hookspecs.Study` over a pool and a trainer.
 
@@ -56,6 +67,7 @@ class Study:
     def __init__(self, run: RunContext, trainer: Trainer, pool: Pool | None, *,
                  finished: Sequence[Evaluation] = (), running: Sequence[Trial] = ()) -> None:
         # ``finished`` in the order the journal recorded them (Journal.evaluations(recorded=True)).
+        _check_prepared(run, trainer)
         self.run = run
         self.space = run.space
         self.n_objectives = len(run.objective_names)

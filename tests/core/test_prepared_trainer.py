@@ -41,6 +41,14 @@ class Picky:
             raise Invalid("lr_scale: does not suit this space", "lr_scale")
         return Prepared(threading.Lock() if self.mode == "lock" else None)
 
+    # The Trainer protocol's methods (checked when the plugin is registered), for the
+    # prepared one only, as CommandTrainer's
+    def render(self, trial):
+        raise RuntimeError("call prepare(run) first")
+
+    def train(self, trial):
+        raise RuntimeError("call prepare(run) first")
+
 
 class PickyPlugin:
     @hookimpl
