@@ -16,9 +16,12 @@ this one script, which looks at the name it was called by.  They are NOT schedul
   falls back to squeue as it does on many sites.
 * ``bkill ID...`` / ``scancel ID...`` kill the job's process group.
 * ``jsrun [options] CMD...`` / ``srun [options] CMD...`` record their arguments (one JSON
-  line in ``$STANDIN_LOG``) and run CMD locally ``-n``/``--ntasks`` times (default once),
-  returning the worst exit status: the tests assert through them that a command was
-  launched with the configured prefix.
+  line in ``$STANDIN_LOG``), read the options as the real tools do (``LAUNCH_OPTIONS``:
+  ``-n1`` or ``-n 1``, ``--ntasks=8`` or ``--ntasks 8``, flags; an option the stand-in
+  does not know is refused, exit 1) and run CMD locally once per task the real tool
+  would start (jsrun: ``-n`` resource sets x ``-a`` tasks each, or ``-p``; srun: ``-n``,
+  else one per node), returning the worst exit status: the tests assert through them
+  that a command was launched with the configured prefix.
 
 State (job ids, pids, exit codes) lives in ``$STANDIN_STATE_DIR``.  Standard library only.
 """
@@ -213,31 +216,139 @@ def scancel(args: list[str]) -> int:
 
 # -- job launchers ----------------------------------------------------------------------
 
-#: options that take no value (everything else starting with '-' takes the next word)
-FLAGS = {
-    "jsrun": set(),
-    "srun": {"-l", "--label", "--exclusive", "--exact", "--overlap", "-K", "--kill-on-bad-exit",
-             "-u", "--unbuffered", "-Q", "--quiet", "-v", "--verbose"},
+NONE, REQUIRED, OPTIONAL = "none", "required", "optional"
+
+#: The options each launcher stand-in knows: (short letter or None, long name, argument).
+#: Parsed as the real commands parse them (getopt_long, stopping at the first word that is
+#: no option): a short option's value attached (``-n1``, ``-bpacked:7``) or the next word
+#: (``-n 1``), short flags grouped (``-lu``), a long option's value after ``=`` or as the
+#: next word (``--ntasks=8``, ``--nrs 1``), an unambiguous prefix of a long name, ``--``
+#: ending the options.  An OPTIONAL argument is only taken attached (``-K1``,
+#: ``--exclusive=user``).  Any other option is refused, as the real tool refuses it.
+LAUNCH_OPTIONS: dict[str, list[tuple[str | None, str, str]]] = {
+    # IBM JSM's jsrun (Summit): resource sets (-n) of -a tasks, -c CPUs and -g GPUs each.
+    "jsrun": [
+        ("n", "nrs", REQUIRED), ("a", "tasks_per_rs", REQUIRED), ("c", "cpu_per_rs", REQUIRED),
+        ("g", "gpu_per_rs", REQUIRED), ("r", "rs_per_host", REQUIRED), ("K", "rs_per_socket", REQUIRED),
+        ("m", "memory_per_rs", REQUIRED), ("b", "bind", REQUIRED), ("d", "launch_distribution", REQUIRED),
+        ("l", "latency_priority", REQUIRED), ("p", "np", REQUIRED), ("h", "chdir", REQUIRED),
+        ("E", "env", REQUIRED), ("F", "env_eval", REQUIRED), ("D", "env_no_propagate", REQUIRED),
+        ("e", "stdio_mode", REQUIRED), ("o", "stdio_stdout", REQUIRED), ("k", "stdio_stderr", REQUIRED),
+        ("M", "smpiargs", REQUIRED), ("X", "exit_on_error", REQUIRED), ("f", "erf_input", REQUIRED),
+    ],
+    # Slurm's srun (Frontier).
+    "srun": [
+        ("N", "nodes", REQUIRED), ("n", "ntasks", REQUIRED), ("c", "cpus-per-task", REQUIRED),
+        (None, "ntasks-per-node", REQUIRED), ("G", "gpus", REQUIRED), (None, "gpus-per-task", REQUIRED),
+        (None, "gpus-per-node", REQUIRED), (None, "gpu-bind", REQUIRED), (None, "cpu-bind", REQUIRED),
+        (None, "gres", REQUIRED), (None, "mem", REQUIRED), (None, "mem-per-cpu", REQUIRED),
+        (None, "mem-per-gpu", REQUIRED), ("t", "time", REQUIRED), ("J", "job-name", REQUIRED),
+        ("o", "output", REQUIRED), ("e", "error", REQUIRED), ("i", "input", REQUIRED),
+        ("D", "chdir", REQUIRED), ("p", "partition", REQUIRED), ("A", "account", REQUIRED),
+        ("q", "qos", REQUIRED), ("C", "constraint", REQUIRED), ("w", "nodelist", REQUIRED),
+        ("x", "exclude", REQUIRED), ("m", "distribution", REQUIRED), (None, "export", REQUIRED),
+        (None, "mpi", REQUIRED), (None, "threads-per-core", REQUIRED), (None, "hint", REQUIRED),
+        ("W", "wait", REQUIRED),
+        ("l", "label", NONE), (None, "exact", NONE), (None, "overlap", NONE), ("u", "unbuffered", NONE),
+        ("Q", "quiet", NONE), ("v", "verbose", NONE), ("s", "oversubscribe", NONE), ("X", "disable-status", NONE),
+        ("E", "preserve-env", NONE), (None, "exclusive", OPTIONAL), ("K", "kill-on-bad-exit", OPTIONAL),
+        ("I", "immediate", OPTIONAL),
+    ],
 }
-COUNT = {"jsrun": ("-n", "--nrs", "--np"), "srun": ("-n", "--ntasks")}
+
+
+class Refused(Exception):
+    """A command line the real tool would refuse (its message; the exit status is 1)."""
+
+
+def parse_launch(tool: str, args: list[str]) -> tuple[dict[str, str], list[str]]:
+    """``{long name: value ('' for a flag)}`` and the command, as ``tool`` reads ``args``."""
+    table = LAUNCH_OPTIONS[tool]
+    shorts = {short: (name, arg) for short, name, arg in table if short}
+    longs = {name: arg for _short, name, arg in table}
+    known = ", ".join(f"-{s}/--{n}" if s else f"--{n}" for s, n, _ in table)
+    options: dict[str, str] = {}
+    i = 0
+    while i < len(args):
+        word = args[i]
+        if word == "--":
+            i += 1
+            break
+        if word.startswith("--"):
+            given, eq, value = word[2:].partition("=")
+            matches = [given] if given in longs else [n for n in longs if n.startswith(given)]
+            if len(matches) != 1:
+                what = "is ambiguous" if matches else "is not an option"
+                raise Refused(f"unrecognized option '--{given}': it {what} of the real {tool} "
+                              f"(the stand-in knows {known})")
+            name, arg = matches[0], longs[matches[0]]
+            if arg == NONE and eq:
+                raise Refused(f"option '--{name}' doesn't allow an argument")
+            if arg == REQUIRED and not eq:
+                if i + 1 >= len(args):
+                    raise Refused(f"option '--{name}' requires an argument")
+                i += 1
+                value = args[i]
+            options[name] = value
+        elif word.startswith("-") and word != "-":
+            j = 1
+            while j < len(word):
+                letter = word[j]
+                if letter not in shorts:
+                    raise Refused(f"invalid option -- '{letter}' in {word!r} (the stand-in knows {known})")
+                name, arg = shorts[letter]
+                rest = word[j + 1:]
+                if arg == NONE:
+                    options[name] = ""
+                    j += 1
+                    continue
+                if arg == REQUIRED and not rest:
+                    if i + 1 >= len(args):
+                        raise Refused(f"option requires an argument -- '{letter}'")
+                    i += 1
+                    rest = args[i]
+                options[name] = rest
+                break
+        else:
+            break
+        i += 1
+    return options, args[i:]
+
+
+def count(options: dict[str, str], name: str, default: int = 1) -> int:
+    """A count option's value (a Slurm range ``2-4`` counts its minimum)."""
+    value = options.get(name)
+    if value is None:
+        return default
+    try:
+        number = int(value.split("-")[0] if name == "nodes" else value)
+    except ValueError:
+        raise Refused(f"--{name}: invalid number {value!r}") from None
+    if number < 1:
+        raise Refused(f"--{name}: must be at least 1, got {value!r}")
+    return number
+
+
+def tasks(tool: str, options: dict[str, str]) -> int:
+    """How many copies the real tool would start: jsrun runs -n resource sets of -a tasks
+    each (or -p tasks); srun runs -n tasks (else --ntasks-per-node per node, else one per node)."""
+    if tool == "jsrun":
+        if "np" in options:
+            return count(options, "np")
+        return count(options, "nrs") * count(options, "tasks_per_rs")
+    if "ntasks" in options:
+        return count(options, "ntasks")
+    return count(options, "nodes") * count(options, "ntasks-per-node")
 
 
 def launch(tool: str, args: list[str]) -> int:
     record(tool, args)
-    copies, i = 1, 0
-    while i < len(args) and args[i].startswith("-"):
-        word = args[i]
-        name, eq, value = word.partition("=")
-        if word in FLAGS[tool]:
-            i += 1
-            continue
-        if not eq:
-            value = args[i + 1] if i + 1 < len(args) else ""
-            i += 1
-        if name in COUNT[tool]:
-            copies = int(value)
-        i += 1
-    command = args[i:]
+    try:
+        options, command = parse_launch(tool, args)
+        copies = tasks(tool, options)
+    except Refused as exc:
+        print(f"{tool} (stand-in): {exc}", file=sys.stderr)
+        return 1
     if not command:
         print(f"{tool} (stand-in): no command given", file=sys.stderr)
         return 2
@@ -248,7 +359,13 @@ def launch(tool: str, args: list[str]) -> int:
             env.update(SLURM_PROCID=str(rank), SLURM_NTASKS=str(copies))
         else:
             env.update(JSM_NAMESPACE_RANK=str(rank), JSM_NAMESPACE_SIZE=str(copies))
-        procs.append(subprocess.Popen(command, env=env))
+        try:
+            procs.append(subprocess.Popen(command, env=env))
+        except OSError as exc:
+            print(f"{tool} (stand-in): cannot run {command[0]!r}: {exc}", file=sys.stderr)
+            for proc in procs:
+                proc.wait()
+            return 127
     return max(p.wait() for p in procs)
 
 
