@@ -4,16 +4,25 @@
 # here, runs hpo-run, and stops them (also when hpo-run fails); the exit status is
 # hpo-run's.
 #
-# Every Dask listener binds to 127.0.0.1 with a free port: the scheduler, its workers and
-# hpo-run all run on this node, and Dask's plain tcp is unauthenticated (anyone who
-# reaches a worker runs code as you).  The scheduler file carries the port, so a
-# scheduler of another job on a shared launch node cannot collide with this one.
-# DASK_SCHEDULER_ARGS / DASK_WORKER_ARGS replace these defaults, e.g. with
-# "--interface ib0" for workers started on other nodes: then the cluster's network can
-# reach them.
+# Every Dask listener binds to 127.0.0.1 with a free port, and every Dask connection is
+# TLS with this job's own throw-away certificate: the scheduler, its workers and hpo-run
+# all run on this node, which on Summit is a launch node SHARED with other users, whose
+# jobs reach 127.0.0.1 too; Dask's plain tcp is unauthenticated (anyone who reaches the
+# scheduler or a worker runs code as you), Dask's TLS requires a certificate of this
+# job's CA on both sides.  The certificate and its key (mode 0600, in $WORKDIR/dask-tls,
+# made anew by every job and removed at its end) need only openssl.  The scheduler file
+# carries the port, so a scheduler of another job on a shared launch node cannot collide
+# with this one.
+# DASK_SCHEDULER_ARGS / DASK_WORKER_ARGS replace the loopback defaults, e.g. with
+# "--interface ib0" for workers started on other nodes (then the cluster's network can
+# reach them; TLS stays on); the scheduler keeps "--port 0" unless they give a --port.
 
 LOOPBACK="--host 127.0.0.1 --dashboard-address 127.0.0.1:0"
-SCHEDULER_ARGS=${DASK_SCHEDULER_ARGS:-$LOOPBACK --port 0}
+SCHEDULER_ARGS=${DASK_SCHEDULER_ARGS:-$LOOPBACK}
+case " $SCHEDULER_ARGS " in
+    *" --port "* | *" --port="*) ;;
+    *) SCHEDULER_ARGS="$SCHEDULER_ARGS --port 0";;  # never Dask's 8786, taken by another job
+esac
 WORKER_ARGS=${DASK_WORKER_ARGS:-$LOOPBACK}
 
 source "$VENV/bin/activate"
@@ -22,6 +31,23 @@ cd "$WORKDIR"
 
 SCHEDULER_FILE=$WORKDIR/scheduler.json
 rm -f "$SCHEDULER_FILE"                       # never join a scheduler of an earlier job
+
+# This job's certificate: one self-signed key pair, the CA of the scheduler, the workers
+# and the clients (hpo-run, the shutdown below), which read it from Dask's config.
+TLS_DIR=$WORKDIR/dask-tls
+rm -rf "$TLS_DIR"
+(umask 077 && mkdir "$TLS_DIR" && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+    -nodes -days 30 -subj "/CN=dnnp-hpo-job-${JOB_ID:-local}" \
+    -keyout "$TLS_DIR/key.pem" -out "$TLS_DIR/cert.pem" >"$TLS_DIR/openssl.log" 2>&1) || {
+    echo "cannot make the job's TLS certificate with openssl in $TLS_DIR:" >&2
+    cat "$TLS_DIR/openssl.log" >&2 2>/dev/null || true
+    exit 3
+}
+TLS_ARGS=(--protocol tls --tls-ca-file "$TLS_DIR/cert.pem" --tls-cert "$TLS_DIR/cert.pem" --tls-key "$TLS_DIR/key.pem")
+export DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION=True
+export DASK_DISTRIBUTED__COMM__TLS__CA_FILE=$TLS_DIR/cert.pem
+export DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT=$TLS_DIR/cert.pem
+export DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY=$TLS_DIR/key.pem
 PIDS=()
 shutdown_dask() {
     # Ask the scheduler to stop itself and its workers; then make sure nothing is left.
@@ -29,14 +55,14 @@ shutdown_dask() {
 Client(scheduler_file=sys.argv[1], timeout=30).shutdown()" "$SCHEDULER_FILE" >/dev/null 2>&1 || true
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
-    rm -rf "$SCRATCH"
+    rm -rf "$SCRATCH" "$TLS_DIR"
 }
 trap shutdown_dask EXIT
 
 # Logs are appended: a resumed job (same WORKDIR) keeps the killed job's logs.
 echo "=== job ${JOB_ID:-local} $(date '+%F %T')" >>"$WORKDIR/dask-scheduler.log"
 # shellcheck disable=SC2086  # the *_ARGS are lists of words
-dask scheduler --scheduler-file "$SCHEDULER_FILE" --no-dashboard $SCHEDULER_ARGS \
+dask scheduler --scheduler-file "$SCHEDULER_FILE" --no-dashboard "${TLS_ARGS[@]}" $SCHEDULER_ARGS \
     >>"$WORKDIR/dask-scheduler.log" 2>&1 &
 PIDS+=($!)
 # A scheduler that cannot start (a taken port, a bad argument) writes no scheduler file:
@@ -54,7 +80,8 @@ for i in $(seq 1 "$NODES"); do
     echo "=== job ${JOB_ID:-local} $(date '+%F %T')" >>"$WORKDIR/dask-worker-$i.log"
     # shellcheck disable=SC2086
     dask worker --scheduler-file "$SCHEDULER_FILE" --no-nanny --no-dashboard \
-        --nthreads 1 --nworkers 1 --name "worker-$i" --local-directory "$SCRATCH/worker-$i" $WORKER_ARGS \
+        --nthreads 1 --nworkers 1 --name "worker-$i" --local-directory "$SCRATCH/worker-$i" \
+        "${TLS_ARGS[@]}" $WORKER_ARGS \
         >>"$WORKDIR/dask-worker-$i.log" 2>&1 &
     PIDS+=($!)
 done
