@@ -98,6 +98,10 @@ def _launched(prefix: str) -> dict:
     return {"plugin": "launched_zdt1", "launch_prefix": prefix}
 
 
+#: the function trainer's ZDT1 that fails unless it runs inside a jsrun or srun step
+IN_STEP = {"plugin": "function", "callable": "parsl_gpu_helpers:in_step_zdt1"}
+
+
 def _check_trainings_launched(standins, tool: str, prefix: str, rows: list[dict]) -> None:
     """Each evaluation's training went through ``prefix`` (once per evaluation)."""
     wanted = shlex.split(prefix)[1:]
@@ -107,30 +111,35 @@ def _check_trainings_launched(standins, tool: str, prefix: str, rows: list[dict]
         assert argv[: len(wanted)] == wanted
 
 
+# With launcher jsrun (srun) the worker pool runs in a job step that holds its node, and
+# each training runs directly in it (no launch_prefix: a second, nested step would wait
+# for the resources the first holds, on a real cluster until the time limit; hpc.md).
+# A training with a jsrun prefix is the other composition: launcher simple, the pool on
+# the batch node, one jsrun step per training (multi-GPU Horovod, as in the paper).
+
+
 @pytest.mark.slow
 def test_parsl_lsf_with_jsrun(tmp_path: Path, standins) -> None:
-    prefix = "jsrun -n 1 -a 6 -c 40 -g 6 -b none"  # the paper's per-training jsrun
     spec = write_spec(
-        tmp_path / "parsl-lsf.yaml", pop_size=4, generations=1, trainer=_launched(prefix),
+        tmp_path / "parsl-lsf.yaml", pop_size=4, generations=1, trainer=IN_STEP,
         launcher={"plugin": "parsl", "provider": "lsf", "launcher": "jsrun", "nodes_per_block": 1,
                   "max_blocks": 1, "walltime": "00:20:00", "project": "TST123", "queue": "batch",
                   "workers_per_node": 2, "address": "127.0.0.1", "worker_init": "export HPO_IN_JOB=lsf"},
     )
     started = time.monotonic()
-    run_dir = run_in_process(spec, extra_plugins=(helpers,))
+    run_dir = run_in_process(spec)
     elapsed = time.monotonic() - started
     rows = assert_every_evaluation_once(run_dir, 8)
-    assert {r["status"] for r in rows} == {"ok"}
+    # every training ran inside the pool's jsrun step (in_step_zdt1 fails elsewhere)
+    assert {r["status"] for r in rows} == {"ok"}, [r["reason"] for r in rows if r["status"] != "ok"]
     # Parsl submitted one block with bsub; the script has the spec's LSF settings ...
     (submitted,) = standins.calls("bsub")
     script = Path(submitted[-1]).read_text()
     for line in ("#BSUB -P TST123", "#BSUB -q batch", "#BSUB -nnodes 1", "#BSUB -W 20", "export HPO_IN_JOB=lsf"):
         assert line in script
-    # ... and started the worker pool with jsrun (Parsl's JsrunLauncher) ...
-    pools = [argv for argv in standins.calls("jsrun") if argv[-1].endswith(".sh")]
-    assert pools and pools[0][:4] == ["-n", "1", "-r", "1"]
-    # ... each training ran under the trainer's own jsrun prefix ...
-    _check_trainings_launched(standins, "jsrun", prefix, rows)
+    # ... and started the worker pool with jsrun (Parsl's JsrunLauncher), the only jsrun ...
+    (pool,) = standins.calls("jsrun")
+    assert pool[:4] == ["-n", "1", "-r", "1"] and pool[-1].endswith(".sh")
     # ... and the block was cancelled with bkill when the run ended: nothing left running.
     assert standins.calls("bkill")
     time.sleep(0.5)
@@ -139,28 +148,50 @@ def test_parsl_lsf_with_jsrun(tmp_path: Path, standins) -> None:
 
 
 @pytest.mark.slow
-def test_parsl_slurm_with_srun(tmp_path: Path, standins) -> None:
-    prefix = "srun -N 1 -n 1 --gpus-per-node 8 --exclusive"
+def test_parsl_lsf_simple_with_a_jsrun_per_training(tmp_path: Path, standins) -> None:
+    """The multi-GPU composition of hpc.md: launcher simple keeps the pool on the batch node
+    (no job step), and each training is a jsrun step of its own, through launch_prefix."""
+    prefix = "jsrun -n1 -a6 -c42 -g6 -bpacked:7"  # the paper's per-training jsrun (hpc.md)
     spec = write_spec(
-        tmp_path / "parsl-slurm.yaml", pop_size=4, generations=1, trainer=_launched(prefix),
+        tmp_path / "parsl-lsf-simple.yaml", pop_size=4, generations=1, trainer=_launched(prefix),
+        launcher={"plugin": "parsl", "provider": "lsf", "launcher": "simple", "nodes_per_block": 2,
+                  "max_blocks": 1, "walltime": "00:20:00", "project": "TST123", "workers_per_node": 2,
+                  "cores_per_worker": 0.5, "address": "127.0.0.1"},
+    )
+    run_dir = run_in_process(spec, extra_plugins=(helpers,))
+    rows = assert_every_evaluation_once(run_dir, 8)
+    assert {r["status"] for r in rows} == {"ok"}, [r["reason"] for r in rows if r["status"] != "ok"]
+    (submitted,) = standins.calls("bsub")
+    assert "#BSUB -nnodes 2" in Path(submitted[-1]).read_text()
+    # the pool was started by no jsrun; every jsrun was a training's, with the prefix
+    assert all("hpo_launcher_helpers" in argv for argv in standins.calls("jsrun"))
+    _check_trainings_launched(standins, "jsrun", prefix, rows)
+    time.sleep(0.5)
+    assert standins.live_jobs() == []
+
+
+@pytest.mark.slow
+def test_parsl_slurm_with_srun(tmp_path: Path, standins) -> None:
+    spec = write_spec(
+        tmp_path / "parsl-slurm.yaml", pop_size=4, generations=1, trainer=IN_STEP,
         launcher={"plugin": "parsl", "provider": "slurm", "nodes_per_block": 1, "max_blocks": 1,
                   "walltime": "00:20:00", "account": "TST123", "partition": "batch",
                   "workers_per_node": 2, "address": "127.0.0.1", "launcher_options": "--cpu-bind=none"},
     )
     started = time.monotonic()
-    run_dir = run_in_process(spec, extra_plugins=(helpers,))
+    run_dir = run_in_process(spec)
     elapsed = time.monotonic() - started
     rows = assert_every_evaluation_once(run_dir, 8)
-    assert {r["status"] for r in rows} == {"ok"}
+    # every training ran inside the pool's srun step (in_step_zdt1 fails elsewhere)
+    assert {r["status"] for r in rows} == {"ok"}, [r["reason"] for r in rows if r["status"] != "ok"]
     (submitted,) = standins.calls("sbatch")
     script = Path(submitted[-1]).read_text()
     for line in ("#SBATCH --account=TST123", "#SBATCH --partition=batch", "#SBATCH --nodes=1",
                  "#SBATCH --time=20"):
         assert line in script
     assert standins.calls("sacct"), "Parsl probed sacct (the stand-in says accounting is off)"
-    pools = [argv for argv in standins.calls("srun") if argv[-1].endswith(".sh")]
-    assert pools and pools[0][:2] == ["--ntasks", "1"] and "--cpu-bind=none" in pools[0]
-    _check_trainings_launched(standins, "srun", prefix, rows)
+    (pool,) = standins.calls("srun")  # the worker pool's step, the only srun
+    assert pool[:2] == ["--ntasks", "1"] and "--cpu-bind=none" in pool and pool[-1].endswith(".sh")
     assert standins.calls("scancel")
     time.sleep(0.5)
     assert standins.live_jobs() == []
