@@ -11,11 +11,15 @@ with Parsl's own key names::
       nodes_per_block: 2
       max_blocks: 1
       walltime: "02:00:00"
-      project: ABC123          # lsf: project, queue; slurm: account, partition, qos, constraint
-      queue: batch
+      project: ABC123          # lsf: project, queue; slurm: account, partition, qos, constraint,
+      queue: batch             #   exclusive, gpus_per_node
       worker_init: "source /path/to/venv/bin/activate"
       scheduler_options: ""
-      workers_per_node: 1      # evaluations at once per node
+      workers_per_node: 6      # evaluations at once per node (default: 1, or one per accelerator)
+      available_accelerators: 6  # or [ "0", "1", ...]: each worker gets one (CUDA_VISIBLE_DEVICES...)
+      cpu_affinity: block      # none | block | alternating | block-reverse | list:0-6:7-13:...
+      drain_period: 5400       # seconds after its start a pool takes no new evaluation: the
+                               #   walltime minus the longest training and a few minutes
       address: hostname        # where workers reach the interchange: an IP, hostname, interface:ib0
 
 Parsl's usage tracking is off (``usage_tracking=0``) and the interchange binds to the
@@ -26,8 +30,9 @@ lost, its block gone) is re-run ``retries`` times by Parsl; after that
 gives the executor up (``block_failures`` blocks in a row failed: a broken
 ``worker_init``, a scheduler refusing the jobs), every later app would fail at once, so
 the pool raises EngineLost instead: ``hpo-run`` stops (exit 3) with the evaluations in
-flight still pending in the journal, and the same command resumes once the cause is fixed.
-Parsl's own logs and submit scripts go to ``RUN_DIR/parsl``.
+flight still pending in the journal, and the same command resumes once the cause is fixed;
+its line carries the blocks' reasons (a scheduler's refusal in its own words) and names
+Parsl's log.  Parsl's own logs and submit scripts go to ``RUN_DIR/parsl``.
 """
 
 from __future__ import annotations
@@ -49,7 +54,17 @@ from dnnp_hpo.notice import notice
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import MAX_WORKERS, Invalid, at_least, at_most
 
-from .parsl_parts import LAUNCHERS, PROVIDER_KEYS, PROVIDERS, SYNONYMS, check_commands, resolve_address
+from .parsl_parts import (
+    LAUNCHERS,
+    PROVIDER_KEYS,
+    PROVIDERS,
+    SYNONYMS,
+    accelerators,
+    check_commands,
+    check_cpu_affinity,
+    check_launcher,
+    resolve_address,
+)
 
 EXECUTOR_LABEL = "hpo_htex"
 _WALLTIME = re.compile(r"^\d+:[0-5]\d:[0-5]\d$")
@@ -79,8 +94,10 @@ class ParslPool:
 
     def _check_alive(self) -> None:
         if self.executor.bad_state_is_set:
-            cause = " ".join(str(self.executor.executor_exception).split())
-            raise EngineLost(f"Parsl gave the executor up ({_shortened(cause)})", fix="fix the cause")
+            cause = _failed_blocks(self.executor) or " ".join(str(self.executor.executor_exception).split())
+            log = Path(self.dfk.run_dir) / "parsl.log"
+            raise EngineLost(f"Parsl gave the executor up ({_shortened(cause, 600)}; Parsl's log: {log})",
+                             fix="fix the cause")
 
     @property
     def size(self) -> int:
@@ -92,6 +109,29 @@ class ParslPool:
 
 def _shortened(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_BLOCK_NUMBER = re.compile(r"^Failed to start block \d+: ")
+
+
+def _failed_blocks(executor: Any) -> str:
+    """The failed blocks' reasons, each said once with the blocks it ended (Parsl's own
+    summary repeats one reason per block, and a cut kept none of the scheduler's words)."""
+    from parsl.jobs.states import JobState
+
+    reasons: dict[str, list[str]] = {}
+    for block, status in sorted(dict(executor.status_facade).items(), key=lambda item: int(item[0])):
+        if status.state not in (JobState.FAILED, JobState.MISSING):
+            continue
+        parts = [_BLOCK_NUMBER.sub("failed to start: ", status.message or status.state.name.lower())]
+        if status.exit_code is not None:
+            parts.append(f"exit code {status.exit_code}")
+        for name, text in (("stderr", status.stderr_summary), ("stdout", status.stdout_summary)):
+            if text and text.strip():
+                parts.append(f"{name}: {text.strip()}")
+        reasons.setdefault(" ".join(", ".join(parts).split()), []).append(block)
+    return "; ".join(f"block{'s' if len(blocks) > 1 else ''} {', '.join(blocks)}: {reason}"
+                     for reason, blocks in reasons.items())
 
 
 def _one_of(table: dict[str, Any] | Any) -> Callable[[Any, Any, Any], None]:
@@ -148,9 +188,18 @@ class ParslLauncher:
     qos: str | None = None
     constraint: str | None = None
     exclusive: bool | None = None
+    gpus_per_node: int | None = attrs.field(default=None, validator=[at_least(1), at_most(MAX_WORKERS)])
     # executor settings
-    workers_per_node: int = attrs.field(default=1, validator=[at_least(1), at_most(MAX_WORKERS)])
+    #: evaluations at once per node; None: one per accelerator, else 1
+    workers_per_node: int | None = attrs.field(default=None, validator=[at_least(1), at_most(MAX_WORKERS)])
     cores_per_worker: float = 1.0
+    #: Parsl pins each worker to one of these (CUDA_VISIBLE_DEVICES, ROCR_VISIBLE_DEVICES,
+    #: ZE_AFFINITY_MASK): a count (ids 0..N-1) or a list of ids
+    available_accelerators: Any = attrs.field(default=(), converter=accelerators)
+    cpu_affinity: str = "none"  #: Parsl's: none, block, alternating, block-reverse, list:...
+    #: seconds after its start a worker pool takes no new evaluation, finishes those it
+    #: has and exits (Parsl's drain_period); None: never
+    drain_period: int | None = attrs.field(default=None, validator=at_least(1))
     address: str | None = attrs.field(default=None, validator=_address)
     heartbeat_threshold: int = attrs.field(default=120, validator=at_least(1))
     heartbeat_period: int = attrs.field(default=30, validator=at_least(1))
@@ -167,6 +216,7 @@ class ParslLauncher:
                 also = f" (provider {self.provider} calls it {hint})" if hint in kind.keys else ""
                 raise Invalid(f"{key} is not a setting of provider {self.provider}{also}; "
                               f"it takes: {', '.join(kind.keys)}", key)
+        check_launcher(self.provider, self.launcher_name)
         if self.launcher_options and not LAUNCHERS[self.launcher_name].takes_options:
             raise Invalid(f"launcher_options are for jsrun or srun, not launcher {self.launcher_name}",
                           "launcher_options")
@@ -175,6 +225,22 @@ class ParslLauncher:
         for low in ("min_blocks", "init_blocks"):  # Parsl submits init_blocks whatever max_blocks says
             if getattr(self, low) is not None and self.max_blocks is not None and getattr(self, low) > self.max_blocks:
                 raise Invalid(f"{low} ({getattr(self, low)}) is more than max_blocks ({self.max_blocks})", low)
+        accelerators = len(self.available_accelerators)
+        if accelerators and self.workers_per_node is not None and self.workers_per_node != accelerators:
+            # Parsl starts min(workers_per_node, accelerators) workers: GPUs idle, or
+            # workers_per_node silently not met.
+            raise Invalid(f"workers_per_node ({self.workers_per_node}) must be the number of "
+                          f"available_accelerators ({accelerators}): Parsl starts one worker per accelerator at "
+                          "most, and a worker per accelerator leaves none idle; leave workers_per_node out, or "
+                          "list fewer accelerators (an id may name several devices: ['0,1', '2,3'])",
+                          "workers_per_node")
+        check_cpu_affinity(self.cpu_affinity, self.workers)
+        # Parsl's LSF and Slurm providers ask for 00:10:00 when no walltime is given.
+        walltime = self.walltime or ("00:10:00" if "walltime" in PROVIDERS[self.provider].keys else None)
+        if self.drain_period is not None and walltime is not None and self.drain_period >= _minutes(walltime) * 60:
+            raise Invalid(f"drain_period ({self.drain_period} s) must be less than the walltime "
+                          f"({walltime}, {round(_minutes(walltime) * 60)} s): a pool would never drain before "
+                          "its block ends; give the walltime minus the trainer's timeout", "drain_period")
         if self.heartbeat_threshold <= self.heartbeat_period:
             # A manager that beats every period is taken as lost after threshold seconds
             # of silence: below one period every evaluation is lost (ManagerLost).
@@ -184,6 +250,11 @@ class ParslLauncher:
     @property
     def launcher_name(self) -> str:
         return self.launcher or PROVIDERS[self.provider].default_launcher
+
+    @property
+    def workers(self) -> int:
+        """The most workers a node runs: workers_per_node, else one per accelerator, else 1."""
+        return self.workers_per_node or len(self.available_accelerators) or 1
 
     def prepare(self, run: RunContext) -> None:
         """The fields are checked; building the provider would already call the scheduler."""
@@ -213,8 +284,11 @@ class ParslLauncher:
             address=address,  # the interchange binds to it; never Parsl's internet lookup
             loopback_address="127.0.0.1",
             interchange_launch_cmd=[sys.executable, "-m", "parsl.executors.high_throughput.interchange"],
-            max_workers_per_node=self.workers_per_node,
+            max_workers_per_node=self.workers,
             cores_per_worker=self.cores_per_worker,
+            available_accelerators=list(self.available_accelerators),
+            cpu_affinity=self.cpu_affinity.lower(),
+            drain_period=self.drain_period,
             heartbeat_threshold=self.heartbeat_threshold,
             heartbeat_period=self.heartbeat_period,
             # Parsl's default fails every task once all of init_blocks (1) blocks failed:

@@ -8,6 +8,7 @@ new scheduler or job launcher is one more row, not one more branch.
 from __future__ import annotations
 
 import ipaddress
+import re
 import shutil
 import socket
 from collections.abc import Callable, Mapping
@@ -16,6 +17,7 @@ from typing import Any
 import attrs
 
 from dnnp_hpo.errors import LaunchFailed
+from dnnp_hpo.spec import MAX_WORKERS, Invalid
 
 
 @attrs.frozen
@@ -30,6 +32,19 @@ class ProviderKind:
     commands: tuple[str, ...] = ()  #: the scheduler's commands Parsl runs: submit, status, cancel
 
 
+class SchedulerRefused(Exception):
+    """The scheduler's submit command refused a block: its exit status and its own words.
+
+    Parsl words this itself in the block's failure ("Failed to start block 0: ..."), which is
+    what ``hpo-run`` shows once Parsl gives the executor up.
+    """
+
+    def __init__(self, command: str, retcode: Any, stdout: str | None, stderr: str | None) -> None:
+        said = " ".join((stderr or "").split()) or " ".join((stdout or "").split())
+        words = f": {said}" if said else " and said nothing"
+        super().__init__(f"{command} refused the job (exit status {retcode}){words}")
+
+
 def _local(**settings: Any) -> Any:
     from parsl.providers import LocalProvider
 
@@ -38,15 +53,42 @@ def _local(**settings: Any) -> Any:
 
 def _lsf(**settings: Any) -> Any:
     from parsl.providers import LSFProvider
+    from parsl.providers.cluster_provider import ClusterProvider
+
+    class _Answers(ClusterProvider):
+        """Keeps the last answer of each command: LSFProvider.submit logs bsub's refusal
+        (in RUN_DIR/parsl/.../parsl.log) and returns None, which Parsl reports only as
+        'did not return a job ID'."""
+
+        def execute_wait(self, cmd: str, timeout: Any = None) -> Any:
+            answer = super().execute_wait(cmd, timeout)
+            self._answers = {**getattr(self, "_answers", {}), cmd.split()[0]: answer}
+            return answer
+
+    class Provider(LSFProvider, _Answers):  # LSFProvider's super().execute_wait is _Answers'
+        def submit(self, command: str, tasks_per_node: int, job_name: str = "parsl.lsf") -> Any:
+            job_id = super().submit(command, tasks_per_node, job_name)
+            if job_id is None:
+                retcode, stdout, stderr = getattr(self, "_answers", {}).get("bsub", ("?", "", ""))
+                raise SchedulerRefused("bsub", retcode, stdout, stderr)
+            return job_id
 
     # bsub FILE (not bsub < FILE): the #BSUB lines of the script are read either way.
-    return LSFProvider(**settings)
+    return Provider(**settings)
 
 
 def _slurm(**settings: Any) -> Any:
     from parsl.providers import SlurmProvider
+    from parsl.providers.errors import SubmitException
 
-    return SlurmProvider(**settings)
+    class Provider(SlurmProvider):
+        def submit(self, command: str, tasks_per_node: int, job_name: str = "parsl.slurm") -> Any:
+            try:
+                return super().submit(command, tasks_per_node, job_name)
+            except SubmitException as exc:  # its words: the job's name, then sbatch's, one long line
+                raise SchedulerRefused("sbatch", exc.retcode, exc.stdout, exc.stderr) from None
+
+    return Provider(**settings)
 
 
 _BLOCKS = ("nodes_per_block", "init_blocks", "min_blocks", "max_blocks", "worker_init", "cmd_timeout")
@@ -57,8 +99,8 @@ PROVIDERS: Mapping[str, ProviderKind] = {
     "lsf": ProviderKind("lsf", _BATCH + ("project", "queue"), "jsrun", _lsf, "hostname",
                         ("bsub", "bjobs", "bkill")),
     "slurm": ProviderKind(
-        "slurm", _BATCH + ("account", "partition", "qos", "constraint", "exclusive"), "srun", _slurm,
-        "hostname", ("sbatch", "squeue", "scancel"),
+        "slurm", _BATCH + ("account", "partition", "qos", "constraint", "exclusive", "gpus_per_node"), "srun",
+        _slurm, "hostname", ("sbatch", "squeue", "scancel"),
     ),
 }
 
@@ -70,6 +112,44 @@ SYNONYMS: Mapping[str, str] = {
     "project": "account", "account": "project", "queue": "partition", "partition": "queue",
 }
 
+#: Parsl's ways of binding a worker to CPUs (besides ``list:...``), process_worker_pool's own list
+CPU_AFFINITIES = ("none", "block", "alternating", "block-reverse")
+_CPU_LIST = re.compile(r"^list(:\d+(-\d+)?(,\d+(-\d+)?)*)+$")
+#: an accelerator id as Parsl passes it, unquoted, on the worker pool's command line:
+#: ``0``, ``0,1`` (two devices for one worker), ``GPU-<uuid>``, ``MIG-<uuid>``
+_DEVICE = re.compile(r"^[A-Za-z0-9_.:,/-]+$")
+
+
+def accelerators(value: Any) -> tuple[str, ...]:
+    """attrs converter of ``available_accelerators``: a count, or a list of device ids."""
+    if value is None or value == ():  # the default (YAML gives no tuples: an empty list is refused)
+        return ()
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 1 <= value <= MAX_WORKERS:
+            raise Invalid(f"available_accelerators must be a count from 1 to {MAX_WORKERS:,} or a list of "
+                          f"device ids, got {value}", "available_accelerators")
+        return tuple(str(i) for i in range(value))
+    if isinstance(value, (list, tuple)) and value and len(value) <= MAX_WORKERS:
+        ids = tuple(str(v) for v in value if isinstance(v, (str, int)) and not isinstance(v, bool))
+        if len(ids) == len(value) and all(_DEVICE.match(i) for i in ids):
+            return ids
+    raise Invalid("available_accelerators must be a count (6) or a list of device ids such as "
+                  f"['0', '1'] or ['0,1', '2,3'] (letters, digits and . _ : , / -), got {value!r}",
+                  "available_accelerators")
+
+
+def check_cpu_affinity(value: str, workers: int) -> None:
+    """Invalid unless process_worker_pool takes ``value`` for ``workers`` workers a node."""
+    if value.lower() in CPU_AFFINITIES:
+        return
+    if not _CPU_LIST.match(value.lower()):
+        raise Invalid(f"cpu_affinity must be one of {', '.join(CPU_AFFINITIES)} or list:CPUS:CPUS... "
+                      f"(one CPUS per worker, e.g. list:0-6:7-13), got {value!r}", "cpu_affinity")
+    ranks = value.count(":")
+    if ranks != workers:  # each worker raises at start otherwise, and every block is lost
+        raise Invalid(f"cpu_affinity lists the CPUs of {ranks} worker(s), and a node runs {workers}: "
+                      "give one list of CPUs per worker", "cpu_affinity")
+
 
 @attrs.frozen
 class LauncherKind:
@@ -78,6 +158,10 @@ class LauncherKind:
     name: str
     build: Callable[[str], Any]  #: build(options) -> parsl launcher
     takes_options: bool
+    #: the only batch provider whose jobs have this launcher (None: any).  ``provider:
+    #: local`` takes every launcher: hpo-run may run inside an allocation (a batch script).
+    scheduler: str | None = None
+    why: str = ""  #: what it is, for a message
 
 
 def _single_node(_options: str) -> Any:
@@ -107,9 +191,19 @@ def _srun(options: str) -> Any:
 LAUNCHERS: Mapping[str, LauncherKind] = {
     "single_node": LauncherKind("single_node", _single_node, False),
     "simple": LauncherKind("simple", _simple, False),
-    "jsrun": LauncherKind("jsrun", _jsrun, True),
-    "srun": LauncherKind("srun", _srun, True),
+    "jsrun": LauncherKind("jsrun", _jsrun, True, "lsf", "IBM's job step launcher of LSF machines (JSM)"),
+    "srun": LauncherKind("srun", _srun, True, "slurm", "Slurm's job step launcher"),
 }
+
+
+def check_launcher(provider: str, launcher: str) -> None:
+    """Invalid if a ``provider`` job can never run ``launcher`` (srun in an LSF job)."""
+    kind = LAUNCHERS[launcher]
+    if kind.scheduler is not None and provider not in (kind.scheduler, "local"):
+        fitting = [name for name, other in LAUNCHERS.items() if other.scheduler in (None, provider)]
+        raise Invalid(f"launcher {launcher} is {kind.why} and cannot start worker pools in the jobs of "
+                      f"provider {provider}, which takes launcher {', '.join(fitting[:-1])} or {fitting[-1]}",
+                      "launcher")
 
 
 def check_commands(kind: ProviderKind) -> None:

@@ -1,0 +1,172 @@
+"""The parsl launcher's per-worker resources and block lifetime, through real Parsl executors.
+
+* ``available_accelerators``: each worker of a pool is pinned to its own device
+  (CUDA_VISIBLE_DEVICES / ROCR_VISIBLE_DEVICES), as one training per GPU needs;
+* ``cpu_affinity``, ``drain_period``, ``gpus_per_node`` reach Parsl;
+* a provider and a job launcher that can never work together are refused at spec check;
+* a block the scheduler refuses (a stand-in ``bsub`` that says why and exits 255) stops
+  the run with the scheduler's own words in its one line, not only "did not return a job ID".
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from cli_testutil import hpo_run
+from launchers_testutil import (
+    assert_every_evaluation_once,
+    run_in_process,
+    write_spec,
+)
+
+from dnnp_hpo.cli import main
+from dnnp_hpo.plugins.launchers.parsl_launcher import ParslLauncher
+
+DEVICES = {"plugin": "function", "callable": "parsl_gpu_helpers:visible_devices"}
+
+
+def test_each_worker_gets_its_own_accelerator(tmp_path: Path, worker_env) -> None:
+    """Two workers, ``available_accelerators: 2`` (workers_per_node left out: one per
+    device): every evaluation saw exactly one device, the same id in CUDA_ and
+    ROCR_VISIBLE_DEVICES, and the two workers saw different ones."""
+    spec = write_spec(tmp_path / "gpus.yaml", pop_size=4, generations=0, trainer=DEVICES,
+                      launcher={"plugin": "parsl", "provider": "local", "available_accelerators": 2,
+                                "cores_per_worker": 0.5})
+    run_dir = run_in_process(spec)
+    rows = assert_every_evaluation_once(run_dir, 4)
+    assert {r["status"] for r in rows} == {"ok"}, rows
+    seen = [(float(r["f1"]), float(r["f2"])) for r in rows]
+    assert all(cuda == rocr for cuda, rocr in seen), seen
+    assert {cuda for cuda, _ in seen} == {0.0, 1.0}, f"the devices the evaluations saw: {seen}"
+    # the worker pool was told both, and started two workers
+    (script,) = (run_dir / "parsl").glob("*/submit_scripts/parsl.hpo_htex.block-0.*.sh")
+    assert "--available-accelerators 0 1" in script.read_text()
+    assert "--max_workers_per_node=2" in script.read_text()
+
+
+def test_resources_reach_the_executor_and_the_provider(tmp_path: Path, standins) -> None:
+    """What the spec says is what Parsl's HighThroughputExecutor and SlurmProvider get."""
+    launcher = ParslLauncher(provider="slurm", available_accelerators=["4", "5", "2", "3"], cpu_affinity="Block",
+                             drain_period=20_000, walltime="06:00:00", gpus_per_node=4, address="127.0.0.1")
+    executor = launcher.build_config(SimpleNamespace(run_dir=tmp_path)).executors[0]
+    assert executor.available_accelerators == ["4", "5", "2", "3"]
+    assert executor.cpu_affinity == "block" and executor.drain_period == 20_000
+    assert executor.max_workers_per_node == 4, "one worker per accelerator when workers_per_node is left out"
+    assert "#SBATCH --gpus-per-node=4" in executor.provider.scheduler_options
+
+
+def test_a_drained_pool_is_replaced_and_nothing_is_lost(tmp_path: Path, worker_env,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``drain_period: 3``: each pool takes evaluations for 3 s, finishes them and exits; Parsl
+    starts a new block for the rest (a drained block is no failed one), and every
+    evaluation is recorded once, trained."""
+    monkeypatch.setenv("HPO_TEST_SLEEP", "1.0")
+    spec = write_spec(tmp_path / "drain.yaml", pop_size=4, generations=1, trainer=DEVICES,
+                      launcher={"plugin": "parsl", "provider": "local", "workers_per_node": 2,
+                                "cores_per_worker": 0.5, "drain_period": 3, "block_failures": 1})
+    run_dir = run_in_process(spec)
+    rows = assert_every_evaluation_once(run_dir, 8)
+    assert {r["status"] for r in rows} == {"ok"}, rows
+    scripts = sorted((run_dir / "parsl").glob("*/submit_scripts/parsl.hpo_htex.block-*.sh"))
+    assert "--drain_period=3 " in scripts[0].read_text()
+    assert len(scripts) >= 2, "the drained pool was replaced by a new block"
+    (interchange_log,) = (run_dir / "parsl").glob("*/hpo_htex/interchange.log")
+    assert "has reached its drain time" in interchange_log.read_text()
+
+
+REFUSALS = {
+    "bsub": ("lsf", {"project": "TST123"}, 255,
+             ["You must specify a project with -P.", "Request aborted by esub. Job not submitted."]),
+    "sbatch": ("slurm", {"account": "TST123"}, 1,
+               [("sbatch: error: Batch job submission failed: Invalid account or account/partition "
+                "combination specified")]),
+}
+
+
+@pytest.mark.parametrize("command", sorted(REFUSALS))
+def test_a_block_the_scheduler_refuses_is_one_line_with_its_reason(command: str, tmp_path: Path, standins,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ``bsub``/``sbatch`` that refuses every job (its words on stderr, a non-zero exit) put
+    first on PATH, the other stand-ins behind it: hpo-run stops, exit 3, one line that says
+    what the scheduler said, once for the blocks it refused, and where Parsl's log is.
+    Before, LSF's refusal was only in that log: the line said 'did not return a job ID'."""
+    provider, account, status, said = REFUSALS[command]
+    refusing = tmp_path / "refusing-bin"
+    refusing.mkdir()
+    script = refusing / command
+    script.write_text("#!/bin/sh\n" + "".join(f"echo {shlex.quote(line)} >&2\n" for line in said) + f"exit {status}\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{refusing}{os.pathsep}{os.environ['PATH']}")
+    spec = write_spec(tmp_path / "refused.yaml", pop_size=4, generations=0,
+                      launcher={"plugin": "parsl", "provider": provider, "address": "127.0.0.1",
+                                "walltime": "00:10:00", "block_failures": 2, **account})
+    done = hpo_run(str(spec), timeout=180)
+    assert done.returncode == 3, done.stderr
+    assert "Traceback" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("hpo-run: the engine was lost: launcher: Parsl gave the executor up (blocks 0, 1: "
+                           f"failed to start: {command} refused the job (exit status {status}): {' '.join(said)}"), last
+    assert last.count(said[0]) == 1, "said once for both blocks"
+    log = re.search(r"Parsl's log: (\S+parsl\.log)\)", last)
+    assert log and Path(log.group(1)).is_file() and Path(log.group(1)).is_relative_to(tmp_path / "run-refused")
+    assert not standins.calls("jsrun") and not standins.calls("srun") and standins.live_jobs() == []
+
+
+BAD = [
+    ({"provider": "lsf", "launcher": "srun"}, ("launcher.launcher: launcher srun is Slurm's job step launcher and "
+     "cannot start worker pools in the jobs of provider lsf, which takes launcher single_node, simple or jsrun")),
+    ({"provider": "slurm", "launcher": "jsrun"}, ("launcher.launcher: launcher jsrun is IBM's job step launcher of "
+     "LSF machines (JSM) and cannot start worker pools in the jobs of provider slurm, which takes launcher "
+     "single_node, simple or srun")),
+    ({"available_accelerators": 6, "workers_per_node": 1},
+     "launcher.workers_per_node: workers_per_node (1) must be the number of available_accelerators (6)"),
+    ({"available_accelerators": 0}, "launcher.available_accelerators: available_accelerators must be a count"),
+    ({"available_accelerators": []}, "launcher.available_accelerators: available_accelerators must be a count"),
+    ({"available_accelerators": "0 1"}, "launcher.available_accelerators: available_accelerators must be a count"),
+    ({"available_accelerators": ["0; rm -rf ~"]}, "launcher.available_accelerators: available_accelerators must"),
+    ({"cpu_affinity": "spread"}, ("launcher.cpu_affinity: cpu_affinity must be one of none, block, alternating, "
+     "block-reverse or list:CPUS:CPUS...")),
+    ({"workers_per_node": 2, "cpu_affinity": "list:0-3"},
+     "launcher.cpu_affinity: cpu_affinity lists the CPUs of 1 worker(s), and a node runs 2"),
+    ({"provider": "lsf", "walltime": "02:00:00", "drain_period": 7200},
+     "launcher.drain_period: drain_period (7200 s) must be less than the walltime (02:00:00, 7200 s)"),
+    ({"provider": "slurm", "drain_period": 600}, "launcher.drain_period: drain_period (600 s) must be less than the walltime (00:10:00"),
+    ({"drain_period": 0}, "launcher.drain_period: drain_period must be at least 1, got 0"),
+    ({"provider": "lsf", "gpus_per_node": 6}, "launcher.gpus_per_node: gpus_per_node is not a setting of provider lsf"),
+]
+
+
+@pytest.mark.parametrize(("block", "message"), BAD, ids=[m.split(": ", 1)[0] + repr(b) for b, m in BAD])
+def test_a_bad_resource_or_combination_is_one_line_exit_2(block: dict, message: str, tmp_path: Path, capsys) -> None:
+    spec = write_spec(tmp_path / "bad.yaml", launcher={"plugin": "parsl", **block})
+    status = main([str(spec), "--dry-run"])
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert err.startswith(f"hpo-run: {spec}: {message}"), err
+    assert not (tmp_path / "run-bad").exists()
+
+
+GOOD = [
+    {"provider": "local", "launcher": "srun", "launcher_options": "--overlap"},  # hpo-run inside an allocation
+    {"provider": "local", "launcher": "jsrun"},
+    {"provider": "lsf", "launcher": "simple"},
+    {"provider": "lsf", "launcher": "single_node"},
+    {"provider": "slurm", "launcher": "simple"},
+    {"provider": "slurm", "gpus_per_node": 4, "constraint": "gpu", "available_accelerators": 4,
+     "cpu_affinity": "block", "walltime": "06:00:00", "drain_period": 13800},
+    {"provider": "lsf", "workers_per_node": 3, "available_accelerators": ["0,1", "2,3", "4,5"],
+     "cpu_affinity": "list:0-13:14-27:28-41"},
+    {"available_accelerators": ["GPU-5c6a1d2e-0000-1111-2222-333344445555", "MIG-GPU-5c6a/1/0"]},
+]
+
+
+@pytest.mark.parametrize("block", GOOD, ids=repr)
+def test_legitimate_blocks_pass_the_spec_check(block: dict, tmp_path: Path, capsys) -> None:
+    spec = write_spec(tmp_path / "good.yaml", launcher={"plugin": "parsl", **block})
+    assert main([str(spec), "--dry-run"]) == 0, capsys.readouterr().err
