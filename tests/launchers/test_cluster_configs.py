@@ -166,3 +166,21 @@ def test_the_batch_block_joins_the_jobs_scheduler_keeping_what_it_can():
     parsl = {"plugin": "parsl", "provider": "lsf", "walltime": "12:00:00"}
     assert joined_block(parsl, "s.json", 2) == {"plugin": "dask", "scheduler_file": "s.json", "min_workers": 2}
     assert joined_block(None, "s.json", 2) == {"plugin": "dask", "scheduler_file": "s.json", "min_workers": 2}
+
+
+@pytest.mark.parametrize(("name", "gpus"), [("summit-parsl.yaml", 6), ("frontier-parsl.yaml", 8)])
+def test_the_shipped_parsl_specs_train_one_candidate_per_gpu(name: str, gpus: int) -> None:
+    """Each worker pinned to its own GPU (GCD), as many workers as the node has, a population
+    that fills the block, and no training started in a block's last trainer timeout (120 min,
+    paper-alcl3-kcl.yaml).  Before, one worker a node saw all its GPUs and used one."""
+    import yaml
+
+    from dnnp_hpo.plugins.launchers.parsl_launcher import ParslLauncher, _minutes
+
+    spec = yaml.safe_load((REPO / "configs" / "launchers" / name).read_text())
+    block = ParslLauncher(**{k: v for k, v in spec["launcher"].items() if k != "plugin"})
+    assert len(block.available_accelerators) == block.workers == gpus
+    assert sorted(block.available_accelerators, key=int) == [str(i) for i in range(gpus)]
+    assert block.cpu_affinity == "block"
+    assert spec["optimizer"]["pop_size"] == block.nodes_per_block * gpus
+    assert block.drain_period <= (_minutes(block.walltime) - 120) * 60
