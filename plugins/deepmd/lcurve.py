@@ -156,6 +156,12 @@ ENER_COLUMNS = ("step", "rmse_val", "rmse_trn", *(f"rmse_{t}_{s}" for t in ENER_
 _TERM_COLUMN = re.compile(r"rmse_(\w+?)_(?:val|trn)")
 
 
+def column_term(column: str) -> str | None:
+    """The loss term of an ``rmse_<term>_val`` or ``_trn`` column (``e``, ``f``...), else None."""
+    term = _TERM_COLUMN.fullmatch(column)
+    return term[1] if term else None
+
+
 def _closest(column: object) -> str:
     """`` (did you mean 'rmse_e_val'?)`` for a column close to one DeePMD-kit writes, else ''."""
     close = difflib.get_close_matches(str(column), ENER_COLUMNS, n=1)

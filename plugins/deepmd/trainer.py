@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -21,6 +21,7 @@ import attrs
 from dnnp_hpo import training
 from dnnp_hpo.errors import SpecError, TrainingFailed
 from dnnp_hpo.evaluation import Trial
+from dnnp_hpo.front import normal_unit
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.training import is_count
 
@@ -31,6 +32,7 @@ from .lcurve import (
     check_columns,
     check_complete,
     check_ener_columns,
+    column_term,
     ener_loss,
     fitness,
     last_step,
@@ -64,6 +66,7 @@ class DeepmdTrainer(training.CommandTrainer):
         training.check_settings(run, self.settings)
         check_names(template, set(run.space.names), set(self.settings), set(training.RESERVED))
         check_columns(self.metrics)
+        check_units(run, self.metrics)
         prepared = PreparedDeepmd(**self.prepared_keys(run, template), objectives=tuple(run.objective_names),
                                   tensorflow=tensorflow_backend(self.command, self.env))
         rendered = prepared.check_samples(run, deepmd=self.check_input)
@@ -72,6 +75,23 @@ class DeepmdTrainer(training.CommandTrainer):
             warn_fixed_seeds(run, template.path, rendered[0][0])
         training.warn_missing(run, prepared.data_paths)
         return prepared
+
+
+#: what DeePMD-kit's lcurve.out columns measure, by their loss term (deepmd/tf/loss/ener.py:
+#: rmse_e is the energy error divided by the number of atoms, rmse_f the force error)
+COLUMN_UNITS = {"e": "eV/atom", "f": "eV/A"}
+
+
+def check_units(run: RunContext, metrics: Mapping[str, str]) -> None:
+    """SpecError if an objective read from an energy or force column is given another unit
+    (``meV/atom``): the values stay DeePMD-kit's eV, so the label would be wrong, and the
+    chemical accuracy for that unit (4 meV/atom) would call every model accurate."""
+    for objective in run.experiment.objectives:
+        unit = COLUMN_UNITS.get(column_term(metrics.get(objective.name, "")) or "")
+        if unit and objective.unit and normal_unit(objective.unit) != normal_unit(unit):
+            raise SpecError(f"{metrics[objective.name]} in lcurve.out is in {unit} (DeePMD-kit's unit, read as "
+                            f"it is), but objective {objective.name} has unit {objective.unit!r}: give it unit "
+                            f"{unit}", f"metrics.{objective.name}")
 
 
 #: ``dp``'s flags naming the TensorFlow backend (deepmd/main.py; ``--backend`` takes the names too)
@@ -164,11 +184,12 @@ def disp_file(data: Mapping[str, Any], where: str) -> str:
     return name
 
 
-def check_curve(data: Mapping[str, Any], metrics: Mapping[str, str], where: str) -> None:
+def check_curve(data: Mapping[str, Any], metrics: Mapping[str, str], where: str, last_rows: int = 1) -> None:
     """SpecError if the rendered input cannot give the trained model's fitness: ``*_val``
-    columns asked for without ``training.validation_data`` (DeePMD-kit writes none), or a
+    columns asked for without ``training.validation_data`` (DeePMD-kit writes none), a
     ``disp_freq`` that does not divide ``numb_steps`` (the last row is of an earlier
-    model; above it, the only row is step 0: the untrained model)."""
+    model; above it, the only row is step 0: the untrained model), or ``last_rows``
+    reaching back to step 0."""
     training = data.get("training")
     for key in (*STEP_KEYS, "disp_freq"):
         value = training.get(key) if isinstance(training, Mapping) else None
@@ -190,6 +211,36 @@ def check_curve(data: Mapping[str, Any], metrics: Mapping[str, str], where: str)
                 else f"its last row at step {last_step(steps, freq)}, {steps % freq} steps before the trained model")
         raise SpecError(f"{where}: training.disp_freq {freq} does not divide training.numb_steps {steps}: "
                         f"lcurve.out would have {last}; make disp_freq a divisor of numb_steps", "template")
+    if plan is not None and last_rows > plan[0] // plan[1]:
+        raise SpecError(f"{untrained_rows(last_rows, *plan)} (in {where}); average fewer rows or write them "
+                        "more often", "last_rows")
+
+
+def untrained_rows(last_rows: int, numb_steps: int, disp_freq: int) -> str:
+    """Why averaging ``last_rows`` rows of lcurve.out would rank the untrained model."""
+    return (f"last_rows {last_rows} would average in step 0, the untrained model's errors: lcurve.out "
+            f"has {numb_steps // disp_freq} rows after it (numb_steps {numb_steps}, disp_freq {disp_freq})")
+
+
+def check_sel(data: Mapping[str, Any], command: Sequence[str], where: str) -> None:
+    """SpecError for ``--skip-neighbor-stat`` with a ``sel`` of ``"auto"``: DeePMD-kit sets
+    such a sel from the neighbour statistics the flag skips, and every training failed
+    (a TypeError from numpy, which says nothing of why)."""
+    if "--skip-neighbor-stat" in command and _auto_sel(data.get("model")):
+        raise SpecError(f"{where}: the model's sel is \"auto\", which DeePMD-kit works out from the "
+                        "neighbour statistics that --skip-neighbor-stat skips: every training would fail; "
+                        "drop the flag or give sel as numbers", "command")
+
+
+def _auto_sel(section: Any) -> bool:
+    """Whether a ``sel`` under ``section`` (any descriptor, hybrids included) is \"auto\"
+    (or ``auto:<factor>``)."""
+    if isinstance(section, Mapping):
+        return any((key == "sel" and isinstance(value, str) and value.startswith("auto")) or _auto_sel(value)
+                   for key, value in section.items())
+    if isinstance(section, list):
+        return any(_auto_sel(item) for item in section)
+    return False
 
 
 @attrs.frozen(kw_only=True)
@@ -237,7 +288,8 @@ class PreparedDeepmd(training.PreparedCommand):
             for (data, _), (params, _) in zip(rendered, samples):
                 check_activations(data, self.template.path, params)
         for data, where in rendered:
-            check_curve(data, self.metrics, where)
+            check_curve(data, self.metrics, where, self.last_rows)
+            check_sel(data, self.command, where)
         self.check_searched_steps(run, samples[0][0], rendered[0][0])
         losses = [ener_loss(data) for data, _ in rendered]
         if self.tensorflow and all(loss is not None for loss in losses):
@@ -280,6 +332,8 @@ class PreparedDeepmd(training.PreparedCommand):
             plan = schedule(data)
             if plan is not None:
                 check_complete(lcurve, *plan)
+                if self.last_rows > plan[0] // plan[1]:  # a searched numb_steps
+                    raise LcurveError(untrained_rows(self.last_rows, *plan))
             return fitness(lcurve, self.metrics, self.last_rows, self.objectives)
         except LcurveError as exc:
             raise TrainingFailed(str(exc)) from None

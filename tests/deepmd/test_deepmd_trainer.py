@@ -359,3 +359,50 @@ def test_a_relative_data_path_out_of_the_evaluation_directory_is_warned_about(tm
     (tmp_path / "run" / "evals" / "data" / "valid").mkdir(parents=True)
     prepare(tmp_path, template)
     assert "../data/valid" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("unit", ["meV/atom", "kcal/mol"])
+def test_an_objective_unit_other_than_the_columns_is_refused(tmp_path: Path, unit: str) -> None:
+    """A chemist's meV/atom label on lcurve.out's eV/atom values (a review's): the 4 meV/atom
+    default limit then called models of 38 meV/atom accurate."""
+    with pytest.raises(SpecError) as info:
+        objectives = f"objectives=[{{name: energy_rmse, unit: {unit}}}, {{name: force_rmse, unit: eV/A}}]"
+        prepare(tmp_path, overrides=[objectives])
+    assert info.value.key == "trainer.metrics.energy_rmse"
+    assert info.value.message == (f"rmse_e_val in lcurve.out is in eV/atom (DeePMD-kit's unit, read as it is), "
+                                  f"but objective energy_rmse has unit {unit!r}: give it unit eV/atom")
+    # DeePMD-kit's units, however spelt, or none, are fine
+    prepare(tmp_path, overrides=["objectives=[{name: energy_rmse, unit: eV / atom}, {name: force_rmse, unit: eV/Å}]"])
+    prepare(tmp_path, overrides=["objectives=[{name: energy_rmse}, {name: force_rmse}]"])
+
+
+def test_skip_neighbor_stat_with_an_automatic_sel_is_refused(tmp_path: Path) -> None:
+    """DeePMD-kit works an "auto" sel out from the statistics the flag skips: every training
+    failed with a numpy TypeError (a review's, copying the quickstart's command)."""
+    template = TINY.replace('"training": {', '"model": {"descriptor": {"type": "hybrid", "list": '
+                                             '[{"sel": [4]}, {"sel": "auto:1.1"}]}}, "training": {')
+    command = ["dp", "--tf", "train", "input.json", "--skip-neighbor-stat"]
+    with pytest.raises(SpecError) as info:
+        prepare(tmp_path, template, command=command)
+    assert info.value.key == "trainer.command"
+    assert "the model's sel is \"auto\"" in info.value.message and "drop the flag" in info.value.message
+    prepare(tmp_path, template, command=command[:-1])  # without the flag
+    prepare(tmp_path, template.replace('"auto:1.1"', "[40]"), command=command)  # with numbers
+
+
+def test_last_rows_reaching_the_untrained_model_is_refused(tmp_path: Path) -> None:
+    """A review's last_rows 5 with 200 steps and disp_freq 50: step 0's errors (the untrained
+    model) were averaged into every fitness."""
+    template = TINY.replace('"training": {', '"training": {"numb_steps": 200, "disp_freq": 50, ')
+    with pytest.raises(SpecError) as info:
+        prepare(tmp_path, template, last_rows=5)
+    assert info.value.key == "trainer.last_rows"
+    assert info.value.message.startswith("last_rows 5 would average in step 0, the untrained model's errors: "
+                                         "lcurve.out has 4 rows after it (numb_steps 200, disp_freq 50)")
+    run, trainer = prepare(tmp_path, template, last_rows=4)  # steps 50 to 200
+    workdir = tmp_path / "w"
+    workdir.mkdir()
+    rows = "".join(f"{step} {0.5 / (step + 1)} {1.0 / (step + 1)} 1e-3\n" for step in range(0, 201, 50))
+    (workdir / "lcurve.out").write_text("# step rmse_e_val rmse_f_val lr\n" + rows)
+    fitness = trainer.read_fitness(workdir, trainer.render(a_trial(run)))
+    assert fitness["energy_rmse"] == pytest.approx(sum(0.5 / (s + 1) for s in (50, 100, 150, 200)) / 4)
