@@ -21,7 +21,12 @@ this one script, which looks at the name it was called by.  They are NOT schedul
   does not know is refused, exit 1) and run CMD locally once per task the real tool
   would start (jsrun: ``-n`` resource sets x ``-a`` tasks each, or ``-p``; srun: ``-n``,
   else one per node), returning the worst exit status: the tests assert through them
-  that a command was launched with the configured prefix.
+  that a command was launched with the configured prefix.  Their tasks get the step's
+  variables (srun: ``SLURM_STEP_ID``, ``SLURM_PROCID``...; jsrun: ``JSM_NAMESPACE_RANK``...)
+  and ``STANDIN_STEP``; a jsrun or srun started inside such a step is refused (exit 1,
+  "would wait for resources held by step ..."), as a real cluster would block it until
+  the time limit: the step holds its node's cores and GPUs.  ``srun --overlap`` (in the
+  inner or the outer step) shares them and runs.
 
 State (job ids, pids, exit codes) lives in ``$STANDIN_STATE_DIR``.  Standard library only.
 """
@@ -56,11 +61,16 @@ def record(tool: str, argv: list[str]) -> None:
 
 
 def next_job_id() -> str:
-    counter = state_dir() / "counter"
+    return next_number("counter", 1000)
+
+
+def next_number(name: str, before_first: int) -> str:
+    """The next value of the counter file ``name`` in the state directory (locked)."""
+    counter = state_dir() / name
     with open(counter, "a+", encoding="utf-8") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         handle.seek(0)
-        value = int(handle.read().strip() or "1000") + 1
+        value = int(handle.read().strip() or str(before_first)) + 1
         handle.seek(0)
         handle.truncate()
         handle.write(str(value))
@@ -352,13 +362,30 @@ def launch(tool: str, args: list[str]) -> int:
     if not command:
         print(f"{tool} (stand-in): no command given", file=sys.stderr)
         return 2
+    held = os.environ.get("STANDIN_STEP")
+    overlap = "overlap" in options or os.environ.get("STANDIN_STEP_OVERLAP") == "1"
+    if held and not (tool == "srun" and overlap):
+        print(f"{tool} (stand-in): would wait for resources held by step {held}: this {tool} runs inside that "
+              f"step, which holds its node's cores and GPUs, and a real cluster would block here until "
+              f"the job's time limit" + (" (srun --overlap may share them)" if tool == "srun" else
+                                         " (start it from the batch script, not from inside a jsrun step)"),
+              file=sys.stderr)
+        return 1
+    job = os.environ.get("SLURM_JOB_ID" if tool == "srun" else "LSB_JOBID") or "0"
+    step_id = next_number(f"steps-{job}", -1)
     procs = []
     for rank in range(copies):
-        env = {**os.environ, "STANDIN_RANK": str(rank)}
+        # What the real tools put in their tasks' environment (the step and rank), and the
+        # stand-in's own mark of the step, so that a step started inside it is caught.
+        env = {**os.environ, "STANDIN_RANK": str(rank), "STANDIN_STEP": f"{job}.{step_id} ({tool})",
+               "STANDIN_STEP_OVERLAP": "1" if "overlap" in options else "0"}
         if tool == "srun":
-            env.update(SLURM_PROCID=str(rank), SLURM_NTASKS=str(copies))
+            env.update(SLURM_STEP_ID=step_id, SLURM_STEPID=step_id, SLURM_PROCID=str(rank),
+                       SLURM_LOCALID=str(rank), SLURM_NTASKS=str(copies), SLURM_NPROCS=str(copies),
+                       SLURM_STEP_NUM_TASKS=str(copies))
         else:
-            env.update(JSM_NAMESPACE_RANK=str(rank), JSM_NAMESPACE_SIZE=str(copies))
+            env.update(JSM_NAMESPACE_RANK=str(rank), JSM_NAMESPACE_SIZE=str(copies),
+                       JSM_NAMESPACE_LOCAL_RANK=str(rank), JSM_NAMESPACE_LOCAL_SIZE=str(copies))
         try:
             procs.append(subprocess.Popen(command, env=env))
         except OSError as exc:
