@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 import yaml
 
-from dnnp_hpo.errors import RecordsFailed, SpecError
+from dnnp_hpo.errors import RecordsFailed, SpecError, shown
 from dnnp_hpo.evaluation import Member
 from dnnp_hpo.hookspecs import Trainer
 from dnnp_hpo.journal import (
@@ -47,6 +47,7 @@ def prepare_run(spec_path: Path, registry: Registry, overrides: Sequence[str] = 
     run = RunContext(experiment=experiment, spec_path=spec_path, run_dir=run_dir,
                      raw_spec=raw, hook=registry.hook)
     trainer = _checked(run, "trainer", lambda: experiment.trainer.prepare(run))
+    _check_prepared(run, trainer)
     _check_picklable(run, trainer)
     _checked(run, "launcher", lambda: experiment.launcher.prepare(run))
     _checked(run, "optimizer", lambda: experiment.optimizer.prepare(run))
@@ -65,18 +66,29 @@ def _checked(run: RunContext, prefix: str, step):
         raise SpecError(str(exc), exc.key).located(str(run.spec_path), prefix) from None
 
 
+def _check_prepared(run: RunContext, trainer: Any) -> None:
+    """TypeError (a plugin's bug: its traceback, exit 4) if what the trainer's ``prepare``
+    returned cannot train: None (a ``prepare`` that forgot ``return self``) or another
+    object without ``render`` and ``train``.  Checked before anything is sent, not as an
+    AttributeError on every worker."""
+    missing = [name for name in ("render", "train") if not callable(getattr(trainer, name, None))]
+    if missing:
+        raise TypeError(f"{type(run.experiment.trainer).__name__}.prepare returned {shown(trainer)}, without "
+                        f"{' and '.join(missing)}: expected the trainer the workers get ('return self' if nothing "
+                        "changes)")
+
+
 def _check_picklable(run: RunContext, trainer: Trainer) -> None:
     """The prepared trainer goes to every worker pickled (cloudpickle, as Dask and Parsl
-    send it): one that cannot be is a plugin's mistake, told now rather than as a
-    traceback when the first evaluation is sent."""
+    send it): one that cannot be is the plugin's bug (its traceback, exit 4), told now
+    rather than when the first evaluation is sent."""
     import cloudpickle
 
     try:
         cloudpickle.dumps(trainer)
-    except Exception as exc:  # noqa: BLE001 - whatever pickling raises, the line says it
-        raise SpecError(f"the prepared {type(trainer).__name__} cannot be pickled to the workers "
-                        f"({type(exc).__name__}: {exc}): a trainer's prepare() must return plain data",
-                        "plugin", str(run.spec_path)).located(prefix="trainer") from None
+    except Exception as exc:
+        raise TypeError(f"the prepared {type(trainer).__name__} cannot be pickled to the workers "
+                        f"({type(exc).__name__}: {exc}): a trainer's prepare() must return plain data") from exc
 
 
 def template_digest(trainer: Trainer) -> str | None:

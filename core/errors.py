@@ -11,6 +11,16 @@ def shortened(value: str, limit: int = 60) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(value)} characters)"
 
 
+def shown(value: object, limit: int = 60) -> str:
+    """``repr(value)`` in one line, cut to ``limit`` characters: a plugin's return value
+    in an error message (one whose ``repr`` raises too is named by its type)."""
+    try:
+        text = " ".join(repr(value).split())
+    except Exception:  # noqa: BLE001 - a plugin's object whose repr is broken
+        text = f"a {type(value).__name__}"
+    return text if len(text) <= limit else f"{text[:limit]}..."
+
+
 def described(exc: BaseException) -> str:
     """``Type: message`` of an exception, in one line (``Type`` alone without a message)."""
     message = " ".join(str(exc).split())

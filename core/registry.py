@@ -12,7 +12,7 @@ import attrs
 import pluggy
 
 from dnnp_hpo import hookspecs
-from dnnp_hpo.errors import PluginError, SpecError, described
+from dnnp_hpo.errors import PluginError, SpecError, described, shown
 
 KINDS = ("parameter_types", "trainers", "launchers", "optimizers")
 #: the protocol of core/hookspecs.py the class registered for each kind implements
@@ -60,12 +60,6 @@ class Registry:
 def _distribution(entry_point: importlib.metadata.EntryPoint) -> str:
     dist = getattr(entry_point, "dist", None)
     return dist.name if dist is not None else "an unknown distribution"
-
-
-def _shown(value: object, limit: int = 60) -> str:
-    """``repr(value)`` cut to ``limit`` characters, for one line."""
-    text = " ".join(repr(value).split())
-    return text if len(text) <= limit else f"{text[:limit]}..."
 
 
 def _check_hook_names(manager: pluggy.PluginManager, plugin: object, where: str) -> None:
@@ -131,12 +125,12 @@ def _registered(kind: str, impl: Any, where: str) -> Mapping[str, type]:
     if table is None:  # pluggy's way to say "nothing" (a plugin whose optional dependency is missing)
         return {}
     if not isinstance(table, Mapping):
-        raise PluginError(f"{where}: {call} returned {_shown(table)}: {expected}")
+        raise PluginError(f"{where}: {call} returned {shown(table)}: {expected}")
     for name, cls in table.items():
         if not isinstance(name, str) or not name:
-            raise PluginError(f"{where}: {call} returned the name {_shown(name)}: {expected}")
+            raise PluginError(f"{where}: {call} returned the name {shown(name)}: {expected}")
         if not (isinstance(cls, type) and attrs.has(cls)):
-            raise PluginError(f"{where}: {call} registers {name!r} as {_shown(cls)}: {expected} "
+            raise PluginError(f"{where}: {call} registers {name!r} as {shown(cls)}: {expected} "
                               "(the class itself, decorated with @attrs.define or @attrs.frozen)")
         methods = protocol_methods(kind)
         lacking = [m for m in methods if not callable(getattr(cls, m, None))]
@@ -181,7 +175,7 @@ def load_registry(extra_plugins: tuple[object, ...] = ()) -> Registry:
         wheres[id(plugin)] = where
         entries[id(plugin)] = f"{ep.name!r} ({ep.value})"
     for plugin in extra_plugins:
-        wheres[id(plugin)] = f"the plugin {_shown(plugin)}"
+        wheres[id(plugin)] = f"the plugin {shown(plugin)}"
         _register(manager, plugin, None, wheres[id(plugin)])
     components: dict[str, dict[str, Registered]] = {}
     for kind in KINDS:

@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from dnnp_hpo.errors import EngineLost, described
+from dnnp_hpo.errors import EngineLost, described, shown
 from dnnp_hpo.evaluate import measured, run_trial
 from dnnp_hpo.evaluation import (
     INFEASIBLE,
@@ -36,26 +36,6 @@ BIRTHS = "core.births"
 HARVESTED = "harvested from its directory on resume"
 
 
-def _shown(value: object, limit: int = 60) -> str:
-    """``repr(value)`` in one line, cut to ``limit`` characters."""
-    try:
-        text = " ".join(repr(value).split())
-    except Exception:  # noqa: BLE001 - a plugin's object whose repr is broken too
-        text = f"a {type(value).__name__}"
-    return text if len(text) <= limit else f"{text[:limit]}..."
-
-
-def _check_prepared(run: RunContext, trainer: Any) -> None:
-    """TypeError (a plugin's bug: its traceback, exit 4) if what the trainer's ``prepare``
-    returned cannot train: None (a ``prepare`` that forgot ``return self``) or another
-    object without ``train``.  Checked before anything is sent, not as an AttributeError
-    on every worker."""
-    if not callable(getattr(trainer, "train", None)):
-        name = type(run.experiment.trainer).__name__
-        raise TypeError(f"{name}.prepare returned {_shown(trainer)}: expected the trainer the workers get, "
-                        f"an object with the methods render and train ('return self' if nothing changes)")
-
-
 class Study:
     """Implements :class:`dnnp_hpo.hookspecs.Study` over a pool and a trainer.
 
@@ -67,7 +47,6 @@ class Study:
     def __init__(self, run: RunContext, trainer: Trainer, pool: Pool | None, *,
                  finished: Sequence[Evaluation] = (), running: Sequence[Trial] = ()) -> None:
         # ``finished`` in the order the journal recorded them (Journal.evaluations(recorded=True)).
-        _check_prepared(run, trainer)
         self.run = run
         self.space = run.space
         self.n_objectives = len(run.objective_names)
@@ -274,7 +253,7 @@ class Study:
             # As measured() reads what train returns: names, and values float() takes.
             return {str(name): float(value) for name, value in metrics.items()}
         except (TypeError, ValueError):
-            self._warn_harvest(f"returned {_shown(metrics)}: expected a mapping of metric names to numbers, "
+            self._warn_harvest(f"returned {shown(metrics)}: expected a mapping of metric names to numbers, "
                                "or None")
             return None
 

@@ -138,7 +138,7 @@ def test_a_prepare_that_returns_no_trainer_is_an_internal_error_naming_it(tmp_pa
     path = write_spec(tmp_path / "s.yaml", spec)
     done = hpo_run_with(site, str(path), *(["--dry-run"] if dry_run else []), cwd=tmp_path)
     # was: AttributeError: 'NoneType' object has no attribute 'render' (or 'dict' object ...)
-    assert_internal_error(done, (f"TypeError: Forgetful.prepare returned {shown}: expected the trainer the "
-                                 "workers get, an object with the methods render and train ('return self' if "
-                                 "nothing changes)"), "_check_prepared")
+    assert_internal_error(done, (f"TypeError: Forgetful.prepare returned {shown}, without render and train: "
+                                 "expected the trainer the workers get ('return self' if nothing changes)"),
+                          "_check_prepared")
     assert not (tmp_path / "run").exists()  # refused before anything was launched
