@@ -54,8 +54,8 @@ class NequipTrainer(training.CommandTrainer):
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
         if Path(self.metrics_file).is_absolute() or ".." in Path(self.metrics_file).parts:
-            raise Invalid(f"metrics_file: expected a path inside the evaluation directory, "
-                          f"got {self.metrics_file!r}")
+            raise Invalid(f"expected a path inside the evaluation directory, got {self.metrics_file!r}",
+                          "metrics_file")
 
     def prepare(self, run: RunContext) -> PreparedNequip:
         """Check template, settings and objectives; return what the workers get."""

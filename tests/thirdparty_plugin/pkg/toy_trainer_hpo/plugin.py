@@ -34,7 +34,7 @@ class ToyTrainer:
         for objective in run.objective_names:
             if objective not in METRICS:
                 raise SpecError(f"objective {objective!r} is not a metric of the toy code "
-                                f"(it measures: {', '.join(METRICS)})", "objectives")
+                                f"(it measures: {', '.join(METRICS)})")  # no key: objectives is not the block's
         return self
 
     def render(self, trial: Trial) -> str:
