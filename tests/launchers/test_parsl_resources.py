@@ -76,7 +76,10 @@ def test_a_drained_pool_is_replaced_and_nothing_is_lost(tmp_path: Path, worker_e
     assert "--drain_period=3 " in scripts[0].read_text()
     assert len(scripts) >= 2, "the drained pool was replaced by a new block"
     (interchange_log,) = (run_dir / "parsl").glob("*/hpo_htex/interchange.log")
-    assert "has reached its drain time" in interchange_log.read_text()
+    # Parsl logs both when the interchange sees the drain time first, only the second when
+    # the pool has stopped taking tasks by itself (a race of its heartbeat)
+    log = interchange_log.read_text()
+    assert "has reached its drain time" in log or "is drained - telling manager to shutdown" in log
 
 
 REFUSALS = {
