@@ -31,7 +31,7 @@ def _alive(pid: int) -> bool:
 def test_hung_trainings_leave_no_process_behind(tmp_path: Path) -> None:
     marker = f"tree-{os.getpid()}-{time.monotonic_ns()}"
     spec = write_spec(tmp_path / "spec.yaml", deepmd_spec(
-        tmp_path / "run", pop_size=3, generations=0, timeout_minutes=0.1,
+        tmp_path / "run", pop_size=3, generations=0, workers=3, timeout_minutes=0.1,  # one round: they sleep
         env={"FAULTS_FAULT": "hang_tree", "FAULTS_MARK": marker}))
     try:
         run_dir = run_in_process(spec)
