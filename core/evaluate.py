@@ -70,10 +70,10 @@ def measured(trial: Trial, raw: Mapping[str, float], objectives: Sequence[str],
         return failed(FAILED, one_line("non-finite " + ", ".join(f"{name} ({metrics[name]})" for name in bad)))
     # The failure fitness must stay worse than any result (paper, 2.2.4): a value at or above
     # MAXINT would rank behind the failures and be taken for one by every reader of the run.
-    huge = [name for name, value in zip(objectives, fitness) if abs(value) >= MAXINT]
+    huge = [name for name, value in zip(objectives, fitness) if value >= MAXINT]
     if huge:
         return failed(FAILED, one_line(", ".join(f"{name} ({metrics[name]:g})" for name in huge)
-                                       + f" at or beyond {MAXINT:.0f}, the failure fitness: measure "
+                                       + f" at or above {MAXINT:.0f}, the failure fitness: measure "
                                        "it in a larger unit"))
     return Evaluation(
         trial=trial, status=OK, reason="", fitness=fitness, metrics=metrics,

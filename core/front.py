@@ -47,8 +47,10 @@ def pareto_front(evaluations: Sequence[Evaluation]) -> list[Evaluation]:
 def normal_unit(unit: str) -> str:
     """One spelling per unit: no spaces, lower case, Å (any of its three spellings in
     Unicode: one code point of two, or A and a combining ring) and angstrom as a."""
-    unit = unicodedata.normalize("NFC", unit)
-    return "".join(unit.split()).lower().replace("angstrom", "a").replace("å", "a")
+    unit = "".join(unicodedata.normalize("NFC", unit).split())
+    if unit.startswith("MeV"):  # mega-, not milli-electronvolt: not lower-cased into meV
+        unit = "mega" + unit[1:]
+    return unit.lower().replace("angstrom", "a").replace("å", "a")
 
 
 def default_limits(objectives: Iterable[tuple[str, str]]) -> dict[str, float]:

@@ -105,8 +105,13 @@ def _register(manager: pluggy.PluginManager, plugin: object, name: str | None, w
 
 
 def protocol_methods(kind: str) -> tuple[str, ...]:
-    """The methods the protocol of ``kind`` requires (``prepare``, ``render``, ``train`` of a
-    trainer); its properties are left out (an attrs field may provide one)."""
+    """The methods a registered class of ``kind`` must have: those of its protocol (its
+    properties left out: an attrs field may provide one), but of a trainer ``prepare``
+    alone.  A trainer's ``render`` and ``train`` are called on what ``prepare`` returns,
+    which may be another class (checked then, by the driver), so a settings class
+    without them is a working plugin."""
+    if kind == "trainers":
+        return ("prepare",)
     protocol = PROTOCOLS[kind]
     return tuple(name for name, value in vars(protocol).items()
                  if not name.startswith("_") and callable(value))

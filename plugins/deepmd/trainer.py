@@ -21,7 +21,7 @@ import attrs
 from dnnp_hpo import training
 from dnnp_hpo.errors import SpecError, TrainingFailed
 from dnnp_hpo.evaluation import Trial
-from dnnp_hpo.front import normal_unit
+from dnnp_hpo.front import DEFAULT_ACCURACY, normal_unit
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.training import is_count
 
@@ -84,14 +84,17 @@ COLUMN_UNITS = {"e": "eV/atom", "f": "eV/A"}
 
 def check_units(run: RunContext, metrics: Mapping[str, str]) -> None:
     """SpecError if an objective read from an energy or force column is given another unit
-    (``meV/atom``): the values stay DeePMD-kit's eV, so the label would be wrong, and the
-    chemical accuracy for that unit (4 meV/atom) would call every model accurate."""
+    that has a default chemical accuracy (``meV/atom``): the values stay DeePMD-kit's eV,
+    so that limit (4 meV/atom) would call every model accurate.  Other spellings
+    (``eV Å^-1``) are the user's label, which no limit reads.  No key: the objective's
+    unit is outside the ``trainer`` block, and the line names it."""
     for objective in run.experiment.objectives:
         unit = COLUMN_UNITS.get(column_term(metrics.get(objective.name, "")) or "")
-        if unit and objective.unit and normal_unit(objective.unit) != normal_unit(unit):
-            raise SpecError(f"{metrics[objective.name]} in lcurve.out is in {unit} (DeePMD-kit's unit, read as "
-                            f"it is), but objective {objective.name} has unit {objective.unit!r}: give it unit "
-                            f"{unit}", f"metrics.{objective.name}")
+        given = normal_unit(objective.unit)
+        if unit and given in DEFAULT_ACCURACY and given != normal_unit(unit):
+            raise SpecError(f"objective {objective.name} has unit {objective.unit!r}, but it is read from "
+                            f"{metrics[objective.name]} of lcurve.out, in {unit} (DeePMD-kit's unit, read as it "
+                            f"is): give it unit {unit}")
 
 
 #: ``dp``'s flags naming the TensorFlow backend (deepmd/main.py; ``--backend`` takes the names too)
@@ -226,7 +229,8 @@ def check_sel(data: Mapping[str, Any], command: Sequence[str], where: str) -> No
     """SpecError for ``--skip-neighbor-stat`` with a ``sel`` of ``"auto"``: DeePMD-kit sets
     such a sel from the neighbour statistics the flag skips, and every training failed
     (a TypeError from numpy, which says nothing of why)."""
-    if "--skip-neighbor-stat" in command and _auto_sel(data.get("model")):
+    # in any argument: a wrapper's one (bash -c "dp ... --skip-neighbor-stat") as well
+    if any("--skip-neighbor-stat" in arg for arg in command) and _auto_sel(data.get("model")):
         raise SpecError(f"{where}: the model's sel is \"auto\", which DeePMD-kit works out from the "
                         "neighbour statistics that --skip-neighbor-stat skips: every training would fail; "
                         "drop the flag or give sel as numbers", "command")

@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 
 from dnnp_hpo.errors import SpecError, TrainingFailed, exit_call
-from dnnp_hpo.evaluation import Trial
+from dnnp_hpo.evaluation import ERROR, Trial
 from dnnp_hpo.hookspecs import hookimpl
 from dnnp_hpo.run import RunContext
 
@@ -91,7 +91,7 @@ class PreparedFunction(FunctionTrainer):
         try:
             values = list(load_callable(self.callable)(dict(trial.params)))
         except SystemExit as exc:  # core would catch it too; here the reason names the callable
-            raise TrainingFailed(f"{self.callable} called {exit_call(exc)}") from None
+            raise TrainingFailed(f"{self.callable} called {exit_call(exc)}", status=ERROR) from None
         if len(values) != len(self.objectives):
             raise TrainingFailed(
                 f"{self.callable} returned {len(values)} values for {len(self.objectives)} objectives"

@@ -169,4 +169,4 @@ def test_a_callable_that_calls_sys_exit_fails_its_evaluation(tmp_path, hpo_run_e
                                                     callable_="sys:exit"))
     done = run_cli(hpo_run_exe, str(spec), cwd=tmp_path, timeout=60)
     assert done.returncode == 1, done.stderr
-    assert "no evaluation succeeded (final population: 2 of 2 failed: sys:exit called sys.exit(...)" in done.stderr
+    assert "no evaluation succeeded (final population: 2 of 2 error: sys:exit called sys.exit(...)" in done.stderr

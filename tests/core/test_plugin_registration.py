@@ -43,21 +43,6 @@ WHERE = "hpo-run: the plugin 'lacking' of lacking-hpo (lacking_plugin)"
 @pytest.mark.parametrize("source, line", [
     ('''
 @attrs.frozen
-class NoTrain:
-    lr: float = 0.1
-
-    def prepare(self, run):
-        return self
-
-
-@hookimpl
-def dnnp_hpo_trainers():
-    return {"notrain": NoTrain}
-''', (f"{WHERE}: dnnp_hpo_trainers() registers 'notrain' as NoTrain, which has no method render, train: "
-      "expected a class with the methods of the Trainer protocol (prepare, render, train; see "
-      "dnnp_hpo/hookspecs.py)")),
-    ('''
-@attrs.frozen
 class Settings:
     def render(self, trial):
         return None
@@ -70,8 +55,7 @@ class Settings:
 def dnnp_hpo_trainers():
     return {"noprepare": Settings}
 ''', (f"{WHERE}: dnnp_hpo_trainers() registers 'noprepare' as Settings, which has no method prepare: "
-      "expected a class with the methods of the Trainer protocol (prepare, render, train; see "
-      "dnnp_hpo/hookspecs.py)")),
+      "expected a class with the methods of the Trainer protocol (prepare; see dnnp_hpo/hookspecs.py)")),
     ('''
 @attrs.frozen
 class Walk:
@@ -91,7 +75,7 @@ def dnnp_hpo_optimizers():
 ''', (f"{WHERE}: dnnp_hpo_optimizers() registers 'walk' as Walk, which has no method run: expected a "
       "class with the methods of the Optimizer protocol (prepare, planned_evaluations, initial_genomes, run; "
       "see dnnp_hpo/hookspecs.py)")),
-], ids=["trainer-without-render-train", "trainer-without-prepare", "optimizer-without-run"])
+], ids=["trainer-without-prepare", "optimizer-without-run"])
 def test_a_registered_class_without_its_protocols_methods_is_one_line_and_exit_2(tmp_path, source, line):
     site = distribution(tmp_path / "site", "lacking-hpo", {"lacking": "lacking_plugin"}, "lacking_plugin",
                         HEADER + source)
@@ -102,6 +86,42 @@ def test_a_registered_class_without_its_protocols_methods_is_one_line_and_exit_2
         assert done.returncode == 2, (args, done.stderr)
         assert done.stderr.splitlines() == [line], args
     assert not (tmp_path / "run").exists()
+
+
+SPLIT = HEADER + '''
+@attrs.frozen
+class Prepared:
+    lr: float
+
+    def render(self, trial):
+        return None
+
+    def train(self, trial):
+        return {"f1": trial.params["x0"], "f2": 1.0 - trial.params["x0"]}
+
+
+@attrs.frozen
+class Settings:
+    lr: float = 0.1
+
+    def prepare(self, run):
+        return Prepared(self.lr)
+
+
+@hookimpl
+def dnnp_hpo_trainers():
+    return {"split": Settings}
+'''
+
+
+def test_a_trainer_whose_prepare_returns_another_class_is_a_working_plugin(tmp_path):
+    """render and train are called on what prepare returns: a settings class without them
+    registers and runs (a review's: refusing it at registration stopped every command)."""
+    site = distribution(tmp_path / "site", "split-hpo", {"split": "split_plugin"}, "split_plugin", SPLIT)
+    spec = zdt_spec(tmp_path / "run", pop_size=2, generations=0)
+    spec["trainer"] = {"plugin": "split"}
+    done = hpo_run_with(site, str(write_spec(tmp_path / "s.yaml", spec)), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
 
 
 FORGETFUL = HEADER + '''

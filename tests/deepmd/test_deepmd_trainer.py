@@ -361,19 +361,27 @@ def test_a_relative_data_path_out_of_the_evaluation_directory_is_warned_about(tm
     assert "../data/valid" not in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("unit", ["meV/atom", "kcal/mol"])
-def test_an_objective_unit_other_than_the_columns_is_refused(tmp_path: Path, unit: str) -> None:
+@pytest.mark.parametrize(("energy", "force"), [("meV/atom", "eV/A"), ("eV/atom", "meV/Å"), ("eV/atom", "eV/atom")])
+def test_an_objective_unit_with_another_chemical_accuracy_is_refused(tmp_path: Path, energy: str, force: str) -> None:
     """A chemist's meV/atom label on lcurve.out's eV/atom values (a review's): the 4 meV/atom
     default limit then called models of 38 meV/atom accurate."""
     with pytest.raises(SpecError) as info:
-        objectives = f"objectives=[{{name: energy_rmse, unit: {unit}}}, {{name: force_rmse, unit: eV/A}}]"
-        prepare(tmp_path, overrides=[objectives])
-    assert info.value.key == "trainer.metrics.energy_rmse"
-    assert info.value.message == (f"rmse_e_val in lcurve.out is in eV/atom (DeePMD-kit's unit, read as it is), "
-                                  f"but objective energy_rmse has unit {unit!r}: give it unit eV/atom")
-    # DeePMD-kit's units, however spelt, or none, are fine
-    prepare(tmp_path, overrides=["objectives=[{name: energy_rmse, unit: eV / atom}, {name: force_rmse, unit: eV/Å}]"])
-    prepare(tmp_path, overrides=["objectives=[{name: energy_rmse}, {name: force_rmse}]"])
+        prepare(tmp_path, overrides=[(f"objectives=[{{name: energy_rmse, unit: {energy}}}, "
+                                     f"{{name: force_rmse, unit: {force}}}]")])
+    name, column, unit, given = (("energy_rmse", "rmse_e_val", "eV/atom", energy) if energy != "eV/atom"
+                                 else ("force_rmse", "rmse_f_val", "eV/A", force))
+    assert info.value.key == "trainer"
+    assert info.value.message == (f"objective {name} has unit {given!r}, but it is read from {column} of "
+                                  f"lcurve.out, in {unit} (DeePMD-kit's unit, read as it is): give it unit {unit}")
+
+
+@pytest.mark.parametrize(("energy", "force"), [("eV / atom", "eV/Å"), ("", ""), ("eV per atom", "eV Å^-1"),
+                                               ("eV/atom", "eV/Ang")])
+def test_deepmd_units_however_spelt_are_accepted(tmp_path: Path, energy: str, force: str) -> None:
+    """Only a unit with a chemical accuracy of its own is refused: others are labels (a
+    review's 'eV Å^-1' was refused by the first version of the check)."""
+    prepare(tmp_path, overrides=[(f"objectives=[{{name: energy_rmse, unit: '{energy}'}}, "
+                                 f"{{name: force_rmse, unit: '{force}'}}]")])
 
 
 def test_skip_neighbor_stat_with_an_automatic_sel_is_refused(tmp_path: Path) -> None:
@@ -386,6 +394,8 @@ def test_skip_neighbor_stat_with_an_automatic_sel_is_refused(tmp_path: Path) -> 
         prepare(tmp_path, template, command=command)
     assert info.value.key == "trainer.command"
     assert "the model's sel is \"auto\"" in info.value.message and "drop the flag" in info.value.message
+    with pytest.raises(SpecError):  # in a wrapper's command line
+        prepare(tmp_path, template, command=["bash", "-c", " ".join(command)])
     prepare(tmp_path, template, command=command[:-1])  # without the flag
     prepare(tmp_path, template.replace('"auto:1.1"', "[40]"), command=command)  # with numbers
 

@@ -287,3 +287,12 @@ def test_the_closing_line_counts_accurate_solutions_only_when_there_are_limits(t
     write_run(run, {}, {}, spec={**SPEC, "objectives": [{"name": "energy_rmse"}, {"name": "force_rmse"}]})
     assert main([str(run), "--reference", "1,1", "--out", str(tmp_path / "nolimits")]) == 0
     assert "4 solutions on the front, no chemical-accuracy limits;" in capsys.readouterr().out
+
+
+def test_default_limits_read_the_unit_not_its_case_for_mega():
+    """meV and eV are told apart case-blind (EV/ATOM is eV/atom), but MeV is mega-electronvolt:
+    lower-casing made it meV and gave it the 4 meV/atom limit (a review's)."""
+    from dnnp_hpo.front import default_limits
+
+    units = [("e", "EV / ATOM"), ("m", "meV/atom"), ("big", "MeV/atom"), ("f", "meV/\u212b")]
+    assert default_limits(units) == {"e": 0.004, "m": 4.0, "f": 40.0}
