@@ -31,8 +31,8 @@ def exit_call(exc: SystemExit) -> str:
     """``sys.exit(...)`` as it was called: a status or a message as given, anything else
     (the params dict of ``sys:exit`` as a callable) cut to ``...``."""
     code = exc.code
-    shown = code if isinstance(code, int) or code is None else shortened(code) if isinstance(code, str) else "..."
-    return f"sys.exit({shown})"
+    given = code if isinstance(code, int) or code is None else shortened(code) if isinstance(code, str) else "..."
+    return f"sys.exit({given})"
 
 
 def unreadable(exc: OSError | UnicodeDecodeError) -> str:

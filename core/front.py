@@ -56,8 +56,8 @@ def normal_unit(unit: str) -> str:
 def default_limits(objectives: Iterable[tuple[str, str]]) -> dict[str, float]:
     """The paper's chemical-accuracy limit of each ``(name, unit)`` objective whose unit is
     an energy per atom or a force in eV or meV (no limit for any other)."""
-    return {name: DEFAULT_ACCURACY[normal_unit(unit)] for name, unit in objectives
-            if normal_unit(unit) in DEFAULT_ACCURACY}
+    return {name: DEFAULT_ACCURACY[normal] for name, unit in objectives
+            if (normal := normal_unit(unit)) in DEFAULT_ACCURACY}
 
 
 def chemically_accurate(evaluation: Evaluation, objectives: Sequence[str],

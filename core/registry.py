@@ -131,13 +131,13 @@ def _registered(kind: str, impl: Any, where: str) -> Mapping[str, type]:
         return {}
     if not isinstance(table, Mapping):
         raise PluginError(f"{where}: {call} returned {shown(table)}: {expected}")
+    methods = protocol_methods(kind)
     for name, cls in table.items():
         if not isinstance(name, str) or not name:
             raise PluginError(f"{where}: {call} returned the name {shown(name)}: {expected}")
         if not (isinstance(cls, type) and attrs.has(cls)):
             raise PluginError(f"{where}: {call} registers {name!r} as {shown(cls)}: {expected} "
                               "(the class itself, decorated with @attrs.define or @attrs.frozen)")
-        methods = protocol_methods(kind)
         lacking = [m for m in methods if not callable(getattr(cls, m, None))]
         if lacking:
             protocol = PROTOCOLS[kind].__name__
