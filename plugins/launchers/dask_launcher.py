@@ -361,6 +361,16 @@ class JoinedEngine:
 
     @contextmanager
     def client(self, run: RunContext) -> Iterator[Any]:
+        from distributed.utils import silence_logging_cmgr
+
+        # distributed's INFO lines on this client's side (a comm closed, with its
+        # traceback, "Reconnecting...") are noise next to hpo-run's own line about a lost
+        # scheduler; a LocalCluster silences them the same way (silence_logs).
+        with silence_logging_cmgr(logging.WARNING), self._client(run) as client:
+            yield client
+
+    @contextmanager
+    def _client(self, run: RunContext) -> Iterator[Any]:
         from distributed import Client
 
         started = time.monotonic()
