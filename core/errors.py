@@ -3,6 +3,9 @@ failed, an engine that cannot start."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 
 def shortened(value: str, limit: int = 60) -> str:
     """``repr(value)``, cut to ``limit`` characters: a 5,000-character value stays one readable
@@ -119,17 +122,30 @@ class RecordsFailed(LaunchFailed):
     def __init__(self, path: object, exc: BaseException) -> None:
         cause = " ".join(str(getattr(exc, "strerror", None) or exc).split())
         hint = next((h for words, h in _RECORD_HINTS if words in cause.lower()), "")
+        if "disk i/o error" in cause.lower():  # SQLite's word for any failed write, a full disk's too
+            hint = _FREE_SPACE if _nearly_full(path) else " (the file system failed a write: check it)"
         super().__init__(f"cannot write {path}: {cause}{hint}; the evaluations in flight are kept: "
                          "run hpo-run again to resume")
 
+
+_FREE_SPACE = " (free space on its file system)"
 
 #: what to do about the commonest causes, by words of SQLite's or the system's message
 _RECORD_HINTS = (
     ("locked", (" (another program held the journal longer than hpo-run waits: close it, "
                 "an sqlite3 shell in a transaction or a database browser)")),
-    ("full", " (free space on its file system)"),
-    ("no space", " (free space on its file system)"),
+    ("full", _FREE_SPACE),
+    ("no space", _FREE_SPACE),
     ("readonly", " (make the run directory writable)"),
     ("read-only", " (make the run directory writable)"),
     ("permission denied", " (make the run directory writable)"),
 )
+
+
+def _nearly_full(path: object) -> bool:
+    """Whether the file system ``path`` is on has less than a MiB free (for the user; root
+    may still write into the reserved blocks, so not exactly zero)."""
+    try:
+        return shutil.disk_usage(Path(str(path)).parent).free < 2**20
+    except OSError:
+        return False

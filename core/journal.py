@@ -117,10 +117,19 @@ class Journal:
             self.db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_S)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(_SCHEMA)
-            columns = {row[1] for row in self.db.execute("PRAGMA table_info(evaluations)")}
-            if "sent_after" not in columns:  # a journal from before 2026-12-05: no birth has one
-                self.db.execute("ALTER TABLE evaluations ADD COLUMN sent_after INTEGER")
+            # One transaction: a full disk or a kill part-way leaves no table rather than
+            # some, which a resume reads as a fresh start (see _check_tables).
+            try:
+                self.db.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}")
+                columns = {row[1] for row in self.db.execute("PRAGMA table_info(evaluations)")}
+                if "sent_after" not in columns:  # a journal from before 2026-12-05: no birth has one
+                    self.db.execute("ALTER TABLE evaluations ADD COLUMN sent_after INTEGER")
+                self.db.execute("COMMIT")
+            except BaseException:
+                if self.db.in_transaction:
+                    with suppress(sqlite3.Error):  # the error that got us here is the one to show
+                        self.db.execute("ROLLBACK")
+                raise
 
     @classmethod
     def of(cls, run_dir: Path, *, readonly: bool = False) -> Journal:
@@ -326,6 +335,11 @@ def _check_tables(db: sqlite3.Connection, path: Path) -> None:
     if not tables:
         raise EmptyJournal(f"{path}: an empty journal (its driver was killed while creating it)")
     missing = [table for table in _TABLES if table not in tables]
+    if missing and tables <= set(_TABLES) and not any(
+            db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() for table in tables):
+        # Only some of our tables, all empty: left by a version that created them one by
+        # one, when the disk filled (or the driver was killed) part-way.  Nothing was run.
+        raise EmptyJournal(f"{path}: a journal its driver left half-created")
     if missing:
         raise NotAJournal(f"{path}: not a run journal (no table {missing[0]!r})")
 

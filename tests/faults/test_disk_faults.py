@@ -12,11 +12,22 @@ CAP_DAC_READ_SEARCH): the modes then apply as they do for any user.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from faults_testutil import HERE, MAXINT, assert_recorded_once, deepmd_spec, subprocess_env, write_spec
+import pytest
+from faults_testutil import (
+    HERE,
+    MAXINT,
+    assert_recorded_once,
+    deepmd_spec,
+    function_spec,
+    hpo_run,
+    subprocess_env,
+    write_spec,
+)
 from file_modes import unprivileged
 
 
@@ -89,3 +100,58 @@ def test_run_directory_turning_read_only_stops_with_one_line_and_resumes(tmp_pat
     again = hpo_run_with_observer(tmp_path, spec, "readonly", "99")  # an observer that does nothing here
     assert again.returncode == 0, again.stderr[-3000:]
     assert [e.status for e in assert_recorded_once(run_dir, 8)] == ["ok"] * 8
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A real file system of 4 MiB (tmpfs), to be filled: mounting needs root with
+    CAP_SYS_ADMIN (CI and this machine kind have it)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)],
+                             capture_output=True, text=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "--lazy", str(disk)], check=False)
+
+
+@pytest.mark.parametrize("free_kib", [64, 256])
+def test_a_full_disk_stops_with_one_line_and_the_same_command_resumes(tmp_path: Path, small_disk: Path,
+                                                                      free_kib: int) -> None:
+    """64 KiB free: the disk fills while the journal is created (its tables were created
+    one commit each, and the half-made journal was then refused for good); 256 KiB: after
+    some evaluations are recorded."""
+    run_dir = small_disk / "run"
+    spec = write_spec(tmp_path / "spec.yaml", function_spec(run_dir, pop_size=6, generations=3))
+    filler = small_disk / "filler"
+    with filler.open("wb") as out:
+        out.write(bytes(shutil.disk_usage(small_disk).free - free_kib * 1024))
+    done = hpo_run(str(spec), cwd=tmp_path)
+    assert done.returncode == 3, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr, done.stderr
+    last = done.stderr.splitlines()[-1]
+    assert last.startswith("hpo-run: the run's records could not be written: cannot write "), last
+    assert "(free space on its file system); the evaluations in flight are kept" in last, last
+    filler.unlink()
+    again = hpo_run(str(spec), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "Traceback" not in again.stderr
+    assert_recorded_once(run_dir, 6 * 4)
+
+
+def test_sqlites_disk_io_error_is_told_apart_by_the_free_space(tmp_path: Path, small_disk: Path) -> None:
+    """SQLite says "disk I/O error" for any failed write, also one on a full disk (3 of 15
+    full-disk runs in a review): the hint then follows what the file system has free."""
+    import sqlite3
+
+    from dnnp_hpo.errors import RecordsFailed
+
+    io_error = sqlite3.OperationalError("disk I/O error")
+    journal = small_disk / "journal.sqlite"
+    assert "(the file system failed a write: check it)" in str(RecordsFailed(journal, io_error))
+    with (small_disk / "filler").open("wb") as out:
+        out.write(bytes(shutil.disk_usage(small_disk).free))
+    assert "disk I/O error (free space on its file system); the evaluations" in str(RecordsFailed(journal, io_error))

@@ -128,3 +128,60 @@ def test_what_is_not_a_journal_is_refused_and_nothing_is_created(tmp_path):
         Journal.of(other, readonly=True)
     assert [p.name for p in other.iterdir()] == ["journal.sqlite"]
 
+
+
+CREATE_UNDER_LIMIT = """
+import resource, signal, sys
+from pathlib import Path
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG), as on a full disk
+limit = int(sys.argv[2])
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+from dnnp_hpo.journal import Journal
+try:
+    Journal.of(Path(sys.argv[1])).close()
+except Exception as exc:
+    print(type(exc).__name__, exc)
+    sys.exit(3)
+"""
+
+
+def test_a_journal_whose_creation_fails_part_way_is_read_as_empty(tmp_path):
+    """The disk filled while the schema was written: each CREATE was its own commit, so
+    the journal kept some tables, and the same command then refused it for good ("not a
+    run journal (no table 'evaluations')"). Real write failures: the process's file-size
+    limit stops SQLite's writes as a full disk would."""
+    failed = 0
+    for limit in range(0, 40_000, 2048):
+        run_dir = tmp_path / f"limit-{limit}"
+        run_dir.mkdir()
+        done = subprocess.run([sys.executable, "-c", CREATE_UNDER_LIMIT, str(run_dir), str(limit)],
+                              capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode in (0, 3), done.stderr
+        failed += done.returncode == 3
+        try:
+            with Journal.of(run_dir, readonly=True) as journal:  # whole, or nothing to read
+                assert journal.meta("spec", None) is None
+        except EmptyJournal:
+            pass
+        with Journal.of(run_dir) as journal:  # what a resume (a fresh start) then does
+            journal.set_meta("spec", {"seed": 1})
+        with Journal.of(run_dir, readonly=True) as journal:
+            assert journal.meta("spec") == {"seed": 1}
+    assert failed >= 3, "the limits should stop the journal's creation part-way"
+
+
+def test_a_half_created_journal_of_an_older_version_is_a_fresh_start_not_a_refusal(tmp_path):
+    """Journals that older versions left with some of the tables, none holding a row."""
+    run_dir = tmp_path / "half"
+    run_dir.mkdir()
+    db = sqlite3.connect(run_dir / "journal.sqlite")
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.commit()
+    with pytest.raises(EmptyJournal, match="half-created"):
+        Journal.of(run_dir, readonly=True)
+    db.execute("INSERT INTO meta VALUES ('spec', '{}')")  # a row: something was recorded, so not ours to drop
+    db.commit()
+    db.close()
+    with pytest.raises(NotAJournal, match="no table 'evaluations'") as refused:
+        Journal.of(run_dir, readonly=True)
+    assert not isinstance(refused.value, EmptyJournal)
