@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import signal
 import sys
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,12 +13,11 @@ from rich.console import Console
 from rich.table import Table
 
 from dnnp_hpo.driver import check_run_dir, dry_run_trials, execute, prepare_run
-from dnnp_hpo.errors import LaunchFailed, PluginError, SpecError, described
+from dnnp_hpo.errors import LaunchFailed, PluginError, SpecError
 from dnnp_hpo.evaluation import Evaluation, Member, failure_summary
 from dnnp_hpo.front import chemically_accurate, default_limits, format_value, pareto_front
 from dnnp_hpo.hookspecs import Trainer
 from dnnp_hpo.notice import notice
-from dnnp_hpo.process import STOP_SIGNALS
 from dnnp_hpo.registry import KINDS, Registry, kind_name, load_registry
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.runlock import RunLock, check_free
@@ -28,7 +25,6 @@ from dnnp_hpo.runlock import RunLock, check_free
 EXIT_NOTHING_SUCCEEDED = 1  #: the search ran to its end and no evaluation succeeded
 EXIT_BAD_INPUT = 2
 EXIT_LAUNCH_FAILED = 3
-EXIT_INTERNAL_ERROR = 4  #: an unexpected exception: a bug in dnnp-hpo or in a plugin
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -187,61 +183,3 @@ def run_search(run: RunContext, trainer: Trainer, registry: Registry, console: C
         if run.moved:
             console.print(f"  where it runs changed ({', '.join(run.moved)}), not what it searches")
     return execute(run, trainer, registry)
-
-
-class Stopped(KeyboardInterrupt):
-    """SIGTERM or SIGHUP: the run stops as on Ctrl-C, and exits with 128 + the signal."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
-def _stop_once(signum: int, frame: object) -> None:
-    """The first stop signal stops the run; those after it are ignored, so that they cannot
-    cut short the stopping: a second Ctrl-C used to end hpo-run by SIGINT half-way
-    through it."""
-    for each in STOP_SIGNALS:
-        # A handler that does nothing, not SIG_IGN: a process started while the run stops
-        # (a worker Dask starts again) would inherit SIG_IGN, and its trainings with it,
-        # which the time limit stops with SIGTERM first.
-        signal.signal(each, _ignore)
-    raise KeyboardInterrupt if signum == signal.SIGINT else Stopped(signum)
-
-
-def _ignore(signum: int, frame: object) -> None:
-    """Further stop signals while the run stops."""
-
-
-def internal_error(prog: str, exc: BaseException) -> str:
-    """The last line after the traceback of an unexpected exception: what it was, in one line."""
-    return (f"{prog}: internal error: {described(exc)} "
-            "(a bug in dnnp-hpo or in a plugin: the traceback above says where)")
-
-
-def entry_point() -> None:
-    """Console script: exit with main()'s status.
-
-    An exception nothing expected (a plugin's ``prepare``, ``render`` or observer hook
-    that raises, a bug of dnnp-hpo) keeps its traceback, which is what its author needs,
-    then ends with one line saying so and exit status 4: status 1 means the search ran to
-    its end and nothing succeeded, which a script reads differently."""
-    # SIGTERM and SIGHUP too: at their defaults they ended hpo-run at once and left a Parsl
-    # run's batch jobs and interchange running until their walltime.  One that comes while
-    # a local Dask cluster starts waits until it has started (dask_launcher).
-    for each in STOP_SIGNALS:
-        # One ignored already stays so: `nohup hpo-run ...` must outlive the session.
-        if signal.getsignal(each) is not signal.SIG_IGN:
-            signal.signal(each, _stop_once)
-    try:
-        sys.exit(main())
-    except Stopped as stop:
-        print(f"hpo-run: stopped by {signal.Signals(stop.signum).name}", file=sys.stderr)
-        sys.exit(128 + stop.signum)
-    except KeyboardInterrupt:
-        print("hpo-run: interrupted", file=sys.stderr)
-        sys.exit(130)
-    except Exception as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are not Exceptions
-        traceback.print_exc()
-        print(internal_error("hpo-run", exc), file=sys.stderr, flush=True)
-        sys.exit(EXIT_INTERNAL_ERROR)

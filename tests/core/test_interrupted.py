@@ -198,3 +198,48 @@ def test_a_run_under_nohup_outlives_the_session(tmp_path, hpo_run_exe) -> None:
     assert driver.returncode == 0, stderr
     with Journal.of(run_dir, readonly=True) as journal:
         assert journal.meta("finished", False) and len(journal.evaluations()) == 12
+
+
+def _catches(pid: int, number: int) -> bool:
+    """Whether the process has a handler of its own for signal ``number`` (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) >> (number - 1) & 1)
+    return False
+
+
+def _numpy_loaded(pid: int) -> bool:
+    return "_multiarray_umath" in Path(f"/proc/{pid}/maps").read_text()
+
+
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGHUP", "SIGTERM"])
+def test_a_stop_while_hpo_run_imports_its_modules_is_one_line(tmp_path, hpo_run_exe, stop: str) -> None:
+    """hpo-run took its stop signals only once numpy, rich and cattrs were imported (about
+    half a second): a Ctrl-C then gave a traceback from inside an import, SIGTERM and
+    SIGHUP ended it without a line.  The signal is sent as soon as hpo-run catches SIGTERM,
+    and counts only when numpy is not yet loaded then (its library is not in the maps)."""
+    spec = write_spec(tmp_path / "s.yaml", zdt_spec(tmp_path / "run", pop_size=4, generations=1, workers=1))
+    during_imports = 0
+    for _attempt in range(5):
+        driver = subprocess.Popen(from_a_terminal([str(hpo_run_exe), str(spec), "--dry-run"]), cwd=tmp_path,
+                                  env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  start_new_session=True)
+        try:
+            while driver.poll() is None and not _catches(driver.pid, signal.SIGTERM):
+                time.sleep(0.0005)
+            if driver.poll() is not None:
+                continue  # ended first (a dry run is short): this attempt tells nothing
+            early = not _numpy_loaded(driver.pid)
+            _send(driver, stop)
+            _, stderr = driver.communicate(timeout=60)
+        finally:
+            if driver.poll() is None:
+                os.killpg(driver.pid, signal.SIGKILL)
+        if not early:
+            continue
+        during_imports += 1
+        number = getattr(signal, stop)
+        assert driver.returncode == (130 if stop == "SIGINT" else 128 + number), stderr
+        assert stderr.strip().splitlines() == [_last_line(stop)], stderr
+    assert during_imports >= 2, "hpo-run should catch stop signals before it imports numpy"
+    assert not (tmp_path / "run").exists(), "nothing was started"

@@ -28,7 +28,7 @@ from dnnp_hpo.registry import load_registry
 
 PACKAGE = Path(__file__).resolve().parent / "pkg"
 MAXINT = 2147483647.0
-HPO_RUN = "import sys; from dnnp_hpo.cli import entry_point; sys.argv[0] = 'hpo-run'; entry_point()"
+HPO_RUN = "import sys; from dnnp_hpo.entry import hpo_run; sys.argv[0] = 'hpo-run'; hpo_run()"
 
 
 def run(argv: list[str], cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess:

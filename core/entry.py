@@ -1,0 +1,105 @@
+"""The console scripts' outermost frame, which imports nothing heavy.
+
+hpo-run's stop signals are handled from its first moment: importing numpy, rich and
+cattrs takes about half a second, in which a Ctrl-C used to print a traceback from inside
+an import and SIGTERM or SIGHUP ended hpo-run without a line.  Every command ends the
+same way on Ctrl-C (one line, exit 130) and on an exception nothing expected (its
+traceback, one line, exit 4).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import traceback
+from collections.abc import Callable
+from typing import NoReturn
+
+from dnnp_hpo.errors import described
+from dnnp_hpo.process import STOP_SIGNALS
+
+#: an unexpected exception: a bug in dnnp-hpo or in a plugin.  Not 1: for hpo-run that
+#: means the search ran to its end and nothing succeeded, which a script reads differently.
+EXIT_INTERNAL_ERROR = 4
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: the run stops as on Ctrl-C, and exits with 128 + the signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop_once(signum: int, frame: object) -> None:
+    """The first stop signal stops the run; those after it are ignored, so that they cannot
+    cut short the stopping: a second Ctrl-C used to end hpo-run by SIGINT half-way
+    through it."""
+    for each in STOP_SIGNALS:
+        # A handler that does nothing, not SIG_IGN: a process started while the run stops
+        # (a worker Dask starts again) would inherit SIG_IGN, and its trainings with it,
+        # which the time limit stops with SIGTERM first.
+        signal.signal(each, _ignore)
+    raise KeyboardInterrupt if signum == signal.SIGINT else Stopped(signum)
+
+
+def _ignore(signum: int, frame: object) -> None:
+    """Further stop signals while the run stops."""
+
+
+def internal_error(prog: str, exc: BaseException) -> str:
+    """The last line after the traceback of an unexpected exception: what it was, in one line."""
+    return (f"{prog}: internal error: {described(exc)} "
+            "(a bug in dnnp-hpo or in a plugin: the traceback above says where)")
+
+
+def _exit_with(prog: str, main: Callable[[], int]) -> NoReturn:
+    """Exit with ``main()``'s status; an exception nothing expected (a plugin's hook that
+    raises, a bug of dnnp-hpo) keeps its traceback, which is what its author needs."""
+    try:
+        sys.exit(main())
+    except Stopped as stop:
+        print(f"{prog}: stopped by {signal.Signals(stop.signum).name}", file=sys.stderr)
+        sys.exit(128 + stop.signum)
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are not Exceptions
+        traceback.print_exc()
+        print(internal_error(prog, exc), file=sys.stderr, flush=True)
+        sys.exit(EXIT_INTERNAL_ERROR)
+
+
+def hpo_run() -> NoReturn:
+    # SIGTERM and SIGHUP too: at their defaults they ended hpo-run at once and left a Parsl
+    # run's batch jobs and interchange running until their walltime.  One that comes while
+    # a local Dask cluster starts waits until it has started (dask_launcher).
+    for each in STOP_SIGNALS:
+        # One ignored already stays so: `nohup hpo-run ...` must outlive the session.
+        if signal.getsignal(each) is not signal.SIG_IGN:
+            signal.signal(each, _stop_once)
+
+    def main() -> int:
+        from dnnp_hpo.cli import main
+
+        return main()
+
+    _exit_with("hpo-run", main)
+
+
+def hpo_report() -> NoReturn:
+    def main() -> int:
+        from dnnp_hpo.report.cli import main
+
+        return main()
+
+    _exit_with("hpo-report", main)
+
+
+def hpo_demo_data() -> NoReturn:
+    def main() -> int:
+        from dnnp_hpo.plugins.deepmd.demo_data import main
+
+        return main()
+
+    _exit_with("hpo-demo-data", main)
