@@ -57,7 +57,13 @@ def _exit_with(prog: str, main: Callable[[], int]) -> NoReturn:
     """Exit with ``main()``'s status; an exception nothing expected (a plugin's hook that
     raises, a bug of dnnp-hpo) keeps its traceback, which is what its author needs."""
     try:
-        sys.exit(main())
+        status = main()
+        for each in STOP_SIGNALS:
+            # The work is done: a stop signal from here on (the interpreter's shutdown)
+            # would only turn a finished run's status into a death by signal, without a line.
+            if signal.getsignal(each) is _stop_once:
+                signal.signal(each, _ignore)
+        sys.exit(status)
     except Stopped as stop:
         print(f"{prog}: stopped by {signal.Signals(stop.signum).name}", file=sys.stderr)
         sys.exit(128 + stop.signum)

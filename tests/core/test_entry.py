@@ -1,0 +1,57 @@
+"""core/entry.py, the console scripts' outermost frame, in this process."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from dnnp_hpo import entry
+
+
+@pytest.fixture
+def stop_handlers():
+    before = {each: signal.getsignal(each) for each in entry.STOP_SIGNALS}
+    yield
+    for each, handler in before.items():
+        signal.signal(each, handler)
+
+
+def test_a_stop_signal_after_the_work_is_done_leaves_its_status(stop_handlers) -> None:
+    """A Ctrl-C while the interpreter shuts down after a finished run ended it by SIGINT,
+    without a line (3 of 10 in a review): once main has returned, stop signals are ignored."""
+    for each in entry.STOP_SIGNALS:
+        signal.signal(each, entry._stop_once)
+    with pytest.raises(SystemExit) as done:
+        entry._exit_with("hpo-run", lambda: 0)
+    assert done.value.code == 0
+    for each in entry.STOP_SIGNALS:
+        assert signal.getsignal(each) is entry._ignore
+        signal.raise_signal(each)  # handled, and nothing raised
+
+
+def test_a_stop_signal_while_main_works_is_one_line_and_its_status(stop_handlers, capsys) -> None:
+    for each in entry.STOP_SIGNALS:
+        signal.signal(each, entry._stop_once)
+
+    def main() -> int:
+        signal.raise_signal(signal.SIGHUP)
+        return 0
+
+    with pytest.raises(SystemExit) as done:
+        entry._exit_with("hpo-run", main)
+    assert done.value.code == 128 + signal.SIGHUP
+    assert capsys.readouterr().err == "hpo-run: stopped by SIGHUP\n"
+
+
+def test_an_unexpected_exception_is_its_traceback_then_one_line_and_exit_4(capsys) -> None:
+    def main() -> int:
+        raise KeyError("went wrong")
+
+    with pytest.raises(SystemExit) as done:
+        entry._exit_with("hpo-report", main)
+    assert done.value.code == entry.EXIT_INTERNAL_ERROR == 4
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback") and "in main" in err
+    assert err.splitlines()[-1] == ("hpo-report: internal error: KeyError: 'went wrong' "
+                                    "(a bug in dnnp-hpo or in a plugin: the traceback above says where)")
