@@ -493,12 +493,27 @@ class SpecLoader(yaml.SafeLoader):
             return sign * int(digits, 8)
         try:
             value = super().construct_yaml_int(node)
-        except ValueError:
-            value = None
-        if value is None or (limit and value.bit_length() > limit * math.log2(10) + 1):
+        except ValueError:  # `!!int abc`: text under an explicit tag (plain text is never an int)
+            raise _SpecYAMLError(problem=f"!!int {shortened(text)} is not a whole number",
+                                 problem_mark=node.start_mark) from None
+        if limit and value.bit_length() > limit * math.log2(10) + 1:
             raise _SpecYAMLError(problem=f"expected a whole number of at most {limit} digits",
                                  problem_mark=node.start_mark)
         return value
+
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        # PyYAML's constructors raise what Python does on an explicit tag whose text is not
+        # of its type (`!!float abc`: ValueError, `!!bool 2`: KeyError, `!!timestamp
+        # 2020-13-45`): a traceback, where it is a YAML mistake at a line.
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError) as exc:
+            tag = node.tag.removeprefix("tag:yaml.org,2002:")
+            value = node.value if isinstance(node, yaml.ScalarNode) else ""
+            why = f" ({' '.join(str(exc).split())})" if isinstance(exc, ValueError) else ""
+            raise _SpecYAMLError(problem=f"!!{tag} {shortened(value)} is not a {tag} value{why}",
+                                 problem_mark=node.start_mark) from None
 
 
 SpecLoader.add_constructor("tag:yaml.org,2002:int", SpecLoader.construct_yaml_int)
@@ -544,6 +559,8 @@ def _yaml_problem(exc: yaml.YAMLError, text: str = "") -> str:
     if isinstance(exc, yaml.composer.ComposerError) and "single document" in str(exc.context):
         return f"{where}: expected one YAML document, found a second".lstrip()
     problem = " ".join(str(getattr(exc, "problem", None) or "").split())
+    if not where:  # "nested too deeply": no line to name
+        return f": {problem}" if problem else ""
     return f"{where}: {problem}".lstrip() if problem else where.lstrip()
 
 
@@ -570,7 +587,8 @@ def read_yaml(path: Path) -> dict[str, Any]:
     try:
         data = parse_yaml(text)
     except yaml.YAMLError as exc:
-        raise SpecError(f"not valid YAML {_yaml_problem(exc, text)}".rstrip(), file=str(path)) from None
+        raise SpecError(f"not valid YAML{_yaml_problem(exc, text).replace('at line', ' at line', 1)}",
+                        file=str(path)) from None
     if not isinstance(data, dict):
         raise SpecError("expected a YAML mapping of the keys " + ", ".join(TOP_LEVEL_KEYS), file=str(path))
     return data
@@ -588,7 +606,7 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
     try:
         value = parse_yaml(text)
     except yaml.YAMLError as exc:
-        problem = _yaml_problem(exc, text).removeprefix("at line 1: ").removeprefix("at line 1")
+        problem = _yaml_problem(exc, text).removeprefix("at line 1: ").removeprefix("at line 1").removeprefix(": ")
         raise SpecError(f"{shown}: the value is not valid YAML{': ' + problem if problem else ''}") from None
     node: Any = data
     for i, part in enumerate(parts[:-1]):

@@ -310,6 +310,8 @@ def test_a_run_dir_whose_journal_is_not_one_is_refused(tmp_path, spec_file, caps
     # A full-width digit is a digit to str.isdigit() and int(), not a list index.
     ("objectives.\uff11.name=x", None, ["objectives is a list of 2", "got '\uff11'"]),
     (".seed=1", None, ["--set '.seed=1': empty key in the path"]),
+    ("seed=!!float abc", None, ["the value is not valid YAML: !!float 'abc' is not a float value"]),
+    pytest.param("seed=" + "[" * 2000, None, ["the value is not valid YAML: nested too deeply"], id="seed=[x2000"),
     ("optimizer..pop_size=4", None, ["--set 'optimizer..pop_size=4': empty key in the path"]),
 ])
 def test_bad_override(tmp_path, spec_file, capsys, assignment, key, words):
@@ -340,9 +342,20 @@ def test_bad_override(tmp_path, spec_file, capsys, assignment, key, words):
     (lambda text: text.replace("seed: 7", "seed: 1:30"), ["1:30 is ambiguous (YAML 1.1 reads it as 90"]),
     # a control character: PyYAML's ReaderError has no line; it was a bare "not valid YAML"
     (lambda text: text.replace("seed: 7", "seed: 7\x07"), ["not valid YAML at line", "'\\x07' is not allowed"]),
-    (lambda text: "name: " + "[" * 2000 + "]" * 2000 + "\n", ["nested too deeply"]),
+    (lambda text: "name: " + "[" * 2000 + "]" * 2000 + "\n", ["not valid YAML: nested too deeply"]),
+    # An explicit tag on text not of its type: PyYAML's ValueError, KeyError, ... (exit 4)
+    (lambda text: text.replace("seed: 7", "seed: !!float abc"),
+     ["not valid YAML at line", "!!float 'abc' is not a float value (could not convert"]),
+    (lambda text: text.replace("seed: 7", "seed: !!bool 2"), ["!!bool '2' is not a bool value"]),
+    (lambda text: text.replace("seed: 7", "seed: !!timestamp 2020-13-45"),
+     ["!!timestamp '2020-13-45' is not a timestamp value (month must be in 1..12)"]),
+    (lambda text: text.replace("seed: 7", "seed: !!timestamp abc"), ["!!timestamp 'abc' is not a timestamp value"]),
+    (lambda text: text.replace("seed: 7", "seed: !!float"), ["!!float '' is not a float value"]),
+    # it was "expected a whole number of at most 4300 digits"
+    (lambda text: text.replace("seed: 7", "seed: !!int abc"), ["!!int 'abc' is not a whole number"]),
 ], ids=["int-5000-digits", "hex-5000-digits", "octal-1.2-5000-digits", "octal-1.1-5000-digits", "duplicate-top-key", "duplicate-parameter", "two-documents",
-        "octal-1.1", "base-60", "control-character", "nested-2000-deep"])
+        "octal-1.1", "base-60", "control-character", "nested-2000-deep", "tag-float", "tag-bool", "tag-timestamp-month",
+        "tag-timestamp-text", "tag-float-empty", "tag-int-text"])
 def test_bad_yaml_text(tmp_path, capsys, monkeypatch, edit, words):
     text = yaml.safe_dump(zdt_spec(tmp_path / "run"), sort_keys=False)
     spec_path = tmp_path / "bad.yaml"
