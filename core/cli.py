@@ -61,9 +61,12 @@ def output_console() -> Console:
     a wide table over several lines; there is no screen to fit, so print at the
     table's natural width instead (COLUMNS, when set, still wins).
     """
-    console = Console()
+    # markup=False: what is printed holds the user's text (a run_dir, a choice, an objective
+    # name), in which rich read "[/x]" as a closing tag: a MarkupError, exit 4, at the end
+    # of a finished run.
+    console = Console(markup=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
-        console = Console(width=LOG_WIDTH)
+        console = Console(width=LOG_WIDTH, markup=False)
     return console
 
 
@@ -139,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rendered = trainer.render(trials[0])
             if rendered is not None:
                 console.print("Input of the first candidate:")
-                console.print(rendered, markup=False, highlight=False, soft_wrap=True)
+                console.print(rendered, highlight=False, soft_wrap=True)
             what = ("the run there is finished: it would only print its front" if run.finished
                     else "the run would resume there" if run.resumed else "the run would write there")
             console.print(f"The spec is valid; {run.run_dir}: {what}")

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from dnnp_hpo.evaluation import Evaluation, Member, Trial, failure_summary
@@ -83,7 +84,7 @@ class Progress:
         )
         if self.front:
             best = [
-                f"best {name}: {format_value(min(e.fitness[i] for e in self.front))}"
+                f"best {escape(name)}: {format_value(min(e.fitness[i] for e in self.front))}"
                 for i, name in enumerate(self.run.objective_names)
             ]
             table.add_row(f"front of {len(self.front)}", *best)
