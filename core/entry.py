@@ -9,6 +9,7 @@ traceback, one line, exit 4).
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import traceback
@@ -64,6 +65,12 @@ def _exit_with(prog: str, main: Callable[[], int]) -> NoReturn:
             if signal.getsignal(each) is _stop_once:
                 signal.signal(each, _ignore)
         sys.exit(status)
+    except BrokenPipeError:
+        # `hpo-run spec --dry-run | head`: the reader has what it wanted.  Quiet, as a
+        # command killed by SIGPIPE is; stdout to /dev/null, or the interpreter's own
+        # flush at exit fails again with a message.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(128 + signal.SIGPIPE)
     except Stopped as stop:
         print(f"{prog}: stopped by {signal.Signals(stop.signum).name}", file=sys.stderr)
         sys.exit(128 + stop.signum)

@@ -55,3 +55,20 @@ def test_an_unexpected_exception_is_its_traceback_then_one_line_and_exit_4(capsy
     assert err.startswith("Traceback") and "in main" in err
     assert err.splitlines()[-1] == ("hpo-report: internal error: KeyError: 'went wrong' "
                                     "(a bug in dnnp-hpo or in a plugin: the traceback above says where)")
+
+
+def test_a_reader_that_goes_away_is_not_a_traceback(tmp_path, hpo_run_exe) -> None:
+    """`hpo-run spec --dry-run | head -c 10` gave BrokenPipeError's traceback and the
+    internal-error line, exit 4: now quiet, exit 141, as a command killed by SIGPIPE."""
+    import subprocess
+
+    from hpo_testutil import subprocess_env, write_spec, zdt_spec
+
+    spec = write_spec(tmp_path / "s.yaml", zdt_spec(tmp_path / "run", pop_size=600, generations=1))  # past a pipe's 64 KiB
+    dry = subprocess.Popen([str(hpo_run_exe), str(spec), "--dry-run"], cwd=tmp_path, env={**subprocess_env(), "COLUMNS": "200"},
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert dry.stdout.read(10)
+    dry.stdout.close()  # as head does after its 10 bytes
+    stderr = dry.stderr.read().decode()
+    assert dry.wait(timeout=60) == 128 + signal.SIGPIPE, stderr
+    assert stderr == ""
