@@ -25,7 +25,7 @@ from dnnp_hpo.front import DEFAULT_ACCURACY, normal_unit
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.training import is_count
 
-from .inputcheck import check_activations, check_with_deepmd, keys_named
+from .inputcheck import check_activations, check_with_deepmd, keys_named, placeholder_keys
 from .lcurve import (
     STEP_KEYS,
     LcurveError,
@@ -281,12 +281,13 @@ class PreparedDeepmd(training.PreparedCommand):
         return the renderings (the middle first), each with what it filled in."""
         rendered = []
         samples = training.sample_params(run.space)
+        placeholders = placeholder_keys(self.template) if deepmd else {}
         for params, what in samples:
             data = self._rendered(params)
             where = f"{self.template.path}{f' ({what})' if what else ''}"
             disp_file(data, where)
             if deepmd:
-                check_with_deepmd(data, self.template.path, what)
+                check_with_deepmd(data, self.template.path, what, placeholders, set(self.settings))
             rendered.append((data, where))
         if deepmd:
             for (data, _), (params, _) in zip(rendered, samples):
