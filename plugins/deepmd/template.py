@@ -21,7 +21,7 @@ from typing import Any
 
 import attrs
 
-from dnnp_hpo.errors import SpecError, unreadable
+from dnnp_hpo.errors import SpecError, shown, unreadable
 
 _PATTERN = string.Template.pattern
 
@@ -96,8 +96,9 @@ def json_fragment(value: Any, where: Placeholder, path: str, alone_in_list: bool
     if not where.in_string:
         try:
             return json.dumps(value, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise SpecError(f"{path}: line {where.line}: ${where.name}: {exc}", "template") from None
+        except (TypeError, ValueError):
+            raise SpecError(f"{path}: line {where.line}: ${where.name}: {not_json_message(value, [where])}",
+                            "template") from None
     if isinstance(value, str):
         return json.dumps(value)[1:-1]  # the escaped characters, without the quotes
     if isinstance(value, (bool, int, float)):
@@ -111,6 +112,57 @@ def json_fragment(value: Any, where: Placeholder, path: str, alone_in_list: bool
         raise SpecError(f"{what} is a list: write ${where.name} without the quotes where a list belongs (it is "
                         "written as a JSON list; inside brackets it would be a list in a list)", "template")
     raise SpecError(f"{what} is not a string or a number: write it without the quotes", "template")
+
+
+def not_json(value: Any, seen: frozenset[int] = frozenset()) -> Any:
+    """The part of ``value`` (itself, or an item at any depth) that JSON cannot write as
+    it is: not None, true/false, a number, a string, a list or a mapping (of keys JSON
+    writes as strings), a float not finite, a list that holds itself; ``_NONE`` if there
+    is none."""
+    value = _plain(value)
+    if value is None or isinstance(value, (str, bool, int)):
+        return _NONE
+    if isinstance(value, float):
+        return _NONE if math.isfinite(value) else value
+    if not isinstance(value, (list, tuple, dict)) or id(value) in seen:
+        return value
+    inner = seen | {id(value)}
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not (key is None or isinstance(key, (str, int, float))):  # what json.dumps writes as a key
+                return key
+            if (found := not_json(item, inner)) is not _NONE:
+                return found
+        return _NONE
+    return next((found for item in value if (found := not_json(item, inner)) is not _NONE), _NONE)
+
+
+#: what :func:`not_json` returns for a value JSON can write
+_NONE = object()
+
+
+def not_json_message(value: Any, places: list[Placeholder]) -> str:
+    """What a value for the placeholders ``places`` (all of one name) must be, and what
+    it is: ``expected a number, ... , got b'abc'``."""
+    expected = ("a string or a number" if all(p.in_string for p in places)
+                else "a number, a string, true/false, a list or a mapping")
+    part = not_json(value)
+    if part is _NONE or part is value:
+        return f"expected {expected}, got {shown(value)}"
+    return f"expected {expected}, got {shown(value)}, which holds {shown(part)}"
+
+
+def check_setting_values(template: Template, settings: Mapping[str, Any]) -> None:
+    """SpecError naming ``settings.NAME`` for a setting the template uses whose value JSON
+    (so the rendered input) cannot hold: a date, bytes (``!!binary``), a set, a float
+    not finite, at any depth.  Rendering would refuse it too, naming only the template's
+    line; the spec's key is where the fix is."""
+    for name, value in settings.items():
+        places = [p for p in template.pieces if isinstance(p, Placeholder) and p.name == name]
+        if places and not_json(value) is not _NONE:
+            lines = ", ".join(str(p.line) for p in places[:3])
+            raise SpecError(f"{not_json_message(value, places)} (for ${name}, line {lines} of {template.path})",
+                            f"settings.{name}")
 
 
 def parse_template(text: str, path: str) -> Template:

@@ -40,7 +40,7 @@ from .lcurve import (
     schedule,
     undivided,
 )
-from .template import check_names, load_template, parse_rendered
+from .template import check_names, check_setting_values, load_template, parse_rendered
 
 INPUT = "input.json"
 DEFAULT_COMMAND = ("dp", "--tf", "train", INPUT)
@@ -65,6 +65,7 @@ class DeepmdTrainer(training.CommandTrainer):
         template = load_template(run.spec_relative(self.template))
         training.check_settings(run, self.settings)
         check_names(template, set(run.space.names), set(self.settings), set(training.RESERVED))
+        check_setting_values(template, self.settings)
         check_columns(self.metrics)
         check_units(run, self.metrics)
         prepared = PreparedDeepmd(**self.prepared_keys(run, template), objectives=tuple(run.objective_names),

@@ -26,7 +26,7 @@ from dnnp_hpo import training
 from dnnp_hpo.errors import SpecError, TrainingFailed
 from dnnp_hpo.evaluation import Trial
 from dnnp_hpo.plugins.deepmd.lcurve import LcurveError, fitness
-from dnnp_hpo.plugins.deepmd.template import check_names
+from dnnp_hpo.plugins.deepmd.template import check_names, check_setting_values
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import Invalid
 
@@ -66,6 +66,7 @@ class NequipTrainer(training.CommandTrainer):
         except SpecError as exc:
             hint = f" {INTERPOLATION_HINT}" if "with no value" in exc.message else ""
             raise SpecError(exc.message + hint, exc.key) from None
+        check_setting_values(template, self.settings)
         prepared = PreparedNequip(**self.prepared_keys(run, template), metrics_file=self.metrics_file)
         prepared.check_samples(run)
         training.warn_missing(run, prepared.data_paths)

@@ -67,3 +67,15 @@ def test_placeholder_keys_finds_whole_values_only() -> None:
     template = parse_template('{"a": {"b": $x, "c": "${y}", "d": "p-${z}"}, "l": [1, $w]}', "t.json")
     assert placeholder_keys(template) == {"a.b": "x", "a.c": "y", "l.1": "w"}
     assert placeholder_keys(parse_template('{"a": $x.5}', "t.json")) == {}
+
+
+def test_quickstart_setting_with_no_json_form_names_the_setting() -> None:
+    """A date (or bytes, a set) has no JSON form: before, Python's 'Object of type date is
+    not JSON serializable' at the template's line."""
+    done = hpo_run("configs/quickstart.yaml", "--dry-run", "--set", "trainer.settings.decay_steps=2020-01-01",
+                   cwd=REPO)
+    assert done.returncode == 2
+    template = REPO / "configs" / "templates" / "deepmd_se_e2_a_demo.json"
+    assert done.stderr == ("hpo-run: configs/quickstart.yaml: trainer.settings.decay_steps: expected a number, a "
+                           "string, true/false, a list or a mapping, got datetime.date(2020, 1, 1) (for "
+                           f"$decay_steps, line 25 of {template})\n")
