@@ -67,7 +67,10 @@ class SpecError(Exception):
         return SpecError(self.message, key, self.file or file)
 
     def __str__(self) -> str:
-        return ": ".join(p for p in (self.file, self.key, self.message) if p)
+        # A file or key named with a newline or an escape sequence is quoted: the message
+        # stays one line and the terminal gets no control sequence.
+        return ": ".join(p if p.isprintable() else repr(p) for p in (self.file, self.key) if p) + (
+            f": {self.message}" if self.file or self.key else self.message)
 
 
 class PluginError(Exception):

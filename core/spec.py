@@ -52,6 +52,12 @@ MAX_WORKERS = 100_000
 #: what the OS refuses in a path: longer components (NAME_MAX, in bytes) and paths (PATH_MAX)
 MAX_NAME_BYTES = 255
 MAX_PATH_BYTES = 4095
+#: most values (keys, items, scalars) a spec may hold with its aliases expanded: a real one
+#: holds hundreds; ten aliases nested ten deep hold 10**10 in a file of 1 KB, which every
+#: message quoting them, and the journal's copy of the spec, would write out whole
+MAX_SPEC_VALUES = 100_000
+#: what no key may hold: control characters (a newline split the one-line message)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class Invalid(ValueError):
@@ -642,6 +648,38 @@ def _index(items: list[Any], part: str, shown: str, where: str) -> int:
     return int(part)
 
 
+def check_text(data: Any) -> None:
+    """SpecError for what no key of any plugin can take: a NUL character in a string (no
+    path, argument or environment value can hold one), a control character in a key, or
+    aliases that expand to more than :data:`MAX_SPEC_VALUES` values."""
+    sizes: dict[int, int] = {}  # by id: an alias is the same object, counted, not walked, again
+
+    def walk(node: Any, path: tuple[str, ...]) -> int:
+        if isinstance(node, str):
+            if "\0" in node:
+                raise SpecError(f"expected text without a NUL character, got {shortened(node)}", ".".join(path))
+            return 1
+        if not isinstance(node, (dict, list)):
+            return 1
+        if id(node) in sizes:
+            return sizes[id(node)]
+        sizes[id(node)] = 1  # a recursive alias ends here (and is refused later by its key)
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        size = 1
+        for key, value in items:
+            if isinstance(node, dict) and isinstance(key, str) and _CONTROL.search(key):
+                raise SpecError(f"expected a key without control characters, got {shortened(key)}",
+                                ".".join(path))
+            size += walk(value, (*path, str(key)))
+            if size > MAX_SPEC_VALUES:
+                raise SpecError(f"more than {MAX_SPEC_VALUES:,} values once its aliases are expanded: "
+                                "expected an experiment spec", ".".join(path))
+        sizes[id(node)] = size
+        return size
+
+    walk(data, ())
+
+
 def structure_experiment(data: Mapping[str, Any], registry: Registry) -> Experiment:
     """Turn the raw mapping into an :class:`Experiment`; SpecError names the key."""
     data = dict(data)
@@ -704,6 +742,7 @@ def load_experiment(path: Path, registry: Registry, overrides: tuple[str, ...] =
     try:
         for assignment in overrides:
             apply_override(data, assignment)
+        check_text(data)
         return structure_experiment(data, registry), data
     except SpecError as exc:
         raise exc.located(str(path)) from None

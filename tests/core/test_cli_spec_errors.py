@@ -140,6 +140,12 @@ BAD_SPECS = [
      ["at most 4095 bytes"]),
     # No run_dir: runs/<name>; RunLock left an empty runs/ behind.
     ("name-too-long", lambda s: _set(_del(s, "run_dir"), "name", "n" * 300), "name", ["at most 255 bytes"]),
+    # No path, argument or environment value can hold NUL: Path.resolve raised ValueError
+    # (exit 4), or every training failed after --dry-run passed.
+    ("nul-in-a-string", lambda s: _set(s, "launcher.local_directory", "a\0b"), "launcher.local_directory",
+     ["expected text without a NUL character, got 'a\\x00b'"]),
+    ("control-character-in-a-key", lambda s: _set(s, "optimizer.zz\x1b[2J", 1), "optimizer",
+     ["expected a key without control characters, got 'zz\\x1b[2J'"]),
 ]
 
 #: run through the real console script in a subprocess; the rest in-process
@@ -343,6 +349,10 @@ def test_bad_override(tmp_path, spec_file, capsys, assignment, key, words):
     # a control character: PyYAML's ReaderError has no line; it was a bare "not valid YAML"
     (lambda text: text.replace("seed: 7", "seed: 7\x07"), ["not valid YAML at line", "'\\x07' is not allowed"]),
     (lambda text: "name: " + "[" * 2000 + "]" * 2000 + "\n", ["not valid YAML: nested too deeply"]),
+    # Ten aliases of ten, nested: 10**9 values from 500 bytes, quoted whole in a message (GBs).
+    (lambda text: text.replace("seed: 7", "seed: [&a0 ha" + "".join(
+        f", &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 10)) + "]"),
+     ["more than 100,000 values once its aliases are expanded"]),
     # An explicit tag on text not of its type: PyYAML's ValueError, KeyError, ... (exit 4)
     (lambda text: text.replace("seed: 7", "seed: !!float abc"),
      ["not valid YAML at line", "!!float 'abc' is not a float value (could not convert"]),
@@ -354,7 +364,7 @@ def test_bad_override(tmp_path, spec_file, capsys, assignment, key, words):
     # it was "expected a whole number of at most 4300 digits"
     (lambda text: text.replace("seed: 7", "seed: !!int abc"), ["!!int 'abc' is not a whole number"]),
 ], ids=["int-5000-digits", "hex-5000-digits", "octal-1.2-5000-digits", "octal-1.1-5000-digits", "duplicate-top-key", "duplicate-parameter", "two-documents",
-        "octal-1.1", "base-60", "control-character", "nested-2000-deep", "tag-float", "tag-bool", "tag-timestamp-month",
+        "octal-1.1", "base-60", "control-character", "nested-2000-deep", "alias-bomb", "tag-float", "tag-bool", "tag-timestamp-month",
         "tag-timestamp-text", "tag-float-empty", "tag-int-text"])
 def test_bad_yaml_text(tmp_path, capsys, monkeypatch, edit, words):
     text = yaml.safe_dump(zdt_spec(tmp_path / "run"), sort_keys=False)

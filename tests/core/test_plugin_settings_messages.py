@@ -123,6 +123,11 @@ def test_a_string_that_is_no_number_is_quoted_once(tmp_path):
     ("trainer.paths=3", "trainer.paths: expected a list of strings, got 3"),
     ("trainer.env=[A]", "trainer.env: expected a mapping of variable names to values, got ['A']"),
     ("trainer.env.A=[1]", "trainer.env.A: expected a string or a number, got [1]"),
+    # what no environment can hold: every training was an error after --dry-run passed
+    ("trainer.env={A=B: 1}", "trainer.env: expected a variable name (not empty, without '=' or NUL), got 'A=B'"),
+    ("trainer.env={'': 1}", "trainer.env: expected a variable name (not empty, without '=' or NUL), got ''"),
+    ('trainer.env.A="1\\0"', "trainer.env.A: expected text without a NUL character, got '1\\x00'"),
+    ('trainer.command=[dp, "a\\0b"]', "trainer.command.1: expected text without a NUL character, got 'a\\x00b'"),
     # the dict type refuses it before the converter sees it
     ("trainer.settings=[1]", "trainer.settings: expected a mapping, got [1]"),
     ("trainer.metrics.runtime=x", "trainer.metrics.runtime: reserved for the wall time of the training"),
