@@ -2,7 +2,8 @@
 # configs/slurm/frontier-dask.sbatch, which set SPEC, VENV, WORKDIR, SCRATCH and NODES and
 # then source this file.  It starts the Dask scheduler and one worker per compute node
 # here, runs hpo-run, and stops them (also when hpo-run fails); the exit status is
-# hpo-run's.
+# hpo-run's, or 2 for a NODES that is no whole number of at least 1 (before anything
+# starts), or 3 when the job's certificate or the scheduler cannot be made.
 #
 # Every Dask listener binds to 127.0.0.1 with a free port, and every Dask connection is
 # TLS with this job's own throw-away certificate: the scheduler, its workers and hpo-run
@@ -59,6 +60,11 @@ Client(scheduler_file=sys.argv[1], timeout=30).shutdown()" "$SCHEDULER_FILE" >/d
 }
 trap shutdown_dask EXIT
 
+# The spec's launcher block joined to this job's scheduler: a laptop spec's local keys
+# (workers: 2) dropped, its wait_timeout and shutdown kept.  Before anything starts: a
+# NODES that is no count of nodes ends the job here (batch_block's one line, exit 2).
+LAUNCHER=$(python -m dnnp_hpo.plugins.launchers.batch_block "$SPEC" "$SCHEDULER_FILE" "$NODES")
+
 # Logs are appended: a resumed job (same WORKDIR) keeps the killed job's logs.
 echo "=== job ${JOB_ID:-local} $(date '+%F %T')" >>"$WORKDIR/dask-scheduler.log"
 # shellcheck disable=SC2086  # the *_ARGS are lists of words
@@ -86,9 +92,6 @@ for i in $(seq 1 "$NODES"); do
     PIDS+=($!)
 done
 
-# The spec's launcher block joined to this job's scheduler: a laptop spec's local keys
-# (workers: 2) dropped, its wait_timeout and shutdown kept.
-LAUNCHER=$(python -m dnnp_hpo.plugins.launchers.batch_block "$SPEC" "$SCHEDULER_FILE" "$NODES")
 status=0
 hpo-run "$SPEC" --set run_dir="$WORKDIR/run" --set launcher="$LAUNCHER" || status=$?
 exit "$status"

@@ -77,6 +77,22 @@ def test_a_scheduler_that_cannot_start_is_reported_at_once(tmp_path: Path, worke
     print(f"reported after {time.monotonic() - started:.1f} s")
 
 
+@pytest.mark.parametrize("script", BATCH_SCRIPTS, ids=lambda p: p.name)
+def test_a_nodes_that_is_no_count_ends_the_job_before_anything_starts(script: Path, tmp_path: Path,
+                                                                      worker_env) -> None:
+    """NODES=abc: Slurm's script printed seq's error before batch_block's line, after the
+    scheduler had started; Summit's set NODES=1 silently after a shell error."""
+    spec = write_spec(tmp_path / "small.yaml", launcher={"plugin": "dask", "workers": 2})
+    env = {**_batch_env(worker_env, tmp_path, spec, tmp_path / "job"), "NODES": "abc"}
+    done = subprocess.run(["bash", str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120, start_new_session=True, check=False)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == ("batch_block: NODES (the number of compute nodes, one Dask worker each) is 'abc': "
+                           "expected a whole number, 1 or more\n")
+    assert not (tmp_path / "job" / "dask-scheduler.log").exists(), "no scheduler started"
+    assert not (tmp_path / "scratch").exists()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("script", BATCH_SCRIPTS, ids=lambda p: p.name)
 def test_batch_script_runs_and_cleans_up(script: Path, tmp_path: Path, worker_env) -> None:
