@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -19,9 +20,11 @@ from dnnp_hpo.journal import (
     FILENAME,
     INTERRUPTED,
     RUNNING,
+    DamagedJournal,
     EmptyJournal,
     Journal,
     JournalRecorder,
+    NewerJournal,
     NotAJournal,
 )
 from dnnp_hpo.registry import Registry
@@ -43,7 +46,7 @@ def prepare_run(spec_path: Path, registry: Registry, overrides: Sequence[str] = 
     Every user mistake comes out as a SpecError naming the file and the key.
     """
     experiment, raw = load_experiment(spec_path, registry, tuple(overrides))
-    run_dir = Path(experiment.run_dir or f"runs/{experiment.name}").expanduser().resolve()
+    run_dir = _run_dir(Path(experiment.run_dir or f"runs/{experiment.name}").expanduser(), str(spec_path))
     run = RunContext(experiment=experiment, spec_path=spec_path, run_dir=run_dir,
                      raw_spec=raw, hook=registry.hook)
     trainer = _checked(run, "trainer", lambda: experiment.trainer.prepare(run))
@@ -55,6 +58,25 @@ def prepare_run(spec_path: Path, registry: Registry, overrides: Sequence[str] = 
     first = dry_run_trials(run, trainer)[0]
     _checked(run, "trainer", lambda: trainer.render(first))
     return attrs.evolve(run, template_digest=template_digest(trainer)), trainer
+
+
+def _run_dir(path: Path, where: str) -> Path:
+    """``path`` resolved, or SpecError (key ``run_dir``) if a symbolic link on the way
+    loops (Python < 3.13's resolve raises RuntimeError for it, later ones do not: then the
+    run directory's stat says ELOOP).  Whatever else it is, check_run_dir says."""
+    try:
+        resolved = path.resolve()
+        try:
+            os.stat(resolved)
+            looped = False
+        except OSError as exc:  # missing, most often: a new run directory
+            looped = exc.errno == errno.ELOOP
+    except RuntimeError:  # "Symlink loop from ..."
+        looped = True
+    if looped:
+        raise SpecError(f"{path}: a symbolic link on the way loops (it points, in the end, back to "
+                        "itself): choose another run_dir", "run_dir", where)
+    return resolved
 
 
 def _checked(run: RunContext, prefix: str, step):
@@ -207,6 +229,12 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
         return run
     try:
         with Journal(journal_path, readonly=True) as journal:
+            # The whole journal, once: a resume reads all of it, and a record it cannot
+            # read would stop the run after its engine had started (exit 4, a traceback).
+            # Not again at the second look, under the run lock: opening it checks its tables
+            # and version, and what a driver may have added since was written by dnnp-hpo.
+            if not run.resumed:
+                journal.check()
             stored = journal.meta("spec", None)
             resolved = journal.meta(RESOLVED, None)
             digest = journal.meta(TEMPLATE_DIGEST, None)
@@ -214,6 +242,12 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
     except EmptyJournal:
         stored = resolved = digest = None
         finished = False
+    except NewerJournal as exc:
+        raise SpecError(str(exc), "run_dir", where) from None
+    except DamagedJournal as exc:
+        # Not "remove it": the journal is the run's one record, and left as it was.
+        raise SpecError(f"{exc} (the journal is left as it was): choose another run_dir, or put back a copy of "
+                        "the journal that reads", "run_dir", where) from None
     except NotAJournal as exc:
         raise SpecError(f"{exc}: choose another run_dir or remove it", "run_dir", where) from None
     if stored is None:

@@ -9,9 +9,11 @@ Everything else (CSV files, reports, resume) is derived from it.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sqlite3
+import stat
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -21,14 +23,17 @@ from urllib.parse import quote
 
 import attrs
 
-from dnnp_hpo.errors import RecordsFailed
+from dnnp_hpo.errors import RecordsFailed, shortened
 from dnnp_hpo.evaluation import Evaluation, Member, Trial
 from dnnp_hpo.hookspecs import hookimpl
 
 FILENAME = "journal.sqlite"
 RUNNING = "running"  #: sent to a worker, not finished (yet)
 INTERRUPTED = "interrupted"  #: set aside on resume (was running, or no longer matches); re-run under a new uuid
+#: the journal's layout: recorded in ``meta`` (key ``schema_version``) when the journal is
+#: created; a journal of a higher one, from a newer dnnp-hpo, is refused rather than misread
 SCHEMA_VERSION = "1"
+SCHEMA_KEY = "schema_version"
 #: SQLite's names (and their extended forms, SQLITE_IOERR_WRITE...) of what the machine
 #: does to a write: a lock held too long, the disk full, a read-only file or directory
 MACHINE_FAULTS = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_FULL", "SQLITE_READONLY", "SQLITE_IOERR",
@@ -70,6 +75,15 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     state TEXT NOT NULL
 );
 """
+#: the columns each table must have to be read; ``sent_after`` is not among them: journals
+#: written before 2026-12-05 lack it (read as NULL)
+_COLUMNS = {
+    "meta": ("key", "value"),
+    "evaluations": ("uuid", "birth_id", "generation", "genome", "params", "seed", "workdir", "status", "reason",
+                    "fitness", "metrics", "start", "stop", "hostname", "pid"),
+    "populations": ("generation", "position", "uuid", "rank", "distance"),
+    "checkpoints": ("generation", "state"),
+}
 
 
 def _dumps(value: Any) -> str:
@@ -95,6 +109,20 @@ class EmptyJournal(NotAJournal):
     """A journal file without any table: its driver was killed while creating it."""
 
 
+class DamagedJournal(NotAJournal):
+    """A run journal whose records do not read as dnnp-hpo writes them: a table without one
+    of its columns, a value that is not its JSON, a finished run without a population.
+    Nothing is changed in it: the message names the journal and what is wrong."""
+
+
+class NewerJournal(NotAJournal):
+    """A journal of a higher :data:`SCHEMA_VERSION`, written by a newer dnnp-hpo."""
+
+
+def _damaged(path: Path, what: str) -> DamagedJournal:
+    return DamagedJournal(f"{path}: damaged journal: {what}")
+
+
 class Journal:
     """A run's SQLite journal (WAL mode); only the driver writes to it.
 
@@ -106,11 +134,12 @@ class Journal:
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = Path(path)
-        self.root = self.path.parent.resolve()  #: the run directory the journal is in now
+        self.root = resolved_path(self.path.parent)  #: the run directory the journal is in now
         self.readonly = readonly
         if readonly:
-            self.db = _connect_readonly(self.path)
+            self.db, self._sent_after = _connect_readonly(self.path)
             return
+        self._sent_after = True
         with self._writing():
             # A reader that holds the journal (hpo-report, an sqlite3 shell) is waited for
             # up to BUSY_TIMEOUT_S at each write rather than SQLite's 5 s.
@@ -122,8 +151,10 @@ class Journal:
             try:
                 self.db.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}")
                 columns = {row[1] for row in self.db.execute("PRAGMA table_info(evaluations)")}
+                _check_version(self.db, self.path)  # before anything is added to a newer one
                 if "sent_after" not in columns:  # a journal from before 2026-12-05: no birth has one
                     self.db.execute("ALTER TABLE evaluations ADD COLUMN sent_after INTEGER")
+                self.db.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (SCHEMA_KEY, _dumps(SCHEMA_VERSION)))
                 self.db.execute("COMMIT")
             except BaseException:
                 if self.db.in_transaction:
@@ -183,7 +214,7 @@ class Journal:
 
     def meta(self, key: str, default: Any = None) -> Any:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return default if row is None else json.loads(row[0])
+        return default if row is None else _loaded(self.path, f"meta {key!r}", row[0], object)
 
     # -- evaluations --------------------------------------------------------------------
 
@@ -232,15 +263,23 @@ class Journal:
         finished row is written with INSERT OR REPLACE, which gives it a rowid above every
         other, so rowid order is finishing order (a steady-state resume replays it).
         """
+        columns = self._evaluation_columns()
         if status is None:
             rows = self.db.execute(
-                "SELECT * FROM evaluations WHERE status NOT IN (?, ?) ORDER BY "
+                f"SELECT {columns} FROM evaluations WHERE status NOT IN (?, ?) ORDER BY "
                 + ("rowid" if recorded else "birth_id, start"),
                 (RUNNING, INTERRUPTED),
             )
         else:
-            rows = self.db.execute("SELECT * FROM evaluations WHERE status = ? ORDER BY birth_id", (status,))
-        return [_evaluation(row, self.root) for row in rows.fetchall()]
+            rows = self.db.execute(f"SELECT {columns} FROM evaluations WHERE status = ? ORDER BY birth_id", (status,))
+        return [_evaluation(row, self.root, self.path) for row in rows.fetchall()]
+
+    def _evaluation_columns(self, table: str = "") -> str:
+        """The columns :func:`_evaluation` reads, by name (not ``*``: a journal's columns
+        may be in another order, or without ``sent_after``)."""
+        prefix = f"{table}." if table else ""
+        names = [prefix + name for name in _COLUMNS["evaluations"]]
+        return ", ".join([*names, f"{prefix}sent_after" if self._sent_after else "NULL"])
 
     def running(self) -> list[Trial]:
         """Trials sent out but never recorded as finished."""
@@ -266,11 +305,11 @@ class Journal:
 
     def population(self, generation: int) -> list[Member]:
         rows = self.db.execute(
-            "SELECT e.*, p.rank, p.distance FROM populations p JOIN evaluations e USING (uuid)"
-            " WHERE p.generation = ? ORDER BY p.position",
+            f"SELECT {self._evaluation_columns('e')}, p.rank, p.distance FROM populations p"
+            " JOIN evaluations e USING (uuid) WHERE p.generation = ? ORDER BY p.position",
             (generation,),
         ).fetchall()
-        return [Member(_evaluation(row[:-2], self.root), int(row[-2]), float(row[-1])) for row in rows]
+        return [Member(_evaluation(row[:-2], self.root, self.path), int(row[-2]), float(row[-1])) for row in rows]
 
     def checkpoint(self) -> Checkpoint | None:
         """The last generation whose population and optimizer state were both recorded."""
@@ -278,13 +317,60 @@ class Journal:
         if row is None:
             return None
         generation, state = row
-        return Checkpoint(generation, self.population(generation), json.loads(state))
+        return Checkpoint(generation, self.population(generation), self._state(generation, state))
 
     def states(self) -> dict[int, Any]:
         """Every recorded optimizer state, by generation (hpo-report reads a steady-state
         run's snapshots from them)."""
-        return {generation: json.loads(state)
+        return {generation: self._state(generation, state)
                 for generation, state in self.db.execute("SELECT generation, state FROM checkpoints")}
+
+    def _state(self, generation: Any, state: Any) -> dict[str, Any]:
+        return _loaded(self.path, f"the optimizer state of generation {generation}", state, dict)
+
+    def check(self) -> None:
+        """DamagedJournal unless every record reads as dnnp-hpo writes it (or NotAJournal
+        for another fault of the file); reads only.
+
+        One pass over the whole journal, for what reads it all before doing anything (a
+        resume, a finished run's front, hpo-report): a value found unreadable half-way would
+        otherwise stop a run after its engine had started, or a report with a traceback.
+        Opening it already checked the tables' columns and the schema version."""
+        try:
+            for (key,) in self.db.execute("SELECT key FROM meta").fetchall():
+                self.meta(key)
+            spec, finished = self.meta("spec"), self.meta("finished")
+            if spec is not None and not isinstance(spec, dict):
+                raise _damaged(self.path, f"meta 'spec' is not a mapping but {shortened(_dumps(spec))}")
+            if finished is not None and not isinstance(finished, bool):
+                raise _damaged(self.path, f"meta 'finished' is not true or false but {shortened(_dumps(finished))}")
+            for row in self.db.execute(f"SELECT {self._evaluation_columns()} FROM evaluations"):
+                _evaluation(row, self.root, self.path)
+            row = self.db.execute(
+                "SELECT p.generation, p.uuid FROM populations p LEFT JOIN evaluations e USING (uuid)"
+                " WHERE e.uuid IS NULL LIMIT 1").fetchone()
+            if row is not None:
+                raise _damaged(self.path, f"the population of generation {row[0]} holds {row[1]!r}, which is "
+                                          "not in its evaluations")
+            row = self.db.execute(
+                "SELECT generation, position FROM populations WHERE typeof(generation) != 'integer'"
+                " OR typeof(position) != 'integer' OR typeof(rank) != 'integer'"
+                " OR typeof(distance) NOT IN ('real', 'integer') LIMIT 1").fetchone()
+            if row is not None:
+                raise _damaged(self.path, f"population row {row[1]!r} of generation {row[0]!r} has no number "
+                                          "for its generation, position, rank or distance")
+            for generation, state in self.db.execute("SELECT generation, state FROM checkpoints").fetchall():
+                if not isinstance(generation, int):
+                    raise _damaged(self.path, f"a checkpoint's generation is {shortened(str(generation))}")
+                self._state(generation, state)
+            if finished and not self.generations():
+                raise _damaged(self.path, "it records a finished run, but no population")
+        except NotAJournal:
+            raise
+        except sqlite3.DatabaseError as exc:  # a page that cannot be read: "disk image is malformed"
+            if str(getattr(exc, "sqlite_errorname", "")).startswith(MACHINE_FAULTS):
+                raise  # what the machine does (a lock held by another program): not damage
+            raise _damaged(self.path, str(exc)) from None
 
     def integrity(self) -> str:
         return self.db.execute("PRAGMA integrity_check").fetchone()[0]
@@ -293,11 +379,38 @@ class Journal:
 _TABLES = ("meta", "evaluations", "populations", "checkpoints")
 
 
-def _connect_readonly(path: Path) -> sqlite3.Connection:
-    """A connection that cannot write and creates no file, or NotAJournal."""
-    if not path.is_file():
+def resolved_path(path: Path) -> Path:
+    """``path`` resolved, or made absolute where it cannot be (a symbolic link that loops)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: Python < 3.13's "Symlink loop from ..."
+        return path.absolute()
+
+
+def not_a_file(path: Path) -> str | None:
+    """Why ``path`` cannot be a journal file (None if it is a regular file): missing, or
+    something else (a directory, a FIFO...), which SQLite would open, or wait on, with a
+    message that names no path."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link that loops, not a regular file"
+        return "no such file" if exc.errno in (errno.ENOENT, errno.ENOTDIR) else (exc.strerror or str(exc)).lower()
+    if stat.S_ISREG(mode):
+        return None
+    kind = ("a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+            else "a socket" if stat.S_ISSOCK(mode) else "a device")
+    return f"{kind}, not a regular file"
+
+
+def _connect_readonly(path: Path) -> tuple[sqlite3.Connection, bool]:
+    """A connection that cannot write and creates no file, and whether its evaluations
+    have a ``sent_after`` column; or NotAJournal."""
+    problem = not_a_file(path)
+    if problem:
         # Checked first: SQLite's own message ("unable to open database file") names no path.
-        raise NotAJournal(f"{path}: no such file")
+        raise NotAJournal(f"{path}: {problem}")
     wal = path.with_name(path.name + "-wal")
     # Without a -wal file no connection has the journal open (the driver's WAL connection
     # keeps one from its first read to its close) and every committed record is in the
@@ -312,6 +425,10 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(f"file:{quote(str(path.absolute()))}?{query}", uri=True, isolation_level=None)
     try:
         _check_tables(db, path)
+        return db, _check_structure(db, path)
+    except (DamagedJournal, NewerJournal):
+        db.close()
+        raise
     except NotAJournal:
         db.close()
         shm = path.with_name(path.name + "-shm")
@@ -324,13 +441,15 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
     except BaseException:
         db.close()
         raise
-    return db
 
 
 def _check_tables(db: sqlite3.Connection, path: Path) -> None:
     try:
         tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.DatabaseError as exc:
+        if str(getattr(exc, "sqlite_errorname", "")).startswith("SQLITE_CORRUPT"):
+            # An SQLite file, cut short or overwritten in part: a journal, possibly ours.
+            raise _damaged(path, str(exc)) from None
         raise NotAJournal(f"{path}: not a run journal ({exc})") from None
     if not tables:
         raise EmptyJournal(f"{path}: an empty journal (its driver was killed while creating it)")
@@ -344,19 +463,83 @@ def _check_tables(db: sqlite3.Connection, path: Path) -> None:
         raise NotAJournal(f"{path}: not a run journal (no table {missing[0]!r})")
 
 
-def _evaluation(row: Sequence[Any], root: Path) -> Evaluation:
-    """An evaluation from its row; a relative ``workdir`` is under ``root`` (the run
-    directory where the journal is now; journals before 2026-12-02 hold absolute paths, and
-    those before 2026-12-05 no ``sent_after`` column)."""
+def _check_structure(db: sqlite3.Connection, path: Path) -> bool:
+    """NewerJournal for a journal of a newer dnnp-hpo, DamagedJournal for a table without
+    one of the columns this one reads; whether ``evaluations`` has ``sent_after``.  A few
+    queries of the schema, whatever the journal holds."""
+    try:
+        columns = {table: {row[1] for row in db.execute(f"PRAGMA table_info({table})")} for table in _TABLES}
+        if set(_COLUMNS["meta"]) <= columns["meta"]:
+            _check_version(db, path)  # first: a newer layout may well lack columns of this one
+        for table, names in _COLUMNS.items():
+            lacking = [name for name in names if name not in columns[table]]
+            if lacking:
+                raise _damaged(path, f"its table {table} has no column {lacking[0]!r}")
+    except NotAJournal:
+        raise
+    except sqlite3.DatabaseError as exc:
+        raise _damaged(path, str(exc)) from None
+    return "sent_after" in columns["evaluations"]
+
+
+def _check_version(db: sqlite3.Connection, path: Path) -> None:
+    """NewerJournal if the journal records a schema version above :data:`SCHEMA_VERSION`
+    (one without a version is of version 1, written before it was recorded)."""
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (SCHEMA_KEY,)).fetchone()
+    if row is None:
+        return
+    version = _loaded(path, f"meta {SCHEMA_KEY!r}", row[0], object)
+    if isinstance(version, bool) or not isinstance(version, str | int) or not str(version).isdecimal():
+        raise _damaged(path, f"meta {SCHEMA_KEY!r} is not a version number but {shortened(str(row[0]))}")
+    if int(version) > int(SCHEMA_VERSION):
+        raise NewerJournal(f"{path}: written by a newer dnnp-hpo (journal schema version {version}; this one reads "
+                           f"up to {SCHEMA_VERSION}): upgrade dnnp-hpo to read it")
+
+
+_KINDS = {dict: "JSON object", list: "JSON list", object: "JSON value"}
+
+
+def _loaded(path: Path, what: str, text: Any, kind: type) -> Any:
+    """``text`` read as JSON of ``kind``, or DamagedJournal saying which value is not."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):  # not text, or not JSON
+        raise _damaged(path, f"{what} is not JSON but {shortened(str(text))}") from None
+    if not isinstance(value, kind):
+        raise _damaged(path, f"{what} is not a {_KINDS[kind]} but {shortened(str(text))}")
+    return value
+
+
+_NUMBER = (int, float)
+#: the type each plain column of ``evaluations`` must hold (``None``: may be NULL)
+_PLAIN = {"uuid": (str,), "birth_id": (int,), "generation": (int,), "seed": (int,), "workdir": (str,),
+          "status": (str,), "reason": (str, type(None)), "start": (*_NUMBER, type(None)),
+          "stop": (*_NUMBER, type(None)), "hostname": (str, type(None)), "pid": (int, type(None)),
+          "sent_after": (int, type(None))}
+
+
+def _evaluation(row: Sequence[Any], root: Path, path: Path) -> Evaluation:
+    """An evaluation from its row (the columns of ``_COLUMNS["evaluations"]``, then
+    ``sent_after`` or NULL), or DamagedJournal (``path``: the journal) naming the value that
+    is not what dnnp-hpo writes; a relative ``workdir`` is under ``root`` (the run directory
+    where the journal is now; journals before 2026-12-02 hold absolute paths)."""
     (uuid, birth_id, generation, genome, params, seed, workdir, status, reason,
-     fitness, metrics, start, stop, hostname, pid, *sent_after) = row
-    trial = Trial(uuid=uuid, birth_id=birth_id, generation=generation,
-                  genome=tuple(json.loads(genome)), params=json.loads(params), seed=seed,
-                  workdir=root / workdir, sent_after=sent_after[0] if sent_after else None)
+     fitness, metrics, start, stop, hostname, pid, sent_after) = row
+    for name, value in zip((*_COLUMNS["evaluations"], "sent_after"), row, strict=True):
+        kinds = _PLAIN.get(name)
+        if kinds is not None and (not isinstance(value, kinds) or isinstance(value, bool)):
+            raise _damaged(path, f"evaluation {shortened(str(uuid))}: its {name} is {shortened(str(value))}")
+    where = f"evaluation {uuid}: its"
+    genome = _loaded(path, f"{where} genome", genome, list)
+    fitness = _loaded(path, f"{where} fitness", fitness, list) if fitness else []
+    if not all(isinstance(x, _NUMBER) and not isinstance(x, bool) for x in (*genome, *fitness)):
+        raise _damaged(path, f"{where} genome or fitness holds a value that is not a number")
+    trial = Trial(uuid=uuid, birth_id=birth_id, generation=generation, genome=tuple(genome),
+                  params=_loaded(path, f"{where} params", params, dict), seed=seed,
+                  workdir=root / workdir, sent_after=sent_after)
     return Evaluation(
-        trial=trial, status=status, reason=reason or "",
-        fitness=tuple(json.loads(fitness)) if fitness else (),
-        metrics=json.loads(metrics) if metrics else {},
+        trial=trial, status=status, reason=reason or "", fitness=tuple(fitness),
+        metrics=_loaded(path, f"{where} metrics", metrics, dict) if metrics else {},
         start=start or 0.0, stop=stop or 0.0, hostname=hostname or "", pid=pid if pid is not None else -1,
     )
 

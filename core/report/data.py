@@ -8,7 +8,9 @@ had inserted (:class:`Snapshot`).  Nothing in the run directory is written.
 
 from __future__ import annotations
 
+import errno
 import math
+import os
 import sqlite3
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -19,7 +21,15 @@ import numpy as np
 
 from dnnp_hpo.evaluation import MAXINT, RUNTIME, Evaluation, Member
 from dnnp_hpo.front import default_limits, normal_unit
-from dnnp_hpo.journal import FILENAME, INTERRUPTED, EmptyJournal, Journal, NotAJournal
+from dnnp_hpo.journal import (
+    FILENAME,
+    INTERRUPTED,
+    EmptyJournal,
+    Journal,
+    NotAJournal,
+    not_a_file,
+    resolved_path,
+)
 
 
 class ReportError(Exception):
@@ -184,12 +194,21 @@ def _objectives(spec: Mapping[str, Any], evaluations: Sequence[Evaluation], wher
 def load_run(path: Path | str, label: str | None = None) -> RunData:
     """Read one run directory; ReportError (one line) if it is not a usable run."""
     path = Path(path)
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ReportError(f"{path}: a symbolic link that loops (it points, in the end, back to itself), "
+                              "not a run directory") from None
     if not path.exists():
         raise ReportError(f"{path}: no such directory")
     if not path.is_dir():
         raise ReportError(f"{path}: not a directory (give a run directory)")
-    if not (path / FILENAME).is_file():
+    problem = not_a_file(path / FILENAME)
+    if problem == "no such file":
         raise ReportError(f"{path}: no {FILENAME} here, so not a dnnp-hpo run directory")
+    if problem:
+        raise ReportError(f"{path / FILENAME}: {problem}, so not a run's journal")
     try:
         # Read-only: the report writes nothing into the run's files, reads a run copied
         # to a read-only place, and reads a live run up to its last commit.
@@ -202,6 +221,7 @@ def load_run(path: Path | str, label: str | None = None) -> RunData:
         raise ReportError(f"{path / FILENAME}: cannot open the journal ({exc})") from None
     with journal:
         try:
+            journal.check()  # every record, once: a damaged one is one line, not a traceback
             spec = journal.meta("spec", {}) or {}
             evaluations = tuple(journal.evaluations())
             populations = {g: journal.population(g) for g in journal.generations()}
@@ -209,6 +229,8 @@ def load_run(path: Path | str, label: str | None = None) -> RunData:
             finished = bool(journal.meta("finished", False))
             resolved = journal.meta("resolved", None)
             states = journal.states()
+        except NotAJournal as exc:  # DamagedJournal: says which journal and what
+            raise ReportError(str(exc)) from None
         except sqlite3.Error as exc:
             raise ReportError(f"{path / FILENAME}: cannot read the journal ({exc})") from None
     if not isinstance(spec, Mapping):
@@ -240,7 +262,7 @@ def _recorded_by(evaluation: Evaluation, last: int, snapshots: Mapping[int, Snap
 
 
 def _labels(paths: Sequence[Path]) -> list[str]:
-    names = [p.resolve().name or str(p) for p in paths]
+    names = [resolved_path(p).name or str(p) for p in paths]
     if len(set(names)) == len(names):
         return names
     return [f"{i + 1}:{name}" for i, name in enumerate(names)]
