@@ -61,12 +61,12 @@ def output_console() -> Console:
     a wide table over several lines; there is no screen to fit, so print at the
     table's natural width instead (COLUMNS, when set, still wins).
     """
-    # markup=False: what is printed holds the user's text (a run_dir, a choice, an objective
+    # markup=False, emoji=False: what is printed holds the user's text (a run_dir, a choice, an objective
     # name), in which rich read "[/x]" as a closing tag: a MarkupError, exit 4, at the end
     # of a finished run.
-    console = Console(markup=False)
+    console = Console(markup=False, emoji=False)  # nor ':smile:' as an emoji
     if not console.is_terminal and "COLUMNS" not in os.environ:
-        console = Console(width=LOG_WIDTH, markup=False)
+        console = Console(width=LOG_WIDTH, markup=False, emoji=False)
     return console
 
 
@@ -186,3 +186,11 @@ def run_search(run: RunContext, trainer: Trainer, registry: Registry, console: C
         if run.moved:
             console.print(f"  where it runs changed ({', '.join(run.moved)}), not what it searches")
     return execute(run, trainer, registry)
+
+
+def entry_point() -> None:
+    """The console script of installs made before core/entry.py (2026-12-05), whose
+    ``bin/hpo-run`` still imports this: ``pip install -e .`` again makes the new one."""
+    from dnnp_hpo.entry import hpo_run
+
+    hpo_run()

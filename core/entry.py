@@ -9,7 +9,9 @@ traceback, one line, exit 4).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import signal
 import sys
 import traceback
@@ -59,13 +61,11 @@ def _exit_with(prog: str, main: Callable[[], int]) -> NoReturn:
     raises, a bug of dnnp-hpo) keeps its traceback, which is what its author needs."""
     try:
         status = main()
-        for each in STOP_SIGNALS:
-            # The work is done: a stop signal from here on (the interpreter's shutdown)
-            # would only turn a finished run's status into a death by signal, without a line.
-            if signal.getsignal(each) is _stop_once:
-                signal.signal(each, _ignore)
+        _leave_on_stop(status)
         sys.exit(status)
-    except BrokenPipeError:
+    except BrokenPipeError as exc:
+        if not _stdout_gone():  # a plugin's own pipe, say: a bug like any other
+            _internal_error(prog, exc)
         # `hpo-run spec --dry-run | head`: the reader has what it wanted.  Quiet, as a
         # command killed by SIGPIPE is; stdout to /dev/null, or the interpreter's own
         # flush at exit fails again with a message.
@@ -78,9 +78,39 @@ def _exit_with(prog: str, main: Callable[[], int]) -> NoReturn:
         print(f"{prog}: interrupted", file=sys.stderr)
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are not Exceptions
-        traceback.print_exc()
-        print(internal_error(prog, exc), file=sys.stderr, flush=True)
-        sys.exit(EXIT_INTERNAL_ERROR)
+        _internal_error(prog, exc)
+
+
+def _internal_error(prog: str, exc: BaseException) -> NoReturn:
+    traceback.print_exception(exc)
+    print(internal_error(prog, exc), file=sys.stderr, flush=True)
+    sys.exit(EXIT_INTERNAL_ERROR)
+
+
+def _leave_on_stop(status: int) -> None:
+    """The work is done: a stop signal from here on (the interpreter's shutdown, which a
+    plugin's thread or exit handler may hold up) ends the process at once with ``status``,
+    rather than as a death by signal without a line, or not at all."""
+
+    def leave(_signum: int, _frame: object) -> None:
+        with contextlib.suppress(Exception):  # a closed or broken stdout: the status matters more
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(status)
+
+    for each in STOP_SIGNALS:
+        if signal.getsignal(each) is _stop_once:
+            signal.signal(each, leave)
+
+
+def _stdout_gone() -> bool:
+    """Whether stdout is a pipe whose reader has gone (poll says POLLERR for it)."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _fd, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # no stdout, or not a file
+        return False
 
 
 def hpo_run() -> NoReturn:

@@ -529,7 +529,7 @@ def _evaluation(row: Sequence[Any], root: Path, path: Path) -> Evaluation:
         kinds = _PLAIN.get(name)
         if kinds is not None and (not isinstance(value, kinds) or isinstance(value, bool)):
             raise _damaged(path, f"evaluation {shortened(str(uuid))}: its {name} is {shortened(str(value))}")
-    where = f"evaluation {uuid}: its"
+    where = f"evaluation {shortened(str(uuid))}: its"  # quoted: a damaged uuid may hold a newline
     genome = _loaded(path, f"{where} genome", genome, list)
     fitness = _loaded(path, f"{where} fitness", fitness, list) if fitness else []
     if not all(isinstance(x, _NUMBER) and not isinstance(x, bool) for x in (*genome, *fitness)):

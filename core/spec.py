@@ -518,8 +518,13 @@ class SpecLoader(yaml.SafeLoader):
             tag = node.tag.removeprefix("tag:yaml.org,2002:")
             value = node.value if isinstance(node, yaml.ScalarNode) else ""
             why = f" ({' '.join(str(exc).split())})" if isinstance(exc, ValueError) else ""
-            raise _SpecYAMLError(problem=f"!!{tag} {shortened(value)} is not a {tag} value{why}",
-                                 problem_mark=node.start_mark) from None
+            mark = node.start_mark
+            written = (mark.buffer or "")[mark.pointer:mark.pointer + 200]
+            if re.match(r"(&\S+\s+)?!", written):  # the tag is written there (after an anchor, perhaps)
+                problem = f"!!{tag} {shortened(value)} is not a {tag} value{why}"
+            else:  # 2020-13-45 looks like a date to YAML, which then reads it as one
+                problem = f"{shortened(value)} reads as a {tag} in YAML but is not one{why}: quote it for text"
+            raise _SpecYAMLError(problem=problem, problem_mark=node.start_mark) from None
 
 
 SpecLoader.add_constructor("tag:yaml.org,2002:int", SpecLoader.construct_yaml_int)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -88,10 +89,11 @@ def _plain(value: Any) -> bool:
 
 def node_count(text: str) -> int | None:
     """NODES as a number of compute nodes, or None if it is not a whole number of at least 1."""
-    try:
-        nodes = int(text.strip())
-    except ValueError:
+    # As the script's `seq 1 "$NODES"` reads it (digits, after blanks): int() also takes
+    # 1_0, other scripts' digits and trailing blanks, which batch_block passed and seq refused.
+    if not re.fullmatch(r"\s*[0-9]+", text):
         return None
+    nodes = int(text)
     return nodes if nodes >= 1 else None
 
 

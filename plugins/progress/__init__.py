@@ -56,7 +56,7 @@ class Progress:
         # below): the journal's earlier ones never pass through here.
         self.unsuccessful: list[Evaluation] | None = None if run.recorded_success else []
         self.front: list[Evaluation] = []
-        self.console = Console()
+        self.console = Console(emoji=False)
         if self.console.is_terminal:
             self.live = Live(self._table(), console=self.console, refresh_per_second=2, transient=True)
             self.live.start()

@@ -53,10 +53,11 @@ def test_the_front_table_judges_chemical_accuracy_as_hpo_report_does(tmp_path, h
 def test_square_brackets_in_the_users_text_are_printed_as_written(tmp_path, hpo_run_exe):
     """rich read '[/x]' in a run_dir as a closing tag: a finished run ended with
     'internal error: MarkupError', exit 4; a choice '[red]a' was shown as 'a'."""
-    spec = zdt_spec(tmp_path / "mk[/x]", pop_size=4, generations=1, callable_="hpo_testfuncs:two_spheres")
+    spec = zdt_spec(tmp_path / "mk[/x]:smile:", pop_size=4, generations=1, callable_="hpo_testfuncs:two_spheres")
     proc = run_cli(hpo_run_exe, str(write_spec(tmp_path / "spec.yaml", spec)), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert f"Run directory: {(tmp_path / 'mk[/x]').resolve()} (" in proc.stdout, proc.stdout
+    # ':smile:' was printed as an emoji: a run directory that does not exist
+    assert f"Run directory: {(tmp_path / 'mk[/x]:smile:').resolve()} (" in proc.stdout, proc.stdout
 
     spec["space"]["label"] = {"type": "choice", "choices": ["[red]a", "[/]"], "sigma": 0.5}
     proc = run_cli(hpo_run_exe, str(write_spec(tmp_path / "choices.yaml", spec)), "--dry-run",

@@ -360,12 +360,15 @@ def test_bad_override(tmp_path, spec_file, capsys, assignment, key, words):
     (lambda text: text.replace("seed: 7", "seed: !!timestamp 2020-13-45"),
      ["!!timestamp '2020-13-45' is not a timestamp value (month must be in 1..12)"]),
     (lambda text: text.replace("seed: 7", "seed: !!timestamp abc"), ["!!timestamp 'abc' is not a timestamp value"]),
+    # no tag written: YAML's own reading of a date-like value, not "!!timestamp"
+    (lambda text: text.replace("seed: 7", "seed: 2020-13-45 # no tag here!"),
+     ["'2020-13-45' reads as a timestamp in YAML but is not one (month must be in 1..12): quote it for text"]),
     (lambda text: text.replace("seed: 7", "seed: !!float"), ["!!float '' is not a float value"]),
     # it was "expected a whole number of at most 4300 digits"
     (lambda text: text.replace("seed: 7", "seed: !!int abc"), ["!!int 'abc' is not a whole number"]),
 ], ids=["int-5000-digits", "hex-5000-digits", "octal-1.2-5000-digits", "octal-1.1-5000-digits", "duplicate-top-key", "duplicate-parameter", "two-documents",
         "octal-1.1", "base-60", "control-character", "nested-2000-deep", "alias-bomb", "tag-float", "tag-bool", "tag-timestamp-month",
-        "tag-timestamp-text", "tag-float-empty", "tag-int-text"])
+        "tag-timestamp-text", "implicit-timestamp", "tag-float-empty", "tag-int-text"])
 def test_bad_yaml_text(tmp_path, capsys, monkeypatch, edit, words):
     text = yaml.safe_dump(zdt_spec(tmp_path / "run"), sort_keys=False)
     spec_path = tmp_path / "bad.yaml"

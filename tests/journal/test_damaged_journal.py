@@ -39,6 +39,12 @@ DAMAGES = {
                          "its fitness is not JSON but 'garbage'", True),
     "fitness not JSON, unfinished": ("UPDATE evaluations SET fitness = 'garbage' WHERE birth_id = 3",
                                      "its fitness is not JSON but 'garbage'", False),
+    # the uuid shown quoted: one holding a newline split the one line
+    "uuid with a newline": (
+        ("UPDATE populations SET uuid = uuid || char(10) || 'X' WHERE uuid = "
+         "(SELECT uuid FROM evaluations WHERE birth_id = 3);"
+         " UPDATE evaluations SET uuid = uuid || char(10) || 'X', fitness = 'garbage' WHERE birth_id = 3"),
+        "\\nX': its fitness is not JSON but 'garbage'", True),
     "genome not JSON": ("UPDATE evaluations SET genome = '[0.5,' WHERE birth_id = 0",
                         "its genome is not JSON but '[0.5,'", True),
     "genome not a list": ("UPDATE evaluations SET genome = '{}' WHERE birth_id = 0",

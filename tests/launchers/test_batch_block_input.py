@@ -100,13 +100,13 @@ def test_a_spec_that_cannot_be_read_falls_through(tmp_path: Path, path: str) -> 
 
 def test_a_good_spec_keeps_its_dask_keys_as_json(tmp_path: Path) -> None:
     spec = spec_file(tmp_path, "launcher: {plugin: dask, workers: 2, wait_timeout: 9e2, shutdown: true, retries: 1}\n")
-    done = batch_block(str(spec), "/w/scheduler.json", " 100 ")
+    done = batch_block(str(spec), "/w/scheduler.json", " 100")
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout == ('{"plugin": "dask", "wait_timeout": 900.0, "shutdown": true, "retries": 1, '
                            '"scheduler_file": "/w/scheduler.json", "min_workers": 100}\n')
 
 
-@pytest.mark.parametrize("nodes", ["abc", "", "0", "-3", "2.5"])
+@pytest.mark.parametrize("nodes", ["abc", "", "0", "-3", "2.5", "1_0", "\u0662", "2 "])
 def test_nodes_not_a_count_is_one_line_exit_2(tmp_path: Path, nodes: str) -> None:
     spec = spec_file(tmp_path, "launcher: {plugin: dask}\n")
     done = batch_block(str(spec), "s.json", nodes)
