@@ -8,10 +8,12 @@ every file.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import attrs
+import numpy as np
 
 from . import plots, summary, tables
 from .data import Analysis, ReportError, analyse
@@ -63,6 +65,18 @@ def check_out(out: Path) -> None:
                           "directory, or an earlier report to replace; choose another --out")
 
 
+def _check_box(values: np.ndarray, reference: Sequence[float]) -> None:
+    """ReportError for a reference so far out that the hypervolume would overflow a float
+    (--reference 1e308,1e308 gave numpy's RuntimeWarning and a table of inf)."""
+    if len(values) == 0:
+        return
+    with np.errstate(over="ignore"):
+        box = float(np.prod(np.abs(np.asarray(reference, dtype=float) - values.min(axis=0))))
+    if not math.isfinite(box):
+        raise ReportError(f"--reference: the box from the best values to {', '.join(f'{v:g}' for v in reference)} "
+                          "has a volume larger than a float holds: give a reference nearer to the front")
+
+
 def build_report(run_dirs: Sequence[Path | str], out: Path | str, *,
                  reference: Sequence[float] | None = None,
                  accuracy: Mapping[str, float] | None = None) -> Report:
@@ -71,6 +85,8 @@ def build_report(run_dirs: Sequence[Path | str], out: Path | str, *,
     if reference is not None and len(reference) != len(analysis.objectives):
         raise ReportError(f"--reference: expected {len(analysis.objectives)} values (one per objective: "
                           f"{', '.join(analysis.names)}), got {len(reference)}")
+    if reference is not None:
+        _check_box(analysis.finite_values(), reference)
     out = Path(out)
     check_out(out)
     try:

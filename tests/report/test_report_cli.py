@@ -121,6 +121,9 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     assert "--out" in _bad(capsys, [str(run), str(run)])
     assert "expected 2 values" in _bad(capsys, [str(run), "--reference", "1"])
     assert "not a number" in _bad(capsys, [str(run), "--reference", "1,x"])
+    # numpy's RuntimeWarning (overflow) and a hypervolume table of inf, exit 0
+    assert "--reference: the box from the best values to 1e+308, 1e+308 has a volume larger than a float holds" in _bad(
+        capsys, [str(run), "--reference", "1e308,1e308"])
     assert "not an objective" in _bad(capsys, [str(run), "--accuracy", "f9=1"])
     assert "OBJECTIVE=LIMIT" in _bad(capsys, [str(run), "--accuracy", "energy_rmse"])
     _bad(capsys, [])  # no run directory at all
