@@ -33,12 +33,14 @@ from dnnp_hpo.registry import load_registry
 TEMPLATE = ('{"x": $x, "act": "${act}", "act_bare": $act, "note": "<${note}>", "note_bare": $note, '
             '"seed": $seed, "training": {"disp_file": "lcurve.out"}}')
 NASTY = ['"', "'", "\\", '\\"', "$x", "${x}", "$$", "${seed}", "$(touch PWNED)", "`touch PWNED`",
-         "; touch PWNED", "| touch PWNED", "&& touch PWNED &", "a\nb", "\r\n", "\u2028", "\x00", "\t",
+         "; touch PWNED", "| touch PWNED", "&& touch PWNED &", "a\nb", "\r\n", "\u2028", "\x01", "\t",
          '"}, "evil": {"', "%s {} {0}", "</script>", "é中🙂", ""]
 VALUES = st.one_of(
     st.sampled_from(NASTY),
     st.lists(st.sampled_from(NASTY), min_size=2, max_size=5).map("".join),
-    st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30),
+    # NUL is refused in every string of a spec (core/spec.py check_text: no path, argument
+    # or environment value can hold one), so it is not a value to render
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30),
 )
 
 
