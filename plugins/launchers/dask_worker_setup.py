@@ -5,7 +5,7 @@ Ctrl-C (and SIGHUP, when the ssh session drops) reaches it as well as hpo-run: i
 its own KeyboardInterrupt traceback, or died, while hpo-run stops the run in order with
 one line.  Each worker ignores them here, at start-up.  The workers spawned while the
 cluster starts (and, through the mask of the cluster's threads, those their nannies start
-again after a worker died) inherit them blocked (``_stop_signals_held``): one sent before
+again after a worker died) inherit them blocked (``held_signals.stop_signals_held``): one sent before
 this point waits, and is discarded here; they are unblocked after, so that the worker's
 trainings inherit them ignored, not blocked.  SIGTERM is left alone: trainings inherit
 what their worker ignores, and the time limit stops a training with SIGTERM first.

@@ -54,6 +54,7 @@ from dnnp_hpo.notice import notice
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import MAX_WORKERS, Invalid, at_least, at_most
 
+from .held_signals import stop_signals_held
 from .parsl_parts import (
     LAUNCHERS,
     PROVIDER_KEYS,
@@ -102,7 +103,11 @@ class ParslPool:
     @property
     def size(self) -> int:
         try:
-            return sum(int(m.get("worker_count", 0)) for m in self.executor.connected_managers())
+            # Held: a stop signal raised while the answer is awaited left Parsl's command
+            # channel mid-request, and the cleanup then failed (ZMQError, exit 4, the
+            # blocks left running).
+            with stop_signals_held():
+                return sum(int(m.get("worker_count", 0)) for m in self.executor.connected_managers())
         except Exception:  # noqa: BLE001 - a display figure; the interchange may be busy
             return 0
 
@@ -283,7 +288,7 @@ class ParslLauncher:
             provider=self.build_provider(),
             address=address,  # the interchange binds to it; never Parsl's internet lookup
             loopback_address="127.0.0.1",
-            interchange_launch_cmd=[sys.executable, "-m", "parsl.executors.high_throughput.interchange"],
+            interchange_launch_cmd=[sys.executable, "-m", "dnnp_hpo.plugins.launchers.parsl_interchange"],
             max_workers_per_node=self.workers,
             cores_per_worker=self.cores_per_worker,
             available_accelerators=list(self.available_accelerators),
@@ -310,13 +315,19 @@ class ParslLauncher:
 
         config = self.build_config(run)
         executor = config.executors[0]
-        dfk = DataFlowKernel(config)
-        notice(run, f"parsl: HighThroughputExecutor on provider {self.provider} with launcher "
-                    f"{self.launcher_name}; workers connect to {executor.address}; logs in {config.run_dir}")
+        dfk = None
         try:
+            # A stop signal while Parsl starts or cleans up waits for the end of it: one in
+            # the middle left the interchange running, or the blocks uncancelled.
+            with stop_signals_held():
+                dfk = DataFlowKernel(config)
+            notice(run, f"parsl: HighThroughputExecutor on provider {self.provider} with launcher "
+                        f"{self.launcher_name}; workers connect to {executor.address}; logs in {config.run_dir}")
             yield ParslPool(dfk, executor)
         finally:
-            dfk.cleanup()
+            if dfk is not None:
+                with stop_signals_held():
+                    dfk.cleanup()
 
 
 @hookimpl
