@@ -99,7 +99,9 @@ def _leave_on_stop(status: int) -> None:
         os._exit(status)
 
     for each in STOP_SIGNALS:
-        if signal.getsignal(each) is _stop_once:
+        # Not only hpo-run's own handler: one a library put back to the default on its
+        # way out (a SIGTERM in the last 0.2 s of a run killed it, its front table unprinted).
+        if signal.getsignal(each) is not signal.SIG_IGN:  # nohup's stays
             signal.signal(each, leave)
 
 

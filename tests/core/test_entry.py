@@ -26,6 +26,7 @@ for each in entry.STOP_SIGNALS:
 
 
 def main():
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # as a library may on its way out
     # a plugin's thread that is not a daemon: the interpreter's shutdown waits for it
     threading.Thread(target=time.sleep, args=(60,)).start()
     print("done", flush=True)
