@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -21,3 +22,12 @@ def unprivileged() -> list[str]:
     if setpriv is None:
         pytest.skip("running as root without setpriv: read-only modes would not apply")
     return [setpriv, "--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_search"]
+
+
+def journal_not_a_file(run: Path, kind: str) -> None:
+    """Make ``run/journal.sqlite`` a directory or a FIFO (``kind``), in a new ``run``."""
+    run.mkdir()
+    if kind.lower() == "directory":
+        (run / "journal.sqlite").mkdir()
+    else:
+        os.mkfifo(run / "journal.sqlite")

@@ -6,7 +6,6 @@ OperationalError, JSONDecodeError, TypeError, IndexError)."""
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from cli_testutil import VENV_BIN, hpo_run, write_spec, zdt_spec
+from file_modes import journal_not_a_file
 
 from dnnp_hpo.journal import SCHEMA_KEY, SCHEMA_VERSION, DamagedJournal, Journal, NewerJournal, NotAJournal
 
@@ -197,11 +197,7 @@ def test_a_newer_journal_is_not_written_to_even_when_opened_for_writing(made, tm
 def test_a_journal_that_is_not_a_regular_file_is_called_so(made, tmp_path, kind):
     spec, _ = made
     run = tmp_path / "run"
-    run.mkdir()
-    if kind == "directory":
-        (run / "journal.sqlite").mkdir()
-    else:
-        os.mkfifo(run / "journal.sqlite")
+    journal_not_a_file(run, kind)
     with pytest.raises(NotAJournal, match=f"a {'directory' if kind == 'directory' else 'FIFO'}, not a regular file"):
         Journal.of(run, readonly=True)
     for extra in (["--dry-run"], []):

@@ -5,13 +5,13 @@ levels of symbolic links' from a run directory that is a symlink loop)."""
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from file_modes import journal_not_a_file
 from report_journals import run_a
 
 from dnnp_hpo.report.cli import main
@@ -67,10 +67,6 @@ def test_a_run_dir_that_is_a_symlink_loop_is_one_line(tmp_path, capsys):
 def test_a_journal_that_is_not_a_regular_file_is_called_so(tmp_path, capsys, kind):
     """It said 'no journal.sqlite here'."""
     run = tmp_path / "run"
-    run.mkdir()
-    if kind == "directory":
-        (run / "journal.sqlite").mkdir()
-    else:
-        os.mkfifo(run / "journal.sqlite")
+    journal_not_a_file(run, kind)
     err = bad(capsys, [str(run), "--out", str(tmp_path / "out")])
     assert err == f"hpo-report: {run / 'journal.sqlite'}: a {kind}, not a regular file, so not a run's journal\n"
