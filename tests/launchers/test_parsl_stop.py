@@ -38,7 +38,7 @@ def _interchanges_since(started: float) -> list[int]:
 ])
 def test_a_stop_signal_to_the_group_stops_a_parsl_run_in_order(tmp_path: Path, worker_env, stop: str,
                                                                status: int, line: str) -> None:
-    spec = write_spec(tmp_path / "stop.yaml", pop_size=4, generations=1,
+    spec = write_spec(tmp_path / "stop.yaml", pop_size=4, generations=3,
                       trainer={"plugin": "function", "callable": "hpo_launcher_helpers:slow_zdt1"},
                       launcher={"plugin": "parsl", "provider": "local", "workers_per_node": 2})
     run_dir = tmp_path / "run-stop"
@@ -51,13 +51,16 @@ def test_a_stop_signal_to_the_group_stops_a_parsl_run_in_order(tmp_path: Path, w
         while len(read_csv(run_dir / "individuals.csv") if (run_dir / "individuals.csv").exists() else []) < 2:
             assert driver.poll() is None and time.monotonic() < deadline, driver.communicate()[1]
             time.sleep(0.1)
+        at_signal = len(read_csv(run_dir / "individuals.csv"))
         os.killpg(driver.pid, getattr(signal, stop))
         _, stderr = driver.communicate(timeout=90)  # it hung here for ever
     finally:
         if driver.poll() is None:
             os.killpg(driver.pid, signal.SIGKILL)
             driver.wait()
-    assert driver.returncode == status, stderr
+    at_end = len(read_csv(run_dir / "individuals.csv"))
+    assert driver.returncode == status, (f"{at_signal} of 16 evaluations recorded at the signal, "
+                                         f"{at_end} at the end: {stderr}")
     assert "Traceback" not in stderr, stderr
     assert stderr.strip().splitlines()[-1] == line, stderr
     deadline = time.monotonic() + 15  # Parsl's shutdown: SIGTERM, then SIGKILL after 10 s
@@ -68,4 +71,4 @@ def test_a_stop_signal_to_the_group_stops_a_parsl_run_in_order(tmp_path: Path, w
     again = subprocess.run(argv, cwd=tmp_path, env=worker_env, capture_output=True, text=True, timeout=300,
                            check=False)
     assert again.returncode == 0, again.stderr[-2000:]
-    assert_every_evaluation_once(run_dir, 8)
+    assert_every_evaluation_once(run_dir, 16)
