@@ -18,6 +18,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from cli_testutil import from_a_terminal
 from launchers_testutil import VENV_BIN, assert_every_evaluation_once, read_csv, write_spec
 
 
@@ -44,7 +45,9 @@ def test_a_stop_signal_to_the_group_stops_a_parsl_run_in_order(tmp_path: Path, w
     run_dir = tmp_path / "run-stop"
     started = time.time()
     argv = [str(VENV_BIN / "hpo-run"), str(spec)]
-    driver = subprocess.Popen(argv, cwd=tmp_path, env=worker_env, stdout=subprocess.DEVNULL,
+    # as a terminal starts it: under a runner that ignores SIGINT (a background job) hpo-run
+    # would keep it ignored, as under nohup, and the run went on to its end
+    driver = subprocess.Popen(from_a_terminal(argv), cwd=tmp_path, env=worker_env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 120

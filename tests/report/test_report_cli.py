@@ -223,9 +223,11 @@ def test_ctrl_c_is_one_line_and_exit_130(real_runs, tmp_path):
     import signal
     import time
 
+    from cli_testutil import from_a_terminal  # SIGINT at its default, whatever the runner ignores
+
     _, run, _ = real_runs
     for _attempt in range(5):
-        report = subprocess.Popen([str(BIN / "hpo-report"), str(run), "--out", str(tmp_path / "out")],
+        report = subprocess.Popen(from_a_terminal([str(BIN / "hpo-report"), str(run), "--out", str(tmp_path / "out")]),
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
         while report.poll() is None and "_multiarray_umath" not in Path(f"/proc/{report.pid}/maps").read_text():
             time.sleep(0.001)
