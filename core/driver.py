@@ -27,6 +27,7 @@ from dnnp_hpo.journal import (
     NewerJournal,
     NotAJournal,
 )
+from dnnp_hpo.paths import expand_path_text
 from dnnp_hpo.registry import Registry
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.runlock import LOCK, missing_dirs
@@ -46,7 +47,8 @@ def prepare_run(spec_path: Path, registry: Registry, overrides: Sequence[str] = 
     Every user mistake comes out as a SpecError naming the file and the key.
     """
     experiment, raw = load_experiment(spec_path, registry, tuple(overrides))
-    run_dir = _run_dir(Path(experiment.run_dir or f"runs/{experiment.name}").expanduser(), str(spec_path))
+    run_dir = _run_dir(Path(expand_path_text(experiment.run_dir or f"runs/{experiment.name}", "run_dir")),
+                       str(spec_path))
     run = RunContext(experiment=experiment, spec_path=spec_path, run_dir=run_dir,
                      raw_spec=raw, hook=registry.hook)
     trainer = _checked(run, "trainer", lambda: experiment.trainer.prepare(run))

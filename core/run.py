@@ -7,6 +7,7 @@ from typing import Any
 
 import attrs
 
+from dnnp_hpo.paths import expand_path_text
 from dnnp_hpo.space import SearchSpace
 from dnnp_hpo.spec import Experiment
 
@@ -44,7 +45,8 @@ class RunContext:
     def evals_dir(self) -> Path:
         return self.run_dir / "evals"
 
-    def spec_relative(self, path: str | Path) -> Path:
-        """An input path from the spec: relative paths are relative to the spec file."""
-        path = Path(path).expanduser()
+    def spec_relative(self, path: str | Path, key: str = "") -> Path:
+        """An input path from the spec (at ``key``, which an unset variable's SpecError
+        names), ``~`` and ``$VARIABLES`` expanded: relative paths are relative to the spec file."""
+        path = Path(expand_path_text(str(path), key))
         return path if path.is_absolute() else (self.spec_path.parent / path).resolve()

@@ -33,6 +33,7 @@ from cattrs.gen import make_dict_structure_fn
 from dnnp_hpo.constraints import Constraint, parse_constraint
 from dnnp_hpo.errors import SpecError, shortened, unreadable
 from dnnp_hpo.hookspecs import Launcher, Optimizer, ParameterType, Trainer
+from dnnp_hpo.paths import expand_path_text
 from dnnp_hpo.registry import Registry
 from dnnp_hpo.space import check_parameter_name
 
@@ -145,11 +146,12 @@ def _usable_path(_instance: Any, _attribute: Any, value: str) -> None:
     # What the OS would refuse later, with a traceback from Path.resolve() or mkdir.
     if "\0" in value:
         raise SpecError(f"expected a path without a NUL character, got {shortened(value)}", "run_dir")
+    value = expand_path_text(value, "run_dir")
     for part in _path_bytes(value, "run_dir").split(b"/"):
         if len(part) > MAX_NAME_BYTES:
             raise SpecError(f"expected a path whose every component is at most {MAX_NAME_BYTES} bytes, "
                             f"got one of {len(part)}: {shortened(os.fsdecode(part))}", "run_dir")
-    if len(_path_bytes(os.path.abspath(os.path.expanduser(value or ".")), "run_dir")) > MAX_PATH_BYTES:
+    if len(_path_bytes(os.path.abspath(value or "."), "run_dir")) > MAX_PATH_BYTES:
         raise SpecError(f"expected a path of at most {MAX_PATH_BYTES} bytes (made absolute), "
                         f"got {shortened(value)}", "run_dir")
 

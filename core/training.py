@@ -78,9 +78,9 @@ def settings_converter(value: Any) -> dict[str, Any]:
 def absolute_paths(run: RunContext, name: str, value: Any) -> str | list[str]:
     """A path setting (or a list of them) made absolute: the training runs in the evaluation directory."""
     if isinstance(value, str) and value:
-        return str(run.spec_relative(value))
+        return str(run.spec_relative(value, f"settings.{name}"))
     if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
-        return [str(run.spec_relative(v)) for v in value]
+        return [str(run.spec_relative(v, f"settings.{name}")) for v in value]
     raise SpecError(f"listed in paths, so expected a path or a list of paths, got {value!r}",
                     f"settings.{name}")
 

@@ -62,7 +62,7 @@ class DeepmdTrainer(training.CommandTrainer):
 
     def prepare(self, run: RunContext) -> PreparedDeepmd:
         """Check template, settings and objectives; return what the workers get."""
-        template = load_template(run.spec_relative(self.template))
+        template = load_template(run.spec_relative(self.template, "template"))
         training.check_settings(run, self.settings)
         check_names(template, set(run.space.names), set(self.settings), set(training.RESERVED))
         check_setting_values(template, self.settings)

@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import re
 import threading
 import time
@@ -44,6 +43,7 @@ import attrs
 from dnnp_hpo.errors import EngineLost, LaunchFailed, SpecError
 from dnnp_hpo.hookspecs import hookimpl
 from dnnp_hpo.notice import notice
+from dnnp_hpo.paths import expand_path_text
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import MAX_WORKERS, Invalid, at_least, at_most
 
@@ -59,7 +59,6 @@ CLOSE_TIMEOUT_S = 15.0
 #: seconds its workers are killed for, at most, as nannies may keep starting new ones
 KILL_FOR_S = 10.0
 _ADDRESS = re.compile(r"^(tcp|tls|ucx|inproc)://[^\s/]+$")
-_UNSET_VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
 
 class DaskPool:
@@ -384,11 +383,7 @@ def _positive_seconds(_instance, attribute, value) -> None:
 def expand_path(text: str, key: str) -> Path:
     """``~`` and ``$VARIABLES`` expanded; relative paths are relative to the working directory
     (as for ``dask scheduler --scheduler-file``).  SpecError if a variable is not set."""
-    expanded = os.path.expandvars(os.path.expanduser(text))
-    unset = _UNSET_VARIABLE.search(expanded)
-    if unset:
-        raise SpecError(f"environment variable {unset.group(1)} is not set (in {text!r})", key)
-    return Path(expanded).absolute()
+    return Path(expand_path_text(text, key)).absolute()
 
 
 @attrs.frozen

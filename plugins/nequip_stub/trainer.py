@@ -59,7 +59,7 @@ class NequipTrainer(training.CommandTrainer):
 
     def prepare(self, run: RunContext) -> PreparedNequip:
         """Check template, settings and objectives; return what the workers get."""
-        template = load_yaml_template(run.spec_relative(self.template))
+        template = load_yaml_template(run.spec_relative(self.template, "template"))
         training.check_settings(run, self.settings)
         try:
             check_names(template, set(run.space.names), set(self.settings), set(training.RESERVED))

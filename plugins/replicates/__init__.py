@@ -17,7 +17,6 @@ candidate's mean and spread (docs/outputs.md).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import attrs
@@ -29,6 +28,7 @@ from dnnp_hpo.errors import SpecError
 from dnnp_hpo.evaluation import Member
 from dnnp_hpo.hookspecs import Study, hookimpl
 from dnnp_hpo.journal import FILENAME, Checkpoint, EmptyJournal, Journal, NotAJournal
+from dnnp_hpo.paths import expand_path_text
 from dnnp_hpo.plugins.nsga2.algorithm import TrainedProblem, as_members, pareto_rank_sort
 from dnnp_hpo.plugins.nsga2.asynchronous import individual
 from dnnp_hpo.run import RunContext
@@ -99,7 +99,7 @@ class Replicates:
     def _read(self) -> tuple[Path, dict, list[list[float]]]:
         """The source run's directory, spec and chosen members' genomes (read again at each
         call: the optimizer keeps no state of its own)."""
-        source = Path(os.path.expandvars(self.source)).expanduser().resolve()
+        source = Path(expand_path_text(self.source, "source")).resolve()
         if not (source / FILENAME).is_file():
             raise SpecError(f"{source} holds no {FILENAME}: expected the run directory of a search", "source")
         try:
