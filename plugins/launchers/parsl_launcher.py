@@ -41,6 +41,7 @@ import concurrent.futures
 import functools
 import re
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -113,6 +114,25 @@ class ParslPool:
                 return sum(int(m.get("worker_count", 0)) for m in self.executor.connected_managers())
         except Exception:  # noqa: BLE001 - a display figure; the interchange may be busy
             return 0
+
+
+def _first_poll_now(poller: Any) -> None:
+    """Submit the first blocks now, not a strategy period (5 s) later.
+
+    Parsl's job status poller strategizes once when it starts, before the DataFlowKernel
+    adds its executors, and next one ``strategy_period`` later: only then were the
+    ``init_blocks`` submitted, and every run waited 5 s for its first worker.  Its poll is
+    made here once more; a lock keeps it from running at the same time as the timer's.
+    """
+    lock = threading.Lock()
+    poll = poller.callback
+
+    def locked(*args: Any) -> None:
+        with lock:
+            poll(*args)
+
+    poller.callback = locked  # the timer thread calls poller.callback each period
+    poller.make_callback()  # as the timer does: a failure is logged in parsl.log
 
 
 def _shortened(text: str, limit: int = 300) -> str:
@@ -324,6 +344,7 @@ class ParslLauncher:
             # the middle left the interchange running, or the blocks uncancelled.
             with stop_signals_held():
                 dfk = DataFlowKernel(config)
+                _first_poll_now(dfk.job_status_poller)
             notice(run, f"parsl: HighThroughputExecutor on provider {self.provider} with launcher "
                         f"{self.launcher_name}; workers connect to {executor.address}; logs in {config.run_dir}")
             yield ParslPool(dfk, executor)
