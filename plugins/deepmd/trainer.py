@@ -188,17 +188,25 @@ def disp_file(data: Mapping[str, Any], where: str) -> str:
     return name
 
 
-def check_curve(data: Mapping[str, Any], metrics: Mapping[str, str], where: str, last_rows: int = 1) -> None:
+def check_curve(data: Mapping[str, Any], metrics: Mapping[str, str], where: str, last_rows: int = 1,
+                settings_at: Mapping[str, str] | None = None) -> None:
     """SpecError if the rendered input cannot give the trained model's fitness: ``*_val``
     columns asked for without ``training.validation_data`` (DeePMD-kit writes none), a
     ``disp_freq`` that does not divide ``numb_steps`` (the last row is of an earlier
     model; above it, the only row is step 0: the untrained model), or ``last_rows``
-    reaching back to step 0."""
+    reaching back to step 0.  ``settings_at`` (template key: the ``trainer.settings`` name
+    whose placeholder is its whole value) lets the message name the setting at fault, as
+    for a value of the wrong type, rather than the template."""
+    settings_at = settings_at or {}
     training = data.get("training")
     for key in (*STEP_KEYS, "disp_freq"):
         value = training.get(key) if isinstance(training, Mapping) else None
         if value is not None and not is_count(value):
             # 0 or -1 steps passed DeePMD-kit's argcheck and failed every training
+            name = settings_at.get(f"training.{key}")
+            if name is not None:
+                raise SpecError(f"{value!r} (${name}, at training.{key} in {where}) must be a whole number of "
+                                "at least 1", f"settings.{name}")
             raise SpecError(f"{where}: training.{key} must be a whole number of at least 1, got {value!r}",
                             "template")
     validation = sorted(c for c in metrics.values() if c.endswith("_val"))
@@ -213,8 +221,13 @@ def check_curve(data: Mapping[str, Any], metrics: Mapping[str, str], where: str,
         steps, freq = plan
         last = ("step 0 alone, the untrained model" if freq > steps
                 else f"its last row at step {last_step(steps, freq)}, {steps % freq} steps before the trained model")
-        raise SpecError(f"{where}: training.disp_freq {freq} does not divide training.numb_steps {steps}: "
-                        f"lcurve.out would have {last}; make disp_freq a divisor of numb_steps", "template")
+        step_key = next(k for k in STEP_KEYS if k in training)
+        # The settings that gave the two values: the one named, or their block if both did.
+        names = [settings_at[k] for k in ("training.disp_freq", f"training.{step_key}") if k in settings_at]
+        given = f" (from {' and '.join(f'${n}' for n in names)})" if names else ""
+        key = "template" if not names else f"settings.{names[0]}" if len(names) == 1 else "settings"
+        raise SpecError(f"{where}: training.disp_freq {freq} does not divide training.{step_key} {steps}{given}: "
+                        f"lcurve.out would have {last}; make disp_freq a divisor of {step_key}", key)
     if plan is not None and last_rows > plan[0] // plan[1]:
         raise SpecError(f"{untrained_rows(last_rows, *plan)} (in {where}); average fewer rows or write them "
                         "more often", "last_rows")
@@ -282,7 +295,8 @@ class PreparedDeepmd(training.PreparedCommand):
         return the renderings (the middle first), each with what it filled in."""
         rendered = []
         samples = training.sample_params(run.space)
-        placeholders = placeholder_keys(self.template) if deepmd else {}
+        placeholders = placeholder_keys(self.template)
+        settings_at = {key: name for key, name in placeholders.items() if name in self.settings}
         for params, what in samples:
             data = self._rendered(params)
             where = f"{self.template.path}{f' ({what})' if what else ''}"
@@ -294,7 +308,7 @@ class PreparedDeepmd(training.PreparedCommand):
             for (data, _), (params, _) in zip(rendered, samples):
                 check_activations(data, self.template.path, params)
         for data, where in rendered:
-            check_curve(data, self.metrics, where, self.last_rows)
+            check_curve(data, self.metrics, where, self.last_rows, settings_at)
             check_sel(data, self.command, where)
         self.check_searched_steps(run, samples[0][0], rendered[0][0])
         losses = [ener_loss(data) for data, _ in rendered]

@@ -163,7 +163,18 @@ def test_disp_freq_that_does_not_divide_numb_steps_exits_2(tmp_path: Path, steps
     at 2500 the fitness would be the model of step 2000."""
     line, _ = _run_bad(tmp_path, PAPER_TEMPLATE.read_text(), space=PAPER_SPACE,
                        settings={**PAPER_SETTINGS, "numb_steps": steps})
-    assert f"training.disp_freq 1000 does not divide training.numb_steps {steps}" in line and words in line
+    assert f"training.disp_freq 1000 does not divide training.numb_steps {steps} (from $numb_steps)" in line
+    assert words in line
+    assert ": trainer.settings.numb_steps: " in line  # the setting, not the template, whose disp_freq is fixed
+
+
+def test_disp_freq_and_numb_steps_both_set_name_the_settings_block(tmp_path: Path) -> None:
+    text = PAPER_TEMPLATE.read_text().replace('"disp_freq": 1000', '"disp_freq": $disp_freq')
+    assert text != PAPER_TEMPLATE.read_text()
+    line, _ = _run_bad(tmp_path, text, space=PAPER_SPACE,
+                       settings={**PAPER_SETTINGS, "numb_steps": 500, "disp_freq": 7})
+    assert ": trainer.settings: " in line
+    assert "training.disp_freq 7 does not divide training.numb_steps 500 (from $disp_freq and $numb_steps)" in line
 
 
 @pytest.mark.parametrize("init", [[1000, 5000], [4999, 5000]])

@@ -129,12 +129,22 @@ def test_a_metric_that_is_no_objective_may_be_missing(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("key", "value"), [("numb_steps", 0), ("numb_steps", -1), ("numb_steps", True),
                                             ("numb_steps", 2.5), ("disp_freq", 0), ("stop_batch", "many")])
 def test_training_steps_that_fail_every_training_are_spec_errors(tmp_path: Path, key, value) -> None:
-    """0 or -1 steps passed DeePMD-kit's argcheck, then every training failed."""
+    """0 or -1 steps passed DeePMD-kit's argcheck, then every training failed.  The line
+    names the setting that gave the value (it named the template, which holds $numb_steps)."""
     template = TINY.replace('"training": {', f'"training": {{"{key}": ${key}, ')
     with pytest.raises(SpecError) as info:
         prepare(tmp_path, template, settings={key: value})
+    assert info.value.key == f"trainer.settings.{key}"
+    assert info.value.message.startswith(f"{value!r} (${key}, at training.{key} in ")
+    assert info.value.message.endswith(") must be a whole number of at least 1")
+
+
+def test_training_steps_written_in_the_template_name_the_template(tmp_path: Path) -> None:
+    template = TINY.replace('"training": {', '"training": {"numb_steps": 0, ')
+    with pytest.raises(SpecError) as info:
+        prepare(tmp_path, template)
     assert info.value.key == "trainer.template"
-    assert f"training.{key} must be a whole number of at least 1, got {value!r}" in info.value.message
+    assert "training.numb_steps must be a whole number of at least 1, got 0" in info.value.message
 
 
 def test_runtime_may_be_a_third_objective(tmp_path: Path) -> None:
