@@ -58,4 +58,9 @@ def parse_constraint(text: Any) -> Constraint:
     constraint = Constraint(text, _operand(left), op, _operand(right))
     if not constraint.names():
         raise ValueError(f"{text!r} compares two numbers: name at least one parameter")
+    if constraint.left == constraint.right:
+        # A typo (x0 < x0 for x0 < x1): no candidate would ever be feasible, or none infeasible.
+        verdict = "never holds (every candidate would be infeasible)" if op in ("<", ">", "!=") else "always holds"
+        raise ValueError(f"{text!r} compares {left} with itself, so it {verdict}: name two parameters, "
+                         "or a parameter and a number")
     return constraint

@@ -68,8 +68,11 @@ class FloatParameter:
 
     def __attrs_post_init__(self) -> None:
         _check_range(self.init, self.sigma, self.bounds)
-        if self.log and min(self.init + (self.bounds or self.init)) <= 0:
-            raise SpecError("log: true needs positive init and bounds", "log")
+        if self.log:
+            for what, interval in (("init", self.init), ("bounds", self.bounds)):
+                if interval is not None and min(interval) <= 0:
+                    raise SpecError(f"log: true needs positive values (their log10 is the gene), got "
+                                    f"{list(interval)}", what)
 
     def _gene(self, value: float) -> float:
         return math.log10(value) if self.log else value
@@ -138,9 +141,15 @@ class ChoiceParameter:
     def __attrs_post_init__(self) -> None:
         if not self.choices:
             raise SpecError("empty: expected a list of at least one value", "choices")
+        seen: dict[tuple[type, Any], int] = {}
         for i, value in enumerate(self.choices):
             if not isinstance(value, (str, int, float, bool)):
                 raise SpecError(f"{value!r} must be a string or a number", f"choices.{i}")
+            # typed: YAML's 1, 1.0 and true are equal in Python, not in a rendered input
+            first = seen.setdefault((type(value), value), i)
+            if first != i:
+                raise SpecError(f"{value!r} is listed already (choices.{first}): list each value once (twice, "
+                                "it would be drawn twice as often)", f"choices.{i}")
         _check_sigma(self.sigma)
         for what, interval in (("init", self.init), ("bounds", self.bounds)):
             if interval is not None:

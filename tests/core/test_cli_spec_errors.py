@@ -60,6 +60,16 @@ BAD_SPECS = [
     ("wrong-type-choices-str", lambda s: _set(s, "space.c", {"type": "choice", "choices": "abc", "sigma": 1}),
      "space.c.choices", ["list"]),
     ("missing-key", lambda s: _del(s, "objectives"), "objectives", ["missing"]),
+    # The key at fault, not `log` (the review's space.lr.log for a 0 in init).
+    ("log-init-not-positive", lambda s: _set(s, "space.x0", {"type": "float", "log": True, "init": [0, 1],
+                                                             "sigma": 0.1}),
+     "space.x0.init", ["log: true needs positive values (their log10 is the gene), got [0.0, 1.0]"]),
+    ("log-bounds-not-positive", lambda s: _set(s, "space.x0", {"type": "float", "log": True, "init": [0.1, 1],
+                                                               "bounds": [-1, 2], "sigma": 0.1}),
+     "space.x0.bounds", ["log: true needs positive values", "got [-1.0, 2.0]"]),
+    # Silently drawn twice as often before.
+    ("choice-listed-twice", lambda s: _set(s, "space.c", {"type": "choice", "choices": ["a", "b", "a"], "sigma": 1}),
+     "space.c.choices.2", ["'a' is listed already (choices.0): list each value once"]),
     # A misspelt required key is reported as the unknown key, with the one meant.
     ("misspelt-top-key", lambda s: _rename(s, "objectives", "objectves"), None,
      ["unknown", "objectves (did you mean objectives?)"]),
@@ -79,6 +89,11 @@ BAD_SPECS = [
     ("one-objective", lambda s: _set(s, "objectives", [{"name": "f1"}]), "objectives", ["two or more"]),
     ("constraint-unknown-param", lambda s: _set(s, "constraints", ["x0 < x9"]), "constraints.0", ["x9"]),
     ("constraint-unparsable", lambda s: _set(s, "constraints", ["x0 <> x1"]), "constraints.0", ["OP"]),
+    # A typo for x0 < x1: the run went on with every candidate infeasible, then exit 1.
+    ("constraint-never-holds", lambda s: _set(s, "constraints", ["x1 < x0", "x0 < x0"]), "constraints.1",
+     ["'x0 < x0' compares x0 with itself, so it never holds (every candidate would be infeasible)"]),
+    ("constraint-always-holds", lambda s: _set(s, "constraints", ["x0>=x0"]), "constraints.0",
+     ["compares x0 with itself, so it always holds"]),
     ("constraint-string-not-list", lambda s: _set(s, "constraints", "x0 < x1"), "constraints", ["list"]),
     ("constraint-on-strings", lambda s: _set(_set(s, "space.c", {"type": "choice", "choices": ["a", "b"],
                                                               "sigma": 1}), "constraints", ["c < 1"]),

@@ -226,7 +226,7 @@ def test_int_non_integer_init_console_script(tmp_path, hpo_run_exe):
     ({"type": "float", "init": [2.0, 1.0], "sigma": 0.1}, "init"),
     ({"type": "float", "init": [0.0, 1.0], "sigma": 0.0}, "sigma"),
     ({"type": "float", "init": [0.0, 1.0], "sigma": 0.1, "bounds": [0.5, 2.0]}, "bounds"),
-    ({"type": "float", "init": [0.0, 1.0], "sigma": 0.1, "log": True}, "log"),
+    ({"type": "float", "init": [0.0, 1.0], "sigma": 0.1, "log": True}, "space.p.init: log: true"),
     ({"type": "int", "init": [3, 3], "sigma": 1.0}, "init"),
     ({"type": "int", "init": [1, 4], "sigma": 1.0, "bounds": [2, 3]}, "bounds"),
     ({"type": "int", "init": [1, 4.5], "sigma": 1.0}, "init"),
