@@ -131,3 +131,21 @@ def test_a_large_negative_value_is_a_result(tmp_path: Path) -> None:
 
     evaluation = run_trial(Negative(), a_trial(tmp_path), ["gain"])
     assert evaluation.ok and evaluation.fitness == (-3.0e9,)
+
+
+@pytest.mark.parametrize(("returned", "reason"), [
+    ([0.1, 0.2], "trainer returned list [0.1, 0.2], expected a mapping of metric names to numbers"),
+    (None, "trainer returned NoneType None, expected a mapping of metric names to numbers"),
+    ({"f1": "low"}, "trainer returned metrics that are not numbers: could not convert string to float: 'low'"),
+])
+def test_a_trainer_returning_no_mapping_of_numbers_gets_a_reason_that_says_so(tmp_path: Path, returned,
+                                                                              reason: str) -> None:
+    """A review's plugin returned a list: its reason was dict()'s "cannot convert dictionary
+    update sequence element #0 to a sequence"."""
+
+    class Listing:
+        def train(self, trial: Trial):
+            return returned
+
+    evaluation = run_trial(Listing(), a_trial(tmp_path), ["f1"])
+    assert (evaluation.status, evaluation.fitness, evaluation.reason) == ("error", (MAXINT,), reason)
