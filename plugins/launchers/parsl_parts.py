@@ -215,10 +215,12 @@ def check_commands(kind: ProviderKind) -> None:
     """
     missing = [command for command in kind.commands if shutil.which(command) is None]
     if missing:
+        which = ("none of them is" if len(missing) == len(kind.commands) > 1
+                 else f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not")
         raise LaunchFailed(
-            f"launcher.provider: provider {kind.name} runs {', '.join(kind.commands)}, and "
-            f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not on PATH on {socket.gethostname()}: "
-            "run hpo-run where the scheduler's commands are (a login or batch node), or use provider: local"
+            f"launcher.provider: provider {kind.name} runs {', '.join(kind.commands)}, and {which} on PATH "
+            f"on {socket.gethostname()}: run hpo-run where the scheduler's commands are (a login or batch "
+            "node), or use provider: local"
         )
 
 

@@ -263,8 +263,8 @@ def test_a_scheduler_whose_commands_are_missing_is_one_line_and_exit_3(tmp_path:
     done = run_exe([str(VENV_BIN / "hpo-run"), str(spec)], timeout=60, env={"PATH": str(VENV_BIN)})
     assert done.returncode == 3, done.stderr
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
-    assert ("could not launch: launcher.provider: provider lsf runs bsub, bjobs, bkill, and bsub, bjobs, "
-            "bkill are not on PATH") in done.stderr
+    assert ("could not launch: launcher.provider: provider lsf runs bsub, bjobs, bkill, and none of them is "
+            "on PATH on ") in done.stderr
     assert not (tmp_path / "run-nolsf" / "parsl").exists(), "Parsl was not started"
     with Journal.of(tmp_path / "run-nolsf", readonly=True) as journal:
         assert journal.evaluations() == []
