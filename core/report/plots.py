@@ -20,7 +20,7 @@ matplotlib.use("Agg")  # no display: before anything else in matplotlib is used
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import LogFormatterSciNotation, MaxNLocator
 
 from .data import Analysis, Solution
 from .tables import FailureCounts, Hypervolumes
@@ -52,11 +52,25 @@ def spans_decades(values: Sequence[float]) -> bool:
     return bool(finite) and min(finite) > 0 and max(finite) / min(finite) > 10
 
 
+class _MinorLabelsAtTwoAndFive(LogFormatterSciNotation):
+    """Minor tick labels at 2 and 5 times a power of ten, on an axis of at most two
+    decades.  Matplotlib's own choice there (2, 3, 4 and 6 times) overlapped at 3 and 4
+    times at this figure's width, and left a decade without a label."""
+
+    def __init__(self) -> None:
+        super().__init__(labelOnlyBase=False, minor_thresholds=(2, 2))
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        mantissa = x / 10 ** math.floor(math.log10(x) + 1e-9) if x > 0 else 0.0
+        keep = any(math.isclose(mantissa, k, rel_tol=1e-6) for k in (2, 5))
+        return super().__call__(x, pos) if keep else ""
+
+
 def _scale(ax, values_x: Sequence[float], values_y: Sequence[float]) -> None:
-    if spans_decades(values_x):
-        ax.set_xscale("log")
-    if spans_decades(values_y):
-        ax.set_yscale("log")
+    for set_scale, axis, values in ((ax.set_xscale, ax.xaxis, values_x), (ax.set_yscale, ax.yaxis, values_y)):
+        if spans_decades(values):
+            set_scale("log")
+            axis.set_minor_formatter(_MinorLabelsAtTwoAndFive())
 
 
 def _thresholds(ax, analysis: Analysis, with_labels: bool = True) -> None:

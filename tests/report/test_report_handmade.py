@@ -6,6 +6,8 @@ The expected values are worked out by hand in report_journals.py's docstrings.
 from __future__ import annotations
 
 import csv
+import itertools
+import math
 from pathlib import Path
 
 import attrs
@@ -296,3 +298,26 @@ def test_default_limits_read_the_unit_not_its_case_for_mega():
 
     units = [("e", "EV / ATOM"), ("m", "meV/atom"), ("big", "MeV/atom"), ("f", "meV/\u212b")]
     assert default_limits(units) == {"e": 0.004, "m": 4.0, "f": 40.0}
+
+
+@pytest.mark.parametrize(("low", "high"), [(2.5e-3, 3.0e-2), (3.0e-3, 4.0e-2), (1.1e-3, 1.5e-2)])
+def test_log_axes_label_every_decade_without_overlapping_labels(tmp_path, low, high):
+    """A review's front.png: on an energy axis of a decade and a bit, matplotlib labelled
+    3 and 4 x 10^-3 on top of each other and left the lower decade without a label."""
+    energies = [low * (high / low) ** (i / 7) for i in range(8)]
+    evaluations = [ok(f"e{i}", 0, i, energy, 0.03 + 0.001 * i, runtime=None) for i, energy in enumerate(energies)]
+    analysis = analyse([write_run(tmp_path / "run", {0: evaluations}, {0: [e.trial.uuid for e in evaluations]})])
+    final = analysis.final()
+    _, fig = plots.plot_front(analysis, final, tables.front(final), tmp_path)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    shown = [(tick.get_loc(), tick.label1.get_window_extent(renderer))
+             for tick in ax.xaxis.get_major_ticks() + ax.xaxis.get_minor_ticks()
+             if tick.label1.get_visible() and tick.label1.get_text() and ax.get_xlim()[0] <= tick.get_loc()
+             <= ax.get_xlim()[1]]
+    boxes = sorted(shown, key=lambda item: item[0])
+    assert all(not a.overlaps(b) for (_, a), (_, b) in itertools.pairwise(boxes)), [loc for loc, _ in boxes]
+    decades = {math.floor(math.log10(energy)) for energy in energies}
+    assert decades <= {math.floor(math.log10(loc) + 1e-9) for loc, _ in boxes}, [loc for loc, _ in boxes]
