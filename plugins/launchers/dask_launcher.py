@@ -53,7 +53,7 @@ DEFAULT_LOCAL_WORKERS = 2
 #: seconds a joined cluster's scheduler and min_workers are waited for
 DEFAULT_WAIT_S = 600.0
 #: seconds between looks at the client while no evaluation finishes (is the scheduler there?)
-ALIVE_POLL_S = 5.0
+ALIVE_POLL_S = 1.0
 #: seconds a local cluster gets to close in order before its workers are killed
 CLOSE_TIMEOUT_S = 15.0
 #: seconds its workers are killed for, at most, as nannies may keep starting new ones
