@@ -55,12 +55,15 @@ def measured(trial: Trial, raw: Mapping[str, float], objectives: Sequence[str],
     def failed(status: str, reason: str) -> Evaluation:
         return failed_evaluation(trial, len(objectives), status, reason, start, stop)
 
-    if not isinstance(raw, Mapping):
-        # dict() of a list of numbers said "cannot convert dictionary update sequence element #0"
+    try:
+        # dict(): whatever it takes (a pandas Series, (name, value) pairs) has served as metrics
+        pairs = dict(raw).items()
+    except (TypeError, ValueError):
+        # its own words for a list of numbers: "cannot convert dictionary update sequence element #0"
         return failed(ERROR, one_line(f"trainer returned {type(raw).__name__} {raw!r}, expected a mapping of "
                                       "metric names to numbers", 300))
     try:
-        metrics = {str(k): float(v) for k, v in raw.items()}
+        metrics = {str(k): float(v) for k, v in pairs}
     except (TypeError, ValueError) as exc:
         return failed(ERROR, f"trainer returned metrics that are not numbers: {exc}")
     missing = [name for name in objectives if name not in metrics]

@@ -3,8 +3,8 @@
 On a cluster the places to write are named by variables (``$MEMBERWORK/abc123``,
 ``$SCRATCH``), and a spec is shared between users: every path key of a spec and of the
 shipped plugins (``run_dir``, ``trainer.template``, ``trainer.paths`` settings, a joined
-Dask scheduler's file, ``replicates.source``) goes through :func:`expand_path_text`, so none of them makes a directory named
-``$MEMBERWORK`` under the working directory.
+Dask scheduler's file, ``replicates.source``) goes through :func:`expand_path_text`, so
+none of them makes a directory named ``$MEMBERWORK`` under the working directory.
 """
 
 from __future__ import annotations
@@ -14,15 +14,29 @@ import re
 
 from dnnp_hpo.errors import SpecError
 
-#: what os.path.expandvars leaves in place: a variable that is not set
-_UNSET_VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+#: ``$$`` (a literal ``$``), ``${NAME}`` or ``$NAME``
+_REFERENCE = re.compile(r"\$(?:(\$)|\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 
 
 def expand_path_text(text: str, key: str) -> str:
-    """``text`` with ``~`` and ``$NAME``/``${NAME}`` expanded; SpecError (``key``) naming a
-    variable that is not set, rather than a path holding ``$NAME`` literally."""
-    expanded = os.path.expandvars(os.path.expanduser(text))
-    unset = _UNSET_VARIABLE.search(expanded)
-    if unset:
-        raise SpecError(f"environment variable {unset.group(1)} is not set (in {text!r})", key)
-    return expanded
+    """``text`` with ``~`` and ``$NAME``/``${NAME}`` expanded and ``$$`` read as ``$``.
+
+    SpecError (``key``) for a variable that is not set, or set to nothing: either would
+    put the path somewhere else than meant (``$MEMBERWORK/x`` would be ``/x``).  Each
+    variable is looked up once, in the text as written: a value holding ``$`` is kept
+    as it is, as a shell keeps it.
+    """
+
+    def value(match: re.Match[str]) -> str:
+        if match.group(1):
+            return "$"
+        name = match.group(2) or match.group(3)
+        found = os.environ.get(name)
+        if not found:
+            state = "is not set" if found is None else "is empty"
+            raise SpecError(f"environment variable {name} {state} (in {text!r}; write $$ for a literal $)", key)
+        return found
+
+    expanded = _REFERENCE.sub(value, text)
+    # ~ as a shell reads it: written at the start, not found in a variable's value
+    return os.path.expanduser(expanded) if text.startswith("~") else expanded

@@ -149,3 +149,14 @@ def test_a_trainer_returning_no_mapping_of_numbers_gets_a_reason_that_says_so(tm
 
     evaluation = run_trial(Listing(), a_trial(tmp_path), ["f1"])
     assert (evaluation.status, evaluation.fitness, evaluation.reason) == ("error", (MAXINT,), reason)
+
+
+def test_what_dict_takes_stays_a_result(tmp_path: Path) -> None:
+    """(name, value) pairs were taken through dict() before, and stay taken (a review)."""
+
+    class Pairs:
+        def train(self, trial: Trial):
+            return [("f1", 0.1), ("f2", 0.2)]
+
+    evaluation = run_trial(Pairs(), a_trial(tmp_path), ["f1", "f2"])
+    assert evaluation.ok and evaluation.fitness == (0.1, 0.2)

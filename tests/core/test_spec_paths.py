@@ -57,8 +57,43 @@ def test_an_unset_variable_in_run_dir_is_one_line_and_nothing_is_made(tmp_path, 
     spec = write_spec(tmp_path / "spec.yaml", zdt_spec(value))
     assert main([str(spec)]) == 2
     line = _one_line(capsys.readouterr().err)
-    assert line == f"hpo-run: {spec}: {key}: environment variable {UNSET} is not set (in {value!r})", line
+    assert line == (f"hpo-run: {spec}: {key}: environment variable {UNSET} is not set (in {value!r}; write $$ "
+                    "for a literal $)"), line
     assert [p.name for p in tmp_path.iterdir()] == ["spec.yaml"]
+
+
+def test_an_empty_variable_is_refused_rather_than_writing_at_the_root(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HPO_TEST_EMPTY", "")
+    spec = write_spec(tmp_path / "spec.yaml", zdt_spec("$HPO_TEST_EMPTY/runs/x"))
+    assert main([str(spec), "--dry-run"]) == 2
+    assert _one_line(capsys.readouterr().err).startswith(
+        f"hpo-run: {spec}: run_dir: environment variable HPO_TEST_EMPTY is empty (in ")
+
+
+@pytest.mark.parametrize(("written", "environment", "expected"), [
+    ("a$$b/run", {}, "a$b/run"),  # $$: a literal $
+    ("$HPO_TEST_W/run", {"HPO_TEST_W": "w$HOME"}, "w$HOME/run"),  # a value is not expanded again
+    ("${HPO_TEST_W}x/run", {"HPO_TEST_W": "w"}, "wx/run"),
+    ("cost$/run", {}, "cost$/run"),  # a $ naming nothing stays
+])
+def test_expansion_reads_the_text_as_written_once(tmp_path, monkeypatch, capsys, written, environment, expected):
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    spec = write_spec(tmp_path / "spec.yaml", zdt_spec(f"{tmp_path}/{written}"))
+    assert main([str(spec), "--dry-run"]) == 0
+    assert f"{tmp_path}/{expected}" in capsys.readouterr().out
+
+
+def test_the_default_run_dir_is_the_name_as_written(tmp_path, monkeypatch, capsys):
+    """A name is not a path: runs/<name> is not expanded (a review's name zdt$A gave a line
+    naming run_dir, a key the spec did not have)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("A", raising=False)
+    spec = zdt_spec(tmp_path / "unused", name="zdt$A")
+    del spec["run_dir"]
+    path = write_spec(tmp_path / "spec.yaml", spec)
+    assert main([str(path), "--dry-run"]) == 0, capsys.readouterr().err
+    assert str(tmp_path / "runs" / "zdt$A") in capsys.readouterr().out
 
 
 def _deepmd_spec(tmp_path: Path, template: str, train: str) -> Path:
@@ -110,4 +145,4 @@ def test_an_unset_variable_in_the_replicates_source_is_one_line(tmp_path, monkey
     assert main([str(path), "--dry-run"]) == 2
     line = _one_line(capsys.readouterr().err)
     assert line == (f"hpo-run: {path}: optimizer.source: environment variable {UNSET} is not set "
-                    f"(in '${UNSET}/runs/search')"), line
+                    f"(in '${UNSET}/runs/search'; write $$ for a literal $)"), line
