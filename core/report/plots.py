@@ -53,12 +53,13 @@ def spans_decades(values: Sequence[float]) -> bool:
 
 
 class _MinorLabelsAtTwoAndFive(LogFormatterSciNotation):
-    """Minor tick labels at 2 and 5 times a power of ten, on an axis of at most two
-    decades.  Matplotlib's own choice there (2, 3, 4 and 6 times) overlapped at 3 and 4
-    times at this figure's width, and left a decade without a label."""
+    """Minor tick labels at 2 and 5 times a power of ten, on an axis that holds at most one
+    power of ten (under two decades), none on a wider one.  Matplotlib's own choice there
+    (2, 3, 4 and 6 times) overlapped at 3 and 4 times, and left a decade without a label;
+    on wider axes the generations figure's small panels have no room for minor labels."""
 
     def __init__(self) -> None:
-        super().__init__(labelOnlyBase=False, minor_thresholds=(2, 2))
+        super().__init__(labelOnlyBase=False, minor_thresholds=(1, math.inf))  # see matplotlib's set_locs
 
     def __call__(self, x: float, pos: int | None = None) -> str:
         mantissa = x / 10 ** math.floor(math.log10(x) + 1e-9) if x > 0 else 0.0

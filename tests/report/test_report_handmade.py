@@ -9,6 +9,7 @@ import csv
 import itertools
 import math
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -300,24 +301,40 @@ def test_default_limits_read_the_unit_not_its_case_for_mega():
     assert default_limits(units) == {"e": 0.004, "m": 4.0, "f": 40.0}
 
 
-@pytest.mark.parametrize(("low", "high"), [(2.5e-3, 3.0e-2), (3.0e-3, 4.0e-2), (1.1e-3, 1.5e-2)])
-def test_log_axes_label_every_decade_without_overlapping_labels(tmp_path, low, high):
-    """A review's front.png: on an energy axis of a decade and a bit, matplotlib labelled
-    3 and 4 x 10^-3 on top of each other and left the lower decade without a label."""
-    energies = [low * (high / low) ** (i / 7) for i in range(8)]
-    evaluations = [ok(f"e{i}", 0, i, energy, 0.03 + 0.001 * i, runtime=None) for i, energy in enumerate(energies)]
-    analysis = analyse([write_run(tmp_path / "run", {0: evaluations}, {0: [e.trial.uuid for e in evaluations]})])
-    final = analysis.final()
-    _, fig = plots.plot_front(analysis, final, tables.front(final), tmp_path)
-    ax = fig.axes[0]
-    assert ax.get_xscale() == "log"
+def _tick_labels(fig, ax) -> list[tuple[float, Any]]:
+    """(value, box) of each x tick label drawn inside the axis, in order of value."""
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
-    shown = [(tick.get_loc(), tick.label1.get_window_extent(renderer))
-             for tick in ax.xaxis.get_major_ticks() + ax.xaxis.get_minor_ticks()
-             if tick.label1.get_visible() and tick.label1.get_text() and ax.get_xlim()[0] <= tick.get_loc()
-             <= ax.get_xlim()[1]]
-    boxes = sorted(shown, key=lambda item: item[0])
-    assert all(not a.overlaps(b) for (_, a), (_, b) in itertools.pairwise(boxes)), [loc for loc, _ in boxes]
-    decades = {math.floor(math.log10(energy)) for energy in energies}
-    assert decades <= {math.floor(math.log10(loc) + 1e-9) for loc, _ in boxes}, [loc for loc, _ in boxes]
+    low, high = ax.get_xlim()
+    return sorted(((tick.get_loc(), tick.label1.get_window_extent(renderer))
+                   for tick in ax.xaxis.get_major_ticks() + ax.xaxis.get_minor_ticks()
+                   if tick.label1.get_visible() and tick.label1.get_text() and low <= tick.get_loc() <= high),
+                  key=lambda item: item[0])
+
+
+@pytest.mark.parametrize(("low", "high"), [(2.5e-3, 3.0e-2), (3.0e-3, 4.0e-2), (1.1e-3, 1.5e-2), (1.5e-3, 0.5),
+                                           (2e-3, 0.35), (1e-4, 0.1)])
+def test_log_axes_label_every_decade_without_overlapping_labels(tmp_path, low, high):
+    """A review's front.png: on an energy axis of a decade and a bit, matplotlib labelled
+    3 and 4 x 10^-3 on top of each other and left the lower decade without a label; the
+    first fix then crowded the small panels of generations.png on wider axes."""
+    energies = [low * (high / low) ** (i / 7) for i in range(8)]
+    generations = {g: [ok(f"e{g}{i}", g, 8 * g + i, energy, 0.03 + 0.001 * i, runtime=None)
+                       for i, energy in enumerate(energies)] for g in range(4)}
+    analysis = analyse([write_run(tmp_path / "run", generations,
+                                  {g: [e.trial.uuid for e in evaluations] for g, evaluations in generations.items()})])
+    final = analysis.final()
+    _, front_fig = plots.plot_front(analysis, final, tables.front(final), tmp_path)
+    _, generations_fig = plots.plot_generations(analysis, tmp_path)
+    for fig in (front_fig, generations_fig):
+        for ax in [ax for ax in fig.axes if ax.get_visible()]:
+            assert ax.get_xscale() == "log"
+            labels = _tick_labels(fig, ax)
+            assert all(not a.overlaps(b) for (_, a), (_, b) in itertools.pairwise(labels)), [v for v, _ in labels]
+            values = [v for v, _ in labels]
+            powers = [v for v in values if math.isclose(10 ** round(math.log10(v)), v)]
+            if len(powers) <= 1:  # up to two decades: each has a label (2 or 5 times a power)
+                decades = {math.floor(math.log10(energy)) for energy in energies}
+                assert decades <= {math.floor(math.log10(v) + 1e-9) for v in values}, values
+            else:  # wider: the powers of ten alone, as matplotlib labels them
+                assert powers == values, values
