@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import functools
+import logging
 import re
 import sys
 import threading
@@ -121,8 +122,11 @@ def _first_poll_now(poller: Any) -> None:
 
     Parsl's job status poller strategizes once when it starts, before the DataFlowKernel
     adds its executors, and next one ``strategy_period`` later: only then were the
-    ``init_blocks`` submitted, and every run waited 5 s for its first worker.  Its poll is
-    made here once more; a lock keeps it from running at the same time as the timer's.
+    ``init_blocks`` submitted, and every run waited 5 s for its first worker.  The
+    strategy is run here once more, alone: the blocks' status is first asked at the
+    timer's next period, as before (asked here too, the provider's own interval put the
+    next ask two periods on, and a failed first block was seen 10 s after it was
+    submitted).  A lock keeps it from running at the same time as the timer's poll.
     """
     lock = threading.Lock()
     poll = poller.callback
@@ -132,7 +136,11 @@ def _first_poll_now(poller: Any) -> None:
             poll(*args)
 
     poller.callback = locked  # the timer thread calls poller.callback each period
-    poller.make_callback()  # as the timer does: a failure is logged in parsl.log
+    try:
+        with lock:
+            poller._strategy.strategize(poller._executors)
+    except Exception:  # as the timer's poll: logged in parsl.log, and the next period tries again
+        logging.getLogger("parsl.jobs.job_status_poller").exception("the first strategy run failed")
 
 
 def _shortened(text: str, limit: int = 300) -> str:
