@@ -117,16 +117,19 @@ class ParslPool:
             return 0
 
 
-def _first_poll_now(poller: Any) -> None:
-    """Submit the first blocks now, not a strategy period (5 s) later.
+def _first_poll_now(poller: Any) -> threading.Thread:
+    """Submit the first blocks now, not a strategy period (5 s) later; the thread doing it.
 
     Parsl's job status poller strategizes once when it starts, before the DataFlowKernel
     adds its executors, and next one ``strategy_period`` later: only then were the
     ``init_blocks`` submitted, and every run waited 5 s for its first worker.  The
-    strategy is run here once more, alone: the blocks' status is first asked at the
+    strategy is run once more now, alone: the blocks' status is first asked at the
     timer's next period, as before (asked here too, the provider's own interval put the
     next ask two periods on, and a failed first block was seen 10 s after it was
-    submitted).  A lock keeps it from running at the same time as the timer's poll.
+    submitted).  In a thread of its own, as the timer's polls: in hpo-run's main thread,
+    under the held stop signals, a slow ``sbatch`` held start-up and a Ctrl-C with it.
+    A lock keeps it from running at the same time as the timer's poll; the caller joins
+    the thread before Parsl's cleanup, which cancels the blocks it submitted.
     """
     lock = threading.Lock()
     poll = poller.callback
@@ -135,12 +138,17 @@ def _first_poll_now(poller: Any) -> None:
         with lock:
             poll(*args)
 
+    def first() -> None:
+        try:
+            with lock:
+                poller._strategy.strategize(poller._executors)
+        except Exception:  # as the timer's poll: logged in parsl.log, and the next period tries again
+            logging.getLogger("parsl.jobs.job_status_poller").exception("the first strategy run failed")
+
     poller.callback = locked  # the timer thread calls poller.callback each period
-    try:
-        with lock:
-            poller._strategy.strategize(poller._executors)
-    except Exception:  # as the timer's poll: logged in parsl.log, and the next period tries again
-        logging.getLogger("parsl.jobs.job_status_poller").exception("the first strategy run failed")
+    thread = threading.Thread(target=first, name="hpo-first-strategy", daemon=True)
+    thread.start()
+    return thread
 
 
 def _shortened(text: str, limit: int = 300) -> str:
@@ -346,19 +354,23 @@ class ParslLauncher:
 
         config = self.build_config(run)
         executor = config.executors[0]
-        dfk = None
+        dfk = first = None
         try:
             # A stop signal while Parsl starts or cleans up waits for the end of it: one in
             # the middle left the interchange running, or the blocks uncancelled.
             with stop_signals_held():
                 dfk = DataFlowKernel(config)
-                _first_poll_now(dfk.job_status_poller)
+                # started here: the thread, and the worker pools it starts, keep the
+                # terminal's signals blocked, as Parsl's timer thread does
+                first = _first_poll_now(dfk.job_status_poller)
             notice(run, f"parsl: HighThroughputExecutor on provider {self.provider} with launcher "
                         f"{self.launcher_name}; workers connect to {executor.address}; logs in {config.run_dir}")
             yield ParslPool(dfk, executor)
         finally:
             if dfk is not None:
                 with stop_signals_held():
+                    if first is not None:
+                        first.join()  # a block still being submitted is then one the cleanup cancels
                     dfk.cleanup()
 
 
