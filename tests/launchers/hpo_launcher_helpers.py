@@ -5,6 +5,8 @@ PYTHONPATH.  Nothing here is shipped.
 
 * :func:`slow_zdt1`: the ``function`` trainer's ZDT1 that sleeps first, so a worker
   can be killed while an evaluation runs on it; it leaves a marker file while running.
+* :func:`held_zdt1`: ZDT1 that waits while a file exists, for a run kept on while the
+  test looks at it.
 * :class:`LaunchedZDT1`: a tiny TEST-ONLY trainer with a ``launch_prefix``, standing in
   for the DeePMD trainer (plugins/deepmd, being written separately and not ready when
   these tests were written): each "training" is a separate process, ``PREFIX... python
@@ -47,6 +49,19 @@ def slow_zdt1(params: Mapping[str, float]) -> tuple[float, float]:
     finally:
         if marker is not None:
             marker.unlink(missing_ok=True)
+
+
+HOLD_VARIABLE = "HPO_TEST_HOLD"  #: held_zdt1 waits while the file it names exists
+
+
+def held_zdt1(params: Mapping[str, float]) -> tuple[float, float]:
+    """ZDT1 once ``$HPO_TEST_HOLD`` is gone (2 minutes at most): a run that stays on until
+    the test has looked at it, however long that takes, and not longer."""
+    hold = os.environ.get(HOLD_VARIABLE)
+    deadline = time.monotonic() + 120
+    while hold and Path(hold).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return zdt1(params)
 
 
 def fail_always(attempts_dir: str) -> None:

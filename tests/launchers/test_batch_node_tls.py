@@ -104,10 +104,12 @@ def _listens(log: Path) -> list[str]:
 @pytest.mark.parametrize("script", [SUMMIT, FRONTIER], ids=lambda p: p.name)
 def test_batch_node_dask_is_tls_with_the_jobs_own_certificate(script: Path, tmp_path: Path, worker_env) -> None:
     spec = write_spec(tmp_path / "small.yaml", pop_size=4, generations=1,
-                      trainer={"plugin": "function", "callable": "hpo_launcher_helpers:slow_zdt1"},
+                      trainer={"plugin": "function", "callable": "hpo_launcher_helpers:held_zdt1"},
                       launcher={"plugin": "dask", "workers": 2, "wait_timeout": 300})
     workdir = tmp_path / "job"
-    env = {**_batch_env(worker_env, tmp_path, spec, workdir), "HPO_TEST_SLEEP": "2"}
+    hold = tmp_path / "hold"  # the evaluations wait while it exists: the run is on while probed
+    hold.touch()
+    env = {**_batch_env(worker_env, tmp_path, spec, workdir), "HPO_TEST_HOLD": str(hold)}
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
@@ -133,6 +135,8 @@ def test_batch_node_dask_is_tls_with_the_jobs_own_certificate(script: Path, tmp_
         # ... while the job's certificate is let in (so the refusals are the certificate's doing).
         mine = _probe(address, f"certificate:{tls / 'cert.pem'},{tls / 'key.pem'},{tls / 'cert.pem'}", env)
         assert mine["connected"], mine
+        assert proc.poll() is None, "the run was on while probed"
+        hold.unlink()
         status = proc.wait(timeout=240)
     finally:
         if proc.poll() is None:
