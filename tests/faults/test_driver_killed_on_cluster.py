@@ -21,7 +21,7 @@ from faults_testutil import VENV_BIN, assert_recorded_once, deepmd_spec, subproc
 from dnnp_hpo.evaluation import OUTCOME
 from dnnp_hpo.study import HARVESTED
 
-SLEEP_S = 4.0
+SLEEP_S = 2.0
 
 
 
