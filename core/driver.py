@@ -27,7 +27,6 @@ from dnnp_hpo.journal import (
     NewerJournal,
     NotAJournal,
 )
-from dnnp_hpo.paths import expand_path_text
 from dnnp_hpo.registry import Registry
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.runlock import LOCK, missing_dirs
@@ -47,9 +46,9 @@ def prepare_run(spec_path: Path, registry: Registry, overrides: Sequence[str] = 
     Every user mistake comes out as a SpecError naming the file and the key.
     """
     experiment, raw = load_experiment(spec_path, registry, tuple(overrides))
-    # The default is made of the name, which is not a path: nothing in it is expanded.
-    given = expand_path_text(experiment.run_dir, "run_dir") if experiment.run_dir else f"runs/{experiment.name}"
-    run_dir = _run_dir(Path(given), str(spec_path))
+    # run_dir comes expanded from the spec; the default is made of the name, which is not a
+    # path, and nothing in it is expanded.
+    run_dir = _run_dir(Path(experiment.run_dir or f"runs/{experiment.name}"), str(spec_path))
     run = RunContext(experiment=experiment, spec_path=spec_path, run_dir=run_dir,
                      raw_spec=raw, hook=registry.hook)
     trainer = _checked(run, "trainer", lambda: experiment.trainer.prepare(run))

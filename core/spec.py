@@ -146,7 +146,6 @@ def _usable_path(_instance: Any, _attribute: Any, value: str) -> None:
     # What the OS would refuse later, with a traceback from Path.resolve() or mkdir.
     if "\0" in value:
         raise SpecError(f"expected a path without a NUL character, got {shortened(value)}", "run_dir")
-    value = expand_path_text(value, "run_dir")
     for part in _path_bytes(value, "run_dir").split(b"/"):
         if len(part) > MAX_NAME_BYTES:
             raise SpecError(f"expected a path whose every component is at most {MAX_NAME_BYTES} bytes, "
@@ -182,7 +181,9 @@ class Experiment:
     optimizer: Optimizer
     launcher: Launcher
     #: default: runs/<name>, relative to the working directory
-    run_dir: str = attrs.field(default="", validator=_usable_path)
+    #: ``~`` and ``$VARIABLES`` expanded here, at the edge (core/paths.py)
+    run_dir: str = attrs.field(default="", converter=lambda value: expand_path_text(value, "run_dir"),
+                               validator=_usable_path)
     constraints: tuple[Constraint, ...] = ()
     report: Report = attrs.Factory(Report)
 
