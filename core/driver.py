@@ -15,6 +15,7 @@ import yaml
 
 from dnnp_hpo.errors import RecordsFailed, SpecError, shown
 from dnnp_hpo.evaluation import Member
+from dnnp_hpo.fingerprint import DataDigest
 from dnnp_hpo.hookspecs import Trainer
 from dnnp_hpo.journal import (
     FILENAME,
@@ -38,6 +39,8 @@ SPEC_AS_RUN = "spec.yaml"
 RESOLVED = "resolved"
 #: journal meta key: RunContext.template_digest when the run started
 TEMPLATE_DIGEST = "template_digest"
+#: journal meta key: RunContext.data_digests when the run started
+DATA_DIGESTS = "data_digests"
 
 
 def prepare_run(spec_path: Path, registry: Registry, overrides: Sequence[str] = ()) -> tuple[RunContext, Trainer]:
@@ -59,7 +62,8 @@ def prepare_run(spec_path: Path, registry: Registry, overrides: Sequence[str] = 
     # Render the first candidate's input now, so a broken template stops the run here.
     first = dry_run_trials(run, trainer)[0]
     _checked(run, "trainer", lambda: trainer.render(first))
-    return attrs.evolve(run, template_digest=template_digest(trainer)), trainer
+    data_paths = tuple(map(str, getattr(trainer, "data_paths", ()) or ()))
+    return attrs.evolve(run, template_digest=template_digest(trainer), data_paths=data_paths), trainer
 
 
 def _run_dir(path: Path, where: str) -> Path:
@@ -240,9 +244,10 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
             stored = journal.meta("spec", None)
             resolved = journal.meta(RESOLVED, None)
             digest = journal.meta(TEMPLATE_DIGEST, None)
+            data = journal.meta(DATA_DIGESTS, None)
             finished = journal.meta("finished", False)
     except EmptyJournal:
-        stored = resolved = digest = None
+        stored = resolved = digest = data = None
         finished = False
     except NewerJournal as exc:
         raise SpecError(str(exc), "run_dir", where) from None
@@ -306,6 +311,9 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
             "(edited since); resume it with the template it was started with, pass --force to "
             "continue with the edited one, or choose another run_dir", "trainer.template", where,
         )
+    if data and not force and not finished:
+        run = run.with_data_digests()
+        _check_same_data(run, data, where)
     # A finished run only prints its front: nothing would be run with the new values.
     refilled = None if force or finished else _refilled(resolved, run)
     if refilled:
@@ -322,6 +330,29 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
         # journal already holds, raised with --force, say: journal_holdings()).
         _checked(run, "optimizer", lambda: run.experiment.optimizer.prepare(run))
     return run
+
+
+def _check_same_data(run: RunContext, stored: Any, where: str) -> None:
+    """SpecError if a data path the run trained on holds other content now.
+
+    Compared in order, not by place (a run moved to a cluster with its data resumes).  A
+    path that held nothing then (every training failed at once) or holds nothing now (every
+    one will: prepare warned) is not compared: no candidate trained on both contents.
+    """
+    then = [DataDigest.from_json(value) for value in stored] if isinstance(stored, list) else []
+    now = run.data_digests or ()
+    if len(then) != len(now):
+        changed = [d.path for d in now] or ["(none)"]
+    else:
+        changed = [new.path for old, new in zip(then, now)
+                   if old is not None and None not in (old.sha256, new.sha256) and old.sha256 != new.sha256]
+    if changed:
+        # Not a key of the spec: a dataset regenerated in place, or $DATA set elsewhere.
+        raise SpecError(
+            f"{run.run_dir} holds a run whose trainings read other data than {', '.join(changed)} holds now "
+            "(its content changed since the run started); resume it with the data it was started with, "
+            "pass --force to continue on the new data, or choose another run_dir", "trainer.paths", where,
+        )
 
 
 @attrs.frozen
@@ -373,6 +404,8 @@ def execute(run: RunContext, trainer: Trainer, registry: Registry) -> list[Membe
             # The spec last: a journal holding it is a started run (check_run_dir).
             journal.set_meta(RESOLVED, resolved_settings(run))
             journal.set_meta(TEMPLATE_DIGEST, run.template_digest)
+            run = run.with_data_digests()
+            journal.set_meta(DATA_DIGESTS, [d.to_json() for d in run.data_digests])
             journal.set_meta("spec", run.raw_spec)
             try:
                 (run.run_dir / SPEC_AS_RUN).write_text(

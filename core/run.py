@@ -7,6 +7,7 @@ from typing import Any
 
 import attrs
 
+from dnnp_hpo.fingerprint import DataDigest, data_digests
 from dnnp_hpo.paths import expand_path_text
 from dnnp_hpo.space import SearchSpace
 from dnnp_hpo.spec import Experiment
@@ -32,6 +33,18 @@ class RunContext:
     #: digest of the template the prepared trainer renders (None: it has none), recorded
     #: when the run starts and compared on resume: the spec names the file, not its content
     template_digest: str | None = None
+    #: the data paths the prepared trainer reads (its ``data_paths``: the ``trainer.paths``
+    #: settings, absolute); () for a trainer that names none
+    data_paths: tuple[str, ...] = ()
+    #: digest of each of them (None: not read yet; see fingerprint.py), recorded when the
+    #: run starts and compared on resume: the spec names the data's place, not its content
+    data_digests: tuple[DataDigest, ...] | None = attrs.field(default=None, eq=False, repr=False)
+
+    def with_data_digests(self) -> RunContext:
+        """This run with :attr:`data_digests` read (once: a run that has them is returned as it is)."""
+        if self.data_digests is not None:
+            return self
+        return attrs.evolve(self, data_digests=data_digests(self.data_paths))
 
     @property
     def space(self) -> SearchSpace:
