@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 
-from . import steady_state, time_bias
+from . import data_digest, steady_state, time_bias
 from . import waiting as waiting_bench
 from .common import BENCH, read_result
 from .quality import BEST, PEERS
@@ -276,6 +276,10 @@ def waiting(r: dict) -> list[str]:
     return waiting_bench.markdown(r, _machine(r["machine"]))
 
 
+def digest(r: dict) -> list[str]:
+    return data_digest.markdown(r, _machine(r["machine"]))
+
+
 # (results file, section, notes): the order of docs/benchmarks.md.  A section is left
 # out when its results file is missing; notes read the same results.
 SECTIONS = [
@@ -288,6 +292,7 @@ SECTIONS = [
     ("steady_state", steady, lambda r: []),
     ("time_bias", bias, lambda r: []),
     ("waiting", waiting, lambda r: []),
+    ("data_digest", digest, lambda r: []),
 ]
 
 
