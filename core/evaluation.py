@@ -121,12 +121,17 @@ def shared_reason(evaluation: Evaluation) -> str:
 def failure_summary(evaluations: Sequence[Evaluation]) -> str:
     """The commonest status and reason among failed ``evaluations``, with its count
     (``8 of 8 failed: data path(s) not found: ...``): what a user needs to see when
-    nothing succeeds, as a typo in a path fails every training alike."""
+    nothing succeeds, as a typo in a path fails every training alike.  When the failures
+    differ, how many failed comes first (``6 of 6 failed; 2 of them error: ...``): "1 of 6
+    error: ..." read as if the other five had not failed."""
     reasons = Counter(f"{e.status}: {shared_reason(e)}" for e in evaluations if not e.ok)
     if not reasons:
         return "none failed"
-    reason, count = reasons.most_common(1)[0]
-    return f"{count} of {len(evaluations)} {reason}"
+    reason, count = reasons.most_common(1)[0]  # ties: the first met, so the same evaluations say the same
+    failed = sum(reasons.values())
+    if count == failed:
+        return f"{count} of {len(evaluations)} {reason}"
+    return f"{failed} of {len(evaluations)} failed; {count} of them {reason}"
 
 
 #: a terminal's colour or cursor sequence (ESC [ ... letter), as programs log them

@@ -160,3 +160,22 @@ def test_what_dict_takes_stays_a_result(tmp_path: Path) -> None:
 
     evaluation = run_trial(Pairs(), a_trial(tmp_path), ["f1", "f2"])
     assert evaluation.ok and evaluation.fitness == (0.1, 0.2)
+
+
+def test_failures_with_different_reasons_are_counted_all_before_the_commonest(tmp_path: Path) -> None:
+    """Six trainings that diverged at six steps read "1 of 6 error: ... step 786", as if
+    five had not failed; how many failed comes first now."""
+    from dnnp_hpo.evaluation import Evaluation, failure_summary
+
+    def evaluation(i: int, status: str, reason: str) -> Evaluation:
+        trial = Trial(uuid=f"0000000{i}-aaaa-bbbb-cccc-dddddddddddd", birth_id=i, generation=0, genome=(0.5,),
+                      params={"x": 0.5}, seed=i, workdir=tmp_path / str(i))
+        return Evaluation(trial=trial, status=status, reason=reason, fitness=(MAXINT,), metrics={}, start=0.0,
+                          stop=0.0, hostname="h", pid=1)
+
+    diverged = [evaluation(i, "error", f"ValueError: loss diverged at step {700 + i}") for i in range(4)]
+    timed_out = [evaluation(i, "timeout", "killed at the time limit") for i in (4, 5)]
+    assert failure_summary(diverged + timed_out) == "6 of 6 failed; 2 of them timeout: killed at the time limit"
+    assert failure_summary(diverged) == "4 of 4 failed; 1 of them error: ValueError: loss diverged at step 700"
+    ok = attrs.evolve(diverged[0], status="ok", reason="")
+    assert failure_summary([ok, *timed_out]) == "2 of 3 timeout: killed at the time limit"
