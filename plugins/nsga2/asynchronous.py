@@ -4,7 +4,9 @@ LEAP's ``steady_state_nsga_2`` (``leap_ec.multiobjective.asynchronous``) as a lo
 the run's Study instead of a Dask client, so that it runs on every launcher:
 
 1. send ``init_pop_size`` evaluations out at once (default: one per worker): the
-   ``pop_size`` random genomes of generation 0 (the same as ``nsga2``'s) go first;
+   ``pop_size`` random genomes of generation 0 (the same as ``nsga2``'s) go first, and
+   beyond ``pop_size`` (more workers than members) further random genomes, also of
+   generation 0, as LEAP does: until a result is back there is nothing to breed from;
 2. each time any evaluation returns, insert it into the population with the ENLU
    incremental non-dominated ranking (:class:`SteadyStatePopulation`), dropping the most
    crowded member of the last front once the population exceeds ``pop_size``;
@@ -47,7 +49,7 @@ from dnnp_hpo.evaluation import Evaluation, Member
 from dnnp_hpo.hookspecs import Study
 from dnnp_hpo.journal import Checkpoint
 
-from .algorithm import PAPER, TrainedProblem, as_individuals, as_members, reproduction
+from .algorithm import PAPER, TrainedProblem, as_individuals, as_members, random_genomes, reproduction
 
 #: seconds between looks at the engine's capacity while every evaluation in flight runs
 CAPACITY_POLL_S = 2.0
@@ -179,6 +181,12 @@ def steady_state_nsga2(study: Study, rng: np.random.Generator, *, pop_size: int,
         while due():
             if unsent:
                 study.submit(unsent.pop(0), generation=0, sent_after=inserted)
+                continue
+            if not len(population):
+                # More in flight than pop_size, and no result back yet: nothing to breed
+                # from, so another random genome, of generation 0 too (LEAP's init_pop_size
+                # random individuals), drawn from the run's generator: a resume draws it again.
+                study.submit(random_genomes(rng, study, 1)[0], generation=0, sent_after=inserted)
                 continue
             # Bred after snapshot g - 1: generation g, as nsga2's offspring of that population.
             # Those bred before snapshot 0 (from generation 0's first results) are generation

@@ -226,3 +226,39 @@ def test_resumed_on_other_workers_no_finished_training_runs_again(tmp_path, work
     assert {e.trial.uuid for e in before} <= {e.trial.uuid for e in evaluations}
     with Journal.of(tmp_path / "runs/w", readonly=True) as journal:
         assert {e.trial.uuid for e in journal.evaluations("interrupted")} <= running_at_kill
+
+
+def _more_in_flight_than_members(path: Path, log: Path) -> Path:
+    spec = write_spec(path, trainer=FILE.format(log=log, seconds=0.3), launcher=dask(4), births=12)
+    spec.write_text(spec.read_text().replace("pop_size: 8,", "pop_size: 2, init_pop_size: 4,"))
+    return spec
+
+
+def test_more_in_flight_than_pop_size_sends_random_genomes_until_a_result_is_back(tmp_path):
+    """Four in flight and a population of two: once generation 0's two genomes were sent,
+    the next two were bred from an empty population (ValueError, exit 4, and again on
+    resume).  They are random genomes of generation 0 now, as LEAP sends them."""
+    spec = _more_in_flight_than_members(tmp_path / "spec.yaml", tmp_path / "log")
+    done = hpo_run(tmp_path, spec, "runs/a")
+    assert done.returncode == 0, done.stderr
+    evaluations, population, _, integrity, running = recorded(tmp_path / "runs/a")
+    assert integrity == "ok" and not running
+    assert sorted(e.trial.birth_id for e in evaluations) == list(range(12))
+    first = [e for e in evaluations if e.trial.birth_id < 4]
+    assert all(e.trial.generation == 0 and e.trial.sent_after == 0 for e in first)
+    assert len({tuple(e.trial.genome) for e in first}) == 4
+    assert all(e.trial.generation >= 1 for e in evaluations if e.trial.birth_id >= 4)
+    assert len(population) == 2
+
+
+@pytest.mark.slow
+def test_killed_while_the_extra_random_genomes_train_it_resumes(tmp_path):
+    log = tmp_path / "trainings.log"
+    spec = _more_in_flight_than_members(tmp_path / "spec.yaml", log)
+    killed = hpo_run(tmp_path, spec, "runs/r", kill=("evaluation_started", 3))
+    assert killed.returncode == -9, killed.stderr
+    resumed = hpo_run(tmp_path, spec, "runs/r")
+    assert resumed.returncode == 0, resumed.stderr
+    evaluations, _, _, integrity, running = recorded(tmp_path / "runs/r")
+    assert integrity == "ok" and not running
+    assert sorted(Counter(e.trial.birth_id for e in evaluations).items()) == [(b, 1) for b in range(12)]
