@@ -311,7 +311,8 @@ def _attrs_hook(converter: cattrs.Converter):
             try:
                 return inner(value, cls)
             except ClassValidationError as exc:
-                # The keys the block has, so that "did you mean" offers none of them.
+                # The keys the block has, so that "did you mean" can say a key it offers
+                # is given too (a block with sigma and sgima: delete one, not rename).
                 for error in exc.exceptions:
                     if isinstance(error, ForbiddenExtraKeysError):
                         error.present = frozenset(map(str, value))
@@ -366,8 +367,8 @@ def _first_error(exc: BaseException, path: tuple[str, ...] = (),
     if isinstance(exc, ForbiddenExtraKeysError):
         known = [a.name for a in attrs.fields(exc.cl)] if attrs.has(exc.cl) else []
         expected = f" (expected: {', '.join(known)})" if known else ""
-        absent = [k for k in known if k not in getattr(exc, "present", ())]
-        return path, f"unknown key(s): {_did_you_mean(exc.extra_fields, absent, missing)}{expected}"
+        present = frozenset(getattr(exc, "present", ()))
+        return path, f"unknown key(s): {_did_you_mean(exc.extra_fields, known, missing, present)}{expected}"
     if isinstance(exc, SpecError):
         return path + tuple(k for k in exc.key.split(".") if k), exc.message
     if isinstance(exc, Invalid) and exc.key:
@@ -443,15 +444,30 @@ def _note_keys(exc: BaseException) -> tuple[str, ...]:
     return tuple(keys)
 
 
-def _did_you_mean(unknown: typing.Iterable[Any], known: list[str], missing: typing.Sequence[str] = ()) -> str:
+def _did_you_mean(unknown: typing.Iterable[Any], known: list[str], missing: typing.Sequence[str] = (),
+                  present: typing.Collection[str] = ()) -> str:
     """The unknown keys, each with the known key closest to it if any:
-    ``objectves (did you mean objectives?), colour``.  A required key the block lacks
-    is the likelier meaning, so it is looked for first."""
+    ``objectves (did you mean objectives?), colour``.
+
+    The key offered is looked for, in this order: among the required keys the block
+    lacks (the likelier meaning: ``objectves`` beside no ``objectives``); then among the
+    keys the unknown one begins, whole words before an ``_`` (``workers`` is the start of
+    ``workers_per_node``, which difflib ranks below ``worker_init``); then the closest of
+    all the keys the block takes.  A key the block has is offered too (``worker`` beside
+    ``workers`` meant ``workers``, not the next closest ``min_workers``), saying that it
+    is given too: the fix is then to delete one of the two, not to rename."""
     named = []
     for key in sorted(map(str, unknown)):
+        starts = [k for k in known if k.startswith(key + "_")]
         match = (difflib.get_close_matches(key, missing, n=1)
+                 or difflib.get_close_matches(key, starts, n=1, cutoff=0)
                  or difflib.get_close_matches(key, known, n=1))
-        named.append(f"{key} (did you mean {match[0]}?)" if match else key)
+        if not match:
+            named.append(key)
+        elif match[0] in present:
+            named.append(f"{key} (did you mean {match[0]}? it is given too)")
+        else:
+            named.append(f"{key} (did you mean {match[0]}?)")
     return ", ".join(named)
 
 

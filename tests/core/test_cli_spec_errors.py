@@ -75,11 +75,11 @@ BAD_SPECS = [
      ["unknown", "objectves (did you mean objectives?)"]),
     ("misspelt-sigma", lambda s: _rename(s, "space.x0.sigma", "sgima"), "space.x0",
      ["unknown", "sgima (did you mean sigma?)"]),
-    # Each unknown key with its own match; a key the block already has is not offered.
+    # Each unknown key with its own match; a key the block already has is offered, saying so.
     ("two-misspelt-keys", lambda s: _rename(_rename(s, "optimizer.pop_size", "popsize"), "optimizer.generations", "generatons"),
      "optimizer", ["unknown key(s): generatons (did you mean generations?), popsize (did you mean pop_size?)"]),
     ("misspelt-key-beside-it", lambda s: _set(s, "space.x0.sgima", 0.2), "space.x0",
-     ["unknown key(s): sgima (expected:"]),
+     ["unknown key(s): sgima (did you mean sigma? it is given too) (expected:"]),
     ("missing-sigma", lambda s: _del(s, "space.x0.sigma"), "space.x0.sigma", ["missing"]),
     ("empty-range", lambda s: _set(s, "space.x1.init", [1.0, 1.0]), "space.x1.init", ["empty", "low < high"]),
     ("reversed-range", lambda s: _set(s, "space.x1.init", [1.0, 0.0]), "space.x1.init", ["empty"]),
