@@ -277,13 +277,26 @@ def absolute_settings(run: RunContext, settings: Mapping[str, Any], paths: Seque
     return out
 
 
-def check_objectives(run: RunContext, metrics: Mapping[str, str]) -> None:
-    """SpecError if an objective of the run is none of the trainer's metrics (nor the runtime)."""
+def check_objectives(run: RunContext, metrics: Mapping[str, str],
+                     defaults: Mapping[str, str] | None = None) -> None:
+    """SpecError if an objective of the run is none of the trainer's metrics (nor the runtime).
+
+    ``defaults``: the trainer's metrics when the spec gives no ``metrics`` block.  An
+    objective among them but not among ``metrics`` was dropped by the spec's block, which
+    replaces the defaults (it is not merged with them: a user's learning curve may lack
+    their columns); the message then says so, else it read as if the trainer could not
+    measure that objective at all."""
     produced = [*metrics, RUNTIME]
     for objective in run.objective_names:
-        if objective not in produced:
-            raise SpecError(f"objective {objective!r} is not a metric of this trainer (it measures: "
-                            f"{', '.join(produced)})", "metrics")
+        if objective in produced:
+            continue
+        if defaults and objective in defaults:
+            named = ", ".join(f"{name}: {column}" for name, column in defaults.items())
+            raise SpecError(f"objective {objective!r} is not a metric of the trainer.metrics block (measured: "
+                            f"{', '.join(produced)}): the block replaces the trainer's defaults ({named}), "
+                            "so name every metric the objectives use", "metrics")
+        raise SpecError(f"objective {objective!r} is not a metric of this trainer (it measures: "
+                        f"{', '.join(produced)})", "metrics")
 
 
 def sample_params(space: SearchSpace) -> list[tuple[dict[str, Any], str]]:
@@ -341,7 +354,7 @@ class CommandTrainer:
         """Path settings made absolute and objectives checked: the keys of every
         :class:`PreparedCommand`, for the subclass to add its own to."""
         settings = absolute_settings(run, self.settings, self.paths)
-        check_objectives(run, self.metrics)
+        check_objectives(run, self.metrics, self.DEFAULT_METRICS)
         warn_missing_program(run, self.command)
         return {"template": template, "settings": settings, "data_paths": listed_paths(settings, self.paths),
                 "command": self.command, "launch_prefix": self.launch_prefix, "env": self.env,
