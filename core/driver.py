@@ -284,6 +284,8 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
         # exit 4, once the workers were up), or decode into other parameters.
         raise _not_continued(run, "parameters", parameters, run.space.names, "space", where,
                              " (its genomes have one gene per parameter, in order)")
+    if not finished and any(k == "space" or k.startswith("space.") for k in differences):
+        _check_same_decoding(run, journal_path, where)
     started_with, given = _optimizer_plugin(stored), _optimizer_plugin(run.raw_spec)
     if started_with is not None and started_with != given and not finished:
         # Not even with --force: a checkpoint's state (random generator, sigmas, births in
@@ -330,6 +332,42 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
         # journal already holds, raised with --force, say: journal_holdings()).
         _checked(run, "optimizer", lambda: run.experiment.optimizer.prepare(run))
     return run
+
+
+def _check_same_decoding(run: RunContext, journal_path: Path, where: str) -> None:
+    """SpecError, even with --force, if the edited space reads a recorded genome as other
+    values than the ones its candidate trained with.
+
+    A genome is genes, not values: ``log: true`` turned off reads log10(lr) = -3 as lr = -3
+    (clipped to the bounds, every new lr collapsed to one value), a type changed or the
+    choices reordered give the journal's members other values than they trained, and the
+    search goes on from a population that is not what was measured.  Widened bounds, a
+    changed sigma or init range read every gene as before, and are let through (--force).
+    """
+    with Journal(journal_path, readonly=True) as journal:
+        trials = [e.trial for e in (*journal.evaluations(), *journal.evaluations(RUNNING),
+                                    *journal.evaluations(INTERRUPTED))]
+    parameters = run.space.parameters
+    for trial in trials:
+        for (name, parameter), gene in zip(parameters.items(), trial.genome):
+            value, trained = parameter.decode(float(gene)), trial.params.get(name)
+            if json.dumps(value) != json.dumps(trained) and not _clipped(parameter, float(gene)):
+                # typed: 1, 1.0 and true differ in an input
+                raise SpecError(
+                    f"{run.run_dir} holds a run whose genomes the edited space reads as other values (birth "
+                    f"{trial.birth_id} trained {name} = {trained!r}, which its gene {gene!r} now gives as {value!r}); "
+                    "such a run cannot be continued, not even with --force: undo the change to space."
+                    f"{name}, or choose another run_dir", f"space.{name}", where)
+
+
+def _clipped(parameter: Any, gene: float) -> bool:
+    """Whether ``gene`` lies outside the parameter's new bounds and decodes as its nearest
+    bound: a range narrowed (allowed with --force: a member outside new bounds is bred as
+    if on the nearest bound), which an int parameter's decoding clips as well."""
+    low, high = parameter.gene_bounds
+    if low <= gene <= high:
+        return False
+    return json.dumps(parameter.decode(gene)) == json.dumps(parameter.decode(min(max(gene, low), high)))
 
 
 def _check_same_data(run: RunContext, stored: Any, where: str) -> None:
