@@ -231,7 +231,8 @@ class Study:
             runtime = metrics.get(RUNTIME, 0.0)
             start = stop - runtime if math.isfinite(runtime) and runtime >= 0 else stop
             evaluation = measured(trial, metrics, names, start, stop)
-        return attrs.evolve(evaluation, reason=HARVESTED) if evaluation.ok else evaluation
+        # A failure keeps why it failed, and says where it came from as the outcome file's do.
+        return attrs.evolve(evaluation, reason=HARVESTED if evaluation.ok else f"{evaluation.reason}; {HARVESTED}")
 
     def _harvest(self, trial: Trial) -> dict[str, float] | None:
         """What the trainer's ``harvest`` reads of ``trial`` as metrics by name, or None to

@@ -27,6 +27,7 @@ class HarvestingTrainer:
 
     harvest_raises: bool = False
     runtime: float | None = None  #: the runtime metric harvest reads, if any
+    f1: float = 0.75  #: what harvest reads as f1
 
     def train(self, trial: Trial) -> dict[str, float]:
         make_workdir(trial)
@@ -36,7 +37,7 @@ class HarvestingTrainer:
     def harvest(self, trial: Trial) -> dict[str, float] | None:
         if self.harvest_raises:
             raise ValueError("cannot parse its result file")
-        metrics = {"f1": 0.75, "f2": 0.125}
+        metrics = {"f1": self.f1, "f2": 0.125}
         return metrics if self.runtime is None else {**metrics, "runtime": self.runtime}
 
 
@@ -73,6 +74,18 @@ def test_the_trainers_harvest_is_used_when_the_worker_left_no_outcome(tmp_path: 
         evaluation = study.next_finished()
     assert (evaluation.trial.uuid, evaluation.status, evaluation.reason) == ("old", "ok", HARVESTED)
     assert evaluation.fitness == (0.75, 0.125) and seen.trials == []
+
+
+def test_a_harvested_failure_says_why_and_that_it_was_harvested(tmp_path: Path) -> None:
+    """A harvest that reads NaN: failed, as train's NaN is, and marked harvested as a
+    failure read from the worker's outcome file is (it read as trained in this session)."""
+    study, old, _ = resumed_study(tmp_path, HarvestingTrainer(f1=float("nan")))
+    with study.run.experiment.launcher.connect(study.run) as pool:
+        study.pool = pool
+        study.submit(old.genome, 0)
+        evaluation = study.next_finished()
+    assert evaluation.status == "failed" and evaluation.reason.endswith(f"; {HARVESTED}")
+    assert "f1" in evaluation.reason
 
 
 def test_a_harvested_evaluation_is_dated_by_its_files(tmp_path: Path) -> None:
