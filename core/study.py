@@ -36,6 +36,13 @@ BIRTHS = "core.births"
 HARVESTED = "harvested from its directory on resume"
 
 
+def _engine_says(exc: BaseException) -> str:
+    """What the engine says of a task it gave up, without the advice Dask's KilledWorker
+    ends with ("Inspecting worker logs is often a good next step ... see https://..."),
+    which cut the reason short at the CSV's 300 characters, mid-sentence."""
+    return str(exc).split(" Inspecting worker logs")[0]
+
+
 class Study:
     """Implements :class:`dnnp_hpo.hookspecs.Study` over a pool and a trainer.
 
@@ -165,7 +172,7 @@ class Study:
             now = time.time()
             evaluation = failed_evaluation(
                 trial, self.n_objectives, LOST,
-                f"the engine lost the evaluation: {type(exc).__name__}: {exc}", now, now,
+                f"the engine lost the evaluation: {type(exc).__name__}: {_engine_says(exc)}", now, now,
                 hostname="?", pid=-1,
             )
         del self.inflight[future]

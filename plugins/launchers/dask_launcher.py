@@ -184,7 +184,7 @@ class LocalEngine:
         try:
             with stop_signals_held():  # a stop meanwhile is acted on at the block's end
                 cluster = self._start()
-            with Client(cluster) as client:
+            with Client(cluster) as client, _quiet_about_dead_workers():
                 yield client
         finally:
             if cluster is not None:
@@ -210,6 +210,30 @@ class LocalEngine:
             silence_logs=logging.ERROR,
             preload=["dnnp_hpo.plugins.launchers.dask_worker_setup"],  # Ctrl-C, SIGHUP: see there
         )
+
+
+class _DeadWorkerLines(logging.Filter):
+    """Drops the ERROR lines the in-process scheduler logs when a worker dies under a
+    task: "Couldn't gather keys: {...: 'queued'}" (the driver asked for a result whose
+    worker had just died; the task is run again) and "Task ... marked as failed because 4
+    workers died while trying to run it".  The evaluation is recorded ``lost`` with that
+    reason and shown as such; Dask's lines only put timestamps and task keys among
+    hpo-run's own.  Every other line of the scheduler still shows."""
+
+    NOISE = ("Couldn't gather keys", "marked as failed because")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and any(n in record.msg for n in self.NOISE))
+
+
+@contextmanager
+def _quiet_about_dead_workers() -> Iterator[None]:
+    scheduler_log, lines = logging.getLogger("distributed.scheduler"), _DeadWorkerLines()
+    scheduler_log.addFilter(lines)
+    try:
+        yield
+    finally:
+        scheduler_log.removeFilter(lines)
 
 
 def _close_local(run: RunContext, cluster: Any) -> None:

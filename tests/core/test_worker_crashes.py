@@ -32,6 +32,10 @@ def test_a_run_whose_trainings_crash_their_workers_ends(tmp_path, hpo_run_exe, s
     assert sorted(e.trial.birth_id for e in evaluations) == list(range(16))
     lost = [e for e in evaluations if e.status == "lost"]
     assert lost and all("KilledWorker" in e.reason for e in lost), [e.reason for e in evaluations]
+    # what Dask says, without its advice (which the 300-character cut left mid-sentence)
+    assert all(shared_reason(e).endswith("to run the task was <address>.") for e in lost), [e.reason for e in lost]
+    # the scheduler's own lines about the dead workers stay out of hpo-run's stderr
+    assert "distributed.scheduler - ERROR" not in done.stderr, done.stderr
     # one failure, counted as one: Dask's task key and the dead worker's address are folded
     assert len({shared_reason(e) for e in lost}) == 1, [e.reason for e in lost]
     # every crashing candidate is lost (an evaluation Dask held on the same worker may be too)
