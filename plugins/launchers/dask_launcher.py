@@ -212,6 +212,12 @@ class LocalEngine:
         )
 
 
+def _rounded_seconds(exc: BaseException) -> str:
+    """distributed's "Timed out trying to connect to ... after 7.999944336999988 s", in
+    tenths of a second."""
+    return re.sub(r"\b(\d+\.\d)\d+ s\b", r"\1 s", str(exc))
+
+
 class _DeadWorkerLines(logging.Filter):
     """Drops the ERROR lines the in-process scheduler logs when a worker dies under a
     task: "Couldn't gather keys: {...: 'queued'}" (the driver asked for a result whose
@@ -351,7 +357,7 @@ class JoinedEngine:
             client = Client(address, timeout=max(1.0, deadline - time.monotonic()))
         except OSError as exc:
             raise LaunchFailed(f"launcher.{self.key}: cannot reach the Dask scheduler at {address} ({self.where}) "
-                               f"within launcher.wait_timeout: {exc}") from None
+                               f"within launcher.wait_timeout: {_rounded_seconds(exc)}") from None
         try:
             self._await_workers(run, client, address, started, deadline)
             yield client
