@@ -16,6 +16,7 @@ import cli_testutil
 from cli_testutil import zdt_spec
 
 from dnnp_hpo.evaluation import Evaluation
+from dnnp_hpo.hookspecs import hookimpl
 from dnnp_hpo.journal import Journal
 
 HERE = Path(__file__).resolve().parent
@@ -69,6 +70,19 @@ def write_plan(path: Path, faults: Sequence[str]) -> Path:
     """The plan the stand-in dp takes its faults from, one per run, in claim order."""
     path.write_text(json.dumps(list(faults)))
     return path
+
+
+class Stopped(Exception):
+    """Raised by :class:`StopAfterGenerationZero`."""
+
+
+class StopAfterGenerationZero:
+    """Plugin: the driver stops after recording generation 0: a run started and not
+    finished, to be resumed with an edited spec, template or data."""
+
+    @hookimpl
+    def dnnp_hpo_generation_finished(self, generation):
+        raise Stopped(generation)
 
 
 def run_in_process(spec: Path, extra_plugins: Sequence[object] = ()) -> Path:

@@ -10,27 +10,22 @@ import shutil
 
 import pytest
 from cli_testutil import hpo_run
-from faults_testutil import TEMPLATE, deepmd_spec, run_in_process, write_spec
+from faults_testutil import (
+    TEMPLATE,
+    StopAfterGenerationZero,
+    Stopped,
+    deepmd_spec,
+    run_in_process,
+    write_spec,
+)
 
 from dnnp_hpo.driver import DATA_DIGESTS, check_run_dir, prepare_run
 from dnnp_hpo.errors import SpecError
-from dnnp_hpo.hookspecs import hookimpl
 from dnnp_hpo.journal import Journal
 from dnnp_hpo.registry import load_registry
 
 DATA_TEMPLATE = TEMPLATE.replace('"training": {', '"training": {"systems": "$data", ')
 
-
-class Stopped(Exception):
-    pass
-
-
-class StopAfterGenerationZero:
-    """The driver stops after recording generation 0: a run started and not finished."""
-
-    @hookimpl
-    def dnnp_hpo_generation_finished(self, generation):
-        raise Stopped(generation)
 
 
 def write_system(root, energies: str) -> None:

@@ -11,11 +11,10 @@ import copy
 
 import pytest
 from cli_testutil import hpo_run, write_spec
-from faults_testutil import run_in_process
+from faults_testutil import StopAfterGenerationZero, Stopped, run_in_process
 
 from dnnp_hpo.driver import check_run_dir, prepare_run
 from dnnp_hpo.errors import SpecError
-from dnnp_hpo.hookspecs import hookimpl
 from dnnp_hpo.registry import load_registry
 
 SPEC = {
@@ -33,15 +32,6 @@ SPEC = {
     "launcher": {"plugin": "dask", "workers": 1},
 }
 
-
-class Stopped(Exception):
-    pass
-
-
-class StopAfterGenerationZero:
-    @hookimpl
-    def dnnp_hpo_generation_finished(self, generation):
-        raise Stopped(generation)
 
 
 @pytest.fixture(scope="module")

@@ -8,24 +8,18 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from faults_testutil import TEMPLATE, deepmd_spec, run_in_process, write_spec
+from faults_testutil import (
+    TEMPLATE,
+    StopAfterGenerationZero,
+    Stopped,
+    deepmd_spec,
+    run_in_process,
+    write_spec,
+)
 
 from dnnp_hpo.driver import check_run_dir, prepare_run
 from dnnp_hpo.errors import SpecError
-from dnnp_hpo.hookspecs import hookimpl
 from dnnp_hpo.registry import load_registry
-
-
-class Stopped(Exception):
-    pass
-
-
-class StopAfterGenerationZero:
-    """The driver stops after recording generation 0: a run started and not finished."""
-
-    @hookimpl
-    def dnnp_hpo_generation_finished(self, generation):
-        raise Stopped(generation)
 
 
 def test_a_run_resumed_with_an_edited_template_is_refused_unless_forced(tmp_path):
