@@ -15,7 +15,7 @@ import yaml
 
 from dnnp_hpo.errors import RecordsFailed, SpecError, shown
 from dnnp_hpo.evaluation import Member
-from dnnp_hpo.fingerprint import DataDigest
+from dnnp_hpo.fingerprint import DATA_DIGESTS, recorded_digests
 from dnnp_hpo.hookspecs import Trainer
 from dnnp_hpo.journal import (
     FILENAME,
@@ -39,8 +39,6 @@ SPEC_AS_RUN = "spec.yaml"
 RESOLVED = "resolved"
 #: journal meta key: RunContext.template_digest when the run started
 TEMPLATE_DIGEST = "template_digest"
-#: journal meta key: RunContext.data_digests when the run started
-DATA_DIGESTS = "data_digests"
 
 
 def prepare_run(spec_path: Path, registry: Registry, overrides: Sequence[str] = ()) -> tuple[RunContext, Trainer]:
@@ -377,7 +375,7 @@ def _check_same_data(run: RunContext, stored: Any, where: str) -> None:
     path that held nothing then (every training failed at once) or holds nothing now (every
     one will: prepare warned) is not compared: no candidate trained on both contents.
     """
-    then = [DataDigest.from_json(value) for value in stored] if isinstance(stored, list) else []
+    then = recorded_digests(stored)
     now = run.data_digests or ()
     if len(then) != len(now):
         changed = [d.path for d in now] or ["(none)"]

@@ -21,6 +21,9 @@ from pathlib import Path
 
 import attrs
 
+#: journal meta key: the :class:`DataDigest` of each data path when the run started, as JSON
+DATA_DIGESTS = "data_digests"
+
 
 @attrs.frozen
 class DataDigest:
@@ -39,6 +42,12 @@ class DataDigest:
             return None
         sha = value.get("sha256")
         return cls(value["path"], sha if isinstance(sha, str) else None)
+
+
+def recorded_digests(value: object) -> tuple[DataDigest | None, ...]:
+    """The digests a journal's ``data_digests`` holds (None for an entry that is not one;
+    () for a journal from before they were recorded)."""
+    return tuple(DataDigest.from_json(v) for v in value) if isinstance(value, list) else ()
 
 
 def data_digests(paths: Sequence[str]) -> tuple[DataDigest, ...]:

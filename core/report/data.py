@@ -20,6 +20,7 @@ import attrs
 import numpy as np
 
 from dnnp_hpo.evaluation import MAXINT, RUNTIME, Evaluation, Member
+from dnnp_hpo.fingerprint import DATA_DIGESTS, DataDigest, recorded_digests
 from dnnp_hpo.front import default_limits, normal_unit
 from dnnp_hpo.journal import (
     FILENAME,
@@ -162,6 +163,8 @@ class RunData:
     #: evaluations of a live or stopped run that came after its last recorded generation,
     #: left out of the report (``evaluations`` holds the others)
     later: int = 0
+    #: what each data path held when the run started (() for a run from before they were recorded)
+    data: tuple[DataDigest | None, ...] = ()
 
     @property
     def last_generation(self) -> int:
@@ -228,6 +231,7 @@ def load_run(path: Path | str, label: str | None = None) -> RunData:
             interrupted = len(journal.evaluations(INTERRUPTED))
             finished = bool(journal.meta("finished", False))
             resolved = journal.meta("resolved", None)
+            data = recorded_digests(journal.meta(DATA_DIGESTS, None))
             states = journal.states()
         except NotAJournal as exc:  # DamagedJournal: says which journal and what
             raise ReportError(str(exc)) from None
@@ -247,7 +251,7 @@ def load_run(path: Path | str, label: str | None = None) -> RunData:
     reported = tuple(e for e in evaluations if _recorded_by(e, max(populations), snapshots))
     return RunData(path=path, label=label or path.name, spec=dict(spec), objectives=objectives,
                    evaluations=reported, populations=populations, interrupted=interrupted,
-                   finished=finished, snapshots=snapshots, later=len(evaluations) - len(reported))
+                   finished=finished, snapshots=snapshots, later=len(evaluations) - len(reported), data=data)
 
 
 def _recorded_by(evaluation: Evaluation, last: int, snapshots: Mapping[int, Snapshot]) -> bool:
@@ -259,6 +263,12 @@ def _recorded_by(evaluation: Evaluation, last: int, snapshots: Mapping[int, Snap
     if snapshots:
         return evaluation.trial.birth_id < snapshots[last].births
     return evaluation.trial.generation <= last
+
+
+def _other_data(first: RunData, run: RunData) -> bool:
+    """Whether both runs recorded what their data held, and it differs (in order)."""
+    ours, theirs = [d.sha256 if d else None for d in first.data], [d.sha256 if d else None for d in run.data]
+    return bool(ours and theirs) and ours != theirs
 
 
 def _labels(paths: Sequence[Path]) -> list[str]:
@@ -455,6 +465,10 @@ def analyse(paths: Sequence[Path | str], accuracy: Mapping[str, float] | None = 
                         if k not in ignored and run.spec.get(k) != first.spec.get(k))
         if differ:
             notes.append(f"{run.label}'s spec differs from {first.label}'s in: {', '.join(differ)}")
+        if _other_data(first, run):
+            # Its place may be the same (a dataset regenerated in place): its content is not.
+            notes.append(f"{run.label} trained on other data than {first.label} (the content of its data paths "
+                         "differs: see Training data); their errors are not comparable")
     objectives = first.objectives
     names = [o.name for o in objectives]
     if accuracy:

@@ -117,6 +117,12 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
                      "recorded generation" + (f"; {r.later} later evaluations left out)" if r.later else ")")])
     md.append(md_table(["run", "directory", "name", "seed", "last generation", "evaluations", "failed",
                         "interrupted, re-run", "finished"], rows, None))
+    data = [[r.label, d.path, f"`{d.sha256[:16]}`" if d.sha256 else "(nothing there)"]
+            for r in analysis.runs for d in r.data if d is not None]
+    if data:
+        md += ["", ("Training data (SHA-256 of each data path's content when the run started, as a resume "
+                    "compares it; its first 16 hex digits):"), "",
+               md_table(["run", "data path", "SHA-256"], data, None)]
     for note in analysis.notes:
         md += ["", f"Note: {note}."]
     steady = analysis.snapshot_note()
