@@ -2,7 +2,8 @@
 
 Modules: :mod:`.template` (``$name`` placeholders rendered as JSON), :mod:`.lcurve`
 (fitness from ``lcurve.out`` by column name), :mod:`.inputcheck` (DeePMD-kit's own
-argument checker), :mod:`.trainer` (the plugin), :mod:`.demo_data` (the quickstart's
+argument checker), :mod:`.neighbours` (a fixed ``sel`` too small, measured and told),
+:mod:`.trainer` (the plugin), :mod:`.demo_data` (the quickstart's
 dataset).  docs/deepmd.md describes every ``trainer:`` key.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from dnnp_hpo.hookspecs import hookimpl
 
+from .neighbours import dnnp_hpo_evaluation_finished  # noqa: F401 - a hook: tells a sel too small
 from .trainer import DeepmdTrainer
 
 

@@ -40,6 +40,7 @@ from .lcurve import (
     schedule,
     undivided,
 )
+from .neighbours import SEL_SHORTFALL, sel_shortfall
 from .template import check_names, check_setting_values, load_template, parse_rendered
 
 INPUT = "input.json"
@@ -354,6 +355,8 @@ class PreparedDeepmd(training.PreparedCommand):
                 check_complete(lcurve, *plan)
                 if self.last_rows > plan[0] // plan[1]:  # a searched numb_steps
                     raise LcurveError(untrained_rows(self.last_rows, *plan))
-            return fitness(lcurve, self.metrics, self.last_rows, self.objectives)
+            measured = fitness(lcurve, self.metrics, self.last_rows, self.objectives)
         except LcurveError as exc:
             raise TrainingFailed(str(exc)) from None
+        short = sel_shortfall(workdir)
+        return {**measured, SEL_SHORTFALL: float(short)} if short else measured

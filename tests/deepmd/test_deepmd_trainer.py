@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 import time
 from pathlib import Path
@@ -426,3 +427,27 @@ def test_last_rows_reaching_the_untrained_model_is_refused(tmp_path: Path) -> No
     (workdir / "lcurve.out").write_text("# step rmse_e_val rmse_f_val lr\n" + rows)
     fitness = trainer.read_fitness(workdir, trainer.render(a_trial(run)))
     assert fitness["energy_rmse"] == pytest.approx(sum(0.5 / (s + 1) for s in (50, 100, 150, 200)) / 4)
+
+
+@pytest.mark.slow
+def test_a_sel_too_small_for_rcut_is_measured(tmp_path: Path, demo_data: Path) -> None:
+    """DeePMD-kit trains with its neighbour lists cut to a fixed sel too small for the
+    rcut and only logs it; the training's metrics say by how much (here 32 Al-Cu
+    neighbours within 5 A of type 0 against a sel of 8).  Real ``dp --tf train``, with its
+    neighbour statistics (the quickstart skips them)."""
+    template = (QUICKSTART.parent / "templates" / "deepmd_se_e2_a_demo.json").read_text()
+    (tmp_path / "small_sel.json").write_text(template.replace("[56, 24]", "[8, 4]"))
+    overrides = [
+        f"run_dir={tmp_path / 'run'}", f"trainer.template={tmp_path / 'small_sel.json'}",
+        "trainer.command=[dp, --tf, train, input.json]",
+        f"trainer.settings.train_systems={demo_data / 'train'}",
+        f"trainer.settings.valid_systems={demo_data / 'valid'}",
+        "trainer.settings.numb_steps=20", "trainer.settings.disp_freq=10", "trainer.settings.decay_steps=10",
+    ]
+    run, trainer = prepare_run(QUICKSTART, load_registry(), overrides)
+    params = {"start_lr": 3e-3, "stop_lr": 1e-4, "rcut": 5.0, "rcut_smth": 2.0, "scale_by_worker": "linear",
+              "desc_activ_func": "tanh", "fitting_activ_func": "tanh"}
+    metrics = trainer.train(a_trial(run, params))
+    logged = [int(n) for n in re.findall(r"not less than (\d+), but you set it to \d+",
+                                         (run.evals_dir / "t0" / "stderr.log").read_text())]
+    assert logged and metrics["sel_shortfall"] == max(n - sel for n, sel in zip(logged, (8, 4)))

@@ -21,7 +21,9 @@ row), ``empty`` (lcurve.out of 0 bytes), ``nan`` (a NaN energy error), ``garbage
 (binary junk), ``no_lcurve`` (exit 0 and no file), ``wrong_columns`` (no rmse_f_val),
 ``negative`` (negative errors), ``binary_stderr`` (exit 5, stderr with a NUL, bytes that
 are not UTF-8 and a colour code).
-``sleep`` sleeps ``$FAULTS_SLEEP`` seconds, then behaves like ``ok``.
+``sleep`` sleeps ``$FAULTS_SLEEP`` seconds, then behaves like ``ok``.  ``sel_short``
+trains like ``ok`` and logs DeePMD-kit's warning about a ``sel`` too small, as dp 3.1 words
+it (tests/deepmd/test_deepmd_trainer.py has the real dp say it).
 """
 
 from __future__ import annotations
@@ -87,6 +89,12 @@ def main() -> int:
         Path("lcurve.out").write_text(good_lcurve())
     elif fault == "sleep":
         time.sleep(float(os.environ.get("FAULTS_SLEEP", "1")))
+        Path("lcurve.out").write_text(good_lcurve())
+    elif fault == "sel_short":
+        for kind, expected, given in ((0, 32, 8), (1, 13, 4)):
+            print(f"[2026-12-05 22:58:44,844] DEEPMD WARNING sel of type {kind} is not enough! The expected value is "
+                  f"not less than {expected}, but you set it to {given}. The accuracy of your model may get worse.",
+                  file=sys.stderr)
         Path("lcurve.out").write_text(good_lcurve())
     elif fault == "crash":
         print("Traceback (most recent call last):\n  File \"train.py\", line 1", file=sys.stderr)

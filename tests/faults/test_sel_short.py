@@ -1,0 +1,32 @@
+"""A fixed sel too small for a candidate's rcut: DeePMD-kit trains with its neighbour
+lists cut and only logs it.  Each such training records how many neighbours were cut
+(metric ``sel_shortfall``) and the run tells the first one, once, on stderr and in
+launcher.log.  Real deepmd trainer and driver, the stand-in dp logging dp 3.1's words
+(the real dp's are checked in tests/deepmd/test_deepmd_trainer.py), local Dask."""
+
+from __future__ import annotations
+
+from faults_testutil import deepmd_spec, journal_evaluations, run_in_process, write_plan, write_spec
+
+
+def test_each_cut_is_measured_and_the_first_told_once(tmp_path, capsys):
+    plan = write_plan(tmp_path / "plan.json", ["sel_short", "ok", "sel_short", "ok"])
+    spec = write_spec(tmp_path / "spec.yaml", deepmd_spec(tmp_path / "run", env={"FAULTS_PLAN": str(plan)}))
+    run_dir = run_in_process(spec)
+    evaluations = journal_evaluations(run_dir)
+    assert all(e.ok for e in evaluations)
+    cut = {e.trial.birth_id: e.metrics.get("sel_shortfall") for e in evaluations}
+    faults = {e.trial.birth_id: (e.trial.workdir / "fault.txt").read_text() for e in evaluations}
+    assert {b for b, f in faults.items() if f == "sel_short"} == {b for b, c in cut.items() if c == 24.0}
+    assert sorted(c for c in cut.values() if c is not None) == [24.0, 24.0]
+    told = [line for line in (run_dir / "launcher.log").read_text().splitlines() if "sel" in line]
+    assert len(told) == 1 and "up to 24 neighbours short" in told[0] and "sel: \"auto\"" in told[0]
+    assert capsys.readouterr().err.count("neighbours short") == 1
+
+
+def test_a_training_without_the_warning_records_no_shortfall(tmp_path):
+    spec = write_spec(tmp_path / "spec.yaml", deepmd_spec(tmp_path / "run", env={"FAULTS_FAULT": "ok"}))
+    evaluations = journal_evaluations(run_in_process(spec))
+    assert evaluations and all("sel_shortfall" not in e.metrics for e in evaluations)
+    assert not (tmp_path / "run" / "launcher.log").exists() or \
+        "neighbours short" not in (tmp_path / "run" / "launcher.log").read_text()
