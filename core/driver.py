@@ -60,8 +60,19 @@ def prepare_run(spec_path: Path, registry: Registry, overrides: Sequence[str] = 
     # Render the first candidate's input now, so a broken template stops the run here.
     first = dry_run_trials(run, trainer)[0]
     _checked(run, "trainer", lambda: trainer.render(first))
-    data_paths = tuple(map(str, getattr(trainer, "data_paths", ()) or ()))
+    data_paths = _data_paths(trainer)
     return attrs.evolve(run, template_digest=template_digest(trainer), data_paths=data_paths), trainer
+
+
+def _data_paths(trainer: Trainer) -> tuple[str, ...]:
+    """The prepared trainer's ``data_paths`` (a command trainer's ``trainer.paths``
+    settings, absolute), as strings; () for a trainer without them.  Not part of the
+    trainer protocol: a plugin's own field of that name that is not a list or tuple of
+    paths (a single string would be digested letter by letter, from ``/``) is left alone."""
+    paths = getattr(trainer, "data_paths", ())
+    if not isinstance(paths, (list, tuple)) or not all(isinstance(p, (str, os.PathLike)) for p in paths):
+        return ()
+    return tuple(map(os.fspath, paths))
 
 
 def _run_dir(path: Path, where: str) -> Path:

@@ -76,10 +76,14 @@ def _files(root: Path) -> Iterator[tuple[str, Path]]:
     reads one as data.
     """
     if not root.is_dir():
-        yield "", root
+        if _regular(root):  # a data path that is a FIFO would block the digest for ever
+            yield "", root
         return
     seen: set[tuple[int, int]] = set()
     for directory, subdirectories, names in os.walk(root, followlinks=True):
+        # In name order, so that of two links to one directory the same one is walked
+        # whatever order the file system lists them in (a copy lists them in another).
+        subdirectories.sort()
         info = os.stat(directory)
         if (info.st_dev, info.st_ino) in seen:
             subdirectories.clear()
@@ -87,12 +91,16 @@ def _files(root: Path) -> Iterator[tuple[str, Path]]:
         seen.add((info.st_dev, info.st_ino))
         for name in names:
             path = Path(directory, name)
-            try:
-                regular = stat.S_ISREG(path.stat().st_mode)
-            except OSError:  # a dangling link: nothing a training could read either
-                continue
-            if regular:
+            if _regular(path):
                 yield path.relative_to(root).as_posix(), path
+
+
+def _regular(path: Path) -> bool:
+    """Whether ``path`` (links followed) is a regular file; a dangling link is not."""
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
 
 
 def _file_digest(path: Path) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
+from pathlib import Path
 
 from dnnp_hpo.fingerprint import DataDigest, content_digest, data_digests
 
@@ -54,3 +56,26 @@ def test_links_are_followed_once_and_fifos_are_not_read(tmp_path):
     assert linked is not None
     (systems / "type.raw").write_bytes(b"1\n")
     assert content_digest(data) != linked
+
+
+def test_two_links_to_one_directory_digest_alike_whatever_order_they_are_listed_in(tmp_path):
+    """Found by a review: the alias walked first followed the file system's listing order,
+    so a copy (listed in another order) got another digest.  On tmpfs (/dev/shm), which
+    lists entries newest first, creation order is listing order: there the test can fail."""
+    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+        shm = tempfile.TemporaryDirectory(dir="/dev/shm")
+        tmp_path = Path(shm.name)
+    digests = []
+    for name, order in (("one", "ab"), ("two", "ba")):
+        shared = tree(tmp_path / name / "shared", {"energy.npy": b"\x01"})
+        data = tmp_path / name / "data"
+        data.mkdir()
+        for link in order:  # created in another order: listed in another on many file systems
+            (data / link).symlink_to(shared)
+        digests.append(content_digest(data))
+    assert digests[0] == digests[1]
+
+
+def test_a_data_path_that_is_a_fifo_is_not_read(tmp_path):
+    os.mkfifo(tmp_path / "pipe")
+    assert content_digest(tmp_path / "pipe") is not None  # returns: reading it would block

@@ -6,6 +6,7 @@ runs, not found by a traceback when the first evaluation is sent."""
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import attrs
 import pytest
@@ -21,6 +22,7 @@ from dnnp_hpo.spec import Invalid
 @attrs.frozen
 class Prepared:
     lock: object = None
+    data_paths: object = ()  #: a plugin's own field of the name command trainers use
 
     def render(self, trial):
         return None
@@ -39,6 +41,8 @@ class Picky:
     def prepare(self, run):
         if self.mode == "invalid":
             raise Invalid("lr_scale: does not suit this space", "lr_scale")
+        if self.mode in DATA_PATHS:
+            return Prepared(None, DATA_PATHS[self.mode])
         return Prepared(threading.Lock() if self.mode == "lock" else None)
 
     # The Trainer protocol's methods (checked when the plugin is registered), for the
@@ -76,3 +80,19 @@ def test_a_prepared_trainer_that_cannot_be_pickled_is_refused_at_start_up(tmp_pa
     assert not (tmp_path / "run").exists()
     run, trainer = _prepared(tmp_path, "fine")
     assert isinstance(trainer, Prepared) and run.template_digest is None
+
+
+#: mode -> what the prepared trainer has as data_paths
+DATA_PATHS = {"tuple": ("/data/a", "/data/b"), "list of Path": [Path("/data/a")], "str": "/data",
+              "Path": Path("/data"), "numbers": [1, 2], "None": None}
+
+
+@pytest.mark.parametrize(("mode", "digested"), [
+    ("tuple", ("/data/a", "/data/b")), ("list of Path", ("/data/a",)),
+    # not a list of paths: left alone, not read letter by letter from / (a review found
+    # "/data" digested as "/", "d", "a"...) nor a TypeError
+    ("str", ()), ("Path", ()), ("numbers", ()), ("None", ()),
+])
+def test_only_a_list_of_paths_is_taken_as_the_data_to_digest(tmp_path, mode, digested):
+    run, _ = _prepared(tmp_path, mode)
+    assert run.data_paths == digested
