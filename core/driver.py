@@ -293,8 +293,9 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
         # exit 4, once the workers were up), or decode into other parameters.
         raise _not_continued(run, "parameters", parameters, run.space.names, "space", where,
                              " (its genomes have one gene per parameter, in order)")
-    if not finished and any(k == "space" or k.startswith("space.") for k in differences):
-        _check_same_decoding(run, journal_path, where)
+    if not finished and not run.resumed:  # once: the look under the run lock reads the same genomes
+        edited = any(k == "space" or k.startswith("space.") for k in differences)
+        _check_same_decoding(run, journal_path, where, edited=edited, force=force)
     started_with, given = _optimizer_plugin(stored), _optimizer_plugin(run.raw_spec)
     if started_with is not None and started_with != given and not finished:
         # Not even with --force: a checkpoint's state (random generator, sigmas, births in
@@ -343,30 +344,47 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
     return run
 
 
-def _check_same_decoding(run: RunContext, journal_path: Path, where: str) -> None:
-    """SpecError, even with --force, if the edited space reads a recorded genome as other
-    values than the ones its candidate trained with.
+def _check_same_decoding(run: RunContext, journal_path: Path, where: str, *, edited: bool, force: bool) -> None:
+    """SpecError if this space reads a recorded genome as other values than the ones its
+    candidate trained with: even with --force when the spec's space was ``edited``.
 
     A genome is genes, not values: ``log: true`` turned off reads log10(lr) = -3 as lr = -3
     (clipped to the bounds, every new lr collapsed to one value), a type changed or the
     choices reordered give the journal's members other values than they trained, and the
     search goes on from a population that is not what was measured.  Widened bounds, a
     changed sigma or init range read every gene as before, and are let through (--force).
+    Every resume looks, the spec's space edited or not: after a resume with --force on an
+    edited space, the spec the run started with reads the births bred under the edited
+    one as other values (or a dnnp-hpo that read genes otherwise wrote the journal).
     """
-    with Journal(journal_path, readonly=True) as journal:
-        trials = [e.trial for e in (*journal.evaluations(), *journal.evaluations(RUNNING),
-                                    *journal.evaluations(INTERRUPTED))]
     parameters = run.space.parameters
-    for trial in trials:
-        for (name, parameter), gene in zip(parameters.items(), trial.genome):
-            value, trained = parameter.decode(float(gene)), trial.params.get(name)
-            if json.dumps(value) != json.dumps(trained) and not _clipped(parameter, float(gene)):
-                # typed: 1, 1.0 and true differ in an input
-                raise SpecError(
-                    f"{run.run_dir} holds a run whose genomes the edited space reads as other values (birth "
-                    f"{trial.birth_id} trained {name} = {trained!r}, which its gene {gene!r} now gives as {value!r}); "
-                    "such a run cannot be continued, not even with --force: undo the change to space."
-                    f"{name}, or choose another run_dir", f"space.{name}", where)
+    with Journal(journal_path, readonly=True) as journal:
+        for birth_id, genome, params in journal.genomes():
+            for (name, parameter), gene in zip(parameters.items(), genome):
+                value, trained = parameter.decode(float(gene)), params.get(name)
+                if _same_value(value, trained) or _clipped(parameter, float(gene)):
+                    continue
+                seen = f"birth {birth_id} trained {name} = {trained!r}, which its gene {gene!r} now gives as {value!r}"
+                if edited:
+                    raise SpecError(
+                        f"{run.run_dir} holds a run whose genomes the edited space reads as other values ({seen}); "
+                        "such a run cannot be continued, not even with --force: undo the change to "
+                        f"space.{name}, or choose another run_dir", f"space.{name}", where)
+                if not force:
+                    raise SpecError(
+                        f"{run.run_dir} holds births this space reads as other values ({seen}): bred under "
+                        "another space (a resume with --force on an edited spec), or recorded by a dnnp-hpo "
+                        "that read genes otherwise; resume with that space, pass --force to continue all the "
+                        "same, or choose another run_dir", f"space.{name}", where)
+                return
+
+
+def _same_value(value: Any, trained: Any) -> bool:
+    """Whether a decoded value is the one recorded, typed (1, 1.0 and true differ in a
+    rendered input): as a JSON round trip gives it back (a tuple as a list, NaN as NaN)."""
+    if type(value) is type(trained) and value == trained:
+        return True
+    return json.dumps(value) == json.dumps(trained)
 
 
 def _clipped(parameter: Any, gene: float) -> bool:

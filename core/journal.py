@@ -328,6 +328,12 @@ class Journal:
     def _state(self, generation: Any, state: Any) -> dict[str, Any]:
         return _loaded(self.path, f"the optimizer state of generation {generation}", state, dict)
 
+    def genomes(self) -> Iterator[tuple[int, list[float], dict[str, Any]]]:
+        """(birth id, genome, params) of every evaluation, whatever its status: the two
+        columns alone (a resume decodes every genome again), read as :meth:`check` found them."""
+        for birth_id, genome, params in self.db.execute("SELECT birth_id, genome, params FROM evaluations"):
+            yield birth_id, json.loads(genome), json.loads(params)
+
     def check(self) -> None:
         """DamagedJournal unless every record reads as dnnp-hpo writes it (or NotAJournal
         for another fault of the file); reads only.

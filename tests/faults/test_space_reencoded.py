@@ -13,8 +13,9 @@ import pytest
 from cli_testutil import hpo_run, write_spec
 from faults_testutil import StopAfterGenerationZero, Stopped, run_in_process
 
-from dnnp_hpo.driver import check_run_dir, prepare_run
+from dnnp_hpo.driver import check_run_dir, execute, prepare_run
 from dnnp_hpo.errors import SpecError
+from dnnp_hpo.journal import Journal
 from dnnp_hpo.registry import load_registry
 
 SPEC = {
@@ -81,5 +82,31 @@ def test_a_space_that_reads_every_gene_as_before_resumes_with_force(started):
     _, run = edited(started, widened)
     with pytest.raises(SpecError) as refused:  # a different spec: --force still needed
         check_run_dir(run, resume=True, force=False)
+    assert "--force" in str(refused.value) and "not even" not in str(refused.value)
+    assert check_run_dir(run, resume=True, force=True).resumed
+
+
+def test_the_original_space_after_a_forced_edit_is_refused_unless_forced_again(tmp_path):
+    """Found by a review: the check ran only when the spec's space differed from the one
+    the run started with, so going back to it after births were bred under an edited space
+    (a choice added, allowed with --force) read them as other values without a word."""
+    spec = {**copy.deepcopy(SPEC), "run_dir": str(tmp_path / "run")}
+    original = write_spec(tmp_path / "spec.yaml", spec)
+    with pytest.raises(Stopped):
+        run_in_process(original, extra_plugins=[StopAfterGenerationZero()])
+    # a choice added at the end, and (so that offspring take it) the genes held to it
+    spec["space"]["x2"].update(choices=[0.1, 0.9, 0.5], init=[2.0, 3.0], bounds=[2.0, 3.0])
+    edited = write_spec(tmp_path / "edited.yaml", spec)
+    registry = load_registry((StopAfterGenerationZero(),))
+    run, trainer = prepare_run(edited, registry)
+    with pytest.raises(Stopped):  # one more generation, bred under the edited space
+        execute(check_run_dir(run, resume=True, force=True), trainer, registry)
+    with Journal.of(tmp_path / "run", readonly=True) as journal:
+        assert any(e.trial.params["x2"] == 0.5 for e in journal.evaluations()), "no birth took the new choice"
+
+    run, _ = prepare_run(original, load_registry())
+    with pytest.raises(SpecError) as refused:
+        check_run_dir(run, resume=True, force=False)
+    assert refused.value.key == "space.x2" and "trained x2 = 0.5" in str(refused.value)
     assert "--force" in str(refused.value) and "not even" not in str(refused.value)
     assert check_run_dir(run, resume=True, force=True).resumed
