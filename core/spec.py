@@ -453,15 +453,18 @@ def _did_you_mean(unknown: typing.Iterable[Any], known: list[str], missing: typi
     lacks (the likelier meaning: ``objectves`` beside no ``objectives``); then among the
     keys the unknown one begins, whole words before an ``_`` (``workers`` is the start of
     ``workers_per_node``, which difflib ranks below ``worker_init``); then the closest of
-    all the keys the block takes.  A key the block has is offered too (``worker`` beside
-    ``workers`` meant ``workers``, not the next closest ``min_workers``), saying that it
-    is given too: the fix is then to delete one of the two, not to rename."""
+    all the keys the block takes, one it lacks rather than one it has (``crossover_rate``
+    beside ``crossover_eta`` means the absent ``crossover_prob``: deleting it, as "given
+    too" would suggest, would drop the probability meant) unless the one it has is much
+    the closer (``worker`` beside ``workers`` meant ``workers``, not ``min_workers``).  A
+    key the block has is offered saying that it is given too: the fix is then to delete
+    one of the two, not to rename."""
     named = []
     for key in sorted(map(str, unknown)):
         starts = [k for k in known if k.startswith(key + "_")]
         match = (difflib.get_close_matches(key, missing, n=1)
                  or difflib.get_close_matches(key, starts, n=1, cutoff=0)
-                 or difflib.get_close_matches(key, known, n=1))
+                 or _closest_preferring_absent(key, known, present))
         if not match:
             named.append(key)
         elif match[0] in present:
@@ -469,6 +472,26 @@ def _did_you_mean(unknown: typing.Iterable[Any], known: list[str], missing: typi
         else:
             named.append(f"{key} (did you mean {match[0]}?)")
     return ", ".join(named)
+
+
+#: how much closer (difflib's ratio) a key the block has must be than the closest one it
+#: lacks to be offered instead: worker -> workers 0.92 against min_workers 0.71, while
+#: crossover_rate -> crossover_eta 0.81 against crossover_prob 0.79 is no reason
+_GIVEN_MARGIN = 0.1
+
+
+def _closest_preferring_absent(key: str, known: list[str], present: typing.Collection[str]) -> list[str]:
+    """[the key offered for ``key``] or []: see :func:`_did_you_mean`."""
+
+    def closest(candidates: list[str]) -> tuple[float, str | None]:
+        match = difflib.get_close_matches(key, candidates, n=1)
+        return (difflib.SequenceMatcher(None, key, match[0]).ratio(), match[0]) if match else (0.0, None)
+
+    absent_score, absent = closest([k for k in known if k not in present])
+    given_score, given = closest([k for k in known if k in present])
+    if given is not None and (absent is None or given_score >= absent_score + _GIVEN_MARGIN):
+        return [given]
+    return [absent] if absent is not None else []
 
 
 class _SpecYAMLError(yaml.MarkedYAMLError):

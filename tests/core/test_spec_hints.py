@@ -23,6 +23,10 @@ HINTS = [
      "unknown key(s): generation (did you mean generations? it is given too)"),
     # difflib scores worker_init above workers_per_node; workers is the latter's first word.
     (PARSL_LOCAL, "launcher", "unknown key(s): workers (did you mean workers_per_node?) (expected:"),
+    # The block has crossover_eta, a little closer than the absent crossover_prob meant
+    # (found by a review: "given too" would have had the probability deleted).
+    (("optimizer={plugin: nsga2, pop_size: 8, generations: 1, variation: sbx, crossover_eta: 10, "
+      "crossover_rate: 0.9}"), "optimizer", "unknown key(s): crossover_rate (did you mean crossover_prob?) (expected:"),
     # The case that excluded present keys: a block with sigma and sgima (delete one).
     ("space.x0.sgima=0.2", "space.x0", "unknown key(s): sgima (did you mean sigma? it is given too) (expected:"),
 ]
