@@ -214,8 +214,8 @@ class LocalEngine:
 
 def _rounded_seconds(exc: BaseException) -> str:
     """distributed's "Timed out trying to connect to ... after 7.999944336999988 s", in
-    tenths of a second."""
-    return re.sub(r"\b(\d+\.\d)\d+ s\b", r"\1 s", str(exc))
+    tenths of a second, rounded (8.0 s: a wait_timeout of 8 is not reported as 7.9)."""
+    return re.sub(r"\b(\d+\.\d{2,}) s\b", lambda m: f"{float(m.group(1)):.1f} s", str(exc))
 
 
 class _DeadWorkerLines(logging.Filter):
