@@ -31,6 +31,19 @@ def prepare(tmp_path: Path, template: str = TINY, spec_name: str = "spec.yaml", 
     return prepare_run(spec, load_registry(), overrides)
 
 
+#: one candidate of the quickstart's space, for the real trainings
+QUICKSTART_PARAMS = {"start_lr": 3e-3, "stop_lr": 1e-4, "rcut": 5.0, "rcut_smth": 2.0, "scale_by_worker": "linear",
+                     "desc_activ_func": "tanh", "fitting_activ_func": "tanh"}
+
+
+def demo_overrides(tmp_path: Path, demo_data: Path, *, steps: int, every: int) -> list[str]:
+    """--set values that train the quickstart spec on the demo data for ``steps`` steps,
+    a row (and a learning-rate decay) every ``every``."""
+    return [f"run_dir={tmp_path / 'run'}", f"trainer.settings.train_systems={demo_data / 'train'}",
+            f"trainer.settings.valid_systems={demo_data / 'valid'}", f"trainer.settings.numb_steps={steps}",
+            f"trainer.settings.disp_freq={every}", f"trainer.settings.decay_steps={every}"]
+
+
 def a_trial(run, params=None, name: str = "t0") -> Trial:
     params = params or {"x": 0.5, "act": "tanh"}
     return Trial(uuid=name, birth_id=0, generation=0, genome=(0.5,) * len(params), params=params,
@@ -244,16 +257,9 @@ def test_timeout_kills_the_whole_process_tree(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_real_dp_training_gives_a_finite_fitness(tmp_path: Path, demo_data: Path) -> None:
     """One real ``dp --tf train`` through the plugin, on the quickstart template."""
-    overrides = [
-        f"run_dir={tmp_path / 'run'}",
-        f"trainer.settings.train_systems={demo_data / 'train'}",
-        f"trainer.settings.valid_systems={demo_data / 'valid'}",
-        "trainer.settings.numb_steps=60", "trainer.settings.disp_freq=20", "trainer.settings.decay_steps=20",
-    ]
+    overrides = demo_overrides(tmp_path, demo_data, steps=60, every=20)
     run, trainer = prepare_run(QUICKSTART, load_registry(), overrides)
-    params = {"start_lr": 3e-3, "stop_lr": 1e-4, "rcut": 5.0, "rcut_smth": 2.0, "scale_by_worker": "linear",
-              "desc_activ_func": "tanh", "fitting_activ_func": "tanh"}
-    trial = a_trial(run, params)
+    trial = a_trial(run, QUICKSTART_PARAMS)
     metrics = trainer.train(trial)
     assert set(metrics) == {"energy_rmse", "force_rmse", "runtime"}
     assert all(math.isfinite(v) and v > 0 for v in metrics.values())
@@ -282,17 +288,12 @@ def test_real_lcurve_columns_are_the_ones_predicted(tmp_path: Path, demo_data: P
                                    ) + template[end:]
     (tmp_path / "forces.json").write_text(template)
     overrides = [
-        f"run_dir={tmp_path / 'run'}", f"trainer.template={tmp_path / 'forces.json'}",
-        f"trainer.settings.train_systems={demo_data / 'train'}",
-        f"trainer.settings.valid_systems={demo_data / 'valid'}",
-        "trainer.settings.numb_steps=20", "trainer.settings.disp_freq=10", "trainer.settings.decay_steps=10",
+        *demo_overrides(tmp_path, demo_data, steps=20, every=10), f"trainer.template={tmp_path / 'forces.json'}",
         "trainer.metrics={force_rmse: rmse_f_val, virial_rmse: rmse_v_val}",
         "objectives=[{name: force_rmse}, {name: runtime}]", "report.chemical_accuracy={force_rmse: 0.04}",
     ]
     run, trainer = prepare_run(QUICKSTART, load_registry(), overrides)
-    params = {"start_lr": 3e-3, "stop_lr": 1e-4, "rcut": 5.0, "rcut_smth": 2.0, "scale_by_worker": "linear",
-              "desc_activ_func": "tanh", "fitting_activ_func": "tanh"}
-    trial = a_trial(run, params)
+    trial = a_trial(run, QUICKSTART_PARAMS)
     metrics = trainer.train(trial)
     assert set(metrics) == {"force_rmse", "runtime"} and math.isfinite(metrics["force_rmse"])
     curve = read_lcurve(trial.workdir / "lcurve.out")
@@ -437,17 +438,10 @@ def test_a_sel_too_small_for_rcut_is_measured(tmp_path: Path, demo_data: Path) -
     neighbour statistics (the quickstart skips them)."""
     template = (QUICKSTART.parent / "templates" / "deepmd_se_e2_a_demo.json").read_text()
     (tmp_path / "small_sel.json").write_text(template.replace("[56, 24]", "[8, 4]"))
-    overrides = [
-        f"run_dir={tmp_path / 'run'}", f"trainer.template={tmp_path / 'small_sel.json'}",
-        "trainer.command=[dp, --tf, train, input.json]",
-        f"trainer.settings.train_systems={demo_data / 'train'}",
-        f"trainer.settings.valid_systems={demo_data / 'valid'}",
-        "trainer.settings.numb_steps=20", "trainer.settings.disp_freq=10", "trainer.settings.decay_steps=10",
-    ]
+    overrides = [*demo_overrides(tmp_path, demo_data, steps=20, every=10),
+                 f"trainer.template={tmp_path / 'small_sel.json'}", "trainer.command=[dp, --tf, train, input.json]"]
     run, trainer = prepare_run(QUICKSTART, load_registry(), overrides)
-    params = {"start_lr": 3e-3, "stop_lr": 1e-4, "rcut": 5.0, "rcut_smth": 2.0, "scale_by_worker": "linear",
-              "desc_activ_func": "tanh", "fitting_activ_func": "tanh"}
-    metrics = trainer.train(a_trial(run, params))
+    metrics = trainer.train(a_trial(run, QUICKSTART_PARAMS))
     logged = [int(n) for n in re.findall(r"not less than (\d+), but you set it to \d+",
                                          (run.evals_dir / "t0" / "stderr.log").read_text())]
     assert logged and metrics["sel_shortfall"] == max(n - sel for n, sel in zip(logged, (8, 4)))
