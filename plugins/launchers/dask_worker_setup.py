@@ -13,6 +13,7 @@ what their worker ignores, and the time limit stops a training with SIGTERM firs
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from typing import Any
@@ -21,7 +22,22 @@ from typing import Any
 TERMINAL_SIGNALS = (signal.SIGINT, signal.SIGHUP)
 
 
+class _SchedulerGoneLines(logging.Filter):
+    """Drops a local worker's "Failed to communicate with scheduler during heartbeat."
+    and its traceback: the scheduler lives in hpo-run's process, so it is gone only when
+    hpo-run stops (a Ctrl-C while a worker restarts, say), which hpo-run tells in its one
+    line; the worker's traceback came after it, now and then."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith("Failed to communicate with scheduler"))
+
+
+def quiet_when_the_scheduler_goes() -> None:
+    logging.getLogger("distributed.worker").addFilter(_SchedulerGoneLines())
+
+
 def dask_setup(worker: Any) -> None:  # the preload protocol passes the worker
+    quiet_when_the_scheduler_goes()
     # distributed runs a worker's event loop, and so its preloads, in the process's main
     # thread; a worker started in a thread (tests, LocalCluster(processes=False)) keeps its own.
     if threading.current_thread() is threading.main_thread():
