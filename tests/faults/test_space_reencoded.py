@@ -67,9 +67,10 @@ def test_a_space_that_reads_the_genomes_as_other_values_is_refused_even_with_for
             check_run_dir(run, resume=True, force=force)
         assert refused.value.key == f"space.{name}"
         assert "not even with --force" in str(refused.value) and "trained" in str(refused.value)
-    result = hpo_run(str(path), "--force")
-    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
-    assert f"space.{name}" in result.stderr and "Traceback" not in result.stderr
+    if name == "x0":  # the command line once (a process of its own costs seconds)
+        result = hpo_run(str(path), "--force")
+        assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert f"space.{name}" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_a_space_that_reads_every_gene_as_before_resumes_with_force(started):
