@@ -47,6 +47,7 @@ from dnnp_hpo.paths import expand_path_text
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import MAX_WORKERS, Invalid, at_least, at_most
 
+from .dask_worker_setup import DroppedLines
 from .held_signals import stop_signals_held
 
 DEFAULT_LOCAL_WORKERS = 2
@@ -218,23 +219,15 @@ def _rounded_seconds(exc: BaseException) -> str:
     return re.sub(r"\b(\d+\.\d{2,}) s\b", lambda m: f"{float(m.group(1)):.1f} s", str(exc))
 
 
-class _DeadWorkerLines(logging.Filter):
+@contextmanager
+def _quiet_about_dead_workers() -> Iterator[None]:
     """Drops the ERROR lines the in-process scheduler logs when a worker dies under a
     task: "Couldn't gather keys: {...: 'queued'}" (the driver asked for a result whose
     worker had just died; the task is run again) and "Task ... marked as failed because 4
     workers died while trying to run it".  The evaluation is recorded ``lost`` with that
-    reason and shown as such; Dask's lines only put timestamps and task keys among
-    hpo-run's own.  Every other line of the scheduler still shows."""
-
-    NOISE = ("Couldn't gather keys", "marked as failed because")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (isinstance(record.msg, str) and any(n in record.msg for n in self.NOISE))
-
-
-@contextmanager
-def _quiet_about_dead_workers() -> Iterator[None]:
-    scheduler_log, lines = logging.getLogger("distributed.scheduler"), _DeadWorkerLines()
+    reason and shown as such."""
+    scheduler_log = logging.getLogger("distributed.scheduler")
+    lines = DroppedLines("Couldn't gather keys", "marked as failed because")
     scheduler_log.addFilter(lines)
     try:
         yield

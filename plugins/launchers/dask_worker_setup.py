@@ -22,18 +22,26 @@ from typing import Any
 TERMINAL_SIGNALS = (signal.SIGINT, signal.SIGHUP)
 
 
-class _SchedulerGoneLines(logging.Filter):
-    """Drops a local worker's "Failed to communicate with scheduler during heartbeat."
-    and its traceback: the scheduler lives in hpo-run's process, so it is gone only when
-    hpo-run stops (a Ctrl-C while a worker restarts, say), which hpo-run tells in its one
-    line; the worker's traceback came after it, now and then."""
+class DroppedLines(logging.Filter):
+    """Drops the records of a logger whose message contains one of ``phrases`` (and so
+    their traceback); every other line still shows.  Dask's lines about a state hpo-run
+    tells in its own words (a worker dead under a task, the scheduler gone on Ctrl-C)
+    only put timestamps and task keys among hpo-run's."""
+
+    def __init__(self, *phrases: str) -> None:
+        super().__init__()
+        self.phrases = phrases
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (isinstance(record.msg, str) and record.msg.startswith("Failed to communicate with scheduler"))
+        return not (isinstance(record.msg, str) and any(p in record.msg for p in self.phrases))
 
 
 def quiet_when_the_scheduler_goes() -> None:
-    logging.getLogger("distributed.worker").addFilter(_SchedulerGoneLines())
+    # "Failed to communicate with scheduler during heartbeat." and its traceback: the
+    # scheduler lives in hpo-run's process, so it is gone only when hpo-run stops (a
+    # Ctrl-C while a worker restarts, say), which hpo-run tells in its one line; the
+    # worker's traceback came after it, now and then.
+    logging.getLogger("distributed.worker").addFilter(DroppedLines("Failed to communicate with scheduler"))
 
 
 def dask_setup(worker: Any) -> None:  # the preload protocol passes the worker
