@@ -114,6 +114,13 @@ class EngineLost(LaunchFailed):
         super().__init__(f"launcher: {what}; the evaluations in flight are kept: {then} hpo-run again to resume")
 
 
+class TaskGivenUp(Exception):
+    """Raised by a pool's future from ``result()`` when the engine gave one task up (its
+    workers died under it, say): the message is the reason, in the pool's own words,
+    recorded for that evaluation (``lost``).  Any other exception from ``result()`` is
+    recorded as ``Type: message``."""
+
+
 class RecordsFailed(LaunchFailed):
     """The run's records cannot be written (the journal locked by another program past the
     wait, the disk full, the run directory made read-only): a fault of the machine, not a

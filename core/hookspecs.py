@@ -143,7 +143,12 @@ class Pool(Protocol):
     """A connected execution engine: where evaluations run."""
 
     def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future:
-        """Schedule ``fn(*args)`` on a worker; never blocks for the result."""
+        """Schedule ``fn(*args)`` on a worker; never blocks for the result.
+
+        The future needs ``done()`` and ``result()``.  When the engine gives the task up,
+        ``result()`` raises: :class:`dnnp_hpo.errors.TaskGivenUp` whose message is the
+        reason in the pool's own words, or any exception, recorded as ``Type: message``;
+        either way the evaluation is recorded ``lost`` and the run goes on."""
 
     def as_completed(self, futures: Iterable[Future], timeout: float | None = None) -> Iterator[Future]:
         """Yield the given futures as they finish, in completion order; with ``timeout``,

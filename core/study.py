@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from dnnp_hpo.errors import EngineLost, described, shown
+from dnnp_hpo.errors import EngineLost, TaskGivenUp, described, shown
 from dnnp_hpo.evaluate import measured, run_trial
 from dnnp_hpo.evaluation import (
     INFEASIBLE,
@@ -34,13 +34,6 @@ from dnnp_hpo.run import RunContext
 
 BIRTHS = "core.births"
 HARVESTED = "harvested from its directory on resume"
-
-
-def _engine_says(exc: BaseException) -> str:
-    """What the engine says of a task it gave up, without the advice Dask's KilledWorker
-    ends with ("Inspecting worker logs is often a good next step ... see https://..."),
-    which cut the reason short at the CSV's 300 characters, mid-sentence."""
-    return str(exc).split(" Inspecting worker logs")[0]
 
 
 class Study:
@@ -172,7 +165,7 @@ class Study:
             now = time.time()
             evaluation = failed_evaluation(
                 trial, self.n_objectives, LOST,
-                f"the engine lost the evaluation: {type(exc).__name__}: {_engine_says(exc)}", now, now,
+                f"the engine lost the evaluation: {exc if isinstance(exc, TaskGivenUp) else described(exc)}", now, now,
                 hostname="?", pid=-1,
             )
         del self.inflight[future]

@@ -40,7 +40,7 @@ from typing import Any
 
 import attrs
 
-from dnnp_hpo.errors import EngineLost, LaunchFailed, SpecError
+from dnnp_hpo.errors import EngineLost, LaunchFailed, SpecError, TaskGivenUp
 from dnnp_hpo.hookspecs import hookimpl
 from dnnp_hpo.notice import notice
 from dnnp_hpo.paths import expand_path_text
@@ -60,6 +60,30 @@ CLOSE_TIMEOUT_S = 15.0
 #: seconds its workers are killed for, at most, as nannies may keep starting new ones
 KILL_FOR_S = 10.0
 _ADDRESS = re.compile(r"^(tcp|tls|ucx|inproc)://[^\s/]+$")
+
+
+class _Task:
+    """A Dask future as the Study sees it: ``done()`` and ``result()``.  A task whose
+    workers all died under it (``KilledWorker``) raises TaskGivenUp with Dask's reason
+    without the advice it ends with ("Inspecting worker logs is often a good next step
+    ... see https://..."), which cut the recorded reason short at the CSV's 300
+    characters, mid-sentence."""
+
+    __slots__ = ("future",)
+
+    def __init__(self, future: Any) -> None:
+        self.future = future
+
+    def done(self) -> bool:
+        return self.future.done()
+
+    def result(self) -> Any:
+        from distributed import KilledWorker
+
+        try:
+            return self.future.result()
+        except KilledWorker as exc:
+            raise TaskGivenUp(f"KilledWorker: {str(exc).split(' Inspecting worker logs')[0]}") from None
 
 
 class DaskPool:
@@ -89,7 +113,7 @@ class DaskPool:
         # pure=False: two identical genomes are two trainings, not one cached result.
         future = self.client.submit(fn, *args, pure=False, retries=self.retries)
         future.add_done_callback(self._completed)
-        return future
+        return _Task(future)
 
     def _completed(self, _future: Any) -> None:
         with self._finished:
