@@ -13,17 +13,18 @@ HERE = Path(__file__).resolve().parent
 MAXINT = 2147483647.0  # numpy.iinfo(numpy.int32).max, the paper's failure fitness
 
 
-def subprocess_env() -> dict[str, str]:
-    """os.environ with this directory first on PYTHONPATH (for hpo_testfuncs)."""
-    env = dict(os.environ)
+def subprocess_env(**variables: str) -> dict[str, str]:
+    """os.environ and ``variables``, with this directory first on PYTHONPATH (for hpo_testfuncs)."""
+    env = {**os.environ, **variables}
     parts = [str(HERE)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     env["PYTHONPATH"] = os.pathsep.join(parts)
     return env
 
 
-def run_cli(exe: Path, *args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run the real console script; it and its Dask workers can import hpo_testfuncs."""
-    return subprocess.run([str(exe), *args], cwd=cwd, env=subprocess_env(),
+def run_cli(exe: Path, *args: str, cwd: Path, timeout: float = 120, **variables: str) -> subprocess.CompletedProcess:
+    """Run the real console script, with ``variables`` in its environment; it and its Dask
+    workers can import hpo_testfuncs."""
+    return subprocess.run([str(exe), *args], cwd=cwd, env=subprocess_env(**variables),
                           check=False, capture_output=True, text=True, timeout=timeout)
 
 

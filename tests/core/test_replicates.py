@@ -27,7 +27,8 @@ BIN = Path(sys.executable).parent
 def _search(tmp_path: Path, callable_: str = "dnnp_hpo.problems:zdt1") -> tuple[Path, dict]:
     """A finished 2-generation ZDT1 search; returns its run directory and spec."""
     spec = zdt_spec(tmp_path / "search", pop_size=6, generations=1, workers=2, callable_=callable_)
-    done = run_cli(BIN / "hpo-run", str(write_spec(tmp_path / "search.yaml", spec)), cwd=tmp_path)
+    done = run_cli(BIN / "hpo-run", str(write_spec(tmp_path / "search.yaml", spec)), cwd=tmp_path,
+                   HPO_TEST_SLEEP="0")  # slow_zdt1 need only be slow for the replicates run
     assert done.returncode == 0, done.stderr
     return tmp_path / "search", spec
 
@@ -96,7 +97,7 @@ def test_a_killed_replicates_run_resumes_without_training_anything_twice(tmp_pat
     assert 2 <= before < expected, before
     with Journal.of(tmp_path / "reps", readonly=True) as journal:
         kept = {e.trial.uuid for e in journal.evaluations() if e.status == "ok"}
-    again = run_cli(BIN / "hpo-run", str(path), cwd=tmp_path, timeout=180)
+    again = run_cli(BIN / "hpo-run", str(path), cwd=tmp_path, timeout=180, HPO_TEST_SLEEP="0")
     assert again.returncode == 0, again.stderr
     with Journal.of(tmp_path / "reps", readonly=True) as journal:
         ok = [e for e in journal.evaluations() if e.status == "ok"]
