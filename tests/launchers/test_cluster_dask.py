@@ -283,6 +283,7 @@ def test_a_lost_scheduler_stops_the_run_and_a_new_cluster_resumes_it(tmp_path: P
         assert journal.running(), "what was in flight is pending"
     cluster.stop()
     cluster.scheduler_file.unlink()  # else the next run could read the dead scheduler's address
+    monkeypatch.setenv(helpers.SLEEP_VARIABLE, "0")  # the new worker's: the resume only has to finish
     dask_processes(1).wait_ready(1)
     again = hpo_run(str(spec), timeout=120)
     assert again.returncode == 0, again.stderr
