@@ -15,7 +15,7 @@ from rich.table import Table
 from dnnp_hpo.driver import check_run_dir, dry_run_trials, execute, prepare_run
 from dnnp_hpo.errors import LaunchFailed, PluginError, SpecError
 from dnnp_hpo.evaluation import Evaluation, Member, failure_summary
-from dnnp_hpo.front import chemically_accurate, default_limits, format_value, pareto_front
+from dnnp_hpo.front import accuracy_limits, chemically_accurate, format_value, limits_text, pareto_front
 from dnnp_hpo.hookspecs import Trainer
 from dnnp_hpo.notice import notice
 from dnnp_hpo.registry import KINDS, Registry, kind_name, load_registry
@@ -93,8 +93,9 @@ def trials_table(run: RunContext, title: str, rows: Sequence[Sequence[object]], 
 def front_table(run: RunContext, evaluations: Sequence[Evaluation]) -> Table:
     """The final Pareto front: hyperparameters, objectives (with units), accuracy."""
     objectives = run.experiment.objectives
+    named = [(o.name, o.unit) for o in objectives]
     # the spec's limits, else the paper's for the objectives' units: as hpo-report judges
-    thresholds = run.experiment.report.chemical_accuracy or default_limits((o.name, o.unit) for o in objectives)
+    thresholds = accuracy_limits(named, run.experiment.report.chemical_accuracy)
     # Units and second words on a line of their own: the table has a column per
     # hyperparameter, and narrower headers let it fit a terminal more often.
     extra = [f"{o.name}\n({o.unit})" if o.unit else o.name for o in objectives]
@@ -111,7 +112,10 @@ def front_table(run: RunContext, evaluations: Sequence[Evaluation]) -> Table:
         if thresholds:
             row.append("yes" if chemically_accurate(e, run.objective_names, thresholds) else "no")
         rows.append(row)
-    return trials_table(run, "Pareto front of the final population", rows, extra)
+    table = trials_table(run, "Pareto front of the final population", rows, extra)
+    if thresholds:
+        table.caption = f"chemically accurate: {limits_text(named, thresholds)}"
+    return table
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -44,10 +45,16 @@ def pareto_front(evaluations: Sequence[Evaluation]) -> list[Evaluation]:
     return sorted((e for e, k in zip(candidates, mask) if k), key=lambda e: e.fitness)
 
 
+#: a unit to the power -1 after a space, a dot or a star (``eV Å^-1``, ``eV·Å⁻¹``, ``eV atom-1``)
+_INVERSE = re.compile(r"[\s·*.]+([^\s·*./^-]+)\^?-1(?!\d)")
+
+
 def normal_unit(unit: str) -> str:
     """One spelling per unit: no spaces, lower case, Å (any of its three spellings in
-    Unicode: one code point of two, or A and a combining ring) and angstrom as a."""
-    unit = "".join(unicodedata.normalize("NFC", unit).split())
+    Unicode: one code point of two, or A and a combining ring) and angstrom as a, and a
+    power -1 as a division (``eV Å^-1`` is ``eV/Å``)."""
+    unit = _INVERSE.sub(r"/\1", unicodedata.normalize("NFC", unit).replace("⁻¹", "^-1"))
+    unit = "".join(unit.split())
     if unit.startswith("MeV"):  # mega-, not milli-electronvolt: not lower-cased into meV
         unit = "mega" + unit[1:]
     return unit.lower().replace("angstrom", "a").replace("å", "a")
@@ -58,6 +65,37 @@ def default_limits(objectives: Iterable[tuple[str, str]]) -> dict[str, float]:
     an energy per atom or a force in eV or meV (no limit for any other)."""
     return {name: DEFAULT_ACCURACY[normal] for name, unit in objectives
             if (normal := normal_unit(unit)) in DEFAULT_ACCURACY}
+
+
+def accuracy_limits(objectives: Sequence[tuple[str, str]], given: Mapping[str, float]) -> dict[str, float]:
+    """The chemical-accuracy limit of each ``(name, unit)`` objective, in their order: the
+    one ``given`` (the spec's ``report.chemical_accuracy``, hpo-report's ``--accuracy``),
+    else the paper's for its unit.  Given for one objective, a limit leaves the others'
+    defaults in place: the paper's accuracy is both limits, and a forgotten one would call
+    a model with 0.5 eV/Å force errors accurate.  An objective with neither has none."""
+    defaults = default_limits(objectives)
+    return {name: float(given.get(name, defaults.get(name, 0.0))) for name, _ in objectives
+            if name in given or name in defaults}
+
+
+def limits_text(objectives: Sequence[tuple[str, str]], limits: Mapping[str, float]) -> str:
+    """``energy_rmse <= 0.004 eV/atom, force_rmse <= 0.04 eV/A``, and the objectives with no
+    limit named (:func:`unlimited`)."""
+    units = dict(objectives)
+    said = ", ".join(f"{name} <= {limit:g}" + (f" {units[name]}" if units.get(name) else "")
+                     for name, limit in limits.items())
+    return "; ".join(part for part in (said, unlimited(objectives, limits)) if part)
+
+
+def unlimited(objectives: Sequence[tuple[str, str]], limits: Mapping[str, float]) -> str:
+    """``no limit for force_rmse (...)`` when some objectives have a limit and others none
+    (else ""): a model is judged accurate on the limited ones only, so say which are not."""
+    left = [name for name, _ in objectives if name not in limits]
+    if not limits or not left:
+        return ""
+    return (f"no limit for {', '.join(left)} (no default for its unit: set report.chemical_accuracy)"
+            if len(left) == 1 else
+            f"no limits for {', '.join(left)} (no default for their units: set report.chemical_accuracy)")
 
 
 def chemically_accurate(evaluation: Evaluation, objectives: Sequence[str],

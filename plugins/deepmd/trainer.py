@@ -87,8 +87,8 @@ COLUMN_UNITS = {"e": "eV/atom", "f": "eV/A"}
 def check_units(run: RunContext, metrics: Mapping[str, str]) -> None:
     """SpecError if an objective read from an energy or force column is given another unit
     that has a default chemical accuracy (``meV/atom``): the values stay DeePMD-kit's eV,
-    so that limit (4 meV/atom) would call every model accurate.  Other spellings
-    (``eV Å^-1``) are the user's label, which no limit reads.  No key: the objective's
+    so that limit (4 meV/atom) would call every model accurate.  A unit without a default
+    (``kcal/mol/Å``) is the user's label, which no limit reads (the report names it).  No key: the objective's
     unit is outside the ``trainer`` block, and the line names it."""
     for objective in run.experiment.objectives:
         unit = COLUMN_UNITS.get(column_term(metrics.get(objective.name, "")) or "")

@@ -48,6 +48,8 @@ def test_the_front_table_judges_chemical_accuracy_as_hpo_report_does(tmp_path, h
     front = [r for r in read_csv(tmp_path / "run" / "pop.csv") if int(r["pop_generation"]) == final and r["rank"] == "1"]
     expected = sorted("yes" if float(r["f1"]) <= 4 and float(r["f2"]) <= 40 else "no" for r in front)
     assert sorted(row[-2].strip() for row in rows) == expected
+    # and says which limits it judged by, under the table
+    assert "chemically accurate: f1 <= 4 meV/atom, f2 <= 40 meV/Å" in proc.stdout, proc.stdout
 
 
 def test_square_brackets_in_the_users_text_are_printed_as_written(tmp_path, hpo_run_exe):

@@ -169,8 +169,25 @@ def test_spec_limits_and_command_line_override(tmp_path):
         analysis = analyse([run], **kwargs)
         return {s.uuid for s in tables.accurate_solutions(analysis, analysis.final())}
 
-    assert accurate() == {"d", "e"}  # force <= 0.036, energy unlimited
-    assert accurate(accuracy={"energy_rmse": 0.001}) == {"f", "h"}
+    assert accurate() == {"d", "e"}  # force <= 0.036, energy <= 0.004 (the paper's, for eV/atom)
+    # a limit given for one objective leaves the other's: force still <= 0.036 (the spec's)
+    assert accurate(accuracy={"energy_rmse": 0.001}) == set()  # f and h have forces 0.0374, 0.0409
+    assert accurate(accuracy={"energy_rmse": 0.001, "force_rmse": 0.04}) == {"f"}
+    source = analyse([run], accuracy={"energy_rmse": 0.001}).threshold_source
+    assert source == "--accuracy on the command line for energy_rmse; report.chemical_accuracy in the spec for " \
+                     "force_rmse", source
+    assert analyse([run]).threshold_source == (  # in the objectives' order
+        "the defaults for the units of energy_rmse (4 meV/atom, 40 meV/A; paper, 3.2); "
+        "report.chemical_accuracy in the spec for force_rmse")
+
+
+def test_a_limit_given_for_one_objective_keeps_the_paper_s_for_the_other(tmp_path):
+    """--accuracy energy_rmse=0.001 on a run without limits in its spec judged energy only:
+    h, with a force error over 0.04 eV/A, was called chemically accurate."""
+    run = run_a(tmp_path / "runA")
+    analysis = analyse([run], accuracy={"energy_rmse": 0.001})
+    assert analysis.thresholds == {"energy_rmse": 0.001, "force_rmse": 0.04}
+    assert {s.uuid for s in tables.accurate_solutions(analysis, analysis.final())} == {"f"}
 
 
 def test_two_merged_runs(tmp_path):
@@ -192,7 +209,8 @@ def test_two_merged_runs(tmp_path):
     assert not (a / "report").exists() and not (b / "report").exists()
 
 
-@pytest.mark.parametrize("unit", ["eV/Å", "eV/\u212b", "eV/A\u030a", "eV / angstrom", "ev/a"])
+@pytest.mark.parametrize("unit", ["eV/Å", "eV/\u212b", "eV/A\u030a", "eV / angstrom", "ev/a",
+                                  "eV Å^-1", "eV·Å⁻¹", "eV A-1"])
 def test_runs_merge_whichever_way_angstrom_is_spelt(tmp_path, unit):
     spec = {**SPEC, "objectives": [SPEC["objectives"][0], {"name": "force_rmse", "unit": unit}]}
     a, b = run_a(tmp_path / "runA"), write_run(run_b(tmp_path / "runB"), {}, {}, spec=spec)
@@ -338,3 +356,17 @@ def test_log_axes_label_every_decade_without_overlapping_labels(tmp_path, low, h
                 assert decades <= {math.floor(math.log10(v) + 1e-9) for v in values}, values
             else:  # wider: the powers of ten alone, as matplotlib labels them
                 assert powers == values, values
+
+
+def test_the_limits_name_the_objectives_left_without_one():
+    """An objective whose unit has no default (kcal/mol/A here) and no limit of its own is
+    named: a model was called accurate on its energy alone, without a word."""
+    from dnnp_hpo.front import accuracy_limits, limits_text
+
+    named = [("energy_rmse", "eV/atom"), ("force_rmse", "kcal/mol/A")]
+    limits = accuracy_limits(named, {})
+    assert limits == {"energy_rmse": 0.004}
+    assert limits_text(named, limits) == ("energy_rmse <= 0.004 eV/atom; no limit for force_rmse (no default "
+                                          "for its unit: set report.chemical_accuracy)")
+    assert limits_text(named, accuracy_limits(named, {"force_rmse": 1.0})) == (
+        "energy_rmse <= 0.004 eV/atom, force_rmse <= 1 kcal/mol/A")
