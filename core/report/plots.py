@@ -23,7 +23,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import LogFormatterSciNotation, MaxNLocator
 
 from .data import Analysis, Solution
-from .tables import FailureCounts, Hypervolumes
+from .tables import FailureCounts, Hypervolumes, volume_unit, with_unit
 
 FORMATS = ("png", "svg")
 GREY, BLUE, ORANGE, RED = "#9a9a9a", "#1f5fbf", "#ff7f0e", "#c0392b"
@@ -74,6 +74,12 @@ def _scale(ax, values_x: Sequence[float], values_y: Sequence[float]) -> None:
             axis.set_minor_formatter(_MinorLabelsAtTwoAndFive())
 
 
+def _limit(analysis: Analysis, name: str) -> str:
+    """``name <= limit unit``: an objective's chemical-accuracy limit, in its unit."""
+    unit = next(o.unit for o in analysis.objectives if o.name == name)
+    return f"{name} <= {with_unit(analysis.thresholds[name], unit)}"
+
+
 def _thresholds(ax, analysis: Analysis, with_labels: bool = True) -> None:
     names = analysis.names
     for axis, index in (("x", 0), ("y", 1)):
@@ -82,7 +88,7 @@ def _thresholds(ax, analysis: Analysis, with_labels: bool = True) -> None:
             continue
         draw = ax.axvline if axis == "x" else ax.axhline
         draw(limit, color=RED, ls="--", lw=1,
-             label=f"chemical accuracy ({names[index]} <= {limit:g})" if with_labels else None)
+             label=f"chemical accuracy ({_limit(analysis, names[index])})" if with_labels else None)
 
 
 def _axis_labels(ax, analysis: Analysis) -> None:
@@ -322,7 +328,7 @@ def plot_parallel(analysis: Analysis, final: Sequence[Solution], front: Sequence
     ax.legend([Line2D([], [], color=BLUE, lw=1.6), Line2D([], [], color=GREY, lw=1.0)],
               [f"{hl_label} ({n_hl})", f"{rest_label} ({len(shown) - n_hl})"],
               loc="upper center", bbox_to_anchor=(0.5, 1.1), ncol=2, fontsize=8)
-    limits = ", ".join(f"{k} <= {v:g}" for k, v in analysis.thresholds.items())
+    limits = ", ".join(_limit(analysis, name) for name in analysis.thresholds)
     caption = (f"{len(shown)} final solutions of the last generation"
                f"{'s of ' + str(len(analysis.runs)) + ' runs' if len(analysis.runs) > 1 else ''}"
                f"{'; chemically accurate: ' + limits if limits else ''}; {failed} failed (MAXINT) not shown. "
@@ -335,7 +341,9 @@ def plot_parallel(analysis: Analysis, final: Sequence[Solution], front: Sequence
 
 def plot_hypervolume(hv: Hypervolumes, out: Path, units: Sequence[str] = (), note: str = "") -> tuple[str, Figure]:
     """Convergence: the hypervolume of each generation's population, per run; ``note`` (what a
-    generation is in a steady-state run: Analysis.snapshot_note) ends the caption."""
+    generation is in a steady-state run: Analysis.snapshot_note) ends the caption; ``units``
+    are the objectives' (none given: none shown)."""
+    units = tuple(units) or ("",) * len(hv.reference)
     fig = Figure(figsize=(7, 4.5))
     ax = fig.add_subplot()
     for series in hv.series:
@@ -344,14 +352,15 @@ def plot_hypervolume(hv: Hypervolumes, out: Path, units: Sequence[str] = (), not
             ax.plot([g for g, _ in points], [v for _, v in points], "-o", ms=4,
                     lw=2.2 if series == "all runs" else 1.2, label=series)
     ax.set_xlabel("generation")
-    ax.set_ylabel("hypervolume of the population" + (f" ({' x '.join(units)})" if units and all(units) else ""))
+    unit = volume_unit(units)
+    ax.set_ylabel("hypervolume of the population" + (f" ({unit})" if unit else ""))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(True, alpha=0.3)
     if hv.values:
         ax.legend(fontsize=8)
     else:
         ax.text(0.5, 0.5, hv.note or "nothing to show", transform=ax.transAxes, ha="center")
-    ref = ", ".join(f"{v:.4g}" for v in hv.reference)
+    ref = ", ".join(with_unit(v, u, ".4g") for v, u in zip(hv.reference, units))
     ax.set_title(f"Hypervolume per generation (reference point {ref})", fontsize=10)
     caption = f"Reference point: {ref} ({hv.reference_source}); failed evaluations (MAXINT) add nothing."
     if note:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .data import Analysis, Solution
-from .tables import FailureCounts, Hypervolumes, Repeated
+from .tables import FailureCounts, Hypervolumes, Repeated, volume_unit, with_unit
 
 HEADER = "# dnnp-hpo report"  #: summary.md's first line: how --out knows an earlier report
 MAX_MD_ROWS = 30  #: longer tables are cut in summary.md (the CSV files hold every row)
@@ -76,8 +76,10 @@ def write(out: Path, analysis: Analysis, *, final: list[Solution], front: list[S
     write_csv(path, ["choice", *header], [[label, *solution_row(analysis, s, on_front)] for label, s in picks])
     files.append(path)
     path = out / "hypervolume.csv"
-    write_csv(path, ["series", "generation", "hypervolume", *[f"reference {o.name}" for o in analysis.objectives]],
-              [[series, g, v, *hv.reference] for (series, g), v in sorted(hv.values.items())] if hv else [])
+    unit = volume_unit([o.unit for o in analysis.objectives])
+    write_csv(path, ["series", "generation", "hypervolume", *[f"reference {o.label}" for o in analysis.objectives],
+                     "hypervolume unit"],
+              [[series, g, v, *hv.reference, unit] for (series, g), v in sorted(hv.values.items())] if hv else [])
     files.append(path)
     path = out / "failures.csv"
     write_csv(path, ["generation", "status", "reason", "count"],
@@ -208,8 +210,9 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
     if hv is None:
         md.append("Not computed: no successful evaluation.")
     else:
+        reference = ", ".join(f"{o.name} = {with_unit(v, o.unit, '.6g')}" for o, v in zip(objectives, hv.reference))
         md.append(f"Of each generation's population (failed members add nothing), against the reference point "
-                  f"({', '.join(f'{o.name} = {v:.6g}' for o, v in zip(objectives, hv.reference))}): "
+                  f"({reference}): "
                   f"{hv.reference_source}. It grows as a run's population moves towards the front and "
                   "levels off when the run converges (it can dip slightly when the first front outgrows "
                   "the population and NSGA-II drops its most crowded members). "
@@ -230,7 +233,8 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
                     return g
                 return f"{g} (partial snapshot{' of ' + ', '.join(partial[g]) if several else ''})"
 
-            md += ["", md_table(["generation", *hv.series],
+            unit = volume_unit([o.unit for o in objectives])
+            md += ["", md_table(["generation", *[f"{s} ({unit})" if unit else s for s in hv.series]],
                                 [[label(g), *[hv.values.get((s, g), math.nan) for s in hv.series]]
                                  for g in gens], None)]
 

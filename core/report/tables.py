@@ -57,6 +57,16 @@ def selection(analysis: Analysis, accurate: Sequence[Solution]) -> list[tuple[st
     return picks
 
 
+def with_unit(value: float, unit: str, spec: str = "g") -> str:
+    """``value`` (formatted by ``spec``) followed by its unit, if it has one."""
+    return f"{value:{spec}} {unit}" if unit else f"{value:{spec}}"
+
+
+def volume_unit(units: Sequence[str]) -> str:
+    """The unit of a hypervolume: the product of the objectives' units ("" when none has one)."""
+    return " x ".join(u for u in units if u)
+
+
 @attrs.frozen
 class Hypervolumes:
     reference: tuple[float, ...]

@@ -83,12 +83,16 @@ class Progress:
             f"to go ~{_duration(eta)}" if math.isfinite(eta) else "to go ?",
         )
         if self.front:
-            best = [
-                f"best {escape(name)}: {format_value(min(e.fitness[i] for e in self.front))}"
-                for i, name in enumerate(self.run.objective_names)
-            ]
-            table.add_row(f"front of {len(self.front)}", *best)
+            table.add_row(f"front of {len(self.front)}", *[escape(best) for best in self._best(": ")])
         return table
+
+    def _best(self, sep: str) -> list[str]:
+        """The best value of each objective on the front, in its unit: ``best NAME{sep}VALUE UNIT``."""
+        out = []
+        for i, objective in enumerate(self.run.experiment.objectives):
+            value = format_value(min(e.fitness[i] for e in self.front))
+            out.append(f"best {objective.name}{sep}{value} {objective.unit}".rstrip())
+        return out
 
     def _refresh(self) -> None:
         if self.live is not None:
@@ -137,10 +141,7 @@ class Progress:
                   "start again in a new run_dir", file=sys.stderr, flush=True)
             self.unsuccessful = None  # once
         if self.live is None:
-            best = ", ".join(
-                f"best {name} {format_value(min(e.fitness[i] for e in self.front))}"
-                for i, name in enumerate(self.run.objective_names)
-            ) if self.front else "no successful evaluation yet"
+            best = ", ".join(self._best(" ")) if self.front else "no successful evaluation yet"
             what = (f"births {self.done} of {self.planned} (snapshot {generation}), "
                     f"{self.failed_in_generation} failed since the last snapshot" if self.steady_state
                     else f"generation {generation} of {self.generations - 1} done: {self.done}/{self.planned} "
