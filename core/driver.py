@@ -21,6 +21,7 @@ from dnnp_hpo.journal import (
     FILENAME,
     INTERRUPTED,
     RUNNING,
+    REPORT_SETTINGS,
     DamagedJournal,
     EmptyJournal,
     Journal,
@@ -477,6 +478,9 @@ def execute(run: RunContext, trainer: Trainer, registry: Registry) -> list[Membe
                     yaml.safe_dump(run.raw_spec, sort_keys=False), encoding="utf-8")
             except OSError as exc:  # the disk full: the machine's fault, resumable
                 raise RecordsFailed(run.run_dir / SPEC_AS_RUN, exc) from None
+        # Every session: hpo-report judges accuracy with the limits hpo-run's last front
+        # table showed, also after a --force resume that changed them.
+        journal.set_meta(REPORT_SETTINGS, run.raw_spec.get("report") or {})
         checkpoint = journal.checkpoint()
         finished = journal.evaluations(recorded=True)
         running = journal.running()

@@ -93,9 +93,8 @@ def unlimited(objectives: Sequence[tuple[str, str]], limits: Mapping[str, float]
     left = [name for name, _ in objectives if name not in limits]
     if not limits or not left:
         return ""
-    return (f"no limit for {', '.join(left)} (no default for its unit: set report.chemical_accuracy)"
-            if len(left) == 1 else
-            f"no limits for {', '.join(left)} (no default for their units: set report.chemical_accuracy)")
+    return (f"no limit for {left[0]} (give one in report.chemical_accuracy)" if len(left) == 1
+            else f"no limits for {', '.join(left)} (give them in report.chemical_accuracy)")
 
 
 def chemically_accurate(evaluation: Evaluation, objectives: Sequence[str],

@@ -25,6 +25,7 @@ from dnnp_hpo.front import accuracy_limits, normal_unit, unlimited
 from dnnp_hpo.journal import (
     FILENAME,
     INTERRUPTED,
+    REPORT_SETTINGS,
     EmptyJournal,
     Journal,
     NotAJournal,
@@ -226,6 +227,7 @@ def load_run(path: Path | str, label: str | None = None) -> RunData:
         try:
             journal.check()  # every record, once: a damaged one is one line, not a traceback
             spec = journal.meta("spec", {}) or {}
+            latest_report = journal.meta(REPORT_SETTINGS, None)
             evaluations = tuple(journal.evaluations())
             populations = {g: journal.population(g) for g in journal.generations()}
             interrupted = len(journal.evaluations(INTERRUPTED))
@@ -241,6 +243,8 @@ def load_run(path: Path | str, label: str | None = None) -> RunData:
         raise ReportError(f"{path / FILENAME}: the spec recorded in the journal is not a mapping")
     if not populations:
         raise ReportError(f"{path}: the journal records no finished generation yet")
+    if isinstance(latest_report, Mapping):  # the latest session's limits, as its front table showed
+        spec = {**spec, "report": latest_report}
     objectives = _objectives(spec, evaluations, path)
     n = len(objectives)
     for e in evaluations:

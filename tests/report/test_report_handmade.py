@@ -366,7 +366,7 @@ def test_the_limits_name_the_objectives_left_without_one():
     named = [("energy_rmse", "eV/atom"), ("force_rmse", "kcal/mol/A")]
     limits = accuracy_limits(named, {})
     assert limits == {"energy_rmse": 0.004}
-    assert limits_text(named, limits) == ("energy_rmse <= 0.004 eV/atom; no limit for force_rmse (no default "
-                                          "for its unit: set report.chemical_accuracy)")
+    assert limits_text(named, limits) == ("energy_rmse <= 0.004 eV/atom; no limit for force_rmse (give one in "
+                                          "report.chemical_accuracy)")
     assert limits_text(named, accuracy_limits(named, {"force_rmse": 1.0})) == (
         "energy_rmse <= 0.004 eV/atom, force_rmse <= 1 kcal/mol/A")
