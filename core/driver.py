@@ -20,8 +20,8 @@ from dnnp_hpo.hookspecs import Trainer
 from dnnp_hpo.journal import (
     FILENAME,
     INTERRUPTED,
-    RUNNING,
     REPORT_SETTINGS,
+    RUNNING,
     DamagedJournal,
     EmptyJournal,
     Journal,
