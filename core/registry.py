@@ -127,8 +127,12 @@ def _registered(kind: str, impl: Any, where: str) -> Mapping[str, type]:
         table = impl.function()
     except Exception as exc:  # noqa: BLE001 - whatever a plugin's hook raises, one line
         raise PluginError(f"{where}: {call} raised {described(exc)} ({expected})") from None
-    if table is None:  # pluggy's way to say "nothing" (a plugin whose optional dependency is missing)
-        return {}
+    if table is None:
+        # Most often a forgotten ``return`` (``def dnnp_hpo_trainers(): {"x": X}``): refused
+        # rather than read as "nothing", which left the plugin silently missing.  A plugin
+        # with nothing to register (an optional dependency missing) returns ``{}``.
+        raise PluginError(f"{where}: {call} returned None (did it forget 'return'?): {expected}; "
+                          "return {} to register nothing")
     if not isinstance(table, Mapping):
         raise PluginError(f"{where}: {call} returned {shown(table)}: {expected}")
     methods = protocol_methods(kind)
@@ -158,8 +162,9 @@ def load_registry(extra_plugins: tuple[object, ...] = ()) -> Registry:
     that is no hook (a misspelt name) or lacks ``@hookimpl``, a hook implementation taking
     arguments its hook does not pass, and a registration hook that raises or returns
     anything but ``{name: attrs class}`` with the methods of its protocol
-    (:func:`protocol_methods`) are a PluginError (one line naming the plugin, exit 2), for
-    every command: an observer that silently failed to load could lose records.
+    (:func:`protocol_methods`; None too, a forgotten ``return``: ``{}`` registers nothing)
+    are a PluginError (one line naming the plugin, exit 2), for every command: an observer
+    that silently failed to load could lose records.
     """
     manager = pluggy.PluginManager(hookspecs.PROJECT)
     manager.add_hookspecs(hookspecs)

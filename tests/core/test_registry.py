@@ -152,12 +152,3 @@ def test_a_registration_hook_that_raises_or_returns_the_wrong_thing_is_one_line_
         assert done.returncode == 2, (args, done.stderr)
         assert done.stderr.splitlines() == [line], args
     assert not (tmp_path / "run").exists()
-
-
-def test_a_registration_hook_that_returns_none_registers_nothing(tmp_path):
-    """pluggy's way to say "nothing here" (a plugin whose optional dependency is missing)."""
-    site = distribution(tmp_path / "site", "mycode-hpo", {"mycode": "mycode_plugin"}, "mycode_plugin",
-                        f"{HEADER}@hookimpl\ndef dnnp_hpo_trainers():\n    return None\n")
-    done = hpo_run_with(site, "--list-plugins", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    assert "mycode" not in done.stdout and "│ trainer        │ function" in done.stdout
