@@ -10,7 +10,7 @@ from pathlib import Path
 
 from dnnp_hpo.cli import EXIT_BAD_INPUT, OneLineParser
 
-from . import ReportError, build_report
+from . import Report, ReportError, build_report
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,10 +58,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ReportError as exc:
         print(f"hpo-report: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    a = report.analysis
-    accurate = (f"{len(report.accurate)} chemically accurate" if a.thresholds
-                else "no chemical-accuracy limits")
-    print(f"Report of {len(a.runs)} run(s) in {report.out}: {len(report.front)} solutions on the front, "
-          f"{accurate}; read {report.out / 'summary.md'}")
+    print(_closing_line(report))
     return 0
+
+
+def _closing_line(report: Report) -> str:
+    """What the report found, in one line, and where to read it."""
+    a = report.analysis
+    if not len(a.finite_values()):
+        found = (f"no evaluation succeeded (all {len(a.all_evaluations())} failed: their reasons are under "
+                 "Failures in summary.md and in failures.csv)")
+    else:
+        accurate = (f"{len(report.accurate)} chemically accurate" if a.thresholds
+                    else "no chemical-accuracy limits")
+        found = f"{len(report.front)} solutions on the front, {accurate}"
+    return f"Report of {len(a.runs)} run(s) in {report.out}: {found}; read {report.out / 'summary.md'}"
 

@@ -26,6 +26,7 @@ from .data import Analysis, Solution
 from .tables import FailureCounts, Hypervolumes, volume_unit, with_unit
 
 FORMATS = ("png", "svg")
+NO_SUCCESS = "no successful evaluation"  #: what an empty panel says (every evaluation it would show failed)
 GREY, BLUE, ORANGE, RED = "#9a9a9a", "#1f5fbf", "#ff7f0e", "#c0392b"
 
 
@@ -91,6 +92,12 @@ def _thresholds(ax, analysis: Analysis, with_labels: bool = True) -> None:
              label=f"chemical accuracy ({_limit(analysis, names[index])})" if with_labels else None)
 
 
+def _say_empty(ax, text: str, fontsize: float = 10) -> None:
+    """``text`` in the middle of an axes that has nothing to show, so it does not pass for a plot."""
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=fontsize, zorder=6,
+            bbox={"facecolor": "white", "lw": 0, "pad": 2})
+
+
 def _axis_labels(ax, analysis: Analysis) -> None:
     ax.set_xlabel(analysis.objectives[0].label)
     ax.set_ylabel(analysis.objectives[1].label)
@@ -119,8 +126,7 @@ def plot_front(analysis: Analysis, final: Sequence[Solution], front: Sequence[So
     ax.plot(fx, fy, "-o" if two else "o", color=ORANGE, ms=9, mfc="none", mew=1.5, lw=1.5, zorder=4,
             label=f"exact Pareto front ({len(front)})" if front else None)
     if not shown:
-        ax.text(0.5, 0.5, "no successful evaluation in the final population", transform=ax.transAxes,
-                ha="center")
+        _say_empty(ax, f"{NO_SUCCESS} in the final population")
     _thresholds(ax, analysis)
     _scale(ax, x, y)
     _axis_labels(ax, analysis)
@@ -174,7 +180,10 @@ def plot_generations(analysis: Analysis, out: Path) -> tuple[str, Figure]:
                        label="born in it, still in flight at the snapshot (inserted later)")
         ax.scatter([s.fitness[0] for s in alive], [s.fitness[1] for s in alive], s=14, color=BLUE,
                    label="population after selection")
-        _thresholds(ax, analysis, with_labels=False)
+        if every:  # limits alone would zoom every panel onto them, empty, at 0.0038-0.0042
+            _thresholds(ax, analysis, with_labels=False)
+        if not (others or later or alive):
+            _say_empty(ax, NO_SUCCESS, fontsize=8)
         # The counts go in the title, not over the plot, where they could hide the worst points.
         if steady:
             ax.set_title(f"{_snapshot_title(analysis, g)}\n{len(evaluated)} born, {len(waiting)} in flight, "
@@ -188,7 +197,7 @@ def plot_generations(analysis: Analysis, out: Path) -> tuple[str, Figure]:
     for ax in axes[:, 0]:
         ax.set_ylabel(analysis.objectives[1].label)
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    if analysis.thresholds:
+    if analysis.thresholds and every:
         handles.append(Line2D([], [], color=RED, ls="--", lw=1))
         labels.append("chemical accuracy limit")
     if steady and cols <= 2:  # too narrow for the three entries side by side: one a line, room kept
@@ -325,9 +334,12 @@ def plot_parallel(analysis: Analysis, final: Sequence[Solution], front: Sequence
     for side in ("left", "right", "top"):
         ax.spines[side].set_visible(False)
     n_hl = sum(highlight)
-    ax.legend([Line2D([], [], color=BLUE, lw=1.6), Line2D([], [], color=GREY, lw=1.0)],
-              [f"{hl_label} ({n_hl})", f"{rest_label} ({len(shown) - n_hl})"],
-              loc="upper center", bbox_to_anchor=(0.5, 1.1), ncol=2, fontsize=8)
+    if shown:
+        ax.legend([Line2D([], [], color=BLUE, lw=1.6), Line2D([], [], color=GREY, lw=1.0)],
+                  [f"{hl_label} ({n_hl})", f"{rest_label} ({len(shown) - n_hl})"],
+                  loc="upper center", bbox_to_anchor=(0.5, 1.1), ncol=2, fontsize=8)
+    else:
+        _say_empty(ax, f"{NO_SUCCESS} in the final population")
     limits = ", ".join(_limit(analysis, name) for name in analysis.thresholds)
     caption = (f"{len(shown)} final solutions of the last generation"
                f"{'s of ' + str(len(analysis.runs)) + ' runs' if len(analysis.runs) > 1 else ''}"
@@ -359,7 +371,7 @@ def plot_hypervolume(hv: Hypervolumes, out: Path, units: Sequence[str] = (), not
     if hv.values:
         ax.legend(fontsize=8)
     else:
-        ax.text(0.5, 0.5, hv.note or "nothing to show", transform=ax.transAxes, ha="center")
+        _say_empty(ax, hv.note or "nothing to show")
     ref = ", ".join(with_unit(v, u, ".4g") for v, u in zip(hv.reference, units))
     ax.set_title(f"Hypervolume per generation (reference point {ref})", fontsize=10)
     caption = f"Reference point: {ref} ({hv.reference_source}); failed evaluations (MAXINT) add nothing."

@@ -100,6 +100,21 @@ def write(out: Path, analysis: Analysis, *, final: list[Solution], front: list[S
     return files
 
 
+def _no_success(failures: FailureCounts) -> str:
+    """What to say first when every evaluation failed: the rest of the report is empty."""
+    evaluated = sum(failures.evaluated.values())
+    status, reason, counts = failures.by_reason[0]  # the commonest
+    commonest = sum(counts.values())
+    why = f"{status}: {fmt(reason)}"
+    if commonest < evaluated:
+        why = f"the commonest reason, {commonest} of them: {why}"
+    return (f"**No evaluation succeeded**: {'the one evaluation' if evaluated == 1 else f'all {evaluated} evaluations'} "
+            f"failed ({why}), so the report has no front, no chemically accurate solution and nothing to plot but "
+            "the failures. Why each failed: [Failures per generation](#failures-per-generation) below and "
+            "failures.csv; most often a mistake in the setup, such as a data path, the training command or "
+            "a metric's column.")
+
+
 def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], accurate: list[Solution],
               picks: list[tuple[str, Solution]], hv: Hypervolumes | None, failures: FailureCounts,
               captions: dict[str, str], again: list[Repeated]) -> str:
@@ -110,6 +125,8 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
     md.append("Reproduces section 3 of Coletti et al. (2023) for "
               + (f"{len(analysis.runs)} merged runs (their last generations aggregated)." if several
                  else "one run.") + " docs/outputs.md explains every part.")
+    if not len(analysis.finite_values()):
+        md += ["", _no_success(failures)]
     md += ["", "## Runs", ""]
     rows = []
     for r in analysis.runs:
