@@ -60,7 +60,11 @@ def prepare_run(spec_path: Path, registry: Registry, overrides: Sequence[str] = 
     _checked(run, "optimizer", lambda: experiment.optimizer.prepare(run))
     # Render the first candidate's input now, so a broken template stops the run here.
     first = dry_run_trials(run, trainer)[0]
-    _checked(run, "trainer", lambda: trainer.render(first))
+    rendered = _checked(run, "trainer", lambda: trainer.render(first))
+    if rendered is not None and not isinstance(rendered, str):  # a plugin's bug: traceback, exit 4
+        raise TypeError(f"{type(trainer).__name__}.render (trainer plugin {run.raw_spec['trainer']['plugin']!r}) "
+                        f"returned a {type(rendered).__name__}, {shown(rendered)}: expected the input the "
+                        "training gets as a str, or None for a trainer without an input file")
     data_paths = _data_paths(trainer)
     return attrs.evolve(run, template_digest=template_digest(trainer), data_paths=data_paths), trainer
 

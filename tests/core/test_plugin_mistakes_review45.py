@@ -6,7 +6,9 @@ hpo-run console script.
 
 from __future__ import annotations
 
+import pytest
 from cli_testutil import write_spec, zdt_spec
+from test_plugin_bugs import HINT
 from test_registry import distribution, hpo_run_with
 
 FAKENNP = '''\
@@ -60,3 +62,61 @@ def test_a_registration_hook_that_returns_an_empty_mapping_registers_nothing(tmp
     done = hpo_run_with(site, "--list-plugins", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "fakennp" not in done.stdout and " function " in done.stdout
+
+
+RENDERS = '''\
+import attrs
+from dnnp_hpo.hookspecs import hookimpl
+
+
+@attrs.frozen
+class FakeNNPTrainer:
+    returns: str = "dict"
+
+    def prepare(self, run):
+        return self
+
+    def render(self, trial):
+        if self.returns == "dict":
+            return dict(trial.params)  # the bug: the values, not the input text
+        if self.returns == "bytes":
+            return b"x0: 1"
+        return "x0: " + str(trial.params["x0"])
+
+    def train(self, trial):
+        return {"f1": trial.params["x0"], "f2": 1.0 - trial.params["x0"]}
+
+
+@hookimpl
+def dnnp_hpo_trainers():
+    return {"fakennp": FakeNNPTrainer}
+'''
+
+
+@pytest.mark.parametrize("returns, shown", [("dict", "a dict, {'x0': "), ("bytes", "a bytes, b'x0: 1'")])
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry-run", "run"])
+def test_a_render_that_returns_no_str_is_an_internal_error_naming_it(tmp_path, returns, shown, dry_run):
+    site = distribution(tmp_path / "site", "fakennp-hpo", {"fakennp": "fakennp_plugin"}, "fakennp_plugin", RENDERS)
+    spec = zdt_spec(tmp_path / "run", pop_size=2, generations=0)
+    spec["trainer"] = {"plugin": "fakennp", "returns": returns}
+    done = hpo_run_with(site, str(write_spec(tmp_path / "s.yaml", spec)), *(["--dry-run"] if dry_run else []),
+                        cwd=tmp_path)
+    # was: exit 0, "Input of the first candidate: {'x0': ...}" (and a run trained every candidate)
+    assert "Input of the first candidate" not in done.stdout
+    assert done.returncode == 4, done.stderr
+    assert "Traceback (most recent call last)" in done.stderr  # a plugin's bug, as test_plugin_bugs'
+    last = done.stderr.splitlines()[-1]
+    assert last.startswith("hpo-run: internal error: TypeError: FakeNNPTrainer.render (trainer plugin "
+                           f"'fakennp') returned {shown}"), last
+    assert last.endswith(": expected the input the training gets as a str, or None for a trainer without "
+                         f"an input file {HINT}"), last
+    assert not (tmp_path / "run").exists()  # refused before anything was launched
+
+
+def test_a_render_that_returns_a_str_is_shown_by_dry_run(tmp_path):
+    site = distribution(tmp_path / "site", "fakennp-hpo", {"fakennp": "fakennp_plugin"}, "fakennp_plugin", RENDERS)
+    spec = zdt_spec(tmp_path / "run", pop_size=2, generations=0)
+    spec["trainer"] = {"plugin": "fakennp", "returns": "str"}
+    done = hpo_run_with(site, str(write_spec(tmp_path / "s.yaml", spec)), "--dry-run", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Input of the first candidate:\nx0: 0." in done.stdout
