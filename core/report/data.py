@@ -450,7 +450,7 @@ def _limits(run: RunData, accuracy: Mapping[str, float] | None = None) -> tuple[
     return thresholds, "; ".join(part for part in (said, unlimited(named, thresholds)) if part)
 
 
-def _check_mergeable(first: RunData, run: RunData, seen: dict[str, RunData]) -> None:
+def _check_mergeable(first: RunData, run: RunData, seen: dict[Any, RunData]) -> None:
     """ReportError unless ``run`` can be merged with ``first`` (and the runs before it):
     the same objectives in the same units, and no evaluation of its own counted twice."""
     def described(r: RunData) -> str:
@@ -468,7 +468,17 @@ def _check_mergeable(first: RunData, run: RunData, seen: dict[str, RunData]) -> 
         if other is not None:
             raise ReportError(f"{run.path}: evaluation {e.trial.uuid} is also in {other.path} (the same run "
                               "twice, or a copy of it): each evaluation would count twice")
-        seen[e.trial.uuid] = run
+        # A training is its genome and its seed: the same spec run twice with one seed
+        # (the paper's five runs made by running one spec five times) trains the same
+        # candidates again under new uuids, and each would count twice, its spread "± 0".
+        trained = (tuple(e.trial.genome), e.trial.seed)
+        other = seen.get(trained)
+        if other is not None and other is not run:
+            raise ReportError(f"{run.path}: birth {e.trial.birth_id} was trained with the same genome and seed "
+                              f"in {other.path} (runs started with the same seed, {run.spec.get('seed', '?')}, "
+                              "train the same candidates): each would count twice; run one again with another "
+                              "seed (--set seed=N)")
+        seen[e.trial.uuid] = seen[trained] = run
 
 
 def analyse(paths: Sequence[Path | str], accuracy: Mapping[str, float] | None = None) -> Analysis:
@@ -479,7 +489,7 @@ def analyse(paths: Sequence[Path | str], accuracy: Mapping[str, float] | None = 
     runs = tuple(load_run(p, label) for p, label in zip(paths, _labels(paths)))
     first = runs[0]
     notes: list[str] = []
-    seen: dict[str, RunData] = {}
+    seen: dict[Any, RunData] = {}  # uuid, and (genome, seed), -> the run that holds it
     for run in runs:
         _check_mergeable(first, run, seen)
         ignored = {"seed", "run_dir", "name"}

@@ -370,3 +370,25 @@ def test_the_limits_name_the_objectives_left_without_one():
                                           "report.chemical_accuracy)")
     assert limits_text(named, accuracy_limits(named, {"force_rmse": 1.0})) == (
         "energy_rmse <= 0.004 eV/atom, force_rmse <= 1 kcal/mol/A")
+
+
+def test_runs_started_with_the_same_seed_are_not_merged(tmp_path, capsys):
+    """The same spec run twice with one seed trains the same candidates (genome and seed)
+    under new uuids: merged, each counted twice and their spread shown as '± 0' (a
+    review's).  Refused, naming the seed; another seed merges."""
+    from report_journals import _generations_a
+
+    a = run_a(tmp_path / "runA")
+    renamed = {g: [attrs.evolve(e, trial=attrs.evolve(e.trial, uuid=f"{e.trial.uuid}2")) for e in evaluations]
+               for g, evaluations in _generations_a().items()}
+    again = write_run(tmp_path / "again", renamed, {0: ["a2", "b2", "c2", "d2"],
+                                                     1: ["d2", "e2", "f2", "g2", "h2", "j2", "k2", "i2"]})
+    assert main([str(a), str(again), "--out", str(tmp_path / "merged"), "--reference", "1,1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "birth 0 was trained with the same genome and seed in" in err, err
+    assert "--set seed=N" in err
+    other_seeds = {g: [attrs.evolve(e, trial=attrs.evolve(e.trial, seed=e.trial.seed + 1000)) for e in evaluations]
+                   for g, evaluations in renamed.items()}
+    reseeded = write_run(tmp_path / "reseeded", other_seeds, {0: ["a2", "b2", "c2", "d2"],
+                                                              1: ["d2", "e2", "f2", "g2", "h2", "j2", "k2", "i2"]})
+    assert main([str(a), str(reseeded), "--out", str(tmp_path / "merged2"), "--reference", "1,1"]) == 0
