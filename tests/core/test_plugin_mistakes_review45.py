@@ -6,7 +6,12 @@ hpo-run console script.
 
 from __future__ import annotations
 
+import os
+import stat
+
 import pytest
+import test_plugin_example as example
+import yaml
 from cli_testutil import write_spec, zdt_spec
 from test_plugin_bugs import HINT
 from test_registry import distribution, hpo_run_with
@@ -120,3 +125,42 @@ def test_a_render_that_returns_a_str_is_shown_by_dry_run(tmp_path):
     done = hpo_run_with(site, str(write_spec(tmp_path / "s.yaml", spec)), "--dry-run", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "Input of the first candidate:\nx0: 0." in done.stdout
+
+
+def example_spec(tmp_path, objectives: list[str]):
+    """test_plugin_example's spec for the docs/plugins.md example, with these objectives."""
+    path = example.spec(tmp_path)
+    data = yaml.safe_load(path.read_text())
+    data["objectives"] = [{"name": name} for name in objectives]
+    data["optimizer"] = {"plugin": "nsga2", "pop_size": 2, "generations": 0}
+    return write_spec(path, data)
+
+
+def test_the_docs_example_refuses_an_objective_it_does_not_measure_before_training(tmp_path):
+    assert "check_objectives(run, METRICS)" in example.example_source()  # the page's block, as printed
+    site = example.install_example(tmp_path)
+    path = example_spec(tmp_path, ["enrgy_rmse", "force_rmse"])
+    for args in ([str(path), "--dry-run"], [str(path)]):
+        # no mycode-train on PATH: had anything been launched, each training would fail (exit 1)
+        done = hpo_run_with(site, *args, cwd=tmp_path, env={"PATH": "/usr/bin:/bin"})
+        # was: every candidate trained, each recorded 'error', then exit 1
+        assert done.returncode == 2, (args, done.stderr)
+        assert done.stderr.splitlines() == [(
+            f"hpo-run: {path}: trainer: objective 'enrgy_rmse' is not a metric of this trainer "
+            "(it measures: energy_rmse, force_rmse, runtime)")], args
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_docs_example_runs_with_the_objectives_it_measures(tmp_path):
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    program = tools / "mycode-train"
+    program.write_text(example.MYCODE_TRAIN)
+    program.chmod(program.stat().st_mode | stat.S_IXUSR)
+    path = example_spec(tmp_path, ["energy_rmse", "force_rmse", "runtime"])
+    done = hpo_run_with(example.install_example(tmp_path), str(path), cwd=tmp_path, timeout=300,
+                        env={"PATH": f"{tools}{os.pathsep}/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    recorded = example.evaluations(tmp_path)
+    assert len(recorded) == 2 and all(e.ok for e in recorded)
+    assert all(e.fitness[:2] == (e.trial.params["lr"] / 10, e.trial.params["lr"] * 2) for e in recorded)
