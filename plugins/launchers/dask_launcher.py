@@ -4,7 +4,8 @@ The keys of the ``launcher:`` block choose where the Dask scheduler comes from:
 
 ``{plugin: dask, workers: 2}`` (local, the default)
     start a ``distributed.LocalCluster`` on loopback (processes, one thread each, no
-    dashboard unless asked) and shut it down at the end.
+    dashboard unless asked) and shut it down at the end.  Each training gets the cores
+    shared out as its OpenMP/MKL/OpenBLAS threads unless the environment sets them.
 ``{plugin: dask, scheduler_file: PATH, min_workers: 100}`` (the paper, section 2.2.5)
     join a scheduler that the batch script started with ``dask scheduler
     --scheduler-file PATH``; wait (at most ``wait_timeout`` seconds) for the file and
@@ -30,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -187,6 +189,22 @@ class DaskPool:
         return sum(int(w.get("nthreads", 1)) for w in identity.get("workers", {}).values())
 
 
+#: numerical libraries' thread counts, which distributed's nannies set to 1 in every
+#: worker process (``distributed.nanny.pre-spawn-environ``) and the trainings inherit
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+#: their values as hpo-run was started (a nanny also writes its values into this process)
+_STARTED_WITH = {name: os.environ[name] for name in THREAD_VARIABLES if name in os.environ}
+
+
+def training_threads(slots: int) -> dict[str, str]:
+    """The thread counts each training of a local cluster that runs ``slots`` at once gets:
+    the environment's where it sets them, else the cores shared out (at least one each).
+    Dask's 1 ran a CPU training on one core of 32 with one worker, and unlike on Parsl."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    share = str(max(1, cores // slots))
+    return {name: _STARTED_WITH.get(name, share) for name in THREAD_VARIABLES}
+
+
 # --------------------------------------------------------------------------------------
 # Where the scheduler comes from: one small class per mode, chosen from the keys.
 # --------------------------------------------------------------------------------------
@@ -234,6 +252,7 @@ class LocalEngine:
             local_directory=str(self.local_directory),
             silence_logs=logging.ERROR,
             preload=["dnnp_hpo.plugins.launchers.dask_worker_setup"],  # Ctrl-C, SIGHUP: see there
+            env=training_threads(self.workers * self.threads_per_worker),  # set in each worker process
         )
 
 

@@ -116,3 +116,14 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+
+
+THREADS_VARIABLE = "HPO_TEST_THREADS"  #: file threads_zdt1 appends each evaluation's thread counts to
+
+
+def threads_zdt1(params: Mapping[str, float]) -> tuple[float, float]:
+    """ZDT1, after noting the thread counts its worker would give a training."""
+    with open(os.environ[THREADS_VARIABLE], "a", encoding="utf-8") as out:
+        out.write(json.dumps({name: os.environ.get(name) for name in (
+            "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}) + "\n")
+    return zdt1(params)

@@ -1,0 +1,34 @@
+"""A local Dask cluster's trainings get the machine's cores, not Dask's one thread.
+
+distributed's nannies set OMP_NUM_THREADS, MKL_NUM_THREADS and OPENBLAS_NUM_THREADS to 1
+in every worker, over the user's own values: a CPU training (Torch, NumPy) ran on one
+core of the machine with one worker, and differently from Parsl (a review's).  Now each
+training gets the cores shared out among the evaluations that run at once, unless the
+environment hpo-run was started in sets a count.  Real hpo-run, real local Dask.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import hpo_launcher_helpers as helpers
+from launchers_testutil import VENV_BIN, write_spec
+
+
+def test_each_training_gets_the_cores_or_the_users_thread_count(tmp_path: Path, worker_env) -> None:
+    noted = tmp_path / "threads.jsonl"
+    spec = write_spec(tmp_path / "threads.yaml", pop_size=2, generations=0,
+                      trainer={"plugin": "function", "callable": "hpo_launcher_helpers:threads_zdt1"},
+                      launcher={"plugin": "dask", "workers": 1})
+    env = {**worker_env, helpers.THREADS_VARIABLE: str(noted), "OMP_NUM_THREADS": "7"}
+    env.pop("MKL_NUM_THREADS", None)
+    env.pop("OPENBLAS_NUM_THREADS", None)
+    done = subprocess.run([str(VENV_BIN / "hpo-run"), str(spec)], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    cores = str(len(os.sched_getaffinity(0)))  # one worker: all of them
+    seen = [json.loads(line) for line in noted.read_text().splitlines()]
+    assert seen == [{"OMP_NUM_THREADS": "7", "MKL_NUM_THREADS": cores, "OPENBLAS_NUM_THREADS": cores}] * 2, seen
