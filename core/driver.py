@@ -224,7 +224,10 @@ def _refilled(stored: Mapping[str, Any] | None, run: RunContext) -> str | None:
     changed = [k for k in _flat_differences(old_flat, new_flat) if not is_placement(k)]
     if not changed:
         return None
-    shown = "; ".join(f"{k}: {old_flat.get(k)!r} then, {new_flat.get(k)!r} now" for k in changed[:3])
+    def value(flat: Mapping[str, Any], key: str) -> str:
+        return repr(flat[key]) if key in flat else "not there"
+
+    shown = "; ".join(f"{k}: {value(old_flat, k)} then, {value(new_flat, k)} now" for k in changed[:3])
     return shown + (" ..." if len(changed) > 3 else "")
 
 
@@ -335,9 +338,9 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
     refilled = None if force or finished else _refilled(resolved, run)
     if refilled:
         raise SpecError(
-            f"{run.run_dir} was started by a dnnp-hpo that filled in the spec's defaults differently "
-            f"({refilled}); resume it with that version, or pass --force to continue with the new "
-            "values", "run_dir", where,
+            f"{run.run_dir} was started by versions of dnnp-hpo or its plugins that filled in the spec's "
+            f"defaults differently ({refilled}); resume it with those versions, or pass --force to continue "
+            "with the new values", "run_dir", where,
         )
     run = attrs.evolve(run, resumed=True, finished=bool(finished), moved=moved)
     if not finished:

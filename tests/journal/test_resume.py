@@ -257,13 +257,17 @@ def test_a_default_filled_in_differently_is_refused_unless_forced(tmp_path):
         assert resolved["optimizer"]["variation"] == "sbx-steady"  # what this version fills in
         assert resolved["trainer"]["seconds"] == 0.05  # the trainer's defaults are recorded too
         older = {**resolved["optimizer"], "variation": "sbx-tuned"}
-        journal.set_meta("resolved", {**resolved, "optimizer": older})
+        # and a trainer plugin that has a setting more since (a review read "None then")
+        plugin_before = {k: v for k, v in resolved["trainer"].items() if k != "seconds"}
+        journal.set_meta("resolved", {**resolved, "optimizer": older, "trainer": plugin_before})
     before = (tmp_path / "runs/d/journal.sqlite").read_bytes()
 
     refused = hpo_run(tmp_path, spec, "runs/d")
     assert refused.returncode == 2
     assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
     assert "optimizer.variation: 'sbx-tuned' then, 'sbx-steady' now" in refused.stderr, refused.stderr
+    assert "trainer.seconds: not there then, 0.05 now" in refused.stderr, refused.stderr
+    assert "versions of dnnp-hpo or its plugins" in refused.stderr
     assert "--force" in refused.stderr
     assert (tmp_path / "runs/d/journal.sqlite").read_bytes() == before
 
