@@ -118,17 +118,28 @@ def shared_reason(evaluation: Evaluation) -> str:
     return _ADDRESS.sub("<address>", _UUID.sub("<uuid>", own))
 
 
+#: a number in a reason (a step, a loss, a value returned): failures alike but for these are counted together
+_NUMBER = re.compile(r"\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+
+
 def failure_summary(evaluations: Sequence[Evaluation]) -> str:
     """The commonest status and reason among failed ``evaluations``, with its count
     (``8 of 8 failed: data path(s) not found: ...``): what a user needs to see when
     nothing succeeds, as a typo in a path fails every training alike.  When the failures
     differ, how many failed comes first (``6 of 6 failed; 2 of them error: ...``): "1 of 6
-    error: ..." read as if the other five had not failed."""
-    reasons = Counter(f"{e.status}: {shared_reason(e)}" for e in evaluations if not e.ok)
-    if not reasons:
+    error: ..." read as if the other five had not failed.  Reasons that differ only in
+    their numbers (diverged at step 700, at step 702) count as one, shown by the first."""
+    groups: dict[str, list[str]] = {}
+    for e in evaluations:
+        if not e.ok:
+            reason = f"{e.status}: {shared_reason(e)}"
+            groups.setdefault(_NUMBER.sub("#", reason), []).append(reason)
+    if not groups:
         return "none failed"
-    reason, count = reasons.most_common(1)[0]  # ties: the first met, so the same evaluations say the same
-    failed = sum(reasons.values())
+    # the largest group; ties: the first met, so the same evaluations say the same
+    group = max(groups.values(), key=len)
+    count, failed = len(group), sum(len(g) for g in groups.values())
+    reason = group[0] + (f" (the first of {count} alike but for their numbers)" if len(set(group)) > 1 else "")
     if count == failed:
         return f"{count} of {len(evaluations)} {reason}"
     return f"{failed} of {len(evaluations)} failed; {count} of them {reason}"

@@ -175,7 +175,13 @@ def test_failures_with_different_reasons_are_counted_all_before_the_commonest(tm
 
     diverged = [evaluation(i, "error", f"ValueError: loss diverged at step {700 + i}") for i in range(4)]
     timed_out = [evaluation(i, "timeout", "killed at the time limit") for i in (4, 5)]
-    assert failure_summary(diverged + timed_out) == "6 of 6 failed; 2 of them timeout: killed at the time limit"
-    assert failure_summary(diverged) == "4 of 4 failed; 1 of them error: ValueError: loss diverged at step 700"
+    # diverged at four steps: one failure, not four of one each (a review's "1 of them")
+    alike = "error: ValueError: loss diverged at step 700 (the first of 4 alike but for their numbers)"
+    assert failure_summary(diverged + timed_out) == f"6 of 6 failed; 4 of them {alike}"
+    assert failure_summary(diverged) == f"4 of 4 {alike}"
+    assert failure_summary(diverged[:2] + timed_out) == ("4 of 4 failed; 2 of them error: ValueError: loss diverged "
+                                                         "at step 700 (the first of 2 alike but for their numbers)")
+    crashed = [evaluation(6, "failed", "exit status 1"), evaluation(7, "failed", "exit status 1")]
+    assert failure_summary(crashed + timed_out[:1]) == "3 of 3 failed; 2 of them failed: exit status 1"
     ok = attrs.evolve(diverged[0], status="ok", reason="")
     assert failure_summary([ok, *timed_out]) == "2 of 3 timeout: killed at the time limit"
