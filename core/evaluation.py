@@ -7,7 +7,6 @@ import math
 import os
 import re
 import socket
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
