@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import attrs
 import numpy as np
@@ -17,7 +17,7 @@ import numpy as np
 from dnnp_hpo.evaluation import OK, STATUSES, shared_reason
 from dnnp_hpo.front import pareto_front
 
-from .data import Analysis, Solution, valid
+from .data import Analysis, RunData, Solution, valid
 from .hypervolume import TooLarge, default_reference, hypervolume
 
 
@@ -80,6 +80,23 @@ class Hypervolumes:
 MERGED = "all runs"
 
 
+def _replicates(run: RunData) -> bool:
+    """A run of the ``replicates`` optimizer: its one generation trains a search's front
+    again, so it is no generation 0 of a search to merge with theirs."""
+    block = run.spec.get("optimizer")
+    return isinstance(block, Mapping) and block.get("plugin") == "replicates"
+
+
+def _merged_note(analysis: Analysis, searches: Sequence[RunData]) -> str:
+    """Why the "all runs" series leaves runs out (or is not drawn), if it does."""
+    left_out = [r.label for r in analysis.runs if _replicates(r)]
+    if len(analysis.runs) < 2 or not left_out:
+        return ""
+    note = (f'"{MERGED}" leaves out {", ".join(left_out)}: a replicates run trains a front again, and its '
+            "generation 0 is no generation of a search")
+    return note if len(searches) > 1 else f'no "{MERGED}" series: {note}, and one search is left'
+
+
 def hypervolumes(analysis: Analysis, reference: Sequence[float] | None = None) -> Hypervolumes | None:
     """Hypervolume of every generation's population, per run (and merged for several runs)."""
     n = len(analysis.objectives)
@@ -92,21 +109,22 @@ def hypervolumes(analysis: Analysis, reference: Sequence[float] | None = None) -
             return None
         ref = tuple(float(v) for v in default_reference(values))
         source = "the worst finite value of each objective over all evaluations, plus 10% of its range"
+    searches = [r for r in analysis.runs if not _replicates(r)]
     series = [r.label for r in analysis.runs]
-    if len(analysis.runs) > 1:
+    if len(searches) > 1:
         series.append(MERGED)
     out: dict[tuple[str, int], float] = {}
-    note = ""
+    note = _merged_note(analysis, searches)
     try:
         for run in analysis.runs:
             for g, members in sorted(run.populations.items()):
                 points = [m.evaluation.fitness for m in members if valid(m.evaluation)]
                 out[(run.label, g)] = hypervolume(np.array(points, dtype=float).reshape(-1, n), ref)
-        if len(analysis.runs) > 1:
-            for g in analysis.generations:
-                if all(g in r.populations for r in analysis.runs):
-                    points = [s.fitness for s in analysis.population(g) if s.valid]
-                    out[(MERGED, g)] = hypervolume(np.array(points, dtype=float).reshape(-1, n), ref)
+        if len(searches) > 1:  # each generation: the searches that reached it, up to the longest
+            for g in sorted({g for r in searches for g in r.populations}):
+                points = [m.evaluation.fitness for r in searches for m in r.populations.get(g, [])
+                          if valid(m.evaluation)]
+                out[(MERGED, g)] = hypervolume(np.array(points, dtype=float).reshape(-1, n), ref)
     except TooLarge as exc:
         return Hypervolumes(ref, source, {}, tuple(series),
                             note=f"hypervolume skipped: {exc} is too many for the exact algorithm")

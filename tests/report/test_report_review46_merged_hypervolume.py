@@ -1,0 +1,84 @@
+"""The "all runs" hypervolume of a merged report combines, in each generation, the runs
+that reached it, up to the longest run; a replicates run is left out of it (its one
+generation trains a front again: it is no generation 0 of a search).
+
+A review's merged report stopped the series at the shortest run's last generation.  Real
+runs of hpo-run (ZDT1 through the function trainer) of 1 and 3 generations, and a
+replicates run of the first.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cli_testutil import write_spec, zdt_spec
+
+from dnnp_hpo.journal import Journal
+from dnnp_hpo.report.hypervolume import hypervolume
+
+BIN = Path(sys.executable).parent
+REFERENCE = (2.0, 12.0)  # beyond every ZDT1 value of x in [0, 1]^4 (f1 <= 1, f2 <= 10)
+
+
+def hpo(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    done = subprocess.run([str(BIN / args[0]), *args[1:]], cwd=cwd, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> Path:
+    """short (generations 0-1), long (0-3) and again (replicates of short) in one directory."""
+    if not (BIN / "hpo-report").exists():
+        pytest.skip("hpo-report is not installed next to this interpreter (pip install -e .)")
+    cwd = tmp_path_factory.mktemp("merged")
+    for name, generations, seed in (("short", 1, 1), ("long", 3, 2)):
+        spec = write_spec(cwd / f"{name}.yaml", zdt_spec(cwd / name, pop_size=4, generations=generations, seed=seed))
+        hpo("hpo-run", str(spec), cwd=cwd)
+    hpo("hpo-run", str(cwd / "short.yaml"), "--set", f"run_dir={cwd / 'again'}", "--set", "seed=3",
+        "--set", f"optimizer={{plugin: replicates, source: {cwd / 'short'}, seeds: 2}}", cwd=cwd)
+    return cwd
+
+
+@functools.cache  # one report of each combination for both tests
+def merged(cwd: Path, *names: str) -> dict[tuple[str, int], float]:
+    out = cwd / ("+".join(names))
+    hpo("hpo-report", *names, "--out", str(out), f"--reference={REFERENCE[0]},{REFERENCE[1]}", cwd=cwd)
+    with open(out / "hypervolume.csv", newline="", encoding="utf-8") as handle:
+        return {(r["series"], int(r["generation"])): float(r["hypervolume"]) for r in csv.DictReader(handle)}
+
+
+def population_points(run: Path, generation: int) -> list[tuple[float, ...]]:
+    with Journal.of(run, readonly=True) as journal:
+        return [m.evaluation.fitness for m in journal.population(generation) if m.evaluation.ok]
+
+
+def test_all_runs_goes_on_to_the_longest_run(runs):
+    hv = merged(runs, "short", "long")
+    assert sorted(g for s, g in hv if s == "all runs") == [0, 1, 2, 3]
+    for g in (0, 1):  # both runs reached them: their populations together
+        points = population_points(runs / "short", g) + population_points(runs / "long", g)
+        assert hv[("all runs", g)] == pytest.approx(hypervolume(points, REFERENCE))
+    for g in (2, 3):  # only the long run did
+        assert hv[("all runs", g)] == pytest.approx(hv[("long", g)])
+
+
+def test_a_replicates_run_is_left_out_of_all_runs_and_that_is_said(runs):
+    with_replicates = merged(runs, "short", "long", "again")
+    without = merged(runs, "short", "long")
+    assert {k: v for k, v in with_replicates.items() if k[0] == "all runs"} == {
+        k: v for k, v in without.items() if k[0] == "all runs"}
+    assert ("again", 0) in with_replicates  # its own series stays
+    summary = (runs / "short+long+again" / "summary.md").read_text(encoding="utf-8")
+    assert '"all runs" leaves out again: a replicates run trains a front again' in summary
+    # with one search left there is nothing to merge: no series that repeats the search's own
+    alone = merged(runs, "short", "again")
+    assert {s for s, _ in alone} == {"short", "again"}
+    summary = (runs / "short+again" / "summary.md").read_text(encoding="utf-8")
+    assert 'no "all runs" series: "all runs" leaves out again' in summary
