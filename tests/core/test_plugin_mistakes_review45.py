@@ -6,8 +6,12 @@ hpo-run console script.
 
 from __future__ import annotations
 
+import ast
+import importlib
 import os
+import re
 import stat
+from pathlib import Path
 
 import pytest
 import test_plugin_example as example
@@ -164,3 +168,68 @@ def test_the_docs_example_runs_with_the_objectives_it_measures(tmp_path):
     recorded = example.evaluations(tmp_path)
     assert len(recorded) == 2 and all(e.ok for e in recorded)
     assert all(e.fitness[:2] == (e.trial.params["lr"] / 10, e.trial.params["lr"] * 2) for e in recorded)
+
+
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "writing-a-trainer-plugin.md"
+REPO = GUIDE.parents[1]
+
+
+def guide_imports() -> dict[str, object]:
+    """Every name the import lines of the guide's section 12 bind, imported for real."""
+    section = GUIDE.read_text(encoding="utf-8").split("## 12. ", 1)
+    assert len(section) == 2, "the guide lost its section 12 (where each name comes from)"
+    lines = re.findall(r"`((?:from \S+ )?import [^`]+)`", section[1])
+    assert lines
+    bound: dict[str, object] = {}
+    for line in lines:
+        namespace: dict[str, object] = {}
+        exec(line, namespace)  # noqa: S102 - the doc's own import lines, run as a reader would
+        names = [n.strip().split(" as ")[-1] for n in line.partition("import ")[2].split(",")]
+        for name in names:
+            assert name in namespace, line
+            bound[name.split(".")[0]] = namespace[name.split(".")[0]]
+    return bound
+
+
+def excerpts() -> list[tuple[str, str]]:
+    """(path, block) of every code block of the guide that names its file."""
+    found = []
+    for body in re.findall(r"^```\w*\n(.*?)^```$", GUIDE.read_text(encoding="utf-8"), re.MULTILINE | re.DOTALL):
+        first, _, rest = body.partition("\n")
+        if first.startswith("# file: "):
+            found.append((first.removeprefix("# file: ").strip(), rest))
+    return found
+
+
+def project_imports(path: Path) -> dict[str, tuple[str, str]]:
+    """name -> (module, attribute) of what ``path`` imports from dnnp_hpo at its top level."""
+    package = ".".join(("dnnp_hpo", *path.relative_to(REPO).parent.parts)).replace("dnnp_hpo.core", "dnnp_hpo")
+    found = {}
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        module = node.module or ""
+        if node.level:
+            module = ".".join([*package.split(".")[: len(package.split(".")) - node.level + 1], *[module] * bool(module)])
+        if module.split(".")[0] == "dnnp_hpo":
+            found.update({alias.asname or alias.name: (module, alias.name) for alias in node.names})
+    return found
+
+
+def test_the_guide_gives_every_name_its_import_line():
+    bound = guide_imports()
+    # the names a reviewer could not place
+    for name in ("fitness", "LcurveError", "read_metrics", "load_yaml_template", "render_yaml", "check_names"):
+        assert name in bound, name
+    checked = 0
+    for path, block in excerpts():
+        if not path.endswith(".py"):
+            continue
+        for name, (module, attribute) in project_imports(REPO / path).items():
+            if not re.search(rf"(?<![\w.]){re.escape(name)}\b", block):
+                continue
+            checked += 1
+            # the line the guide gives binds the very object the excerpt's file uses
+            assert name in bound, f"{path} uses {name} (from {module}): the guide gives no import line for it"
+            assert bound[name] is getattr(importlib.import_module(module), attribute), (path, name)
+    assert checked >= 20
