@@ -29,6 +29,8 @@ class Report:
     front: list
     accurate: list
     picks: list
+    #: run label -> its evaluations sent out and not finished, for each unfinished run (None: unknown)
+    running: dict[str, int | None] = attrs.field(factory=dict)
 
 
 #: the files a report writes (figures in every format, the tables and summary.md): a
@@ -100,6 +102,7 @@ def build_report(run_dirs: Sequence[Path | str], out: Path | str, *,
     hv = tables.hypervolumes(analysis, reference)
     failures = tables.failures(analysis)
     again = tables.repeated(analysis)
+    running = {r.label: tables.running(r) for r in analysis.runs if not r.finished}
     captions = {
         "front": plots.plot_front(analysis, final, front, out)[0],
         "generations": plots.plot_generations(analysis, out)[0],
@@ -114,5 +117,5 @@ def build_report(run_dirs: Sequence[Path | str], out: Path | str, *,
             (out / f"hypervolume.{fmt}").unlink(missing_ok=True)
     files = [out / f"{stem}.{fmt}" for stem in captions for fmt in plots.FORMATS]
     files += summary.write(out, analysis, final=final, front=front, accurate=accurate, picks=picks, hv=hv,
-                           failures=failures, again=again, captions=captions)
-    return Report(out, files, analysis, front, accurate, picks)
+                           failures=failures, again=again, captions=captions, running=running)
+    return Report(out, files, analysis, front, accurate, picks, running)

@@ -11,6 +11,7 @@ from pathlib import Path
 from dnnp_hpo.cli import EXIT_BAD_INPUT, OneLineParser
 
 from . import Report, ReportError, build_report
+from .data import RunData
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,5 +73,14 @@ def _closing_line(report: Report) -> str:
         accurate = (f"{len(report.accurate)} chemically accurate" if a.thresholds
                     else "no chemical-accuracy limits")
         found = f"{len(report.front)} solutions on the front, {accurate}"
-    return f"Report of {len(a.runs)} run(s) in {report.out}: {found}; read {report.out / 'summary.md'}"
+    unfinished = [_in_progress(r, report.running.get(r.label), len(a.runs) > 1) for r in a.runs if not r.finished]
+    return (f"Report of {len(a.runs)} run(s) in {report.out}: {found}; {''.join(f'{u}; ' for u in unfinished)}"
+            f"read {report.out / 'summary.md'}")
+
+
+def _in_progress(run: RunData, running: int | None, several: bool) -> str:
+    """That ``run`` is not finished, so the report is of its last recorded generation."""
+    what = f"{run.label} is" if several else "the run is"
+    return (f"{what} not finished (reported up to generation {run.last_generation}"
+            + (f", {running} evaluations running" if running else "") + ")")
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .data import Analysis, Solution
+from .data import Analysis, RunData, Solution
 from .tables import FailureCounts, Hypervolumes, Repeated, volume_unit, with_unit
 
 HEADER = "# dnnp-hpo report"  #: summary.md's first line: how --out knows an earlier report
@@ -64,7 +64,8 @@ def solution_row(analysis: Analysis, s: Solution, on_front: set[str]) -> list[An
 
 def write(out: Path, analysis: Analysis, *, final: list[Solution], front: list[Solution],
           accurate: list[Solution], picks: list[tuple[str, Solution]], hv: Hypervolumes | None,
-          failures: FailureCounts, again: list[Repeated], captions: dict[str, str]) -> list[Path]:
+          failures: FailureCounts, again: list[Repeated], captions: dict[str, str],
+          running: dict[str, int | None]) -> list[Path]:
     on_front = {s.uuid for s in front}
     header = solution_header(analysis)
     files = []
@@ -94,10 +95,18 @@ def write(out: Path, analysis: Analysis, *, final: list[Solution], front: list[S
                + [r.accurate] for r in again])
     files.append(path)
     path = out / "summary.md"
-    path.write_text(_markdown(analysis, final, front, accurate, picks, hv, failures, captions, again),
+    path.write_text(_markdown(analysis, final, front, accurate, picks, hv, failures, captions, again, running),
                     encoding="utf-8")
     files.append(path)
     return files
+
+
+def _unfinished(run: RunData, running: dict[str, int | None]) -> str:
+    """The "finished" cell of a run still in progress (or stopped): what the report leaves out."""
+    left_out = [f"{run.later} later evaluations left out"] if run.later else []
+    if running.get(run.label):
+        left_out.append(f"{running[run.label]} evaluations running, not finished")
+    return "no (report of the last recorded generation" + "".join(f"; {part}" for part in left_out) + ")"
 
 
 def _no_success(failures: FailureCounts) -> str:
@@ -117,7 +126,7 @@ def _no_success(failures: FailureCounts) -> str:
 
 def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], accurate: list[Solution],
               picks: list[tuple[str, Solution]], hv: Hypervolumes | None, failures: FailureCounts,
-              captions: dict[str, str], again: list[Repeated]) -> str:
+              captions: dict[str, str], again: list[Repeated], running: dict[str, int | None]) -> str:
     on_front = {s.uuid for s in front}
     objectives = analysis.objectives
     several = len(analysis.runs) > 1
@@ -132,8 +141,7 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
     for r in analysis.runs:
         failed = sum(1 for e in r.evaluations if not Solution(r.label, e, 0.0).valid)
         rows.append([r.label, str(r.path), r.spec.get("name", ""), r.spec.get("seed", ""), r.last_generation,
-                     len(r.evaluations), failed, r.interrupted, "yes" if r.finished else "no (report of the last "
-                     "recorded generation" + (f"; {r.later} later evaluations left out)" if r.later else ")")])
+                     len(r.evaluations), failed, r.interrupted, "yes" if r.finished else _unfinished(r, running)])
     md.append(md_table(["run", "directory", "name", "seed", "last generation", "evaluations", "failed",
                         "interrupted, re-run", "finished"], rows, None))
     data = [[r.label, d.path, f"`{d.sha256[:16]}`" if d.sha256 else "(nothing there)"]

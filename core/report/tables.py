@@ -7,6 +7,7 @@ markdown and CSV.
 from __future__ import annotations
 
 import math
+import sqlite3
 import statistics
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -16,9 +17,21 @@ import numpy as np
 
 from dnnp_hpo.evaluation import OK, STATUSES, shared_reason
 from dnnp_hpo.front import pareto_front
+from dnnp_hpo.journal import Journal
 
 from .data import Analysis, RunData, Solution, valid
 from .hypervolume import TooLarge, default_reference, hypervolume
+
+
+def running(run: RunData) -> int | None:
+    """How many of ``run``'s evaluations its journal records as sent out and not finished:
+    of a live run, those training now; of one whose driver stopped, those it left in
+    flight (a resume harvests or re-runs them).  None if the journal cannot be read again."""
+    try:
+        with Journal.of(run.path, readonly=True) as journal:
+            return len(journal.running())
+    except sqlite3.Error:  # NotAJournal too: it changed since it was loaded
+        return None
 
 
 def front(solutions: Sequence[Solution]) -> list[Solution]:
