@@ -31,6 +31,7 @@ class Report:
     picks: list
     #: run label -> its evaluations sent out and not finished, for each unfinished run (None: unknown)
     running: dict[str, int | None] = attrs.field(factory=dict)
+    hypervolumes: tables.Hypervolumes | None = None
 
 
 #: the files a report writes (figures in every format, the tables and summary.md): a
@@ -118,4 +119,4 @@ def build_report(run_dirs: Sequence[Path | str], out: Path | str, *,
     files = [out / f"{stem}.{fmt}" for stem in captions for fmt in plots.FORMATS]
     files += summary.write(out, analysis, final=final, front=front, accurate=accurate, picks=picks, hv=hv,
                            failures=failures, again=again, captions=captions, running=running)
-    return Report(out, files, analysis, front, accurate, picks, running)
+    return Report(out, files, analysis, front, accurate, picks, running, hv)

@@ -59,6 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ReportError as exc:
         print(f"hpo-report: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if report.hypervolumes is not None and report.hypervolumes.warning:
+        print(f"hpo-report: warning: {report.hypervolumes.warning}", file=sys.stderr)
     print(_closing_line(report))
     return 0
 

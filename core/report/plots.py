@@ -375,8 +375,9 @@ def plot_hypervolume(hv: Hypervolumes, out: Path, units: Sequence[str] = (), not
     ref = ", ".join(with_unit(v, u, ".4g") for v, u in zip(hv.reference, units))
     ax.set_title(f"Hypervolume per generation (reference point {ref})", fontsize=10)
     caption = f"Reference point: {ref} ({hv.reference_source}); failed evaluations (MAXINT) add nothing."
-    if hv.note and hv.values:  # else it is written over the empty plot
-        caption += f" {hv.note[0].upper()}{hv.note[1:]}."
+    for said in (hv.warning, hv.note if hv.values else ""):  # with no values the note is written over the plot
+        if said:
+            caption += f" {said[0].upper()}{said[1:]}."
     if note:
         caption += " " + note
     _caption(fig, caption, width=110)

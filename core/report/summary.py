@@ -242,6 +242,9 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
                   "levels off when the run converges (it can dip slightly when the first front outgrows "
                   "the population and NSGA-II drops its most crowded members). "
                   "Also in hypervolume.csv.")
+        if hv.warning:
+            md += ["", (f"**Note: {hv.warning}.** Give --reference a point worse than the solutions in every "
+                        "objective, or leave it out for the default.")]
         if hv.note:
             md += ["", hv.note + "."]
         if steady:

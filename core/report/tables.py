@@ -88,6 +88,9 @@ class Hypervolumes:
     values: dict[tuple[str, int], float]
     series: tuple[str, ...]
     note: str = ""
+    #: what makes every value 0 although some evaluation succeeded (a --reference that no
+    #: solution beats); hpo-report also prints it on stderr
+    warning: str = ""
 
 
 MERGED = "all runs"
@@ -141,7 +144,12 @@ def hypervolumes(analysis: Analysis, reference: Sequence[float] | None = None) -
     except TooLarge as exc:
         return Hypervolumes(ref, source, {}, tuple(series),
                             note=f"hypervolume skipped: {exc} is too many for the exact algorithm")
-    return Hypervolumes(ref, source, out, tuple(series), note)
+    warning = ""
+    if out and not any(out.values()) and len(analysis.finite_values()):
+        point = ", ".join(with_unit(v, o.unit) for v, o in zip(ref, analysis.objectives))
+        warning = (f"no solution is better than the reference point ({point}) in every objective: every "
+                   "hypervolume is 0")
+    return Hypervolumes(ref, source, out, tuple(series), note, warning)
 
 
 @attrs.frozen
