@@ -82,8 +82,15 @@ class PluginError(Exception):
 class TrainingFailed(Exception):
     """A training ran but gave no usable result; the candidate gets the MAXINT fitness.
 
-    ``status`` is ``failed`` or ``timeout``; the message is the recorded reason.
+    ``status`` is one of :attr:`STATUSES`: ``failed`` (the default: no usable result),
+    ``timeout`` (killed at the time limit) or ``error`` (not the candidate's fault: a full
+    disk, a directory that cannot be made); the message is the recorded reason.  Any other
+    status (``"ok"``, ``"running"``, a typo such as ``"timout"``) is recorded as ``error``
+    with a reason naming it: it would otherwise be a status no reader of the run knows.
     """
+
+    #: the statuses a trainer may give (as dnnp_hpo.evaluation names them)
+    STATUSES = ("failed", "timeout", "error")
 
     def __init__(self, reason: str, status: str = "failed") -> None:
         super().__init__(reason)

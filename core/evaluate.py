@@ -8,7 +8,7 @@ import socket
 import time
 from collections.abc import Mapping, Sequence
 
-from dnnp_hpo.errors import TrainingFailed, exit_call
+from dnnp_hpo.errors import TrainingFailed, exit_call, shown
 from dnnp_hpo.evaluation import (
     ERROR,
     FAILED,
@@ -40,12 +40,26 @@ def _evaluated(trainer: Trainer, trial: Trial, objectives: Sequence[str]) -> Eva
     try:
         raw = trainer.train(trial)
     except TrainingFailed as exc:
-        return failed(exc.status, exc.reason)
+        return failed(*_given_failure(exc))
     except Exception as exc:  # noqa: BLE001 - the failure policy: record it, never stop the run
         return failed(ERROR, f"{type(exc).__name__}: {exc}")
     except SystemExit as exc:  # not an Exception: on a Dask worker it killed the worker process
         return failed(ERROR, f"{type(trainer).__name__}.train called {exit_call(exc)}")
     return measured(trial, raw, objectives, start, time.time())
+
+
+def _given_failure(exc: TrainingFailed) -> tuple[str, str]:
+    """The status and reason a TrainingFailed is recorded with.  A status no reader of the
+    run knows (``ok`` with the MAXINT fitness, ``running``, a typo such as ``timout``) is
+    recorded as ``error`` with a reason naming it, so that the plugin's author sees it; the
+    run goes on, as for any failure."""
+    status = getattr(exc, "status", FAILED)  # a subclass that never called TrainingFailed.__init__
+    reason = getattr(exc, "reason", str(exc))
+    if isinstance(status, str) and status in TrainingFailed.STATUSES:
+        return str(status), reason
+    *first, last = TrainingFailed.STATUSES
+    return ERROR, (f"trainer raised TrainingFailed with status {shown(status)}, expected "
+                   f"{', '.join(first)} or {last}: {reason}")
 
 
 def measured(trial: Trial, raw: Mapping[str, float], objectives: Sequence[str],
