@@ -278,8 +278,11 @@ def absolute_settings(run: RunContext, settings: Mapping[str, Any], paths: Seque
 
 
 def check_objectives(run: RunContext, metrics: Mapping[str, str],
-                     defaults: Mapping[str, str] | None = None) -> None:
+                     defaults: Mapping[str, str] | None = None, key: str = "metrics") -> None:
     """SpecError if an objective of the run is none of the trainer's metrics (nor the runtime).
+
+    ``key``: the trainer key that lists the metrics, named by the line (``trainer.metrics``);
+    "" for a trainer without one (the line then names the ``trainer`` block).
 
     ``defaults``: the trainer's metrics when the spec gives no ``metrics`` block.  An
     objective among them but not among ``metrics`` was dropped by the spec's block, which
@@ -294,9 +297,9 @@ def check_objectives(run: RunContext, metrics: Mapping[str, str],
             named = ", ".join(f"{name}: {column}" for name, column in defaults.items())
             raise SpecError(f"objective {objective!r} is not a metric of the trainer.metrics block (measured: "
                             f"{', '.join(produced)}): the block replaces the trainer's defaults ({named}), "
-                            "so name every metric the objectives use", "metrics")
+                            "so name every metric the objectives use", key)
         raise SpecError(f"objective {objective!r} is not a metric of this trainer (it measures: "
-                        f"{', '.join(produced)})", "metrics")
+                        f"{', '.join(produced)})", key)
 
 
 def sample_params(space: SearchSpace) -> list[tuple[dict[str, Any], str]]:

@@ -141,7 +141,7 @@ def example_spec(tmp_path, objectives: list[str]):
 
 
 def test_the_docs_example_refuses_an_objective_it_does_not_measure_before_training(tmp_path):
-    assert "check_objectives(run, METRICS)" in example.example_source()  # the page's block, as printed
+    assert 'check_objectives(run, METRICS, key="")' in example.example_source()  # the page's block, as printed
     site = example.install_example(tmp_path)
     path = example_spec(tmp_path, ["enrgy_rmse", "force_rmse"])
     for args in ([str(path), "--dry-run"], [str(path)]):
