@@ -272,7 +272,8 @@ class Optimizer(Protocol):
 
 
 # --------------------------------------------------------------------------------------
-# Registration hooks: each returns {name: class}; names must be unique across plugins.
+# Registration hooks: each returns {name: class} ({} to register nothing: None, a
+# forgotten return, stops every command); names must be unique across plugins.
 # --------------------------------------------------------------------------------------
 
 
