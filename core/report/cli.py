@@ -12,10 +12,15 @@ from dnnp_hpo.cli import EXIT_BAD_INPUT, OneLineParser
 
 from . import Report, ReportError, build_report
 from .data import RunData
+from .tables import counted
+
+#: --help's first lines: plain text (the module docstring is reStructuredText)
+DESCRIPTION = ("The figures and tables of section 3 of the seed paper (Coletti et al. 2023) for one run, or "
+               "several merged; docs/outputs.md describes every file.")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="hpo-report", description=__doc__)
+    parser = OneLineParser(prog="hpo-report", description=DESCRIPTION)
     parser.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR",
                         help="run directories (each holds journal.sqlite); several are merged")
     parser.add_argument("--out", type=Path,
@@ -69,14 +74,15 @@ def _closing_line(report: Report) -> str:
     """What the report found, in one line, and where to read it."""
     a = report.analysis
     if not len(a.finite_values()):
-        found = (f"no evaluation succeeded (all {len(a.all_evaluations())} failed: their reasons are under "
-                 "Failures in summary.md and in failures.csv)")
+        evaluated = len(a.all_evaluations())
+        found = (f"no evaluation succeeded ({'the one' if evaluated == 1 else f'all {evaluated}'} failed: the "
+                 "reasons are under Failures in summary.md and in failures.csv)")
     else:
         accurate = (f"{len(report.accurate)} chemically accurate" if a.thresholds
                     else "no chemical-accuracy limits")
-        found = f"{len(report.front)} solutions on the front, {accurate}"
+        found = f"{counted(len(report.front), 'solution')} on the front, {accurate}"
     unfinished = [_in_progress(r, report.running.get(r.label), len(a.runs) > 1) for r in a.runs if not r.finished]
-    return (f"Report of {len(a.runs)} run(s) in {report.out}: {found}; {''.join(f'{u}; ' for u in unfinished)}"
+    return (f"Report of {counted(len(a.runs), 'run')} in {report.out}: {found}; {''.join(f'{u}; ' for u in unfinished)}"
             f"read {report.out / 'summary.md'}")
 
 
@@ -84,5 +90,5 @@ def _in_progress(run: RunData, running: int | None, several: bool) -> str:
     """That ``run`` is not finished, so the report is of its last recorded generation."""
     what = f"{run.label} is" if several else "the run is"
     return (f"{what} not finished (reported up to generation {run.last_generation}"
-            + (f", {running} evaluations running" if running else "") + ")")
+            + (f", {counted(running, 'evaluation')} running" if running else "") + ")")
 

@@ -23,7 +23,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import LogFormatterSciNotation, MaxNLocator
 
 from .data import Analysis, Solution
-from .tables import FailureCounts, Hypervolumes, volume_unit, with_unit
+from .tables import FailureCounts, Hypervolumes, counted, volume_unit, with_unit
 
 FORMATS = ("png", "svg")
 NO_SUCCESS = "no successful evaluation"  #: what an empty panel says (every evaluation it would show failed)
@@ -135,7 +135,7 @@ def plot_front(analysis: Analysis, final: Sequence[Solution], front: Sequence[So
         ax.legend(fontsize=8)
     runs = len(analysis.runs)
     ax.set_title(f"Pareto front of the last generation{'s of ' + str(runs) + ' runs' if runs > 1 else ''}")
-    caption = (f"{len(shown)} final solutions shown, {len(front)} on the exact front"
+    caption = (f"{counted(len(shown), 'final solution')} shown, {len(front)} on the exact front"
                f"{'' if two else ' (front over all objectives, projected on the first two)'}; "
                f"{failed} failed (MAXINT) not shown.")
     _caption(fig, caption, width=120)
@@ -215,12 +215,12 @@ def plot_generations(analysis: Analysis, out: Path) -> tuple[str, Figure]:
                    f"snapshot was taken (inserted later: neither kept nor thrown away by it; {total_waiting} "
                    f"shown){', all ' + str(runs) + ' runs together' if runs > 1 else ''}. "
                    f"{analysis.snapshot_note()} A birth's generation is the one it was bred in; generation 1 "
-                   f"also holds the offspring bred before snapshot 0. {total_failed} failed evaluations "
+                   f"also holds the offspring bred before snapshot 0. {counted(total_failed, 'failed evaluation')} "
                    f"(MAXINT) in all not shown.")
     else:
         caption = (f"Each panel: the evaluations born in that generation (grey) and the population kept "
                    f"after selection (blue){', all ' + str(runs) + ' runs together' if runs > 1 else ''}; "
-                   f"{total_failed} failed evaluations (MAXINT) in all not shown.")
+                   f"{counted(total_failed, 'failed evaluation')} (MAXINT) in all not shown.")
     _caption(fig, caption, y=0.0, width=int(40 * cols))
     save(fig, out, "generations")
     return caption, fig
@@ -341,7 +341,7 @@ def plot_parallel(analysis: Analysis, final: Sequence[Solution], front: Sequence
     else:
         _say_empty(ax, f"{NO_SUCCESS} in the final population")
     limits = ", ".join(_limit(analysis, name) for name in analysis.thresholds)
-    caption = (f"{len(shown)} final solutions of the last generation"
+    caption = (f"{counted(len(shown), 'final solution')} of the last generation"
                f"{'s of ' + str(len(analysis.runs)) + ' runs' if len(analysis.runs) > 1 else ''}"
                f"{'; chemically accurate: ' + limits if limits else ''}; {failed} failed (MAXINT) not shown. "
                "Each axis runs from its lowest to its highest value.")
@@ -401,6 +401,8 @@ def plot_failures(fc: FailureCounts, out: Path) -> tuple[str, Figure]:
     ax.set_xlabel("generation (in which the candidate was born)")
     ax.set_ylabel("failed evaluations (count)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if fc.generations:  # with no bar to place them, the labels of the end generations fell off the axes
+        ax.set_xlim(min(fc.generations) - 0.6, max(fc.generations) + 0.6)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no tick at 0.5
     ax.set_ylim(0, max([*bottom, 1]) * 1.15)
     if fc.statuses:
@@ -409,6 +411,6 @@ def plot_failures(fc: FailureCounts, out: Path) -> tuple[str, Figure]:
         ax.text(0.5, 0.5, "no failed evaluations", transform=ax.transAxes, ha="center")
     ax.set_title("Failures per generation (label: failed / evaluated)", fontsize=10)
     total = sum(bottom)
-    caption = f"{total} failed evaluations of {sum(fc.evaluated.values())}."
+    caption = f"{counted(total, 'failed evaluation')} of {sum(fc.evaluated.values())}."
     save(fig, out, "failures")
     return caption, fig

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .data import Analysis, RunData, Solution
-from .tables import FailureCounts, Hypervolumes, Repeated, volume_unit, with_unit
+from .tables import FailureCounts, Hypervolumes, Repeated, counted, volume_unit, with_unit
 
 HEADER = "# dnnp-hpo report"  #: summary.md's first line: how --out knows an earlier report
 MAX_MD_ROWS = 30  #: longer tables are cut in summary.md (the CSV files hold every row)
@@ -103,9 +103,9 @@ def write(out: Path, analysis: Analysis, *, final: list[Solution], front: list[S
 
 def _unfinished(run: RunData, running: dict[str, int | None]) -> str:
     """The "finished" cell of a run still in progress (or stopped): what the report leaves out."""
-    left_out = [f"{run.later} later evaluations left out"] if run.later else []
+    left_out = [f"{counted(run.later, 'later evaluation')} left out"] if run.later else []
     if running.get(run.label):
-        left_out.append(f"{running[run.label]} evaluations running, not finished")
+        left_out.append(f"{counted(running[run.label], 'evaluation')} running, not finished")
     return "no (report of the last recorded generation" + "".join(f"; {part}" for part in left_out) + ")"
 
 
@@ -116,7 +116,7 @@ def _no_success(failures: FailureCounts) -> str:
     commonest = sum(counts.values())
     why = f"{status}: {fmt(reason)}"
     if commonest < evaluated:
-        why = f"the commonest reason, {commonest} of them: {why}"
+        why = f"the commonest reason, {commonest} of them: {why}"  # so evaluated > 1
     return (f"**No evaluation succeeded**: {'the one evaluation' if evaluated == 1 else f'all {evaluated} evaluations'} "
             f"failed ({why}), so the report has no front, no chemically accurate solution and nothing to plot but "
             "the failures. Why each failed: [Failures per generation](#failures-per-generation) below and "
@@ -174,8 +174,9 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
     labels = [o.label for o in objectives]
     failed_final = sum(1 for s in final if not s.valid)
     md += ["## Pareto front of the last generation" + ("s" if several else "") + " (paper, Table 2)", "",
-           (f"The exact non-dominated set of the {len(final)} final solutions ({failed_final} failed ones "
-            f"excluded; each training once, judged on its own): {len(front)} solutions, "
+           (f"The exact non-dominated set of the {counted(len(final), 'final solution')} "
+            f"({counted(failed_final, 'failed one')} excluded; each training once, judged on its own): "
+            f"{counted(len(front), 'solution')}, "
             f"sorted by {objectives[0].name}. All columns: front.csv; every final solution: final.csv."), ""]
     md.append(md_table(["#", *labels, *_runtime_head(analysis), "chemically accurate", "run", "uuid"],
                        [[i, *s.fitness, *_runtime_cell(analysis, s), analysis.accurate(s), s.run, s.uuid]
@@ -186,7 +187,8 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
         limits = ", ".join(f"{next(o.label for o in objectives if o.name == k)} <= {v:g}"
                            for k, v in analysis.thresholds.items())
         md.append(f"Limits: {limits} (from {analysis.threshold_source}). {len(accurate)} of the final solutions "
-                  f"(each training once) are chemically accurate, {sum(1 for s in accurate if s.uuid in on_front)} "
+                  f"(each training once) {'is' if len(accurate) == 1 else 'are'} chemically accurate, "
+                  f"{sum(1 for s in accurate if s.uuid in on_front)} "
                   "of them on the exact front. All of them: accurate.csv.")
         if accurate:
             md += ["", md_table(["#", *labels, *_runtime_head(analysis), "on front", "run", "uuid"],
@@ -282,6 +284,7 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
                          for st, reason, c in failures.by_reason])]
     interrupted = sum(r.interrupted for r in analysis.runs)
     if interrupted:
-        md += ["", (f"{interrupted} evaluations were running when a driver stopped and were re-run under a "
-                    "new uuid on resume (status interrupted in the journal; not counted above).")]
+        were = "was" if interrupted == 1 else "were"
+        md += ["", (f"{counted(interrupted, 'evaluation')} {were} running when a driver stopped and {were} re-run "
+                    "under a new uuid on resume (status interrupted in the journal; not counted above).")]
     return "\n".join(md) + "\n"

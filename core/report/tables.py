@@ -70,6 +70,11 @@ def selection(analysis: Analysis, accurate: Sequence[Solution]) -> list[tuple[st
     return picks
 
 
+def counted(n: int, noun: str, plural: str = "") -> str:
+    """``n`` and the noun that agrees with it: "1 solution", "2 solutions"."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def with_unit(value: float, unit: str, spec: str = "g") -> str:
     """``value`` (formatted by ``spec``) followed by its unit, if it has one."""
     return f"{value:{spec}} {unit}" if unit else f"{value:{spec}}"
