@@ -6,7 +6,9 @@ import math
 import os
 import socket
 import time
+import traceback
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from dnnp_hpo.errors import TrainingFailed, exit_call, shown
 from dnnp_hpo.evaluation import (
@@ -42,10 +44,45 @@ def _evaluated(trainer: Trainer, trial: Trial, objectives: Sequence[str]) -> Eva
     except TrainingFailed as exc:
         return failed(*_given_failure(exc))
     except Exception as exc:  # noqa: BLE001 - the failure policy: record it, never stop the run
-        return failed(ERROR, f"{type(exc).__name__}: {exc}")
+        return failed(ERROR, _with_traceback(trial, exc, f"{type(exc).__name__}: {exc}"))
     except SystemExit as exc:  # not an Exception: on a Dask worker it killed the worker process
-        return failed(ERROR, f"{type(trainer).__name__}.train called {exit_call(exc)}")
+        return failed(ERROR, _with_traceback(trial, exc, f"{type(trainer).__name__}.train called {exit_call(exc)}"))
     return measured(trial, raw, objectives, start, time.time())
+
+
+#: The traceback of a trainer's bug (status ``error``), left in the evaluation's directory:
+#: the reason says what was raised, this file where.
+TRACEBACK = "dnnp-hpo-traceback.txt"
+_REASON_LIMIT = 300  #: what one_line keeps of a reason (individuals.csv, the journal)
+
+
+def _with_traceback(trial: Trial, exc: BaseException, reason: str) -> str:
+    """``reason``, ending with where the traceback of ``exc`` was saved, as the run directory
+    names it (``evals/<uuid>/dnnp-hpo-traceback.txt``); the reason is shortened to keep that
+    pointer within what is recorded.  ``reason`` alone when it cannot be saved."""
+    saved = _leave_traceback(trial, exc)
+    if saved is None:
+        return reason
+    pointer = f" (traceback in {Path(trial.workdir.parent.name, trial.workdir.name, TRACEBACK).as_posix()})"
+    return one_line(reason, max(_REASON_LIMIT - len(pointer), 40)) + pointer
+
+
+def _leave_traceback(trial: Trial, exc: BaseException) -> Path | None:
+    """Write the traceback of ``exc`` to the trial's directory, made if the trainer failed
+    before making it (never renamed away, unlike make_workdir's: it is this attempt's);
+    None if it cannot be written (a read-only or full disk): best effort, as the outcome
+    file, since the evaluation is recorded either way."""
+    path = trial.workdir / TRACEBACK
+    partial = trial.workdir / f"{TRACEBACK}.part"
+    try:
+        text = "".join(traceback.format_exception(exc))
+        trial.workdir.mkdir(parents=True, exist_ok=True)
+        partial.write_text(f"evaluation {trial.uuid} (birth {trial.birth_id}, generation {trial.generation}), "
+                           f"params {trial.params!r}:\n{text}", encoding="utf-8", errors="replace")
+        os.replace(partial, path)  # a reader never sees half a file
+    except Exception:  # noqa: BLE001 - OSError, or a params repr that raises: the evaluation is recorded anyway
+        return None
+    return path
 
 
 def _given_failure(exc: TrainingFailed) -> tuple[str, str]:

@@ -20,7 +20,7 @@ from hpo_testutil import MAXINT, read_csv, write_spec, zdt_spec
 from dnnp_hpo.cli import main
 from dnnp_hpo.errors import TrainingFailed
 from dnnp_hpo.evaluate import run_trial
-from dnnp_hpo.evaluation import STATUSES, Trial
+from dnnp_hpo.evaluation import OUTCOME, STATUSES, Trial, make_workdir
 from dnnp_hpo.journal import Journal
 
 CALLABLE = "test_trainer_mistakes_review45:mistake"
@@ -32,7 +32,14 @@ def mistake(params):
     what = os.environ[MISTAKE]
     if what.startswith("status="):
         raise TrainingFailed("lcurve.out has no validation rows", status=what.removeprefix("status="))
+    if what == "bug":
+        return read_energy({"forces": 0.5})
     raise AssertionError(f"unknown mistake {what!r}")
+
+
+def read_energy(metrics):
+    """A plugin's bug: the energy is not in what it read."""
+    return (metrics["energy"], metrics["forces"])
 
 
 def search(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, what: str):
@@ -99,3 +106,71 @@ def test_the_trainers_statuses_are_recorded_as_given(tmp_path, given):
     assert set(TrainingFailed.STATUSES) <= set(STATUSES)
     evaluation = run_trial(Raising(TrainingFailed("diverged", status=given)), a_trial(tmp_path), ["f1"])
     assert (evaluation.status, evaluation.reason, evaluation.fitness) == (given, "diverged", (MAXINT,))
+
+
+# ---- 2. a bug in train() leaves its traceback ----------------------------------------------
+
+TRACEBACK = "dnnp-hpo-traceback.txt"
+
+
+def test_a_bug_in_train_leaves_its_traceback_in_the_evaluations_directory(tmp_path, monkeypatch, capsys):
+    """``KeyError: 'energy'`` was all the plugin's author got: no file, no line.  The
+    function trainer makes no directory: it is made for the traceback."""
+    status, out, rows, _ = search(tmp_path, monkeypatch, capsys, "bug")
+    assert status == 1, out.err
+    assert "2 of 2 error: KeyError: 'energy' (traceback in evals/<uuid>/dnnp-hpo-traceback.txt)" in out.err
+    for row in rows:
+        assert row["status"] == "error"
+        assert row["reason"] == f"KeyError: 'energy' (traceback in evals/{row['uuid']}/{TRACEBACK})"
+        evaldir = tmp_path / "run" / "evals" / row["uuid"]
+        text = (evaldir / TRACEBACK).read_text(encoding="utf-8")
+        assert text.startswith(f"evaluation {row['uuid']} (birth {row['birth_id']}, generation 0), params ")
+        assert "Traceback (most recent call last):" in text
+        # the file and line of the bug, and what was raised there
+        assert f'{Path(__file__).name}", line' in text and "in read_energy" in text
+        assert 'return (metrics["energy"], metrics["forces"])' in text
+        assert text.rstrip().endswith("KeyError: 'energy'")
+        assert (evaldir / OUTCOME).is_file()  # and a resume finds its outcome there
+
+
+def test_the_pointer_to_the_traceback_survives_a_long_reason(tmp_path):
+    """Reasons are cut at 300 characters (the CSV, the journal): the message is cut, not
+    the pointer."""
+    trial = a_trial(tmp_path)
+    evaluation = run_trial(Raising(ValueError("loss diverged " * 100)), trial, ["f1"])
+    pointer = f"... (traceback in evals/u1/{TRACEBACK})"
+    assert evaluation.status == "error" and len(evaluation.reason) <= 300
+    assert evaluation.reason.startswith("ValueError: loss diverged loss diverged")
+    assert evaluation.reason.endswith(pointer)
+    assert "ValueError: " + "loss diverged " * 99 in (trial.workdir / TRACEBACK).read_text()
+
+
+def test_sys_exit_in_train_leaves_its_traceback_too(tmp_path):
+    trial = a_trial(tmp_path)
+    evaluation = run_trial(Raising(SystemExit(3)), trial, ["f1"])
+    assert evaluation.reason == f"Raising.train called sys.exit(3) (traceback in evals/u1/{TRACEBACK})"
+    assert "SystemExit: 3" in (trial.workdir / TRACEBACK).read_text()
+
+
+def test_the_traceback_joins_the_trainers_own_files(tmp_path):
+    """A trainer that made its directory keeps it as it was (no attempt-N renaming)."""
+
+    class Buggy:
+        def train(self, trial: Trial):
+            (make_workdir(trial) / "stdout.log").write_text("trained\n")
+            rows = (trial.workdir / "stdout.log").read_text().split()[1:]
+            return {"f1": float(rows[0])}
+
+    trial = a_trial(tmp_path)
+    evaluation = run_trial(Buggy(), trial, ["f1"])
+    assert evaluation.reason == f"IndexError: list index out of range (traceback in evals/u1/{TRACEBACK})"
+    assert sorted(p.name for p in (tmp_path / "evals").iterdir()) == ["u1"]
+    assert sorted(p.name for p in trial.workdir.iterdir()) == sorted([OUTCOME, TRACEBACK, "stdout.log"])
+
+
+def test_a_traceback_that_cannot_be_saved_costs_only_the_pointer(tmp_path):
+    """No directory can be made (``evals`` is a file here, as on a read-only disk): the
+    evaluation is recorded all the same, with the exception as its reason."""
+    (tmp_path / "evals").write_text("not a directory")
+    evaluation = run_trial(Raising(KeyError("energy")), a_trial(tmp_path), ["f1"])
+    assert (evaluation.status, evaluation.reason, evaluation.fitness) == ("error", "KeyError: 'energy'", (MAXINT,))
