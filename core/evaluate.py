@@ -10,6 +10,8 @@ import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from dnnp_hpo.errors import TrainingFailed, exit_call, shown
 from dnnp_hpo.evaluation import (
     ERROR,
@@ -99,6 +101,18 @@ def _given_failure(exc: TrainingFailed) -> tuple[str, str]:
                    f"{', '.join(first)} or {last}: {reason}")
 
 
+def _number(value: object) -> float | None:
+    """``value`` as a metric's float: a real number (int, float, a numpy number, what else
+    ``float()`` reads as one); None for anything else, bools and text included, which
+    ``float()`` would take (``True`` as 1.0, ``'0.005'``) and hide the trainer's mistake."""
+    if isinstance(value, (bool, np.bool_, str, bytes, bytearray)):
+        return None
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except Exception:  # noqa: BLE001 - TypeError, ValueError, an int too large (OverflowError), a broken __float__
+        return None
+
+
 def measured(trial: Trial, raw: Mapping[str, float], objectives: Sequence[str],
              start: float, stop: float) -> Evaluation:
     """The record of a training that returned ``raw`` metrics (failure policy applied)."""
@@ -113,10 +127,17 @@ def measured(trial: Trial, raw: Mapping[str, float], objectives: Sequence[str],
         # its own words for a list of numbers: "cannot convert dictionary update sequence element #0"
         return failed(ERROR, one_line(f"trainer returned {type(raw).__name__} {raw!r}, expected a mapping of "
                                       "metric names to numbers", 300))
-    try:
-        metrics = {str(k): float(v) for k, v in pairs}
-    except (TypeError, ValueError) as exc:
-        return failed(ERROR, f"trainer returned metrics that are not numbers: {exc}")
+    metrics: dict[str, float] = {}
+    bad = []
+    for name, value in pairs:
+        number = _number(value)
+        if number is None:  # named with its value: a good training is failed for it
+            bad.append(f"{shown(name)}: {shown(value)} (a {type(value).__name__})")
+        else:
+            metrics[str(name)] = number
+    if bad:
+        return failed(ERROR, one_line("trainer returned metric(s) that are not numbers (int or float): "
+                                      + ", ".join(bad), 300))
     missing = [name for name in objectives if name not in metrics]
     if missing:
         return failed(ERROR, f"trainer gave no value for objective(s) {', '.join(missing)}; "

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hpo_testutil import MAXINT, read_csv, write_spec, zdt_spec
 
@@ -34,6 +35,8 @@ def mistake(params):
         raise TrainingFailed("lcurve.out has no validation rows", status=what.removeprefix("status="))
     if what == "bug":
         return read_energy({"forces": 0.5})
+    if what == "not numbers":
+        return (True, "0.005")
     raise AssertionError(f"unknown mistake {what!r}")
 
 
@@ -174,3 +177,51 @@ def test_a_traceback_that_cannot_be_saved_costs_only_the_pointer(tmp_path):
     (tmp_path / "evals").write_text("not a directory")
     evaluation = run_trial(Raising(KeyError("energy")), a_trial(tmp_path), ["f1"])
     assert (evaluation.status, evaluation.reason, evaluation.fitness) == ("error", "KeyError: 'energy'", (MAXINT,))
+
+
+# ---- 3. metrics that are not numbers -------------------------------------------------------
+
+NOT_NUMBERS = "trainer returned metric(s) that are not numbers (int or float): "
+
+
+def test_a_bool_or_a_text_is_no_objective_value(tmp_path, monkeypatch, capsys):
+    """``True`` was recorded as 1.0 and ``'0.005'`` as 0.005: a trainer's mistake hidden in
+    a result the search ranked."""
+    status, out, rows, evaluations = search(tmp_path, monkeypatch, capsys, "not numbers")
+    reason = NOT_NUMBERS + "'f1': True (a bool), 'f2': '0.005' (a str)"
+    assert [(r["status"], r["reason"], float(r["f1"]), float(r["f2"])) for r in rows] == [
+        ("error", reason, MAXINT, MAXINT)] * 2
+    assert [e.metrics for e in evaluations] == [{}, {}]
+    assert status == 1 and f"2 of 2 error: {reason}" in out.err
+
+
+class Returning:
+    def __init__(self, metrics) -> None:
+        self.metrics = metrics
+
+    def train(self, trial: Trial):
+        return self.metrics
+
+
+@pytest.mark.parametrize(("value", "named"), [
+    ("fine", "'fine' (a str)"),
+    (np.True_, f"{np.True_!r} (a {type(np.True_).__name__})"),
+    (b"0.1", "b'0.1' (a bytes)"),
+    (None, "None (a NoneType)"),
+    (1j, "1j (a complex)"),
+    (10 ** 400, f"{str(10 ** 400)[:60]}... (a int)"),  # float() raised OverflowError, out of run_trial
+], ids=["str", "numpy bool", "bytes", "None", "complex", "huge int"])
+def test_a_metric_that_is_not_a_number_is_named_with_its_value(tmp_path, value, named):
+    """An extra metric, ``'note': 'fine'``, failed a good training with "could not convert
+    string to float: 'fine'", which named no metric."""
+    evaluation = run_trial(Returning({"f1": 0.5, "note": value}), a_trial(tmp_path), ["f1"])
+    assert (evaluation.status, evaluation.fitness) == ("error", (MAXINT,))
+    assert evaluation.reason == NOT_NUMBERS + "'note': " + named
+
+
+def test_numpy_numbers_and_ints_are_numbers(tmp_path):
+    metrics = {"f1": np.float32(0.5), "steps": np.int64(40), "epochs": 2, "runtime": np.float64(1.25)}
+    evaluation = run_trial(Returning(metrics), a_trial(tmp_path), ["f1"])
+    assert evaluation.ok and evaluation.fitness == (0.5,)
+    assert evaluation.metrics == {"f1": 0.5, "steps": 40.0, "epochs": 2.0, "runtime": 1.25}
+    assert all(type(v) is float for v in evaluation.metrics.values())
