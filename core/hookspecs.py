@@ -116,7 +116,7 @@ class Trainer(Protocol):
         The metrics are named (``energy_rmse``, ``force_rmse``, ``runtime``...); the
         spec's objectives pick their fitness among them by name and the rest are
         recorded too.  Raise :class:`dnnp_hpo.errors.TrainingFailed` with a status
-        (``failed``, ``timeout``) and a one-line reason when the training did not give
+        (``failed``, ``timeout``, ``error``) and a one-line reason when the training did not give
         a usable result; any other exception is recorded as status ``error``.  Either
         way the candidate gets the MAXINT fitness (paper, section 2.2.4) and the run
         goes on.  ``trial.workdir`` is this evaluation's own directory path, not yet

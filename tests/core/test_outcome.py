@@ -136,7 +136,7 @@ def test_a_large_negative_value_is_a_result(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("returned", "reason"), [
     ([0.1, 0.2], "trainer returned list [0.1, 0.2], expected a mapping of metric names to numbers"),
     (None, "trainer returned NoneType None, expected a mapping of metric names to numbers"),
-    ({"f1": "low"}, "trainer returned metrics that are not numbers: could not convert string to float: 'low'"),
+    ({"f1": "low"}, "trainer returned metric(s) that are not numbers (int or float): 'f1': 'low' (a str)"),
 ])
 def test_a_trainer_returning_no_mapping_of_numbers_gets_a_reason_that_says_so(tmp_path: Path, returned,
                                                                               reason: str) -> None:

@@ -24,7 +24,7 @@ from dnnp_hpo.evaluate import run_trial
 from dnnp_hpo.evaluation import OUTCOME, STATUSES, Trial, make_workdir
 from dnnp_hpo.journal import Journal
 
-CALLABLE = "test_trainer_mistakes_review45:mistake"
+CALLABLE = "test_trainer_mistakes:mistake"
 MISTAKE = "DNNP_HPO_TEST_MISTAKE"  #: the environment variable that names the mistake
 
 
