@@ -101,7 +101,7 @@ def _given_failure(exc: TrainingFailed) -> tuple[str, str]:
                    f"{', '.join(first)} or {last}: {reason}")
 
 
-def _number(value: object) -> float | None:
+def metric_value(value: object) -> float | None:
     """``value`` as a metric's float: a real number (int, float, a numpy number, what else
     ``float()`` reads as one); None for anything else, bools and text included, which
     ``float()`` would take (``True`` as 1.0, ``'0.005'``) and hide the trainer's mistake."""
@@ -130,7 +130,7 @@ def measured(trial: Trial, raw: Mapping[str, float], objectives: Sequence[str],
     metrics: dict[str, float] = {}
     bad = []
     for name, value in pairs:
-        number = _number(value)
+        number = metric_value(value)
         if number is None:  # named with its value: a good training is failed for it
             bad.append(f"{shown(name)}: {shown(value)} (a {type(value).__name__})")
         else:

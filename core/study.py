@@ -17,7 +17,7 @@ import attrs
 import numpy as np
 
 from dnnp_hpo.errors import EngineLost, TaskGivenUp, described, shown
-from dnnp_hpo.evaluate import measured, run_trial
+from dnnp_hpo.evaluate import measured, metric_value, run_trial
 from dnnp_hpo.evaluation import (
     INFEASIBLE,
     LOST,
@@ -248,15 +248,14 @@ class Study:
             return None
         if metrics is None:
             return None
-        try:
-            if not isinstance(metrics, Mapping):
-                raise TypeError("not a mapping")
-            # As measured() reads what train returns: names, and values float() takes.
-            return {str(name): float(value) for name, value in metrics.items()}
-        except (TypeError, ValueError):
+        # As measured() reads what train returns: names, and real numbers (not True, not '0.005').
+        values = ({str(name): metric_value(value) for name, value in metrics.items()}
+                  if isinstance(metrics, Mapping) else {"": None})
+        if None in values.values():
             self._warn_harvest(f"returned {shown(metrics)}: expected a mapping of metric names to numbers, "
                                "or None")
             return None
+        return values  # type: ignore[return-value]
 
     def _warn_harvest(self, what: str) -> None:
         """Say once per run that the trainer's ``harvest`` is broken (it raised, or returned

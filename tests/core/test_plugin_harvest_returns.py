@@ -29,7 +29,7 @@ from dnnp_hpo.hookspecs import hookimpl
 RETURNS = {
     "list": ["x"],
     "text-runtime": {"f1": 1.0, "f2": 2.0, "runtime": "abc"},
-    "text-metric": {"f1": "one", "f2": 2.0},
+    "text-metric": {"f1": "0.5", "f2": True},
     "number": 3.5,
 }
 
@@ -67,7 +67,7 @@ def dnnp_hpo_trainers():
 @pytest.mark.parametrize("returns, shown", [
     ("list", "['x']"),
     ("text-runtime", "{'f1': 1.0, 'f2': 2.0, 'runtime': 'abc'}"),
-    ("text-metric", "{'f1': 'one', 'f2': 2.0}"),
+    ("text-metric", "{'f1': '0.5', 'f2': True}"),  # read as 0.5 and 1.0 before, as train()'s were
     ("number", "3.5"),
 ])
 def test_a_harvest_that_returns_no_metrics_is_warned_once_and_its_trainings_run_again(tmp_path, returns, shown):
