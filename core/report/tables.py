@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 import attrs
 import numpy as np
 
-from dnnp_hpo.evaluation import OK, STATUSES, shared_reason
+from dnnp_hpo.evaluation import OK, STATUSES, Member, shared_reason
 from dnnp_hpo.front import pareto_front
 from dnnp_hpo.journal import Journal
 
@@ -81,8 +81,9 @@ def with_unit(value: float, unit: str, spec: str = "g") -> str:
 
 
 def volume_unit(units: Sequence[str]) -> str:
-    """The unit of a hypervolume: the product of the objectives' units ("" when none has one)."""
-    return " x ".join(u for u in units if u)
+    """The unit of a hypervolume: the product of the objectives' units ("" unless every one
+    has a unit: eV/A alone would misname f1 x force)."""
+    return " x ".join(units) if all(units) else ""
 
 
 @attrs.frozen
@@ -110,12 +111,23 @@ def _replicates(run: RunData) -> bool:
 
 def _merged_note(analysis: Analysis, searches: Sequence[RunData]) -> str:
     """Why the "all runs" series leaves runs out (or is not drawn), if it does."""
+    notes = []
     left_out = [r.label for r in analysis.runs if _replicates(r)]
-    if len(analysis.runs) < 2 or not left_out:
-        return ""
-    note = (f'"{MERGED}" leaves out {", ".join(left_out)}: a replicates run trains a front again, and its '
-            "generation 0 is no generation of a search")
-    return note if len(searches) > 1 else f'no "{MERGED}" series: {note}, and one search is left'
+    if len(analysis.runs) > 1 and left_out:
+        note = (f'"{MERGED}" leaves out {", ".join(left_out)}: a replicates run trains a front again, and its '
+                "generation 0 is no generation of a search")
+        if len(searches) < 2:
+            note = f'no "{MERGED}" series: {note}, and {"one search is" if searches else "no search is"} left'
+        notes.append(note)
+    if len(searches) > 1 and len({max(r.populations) for r in searches}) > 1:
+        notes.append(f'in "{MERGED}", a run that ended at an earlier generation counts with its last population')
+    return "; ".join(notes)
+
+
+def _population_at(run: RunData, generation: int) -> Sequence[Member]:
+    """The run's population at ``generation``, or at its last one before it (none before its first)."""
+    reached = [g for g in run.populations if g <= generation]
+    return run.populations[max(reached)] if reached else ()
 
 
 def hypervolumes(analysis: Analysis, reference: Sequence[float] | None = None) -> Hypervolumes | None:
@@ -141,9 +153,12 @@ def hypervolumes(analysis: Analysis, reference: Sequence[float] | None = None) -
             for g, members in sorted(run.populations.items()):
                 points = [m.evaluation.fitness for m in members if valid(m.evaluation)]
                 out[(run.label, g)] = hypervolume(np.array(points, dtype=float).reshape(-1, n), ref)
-        if len(searches) > 1:  # each generation: the searches that reached it, up to the longest
+        if len(searches) > 1:
+            # Each generation, up to the longest run's last: a run that ended earlier counts
+            # with its last population (its result), else "all runs" fell where it ended,
+            # and then only repeated the longer run's line.
             for g in sorted({g for r in searches for g in r.populations}):
-                points = [m.evaluation.fitness for r in searches for m in r.populations.get(g, [])
+                points = [m.evaluation.fitness for r in searches for m in _population_at(r, g)
                           if valid(m.evaluation)]
                 out[(MERGED, g)] = hypervolume(np.array(points, dtype=float).reshape(-1, n), ref)
     except TooLarge as exc:

@@ -65,8 +65,14 @@ def test_all_runs_goes_on_to_the_longest_run(runs):
     for g in (0, 1):  # both runs reached them: their populations together
         points = population_points(runs / "short", g) + population_points(runs / "long", g)
         assert hv[("all runs", g)] == pytest.approx(hypervolume(points, REFERENCE))
-    for g in (2, 3):  # only the long run did
-        assert hv[("all runs", g)] == pytest.approx(hv[("long", g)])
+    for g in (2, 3):  # only the long run did: the short one counts with its last population
+        points = population_points(runs / "short", 1) + population_points(runs / "long", g)
+        assert hv[("all runs", g)] == pytest.approx(hypervolume(points, REFERENCE))
+    # so the merged line does not fall where the short run ended (it fell, then only
+    # repeated the long run's own line)
+    assert hv[("all runs", 2)] >= hv[("long", 2)]
+    summary = (runs / "short+long" / "summary.md").read_text(encoding="utf-8")
+    assert 'in "all runs", a run that ended at an earlier generation counts with its last population' in summary
 
 
 def test_a_replicates_run_is_left_out_of_all_runs_and_that_is_said(runs):
