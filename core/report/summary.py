@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from dnnp_hpo.evaluation import Evaluation, failure_summary
+
 from .data import Analysis, RunData, Solution
 from .tables import FailureCounts, Hypervolumes, Repeated, counted, volume_unit, with_unit
 
@@ -109,19 +111,13 @@ def _unfinished(run: RunData, running: dict[str, int | None]) -> str:
     return "no (report of the last recorded generation" + "".join(f"; {part}" for part in left_out) + ")"
 
 
-def _no_success(failures: FailureCounts) -> str:
-    """What to say first when every evaluation failed: the rest of the report is empty."""
-    evaluated = sum(failures.evaluated.values())
-    status, reason, counts = failures.by_reason[0]  # the commonest
-    commonest = sum(counts.values())
-    why = f"{status}: {fmt(reason)}"
-    if commonest < evaluated:
-        why = f"the commonest reason, {commonest} of them: {why}"  # so evaluated > 1
-    return (f"**No evaluation succeeded**: {'the one evaluation' if evaluated == 1 else f'all {evaluated} evaluations'} "
-            f"failed ({why}), so the report has no front, no chemically accurate solution and nothing to plot but "
-            "the failures. Why each failed: [Failures per generation](#failures-per-generation) below and "
-            "failures.csv; most often a mistake in the setup, such as a data path, the training command or "
-            "a metric's column.")
+def _no_success(evaluations: Sequence[Evaluation]) -> str:
+    """What to say first when every evaluation failed: the rest of the report is empty.  The
+    commonest reason in hpo-run's words (failure_summary), so that both name the same one."""
+    return (f"**No evaluation succeeded** ({failure_summary(evaluations)}), so the report has no front, no "
+            "chemically accurate solution and nothing to plot but the failures. Why each failed: [Failures per "
+            "generation](#failures-per-generation) below and failures.csv; most often a mistake in the setup, "
+            "such as a data path, the training command or a metric's column.")
 
 
 def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], accurate: list[Solution],
@@ -135,7 +131,7 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
               + (f"{len(analysis.runs)} merged runs (their last generations aggregated)." if several
                  else "one run.") + " docs/outputs.md explains every part.")
     if not len(analysis.finite_values()):
-        md += ["", _no_success(failures)]
+        md += ["", _no_success([s.evaluation for s in analysis.all_evaluations()])]
     md += ["", "## Runs", ""]
     rows = []
     for r in analysis.runs:
