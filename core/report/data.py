@@ -243,8 +243,8 @@ def load_run(path: Path | str, label: str | None = None) -> RunData:
         raise ReportError(f"{path / FILENAME}: the spec recorded in the journal is not a mapping")
     if not populations:
         raise ReportError(f"{path}: the journal records no finished generation yet")
-    if isinstance(latest_report, Mapping):  # the latest session's limits, as its front table showed
-        spec = {**spec, "report": latest_report}
+    if isinstance(latest_report, Mapping) and latest_report != (spec.get("report") or {}):
+        spec = {**spec, "report": latest_report}  # the latest session's limits, as its front table showed
     objectives = _objectives(spec, evaluations, path)
     n = len(objectives)
     for e in evaluations:
@@ -450,6 +450,19 @@ def _limits(run: RunData, accuracy: Mapping[str, float] | None = None) -> tuple[
     return thresholds, "; ".join(part for part in (said, unlimited(named, thresholds)) if part)
 
 
+#: spec keys that say where a run is or how it is reported, not what it trains
+_NOT_TRAINING = ("run_dir", "name", "report")
+
+
+def _same_search(a: RunData, b: RunData) -> bool:
+    """Whether two runs trained alike: their specs agree apart from where they are, and so
+    does their data (another trainer, data or callable with one seed is another search)."""
+    def what(run: RunData) -> dict[str, Any]:
+        return {k: v for k, v in run.spec.items() if k not in _NOT_TRAINING}
+
+    return what(a) == what(b) and not _other_data(a, b)
+
+
 def _check_mergeable(first: RunData, run: RunData, seen: dict[Any, RunData]) -> None:
     """ReportError unless ``run`` can be merged with ``first`` (and the runs before it):
     the same objectives in the same units, and no evaluation of its own counted twice."""
@@ -473,7 +486,7 @@ def _check_mergeable(first: RunData, run: RunData, seen: dict[Any, RunData]) -> 
         # candidates again under new uuids, and each would count twice, its spread "± 0".
         trained = (tuple(e.trial.genome), e.trial.seed)
         other = seen.get(trained)
-        if other is not None and other is not run:
+        if other is not None and other is not run and _same_search(other, run):
             raise ReportError(f"{run.path}: birth {e.trial.birth_id} was trained with the same genome and seed "
                               f"in {other.path} (runs started with the same seed, {run.spec.get('seed', '?')}, "
                               "train the same candidates): each would count twice; run one again with another "

@@ -392,3 +392,22 @@ def test_runs_started_with_the_same_seed_are_not_merged(tmp_path, capsys):
     reseeded = write_run(tmp_path / "reseeded", other_seeds, {0: ["a2", "b2", "c2", "d2"],
                                                               1: ["d2", "e2", "f2", "g2", "h2", "j2", "k2", "i2"]})
     assert main([str(a), str(reseeded), "--out", str(tmp_path / "merged2"), "--reference", "1,1"]) == 0
+    # one seed, but another trainer (its template): other trainings, merged with the usual note
+    other_template = {**SPEC, "trainer": {**SPEC["trainer"], "template": "other.json"}}
+    other = write_run(tmp_path / "other", renamed, {0: ["a2", "b2", "c2", "d2"],
+                                                     1: ["d2", "e2", "f2", "g2", "h2", "j2", "k2", "i2"]},
+                      spec=other_template)
+    assert main([str(a), str(other), "--out", str(tmp_path / "merged3"), "--reference", "1,1"]) == 0
+    assert "other's spec differs from runA's in: trainer" in (tmp_path / "merged3" / "summary.md").read_text()
+
+
+def test_a_run_of_the_previous_version_merges_without_a_report_note(tmp_path):
+    """This version records each session's report block ({} without one); the previous
+    recorded none.  Merged, the two read as differing in 'report' (a review's)."""
+    from dnnp_hpo.journal import REPORT_SETTINGS, Journal
+
+    old, new = run_a(tmp_path / "runA"), run_b(tmp_path / "runB")
+    with Journal.of(new) as journal:
+        journal.set_meta(REPORT_SETTINGS, {})
+    assert main([str(old), str(new), "--out", str(tmp_path / "merged"), "--reference", "1,1"]) == 0
+    assert "differs from" not in (tmp_path / "merged" / "summary.md").read_text()
