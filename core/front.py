@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from dnnp_hpo.evaluation import Evaluation
+from dnnp_hpo.evaluation import RUNTIME, Evaluation
 
 #: the paper's chemical accuracy (section 3.2), by :func:`normal_unit`: 4 meV/atom, 40 meV/A
 DEFAULT_ACCURACY = {"ev/atom": 0.004, "ev/a": 0.04, "mev/atom": 4.0, "mev/a": 40.0}
@@ -46,14 +46,15 @@ def pareto_front(evaluations: Sequence[Evaluation]) -> list[Evaluation]:
 
 
 #: a unit to the power -1 after a space, a dot or a star (``eV Å^-1``, ``eV·Å⁻¹``, ``eV atom-1``)
-_INVERSE = re.compile(r"[\s·*.]+([^\s·*./^-]+)\^?-1(?!\d)")
+_INVERSE = re.compile(r"[\s·*.]+([^\s·*./^-]+)\^?-1(?![\d.])")
 
 
 def normal_unit(unit: str) -> str:
     """One spelling per unit: no spaces, lower case, Å (any of its three spellings in
     Unicode: one code point of two, or A and a combining ring) and angstrom as a, and a
     power -1 as a division (``eV Å^-1`` is ``eV/Å``)."""
-    unit = _INVERSE.sub(r"/\1", unicodedata.normalize("NFC", unit).replace("⁻¹", "^-1"))
+    unit = unicodedata.normalize("NFC", unit).replace("⁻¹", "^-1").replace("\u2212", "-")  # a minus sign
+    unit = _INVERSE.sub(r"/\1", unit)
     unit = "".join(unit.split())
     if unit.startswith("MeV"):  # mega-, not milli-electronvolt: not lower-cased into meV
         unit = "mega" + unit[1:]
@@ -90,7 +91,8 @@ def limits_text(objectives: Sequence[tuple[str, str]], limits: Mapping[str, floa
 def unlimited(objectives: Sequence[tuple[str, str]], limits: Mapping[str, float]) -> str:
     """``no limit for force_rmse (...)`` when some objectives have a limit and others none
     (else ""): a model is judged accurate on the limited ones only, so say which are not."""
-    left = [name for name, _ in objectives if name not in limits]
+    # the runtime is a cost, not an error: no accuracy limit to give it
+    left = [name for name, _ in objectives if name not in limits and name != RUNTIME]
     if not limits or not left:
         return ""
     return (f"no limit for {left[0]} (give one in report.chemical_accuracy)" if len(left) == 1

@@ -28,13 +28,13 @@ from dnnp_hpo.evaluation import Evaluation, Member, Trial
 from dnnp_hpo.hookspecs import hookimpl
 
 FILENAME = "journal.sqlite"
+#: meta key: the spec's ``report`` block of the run's latest session ("spec" keeps the
+#: first session's, to compare a resume with; limits changed with --force are in here)
+REPORT_SETTINGS = "report_settings"
 RUNNING = "running"  #: sent to a worker, not finished (yet)
 INTERRUPTED = "interrupted"  #: set aside on resume (was running, or no longer matches); re-run under a new uuid
 #: the journal's layout: recorded in ``meta`` (key ``schema_version``) when the journal is
 #: created; a journal of a higher one, from a newer dnnp-hpo, is refused rather than misread
-#: meta key: the spec's ``report`` block of the run's latest session ("spec" keeps the
-#: first session's, to compare a resume with; limits changed with --force are in here)
-REPORT_SETTINGS = "report_settings"
 SCHEMA_VERSION = "1"
 SCHEMA_KEY = "schema_version"
 #: SQLite's names (and their extended forms, SQLITE_IOERR_WRITE...) of what the machine

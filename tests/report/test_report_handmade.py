@@ -210,7 +210,7 @@ def test_two_merged_runs(tmp_path):
 
 
 @pytest.mark.parametrize("unit", ["eV/Å", "eV/\u212b", "eV/A\u030a", "eV / angstrom", "ev/a",
-                                  "eV Å^-1", "eV·Å⁻¹", "eV A-1"])
+                                  "eV Å^-1", "eV·Å⁻¹", "eV A-1", "eV Å^\u22121"])
 def test_runs_merge_whichever_way_angstrom_is_spelt(tmp_path, unit):
     spec = {**SPEC, "objectives": [SPEC["objectives"][0], {"name": "force_rmse", "unit": unit}]}
     a, b = run_a(tmp_path / "runA"), write_run(run_b(tmp_path / "runB"), {}, {}, spec=spec)
@@ -370,6 +370,11 @@ def test_the_limits_name_the_objectives_left_without_one():
                                           "report.chemical_accuracy)")
     assert limits_text(named, accuracy_limits(named, {"force_rmse": 1.0})) == (
         "energy_rmse <= 0.004 eV/atom, force_rmse <= 1 kcal/mol/A")
+    # a runtime objective is a cost, not an error: not asked for a limit
+    with_runtime = [("energy_rmse", "eV/atom"), ("runtime", "s")]
+    assert limits_text(with_runtime, accuracy_limits(with_runtime, {})) == "energy_rmse <= 0.004 eV/atom"
+    # a power other than -1 is no eV/A
+    assert accuracy_limits([("f", "eV Å^-1.5")], {}) == {}
 
 
 def test_runs_started_with_the_same_seed_are_not_merged(tmp_path, capsys):
