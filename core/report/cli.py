@@ -1,4 +1,4 @@
-"""``hpo-report RUN_DIR [RUN_DIR ...]``: figures and tables of section 3 of the seed paper."""
+"""``hpo-report RUN_DIR [RUN_DIR ...]``: figures and tables of section 3 of Coletti et al. (2023)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from .data import RunData
 from .tables import counted
 
 #: --help's first lines: plain text (the module docstring is reStructuredText)
-DESCRIPTION = ("The figures and tables of section 3 of the seed paper (Coletti et al. 2023) for one run, or "
+DESCRIPTION = ("The figures and tables of section 3 of Coletti et al. (2023), the NSGA-II study of DeePMD "
+               "hyperparameters, for one run, or "
                "several merged; docs/outputs.md describes every file.")
 
 
@@ -31,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "a first value below zero needs '=': --reference=-1,-1")
     parser.add_argument("--accuracy", action="append", default=[], metavar="OBJECTIVE=LIMIT",
                         help="chemical-accuracy limit of an objective, instead of the spec's "
-                             "report.chemical_accuracy; repeatable")
+                             "report.chemical_accuracy for it (the others keep theirs); repeatable")
     return parser
 
 
@@ -90,5 +91,6 @@ def _in_progress(run: RunData, running: int | None, several: bool) -> str:
     """That ``run`` is not finished, so the report is of its last recorded generation."""
     what = f"{run.label} is" if several else "the run is"
     return (f"{what} not finished (reported up to generation {run.last_generation}"
-            + (f", {counted(running, 'evaluation')} running" if running else "") + ")")
+            + (f", {counted(running, 'evaluation')} running or left in flight by a stopped driver"
+               if running else "") + ")")
 

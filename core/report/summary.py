@@ -107,7 +107,9 @@ def _unfinished(run: RunData, running: dict[str, int | None]) -> str:
     """The "finished" cell of a run still in progress (or stopped): what the report leaves out."""
     left_out = [f"{counted(run.later, 'later evaluation')} left out"] if run.later else []
     if running.get(run.label):
-        left_out.append(f"{counted(running[run.label], 'evaluation')} running, not finished")
+        # the journal cannot tell a live driver's from one killed with them in flight
+        left_out.append(f"{counted(running[run.label], 'evaluation')} running or left in flight by a stopped "
+                        "driver, not finished")
     return "no (report of the last recorded generation" + "".join(f"; {part}" for part in left_out) + ")"
 
 
