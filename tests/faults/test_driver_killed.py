@@ -37,7 +37,7 @@ space:
 {space}
 constraints: ["x0 <= 0.97"]
 objectives: [{{name: f1}}, {{name: f2}}]
-trainer: {{plugin: file, log: {log}, seconds: 0.2}}
+trainer: {{plugin: file, log: {log}, seconds: 0.1}}
 optimizer: {{plugin: nsga2, pop_size: {pop_size}, generations: {generations}}}
 launcher: {{plugin: dask, workers: 2}}
 """
