@@ -25,8 +25,12 @@ def shown(value: object, limit: int = 60) -> str:
 
 
 def described(exc: BaseException) -> str:
-    """``Type: message`` of an exception, in one line (``Type`` alone without a message)."""
-    message = " ".join(str(exc).split())
+    """``Type: message`` of an exception, in one line (``Type`` alone without a message, or
+    when its ``__str__`` raises: a plugin's exception class may be as broken as its code)."""
+    try:
+        message = " ".join(str(exc).split())
+    except Exception:  # noqa: BLE001 - whatever its __str__ raises
+        message = ""
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 

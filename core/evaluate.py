@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dnnp_hpo.errors import TrainingFailed, exit_call, shown
+from dnnp_hpo.errors import TrainingFailed, described, exit_call, shown
 from dnnp_hpo.evaluation import (
     ERROR,
     FAILED,
@@ -46,7 +46,7 @@ def _evaluated(trainer: Trainer, trial: Trial, objectives: Sequence[str]) -> Eva
     except TrainingFailed as exc:
         return failed(*_given_failure(exc))
     except Exception as exc:  # noqa: BLE001 - the failure policy: record it, never stop the run
-        return failed(ERROR, _with_traceback(trial, exc, f"{type(exc).__name__}: {exc}"))
+        return failed(ERROR, _with_traceback(trial, exc, described(exc)))
     except SystemExit as exc:  # not an Exception: on a Dask worker it killed the worker process
         return failed(ERROR, _with_traceback(trial, exc, f"{type(trainer).__name__}.train called {exit_call(exc)}"))
     return measured(trial, raw, objectives, start, time.time())

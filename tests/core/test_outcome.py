@@ -185,3 +185,19 @@ def test_failures_with_different_reasons_are_counted_all_before_the_commonest(tm
     assert failure_summary(crashed + timed_out[:1]) == "3 of 3 failed; 2 of them failed: exit status 1"
     ok = attrs.evolve(diverged[0], status="ok", reason="")
     assert failure_summary([ok, *timed_out]) == "2 of 3 timeout: killed at the time limit"
+
+
+def test_an_exception_whose_message_cannot_be_read_is_still_recorded(tmp_path: Path) -> None:
+    """A plugin's exception class with a broken __str__ escaped run_trial from inside its
+    except clause (a review's), and on a Dask worker the evaluation was lost."""
+
+    class Unprintable(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no message")
+
+    class Broken:
+        def train(self, trial: Trial) -> dict[str, float]:
+            raise Unprintable()
+
+    evaluation = run_trial(Broken(), a_trial(tmp_path), ["f1"])
+    assert evaluation.status == "error" and evaluation.reason.startswith("Unprintable (traceback in "), evaluation
