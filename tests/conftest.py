@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -12,6 +13,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
+
+# The tests of hpo-run's output choose their width themselves (COLUMNS=250, or none for
+# its log width); a width from the shell, or the 80x24 pytest-xdist's workers start
+# with, folded the paths they look for.
+for _variable in ("COLUMNS", "LINES"):
+    os.environ.pop(_variable, None)
 
 
 @pytest.fixture(scope="session")
