@@ -117,29 +117,6 @@ def assert_recorded_once(run_dir: Path, expected: int) -> list[Evaluation]:
         return evaluations
 
 
-def processes_with(variable: str, value: str) -> list[tuple[int, str]]:
-    """Live (non-zombie) processes whose environment has ``variable=value``: (pid, command line).
-
-    Every process an evaluation starts inherits the trainer's ``env``, also one that left
-    the process group, so a unique value there finds all of them (Linux /proc).
-    """
-    needle = f"{variable}={value}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if (entry / "stat").read_text().rpartition(")")[2].split()[0] == "Z":
-                continue
-            if needle not in (entry / "environ").read_bytes().split(b"\0"):
-                continue
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue  # exited meanwhile, or not ours to read
-        found.append((int(entry.name), cmdline.strip()))
-    return found
-
-
 def subprocess_env(**extra: str) -> dict[str, str]:
     """os.environ with this directory on PYTHONPATH and the venv's bin first on PATH."""
     env = dict(os.environ)

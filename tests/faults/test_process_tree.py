@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
-from faults_testutil import assert_recorded_once, deepmd_spec, processes_with, run_in_process, write_spec
+from faults_testutil import assert_recorded_once, deepmd_spec, run_in_process, write_spec
+from proc_testutil import processes_with
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
 

@@ -22,11 +22,11 @@ from faults_testutil import (
     MAXINT,
     assert_recorded_once,
     deepmd_spec,
-    processes_with,
     run_in_process,
     write_plan,
     write_spec,
 )
+from proc_testutil import processes_with
 
 # fault injected -> (status, words of the recorded reason)
 EXPECTED = {

@@ -20,11 +20,11 @@ import pytest
 from faults_testutil import (
     assert_recorded_once,
     deepmd_spec,
-    processes_with,
     run_in_process,
     write_plan,
     write_spec,
 )
+from proc_testutil import processes_with
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
 

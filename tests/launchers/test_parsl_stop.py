@@ -22,13 +22,17 @@ from cli_testutil import from_a_terminal
 from launchers_testutil import VENV_BIN, assert_every_evaluation_once, read_csv, write_spec
 
 
-def _interchanges_since(started: float) -> list[int]:
-    """Parsl interchanges started after ``started`` (Parsl retitles the process)."""
+def _interchanges(cwd: Path) -> list[int]:
+    """The Parsl interchanges working in ``cwd``, the directory their driver ran in. Not by
+    start time, session or environment: tests run side by side, the interchange starts a
+    session of its own, and Parsl's retitling of the process overwrites its /proc environ."""
     found = []
-    for proc in psutil.process_iter(["pid", "cmdline", "create_time"]):
-        cmdline = " ".join(proc.info.get("cmdline") or [])
-        if "interchange" in cmdline and (proc.info.get("create_time") or 0) >= started - 1:
-            found.append(proc.info["pid"])
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if "interchange" in " ".join(proc.info.get("cmdline") or []) and Path(proc.cwd()) == cwd:
+                found.append(proc.pid)
+        except psutil.Error:
+            pass  # gone meanwhile, or not ours to read
     return found
 
 
@@ -43,33 +47,35 @@ def test_a_stop_signal_to_the_group_stops_a_parsl_run_in_order(tmp_path: Path, w
                       trainer={"plugin": "function", "callable": "hpo_launcher_helpers:slow_zdt1"},
                       launcher={"plugin": "parsl", "provider": "local", "workers_per_node": 2})
     run_dir = tmp_path / "run-stop"
-    started = time.time()
     argv = [str(VENV_BIN / "hpo-run"), str(spec)]
     # as a terminal starts it: under a runner that ignores SIGINT (a background job) hpo-run
     # would keep it ignored, as under nohup, and the run went on to its end
-    driver = subprocess.Popen(from_a_terminal(argv), cwd=tmp_path, env=worker_env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True, start_new_session=True)
+    driver = subprocess.Popen(from_a_terminal(argv), cwd=tmp_path, env=worker_env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
         while len(read_csv(run_dir / "individuals.csv") if (run_dir / "individuals.csv").exists() else []) < 2:
             assert driver.poll() is None and time.monotonic() < deadline, driver.communicate()[1]
             time.sleep(0.1)
         at_signal = len(read_csv(run_dir / "individuals.csv"))
+        assert _interchanges(tmp_path), "no interchange found to watch"
         os.killpg(driver.pid, getattr(signal, stop))
         _, stderr = driver.communicate(timeout=90)  # it hung here for ever
     finally:
         if driver.poll() is None:
             os.killpg(driver.pid, signal.SIGKILL)
             driver.wait()
+            for pid in _interchanges(tmp_path):  # in a session of its own: not in the group
+                os.kill(pid, signal.SIGKILL)
     at_end = len(read_csv(run_dir / "individuals.csv"))
     assert driver.returncode == status, (f"{at_signal} of 16 evaluations recorded at the signal, "
                                          f"{at_end} at the end: {stderr}")
     assert "Traceback" not in stderr, stderr
     assert stderr.strip().splitlines()[-1] == line, stderr
     deadline = time.monotonic() + 15  # Parsl's shutdown: SIGTERM, then SIGKILL after 10 s
-    while _interchanges_since(started) and time.monotonic() < deadline:
+    while _interchanges(tmp_path) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert _interchanges_since(started) == [], "the interchange outlived the run"
+    assert _interchanges(tmp_path) == [], "the interchange outlived the run"
 
     # the resume only has to finish: without slow_zdt1's half-second sleeps
     again = subprocess.run(argv, cwd=tmp_path, env={**worker_env, "HPO_TEST_SLEEP": "0"}, capture_output=True,
