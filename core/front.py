@@ -79,13 +79,16 @@ def accuracy_limits(objectives: Sequence[tuple[str, str]], given: Mapping[str, f
             if name in given or name in defaults}
 
 
-def limits_text(objectives: Sequence[tuple[str, str]], limits: Mapping[str, float]) -> str:
-    """``energy_rmse <= 0.004 eV/atom, force_rmse <= 0.04 eV/A``, and the objectives with no
-    limit named (:func:`unlimited`)."""
+def said_limits(objectives: Sequence[tuple[str, str]], limits: Mapping[str, float]) -> str:
+    """``energy_rmse <= 0.004 eV/atom, force_rmse <= 0.04 eV/A``: each limit in its
+    objective's unit, as hpo-run's front table, hpo-report's summary and figures say them."""
     units = dict(objectives)
-    said = ", ".join(f"{name} <= {limit:g}" + (f" {units[name]}" if units.get(name) else "")
-                     for name, limit in limits.items())
-    return "; ".join(part for part in (said, unlimited(objectives, limits)) if part)
+    return ", ".join(f"{name} <= {limit:g} {units.get(name) or ''}".rstrip() for name, limit in limits.items())
+
+
+def limits_text(objectives: Sequence[tuple[str, str]], limits: Mapping[str, float]) -> str:
+    """:func:`said_limits`, and the objectives with no limit named (:func:`unlimited`)."""
+    return "; ".join(part for part in (said_limits(objectives, limits), unlimited(objectives, limits)) if part)
 
 
 def unlimited(objectives: Sequence[tuple[str, str]], limits: Mapping[str, float]) -> str:

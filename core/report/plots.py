@@ -22,6 +22,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import LogFormatterSciNotation, MaxNLocator
 
+from dnnp_hpo.front import said_limits
+
 from .data import Analysis, Solution
 from .tables import FailureCounts, Hypervolumes, counted, volume_unit, with_unit
 
@@ -75,10 +77,10 @@ def _scale(ax, values_x: Sequence[float], values_y: Sequence[float]) -> None:
             axis.set_minor_formatter(_MinorLabelsAtTwoAndFive())
 
 
-def _limit(analysis: Analysis, name: str) -> str:
-    """``name <= limit unit``: an objective's chemical-accuracy limit, in its unit."""
-    unit = next(o.unit for o in analysis.objectives if o.name == name)
-    return f"{name} <= {with_unit(analysis.thresholds[name], unit)}"
+def _limits(analysis: Analysis, *names: str) -> str:
+    """``name <= limit unit, ...``: the chemical-accuracy limits of ``names`` (default: all)."""
+    chosen = {name: analysis.thresholds[name] for name in names or analysis.thresholds}
+    return said_limits([(o.name, o.unit) for o in analysis.objectives], chosen)
 
 
 def _thresholds(ax, analysis: Analysis, with_labels: bool = True) -> None:
@@ -89,7 +91,7 @@ def _thresholds(ax, analysis: Analysis, with_labels: bool = True) -> None:
             continue
         draw = ax.axvline if axis == "x" else ax.axhline
         draw(limit, color=RED, ls="--", lw=1,
-             label=f"chemical accuracy ({_limit(analysis, names[index])})" if with_labels else None)
+             label=f"chemical accuracy ({_limits(analysis, names[index])})" if with_labels else None)
 
 
 def _say_empty(ax, text: str, fontsize: float = 10) -> None:
@@ -340,7 +342,7 @@ def plot_parallel(analysis: Analysis, final: Sequence[Solution], front: Sequence
                   loc="upper center", bbox_to_anchor=(0.5, 1.1), ncol=2, fontsize=8)
     else:
         _say_empty(ax, f"{NO_SUCCESS} in the final population")
-    limits = ", ".join(_limit(analysis, name) for name in analysis.thresholds)
+    limits = _limits(analysis)
     caption = (f"{counted(len(shown), 'final solution')} of the last generation"
                f"{'s of ' + str(len(analysis.runs)) + ' runs' if len(analysis.runs) > 1 else ''}"
                f"{'; chemically accurate: ' + limits if limits else ''}; {failed} failed (MAXINT) not shown. "

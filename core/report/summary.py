@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from dnnp_hpo.evaluation import Evaluation, failure_summary
+from dnnp_hpo.front import said_limits
 
 from .data import Analysis, RunData, Solution
 from .tables import FailureCounts, Hypervolumes, Repeated, counted, volume_unit, with_unit
@@ -182,8 +183,7 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
 
     md += ["", "## Chemical accuracy", ""]
     if analysis.thresholds:
-        limits = ", ".join(f"{next(o.label for o in objectives if o.name == k)} <= {v:g}"
-                           for k, v in analysis.thresholds.items())
+        limits = said_limits([(o.name, o.unit) for o in objectives], analysis.thresholds)
         md.append(f"Limits: {limits} (from {analysis.threshold_source}). {len(accurate)} of the final solutions "
                   f"(each training once) {'is' if len(accurate) == 1 else 'are'} chemically accurate, "
                   f"{sum(1 for s in accurate if s.uuid in on_front)} "

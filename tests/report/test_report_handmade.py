@@ -46,7 +46,7 @@ def test_chemically_accurate_set_uses_default_limits_inclusively(report_a):
     accurate = {r["uuid"] for r in rows(report_a / "accurate.csv")}
     assert accurate == set("defgjk")  # k sits exactly on both limits; h is over on force
     summary = (report_a / "summary.md").read_text()
-    assert "energy_rmse (eV/atom) <= 0.004" in summary and "force_rmse (eV/A) <= 0.04" in summary
+    assert "Limits: energy_rmse <= 0.004 eV/atom, force_rmse <= 0.04 eV/A (" in summary  # as hpo-run says them
     assert "defaults for these units" in summary
 
 
