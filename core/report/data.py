@@ -450,8 +450,10 @@ def _limits(run: RunData, accuracy: Mapping[str, float] | None = None) -> tuple[
     return thresholds, "; ".join(part for part in (said, unlimited(named, thresholds)) if part)
 
 
+#: spec keys that say where a run is: runs merged differ in them without a note
+_PLACE = ("run_dir", "name")
 #: spec keys that say where a run is or how it is reported, not what it trains
-_NOT_TRAINING = ("run_dir", "name", "report")
+_NOT_TRAINING = (*_PLACE, "report")
 
 
 def _same_search(a: RunData, b: RunData) -> bool:
@@ -505,9 +507,9 @@ def analyse(paths: Sequence[Path | str], accuracy: Mapping[str, float] | None = 
     seen: dict[Any, RunData] = {}  # uuid, and (genome, seed), -> the run that holds it
     for run in runs:
         _check_mergeable(first, run, seen)
-        ignored = {"seed", "run_dir", "name"}
+        # replicates of one search differ in their seed by design: no note for it either
         differ = sorted(k for k in run.spec.keys() | first.spec.keys()
-                        if k not in ignored and run.spec.get(k) != first.spec.get(k))
+                        if k not in {"seed", *_PLACE} and run.spec.get(k) != first.spec.get(k))
         if differ:
             notes.append(f"{run.label}'s spec differs from {first.label}'s in: {', '.join(differ)}")
         if _other_data(first, run):
