@@ -22,7 +22,8 @@ import os
 import shlex
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import attrs
@@ -37,18 +38,25 @@ SLEEP_VARIABLE = "HPO_TEST_SLEEP"  #: seconds slow_zdt1 sleeps (default 0.5)
 MARKER_VARIABLE = "HPO_TEST_MARKERS"  #: directory where slow_zdt1 marks running evaluations
 
 
-def slow_zdt1(params: Mapping[str, float]) -> tuple[float, float]:
-    """ZDT1 after a nap; ``$HPO_TEST_MARKERS/<pid>.<ns>`` exists while it runs."""
+@contextmanager
+def _marked(params: Mapping[str, float]) -> Iterator[None]:
+    """``$HPO_TEST_MARKERS/<pid>.<ns>`` (the parameters) exists while the block runs."""
     markers = os.environ.get(MARKER_VARIABLE)
     marker = Path(markers) / f"{os.getpid()}.{time.monotonic_ns()}" if markers else None
     if marker is not None:
         marker.write_text(json.dumps(dict(params)))
     try:
-        time.sleep(float(os.environ.get(SLEEP_VARIABLE, "0.5")))
-        return zdt1(params)
+        yield
     finally:
         if marker is not None:
             marker.unlink(missing_ok=True)
+
+
+def slow_zdt1(params: Mapping[str, float]) -> tuple[float, float]:
+    """ZDT1 after a nap; marked while it runs (:func:`_marked`)."""
+    with _marked(params):
+        time.sleep(float(os.environ.get(SLEEP_VARIABLE, "0.5")))
+        return zdt1(params)
 
 
 HOLD_VARIABLE = "HPO_TEST_HOLD"  #: held_zdt1 waits while the file it names exists
@@ -56,12 +64,14 @@ HOLD_VARIABLE = "HPO_TEST_HOLD"  #: held_zdt1 waits while the file it names exis
 
 def held_zdt1(params: Mapping[str, float]) -> tuple[float, float]:
     """ZDT1 once ``$HPO_TEST_HOLD`` is gone (2 minutes at most): a run that stays on until
-    the test has looked at it, however long that takes, and not longer."""
-    hold = os.environ.get(HOLD_VARIABLE)
-    deadline = time.monotonic() + 120
-    while hold and Path(hold).exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return zdt1(params)
+    the test has looked at it, however long that takes, and not longer. Marked while it
+    runs (:func:`_marked`)."""
+    with _marked(params):
+        hold = os.environ.get(HOLD_VARIABLE)
+        deadline = time.monotonic() + 120
+        while hold and Path(hold).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return zdt1(params)
 
 
 def fail_always(attempts_dir: str) -> None:
