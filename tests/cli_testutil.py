@@ -17,6 +17,17 @@ from typing import Any
 import yaml
 
 VENV_BIN = Path(sys.executable).parent
+REPO = Path(__file__).resolve().parents[1]
+
+#: what the test tools keep in the checkout; a test process beside this one (pytest-xdist)
+#: may create them at any moment, hypothesis at its first example
+TOOL_CACHES = frozenset({".hypothesis", ".pytest_cache"})
+
+
+def checkout_entries() -> list[str]:
+    """The names at the top of the checkout, but for the test tools' caches: for a test that
+    a command run there wrote nothing."""
+    return sorted(p.name for p in REPO.iterdir() if p.name not in TOOL_CACHES)
 OBJECTIVES = [{"name": "energy_rmse", "unit": "eV/atom"}, {"name": "force_rmse", "unit": "eV/A"}]
 
 

@@ -21,6 +21,7 @@ import attrs
 import pytest
 import yaml
 from cli_testutil import kill_driver_when
+from dask_testutil import start_cluster
 from deepmd_testutil import QUICKSTART, VENV_BIN, write_spec
 
 from dnnp_hpo.driver import prepare_run
@@ -127,24 +128,6 @@ def test_another_trials_input_or_no_directory_is_trained_again(copy) -> None:
     assert not missing.workdir.exists()  # looked for, not created
     (trial.workdir / INPUT).unlink()
     assert trainer.harvest(trial) is None
-
-
-def start_cluster(where: Path, workers: int, env: dict[str, str]) -> tuple[Path, list[subprocess.Popen]]:
-    """A ``dask scheduler`` and ``workers`` single-thread workers that outlive the driver (a
-    batch script's cluster, as in tests/faults/test_driver_killed_on_cluster.py)."""
-    scheduler_file, dask = where / "scheduler.json", str(VENV_BIN / "dask")
-
-    def start(argv: list[str], name: str) -> subprocess.Popen:
-        with open(where / f"{name}.log", "wb") as log:
-            return subprocess.Popen(argv, cwd=where, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                    stderr=subprocess.STDOUT)
-
-    processes = [start([dask, "scheduler", "--scheduler-file", str(scheduler_file), "--host", "127.0.0.1",
-                        "--port", "0", "--no-dashboard"], "scheduler")]
-    processes += [start([dask, "worker", "--scheduler-file", str(scheduler_file), "--host", "127.0.0.1",
-                         "--no-nanny", "--nthreads", "1", "--no-dashboard", "--name", f"w{i}",
-                         "--local-directory", str(where / f"w{i}")], f"worker-{i}") for i in range(workers)]
-    return scheduler_file, processes
 
 
 @pytest.mark.slow

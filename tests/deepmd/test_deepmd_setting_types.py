@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cli_testutil import checkout_entries
 from deepmd_testutil import PAPER_SPACE, PAPER_TEMPLATE, QUICKSTART, REPO, hpo_run, write_spec
 
 pytest.importorskip("deepmd.utils.argcheck")
@@ -21,7 +22,7 @@ pytest.importorskip("deepmd.utils.argcheck")
 @pytest.mark.parametrize(("value", "got"), [("abc", "'abc'"), ("[1]", "[1]"), ("{a: 1}", "{'a': 1}"),
                                             ("5.5", "5.5")])
 def test_quickstart_decay_steps_of_the_wrong_type_names_the_setting(value: str, got: str) -> None:
-    before = sorted(p.name for p in REPO.iterdir())
+    before = checkout_entries()
     done = hpo_run("configs/quickstart.yaml", "--dry-run", "--set", f"trainer.settings.decay_steps={value}",
                    cwd=REPO)
     assert done.returncode == 2, done.stdout + done.stderr
@@ -32,7 +33,7 @@ def test_quickstart_decay_steps_of_the_wrong_type_names_the_setting(value: str, 
         f"learning_rate.decay_steps in {template}) is refused by DeePMD-kit: key `decay_steps` gets wrong "
         f"value type, requires <int> but "), done.stderr
     assert "not supported between" not in done.stderr
-    assert sorted(p.name for p in REPO.iterdir()) == before, "nothing written"
+    assert checkout_entries() == before, "nothing written"
 
 
 def test_quickstart_decay_steps_of_the_right_type_is_still_checked_by_deepmd() -> None:

@@ -16,38 +16,20 @@ from pathlib import Path
 
 import pytest
 from cli_testutil import kill_driver_when
+from dask_testutil import start_cluster
 from faults_testutil import VENV_BIN, assert_recorded_once, deepmd_spec, subprocess_env, write_spec
 
 from dnnp_hpo.evaluation import OUTCOME
 from dnnp_hpo.study import HARVESTED
 
-SLEEP_S = 2.0
-
-
-
-
-def start_cluster(where: Path, workers: int) -> tuple[Path, list[subprocess.Popen]]:
-    """A scheduler and ``workers`` single-thread workers without nannies; their processes."""
-    scheduler_file = where / "scheduler.json"
-    dask = str(VENV_BIN / "dask")
-
-    def start(argv: list[str], name: str) -> subprocess.Popen:
-        with open(where / f"{name}.log", "wb") as log:
-            return subprocess.Popen(argv, cwd=where, env=subprocess_env(), stdin=subprocess.DEVNULL,
-                                    stdout=log, stderr=subprocess.STDOUT)
-
-    processes = [start([dask, "scheduler", "--scheduler-file", str(scheduler_file), "--host", "127.0.0.1",
-                        "--port", "0", "--no-dashboard"], "scheduler")]
-    for i in range(workers):
-        processes.append(start([dask, "worker", "--scheduler-file", str(scheduler_file), "--host", "127.0.0.1",
-                                "--no-nanny", "--nthreads", "1", "--no-dashboard", "--name", f"w{i}",
-                                "--local-directory", str(where / f"w{i}")], f"worker-{i}"))
-    return scheduler_file, processes
+# the driver is killed once both trainings started: the first must still be running then,
+# also where the second starts late (two test processes on two cores)
+SLEEP_S = 5.0
 
 
 @pytest.mark.slow
 def test_trainings_that_finish_after_the_driver_died_are_harvested_on_resume(tmp_path: Path, wait_until) -> None:
-    scheduler_file, cluster = start_cluster(tmp_path, workers=2)
+    scheduler_file, cluster = start_cluster(tmp_path, 2, subprocess_env())
     worker_pids = {p.pid for p in cluster[1:]}
     run_dir = tmp_path / "run"
     spec = deepmd_spec(run_dir, pop_size=4, generations=1,

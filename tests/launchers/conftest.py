@@ -18,6 +18,7 @@ from typing import Any
 
 import attrs
 import pytest
+from dask_testutil import scheduler_argv, worker_argv
 from launchers_testutil import HERE, REPO, STANDINS_BIN, VENV_BIN  # noqa: F401
 
 
@@ -78,7 +79,6 @@ def dask_processes(tmp_path: Path, worker_env: dict[str, str]) -> Iterator[Any]:
         logs = tmp_path / "dask-logs"
         logs.mkdir(exist_ok=True)
         scheduler_file = tmp_path / "scheduler.json"
-        dask = str(VENV_BIN / "dask")
 
         def popen(argv: list[str], name: str) -> subprocess.Popen:
             return subprocess.Popen(
@@ -86,16 +86,13 @@ def dask_processes(tmp_path: Path, worker_env: dict[str, str]) -> Iterator[Any]:
                 stdout=open(logs / f"{name}.out", "wb"), stderr=open(logs / f"{name}.err", "wb"),
             )
 
-        scheduler = popen([dask, "scheduler", "--scheduler-file", str(scheduler_file), "--host", "127.0.0.1",
-                           "--port", "0", "--no-dashboard"], "scheduler")
+        scheduler = popen(scheduler_argv(scheduler_file), "scheduler")
         cluster = DaskProcesses(scheduler_file, scheduler, [], logs)
         started.append(cluster)
         def add_worker() -> subprocess.Popen:
             i = len(cluster.workers)
             cluster.workers.append(popen(
-                [dask, "worker", "--scheduler-file", str(scheduler_file), "--host", "127.0.0.1",
-                 "--no-nanny", "--nthreads", "1", "--no-dashboard", "--name", f"worker-{i}",
-                 "--local-directory", str(tmp_path / f"worker-{i}"), "--death-timeout", "60"],
+                worker_argv(scheduler_file, f"worker-{i}", tmp_path / f"worker-{i}", "--death-timeout", "60"),
                 f"worker-{i}"))
             return cluster.workers[-1]
 

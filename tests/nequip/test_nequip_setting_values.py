@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from cli_testutil import hpo_run
+from cli_testutil import checkout_entries, hpo_run
 from nequip_testutil import DEMO_SPEC, DEMO_TEMPLATE, REPO
 
 from dnnp_hpo.errors import SpecError
@@ -31,13 +31,13 @@ BARE = "expected a number, a string, true/false, a list or a mapping"
     (".inf", "inf"),
 ], ids=["binary", "date", "datetime", "set", "date-in-list", "nan-in-mapping", "inf"])
 def test_demo_max_epochs_with_no_json_form_names_the_setting(value: str, got: str) -> None:
-    before = sorted(p.name for p in REPO.iterdir())
+    before = checkout_entries()
     done = hpo_run("configs/nequip-demo.yaml", "--dry-run", "--set", f"trainer.settings.max_epochs={value}",
                    cwd=REPO)
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr == (f"hpo-run: configs/nequip-demo.yaml: trainer.settings.max_epochs: {BARE}, got {got} "
                            f"(for $max_epochs, line 40 of {DEMO_TEMPLATE})\n")
-    assert sorted(p.name for p in REPO.iterdir()) == before, "nothing written"
+    assert checkout_entries() == before, "nothing written"
 
 
 def test_demo_path_setting_inside_quotes_expects_a_string() -> None:
