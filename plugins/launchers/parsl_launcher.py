@@ -40,6 +40,7 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import logging
+import math
 import re
 import sys
 import threading
@@ -200,6 +201,23 @@ def _minutes(walltime: str) -> float:
     return hours * 60 + minutes + seconds / 60
 
 
+def _header_lines(_instance, _attribute, value) -> None:
+    # Parsl writes them into the block script's header as they are; a line that is not a
+    # directive ends the header for sbatch and bsub, and every directive after it
+    # (account, partition, exclusive) was dropped without a word.
+    for line in (value or "").splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            raise Invalid(f"scheduler_options are lines of the block script's header, each a directive such as "
+                          f"'#SBATCH --gpus-per-node=4' or '#BSUB -alloc_flags smt4'; got {line.strip()!r}",
+                          "scheduler_options")
+
+
+def _walltime_text(minutes: float) -> str:
+    """``HH:MM:SS`` of at least ``minutes``: a walltime to suggest."""
+    seconds = math.ceil(minutes * 60)
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
 def _address(_instance, _attribute, value) -> None:
     # Malformed on any host (an empty interface name too); whether the host has that
     # address is checked at launch (parsl_parts.resolve_address), where it is known.
@@ -223,7 +241,7 @@ class ParslLauncher:
     max_blocks: int | None = attrs.field(default=None, validator=at_least(1))
     walltime: str | None = attrs.field(default=None, validator=_walltime)
     worker_init: str | None = None
-    scheduler_options: str | None = None
+    scheduler_options: str | None = attrs.field(default=None, validator=_header_lines)
     cmd_timeout: int | None = attrs.field(default=None, validator=at_least(1))
     project: str | None = None
     queue: str | None = None
@@ -279,8 +297,7 @@ class ParslLauncher:
                           "list fewer accelerators (an id may name several devices: ['0,1', '2,3'])",
                           "workers_per_node")
         check_cpu_affinity(self.cpu_affinity, self.workers)
-        # Parsl's LSF and Slurm providers ask for 00:10:00 when no walltime is given.
-        walltime = self.walltime or ("00:10:00" if "walltime" in PROVIDERS[self.provider].keys else None)
+        walltime = self.block_walltime
         if self.drain_period is not None and walltime is not None and self.drain_period >= _minutes(walltime) * 60:
             raise Invalid(f"drain_period ({self.drain_period} s) must be less than the walltime "
                           f"({walltime}, {round(_minutes(walltime) * 60)} s): a pool would never drain before "
@@ -292,6 +309,12 @@ class ParslLauncher:
                           f"heartbeat_period ({self.heartbeat_period} s)", "heartbeat_threshold")
 
     @property
+    def block_walltime(self) -> str | None:
+        """How long a block lasts: the walltime, else Parsl's LSF and Slurm providers' own
+        default, 00:10:00; None where blocks have none (local)."""
+        return self.walltime or ("00:10:00" if "walltime" in PROVIDERS[self.provider].keys else None)
+
+    @property
     def launcher_name(self) -> str:
         return self.launcher or PROVIDERS[self.provider].default_launcher
 
@@ -301,7 +324,15 @@ class ParslLauncher:
         return self.workers_per_node or len(self.available_accelerators) or 1
 
     def prepare(self, run: RunContext) -> None:
-        """The fields are checked; building the provider would already call the scheduler."""
+        """The fields are checked; building the provider would already call the scheduler.
+        Warns of blocks shorter than a training may last (not an error: most trainings
+        may end well before their limit)."""
+        walltime, limit = self.block_walltime, getattr(run.experiment.trainer, "timeout_minutes", None)
+        if walltime is not None and isinstance(limit, (int, float)) and _minutes(walltime) < limit:
+            given = "" if self.walltime else " (Parsl's default: no walltime is given)"
+            print(f"hpo-run: warning: {run.spec_path}: launcher.walltime: blocks last {walltime}{given}, less than "
+                  f"trainer.timeout_minutes ({limit:g}): a training still running when its block ends is "
+                  f"killed with it; give a walltime of {_walltime_text(limit)} or more", file=sys.stderr)
 
     def build_provider(self) -> Any:
         kind = PROVIDERS[self.provider]

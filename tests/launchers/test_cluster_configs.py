@@ -158,6 +158,13 @@ BAD_BLOCKS = [
     ("launcher={plugin: parsl, qeueu: batch}", "unknown key(s): qeueu"),
     ("launcher={plugin: parsl, address: 'tcp://1.2.3.4:5'}", "address must be an IP address"),
     ("launcher={plugin: parsl, address: 'interface:'}", "or 'interface:NAME', got 'interface:'"),
+    # sbatch stops reading the header at the first line that is not a directive: the
+    # account and partition after it were dropped without a word
+    ("launcher={plugin: parsl, provider: slurm, scheduler_options: '--gpus-per-node=4'}",
+     ("scheduler_options are lines of the block script's header, each a directive such as '#SBATCH "
+     "--gpus-per-node=4' or '#BSUB -alloc_flags smt4'; got '--gpus-per-node=4'")),
+    ("launcher={plugin: parsl, provider: lsf, scheduler_options: \"#BSUB -q debug\\n-alloc_flags smt4\"}",
+     "got '-alloc_flags smt4'"),
 ]
 
 
@@ -170,6 +177,29 @@ def test_bad_launcher_block_is_one_line(assignment: str, message: str, capsys, m
     assert len(err.strip().splitlines()) == 1, err
     assert "launcher" in err and message in err, err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(("block", "warned"), [
+    ("{plugin: parsl, provider: slurm, account: X}",
+     "blocks last 00:10:00 (Parsl's default: no walltime is given), less than trainer.timeout_minutes (90): "),
+    ("{plugin: parsl, provider: lsf, walltime: '01:00:00'}", "blocks last 01:00:00, less than "),
+    ("{plugin: parsl, provider: lsf, walltime: '01:30:00'}", None),
+    ("{plugin: parsl, provider: local}", None),
+])
+def test_blocks_shorter_than_a_training_may_last_are_warned_of(block: str, warned: str | None, capsys) -> None:
+    """A training still running at its block's walltime is killed with the block: Parsl's
+    default walltime, 10 minutes, under the trainer's 90-minute limit ran every DeePMD
+    training into it without a word."""
+    status = main([str(REPO / "configs" / "quickstart.yaml"), "--dry-run", "--set", f"launcher={block}",
+                   "--set", "trainer.timeout_minutes=90"])
+    err = capsys.readouterr().err
+    assert status == 0, err
+    lines = [line for line in err.splitlines() if "launcher.walltime" in line]
+    if warned is None:
+        assert lines == [], err
+    else:
+        assert len(lines) == 1 and lines[0].startswith("hpo-run: warning: ") and warned in lines[0], err
+        assert lines[0].endswith("is killed with it; give a walltime of 01:30:00 or more"), lines
 
 
 def test_the_batch_block_joins_the_jobs_scheduler_keeping_what_it_can():
