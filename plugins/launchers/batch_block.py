@@ -6,7 +6,8 @@ The spec a user moves to the cluster is the one that ran on the laptop, whose bl
 says ``{plugin: dask, workers: 2}``: a local cluster's keys, which a joined cluster
 refuses.  The job's block joins this job's scheduler and waits for its NODES workers;
 of the spec's own Dask block it keeps what a joined cluster takes (``wait_timeout``,
-``shutdown``, ``retries``), and a block of another launcher is replaced whole.
+``shutdown``, ``retries``) and any key no Dask block has (``wait_timout``), which hpo-run
+then refuses naming it, as on the laptop; a block of another launcher is replaced whole.
 
 The batch scripts run this under ``set -euo pipefail`` after Dask has started, and then
 hpo-run, which checks the spec: so a spec that is wrong in any way never stops this
@@ -28,13 +29,18 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
 import yaml
 
 from dnnp_hpo.errors import shortened
 from dnnp_hpo.spec import SpecLoader, read_yaml
 
+from .dask_launcher import DaskLauncher
+
 #: keys of a spec's dask block that a joined cluster keeps
 KEPT = ("wait_timeout", "shutdown", "retries")
+#: every key a dask block takes
+_DASK_KEYS = frozenset(field.name for field in attrs.fields(DaskLauncher))
 
 USAGE = "usage: python -m dnnp_hpo.plugins.launchers.batch_block SPEC SCHEDULER_FILE NODES"
 
@@ -42,7 +48,10 @@ USAGE = "usage: python -m dnnp_hpo.plugins.launchers.batch_block SPEC SCHEDULER_
 def joined_block(block: Mapping[str, Any] | None, scheduler_file: str, nodes: int) -> dict[str, Any]:
     """The job's launcher block from the spec's ``block``."""
     own = block if isinstance(block, Mapping) and block.get("plugin", "dask") == "dask" else {}
-    kept = {key: own[key] for key in KEPT if key in own}
+    # A misspelt key is kept for hpo-run to refuse: dropped with the local cluster's keys,
+    # wait_timout ran the job with the default wait_timeout and not a word said.
+    unknown = [key for key in own if key != "plugin" and key not in _DASK_KEYS]
+    kept = {key: own[key] for key in (*KEPT, *unknown) if key in own}
     return {"plugin": "dask", **kept, "scheduler_file": scheduler_file, "min_workers": nodes}
 
 

@@ -214,6 +214,22 @@ def test_the_batch_block_joins_the_jobs_scheduler_keeping_what_it_can():
     assert joined_block(None, "s.json", 2) == {"plugin": "dask", "scheduler_file": "s.json", "min_workers": 2}
 
 
+def test_the_batch_block_keeps_a_misspelt_key_for_hpo_run_to_refuse(capsys) -> None:
+    """Dropped with the local cluster's keys, ``wait_timout: 900`` ran the job with the
+    default wait_timeout, without a word: hpo-run on the laptop refuses it."""
+    from dnnp_hpo.plugins.launchers.batch_block import as_text, joined_block
+
+    laptop = {"plugin": "dask", "workers": 2, "wait_timout": 900, "shutdwon": True}
+    block = joined_block(laptop, "/w/scheduler.json", 4)
+    assert block == {"plugin": "dask", "wait_timout": 900, "shutdwon": True, "scheduler_file": "/w/scheduler.json",
+                     "min_workers": 4}
+    status = main([str(REPO / "configs" / "zdt1-function.yaml"), "--dry-run", "--set", f"launcher={as_text(block)}"])
+    err = capsys.readouterr().err
+    assert status == 2 and len(err.strip().splitlines()) == 1, err
+    assert "launcher: unknown key(s): shutdwon (did you mean shutdown?), wait_timout (did you mean wait_timeout?)" \
+        in err, err
+
+
 @pytest.mark.parametrize(("name", "gpus"), [("summit-parsl.yaml", 6), ("frontier-parsl.yaml", 8)])
 def test_the_shipped_parsl_specs_train_one_candidate_per_gpu(name: str, gpus: int) -> None:
     """Each worker pinned to its own GPU (GCD), as many workers as the node has, a population
