@@ -73,6 +73,7 @@ class DeepmdTrainer(training.CommandTrainer):
                                   tensorflow=tensorflow_backend(self.command, self.env))
         rendered = prepared.check_samples(run, deepmd=self.check_input)
         check_relative_systems(run, rendered, self.command)
+        check_type_map(rendered)
         if "seed" not in template.names:
             warn_fixed_seeds(run, template.path, rendered[0][0])
         training.warn_missing(run, prepared.data_paths)
@@ -164,6 +165,45 @@ def check_relative_systems(run: RunContext, rendered: list[tuple[dict[str, Any],
                 print(f"hpo-run: warning: {run.spec_path}: trainer.template: {where}: {key}: {path!r} is relative "
                       f"to the evaluation directory {evaldir} where dp runs, so it is {resolved}, which does "
                       f"not exist; every training will fail unless it does: {advice}", file=sys.stderr)
+
+
+def data_type_maps(path: Path) -> list[tuple[Path, list[str]]]:
+    """The element names of each system under ``path`` that has a ``type_map.raw`` (dpdata
+    writes one), as DeePMD-kit finds systems: ``path`` itself, else the directories below
+    it (not into the ``set.*`` directories of frames)."""
+    found = []
+    for top, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("set."))
+        if "type_map.raw" in files:
+            try:
+                found.append((Path(top), (Path(top) / "type_map.raw").read_text(encoding="utf-8").split()))
+            except (OSError, UnicodeDecodeError):
+                continue  # dp says what is wrong with it
+    return found
+
+
+def check_type_map(rendered: list[tuple[dict[str, Any], str]]) -> None:
+    """SpecError when the data hold an element that the rendered ``model.type_map`` lacks:
+    DeePMD-kit refuses such data ("Elements ['Ni'] are not present in the provided
+    type_map"), so every training failed after --dry-run had called the spec valid (a
+    template copied from another system).  Data not there yet are left to the warning."""
+    seen = set()
+    for data, where in rendered:
+        model = data.get("model")
+        type_map = model.get("type_map") if isinstance(model, Mapping) else None
+        if not isinstance(type_map, list):
+            continue  # no names: DeePMD-kit reads the types as numbers
+        for key, path in systems_paths(data.get("training"), "training."):
+            if not os.path.isabs(path) or (path, tuple(map(str, type_map))) in seen:
+                continue
+            seen.add((path, tuple(map(str, type_map))))
+            for system, elements in data_type_maps(Path(path)):
+                missing = [element for element in elements if element not in type_map]
+                if missing:
+                    raise SpecError(
+                        f"{where}: model.type_map {type_map} lacks {', '.join(missing)}, an element of the data "
+                        f"in {key} ({system / 'type_map.raw'}: {' '.join(elements)}), which DeePMD-kit refuses: "
+                        "list every element of the data in model.type_map", "template")
 
 
 def warn_fixed_seeds(run: RunContext, path: str, data: Mapping[str, Any]) -> None:
