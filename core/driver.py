@@ -285,9 +285,11 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
     if finished and differences:
         # Even with --force: nothing would be run with the new values, so say so rather
         # than print the old front as if they had been taken.
+        # Not "would change nothing": more generations would, were a finished run extended.
         raise SpecError(
-            f"{run.run_dir} holds a finished run, which is not continued: the keys that differ "
-            f"({shown}) would change nothing; choose another run_dir to run them", "run_dir", where,
+            f"{run.run_dir} holds a finished run, which is neither continued nor extended (a larger budget "
+            f"too): the keys that differ ({shown}) would not be used; choose another run_dir to run them",
+            "run_dir", where,
         )
     before, now = _objective_names(stored), run.objective_names
     if before != now and not finished:

@@ -218,7 +218,7 @@ def test_a_run_resumes_on_another_launcher_and_in_a_moved_directory(tmp_path, re
     assert shown.returncode == 0 and "is finished" in shown.stdout, shown.stderr
     refused = hpo_run(tmp_path, spec, "moved", "none", 0, "--set", "launcher.workers=3", "--set", "seed=9")
     assert refused.returncode == 2
-    assert "the keys that differ (seed) would change nothing" in refused.stderr
+    assert "the keys that differ (seed) would not be used" in refused.stderr
 
 
 def test_a_finished_run_is_shown_not_continued(tmp_path):
@@ -240,7 +240,7 @@ def test_a_finished_run_is_shown_not_continued(tmp_path):
         extended = hpo_run(tmp_path, spec, "runs/f", "none", 0, "--set", "optimizer.generations=4", *force)
         assert extended.returncode == 2, extended.stdout
         assert extended.stderr.count("\n") == 1 and "Traceback" not in extended.stderr
-        assert "finished run, which is not continued" in extended.stderr
+        assert "finished run, which is neither continued nor extended (a larger budget too)" in extended.stderr
         assert "optimizer.generations" in extended.stderr and "another run_dir" in extended.stderr
         assert "--force" not in extended.stderr
         assert (tmp_path / "runs/f/journal.sqlite").read_bytes() == before
