@@ -100,8 +100,11 @@ def warn_missing(run: RunContext, paths: tuple[str, ...]) -> None:
     # still pass --dry-run.  Each training checks again and fails at once if still missing.
     for path in paths:
         if not Path(path).exists():
-            print(f"hpo-run: warning: {run.spec_path}: trainer.settings: data path {path} does not "
-                  "exist; every training will fail until it does", file=sys.stderr)
+            # Where it was looked for: a path written relative (mydata/train) is read from the
+            # spec file's directory, not from where hpo-run was started.
+            print(f"hpo-run: warning: {run.spec_path}: trainer.settings: data path {path} does not exist (a "
+                  f"relative path is read from the spec file's directory, {run.spec_path.parent.resolve()}); "
+                  "every training will fail until it does", file=sys.stderr)
 
 
 def is_count(value: Any) -> bool:

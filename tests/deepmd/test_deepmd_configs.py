@@ -33,6 +33,8 @@ def test_paper_spec_dry_run_without_the_users_data() -> None:
     done = hpo_run(str(PAPER), "--dry-run")
     assert done.returncode == 0, done.stderr
     assert done.stderr.count("warning") == 2 and "alcl3-kcl/train does not exist" in done.stderr
+    # where a relative path was looked for (a user's mydata/train, written from their shell's cwd)
+    assert f"(a relative path is read from the spec file's directory, {PAPER.parent})" in done.stderr
     assert '"neuron": [240, 240, 240]' in done.stdout and '"numb_steps": 40000' in done.stdout
     assert "The spec is valid" in done.stdout
 
