@@ -234,7 +234,10 @@ def run_training(command: Sequence[str], launch_prefix: Sequence[str], env: Mapp
         how = (f"was killed by signal {-done.returncode} ({_signal_name(-done.returncode)})"
                if done.returncode < 0 else f"exited with status {done.returncode}")
         said = stderr_reason(stderr)
-        raise TrainingFailed(one_line(f"{command[0]} {how}{f': {said}' if said else ''} (see {stderr})"))
+        # The status is the launcher's (srun, jsrun), which may have failed before the
+        # program started: "dp exited" sent the user to look at dp.
+        who = f"{command[0]} (started by {Path(launch_prefix[0]).name})" if launch_prefix else command[0]
+        raise TrainingFailed(one_line(f"{who} {how}{f': {said}' if said else ''} (see {stderr})"))
     return done.elapsed
 
 

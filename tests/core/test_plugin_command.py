@@ -43,3 +43,19 @@ def test_run_training_refuses_an_empty_command_in_one_line(tmp_path: Path, comma
         run_training(command, prefix, {}, 1.0, tmp_path, tmp_path / "out", tmp_path / "err")
     assert info.value.status == "error"
     assert info.value.reason.startswith("the training command is empty: expected at least the program to run")
+
+
+def test_a_failure_under_a_launch_prefix_names_the_launcher(tmp_path: Path):
+    """A launcher (srun, jsrun) that fails before the program starts exits with its own
+    status: the reason said "dp exited with status 1: srun: --ntasks: invalid number", which
+    sent the user to look at dp.  Real processes: the prefix is a Python that fails."""
+    import sys
+
+    launcher = [sys.executable, "-c", "import sys; sys.exit('srun: --ntasks: invalid number $NTASKS')"]
+    with pytest.raises(TrainingFailed) as info:
+        run_training(["dp", "train", "input.json"], launcher, {}, 1.0, tmp_path, tmp_path / "out", tmp_path / "err")
+    assert info.value.reason.startswith(f"dp (started by {Path(sys.executable).name}) exited with status 1: "
+                                        "srun: --ntasks: invalid number $NTASKS"), info.value.reason
+    with pytest.raises(TrainingFailed) as info:  # and without one, the program itself
+        run_training([sys.executable, "-c", "raise SystemExit(3)"], [], {}, 1.0, tmp_path, tmp_path / "o", tmp_path / "e")
+    assert info.value.reason.startswith(f"{sys.executable} exited with status 3"), info.value.reason
