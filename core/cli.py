@@ -12,6 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from dnnp_hpo.constraints import violated
 from dnnp_hpo.driver import check_run_dir, dry_run_trials, execute, prepare_run
 from dnnp_hpo.errors import LaunchFailed, PluginError, SpecError
 from dnnp_hpo.evaluation import Evaluation, Member, failure_summary
@@ -141,11 +142,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not run.finished:
                 check_free(run.run_dir, str(run.spec_path))  # writes nothing either
             trials = dry_run_trials(run, trainer)
-            rows = [[t.birth_id, *t.params.values()] for t in trials]
-            console.print(trials_table(run, "Generation 0 (decoded, not evaluated)", rows, []))
-            rendered = trainer.render(trials[0])
+            constraints = run.experiment.constraints
+            broken = {t.birth_id: violated(constraints, t.params) for t in trials}
+            # Which candidates the constraints set aside (recorded infeasible, never trained):
+            # shown unmarked, with one of them rendered as "the first candidate", the table
+            # read as if all would train.
+            rows = [[t.birth_id, *t.params.values(), *(["; ".join(broken[t.birth_id]) or "-"] if constraints else [])]
+                    for t in trials]
+            extra = ["breaks"] if constraints else []
+            console.print(trials_table(run, "Generation 0 (decoded, not evaluated)", rows, extra))
+            infeasible = sum(1 for t in trials if broken[t.birth_id])
+            if infeasible:
+                console.print(f"{infeasible} of {len(trials)} break a constraint: recorded infeasible (MAXINT "
+                              "fitness), not trained")
+            shown = next((t for t in trials if not broken[t.birth_id]), trials[0])
+            rendered = trainer.render(shown)
             if rendered is not None:
-                console.print("Input of the first candidate:")
+                console.print("Input of the first candidate:" if shown is trials[0]
+                              else f"Input of the first feasible candidate (#{shown.birth_id}):")
                 console.print(rendered, highlight=False, soft_wrap=True)
             what = ("the run there is finished: it would only print its front" if run.finished
                     else "the run would resume there" if run.resumed else "the run would write there")

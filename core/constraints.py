@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -38,6 +38,11 @@ class Constraint:
             return params[side] if isinstance(side, str) else side
 
         return bool(_COMPARATORS[self.op](value(self.left), value(self.right)))
+
+
+def violated(constraints: Iterable[Constraint], params: Mapping[str, Any]) -> list[str]:
+    """The text of each constraint that ``params`` break: a candidate is infeasible if any."""
+    return [c.text for c in constraints if not c.holds(params)]
 
 
 def _operand(token: str) -> str | float:

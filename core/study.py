@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from dnnp_hpo.constraints import violated
 from dnnp_hpo.errors import EngineLost, TaskGivenUp, described, shown
 from dnnp_hpo.evaluate import measured, metric_value, run_trial
 from dnnp_hpo.evaluation import (
@@ -83,7 +84,7 @@ class Study:
         )
 
     def infeasibility(self, trial: Trial) -> str | None:
-        broken = [c.text for c in self.run.experiment.constraints if not c.holds(trial.params)]
+        broken = violated(self.run.experiment.constraints, trial.params)
         return f"violates {'; '.join(broken)}" if broken else None
 
     # -- sending out and collecting, one birth at a time -------------------------------

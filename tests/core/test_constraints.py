@@ -47,3 +47,22 @@ def test_anything_else_is_refused_without_evaluating_it(text, tmp_path, monkeypa
 def test_non_strings_are_refused(value):
     with pytest.raises(ValueError):
         parse_constraint(value)
+
+
+def test_the_dry_run_marks_the_candidates_a_constraint_sets_aside(tmp_path, hpo_run_exe):
+    """Generation 0 as the dry run shows it says which candidates break a constraint (they
+    are recorded infeasible, never trained): all were shown alike (the input rendered is
+    a feasible one: tests/deepmd/test_deepmd_configs.py)."""
+    from hpo_testutil import run_cli, write_spec, zdt_spec
+
+    spec = zdt_spec(tmp_path / "run", pop_size=8, generations=1)
+    spec["constraints"] = ["x0 < x1"]
+    proc = run_cli(hpo_run_exe, str(write_spec(tmp_path / "spec.yaml", spec)), "--dry-run", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rows = [line.split("│") for line in proc.stdout.splitlines()
+            if line.startswith("│") and line.split("│")[1].strip().isdigit()]
+    assert len(rows) == 8 and "breaks" in proc.stdout
+    broken = [r for r in rows if float(r[2]) >= float(r[3])]  # x0 >= x1
+    assert 0 < len(broken) < 8, rows  # seed 7 draws both kinds
+    assert all(r[-2].strip() == ("x0 < x1" if r in broken else "-") for r in rows), rows
+    assert f"{len(broken)} of 8 break a constraint: recorded infeasible (MAXINT fitness), not trained" in proc.stdout

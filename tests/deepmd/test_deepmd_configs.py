@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import yaml
@@ -51,3 +52,19 @@ def test_quickstart_dry_run(demo_data: Path) -> None:
     assert spec["space"]["rcut"]["bounds"][1] <= 6.0
     assert spec["constraints"] == ["stop_lr < start_lr", "rcut_smth < rcut"]
     assert spec["report"]["chemical_accuracy"] == {"energy_rmse": 0.004, "force_rmse": 0.04}
+
+
+def test_the_dry_run_renders_a_candidate_that_would_train(demo_data: Path) -> None:
+    """With the first candidate of generation 0 infeasible (here rcut > 5 breaks), the input
+    shown is the first feasible one's, named: it was the first's, which is never trained."""
+    done = hpo_run(str(QUICKSTART), "--dry-run", "--set", "constraints=[rcut < 5.0]",
+                   "--set", f"trainer.settings.train_systems={demo_data / 'train'}",
+                   "--set", f"trainer.settings.valid_systems={demo_data / 'valid'}")
+    assert done.returncode == 0, done.stderr
+    rows = [[cell.strip() for cell in line.split("│")] for line in done.stdout.splitlines()
+            if line.startswith("│") and line.split("│")[1].strip().isdigit()]
+    feasible = [r for r in rows if r[-2] == "-"]
+    assert rows[0][-2] == "rcut < 5.0" and feasible, rows  # seed 7: the first breaks it, not all do
+    assert f"Input of the first feasible candidate (#{feasible[0][1]}):" in done.stdout, done.stdout
+    rendered = json.loads(done.stdout.split("):", 1)[1].split("The spec is valid", 1)[0])
+    assert rendered["model"]["descriptor"]["rcut"] < 5.0
