@@ -148,7 +148,8 @@ class Pool(Protocol):
         The future needs ``done()`` and ``result()``.  When the engine gives the task up,
         ``result()`` raises: :class:`dnnp_hpo.errors.TaskGivenUp` whose message is the
         reason in the pool's own words, or any exception, recorded as ``Type: message``;
-        either way the evaluation is recorded ``lost`` and the run goes on."""
+        either way the evaluation is recorded ``lost`` and the run goes on.  EngineLost
+        from ``result()`` stops the run instead, the birth left in flight."""
 
     def as_completed(self, futures: Iterable[Future], timeout: float | None = None) -> Iterator[Future]:
         """Yield the given futures as they finish, in completion order; with ``timeout``,

@@ -162,6 +162,8 @@ class Study:
             # birth stays in flight, to be sent again on resume, not recorded lost.
             raise EngineLost(f"the engine cancelled evaluation {trial.birth_id} (a Dask client does when "
                              "it loses its scheduler)") from None
+        except EngineLost:
+            raise  # the engine, not this task: the birth stays in flight, sent again on resume
         except Exception as exc:  # noqa: BLE001 - the engine gave up on the task
             now = time.time()
             evaluation = failed_evaluation(

@@ -71,10 +71,11 @@ class _Task:
     ... see https://..."), which cut the recorded reason short at the CSV's 300
     characters, mid-sentence."""
 
-    __slots__ = ("future",)
+    __slots__ = ("future", "pool")
 
-    def __init__(self, future: Any) -> None:
+    def __init__(self, future: Any, pool: DaskPool) -> None:
         self.future = future
+        self.pool = pool
 
     def done(self) -> bool:
         return self.future.done()
@@ -82,10 +83,18 @@ class _Task:
     def result(self) -> Any:
         from distributed import KilledWorker
 
-        try:
-            return self.future.result()
-        except KilledWorker as exc:
-            raise TaskGivenUp(f"KilledWorker: {str(exc).split(' Inspecting worker logs')[0]}") from None
+        while True:
+            try:
+                return self.future.result(timeout=ALIVE_POLL_S)
+            except KilledWorker as exc:
+                raise TaskGivenUp(f"KilledWorker: {str(exc).split(' Inspecting worker logs')[0]}") from None
+            except TimeoutError:
+                # Done when the Study looked, its result lost since: the worker holding it
+                # died, and Dask computes it again once a worker is there.  With none left,
+                # result() waited for ever (a test hung 10 minutes): the engine is lost after
+                # launcher.wait_timeout, as when nothing is done (EngineLost, birth in flight).
+                self.pool._check_alive()
+                self.pool._check_workers()
 
 
 class DaskPool:
@@ -115,7 +124,7 @@ class DaskPool:
         # pure=False: two identical genomes are two trainings, not one cached result.
         future = self.client.submit(fn, *args, pure=False, retries=self.retries)
         future.add_done_callback(self._completed)
-        return _Task(future)
+        return _Task(future, self)
 
     def _completed(self, _future: Any) -> None:
         with self._finished:

@@ -104,3 +104,41 @@ def test_futures_cancelled_by_a_reconnecting_client_stop_the_run_and_it_resumes(
     run_in_process(spec)
     rows = assert_every_evaluation_once(run_dir, 12)
     assert {r["status"] for r in rows} == {"ok"}
+
+
+def test_a_result_lost_with_the_last_worker_gives_the_engine_up_instead_of_waiting_for_ever(
+        dask_processes, wait_until) -> None:
+    """A task done when the Study looked, whose worker then died with its result: Dask
+    computes it again once a worker is there, so ``result()`` waited for ever with none
+    left (a test hung 10 minutes under two test processes).  Now the pool gives the engine
+    up after its wait_timeout, the birth left in flight.  Real scheduler and worker."""
+    import os
+    import signal
+
+    from distributed import Client
+
+    from dnnp_hpo.errors import EngineLost
+    from dnnp_hpo.plugins.launchers.dask_launcher import DaskPool
+
+    cluster = dask_processes(1)
+    cluster.wait_ready(1)
+    with Client(scheduler_file=str(cluster.scheduler_file), timeout=30) as client:
+        pool = DaskPool(client, retries=0, workerless_limit=3.0)
+        task = pool.submit(sum, [1, 2])
+        assert wait_until(task.done, 30)
+        os.kill(cluster.workers[0].pid, signal.SIGKILL)
+        assert wait_until(lambda: not task.done(), 30), "the client never heard the result was lost"
+        outcome: list[BaseException | object] = []
+
+        def take() -> None:
+            try:
+                outcome.append(task.result())
+            except BaseException as exc:  # noqa: BLE001 - what it raised is the point
+                outcome.append(exc)
+
+        waiter = threading.Thread(target=take, daemon=True)
+        waiter.start()
+        waiter.join(60)
+        assert not waiter.is_alive(), "result() still waits for a worker"
+        assert isinstance(outcome[0], EngineLost), outcome
+        assert "no Dask worker has been connected to the scheduler" in str(outcome[0])
