@@ -193,10 +193,11 @@ def check_type_map(rendered: list[tuple[dict[str, Any], str]]) -> None:
         type_map = model.get("type_map") if isinstance(model, Mapping) else None
         if not isinstance(type_map, list):
             continue  # no names: DeePMD-kit reads the types as numbers
+        names = tuple(map(str, type_map))
         for key, path in systems_paths(data.get("training"), "training."):
-            if not os.path.isabs(path) or (path, tuple(map(str, type_map))) in seen:
-                continue
-            seen.add((path, tuple(map(str, type_map))))
+            if not os.path.isabs(path) or (path, names) in seen:
+                continue  # each data path walked once per type_map, not once per sample
+            seen.add((path, names))
             for system, elements in data_type_maps(Path(path)):
                 missing = [element for element in elements if element not in type_map]
                 if missing:
