@@ -42,7 +42,8 @@ class Progress:
         self.run = run
         self.start = time.monotonic()
         self.planned = run.experiment.optimizer.planned_evaluations()
-        self.generations = self.planned // max(1, getattr(run.experiment.optimizer, "pop_size", self.planned))
+        self.pop_size = max(1, getattr(run.experiment.optimizer, "pop_size", self.planned))
+        self.generations = self.planned // self.pop_size
         # A steady-state optimizer has no generation barrier: count births against the
         # budget instead (its "generations" are snapshots every pop_size births).
         self.steady_state = not hasattr(run.experiment.optimizer, "generations")
@@ -132,6 +133,11 @@ class Progress:
     @hookimpl
     def dnnp_hpo_generation_finished(self, generation: int, population: Sequence[Member]) -> None:
         self.front = pareto_front([m.evaluation for m in population])
+        if not self.steady_state:
+            # The generations to come are pop_size each; the ones done are what they were: a
+            # resume with --force that changed pop_size bred the earlier ones at another size
+            # (until the first generation of such a resume ends, the total is the new size's).
+            self.planned = self.done + (self.generations - 1 - generation) * self.pop_size
         if self.unsuccessful:
             # Every training failing is most often a mistake in the setup (a data path, the
             # command, a metric's column), which no search recovers from.  The run goes on,

@@ -1,5 +1,5 @@
 """What ``--force`` cannot do on resume: change the optimizer or the parameters, or lower
-the budget below what the run has already sent out.
+the budget below what the run has already sent out; and what it can: change pop_size.
 
 Each test stops a real ``hpo-run`` (local Dask, the analytic ``function`` trainer, half a
 second a training) by SIGKILL half-way, as a batch job's end would, then resumes it.
@@ -7,6 +7,7 @@ second a training) by SIGKILL half-way, as a batch job's end would, then resumes
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -185,3 +186,20 @@ def test_other_parameters_are_refused_even_with_force(tmp_path, hpo_run_exe, sto
     line = _refused(tmp_path, hpo_run_exe, {**spec, "space": space}, "--force", key="space")
     assert f"holds a run of the parameters {', '.join(names)}, which cannot be continued with" in line, line
     assert "not even with --force" in line, line
+
+
+def test_progress_counts_to_the_births_a_forced_pop_size_change_makes(tmp_path, hpo_run_exe, stopped_nsga2):
+    """What --force can change: pop_size.  The generations checkpointed before keep their
+    size, so the run's total is not the new pop_size * (generations + 1), which the
+    progress lines counted to (generation 5 ended at 32/36)."""
+    spec, run_dir = _copy(stopped_nsga2, tmp_path)
+    resumed = {**spec, "optimizer": {**spec["optimizer"], "pop_size": 6}}
+    done = run_cli(hpo_run_exe, str(write_spec(tmp_path / "resumed.yaml", resumed)), "--force", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    counts = re.findall(r"^generation (\d+) of 5 done: (\d+)/(\d+) evaluations", done.stdout, re.MULTILINE)
+    births = _count(run_dir, "SELECT count(DISTINCT birth_id) FROM evaluations")
+    assert [int(g) for g, _, _ in counts] == [2, 3, 4, 5], done.stdout
+    assert {int(total) for _, _, total in counts} == {births}, (done.stdout, births)
+    assert int(counts[-1][1]) == births
+    # the new size did apply: more births than the started pop_size could have made
+    assert births > spec["optimizer"]["pop_size"] * 6, births
