@@ -162,6 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                               else f"Input of the first feasible candidate (#{shown.birth_id}):")
                 console.print(rendered, highlight=False, soft_wrap=True)
             what = ("the run there is finished: it would only print its front" if run.finished
+                    else "the finished run there would be extended" if run.extends
                     else "the run would resume there" if run.resumed else "the run would write there")
             console.print(f"The spec is valid; {run.run_dir}: {what}")
             return 0
@@ -200,7 +201,8 @@ def run_search(run: RunContext, trainer: Trainer, registry: Registry, console: C
     if run.finished:
         console.print(f"The run in {run.run_dir} is finished; the front of its final population:")
     elif run.resumed:
-        console.print(f"Resuming the run in {run.run_dir}")
+        console.print(f"Extending the finished run in {run.run_dir} with the larger budget" if run.extends
+                      else f"Resuming the run in {run.run_dir}")
         if run.moved:
             console.print(f"  where it runs changed ({', '.join(run.moved)}), not what it searches")
     return execute(run, trainer, registry)

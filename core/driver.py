@@ -282,15 +282,20 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
     moved = tuple(k for k in differences if is_placement(k))
     differences = [k for k in differences if not is_placement(k)]
     shown = ", ".join(differences[:8]) + (" ..." if len(differences) > 8 else "")
+    extends = False
     if finished and differences:
-        # Even with --force: nothing would be run with the new values, so say so rather
-        # than print the old front as if they had been taken.
-        # Not "would change nothing": more generations would, were a finished run extended.
-        raise SpecError(
-            f"{run.run_dir} holds a finished run, which is neither continued nor extended (a larger budget "
-            f"too): the keys that differ ({shown}) would not be used; choose another run_dir to run them",
-            "run_dir", where,
-        )
+        # A finished run is taken up again only for more of the same search: a larger
+        # budget, with --force.  Else nothing would be run with the new values, so say so
+        # rather than print the old front as if they had been taken.
+        larger = _larger_budget(run)
+        if not (larger and force):
+            how = ("pass --force to extend it with the larger budget, or choose another run_dir" if larger else
+                   "a finished run is only extended by a larger budget (nsga2's generations, nsga2-async's "
+                   "max_births) with --force; choose another run_dir to run them")
+            raise SpecError(f"{run.run_dir} holds a finished run: the keys that differ ({shown}) would not be "
+                            f"used; {how}", "run_dir", where)
+        # From here on checked as an interrupted run resumed with --force.
+        finished, extends = False, True
     before, now = _objective_names(stored), run.objective_names
     if before != now and not finished:
         # Not even with --force: the journal's fitnesses, ranks and checkpointed population
@@ -344,7 +349,7 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
             f"defaults differently ({refilled}); resume it with those versions, or pass --force to continue "
             "with the new values", "run_dir", where,
         )
-    run = attrs.evolve(run, resumed=True, finished=bool(finished), moved=moved)
+    run = attrs.evolve(run, resumed=True, finished=bool(finished), extends=extends, moved=moved)
     if not finished:
         _check_writable(run.run_dir, where)
         # prepare_run asked the optimizer before the run directory was looked at: ask it
@@ -352,6 +357,19 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
         # journal already holds, raised with --force, say: journal_holdings()).
         _checked(run, "optimizer", lambda: run.experiment.optimizer.prepare(run))
     return run
+
+
+def _larger_budget(run: RunContext) -> bool:
+    """Whether the spec's budget reaches beyond what the finished run in ``run.run_dir``
+    holds: ``generations`` above its last generation, or ``max_births`` above its births.
+    An optimizer with neither (replicates: one generation, trained in full) has no more
+    to run; its checkpoint is its result."""
+    optimizer, held = run.experiment.optimizer, journal_holdings(run.run_dir)
+    if isinstance(getattr(optimizer, "generations", None), int):
+        return optimizer.generations > held.generation
+    if isinstance(getattr(optimizer, "max_births", None), int):
+        return optimizer.max_births > held.births
+    return False
 
 
 def _check_same_decoding(run: RunContext, journal_path: Path, where: str, *, edited: bool, force: bool) -> None:
@@ -474,7 +492,11 @@ def execute(run: RunContext, trainer: Trainer, registry: Registry) -> list[Membe
     run.run_dir.mkdir(parents=True, exist_ok=True)
     with Journal.of(run.run_dir) as journal:
         if journal.meta("finished", False):
-            return journal.population(journal.generations()[-1])
+            if not run.extends:
+                return journal.population(journal.generations()[-1])
+            # Under the run lock, before anything is launched: a session killed from here on
+            # leaves an interrupted run, resumed as any other.
+            journal.set_meta("finished", False)
         if not run.resumed:
             # The spec last: a journal holding it is a started run (check_run_dir).
             journal.set_meta(RESOLVED, resolved_settings(run))

@@ -24,6 +24,8 @@ class RunContext:
     hook: Any = attrs.field(default=None, eq=False, repr=False)  #: pluggy hook caller
     resumed: bool = False  #: True when the journal already held evaluations at start
     finished: bool = False  #: True when the journal's search is done: it is not run again
+    #: True when a finished run is taken up again with a larger budget (--force): run on
+    extends: bool = False
     #: placement keys (driver.PLACEMENT: launcher, run_dir...) a resume changed
     moved: tuple[str, ...] = ()
     #: births the journal held finished when this session started (a resume's)

@@ -56,6 +56,7 @@ def export(run: RunContext, journal: Journal) -> None:
             raise RecordsFailed(run.run_dir / name, exc) from None
     _append(run.run_dir / INDIVIDUALS, [columns, *map(individual_row, journal.evaluations())])
     _append(run.run_dir / POPULATION, [["pop_generation", *columns, "rank", "distance"]])
+    _written.pop(run.run_dir, None)
     for generation in journal.generations():
         dnnp_hpo_generation_finished(run, generation, journal.population(generation))
 
@@ -73,8 +74,31 @@ def dnnp_hpo_evaluation_finished(run: RunContext, evaluation: Evaluation) -> Non
     _append(run.run_dir / INDIVIDUALS, [individual_row(evaluation)])
 
 
+#: the last generation written to each run's pop.csv in this process
+_written: dict[Path, int] = {}
+
+
+def _drop_generation(path: Path, generation: int) -> None:
+    """Take the rows of ``generation`` out of ``path`` (rewritten whole, then renamed)."""
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            kept = [row for row in csv.reader(handle) if row[:1] != [str(generation)]]
+        partial = path.with_name(f".{path.name}.partial")
+        with open(partial, "w", newline="", encoding="utf-8") as handle:
+            csv.writer(handle).writerows(kept)
+        partial.replace(path)
+    except OSError as exc:
+        raise RecordsFailed(path, exc) from None
+
+
 @hookimpl
 def dnnp_hpo_generation_finished(run: RunContext, generation: int, population: Sequence[Member]) -> None:
+    if generation <= _written.get(run.run_dir, -1):
+        # A population recorded again, as the journal replaces it: the last snapshot of a
+        # steady-state run that stopped between two, taken again when a larger budget
+        # extends it.  Its rows are replaced, not written twice.
+        _drop_generation(run.run_dir / POPULATION, generation)
     _append(run.run_dir / POPULATION, [
         [generation, *individual_row(m.evaluation), m.rank, repr(m.distance)] for m in population
     ])
+    _written[run.run_dir] = generation

@@ -223,9 +223,9 @@ def test_a_run_resumes_on_another_launcher_and_in_a_moved_directory(tmp_path, re
 
 def test_a_finished_run_is_shown_not_continued(tmp_path):
     """Run again, a finished run shows its final population and says it is finished (not
-    "Resuming"); with a changed spec it refuses in one line, --force or not, since nothing
-    would be run with the new values (more generations do not extend it), and does not
-    suggest --force."""
+    "Resuming").  A changed spec is refused in one line, nothing written: a larger budget
+    without --force (which it suggests), and anything else even with --force, since
+    nothing would be run with the new values."""
     spec = write_spec(tmp_path, tmp_path / "trainings.log")
     first = hpo_run(tmp_path, spec, "runs/f", "none", 0, "--set", "optimizer.generations=1")
     assert first.returncode == 0, first.stderr
@@ -236,14 +236,53 @@ def test_a_finished_run_is_shown_not_continued(tmp_path):
     assert "Pareto front" in again.stdout
 
     before = (tmp_path / "runs/f/journal.sqlite").read_bytes()
-    for force in ((), ("--force",)):
-        extended = hpo_run(tmp_path, spec, "runs/f", "none", 0, "--set", "optimizer.generations=4", *force)
-        assert extended.returncode == 2, extended.stdout
-        assert extended.stderr.count("\n") == 1 and "Traceback" not in extended.stderr
-        assert "finished run, which is neither continued nor extended (a larger budget too)" in extended.stderr
-        assert "optimizer.generations" in extended.stderr and "another run_dir" in extended.stderr
-        assert "--force" not in extended.stderr
+    for edit, force, how in [
+        ("optimizer.generations=4", (), "pass --force to extend it with the larger budget"),
+        ("optimizer.pop_size=9", ("--force",), "a finished run is only extended by a larger budget"),
+    ]:
+        refused = hpo_run(tmp_path, spec, "runs/f", "none", 0, "--set", "optimizer.generations=1", "--set", edit,
+                          *force)
+        assert refused.returncode == 2, refused.stdout
+        assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
+        assert f"finished run: the keys that differ ({edit.split('=')[0]}) would not be used; {how}" \
+            in refused.stderr, refused.stderr
         assert (tmp_path / "runs/f/journal.sqlite").read_bytes() == before
+
+
+@pytest.mark.slow
+def test_a_finished_run_extended_with_more_generations_gives_the_longer_run(tmp_path, reference):
+    """hpo-run --force with generations raised takes a finished run up again: its last
+    generation is the checkpoint, so the run ends as one started with the larger budget.
+    Killed in the extension, it resumes as any interrupted run; nothing trains twice."""
+    log = tmp_path / "trainings.log"
+    spec = write_spec(tmp_path, log)
+    short = hpo_run(tmp_path, spec, "runs/x", "none", 0, "--set", "optimizer.generations=1")
+    assert short.returncode == 0, short.stderr
+    trained_before = Counter(int(line) for line in log.read_text().split())
+    journal_before = (tmp_path / "runs/x/journal.sqlite").read_bytes()
+    dry = hpo_run(tmp_path, spec, "runs/x", "none", 0, "--force", "--dry-run")
+    assert dry.returncode == 0 and "the finished run there would be extended" in dry.stdout, dry.stderr
+    assert (tmp_path / "runs/x/journal.sqlite").read_bytes() == journal_before
+
+    killed = hpo_run(tmp_path, spec, "runs/x", "evaluation_finished", 5, "--force")
+    assert killed.returncode == -9, killed.stderr
+    assert "Extending the finished run in" in killed.stdout
+    with Journal.of(tmp_path / "runs/x", readonly=True) as journal:
+        assert not journal.meta("finished", False)  # an interrupted run now
+        assert journal.generations()[-1] == 1 and any(e.trial.generation == 2 for e in journal.evaluations())
+
+    again = hpo_run(tmp_path, spec, "runs/x", "none", 0, "--force")
+    assert again.returncode == 0, again.stderr
+    assert "Resuming the run in" in again.stdout
+    assert final_population(tmp_path / "runs/x") == reference
+    with Journal.of(tmp_path / "runs/x", readonly=True) as journal:
+        assert journal.meta("finished", False)
+        births = Counter(e.trial.birth_id for e in journal.evaluations())
+        assert sorted(births) == list(range(8 * 4)) and set(births.values()) == {1}
+    trainings = Counter(int(line) for line in log.read_text().split())
+    assert all(trainings[b] == 1 for b in trained_before), trainings
+    with open(tmp_path / "runs/x/pop.csv") as handle:
+        assert Counter(int(r["pop_generation"]) for r in csv.DictReader(handle)) == {g: 8 for g in range(4)}
 
 
 def test_a_default_filled_in_differently_is_refused_unless_forced(tmp_path):

@@ -146,6 +146,29 @@ def test_sigkill_and_resume_loses_no_finished_evaluation(tmp_path, reference, ev
         assert population == reference[1]
 
 
+def test_a_finished_run_extended_with_more_births_gives_the_longer_run(tmp_path, reference):
+    """hpo-run --force with max_births raised takes a finished run up again.  Its last
+    snapshot (20 insertions: generation 2, part of one) is taken again at 24, in the
+    journal and in pop.csv alike, which held it twice; with one worker the extended run
+    is the one started with the larger budget."""
+    log = tmp_path / "trainings.log"
+    spec = write_spec(tmp_path / "spec.yaml", trainer=FILE.format(log=log, seconds=0.02),
+                      launcher=dask(1), births=20)
+    assert hpo_run(tmp_path, spec, "runs/x").returncode == 0
+    extended = hpo_run(tmp_path, spec, "runs/x", "--set", "optimizer.max_births=32", "--force")
+    assert extended.returncode == 0, extended.stderr
+    assert "Extending the finished run in" in extended.stdout
+    evaluations, population, generations, integrity, running = recorded(tmp_path / "runs/x")
+    assert integrity == "ok" and not running and generations == reference[2]
+    assert [(e.trial.birth_id, e.trial.genome, e.fitness) for e in evaluations] == \
+        [(e.trial.birth_id, e.trial.genome, e.fitness) for e in reference[0]]
+    assert population == reference[1]
+    assert set(Counter(int(line) for line in log.read_text().split()).values()) == {1}
+    with open(tmp_path / "runs/x/pop.csv") as handle:
+        rows = Counter(line.split(",", 1)[0] for line in handle.readlines()[1:])
+    assert rows == {str(g): 8 for g in generations}
+
+
 @pytest.mark.slow
 def test_an_evaluation_finished_on_disk_is_harvested_not_retrained(tmp_path, reference):
     log = tmp_path / "trainings.log"
