@@ -491,19 +491,17 @@ def execute(run: RunContext, trainer: Trainer, registry: Registry) -> list[Membe
             return journal.population(journal.generations()[-1])
     run.run_dir.mkdir(parents=True, exist_ok=True)
     with Journal.of(run.run_dir) as journal:
-        if journal.meta("finished", False):
-            if not run.extends:
-                return journal.population(journal.generations()[-1])
-            # Under the run lock, before anything is launched: a session killed from here on
-            # leaves an interrupted run, resumed as any other.
-            journal.set_meta("finished", False)
-        if not run.resumed:
-            # The spec last: a journal holding it is a started run (check_run_dir).
-            journal.set_meta(RESOLVED, resolved_settings(run))
-            journal.set_meta(TEMPLATE_DIGEST, run.template_digest)
+        if journal.meta("finished", False) and not run.extends:
+            return journal.population(journal.generations()[-1])
+        if not run.resumed or run.extends:
+            # One transaction: a journal holding the spec is a started run (check_run_dir).
+            # An extension records the spec it extends with, the run now being that spec's
+            # (the same command again shows its front, a session killed in it resumes without
+            # --force), and is set unfinished with it, under the run lock, before any launch.
             run = run.with_data_digests()
-            journal.set_meta(DATA_DIGESTS, [d.to_json() for d in run.data_digests])
-            journal.set_meta("spec", run.raw_spec)
+            journal.set_metas({RESOLVED: resolved_settings(run), TEMPLATE_DIGEST: run.template_digest,
+                               DATA_DIGESTS: [d.to_json() for d in run.data_digests], "spec": run.raw_spec,
+                               **({"finished": False} if run.extends else {})})
             try:
                 (run.run_dir / SPEC_AS_RUN).write_text(
                     yaml.safe_dump(run.raw_spec, sort_keys=False), encoding="utf-8")

@@ -212,8 +212,12 @@ class Journal:
     # -- meta ---------------------------------------------------------------------------
 
     def set_meta(self, key: str, value: Any) -> None:
+        self.set_metas({key: value})
+
+    def set_metas(self, values: Mapping[str, Any]) -> None:
+        """Several meta keys at once: all or none of them are written."""
         with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, _dumps(value)))
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, _dumps(v)) for k, v in values.items()])
 
     def meta(self, key: str, default: Any = None) -> Any:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

@@ -253,7 +253,9 @@ def test_a_finished_run_is_shown_not_continued(tmp_path):
 def test_a_finished_run_extended_with_more_generations_gives_the_longer_run(tmp_path, reference):
     """hpo-run --force with generations raised takes a finished run up again: its last
     generation is the checkpoint, so the run ends as one started with the larger budget.
-    Killed in the extension, it resumes as any interrupted run; nothing trains twice."""
+    Killed in the extension, it resumes as any interrupted run, of the spec it was
+    extended with (the same command again was refused: "would not be used"); nothing
+    trains twice."""
     log = tmp_path / "trainings.log"
     spec = write_spec(tmp_path, log)
     short = hpo_run(tmp_path, spec, "runs/x", "none", 0, "--set", "optimizer.generations=1")
@@ -271,9 +273,14 @@ def test_a_finished_run_extended_with_more_generations_gives_the_longer_run(tmp_
         assert not journal.meta("finished", False)  # an interrupted run now
         assert journal.generations()[-1] == 1 and any(e.trial.generation == 2 for e in journal.evaluations())
 
-    again = hpo_run(tmp_path, spec, "runs/x", "none", 0, "--force")
+    # the journal records the spec as extended: no --force to resume it, nor to show it
+    again = hpo_run(tmp_path, spec, "runs/x")
     assert again.returncode == 0, again.stderr
     assert "Resuming the run in" in again.stdout
+    shown = hpo_run(tmp_path, spec, "runs/x")
+    assert shown.returncode == 0 and "is finished; the front of its final population" in shown.stdout, shown.stderr
+    short_again = hpo_run(tmp_path, spec, "runs/x", "none", 0, "--set", "optimizer.generations=1")
+    assert short_again.returncode == 2 and "(optimizer.generations) would not be used" in short_again.stderr
     assert final_population(tmp_path / "runs/x") == reference
     with Journal.of(tmp_path / "runs/x", readonly=True) as journal:
         assert journal.meta("finished", False)
