@@ -185,9 +185,12 @@ class NSGA2Async(Reproduction):
         return random_genomes(np.random.default_rng(study.seed), study, min(self.pop_size, self.max_births))
 
     def run(self, study: Study, checkpoint: Checkpoint | None = None):
-        # Generation 0 is drawn first from the spec's seed, as in nsga2 and --dry-run.
+        # Generation 0 is drawn first from the spec's seed, as in nsga2 and --dry-run; all
+        # pop_size of it whatever the budget, so that the generator a snapshot saves is the
+        # same under a smaller max_births (a finished run extended breeds as one started
+        # with the larger budget).
         rng = np.random.default_rng(study.seed)
-        initial = random_genomes(rng, study, min(self.pop_size, self.max_births))
+        initial = random_genomes(rng, study, self.pop_size)
         return steady_state_nsga2(study, rng, pop_size=self.pop_size, max_births=self.max_births,
                                   initial=initial, in_flight=self.init_pop_size, sigma_decay=self.sigma_decay,
                                   checkpoint=checkpoint, variation=self.variation, options=self.options())

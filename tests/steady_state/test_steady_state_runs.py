@@ -146,14 +146,17 @@ def test_sigkill_and_resume_loses_no_finished_evaluation(tmp_path, reference, ev
         assert population == reference[1]
 
 
-def test_a_finished_run_extended_with_more_births_gives_the_longer_run(tmp_path, reference):
+@pytest.mark.parametrize("births", [20, 5])
+def test_a_finished_run_extended_with_more_births_gives_the_longer_run(tmp_path, reference, births):
     """hpo-run --force with max_births raised takes a finished run up again.  Its last
     snapshot (20 insertions: generation 2, part of one) is taken again at 24, in the
     journal and in pop.csv alike, which held it twice; with one worker the extended run
-    is the one started with the larger budget."""
+    is the one started with the larger budget.  Also from a budget below pop_size (5 of
+    8), whose snapshot saved the generator after 5 random genomes, not 8: every
+    offspring differed."""
     log = tmp_path / "trainings.log"
     spec = write_spec(tmp_path / "spec.yaml", trainer=FILE.format(log=log, seconds=0.02),
-                      launcher=dask(1), births=20)
+                      launcher=dask(1), births=births)
     assert hpo_run(tmp_path, spec, "runs/x").returncode == 0
     extended = hpo_run(tmp_path, spec, "runs/x", "--set", "optimizer.max_births=32", "--force")
     assert extended.returncode == 0, extended.stderr
