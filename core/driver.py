@@ -473,6 +473,13 @@ def journal_holdings(run_dir: Path) -> Holdings:
                     generation=max((t.generation for t in trials), default=-1))
 
 
+def recorded_settings(run_dir: Path) -> Mapping[str, Any]:
+    """The trainer's and optimizer's settings the run in ``run_dir`` last ran with, every
+    default filled in (:func:`resolved_settings`; {} from a journal before they were kept)."""
+    with Journal.of(run_dir, readonly=True) as journal:
+        return journal.meta(RESOLVED, None) or {}
+
+
 def _check_writable(run_dir: Path, where: str) -> None:
     """SpecError unless ``run_dir`` can be created (or, if it exists, written in), so that
     ``--dry-run`` finds what the run would stop at; the run lock tells the same at start."""

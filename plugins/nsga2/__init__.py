@@ -8,7 +8,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from dnnp_hpo.driver import journal_holdings
+from dnnp_hpo.driver import journal_holdings, recorded_settings
 from dnnp_hpo.errors import SpecError
 from dnnp_hpo.hookspecs import Study, hookimpl
 from dnnp_hpo.journal import Checkpoint
@@ -171,6 +171,14 @@ class NSGA2Async(Reproduction):
                   file=sys.stderr)
         if not run.resumed or run.finished:
             return
+        started = recorded_settings(run.run_dir).get("optimizer", {}).get("pop_size", self.pop_size)
+        if started != self.pop_size:
+            # Even with --force: snapshots are numbered by insertions // pop_size, so another
+            # pop_size gives the next ones the numbers of recorded ones, which they replace.
+            raise SpecError(
+                f"{self.pop_size} is not the pop_size {started} the run in {run.run_dir} has run with: its "
+                "snapshots are numbered every pop_size insertions, and the next ones would replace those "
+                f"recorded; resume it with pop_size: {started}, or choose another run_dir", "pop_size")
         held = journal_holdings(run.run_dir)
         if self.max_births < held.births:
             raise SpecError(

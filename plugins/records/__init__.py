@@ -74,8 +74,8 @@ def dnnp_hpo_evaluation_finished(run: RunContext, evaluation: Evaluation) -> Non
     _append(run.run_dir / INDIVIDUALS, [individual_row(evaluation)])
 
 
-#: the last generation written to each run's pop.csv in this process
-_written: dict[Path, int] = {}
+#: the generations written to each run's pop.csv (by this process: rebuilt at run start)
+_written: dict[Path, set[int]] = {}
 
 
 def _drop_generation(path: Path, generation: int) -> None:
@@ -93,7 +93,8 @@ def _drop_generation(path: Path, generation: int) -> None:
 
 @hookimpl
 def dnnp_hpo_generation_finished(run: RunContext, generation: int, population: Sequence[Member]) -> None:
-    if generation <= _written.get(run.run_dir, -1):
+    written = _written.setdefault(run.run_dir, set())
+    if generation in written:
         # A population recorded again, as the journal replaces it: the last snapshot of a
         # steady-state run that stopped between two, taken again when a larger budget
         # extends it.  Its rows are replaced, not written twice.
@@ -101,4 +102,4 @@ def dnnp_hpo_generation_finished(run: RunContext, generation: int, population: S
     _append(run.run_dir / POPULATION, [
         [generation, *individual_row(m.evaluation), m.rank, repr(m.distance)] for m in population
     ])
-    _written[run.run_dir] = generation
+    written.add(generation)

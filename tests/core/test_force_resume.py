@@ -203,3 +203,13 @@ def test_progress_counts_to_the_births_a_forced_pop_size_change_makes(tmp_path, 
     assert int(counts[-1][1]) == births
     # the new size did apply: more births than the started pop_size could have made
     assert births > spec["optimizer"]["pop_size"] * 6, births
+
+
+def test_async_pop_size_is_not_changed_even_with_force(tmp_path, hpo_run_exe, stopped_async):
+    """nsga2-async numbers its snapshots every pop_size insertions: resumed with pop_size 6
+    it recorded snapshot 1 at 12 insertions over the one taken at 8, and pop.csv held one
+    snapshot twice (helper-54)."""
+    spec, run_dir = _copy(stopped_async, tmp_path)
+    line = _refused(tmp_path, hpo_run_exe, {**spec, "optimizer": {**ASYNC, "pop_size": 6}}, "--force",
+                    key="optimizer.pop_size")
+    assert f"6 is not the pop_size 4 the run in {run_dir} has run with" in line, line
