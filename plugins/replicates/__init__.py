@@ -27,7 +27,7 @@ from dnnp_hpo.driver import is_placement, journal_holdings, spec_differences
 from dnnp_hpo.errors import SpecError
 from dnnp_hpo.evaluation import Member
 from dnnp_hpo.hookspecs import Study, hookimpl
-from dnnp_hpo.journal import FILENAME, Checkpoint, EmptyJournal, Journal, NotAJournal
+from dnnp_hpo.journal import FILENAME, RUNNING, Checkpoint, EmptyJournal, Journal, NotAJournal
 from dnnp_hpo.paths import expand_path_text
 from dnnp_hpo.plugins.nsga2.algorithm import TrainedProblem, as_members, pareto_rank_sort
 from dnnp_hpo.plugins.nsga2.asynchronous import individual
@@ -95,6 +95,22 @@ class Replicates:
                                 f"{planned} trainings, fewer than the {held.births} the run in {run.run_dir} has "
                                 f"already sent out: resume it with the seeds it was started with, or choose "
                                 "another run_dir", "seeds")
+            self._check_same_members(run, source, genomes)
+
+    def _check_same_members(self, run: RunContext, source: Path, genomes: list[list[float]]) -> None:
+        """SpecError if a birth this run sent out replicates none of the members the source
+        gives now: the source was extended (or resumed) since, and a resume would set aside
+        every training made, finished ones too, and replicate another front in this run."""
+        with Journal.of(run.run_dir, readonly=True) as journal:
+            if journal.generations():  # its one generation recorded: nothing is trained again
+                return
+            trials = [e.trial for e in (*journal.evaluations(), *journal.evaluations(RUNNING))]
+        members = {tuple(g) for g in genomes}
+        strays = sorted(t.birth_id for t in trials if tuple(t.genome) not in members)
+        if strays:
+            raise SpecError(f"{source} no longer gives the {self.members} members the run in {run.run_dir} "
+                            f"replicates (birth {strays[0]}'s is not among them: the source has run on since, "
+                            "extended or resumed); replicate its members now in another run_dir", "source")
 
     def _read(self) -> tuple[Path, dict, list[list[float]]]:
         """The source run's directory, spec and chosen members' genomes (read again at each

@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from cli_testutil import kill_driver_when
 from hpo_testutil import read_csv, run_cli, subprocess_env, write_spec, zdt_spec
 
 from dnnp_hpo.journal import Journal
@@ -144,3 +145,33 @@ def test_another_space_trainer_seed_or_its_own_run_dir_is_refused(tmp_path: Path
     own = {**spec, "seed": 8, "run_dir": str(search), "optimizer": {"plugin": "replicates", "source": str(search)}}
     done = run_cli(BIN / "hpo-run", str(write_spec(tmp_path / "own.yaml", own)), cwd=tmp_path)
     assert done.returncode == 2 and "this run's own run_dir" in done.stderr, done.stderr
+
+
+def test_a_replicates_run_whose_source_ran_on_is_not_resumed(tmp_path: Path, wait_until) -> None:
+    """Killed half-way, then its source extended (hpo-run --force, more generations): the
+    resume set aside every training of the replicates run, finished ones too, and trained
+    the source's new front in its place, without a word (helper-54)."""
+    search, spec = _search(tmp_path, "hpo_testfuncs:slow_zdt1")
+    path = _replicates_spec(tmp_path, {**spec, "launcher": {"plugin": "dask", "workers": 1}}, "reps", seeds=3)
+    journal_path = tmp_path / "reps" / "journal.sqlite"
+
+    def trained() -> int:
+        try:
+            with sqlite3.connect(f"file:{journal_path}?mode=ro", uri=True) as db:
+                return db.execute("select count(*) from evaluations where status = 'ok'").fetchone()[0]
+        except sqlite3.Error:
+            return 0
+
+    kill_driver_when([str(BIN / "hpo-run"), str(path)], tmp_path, subprocess_env(), lambda: trained() >= 1,
+                     wait_until)
+    front = _front(search)
+    longer = write_spec(tmp_path / "longer.yaml", {**spec, "optimizer": {**spec["optimizer"], "generations": 4}})
+    extended = run_cli(BIN / "hpo-run", str(longer), "--force", cwd=tmp_path, HPO_TEST_SLEEP="0")
+    assert extended.returncode == 0 and "Extending" in extended.stdout, extended.stderr
+    assert _front(search) != front  # else the test shows nothing
+    before = journal_path.read_bytes()
+    again = run_cli(BIN / "hpo-run", str(path), "--force", cwd=tmp_path, HPO_TEST_SLEEP="0")
+    assert again.returncode == 2 and again.stderr.count("\n") == 1 and "Traceback" not in again.stderr, again.stderr
+    assert f"optimizer.source: {search} no longer gives the front members the run in {tmp_path / 'reps'} " \
+           "replicates" in again.stderr, again.stderr
+    assert journal_path.read_bytes() == before
