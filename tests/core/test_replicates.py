@@ -40,6 +40,15 @@ def _front(run_dir: Path) -> list[tuple[float, ...]]:
     return [m.evaluation.trial.genome for m in last if m.rank == 1 and m.evaluation.ok]
 
 
+def _trained(journal_path: Path) -> int:
+    """Trainings a live driver's journal records ok (0 while it cannot be read)."""
+    try:
+        with sqlite3.connect(f"file:{journal_path}?mode=ro", uri=True) as db:
+            return db.execute("select count(*) from evaluations where status = 'ok'").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
 def _replicates_spec(tmp_path: Path, spec: dict, name: str, **optimizer) -> Path:
     """The search's spec with the replicates block, its own run_dir and another seed."""
     replicates = {**spec, "run_dir": str(tmp_path / name), "seed": spec["seed"] + 1,
@@ -83,11 +92,7 @@ def test_a_killed_replicates_run_resumes_without_training_anything_twice(tmp_pat
     journal_path = tmp_path / "reps" / "journal.sqlite"
 
     def finished() -> int:
-        try:
-            with sqlite3.connect(f"file:{journal_path}?mode=ro", uri=True) as db:
-                return db.execute("select count(*) from evaluations where status = 'ok'").fetchone()[0]
-        except sqlite3.Error:
-            return 0
+        return _trained(journal_path)
 
     deadline = time.monotonic() + 120
     while finished() < 2 and time.monotonic() < deadline and driver.poll() is None:
@@ -154,15 +159,7 @@ def test_a_replicates_run_whose_source_ran_on_is_not_resumed(tmp_path: Path, wai
     search, spec = _search(tmp_path, "hpo_testfuncs:slow_zdt1")
     path = _replicates_spec(tmp_path, {**spec, "launcher": {"plugin": "dask", "workers": 1}}, "reps", seeds=3)
     journal_path = tmp_path / "reps" / "journal.sqlite"
-
-    def trained() -> int:
-        try:
-            with sqlite3.connect(f"file:{journal_path}?mode=ro", uri=True) as db:
-                return db.execute("select count(*) from evaluations where status = 'ok'").fetchone()[0]
-        except sqlite3.Error:
-            return 0
-
-    kill_driver_when([str(BIN / "hpo-run"), str(path)], tmp_path, subprocess_env(), lambda: trained() >= 1,
+    kill_driver_when([str(BIN / "hpo-run"), str(path)], tmp_path, subprocess_env(), lambda: _trained(journal_path) >= 1,
                      wait_until)
     front = _front(search)
     longer = write_spec(tmp_path / "longer.yaml", {**spec, "optimizer": {**spec["optimizer"], "generations": 4}})
