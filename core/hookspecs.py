@@ -79,8 +79,9 @@ class ParameterType(Protocol):
         """Hard bounds: mutation never takes the gene outside them."""
 
     @property
-    def sigma(self) -> float:
-        """Starting standard deviation of Gaussian mutation for this gene."""
+    def sigma(self) -> float | None:
+        """Starting standard deviation of Gaussian mutation for this gene; ``None`` when
+        not given (only ``variation: paper`` mutates by it, and it refuses ``None``)."""
 
     def decode(self, gene: float) -> Any:
         """The value a trainer sees (float, int, str, ...) for this gene."""

@@ -47,7 +47,7 @@ class SearchSpace:
         return [p.gene_bounds for p in self.parameters.values()]
 
     @property
-    def sigmas(self) -> list[float]:
+    def sigmas(self) -> list[float | None]:
         return [p.sigma for p in self.parameters.values()]
 
     def decode(self, genome: Sequence[float]) -> dict[str, Any]:

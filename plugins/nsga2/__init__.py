@@ -15,7 +15,7 @@ from dnnp_hpo.journal import Checkpoint
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import MAX_EVALUATIONS, MAX_WORKERS, Invalid, at_most
 
-from .algorithm import SBX_STEADY, VARIATIONS, nsga2, random_genomes
+from .algorithm import PAPER, SBX_STEADY, VARIATIONS, nsga2, random_genomes
 from .asynchronous import steady_state_nsga2
 
 #: largest population: --dry-run shows all of generation 0 (10,000 rows take seconds,
@@ -78,7 +78,15 @@ class Reproduction:
     mutation_prob: float | None = attrs.field(default=0.3, validator=_probability)
 
     def prepare(self, run: RunContext) -> None:
-        """Nothing to check beyond the fields."""
+        """``variation: paper`` mutates each gene by its parameter's ``sigma``: every
+        parameter must give one (the others never read it, so it is optional in the space)."""
+        if self.variation != PAPER:
+            return
+        for name, parameter in run.space.parameters.items():
+            if parameter.sigma is None:
+                raise SpecError(f"paper mutates each gene by its parameter's sigma, and space.{name} gives none: "
+                                "give every parameter a sigma (the starting standard deviation of its Gaussian "
+                                "mutation, in gene units), or choose another variation", "variation")
 
     def options(self) -> dict[str, Any]:
         return {"crossover_eta": self.crossover_eta, "crossover_prob": self.crossover_prob,
@@ -108,6 +116,7 @@ class NSGA2(Reproduction):
         """On resume (``--force``, or a spec raised and lowered again), ``generations`` must
         reach every generation the run has started: one it stopped short of would stay
         unfinished for good, its births in no population, and the run be called finished."""
+        super().prepare(run)
         if not run.resumed or run.finished:
             return
         started = journal_holdings(run.run_dir).generation
@@ -162,6 +171,7 @@ class NSGA2Async(Reproduction):
         cover every birth the run has already sent out: those above it would never be
         inserted nor sent again (the ones running left ``running`` for good), and the run
         called finished."""
+        super().prepare(run)
         if not run.resumed and self.max_births <= self.pop_size:
             # Valid (a random search of max_births), but rarely what is meant: the budget
             # counts generation 0, which alone is pop_size births.

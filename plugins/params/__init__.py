@@ -38,8 +38,9 @@ def _short(number: float) -> str:
     return text if len(text) <= 24 else f"{text[:10]}... ({len(text)} digits)"
 
 
-def _check_sigma(sigma: float) -> None:
-    if not sigma > 0:
+def _check_sigma(sigma: float | None) -> None:
+    # None: not given; only variation: paper mutates by it, and that optimizer asks for it.
+    if sigma is not None and not sigma > 0:
         raise SpecError(f"expected a positive number, got {sigma}", "sigma")
 
 
@@ -48,7 +49,7 @@ def _check_within(init: tuple[float, float], bounds: tuple[float, float] | None)
         raise SpecError(f"init {list(init)} must lie within bounds {list(bounds)}", "bounds")
 
 
-def _check_range(init: tuple[float, float], sigma: float, bounds: tuple[float, float] | None) -> None:
+def _check_range(init: tuple[float, float], sigma: float | None, bounds: tuple[float, float] | None) -> None:
     """A numeric parameter's ``init``, ``sigma`` and optional ``bounds``."""
     _check_interval("init", init)
     _check_sigma(sigma)
@@ -62,7 +63,7 @@ class FloatParameter:
     """A real value.  With ``log: true`` the gene is log10(value) and sigma is in decades."""
 
     init: tuple[float, float]
-    sigma: float
+    sigma: float | None = None
     bounds: tuple[float, float] | None = None
     log: bool = False
 
@@ -102,7 +103,7 @@ class IntParameter:
     """
 
     init: tuple[int, int]
-    sigma: float
+    sigma: float | None = None
     bounds: tuple[int, int] | None = None
 
     def __attrs_post_init__(self) -> None:
@@ -134,7 +135,7 @@ class ChoiceParameter:
     """
 
     choices: tuple[Any, ...]
-    sigma: float
+    sigma: float | None = None
     init: tuple[float, float] | None = None
     bounds: tuple[float, float] | None = None
 

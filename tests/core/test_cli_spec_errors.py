@@ -80,7 +80,13 @@ BAD_SPECS = [
      "optimizer", ["unknown key(s): generatons (did you mean generations?), popsize (did you mean pop_size?)"]),
     ("misspelt-key-beside-it", lambda s: _set(s, "space.x0.sgima", 0.2), "space.x0",
      ["unknown key(s): sgima (did you mean sigma? it is given too) (expected:"]),
-    ("missing-sigma", lambda s: _del(s, "space.x0.sigma"), "space.x0.sigma", ["missing"]),
+    # sigma is optional, but variation: paper mutates by it.
+    ("missing-sigma-paper", lambda s: _set(_del(s, "space.x0.sigma"), "optimizer.variation", "paper"),
+     "optimizer.variation", [("paper mutates each gene by its parameter's sigma, and space.x0 gives none: "
+                              "give every parameter a sigma"), "or choose another variation"]),
+    ("missing-sigma-paper-async", lambda s: _set(_del(s, "space.x1.sigma"), "optimizer",
+                                                 {"plugin": "nsga2-async", "variation": "paper"}),
+     "optimizer.variation", ["and space.x1 gives none"]),
     ("empty-range", lambda s: _set(s, "space.x1.init", [1.0, 1.0]), "space.x1.init", ["empty", "low < high"]),
     ("reversed-range", lambda s: _set(s, "space.x1.init", [1.0, 0.0]), "space.x1.init", ["empty"]),
     ("empty-bounds", lambda s: _set(s, "space.x1.bounds", [2.0, -1.0]), "space.x1.bounds", ["empty"]),

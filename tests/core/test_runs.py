@@ -72,6 +72,26 @@ def hypervolume_2d(points, ref):
     return area
 
 
+@pytest.mark.parametrize("optimizer", [{"plugin": "nsga2", "pop_size": 6, "generations": 2},
+                                       {"plugin": "nsga2-async", "pop_size": 6, "max_births": 18, "init_pop_size": 1}],
+                         ids=["nsga2", "nsga2-async"])
+def test_sigma_may_be_left_out_where_the_variation_never_reads_it(tmp_path, optimizer):
+    """sbx-steady (the default) mutates polynomially within the bounds: a space without
+    sigmas runs, and breeds exactly the search a space with them does."""
+    names = [f"x{i}" for i in range(4)]
+    searches = []
+    for sigma in (True, False):
+        run_dir = tmp_path / f"sigma-{sigma}"
+        spec = zdt_spec(run_dir, seed=3, optimizer=optimizer)
+        if not sigma:
+            for parameter in spec["space"].values():
+                del parameter["sigma"]
+        assert main([str(write_spec(tmp_path / f"sigma-{sigma}.yaml", spec))]) == 0
+        searches.append(genomes_and_fitness(read_csv(run_dir / "individuals.csv"), names))
+    assert len(searches[0]) == 18
+    assert searches[0] == searches[1]
+
+
 def test_hypervolume_helper_by_hand():
     # two points (0, 1) and (0.5, 0) against (1, 2): 0.5 * 1 + 0.5 * 2 = 1.5
     assert hypervolume_2d([(0, 1), (0.5, 0)], (1, 2)) == pytest.approx(1.5)
