@@ -16,7 +16,7 @@ import yaml
 from dnnp_hpo.errors import RecordsFailed, SpecError, shown
 from dnnp_hpo.evaluation import Member
 from dnnp_hpo.fingerprint import DATA_DIGESTS, recorded_digests
-from dnnp_hpo.hookspecs import Trainer
+from dnnp_hpo.hookspecs import Extendable, Trainer
 from dnnp_hpo.journal import (
     FILENAME,
     INTERRUPTED,
@@ -361,15 +361,11 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
 
 def _larger_budget(run: RunContext) -> bool:
     """Whether the spec's budget reaches beyond what the finished run in ``run.run_dir``
-    holds: ``generations`` above its last generation, or ``max_births`` above its births.
-    An optimizer with neither (replicates: one generation, trained in full) has no more
-    to run; its checkpoint is its result."""
-    optimizer, held = run.experiment.optimizer, journal_holdings(run.run_dir)
-    if isinstance(getattr(optimizer, "generations", None), int):
-        return optimizer.generations > held.generation
-    if isinstance(getattr(optimizer, "max_births", None), int):
-        return optimizer.max_births > held.births
-    return False
+    holds, as the optimizer says (:class:`~dnnp_hpo.hookspecs.Extendable`).  One that
+    cannot say (replicates: one generation, trained in full) has no more to run; its
+    checkpoint is its result."""
+    optimizer = run.experiment.optimizer
+    return isinstance(optimizer, Extendable) and optimizer.extends(journal_holdings(run.run_dir))
 
 
 def _check_same_decoding(run: RunContext, journal_path: Path, where: str, *, edited: bool, force: bool) -> None:

@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import pluggy
 
 if TYPE_CHECKING:  # the data types live in their own modules; this file is the contract
+    from dnnp_hpo.driver import Holdings
     from dnnp_hpo.evaluation import Evaluation, Member, Trial
     from dnnp_hpo.journal import Checkpoint
     from dnnp_hpo.run import RunContext
@@ -271,6 +272,35 @@ class Optimizer(Protocol):
         Evaluations that finished before the interruption are not trained again: the
         study hands back their records when the same birth is asked for.
         """
+
+
+# An optimizer may also have what the two protocols below describe; core asks with
+# isinstance and does without when it has not (neither is needed to run a search).
+
+
+@runtime_checkable
+class Generational(Protocol):
+    """An optimizer that evaluates in generations, each waiting for its last training
+    (``nsga2``): generation 0 and ``generations`` more, ``pop_size`` evaluations each.
+    The progress display then counts "generation k of n"; without it, births against
+    :meth:`Optimizer.planned_evaluations` (a steady-state search has no generation barrier)."""
+
+    pop_size: int
+    generations: int
+
+
+@runtime_checkable
+class Extendable(Protocol):
+    """An optimizer whose finished run can be taken up again with a larger budget
+    (``hpo-run SPEC --set optimizer.generations=12 --force``).  Without it a finished run
+    is only shown again, and a changed spec on it refused."""
+
+    def extends(self, held: Holdings) -> bool:
+        """Whether this optimizer's budget reaches past what the finished run's journal
+        holds (``held``, :func:`dnnp_hpo.driver.journal_holdings`).  If so, :meth:`Optimizer.run`
+        is called with the run's last checkpoint and must end as a run started with this
+        budget would: nsga2's ``generations`` above the last generation, nsga2-async's
+        ``max_births`` above the births sent."""
 
 
 # --------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from dnnp_hpo.driver import journal_holdings, recorded_settings
+from dnnp_hpo.driver import Holdings, journal_holdings, recorded_settings
 from dnnp_hpo.errors import SpecError
 from dnnp_hpo.hookspecs import Study, hookimpl
 from dnnp_hpo.journal import Checkpoint
@@ -129,6 +129,10 @@ class NSGA2(Reproduction):
     def planned_evaluations(self) -> int:
         return self.pop_size * (self.generations + 1)
 
+    def extends(self, held: Holdings) -> bool:
+        """A finished run goes on to more generations (``--force``)."""
+        return self.generations > held.generation
+
     def initial_genomes(self, study: Study) -> list[list[float]]:
         return random_genomes(np.random.default_rng(study.seed), study, self.pop_size)
 
@@ -198,6 +202,10 @@ class NSGA2Async(Reproduction):
 
     def planned_evaluations(self) -> int:
         return self.max_births
+
+    def extends(self, held: Holdings) -> bool:
+        """A finished run goes on to more births (``--force``)."""
+        return self.max_births > held.births
 
     def initial_genomes(self, study: Study) -> list[list[float]]:
         return random_genomes(np.random.default_rng(study.seed), study, min(self.pop_size, self.max_births))

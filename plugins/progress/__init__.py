@@ -22,7 +22,7 @@ from rich.table import Table
 
 from dnnp_hpo.evaluation import Evaluation, Member, Trial, failure_summary
 from dnnp_hpo.front import format_value, pareto_front
-from dnnp_hpo.hookspecs import hookimpl
+from dnnp_hpo.hookspecs import Generational, hookimpl
 from dnnp_hpo.run import RunContext
 
 
@@ -41,12 +41,13 @@ class Progress:
     def dnnp_hpo_run_started(self, run: RunContext) -> None:
         self.run = run
         self.start = time.monotonic()
-        self.planned = run.experiment.optimizer.planned_evaluations()
-        self.pop_size = max(1, getattr(run.experiment.optimizer, "pop_size", self.planned))
-        self.generations = self.planned // self.pop_size
-        # A steady-state optimizer has no generation barrier: count births against the
-        # budget instead (its "generations" are snapshots every pop_size births).
-        self.steady_state = not hasattr(run.experiment.optimizer, "generations")
+        optimizer = run.experiment.optimizer
+        self.planned = optimizer.planned_evaluations()
+        # Any other optimizer (steady state: no generation barrier) counts births against
+        # the budget instead; its "generations" are snapshots.
+        self.steady_state = not isinstance(optimizer, Generational)
+        if not self.steady_state:
+            self.pop_size, self.generations = max(1, optimizer.pop_size), optimizer.generations + 1
         self.generation = 0
         self.done_in_generation = self.failed_in_generation = self.running = 0
         # Births, not events: a resumed run counts what its journal already holds (so
