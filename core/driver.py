@@ -166,6 +166,8 @@ PLACEMENT = ("run_dir", "launcher", "trainer.launch_prefix")
 
 
 def is_placement(key: str) -> bool:
+    """Whether a spec key (dotted, as :func:`spec_differences` gives it) says where the run
+    runs rather than what it searches: such a change is let through on resume."""
     return any(key == p or key.startswith(f"{p}.") for p in PLACEMENT)
 
 

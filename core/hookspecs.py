@@ -30,9 +30,10 @@ generation finished, run finished); the journal, the CSV records and the progres
 are observers.  Every observer hook is called on the driver process, in the order the
 events happen; an observer must not raise for a healthy run.
 
-A user's mistake is raised as :class:`dnnp_hpo.spec.Invalid` from a registered class's
-converters, validators and ``__attrs_post_init__``, and as
-:class:`dnnp_hpo.errors.SpecError` from ``prepare`` and ``render``: one line, exit 2.
+A user's mistake is raised as :class:`dnnp_hpo.spec.Invalid` or
+:class:`dnnp_hpo.errors.SpecError` (both carry the key at fault, relative to the block)
+from a registered class's converters, validators and ``__attrs_post_init__``, and as
+SpecError from ``prepare`` and ``render``: one line, exit 2.
 Anything else a plugin raises on the driver is a bug: its traceback, then ``hpo-run:
 internal error: ...``, exit 4.  A registration hook must return ``{name: attrs class}``;
 a ``dnnp_hpo_*`` function that is no hook here, or lacks ``@hookimpl``, is refused.
@@ -136,6 +137,10 @@ class Trainer(Protocol):
 class Future(Protocol):
     """What :meth:`Pool.submit` returns (Dask and Parsl futures both fit)."""
 
+    def done(self) -> bool:
+        """Whether the task has finished (succeeded, failed or been given up): the Study
+        polls it to take finished evaluations back in birth order."""
+
     def result(self) -> Any:
         """The function's return value; raises if the task was lost or failed."""
 
@@ -226,6 +231,7 @@ class Study(Protocol):
         """Block until any submitted evaluation finishes; return it (already recorded).
         With ``timeout``: None once that many seconds pass with none finished."""
 
+    births: int  #: birth ids handed out so far: the next birth's id (on resume, the checkpoint's)
     pending: int  #: submitted births whose evaluation next_finished() has not returned
     capacity: int  #: evaluations the engine can run at once right now (its workers' threads)
 

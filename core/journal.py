@@ -220,6 +220,7 @@ class Journal:
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, _dumps(v)) for k, v in values.items()])
 
     def meta(self, key: str, default: Any = None) -> Any:
+        """The run-level value stored under ``key`` (JSON-decoded), or ``default``."""
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return default if row is None else _loaded(self.path, f"meta {key!r}", row[0], object)
 
@@ -308,9 +309,12 @@ class Journal:
                 db.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?)", (generation, _dumps(dict(state))))
 
     def generations(self) -> list[int]:
+        """The generations whose population is recorded, in order."""
         return [g for (g,) in self.db.execute("SELECT DISTINCT generation FROM populations ORDER BY generation")]
 
     def population(self, generation: int) -> list[Member]:
+        """The survivors recorded for ``generation``, in the optimizer's order, with rank
+        and crowding distance."""
         rows = self.db.execute(
             f"SELECT {self._evaluation_columns('e')}, p.rank, p.distance FROM populations p"
             " JOIN evaluations e USING (uuid) WHERE p.generation = ? ORDER BY p.position",

@@ -275,6 +275,8 @@ class Study:
 
     def generation_finished(self, generation: int, population: Sequence[Member],
                             state: Mapping[str, Any]) -> None:
+        """Report ``generation``'s survivors and the optimizer's state to the observers
+        (the journal stores both in one transaction: the checkpoint a resume starts from)."""
         # The birth counter is core's part of the state: a resumed run numbers on from it.
         state = {**state, BIRTHS: self.births}
         self.run.hook.dnnp_hpo_generation_finished(

@@ -20,7 +20,7 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
-from dnnp_hpo.evaluation import Evaluation, Member, Trial, failure_summary
+from dnnp_hpo.evaluation import INFEASIBLE, Evaluation, Member, Trial, failure_summary
 from dnnp_hpo.front import format_value, pareto_front
 from dnnp_hpo.hookspecs import Generational, hookimpl
 from dnnp_hpo.run import RunContext
@@ -119,7 +119,7 @@ class Progress:
         self._count_in(evaluation.trial)
         self.births.add(evaluation.trial.birth_id)
         self.done_in_generation += 1
-        if evaluation.status not in ("infeasible",):
+        if evaluation.status != INFEASIBLE:  # never started, so never counted running
             self.running = max(0, self.running - 1)
         if not evaluation.ok:
             self.failed_in_generation += 1
