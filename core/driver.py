@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -134,14 +133,10 @@ def _check_picklable(run: RunContext, trainer: Trainer) -> None:
 
 
 def template_digest(trainer: Trainer) -> str | None:
-    """SHA-256 of the template a prepared trainer renders (a command trainer's
-    ``template``: its text and placeholders, not where the file is, so that a run moved
-    to a cluster resumes), or None if it has none."""
-    template = getattr(trainer, "template", None)
-    if template is None:
-        return None
-    content = repr(getattr(template, "pieces", template))
-    return hashlib.sha256(content.encode("utf-8")).hexdigest()
+    """The prepared trainer's ``input_digest()`` (an optional member of the trainer
+    protocol: a command trainer's template, its text and placeholders), or None."""
+    digest = getattr(trainer, "input_digest", None)
+    return digest() if callable(digest) else None
 
 
 def dry_run_trials(run: RunContext, trainer: Trainer):

@@ -131,6 +131,17 @@ class Trainer(Protocol):
     #     the driver died and whose worker left no outcome in its directory (core reads
     #     dnnp-hpo-evaluation.json first, whatever the trainer): the metrics of a training
     #     that finished on disk, or None to train it again in a new directory.
+    # Also optional, on the prepared trainer (what prepare returns); core does without them:
+    #   data_paths: Sequence[str]
+    #     The data files and directories its trainings read, absolute.  Their content is
+    #     digested when a run starts, and a resume on changed data is refused without --force.
+    #   def input_digest(self) -> str | None
+    #     A digest of what every rendered input shares: a template's text and
+    #     placeholders, not where its file is (a run moved to a cluster still resumes).
+    #     A resume after it changed (the template edited) is refused without --force.
+    #   timeout_minutes: float (on the spec's trainer block)
+    #     The longest one training may run; the Parsl launcher warns when a batch block's
+    #     walltime is shorter.
 
 
 @runtime_checkable

@@ -10,6 +10,7 @@ both subclassed by each trainer, and the helpers they are made of.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import re
@@ -406,6 +407,13 @@ class PreparedCommand:
 
     def prepare(self, run: RunContext) -> PreparedCommand:
         return self
+
+    def input_digest(self) -> str:
+        """SHA-256 of the template's text and placeholders (its ``pieces``; a template
+        object without them by its repr), not of where its file is: a run moved to a
+        cluster resumes, one whose template was edited is refused."""
+        content = repr(getattr(self.template, "pieces", self.template))
+        return hashlib.sha256(content.encode("utf-8")).hexdigest()
 
     def values(self, params: Mapping[str, Any], seed: int) -> dict[str, Any]:
         """Every placeholder value for one candidate."""

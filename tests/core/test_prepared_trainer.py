@@ -32,6 +32,19 @@ class Prepared:
 
 
 @attrs.frozen
+class Templated(Prepared):
+    """Holds its template as a path (a field named as command trainers name theirs)."""
+
+    template: str = "/home/me/input.json"
+
+
+@attrs.frozen
+class Digested(Prepared):
+    def input_digest(self):
+        return "digest of the text every input shares"
+
+
+@attrs.frozen
 class Picky:
     """``mode``: ``invalid`` (prepare raises Invalid), ``lock`` (prepares an unpicklable
     object, as a trainer holding a lock or an open handle does) or ``fine``."""
@@ -43,6 +56,8 @@ class Picky:
             raise Invalid("lr_scale: does not suit this space", "lr_scale")
         if self.mode in DATA_PATHS:
             return Prepared(None, DATA_PATHS[self.mode])
+        if self.mode in ("templated", "digested"):
+            return {"templated": Templated, "digested": Digested}[self.mode]()
         return Prepared(threading.Lock() if self.mode == "lock" else None)
 
     # The Trainer protocol's methods (checked when the plugin is registered), for the
@@ -96,3 +111,13 @@ DATA_PATHS = {"tuple": ("/data/a", "/data/b"), "list of Path": [Path("/data/a")]
 def test_only_a_list_of_paths_is_taken_as_the_data_to_digest(tmp_path, mode, digested):
     run, _ = _prepared(tmp_path, mode)
     assert run.data_paths == digested
+
+
+def test_the_template_digest_is_what_the_trainer_says_it_is(tmp_path):
+    """``input_digest()``, an optional member of the trainer protocol, is what a resume
+    compares; a field that happens to be called ``template`` is not read (a path there
+    was digested, and the run refused to resume once moved to another machine)."""
+    run, _ = _prepared(tmp_path, "digested")
+    assert run.template_digest == "digest of the text every input shares"
+    run, _ = _prepared(tmp_path, "templated")
+    assert run.template_digest is None
