@@ -13,13 +13,14 @@ from rich.console import Console
 from rich.table import Table
 
 from dnnp_hpo.constraints import violated
-from dnnp_hpo.driver import check_run_dir, dry_run_trials, execute, prepare_run
+from dnnp_hpo.driver import dry_run_trials, execute, prepare_run
 from dnnp_hpo.errors import LaunchFailed, PluginError, SpecError
 from dnnp_hpo.evaluation import Evaluation, Member, failure_summary
 from dnnp_hpo.front import accuracy_limits, chemically_accurate, format_value, limits_text, pareto_front
 from dnnp_hpo.hookspecs import Trainer
 from dnnp_hpo.notice import notice
 from dnnp_hpo.registry import KINDS, Registry, kind_name, load_registry
+from dnnp_hpo.resume import check_run_dir
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.runlock import RunLock, check_free
 

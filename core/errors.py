@@ -4,7 +4,11 @@ failed, an engine that cannot start."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def shortened(value: str, limit: int = 60) -> str:
@@ -75,6 +79,30 @@ class SpecError(Exception):
         # stays one line and the terminal gets no control sequence.
         return ": ".join(p if p.isprintable() else repr(p) for p in (self.file, self.key) if p) + (
             f": {self.message}" if self.file or self.key else self.message)
+
+
+class Invalid(ValueError):
+    """Raised by spec validators; its message is shown to the user as is.
+
+    ``key``: the field at fault, relative to the block being validated (a validator passes
+    ``attribute.name``), so the line names ``optimizer.pop_size``, not only ``optimizer``.
+    Plugins import it as ``dnnp_hpo.spec.Invalid``."""
+
+    def __init__(self, message: str, key: str = "") -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def checked(spec_file: str, prefix: str, step: Callable[[], T]) -> T:
+    """``step()`` (a plugin's ``prepare`` or ``render``), with the user's mistake it raises,
+    a SpecError or a validator's Invalid, located in ``spec_file`` under ``prefix`` (the
+    plugin's block): ``exp.yaml: optimizer.generations: ...``."""
+    try:
+        return step()
+    except SpecError as exc:
+        raise exc.located(spec_file, prefix) from None
+    except Invalid as exc:  # what a plugin's validators raise, raised by its prepare too
+        raise SpecError(str(exc), exc.key).located(spec_file, prefix) from None
 
 
 class PluginError(Exception):

@@ -21,9 +21,6 @@ from pathlib import Path
 
 import attrs
 
-#: journal meta key: the :class:`DataDigest` of each data path when the run started, as JSON
-DATA_DIGESTS = "data_digests"
-
 
 @attrs.frozen
 class DataDigest:

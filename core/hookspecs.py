@@ -48,9 +48,9 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import pluggy
 
 if TYPE_CHECKING:  # the data types live in their own modules; this file is the contract
-    from dnnp_hpo.driver import Holdings
     from dnnp_hpo.evaluation import Evaluation, Member, Trial
     from dnnp_hpo.journal import Checkpoint
+    from dnnp_hpo.resume import Holdings
     from dnnp_hpo.run import RunContext
 
 PROJECT = "dnnp_hpo"
@@ -268,7 +268,7 @@ class Optimizer(Protocol):
         """Check the settings against the run; raise SpecError. Launch nothing.
 
         Called when the spec is read, and on a resume once more with ``run.resumed`` set:
-        :func:`dnnp_hpo.driver.journal_holdings` then tells what the journal holds (births
+        :func:`dnnp_hpo.resume.journal_holdings` then tells what the journal holds (births
         sent out, finished, running, the highest generation started), and a budget below
         it is refused, for it would leave births in no population."""
 
@@ -314,7 +314,7 @@ class Extendable(Protocol):
 
     def extends(self, held: Holdings) -> bool:
         """Whether this optimizer's budget reaches past what the finished run's journal
-        holds (``held``, :func:`dnnp_hpo.driver.journal_holdings`).  If so, :meth:`Optimizer.run`
+        holds (``held``, :func:`dnnp_hpo.resume.journal_holdings`).  If so, :meth:`Optimizer.run`
         is called with the run's last checkpoint and must end as a run started with this
         budget would: nsga2's ``generations`` above the last generation, nsga2-async's
         ``max_births`` above the births sent."""

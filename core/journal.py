@@ -28,8 +28,19 @@ from dnnp_hpo.evaluation import Evaluation, Member, Trial
 from dnnp_hpo.hookspecs import hookimpl
 
 FILENAME = "journal.sqlite"
-#: meta key: the spec's ``report`` block of the run's latest session ("spec" keeps the
-#: first session's, to compare a resume with; limits changed with --force are in here)
+# The run-level facts in the ``meta`` table, one key each (docs/outputs.md lists them).
+#: the spec the run started with (an extension's, once extended): what a resume compares
+SPEC = "spec"
+#: true once the last generation is recorded: hpo-run there only shows the front
+FINISHED = "finished"
+#: the trainer's and optimizer's settings as the run started, every default filled in
+RESOLVED = "resolved"
+#: the prepared trainer's ``input_digest()`` as the run started (its template's content)
+TEMPLATE_DIGEST = "template_digest"
+#: the content digests of the trainer's data paths as the run started (core/fingerprint.py)
+DATA_DIGESTS = "data_digests"
+#: the spec's ``report`` block of the run's latest session (limits changed with --force
+#: are in here; SPEC keeps those the run started with)
 REPORT_SETTINGS = "report_settings"
 RUNNING = "running"  #: sent to a worker, not finished (yet)
 INTERRUPTED = "interrupted"  #: set aside on resume (was running, or no longer matches); re-run under a new uuid
@@ -356,7 +367,7 @@ class Journal:
         try:
             for (key,) in self.db.execute("SELECT key FROM meta").fetchall():
                 self.meta(key)
-            spec, finished = self.meta("spec"), self.meta("finished")
+            spec, finished = self.meta(SPEC), self.meta(FINISHED)
             if spec is not None and not isinstance(spec, dict):
                 raise _damaged(self.path, f"meta 'spec' is not a mapping but {shortened(_dumps(spec))}")
             if finished is not None and not isinstance(finished, bool):
@@ -587,4 +598,4 @@ class JournalRecorder:
 
     @hookimpl
     def dnnp_hpo_run_finished(self) -> None:
-        self.journal.set_meta("finished", True)
+        self.journal.set_meta(FINISHED, True)

@@ -31,7 +31,7 @@ from cattrs.errors import (
 from cattrs.gen import make_dict_structure_fn
 
 from dnnp_hpo.constraints import Constraint, parse_constraint
-from dnnp_hpo.errors import SpecError, shortened, unreadable
+from dnnp_hpo.errors import Invalid, SpecError, shortened, unreadable
 from dnnp_hpo.hookspecs import Launcher, Optimizer, ParameterType, Trainer
 from dnnp_hpo.paths import expand_path_text
 from dnnp_hpo.registry import Registry
@@ -59,17 +59,6 @@ MAX_PATH_BYTES = 4095
 MAX_SPEC_VALUES = 100_000
 #: what no key may hold: control characters (a newline split the one-line message)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-class Invalid(ValueError):
-    """Raised by spec validators; its message is shown to the user as is.
-
-    ``key``: the field at fault, relative to the block being validated (a validator passes
-    ``attribute.name``), so the line names ``optimizer.pop_size``, not only ``optimizer``."""
-
-    def __init__(self, message: str, key: str = "") -> None:
-        super().__init__(message)
-        self.key = key
 
 
 def at_least(minimum: int):

@@ -20,12 +20,16 @@ import attrs
 import numpy as np
 
 from dnnp_hpo.evaluation import MAXINT, RUNTIME, Evaluation, Member
-from dnnp_hpo.fingerprint import DATA_DIGESTS, DataDigest, recorded_digests
+from dnnp_hpo.fingerprint import DataDigest, recorded_digests
 from dnnp_hpo.front import accuracy_limits, normal_unit, unlimited
 from dnnp_hpo.journal import (
+    DATA_DIGESTS,
     FILENAME,
+    FINISHED,
     INTERRUPTED,
     REPORT_SETTINGS,
+    RESOLVED,
+    SPEC,
     EmptyJournal,
     Journal,
     NotAJournal,
@@ -226,13 +230,13 @@ def load_run(path: Path | str, label: str | None = None) -> RunData:
     with journal:
         try:
             journal.check()  # every record, once: a damaged one is one line, not a traceback
-            spec = journal.meta("spec", {}) or {}
+            spec = journal.meta(SPEC, {}) or {}
             latest_report = journal.meta(REPORT_SETTINGS, None)
             evaluations = tuple(journal.evaluations())
             populations = {g: journal.population(g) for g in journal.generations()}
             interrupted = len(journal.evaluations(INTERRUPTED))
-            finished = bool(journal.meta("finished", False))
-            resolved = journal.meta("resolved", None)
+            finished = bool(journal.meta(FINISHED, False))
+            resolved = journal.meta(RESOLVED, None)
             data = recorded_digests(journal.meta(DATA_DIGESTS, None))
             states = journal.states()
         except NotAJournal as exc:  # DamagedJournal: says which journal and what

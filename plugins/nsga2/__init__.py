@@ -8,7 +8,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from dnnp_hpo.driver import Holdings, journal_holdings, recorded_settings
+from dnnp_hpo.resume import Holdings, journal_holdings, recorded_settings
 from dnnp_hpo.errors import SpecError
 from dnnp_hpo.hookspecs import Study, hookimpl
 from dnnp_hpo.journal import Checkpoint

@@ -23,11 +23,11 @@ import attrs
 import toolz
 from leap_ec.multiobjective.ops import crowding_distance_calc
 
-from dnnp_hpo.driver import is_placement, journal_holdings, spec_differences
+from dnnp_hpo.resume import is_placement, journal_holdings, spec_differences
 from dnnp_hpo.errors import SpecError
 from dnnp_hpo.evaluation import Member
 from dnnp_hpo.hookspecs import Study, hookimpl
-from dnnp_hpo.journal import FILENAME, RUNNING, Checkpoint, EmptyJournal, Journal, NotAJournal
+from dnnp_hpo.journal import FILENAME, RUNNING, SPEC, Checkpoint, EmptyJournal, Journal, NotAJournal
 from dnnp_hpo.paths import expand_path_text
 from dnnp_hpo.plugins.nsga2.algorithm import TrainedProblem, as_members, pareto_rank_sort
 from dnnp_hpo.plugins.nsga2.asynchronous import individual
@@ -120,7 +120,7 @@ class Replicates:
             raise SpecError(f"{source} holds no {FILENAME}: expected the run directory of a search", "source")
         try:
             with Journal.of(source, readonly=True) as journal:
-                spec = journal.meta("spec", {}) or {}
+                spec = journal.meta(SPEC, {}) or {}
                 population = journal.population(journal.generations()[-1])
         except (EmptyJournal, IndexError):
             raise SpecError(f"{source}: the search has no finished generation yet", "source") from None

@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 from hpo_testutil import read_csv, write_spec, zdt_spec
 
-from dnnp_hpo.driver import check_run_dir, execute, prepare_run
+from dnnp_hpo.driver import execute, prepare_run
 from dnnp_hpo.errors import SpecError
 from dnnp_hpo.hookspecs import Extendable, Generational, hookimpl
 from dnnp_hpo.journal import Journal
 from dnnp_hpo.plugins.nsga2.algorithm import SBX_STEADY, nsga2, random_genomes
 from dnnp_hpo.registry import load_registry
+from dnnp_hpo.resume import check_run_dir
 
 
 @attrs.frozen

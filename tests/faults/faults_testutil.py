@@ -87,8 +87,9 @@ class StopAfterGenerationZero:
 
 def run_in_process(spec: Path, extra_plugins: Sequence[object] = ()) -> Path:
     """Validate and run ``spec`` here exactly as ``hpo-run`` does; the run directory."""
-    from dnnp_hpo.driver import check_run_dir, execute, prepare_run
+    from dnnp_hpo.driver import execute, prepare_run
     from dnnp_hpo.registry import load_registry
+    from dnnp_hpo.resume import check_run_dir
 
     registry = load_registry(tuple(extra_plugins))
     run, trainer = prepare_run(spec, registry)

@@ -19,10 +19,11 @@ from faults_testutil import (
     write_spec,
 )
 
-from dnnp_hpo.driver import DATA_DIGESTS, check_run_dir, prepare_run
+from dnnp_hpo.driver import prepare_run
 from dnnp_hpo.errors import SpecError
-from dnnp_hpo.journal import Journal
+from dnnp_hpo.journal import DATA_DIGESTS, Journal
 from dnnp_hpo.registry import load_registry
+from dnnp_hpo.resume import check_run_dir
 
 DATA_TEMPLATE = TEMPLATE.replace('"training": {', '"training": {"systems": "$data", ')
 

@@ -13,10 +13,11 @@ import pytest
 from cli_testutil import hpo_run, write_spec
 from faults_testutil import StopAfterGenerationZero, Stopped, run_in_process
 
-from dnnp_hpo.driver import check_run_dir, execute, prepare_run
+from dnnp_hpo.driver import execute, prepare_run
 from dnnp_hpo.errors import SpecError
 from dnnp_hpo.journal import Journal
 from dnnp_hpo.registry import load_registry
+from dnnp_hpo.resume import check_run_dir
 
 SPEC = {
     "name": "reencoded",

@@ -17,9 +17,10 @@ from faults_testutil import (
     write_spec,
 )
 
-from dnnp_hpo.driver import check_run_dir, prepare_run
+from dnnp_hpo.driver import prepare_run
 from dnnp_hpo.errors import SpecError
 from dnnp_hpo.registry import load_registry
+from dnnp_hpo.resume import check_run_dir
 
 
 def test_a_run_resumed_with_an_edited_template_is_refused_unless_forced(tmp_path):

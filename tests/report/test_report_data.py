@@ -8,8 +8,8 @@ from pathlib import Path
 
 from report_journals import run_a, run_b
 
-from dnnp_hpo.fingerprint import DATA_DIGESTS, content_digest
-from dnnp_hpo.journal import Journal
+from dnnp_hpo.fingerprint import content_digest
+from dnnp_hpo.journal import DATA_DIGESTS, Journal
 from dnnp_hpo.report.cli import main
 
 

@@ -1,0 +1,379 @@
+"""Whether a run directory may be continued, and with what: the resume policy.
+
+``hpo-run`` on a directory that holds a run resumes it, shows its front when it is
+finished, or extends it with a larger budget; what would mix two searches in one journal
+(other objectives, parameters, decodings, data, optimizer) is refused in one line naming
+the key, some of it only without ``--force``.  Optimizers read :func:`journal_holdings`
+and :func:`recorded_settings` in their ``prepare`` to refuse a budget below what the
+run has sent out.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from dnnp_hpo.errors import SpecError, checked
+from dnnp_hpo.fingerprint import recorded_digests
+from dnnp_hpo.hookspecs import Extendable
+from dnnp_hpo.journal import (
+    DATA_DIGESTS,
+    FILENAME,
+    FINISHED,
+    INTERRUPTED,
+    RESOLVED,
+    RUNNING,
+    SPEC,
+    TEMPLATE_DIGEST,
+    DamagedJournal,
+    EmptyJournal,
+    Journal,
+    NewerJournal,
+    NotAJournal,
+)
+from dnnp_hpo.run import RunContext
+from dnnp_hpo.runlock import LOCK, missing_dirs
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, Mapping):
+        flat: dict[str, Any] = {}
+        for key, item in value.items():
+            flat.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return flat
+    return {prefix: value}
+
+
+#: Keys that say where a run executes, not what it searches: a resume may change them
+#: without --force (more workers, a run started on a laptop moved to a cluster, jsrun for
+#: srun, the run directory moved).  Each is the key or a prefix of dotted keys.
+PLACEMENT = ("run_dir", "launcher", "trainer.launch_prefix")
+
+
+def is_placement(key: str) -> bool:
+    """Whether a spec key (dotted, as :func:`spec_differences` gives it) says where the run
+    runs rather than what it searches: such a change is let through on resume."""
+    return any(key == p or key.startswith(f"{p}.") for p in PLACEMENT)
+
+
+def _optimizer_plugin(spec: Mapping[str, Any]) -> Any:
+    optimizer = spec.get("optimizer")
+    return optimizer.get("plugin") if isinstance(optimizer, Mapping) else None
+
+
+def _parameter_names(spec: Mapping[str, Any]) -> list[Any]:
+    space = spec.get("space")
+    return list(space) if isinstance(space, Mapping) else []
+
+
+def _not_continued(run: RunContext, what: str, before: Sequence[Any], now: Sequence[Any], key: str, where: str,
+                   why: str = "") -> SpecError:
+    """The refusal of a resume whose ``what`` (objectives, parameters) differ from the run's:
+    one the journal cannot be continued with, not even with --force."""
+    return SpecError(f"{run.run_dir} holds a run of the {what} {', '.join(map(str, before))}, which cannot be "
+                     f"continued with {', '.join(map(str, now))}, not even with --force{why}: choose another "
+                     "run_dir", key, where)
+
+
+def _objective_names(spec: Mapping[str, Any]) -> list[Any]:
+    objectives = spec.get("objectives")
+    if not isinstance(objectives, list):
+        return []
+    return [o.get("name") if isinstance(o, Mapping) else o for o in objectives]
+
+
+def spec_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Dotted keys whose values differ between two raw specs."""
+    return _flat_differences(_flatten(old), _flatten(json.loads(json.dumps(new))))
+
+
+def _flat_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
+    return sorted(k for k in a.keys() | b.keys() if a.get(k, None) != b.get(k, None) or (k in a) != (k in b))
+
+
+def resolved_settings(run: RunContext) -> dict[str, Any]:
+    """The trainer's and optimizer's settings with every default filled in, as JSON values.
+
+    Recorded when a run starts and compared on resume beside the raw spec: a newer
+    dnnp-hpo may fill in a key the spec leaves out with another default (it has:
+    ``nsga2``'s ``variation``), which would change the search half-way without a word.
+    """
+    blocks = {"trainer": run.experiment.trainer, "optimizer": run.experiment.optimizer}
+    settings = {name: attrs.asdict(block) for name, block in blocks.items() if attrs.has(type(block))}
+    return json.loads(json.dumps(settings, default=str))
+
+
+def _refilled(stored: Mapping[str, Any] | None, run: RunContext) -> str | None:
+    """What this dnnp-hpo fills in differently from the one that started the run, or None."""
+    if stored is None:  # a journal from before settings were recorded
+        return None
+    old_flat, new_flat = _flatten(stored), _flatten(resolved_settings(run))
+    changed = [k for k in _flat_differences(old_flat, new_flat) if not is_placement(k)]
+    if not changed:
+        return None
+    def value(flat: Mapping[str, Any], key: str) -> str:
+        return repr(flat[key]) if key in flat else "not there"
+
+    shown = "; ".join(f"{k}: {value(old_flat, k)} then, {value(new_flat, k)} now" for k in changed[:3])
+    return shown + (" ..." if len(changed) > 3 else "")
+
+
+def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
+    """Decide between a new run and a resumed one; refuse what would mix two runs.
+
+    Returns the run context with ``resumed`` (and ``finished``) set.  Writes nothing.
+    """
+    journal_path = run.run_dir / FILENAME
+    where = str(run.spec_path)
+    if run.run_dir.exists() and not run.run_dir.is_dir():
+        raise SpecError(f"{run.run_dir} is a file, not a directory: choose another run_dir", "run_dir", where)
+    if not journal_path.exists():
+        if resume:
+            raise SpecError(f"--resume: {run.run_dir} holds no {FILENAME} to resume from", "run_dir", where)
+        if run.run_dir.exists() and any(p.name != LOCK for p in run.run_dir.iterdir()):
+            raise SpecError(
+                f"{run.run_dir} exists and is not a dnnp-hpo run: choose another run_dir "
+                "(or --set run_dir=...) or remove it", "run_dir", where,
+            )
+        _check_writable(run.run_dir, where)
+        return run
+    try:
+        with Journal(journal_path, readonly=True) as journal:
+            # The whole journal, once: a resume reads all of it, and a record it cannot
+            # read would stop the run after its engine had started (exit 4, a traceback).
+            # Not again at the second look, under the run lock: opening it checks its tables
+            # and version, and what a driver may have added since was written by dnnp-hpo.
+            if not run.resumed:
+                journal.check()
+            stored = journal.meta(SPEC, None)
+            resolved = journal.meta(RESOLVED, None)
+            digest = journal.meta(TEMPLATE_DIGEST, None)
+            data = journal.meta(DATA_DIGESTS, None)
+            finished = journal.meta(FINISHED, False)
+    except EmptyJournal:
+        stored = resolved = digest = data = None
+        finished = False
+    except NewerJournal as exc:
+        raise SpecError(str(exc), "run_dir", where) from None
+    except DamagedJournal as exc:
+        # Not "remove it": the journal is the run's one record, and left as it was.
+        raise SpecError(f"{exc} (the journal is left as it was): choose another run_dir, or put back a copy of "
+                        "the journal that reads", "run_dir", where) from None
+    except NotAJournal as exc:
+        raise SpecError(f"{exc}: choose another run_dir or remove it", "run_dir", where) from None
+    if stored is None:
+        # The driver died between creating the journal and recording the spec in it:
+        # nothing was run, so this is a fresh start.
+        return run
+    differences = spec_differences(stored, run.raw_spec)
+    moved = tuple(k for k in differences if is_placement(k))
+    differences = [k for k in differences if not is_placement(k)]
+    shown = ", ".join(differences[:8]) + (" ..." if len(differences) > 8 else "")
+    extends = False
+    if finished and differences:
+        # A finished run is taken up again only for more of the same search: a larger
+        # budget, with --force.  Else nothing would be run with the new values, so say so
+        # rather than print the old front as if they had been taken.
+        larger = _larger_budget(run)
+        if not (larger and force):
+            how = ("pass --force to extend it with the larger budget, or choose another run_dir" if larger else
+                   "a finished run is only extended by a larger budget (nsga2's generations, nsga2-async's "
+                   "max_births) with --force; choose another run_dir to run them")
+            raise SpecError(f"{run.run_dir} holds a finished run: the keys that differ ({shown}) would not be "
+                            f"used; {how}", "run_dir", where)
+        # From here on checked as an interrupted run resumed with --force.
+        finished, extends = False, True
+    before, now = _objective_names(stored), run.objective_names
+    if before != now and not finished:
+        # Not even with --force: the journal's fitnesses, ranks and checkpointed population
+        # are of the old objectives, and a search on a mix of the two would be neither.
+        raise _not_continued(run, "objectives", before, now, "run_dir", where)
+    parameters = _parameter_names(stored)
+    if parameters and parameters != list(run.space.names) and not finished:
+        # Not even with --force: a genome is one gene per parameter, in this order; the
+        # journal's genomes and checkpointed population would not decode (a ValueError,
+        # exit 4, once the workers were up), or decode into other parameters.
+        raise _not_continued(run, "parameters", parameters, run.space.names, "space", where,
+                             " (its genomes have one gene per parameter, in order)")
+    if not finished and not run.resumed:  # once: the look under the run lock reads the same genomes
+        edited = any(k == "space" or k.startswith("space.") for k in differences)
+        _check_same_decoding(run, journal_path, where, edited=edited, force=force)
+    started_with, given = _optimizer_plugin(stored), _optimizer_plugin(run.raw_spec)
+    if started_with is not None and started_with != given and not finished:
+        # Not even with --force: a checkpoint's state (random generator, sigmas, births in
+        # flight...) is only meaningful to the optimizer that wrote it (another one failed on
+        # a missing key, or took the search's population for its own result), and the
+        # journal's births were bred by it.
+        raise SpecError(
+            f"{run.run_dir} holds a run started with the {started_with} optimizer, which {given} cannot "
+            "continue, not even with --force (its checkpoints and births are the starting optimizer's): "
+            f"resume it with plugin: {started_with}, or run {given} in another run_dir", "optimizer.plugin", where,
+        )
+    if differences and not force:
+        raise SpecError(
+            f"{run.run_dir} holds a run of a different spec (keys that differ: {shown}); "
+            "resume it with the spec it was started with, pass --force to continue anyway, "
+            "or choose another run_dir", "run_dir", where,
+        )
+    if digest is not None and run.template_digest is not None and digest != run.template_digest \
+            and not force and not finished:
+        # The spec names the template's file; an edit of the file between two sessions
+        # would mix candidates of two models in one search, with no key that differs.
+        template = getattr(run.experiment.trainer, "template", "")
+        raise SpecError(
+            f"{run.run_dir} holds a run started with another content of the template {template} "
+            "(edited since); resume it with the template it was started with, pass --force to "
+            "continue with the edited one, or choose another run_dir", "trainer.template", where,
+        )
+    if data and not force and not finished:
+        run = run.with_data_digests()
+        _check_same_data(run, data, where)
+    # A finished run only prints its front: nothing would be run with the new values.
+    refilled = None if force or finished else _refilled(resolved, run)
+    if refilled:
+        raise SpecError(
+            f"{run.run_dir} was started by versions of dnnp-hpo or its plugins that filled in the spec's "
+            f"defaults differently ({refilled}); resume it with those versions, or pass --force to continue "
+            "with the new values", "run_dir", where,
+        )
+    run = attrs.evolve(run, resumed=True, finished=bool(finished), extends=extends, moved=moved)
+    if not finished:
+        _check_writable(run.run_dir, where)
+        # prepare_run asked the optimizer before the run directory was looked at: ask it
+        # again, now that it can see the run it resumes (a budget below the births the
+        # journal already holds, raised with --force, say: journal_holdings()).
+        checked(str(run.spec_path), "optimizer", lambda: run.experiment.optimizer.prepare(run))
+    return run
+
+
+def _larger_budget(run: RunContext) -> bool:
+    """Whether the spec's budget reaches beyond what the finished run in ``run.run_dir``
+    holds, as the optimizer says (:class:`~dnnp_hpo.hookspecs.Extendable`).  One that
+    cannot say (replicates: one generation, trained in full) has no more to run; its
+    checkpoint is its result."""
+    optimizer = run.experiment.optimizer
+    return isinstance(optimizer, Extendable) and optimizer.extends(journal_holdings(run.run_dir))
+
+
+def _check_same_decoding(run: RunContext, journal_path: Path, where: str, *, edited: bool, force: bool) -> None:
+    """SpecError if this space reads a recorded genome as other values than the ones its
+    candidate trained with: even with --force when the spec's space was ``edited``.
+
+    A genome is genes, not values: ``log: true`` turned off reads log10(lr) = -3 as lr = -3
+    (clipped to the bounds, every new lr collapsed to one value), a type changed or the
+    choices reordered give the journal's members other values than they trained, and the
+    search goes on from a population that is not what was measured.  Widened bounds, a
+    changed sigma or init range read every gene as before, and are let through (--force).
+    Every resume looks, the spec's space edited or not: after a resume with --force on an
+    edited space, the spec the run started with reads the births bred under the edited
+    one as other values (or a dnnp-hpo that read genes otherwise wrote the journal).
+    """
+    parameters = run.space.parameters
+    with Journal(journal_path, readonly=True) as journal:
+        for birth_id, genome, params in journal.genomes():
+            for (name, parameter), gene in zip(parameters.items(), genome):
+                value, trained = parameter.decode(float(gene)), params.get(name)
+                if _same_value(value, trained) or _clipped(parameter, float(gene)):
+                    continue
+                seen = f"birth {birth_id} trained {name} = {trained!r}, which its gene {gene!r} now gives as {value!r}"
+                if edited:
+                    raise SpecError(
+                        f"{run.run_dir} holds a run whose genomes the edited space reads as other values ({seen}); "
+                        "such a run cannot be continued, not even with --force: undo the change to "
+                        f"space.{name}, or choose another run_dir", f"space.{name}", where)
+                if not force:
+                    raise SpecError(
+                        f"{run.run_dir} holds births this space reads as other values ({seen}): bred under "
+                        "another space (a resume with --force on an edited spec), or recorded by a dnnp-hpo "
+                        "that read genes otherwise; resume with that space, pass --force to continue all the "
+                        "same, or choose another run_dir", f"space.{name}", where)
+                return
+
+
+def _same_value(value: Any, trained: Any) -> bool:
+    """Whether a decoded value is the one recorded, typed (1, 1.0 and true differ in a
+    rendered input): as a JSON round trip gives it back (a tuple as a list, NaN as NaN)."""
+    if type(value) is type(trained) and value == trained:
+        return True
+    return json.dumps(value) == json.dumps(trained)
+
+
+def _clipped(parameter: Any, gene: float) -> bool:
+    """Whether ``gene`` lies outside the parameter's new bounds and decodes as its nearest
+    bound: a range narrowed (allowed with --force: a member outside new bounds is bred as
+    if on the nearest bound), which an int parameter's decoding clips as well."""
+    low, high = parameter.gene_bounds
+    if low <= gene <= high:
+        return False
+    return json.dumps(parameter.decode(gene)) == json.dumps(parameter.decode(min(max(gene, low), high)))
+
+
+def _check_same_data(run: RunContext, stored: Any, where: str) -> None:
+    """SpecError if a data path the run trained on holds other content now.
+
+    Compared in order, not by place (a run moved to a cluster with its data resumes).  A
+    path that held nothing then (every training failed at once) or holds nothing now (every
+    one will: prepare warned) is not compared: no candidate trained on both contents.
+    """
+    then = recorded_digests(stored)
+    now = run.data_digests or ()
+    if len(then) != len(now):
+        changed = [d.path for d in now] or ["(none)"]
+    else:
+        changed = [new.path for old, new in zip(then, now)
+                   if old is not None and None not in (old.sha256, new.sha256) and old.sha256 != new.sha256]
+    if changed:
+        # Not a key of the spec: a dataset regenerated in place, or $DATA set elsewhere.
+        raise SpecError(
+            f"{run.run_dir} holds a run whose trainings read other data than {', '.join(changed)} holds now "
+            "(its content changed since the run started); resume it with the data it was started with, "
+            "pass --force to continue on the new data, or choose another run_dir", "trainer.paths", where,
+        )
+
+
+@attrs.frozen
+class Holdings:
+    """What a run's journal holds: what a resumed search must still account for."""
+
+    births: int  #: births sent out: the highest birth id + 1 (0: none)
+    finished: int  #: births recorded finished (any final status)
+    running: int  #: births still ``running``: sent out, never recorded (the driver stopped)
+    generation: int  #: the highest generation a birth was sent out in (-1: none)
+
+
+def journal_holdings(run_dir: Path) -> Holdings:
+    """The :class:`Holdings` of the journal in ``run_dir`` (read only), for an optimizer's
+    ``prepare`` on a resumed run (``run.resumed``): a budget smaller than what the run has
+    already sent out would leave births out of every population, and those still running
+    ``running`` for good."""
+    with Journal.of(run_dir, readonly=True) as journal:
+        finished = journal.evaluations()
+        running = journal.evaluations(RUNNING)
+        trials = [e.trial for e in (*finished, *running, *journal.evaluations(INTERRUPTED))]
+    return Holdings(births=max((t.birth_id + 1 for t in trials), default=0),
+                    finished=len({e.trial.birth_id for e in finished}),
+                    running=len({e.trial.birth_id for e in running}),
+                    generation=max((t.generation for t in trials), default=-1))
+
+
+def recorded_settings(run_dir: Path) -> Mapping[str, Any]:
+    """The trainer's and optimizer's settings the run in ``run_dir`` last ran with, every
+    default filled in (:func:`resolved_settings`; {} from a journal before they were kept)."""
+    with Journal.of(run_dir, readonly=True) as journal:
+        return journal.meta(RESOLVED, None) or {}
+
+
+def _check_writable(run_dir: Path, where: str) -> None:
+    """SpecError unless ``run_dir`` can be created (or, if it exists, written in), so that
+    ``--dry-run`` finds what the run would stop at; the run lock tells the same at start."""
+    missing = missing_dirs(run_dir)
+    place = missing[-1].parent if missing else run_dir  # the nearest that exists
+    problem = ("Not a directory" if not place.is_dir()
+               else "Permission denied" if not os.access(place, os.W_OK | os.X_OK) else None)
+    if problem:
+        raise SpecError(f"cannot write in {run_dir}: {problem}", "run_dir", where)
