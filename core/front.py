@@ -1,4 +1,7 @@
-"""The Pareto front of a set of evaluations, and the table printed at the end of a run."""
+"""The Pareto front of a set of evaluations, and the chemical accuracy its members are
+judged by: the limits (per objective, from their units or given), how they are said, and
+the rule (:func:`chemically_accurate`) that hpo-run's front table and hpo-report share.
+The front table itself is :func:`dnnp_hpo.cli.front_table`."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 
+import moocore
 import numpy as np
 
 from dnnp_hpo.evaluation import RUNTIME, Evaluation
@@ -17,14 +21,15 @@ DEFAULT_ACCURACY = {"ev/atom": 0.004, "ev/a": 0.04, "mev/atom": 4.0, "mev/a": 40
 def non_dominated(points: np.ndarray) -> np.ndarray:
     """Boolean mask of the rows of ``points`` (minimised) that no other row dominates.
 
-    Duplicated points are all kept: neither dominates the other.
+    Duplicated points are all kept: neither dominates the other.  No value may be NaN
+    (moocore can then drop rows that nothing dominates); the callers pass successful
+    evaluations, whose values hpo-run checked are finite.
     """
     points = np.asarray(points, dtype=float)
-    keep = np.ones(len(points), dtype=bool)
-    for i, p in enumerate(points):
-        dominated_by = np.all(points <= p, axis=1) & np.any(points < p, axis=1)
-        keep[i] = not dominated_by.any()
-    return keep
+    if len(points) == 0:  # moocore wants a matrix, which an empty list is not
+        return np.ones(0, dtype=bool)
+    # keep_weakly: moocore would keep only the first of duplicated points on the front
+    return moocore.is_nondominated(points, keep_weakly=True)
 
 
 def pareto_front(evaluations: Sequence[Evaluation]) -> list[Evaluation]:
@@ -103,15 +108,25 @@ def unlimited(objectives: Sequence[tuple[str, str]], limits: Mapping[str, float]
 
 
 def chemically_accurate(evaluation: Evaluation, objectives: Sequence[str],
-                        thresholds: Mapping[str, float]) -> bool | None:
-    """Whether every thresholded objective is at or below its threshold (None: no thresholds)."""
+                        thresholds: Mapping[str, float], *, succeeded: bool | None = None) -> bool | None:
+    """Whether ``evaluation`` succeeded and every thresholded objective is at or below its
+    threshold (None: no thresholds).
+
+    ``succeeded`` says whether it counts as a success, by default its status ``ok``.
+    hpo-report passes its own, stricter check (every value finite and below MAXINT): a
+    journal written before hpo-run refused larger values can hold an ``ok`` at or above
+    MAXINT, which the report counts as a failure and never as accurate.
+    """
     if not thresholds:
         return None
+    if not (evaluation.ok if succeeded is None else succeeded):
+        return False
     values = dict(zip(objectives, evaluation.fitness))
-    return evaluation.ok and all(values[name] <= limit for name, limit in thresholds.items())
+    return all(values[name] <= limit for name, limit in thresholds.items())
 
 
 def format_value(value: object) -> str:
+    """A value as hpo-run's tables and progress display print it (a float to 4 significant digits)."""
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)

@@ -21,7 +21,7 @@ import numpy as np
 
 from dnnp_hpo.evaluation import MAXINT, RUNTIME, Evaluation, Member
 from dnnp_hpo.fingerprint import DataDigest, recorded_digests
-from dnnp_hpo.front import accuracy_limits, normal_unit, unlimited
+from dnnp_hpo.front import accuracy_limits, chemically_accurate, normal_unit, unlimited
 from dnnp_hpo.journal import (
     DATA_DIGESTS,
     FILENAME,
@@ -393,11 +393,10 @@ class Analysis:
         return out
 
     def accurate(self, solution: Solution) -> bool | None:
-        """Chemically accurate (None when there are no thresholds)."""
-        if not self.thresholds:
-            return None
-        values = dict(zip(self.names, solution.fitness))
-        return solution.valid and all(values[k] <= v for k, v in self.thresholds.items())
+        """Chemically accurate (None when there are no thresholds): hpo-run's rule
+        (:func:`dnnp_hpo.front.chemically_accurate`), with the report's test of success
+        (:func:`valid`) for the status ``ok``."""
+        return chemically_accurate(solution.evaluation, self.names, self.thresholds, succeeded=solution.valid)
 
     def finite_values(self) -> np.ndarray:
         """Every valid evaluation's objective values, one row each."""

@@ -20,7 +20,7 @@ from dnnp_hpo.front import pareto_front
 from dnnp_hpo.journal import Journal
 
 from .data import Analysis, RunData, Solution, valid
-from .hypervolume import TooLarge, default_reference, hypervolume
+from .hypervolume import default_reference, hypervolume
 
 
 def running(run: RunData) -> int | None:
@@ -93,6 +93,7 @@ class Hypervolumes:
     #: (series, generation) -> hypervolume; series is a run label or "all runs"
     values: dict[tuple[str, int], float]
     series: tuple[str, ...]
+    #: what the "all runs" series leaves out, or how it counts a run that ended earlier
     note: str = ""
     #: what makes every value 0 although some evaluation succeeded (a --reference that no
     #: solution beats); hpo-report also prints it on stderr
@@ -148,22 +149,18 @@ def hypervolumes(analysis: Analysis, reference: Sequence[float] | None = None) -
         series.append(MERGED)
     out: dict[tuple[str, int], float] = {}
     note = _merged_note(analysis, searches)
-    try:
-        for run in analysis.runs:
-            for g, members in sorted(run.populations.items()):
-                points = [m.evaluation.fitness for m in members if valid(m.evaluation)]
-                out[(run.label, g)] = hypervolume(np.array(points, dtype=float).reshape(-1, n), ref)
-        if len(searches) > 1:
-            # Each generation, up to the longest run's last: a run that ended earlier counts
-            # with its last population (its result), else "all runs" fell where it ended,
-            # and then only repeated the longer run's line.
-            for g in sorted({g for r in searches for g in r.populations}):
-                points = [m.evaluation.fitness for r in searches for m in _population_at(r, g)
-                          if valid(m.evaluation)]
-                out[(MERGED, g)] = hypervolume(np.array(points, dtype=float).reshape(-1, n), ref)
-    except TooLarge as exc:
-        return Hypervolumes(ref, source, {}, tuple(series),
-                            note=f"hypervolume skipped: {exc} is too many for the exact algorithm")
+    for run in analysis.runs:
+        for g, members in sorted(run.populations.items()):
+            points = [m.evaluation.fitness for m in members if valid(m.evaluation)]
+            out[(run.label, g)] = hypervolume(np.array(points, dtype=float).reshape(-1, n), ref)
+    if len(searches) > 1:
+        # Each generation, up to the longest run's last: a run that ended earlier counts
+        # with its last population (its result), else "all runs" fell where it ended,
+        # and then only repeated the longer run's line.
+        for g in sorted({g for r in searches for g in r.populations}):
+            points = [m.evaluation.fitness for r in searches for m in _population_at(r, g)
+                      if valid(m.evaluation)]
+            out[(MERGED, g)] = hypervolume(np.array(points, dtype=float).reshape(-1, n), ref)
     warning = ""
     if out and not any(out.values()) and len(analysis.finite_values()):
         point = ", ".join(with_unit(v, o.unit) for v, o in zip(ref, analysis.objectives))
