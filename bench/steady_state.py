@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from dnnp_hpo.plugins.nsga2 import NSGA2, NSGA2Async
-from dnnp_hpo.plugins.nsga2.algorithm import SBX_STEADY_OPTIONS
+from dnnp_hpo.plugins.nsga2.algorithm import SBX_STEADY, SbxRates
 
 from .common import machine, read_result, summary, write_result
 from .engine import run_spec, space
@@ -478,7 +478,7 @@ def rates_choice(top: int = 8) -> list[str]:
     if not choice:
         return []
     cells = list(choice["baseline"])
-    in_code = next((r["name"] for r in choice["rows"] if r["options"] == SBX_STEADY_OPTIONS), "none of them")
+    in_code = next((r["name"] for r in choice["rows"] if SbxRates(**r["options"]) == SBX_STEADY), "none of them")
     tuned = "t2/pm-eta5/pm0.2/eta15"  # sbx-tuned's own options, for comparison
     shown = choice["rows"][:top] + [r for r in choice["rows"][top:] if r["name"] in (in_code, tuned)]
     out = ["", ("`sbx-steady`'s options, chosen with `python -m bench.tune --steady` on tuning seeds "
@@ -507,7 +507,7 @@ def pressure_record() -> list[str]:
         return []
     rows = record["rows"]
     fast, cells = list(rows[0]["speedup_90"]), list(rows[0]["final_hv"])
-    out = ["", (f"Why `sbx-steady` keeps a tournament of {SBX_STEADY_OPTIONS['tournament_size']} "
+    out = ["", (f"Why `sbx-steady` keeps a tournament of {SBX_STEADY.tournament_size} "
                 f"(`python -m bench.tune --pressure`, tuning seeds {record['seeds'][0]}-{record['seeds'][1]}, "
                 "8 simulated workers): a larger tournament makes `nsga2-async` reach 90% of `nsga2`'s final "
                 "hypervolume sooner on ZDT1 and ZDT3, and ends lower on DTLZ2 at the small budget, below "

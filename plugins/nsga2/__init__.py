@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 import attrs
 import numpy as np
 
-from dnnp_hpo.resume import Holdings, journal_holdings, recorded_settings
 from dnnp_hpo.errors import SpecError
 from dnnp_hpo.hookspecs import Study, hookimpl
 from dnnp_hpo.journal import Checkpoint
+from dnnp_hpo.resume import Holdings, journal_holdings, recorded_settings
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import MAX_EVALUATIONS, MAX_WORKERS, Invalid, at_most
 
-from .algorithm import PAPER, SBX_STEADY, VARIATIONS, nsga2, random_genomes
+from .algorithm import PAPER_MUTATION, SBX, SBX_STEADY, SBX_TUNED, Breeding, SbxRates, nsga2, random_genomes
 from .asynchronous import steady_state_nsga2
+
+#: the one variation that reads the space's sigmas (:meth:`Reproduction.prepare`)
+PAPER = "paper"
+#: the ``variation`` names a spec may give, and how each breeds; ``sbx`` with the spec's
+#: rates (:meth:`Reproduction.breeding`), whose defaults are :data:`.algorithm.SBX`'s
+VARIATIONS: dict[str, Breeding] = {PAPER: PAPER_MUTATION, "sbx": SBX, "sbx-tuned": SBX_TUNED,
+                                   "sbx-steady": SBX_STEADY}
 
 #: largest population: --dry-run shows all of generation 0 (10,000 rows take seconds,
 #: 1,000,000 minutes and gigabytes), and each generation sorts the population pairwise
@@ -48,12 +54,12 @@ class Reproduction:
       each parent the best of a tournament of 4 on rank and crowding distance, SBX
       crossover on every gene of a crossed pair (eta 30, pair probability 0.9),
       polynomial mutation (eta 5) on a fifth of the genes, offspring identical to a
-      parent or sibling bred again (``SBX_STEADY_OPTIONS``).  Chosen first for the
+      parent or sibling bred again (:data:`.algorithm.SBX_STEADY`).  Chosen first for the
       steady-state loop (hence the name); generational ``nsga2`` does better with it
       too, on the tuning seeds and on every benchmark row (docs/benchmarks.md).  Rates
       fixed; the fields below do not change them.
     * ``sbx-tuned``: the same with a binary tournament and SBX eta 15
-      (``SBX_TUNED_OPTIONS``, chosen on tuning seeds against pymoo and Optuna; ``nsga2``'s
+      (:data:`.algorithm.SBX_TUNED`, chosen on tuning seeds against pymoo and Optuna; ``nsga2``'s
       default before ``sbx-steady`` was measured to beat it).  Fixed as well.
     * ``paper``: the seed paper's operators exactly (section 2.2.3, Listing 1): a random
       parent, cloned, isotropic Gaussian mutation with each parameter's ``sigma``, hard
@@ -69,13 +75,14 @@ class Reproduction:
 
     pop_size: int = attrs.field(default=100, validator=[_positive, at_most(MAX_POP_SIZE)])
     sigma_decay: float = attrs.field(default=0.85, validator=_positive)
-    variation: str = attrs.field(default=SBX_STEADY, validator=_variation)
-    # variation: sbx only (Deb's textbook values are crossover_eta 15, mutation_eta 20,
-    # mutation_prob 1/genes; these were chosen on tuning seeds 100-110 of bench/quality.py).
-    crossover_eta: float = attrs.field(default=10.0, validator=_positive)
-    crossover_prob: float = attrs.field(default=0.9, validator=_probability)
-    mutation_eta: float = attrs.field(default=10.0, validator=_positive)
-    mutation_prob: float | None = attrs.field(default=0.3, validator=_probability)
+    variation: str = attrs.field(default="sbx-steady", validator=_variation)
+    # variation: sbx only, defaults the preset's own (Deb's textbook values are crossover_eta
+    # 15, mutation_eta 20, mutation_prob 1/genes; these were chosen on tuning seeds 100-110
+    # of bench/quality.py).
+    crossover_eta: float = attrs.field(default=SBX.crossover_eta, validator=_positive)
+    crossover_prob: float = attrs.field(default=SBX.crossover_prob, validator=_probability)
+    mutation_eta: float = attrs.field(default=SBX.mutation_eta, validator=_positive)
+    mutation_prob: float | None = attrs.field(default=SBX.mutation_prob, validator=_probability)
 
     def prepare(self, run: RunContext) -> None:
         """``variation: paper`` mutates each gene by its parameter's ``sigma``: every
@@ -88,9 +95,14 @@ class Reproduction:
                                 "give every parameter a sigma (the starting standard deviation of its Gaussian "
                                 "mutation, in gene units), or choose another variation", "variation")
 
-    def options(self) -> dict[str, Any]:
-        return {"crossover_eta": self.crossover_eta, "crossover_prob": self.crossover_prob,
-                "mutation_eta": self.mutation_eta, "mutation_prob": self.mutation_prob}
+    def breeding(self) -> Breeding:
+        """How ``variation`` breeds offspring, for :func:`.algorithm.nsga2` and
+        :func:`.asynchronous.steady_state_nsga2`: a preset's fixed rates, or for ``sbx``
+        :class:`.algorithm.SbxRates` with this spec's four."""
+        if self.variation == "sbx":
+            return SbxRates(crossover_eta=self.crossover_eta, crossover_prob=self.crossover_prob,
+                            mutation_eta=self.mutation_eta, mutation_prob=self.mutation_prob)
+        return VARIATIONS[self.variation]
 
 
 @attrs.frozen
@@ -142,8 +154,7 @@ class NSGA2(Reproduction):
         rng = np.random.default_rng(study.seed)
         initial = random_genomes(rng, study, self.pop_size)
         return nsga2(study, rng, self.pop_size, self.generations, self.sigma_decay,
-                     None if checkpoint else initial, checkpoint, variation=self.variation,
-                     options=self.options())
+                     None if checkpoint else initial, checkpoint, variation=self.breeding())
 
 
 @attrs.frozen
@@ -219,7 +230,7 @@ class NSGA2Async(Reproduction):
         initial = random_genomes(rng, study, self.pop_size)
         return steady_state_nsga2(study, rng, pop_size=self.pop_size, max_births=self.max_births,
                                   initial=initial, in_flight=self.init_pop_size, sigma_decay=self.sigma_decay,
-                                  checkpoint=checkpoint, variation=self.variation, options=self.options())
+                                  checkpoint=checkpoint, variation=self.breeding())
 
 
 @hookimpl

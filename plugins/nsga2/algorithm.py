@@ -1,14 +1,15 @@
 """NSGA-II as in the seed paper (section 2.2.3, Listing 1), on LEAP's operators.
 
-Each generation (``variation: paper``): pick parents at random, clone, apply isotropic
-Gaussian mutation with the per-gene sigmas and hard bounds, evaluate as many offspring
-as parents in parallel, rank parents and offspring together (non-dominated sort),
-compute crowding distances and keep the best by (rank, -distance).  The sigmas are then
-multiplied by ``sigma_decay``.
+Each generation (``variation: paper``, :class:`PaperMutation`): pick parents at random,
+clone, apply isotropic Gaussian mutation with the per-gene sigmas and hard bounds,
+evaluate as many offspring as parents in parallel, rank parents and offspring together
+(non-dominated sort), compute crowding distances and keep the best by (rank, -distance).
+The sigmas are then multiplied by ``sigma_decay``.
 
-``variation: sbx``, ``sbx-tuned`` and ``sbx-steady`` change only the reproduction
-pipeline (Deb's NSGA-II: tournament on rank and crowding, SBX crossover, polynomial
-mutation; see :mod:`.variation`); survival is the same.
+``variation: sbx``, ``sbx-tuned`` and ``sbx-steady`` (:class:`SbxRates`: :data:`SBX`,
+:data:`SBX_TUNED`, :data:`SBX_STEADY`) change only the reproduction pipeline (Deb's
+NSGA-II: tournament on rank and crowding, SBX crossover, polynomial mutation; see
+:mod:`.variation`); survival is the same.
 
 The non-dominated sort is moocore's ``pareto_rank`` (:func:`pareto_rank_sort`), which
 gives the same ranks as LEAP's ``rank_ordinal_sort`` of Listing 1 but sorts 10^5 points
@@ -18,8 +19,10 @@ in a fraction of a second instead of several seconds (docs/benchmarks.md, sectio
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from functools import partial
+from typing import Any, Protocol
 
+import attrs
 import moocore
 import numpy as np
 import toolz
@@ -30,44 +33,15 @@ from leap_ec.multiobjective.ops import crowding_distance_calc
 from leap_ec.multiobjective.problems import MultiObjectiveProblem
 from leap_ec.real_rep.ops import apply_hard_bounds
 
-from dnnp_hpo.evaluation import Member
+from dnnp_hpo.evaluation import Evaluation, Member
 from dnnp_hpo.hookspecs import Study
 from dnnp_hpo.journal import Checkpoint
 
 from .variation import Duplicates, polynomial_mutation, sbx_crossover, tournament_selection
 
-PAPER = "paper"
-SBX = "sbx"
-SBX_TUNED = "sbx-tuned"
-SBX_STEADY = "sbx-steady"
-VARIATIONS = (PAPER, SBX, SBX_TUNED, SBX_STEADY)
-
-# The options of the sbx pipeline: the ``sbx`` preset's defaults (Deb's binary tournament;
-# SBX crosses each gene of a pair with probability 0.5; no duplicate elimination).  The
-# first four are the optimizer's spec fields; the others are reachable through
-# ``options`` only.
-SBX_OPTIONS = {"crossover_eta": 10.0, "crossover_prob": 0.9, "crossover_gene_prob": 0.5,
-               "mutation_eta": 10.0, "mutation_prob": 0.3, "drop_duplicates": False,
-               "tournament_size": 2}
-# ``sbx-tuned``: fixed rates, chosen with bench/tune.py on tuning seeds 100-130 (never on
-# the seeds 0-10 that docs/benchmarks.md reports): every gene of a crossed pair is
-# crossed, mutation takes wide steps (eta 5) on a fifth of the genes, and an offspring
-# identical to a parent or a sibling is bred again rather than trained twice.
-SBX_TUNED_OPTIONS = {"crossover_eta": 15.0, "crossover_prob": 0.9, "crossover_gene_prob": 1.0,
-                     "mutation_eta": 5.0, "mutation_prob": 0.2, "drop_duplicates": True,
-                     "tournament_size": 2}
-# ``sbx-steady`` (the default of nsga2 and nsga2-async): sbx-tuned with parents picked by
-# a tournament of 4 instead of 2, and SBX children closer to their parents (eta 30, not 15).  The
-# steady-state loop breeds every offspring from the newest population, so a result that
-# has just reached the front can be a parent of the very next birth; more selection
-# pressure makes that happen sooner.  Chosen with ``python -m bench.tune --steady``
-# (tuning seeds 100-130, never the reported ones) by sbx-tuned's rule, with generational
-# nsga2 at equal births as the peer: at least as good on all six problem/budget cells,
-# and the most better on average.  Tournaments of 8 lose on DTLZ2 at 220 evaluations,
-# where the front's spread counts.  Generational nsga2 does better with it than with
-# sbx-tuned too, by sbx-tuned's own rule against pymoo and Optuna (``bench.tune --presets``),
-# so it is nsga2's default as well.
-SBX_STEADY_OPTIONS = {**SBX_TUNED_OPTIONS, "tournament_size": 4, "crossover_eta": 30.0}
+Bounds = Sequence[tuple[float, float]]
+#: a candidate as the trainer sees it (``SearchSpace.decode``): what duplicates are compared by
+Decode = Callable[[Sequence[float]], Mapping[str, Any]]
 
 
 class TrainedProblem(MultiObjectiveProblem):
@@ -102,7 +76,7 @@ def random_selection(rng: np.random.Generator):
     return operator
 
 
-def mutate_gaussian(rng: np.random.Generator, std: np.ndarray, bounds: Sequence[tuple[float, float]]):
+def mutate_gaussian(rng: np.random.Generator, std: np.ndarray, bounds: Bounds):
     """Like LEAP's ``mutate_gaussian(std=..., expected_num_mutations='isotropic', bounds=...)``:
     every gene moves by its own sigma, then is clipped to its hard bounds."""
 
@@ -114,6 +88,103 @@ def mutate_gaussian(rng: np.random.Generator, std: np.ndarray, bounds: Sequence[
             yield individual
 
     return operator
+
+
+# -- reproduction: the operators between the parents and evaluate_pool in Listing 1 ------
+
+
+class Breeding(Protocol):
+    """How offspring are bred from the parents: what a spec's ``variation`` names."""
+
+    def operators(self, rng: np.random.Generator, bounds: Bounds, std: np.ndarray,
+                  decode: Decode | None = None, pending: Sequence[Sequence[float]] = ()) -> list:
+        """The pipeline operators, each drawing from ``rng``: from the parents to an
+        endless stream of offspring within ``bounds``.  ``std``: the per-gene sigmas of
+        this generation; ``decode`` and ``pending``: what an offspring must not repeat
+        (:class:`.variation.Duplicates`)."""
+        ...
+
+
+@attrs.frozen
+class PaperMutation:
+    """``variation: paper``: the seed paper's reproduction (section 2.2.3, Listing 1).
+
+    A uniformly random parent, cloned, isotropic Gaussian mutation of every gene by its
+    own sigma (``std``, which the loop anneals by ``sigma_decay``), clipped to the hard
+    bounds.  No rate of its own, and no duplicate is bred again.
+    """
+
+    def operators(self, rng: np.random.Generator, bounds: Bounds, std: np.ndarray,
+                  decode: Decode | None = None, pending: Sequence[Sequence[float]] = ()) -> list:
+        """:meth:`Breeding.operators` (``decode`` and ``pending`` unused)."""
+        return [random_selection(rng), ops.clone, mutate_gaussian(rng, std=std, bounds=bounds)]
+
+
+@attrs.frozen
+class SbxRates:
+    """Deb's NSGA-II reproduction (:mod:`.variation`) and its rates.
+
+    Tournament of ``tournament_size`` on rank and crowding distance, clone, SBX crossover
+    (a pair crossed with probability ``crossover_prob``, each of its genes with
+    ``crossover_gene_prob``, distribution index ``crossover_eta``), polynomial mutation
+    (each gene with probability ``mutation_prob``, ``None``: 1/genes; index
+    ``mutation_eta``), and with ``drop_duplicates`` an offspring equal to a parent or a
+    sibling bred again (:class:`.variation.Duplicates`).  The defaults are the ``sbx``
+    preset's (:data:`SBX`): Deb's binary tournament, each gene of a pair crossed with
+    probability 0.5, no duplicate elimination; the spec's ``crossover_eta``,
+    ``crossover_prob``, ``mutation_eta`` and ``mutation_prob`` set that preset's four.
+    """
+
+    crossover_eta: float = 10.0
+    crossover_prob: float = 0.9
+    crossover_gene_prob: float = 0.5
+    mutation_eta: float = 10.0
+    mutation_prob: float | None = 0.3
+    drop_duplicates: bool = False
+    tournament_size: int = 2
+
+    def operators(self, rng: np.random.Generator, bounds: Bounds, std: np.ndarray | None = None,
+                  decode: Decode | None = None, pending: Sequence[Sequence[float]] = ()) -> list:
+        """:meth:`Breeding.operators` (``std`` unused; ``decode`` and ``pending`` with
+        ``drop_duplicates`` only)."""
+        pipeline = [
+            tournament_selection(rng, size=self.tournament_size),
+            ops.clone,
+            sbx_crossover(rng, bounds, eta=self.crossover_eta, p_crossover=self.crossover_prob,
+                          p_variable=self.crossover_gene_prob),
+            polynomial_mutation(rng, bounds, eta=self.mutation_eta, p_gene=self.mutation_prob),
+        ]
+        if self.drop_duplicates:
+            duplicates = Duplicates(decode=decode, pending=pending)
+            pipeline = [duplicates.remember, *pipeline, duplicates.drop]
+        return pipeline
+
+
+#: ``paper``: its sigmas come from the space, annealed by the loop
+PAPER_MUTATION = PaperMutation()
+#: ``sbx``: the defaults of :class:`SbxRates`, which the spec's four rate fields start from
+SBX = SbxRates()
+#: ``sbx-tuned``: fixed rates, chosen with bench/tune.py on tuning seeds 100-130 (never on
+#: the seeds 0-10 that docs/benchmarks.md reports): every gene of a crossed pair is
+#: crossed, mutation takes wide steps (eta 5) on a fifth of the genes, and an offspring
+#: identical to a parent or a sibling is bred again rather than trained twice.
+SBX_TUNED = SbxRates(crossover_eta=15.0, crossover_gene_prob=1.0, mutation_eta=5.0, mutation_prob=0.2,
+                     drop_duplicates=True)
+#: ``sbx-steady`` (the default of nsga2 and nsga2-async): sbx-tuned with parents picked by
+#: a tournament of 4 instead of 2, and SBX children closer to their parents (eta 30, not 15).
+#: The steady-state loop breeds every offspring from the newest population, so a result
+#: that has just reached the front can be a parent of the very next birth; more selection
+#: pressure makes that happen sooner.  Chosen with ``python -m bench.tune --steady``
+#: (tuning seeds 100-130, never the reported ones) by sbx-tuned's rule, with generational
+#: nsga2 at equal births as the peer: at least as good on all six problem/budget cells,
+#: and the most better on average.  Tournaments of 8 lose on DTLZ2 at 220 evaluations,
+#: where the front's spread counts.  Generational nsga2 does better with it than with
+#: sbx-tuned too, by sbx-tuned's own rule against pymoo and Optuna (``bench.tune --presets``),
+#: so it is nsga2's default as well.
+SBX_STEADY = attrs.evolve(SBX_TUNED, tournament_size=4, crossover_eta=30.0)
+
+
+# -- evaluation and survival --------------------------------------------------------------
 
 
 def evaluate_pool(study: Study, size: int, generation: int):
@@ -134,6 +205,15 @@ def evaluate_pool(study: Study, size: int, generation: int):
     return operator
 
 
+def pareto_ranks(population: Sequence[Individual]) -> np.ndarray:
+    """Each individual's non-dominated rank, 0 for the first front (moocore's
+    ``pareto_rank``, each objective minimised or maximised as their problem says)."""
+    fitness = np.array([ind.fitness for ind in population], dtype=float)
+    # LEAP's problems say maximize with 1 and minimize with -1, per objective.
+    maximise = (np.asarray(population[0].problem.maximize) == 1).tolist()
+    return moocore.pareto_rank(fitness, maximise=maximise)
+
+
 @toolz.curry
 def pareto_rank_sort(population: list[Individual], parents: list[Individual] | None = None) -> list[Individual]:
     """Set each individual's non-dominated ``rank`` (1 for the first front, as LEAP's sorts
@@ -147,10 +227,7 @@ def pareto_rank_sort(population: list[Individual], parents: list[Individual] | N
     everyone = list(population) + list(parents or [])
     if not everyone:
         return everyone
-    fitness = np.array([ind.fitness for ind in everyone], dtype=float)
-    # LEAP's problems say maximize with 1 and minimize with -1, per objective.
-    maximise = (np.asarray(everyone[0].problem.maximize) == 1).tolist()
-    for ind, rank in zip(everyone, moocore.pareto_rank(fitness, maximise=maximise)):
+    for ind, rank in zip(everyone, pareto_ranks(everyone)):
         ind.rank = int(rank) + 1
     return everyone
 
@@ -165,19 +242,40 @@ def survivors(offspring: list[Individual], parents: list[Individual], size: int)
     )
 
 
+# -- between LEAP individuals and the run's records ---------------------------------------
+
+
+def individual(evaluation: Evaluation, problem: TrainedProblem) -> Individual:
+    """The LEAP individual of ``evaluation``: its genome and fitness, the evaluation kept
+    as ``.evaluation`` for the member it becomes (no rank nor distance yet)."""
+    ind = Individual(np.array(evaluation.trial.genome, dtype=float), IdentityDecoder(), problem)
+    ind.fitness = np.array(evaluation.fitness)
+    ind.evaluation = evaluation
+    return ind
+
+
 def as_members(population: Sequence[Individual]) -> list[Member]:
+    """The ranked and crowded ``population`` as the members a generation records, in order."""
     return [Member(ind.evaluation, int(ind.rank), float(ind.distance)) for ind in population]
 
 
 def as_individuals(members: Sequence[Member], problem: TrainedProblem) -> list[Individual]:
-    """Rebuild LEAP individuals from recorded members (on resume)."""
+    """Rebuild LEAP individuals, with their rank and crowding distance, from recorded
+    members (the inverse of :func:`as_members`)."""
     population = []
     for m in members:
-        ind = Individual(np.array(m.evaluation.trial.genome, dtype=float), IdentityDecoder(), problem)
-        ind.fitness = np.array(m.evaluation.fitness)
-        ind.evaluation, ind.rank, ind.distance = m.evaluation, m.rank, m.distance
+        ind = individual(m.evaluation, problem)
+        ind.rank, ind.distance = m.rank, m.distance
         population.append(ind)
     return population
+
+
+def ranked_members(evaluations: Sequence[Evaluation], n_objectives: int) -> list[Member]:
+    """``evaluations`` as one population, in their order: each with its non-dominated rank
+    and crowding distance among them (NSGA-II's generation 0)."""
+    problem = TrainedProblem(n_objectives)
+    ranked = toolz.pipe([individual(e, problem) for e in evaluations], pareto_rank_sort, crowding_distance_calc)
+    return as_members(ranked)
 
 
 def save_state(rng: np.random.Generator, std: np.ndarray) -> dict[str, Any]:
@@ -186,77 +284,35 @@ def save_state(rng: np.random.Generator, std: np.ndarray) -> dict[str, Any]:
 
 
 def load_state(rng: np.random.Generator, state: dict[str, Any]) -> np.ndarray:
+    """Put ``rng`` back where :func:`save_state` found it; return the sigmas it saved."""
     rng.bit_generator.state = state["rng"]
     return np.array(state["std"], dtype=float)
 
 
-def sbx_pipeline(rng: np.random.Generator, bounds: Sequence[tuple[float, float]], options: dict[str, Any],
-                 decode: Callable[[Sequence[float]], Mapping[str, Any]] | None = None,
-                 pending: Sequence[Sequence[float]] = ()) -> list:
-    """Tournament, clone, SBX, polynomial mutation (and duplicate elimination if
-    ``options["drop_duplicates"]``, comparing candidates ``decode``d, and the ``pending``
-    ones too: see :class:`.variation.Duplicates`); ``options`` as :data:`SBX_OPTIONS`."""
-    o = {**SBX_OPTIONS, **options}
-    pipeline = [
-        tournament_selection(rng, size=o["tournament_size"]),
-        ops.clone,
-        sbx_crossover(rng, bounds, eta=o["crossover_eta"], p_crossover=o["crossover_prob"],
-                      p_variable=o["crossover_gene_prob"]),
-        polynomial_mutation(rng, bounds, eta=o["mutation_eta"], p_gene=o["mutation_prob"]),
-    ]
-    if o["drop_duplicates"]:
-        duplicates = Duplicates(decode=decode, pending=pending)
-        pipeline = [duplicates.remember, *pipeline, duplicates.drop]
-    return pipeline
-
-
-def reproduction(variation: str, rng: np.random.Generator, std: np.ndarray,
-                 bounds: Sequence[tuple[float, float]], options: dict[str, Any],
-                 decode: Callable[[Sequence[float]], Mapping[str, Any]] | None = None,
-                 pending: Sequence[Sequence[float]] = ()) -> list:
-    """The operators between the parents and ``evaluate_pool`` in Listing 1.
-
-    ``options`` set the ``sbx`` preset's rates (keys of :data:`SBX_OPTIONS`); ``paper``,
-    ``sbx-tuned`` and ``sbx-steady`` have fixed ones and ignore them.  The sbx presets
-    drop duplicates (``decode``, ``pending``: :func:`sbx_pipeline`).
-    """
-    if variation == PAPER:
-        return [random_selection(rng), ops.clone, mutate_gaussian(rng, std=std, bounds=bounds)]
-    presets = {SBX: options, SBX_TUNED: SBX_TUNED_OPTIONS, SBX_STEADY: SBX_STEADY_OPTIONS}
-    if variation in presets:
-        return sbx_pipeline(rng, bounds, presets[variation], decode, pending)
-    raise ValueError(f"unknown variation {variation!r} (expected one of: {', '.join(VARIATIONS)})")
-
-
 def nsga2(study: Study, rng: np.random.Generator, pop_size: int, generations: int, sigma_decay: float,
           initial: list[list[float]] | None, checkpoint: Checkpoint | None = None,
-          variation: str = PAPER, options: dict[str, Any] | None = None) -> list[Member]:
+          variation: Breeding = PAPER_MUTATION) -> list[Member]:
     """Run generation 0 (``initial``) and ``generations`` more; return the survivors.
 
     With a ``checkpoint``, start after its generation from its population and state.
-    ``variation`` picks the reproduction operators (one of :data:`VARIATIONS`);
-    ``options`` are the sbx preset's rates and distribution indices.
+    ``variation`` breeds the offspring: :data:`PAPER_MUTATION` (the default, the paper's),
+    or :class:`SbxRates` such as :data:`SBX_STEADY`.
     """
-    options = options or {}
-    problem = TrainedProblem(study.n_objectives)
-    bounds = study.space.bounds
-
     if checkpoint is None:
         std = np.array(study.space.sigmas, dtype=float)
-        parents = [Individual(np.array(g, dtype=float), IdentityDecoder(), problem) for g in initial]
-        parents = evaluate_pool(study, len(parents), generation=0)(iter(parents))
-        parents = toolz.pipe(parents, pareto_rank_sort, crowding_distance_calc)
-        study.generation_finished(0, as_members(parents), save_state(rng, std))
+        population = ranked_members(study.evaluate(initial, generation=0), study.n_objectives)
+        study.generation_finished(0, population, save_state(rng, std))
         first = 1
     else:
-        parents = as_individuals(checkpoint.population, problem)
-        std = load_state(rng, checkpoint.state)
+        population, std = checkpoint.population, load_state(rng, checkpoint.state)
         first = checkpoint.generation + 1
+    parents = as_individuals(population, TrainedProblem(study.n_objectives))
 
+    breed = partial(variation.operators, rng, study.space.bounds, decode=study.space.decode)
     for generation in range(first, generations + 1):
         offspring = toolz.pipe(
             parents,
-            *reproduction(variation, rng, std, bounds, options, decode=study.space.decode),
+            *breed(std),  # paper: random_selection, ops.clone, mutate_gaussian(std=std, bounds=...)
             evaluate_pool(study, size=pop_size, generation=generation),
         )
         parents = survivors(offspring, parents, size=pop_size)

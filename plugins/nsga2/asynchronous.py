@@ -19,12 +19,13 @@ population that misses only the results still in flight, so keep it near the num
 workers (more only queues work, and breeds from staler information).
 
 Every ``pop_size`` evaluations the population is recorded as a "generation" (snapshot
-``g`` after ``(g + 1) * pop_size`` evaluations), with what a resume needs: the random
-generator, the count of evaluations inserted and the births still pending.  Offspring
-bred after snapshot ``g`` are labelled generation ``g + 1`` and mutated with the sigmas
-annealed ``g`` times, as generation ``g + 1`` of the generational run is: a budget means
-the same thing in both modes.  Offspring bred before snapshot 0 (from the first results of
-generation 0) are generation 1 as well: generation 0 is the random genomes alone.
+``g`` after ``(g + 1) * pop_size`` evaluations, :func:`snapshot_number`), with what a
+resume needs: the random generator, the count of evaluations inserted and the births
+still pending.  Offspring bred after snapshot ``g`` are labelled generation ``g + 1``
+(:func:`offspring_generation`) and mutated with the sigmas annealed ``g`` times, as
+generation ``g + 1`` of the generational run is: a budget means the same thing in both
+modes.  Offspring bred before snapshot 0 (from the first results of generation 0) are
+generation 1 as well: generation 0 is the random genomes alone.
 
 On resume the pending births are sent again under their birth ids; the Study hands back
 the journal's records in the order they were recorded, so the search replays the
@@ -35,24 +36,46 @@ still running when the driver died.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
-import moocore
 import numpy as np
 import toolz
-from leap_ec.decoder import IdentityDecoder
 from leap_ec.individual import Individual
 from leap_ec.multiobjective.asynchronous import enlu_inds_rank
 from leap_ec.multiobjective.ops import per_rank_crowding_calc
 
-from dnnp_hpo.evaluation import Evaluation, Member
+from dnnp_hpo.evaluation import Member
 from dnnp_hpo.hookspecs import Study
 from dnnp_hpo.journal import Checkpoint
 
-from .algorithm import PAPER, TrainedProblem, as_individuals, as_members, random_genomes, reproduction
+from .algorithm import (
+    PAPER_MUTATION,
+    Breeding,
+    TrainedProblem,
+    as_individuals,
+    as_members,
+    individual,
+    pareto_ranks,
+    random_genomes,
+)
 
 #: seconds between looks at the engine's capacity while every evaluation in flight runs
 CAPACITY_POLL_S = 2.0
+
+
+def offspring_generation(inserted: int, pop_size: int) -> int:
+    """The generation of an offspring bred after ``inserted`` insertions: ``g`` once
+    snapshot ``g - 1`` is taken, and 1 before snapshot 0 (generation 0 is the random
+    genomes alone)."""
+    return max(1, inserted // pop_size)
+
+
+def snapshot_number(inserted: int, pop_size: int) -> int:
+    """The snapshot taken after ``inserted`` insertions: ``g`` after ``(g + 1) * pop_size``;
+    a last one short of that (the budget not a multiple of ``pop_size``) takes the number
+    of the snapshot it falls short of."""
+    return (inserted - 1) // pop_size
 
 
 class SteadyStatePopulation:
@@ -114,21 +137,12 @@ class SteadyStatePopulation:
         tail = [ind for front in self.fronts[first:] for ind in front]
         if not tail:
             return
-        fitness = np.array([ind.fitness for ind in tail], dtype=float)
-        maximise = (np.asarray(tail[0].problem.maximize) == 1).tolist()
-        ranks = moocore.pareto_rank(fitness, maximise=maximise)
+        ranks = pareto_ranks(tail)
         fronts: list[list[Individual]] = [[] for _ in range(int(ranks.max()) + 1)]
         for ind, rank in zip(tail, ranks):
             ind.rank = first + int(rank) + 1
             fronts[int(rank)].append(ind)
         self.fronts[first:] = fronts
-
-
-def individual(evaluation: Evaluation, problem: TrainedProblem) -> Individual:
-    ind = Individual(np.array(evaluation.trial.genome, dtype=float), IdentityDecoder(), problem)
-    ind.fitness = np.array(evaluation.fitness)
-    ind.evaluation = evaluation
-    return ind
 
 
 def _snapshot_state(rng: np.random.Generator, inserted: int, study: Study) -> dict[str, Any]:
@@ -138,17 +152,17 @@ def _snapshot_state(rng: np.random.Generator, inserted: int, study: Study) -> di
 
 def steady_state_nsga2(study: Study, rng: np.random.Generator, *, pop_size: int, max_births: int,
                        initial: list[list[float]], in_flight: int | None, sigma_decay: float,
-                       checkpoint: Checkpoint | None = None, variation: str = PAPER,
-                       options: dict[str, Any] | None = None) -> list[Member]:
+                       checkpoint: Checkpoint | None = None,
+                       variation: Breeding = PAPER_MUTATION) -> list[Member]:
     """Run until ``max_births`` evaluations are inserted; return the final population.
 
     ``initial`` (generation 0) is sent first; ``in_flight`` evaluations are kept pending
     (``None``: as many as the engine runs at once, re-read after each result and every
-    :data:`CAPACITY_POLL_S` while waiting, as workers come and go).
+    :data:`CAPACITY_POLL_S` while waiting, as workers come and go).  ``variation`` breeds
+    the offspring, as in :func:`.algorithm.nsga2`.
     """
-    options = options or {}
     problem = TrainedProblem(study.n_objectives)
-    bounds = study.space.bounds
+    breed = partial(variation.operators, rng, study.space.bounds, decode=study.space.decode)
     sigmas = np.array(study.space.sigmas, dtype=float)
 
     if checkpoint is None:
@@ -162,7 +176,7 @@ def steady_state_nsga2(study: Study, rng: np.random.Generator, *, pop_size: int,
             study.submit(genome, generation, birth_id=birth_id, sent_after=study.recorded_sent_after(birth_id))
     unsent = list(initial[study.births:max_births])  # generation 0 is the first births
 
-    def due() -> bool:
+    def due(inserted: int) -> bool:
         """Whether the next birth is to be sent now.  One the journal holds from before a
         resume goes when the interrupted run sent it, after as many insertions: bred from
         the same population, it is the same offspring, and its record is reused.  The
@@ -176,9 +190,9 @@ def steady_state_nsga2(study: Study, rng: np.random.Generator, *, pop_size: int,
             return inserted >= recorded
         return study.pending < (in_flight or max(1, study.capacity))
 
-    def send() -> None:
+    def send(inserted: int) -> None:
         """Top the pending evaluations up: generation 0 first, then one offspring each."""
-        while due():
+        while due(inserted):
             if unsent:
                 study.submit(unsent.pop(0), generation=0, sent_after=inserted)
                 continue
@@ -189,17 +203,14 @@ def steady_state_nsga2(study: Study, rng: np.random.Generator, *, pop_size: int,
                 study.submit(random_genomes(rng, study, 1)[0], generation=0, sent_after=inserted)
                 continue
             # Bred after snapshot g - 1: generation g, as nsga2's offspring of that population.
-            # Those bred before snapshot 0 (from generation 0's first results) are generation
-            # 1 too, so that generation 0 holds the random genomes alone.
-            generation = max(1, inserted // pop_size)
+            generation = offspring_generation(inserted, pop_size)
             std = sigmas * sigma_decay ** (generation - 1)  # as generation g of nsga2
             # Not a copy of a member nor of an evaluation in flight (its siblings).
             pending = [t.genome for t in study.in_flight()]
-            child = next(toolz.pipe(population.members, *reproduction(variation, rng, std, bounds, options,
-                                                                        decode=study.space.decode, pending=pending)))
+            child = next(toolz.pipe(population.members, *breed(std, pending=pending)))
             study.submit(child.genome, generation, sent_after=inserted)
 
-    send()
+    send(inserted)
     while study.pending:
         # While births remain and the number in flight follows the engine, look again every
         # CAPACITY_POLL_S for workers that joined (Parsl blocks, dask workers started late):
@@ -207,12 +218,12 @@ def steady_state_nsga2(study: Study, rng: np.random.Generator, *, pop_size: int,
         growing = in_flight is None and study.births < max_births
         evaluation = study.next_finished(timeout=CAPACITY_POLL_S if growing else None)
         if evaluation is None:
-            send()
+            send(inserted)
             continue
         population.insert(individual(evaluation, problem))
         inserted += 1
-        send()
+        send(inserted)
         if inserted % pop_size == 0 or not study.pending:
-            study.generation_finished(-(-inserted // pop_size) - 1, as_members(population.members),
+            study.generation_finished(snapshot_number(inserted, pop_size), as_members(population.members),
                                       _snapshot_state(rng, inserted, study))
     return as_members(population.members)

@@ -20,17 +20,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import attrs
-import toolz
-from leap_ec.multiobjective.ops import crowding_distance_calc
 
-from dnnp_hpo.resume import is_placement, journal_holdings, spec_differences
 from dnnp_hpo.errors import SpecError
 from dnnp_hpo.evaluation import Member
 from dnnp_hpo.hookspecs import Study, hookimpl
 from dnnp_hpo.journal import FILENAME, RUNNING, SPEC, Checkpoint, EmptyJournal, Journal, NotAJournal
 from dnnp_hpo.paths import expand_path_text
-from dnnp_hpo.plugins.nsga2.algorithm import TrainedProblem, as_members, pareto_rank_sort
-from dnnp_hpo.plugins.nsga2.asynchronous import individual
+from dnnp_hpo.plugins.nsga2.algorithm import ranked_members
+from dnnp_hpo.resume import is_placement, journal_holdings, spec_differences
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import Invalid
 
@@ -146,9 +143,7 @@ class Replicates:
         # On resume the Study hands back what finished (same births, same genomes) and
         # trains the rest.
         evaluations = study.evaluate(self.initial_genomes(study), generation=0)
-        problem = TrainedProblem(study.n_objectives)
-        ranked = toolz.pipe([individual(e, problem) for e in evaluations], pareto_rank_sort, crowding_distance_calc)
-        members = as_members(ranked)
+        members = ranked_members(evaluations, study.n_objectives)  # as nsga2's generation 0
         study.generation_finished(0, members, {})
         return members
 

@@ -1,4 +1,4 @@
-"""The sbx presets' operators (plugins/nsga2/variation.py) and the variation switch.
+"""The sbx presets' operators (plugins/nsga2/variation.py) and the variation names.
 
 No timings are asserted anywhere here.
 """
@@ -17,18 +17,15 @@ from leap_ec.individual import Individual
 
 from dnnp_hpo.evaluation import OK, Evaluation, Trial
 from dnnp_hpo.journal import Checkpoint
-from dnnp_hpo.plugins.nsga2 import NSGA2, NSGA2Async
+from dnnp_hpo.plugins.nsga2 import NSGA2, VARIATIONS, NSGA2Async
 from dnnp_hpo.plugins.nsga2.algorithm import (
-    PAPER,
+    PAPER_MUTATION,
     SBX,
     SBX_STEADY,
     SBX_TUNED,
-    SBX_TUNED_OPTIONS,
-    VARIATIONS,
+    SbxRates,
     nsga2,
     random_genomes,
-    reproduction,
-    sbx_pipeline,
 )
 from dnnp_hpo.plugins.nsga2.variation import (
     Duplicates,
@@ -260,7 +257,7 @@ def test_duplicates_give_way_when_nothing_new_comes():
 def test_sbx_tuned_offspring_are_new_genomes():
     """In a whole run, no offspring repeats a genome of its parents or siblings unless
     the breeding gave up (it never has to on a continuous space)."""
-    _, study = run(SBX_TUNED, 8, generations=6)
+    _, study = run("sbx-tuned", 8, generations=6)
     for (_, before, _), (generation, _, _) in zip(study.generations, study.generations[1:]):
         born = [e.trial.genome for e in study.evaluated if e.trial.generation == generation]
         assert len(born) == 10
@@ -274,13 +271,28 @@ def bred(pipeline, count: int = 8) -> list[list[float]]:
     return [ind.genome.tolist() for ind in toolz.take(count, toolz.pipe(parents, *pipeline))]
 
 
+def sbx_bred(rates: SbxRates) -> list[list[float]]:
+    return bred(rates.operators(np.random.default_rng(0), BOUNDS))
+
+
 def test_sbx_tuned_is_sbx_with_its_own_fixed_rates():
     """sbx-tuned ignores the spec's crossover/mutation fields (they are sbx's)."""
-    tuned = bred(reproduction(SBX_TUNED, np.random.default_rng(0), np.zeros(N), BOUNDS, {}))
-    assert tuned == bred(reproduction(SBX_TUNED, np.random.default_rng(0), np.zeros(N), BOUNDS,
-                                      {"crossover_eta": 1.0, "mutation_prob": 1.0, "drop_duplicates": False}))
-    assert tuned == bred(sbx_pipeline(np.random.default_rng(0), BOUNDS, SBX_TUNED_OPTIONS))
-    assert tuned != bred(reproduction(SBX, np.random.default_rng(0), np.zeros(N), BOUNDS, {}))
+    assert NSGA2(variation="sbx-tuned", crossover_eta=1.0, mutation_prob=1.0).breeding() == SBX_TUNED
+    assert SBX_TUNED == SbxRates(crossover_eta=15.0, crossover_prob=0.9, crossover_gene_prob=1.0, mutation_eta=5.0,
+                                 mutation_prob=0.2, drop_duplicates=True, tournament_size=2)
+    assert sbx_bred(SBX_TUNED) != sbx_bred(SBX)
+
+
+def test_sbx_breeds_with_the_spec_rates_and_the_rest_of_its_defaults():
+    assert NSGA2(variation="sbx").breeding() == SBX == SbxRates()
+    assert NSGA2Async(variation="sbx", crossover_eta=1.0, crossover_prob=0.5, mutation_eta=2.0,
+                      mutation_prob=None).breeding() == SbxRates(crossover_eta=1.0, crossover_prob=0.5,
+                                                                 mutation_eta=2.0, mutation_prob=None)
+    assert NSGA2(variation="paper", crossover_eta=1.0).breeding() == PAPER_MUTATION
+    # the spec fields' defaults are the sbx preset's, written once (on SbxRates)
+    spec = NSGA2()
+    assert (spec.crossover_eta, spec.crossover_prob, spec.mutation_eta, spec.mutation_prob) == (
+        SBX.crossover_eta, SBX.crossover_prob, SBX.mutation_eta, SBX.mutation_prob)
 
 
 # ------------------------------------------------------------------ tournament
@@ -319,11 +331,10 @@ def test_binary_tournament_draws_as_before_the_size_option():
 
 def test_sbx_steady_is_sbx_tuned_with_a_larger_tournament_and_gentler_crossover():
     # the spec's rate fields do not change a preset's fixed options
-    steady = bred(reproduction(SBX_STEADY, np.random.default_rng(0), np.zeros(N), BOUNDS,
-                               {"crossover_eta": 1.0, "mutation_prob": 1.0}))
-    options = {**SBX_TUNED_OPTIONS, "tournament_size": 4, "crossover_eta": 30.0}
-    assert steady == bred(sbx_pipeline(np.random.default_rng(0), BOUNDS, options))
-    assert steady != bred(reproduction(SBX_TUNED, np.random.default_rng(0), np.zeros(N), BOUNDS, {}))
+    assert NSGA2Async(variation="sbx-steady", crossover_eta=1.0, mutation_prob=1.0).breeding() == SBX_STEADY
+    assert SBX_STEADY == SbxRates(crossover_eta=30.0, crossover_prob=0.9, crossover_gene_prob=1.0, mutation_eta=5.0,
+                                  mutation_prob=0.2, drop_duplicates=True, tournament_size=4)
+    assert sbx_bred(SBX_STEADY) != sbx_bred(SBX_TUNED)
 
 
 # ------------------------------------------------------------------ whole runs
@@ -368,11 +379,12 @@ def genomes_of(members):
 
 
 def run(variation: str, seed: int, generations: int = 4, checkpoint=None, study=None):
+    """nsga2 as the plugin runs ``variation`` (a spec's name), on zdt1 with a population of 10."""
     study = study or FakeStudy(seed)
     rng = np.random.default_rng(seed)
     initial = random_genomes(rng, study, 10)
     final = nsga2(study, rng, 10, generations, 0.85, None if checkpoint else initial, checkpoint,
-                  variation=variation)
+                  variation=NSGA2(variation=variation).breeding())
     return final, study
 
 
@@ -401,7 +413,7 @@ def test_offspring_stay_within_bounds(variation):
             assert all(0.0 <= g <= 1.0 for g in genome)
 
 
-@pytest.mark.parametrize("variation", [SBX, SBX_TUNED, SBX_STEADY])
+@pytest.mark.parametrize("variation", ["sbx", "sbx-tuned", "sbx-steady"])
 def test_sbx_improves_on_zdt1_over_generations(variation):
     """Not a benchmark: the sbx presets move toward the front (g -> 1) on ZDT1."""
     _, study = run(variation, 0, generations=15)
@@ -410,22 +422,22 @@ def test_sbx_improves_on_zdt1_over_generations(variation):
     assert last < first
 
 
-# sha256 of repr(final genomes) of run(PAPER, 9) computed with plugins/nsga2/algorithm.py
+# sha256 of repr(final genomes) of run("paper", 9) computed with plugins/nsga2/algorithm.py
 # as it was before the variation switch (commit 17b56e0~1): the paper preset is unchanged.
 PAPER_GOLDEN = "052b1a8d712057e50da7a28531425084c4b733ef663d7172ef2394772942d476"
 
 
 def test_paper_preset_is_exactly_the_operators_before_the_variation_switch():
-    final, study = run(PAPER, 9)
+    final, study = run("paper", 9)
     assert hashlib.sha256(repr(genomes_of(final)).encode()).hexdigest() == PAPER_GOLDEN
     assert study.generations[-1][2]["std"] == pytest.approx([0.1 * 0.85**4] * N)
 
 
 def test_spec_fields():
     # the better of the presets on the tuning seeds (bench.tune --presets, docs/benchmarks.md)
-    assert NSGA2().variation == SBX_STEADY
-    assert NSGA2(variation="paper").variation == PAPER
-    assert NSGA2(variation="sbx-tuned").variation == SBX_TUNED
+    assert NSGA2().variation == "sbx-steady" and NSGA2().breeding() == SBX_STEADY
+    assert NSGA2(variation="paper").breeding() == PAPER_MUTATION
+    assert NSGA2(variation="sbx-tuned").breeding() == SBX_TUNED
     with pytest.raises(Invalid):
         NSGA2(variation="bogus")
     with pytest.raises(Invalid):
@@ -433,8 +445,9 @@ def test_spec_fields():
     with pytest.raises(Invalid):
         NSGA2(mutation_eta=0)
     assert NSGA2(mutation_prob=None).mutation_prob is None
-    assert NSGA2Async().variation == SBX_STEADY
-    assert NSGA2Async(variation="sbx-tuned").variation == SBX_TUNED
-    assert NSGA2(variation="sbx-steady").variation == SBX_STEADY
+    assert NSGA2Async().variation == "sbx-steady" and NSGA2Async().breeding() == SBX_STEADY
+    assert NSGA2Async(variation="sbx-tuned").breeding() == SBX_TUNED
+    assert NSGA2(variation="sbx-steady").breeding() == SBX_STEADY
+    assert list(VARIATIONS) == ["paper", "sbx", "sbx-tuned", "sbx-steady"]  # the names users write
     with pytest.raises(Invalid):
         NSGA2Async(variation="bogus")

@@ -7,8 +7,9 @@ from __future__ import annotations
 import numpy as np
 
 from dnnp_hpo.evaluation import Evaluation, Trial
+from dnnp_hpo.plugins import nsga2 as plugin
 from dnnp_hpo.plugins.nsga2 import NSGA2Async, asynchronous
-from dnnp_hpo.plugins.nsga2.algorithm import SBX_STEADY, SBX_TUNED
+from dnnp_hpo.plugins.nsga2.algorithm import PAPER_MUTATION, SBX_STEADY, SBX_TUNED
 from dnnp_hpo.problems import zdt1
 
 
@@ -58,20 +59,25 @@ class InstantStudy:
         self.snapshots.append((generation, len(population), state["inserted"]))
 
 
-def test_sigmas_anneal_once_per_pop_size_evaluations(monkeypatch):
-    seen = []
-    real = asynchronous.reproduction
+class Recording:
+    """Breeds as ``breeding`` does, noting the sigmas of each offspring."""
 
-    def recording(variation, rng, std, bounds, options, **duplicates):
-        seen.append(np.array(std))
-        return real(variation, rng, std, bounds, options, **duplicates)
+    def __init__(self, breeding) -> None:
+        self.breeding, self.seen = breeding, []
 
-    monkeypatch.setattr(asynchronous, "reproduction", recording)
+    def operators(self, rng, bounds, std, **duplicates):
+        self.seen.append(np.array(std))
+        return self.breeding.operators(rng, bounds, std, **duplicates)
+
+
+def test_sigmas_anneal_once_per_pop_size_evaluations():
     study = InstantStudy(workers=3)
     rng = np.random.default_rng(1)
     initial = [rng.uniform(0, 1, 3).tolist() for _ in range(10)]
+    recording = Recording(PAPER_MUTATION)
     asynchronous.steady_state_nsga2(study, rng, pop_size=10, max_births=45, initial=initial,
-                                    in_flight=None, sigma_decay=0.5)
+                                    in_flight=None, sigma_decay=0.5, variation=recording)
+    seen = recording.seen
     # 35 offspring after the 10 random genomes of generation 0
     assert len(seen) == 35
     # bred after i insertions (i = 8, 9, ... : three in flight), labelled generation i // 10,
@@ -86,18 +92,18 @@ def test_sigmas_anneal_once_per_pop_size_evaluations(monkeypatch):
 
 def test_the_plugin_breeds_with_sbx_steady_unless_told_otherwise(monkeypatch):
     used = []
-    real = asynchronous.reproduction
+    real = plugin.steady_state_nsga2
 
-    def recording(variation, rng, std, bounds, options, **duplicates):
+    def recording(*args, variation, **kwargs):
         used.append(variation)
-        return real(variation, rng, std, bounds, options, **duplicates)
+        return real(*args, variation=variation, **kwargs)
 
-    monkeypatch.setattr(asynchronous, "reproduction", recording)
+    monkeypatch.setattr(plugin, "steady_state_nsga2", recording)
     NSGA2Async(pop_size=6, max_births=20).run(InstantStudy(workers=2))
-    assert used and set(used) == {SBX_STEADY}
+    assert used == [SBX_STEADY]
     used.clear()
-    NSGA2Async(pop_size=6, max_births=20, variation=SBX_TUNED).run(InstantStudy(workers=2))
-    assert used and set(used) == {SBX_TUNED}
+    NSGA2Async(pop_size=6, max_births=20, variation="sbx-tuned").run(InstantStudy(workers=2))
+    assert used == [SBX_TUNED]
 
 
 def test_a_budget_not_above_pop_size_is_warned_about_once(tmp_path, capsys):
