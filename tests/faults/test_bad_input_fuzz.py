@@ -73,7 +73,8 @@ VALID_AT: dict[str, Callable[[Any], bool]] = {
     "seed": lambda v: _whole(v, 0),
     "run_dir": lambda v: isinstance(v, str),
     "space": lambda v: isinstance(v, dict),
-    "space.x0.sigma": lambda v: (n := _number(v)) is not None and n > 0,
+    # optional: only variation: paper reads it (and refuses a space without it)
+    "space.x0.sigma": lambda v: v is None or ((n := _number(v)) is not None and n > 0),
     "space.x0.init": lambda v: isinstance(v, list),
     "space.x0.log": lambda v: isinstance(v, bool),
     "objectives": lambda v: isinstance(v, list),
@@ -87,7 +88,7 @@ VALID_AT: dict[str, Callable[[Any], bool]] = {
     "report": lambda v: isinstance(v, dict),
 }
 REQUIRED = ["name", "seed", "space", "objectives", "trainer", "optimizer", "space.x0.type", "space.x0.init",
-            "space.x0.sigma", "trainer.plugin", "trainer.callable", "optimizer.plugin", "launcher.plugin",
+            "trainer.plugin", "trainer.callable", "optimizer.plugin", "launcher.plugin",
             "objectives.0.name"]
 
 
