@@ -33,7 +33,7 @@ import attrs
 import yaml
 
 from dnnp_hpo.errors import shortened
-from dnnp_hpo.spec import SpecLoader, read_yaml
+from dnnp_hpo.specfile import SpecLoader, read_yaml
 
 from .dask_launcher import DaskLauncher
 

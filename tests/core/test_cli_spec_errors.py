@@ -9,7 +9,7 @@ import yaml
 from hpo_testutil import run_cli, write_spec, zdt_spec
 
 from dnnp_hpo.cli import main
-from dnnp_hpo.spec import parse_yaml
+from dnnp_hpo.specfile import parse_yaml
 
 
 def _set(spec: dict, dotted: str, value) -> dict:
@@ -560,3 +560,14 @@ def test_a_decorated_callable_is_judged_by_its_own_signature(tmp_path, capsys):
     spec["trainer"]["callable"] = "hpo_testfuncs:decorated_zdt1"
     status = main([str(write_spec(tmp_path / "spec.yaml", spec)), "--dry-run"])
     assert status == 0, capsys.readouterr().err
+
+
+def test_the_keys_named_for_a_file_that_is_no_mapping_are_the_spec_s():
+    """specfile.py names them before any class is read, so it keeps its own list (spec.py
+    imports specfile, not the other way): the two must not drift apart."""
+    import attrs
+
+    from dnnp_hpo.spec import Experiment
+    from dnnp_hpo.specfile import TOP_LEVEL_KEYS
+
+    assert sorted(TOP_LEVEL_KEYS) == sorted(f.name for f in attrs.fields(Experiment))

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from dnnp_hpo.cli import main
-from dnnp_hpo.spec import parse_yaml
+from dnnp_hpo.specfile import parse_yaml
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_TEMPLATE = REPO / "configs" / "templates" / "deepmd_se_e2_a_demo.json"

@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 
 from dnnp_hpo.cli import main
 from dnnp_hpo.registry import load_registry
-from dnnp_hpo.spec import TOP_LEVEL_KEYS
+from dnnp_hpo.specfile import TOP_LEVEL_KEYS
 
 #: examples per property; FAULTS_FUZZ_EXAMPLES=2000 fuzzes longer (the suite keeps it quick)
 FUZZ = settings(max_examples=int(os.environ.get("FAULTS_FUZZ_EXAMPLES", "40")), deadline=None, database=None,
@@ -41,7 +41,7 @@ REGISTRY = load_registry()
 # ---- what a broken input is ---------------------------------------------------------------
 
 # No NUL in any string and no control character in a key: the spec's edge refuses those
-# before any block is read (core/spec.py check_text, tested in test_cli_spec_errors), so
+# before any block is read (core/specfile.py check_text, tested in test_cli_spec_errors), so
 # they would hide the refusal each property is about.
 JUNK = st.one_of(
     st.none(), st.booleans(), st.integers(-10**9, 10**9), st.floats(allow_nan=True, allow_infinity=True),

@@ -38,7 +38,7 @@ NASTY = ['"', "'", "\\", '\\"', "$x", "${x}", "$$", "${seed}", "$(touch PWNED)",
 VALUES = st.one_of(
     st.sampled_from(NASTY),
     st.lists(st.sampled_from(NASTY), min_size=2, max_size=5).map("".join),
-    # NUL is refused in every string of a spec (core/spec.py check_text: no path, argument
+    # NUL is refused in every string of a spec (core/specfile.py check_text: no path, argument
     # or environment value can hold one), so it is not a value to render
     st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30),
 )

@@ -128,7 +128,7 @@ def test_a_block_in_yaml_reads_back_as_it_was() -> None:
     import datetime
 
     from dnnp_hpo.plugins.launchers.batch_block import as_text
-    from dnnp_hpo.spec import parse_yaml
+    from dnnp_hpo.specfile import parse_yaml
 
     block = {"plugin": "dask", "retries": [datetime.date(2020, 1, 1), "1e3", "089", ("a", 1)],
              "wait_timeout": float("inf"), "scheduler_file": "1e3", "min_workers": 4}
