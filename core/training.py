@@ -30,6 +30,7 @@ from dnnp_hpo.process import run_command
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.space import RESERVED, SearchSpace
 from dnnp_hpo.spec import Invalid
+from dnnp_hpo.template import Template
 
 STDOUT = "stdout.log"  #: the training command's output, in the evaluation directory
 STDERR = "stderr.log"
@@ -360,7 +361,7 @@ class CommandTrainer:
     def __attrs_post_init__(self) -> None:
         check_command_keys(self.command, self.timeout_minutes, self.metrics, self.last_rows)
 
-    def prepared_keys(self, run: RunContext, template: Any) -> dict[str, Any]:
+    def prepared_keys(self, run: RunContext, template: Template) -> dict[str, Any]:
         """Path settings made absolute and objectives checked: the keys of every
         :class:`PreparedCommand`, for the subclass to add its own to."""
         settings = absolute_settings(run, self.settings, self.paths)
@@ -395,7 +396,7 @@ class PreparedCommand:
     #: none is never harvested (its interrupted trainings are trained again)
     FINISHED: ClassVar[tuple[str, ...]] = ()
 
-    template: Any
+    template: Template
     settings: dict[str, Any]  #: path settings already absolute
     data_paths: tuple[str, ...]
     command: tuple[str, ...]
@@ -409,10 +410,10 @@ class PreparedCommand:
         return self
 
     def input_digest(self) -> str:
-        """SHA-256 of the template's text and placeholders (its ``pieces``; a template
-        object without them by its repr), not of where its file is: a run moved to a
-        cluster resumes, one whose template was edited is refused."""
-        content = repr(getattr(self.template, "pieces", self.template))
+        """SHA-256 of the template's text and placeholders (its ``pieces``), not of where
+        its file is: a run moved to a cluster resumes, one whose template was edited is
+        refused."""
+        content = repr(self.template.pieces)
         return hashlib.sha256(content.encode("utf-8")).hexdigest()
 
     def values(self, params: Mapping[str, Any], seed: int) -> dict[str, Any]:

@@ -15,8 +15,7 @@ from typing import Any
 
 from dnnp_hpo.errors import SpecError
 from dnnp_hpo.evaluation import one_line
-
-from .template import Template
+from dnnp_hpo.template import Template
 
 
 def check_with_deepmd(data: dict[str, Any], path: str, what: str = "",

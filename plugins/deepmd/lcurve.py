@@ -2,38 +2,28 @@
 
 The columns differ between DeePMD versions, backends and models (no validation data,
 virials, multi-task suffixes), so they are found by the names of the header line
-``#  step  rmse_val  rmse_trn  rmse_e_val ...``, never by position.
+``#  step  rmse_val  rmse_trn  rmse_e_val ...``, never by position, into the
+:class:`~dnnp_hpo.curve.Lcurve` whose fitness :func:`dnnp_hpo.curve.fitness` reads.
+This module adds what is DeePMD-kit's: the file's layout (:func:`read_lcurve`), the
+columns its losses write, and the training schedule a complete curve must reach.
 """
 
 from __future__ import annotations
 
 import difflib
-import math
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
-import attrs
 import numpy as np
 
+from dnnp_hpo.curve import Lcurve, LcurveError
 from dnnp_hpo.errors import SpecError
 
 #: DeePMD-kit's default ``training.disp_freq``
 DISP_FREQ = 1000
 #: DeePMD-kit's names for the number of training steps, in the order it reads them
 STEP_KEYS = ("numb_steps", "stop_batch", "num_steps")
-
-
-class LcurveError(ValueError):
-    """The learning curve gives no usable fitness; the message is the recorded reason."""
-
-
-@attrs.frozen
-class Lcurve:
-    """The named columns and the complete data rows of one ``lcurve.out``."""
-
-    columns: tuple[str, ...]
-    rows: np.ndarray  #: shape (n_rows, n_columns)
 
 
 def _header(line: str) -> tuple[str, ...] | None:
@@ -89,42 +79,6 @@ def read_lcurve(path: Path) -> Lcurve:
     if not data:
         raise LcurveError(f"{name} has a header but no complete data rows")
     return Lcurve(columns, np.array([values for _, values in data], dtype=float))
-
-
-def fitness(lcurve: Lcurve, metrics: Mapping[str, str], last_rows: int = 1,
-            required: Collection[str] | None = None) -> dict[str, float]:
-    """``{metric: value}`` where value is column ``metrics[metric]`` of the last row, or the
-    mean of the last ``last_rows`` rows (all rows if there are fewer).
-
-    LcurveError names a missing column, or a NaN, infinite or negative value and its
-    step, of a metric in ``required`` (the objectives; None: every metric).  Every
-    column read is an error (RMSE, MAE, a loss) or a learning rate: a negative one comes
-    from a broken curve, not a training, and would dominate every real candidate.  A
-    metric not required is left out of the result where its column is missing or its
-    value bad: DeePMD-kit writes nan where the data hold no reference values (no
-    virials), and a metric only recorded must not fail a training that measured its
-    objectives.
-    """
-    needed = set(metrics) if required is None else set(required)
-    missing = [column for metric, column in metrics.items() if metric in needed and column not in lcurve.columns]
-    if missing:
-        raise LcurveError(f"lcurve has no column(s) {', '.join(missing)} "
-                          f"(it has: {', '.join(lcurve.columns)})")
-    tail = lcurve.rows[-last_rows:]
-    steps = tail[:, lcurve.columns.index("step")]
-    result: dict[str, float] = {}
-    for metric, column in metrics.items():
-        if column not in lcurve.columns:
-            continue
-        values = tail[:, lcurve.columns.index(column)]
-        bad = [(step, value) for step, value in zip(steps, values) if not math.isfinite(value) or value < 0]
-        if bad and metric in needed:
-            step, value = bad[0]
-            what = value if not math.isfinite(value) else f"negative ({value:g})"
-            raise LcurveError(f"{column} is {what} at step {int(step)}")
-        if not bad:
-            result[metric] = float(values.mean())
-    return result
 
 
 def schedule(data: Mapping) -> tuple[int, int] | None:

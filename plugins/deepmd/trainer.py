@@ -19,29 +19,29 @@ from typing import Any
 import attrs
 
 from dnnp_hpo import training
+from dnnp_hpo.curve import LcurveError, fitness
 from dnnp_hpo.errors import SpecError, TrainingFailed
 from dnnp_hpo.evaluation import Trial
 from dnnp_hpo.front import DEFAULT_ACCURACY, normal_unit
 from dnnp_hpo.run import RunContext
+from dnnp_hpo.template import check_names, check_setting_values, load_template
 from dnnp_hpo.training import is_count
 
 from .inputcheck import check_activations, check_with_deepmd, keys_named, placeholder_keys
 from .lcurve import (
     STEP_KEYS,
-    LcurveError,
     check_columns,
     check_complete,
     check_ener_columns,
     column_term,
     ener_loss,
-    fitness,
     last_step,
     read_lcurve,
     schedule,
     undivided,
 )
 from .neighbours import SEL_SHORTFALL, sel_shortfall
-from .template import check_names, check_setting_values, load_template, parse_rendered
+from .template import parse_rendered, parse_template
 
 INPUT = "input.json"
 DEFAULT_COMMAND = ("dp", "--tf", "train", INPUT)
@@ -63,7 +63,7 @@ class DeepmdTrainer(training.CommandTrainer):
 
     def prepare(self, run: RunContext) -> PreparedDeepmd:
         """Check template, settings and objectives; return what the workers get."""
-        template = load_template(run.spec_relative(self.template, "template"))
+        template = load_template(run.spec_relative(self.template, "template"), parse_template)
         training.check_settings(run, self.settings)
         check_names(template, set(run.space.names), set(self.settings), set(training.RESERVED))
         check_setting_values(template, self.settings)

@@ -1,6 +1,6 @@
 """NequIP support: the ``nequip`` trainer plugin, the worked example of a second DNNP code.
 
-Modules: :mod:`.template` (the DeePMD plugin's ``$name`` placeholders, written as YAML),
+Modules: :mod:`.template` (the ``$name`` placeholders of :mod:`dnnp_hpo.template`, in YAML),
 :mod:`.metrics` (validation errors from Lightning's ``metrics.csv`` by column name),
 :mod:`.trainer` (the plugin).  It is a "stub" in the sense of the smallest faithful
 adapter: it fakes nothing, and trains real NequIP models when ``nequip`` is installed

@@ -4,10 +4,10 @@ Each logging call of Lightning is a row, so training-step, training-epoch and
 validation-epoch values sit on different rows of one table with empty cells elsewhere.
 The validation errors are taken, by column name (``val0_epoch/forces_rmse``), from the
 rows where every asked-for column has a value: one row per validation epoch.  They
-become the DeePMD plugin's :class:`~dnnp_hpo.plugins.deepmd.lcurve.Lcurve`, so the
-fitness (last row, or mean of the last k; NaN and infinity refused) is computed by the
-same :func:`~dnnp_hpo.plugins.deepmd.lcurve.fitness` as DeePMD's.  :func:`check_complete`
-tells a curve whose last validation epoch is short of the config's ``max_epochs``.
+become an :class:`~dnnp_hpo.curve.Lcurve`, so the fitness (last row, or mean of the
+last k; NaN and infinity refused) is computed by the same :func:`~dnnp_hpo.curve.fitness`
+as every trainer's.  :func:`check_complete` tells a curve whose last validation epoch is
+short of the config's ``max_epochs``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from dnnp_hpo.plugins.deepmd.lcurve import Lcurve, LcurveError
+from dnnp_hpo.curve import Lcurve, LcurveError
 from dnnp_hpo.training import is_count
 
 STEP = "step"

@@ -1,8 +1,8 @@
-"""NequIP YAML config templates, with the DeePMD plugin's ``$name`` placeholder rules.
+"""NequIP YAML config templates, with the ``$name`` placeholder rules of every template.
 
-The rules are those of :mod:`dnnp_hpo.plugins.deepmd.template` (``$name`` or
-``${name}``, ``$$`` for a literal dollar, every value written for the place it stands
-in), applied to YAML instead of JSON:
+The rules are those of :mod:`dnnp_hpo.template` (``$name`` or ``${name}``, ``$$`` for a
+literal dollar, every value written for the place it stands in), applied to YAML where
+the DeePMD plugin applies them to JSON:
 
 * a placeholder that is a whole value (``r_max: $r_max``) becomes a YAML flow value: a
   number stays a number (floats always with a dot, ``1.0e-05``, since YAML 1.1 readers
@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 
 from dnnp_hpo.errors import SpecError
-from dnnp_hpo.plugins.deepmd.template import Placeholder, Template, load_template
+from dnnp_hpo.template import Placeholder, Template, load_template
 from dnnp_hpo.training import is_count
 
 from .metrics import step_or_time_limit
@@ -46,9 +46,8 @@ _QUOTE_OPENERS = frozenset(":-[{,?")
 def parse_yaml_template(text: str, path: str) -> Template:
     """Split ``text`` into literal pieces and placeholders, knowing YAML quotes and comments.
 
-    The result is the DeePMD plugin's :class:`Template`, so the same name checks apply
-    (:func:`~dnnp_hpo.plugins.deepmd.template.check_names`); render it with
-    :func:`render_yaml`.
+    The result is a :class:`~dnnp_hpo.template.Template`, so the same name checks apply
+    (:func:`~dnnp_hpo.template.check_names`); render it with :func:`render_yaml`.
     """
     pieces: list[str | Placeholder] = []
     literal: list[str] = []
@@ -144,8 +143,8 @@ def yaml_value(value: Any) -> str:
 def render_yaml(template: Template, values: Mapping[str, Any]) -> str:
     """Substitute ``values``; SpecError for a missing name or a value YAML cannot hold.
 
-    Every value first goes through the DeePMD plugin's :func:`json_fragment`, so the same
-    values are refused (NaN, infinity, objects) with the same messages.
+    Every value first goes through :func:`~dnnp_hpo.template.json_fragment`, as in every
+    template, so the same values are refused (NaN, infinity, objects) with the same messages.
     """
     return template.render(values, lambda fragment, piece: yaml_escapes(fragment) if piece.in_string
                            else yaml_value(json.loads(fragment)))

@@ -12,8 +12,10 @@ data sent to the workers.
 The keys shared with the ``deepmd`` trainer (template, settings, paths, command,
 launch_prefix, env, timeout_minutes, metrics, last_rows) and the training itself come
 from :mod:`dnnp_hpo.training` (:class:`~dnnp_hpo.training.CommandTrainer`,
-:class:`~dnnp_hpo.training.PreparedCommand`), so both trainers accept exactly the same
-values and report failures with the same reasons; this module adds NequIP's formats.
+:class:`~dnnp_hpo.training.PreparedCommand`), and the template's checks and the fitness
+from :mod:`dnnp_hpo.template` and :mod:`dnnp_hpo.curve`, so both trainers accept exactly
+the same values and report failures with the same reasons; this module adds NequIP's
+formats.
 """
 
 from __future__ import annotations
@@ -23,12 +25,12 @@ from pathlib import Path
 import attrs
 
 from dnnp_hpo import training
+from dnnp_hpo.curve import LcurveError, fitness
 from dnnp_hpo.errors import SpecError, TrainingFailed
 from dnnp_hpo.evaluation import Trial
-from dnnp_hpo.plugins.deepmd.lcurve import LcurveError, fitness
-from dnnp_hpo.plugins.deepmd.template import check_names, check_setting_values
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import Invalid
+from dnnp_hpo.template import check_names, check_setting_values
 
 from .metrics import EPOCH, check_complete, read_metrics
 from .template import INTERPOLATION_HINT, load_yaml_template, parse_config, render_yaml

@@ -7,14 +7,8 @@ from pathlib import Path
 import pytest
 from deepmd_testutil import DATA
 
-from dnnp_hpo.plugins.deepmd.lcurve import (
-    LcurveError,
-    check_complete,
-    fitness,
-    last_step,
-    read_lcurve,
-    schedule,
-)
+from dnnp_hpo.curve import LcurveError, fitness
+from dnnp_hpo.plugins.deepmd.lcurve import check_complete, last_step, read_lcurve, schedule
 
 REAL = DATA / "lcurve.out"
 METRICS = {"energy_rmse": "rmse_e_val", "force_rmse": "rmse_f_val"}

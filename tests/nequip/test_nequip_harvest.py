@@ -17,7 +17,7 @@ import yaml
 from nequip_testutil import DATA
 from test_nequip_trainer import TINY, a_trial, prepare
 
-from dnnp_hpo.plugins.deepmd.lcurve import LcurveError
+from dnnp_hpo.curve import LcurveError
 from dnnp_hpo.plugins.nequip_stub.metrics import EPOCH, check_complete, read_metrics
 from dnnp_hpo.plugins.nequip_stub.trainer import CONFIG, DEFAULT_METRICS
 from dnnp_hpo.training import RUNTIME, STDOUT

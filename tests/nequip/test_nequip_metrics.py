@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from nequip_testutil import DATA
 
-from dnnp_hpo.plugins.deepmd.lcurve import LcurveError, fitness
+from dnnp_hpo.curve import LcurveError, fitness
 from dnnp_hpo.plugins.nequip_stub.metrics import read_metrics
 from dnnp_hpo.plugins.nequip_stub.trainer import DEFAULT_METRICS
 

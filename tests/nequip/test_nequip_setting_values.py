@@ -16,7 +16,7 @@ from cli_testutil import checkout_entries, hpo_run
 from nequip_testutil import DEMO_SPEC, DEMO_TEMPLATE, REPO
 
 from dnnp_hpo.errors import SpecError
-from dnnp_hpo.plugins.deepmd.template import Placeholder, json_fragment
+from dnnp_hpo.template import Placeholder, json_fragment
 
 BARE = "expected a number, a string, true/false, a list or a mapping"
 

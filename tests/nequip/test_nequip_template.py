@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from nequip_testutil import DEMO_TEMPLATE
 
 from dnnp_hpo.errors import SpecError
-from dnnp_hpo.plugins.deepmd.template import check_names
 from dnnp_hpo.plugins.nequip_stub.template import (
     INTERPOLATION_HINT,
     load_yaml_template,
@@ -21,6 +20,7 @@ from dnnp_hpo.plugins.nequip_stub.template import (
     render_yaml,
     yaml_value,
 )
+from dnnp_hpo.template import check_names
 
 json_like = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),

@@ -1,0 +1,199 @@
+"""Input templates with ``$name`` / ``${name}`` placeholders, whatever the input's format.
+
+The syntax is :class:`string.Template`'s, as in the paper (section 2.2.4): ``$name`` or
+``${name}``, ``$$`` for a literal dollar.  A trainer plugin parses its own format (where
+its quoted strings and comments are) into a :class:`Template`: literal text pieces and
+the :class:`Placeholder` s between them, each knowing whether it stands inside a quoted
+string or as a whole value.  What is the same for every format lives here: the template
+file read (:func:`load_template`), the names checked against the search space and the
+settings (:func:`check_names`, :func:`check_setting_values`), and every value written as
+JSON text for the place it goes to (:func:`json_fragment`): a whole value becomes a JSON
+literal (a string gets its quotes), one inside a string the escaped characters only, so a
+value holding a quote or a backslash cannot break the file.  A format whose values are
+not JSON's turns that text into its own (``encode`` of :meth:`Template.render`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from dnnp_hpo.errors import SpecError, shown, unreadable
+
+
+@attrs.frozen
+class Placeholder:
+    """One ``$name`` in the template text."""
+
+    name: str
+    in_string: bool  #: inside a quoted string ("${name}"), or a whole value
+    line: int
+
+
+@attrs.frozen
+class Template:
+    """A parsed template: literal text pieces interleaved with placeholders."""
+
+    path: str  #: for messages
+    pieces: tuple[str | Placeholder, ...]
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Every placeholder name the template uses."""
+        return frozenset(p.name for p in self.pieces if isinstance(p, Placeholder))
+
+    def render(self, values: Mapping[str, Any],
+               encode: Callable[[str, Placeholder], str] | None = None) -> str:
+        """Substitute ``values``; SpecError for a missing name or a value JSON cannot hold.
+
+        Each value becomes its JSON text (:func:`json_fragment`); ``encode(fragment,
+        placeholder)``, if given, turns that into the template's own format (YAML, say).
+        The result is not checked here: the trainer parses it as its format.
+        """
+        out: list[str] = []
+        for i, piece in enumerate(self.pieces):
+            if isinstance(piece, str):
+                out.append(piece)
+                continue
+            if piece.name not in values:
+                raise SpecError(f"{self.path}: line {piece.line}: no value for ${piece.name}", "template")
+            fragment = json_fragment(values[piece.name], piece, self.path, self._alone_in_list(i))
+            out.append(encode(fragment, piece) if encode else fragment)
+        return "".join(out)
+
+    def _alone_in_list(self, index: int) -> bool:
+        """Whether placeholder ``index`` is the whole of a string that is the only item of a
+        list: ``["${name}"]``."""
+        before = self.pieces[index - 1] if index > 0 else ""
+        after = self.pieces[index + 1] if index + 1 < len(self.pieces) else ""
+        return (isinstance(before, str) and isinstance(after, str) and _OPENS_LIST.search(before) is not None
+                and _CLOSES_LIST.match(after) is not None)
+
+
+_OPENS_LIST = re.compile(r'\[\s*"\Z')
+_CLOSES_LIST = re.compile(r'"\s*\]')
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalars to the Python values json understands."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) and not isinstance(value, (list, tuple, dict)) else value
+
+
+def json_fragment(value: Any, where: Placeholder, path: str, alone_in_list: bool = False) -> str:
+    """``value`` as JSON text for the place ``where`` stands in (``alone_in_list``: the
+    placeholder is written ``["${name}"]``, for the advice of an error)."""
+    value = _plain(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SpecError(f"{path}: line {where.line}: ${where.name} is {value}, which JSON cannot hold",
+                        "template")
+    if not where.in_string:
+        try:
+            return json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):
+            raise SpecError(f"{path}: line {where.line}: ${where.name}: {not_json_message(value, [where])}",
+                            "template") from None
+    if isinstance(value, str):
+        return json.dumps(value)[1:-1]  # the escaped characters, without the quotes
+    if isinstance(value, (bool, int, float)):
+        return json.dumps(value)
+    what = f"{path}: line {where.line}: ${where.name} stands inside a JSON string, but its value {value!r}"
+    if isinstance(value, (list, tuple)) and alone_in_list:
+        # Without the quotes alone, ["$name"] would be a list in a list.
+        raise SpecError(f"{what} is a list: write ${where.name} in place of the whole [\"${{{where.name}}}\"], "
+                        "without the brackets and the quotes: a list value is written as a JSON list", "template")
+    if isinstance(value, (list, tuple)):
+        raise SpecError(f"{what} is a list: write ${where.name} without the quotes where a list belongs (it is "
+                        "written as a JSON list; inside brackets it would be a list in a list)", "template")
+    raise SpecError(f"{what} is not a string or a number: write it without the quotes", "template")
+
+
+def not_json(value: Any, seen: frozenset[int] = frozenset()) -> Any:
+    """The part of ``value`` (itself, or an item at any depth) that JSON cannot write as
+    it is: not None, true/false, a number, a string, a list or a mapping (of keys JSON
+    writes as strings), a float not finite, a list that holds itself; ``_NONE`` if there
+    is none."""
+    value = _plain(value)
+    if value is None or isinstance(value, (str, bool, int)):
+        return _NONE
+    if isinstance(value, float):
+        return _NONE if math.isfinite(value) else value
+    if not isinstance(value, (list, tuple, dict)) or id(value) in seen:
+        return value
+    inner = seen | {id(value)}
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not (key is None or isinstance(key, (str, int, float))):  # what json.dumps writes as a key
+                return key
+            if (found := not_json(item, inner)) is not _NONE:
+                return found
+        return _NONE
+    return next((found for item in value if (found := not_json(item, inner)) is not _NONE), _NONE)
+
+
+#: what :func:`not_json` returns for a value JSON can write
+_NONE = object()
+
+
+def not_json_message(value: Any, places: list[Placeholder]) -> str:
+    """What a value for the placeholders ``places`` (all of one name) must be, and what
+    it is: ``expected a number, ... , got b'abc'``."""
+    expected = ("a string or a number" if all(p.in_string for p in places)
+                else "a number, a string, true/false, a list or a mapping")
+    part = not_json(value)
+    if part is _NONE or part is value:
+        return f"expected {expected}, got {shown(value)}"
+    return f"expected {expected}, got {shown(value)}, which holds {shown(part)}"
+
+
+def check_setting_values(template: Template, settings: Mapping[str, Any]) -> None:
+    """SpecError naming ``settings.NAME`` for a setting the template uses whose value JSON
+    (so the rendered input) cannot hold: a date, bytes (``!!binary``), a set, a float
+    not finite, at any depth.  Rendering would refuse it too, naming only the template's
+    line; the spec's key is where the fix is."""
+    for name, value in settings.items():
+        places = [p for p in template.pieces if isinstance(p, Placeholder) and p.name == name]
+        if places and not_json(value) is not _NONE:
+            lines = ", ".join(str(p.line) for p in places[:3])
+            raise SpecError(f"{not_json_message(value, places)} (for ${name}, line {lines} of {template.path})",
+                            f"settings.{name}")
+
+
+def load_template(path: Path, parse: Callable[[str, str], Template]) -> Template:
+    """Read a template file and parse it with ``parse(text, path)``, the trainer's parser
+    of its format; SpecError (key ``template``) if it cannot be read."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"template {path} not found", "template") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"cannot read the template {path}: {unreadable(exc)}", "template") from None
+    return parse(text, str(path))
+
+
+def check_names(template: Template, parameters: set[str], settings: set[str], reserved: set[str]) -> None:
+    """Every placeholder must have a value, and every parameter and setting must be used.
+
+    An unused search parameter would be searched without effect; an unused setting is
+    almost always a misspelt placeholder.  Both are errors, reported in one line.
+    """
+    provided = parameters | settings | reserved
+    unknown = sorted(template.names - provided)
+    unused_parameters = sorted(parameters - template.names)
+    unused_settings = sorted(settings - template.names)
+    problems = []
+    if unknown:
+        problems.append("placeholder(s) with no value: " + ", ".join(f"${n}" for n in unknown)
+                        + " (expected a space parameter, a trainer.settings key or $seed)")
+    if unused_parameters:
+        problems.append("search parameter(s) the template does not use: " + ", ".join(unused_parameters))
+    if unused_settings:
+        problems.append("trainer.settings the template does not use: " + ", ".join(unused_settings))
+    if problems:
+        raise SpecError(f"{template.path}: " + "; ".join(problems), "template")
