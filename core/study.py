@@ -149,10 +149,14 @@ class Study:
             return heapq.heappop(self.ready)[2]
         assert self.inflight, "next_finished() with nothing pending"
         try:
-            next(iter(self.pool.as_completed(list(self.inflight), timeout=timeout)))
+            reported = next(iter(self.pool.as_completed(list(self.inflight), timeout=timeout)))
         except (TimeoutError, concurrent.futures.TimeoutError):  # one class from Python 3.11 on
             return None
-        future = min((f for f in self.inflight if f.done()), key=lambda f: self.inflight[f].birth_id)
+        # The one reported done may be pending again by now: a Dask future whose result was
+        # on a worker that died since goes back to pending while Dask computes it again.
+        # Then it is taken all the same; its result() waits for the new one.
+        done = [f for f in self.inflight if f.done()]
+        future = min(done, key=lambda f: self.inflight[f].birth_id) if done else reported
         trial = self.inflight[future]
         try:
             evaluation = future.result()
