@@ -305,6 +305,10 @@ def nsga2(study: Study, rng: np.random.Generator, pop_size: int, generations: in
         first = 1
     else:
         population, std = checkpoint.population, load_state(rng, checkpoint.state)
+        # A run started without sigmas (its variation never reads them) saved NaN; taken up
+        # with --force as variation: paper, such a gene mutates by its sigma as annealed by now.
+        given = np.array(study.space.sigmas, dtype=float) * sigma_decay ** checkpoint.generation
+        std = np.where(np.isnan(std), given, std)
         first = checkpoint.generation + 1
     parents = as_individuals(population, TrainedProblem(study.n_objectives))
 

@@ -92,6 +92,24 @@ def test_sigma_may_be_left_out_where_the_variation_never_reads_it(tmp_path, opti
     assert searches[0] == searches[1]
 
 
+def test_a_run_started_without_sigmas_is_extended_as_variation_paper(tmp_path):
+    """Its checkpoints hold NaN sigmas (none given, none read); extended with --force as
+    variation: paper with sigmas given, it mutates by them: every offspring was NaN and
+    failed, and an int parameter stopped the run (exit 4)."""
+    run_dir = tmp_path / "run"
+    spec = zdt_spec(run_dir, seed=3, pop_size=6, generations=1)
+    spec["space"]["x3"] = {"type": "int", "init": [0, 1]}
+    for parameter in spec["space"].values():
+        parameter.pop("sigma", None)
+    path = write_spec(tmp_path / "spec.yaml", spec)
+    assert main([str(path)]) == 0
+    assert main([str(path), "--force", "--set", "optimizer.generations=3", "--set", "optimizer.variation=paper",
+                 *[f"--set=space.x{i}.sigma=0.05" for i in range(4)]]) == 0
+    rows = read_csv(run_dir / "individuals.csv")
+    assert sorted(int(r["generation"]) for r in rows) == [g for g in range(4) for _ in range(6)]
+    assert all(r["status"] == "ok" for r in rows), [(r["generation"], r["status"], r["reason"]) for r in rows]
+
+
 def test_hypervolume_helper_by_hand():
     # two points (0, 1) and (0.5, 0) against (1, 2): 0.5 * 1 + 0.5 * 2 = 1.5
     assert hypervolume_2d([(0, 1), (0.5, 0)], (1, 2)) == pytest.approx(1.5)
