@@ -25,7 +25,11 @@ from dnnp_hpo.journal import (
     JournalRecorder,
 )
 from dnnp_hpo.registry import Registry
-from dnnp_hpo.resume import resolved_settings
+
+# Holdings, journal_holdings and recorded_settings moved to dnnp_hpo.resume; docs/plugins.md
+# named dnnp_hpo.driver.journal_holdings for an optimizer's prepare, so plugins written to
+# it still import (one that fails stops every hpo-run command while it is installed).
+from dnnp_hpo.resume import Holdings, journal_holdings, recorded_settings, resolved_settings  # noqa: F401
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import load_experiment
 from dnnp_hpo.study import Study

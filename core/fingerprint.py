@@ -4,7 +4,7 @@ The spec names the training data by path, and a path says nothing of what lies t
 dataset regenerated (more frames, another DFT setting) under the same directory, or a
 ``$DATA`` set to another one, would let a resumed search mix candidates trained on two
 datasets in one front, with no key of the spec that differs.  The run records a digest of
-each data path when it starts and a resume compares them (driver.check_run_dir).
+each data path when it starts and a resume compares them (resume.check_run_dir).
 
 The digest is of content, not of place or time: a run moved to a cluster with its data
 (copied, so with new modification times) resumes.  It reads every file once per session,

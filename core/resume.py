@@ -181,9 +181,12 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
         # rather than print the old front as if they had been taken.
         larger = _larger_budget(run)
         if not (larger and force):
+            extendable = isinstance(run.experiment.optimizer, Extendable)
             how = ("pass --force to extend it with the larger budget, or choose another run_dir" if larger else
                    "a finished run is only extended by a larger budget (nsga2's generations, nsga2-async's "
-                   "max_births) with --force; choose another run_dir to run them")
+                   "max_births) with --force; choose another run_dir to run them" if extendable else
+                   f"its optimizer ({_optimizer_plugin(run.raw_spec)}) cannot extend a finished run (it has no "
+                   "extends(held): docs/plugins.md); choose another run_dir to run them")
             raise SpecError(f"{run.run_dir} holds a finished run: the keys that differ ({shown}) would not be "
                             f"used; {how}", "run_dir", where)
         # From here on checked as an interrupted run resumed with --force.
@@ -224,11 +227,12 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
             and not force and not finished:
         # The spec names the template's file; an edit of the file between two sessions
         # would mix candidates of two models in one search, with no key that differs.
-        template = getattr(run.experiment.trainer, "template", "")
+        template = getattr(run.experiment.trainer, "template", None)
+        what, key = (f"the template {template}", "trainer.template") if template else ("the trainer's input", "trainer")
         raise SpecError(
-            f"{run.run_dir} holds a run started with another content of the template {template} "
+            f"{run.run_dir} holds a run started with another content of {what} "
             "(edited since); resume it with the template it was started with, pass --force to "
-            "continue with the edited one, or choose another run_dir", "trainer.template", where,
+            "continue with the edited one, or choose another run_dir", key, where,
         )
     if data and not force and not finished:
         run = run.with_data_digests()

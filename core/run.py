@@ -26,7 +26,7 @@ class RunContext:
     finished: bool = False  #: True when the journal's search is done: it is not run again
     #: True when a finished run is taken up again with a larger budget (--force): run on
     extends: bool = False
-    #: placement keys (driver.PLACEMENT: launcher, run_dir...) a resume changed
+    #: placement keys (resume.PLACEMENT: launcher, run_dir...) a resume changed
     moved: tuple[str, ...] = ()
     #: births the journal held finished when this session started (a resume's)
     recorded: frozenset[int] = attrs.field(factory=frozenset, eq=False, repr=False)

@@ -412,8 +412,9 @@ class PreparedCommand:
     def input_digest(self) -> str:
         """SHA-256 of the template's text and placeholders (its ``pieces``), not of where
         its file is: a run moved to a cluster resumes, one whose template was edited is
-        refused."""
-        content = repr(self.template.pieces)
+        refused.  A subclass written when ``template`` was untyped may hold another
+        object: that is digested by its repr, as then."""
+        content = repr(getattr(self.template, "pieces", self.template))
         return hashlib.sha256(content.encode("utf-8")).hexdigest()
 
     def values(self, params: Mapping[str, Any], seed: int) -> dict[str, Any]:

@@ -19,8 +19,9 @@ from .asynchronous import steady_state_nsga2
 
 #: the one variation that reads the space's sigmas (:meth:`Reproduction.prepare`)
 PAPER = "paper"
-#: the ``variation`` names a spec may give, and how each breeds; ``sbx`` with the spec's
-#: rates (:meth:`Reproduction.breeding`), whose defaults are :data:`.algorithm.SBX`'s
+#: the ``variation`` names a spec may give, and how each breeds; ``sbx`` breeds with the
+#: spec's rates (:meth:`Reproduction.breeding` builds them), :data:`.algorithm.SBX` being
+#: them at their defaults: the entry is there for the name
 VARIATIONS: dict[str, Breeding] = {PAPER: PAPER_MUTATION, "sbx": SBX, "sbx-tuned": SBX_TUNED,
                                    "sbx-steady": SBX_STEADY}
 

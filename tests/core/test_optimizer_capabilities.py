@@ -109,6 +109,16 @@ def test_a_third_party_optimizer_that_cannot_say_is_not_extended(registry, tmp_p
     spec = zdt_spec(run_dir, n=2, seed=4, optimizer={"plugin": "rounds", "pop_size": 4, "rounds": 1})
     path = write_spec(tmp_path / "run.yaml", spec)
     _hpo_run(registry, path)
-    with pytest.raises(SpecError, match="a finished run is only extended by a larger budget"):
+    with pytest.raises(SpecError, match=r"its optimizer \(rounds\) cannot extend a finished run \(it has no "
+                                        r"extends\(held\): docs/plugins.md\)"):
         _hpo_run(registry, path, "optimizer.rounds=2", force=True)
     assert len(_search(run_dir)[0]) == 8
+
+
+def test_journal_holdings_is_still_where_the_docs_first_named_it():
+    """docs/plugins.md told optimizer authors to call dnnp_hpo.driver.journal_holdings;
+    it moved to dnnp_hpo.resume, and a plugin importing it from the driver still loads."""
+    from dnnp_hpo import driver, resume
+
+    assert driver.journal_holdings is resume.journal_holdings
+    assert driver.recorded_settings is resume.recorded_settings and driver.Holdings is resume.Holdings
