@@ -88,6 +88,11 @@ class ParameterType(Protocol):
     def decode(self, gene: float) -> Any:
         """The value a trainer sees (float, int, str, ...) for this gene."""
 
+    # Optional: values: Sequence[Any] | None
+    #     Every value decode() can give, for a type of few (a choice's choices); absent or
+    #     None for a range.  Start-up then tries each one, in the constraints and in the
+    #     trainer's renderings, where a range is tried at its ends and middle only.
+
 
 @runtime_checkable
 class Trainer(Protocol):

@@ -28,6 +28,12 @@ def check_parameter_name(name: str) -> None:
                         "expected another parameter name", f"space.{name}")
 
 
+def listed_values(parameter: ParameterType) -> tuple[Any, ...]:
+    """Every value ``parameter`` decodes to when its type lists them (the optional
+    ``values`` of the ParameterType protocol: a choice's choices); () for a range."""
+    return tuple(getattr(parameter, "values", None) or ())
+
+
 @attrs.frozen
 class SearchSpace:
     """Parameters in spec order; gene ``i`` belongs to ``names[i]``."""

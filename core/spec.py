@@ -21,7 +21,7 @@ from dnnp_hpo.errors import Invalid, SpecError, shortened
 from dnnp_hpo.hookspecs import Launcher, Optimizer, ParameterType, Trainer
 from dnnp_hpo.paths import expand_path_text
 from dnnp_hpo.registry import Registry
-from dnnp_hpo.space import check_parameter_name
+from dnnp_hpo.space import check_parameter_name, listed_values
 from dnnp_hpo.specfile import apply_override, check_text, read_yaml
 from dnnp_hpo.structure import first_error, make_converter
 
@@ -196,10 +196,11 @@ def check_experiment(experiment: Experiment) -> Experiment:
 
 
 def _sample_values(parameter: ParameterType) -> list[Any]:
-    """Values a parameter can decode to: every choice, else both ends and the middle."""
-    choices = getattr(parameter, "choices", None)
-    if isinstance(choices, (list, tuple)):
-        return list(choices)
+    """Values a parameter can decode to: every one its type lists (a choice's), else both
+    ends and the middle."""
+    listed = listed_values(parameter)
+    if listed:
+        return list(listed)
     low, high = parameter.gene_init
     return [parameter.decode(low + (high - low) * f) for f in (0.0, 0.5, 1.0)]
 

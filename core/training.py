@@ -28,7 +28,7 @@ from dnnp_hpo.errors import SpecError, TrainingFailed
 from dnnp_hpo.evaluation import ERROR, RUNTIME, TIMEOUT, Trial, last_write, make_workdir, one_line
 from dnnp_hpo.process import run_command
 from dnnp_hpo.run import RunContext
-from dnnp_hpo.space import RESERVED, SearchSpace
+from dnnp_hpo.space import RESERVED, SearchSpace, listed_values
 from dnnp_hpo.spec import Invalid
 from dnnp_hpo.template import Template
 
@@ -318,7 +318,7 @@ def sample_params(space: SearchSpace) -> list[tuple[dict[str, Any], str]]:
     samples = [(middle, "")]
     for name, parameter in space.parameters.items():
         samples.extend(({**middle, name: choice}, f"{name}={choice!r}")
-                       for choice in getattr(parameter, "choices", ()))
+                       for choice in listed_values(parameter))
     return samples
 
 

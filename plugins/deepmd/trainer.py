@@ -24,6 +24,7 @@ from dnnp_hpo.errors import SpecError, TrainingFailed
 from dnnp_hpo.evaluation import Trial
 from dnnp_hpo.front import DEFAULT_ACCURACY, normal_unit
 from dnnp_hpo.run import RunContext
+from dnnp_hpo.space import listed_values
 from dnnp_hpo.template import check_names, check_setting_values, load_template
 from dnnp_hpo.training import is_count
 
@@ -373,7 +374,7 @@ class PreparedDeepmd(training.PreparedCommand):
         highest = run.space.decode([high for _, high in run.space.bounds])
         for name, value in middle.items():
             if (not isinstance(value, int) or isinstance(value, bool)
-                    or getattr(run.space.parameters[name], "choices", ())):  # each choice is checked
+                    or listed_values(run.space.parameters[name])):  # each listed value is checked
                 continue
             neighbour = value + 1 if value + 1 <= highest[name] else value - 1
             moved = schedule(self._rendered({**middle, name: neighbour}))

@@ -158,6 +158,11 @@ class ChoiceParameter:
         _check_within(self.gene_init, self.bounds)
 
     @property
+    def values(self) -> tuple[Any, ...]:
+        """Every value it decodes to: start-up tries each one (hookspecs.ParameterType)."""
+        return self.choices
+
+    @property
     def gene_init(self) -> tuple[float, float]:
         return self.init or (0.0, float(len(self.choices)))
 
