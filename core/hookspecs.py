@@ -262,6 +262,9 @@ class Study(Protocol):
         ``state`` is whatever the optimizer needs to continue after this generation
         (JSON-serialisable: sigmas, random-number-generator states...); the journal
         stores it with the population in one transaction and hands it back on resume.
+        A steady-state optimizer adds ``inserted`` (results taken into the population)
+        and ``pending`` (items starting with the birth id of each evaluation in flight):
+        hpo-report then reads the generation as a snapshot (docs/plugins.md).
         """
 
 

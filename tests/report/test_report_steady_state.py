@@ -174,3 +174,31 @@ def test_a_run_stopped_between_snapshots_is_reported_up_to_its_last_one(steady_r
     reported = sorted(s.evaluation.trial.birth_id for s in analysis.all_evaluations())
     assert reported == sorted(b for b in births if b < sent)
     assert analysis.runs[0].later == sum(1 for b in births if b >= sent)
+
+
+def test_any_optimizer_recording_the_snapshot_keys_is_read_as_steady_state(steady_run, tmp_path):
+    """hpo-report knows a steady-state run by the keys its optimizer records with each
+    generation (docs/plugins.md), not by the optimizer's name: a third-party optimizer
+    that records them gets the same snapshots; without them the run reads as generational."""
+    import shutil
+
+    from dnnp_hpo.journal import RESOLVED, SPEC
+
+    (original,) = analyse([steady_run]).runs
+    renamed = tmp_path / "renamed"
+    shutil.copytree(steady_run, renamed)
+    with Journal.of(renamed) as journal:
+        for key in (SPEC, RESOLVED):
+            value = journal.meta(key)
+            value["optimizer"]["plugin"] = "someone-elses-steady-state"
+            journal.set_meta(key, value)
+    (run,) = analyse([renamed]).runs
+    assert run.spec["optimizer"]["plugin"] == "someone-elses-steady-state"
+    assert run.snapshots == original.snapshots and len(run.snapshots) == 6
+
+    with Journal.of(renamed) as journal, journal.transaction() as db:
+        for g, state in db.execute("SELECT generation, state FROM checkpoints").fetchall():
+            state = json.loads(state)
+            del state["pending"]
+            db.execute("UPDATE checkpoints SET state = ? WHERE generation = ?", (json.dumps(state), g))
+    assert analyse([renamed]).runs[0].snapshots == {}
