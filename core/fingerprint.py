@@ -21,6 +21,8 @@ from pathlib import Path
 
 import attrs
 
+from dnnp_hpo.paths import data_location
+
 
 @attrs.frozen
 class DataDigest:
@@ -48,8 +50,9 @@ def recorded_digests(value: object) -> tuple[DataDigest | None, ...]:
 
 
 def data_digests(paths: Sequence[str]) -> tuple[DataDigest, ...]:
-    """A :class:`DataDigest` of each of ``paths`` (files or directory trees), in order."""
-    return tuple(DataDigest(path, content_digest(Path(path))) for path in paths)
+    """A :class:`DataDigest` of each of ``paths`` (files or directory trees, the file of an
+    HDF5 ``FILE#GROUP``), in order."""
+    return tuple(DataDigest(path, content_digest(Path(data_location(path)))) for path in paths)
 
 
 def content_digest(root: Path) -> str | None:

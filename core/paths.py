@@ -40,3 +40,12 @@ def expand_path_text(text: str, key: str) -> str:
     expanded = _REFERENCE.sub(value, text)
     # ~ as a shell reads it: written at the start, not found in a variable's value
     return os.path.expanduser(expanded) if text.startswith("~") else expanded
+
+
+def data_location(path: str) -> str:
+    """The file or directory a data path names: ``path`` itself, or for ``FILE#INNER``
+    (a group inside an HDF5 file, as DeePMD-kit reads ``data.h5#/water``) the ``FILE``,
+    when ``path`` is not itself there.  What is checked for and digested: the path as
+    a whole never exists, and every training failed with "data path(s) not found"."""
+    outer, hash_mark, _ = path.partition("#")
+    return outer if hash_mark and outer and not os.path.exists(path) else path

@@ -26,6 +26,7 @@ import attrs
 
 from dnnp_hpo.errors import SpecError, TrainingFailed
 from dnnp_hpo.evaluation import ERROR, RUNTIME, TIMEOUT, Trial, last_write, make_workdir, one_line
+from dnnp_hpo.paths import data_location
 from dnnp_hpo.process import run_command
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.space import RESERVED, SearchSpace, listed_values
@@ -101,7 +102,7 @@ def warn_missing(run: RunContext, paths: tuple[str, ...]) -> None:
     # Not an error: the paper's spec ships with placeholders for the user's data and must
     # still pass --dry-run.  Each training checks again and fails at once if still missing.
     for path in paths:
-        if not Path(path).exists():
+        if not Path(data_location(path)).exists():
             # Where it was looked for: a path written relative (mydata/train) is read from the
             # spec file's directory, not from where hpo-run was started.
             print(f"hpo-run: warning: {run.spec_path}: trainer.settings: data path {path} does not exist (a "
@@ -209,7 +210,7 @@ def write_input(path: Path, text: str, data_paths: Sequence[str]) -> None:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:  # a full or read-only file system: not the candidate's fault
         raise TrainingFailed(f"cannot write {path}: {exc.strerror or exc}", status=ERROR) from None
-    missing = [p for p in data_paths if not Path(p).exists()]
+    missing = [p for p in data_paths if not Path(data_location(p)).exists()]
     if missing:
         raise TrainingFailed(f"data path(s) not found: {', '.join(missing)}")
 

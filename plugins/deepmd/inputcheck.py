@@ -31,12 +31,16 @@ def check_with_deepmd(data: dict[str, Any], path: str, what: str = "",
     """
     try:
         from deepmd.utils.argcheck import normalize
+        from deepmd.utils.compat import update_deepmd_input
     except Exception:  # noqa: BLE001 - optional: the driver may run without DeePMD-kit
         return
     model = data.get("model")
     multi_task = isinstance(model, dict) and "model_dict" in model
     try:
-        normalize(copy.deepcopy(data), multi_task=multi_task)
+        # As dp train does: older inputs (DeePMD-kit 1's training.systems, numb_test,
+        # 3.1's training.warmup_steps) are converted first, then checked.  Checked as
+        # written, they were refused at start-up although every training would have run.
+        normalize(update_deepmd_input(copy.deepcopy(data), warning=False, dump=None), multi_task=multi_task)
     except Exception as exc:  # noqa: BLE001 - dargs raises several unrelated exception types
         detail = f" (with {what})" if what else ""
         if isinstance(exc, (TypeError, ValueError)) and not _is_dargs_error(exc):

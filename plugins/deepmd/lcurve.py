@@ -22,8 +22,10 @@ from dnnp_hpo.errors import SpecError
 
 #: DeePMD-kit's default ``training.disp_freq``
 DISP_FREQ = 1000
-#: DeePMD-kit's names for the number of training steps, in the order it reads them
-STEP_KEYS = ("numb_steps", "stop_batch", "num_steps")
+#: DeePMD-kit's names for the number of training steps (``numb_steps`` and its aliases in
+#: deepmd/utils/argcheck.py, 3.2).  A training given ``numb_epoch`` instead has its steps
+#: worked out from the data by ``dp``: its schedule is not known here (:func:`schedule`).
+STEP_KEYS = ("numb_steps", "stop_batch", "num_step", "num_steps", "numb_step")
 
 
 def _header(line: str) -> tuple[str, ...] | None:
@@ -82,8 +84,8 @@ def read_lcurve(path: Path) -> Lcurve:
 
 
 def schedule(data: Mapping) -> tuple[int, int] | None:
-    """``(numb_steps, disp_freq)`` of a rendered input (``stop_batch`` and ``num_steps``
-    are DeePMD-kit's other names for ``numb_steps``); None where it is not a number."""
+    """``(numb_steps, disp_freq)`` of a rendered input (under any of :data:`STEP_KEYS`);
+    None where it is not a number, or not given (``numb_epoch``)."""
     training = data.get("training")
     if not isinstance(training, Mapping):
         return None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -109,19 +109,25 @@ OTHER_BACKENDS = ("pt", "pytorch", "jax", "pd", "paddle", "pt-expt", "pt_expt", 
 
 def tensorflow_backend(command: tuple[str, ...], env: Mapping[str, str]) -> bool:
     """Whether ``command`` trains with DeePMD-kit's TensorFlow backend, as far as its
-    arguments tell: a ``--tf`` flag, or ``dp`` with no backend flag (TensorFlow is ``dp``'s
-    default unless ``DP_BACKEND`` in ``trainer.env`` names another).  A wrapper script
-    without flags is not known to be."""
+    arguments tell: a ``--tf`` flag (``--backend tf``, ``-b tf``), or ``dp`` with no
+    backend flag (TensorFlow is ``dp``'s default unless ``DP_BACKEND``, in ``trainer.env``
+    or else in hpo-run's environment, names another).  A wrapper script without flags is
+    not known to be."""
     for i, arg in enumerate(command):
+        following = command[i + 1] if i + 1 < len(command) else ""
+        if arg.startswith("--backend"):
+            return (arg.partition("=")[2] or following).lower() in TF_NAMES
+        if arg.startswith("-b") and not arg.startswith("--"):  # -b pt, -bpt (not a wrapper's -bind-to)
+            value = (arg[2:] or following).lower()
+            if arg == "-b" or value in (*TF_NAMES, *OTHER_BACKENDS):
+                return value in TF_NAMES
         name = arg[2:] if arg.startswith("--") else None
-        if name is not None and name.startswith("backend"):
-            value = name.partition("=")[2] or (command[i + 1] if i + 1 < len(command) else "")
-            return value.lower() in TF_NAMES
         if name in TF_NAMES:
             return True
         if name in OTHER_BACKENDS:
             return False
-    return Path(command[0]).name == "dp" and env.get("DP_BACKEND", "tensorflow").lower() in TF_NAMES
+    default = env.get("DP_BACKEND", os.environ.get("DP_BACKEND", "tensorflow"))
+    return Path(command[0]).name == "dp" and default.lower() in TF_NAMES
 
 
 def systems_paths(data: Any, where: str) -> list[tuple[str, str]]:
@@ -252,6 +258,11 @@ def check_curve(data: Mapping[str, Any], metrics: Mapping[str, str], where: str,
                                 "at least 1", f"settings.{name}")
             raise SpecError(f"{where}: training.{key} must be a whole number of at least 1, got {value!r}",
                             "template")
+    if isinstance(training, Mapping) and training.get("disp_training") is False:
+        name = settings_at.get("training.disp_training")
+        raise SpecError(f"{where}: training.disp_training is false{f' (from ${name})' if name else ''}: DeePMD-kit "
+                        "then writes no lcurve.out, which the fitness is read from: every training would fail "
+                        "once trained; leave it out", f"settings.{name}" if name else "template")
     validation = sorted(c for c in metrics.values() if c.endswith("_val"))
     # Training data without validation data: DeePMD-kit's input, sure to lack the columns.
     if (validation and isinstance(training, Mapping) and training.get("training_data") is not None
@@ -291,6 +302,29 @@ def check_sel(data: Mapping[str, Any], command: Sequence[str], where: str) -> No
         raise SpecError(f"{where}: the model's sel is \"auto\", which DeePMD-kit works out from the "
                         "neighbour statistics that --skip-neighbor-stat skips: every training would fail; "
                         "drop the flag or give sel as numbers", "command")
+
+
+#: what DeePMD-kit's argcheck takes in an ``ener`` loss and its TensorFlow backend refuses
+#: when the training starts (deepmd/tf/loss/ener.py, EnerStdLoss): key, the value it takes
+TENSORFLOW_ENER_ONLY = {"loss_func": "mse", "f_use_norm": False}
+
+
+def check_tensorflow_loss(losses: Sequence[Mapping[str, Any] | None], rendered: Sequence[tuple[Any, str]],
+                          placeholders: Mapping[str, str], settings: Collection[str]) -> None:
+    """SpecError for an ``ener`` loss setting that only DeePMD-kit's other backends train
+    (``loss_func: mae``): its argcheck accepts it, then every TensorFlow training of it
+    failed with NotImplementedError.  Each rendering is checked, so a searched choice
+    is named by its parameter."""
+    for loss, (_, where) in zip(losses, rendered):
+        for key, allowed in TENSORFLOW_ENER_ONLY.items():
+            value = (loss or {}).get(key, allowed)
+            if value != allowed:
+                name = placeholders.get(f"loss.{key}")
+                source = "" if not name else f" (from ${name})" if name in settings else f" (from parameter space.{name})"
+                at = f"settings.{name}" if name in settings else "template"
+                raise SpecError(f"{where}: loss.{key} is {value!r}{source}, which DeePMD-kit's TensorFlow backend "
+                                f"does not train (only {allowed!r}): every training would fail; drop it, or train "
+                                "with another backend (dp --pt train)", at)
 
 
 def _auto_sel(section: Any) -> bool:
@@ -355,6 +389,8 @@ class PreparedDeepmd(training.PreparedCommand):
             check_sel(data, self.command, where)
         self.check_searched_steps(run, samples[0][0], rendered[0][0])
         losses = [ener_loss(data) for data, _ in rendered]
+        if self.tensorflow:
+            check_tensorflow_loss(losses, rendered, placeholders, set(self.settings))
         if self.tensorflow and all(loss is not None for loss in losses):
             check_ener_columns(self.metrics, losses, f"{self.template.path}{' (every value searched)' * (len(rendered) > 1)}")
         return rendered
