@@ -136,6 +136,28 @@ def warn_missing_program(run: RunContext, command: Sequence[str]) -> None:
               file=sys.stderr)
 
 
+#: programs that expand ``$NAME`` in the arguments they are given to run
+SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "csh", "tcsh", "fish"})
+_VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def warn_unexpanded(run: RunContext, launch_prefix: Sequence[str], command: Sequence[str]) -> None:
+    """Warn on stderr about a ``$NAME`` in ``launch_prefix + command`` that reaches its
+    program as written: no shell runs the training, so ``[srun, --ntasks=$NTASKS]``
+    passes the text ``$NTASKS``.  Arguments after a shell (``[bash, -c, 'module load x;
+    exec "$@"', --]``) are the shell's to read.  Not an error: a program may take a
+    literal ``$``."""
+    for key, arg in [*(("launch_prefix", a) for a in launch_prefix), *(("command", a) for a in command)]:
+        if Path(arg).name in SHELLS:
+            return
+        found = _VARIABLE.search(arg)
+        if found:
+            print(f"hpo-run: warning: {run.spec_path}: trainer.{key}: {arg!r} is passed as written: no shell "
+                  f"runs the training, so ${found.group(1)} is not expanded; write its value, or run the command "
+                  "under [bash, -c, ...]", file=sys.stderr)
+            return
+
+
 def find_executable(name: str) -> str:
     """``name`` on PATH, else next to the running Python (a venv's ``dp`` without activating
     the venv), else ``name`` unchanged (the launch prefix's environment may know it)."""
@@ -368,6 +390,7 @@ class CommandTrainer:
         settings = absolute_settings(run, self.settings, self.paths)
         check_objectives(run, self.metrics, self.DEFAULT_METRICS)
         warn_missing_program(run, self.command)
+        warn_unexpanded(run, self.launch_prefix, self.command)
         return {"template": template, "settings": settings, "data_paths": listed_paths(settings, self.paths),
                 "command": self.command, "launch_prefix": self.launch_prefix, "env": self.env,
                 "timeout_minutes": self.timeout_minutes, "metrics": dict(self.metrics),

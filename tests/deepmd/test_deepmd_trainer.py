@@ -199,6 +199,26 @@ def test_a_relative_program_path_is_warned_about(tmp_path: Path, capsys) -> None
         in capsys.readouterr().err
 
 
+def test_a_variable_in_the_command_line_is_warned_about(tmp_path: Path, capsys, monkeypatch) -> None:
+    """No shell runs the training: ``--ntasks=$NTASKS`` reaches the launcher as that text
+    (shown with a real process), which a user writing a cluster's prefix may not expect."""
+    from dnnp_hpo.training import run_training
+
+    monkeypatch.setenv("NTASKS", "4")
+    prefix = [sys.executable, "-c", "import sys; open('argv', 'w').write(sys.argv[1])", "--ntasks=$NTASKS"]
+    run_training(["dp"], prefix, {}, 1.0, tmp_path, tmp_path / "out", tmp_path / "err")
+    assert (tmp_path / "argv").read_text() == "--ntasks=$NTASKS"
+
+    prepare(tmp_path, launch_prefix=["srun", "--ntasks=$NTASKS"])
+    assert ("trainer.launch_prefix: '--ntasks=$NTASKS' is passed as written: no shell runs the training, so "
+            "$NTASKS is not expanded") in capsys.readouterr().err
+    prepare(tmp_path, command=["dp", "--tf", "train", "${INPUT}"])
+    assert "trainer.command: '${INPUT}' is passed as written" in capsys.readouterr().err
+    prepare(tmp_path, launch_prefix=["srun", "bash", "-c", 'module load x; exec "$@"', "--"])  # the shell's
+    prepare(tmp_path, launch_prefix=["srun", "--ntasks=4"])
+    assert "passed as written" not in capsys.readouterr().err
+
+
 def test_missing_data_path_fails_without_starting_the_command(tmp_path: Path) -> None:
     template = TINY.replace('"seed"', '"systems": "${train}", "seed"')
     run, trainer = prepare(tmp_path, template, settings={"train": "no/such/dir"}, paths=["train"])
