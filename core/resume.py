@@ -11,7 +11,6 @@ run has sent out.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,7 @@ from dnnp_hpo.journal import (
     NotAJournal,
 )
 from dnnp_hpo.run import RunContext
-from dnnp_hpo.runlock import LOCK, missing_dirs
+from dnnp_hpo.runlock import LOCK, check_writable
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -140,7 +139,7 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
                 f"{run.run_dir} exists and is not a dnnp-hpo run: choose another run_dir "
                 "(or --set run_dir=...) or remove it", "run_dir", where,
             )
-        _check_writable(run.run_dir, where)
+        check_writable(run.run_dir, "run_dir", where)
         return run
     try:
         with Journal(journal_path, readonly=True) as journal:
@@ -247,7 +246,7 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
         )
     run = attrs.evolve(run, resumed=True, finished=bool(finished), extends=extends, moved=moved)
     if not finished:
-        _check_writable(run.run_dir, where)
+        check_writable(run.run_dir, "run_dir", where)
         # prepare_run asked the optimizer before the run directory was looked at: ask it
         # again, now that it can see the run it resumes (a budget below the births the
         # journal already holds, raised with --force, say: journal_holdings()).
@@ -370,14 +369,3 @@ def recorded_settings(run_dir: Path) -> Mapping[str, Any]:
     default filled in (:func:`resolved_settings`; {} from a journal before they were kept)."""
     with Journal.of(run_dir, readonly=True) as journal:
         return journal.meta(RESOLVED, None) or {}
-
-
-def _check_writable(run_dir: Path, where: str) -> None:
-    """SpecError unless ``run_dir`` can be created (or, if it exists, written in), so that
-    ``--dry-run`` finds what the run would stop at; the run lock tells the same at start."""
-    missing = missing_dirs(run_dir)
-    place = missing[-1].parent if missing else run_dir  # the nearest that exists
-    problem = ("Not a directory" if not place.is_dir()
-               else "Permission denied" if not os.access(place, os.W_OK | os.X_OK) else None)
-    if problem:
-        raise SpecError(f"cannot write in {run_dir}: {problem}", "run_dir", where)

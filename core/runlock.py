@@ -35,6 +35,18 @@ def missing_dirs(path: Path) -> list[Path]:
     return missing
 
 
+def check_writable(path: Path, key: str, where: str = "") -> None:
+    """SpecError (``key``) unless the directory ``path`` can be created (or, if it exists,
+    written in), so that ``--dry-run`` finds what the run would stop at; creating it
+    tells the same at start (as root, whose access checks pass, only then)."""
+    missing = missing_dirs(path)
+    place = missing[-1].parent if missing else path  # the nearest that exists
+    problem = ("Not a directory" if not place.is_dir()
+               else "Permission denied" if not os.access(place, os.W_OK | os.X_OK) else None)
+    if problem:
+        raise SpecError(f"cannot write in {path}: {problem}", key, where)
+
+
 def make_dirs(path: Path, made: list[Path]) -> None:
     """``mkdir -p path``, appending each directory it makes to ``made`` (outermost first)
     as it goes, so that a failure part way (a name too long, the disk full) can take them

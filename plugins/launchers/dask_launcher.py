@@ -47,6 +47,7 @@ from dnnp_hpo.hookspecs import hookimpl
 from dnnp_hpo.notice import notice
 from dnnp_hpo.paths import expand_path_text
 from dnnp_hpo.run import RunContext
+from dnnp_hpo.runlock import check_writable
 from dnnp_hpo.spec import MAX_WORKERS, Invalid, at_least, at_most
 
 from .dask_worker_setup import DroppedLines
@@ -234,8 +235,15 @@ class LocalEngine:
 
         cluster = None
         try:
+            try:
+                self.local_directory.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # what prepare's check cannot see (as root, /proc/x)
+                raise LaunchFailed(f"launcher.local_directory: cannot create {self.local_directory}: "
+                                   f"{exc.strerror or exc}") from None
             with stop_signals_held():  # a stop meanwhile is acted on at the block's end
                 cluster = self._start()
+            if self.dashboard:  # on a free port: the one place the user learns which
+                notice(run, f"dask: dashboard at {cluster.dashboard_link}")
             with Client(cluster) as client, _quiet_about_dead_workers():
                 yield client
         finally:
@@ -403,11 +411,15 @@ class JoinedEngine:
         except OSError as exc:
             raise LaunchFailed(f"launcher.{self.key}: cannot reach the Dask scheduler at {address} ({self.where}) "
                                f"within launcher.wait_timeout: {_rounded_seconds(exc)}") from None
+        launched = False
         try:
             self._await_workers(run, client, address, started, deadline)
+            launched = True
             yield client
         finally:
-            if self.shutdown:
+            # Not when the launch failed (min_workers not there in time): the same command
+            # resumes on that cluster once its workers are, as exit 3 tells the user.
+            if self.shutdown and launched:
                 notice(run, f"dask: shutting down the scheduler at {address} and its workers")
                 try:
                     client.shutdown()
@@ -504,7 +516,14 @@ class DaskLauncher:
                 raise SpecError(f"{path} is a directory, expected the scheduler's JSON file",
                                 "scheduler_file")
         if self.local_directory is not None:
-            expand_path(self.local_directory, "local_directory")
+            check_writable(expand_path(self.local_directory, "local_directory"), "local_directory")
+        if self.dashboard:
+            try:
+                import bokeh  # noqa: F401 - distributed serves only "Dask needs bokeh" without it
+            except ImportError:
+                raise SpecError("Dask's dashboard needs bokeh, which is not installed here: "
+                                "pip install 'dnnp-hpo[dashboard]' (or bokeh), or leave dashboard out",
+                                "dashboard") from None
 
     def engine(self, run: RunContext) -> LocalEngine | JoinedEngine:
         """The object that gives the Client for this block's mode."""

@@ -52,6 +52,21 @@ def test_min_workers_timeout_is_reported(tmp_path: Path, dask_processes) -> None
         run_in_process(spec)
 
 
+def test_shutdown_leaves_a_cluster_it_never_launched_on(tmp_path: Path, dask_processes) -> None:
+    """``shutdown: true`` stopped the scheduler and the workers that had come when
+    min_workers were not there in time: exit 3 says the same command resumes, and it
+    could not (helper-62's review)."""
+    cluster = dask_processes(1)
+    cluster.wait_ready(1)
+    spec = write_spec(tmp_path / "few.yaml",
+                      launcher={"plugin": "dask", "scheduler_file": str(cluster.scheduler_file),
+                                "min_workers": 2, "wait_timeout": 2, "shutdown": True})
+    with pytest.raises(LaunchFailed, match=r"^dask: only 1 of launcher.min_workers 2"):
+        run_in_process(spec)
+    time.sleep(1)
+    assert cluster.scheduler.poll() is None and cluster.workers[0].poll() is None
+
+
 def test_missing_scheduler_file_is_reported(tmp_path: Path) -> None:
     spec = write_spec(tmp_path / "nofile.yaml",
                       launcher={"plugin": "dask", "scheduler_file": str(tmp_path / "absent.json"),
