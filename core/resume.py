@@ -65,7 +65,9 @@ def _optimizer_plugin(spec: Mapping[str, Any]) -> Any:
     return optimizer.get("plugin") if isinstance(optimizer, Mapping) else None
 
 
-def _parameter_names(spec: Mapping[str, Any]) -> list[Any]:
+def parameter_names(spec: Mapping[str, Any]) -> list[Any]:
+    """The parameters of a raw spec's ``space``, in order: a genome has one gene per
+    parameter, in this order."""
     space = spec.get("space")
     return list(space) if isinstance(space, Mapping) else []
 
@@ -195,7 +197,7 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
         # Not even with --force: the journal's fitnesses, ranks and checkpointed population
         # are of the old objectives, and a search on a mix of the two would be neither.
         raise _not_continued(run, "objectives", before, now, "run_dir", where)
-    parameters = _parameter_names(stored)
+    parameters = parameter_names(stored)
     if parameters and parameters != list(run.space.names) and not finished:
         # Not even with --force: a genome is one gene per parameter, in this order; the
         # journal's genomes and checkpointed population would not decode (a ValueError,

@@ -27,7 +27,7 @@ from dnnp_hpo.hookspecs import Study, hookimpl
 from dnnp_hpo.journal import FILENAME, RUNNING, SPEC, Checkpoint, EmptyJournal, Journal, NotAJournal
 from dnnp_hpo.paths import expand_path_text
 from dnnp_hpo.plugins.nsga2.algorithm import ranked_members
-from dnnp_hpo.resume import is_placement, journal_holdings, spec_differences
+from dnnp_hpo.resume import is_placement, journal_holdings, parameter_names, spec_differences
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import Invalid
 
@@ -77,6 +77,13 @@ class Replicates:
             shown = ", ".join(differ[:4]) + (", ..." if len(differ) > 4 else "")
             raise SpecError(f"{source} was searched with another {shown}: replicates must train and score what "
                             "the search did (run the search's spec with this optimizer block)", "source")
+        before, now = parameter_names(spec), list(run.space.names)
+        if before != now:  # the same parameters in another order: no key differs
+            # A genome is one gene per parameter, in order: the source's genomes would
+            # decode onto other parameters, and train other candidates as its replicates.
+            raise SpecError(f"{source} was searched with the parameters in the order {', '.join(map(str, before))}, "
+                            f"and this spec lists them as {', '.join(now)}: its genomes would decode into other "
+                            "values; list space in the search's order", "source")
         if spec.get("seed") == run.experiment.seed:
             # Training seeds derive from (seed, birth number): with the search's seed, a
             # member at its own old birth number would repeat its training exactly.

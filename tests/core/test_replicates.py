@@ -140,6 +140,15 @@ def test_another_space_trainer_seed_or_its_own_run_dir_is_refused(tmp_path: Path
     wider = {**spec, "space": {**spec["space"], "x9": {"type": "float", "init": [0.0, 1.0], "sigma": 0.1}}}
     done = run_cli(BIN / "hpo-run", str(_replicates_spec(tmp_path, wider, "reps")), cwd=tmp_path)
     assert done.returncode == 2 and "optimizer.source" in done.stderr and "another space.x9" in done.stderr
+    # The same parameters listed in another order: no key differs, and the source's
+    # genomes decoded onto other parameters trained other candidates (helper-63's review).
+    reordered = {**spec, "space": dict(reversed(list(spec["space"].items())))}
+    done = run_cli(BIN / "hpo-run", str(_replicates_spec(tmp_path, reordered, "reps")), cwd=tmp_path)
+    names = list(spec["space"])
+    assert done.returncode == 2 and "optimizer.source" in done.stderr, done.stderr
+    assert (f"searched with the parameters in the order {', '.join(names)}, and this spec lists them as "
+            f"{', '.join(reversed(names))}") in done.stderr
+    assert not (tmp_path / "reps").exists()
     other = {**spec, "trainer": {"plugin": "function", "callable": "dnnp_hpo.problems:zdt2"}}
     done = run_cli(BIN / "hpo-run", str(_replicates_spec(tmp_path, other, "reps")), cwd=tmp_path)
     assert done.returncode == 2 and "another trainer.callable" in done.stderr, done.stderr
