@@ -40,7 +40,12 @@ def check_with_deepmd(data: dict[str, Any], path: str, what: str = "",
         # As dp train does: older inputs (DeePMD-kit 1's training.systems, numb_test,
         # 3.1's training.warmup_steps) are converted first, then checked.  Checked as
         # written, they were refused at start-up although every training would have run.
-        normalize(update_deepmd_input(copy.deepcopy(data), warning=False, dump=None), multi_task=multi_task)
+        # Without a training section the conversion fails on its own (KeyError 'training'):
+        # the checker's word on the input as written says more.
+        given = copy.deepcopy(data)
+        converted = update_deepmd_input(given, warning=False, dump=None) if isinstance(
+            data.get("training"), dict) else given
+        normalize(converted, multi_task=multi_task)
     except Exception as exc:  # noqa: BLE001 - dargs raises several unrelated exception types
         detail = f" (with {what})" if what else ""
         if isinstance(exc, (TypeError, ValueError)) and not _is_dargs_error(exc):
