@@ -32,7 +32,10 @@ gives the executor up (``block_failures`` blocks in a row failed: a broken
 the pool raises EngineLost instead: ``hpo-run`` stops (exit 3) with the evaluations in
 flight still pending in the journal, and the same command resumes once the cause is fixed;
 its line carries the blocks' reasons (a scheduler's refusal in its own words) and names
-Parsl's log.  Parsl's own logs and submit scripts go to ``RUN_DIR/parsl``.
+Parsl's log.  So does a dead interchange (killed by a login node's reaper), which Parsl
+never notices: the pool looks at its process while it waits, asks it nothing without a
+bound, and closes without Parsl's cleanup, which would wait for it, cancelling the blocks
+through the provider.  Parsl's own logs and submit scripts go to ``RUN_DIR/parsl``.
 """
 
 from __future__ import annotations
@@ -42,8 +45,10 @@ import functools
 import logging
 import math
 import re
+import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -81,6 +86,8 @@ class ParslPool:
         self.dfk = dfk
         self.executor = executor
         self._apps: dict[Callable[..., Any], Any] = {}
+        self._asked: concurrent.futures.Future[Any] | None = None  #: the question to the interchange pending
+        self._size = 0  #: the workers counted at the last answer
 
     def submit(self, fn: Callable[..., Any], /, *args: Any) -> Any:
         from parsl.app.python import PythonApp
@@ -95,9 +102,21 @@ class ParslPool:
             return app(*args)
 
     def as_completed(self, futures: Iterable[Any], timeout: float | None = None) -> Iterator[Any]:
-        for future in concurrent.futures.as_completed(list(futures), timeout=timeout):
-            self._check_alive()  # before a future failed by the executor's end is taken as lost
-            yield future
+        """As :func:`concurrent.futures.as_completed`, looking at the interchange every
+        :data:`LOOK_S`: Parsl fails no task when its interchange dies, and a wait for one
+        was a wait for ever."""
+        pending = set(futures)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while pending:
+            self._check_alive()
+            wait = LOOK_S if deadline is None else min(LOOK_S, deadline - time.monotonic())
+            if wait <= 0:
+                raise concurrent.futures.TimeoutError(f"{len(pending)} futures unfinished")
+            done, pending = concurrent.futures.wait(pending, timeout=wait,
+                                                    return_when=concurrent.futures.FIRST_COMPLETED)
+            for future in done:
+                self._check_alive()  # before a future failed by the executor's end is taken as lost
+                yield future
 
     def _check_alive(self) -> None:
         if self.executor.bad_state_is_set:
@@ -105,17 +124,137 @@ class ParslPool:
             log = Path(self.dfk.run_dir) / "parsl.log"
             raise EngineLost(f"Parsl gave the executor up ({_shortened(cause, 600)}; Parsl's log: {log})",
                              fix="fix the cause")
+        ended = interchange_ended(self.executor)
+        if ended is not None:
+            # Parsl itself never notices (no task fails, bad_state_is_set stays False), and
+            # every question to the interchange waited for ever, Parsl's cleanup's too.
+            log = Path(self.executor.logdir) / "interchange.log"
+            raise EngineLost(f"{ended}: no evaluation can reach its workers, which were stopped "
+                             f"(its log: {log})")
 
     @property
     def size(self) -> int:
+        """The workers connected now (the last count while the interchange is slow to answer)."""
+        # Asked in a thread of its own, waited for here with the stop signals free: a stop
+        # signal raised in the middle of a question left Parsl's command channel mid-request
+        # (the cleanup then failed: ZMQError, exit 4, the blocks left running), and a dead
+        # interchange never answers (held, the signals then waited for ever).
+        self._check_alive()
+        if self._asked is None or self._asked.done():
+            self._asked = _in_thread(self.executor.connected_managers, "hpo-parsl-managers")
+        deadline = time.monotonic() + ANSWER_S
+        while True:
+            try:
+                managers = self._asked.result(timeout=LOOK_S)
+                self._size = sum(int(m.get("worker_count", 0)) for m in managers)
+                return self._size
+            except concurrent.futures.TimeoutError:
+                self._check_alive()
+                if time.monotonic() > deadline:
+                    return self._size  # asked again next time, once this question is answered
+            except Exception:  # noqa: BLE001 - a display figure; the interchange may be busy
+                return self._size
+
+
+#: seconds between looks at the interchange while hpo-run waits (for a result, an answer,
+#: Parsl's cleanup)
+LOOK_S = 0.5
+#: seconds the worker count is waited for before the last one is taken
+ANSWER_S = 30.0
+
+
+def interchange_ended(executor: Any) -> str | None:
+    """``Parsl's interchange (pid N) exited (how)`` once the executor's interchange process
+    has ended (killed by a login node's reaper, the OOM killer, a crash), else None."""
+    proc = getattr(executor, "interchange_proc", None)
+    if proc is None or proc.poll() is None:
+        return None
+    code = proc.returncode
+    if code < 0:
         try:
-            # Held: a stop signal raised while the answer is awaited left Parsl's command
-            # channel mid-request, and the cleanup then failed (ZMQError, exit 4, the
-            # blocks left running).
-            with stop_signals_held():
-                return sum(int(m.get("worker_count", 0)) for m in self.executor.connected_managers())
-        except Exception:  # noqa: BLE001 - a display figure; the interchange may be busy
-            return 0
+            how = f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            how = f"killed by signal {-code}"
+    else:
+        how = f"exit status {code}"
+    return f"Parsl's interchange (pid {proc.pid}) exited ({how})"
+
+
+def _in_thread(call: Callable[[], Any], name: str) -> concurrent.futures.Future[Any]:
+    """``call()`` in a daemon thread; its future.  One stuck on a dead interchange is left."""
+    future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+    def run() -> None:
+        try:
+            future.set_result(call())
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiter
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return future
+
+
+def _close(dfk: Any, executor: Any, first: threading.Thread | None) -> None:
+    """Parsl's cleanup (the blocks cancelled, the interchange stopped), in a thread waited
+    for while the interchange lives; without what waits for it once it has died."""
+    while first is not None and first.is_alive() and interchange_ended(executor) is None:
+        first.join(LOOK_S)  # a block still being submitted is then one the cleanup cancels
+    if interchange_ended(executor) is None:
+        cleanup = _in_thread(dfk.cleanup, "hpo-parsl-cleanup")
+        stopping = getattr(executor, "_result_queue_thread_exit", None)  # set by Parsl's shutdown
+        while True:
+            try:
+                return cleanup.result(timeout=LOOK_S)
+            except concurrent.futures.TimeoutError:
+                pass
+            # Its own shutdown stops the interchange and then ends in a bounded time; dead
+            # before that, the cleanup waits on it for ever.
+            if interchange_ended(executor) is not None and not (stopping is not None and stopping.is_set()):
+                break
+    _close_without_interchange(dfk, executor)
+
+
+def _close_without_interchange(dfk: Any, executor: Any) -> None:
+    """What Parsl's cleanup does that does not need the interchange, which has died.
+
+    Its cleanup joins the job status poller, stuck asking the dead interchange for its
+    blocks, and then asks it for its managers: it waited for ever.  The poller is told to
+    stop (its thread is a daemon: one stuck is left); the blocks are cancelled through the
+    provider itself (their worker pools would wait for the interchange until their
+    heartbeat threshold, and on a cluster hold their nodes until the walltime); the task
+    launch thread is stopped, and a send of it that waits for the interchange is ended by
+    closing the channel's context (it is joined at the interpreter's exit).
+    """
+    import atexit
+
+    from parsl.jobs.states import TERMINAL_STATES
+    from parsl.utils import Timer
+
+    log = logging.getLogger("parsl.dataflow.dflow")
+    log.warning("%s; cleaning up without it", interchange_ended(executor))
+    try:
+        Timer.close(dfk.job_status_poller, timeout=LOOK_S)  # not JobStatusPoller.close: it scales in
+        status = dict(executor.status_facade)
+        jobs = [job for block, job in dict(executor.blocks_to_job_id).items()
+                if block not in status or status[block].state not in TERMINAL_STATES]
+        if jobs:
+            log.info("Cancelling blocks' jobs %s through the provider", jobs)
+            executor.provider.cancel(jobs)
+    except Exception:  # a scheduler refusing bkill: said in parsl.log; hpo-run still stops
+        log.exception("cancelling the blocks failed")
+    stopping = getattr(executor, "_result_queue_thread_exit", None)
+    if stopping is not None:
+        stopping.set()  # the result thread ends within its poll period
+    dfk.cleanup_called = True
+    dfk._task_launch_pool.shutdown(wait=False, cancel_futures=True)
+    for pipe in ("outgoing_q", "command_client"):
+        context = getattr(getattr(executor, pipe, None), "zmq_context", None)
+        if context is not None:  # a call blocked in one of its sockets raises ETERM
+            threading.Thread(target=context.term, name=f"hpo-parsl-{pipe}-term", daemon=True).start()
+    atexit.unregister(dfk.atexit_cleanup)
+    unregister = getattr(dfk, "_logging_unregister_callback", None)
+    if unregister is not None:
+        unregister()
 
 
 def _first_poll_now(poller: Any) -> threading.Thread:
@@ -400,9 +539,7 @@ class ParslLauncher:
         finally:
             if dfk is not None:
                 with stop_signals_held():
-                    if first is not None:
-                        first.join()  # a block still being submitted is then one the cleanup cancels
-                    dfk.cleanup()
+                    _close(dfk, executor, first)
 
 
 @hookimpl
