@@ -44,6 +44,7 @@ import concurrent.futures
 import functools
 import logging
 import math
+import os
 import re
 import signal
 import sys
@@ -56,7 +57,7 @@ from typing import Any
 
 import attrs
 
-from dnnp_hpo.errors import EngineLost
+from dnnp_hpo.errors import EngineLost, SpecError
 from dnnp_hpo.hookspecs import hookimpl
 from dnnp_hpo.notice import notice
 from dnnp_hpo.run import RunContext
@@ -447,6 +448,22 @@ class ParslLauncher:
             raise Invalid(f"heartbeat_threshold ({self.heartbeat_threshold} s) must be more than "
                           f"heartbeat_period ({self.heartbeat_period} s)", "heartbeat_threshold")
 
+    def _check_local_affinity(self) -> None:
+        """SpecError unless the CPU lists are as many as the workers Parsl starts on this
+        machine: min(workers a node, its cores / cores_per_worker), as process_worker_pool
+        counts them (PARSL_CORES, else every core).  Each worker raised at its start
+        otherwise, and the run waited for ever with nothing evaluated.  A cluster's node
+        is not this machine: only there is the count known."""
+        cores = int(os.environ.get("PARSL_CORES") or os.cpu_count() or 1)
+        started = min(self.workers, math.floor(cores / self.cores_per_worker))
+        ranks = self.cpu_affinity.count(":")
+        if started != ranks:
+            raise SpecError(f"cpu_affinity lists the CPUs of {ranks} worker(s), and on this machine Parsl starts "
+                            f"{started}: at most {cores} cores / cores_per_worker {self.cores_per_worker:g}, at most "
+                            f"{self.workers} (workers_per_node); every worker would fail at its start and nothing be "
+                            "evaluated: give one list per worker started, or a cores_per_worker of at most "
+                            f"{cores / ranks:g}", "cpu_affinity")
+
     @property
     def block_walltime(self) -> str | None:
         """How long a block lasts: the walltime, else Parsl's LSF and Slurm providers' own
@@ -466,6 +483,8 @@ class ParslLauncher:
         """The fields are checked; building the provider would already call the scheduler.
         Warns of blocks shorter than a training may last (not an error: most trainings
         may end well before their limit)."""
+        if self.provider == "local" and self.cpu_affinity.lower().startswith("list:"):
+            self._check_local_affinity()
         walltime, limit = self.block_walltime, getattr(run.experiment.trainer, "timeout_minutes", None)
         if walltime is not None and isinstance(limit, (int, float)) and _minutes(walltime) < limit:
             given = "" if self.walltime else " (Parsl's default: no walltime is given)"

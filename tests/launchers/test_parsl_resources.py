@@ -155,6 +155,27 @@ def test_a_bad_resource_or_combination_is_one_line_exit_2(block: dict, message: 
     assert not (tmp_path / "run-bad").exists()
 
 
+def test_cpu_lists_for_more_workers_than_this_machine_starts_are_refused(tmp_path: Path, capsys,
+                                                                         monkeypatch) -> None:
+    """provider local: Parsl starts min(workers_per_node, cores / cores_per_worker) workers
+    here; with 4 lists for the 2 it started on 2 cores, each worker raised at its start and
+    the run waited for ever, nothing evaluated (helper-62's review)."""
+    monkeypatch.setenv("PARSL_CORES", "2")  # as process_worker_pool reads the node's cores
+    four = {"provider": "local", "workers_per_node": 4, "cpu_affinity": "list:0:1:0:1"}
+    spec = write_spec(tmp_path / "bad.yaml", launcher={"plugin": "parsl", **four})
+    assert main([str(spec), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"hpo-run: {spec}: launcher.cpu_affinity: cpu_affinity lists the CPUs of 4 worker(s), and "
+                          "on this machine Parsl starts 2: at most 2 cores / cores_per_worker 1, at most 4 "
+                          "(workers_per_node);"), err
+    assert err.rstrip().endswith("or a cores_per_worker of at most 0.5") and len(err.strip().splitlines()) == 1
+    for fits in ({"cores_per_worker": 0.5}, {"cpu_affinity": "list:0:1", "workers_per_node": 2}):
+        spec = write_spec(tmp_path / "good.yaml", launcher={"plugin": "parsl", **four, **fits})
+        assert main([str(spec), "--dry-run"]) == 0, capsys.readouterr().err
+    spec = write_spec(tmp_path / "lsf.yaml", launcher={"plugin": "parsl", **four, "provider": "lsf"})
+    assert main([str(spec), "--dry-run"]) == 0, capsys.readouterr().err  # its nodes are not this machine
+
+
 GOOD = [
     {"provider": "local", "launcher": "srun", "launcher_options": "--overlap"},  # hpo-run inside an allocation
     {"provider": "local", "launcher": "jsrun"},
