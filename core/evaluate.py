@@ -25,6 +25,7 @@ from dnnp_hpo.evaluation import (
     one_line,
 )
 from dnnp_hpo.hookspecs import Trainer
+from dnnp_hpo.process import TrainingStopped
 
 
 def run_trial(trainer: Trainer, trial: Trial, objectives: Sequence[str]) -> Evaluation:
@@ -45,6 +46,8 @@ def _evaluated(trainer: Trainer, trial: Trial, objectives: Sequence[str]) -> Eva
         raw = trainer.train(trial)
     except TrainingFailed as exc:
         return failed(*_given_failure(exc))
+    except TrainingStopped:
+        raise  # not the candidate's failure: nothing recorded or left, a resume trains it again
     except Exception as exc:  # noqa: BLE001 - the failure policy: record it, never stop the run
         return failed(ERROR, _with_traceback(trial, exc, described(exc)))
     except SystemExit as exc:  # not an Exception: on a Dask worker it killed the worker process

@@ -47,6 +47,48 @@ TERM_GRACE_S = 10.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
+class TrainingStopped(Exception):
+    """The training was stopped by :func:`stop_trainings` (its run stopped while the
+    worker lives on): no outcome of it is to be recorded or left for a resume."""
+
+
+class _Running(NamedTuple):
+    pgid: int
+    cwd: str
+    stopped: threading.Event  #: set by stop_trainings
+
+
+#: token -> the trainings this process runs now (several threads of one worker may)
+_RUNNING: dict[str, _Running] = {}
+_RUNNING_LOCK = threading.Lock()
+
+
+def stop_trainings(under: str, grace: float = TERM_GRACE_S) -> int:
+    """Stop the trainings this process runs in a directory under ``under`` (a run's
+    evaluations): SIGTERM each group now, and SIGKILL what is left after ``grace`` from a
+    thread, so the caller (a Dask worker's event loop) is not held.  Their
+    :func:`run_command` raises :class:`TrainingStopped`.  Returns how many were stopped.
+
+    A driver stopped in order (Ctrl-C) by a cluster that outlives it calls this on every
+    worker: a cancelled Dask task does not stop the thread that runs it, so each training
+    held its worker to its end, and a resume meanwhile trained it again behind it."""
+    root = os.path.join(os.path.abspath(under), "")
+    with _RUNNING_LOCK:
+        chosen = {token: r for token, r in _RUNNING.items() if os.path.join(r.cwd, "").startswith(root)}
+    for running in chosen.values():
+        running.stopped.set()
+        _terminate(running.pgid)
+
+    def finish() -> None:
+        _wait_unmarked(list(chosen), time.monotonic() + grace)
+        for token, running in chosen.items():
+            kill_training(running.pgid, token)
+
+    if chosen:
+        threading.Thread(target=finish, name="dnnp-hpo-stop-trainings", daemon=True).start()
+    return len(chosen)
+
+
 class Completed(NamedTuple):
     returncode: int | None  #: None when killed at the timeout
     elapsed: float  #: wall seconds
@@ -206,7 +248,8 @@ def run_command(
 
     At the timeout the command's group gets SIGTERM and ``term_grace`` seconds to stop;
     then, as on any exception here and after it exits, everything the command started
-    is killed (see the module docstring).  Raises OSError if it cannot start.
+    is killed (see the module docstring).  Raises OSError if it cannot start, and
+    :class:`TrainingStopped` if :func:`stop_trainings` stopped it.
     """
     token = uuid.uuid4().hex
     full_env = {**os.environ, **(env or {}), TRAINING_VARIABLE: token}
@@ -216,6 +259,9 @@ def run_command(
             list(argv), cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
             stdout=out, stderr=err, start_new_session=True,
         )
+        stopped = threading.Event()
+        with _RUNNING_LOCK:
+            _RUNNING[token] = _Running(proc.pid, os.path.abspath(cwd), stopped)
         try:
             # the group id is the leader's pid (start_new_session)
             _WATCHDOG.tell(f"{_START} {token} {proc.pid} {term_grace}\n")
@@ -233,6 +279,10 @@ def run_command(
             kill_training(proc.pid, token)
             status = proc.wait()
             _WATCHDOG.tell(f"{_END} {token}\n")
+            with _RUNNING_LOCK:
+                _RUNNING.pop(token, None)
+    if stopped.is_set():
+        raise TrainingStopped(f"stopped with its run (exit status {status})")
     return Completed(None if timed_out else status, time.monotonic() - start, timed_out)
 
 

@@ -378,6 +378,42 @@ def read_scheduler_file(path: Path, deadline: float) -> str:
         time.sleep(0.2)
 
 
+#: seconds the workers of a joined cluster are given to take the order to stop a run's trainings
+STOP_ORDER_S = 10.0
+
+
+def _stop_trainings(run: RunContext, client: Any) -> None:
+    """Have every worker of a joined cluster stop this run's trainings (process.stop_trainings):
+    its workers outlive hpo-run, and closing the client cancels their tasks without
+    stopping the trainings, which then held the workers to their end while a resume
+    trained them again.  A SIGKILLed driver cannot do this: those trainings end and are
+    harvested by the resume (docs/reliability.md)."""
+    from dnnp_hpo.process import stop_trainings
+
+    asked: dict[str, Any] = {}
+
+    def ask() -> None:
+        try:
+            asked["stopped"] = client.run(stop_trainings, str(run.evals_dir), on_error="return")
+        except Exception as exc:  # noqa: BLE001 - said below; hpo-run stops either way
+            asked["error"] = exc
+
+    with stop_signals_held():  # a second Ctrl-C does not cut the order short
+        thread = threading.Thread(target=ask, name="hpo-dask-stop-trainings", daemon=True)
+        thread.start()
+        thread.join(STOP_ORDER_S)
+    stopped = asked.get("stopped")
+    if isinstance(stopped, dict):
+        count = sum(n for n in stopped.values() if isinstance(n, int))
+        if count:
+            notice(run, f"dask: stopped {count} training(s) of this run on the cluster's workers (the resume "
+                        "trains them again)")
+    else:
+        why = asked.get("error") or f"no answer within {STOP_ORDER_S:g} s"
+        notice(run, f"dask: could not stop this run's trainings on the cluster's workers ({why}): they run to "
+                    "their end; a resume started after that harvests them")
+
+
 @attrs.frozen
 class JoinedEngine:
     """A scheduler started by someone else (the batch script), found by file or address."""
@@ -416,6 +452,10 @@ class JoinedEngine:
             self._await_workers(run, client, address, started, deadline)
             launched = True
             yield client
+        except BaseException as exc:
+            if launched and not isinstance(exc, EngineLost):
+                _stop_trainings(run, client)
+            raise
         finally:
             # Not when the launch failed (min_workers not there in time): the same command
             # resumes on that cluster once its workers are, as exit 3 tells the user.

@@ -240,3 +240,37 @@ def test_at_the_time_limit_sigterm_comes_first(tmp_path: Path, wait_until) -> No
                        timeout=2.0, term_grace=10.0)
     assert (tmp_path / "child-ready").exists(), (tmp_path / "e3").read_text()
     assert done.timed_out and (tmp_path / "child-cleaned").exists(), "the child finished its clean-up"
+
+
+@pytest.mark.parametrize("deaf", [False, True], ids=["stops-on-sigterm", "ignores-sigterm"])
+def test_stop_trainings_stops_those_of_one_run_only(tmp_path: Path, wait_until, deaf: bool) -> None:
+    """What a worker of a cluster that outlives hpo-run is told when the run stops in order:
+    its trainings under the run's evaluations stop (SIGTERM, SIGKILL after the grace for
+    one deaf to it) and raise TrainingStopped; another run's training goes on."""
+    import threading
+
+    ignore = "import signal; signal.signal(signal.SIGTERM, signal.SIG_IGN); " if deaf else ""
+    argv = [sys.executable, "-c", f"{ignore}import time; time.sleep(60)"]
+    ours, other = tmp_path / "run" / "evals" / "u1", tmp_path / "other" / "evals" / "u2"
+    outcomes: dict[str, object] = {}
+
+    def train(name: str, cwd: Path) -> None:
+        cwd.mkdir(parents=True)
+        try:
+            outcomes[name] = run_command(argv, cwd, stdout=cwd / "out", stderr=cwd / "err", term_grace=1.0)
+        except process.TrainingStopped as exc:
+            outcomes[name] = exc
+
+    threads = [threading.Thread(target=train, args=args) for args in (("ours", ours), ("other", other))]
+    for thread in threads:
+        thread.start()
+    assert wait_until(lambda: len(process._RUNNING) == 2, 10)
+    start = time.monotonic()
+    assert process.stop_trainings(str(tmp_path / "run" / "evals"), grace=1.0) == 1
+    threads[0].join(10)
+    assert isinstance(outcomes.get("ours"), process.TrainingStopped), outcomes
+    assert time.monotonic() - start < 5
+    assert "other" not in outcomes and threads[1].is_alive()
+    assert process.stop_trainings(str(tmp_path / "other"), grace=1.0) == 1
+    threads[1].join(10)
+    assert isinstance(outcomes.get("other"), process.TrainingStopped) and not process._RUNNING

@@ -1,0 +1,73 @@
+"""A driver stopped in order (Ctrl-C) while its trainings run on a cluster that outlives it:
+the trainings stop with it, as on a local cluster, instead of holding their workers to the
+end (closing the Dask client cancels a task, not the training its thread runs) while a
+resume trains them again behind them (helper-62's review).
+
+Real ``dask scheduler`` and ``dask worker`` processes on 127.0.0.1 (a scheduler-file
+cluster, as the shipped batch scripts start one), the real ``hpo-run`` and ``deepmd``
+trainer; the training program is the stand-in ``faults_dp.py`` in its ``sleep`` fault.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from dask_testutil import start_cluster
+from faults_testutil import VENV_BIN, deepmd_spec, subprocess_env, write_spec
+
+from dnnp_hpo.evaluation import OUTCOME
+from dnnp_hpo.journal import RUNNING, Journal
+
+SLEEP_S = 60.0  # far longer than the test: a training still running at its end was not stopped
+
+
+def trainings(evals: Path) -> list[psutil.Process]:
+    """Live processes whose working directory is an evaluation directory of the run."""
+    found = []
+    for process in psutil.process_iter(["cwd"]):
+        cwd = process.info.get("cwd") or ""
+        if cwd.startswith(f"{evals}/"):
+            found.append(process)
+    return found
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_trainings_on_a_cluster_that_lives_on(tmp_path: Path, wait_until) -> None:
+    scheduler_file, cluster = start_cluster(tmp_path, 2, subprocess_env())
+    run_dir = tmp_path / "run"
+    evals = run_dir / "evals"
+    spec = deepmd_spec(run_dir, pop_size=4, generations=1,
+                       env={"FAULTS_FAULT": "sleep", "FAULTS_SLEEP": str(SLEEP_S)})
+    spec["launcher"] = {"plugin": "dask", "scheduler_file": str(scheduler_file), "min_workers": 2,
+                        "wait_timeout": 120}
+    path = write_spec(tmp_path / "spec.yaml", spec)
+    try:
+        with open(tmp_path / "driver.log", "wb") as log:
+            driver = subprocess.Popen([str(VENV_BIN / "hpo-run"), str(path)], cwd=tmp_path, env=subprocess_env(),
+                                      stdout=log, stderr=subprocess.STDOUT)
+        assert wait_until(lambda: len(trainings(evals)) >= 2, 120), (tmp_path / "driver.log").read_text()
+        running = {Path(p.info["cwd"]) for p in trainings(evals)}
+        driver.send_signal(signal.SIGINT)
+        assert driver.wait(60) == 130
+        said = (tmp_path / "driver.log").read_text()
+        assert "hpo-run: interrupted" in said, said
+        # stopped within the stop order, not after SLEEP_S
+        assert wait_until(lambda: not trainings(evals), 20), [p.info for p in trainings(evals)]
+        assert "dask: stopped 2 training(s) of this run on the cluster's workers" in said, said
+        time.sleep(1)  # what a worker would still write after its training ended
+        assert not any((d / OUTCOME).exists() for d in running), "a stopped training left an outcome to harvest"
+        assert all(p.poll() is None for p in cluster), "the cluster is not hpo-run's to stop"
+        with Journal.of(run_dir, readonly=True) as journal:
+            pending = {e.trial.workdir.name for e in journal.evaluations(RUNNING)}
+            recorded = list(journal.evaluations())
+        assert {d.name for d in running} <= pending, "stopped trainings stay pending, for the resume"
+        assert all(e.status == "ok" for e in recorded), [e.reason for e in recorded]
+    finally:
+        for process in cluster:
+            process.kill()
+            process.wait()
