@@ -17,6 +17,7 @@ from dnnp_hpo.hookspecs import Trainer
 from dnnp_hpo.journal import (
     DATA_DIGESTS,
     FINISHED,
+    OBJECTIVES,
     REPORT_SETTINGS,
     RESOLVED,
     SPEC,
@@ -156,8 +157,9 @@ def execute(run: RunContext, trainer: Trainer, registry: Registry) -> list[Membe
             except OSError as exc:  # the disk full: the machine's fault, resumable
                 raise RecordsFailed(run.run_dir / SPEC_AS_RUN, exc) from None
         # Every session: hpo-report judges accuracy with the limits hpo-run's last front
-        # table showed, also after a --force resume that changed them.
-        journal.set_meta(REPORT_SETTINGS, run.raw_spec.get("report") or {})
+        # table showed, in its units, also after a --force resume that changed them.
+        journal.set_metas({REPORT_SETTINGS: run.raw_spec.get("report") or {},
+                           OBJECTIVES: [{"name": o.name, "unit": o.unit} for o in run.experiment.objectives]})
         checkpoint = journal.checkpoint()
         finished = journal.evaluations(recorded=True)
         running = journal.running()

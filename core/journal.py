@@ -42,6 +42,10 @@ DATA_DIGESTS = "data_digests"
 #: the spec's ``report`` block of the run's latest session (limits changed with --force
 #: are in here; SPEC keeps those the run started with)
 REPORT_SETTINGS = "report_settings"
+#: the spec's objectives (``{"name", "unit"}`` each) of the run's latest session, recorded
+#: with REPORT_SETTINGS: a --force resume may change their units, and hpo-report judges
+#: accuracy in the units hpo-run's last front table showed (SPEC keeps the first ones)
+OBJECTIVES = "objectives"
 RUNNING = "running"  #: sent to a worker, not finished (yet)
 INTERRUPTED = "interrupted"  #: set aside on resume (was running, or no longer matches); re-run under a new uuid
 #: the journal's layout: recorded in ``meta`` (key ``schema_version``) when the journal is
@@ -204,6 +208,20 @@ class Journal:
                 raise
 
     @contextmanager
+    def snapshot(self) -> Iterator[Self]:
+        """One read transaction: every read inside sees the journal as of one commit (one
+        WAL snapshot).  Read one by one, the records of a live run could mix two commits: a
+        generation recorded between reading the evaluations and the populations gave a
+        population whose members were not among the evaluations.  Writes nothing."""
+        self.db.execute("BEGIN")
+        try:
+            yield self
+        finally:
+            if self.db.in_transaction:
+                with suppress(sqlite3.Error):  # a read-only transaction: nothing to keep or lose
+                    self.db.execute("ROLLBACK")
+
+    @contextmanager
     def _writing(self) -> Iterator[None]:
         """RecordsFailed (one line, exit 3) for what the machine does to a write: the
         journal locked by another program past the wait, the disk full, the directory
@@ -234,6 +252,47 @@ class Journal:
         """The run-level value stored under ``key`` (JSON-decoded), or ``default``."""
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return default if row is None else _loaded(self.path, f"meta {key!r}", row[0], object)
+
+    def report_settings(self) -> dict[str, Any]:
+        """The ``report:`` block of the run's latest session (meta REPORT_SETTINGS; in a
+        journal from before it was recorded, the spec's), ``{}`` without one; DamagedJournal
+        naming the meta key unless it is a mapping whose ``chemical_accuracy`` maps names to
+        positive numbers, as the spec check requires (a damaged one gave a TypeError)."""
+        key, block = REPORT_SETTINGS, self.meta(REPORT_SETTINGS)
+        where = ""
+        if block is None:
+            spec = self.meta(SPEC)
+            key, block, where = SPEC, spec.get("report") if isinstance(spec, dict) else None, "report."
+        if block is None:
+            return {}
+        if not isinstance(block, dict):
+            raise _damaged(self.path, f"meta {key!r}: {where.rstrip('.') or 'its value'} is not a mapping but "
+                                      f"{shortened(_dumps(block))}")
+        limits = block.get("chemical_accuracy")
+        if limits is None:
+            return block
+        if not isinstance(limits, dict):
+            raise _damaged(self.path, f"meta {key!r}: {where}chemical_accuracy is not a mapping but "
+                                      f"{shortened(_dumps(limits))}")
+        for name, limit in limits.items():
+            if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not limit > 0:
+                raise _damaged(self.path, f"meta {key!r}: {where}chemical_accuracy.{name} is "
+                                          f"{shortened(_dumps(limit))}, not a positive limit")
+        return block
+
+    def objectives(self) -> list[tuple[str, str]] | None:
+        """``(name, unit)`` of each objective as of the run's latest session (meta
+        OBJECTIVES), or None in a journal from before it was recorded (the spec's are the
+        run's); DamagedJournal unless it is a list of ``{"name", "unit"}`` strings."""
+        listed = self.meta(OBJECTIVES)
+        if listed is None:
+            return None
+        if not isinstance(listed, list) or not listed or not all(
+                isinstance(o, dict) and isinstance(o.get("name"), str) and isinstance(o.get("unit"), str)
+                for o in listed):
+            raise _damaged(self.path, f"meta {OBJECTIVES!r} is not a list of objectives (name and unit) but "
+                                      f"{shortened(_dumps(listed))}")
+        return [(o["name"], o["unit"]) for o in listed]
 
     # -- evaluations --------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ import attrs
 import numpy as np
 
 from . import plots, summary, tables
-from .data import Analysis, ReportError, analyse
+from .data import Analysis, ReportError, analyse, writing
 
 __all__ = ["Report", "ReportError", "build_report"]
 
@@ -115,7 +115,8 @@ def build_report(run_dirs: Sequence[Path | str], out: Path | str, *,
                                                          analysis.snapshot_note())[0]
     else:  # not this report's: a figure left in a reused --out by an earlier report would mislead
         for fmt in plots.FORMATS:
-            (out / f"hypervolume.{fmt}").unlink(missing_ok=True)
+            with writing(out / f"hypervolume.{fmt}"):
+                (out / f"hypervolume.{fmt}").unlink(missing_ok=True)
     files = [out / f"{stem}.{fmt}" for stem in captions for fmt in plots.FORMATS]
     files += summary.write(out, analysis, final=final, front=front, accurate=accurate, picks=picks, hv=hv,
                            failures=failures, again=again, captions=captions, running=running)

@@ -12,7 +12,8 @@ import errno
 import math
 import os
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from dnnp_hpo.journal import (
     FILENAME,
     FINISHED,
     INTERRUPTED,
-    REPORT_SETTINGS,
+    OBJECTIVES,
     RESOLVED,
     SPEC,
     EmptyJournal,
@@ -40,6 +41,18 @@ from dnnp_hpo.journal import (
 
 class ReportError(Exception):
     """Bad input for a report: shown to the user as one line."""
+
+
+@contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """ReportError (one line, exit 2, as for a report directory that cannot be created)
+    naming ``path`` for what the machine does to a write of the report: a read-only copy
+    of a run with its report/ in it, the disk full.  It was an internal error (exit 4)."""
+    try:
+        yield
+    except OSError as exc:
+        raise ReportError(f"{path}: cannot write the report ({exc.strerror or exc}): "
+                          "choose another --out") from None
 
 
 @attrs.frozen
@@ -229,16 +242,20 @@ def load_run(path: Path | str, label: str | None = None) -> RunData:
         raise ReportError(f"{path / FILENAME}: cannot open the journal ({exc})") from None
     with journal:
         try:
-            journal.check()  # every record, once: a damaged one is one line, not a traceback
-            spec = journal.meta(SPEC, {}) or {}
-            latest_report = journal.meta(REPORT_SETTINGS, None)
-            evaluations = tuple(journal.evaluations())
-            populations = {g: journal.population(g) for g in journal.generations()}
-            interrupted = len(journal.evaluations(INTERRUPTED))
-            finished = bool(journal.meta(FINISHED, False))
-            resolved = journal.meta(RESOLVED, None)
-            data = recorded_digests(journal.meta(DATA_DIGESTS, None))
-            states = journal.states()
+            # One read transaction: a live run's driver may commit a generation between two
+            # reads, and a population read after it would name evaluations read before it.
+            with journal.snapshot():
+                journal.check()  # every record, once: a damaged one is one line, not a traceback
+                spec = journal.meta(SPEC, {}) or {}
+                latest_report = journal.report_settings()
+                latest_objectives = journal.objectives()
+                evaluations = tuple(journal.evaluations())
+                populations = {g: journal.population(g) for g in journal.generations()}
+                interrupted = len(journal.evaluations(INTERRUPTED))
+                finished = bool(journal.meta(FINISHED, False))
+                resolved = journal.meta(RESOLVED, None)
+                data = recorded_digests(journal.meta(DATA_DIGESTS, None))
+                states = journal.states()
         except NotAJournal as exc:  # DamagedJournal: says which journal and what
             raise ReportError(str(exc)) from None
         except sqlite3.Error as exc:
@@ -247,9 +264,18 @@ def load_run(path: Path | str, label: str | None = None) -> RunData:
         raise ReportError(f"{path / FILENAME}: the spec recorded in the journal is not a mapping")
     if not populations:
         raise ReportError(f"{path}: the journal records no finished generation yet")
-    if isinstance(latest_report, Mapping) and latest_report != (spec.get("report") or {}):
+    if latest_report != (spec.get("report") or {}):
         spec = {**spec, "report": latest_report}  # the latest session's limits, as its front table showed
     objectives = _objectives(spec, evaluations, path)
+    if latest_objectives is not None and [(o.name, o.unit) for o in objectives] != latest_objectives:
+        # the latest session's units (a --force resume may change them; not the names, which
+        # a resume refuses to), as its front table showed
+        if [name for name, _ in latest_objectives] != [o.name for o in objectives]:
+            raise ReportError(f"{path / FILENAME}: damaged journal: meta {OBJECTIVES!r} names the objectives "
+                              f"{', '.join(name for name, _ in latest_objectives)}, its spec "
+                              f"{', '.join(o.name for o in objectives)}")
+        objectives = tuple(Objective(name, unit) for name, unit in latest_objectives)
+        spec = {**spec, "objectives": [{"name": name, "unit": unit} for name, unit in latest_objectives]}
     n = len(objectives)
     for e in evaluations:
         if len(e.fitness) != n:

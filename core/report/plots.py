@@ -24,7 +24,7 @@ from matplotlib.ticker import LogFormatterSciNotation, MaxNLocator
 
 from dnnp_hpo.front import said_limits
 
-from .data import Analysis, Solution
+from .data import Analysis, Solution, writing
 from .tables import FailureCounts, Hypervolumes, counted, volume_unit, with_unit
 
 FORMATS = ("png", "svg")
@@ -39,7 +39,8 @@ def save(fig: Figure, out: Path, stem: str) -> list[Path]:
     with matplotlib.rc_context({"svg.fonttype": "none"}):
         for fmt in FORMATS:
             path = out / f"{stem}.{fmt}"
-            fig.savefig(path, dpi=150, bbox_inches="tight")
+            with writing(path):
+                fig.savefig(path, dpi=150, bbox_inches="tight")
             paths.append(path)
     return paths
 
@@ -194,8 +195,12 @@ def plot_generations(analysis: Analysis, out: Path) -> tuple[str, Figure]:
             ax.set_title(f"generation {g}\n{len(evaluated)} evaluated, {failed} failed (not shown)", fontsize=9)
         ax.grid(True, which="both", alpha=0.3)
     _scale(axes.flat[0], [s.fitness[0] for s in every], [s.fitness[1] for s in every])
-    for ax in axes[-1]:
-        ax.set_xlabel(analysis.objectives[0].label)
+    for column in range(cols):
+        # The lowest panel of each column: in a last row partly filled, the one above an
+        # empty slot, whose tick labels sharex hid as if a panel were under it.
+        lowest = max(row for row in range(rows) if row * cols + column < len(generations))
+        axes[lowest, column].tick_params(labelbottom=True)
+        axes[lowest, column].set_xlabel(analysis.objectives[0].label)
     for ax in axes[:, 0]:
         ax.set_ylabel(analysis.objectives[1].label)
     handles, labels = axes.flat[0].get_legend_handles_labels()

@@ -11,7 +11,7 @@ from typing import Any
 from dnnp_hpo.evaluation import Evaluation, failure_summary
 from dnnp_hpo.front import said_limits
 
-from .data import Analysis, RunData, Solution
+from .data import Analysis, RunData, Solution, writing
 from .tables import FailureCounts, Hypervolumes, Repeated, counted, volume_unit, with_unit
 
 HEADER = "# dnnp-hpo report"  #: summary.md's first line: how --out knows an earlier report
@@ -39,7 +39,7 @@ def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) 
     def cell(v: Any) -> Any:
         return repr(v) if isinstance(v, float) else ("" if v is None else v)
 
-    with open(path, "w", newline="", encoding="utf-8") as handle:
+    with writing(path), open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
         writer.writerows([[cell(v) for v in row] for row in rows])
@@ -98,8 +98,9 @@ def write(out: Path, analysis: Analysis, *, final: list[Solution], front: list[S
                + [r.accurate] for r in again])
     files.append(path)
     path = out / "summary.md"
-    path.write_text(_markdown(analysis, final, front, accurate, picks, hv, failures, captions, again, running),
-                    encoding="utf-8")
+    text = _markdown(analysis, final, front, accurate, picks, hv, failures, captions, again, running)
+    with writing(path):
+        path.write_text(text, encoding="utf-8")
     files.append(path)
     return files
 
