@@ -146,15 +146,30 @@ def plot_front(analysis: Analysis, final: Sequence[Solution], front: Sequence[So
     return caption, fig
 
 
+#: the most panels of Figure 1: a panel per generation of a 150-generation run made an
+#: image 18,000 pixels tall that took a minute to draw (each shared axis updates all the others)
+MAX_PANELS = 12
+
+
+def shown_generations(generations: Sequence[int], limit: int = MAX_PANELS) -> list[int]:
+    """All of ``generations``, or ``limit`` of them evenly spaced, the first and the last
+    among them."""
+    if len(generations) <= limit:
+        return list(generations)
+    last = len(generations) - 1
+    return [generations[i] for i in sorted({round(k * last / (limit - 1)) for k in range(limit)})]
+
+
 def plot_generations(analysis: Analysis, out: Path) -> tuple[str, Figure]:
-    """Figure 1: objective 1 vs objective 2 in each generation, one panel per generation.
+    """Figure 1: objective 1 vs objective 2 in each generation, one panel per generation
+    (at most :data:`MAX_PANELS`, evenly spaced, for a long run).
 
     For a steady-state run (nsga2-async) a generation is a snapshot of the population, and a
     birth labelled with it may still be training when the snapshot is taken: such births
     are drawn apart (open orange triangles), never as thrown away, and only the births the
     snapshot had inserted and no longer holds are grey.
     """
-    generations = analysis.generations
+    generations = shown_generations(analysis.generations)
     steady = analysis.steady_state
     panels = {g: analysis.panel(g) for g in generations}
     every = [s for ev, pop, _ in panels.values() for s in (*ev, *pop) if s.valid]
@@ -228,6 +243,10 @@ def plot_generations(analysis: Analysis, out: Path) -> tuple[str, Figure]:
         caption = (f"Each panel: the evaluations born in that generation (grey) and the population kept "
                    f"after selection (blue){', all ' + str(runs) + ' runs together' if runs > 1 else ''}; "
                    f"{counted(total_failed, 'failed evaluation')} (MAXINT) in all not shown.")
+    if len(generations) < len(analysis.generations):
+        caption += (f" {len(generations)} of the {len(analysis.generations)} generations are shown, evenly spaced "
+                    f"({', '.join(map(str, generations))}); the failed count is theirs; pop.csv holds every "
+                    "population.")
     _caption(fig, caption, y=0.0, width=int(40 * cols))
     save(fig, out, "generations")
     return caption, fig
