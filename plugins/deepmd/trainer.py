@@ -261,11 +261,13 @@ def check_curve(data: Mapping[str, Any], metrics: Mapping[str, str], where: str,
     if isinstance(training, Mapping) and training.get("disp_training") is False:
         name = settings_at.get("training.disp_training")
         raise SpecError(f"{where}: training.disp_training is false{f' (from ${name})' if name else ''}: DeePMD-kit "
-                        "then writes no lcurve.out, which the fitness is read from: every training would fail "
-                        "once trained; leave it out", f"settings.{name}" if name else "template")
+                        "then writes no row to lcurve.out, which the fitness is read from: every training would "
+                        "fail once trained; leave it out", f"settings.{name}" if name else "template")
     validation = sorted(c for c in metrics.values() if c.endswith("_val"))
-    # Training data without validation data: DeePMD-kit's input, sure to lack the columns.
-    if (validation and isinstance(training, Mapping) and training.get("training_data") is not None
+    # Training data without validation data: DeePMD-kit's input, sure to lack the columns
+    # (DeePMD-kit 1's training.systems, which dp converts, has none either).
+    if (validation and isinstance(training, Mapping)
+            and (training.get("training_data") is not None or training.get("systems") is not None)
             and training.get("validation_data") is None):
         raise SpecError(f"{where}: the metrics read {', '.join(validation)}, validation columns, but "
                         "training.validation_data is missing: every training would fail; add it, or read "
@@ -306,7 +308,7 @@ def check_sel(data: Mapping[str, Any], command: Sequence[str], where: str) -> No
 
 #: what DeePMD-kit's argcheck takes in an ``ener`` loss and its TensorFlow backend refuses
 #: when the training starts (deepmd/tf/loss/ener.py, EnerStdLoss): key, the value it takes
-TENSORFLOW_ENER_ONLY = {"loss_func": "mse", "f_use_norm": False}
+TENSORFLOW_ENER_ONLY = {"loss_func": "mse", "f_use_norm": False, "use_default_pf": False}
 
 
 def check_tensorflow_loss(losses: Sequence[Mapping[str, Any] | None], rendered: Sequence[tuple[Any, str]],

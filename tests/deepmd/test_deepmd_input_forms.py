@@ -120,7 +120,7 @@ def test_a_training_that_writes_no_learning_curve_is_refused(tmp_path: Path) -> 
     """disp_training false passed start-up; each training ran to its end, then failed:
     "lcurve.out has no header line naming its columns"."""
     template = DEMO_TEMPLATE.replace('"training": {', '"training": {"disp_training": false, ')
-    with pytest.raises(SpecError, match="training.disp_training is false: DeePMD-kit then writes no lcurve.out"):
+    with pytest.raises(SpecError, match="training.disp_training is false: DeePMD-kit then writes no row to lcurve"):
         prepare_quickstart(tmp_path, template)
 
 
@@ -160,3 +160,24 @@ def test_a_real_training_on_hdf5_data(tmp_path: Path, demo_data: Path) -> None:
     assert all(d.sha256 is not None for d in run.with_data_digests().data_digests)
     metrics = trainer.train(a_trial(run, QUICKSTART_SPACE_VALUES))
     assert all(math.isfinite(metrics[k]) and metrics[k] > 0 for k in ("energy_rmse", "force_rmse"))
+
+
+def test_a_deepmd_kit_1_input_is_accepted_and_still_checked(tmp_path: Path) -> None:
+    """DeePMD-kit 1's training.systems (dp converts it, with no validation data): start-up
+    takes it as dp does, and still refuses the validation columns it never writes (the
+    check looked at training_data alone, so every training failed at its end)."""
+    v1 = DEMO_TEMPLATE.replace(
+        '"training_data": {"systems": ["${train_systems}"], "batch_size": 1},\n'
+        '    "validation_data": {"systems": ["${valid_systems}"], "batch_size": 4, "numb_btch": 1},',
+        '"systems": ["${train_systems}", "${valid_systems}"], "batch_size": 1,')
+    assert '"systems": ["${train_systems}", "${valid_systems}"]' in v1
+    with pytest.raises(SpecError, match="the metrics read rmse_e_val, rmse_f_val, validation columns, but "
+                                        "training.validation_data is missing"):
+        prepare_quickstart(tmp_path, v1)
+    prepare_quickstart(tmp_path, v1, "trainer.metrics={energy_rmse: rmse_e_trn, force_rmse: rmse_f_trn}")
+
+
+def test_use_default_pf_is_refused_with_tensorflow(tmp_path: Path) -> None:
+    template = DEMO_TEMPLATE.replace('"type": "ener",', '"type": "ener", "use_default_pf": true,')
+    with pytest.raises(SpecError, match="loss.use_default_pf is True, which DeePMD-kit's TensorFlow backend does not"):
+        prepare_quickstart(tmp_path, template)
