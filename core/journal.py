@@ -275,7 +275,7 @@ class Journal:
             raise _damaged(self.path, f"meta {key!r}: {where}chemical_accuracy is not a mapping but "
                                       f"{shortened(_dumps(limits))}")
         for name, limit in limits.items():
-            if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not limit > 0:
+            if not _positive_number(limit):
                 raise _damaged(self.path, f"meta {key!r}: {where}chemical_accuracy.{name} is "
                                           f"{shortened(_dumps(limit))}, not a positive limit")
         return block
@@ -658,3 +658,14 @@ class JournalRecorder:
     @hookimpl
     def dnnp_hpo_run_finished(self) -> None:
         self.journal.set_meta(FINISHED, True)
+
+
+def _positive_number(value: Any) -> bool:
+    """Whether the spec check takes ``value`` as a limit: what ``float()`` reads (a quoted
+    ``"0.5"`` too, which the spec keeps as written) and is above 0; not true or false."""
+    if isinstance(value, bool):
+        return False
+    try:
+        return float(value) > 0
+    except (TypeError, ValueError, OverflowError):
+        return False

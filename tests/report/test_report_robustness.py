@@ -186,8 +186,10 @@ def test_every_column_of_generations_has_x_tick_labels_and_label(search: Path, t
      "meta 'report_settings': chemical_accuracy.f1 is 'null', not a positive limit"),
     ("report_settings", {"chemical_accuracy": {"f2": -0.1}},
      "meta 'report_settings': chemical_accuracy.f2 is '-0.1', not a positive limit"),
-    ("report_settings", {"chemical_accuracy": {"f1": "0.1"}},
-     "meta 'report_settings': chemical_accuracy.f1 is '\"0.1\"', not a positive limit"),
+    ("report_settings", {"chemical_accuracy": {"f1": "tiny"}},
+     "meta 'report_settings': chemical_accuracy.f1 is '\"tiny\"', not a positive limit"),
+    ("report_settings", {"chemical_accuracy": {"f1": True}},
+     "meta 'report_settings': chemical_accuracy.f1 is 'true', not a positive limit"),
     ("report_settings", {"chemical_accuracy": [0.1, 0.2]},
      "meta 'report_settings': chemical_accuracy is not a mapping but '[0.1, 0.2]'"),
     ("report_settings", [], "meta 'report_settings': its value is not a mapping but '[]'"),
@@ -218,6 +220,17 @@ def test_a_damaged_limit_in_the_spec_of_an_older_journal_is_one_line(search: Pat
     assert done.returncode == 2, done.stderr
     assert done.stderr == (f"hpo-report: {run / 'journal.sqlite'}: damaged journal: meta 'spec': "
                            "report.chemical_accuracy.f1 is '0', not a positive limit\n")
+
+
+def test_a_quoted_limit_the_spec_check_took_is_reported(tmp_path: Path) -> None:
+    """hpo-run takes ``f1: "0.5"`` (read as 0.5) and records the block as written: the
+    damaged-journal check first refused such runs, old journals too (helper-67's review)."""
+    spec = zdt_spec(tmp_path / "run", pop_size=4, generations=0, report={"chemical_accuracy": {"f1": "0.5"}})
+    done = hpo_run(tmp_path, write_spec(tmp_path / "spec.yaml", spec))
+    assert done.returncode == 0, done.stderr
+    done = hpo_report(tmp_path / "run")
+    assert done.returncode == 0, done.stderr
+    assert "f1 <= 0.5" in (tmp_path / "run" / "report" / "summary.md").read_text()
 
 
 # -- R2: the units of the latest session ---------------------------------------------------
