@@ -110,11 +110,12 @@ class ParslPool:
         deadline = None if timeout is None else time.monotonic() + timeout
         while pending:
             self._check_alive()
-            wait = LOOK_S if deadline is None else min(LOOK_S, deadline - time.monotonic())
-            if wait <= 0:
-                raise concurrent.futures.TimeoutError(f"{len(pending)} futures unfinished")
+            wait = LOOK_S if deadline is None else max(0.0, min(LOOK_S, deadline - time.monotonic()))
             done, pending = concurrent.futures.wait(pending, timeout=wait,
                                                     return_when=concurrent.futures.FIRST_COMPLETED)
+            if not done and deadline is not None and time.monotonic() >= deadline:
+                # as concurrent.futures: only when none finished in time (those done are yielded)
+                raise concurrent.futures.TimeoutError(f"{len(pending)} futures unfinished")
             for future in done:
                 self._check_alive()  # before a future failed by the executor's end is taken as lost
                 yield future
@@ -157,6 +158,9 @@ class ParslPool:
                 return self._size
 
 
+#: the launchers that start provider local's worker pool on this machine (jsrun and srun,
+#: from inside an allocation, start it on compute nodes)
+ON_THIS_MACHINE = ("single_node", "simple")
 #: seconds between looks at the interchange while hpo-run waits (for a result, an answer,
 #: Parsl's cleanup)
 LOOK_S = 0.5
@@ -453,7 +457,8 @@ class ParslLauncher:
         machine: min(workers a node, its cores / cores_per_worker), as process_worker_pool
         counts them (PARSL_CORES, else every core).  Each worker raised at its start
         otherwise, and the run waited for ever with nothing evaluated.  A cluster's node
-        is not this machine: only there is the count known."""
+        (a batch provider's, or jsrun's or srun's from an allocation) is not this machine:
+        only there is the count known."""
         cores = int(os.environ.get("PARSL_CORES") or os.cpu_count() or 1)
         started = min(self.workers, math.floor(cores / self.cores_per_worker))
         ranks = self.cpu_affinity.count(":")
@@ -483,7 +488,8 @@ class ParslLauncher:
         """The fields are checked; building the provider would already call the scheduler.
         Warns of blocks shorter than a training may last (not an error: most trainings
         may end well before their limit)."""
-        if self.provider == "local" and self.cpu_affinity.lower().startswith("list:"):
+        if (self.provider == "local" and self.launcher_name in ON_THIS_MACHINE
+                and self.cpu_affinity.lower().startswith("list:")):
             self._check_local_affinity()
         walltime, limit = self.block_walltime, getattr(run.experiment.trainer, "timeout_minutes", None)
         if walltime is not None and isinstance(limit, (int, float)) and _minutes(walltime) < limit:

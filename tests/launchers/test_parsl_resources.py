@@ -174,6 +174,41 @@ def test_cpu_lists_for_more_workers_than_this_machine_starts_are_refused(tmp_pat
         assert main([str(spec), "--dry-run"]) == 0, capsys.readouterr().err
     spec = write_spec(tmp_path / "lsf.yaml", launcher={"plugin": "parsl", **four, "provider": "lsf"})
     assert main([str(spec), "--dry-run"]) == 0, capsys.readouterr().err  # its nodes are not this machine
+    # From inside an allocation, srun or jsrun start the pool on compute nodes, not here
+    # (helper-67's review: refused, with advice of cores_per_worker 0.5 for 8-core workers).
+    for launcher in ("srun", "jsrun"):
+        spec = write_spec(tmp_path / f"{launcher}.yaml", launcher={"plugin": "parsl", **four, "launcher": launcher,
+                                                                    "cores_per_worker": 8})
+        assert main([str(spec), "--dry-run"]) == 0, capsys.readouterr().err
+
+
+def test_as_completed_yields_what_finished_before_a_timeout_as_the_standard_library_does() -> None:
+    """ParslPool.as_completed waits in slices to look at the interchange; with a timeout
+    that has run out it still yields the futures already done, then raises TimeoutError,
+    as concurrent.futures.as_completed does.  Plain concurrent futures and an executor
+    stand-in with a live interchange: the waiting logic alone is under test."""
+    import concurrent.futures
+    import subprocess
+    import sys
+    from types import SimpleNamespace
+
+    from dnnp_hpo.plugins.launchers.parsl_launcher import ParslPool
+
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        pool = ParslPool(SimpleNamespace(run_dir="."), SimpleNamespace(bad_state_is_set=False, interchange_proc=alive))
+        done, waiting = concurrent.futures.Future(), concurrent.futures.Future()
+        done.set_result(1)
+        for timeout in (0, -1, 0.2):
+            seen = []
+            with pytest.raises(TimeoutError):
+                for future in pool.as_completed([done, waiting], timeout=timeout):
+                    seen.append(future)  # noqa: PERF402 - list() would lose them when it raises
+            assert seen == [done]
+        assert list(pool.as_completed([done], timeout=0)) == [done]
+    finally:
+        alive.kill()
+        alive.wait()
 
 
 GOOD = [
