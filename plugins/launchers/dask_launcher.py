@@ -388,12 +388,20 @@ def _stop_trainings(run: RunContext, client: Any) -> None:
     stopping the trainings, which then held the workers to their end while a resume
     trained them again.  A SIGKILLed driver cannot do this: those trainings end and are
     harvested by the resume (docs/reliability.md)."""
+    from distributed import Future
+
     from dnnp_hpo.process import stop_trainings
 
     asked: dict[str, Any] = {}
 
     def ask() -> None:
         try:
+            # The run's tasks first: Dask retries a task whose training was stopped (it
+            # raised) and starts those queued behind it, each a training the client's close
+            # then no longer stops (helper-67's review).
+            tasks = [Future(key, client, inform=False) for key in list(client.futures)]
+            if tasks:
+                client.cancel(tasks, force=True)
             asked["stopped"] = client.run(stop_trainings, str(run.evals_dir), on_error="return")
         except Exception as exc:  # noqa: BLE001 - said below; hpo-run stops either way
             asked["error"] = exc
@@ -408,6 +416,10 @@ def _stop_trainings(run: RunContext, client: Any) -> None:
         if count:
             notice(run, f"dask: stopped {count} training(s) of this run on the cluster's workers (the resume "
                         "trains them again)")
+        failed = {worker: n for worker, n in stopped.items() if not isinstance(n, int)}
+        for worker, error in sorted(failed.items()):  # a worker without stop_trainings (older dnnp-hpo)
+            notice(run, f"dask: worker {worker} could not stop this run's trainings ({type(error).__name__}: "
+                        f"{error}): they run to their end; a resume started after that harvests them")
     else:
         why = asked.get("error") or f"no answer within {STOP_ORDER_S:g} s"
         notice(run, f"dask: could not stop this run's trainings on the cluster's workers ({why}): they run to "

@@ -18,6 +18,7 @@ from pathlib import Path
 import psutil
 import pytest
 from dask_testutil import start_cluster
+from faults_tasks import sleeping_training
 from faults_testutil import VENV_BIN, deepmd_spec, subprocess_env, write_spec
 
 from dnnp_hpo.evaluation import OUTCOME
@@ -67,6 +68,38 @@ def test_ctrl_c_stops_the_trainings_on_a_cluster_that_lives_on(tmp_path: Path, w
             recorded = list(journal.evaluations())
         assert {d.name for d in running} <= pending, "stopped trainings stay pending, for the resume"
         assert all(e.status == "ok" for e in recorded), [e.reason for e in recorded]
+    finally:
+        for process in cluster:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.slow
+def test_a_stopped_training_is_not_retried_nor_a_queued_one_started(tmp_path: Path, wait_until) -> None:
+    """Dask retries a task whose training was stopped (it raised) and starts those queued
+    behind it on the thread that came free; the client's close then stopped neither
+    (helper-67's review).  The run's tasks are cancelled before the trainings are stopped.
+    One real single-thread worker, two tasks (one running, one queued), retries as
+    hpo-run submits them, and the close held back a second, as a slow one would be."""
+    from types import SimpleNamespace
+
+    from distributed import Client
+
+    from dnnp_hpo.plugins.launchers.dask_launcher import _stop_trainings
+
+    scheduler_file, cluster = start_cluster(tmp_path, 1, subprocess_env())
+    evals = tmp_path / "run" / "evals"
+    try:
+        client = Client(scheduler_file=str(scheduler_file), timeout=60)
+        tasks = [client.submit(sleeping_training, str(evals / f"u{i}"), pure=False, retries=2) for i in range(2)]
+        assert wait_until(lambda: len(trainings(evals)) == 1, 60)
+        _stop_trainings(SimpleNamespace(evals_dir=evals, run_dir=evals.parent), client)
+        time.sleep(1.0)
+        client.close()
+        time.sleep(3.0)
+        assert not trainings(evals), [p.info for p in trainings(evals)]
+        assert sorted(d.name for d in evals.iterdir()) == ["u0"], "a retry or the queued task started a training"
+        assert len(tasks) == 2 and all(p.poll() is None for p in cluster)
     finally:
         for process in cluster:
             process.kill()
