@@ -132,3 +132,13 @@ def hpo_run(*args: str, cwd: Path, timeout: float = 300, prefix: Sequence[str] =
     """The real ``hpo-run`` console script (after ``prefix``, e.g. setpriv), wide terminal."""
     return subprocess.run([*prefix, str(VENV_BIN / "hpo-run"), *args], check=False, cwd=cwd,
                           capture_output=True, text=True, timeout=timeout, env=subprocess_env(COLUMNS="250", **env))
+
+
+def joined_sleep_spec(tmp_path: Path, scheduler_file: Path, sleep_s: float) -> Path:
+    """A deepmd spec (RUN_DIR tmp_path/run, 4 a generation, generations 0 and 1) whose
+    trainings sleep ``sleep_s`` seconds, joined to the 2-worker cluster of ``scheduler_file``."""
+    spec = deepmd_spec(tmp_path / "run", pop_size=4, generations=1,
+                       env={"FAULTS_FAULT": "sleep", "FAULTS_SLEEP": str(sleep_s)})
+    spec["launcher"] = {"plugin": "dask", "scheduler_file": str(scheduler_file), "min_workers": 2,
+                        "wait_timeout": 120}
+    return write_spec(tmp_path / "spec.yaml", spec)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from cli_testutil import kill_driver_when
 from dask_testutil import start_cluster
-from faults_testutil import VENV_BIN, assert_recorded_once, deepmd_spec, subprocess_env, write_spec
+from faults_testutil import VENV_BIN, assert_recorded_once, joined_sleep_spec, subprocess_env
 
 from dnnp_hpo.evaluation import OUTCOME
 from dnnp_hpo.study import HARVESTED
@@ -32,11 +32,7 @@ def test_trainings_that_finish_after_the_driver_died_are_harvested_on_resume(tmp
     scheduler_file, cluster = start_cluster(tmp_path, 2, subprocess_env())
     worker_pids = {p.pid for p in cluster[1:]}
     run_dir = tmp_path / "run"
-    spec = deepmd_spec(run_dir, pop_size=4, generations=1,
-                       env={"FAULTS_FAULT": "sleep", "FAULTS_SLEEP": str(SLEEP_S)})
-    spec["launcher"] = {"plugin": "dask", "scheduler_file": str(scheduler_file), "min_workers": 2,
-                        "wait_timeout": 120}
-    path = write_spec(tmp_path / "spec.yaml", spec)
+    path = joined_sleep_spec(tmp_path, scheduler_file, SLEEP_S)
     hpo_run = [str(VENV_BIN / "hpo-run"), str(path)]
     evals = run_dir / "evals"
 

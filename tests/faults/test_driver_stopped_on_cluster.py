@@ -19,7 +19,7 @@ import psutil
 import pytest
 from dask_testutil import start_cluster
 from faults_tasks import sleeping_training
-from faults_testutil import VENV_BIN, deepmd_spec, subprocess_env, write_spec
+from faults_testutil import VENV_BIN, joined_sleep_spec, subprocess_env
 
 from dnnp_hpo.evaluation import OUTCOME
 from dnnp_hpo.journal import RUNNING, Journal
@@ -42,11 +42,7 @@ def test_ctrl_c_stops_the_trainings_on_a_cluster_that_lives_on(tmp_path: Path, w
     scheduler_file, cluster = start_cluster(tmp_path, 2, subprocess_env())
     run_dir = tmp_path / "run"
     evals = run_dir / "evals"
-    spec = deepmd_spec(run_dir, pop_size=4, generations=1,
-                       env={"FAULTS_FAULT": "sleep", "FAULTS_SLEEP": str(SLEEP_S)})
-    spec["launcher"] = {"plugin": "dask", "scheduler_file": str(scheduler_file), "min_workers": 2,
-                        "wait_timeout": 120}
-    path = write_spec(tmp_path / "spec.yaml", spec)
+    path = joined_sleep_spec(tmp_path, scheduler_file, SLEEP_S)
     try:
         with open(tmp_path / "driver.log", "wb") as log:
             driver = subprocess.Popen([str(VENV_BIN / "hpo-run"), str(path)], cwd=tmp_path, env=subprocess_env(),
