@@ -406,10 +406,11 @@ def _stop_trainings(run: RunContext, client: Any) -> None:
         except Exception as exc:  # noqa: BLE001 - said below; hpo-run stops either way
             asked["error"] = exc
 
-    with stop_signals_held():  # a second Ctrl-C does not cut the order short
-        thread = threading.Thread(target=ask, name="hpo-dask-stop-trainings", daemon=True)
-        thread.start()
-        thread.join(STOP_ORDER_S)
+    # Waited for in a thread, at most STOP_ORDER_S: a scheduler that does not answer must
+    # not hold the stop (a second Ctrl-C cuts the wait short).
+    thread = threading.Thread(target=ask, name="hpo-dask-stop-trainings", daemon=True)
+    thread.start()
+    thread.join(STOP_ORDER_S)
     stopped = asked.get("stopped")
     if isinstance(stopped, dict):
         count = sum(n for n in stopped.values() if isinstance(n, int))

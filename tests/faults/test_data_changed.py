@@ -25,7 +25,10 @@ from dnnp_hpo.journal import DATA_DIGESTS, Journal
 from dnnp_hpo.registry import load_registry
 from dnnp_hpo.resume import check_run_dir
 
-DATA_TEMPLATE = TEMPLATE.replace('"training": {', '"training": {"systems": "$data", ')
+# training and validation data, as DeePMD-kit 2's input gives them: the stand-in dp writes
+# the validation columns the metrics read (a DeePMD-kit 1 "systems" has none: refused)
+DATA_TEMPLATE = TEMPLATE.replace('"training": {', '"training": {"training_data": {"systems": "$data"}, '
+                                                  '"validation_data": {"systems": "$data"}, ')
 
 
 

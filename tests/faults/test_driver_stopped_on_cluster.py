@@ -45,12 +45,19 @@ def test_ctrl_c_stops_the_trainings_on_a_cluster_that_lives_on(tmp_path: Path, w
     path = joined_sleep_spec(tmp_path, scheduler_file, SLEEP_S)
     try:
         with open(tmp_path / "driver.log", "wb") as log:
-            driver = subprocess.Popen([str(VENV_BIN / "hpo-run"), str(path)], cwd=tmp_path, env=subprocess_env(),
-                                      stdout=log, stderr=subprocess.STDOUT)
+            driver = subprocess.Popen([str(VENV_BIN / "hpo-run"), str(path)], cwd=tmp_path,
+                                      env=subprocess_env(PYTHONFAULTHANDLER="1"), stdout=log, stderr=subprocess.STDOUT)
         assert wait_until(lambda: len(trainings(evals)) >= 2, 120), (tmp_path / "driver.log").read_text()
         running = {Path(p.info["cwd"]) for p in trainings(evals)}
         driver.send_signal(signal.SIGINT)
-        assert driver.wait(60) == 130
+        try:
+            driver.wait(60)
+        except subprocess.TimeoutExpired:
+            driver.send_signal(signal.SIGABRT)  # faulthandler writes where each thread waits
+            driver.wait(30)
+            raise AssertionError("hpo-run still running 60 s after Ctrl-C:\n"
+                                 + (tmp_path / "driver.log").read_text()[-20000:]) from None
+        assert driver.returncode == 130, (tmp_path / "driver.log").read_text()
         said = (tmp_path / "driver.log").read_text()
         assert "hpo-run: interrupted" in said, said
         # stopped within the stop order, not after SLEEP_S

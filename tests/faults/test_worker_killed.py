@@ -33,6 +33,20 @@ def _parent(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
 
 
+def _watchdogs() -> list[str]:
+    """pid, parent and state of each training watchdog (dnnp_hpo/process.py run as a script)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            if entry.name.isdigit() and any(part.endswith(b"process.py") for part in cmdline):
+                fields = (entry / "stat").read_text().rpartition(")")[2].split()
+                found.append(f"{entry.name} (parent {fields[1]}, state {fields[0]})")
+        except OSError:
+            continue
+    return found
+
+
 def _alive(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
@@ -66,6 +80,8 @@ def test_worker_killed_mid_training_loses_nothing_and_leaves_no_training(tmp_pat
                     while _alive(pid) and time.monotonic() - seen["killed_at"] < 30:
                         time.sleep(0.05)
                     seen["training_gone_after"] = time.monotonic() - seen["killed_at"]
+                    if _alive(pid):  # for the failure's message: what became of the watchdogs
+                        seen["watchdogs"] = _watchdogs()
                     return
             time.sleep(0.05)
 
