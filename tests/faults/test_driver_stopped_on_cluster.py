@@ -17,6 +17,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from cli_testutil import from_a_terminal
 from dask_testutil import start_cluster
 from faults_tasks import sleeping_training
 from faults_testutil import VENV_BIN, joined_sleep_spec, subprocess_env
@@ -45,7 +46,9 @@ def test_ctrl_c_stops_the_trainings_on_a_cluster_that_lives_on(tmp_path: Path, w
     path = joined_sleep_spec(tmp_path, scheduler_file, SLEEP_S)
     try:
         with open(tmp_path / "driver.log", "wb") as log:
-            driver = subprocess.Popen([str(VENV_BIN / "hpo-run"), str(path)], cwd=tmp_path,
+            # as from a terminal: a test runner started in the background ignores SIGINT, and
+            # hpo-run keeps it ignored (two fresh-clone CI runs saw the run go on)
+            driver = subprocess.Popen(from_a_terminal([str(VENV_BIN / "hpo-run"), str(path)]), cwd=tmp_path,
                                       env=subprocess_env(PYTHONFAULTHANDLER="1"), stdout=log, stderr=subprocess.STDOUT)
         assert wait_until(lambda: len(trainings(evals)) >= 2, 120), (tmp_path / "driver.log").read_text()
         running = {Path(p.info["cwd"]) for p in trainings(evals)}
