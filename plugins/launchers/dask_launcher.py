@@ -251,9 +251,19 @@ class LocalEngine:
                 _close_local(run, cluster)
 
     def _start(self) -> Any:
-        from distributed import LocalCluster
+        from distributed import LocalCluster, Nanny
+
+        class NannyOfWorkerWithoutDashboard(Nanny):
+            """A worker's own dashboard imports bokeh (where installed: the dashboard extra),
+            about a second of CPU per worker at each start, and LocalCluster turns it on
+            with any worker HTTP address, which is kept on loopback (below); hpo-run's
+            dashboard is the scheduler's."""
+
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **{**kwargs, "dashboard": False})
 
         return LocalCluster(
+            worker_class=NannyOfWorkerWithoutDashboard,
             n_workers=self.workers,
             threads_per_worker=self.threads_per_worker,
             processes=True,

@@ -137,3 +137,15 @@ def threads_zdt1(params: Mapping[str, float]) -> tuple[float, float]:
         out.write(json.dumps({name: os.environ.get(name) for name in (
             "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}) + "\n")
     return zdt1(params)
+
+
+MODULES_VARIABLE = "HPO_TEST_MODULES"  #: file modules_zdt1 appends whether its worker imported bokeh to
+
+
+def modules_zdt1(params: Mapping[str, float]) -> tuple[float, float]:
+    """ZDT1, after noting whether its worker process has imported bokeh."""
+    import sys
+
+    with open(os.environ[MODULES_VARIABLE], "a", encoding="utf-8") as out:
+        out.write(json.dumps({"bokeh": "bokeh" in sys.modules}) + "\n")
+    return zdt1(params)

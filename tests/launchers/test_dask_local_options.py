@@ -82,3 +82,26 @@ def test_a_local_directory_refused_only_when_made_is_one_line(tmp_path: Path, mo
     with pytest.raises(LaunchFailed, match=rf"^launcher.local_directory: cannot create {tmp_path / 'f' / 'scratch'}: "
                                            "Not a directory$"):
         run_in_process(spec)
+
+
+def test_workers_start_without_a_dashboard_of_their_own(tmp_path: Path, worker_env) -> None:
+    """With bokeh installed (the dashboard extra), LocalCluster gave each worker a bokeh
+    dashboard of its own, about a second of CPU per worker at every start (the test suite
+    took 5 minutes longer); the scheduler's dashboard is the one hpo-run serves."""
+    import json
+    import subprocess
+
+    import hpo_launcher_helpers as helpers
+    from launchers_testutil import VENV_BIN
+
+    pytest.importorskip("bokeh", reason="the test extra installs bokeh")
+    noted = tmp_path / "modules.jsonl"
+    for dashboard in (False, True):
+        spec = write_spec(tmp_path / f"modules-{dashboard}.yaml", pop_size=2, generations=0,
+                          trainer={"plugin": "function", "callable": "hpo_launcher_helpers:modules_zdt1"},
+                          launcher={"plugin": "dask", "workers": 1, "dashboard": dashboard})
+        done = subprocess.run([str(VENV_BIN / "hpo-run"), str(spec), "--set", f"run_dir={tmp_path / str(dashboard)}"],
+                              cwd=tmp_path, env={**worker_env, helpers.MODULES_VARIABLE: str(noted)},
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+    assert [json.loads(line) for line in noted.read_text().splitlines()] == [{"bokeh": False}] * 4
