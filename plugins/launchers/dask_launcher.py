@@ -50,6 +50,7 @@ from dnnp_hpo.run import RunContext
 from dnnp_hpo.runlock import check_writable
 from dnnp_hpo.spec import MAX_WORKERS, Invalid, at_least, at_most
 
+from .background import in_thread
 from .dask_worker_setup import DroppedLines
 from .held_signals import stop_signals_held
 
@@ -402,26 +403,24 @@ def _stop_trainings(run: RunContext, client: Any) -> None:
 
     from dnnp_hpo.process import stop_trainings
 
-    asked: dict[str, Any] = {}
+    def ask() -> Any:
+        # The run's tasks first: Dask retries a task whose training was stopped (it
+        # raised) and starts those queued behind it, each a training the client's close
+        # then no longer stops (helper-67's review).
+        tasks = [Future(key, client, inform=False) for key in list(client.futures)]
+        if tasks:
+            client.cancel(tasks, force=True)
+        return client.run(stop_trainings, str(run.evals_dir), on_error="return")
 
-    def ask() -> None:
-        try:
-            # The run's tasks first: Dask retries a task whose training was stopped (it
-            # raised) and starts those queued behind it, each a training the client's close
-            # then no longer stops (helper-67's review).
-            tasks = [Future(key, client, inform=False) for key in list(client.futures)]
-            if tasks:
-                client.cancel(tasks, force=True)
-            asked["stopped"] = client.run(stop_trainings, str(run.evals_dir), on_error="return")
-        except Exception as exc:  # noqa: BLE001 - said below; hpo-run stops either way
-            asked["error"] = exc
-
-    # Waited for in a thread, at most STOP_ORDER_S: a scheduler that does not answer must
-    # not hold the stop (a second Ctrl-C cuts the wait short).
-    thread = threading.Thread(target=ask, name="hpo-dask-stop-trainings", daemon=True)
-    thread.start()
-    thread.join(STOP_ORDER_S)
-    stopped = asked.get("stopped")
+    # Waited for at most STOP_ORDER_S: a scheduler that does not answer must not hold the
+    # stop (a second Ctrl-C cuts the wait short).
+    why: object = f"no answer within {STOP_ORDER_S:g} s"
+    try:
+        stopped = in_thread(ask, "hpo-dask-stop-trainings").result(timeout=STOP_ORDER_S)
+    except TimeoutError:
+        stopped = None
+    except Exception as exc:  # noqa: BLE001 - said below; hpo-run stops either way
+        stopped, why = None, exc
     if isinstance(stopped, dict):
         count = sum(n for n in stopped.values() if isinstance(n, int))
         if count:
@@ -432,7 +431,6 @@ def _stop_trainings(run: RunContext, client: Any) -> None:
             notice(run, f"dask: worker {worker} could not stop this run's trainings ({type(error).__name__}: "
                         f"{error}): they run to their end; a resume started after that harvests them")
     else:
-        why = asked.get("error") or f"no answer within {STOP_ORDER_S:g} s"
         notice(run, f"dask: could not stop this run's trainings on the cluster's workers ({why}): they run to "
                     "their end; a resume started after that harvests them")
 

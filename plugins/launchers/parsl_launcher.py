@@ -63,6 +63,7 @@ from dnnp_hpo.notice import notice
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import MAX_WORKERS, Invalid, at_least, at_most
 
+from .background import in_thread
 from .held_signals import stop_signals_held
 from .parsl_parts import (
     LAUNCHERS,
@@ -143,7 +144,7 @@ class ParslPool:
         # interchange never answers (held, the signals then waited for ever).
         self._check_alive()
         if self._asked is None or self._asked.done():
-            self._asked = _in_thread(self.executor.connected_managers, "hpo-parsl-managers")
+            self._asked = in_thread(self.executor.connected_managers, "hpo-parsl-managers")
         deadline = time.monotonic() + ANSWER_S
         while True:
             try:
@@ -185,27 +186,13 @@ def interchange_ended(executor: Any) -> str | None:
     return f"Parsl's interchange (pid {proc.pid}) exited ({how})"
 
 
-def _in_thread(call: Callable[[], Any], name: str) -> concurrent.futures.Future[Any]:
-    """``call()`` in a daemon thread; its future.  One stuck on a dead interchange is left."""
-    future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-
-    def run() -> None:
-        try:
-            future.set_result(call())
-        except BaseException as exc:  # noqa: BLE001 - handed to the waiter
-            future.set_exception(exc)
-
-    threading.Thread(target=run, name=name, daemon=True).start()
-    return future
-
-
 def _close(dfk: Any, executor: Any, first: threading.Thread | None) -> None:
     """Parsl's cleanup (the blocks cancelled, the interchange stopped), in a thread waited
     for while the interchange lives; without what waits for it once it has died."""
     while first is not None and first.is_alive() and interchange_ended(executor) is None:
         first.join(LOOK_S)  # a block still being submitted is then one the cleanup cancels
     if interchange_ended(executor) is None:
-        cleanup = _in_thread(dfk.cleanup, "hpo-parsl-cleanup")
+        cleanup = in_thread(dfk.cleanup, "hpo-parsl-cleanup")
         stopping = getattr(executor, "_result_queue_thread_exit", None)  # set by Parsl's shutdown
         while True:
             try:
