@@ -66,9 +66,14 @@ def check_with_deepmd(data: dict[str, Any], path: str, what: str = "",
         if name in settings:
             raise SpecError(f"{value} (${name}, at {key} in {path}) is refused by DeePMD-kit{detail}: {why}",
                             f"settings.{name}") from None
-        source = "$seed" if name == "seed" else f"parameter space.{name}"
         raise SpecError(f"{path}: DeePMD-kit rejects the rendered input{detail}: {key} is {value} (from "
-                        f"{source}): {why}", "template") from None
+                        f"{value_source(name, settings)}): {why}", "template") from None
+
+
+def value_source(name: str, settings: Collection[str]) -> str:
+    """How a message names where the value of placeholder ``name`` came from: ``$seed``,
+    ``$NAME`` (one of ``settings``, trainer.settings) or ``parameter space.NAME``."""
+    return "$seed" if name == "seed" else f"${name}" if name in settings else f"parameter space.{name}"
 
 
 def _is_dargs_error(exc: BaseException) -> bool:

@@ -28,7 +28,7 @@ from dnnp_hpo.space import listed_values
 from dnnp_hpo.template import check_names, check_setting_values, load_template
 from dnnp_hpo.training import is_count
 
-from .inputcheck import check_activations, check_with_deepmd, keys_named, placeholder_keys
+from .inputcheck import check_activations, check_with_deepmd, keys_named, placeholder_keys, value_source
 from .lcurve import (
     STEP_KEYS,
     check_columns,
@@ -322,7 +322,7 @@ def check_tensorflow_loss(losses: Sequence[Mapping[str, Any] | None], rendered: 
             value = (loss or {}).get(key, allowed)
             if value != allowed:
                 name = placeholders.get(f"loss.{key}")
-                source = "" if not name else f" (from ${name})" if name in settings else f" (from parameter space.{name})"
+                source = f" (from {value_source(name, settings)})" if name else ""
                 at = f"settings.{name}" if name in settings else "template"
                 raise SpecError(f"{where}: loss.{key} is {value!r}{source}, which DeePMD-kit's TensorFlow backend "
                                 f"does not train (only {allowed!r}): every training would fail; drop it, or train "
