@@ -74,6 +74,7 @@ from .parsl_parts import (
     check_commands,
     check_cpu_affinity,
     check_launcher,
+    listed_workers,
     resolve_address,
 )
 
@@ -448,7 +449,7 @@ class ParslLauncher:
         only there is the count known."""
         cores = int(os.environ.get("PARSL_CORES") or os.cpu_count() or 1)
         started = min(self.workers, math.floor(cores / self.cores_per_worker))
-        ranks = self.cpu_affinity.count(":")
+        ranks = listed_workers(self.cpu_affinity)
         if started != ranks:
             raise SpecError(f"cpu_affinity lists the CPUs of {ranks} worker(s), and on this machine Parsl starts "
                             f"{started}: at most {cores} cores / cores_per_worker {self.cores_per_worker:g}, at most "

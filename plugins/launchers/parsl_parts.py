@@ -138,6 +138,11 @@ def accelerators(value: Any) -> tuple[str, ...]:
                   "available_accelerators")
 
 
+def listed_workers(value: str) -> int:
+    """How many workers a ``list:CPUS:CPUS...`` cpu_affinity gives CPUs to."""
+    return value.count(":")
+
+
 def check_cpu_affinity(value: str, workers: int) -> None:
     """Invalid unless process_worker_pool takes ``value`` for ``workers`` workers a node."""
     if value.lower() in CPU_AFFINITIES:
@@ -145,7 +150,7 @@ def check_cpu_affinity(value: str, workers: int) -> None:
     if not _CPU_LIST.match(value.lower()):
         raise Invalid(f"cpu_affinity must be one of {', '.join(CPU_AFFINITIES)} or list:CPUS:CPUS... "
                       f"(one CPUS per worker, e.g. list:0-6:7-13), got {value!r}", "cpu_affinity")
-    ranks = value.count(":")
+    ranks = listed_workers(value)
     if ranks != workers:  # each worker raises at start otherwise, and every block is lost
         raise Invalid(f"cpu_affinity lists the CPUs of {ranks} worker(s), and a node runs {workers}: "
                       "give one list of CPUs per worker", "cpu_affinity")
