@@ -16,7 +16,9 @@ worker running it.  Three things see to that:
   training that starts and ends: if the process dies (a Dask worker SIGKILLed
   mid-training), the pipe closes and the watchdog stops the trainings that had not
   ended, SIGTERM first and SIGKILL after the grace, as at the time limit.  A training
-  has its own session, so nothing else would stop it.
+  has its own session, so nothing else would stop it.  The watchdog hears of a training
+  by its token before it is started, so a process killed between starting it and
+  learning its pid leaves nothing behind either.
 
 The module imports the standard library only, so the watchdog starts in a few
 milliseconds (``python -I -S``: no site-packages needed), once per worker.
@@ -37,7 +39,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 TRAINING_VARIABLE = "DNNP_HPO_TRAINING"
-_START, _END = "start", "end"  #: what the watchdog is told: a training started / ended
+#: what the watchdog is told: a training is about to start (its token and grace), its
+#: process group, and that it ended
+_START, _GROUP, _END = "start", "group", "end"
 #: seconds between SIGTERM at the time limit and SIGKILL (LSF's JOB_TERMINATE_INTERVAL
 #: is 10 s too)
 TERM_GRACE_S = 10.0
@@ -153,9 +157,9 @@ class _Watchdog:
 
     Started at the first training and kept: a Python start per training would cost every
     evaluation ~10 ms of CPU, which on a small machine competes with the trainings.  It
-    reads ``start <token> <pgid> <grace>`` and ``end <token>`` lines; at the end of its
-    stdin (this process is gone) it stops every training that did not end: SIGTERM, then
-    SIGKILL after the grace.
+    reads ``start <token> <grace>``, ``group <token> <pgid>`` and ``end <token>`` lines;
+    at the end of its stdin (this process is gone) it stops every training that did not
+    end: SIGTERM, then SIGKILL after the grace.
     """
 
     def __init__(self) -> None:
@@ -255,16 +259,23 @@ def run_command(
     full_env = {**os.environ, **(env or {}), TRAINING_VARIABLE: token}
     start = time.monotonic()
     with open(stdout, "wb") as out, open(stderr, "wb") as err:
-        proc = subprocess.Popen(
-            list(argv), cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
-            stdout=out, stderr=err, start_new_session=True,
-        )
+        # Told before the start: killed between Popen and the group line, this process
+        # still leaves the watchdog the token to find the training by.
+        _WATCHDOG.tell(f"{_START} {token} {term_grace}\n")
+        try:
+            proc = subprocess.Popen(
+                list(argv), cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
+                stdout=out, stderr=err, start_new_session=True,
+            )
+        except BaseException:
+            _WATCHDOG.tell(f"{_END} {token}\n")
+            raise
         stopped = threading.Event()
         with _RUNNING_LOCK:
             _RUNNING[token] = _Running(proc.pid, os.path.abspath(cwd), stopped)
         try:
             # the group id is the leader's pid (start_new_session)
-            _WATCHDOG.tell(f"{_START} {token} {proc.pid} {term_grace}\n")
+            _WATCHDOG.tell(f"{_GROUP} {token} {proc.pid}\n")
             timed_out = not _exited(proc, timeout)
             if timed_out:
                 _terminate(proc.pid)  # the leader is unreaped: its pid is still its group's
@@ -290,19 +301,29 @@ def _watch() -> int:
     """The watchdog: keep the trainings that started and did not end; at the end of stdin
     (the process that runs them died) stop them: SIGTERM, then SIGKILL after the longest
     of their graces (a dead Dask worker's jsrun gets to stop its remote ranks too)."""
-    running: dict[str, tuple[int, float]] = {}
+    graces: dict[str, float] = {}
+    groups: dict[str, int] = {}  # not there for a training whose process died starting it
     for line in sys.stdin:
-        word, token, *started = line.split()
+        word, token, *rest = line.split()
         if word == _START:
-            running[token] = (int(started[0]), float(started[1]))
+            graces[token] = float(rest[0])
+        elif word == _GROUP:
+            groups[token] = int(rest[0])
         else:
-            running.pop(token, None)
-    for pgid, _ in running.values():
-        _terminate(pgid)
-    grace = max((g for _, g in running.values()), default=0.0)
-    _wait_unmarked(list(running), time.monotonic() + grace)
-    for token, (pgid, _) in running.items():
-        kill_training(pgid, token)
+            graces.pop(token, None)
+            groups.pop(token, None)
+    for token in graces:
+        if token in groups:
+            _terminate(groups[token])
+        else:
+            for pid in _marked(token):
+                try:
+                    os.kill(pid, signal.SIGTERM)
+                except (ProcessLookupError, PermissionError):
+                    pass
+    _wait_unmarked(list(graces), time.monotonic() + max(graces.values(), default=0.0))
+    for token in graces:
+        kill_training(groups.get(token), token)
     return 0
 
 

@@ -147,6 +147,48 @@ def test_a_killed_process_trainings_get_sigterm_and_the_grace(tmp_path: Path, wa
             os.kill(training, signal.SIGKILL)
 
 
+# A "worker" SIGKILLed as its training starts: after Popen returned and before anything
+# more reached its watchdog (the training's process group, say).  Its watchdog is
+# already running (a first training), as in a worker that has trained before.
+KILLED_AS_IT_STARTS = textwrap.dedent("""
+    import os, signal, subprocess, sys, time
+    from pathlib import Path
+    from dnnp_hpo import process
+    here = Path(sys.argv[1])
+    process.run_command([sys.executable, "-c", "pass"], here, stdout=here / "o1", stderr=here / "e1")
+    started, popen, tell = [], subprocess.Popen, process._WATCHDOG.tell
+    def popen_noted(*args, **kwargs):
+        proc = popen(*args, **kwargs)
+        started.append(proc.pid)
+        return proc
+    def tell_or_die(line):
+        if started:
+            while not (here / "training.pid").exists():
+                time.sleep(0.01)
+            os.kill(os.getpid(), signal.SIGKILL)
+        tell(line)
+    subprocess.Popen, process._WATCHDOG.tell = popen_noted, tell_or_die
+    hang = "import os, time; open('training.pid', 'w').write(str(os.getpid())); time.sleep(600)"
+    process.run_command([sys.executable, "-c", hang], here, stdout=here / "o2", stderr=here / "e2")
+""")
+
+
+def test_a_process_killed_as_its_training_starts_leaves_no_training(tmp_path: Path, wait_until) -> None:
+    """The watchdog hears of a training (its token) before it is started: a worker killed
+    right after starting it, before it could tell the watchdog more, leaves nothing."""
+    worker = subprocess.Popen([sys.executable, "-c", KILLED_AS_IT_STARTS, str(tmp_path)])
+    training = None
+    try:
+        assert worker.wait(timeout=60) == -signal.SIGKILL, (tmp_path / "e2").read_text()
+        training = int((tmp_path / "training.pid").read_text())
+        assert wait_until(lambda: not _alive(training)), "the training outlived its process"
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        if training is not None and _alive(training):
+            os.kill(training, signal.SIGKILL)
+
+
 def test_a_process_that_ends_normally_leaves_no_watchdog(tmp_path: Path, wait_until) -> None:
     # runs one training, then waits for a line on stdin before it exits
     code = ("import sys; from pathlib import Path; from dnnp_hpo.process import run_command; "
