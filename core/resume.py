@@ -349,6 +349,9 @@ class Holdings:
     finished: int  #: births recorded finished (any final status)
     running: int  #: births still ``running``: sent out, never recorded (the driver stopped)
     generation: int  #: the highest generation a birth was sent out in (-1: none)
+    #: births sent out in ``generation`` while no population of it is recorded (0 once one
+    #: is): a generational search resumed there breeds that generation again, as many
+    open_births: int = 0
 
 
 def journal_holdings(run_dir: Path) -> Holdings:
@@ -360,10 +363,13 @@ def journal_holdings(run_dir: Path) -> Holdings:
         finished = journal.evaluations()
         running = journal.evaluations(RUNNING)
         trials = [e.trial for e in (*finished, *running, *journal.evaluations(INTERRUPTED))]
+        generation = max((t.generation for t in trials), default=-1)
+        recorded = generation in journal.generations()
     return Holdings(births=max((t.birth_id + 1 for t in trials), default=0),
                     finished=len({e.trial.birth_id for e in finished}),
                     running=len({e.trial.birth_id for e in running}),
-                    generation=max((t.generation for t in trials), default=-1))
+                    generation=generation,
+                    open_births=0 if recorded else len({t.birth_id for t in trials if t.generation == generation}))
 
 
 def recorded_settings(run_dir: Path) -> Mapping[str, Any]:

@@ -128,16 +128,25 @@ class NSGA2(Reproduction):
     def prepare(self, run: RunContext) -> None:
         """On resume (``--force``, or a spec raised and lowered again), ``generations`` must
         reach every generation the run has started: one it stopped short of would stay
-        unfinished for good, its births in no population, and the run be called finished."""
+        unfinished for good, its births in no population, and the run be called finished.
+        ``pop_size`` may change, but not below the births the unfinished generation has
+        sent out: those above it would never be asked for again (left ``running`` for
+        good, or their finished trainings set aside)."""
         super().prepare(run)
         if not run.resumed or run.finished:
             return
-        started = journal_holdings(run.run_dir).generation
+        held = journal_holdings(run.run_dir)
+        started = held.generation
         if self.generations < started:
             raise SpecError(
                 f"{self.generations} is below generation {started}, which the run in {run.run_dir} has "
                 f"already started (its journal holds births of it): resume it with generations: {started} "
                 "or more, or choose another run_dir", "generations")
+        if self.pop_size < held.open_births:
+            raise SpecError(
+                f"{self.pop_size} is below the {held.open_births} births generation {started} of the run in "
+                f"{run.run_dir} has already sent out (it stopped before that generation ended): resume it with "
+                f"pop_size: {held.open_births} or more, or choose another run_dir", "pop_size")
 
     def planned_evaluations(self) -> int:
         return self.pop_size * (self.generations + 1)

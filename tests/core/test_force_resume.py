@@ -213,3 +213,29 @@ def test_async_pop_size_is_not_changed_even_with_force(tmp_path, hpo_run_exe, st
     line = _refused(tmp_path, hpo_run_exe, {**spec, "optimizer": {**ASYNC, "pop_size": 6}}, "--force",
                     key="optimizer.pop_size")
     assert f"6 is not the pop_size 4 the run in {run_dir} has run with" in line, line
+
+
+def test_pop_size_below_the_births_of_the_unfinished_generation_is_refused(tmp_path, hpo_run_exe, stopped_nsga2):
+    """nsga2 resumed with --force and a pop_size below the births its unfinished generation
+    had sent out exited 0 and marked the run finished, the births above the new size left
+    'running' for good (finished ones there were set aside) (helper-69)."""
+    spec, run_dir = _copy(stopped_nsga2, tmp_path)
+    generation = _count(run_dir, "SELECT max(generation) FROM evaluations")
+    sent = _count(run_dir, f"SELECT count(DISTINCT birth_id) FROM evaluations WHERE generation = {generation}")
+    assert sent == spec["optimizer"]["pop_size"], sent  # a generation is sent out whole
+    line = _refused(tmp_path, hpo_run_exe, {**spec, "optimizer": {**spec["optimizer"], "pop_size": sent - 1}},
+                    "--force", key="optimizer.pop_size")
+    assert f"{sent - 1} is below the {sent} births generation {generation} of the run in {run_dir} has already " \
+           "sent out" in line, line
+    assert f"resume it with pop_size: {sent} or more" in line, line
+
+    # Once that generation is recorded, a smaller pop_size applies to the next ones.
+    done = run_cli(hpo_run_exe, str(write_spec(tmp_path / "resumed.yaml", {
+        **spec, "optimizer": {**spec["optimizer"], "generations": generation}})), "--force", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    smaller = {**spec, "optimizer": {**spec["optimizer"], "generations": generation + 1, "pop_size": sent - 1}}
+    done = run_cli(hpo_run_exe, str(write_spec(tmp_path / "smaller.yaml", smaller)), "--force", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    with Journal.of(run_dir, readonly=True) as journal:
+        assert not journal.running()
+        assert len(journal.population(generation + 1)) == sent - 1
