@@ -540,7 +540,8 @@ class DaskLauncher:
 
     #: local mode: worker processes of the LocalCluster (default 2)
     workers: int | None = attrs.field(default=None, validator=[at_least(1), at_most(MAX_WORKERS)])
-    threads_per_worker: int = attrs.field(default=1, validator=at_least(1))
+    #: bounded as workers are: 2**64 passed the check and the LocalCluster then raised OverflowError
+    threads_per_worker: int = attrs.field(default=1, validator=[at_least(1), at_most(MAX_WORKERS)])
     dashboard: bool = False
     local_directory: str | None = None  #: local mode scratch; default RUN_DIR/dask-scratch
     retries: int = attrs.field(default=2, validator=at_least(0))  #: re-runs of a task that raised
