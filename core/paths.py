@@ -12,10 +12,13 @@ from __future__ import annotations
 import os
 import re
 
-from dnnp_hpo.errors import SpecError
+from dnnp_hpo.errors import SpecError, shortened
 
-#: ``$$`` (a literal ``$``), ``${NAME}`` or ``$NAME``
-_REFERENCE = re.compile(r"\$(?:(\$)|\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+#: ``$$`` (a literal ``$``), ``${NAME}`` or ``$NAME``; else (group 4) what follows a ``$``
+#: that is none of them: ``{...}`` to its closing brace or the end (``${X:-/tmp}``,
+#: ``${X/y``, ``${}``), or one character (``$1``, ``$/``), or nothing (a final ``$``)
+_REFERENCE = re.compile(r"\$(?:(\$)|\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*)|(\{[^}]*\}?|.?))",
+                        re.DOTALL)
 
 
 def expand_path_text(text: str, key: str) -> str:
@@ -24,12 +27,19 @@ def expand_path_text(text: str, key: str) -> str:
     SpecError (``key``) for a variable that is not set, or set to nothing: either would
     put the path somewhere else than meant (``$MEMBERWORK/x`` would be ``/x``).  Each
     variable is looked up once, in the text as written: a value holding ``$`` is kept
-    as it is, as a shell keeps it.
+    as it is, as a shell keeps it.  SpecError too for any other ``$``: a shell's
+    ``${NAME:-default}``, ``$1`` or a lone ``$`` would otherwise be kept as written and
+    become a directory named ``${SCRATCH:-`` (a shell would expand it, or fail).
     """
 
     def value(match: re.Match[str]) -> str:
         if match.group(1):
             return "$"
+        if match.group(4) is not None:
+            form = "$" + match.group(4)
+            unclosed = " (no closing '}')" if form.startswith("${") and not form.endswith("}") else ""
+            raise SpecError(f"{shortened(form)}{unclosed} is not expanded here (in {text!r}): "
+                            "write $NAME or ${NAME} for a variable, $$ for a literal $", key)
         name = match.group(2) or match.group(3)
         found = os.environ.get(name)
         if not found:

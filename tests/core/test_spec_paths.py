@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from cli_testutil import trainer_spec, write_spec, zdt_spec
+from hpo_testutil import run_cli
 
 from dnnp_hpo.cli import main
 from dnnp_hpo.driver import prepare_run
@@ -74,7 +75,7 @@ def test_an_empty_variable_is_refused_rather_than_writing_at_the_root(tmp_path, 
     ("a$$b/run", {}, "a$b/run"),  # $$: a literal $
     ("$HPO_TEST_W/run", {"HPO_TEST_W": "w$HOME"}, "w$HOME/run"),  # a value is not expanded again
     ("${HPO_TEST_W}x/run", {"HPO_TEST_W": "w"}, "wx/run"),
-    ("cost$/run", {}, "cost$/run"),  # a $ naming nothing stays
+    ("cost$$/run", {}, "cost$/run"),
 ])
 def test_expansion_reads_the_text_as_written_once(tmp_path, monkeypatch, capsys, written, environment, expected):
     for name, value in environment.items():
@@ -82,6 +83,52 @@ def test_expansion_reads_the_text_as_written_once(tmp_path, monkeypatch, capsys,
     spec = write_spec(tmp_path / "spec.yaml", zdt_spec(f"{tmp_path}/{written}"))
     assert main([str(spec), "--dry-run"]) == 0
     assert f"{tmp_path}/{expected}" in capsys.readouterr().out
+
+
+#: a shell's forms that are not expanded here (written, the form named): they were kept as
+#: written, so run_dir made a directory named ${SCRATCH:-, or $1, under the working directory
+UNEXPANDED = [
+    ("${SCRATCH:-/tmp}/x", "'${SCRATCH:-/tmp}'"),
+    ("${MEMBER-WORK}/x", "'${MEMBER-WORK}'"),
+    ("${MEMBERWORK/abc", "'${MEMBERWORK/abc' (no closing '}')"),
+    ("$1/abc", "'$1'"),
+    ("${}/x", "'${}'"),
+    ("$/x", "'$/'"),
+    ("$(pwd)/x", "'$('"),
+    ("cost$", "'$'"),
+]
+
+
+@pytest.mark.parametrize(("written", "form"), UNEXPANDED, ids=[u[0] for u in UNEXPANDED])
+def test_a_form_not_expanded_is_one_line_and_nothing_is_made(tmp_path, hpo_run_exe, written, form):
+    run_dir = f"{tmp_path}/{written}"
+    spec = write_spec(tmp_path / "spec.yaml", zdt_spec(run_dir))
+    proc = run_cli(hpo_run_exe, str(spec), cwd=tmp_path, SCRATCH=str(tmp_path), MEMBER="m", MEMBERWORK="w")
+    assert proc.returncode == 2, proc.stderr
+    expected = (f"hpo-run: {spec}: run_dir: {form} is not expanded here (in {run_dir!r}): "
+                "write $NAME or ${NAME} for a variable, $$ for a literal $")
+    assert proc.stderr.splitlines() == [expected]
+    assert [p.name for p in tmp_path.iterdir()] == ["spec.yaml"]
+
+
+@pytest.mark.parametrize("key", ["trainer.template", "launcher.local_directory", "optimizer.source"])
+def test_every_path_key_refuses_a_form_not_expanded(tmp_path, monkeypatch, capsys, key):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SCRATCH", str(tmp_path))
+    written = "${SCRATCH:-/tmp}/x"
+    if key == "trainer.template":
+        path = _deepmd_spec(tmp_path, written, "data/train")
+    else:
+        spec = zdt_spec(tmp_path / "run")
+        if key == "optimizer.source":
+            spec["optimizer"] = {"plugin": "replicates", "source": written, "seeds": 2}
+        else:
+            spec["launcher"]["local_directory"] = written
+        path = write_spec(tmp_path / "spec.yaml", spec)
+    assert main([str(path), "--dry-run"]) == 2
+    assert _one_line(capsys.readouterr().err).startswith(
+        f"hpo-run: {path}: {key}: '${{SCRATCH:-/tmp}}' is not expanded here (in {written!r}): ")
+    assert not (tmp_path / "run").exists()
 
 
 def test_the_default_run_dir_is_the_name_as_written(tmp_path, monkeypatch, capsys):
