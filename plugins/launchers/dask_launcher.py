@@ -29,6 +29,7 @@ them) unless ``shutdown: true``.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import logging
 import os
@@ -42,7 +43,7 @@ from typing import Any
 
 import attrs
 
-from dnnp_hpo.errors import EngineLost, LaunchFailed, SpecError, TaskGivenUp
+from dnnp_hpo.errors import EngineLost, LaunchFailed, SpecError, TaskGivenUp, shortened
 from dnnp_hpo.hookspecs import hookimpl
 from dnnp_hpo.notice import notice
 from dnnp_hpo.paths import expand_path_text
@@ -63,7 +64,12 @@ ALIVE_POLL_S = 1.0
 CLOSE_TIMEOUT_S = 15.0
 #: seconds its workers are killed for, at most, as nannies may keep starting new ones
 KILL_FOR_S = 10.0
-_ADDRESS = re.compile(r"^(tcp|tls|ucx|inproc)://[^\s/]+$")
+#: an address a Client can join: Dask's comms need a host (IPv6 in brackets, as Dask parses
+#: it) and a port to connect to; without either, or with inproc:// (an address inside one
+#: process, never a batch script's scheduler), Client() raised ValueError: a traceback
+_ADDRESS = re.compile(r"^(tcp|tls|ucx)://(\[[^\]\s/]+\]|[^\s/:\[\]]+):([0-9]+)$")
+#: TCP's ports, 0 not among them (it asks for a free one to listen on; nothing listens there)
+_PORTS = range(1, 65536)
 
 
 class _Task:
@@ -519,8 +525,17 @@ class JoinedEngine:
 
 
 def _dask_address(_instance, _attribute, value) -> None:
-    if value is not None and not _ADDRESS.match(value):
-        raise Invalid(f"address must look like tcp://host:port, got {value!r}", "address")
+    if value is None:
+        return
+    match = _ADDRESS.match(value)
+    if match is None:
+        raise Invalid("address must look like tcp://host:port (or tls://, ucx://; an IPv6 host in brackets, "
+                      f"tcp://[::1]:8786), got {shortened(value)}", "address")
+    port = match.group(3)
+    # len first: int() of a few thousand digits raises ValueError
+    if len(port) > 5 or int(port) not in _PORTS:
+        raise Invalid(f"address {shortened(value)}: expected a port from 1 to 65535 after the host (the one the "
+                      "scheduler listens on, 8786 by default)", "address")
 
 
 def _positive_seconds(_instance, attribute, value) -> None:
@@ -579,6 +594,10 @@ class DaskLauncher:
                                 "scheduler_file")
         if self.local_directory is not None:
             check_writable(expand_path(self.local_directory, "local_directory"), "local_directory")
+        if self.address is not None and self.address.startswith("ucx://") and importlib.util.find_spec("ucp") is None:
+            # distributed imports it only when connecting: ModuleNotFoundError, a traceback
+            raise SpecError("ucx:// needs UCX-Py (the ucp module), which is not installed here: install it, or "
+                            "join the scheduler at its tcp:// address", "address")
         if self.dashboard:
             try:
                 import bokeh  # noqa: F401 - distributed serves only "Dask needs bokeh" without it
