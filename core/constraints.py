@@ -15,7 +15,8 @@ _COMPARATORS: dict[str, Callable[[Any, Any], bool]] = {
 }
 #: a parameter name (core/space.py requires every parameter to have one of these)
 NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+#: ASCII digits: \d is any Unicode digit, and float() read 'x0 < \u0661' (Arabic-Indic one) as 1.0
+_NUMBER = r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
 _OPERAND = rf"(?:{NAME}|{_NUMBER})"
 _PATTERN = re.compile(rf"^\s*({_OPERAND})\s*(<=|>=|==|!=|<|>)\s*({_OPERAND})\s*$")
 
@@ -57,7 +58,8 @@ def parse_constraint(text: Any) -> Constraint:
     match = _PATTERN.match(text)
     if match is None:
         raise ValueError(
-            f"cannot parse {text!r}: expected NAME OP NAME or NAME OP NUMBER with OP one of < <= > >= == !="
+            f"cannot parse {text!r}: expected NAME OP NAME or NAME OP NUMBER with OP one of < <= > >= == != "
+            "(a NUMBER in ASCII digits, as 0.5 or 1e-3)"
         )
     left, op, right = match.groups()
     constraint = Constraint(text, _operand(left), op, _operand(right))

@@ -66,3 +66,23 @@ def test_the_dry_run_marks_the_candidates_a_constraint_sets_aside(tmp_path, hpo_
     assert 0 < len(broken) < 8, rows  # seed 7 draws both kinds
     assert all(r[-2].strip() == ("x0 < x1" if r in broken else "-") for r in rows), rows
     assert f"{len(broken)} of 8 break a constraint: recorded infeasible (MAXINT fitness), not trained" in proc.stdout
+
+
+@pytest.mark.parametrize("text", ["x0 < \u0661", "x0 < \uff11", "\u0661\u066b5 > x0", "x0 < 1e\u0663"])
+def test_numbers_are_ascii_digits(text):
+    """re's \\d is any Unicode digit, and float() reads them: 'x0 < ١' (Arabic-Indic one) was
+    taken as x0 < 1.0."""
+    with pytest.raises(ValueError, match="a NUMBER in ASCII digits"):
+        parse_constraint(text)
+
+
+def test_a_number_in_other_digits_is_one_line_at_the_spec_check(tmp_path, capsys):
+    from hpo_testutil import write_spec, zdt_spec
+
+    from dnnp_hpo.cli import main
+
+    spec = write_spec(tmp_path / "bad.yaml", zdt_spec(tmp_path / "run", constraints=["x0 < \u0661"]))
+    assert main([str(spec)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"hpo-run: {spec}: constraints.0: cannot parse 'x0 < \u0661'") and "\n" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]
