@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import math
+import numbers
 import operator
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -44,6 +47,78 @@ class Constraint:
 def violated(constraints: Iterable[Constraint], params: Mapping[str, Any]) -> list[str]:
     """The text of each constraint that ``params`` break: a candidate is infeasible if any."""
     return [c.text for c in constraints if not c.holds(params)]
+
+
+#: most pairs of values tried for a constraint between two parameters that list theirs;
+#: beyond, it is not judged (a few choices each is the use)
+MOST_PAIRS = 100_000
+
+
+def never_holds(constraint: Constraint, space: Mapping[str, Any]) -> str | None:
+    """Why no candidate can meet ``constraint``, judged from the values each parameter it
+    names can take; None if some candidate can, or if that is not certain.
+
+    ``x0 > 5`` with x0 in [0, 1] (a typo, or a range since narrowed) made every candidate
+    infeasible: the run trained nothing and ended with no result, exit 1.  A parameter's
+    values are those its type lists (``values``, a choice's), else the closed interval its
+    type declares with ``value_range`` (the built-in float and int); a type with neither is
+    not judged.  An interval stands for every value in it, so an int's gaps are never
+    held against a constraint (``n == 1.5`` passes).
+    """
+    taken = {}
+    for name in constraint.names():
+        values = _values_taken(space[name])
+        if values is None:
+            return None
+        taken[name] = values
+    given = [side for side in (constraint.left, constraint.right) if not isinstance(side, str)]
+    tried = {name: _tried(values, given + [v for other in taken if other != name for v in taken[other][1]])
+             for name, values in taken.items()}
+    if math.prod(len(values) for values in tried.values()) > MOST_PAIRS:
+        return None
+    if any(constraint.holds(dict(zip(tried, values))) for values in itertools.product(*tried.values())):
+        return None
+    said = " and ".join(_described(name, values) for name, values in taken.items())
+    return f"{constraint.text!r} never holds (every candidate would be infeasible): {said}"
+
+
+def _values_taken(parameter: Any) -> tuple[str, tuple[Any, ...]] | None:
+    """("listed", values) or ("range", (low, high)) of a parameter; None if not known as numbers."""
+    from dnnp_hpo.space import listed_values  # space imports NAME from here
+
+    listed = listed_values(parameter)
+    taken = ("listed", listed) if listed else ("range", tuple(getattr(parameter, "value_range", None) or ()))
+    # Strings are the spec check's own message; NaN compares false with everything.
+    numeric = all(isinstance(v, numbers.Real) and not isinstance(v, bool)
+                  and not (isinstance(v, float) and math.isnan(v)) for v in taken[1])
+    return taken if taken[1] and numeric else None
+
+
+def _tried(taken: tuple[str, tuple[Any, ...]], toward: list[Any]) -> list[Any]:
+    """The values of one parameter a constraint is tried with: every listed one, or an
+    interval's ends and the other side's values brought into it (the ends decide an order,
+    the nearest point an equality)."""
+    kind, values = taken
+    if kind == "listed":
+        return list(values)
+    low, high = values
+    return [low, high, *(min(max(v, low), high) for v in toward)]
+
+
+def _described(name: str, taken: tuple[str, tuple[Any, ...]]) -> str:
+    kind, values = taken
+    if kind == "range":
+        return f"{name} takes values from {_number(values[0])} to {_number(values[1])} (space.{name})"
+    shown = ", ".join(_number(v) for v in values[:10]) + (", ..." if len(values) > 10 else "")
+    return f"{name} takes only the values {shown} (space.{name})"
+
+
+def _number(value: Any) -> str:
+    if not isinstance(value, float):  # an int may be beyond any float (a choice of 400 digits)
+        text = str(value)
+        return text if len(text) <= 24 else f"{text[:10]}... ({len(text)} digits)"
+    short = f"{value:g}"
+    return short if float(short) == value else repr(value)
 
 
 def _operand(token: str) -> str | float:

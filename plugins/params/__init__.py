@@ -44,6 +44,13 @@ def _check_sigma(sigma: float | None) -> None:
         raise SpecError(f"expected a positive number, got {sigma}", "sigma")
 
 
+def _decoded_ends(parameter: FloatParameter | IntParameter) -> tuple[float, float]:
+    # decode() is non-decreasing, so its values at the gene bounds are the lowest and the
+    # highest any candidate takes (mutation never leaves the bounds)
+    low, high = parameter.gene_bounds
+    return (parameter.decode(low), parameter.decode(high))
+
+
 def _check_within(init: tuple[float, float], bounds: tuple[float, float] | None) -> None:
     if bounds is not None and not (bounds[0] <= init[0] and init[1] <= bounds[1]):
         raise SpecError(f"init {list(init)} must lie within bounds {list(bounds)}", "bounds")
@@ -90,6 +97,12 @@ class FloatParameter:
     def decode(self, gene: float) -> float:
         return 10.0**gene if self.log else gene
 
+    @property
+    def value_range(self) -> tuple[float, float]:
+        """The lowest and highest value a candidate can take: the spec check refuses a
+        constraint none of them meets (core/constraints.py never_holds)."""
+        return _decoded_ends(self)
+
 
 @attrs.frozen
 class IntParameter:
@@ -125,6 +138,11 @@ class IntParameter:
         # Clipped: a gene on the closed upper edge hi + 0.5 rounds up to hi + 1.
         low, high = self.bounds or self.init
         return int(min(max(math.floor(gene + 0.5), low), high))
+
+    @property
+    def value_range(self) -> tuple[int, int]:
+        """The lowest and highest value a candidate can take (as FloatParameter's)."""
+        return _decoded_ends(self)
 
 
 @attrs.frozen
