@@ -44,6 +44,15 @@ def _check_sigma(sigma: float | None) -> None:
         raise SpecError(f"expected a positive number, got {sigma}", "sigma")
 
 
+def _decoded_log(value: float) -> float:
+    """``value`` taken to its log-scaled gene and back, as a candidate would get it; inf
+    where that overflows."""
+    try:
+        return 10.0 ** math.log10(value)
+    except OverflowError:
+        return math.inf
+
+
 def _decoded_ends(parameter: FloatParameter | IntParameter) -> tuple[float, float]:
     # decode() is non-decreasing, so its values at the gene bounds are the lowest and the
     # highest any candidate takes (mutation never leaves the bounds)
@@ -81,6 +90,13 @@ class FloatParameter:
                 if interval is not None and min(interval) <= 0:
                     raise SpecError(f"log: true needs positive values (their log10 is the gene), got "
                                     f"{list(interval)}", what)
+                # log10 rounds: the largest floats come back from 10**gene past the largest
+                # float, and decode() raised OverflowError mid-run once mutation reached them.
+                for value in interval or ():
+                    if not math.isfinite(_decoded_log(value)):
+                        raise SpecError(f"log: true decodes the gene {math.log10(value)!r} (log10 of {value!r}) "
+                                        "as 10**gene, beyond a float: expected values up to 1.7976e308, got "
+                                        f"{list(interval)}", what)
 
     def _gene(self, value: float) -> float:
         return math.log10(value) if self.log else value

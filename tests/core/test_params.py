@@ -264,3 +264,35 @@ def test_space_decode_refuses_a_genome_of_the_wrong_length(registry):
     space = SearchSpace(experiment(registry, TABLE_1_SPACE).space)
     with pytest.raises(ValueError):
         space.decode([1.0, 2.0])
+
+
+# ---- what a float gene can carry --------------------------------------------------------
+
+
+def _run_refused(tmp_path, hpo_run_exe, space: dict, *extra: str) -> str:
+    """The one line of the real hpo-run (no --dry-run) for a spec with ``space``; nothing written."""
+    spec_path = write_spec(tmp_path / "bad.yaml", zdt_spec(tmp_path / "run", space=space, pop_size=4, generations=1))
+    proc = run_cli(hpo_run_exe, str(spec_path), *extra, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"], "nothing written"
+    return lines[0]
+
+
+@pytest.mark.parametrize("key", ["init", "bounds"])
+def test_a_log_bound_whose_gene_decodes_past_a_float_is_refused(tmp_path, hpo_run_exe, key):
+    """log10(1.7976931348623157e308) rounds up: 10**gene overflows.  Mutation (sigma 1000)
+    took the gene there, and the run died mid-way with OverflowError after writing its journal."""
+    block = {"type": "float", "log": True, "init": [1, 1e300], "sigma": 1000,
+             key: [1, 1.7976931348623157e308]}
+    line = _run_refused(tmp_path, hpo_run_exe, {"x0": block, "x1": {"type": "float", "init": [0, 1], "sigma": 0.1}},
+                        "--set", "optimizer.variation=paper")
+    assert line.endswith(f": space.x0.{key}: log: true decodes the gene 308.25471555991675 (log10 of "
+                         "1.7976931348623157e+308) as 10**gene, beyond a float: expected values up to 1.7976e308, "
+                         "got [1.0, 1.7976931348623157e+308]"), line
+
+
+def test_log_bounds_up_to_the_stated_limit_decode(registry):
+    p = parameter(registry, type="float", log=True, init=[1e-320, 1.7976e308], sigma=1.0)
+    assert [p.decode(g) for g in p.gene_bounds] == pytest.approx([1e-320, 1.7976e308], rel=1e-12)
