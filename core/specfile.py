@@ -44,7 +44,8 @@ class SpecLoader(yaml.SafeLoader):
     """PyYAML's safe loader, stricter where last-wins or a ValueError would surprise:
     a key given twice in one mapping is refused (YAML says keys are unique; PyYAML keeps
     the last silently), and so is an integer too long for Python to read.  Floats are
-    also read as YAML 1.2 writes them (``1e-3``: :data:`YAML12_FLOAT`), not only 1.1's."""
+    also read as YAML 1.2 writes them (``1e-3``: :data:`YAML12_FLOAT`), not only 1.1's;
+    what YAML 1.1 reads otherwise than 1.2 (``0500``, ``1:30.0``, ``yes``) is refused."""
 
     def compose_mapping_node(self, anchor: Any) -> yaml.MappingNode:
         # Checked as written, before merge keys are flattened into the mapping (a merged
@@ -76,7 +77,7 @@ class SpecLoader(yaml.SafeLoader):
                 as_yaml11 = None
             as_yaml12 = int(text) if re.fullmatch(r"[-+]?[0-9]+", text) else None  # None: text to YAML 1.2
             if as_yaml11 is None or as_yaml12 != as_yaml11:
-                raise _SpecYAMLError(problem=_ambiguous_int(text, as_yaml11, as_yaml12), problem_mark=node.start_mark)
+                raise _SpecYAMLError(problem=_ambiguous(text, as_yaml11, as_yaml12), problem_mark=node.start_mark)
             return as_yaml11  # 007, 00: the same number in both
         if YAML12_OCTAL.match(text):  # 0o17: YAML 1.2's octal, which 1.1 reads as text
             sign, digits = (-1, text[3:]) if text.startswith("-") else (1, text.lstrip("+")[2:])
@@ -91,6 +92,26 @@ class SpecLoader(yaml.SafeLoader):
                                  problem_mark=node.start_mark)
         return value
 
+    def construct_yaml_float(self, node: yaml.ScalarNode) -> float:
+        # YAML 1.1's floats with '_' or base 60 (1_0.5 is 10.5, 1:30.0 is 90.0) are text to 1.2
+        value = super().construct_yaml_float(node)
+        if "_" in node.value or ":" in node.value:
+            raise _SpecYAMLError(problem=_ambiguous(node.value.strip(), value, None), problem_mark=node.start_mark)
+        return value
+
+    def construct_yaml_bool(self, node: yaml.ScalarNode) -> bool:
+        # yes, no, on, off: true or false to YAML 1.1, text to 1.2 (choices: [on, off])
+        value = super().construct_yaml_bool(node)
+        if node.value.lower() not in ("true", "false"):
+            raise _SpecYAMLError(problem=_ambiguous(node.value, value, None), problem_mark=node.start_mark)
+        return value
+
+    def construct_key_only(self, node: yaml.ScalarNode) -> Any:
+        # = and << are keys to YAML 1.1 (a default value, a merge) and text to 1.2; PyYAML,
+        # given one as a value, said "could not determine a constructor for the tag ..."
+        meaning = "merge key (<<: *anchor)" if node.tag.endswith(":merge") else "value key"
+        raise _SpecYAMLError(problem=f"{node.value} is YAML 1.1's {meaning}, not a value: "
+                                     f"quote it ('{node.value}') for text", problem_mark=node.start_mark)
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         # PyYAML's constructors raise what Python does on an explicit tag whose text is not
@@ -112,11 +133,18 @@ class SpecLoader(yaml.SafeLoader):
 
 
 SpecLoader.add_constructor("tag:yaml.org,2002:int", SpecLoader.construct_yaml_int)
+SpecLoader.add_constructor("tag:yaml.org,2002:float", SpecLoader.construct_yaml_float)
+SpecLoader.add_constructor("tag:yaml.org,2002:bool", SpecLoader.construct_yaml_bool)
+# merged and value keys are handled before construction (flatten_mapping): only values get here
+SpecLoader.add_constructor("tag:yaml.org,2002:merge", SpecLoader.construct_key_only)
+SpecLoader.add_constructor("tag:yaml.org,2002:value", SpecLoader.construct_key_only)
 
 #: Integers YAML 1.1 (PyYAML) reads otherwise than YAML 1.2 does: a leading zero (octal in
-#: 1.1: ``numb_steps: 0500`` became 320), ``_`` and base 60 (``1:30`` became 90), binary.
+#: 1.1: ``numb_steps: 0500`` became 320), ``_`` and base 60 (``1:30`` became 90), binary,
+#: a signed or ``_`` hexadecimal (``-0x10``: YAML 1.2 has no sign before ``0x``).
 #: Refused with both readings rather than one chosen silently.
-YAML11_ONLY_INT = re.compile(r"^[-+]?(?:0[0-9_]+|0b[01_]+|[0-9][0-9_]*(?::[0-5]?[0-9])+|[0-9]+_[0-9_]*)$")
+YAML11_ONLY_INT = re.compile(r"^[-+]?(?:0[0-9_]+|0b[01_]+|[0-9][0-9_]*(?::[0-5]?[0-9])+|[0-9]+_[0-9_]*)$"
+                             r"|^(?:[-+]0x[0-9a-fA-F_]+|0x[0-9a-fA-F]*_[0-9a-fA-F_]*)$")
 #: YAML 1.2's octal integer (``0o17``), text to YAML 1.1
 YAML12_OCTAL = re.compile(r"^[-+]?0o[0-7]+$")
 # A zero-padded number that is not octal (089) is text to YAML 1.1 and a number to 1.2.
@@ -124,12 +152,16 @@ SpecLoader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?0[0
 SpecLoader.add_implicit_resolver("tag:yaml.org,2002:int", YAML12_OCTAL, list("-+0"))
 
 
-def _ambiguous_int(text: str, as_yaml11: int | None, as_yaml12: int | None) -> str:
+def _ambiguous(text: str, as_yaml11: float | None, as_yaml12: float | None) -> str:
     """Why ``text`` is refused: what each YAML version reads it as (None: text), and what to write."""
-    readings = (f"YAML 1.1 reads it as {as_yaml11}" if as_yaml11 is not None else "YAML 1.1 reads it as text")
-    readings += f", YAML 1.2 as {as_yaml12}" if as_yaml12 is not None else ", YAML 1.2 as text"
-    return (f"{text} is ambiguous ({readings}): write the number without leading zeros, '_' or ':' "
-            "(or quote it for text)")
+
+    def reading(value: float | None) -> str:
+        return "text" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+    fix = "true or false" if isinstance(as_yaml11, bool) else "the number in decimal without leading zeros, '_' or ':'"
+    text = text if len(text) <= 60 else shortened(text)  # a float may have any number of digits
+    return (f"{text} is ambiguous (YAML 1.1 reads it as {reading(as_yaml11)}, YAML 1.2 as {reading(as_yaml12)}): "
+            f"write {fix} (or quote it for text)")
 
 
 #: A float of YAML 1.2 (its core schema), with a dot or an exponent, which YAML 1.1 (what

@@ -348,6 +348,61 @@ def test_bad_override(tmp_path, spec_file, capsys, assignment, key, words):
     assert not (tmp_path / "run").exists()
 
 
+#: YAML 1.1 forms beyond integers, read one way silently: choices [on, off] were [True, False],
+#: log: yes true, 1:30.0 90.0, -0x10 -16 (all text to YAML 1.2); a quoted '1_0' (text) was 10.0
+#: through float(); = and << gave PyYAML's "could not determine a constructor for the tag"
+BOOL = "is ambiguous (YAML 1.1 reads it as {}, YAML 1.2 as text): write true or false (or quote it for text)"
+NUMBER = ("is ambiguous (YAML 1.1 reads it as {}, YAML 1.2 as text): write the number in decimal without "
+          "leading zeros, '_' or ':' (or quote it for text)")
+YAML11_FORMS = [
+    ("space.c={type: choice, choices: [on, off], sigma: 1}", "on " + BOOL.format("true")),
+    ("space.x0.log=yes", "yes " + BOOL.format("true")),
+    ("space.x0.log=Off", "Off " + BOOL.format("false")),
+    ("space.x0.sigma=1:30.0", "1:30.0 " + NUMBER.format("90.0")),
+    ("space.x0.sigma=1_0.5", "1_0.5 " + NUMBER.format("10.5")),
+    ("seed=-0x10", "-0x10 " + NUMBER.format("-16")),
+    ("name==", "= is YAML 1.1's value key, not a value: quote it ('=') for text"),
+    ("name=<<", "<< is YAML 1.1's merge key (<<: *anchor), not a value: quote it ('<<') for text"),
+]
+
+
+@pytest.mark.parametrize(("assignment", "problem"), YAML11_FORMS, ids=[f[0] for f in YAML11_FORMS])
+def test_a_yaml_11_form_is_refused_with_both_readings(tmp_path, spec_file, hpo_run_exe, assignment, problem):
+    path = spec_file()
+    proc = run_cli(hpo_run_exe, str(path), "--dry-run", "--set", assignment, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.splitlines() == [f"hpo-run: {path}: --set {assignment!r}: the value is not valid YAML: {problem}"]
+    assert proc.stdout == ""
+
+
+def test_a_yaml_11_form_in_the_file_names_its_line(tmp_path, hpo_run_exe):
+    text = yaml.safe_dump(zdt_spec(tmp_path / "run"), sort_keys=False).replace(
+        "space:\n", "space:\n  c: {type: choice, choices: [a, b], sigma: 1}\n  x9: {type: float, init: [0, 1], sigma: 1:30.0}\n")
+    path = tmp_path / "spec.yaml"
+    path.write_text(text, encoding="utf-8")
+    proc = run_cli(hpo_run_exe, str(path), "--dry-run", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    line = text.splitlines().index("  x9: {type: float, init: [0, 1], sigma: 1:30.0}") + 1
+    assert proc.stderr.splitlines() == [f"hpo-run: {path}: not valid YAML at line {line}: 1:30.0 " + NUMBER.format("90.0")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.yaml"]
+
+
+@pytest.mark.parametrize(("written", "number"), [("'1_0'", "10.0"), ("' 1.5'", "1.5"), ("'infinity'", "inf")])
+def test_a_quoted_value_that_only_python_reads_as_a_number_is_refused(tmp_path, spec_file, capsys, written, number):
+    """Quoting makes text: float() read '1_0' as 10.0 where a float is expected."""
+    path = spec_file()
+    assert main([str(path), "--dry-run", "--set", f"space.x0.sigma={written}"]) == 2
+    expected = (f"expected a number, got {written} (quoted: text to YAML, {number} to Python's float()): "
+                "write the number unquoted, in decimal (10, 0.5, 1e-3)")
+    _check_one_line(capsys.readouterr().err, path, "space.x0.sigma", [expected])
+
+
+def test_a_quoted_number_as_yaml_writes_it_is_still_a_number(tmp_path, spec_file, capsys):
+    path = spec_file()
+    assert main([str(path), "--dry-run", "--set", "space.x0.sigma='1e-3'", "--set", "space.x1.sigma='2'"]) == 0, \
+        capsys.readouterr().err
+
+
 # ---- the YAML itself ---------------------------------------------------------------
 
 

@@ -103,7 +103,8 @@ FLOATS = [("1e-3", 0.001), ("2E5", 200000.0), (".5", 0.5), ("-1.5e+3", -1500.0),
 #: not YAML 1.2 floats (read as strings), or read by YAML 1.1 already: read as safe_load reads them
 AS_BEFORE = ["1e", "e5", "1e-3x", "1.2.3", "1e3.5", "0x1e3", ".", "1 e3", "'1e-3'", '"2E5"', "v1e3", "1e-3-4",
              "12", "0x1f", "0.5", "1.5e-3", "2024-01-01", ".inf", "true", "null", "~", "abc",
-             "-07", "007", "00"]  # zero-padded numbers both versions read alike
+             "-07", "007", "00",  # zero-padded numbers both versions read alike
+             "True", "FALSE", "y", "N", "'yes'", "'on'", "0x10", "'='", "'<<'"]
 #: integers YAML 1.1 reads otherwise than YAML 1.2 (test_cli_spec_errors.py: refused)
 AMBIGUOUS = ["0500", "017", "089", "09", "0089", "1_000", "1:30", "0b101"]
 
@@ -118,3 +119,31 @@ def test_the_spec_reader_reads_yaml_12_floats_and_leaves_the_rest_alone():
     for text in AMBIGUOUS:
         with pytest.raises(yaml.YAMLError, match="is ambiguous"):
             parse_yaml(f"x: {text}")
+
+
+#: forms beyond integers that YAML 1.1 (PyYAML) reads otherwise than 1.2 (as text), with
+#: 1.1's reading: they were read as 1.1 reads them, silently (choices: [on, off] as
+#: [True, False], sigma: 1:30.0 as 90.0)
+AMBIGUOUS_READINGS = [("1:30.0", "90.0"), ("1_0.5", "10.5"), ("-1_0.5", "-10.5"), ("1.0_5", "1.05"), ("1.5_", "1.5"),
+                      ("on", "true"), ("Off", "false"), ("YES", "true"), ("no", "false"), ("Yes", "true"),
+                      ("-0x10", "-16"), ("+0x10", "16"), ("0x1_F", "31")]
+
+
+@pytest.mark.parametrize(("text", "yaml11"), AMBIGUOUS_READINGS, ids=[a[0] for a in AMBIGUOUS_READINGS])
+def test_forms_yaml_11_reads_otherwise_are_refused_with_both_readings(text, yaml11):
+    fix = "true or false" if yaml11 in ("true", "false") else "the number in decimal without leading zeros, '_' or ':'"
+    for written in (f"x: {text}", f"x: [a, {text}]", f"{text}: 1"):
+        with pytest.raises(yaml.YAMLError) as info:
+            parse_yaml(written)
+        assert (f"{text} is ambiguous (YAML 1.1 reads it as {yaml11}, YAML 1.2 as text): "
+                f"write {fix} (or quote it for text)") in str(info.value), written
+
+
+@pytest.mark.parametrize(("text", "meaning"), [("=", "value key"), ("<<", "merge key (<<: *anchor)")])
+def test_a_yaml_11_key_as_a_value_is_refused_in_words(text, meaning):
+    """PyYAML said "could not determine a constructor for the tag 'tag:yaml.org,2002:value'"."""
+    for written in (f"x: {text}", f"x: [{text}]", text):
+        with pytest.raises(yaml.YAMLError) as info:
+            parse_yaml(written)
+        assert f"{text} is YAML 1.1's {meaning}, not a value: quote it ('{text}') for text" in str(info.value)
+    assert parse_yaml("b: &b {a: 1}\nd: {<<: *b, =: 2}") == {"b": {"a": 1}, "d": {"a": 1, "=": 2}}
