@@ -17,6 +17,10 @@ from dnnp_hpo.hookspecs import hookimpl
 
 # Errors are SpecErrors keyed by the field, so the user sees ``space.rcut.init: ...``.
 
+#: largest magnitude of an int parameter's values: its gene must tell v - 0.5 from v + 0.5,
+#: and floats past 2**52 step by 1 or more (init [1e17, 1e17 + 3] decoded every gene to one value)
+MAX_INT = 2**52
+
 
 def _check_interval(what: str, interval: tuple[float, float]) -> None:
     low, high = interval
@@ -137,6 +141,11 @@ class IntParameter:
 
     def __attrs_post_init__(self) -> None:
         _check_range(self.init, self.sigma, self.bounds)
+        for what, interval in (("init", self.init), ("bounds", self.bounds)):
+            if interval is not None and max(map(abs, interval)) > MAX_INT:
+                raise SpecError(f"[{_short(interval[0])}, {_short(interval[1])}]: expected whole numbers from "
+                                f"-2**52 to 2**52 ({MAX_INT:,}): the gene is a float, which beyond that cannot "
+                                "tell neighbouring integers apart", what)
 
     @staticmethod
     def _gene_range(interval: tuple[int, int]) -> tuple[float, float]:

@@ -296,3 +296,21 @@ def test_a_log_bound_whose_gene_decodes_past_a_float_is_refused(tmp_path, hpo_ru
 def test_log_bounds_up_to_the_stated_limit_decode(registry):
     p = parameter(registry, type="float", log=True, init=[1e-320, 1.7976e308], sigma=1.0)
     assert [p.decode(g) for g in p.gene_bounds] == pytest.approx([1e-320, 1.7976e308], rel=1e-12)
+
+
+@pytest.mark.parametrize("key, interval", [("init", [10**17, 10**17 + 3]), ("init", [-(2**52) - 1, 0]),
+                                           ("bounds", [0, 2**52 + 1])])
+def test_an_int_beyond_what_a_gene_tells_apart_is_refused(tmp_path, hpo_run_exe, key, interval):
+    """init [1e17, 1e17 + 3] ran with every candidate decoded to 1e17: floats step by 16 there."""
+    block = {"type": "int", "init": [0, 3], "sigma": 1} | {key: interval}
+    line = _run_refused(tmp_path, hpo_run_exe, {"x0": block, "x1": {"type": "float", "init": [0, 1], "sigma": 0.1}})
+    assert line.endswith(f": space.x0.{key}: [{interval[0]}, {interval[1]}]: expected whole numbers from -2**52 to "
+                         "2**52 (4,503,599,627,370,496): the gene is a float, which beyond that cannot tell "
+                         "neighbouring integers apart"), line
+
+
+@pytest.mark.parametrize("interval", [[2**52 - 3, 2**52], [-(2**52), -(2**52) + 3]])
+def test_every_int_up_to_the_limit_is_drawn(registry, interval):
+    p = parameter(registry, type="int", init=interval, sigma=1.0)
+    genes = np.random.default_rng(0).uniform(*p.gene_init, size=4000)
+    assert {p.decode(float(g)) for g in genes} == set(range(interval[0], interval[1] + 1))
