@@ -35,6 +35,14 @@ def _positive(_instance, attribute, value) -> None:
         raise Invalid(f"{attribute.name} must be positive, got {value}", attribute.name)
 
 
+def _decay(_instance, attribute, value) -> None:
+    # Every sigma is multiplied by it each generation: above 1 they grow (1e308 overflowed
+    # to inf and every mutation landed on a bound).
+    if not 0 < value <= 1:
+        raise Invalid(f"{attribute.name} must lie in (0, 1] (each generation multiplies every sigma by it; 1 "
+                      f"keeps them), got {value}", attribute.name)
+
+
 def _variation(_instance, attribute, value) -> None:
     if value not in VARIATIONS:
         raise Invalid(f"{attribute.name} must be one of {', '.join(VARIATIONS)}, got {value!r}", attribute.name)
@@ -75,7 +83,7 @@ class Reproduction:
     """
 
     pop_size: int = attrs.field(default=100, validator=[_positive, at_most(MAX_POP_SIZE)])
-    sigma_decay: float = attrs.field(default=0.85, validator=_positive)
+    sigma_decay: float = attrs.field(default=0.85, validator=_decay)
     variation: str = attrs.field(default="sbx-steady", validator=_variation)
     # variation: sbx only, defaults the preset's own (Deb's textbook values are crossover_eta
     # 15, mutation_eta 20, mutation_prob 1/genes; these were chosen on tuning seeds 100-110
