@@ -22,7 +22,7 @@ from dnnp_hpo.hookspecs import Launcher, Optimizer, ParameterType, Trainer
 from dnnp_hpo.paths import expand_path_text
 from dnnp_hpo.registry import Registry
 from dnnp_hpo.space import check_parameter_name, listed_values
-from dnnp_hpo.specfile import apply_override, check_text, read_yaml
+from dnnp_hpo.specfile import CONTROL_CHARACTERS, apply_override, check_text, read_yaml
 from dnnp_hpo.structure import first_error, make_converter
 
 #: most evaluations one run may plan (pop_size, generations, max_births): more would take
@@ -96,10 +96,11 @@ def _seed_range(_instance: Any, _attribute: Any, value: int) -> None:
 
 
 def _plain_name(_instance: Any, _attribute: Any, value: str) -> None:
-    # The default run directory is runs/<name>: a name must not lead out of runs/.
-    if value in ("", ".", "..") or any(c in value for c in "/\\\0"):
-        raise SpecError(f"expected a plain name (it names the directory runs/<name>): no '/' or '\\', "
-                        f"not '.' or '..', got {shortened(value)}", "name")
+    # The default run directory is runs/<name>: a name must not lead out of runs/; and it is
+    # printed (a newline would split a line, an escape sequence reach the terminal raw).
+    if value in ("", ".", "..") or any(c in value for c in "/\\") or CONTROL_CHARACTERS.search(value):
+        raise SpecError(f"expected a plain name (it names the directory runs/<name>): no '/', '\\' or control "
+                        f"character, not '.' or '..', got {shortened(value)}", "name")
     size = len(_path_bytes(value, "name"))
     if size > MAX_NAME_BYTES:
         raise SpecError(f"expected at most {MAX_NAME_BYTES} bytes (it names the directory runs/<name>), "
@@ -107,9 +108,11 @@ def _plain_name(_instance: Any, _attribute: Any, value: str) -> None:
 
 
 def _usable_path(_instance: Any, _attribute: Any, value: str) -> None:
-    # What the OS would refuse later, with a traceback from Path.resolve() or mkdir.
-    if "\0" in value:
-        raise SpecError(f"expected a path without a NUL character, got {shortened(value)}", "run_dir")
+    # What the OS would refuse later, with a traceback from Path.resolve() or mkdir (NUL),
+    # or the terminal would get raw where the run prints its directory (a newline, an escape).
+    if CONTROL_CHARACTERS.search(value):
+        raise SpecError("expected a path without control characters (NUL, newline, tab, escape), "
+                        f"got {shortened(value)}", "run_dir")
     for part in _path_bytes(value, "run_dir").split(b"/"):
         if len(part) > MAX_NAME_BYTES:
             raise SpecError(f"expected a path whose every component is at most {MAX_NAME_BYTES} bytes, "

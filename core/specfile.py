@@ -32,8 +32,9 @@ MAX_SPEC_CHARACTERS = 10_000_000
 #: holds hundreds; ten aliases nested ten deep hold 10**10 in a file of 1 KB, which every
 #: message quoting them, and the journal's copy of the spec, would write out whole
 MAX_SPEC_VALUES = 100_000
-#: what no key may hold: control characters (a newline split the one-line message)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: what no key, and no name or run_dir, may hold: control characters (a newline split the
+#: one-line message, an escape reached the terminal) and the line separators (which end a line too)
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 class _SpecYAMLError(yaml.MarkedYAMLError):
@@ -288,7 +289,7 @@ def check_text(data: Any) -> None:
         items = node.items() if isinstance(node, dict) else enumerate(node)
         size = 1
         for key, value in items:
-            if isinstance(node, dict) and isinstance(key, str) and _CONTROL.search(key):
+            if isinstance(node, dict) and isinstance(key, str) and CONTROL_CHARACTERS.search(key):
                 raise SpecError(f"expected a key without control characters, got {shortened(key)}",
                                 ".".join(path))
             size += walk(value, (*path, str(key)))

@@ -159,6 +159,16 @@ BAD_SPECS = [
      ["every component is at most 255 bytes", "got one of 300"]),
     ("run-dir-too-long", lambda s: _set(s, "run_dir", "/".join(["y" * 200] * 25)), "run_dir",
      ["at most 4095 bytes"]),
+    # The run prints both: a newline broke the one line, an escape sequence reached the terminal
+    ("run-dir-with-newline", lambda s: _set(s, "run_dir", "runs/a\nb"), "run_dir",
+     ["expected a path without control characters (NUL, newline, tab, escape), got 'runs/a\\nb'"]),
+    ("run-dir-with-escape", lambda s: _set(s, "run_dir", "runs/a\x1b[2Jb"), "run_dir",
+     ["without control characters", "got 'runs/a\\x1b[2Jb'"]),
+    ("name-with-newline", lambda s: _set(s, "name", "a\nb"), "name",
+     [("expected a plain name (it names the directory runs/<name>): no '/', '\\' or control character, "
+       "not '.' or '..', got 'a\\nb'")]),
+    ("name-with-escape", lambda s: _set(s, "name", "a\x1b[2Jb"), "name", ["control character", "got 'a\\x1b[2Jb'"]),
+    ("name-with-a-line-separator", lambda s: _set(s, "name", "a\u2028b"), "name", ["got 'a\\u2028b'"]),
     # No run_dir: runs/<name>; RunLock left an empty runs/ behind.
     ("name-too-long", lambda s: _set(_del(s, "run_dir"), "name", "n" * 300), "name", ["at most 255 bytes"]),
     # No path, argument or environment value can hold NUL: Path.resolve raised ValueError
@@ -171,7 +181,7 @@ BAD_SPECS = [
 
 #: run through the real console script in a subprocess; the rest in-process
 SUBPROCESS_IDS = {"unknown-top-key", "wrong-type-sigma", "empty-range", "constraint-unknown-param",
-                  "unknown-trainer"}
+                  "unknown-trainer", "run-dir-with-newline", "name-with-escape"}
 
 
 def _check_one_line(stderr: str, spec_path: Path, key: str | None, words: list[str]) -> str:
