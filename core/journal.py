@@ -58,6 +58,8 @@ MACHINE_FAULTS = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_FULL", "SQLITE_READONL
                   "SQLITE_CANTOPEN", "SQLITE_PERM")
 #: seconds a write waits for another program that holds the journal (SQLite's default: 5)
 BUSY_TIMEOUT_S = 60.0
+#: seconds the driver's close waits for a reader's read to end, to checkpoint the -wal
+CLOSE_CHECKPOINT_WAIT_S = 2.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -185,6 +187,14 @@ class Journal:
         return cls(Path(run_dir) / FILENAME, readonly=readonly)
 
     def close(self) -> None:
+        if not self.readonly:
+            # SQLite folds the -wal into journal.sqlite only at the close of the last
+            # connection: with a reader still open (hpo-report, an sqlite3 shell) every
+            # record stayed in the -wal for good, and a copy of journal.sqlite alone read as
+            # an empty journal.  A reader in the middle of a read is waited for a moment.
+            with suppress(sqlite3.Error):  # best effort: the records are safe in the -wal
+                self.db.execute(f"PRAGMA busy_timeout = {int(CLOSE_CHECKPOINT_WAIT_S * 1000)}")
+                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.db.close()
 
     def __enter__(self) -> Self:

@@ -84,6 +84,27 @@ def test_a_journal_whose_writer_died_in_a_read_only_directory(tmp_path, read_onl
     assert snapshot(run_dir) == before
 
 
+@pytest.mark.parametrize("reader", ["sqlite3", "Journal"])
+def test_a_reader_open_at_the_writers_close_leaves_the_records_in_the_journal(tmp_path, reader):
+    """SQLite folds the -wal into the database only at the last connection's close: a
+    reader left open (an sqlite3 shell, hpo-report) kept a finished run's every record in
+    the -wal, and journal.sqlite copied alone read as an empty journal (helper-69)."""
+    run_dir = tmp_path / "run"
+    writer = write_journal(run_dir, 4, "hold")
+    held = (sqlite3.connect(f"file:{run_dir / 'journal.sqlite'}?mode=ro", uri=True) if reader == "sqlite3"
+            else Journal.of(run_dir, readonly=True))
+    try:
+        if reader == "sqlite3":
+            assert held.execute("SELECT count(*) FROM evaluations").fetchone() == (4,)
+        else:
+            assert len(held.evaluations()) == 4
+        writer.stdin.close()
+        assert writer.wait(timeout=60) == 0
+        assert immutable_count(run_dir) == 4  # journal.sqlite itself holds them
+    finally:
+        held.close()
+
+
 def test_a_finished_journal_is_read_without_touching_the_directory(tmp_path):
     run_dir = tmp_path / "run"
     assert write_journal(run_dir, 2, "close").wait(timeout=60) == 0
