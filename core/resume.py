@@ -169,18 +169,34 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
         raise SpecError(f"{exc}: choose another run_dir or remove it", "run_dir", where) from None
     if stored is None:
         # The driver died between creating the journal and recording the spec in it:
-        # nothing was run, so this is a fresh start.
+        # nothing was run, so this is a fresh start.  Unless the directory holds what a
+        # run writes after that: its records are then elsewhere (a journal.sqlite copied
+        # without its -wal, or the -wal removed), and a fresh start would write over them.
+        others = _run_files(run.run_dir)
+        if others:
+            shown = ", ".join(sorted(others)[:4]) + (" ..." if len(others) > 4 else "")
+            raise SpecError(
+                f"{run.run_dir} holds files of a run ({shown}) but its {FILENAME} records none (copied without "
+                f"its {FILENAME}-wal, or that file removed?): put the journal back with its -wal, or choose "
+                "another run_dir", "run_dir", where,
+            )
         return run
     differences = spec_differences(stored, run.raw_spec)
     moved = tuple(k for k in differences if is_placement(k))
     differences = [k for k in differences if not is_placement(k)]
     shown = ", ".join(differences[:8]) + (" ..." if len(differences) > 8 else "")
     extends = False
-    if finished and differences:
+    # A spec that differs in nothing may still ask for more than the run holds: one whose
+    # budget a --force session lowered (the journal keeps the spec the run started with).
+    larger = finished and _larger_budget(run)
+    if finished and (differences or larger):
         # A finished run is taken up again only for more of the same search: a larger
         # budget, with --force.  Else nothing would be run with the new values, so say so
         # rather than print the old front as if they had been taken.
-        larger = _larger_budget(run)
+        if not differences and not force:
+            raise SpecError(f"{run.run_dir} holds a run that finished short of this spec's budget (a --force "
+                            "session lowered it): pass --force to extend it to this budget, or choose another "
+                            "run_dir", "run_dir", where)
         if not (larger and force):
             extendable = isinstance(run.experiment.optimizer, Extendable)
             how = ("pass --force to extend it with the larger budget, or choose another run_dir" if larger else
@@ -254,6 +270,13 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
         # journal already holds, raised with --force, say: journal_holdings()).
         checked(str(run.spec_path), "optimizer", lambda: run.experiment.optimizer.prepare(run))
     return run
+
+
+def _run_files(run_dir: Path) -> list[str]:
+    """Names in ``run_dir`` other than what a driver leaves before it records the spec
+    (the journal's files and the run lock)."""
+    ours = {LOCK, FILENAME, f"{FILENAME}-wal", f"{FILENAME}-shm"}
+    return [p.name for p in run_dir.iterdir() if p.name not in ours]
 
 
 def _larger_budget(run: RunContext) -> bool:

@@ -367,3 +367,63 @@ def test_other_objectives_are_refused_even_with_force(tmp_path):
     # a unit is not an objective: with --force it goes on
     unit = hpo_run(tmp_path, spec, "runs/o", "none", 0, "--set", "objectives.0.unit=eV", "--force")
     assert unit.returncode == 0, unit.stderr
+
+
+def test_a_run_finished_short_of_the_spec_budget_is_extended_to_it(tmp_path):
+    """A --force session that lowered generations finishes the run there, and the journal
+    keeps the spec it started with: that spec, with --force, only printed the short run's
+    front (the keys did not differ), and without --force presented it as the finished run
+    (helper-69).  Now it is refused without --force and extended with it."""
+    spec = write_spec(tmp_path, tmp_path / "trainings.log")
+    assert hpo_run(tmp_path, spec, "runs/s", "generation_finished", 2).returncode == -9
+    lowered = hpo_run(tmp_path, spec, "runs/s", "none", 0, "--set", "optimizer.generations=1", "--force")
+    assert lowered.returncode == 0, lowered.stderr
+    with Journal.of(tmp_path / "runs/s", readonly=True) as journal:
+        assert journal.generations()[-1] == 1 and journal.meta("finished")
+
+    plain = hpo_run(tmp_path, spec, "runs/s")
+    assert plain.returncode == 2, plain.stdout
+    assert plain.stderr.count("\n") == 1 and "Traceback" not in plain.stderr, plain.stderr
+    assert "holds a run that finished short of this spec's budget" in plain.stderr
+    assert "pass --force to extend it to this budget" in plain.stderr
+
+    extended = hpo_run(tmp_path, spec, "runs/s", "none", 0, "--force")
+    assert extended.returncode == 0, extended.stderr
+    assert "Extending the finished run" in extended.stdout, extended.stdout
+    with Journal.of(tmp_path / "runs/s", readonly=True) as journal:
+        assert journal.generations()[-1] == 3 and not journal.running()
+
+
+def test_individuals_csv_loses_the_rows_a_forced_resume_sets_aside(tmp_path):
+    """A --force resume with another seed breeds generation 0 anew: the recorded births'
+    journal rows become 'interrupted', yet individuals.csv kept them beside their
+    retrainings, 'one row per finished evaluation' no longer (helper-69)."""
+    spec = write_spec(tmp_path, tmp_path / "trainings.log")
+    assert hpo_run(tmp_path, spec, "runs/c", "evaluation_finished", 3).returncode == -9
+    done = hpo_run(tmp_path, spec, "runs/c", "none", 0, "--set", "seed=8", "--force",
+                   "--set", "optimizer.generations=1")
+    assert done.returncode == 0, done.stderr
+    with Journal.of(tmp_path / "runs/c", readonly=True) as journal:
+        recorded = sorted(e.trial.uuid for e in journal.evaluations())
+        assert journal.evaluations("interrupted"), "the seed change set nothing aside"
+    with open(tmp_path / "runs/c/individuals.csv", newline="") as handle:
+        rows = sorted(row["uuid"] for row in csv.DictReader(handle))
+    assert rows == recorded
+
+
+def test_run_files_beside_a_journal_without_records_are_not_started_over(tmp_path):
+    """A run directory whose journal.sqlite reads empty (copied without its -wal, or that
+    removed) but which holds a run's files was taken for a run whose driver died creating
+    its journal: a fresh start, over the old run's CSVs and spec.yaml (helper-69)."""
+    spec = write_spec(tmp_path, tmp_path / "trainings.log")
+    run_dir = tmp_path / "runs/e"
+    assert hpo_run(tmp_path, spec, "runs/e", "none", 0, "--set", "optimizer.generations=1").returncode == 0
+    (run_dir / "journal.sqlite").write_bytes(b"")
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    for extra in ((), ("--dry-run",)):
+        refused = hpo_run(tmp_path, spec, "runs/e", "none", 0, "--set", "optimizer.generations=1", *extra)
+        assert refused.returncode == 2, refused.stdout
+        assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr, refused.stderr
+        assert "holds files of a run (" in refused.stderr and "but its journal.sqlite records none" \
+            in refused.stderr, refused.stderr
+        assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()} == before
