@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dnnp_hpo.errors import RecordsFailed
-from dnnp_hpo.evaluation import Evaluation, Member
+from dnnp_hpo.evaluation import Evaluation, Member, Trial
 from dnnp_hpo.hookspecs import hookimpl
 from dnnp_hpo.journal import Journal
 from dnnp_hpo.run import RunContext
@@ -74,15 +74,28 @@ def dnnp_hpo_evaluation_finished(run: RunContext, evaluation: Evaluation) -> Non
     _append(run.run_dir / INDIVIDUALS, [individual_row(evaluation)])
 
 
+@hookimpl
+def dnnp_hpo_evaluation_interrupted(run: RunContext, trial: Trial, rerun: Trial) -> None:
+    # A finished record the resumed search set aside (it bred the birth anew: --force with
+    # another seed, say) is no longer one of the run's evaluations; the journal marks it
+    # interrupted, and its row, written when the run started, goes.  A trial that was
+    # still running has no row: the file is then left as it is.
+    _drop_rows(run.run_dir / INDIVIDUALS, trial.uuid)
+
+
 #: the generations written to each run's pop.csv (by this process: rebuilt at run start)
 _written: dict[Path, set[int]] = {}
 
 
-def _drop_generation(path: Path, generation: int) -> None:
-    """Take the rows of ``generation`` out of ``path`` (rewritten whole, then renamed)."""
+def _drop_rows(path: Path, first: str) -> None:
+    """Take the rows whose first field is ``first`` out of ``path`` (rewritten whole, then
+    renamed; left as it is when it has none)."""
     try:
         with open(path, newline="", encoding="utf-8") as handle:
-            kept = [row for row in csv.reader(handle) if row[:1] != [str(generation)]]
+            rows = list(csv.reader(handle))
+        kept = [row for row in rows if row[:1] != [first]]
+        if len(kept) == len(rows):
+            return
         partial = path.with_name(f".{path.name}.partial")
         with open(partial, "w", newline="", encoding="utf-8") as handle:
             csv.writer(handle).writerows(kept)
@@ -98,7 +111,7 @@ def dnnp_hpo_generation_finished(run: RunContext, generation: int, population: S
         # A population recorded again, as the journal replaces it: the last snapshot of a
         # steady-state run that stopped between two, taken again when a larger budget
         # extends it.  Its rows are replaced, not written twice.
-        _drop_generation(run.run_dir / POPULATION, generation)
+        _drop_rows(run.run_dir / POPULATION, str(generation))
     _append(run.run_dir / POPULATION, [
         [generation, *individual_row(m.evaluation), m.rank, repr(m.distance)] for m in population
     ])
