@@ -17,12 +17,14 @@ Layout of ``OUT_DIR``::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
+import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +32,16 @@ import attrs
 import numpy as np
 
 from dnnp_hpo.cli import OneLineParser
+from dnnp_hpo.entry import Stopped, _stop_once
+from dnnp_hpo.process import STOP_SIGNALS
 from dnnp_hpo.runlock import make_dirs, remove_made
 
 METADATA = "demo-data.json"
 TYPE_MAP = ("Al", "Cu")
 EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
+#: most frames: 400 take about 10 s, so this is over half an hour of MD; a typo of 10**22
+#: ran for ever
+MAX_FRAMES = 100_000
 
 
 @attrs.frozen
@@ -167,6 +173,22 @@ def generate(out_dir: Path, settings: DemoSettings = DemoSettings()) -> dict[str
     return metadata
 
 
+@contextlib.contextmanager
+def _stops_raised() -> Iterator[None]:
+    """SIGTERM and SIGHUP stop the making as Ctrl-C does, with hpo-run's handler (the first
+    raises, those after it are ignored while the scratch directory is removed).  At their
+    defaults they ended the process at once and left ``.OUT.partial-PID`` behind."""
+    previous = {}
+    for each in STOP_SIGNALS:
+        if signal.getsignal(each) is not signal.SIG_IGN:  # nohup's stays
+            previous[each] = signal.signal(each, _stop_once)
+    try:
+        yield
+    finally:
+        for each, handler in previous.items():
+            signal.signal(each, handler)
+
+
 def build_parser() -> argparse.ArgumentParser:
     defaults = DemoSettings()
     parser = OneLineParser(
@@ -177,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("out_dir", type=Path, metavar="OUT_DIR")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default %(default)s)")
     parser.add_argument("--frames", type=int, default=defaults.frames,
-                        help="frames in total, before the split (default %(default)s)")
+                        help=f"frames in total, before the split: 4 to {MAX_FRAMES:,} (default %(default)s)")
     parser.add_argument("--if-missing", action="store_true",
                         help="do nothing if OUT_DIR already holds a demo dataset")
     return parser
@@ -187,8 +209,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Console script ``hpo-demo-data``; exit 2 on bad input, one line on stderr."""
     args = build_parser().parse_args(argv)
     out_dir: Path = args.out_dir.expanduser().absolute()
-    if args.frames < 4:
-        print(f"hpo-demo-data: --frames {args.frames}: expected at least 4", file=sys.stderr)
+    if not 4 <= args.frames <= MAX_FRAMES:
+        print(f"hpo-demo-data: --frames {args.frames}: expected 4 to {MAX_FRAMES:,}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if not 0 <= args.seed < 2**63:  # numpy's generators take no negative seed
         print(f"hpo-demo-data: --seed {args.seed}: expected a whole number from 0 to 2**63 - 1", file=sys.stderr)
@@ -208,13 +230,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                   "choose another OUT_DIR", file=sys.stderr)
             return EXIT_BAD_INPUT
     try:
-        metadata = generate(out_dir, DemoSettings(seed=args.seed, frames=args.frames))
+        with _stops_raised():
+            metadata = generate(out_dir, DemoSettings(seed=args.seed, frames=args.frames))
     except OSError as exc:  # a read-only place, a path through a file: nothing is left behind
         print(f"hpo-demo-data: cannot write {out_dir}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:  # generate removes its scratch directory on the way out
-        print("hpo-demo-data: interrupted; nothing written", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as stop:  # generate removes its scratch directory on the way out
+        how = f"stopped by {signal.Signals(stop.signum).name}" if isinstance(stop, Stopped) else "interrupted"
+        print(f"hpo-demo-data: {how}; nothing written", file=sys.stderr)
+        return 128 + (stop.signum if isinstance(stop, Stopped) else signal.SIGINT)
     frames = metadata["frames"]
     print(f"hpo-demo-data: wrote {frames['train']} training and {frames['valid']} validation frames "
           f"of {metadata['system']} to {out_dir} in {metadata['seconds']} s")

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from cli_testutil import from_a_terminal
 from deepmd_testutil import VENV_BIN, run_exe
 
@@ -79,15 +80,28 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert list((tmp_path / long_name).iterdir()) == []
 
 
-def test_ctrl_c_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("stop", "said"), [(signal.SIGINT, "interrupted"),
+                                            # at their defaults they left .d.partial-PID behind
+                                            (signal.SIGTERM, "stopped by SIGTERM"),
+                                            (signal.SIGHUP, "stopped by SIGHUP")], ids=["SIGINT", "SIGTERM", "SIGHUP"])
+def test_a_stop_is_one_line_and_leaves_nothing(tmp_path: Path, stop: signal.Signals, said: str) -> None:
     proc = subprocess.Popen(from_a_terminal([EXE, str(tmp_path / "d"), "--frames", "400"]), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob(".d.partial-*")) and time.monotonic() < deadline:  # the MD has started
         time.sleep(0.05)
     time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert err.splitlines() == ["hpo-demo-data: interrupted; nothing written"]
+    assert proc.returncode == 128 + stop, err
+    assert err.splitlines() == [f"hpo-demo-data: {said}; nothing written"]
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("frames", ["100001", "99999999999999999999999"])
+def test_frames_beyond_the_limit_are_refused(tmp_path: Path, frames: str) -> None:
+    """10**22 frames was taken, and the MD ran for ever."""
+    done = run_exe([EXE, str(tmp_path / "d"), "--frames", frames], timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == f"hpo-demo-data: --frames {frames}: expected 4 to 100,000\n"
     assert list(tmp_path.iterdir()) == []
