@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--force", action="store_true",
                         help="resume even though the spec differs from the one the run started with")
     parser.add_argument("--list-plugins", action="store_true",
-                        help="list registered trainers, launchers, optimizers and parameter types")
+                        help="list registered trainers, launchers, optimizers and parameter types (alone: no spec, no other option)")
     return parser
 
 
@@ -121,7 +121,16 @@ def front_table(run: RunContext, evaluations: Sequence[Evaluation]) -> Table:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    others = [what for what, given in (("a spec", args.spec is not None), ("--dry-run", args.dry_run),
+                                       ("--set", args.overrides), ("--resume", args.resume), ("--force", args.force))
+              if given]
+    if args.list_plugins and others:
+        # They were ignored and the listing exited 0: `hpo-run --list-plugins spec.yaml` read as
+        # a spec checked and passed.
+        parser.error(f"--list-plugins takes no spec and no other option (got {', '.join(others)}): it lists the "
+                     "plugins and checks nothing; run it alone")
     console = output_console()
     try:
         registry = load_registry()
