@@ -41,8 +41,7 @@ def _plugin_hook(registry: Registry, kind: str, converter: cattrs.Converter):
         if not isinstance(block, Mapping) or "plugin" not in block:
             raise Invalid("expected a mapping with a 'plugin' key")
         settings = {k: v for k, v in block.items() if k != "plugin"}
-        cls = registry.lookup(kind, block["plugin"], "plugin")
-        return converter.structure(settings, cls)
+        return _structure_component(registry, kind, block["plugin"], "plugin", settings, converter)
 
     return structure
 
@@ -52,10 +51,27 @@ def _space_hook(registry: Registry, converter: cattrs.Converter):
         if not isinstance(block, Mapping) or "type" not in block:
             raise Invalid("expected a mapping with a 'type' key (float, int, choice, ...)")
         settings = {k: v for k, v in block.items() if k != "type"}
-        cls = registry.lookup("parameter_types", block["type"], "type")
-        return converter.structure(settings, cls)
+        return _structure_component(registry, "parameter_types", block["type"], "type", settings, converter)
 
     return structure
+
+
+def _structure_component(registry: Registry, kind: str, name: Any, key: str, settings: Mapping[str, Any],
+                         converter: cattrs.Converter) -> Any:
+    """``settings`` structured into the class registered as ``name``; an unknown key in them
+    learns the keys of the other components of ``kind``, for :func:`_did_you_mean` to say
+    whose key it is (``generations`` under nsga2-async is nsga2's)."""
+    cls = registry.lookup(kind, name, key)
+    try:
+        return converter.structure(settings, cls)
+    except ClassValidationError as exc:
+        for error in exc.exceptions:
+            if isinstance(error, ForbiddenExtraKeysError) and error.cl is cls:
+                error.component = name
+                error.siblings = {other: [a.name for a in attrs.fields(registered.cls)]
+                                  for other, registered in registry.components[kind].items()
+                                  if other != name and attrs.has(registered.cls)}
+        raise
 
 
 #: a whole number as YAML 1.2 writes it in decimal (YAML12_FLOAT: one with a dot or an exponent)
@@ -225,7 +241,9 @@ def first_error(exc: BaseException, path: tuple[str, ...] = (),
         known = [a.name for a in attrs.fields(exc.cl)] if attrs.has(exc.cl) else []
         expected = f" (expected: {', '.join(known)})" if known else ""
         present = frozenset(getattr(exc, "present", ()))
-        return path, f"unknown key(s): {_did_you_mean(exc.extra_fields, known, missing, present)}{expected}"
+        hints = _did_you_mean(exc.extra_fields, known, missing, present,
+                              getattr(exc, "component", ""), getattr(exc, "siblings", {}))
+        return path, f"unknown key(s): {hints}{expected}"
     if isinstance(exc, SpecError):
         return path + tuple(k for k in exc.key.split(".") if k), exc.message
     if isinstance(exc, Invalid) and exc.key:
@@ -302,7 +320,8 @@ def _note_keys(exc: BaseException) -> tuple[str, ...]:
 
 
 def _did_you_mean(unknown: typing.Iterable[Any], known: list[str], missing: typing.Sequence[str] = (),
-                  present: typing.Collection[str] = ()) -> str:
+                  present: typing.Collection[str] = (), component: str = "",
+                  siblings: Mapping[str, typing.Collection[str]] | None = None) -> str:
     """The unknown keys, each with the known key closest to it if any:
     ``objectves (did you mean objectives?), colour``.
 
@@ -315,20 +334,45 @@ def _did_you_mean(unknown: typing.Iterable[Any], known: list[str], missing: typi
     too" would suggest, would drop the probability meant) unless the one it has is much
     the closer (``worker`` beside ``workers`` meant ``workers``, not ``min_workers``).  A
     key the block has is offered saying that it is given too: the fix is then to delete
-    one of the two, not to rename."""
+    one of the two, not to rename.
+
+    Before that closest key, a key of another component of the same kind (``siblings``,
+    by name, of the block's ``component``) is said to be that one's, with the keys the
+    block's component has that it lacks: ``generations`` under nsga2-async is nsga2's, and
+    nsga2-async has ``max_births``; the closest key (``variation``) was no help.
+
+    Each unknown key is shown quoted when it holds more than letters, digits, ``_``,
+    ``-`` and ``.``: ``'seed '`` (a trailing space) is not the ``seed`` it is offered."""
     named = []
     for key in sorted(map(str, unknown)):
+        shown = key if len(key) <= 60 and re.fullmatch(r"[\w.-]+", key) else shortened(key)
         starts = [k for k in known if k.startswith(key + "_")]
-        match = (difflib.get_close_matches(key, missing, n=1)
-                 or difflib.get_close_matches(key, starts, n=1, cutoff=0)
-                 or _closest_preferring_absent(key, known, present))
+        match = difflib.get_close_matches(key, missing, n=1) or difflib.get_close_matches(key, starts, n=1, cutoff=0)
+        owners = [] if match else sorted(name for name, keys in (siblings or {}).items() if key in keys)
+        if owners:
+            named.append(f"{shown} {_belongs_elsewhere(owners, component, known, siblings)}")
+            continue
+        match = match or _closest_preferring_absent(key, known, present)
         if not match:
-            named.append(key)
+            named.append(shown)
         elif match[0] in present:
-            named.append(f"{key} (did you mean {match[0]}? it is given too)")
+            named.append(f"{shown} (did you mean {match[0]}? it is given too)")
         else:
-            named.append(f"{key} (did you mean {match[0]}?)")
+            named.append(f"{shown} (did you mean {match[0]}?)")
     return ", ".join(named)
+
+
+#: most keys a component is said to have that the owner of a key lacks (parsl has 25 dask lacks)
+_OWN_KEYS_SHOWN = 3
+
+
+def _belongs_elsewhere(owners: list[str], component: str, known: list[str],
+                       siblings: Mapping[str, typing.Collection[str]]) -> str:
+    """``(a key of nsga2, not nsga2-async, which has max_births, init_pop_size)``: whose key
+    an unknown one is, and the keys of the block's component that none of those has."""
+    own = [k for k in known if not any(k in siblings[owner] for owner in owners)]
+    which = f", which has {', '.join(own)}" if 0 < len(own) <= _OWN_KEYS_SHOWN else ""
+    return f"(a key of {', '.join(owners)}, not {component}{which})"
 
 
 #: how much closer (difflib's ratio) a key the block has must be than the closest one it

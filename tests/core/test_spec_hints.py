@@ -29,6 +29,17 @@ HINTS = [
       "crossover_rate: 0.9}"), "optimizer", "unknown key(s): crossover_rate (did you mean crossover_prob?) (expected:"),
     # The case that excluded present keys: a block with sigma and sgima (delete one).
     ("space.x0.sgima=0.2", "space.x0", "unknown key(s): sgima (did you mean sigma? it is given too) (expected:"),
+    # A key of the other optimizer: variation was offered for generations, nothing for max_births.
+    ("optimizer={plugin: nsga2-async, generations: 5}", "optimizer",
+     "unknown key(s): generations (a key of nsga2, not nsga2-async, which has max_births, init_pop_size) (expected:"),
+    ("optimizer={plugin: nsga2, pop_size: 8, max_births: 50}", "optimizer",
+     "unknown key(s): max_births (a key of nsga2-async, not nsga2, which has generations) (expected:"),
+    # Parameter types alike; a component with more keys of its own than a few is not listed.
+    ("space.x0.choices=[a, b]", "space.x0", "unknown key(s): choices (a key of choice, not float, which has log)"),
+    ("launcher={plugin: parsl, provider: local, threads_per_worker: 2}", "launcher",
+     "unknown key(s): threads_per_worker (a key of dask, not parsl) (expected:"),
+    # The key was shown bare: 'seed ' (did you mean seed?) read as seed (did you mean seed?)
+    ("seed =1", "", "unknown key(s): 'seed ' (did you mean seed? it is given too) (expected:"),
 ]
 
 
@@ -49,7 +60,7 @@ def test_dry_run_prints_the_hint_on_one_line(override, key, hint, spec_file, cap
     err = capsys.readouterr().err
     lines = err.splitlines()
     assert len(lines) == 1, err
-    assert lines[0].startswith(f"hpo-run: {path}: {key}: {hint}"), lines[0]
+    assert lines[0].startswith(f"hpo-run: {path}: {key + ': ' if key else ''}{hint}"), lines[0]
     assert not (tmp_path / "run").exists()
 
 
@@ -77,4 +88,16 @@ def test_console_script(spec_file, tmp_path, hpo_run_exe):
     expected = (f"hpo-run: {path}: launcher: unknown key(s): worker (did you mean workers? it is given too) "
                 "(expected: workers, threads_per_worker, dashboard, local_directory, retries, scheduler_file, "
                 "address, min_workers, wait_timeout, shutdown)")
+    assert proc.stderr.splitlines() == [expected]
+
+
+def test_console_script_names_the_other_optimizers_key(spec_file, tmp_path, hpo_run_exe):
+    path = spec_file()
+    proc = run_cli(hpo_run_exe, str(path), "--dry-run", "--set", "optimizer={plugin: nsga2-async, generations: 5}",
+                   cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == ""
+    expected = (f"hpo-run: {path}: optimizer: unknown key(s): generations (a key of nsga2, not nsga2-async, which has "
+                "max_births, init_pop_size) (expected: pop_size, sigma_decay, variation, crossover_eta, crossover_prob, "
+                "mutation_eta, mutation_prob, max_births, init_pop_size)")
     assert proc.stderr.splitlines() == [expected]
