@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from dnnp_hpo.constraints import Constraint
+from dnnp_hpo.constraints import Constraint, never_holds
 from dnnp_hpo.errors import Invalid, SpecError, shortened
 from dnnp_hpo.hookspecs import Launcher, Optimizer, ParameterType, Trainer
 from dnnp_hpo.paths import expand_path_text
@@ -189,6 +189,9 @@ def check_experiment(experiment: Experiment) -> Experiment:
                         f"{constraint.text!r} compares {name!r}, which can take the value {value!r}: "
                         "constraints compare numbers", f"constraints.{i}",
                     )
+        reason = never_holds(constraint, experiment.space)
+        if reason is not None:  # the run would train nothing and end with no result
+            raise SpecError(reason, f"constraints.{i}")
     for name in experiment.report.chemical_accuracy:
         if name not in names:
             # Either side may be the misspelt one: name both (the objective's own check

@@ -63,7 +63,7 @@ def env_converter(value: Any) -> dict[str, str]:
         # What the system cannot put in an environment: every training failed with
         # "illegal environment variable name" (or "embedded null byte") after --dry-run passed.
         if not isinstance(name, str) or not name or "=" in name or "\0" in name:
-            quote = " (YAML reads ON, NO, YES... as true or false: quote the name)" if isinstance(name, bool) else ""
+            quote = " (YAML reads true and false as booleans: quote the name)" if isinstance(name, bool) else ""
             raise Invalid(f"expected a variable name (not empty, without '=' or NUL), got {name!r}{quote}", "env")
         if isinstance(item, bool) or not isinstance(item, (str, int, float)):
             raise Invalid(f"expected a string or a number, got {item!r}", f"env.{name}")

@@ -149,8 +149,6 @@ def test_many_listed_values_on_both_sides_are_not_judged():
     assert never_holds(parse_constraint("a == b"), {**many, "b": ChoiceParameter((5000,))}) is not None
 
 
-@pytest.mark.xfail(strict=True, reason="core/spec.py check_experiment does not call constraints.never_holds yet "
-                                       "(owned by another helper; remove this mark once it does)")
 def test_a_constraint_no_candidate_meets_is_one_line_at_the_spec_check(tmp_path, hpo_run_exe):
     """x0 > 5 on x0 in [0, 1] ran: every candidate infeasible, nothing trained, and exit 1
     ("no evaluation succeeded (final population: 4 of 4 infeasible)")."""

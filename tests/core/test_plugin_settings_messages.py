@@ -126,8 +126,8 @@ def test_a_string_that_is_no_number_is_quoted_once(tmp_path):
     # what no environment can hold: every training was an error after --dry-run passed
     ("trainer.env={A=B: 1}", "trainer.env: expected a variable name (not empty, without '=' or NUL), got 'A=B'"),
     ("trainer.env={'': 1}", "trainer.env: expected a variable name (not empty, without '=' or NUL), got ''"),
-    ("trainer.env={ON: 1}", ("trainer.env: expected a variable name (not empty, without '=' or NUL), got True "
-                             "(YAML reads ON, NO, YES... as true or false: quote the name)")),
+    ("trainer.env={true: 1}", ("trainer.env: expected a variable name (not empty, without '=' or NUL), got True "
+                               "(YAML reads true and false as booleans: quote the name)")),
     ('trainer.env.A="1\\0"', "trainer.env.A: expected text without a NUL character, got '1\\x00'"),
     ('trainer.command=[dp, "a\\0b"]', "trainer.command.1: expected text without a NUL character, got 'a\\x00b'"),
     # the dict type refuses it before the converter sees it

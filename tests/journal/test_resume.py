@@ -148,7 +148,7 @@ def test_a_resumed_run_with_earlier_successes_is_not_said_to_have_none(tmp_path)
     had succeeded before it."""
     spec = write_spec(tmp_path, tmp_path / "trainings.log")
     assert hpo_run(tmp_path, spec, "runs/w", "generation_finished", 1).returncode == -9
-    resumed = hpo_run(tmp_path, spec, "runs/w", "none", 0, "--set", "constraints=[x0 > 5]", "--force")
+    resumed = hpo_run(tmp_path, spec, "runs/w", "none", 0, "--set", "constraints=[x0 == 0.123456789]", "--force")
     assert resumed.returncode == 0, resumed.stderr  # generation 0's successes survive
     with Journal.of(tmp_path / "runs/w", readonly=True) as journal:
         statuses = Counter(e.status for e in journal.evaluations())
@@ -160,12 +160,12 @@ def test_a_resumed_run_without_any_success_is_warned_again(tmp_path):
     """...and a resumed run where nothing has succeeded, before or since, is warned after
     its first generation, as at the start, not only at its end."""
     spec = write_spec(tmp_path, tmp_path / "trainings.log")
-    first = hpo_run(tmp_path, spec, "runs/f", "generation_finished", 2, "--set", "constraints=[x0 > 5]")
+    first = hpo_run(tmp_path, spec, "runs/f", "generation_finished", 2, "--set", "constraints=[x0 == 0.123456789]")
     assert first.returncode == -9 and "no evaluation has succeeded yet" in first.stderr, first.stderr
-    resumed = hpo_run(tmp_path, spec, "runs/f", "none", 0, "--set", "constraints=[x0 > 5]")
+    resumed = hpo_run(tmp_path, spec, "runs/f", "none", 0, "--set", "constraints=[x0 == 0.123456789]")
     assert resumed.returncode == 1, resumed.stderr
     warnings = [line for line in resumed.stderr.splitlines() if "no evaluation has succeeded yet" in line]
-    assert len(warnings) == 1 and "infeasible: violates x0 > 5" in warnings[0], resumed.stderr
+    assert len(warnings) == 1 and "infeasible: violates x0 == 0.123456789" in warnings[0], resumed.stderr
 
 
 def test_progress_counts_a_birth_trained_again_once(tmp_path):

@@ -57,13 +57,13 @@ def test_generational_progress_counts_infeasible_candidates_in_their_generation(
                                     "plugin: nsga2, pop_size: 8, generations: 3")
     spec.write_text(text.replace('constraints: ["x0 <= 0.97"]', "constraints: ['x0 <= 0.5']"))
     _check_failures_per_generation(tmp_path, spec, "runs/c")
-    spec.write_text(text.replace('constraints: ["x0 <= 0.97"]', "constraints: ['x0 > 5']"))
+    spec.write_text(text.replace('constraints: ["x0 <= 0.97"]', "constraints: ['x0 == 0.123456789']"))
     done = _check_failures_per_generation(tmp_path, spec, "runs/none", status=1)
     # Nothing succeeded: said once after generation 0, while the run goes on, and at the end.
     warnings = [line for line in done.stderr.splitlines() if "no evaluation has succeeded yet" in line]
-    assert len(warnings) == 1 and "8 of 8 infeasible: violates x0 > 5" in warnings[0], done.stderr
+    assert len(warnings) == 1 and "8 of 8 infeasible: violates x0 == 0.123456789" in warnings[0], done.stderr
     assert done.stderr.splitlines()[-1].startswith("hpo-run: no evaluation succeeded (final population: 8 of 8 "
-                                                   "infeasible: violates x0 > 5)"), done.stderr
+                                                   "infeasible: violates x0 == 0.123456789)"), done.stderr
 
 
 def _check_failures_per_generation(tmp_path, spec, run_dir, status=0):
