@@ -92,6 +92,11 @@ class ParameterType(Protocol):
     #     Every value decode() can give, for a type of few (a choice's choices); absent or
     #     None for a range.  Start-up then tries each one, in the constraints and in the
     #     trainer's renderings, where a range is tried at its ends and middle only.
+    # Optional: value_range: tuple[float, float]
+    #     The lowest and highest value decode() can give within gene_bounds (the built-in
+    #     float and int have it).  The spec check reads it, or values, to refuse a
+    #     constraint no candidate can meet (dnnp_hpo.constraints.never_holds); a type with
+    #     neither is not judged, and its constraints are left to the run.
 
 
 @runtime_checkable
