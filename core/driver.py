@@ -35,8 +35,6 @@ from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import load_experiment
 from dnnp_hpo.study import Study
 
-SPEC_AS_RUN = "spec.yaml"
-
 
 def prepare_run(spec_path: Path, registry: Registry, overrides: Sequence[str] = ()) -> tuple[RunContext, Trainer]:
     """Validate everything a run needs, writing and launching nothing.
@@ -152,10 +150,10 @@ def execute(run: RunContext, trainer: Trainer, registry: Registry) -> list[Membe
                                DATA_DIGESTS: [d.to_json() for d in run.data_digests], SPEC: run.raw_spec,
                                **({FINISHED: False} if run.extends else {})})
             try:
-                (run.run_dir / SPEC_AS_RUN).write_text(
+                run.spec_as_run.write_text(
                     yaml.safe_dump(run.raw_spec, sort_keys=False), encoding="utf-8")
             except OSError as exc:  # the disk full: the machine's fault, resumable
-                raise RecordsFailed(run.run_dir / SPEC_AS_RUN, exc) from None
+                raise RecordsFailed(run.spec_as_run, exc) from None
         # Every session: hpo-report judges accuracy with the limits hpo-run's last front
         # table showed, in its units, also after a --force resume that changed them.
         journal.set_metas({REPORT_SETTINGS: run.raw_spec.get("report") or {},

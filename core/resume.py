@@ -168,15 +168,15 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
     except NotAJournal as exc:
         raise SpecError(f"{exc}: choose another run_dir or remove it", "run_dir", where) from None
     if stored is None:
-        # The driver died between creating the journal and recording the spec in it:
-        # nothing was run, so this is a fresh start.  Unless the directory holds what a
-        # run writes after that: its records are then elsewhere (a journal.sqlite copied
-        # without its -wal, or the -wal removed), and a fresh start would write over them.
-        others = _run_files(run.run_dir)
-        if others:
-            shown = ", ".join(sorted(others)[:4]) + (" ..." if len(others) > 4 else "")
+        # The driver died between creating the journal and recording the spec in it (or
+        # could not record it: a full disk): nothing was run, so this is a fresh start.
+        # Unless the directory holds what a run writes only after that: its records are
+        # then elsewhere (a journal.sqlite copied without its -wal, or the -wal removed),
+        # and a fresh start would write over them.
+        ran = [p.name for p in (run.spec_as_run, run.evals_dir) if p.exists()]
+        if ran:
             raise SpecError(
-                f"{run.run_dir} holds files of a run ({shown}) but its {FILENAME} records none (copied without "
+                f"{run.run_dir} holds a run's {' and '.join(ran)} but its {FILENAME} records nothing (copied without "
                 f"its {FILENAME}-wal, or that file removed?): put the journal back with its -wal, or choose "
                 "another run_dir", "run_dir", where,
             )
@@ -270,13 +270,6 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
         # journal already holds, raised with --force, say: journal_holdings()).
         checked(str(run.spec_path), "optimizer", lambda: run.experiment.optimizer.prepare(run))
     return run
-
-
-def _run_files(run_dir: Path) -> list[str]:
-    """Names in ``run_dir`` other than what a driver leaves before it records the spec
-    (the journal's files and the run lock)."""
-    ours = {LOCK, FILENAME, f"{FILENAME}-wal", f"{FILENAME}-shm"}
-    return [p.name for p in run_dir.iterdir() if p.name not in ours]
 
 
 def _larger_budget(run: RunContext) -> bool:

@@ -60,6 +60,11 @@ class RunContext:
     def evals_dir(self) -> Path:
         return self.run_dir / "evals"
 
+    @property
+    def spec_as_run(self) -> Path:
+        """``spec.yaml``: the spec as run, written once the journal holds it."""
+        return self.run_dir / "spec.yaml"
+
     def spec_relative(self, path: str | Path, key: str = "") -> Path:
         """An input path from the spec (at ``key``, which an unset variable's SpecError
         names), ``~`` and ``$VARIABLES`` expanded: relative paths are relative to the spec file."""

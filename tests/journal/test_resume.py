@@ -424,6 +424,6 @@ def test_run_files_beside_a_journal_without_records_are_not_started_over(tmp_pat
         refused = hpo_run(tmp_path, spec, "runs/e", "none", 0, "--set", "optimizer.generations=1", *extra)
         assert refused.returncode == 2, refused.stdout
         assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr, refused.stderr
-        assert "holds files of a run (" in refused.stderr and "but its journal.sqlite records none" \
+        assert "holds a run's spec.yaml and evals but its journal.sqlite records nothing" \
             in refused.stderr, refused.stderr
         assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()} == before
