@@ -79,25 +79,20 @@ def test_no_close_key_no_hint(spec_file):
     assert info.value.message.startswith("unknown key(s): colour (expected:"), info.value.message
 
 
-def test_console_script(spec_file, tmp_path, hpo_run_exe):
+@pytest.mark.parametrize("override, message", [
+    ("launcher.worker=5",
+     ("launcher: unknown key(s): worker (did you mean workers? it is given too) (expected: workers, "
+     "threads_per_worker, dashboard, local_directory, retries, scheduler_file, address, min_workers, wait_timeout, "
+     "shutdown)")),
+    ("optimizer={plugin: nsga2-async, generations: 5}",
+     ("optimizer: unknown key(s): generations (a key of nsga2, not nsga2-async, which has max_births, "
+     "init_pop_size) (expected: pop_size, sigma_decay, variation, crossover_eta, crossover_prob, mutation_eta, "
+     "mutation_prob, max_births, init_pop_size)")),
+], ids=["misspelt", "other-optimizers-key"])
+def test_console_script(spec_file, tmp_path, hpo_run_exe, override, message):
     """The real hpo-run: exit 2, the hint, one line, nothing on stdout."""
     path = spec_file()
-    proc = run_cli(hpo_run_exe, str(path), "--dry-run", "--set", "launcher.worker=5", cwd=tmp_path)
+    proc = run_cli(hpo_run_exe, str(path), "--dry-run", "--set", override, cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert proc.stdout == ""
-    expected = (f"hpo-run: {path}: launcher: unknown key(s): worker (did you mean workers? it is given too) "
-                "(expected: workers, threads_per_worker, dashboard, local_directory, retries, scheduler_file, "
-                "address, min_workers, wait_timeout, shutdown)")
-    assert proc.stderr.splitlines() == [expected]
-
-
-def test_console_script_names_the_other_optimizers_key(spec_file, tmp_path, hpo_run_exe):
-    path = spec_file()
-    proc = run_cli(hpo_run_exe, str(path), "--dry-run", "--set", "optimizer={plugin: nsga2-async, generations: 5}",
-                   cwd=tmp_path)
-    assert proc.returncode == 2, proc.stderr
-    assert proc.stdout == ""
-    expected = (f"hpo-run: {path}: optimizer: unknown key(s): generations (a key of nsga2, not nsga2-async, which has "
-                "max_births, init_pop_size) (expected: pop_size, sigma_decay, variation, crossover_eta, crossover_prob, "
-                "mutation_eta, mutation_prob, max_births, init_pop_size)")
-    assert proc.stderr.splitlines() == [expected]
+    assert proc.stderr.splitlines() == [f"hpo-run: {path}: {message}"]
