@@ -61,8 +61,8 @@ def test_choice_paper_example_5_78_decodes_to_none(registry):
 
 
 @pytest.mark.parametrize("gene, expected", [
-    (0.0, "linear"), (0.999, "linear"), (1.0, "sqrt"), (2.5, "none"), (3.0, "linear"),
-    (4.2, "sqrt"), (-0.01, "none"), (-1.0, "none"), (-1.5, "sqrt"), (-3.0, "linear"), (300.7, "linear"), (301.7, "sqrt"),
+    (0.0, "linear"), (0.999, "linear"), (1.0, "sqrt"), (2.5, "none"), (3.0, "none"), (3.5, "linear"),
+    (4.2, "sqrt"), (6.0, "linear"), (-0.01, "none"), (-1.0, "none"), (-1.5, "sqrt"), (-3.0, "linear"), (300.7, "linear"), (301.7, "sqrt"),
 ])
 def test_choice_wraps_around_both_ways(registry, gene, expected):
     p = parameter(registry, type="choice", choices=["linear", "sqrt", "none"], sigma=0.0625)
@@ -73,7 +73,8 @@ def test_choice_wraps_around_both_ways(registry, gene, expected):
 def test_choice_decode_matches_floor_mod(gene, n):
     p = _REGISTRY_FOR_HYPOTHESIS.lookup("parameter_types", "choice", "type")(
         choices=tuple(f"c{i}" for i in range(n)), sigma=0.1)
-    k = math.floor(gene) % n
+    # the closed upper end of the default bounds [0, n] decodes to the last choice
+    k = n - 1 if gene == n else math.floor(gene) % n
     assert p.decode(gene) == f"c{k}"
     # constant on [floor(x), floor(x) + 1) and periodic with period n
     assert p.decode(math.floor(gene) + 0.5) == p.decode(gene)
@@ -81,6 +82,27 @@ def test_choice_decode_matches_floor_mod(gene, n):
 
 
 _REGISTRY_FOR_HYPOTHESIS = load_registry()
+
+
+@pytest.mark.parametrize("bounds", [None, [0, 6], [-1, 4.5]], ids=["default", "two-laps", "off-grid"])
+def test_a_choice_gene_clipped_to_its_upper_bound_is_not_wrapped_to_the_first_choice(registry, bounds):
+    """Mutation clips a gene to its upper bound: floor(n) % n gave the first choice, which
+    then took the clipped genes of both ends (the first of 3 choices drawn 46% of the
+    time after 6 Gaussian mutations at sigma 1; helper-74).  The closed end belongs to
+    the interval below it, as an int's does; inside the bounds nothing changes."""
+    extra = {} if bounds is None else {"init": [0, 3], "bounds": bounds}
+    p = parameter(registry, type="choice", choices=["linear", "sqrt", "none"], sigma=1.0, **extra)
+    high = p.gene_bounds[1]
+    assert p.decode(high) == p.decode(math.nextafter(high, -math.inf))
+    assert p.decode(p.gene_bounds[0]) == p.decode(math.nextafter(p.gene_bounds[0], math.inf))
+    rng = np.random.default_rng(0)
+    genes = rng.uniform(*p.gene_init, 30_000)
+    low, high = p.gene_bounds
+    for _ in range(6):  # the paper's Gaussian mutation, clipped to the bounds
+        genes = np.clip(genes + rng.normal(0, 1.0, genes.size), low, high)
+    counts = collections.Counter(p.decode(float(g)) for g in genes)
+    if bounds is None:  # both ends of [0, 3] take clipped genes, and now each its own
+        assert abs(counts["none"] - counts["linear"]) / genes.size < 0.02, counts
 
 
 def test_choice_default_init_and_bounds_are_zero_to_n(registry):
