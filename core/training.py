@@ -394,7 +394,7 @@ class CommandTrainer:
         return {"template": template, "settings": settings, "data_paths": listed_paths(settings, self.paths),
                 "command": self.command, "launch_prefix": self.launch_prefix, "env": self.env,
                 "timeout_minutes": self.timeout_minutes, "metrics": dict(self.metrics),
-                "last_rows": self.last_rows}
+                "last_rows": self.last_rows, "objectives": tuple(run.objective_names)}
 
     def render(self, trial: Trial) -> str | None:
         raise RuntimeError(f"{type(self).__name__}.render: call prepare(run) first and use what it returns")
@@ -429,6 +429,9 @@ class PreparedCommand:
     timeout_minutes: float
     metrics: dict[str, str]
     last_rows: int
+    #: the objectives of the run: the metrics a training must give; the others are only
+    #: recorded, where the curve has them (None: every metric)
+    objectives: tuple[str, ...] | None = None
 
     def prepare(self, run: RunContext) -> PreparedCommand:
         return self

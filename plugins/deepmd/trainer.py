@@ -70,7 +70,7 @@ class DeepmdTrainer(training.CommandTrainer):
         check_setting_values(template, self.settings)
         check_columns(self.metrics)
         check_units(run, self.metrics)
-        prepared = PreparedDeepmd(**self.prepared_keys(run, template), objectives=tuple(run.objective_names),
+        prepared = PreparedDeepmd(**self.prepared_keys(run, template),
                                   tensorflow=tensorflow_backend(self.command, self.env))
         rendered = prepared.check_samples(run, deepmd=self.check_input)
         check_relative_systems(run, rendered, self.command)
@@ -345,8 +345,6 @@ class PreparedDeepmd(training.PreparedCommand):
     """The checked trainer: plain data, pickled to the workers."""
 
     INPUT = INPUT
-    #: the objectives of the run: the metrics a training must give (None: every metric)
-    objectives: tuple[str, ...] | None = None
     #: the command trains with the TensorFlow backend, whose lcurve.out columns are known exactly
     tensorflow: bool = False
     #: logged by ``dp`` once the model is trained (``--tf`` and ``--jax``; ``--pt`` logs the other)

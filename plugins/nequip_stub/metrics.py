@@ -3,7 +3,9 @@
 Each logging call of Lightning is a row, so training-step, training-epoch and
 validation-epoch values sit on different rows of one table with empty cells elsewhere.
 The validation errors are taken, by column name (``val0_epoch/forces_rmse``), from the
-rows where every asked-for column has a value: one row per validation epoch.  They
+rows where every required column (the objectives') has a value: one row per validation
+epoch; a column only recorded (``train_loss_epoch/weighted_sum``, logged on a row of its
+own) gets the value logged for the same epoch, if any.  They
 become an :class:`~dnnp_hpo.curve.Lcurve`, so the fitness (last row, or mean of the
 last k; NaN and infinity refused) is computed by the same :func:`~dnnp_hpo.curve.fitness`
 as every trainer's.  :func:`check_complete` tells a curve whose last validation epoch is
@@ -27,13 +29,17 @@ STEP = "step"
 EPOCH = "epoch"  #: Lightning's 0-based epoch, on every row
 
 
-def read_metrics(path: Path, columns: Sequence[str]) -> Lcurve:
-    """``(step, *columns)`` of the rows of ``path`` where all ``columns`` have a value.
+def read_metrics(path: Path, columns: Sequence[str], required: Sequence[str] | None = None) -> Lcurve:
+    """``(step, *columns)`` of the rows of ``path`` where all ``required`` columns (None:
+    all ``columns``) have a value; a column not required takes the last value logged for
+    the row's epoch (Lightning logs training and validation epochs on rows of their own),
+    NaN where there is none, which :func:`~dnnp_hpo.curve.fitness` leaves out.
 
     LcurveError (its message is the recorded reason) if the file is missing, lacks a
-    column, holds a value that is not a number, or has no such row (no validation epoch
-    finished).  A last row cut short while being written is left out.
+    required column, holds a value that is not a number, or has no such row (no
+    validation epoch finished).  A last row cut short while being written is left out.
     """
+    required = list(columns) if required is None else [c for c in columns if c in required]
     name = path.name
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
@@ -47,27 +53,49 @@ def read_metrics(path: Path, columns: Sequence[str]) -> Lcurve:
         raise LcurveError(f"{name} is empty")
     header = table[0]
     body = [(number, row) for number, row in enumerate(table[1:], 2) if row]
-    missing = [c for c in (STEP, *columns) if c not in header]
+    missing = [c for c in (STEP, *required) if c not in header]
     if missing:
         hint = " (did a validation epoch finish?)" if all(c.startswith("val") for c in missing) else ""
         raise LcurveError(f"{name} has no column(s) {', '.join(missing)}{hint} (it has: {', '.join(header)})")
     if body and len(body[-1][1]) != len(header):
         body.pop()  # cut short while being written
-    index = [header.index(c) for c in (STEP, *columns)]
-    rows = []
     for number, row in body:
         if len(row) != len(header):
             raise LcurveError(f"{name} line {number}: expected {len(header)} fields, got {len(row)}")
-        cells = [row[i].strip() for i in index]
-        if all(cells[1:]):
-            try:
-                rows.append([float(c) for c in cells])  # float() reads "nan" and "inf" too
-            except ValueError:
-                raise LcurveError(f"{name} line {number}: expected numbers in {', '.join(columns)}") from None
+    recorded = [c for c in columns if c not in required and c in header]
+    logged = _by_epoch(body, header, recorded) if recorded and EPOCH in header else {}
+    rows = []
+    for number, row in body:
+        cells = [row[header.index(c)].strip() for c in (STEP, *required)]
+        if not all(cells[1:]):
+            continue
+        try:
+            values = dict(zip((STEP, *required), map(float, cells)))  # float() reads "nan" and "inf" too
+        except ValueError:
+            raise LcurveError(f"{name} line {number}: expected numbers in {', '.join(required)}") from None
+        epoch = row[header.index(EPOCH)].strip() if EPOCH in header else None
+        rows.append([values.get(c, logged.get((c, epoch), np.nan)) for c in (STEP, *columns)])
     if not rows:
-        raise LcurveError(f"{name} has no row with values for all of {', '.join(columns)} "
+        raise LcurveError(f"{name} has no row with values for all of {', '.join(required)} "
                           "(did a validation epoch finish?)")
     return Lcurve((STEP, *columns), np.array(rows, dtype=float))
+
+
+def _by_epoch(body: Sequence[tuple[int, list[str]]], header: Sequence[str],
+              columns: Sequence[str]) -> dict[tuple[str, str], float]:
+    """``(column, epoch) -> value``: the last number each column logged in each epoch
+    (a cell that is not a number counts as not logged: the column is only recorded)."""
+    at = header.index(EPOCH)
+    logged: dict[tuple[str, str], float] = {}
+    for _, row in body:
+        for column in columns:
+            cell = row[header.index(column)].strip()
+            if cell:
+                try:
+                    logged[(column, row[at].strip())] = float(cell)
+                except ValueError:
+                    continue
+    return logged
 
 def step_or_time_limit(trainer: Mapping[str, Any]) -> bool:
     """Whether this ``trainer:`` block sets ``max_steps`` or ``max_time`` (-1 and null are

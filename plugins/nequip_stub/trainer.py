@@ -98,10 +98,15 @@ class PreparedNequip(training.PreparedCommand):
     def read_fitness(self, workdir: Path, text: str) -> dict[str, float]:
         """The metrics from the last validation epochs of the CSVLogger's file."""
         try:
-            curve = read_metrics(workdir / self.metrics_file, list(self.metrics.values()))
-            return fitness(curve, self.metrics, self.last_rows)
+            curve = read_metrics(workdir / self.metrics_file, list(self.metrics.values()), self._required())
+            return fitness(curve, self.metrics, self.last_rows, self.objectives)
         except LcurveError as exc:
             raise TrainingFailed(str(exc)) from None
+
+    def _required(self) -> list[str]:
+        """The columns of the objectives' metrics: a validation row must have them all."""
+        return [column for metric, column in self.metrics.items()
+                if self.objectives is None or metric in self.objectives]
 
     #: logged by ``nequip-train`` once Lightning's fit has returned
     FINISHED = ("TRAIN RUN END",)
@@ -114,7 +119,8 @@ class PreparedNequip(training.PreparedCommand):
         if not super().ended(workdir, text):
             return False
         try:
-            curve = read_metrics(workdir / self.metrics_file, [*self.metrics.values(), EPOCH])
+            curve = read_metrics(workdir / self.metrics_file, [*self.metrics.values(), EPOCH],
+                                 [*self._required(), EPOCH])
             check_complete(curve, parse_config(text, CONFIG))
         except (LcurveError, SpecError):
             return False

@@ -44,6 +44,26 @@ def test_any_column_by_name() -> None:
         read_metrics(REAL, [F, "train_loss_epoch/weighted_sum"])
 
 
+def test_a_metric_only_recorded_takes_its_epochs_value_and_never_fails_a_training() -> None:
+    """A recorded metric beside the objectives (train_loss_epoch/..., logged on rows of its
+    own, or a column the file lacks) failed every training, after it had trained to its
+    end: 'no row with values for all of ...' (helper-75).  Rows are chosen by the
+    objectives' columns; the others take the value logged for the same epoch."""
+    train, absent = "train_loss_epoch/weighted_sum", "val0_epoch/energy_mae"
+    metrics = {**DEFAULT_METRICS, "train_loss": train, "energy_mae": absent}
+    curve = read_metrics(REAL, [E, F, train, absent], required=[E, F])
+    with open(REAL, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    last_epoch = [r for r in rows if r[F]][-1]["epoch"]
+    train_of_last = [float(r[train]) for r in rows if r["epoch"] == last_epoch and r[train]][-1]
+    result = fitness(curve, metrics, required=["energy_rmse", "force_rmse"])
+    assert result == {"energy_rmse": float(validation_rows()[-1][E]), "force_rmse": float(validation_rows()[-1][F]),
+                      "train_loss": train_of_last}
+    # an objective's column still has to be there
+    with pytest.raises(LcurveError, match="has no column"):
+        read_metrics(REAL, [E, absent], required=[E, absent])
+
+
 def rewrite(tmp_path: Path, edit) -> Path:
     lines = REAL.read_text().splitlines(keepends=True)
     path = tmp_path / "metrics.csv"

@@ -158,3 +158,20 @@ def test_endless_epochs_with_a_step_limit_are_accepted(tmp_path: Path) -> None:
     template = TINY.replace("max_epochs: $epochs", "max_epochs: $epochs\n  max_steps: -1")
     with pytest.raises(SpecError, match="or -1 with max_steps or max_time"):
         prepare(tmp_path, template, settings={"train": "data/train.extxyz", "epochs": -1})
+
+
+def test_a_recorded_metric_on_other_rows_does_not_fail_the_training(tmp_path: Path) -> None:
+    """The prepared trainer knows the run's objectives: a train_... metric beside them, and
+    one whose column the file lacks, are only recorded (helper-75: both failed every
+    training after it had trained to its end)."""
+    from nequip_testutil import DATA
+
+    metrics = {"energy_rmse": "val0_epoch/per_atom_energy_rmse", "force_rmse": "val0_epoch/forces_rmse",
+               "train_loss": "train_loss_epoch/weighted_sum", "energy_mae": "val0_epoch/energy_mae"}
+    run, trainer = prepare(tmp_path, metrics=metrics)
+    assert trainer.objectives == ("energy_rmse", "force_rmse")
+    workdir = tmp_path / "done"
+    workdir.mkdir()
+    (workdir / "metrics.csv").write_bytes((DATA / "metrics.csv").read_bytes())
+    measured = trainer.read_fitness(workdir, trainer.render(a_trial(run)))
+    assert set(measured) == {"energy_rmse", "force_rmse", "train_loss"}, measured
