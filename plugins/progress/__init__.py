@@ -4,7 +4,8 @@ On a terminal (rich): generation k of n, evaluations done / running / failed in 
 generation (steady state: births done of the budget, and done / failed since the last
 snapshot), elapsed time and an estimate to the end, and the best value of each
 objective on the current non-dominated front.  When stdout is not a terminal (a batch
-job's log), plain lines instead: one per generation and one per failed evaluation.
+job's log, also with FORCE_COLOR set) or is a dumb one (TERM=dumb), plain lines instead:
+one per generation and one per failed evaluation.
 """
 
 from __future__ import annotations
@@ -59,7 +60,10 @@ class Progress:
         self.unsuccessful: list[Evaluation] | None = None if run.recorded_success else []
         self.front: list[Evaluation] = []
         self.console = Console(emoji=False)
-        if self.console.is_terminal:
+        # rich's is_terminal is also true with FORCE_COLOR set (a batch log then got the
+        # table redrawn twice a second, cursor codes and all, and no plain line), and on a
+        # dumb terminal, where Live draws nothing: ask the stream itself.
+        if self.console.file.isatty() and not self.console.is_dumb_terminal:
             self.live = Live(self._table(), console=self.console, refresh_per_second=2, transient=True)
             self.live.start()
             # An interrupted run (Ctrl-C) never reaches run_finished: give the terminal its

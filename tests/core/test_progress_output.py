@@ -1,0 +1,77 @@
+"""Which progress display the real ``hpo-run`` picks: the live table on a terminal, plain
+lines (one per generation) in a log.  The terminal is a real pseudo-terminal."""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+from hpo_testutil import run_cli, subprocess_env, write_spec, zdt_spec
+
+PLAIN = re.compile(r"^generation (\d) of 1 done: ", re.MULTILINE)
+HIDE_CURSOR = "\x1b[?25l"  # what rich's Live writes first
+
+
+def on_a_terminal(exe: Path, spec: Path, cwd: Path, **variables: str) -> tuple[int, str]:
+    """hpo-run with its stdout on a pseudo-terminal; its exit status and what it wrote there."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([str(exe), str(spec)], cwd=cwd, env=subprocess_env(**variables), stdout=slave,
+                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    os.close(slave)
+    chunks: list[bytes] = []
+
+    def drain() -> None:  # a full terminal would block hpo-run
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: every writer has closed the terminal
+                return
+            if not chunk:
+                return
+            chunks.append(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        status = proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        reader.join(10)
+        os.close(master)
+    return status, b"".join(chunks).decode(errors="replace")
+
+
+@pytest.fixture
+def spec(tmp_path: Path) -> Path:
+    return write_spec(tmp_path / "spec.yaml", zdt_spec(tmp_path / "run", pop_size=4, generations=1))
+
+
+def test_a_log_gets_plain_lines_even_with_force_color(spec, tmp_path, hpo_run_exe):
+    """rich takes FORCE_COLOR for a terminal: a batch log got the live table redrawn twice
+    a second, cursor codes and all, and not one plain line (helper-75)."""
+    done = run_cli(hpo_run_exe, str(spec), cwd=tmp_path, FORCE_COLOR="1")
+    assert done.returncode == 0, done.stderr
+    assert [int(g) for g in PLAIN.findall(done.stdout)] == [0, 1], done.stdout
+    assert HIDE_CURSOR not in done.stdout
+
+
+def test_a_dumb_terminal_gets_plain_lines(spec, tmp_path, hpo_run_exe):
+    """rich's Live draws nothing on TERM=dumb, and the table is transient: the run showed
+    nothing at all while it went (helper-75)."""
+    status, shown = on_a_terminal(hpo_run_exe, spec, tmp_path, TERM="dumb")
+    assert status == 0, shown
+    assert [int(g) for g in PLAIN.findall(shown.replace("\r\n", "\n"))] == [0, 1], shown
+    assert HIDE_CURSOR not in shown
+
+
+def test_a_terminal_gets_the_live_table(spec, tmp_path, hpo_run_exe):
+    status, shown = on_a_terminal(hpo_run_exe, spec, tmp_path, TERM="xterm-256color")
+    assert status == 0, shown
+    assert HIDE_CURSOR in shown, shown
+    assert not PLAIN.findall(shown.replace("\r\n", "\n")), shown
