@@ -17,14 +17,16 @@ candidate's mean and spread (docs/outputs.md).
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import attrs
 
 from dnnp_hpo.errors import SpecError
 from dnnp_hpo.evaluation import Member
 from dnnp_hpo.hookspecs import Study, hookimpl
-from dnnp_hpo.journal import FILENAME, RUNNING, SPEC, Checkpoint, EmptyJournal, Journal, NotAJournal
+from dnnp_hpo.journal import FILENAME, FINISHED, RUNNING, SPEC, Checkpoint, EmptyJournal, Journal, NotAJournal
 from dnnp_hpo.paths import expand_path_text
 from dnnp_hpo.plugins.nsga2.algorithm import ranked_members
 from dnnp_hpo.resume import is_placement, journal_holdings, parameter_names, spec_differences
@@ -50,6 +52,16 @@ def _seed_count(_instance, attribute, value) -> None:
         raise Invalid(f"{attribute.name} must be from 1 to {MAX_SEEDS}, got {value}", attribute.name)
 
 
+class Source(NamedTuple):
+    """What a replicates run reads from its source run."""
+
+    path: Path  #: its run directory
+    spec: dict  #: the spec it was started with
+    genomes: list[list[float]]  #: the chosen members', each once
+    generation: int  #: the generation they are of: the last recorded
+    finished: bool  #: whether the search had finished
+
+
 @attrs.frozen
 class Replicates:
     """``optimizer: {plugin: replicates, source: RUN_DIR, members: front, seeds: 3}``.
@@ -67,7 +79,12 @@ class Replicates:
     def prepare(self, run: RunContext) -> None:
         """Check that the source run trained what this run would, and that the replicates'
         training seeds are new; SpecError if not."""
-        source, spec, genomes = self._read()
+        source, spec, genomes, generation, finished = self._read()
+        if not finished and not run.resumed:  # once: a resume asks again with run.resumed set
+            # Its front may still change: say which one is replicated (a search that will
+            # never be resumed is as good a source as a finished one).
+            print(f"hpo-run: warning: {run.spec_path}: optimizer.source: {source} is not finished: its members "
+                  f"are replicated as of its last recorded generation, {generation}", file=sys.stderr)
         if source == run.run_dir:
             raise SpecError("source is this run's own run_dir: give the replicates a run_dir of their own",
                             "source")
@@ -116,16 +133,17 @@ class Replicates:
                             f"replicates (birth {strays[0]}'s is not among them: the source has run on since, "
                             "extended or resumed); replicate its members now in another run_dir", "source")
 
-    def _read(self) -> tuple[Path, dict, list[list[float]]]:
-        """The source run's directory, spec and chosen members' genomes (read again at each
-        call: the optimizer keeps no state of its own)."""
+    def _read(self) -> Source:
+        """The source run (read again at each call: the optimizer keeps no state of its own)."""
         source = Path(expand_path_text(self.source, "source")).resolve()
         if not (source / FILENAME).is_file():
             raise SpecError(f"{source} holds no {FILENAME}: expected the run directory of a search", "source")
         try:
             with Journal.of(source, readonly=True) as journal:
                 spec = journal.meta(SPEC, {}) or {}
-                population = journal.population(journal.generations()[-1])
+                generation = journal.generations()[-1]
+                population = journal.population(generation)
+                finished = bool(journal.meta(FINISHED, False))
         except (EmptyJournal, IndexError):
             raise SpecError(f"{source}: the search has no finished generation yet", "source") from None
         except NotAJournal as exc:
@@ -135,14 +153,14 @@ class Replicates:
             raise SpecError(f"{source}: its last population has no successful {self.members} member", "source")
         # A genome once, however often the source trained it (a replicates run as source).
         genomes = list(dict.fromkeys(m.evaluation.trial.genome for m in chosen))
-        return source, spec, [list(g) for g in genomes]
+        return Source(source, spec, [list(g) for g in genomes], generation, finished)
 
     def planned_evaluations(self) -> int:
-        return len(self._read()[2]) * self.seeds
+        return len(self._read().genomes) * self.seeds
 
     def initial_genomes(self, study: Study) -> list[list[float]]:
         """Each member's genome ``seeds`` times in a row."""
-        return [genome for genome in self._read()[2] for _ in range(self.seeds)]
+        return [genome for genome in self._read().genomes for _ in range(self.seeds)]
 
     def run(self, study: Study, checkpoint: Checkpoint | None = None) -> list[Member]:
         if checkpoint is not None:  # the one generation was recorded: nothing left to train

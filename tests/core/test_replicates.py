@@ -181,3 +181,37 @@ def test_a_replicates_run_whose_source_ran_on_is_not_resumed(tmp_path: Path, wai
     assert f"optimizer.source: {search} no longer gives the front members the run in {tmp_path / 'reps'} " \
            "replicates" in again.stderr, again.stderr
     assert journal_path.read_bytes() == before
+
+
+def test_an_unfinished_source_is_said_with_the_generation_replicated(tmp_path: Path, wait_until) -> None:
+    """A search stopped part-way was replicated without a word, its front of then taken for
+    the search's (helper-75).  It still is (a search never resumed is a source as good as
+    a finished one), with a warning naming the generation; a finished source has none."""
+    search, spec = _search(tmp_path)
+    done = run_cli(BIN / "hpo-run", str(_replicates_spec(tmp_path, spec, "reps")), "--dry-run", cwd=tmp_path)
+    assert done.returncode == 0 and "warning" not in done.stderr, done.stderr
+
+    stopped = {**spec, "run_dir": str(tmp_path / "stopped"), "trainer": {"plugin": "function",
+               "callable": "hpo_testfuncs:slow_zdt1"}, "optimizer": {**spec["optimizer"], "generations": 5}}
+    populations = tmp_path / "stopped" / "journal.sqlite"
+
+    def one_generation_recorded() -> bool:
+        try:
+            with sqlite3.connect(f"file:{populations}?mode=ro", uri=True) as db:
+                return db.execute("select count(distinct generation) from populations").fetchone()[0] >= 1
+        except sqlite3.Error:
+            return False
+
+    kill_driver_when([str(BIN / "hpo-run"), str(write_spec(tmp_path / "stopped.yaml", stopped))], tmp_path,
+                     subprocess_env(), one_generation_recorded, wait_until)
+    with Journal.of(tmp_path / "stopped", readonly=True) as journal:
+        generation = journal.generations()[-1]
+        assert not journal.meta("finished")
+    reps = {**stopped, "run_dir": str(tmp_path / "reps2"), "seed": spec["seed"] + 1,
+            "optimizer": {"plugin": "replicates", "source": str(tmp_path / "stopped"), "seeds": 1}}
+    done = run_cli(BIN / "hpo-run", str(write_spec(tmp_path / "reps2.yaml", reps)), cwd=tmp_path, HPO_TEST_SLEEP="0")
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if "warning" in line]
+    assert warnings == [f"hpo-run: warning: {tmp_path / 'reps2.yaml'}: optimizer.source: {tmp_path / 'stopped'} is "
+                        f"not finished: its members are replicated as of its last recorded generation, "
+                        f"{generation}"], done.stderr
