@@ -11,6 +11,8 @@ the DeePMD plugin applies them to JSON:
   characters only, as in JSON (YAML's double-quoted escapes are JSON's);
 * comments are copied as they are: a ``$`` or a quote in a comment is inert;
 * a placeholder inside a single-quoted string is an error (YAML has no escapes there).
+* so is one that is part of a longer unquoted value (``run_$x``): its quoted rendering
+  would stay in the text around it.
 
 NequIP's own OmegaConf interpolations (``${model_type_names}``,
 ``${hydra:runtime.output_dir}``) use the same ``${...}`` syntax, so a template writes
@@ -69,6 +71,11 @@ def parse_yaml_template(text: str, path: str) -> Template:
             elif quote == "'":
                 raise SpecError(f"{path}: line {line}: ${name} stands in a single-quoted string, which "
                                 "has no escapes: use double quotes", "template")
+            elif not quote and not _whole_value(text, i, match.end(), previous):
+                # Rendered as a quoted YAML value, it would stay in the text around it:
+                # run_$x gave run_"abc", a string nequip-train only fails on at its start.
+                raise SpecError(f"{path}: line {line}: ${name} is part of a longer unquoted value: write the "
+                                f'whole value in double quotes ("...${{{name}}}..."), or ${name} alone', "template")
             else:
                 pieces.extend(("".join(literal), Placeholder(name, quote == '"', line)))
                 literal = []
@@ -104,6 +111,18 @@ def parse_yaml_template(text: str, path: str) -> Template:
         i += 1
     pieces.append("".join(literal))
     return Template(path, tuple(p for p in pieces if p != ""))
+
+
+def _whole_value(text: str, start: int, end: int, previous: str) -> bool:
+    """Whether the unquoted placeholder ``text[start:end]`` is a whole YAML value: nothing
+    of the value before it (``previous``, the last non-blank character outside quotes on
+    its line, is a line start or an indicator, and a blank or that indicator is just
+    before it) nor after it (a blank, a flow indicator, ``: `` or the end follows)."""
+    before = text[start - 1] if start else "\n"
+    if not (previous == "" or previous in _QUOTE_OPENERS) or not (before in " \t\n" or before in _QUOTE_OPENERS):
+        return False
+    after = text[end:end + 2]
+    return after == "" or after[0] in " \t\r\n,]}" or after[:1] == ":" and (after[1:] or " ") in " \t\r\n"
 
 
 def load_yaml_template(path: Path) -> Template:

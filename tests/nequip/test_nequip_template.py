@@ -77,11 +77,24 @@ def test_comments_and_apostrophes_are_inert() -> None:
     ("a: 'in $x single'\n", "line 1: $x stands in a single-quoted string, which has no escapes: use double quotes"),
     ("a: 1\nd: ${hydra:runtime.output_dir}\n", (f"line 2: a '$' must start a placeholder ($name or ${{name}}) "
                                                f"or be doubled ($$) for a literal dollar {INTERPOLATION_HINT}")),
+    # inside a longer plain value the quoted rendering stayed in it: run_"abc" (helper-75)
+    ("p: run_$x\n", 'line 1: $x is part of a longer unquoted value: write the whole value in double quotes '
+                    '("...${x}..."), or $x alone'),
+    ("p: ${x}_run\n", "line 1: $x is part of a longer unquoted value"),
+    ("p: $a $b\n", "line 1: $b is part of a longer unquoted value"),
+    ("p: |\n  hello $w\n", "line 2: $w is part of a longer unquoted value"),
+    ("_target_: nequip.model.$cls\n", "line 1: $cls is part of a longer unquoted value"),
 ])
 def test_syntax_errors_name_the_line(text: str, message: str) -> None:
     with pytest.raises(SpecError) as info:
         parse_yaml_template(text, "t.yaml")
-    assert info.value.message == f"t.yaml: {message}"
+    assert info.value.message.startswith(f"t.yaml: {message}")
+
+
+def test_a_placeholder_standing_alone_is_a_whole_value_wherever_it_stands() -> None:
+    text = "a: $a\nb: [$a, $b]\nc: {k: $b}\nd:\n  - $a\n$k: 1\ne: $a # note\n"
+    out = render(text, a=2.0, b="x", k="key")
+    assert yaml.safe_load(out) == {"a": 2.0, "b": [2.0, "x"], "c": {"k": "x"}, "d": [2.0], "key": 1, "e": 2.0}
 
 
 def test_the_demo_template_renders_a_config_nequip_train_accepts() -> None:
