@@ -187,7 +187,7 @@ def test_an_unfinished_source_is_said_with_the_generation_replicated(tmp_path: P
     """A search stopped part-way was replicated without a word, its front of then taken for
     the search's (helper-75).  It still is (a search never resumed is a source as good as
     a finished one), with a warning naming the generation; a finished source has none."""
-    search, spec = _search(tmp_path)
+    _, spec = _search(tmp_path)
     done = run_cli(BIN / "hpo-run", str(_replicates_spec(tmp_path, spec, "reps")), "--dry-run", cwd=tmp_path)
     assert done.returncode == 0 and "warning" not in done.stderr, done.stderr
 
@@ -212,6 +212,6 @@ def test_an_unfinished_source_is_said_with_the_generation_replicated(tmp_path: P
     done = run_cli(BIN / "hpo-run", str(write_spec(tmp_path / "reps2.yaml", reps)), cwd=tmp_path, HPO_TEST_SLEEP="0")
     assert done.returncode == 0, done.stderr
     warnings = [line for line in done.stderr.splitlines() if "warning" in line]
-    assert warnings == [f"hpo-run: warning: {tmp_path / 'reps2.yaml'}: optimizer.source: {tmp_path / 'stopped'} is "
+    assert warnings == [(f"hpo-run: warning: {tmp_path / 'reps2.yaml'}: optimizer.source: {tmp_path / 'stopped'} is "
                         f"not finished: its members are replicated as of its last recorded generation, "
-                        f"{generation}"], done.stderr
+                        f"{generation}")], done.stderr

@@ -78,8 +78,8 @@ def test_comments_and_apostrophes_are_inert() -> None:
     ("a: 1\nd: ${hydra:runtime.output_dir}\n", (f"line 2: a '$' must start a placeholder ($name or ${{name}}) "
                                                f"or be doubled ($$) for a literal dollar {INTERPOLATION_HINT}")),
     # inside a longer plain value the quoted rendering stayed in it: run_"abc" (helper-75)
-    ("p: run_$x\n", 'line 1: $x is part of a longer unquoted value: write the whole value in double quotes '
-                    '("...${x}..."), or $x alone'),
+    ("p: run_$x\n", ('line 1: $x is part of a longer unquoted value: write the whole value in double quotes '
+                    '("...${x}..."), or $x alone')),
     ("p: ${x}_run\n", "line 1: $x is part of a longer unquoted value"),
     ("p: $a $b\n", "line 1: $b is part of a longer unquoted value"),
     ("p: |\n  hello $w\n", "line 2: $w is part of a longer unquoted value"),
