@@ -62,6 +62,13 @@ class Source(NamedTuple):
     finished: bool  #: whether the search had finished
 
 
+def _breeding_only(key: str) -> bool:
+    """Whether a spec key only says how offspring are bred (a parameter's mutation
+    ``sigma``): replicates breed nothing, and train the source's genomes as they are."""
+    parts = key.split(".")
+    return len(parts) == 3 and parts[0] == "space" and parts[2] == "sigma"
+
+
 @attrs.frozen
 class Replicates:
     """``optimizer: {plugin: replicates, source: RUN_DIR, members: front, seeds: 3}``.
@@ -89,7 +96,7 @@ class Replicates:
             raise SpecError("source is this run's own run_dir: give the replicates a run_dir of their own",
                             "source")
         differ = [k for k in spec_differences(spec, run.raw_spec)
-                  if k.split(".")[0] in SAME and not is_placement(k)]
+                  if k.split(".")[0] in SAME and not is_placement(k) and not _breeding_only(k)]
         if differ:
             shown = ", ".join(differ[:4]) + (", ..." if len(differ) > 4 else "")
             raise SpecError(f"{source} was searched with another {shown}: replicates must train and score what "

@@ -140,6 +140,10 @@ def test_another_space_trainer_seed_or_its_own_run_dir_is_refused(tmp_path: Path
     wider = {**spec, "space": {**spec["space"], "x9": {"type": "float", "init": [0.0, 1.0], "sigma": 0.1}}}
     done = run_cli(BIN / "hpo-run", str(_replicates_spec(tmp_path, wider, "reps")), cwd=tmp_path)
     assert done.returncode == 2 and "optimizer.source" in done.stderr and "another space.x9" in done.stderr
+    # A sigma only says how offspring are bred, and replicates breed none (helper-75: refused).
+    resigma = {**spec, "space": {**spec["space"], "x0": {**spec["space"]["x0"], "sigma": 0.3}}}
+    done = run_cli(BIN / "hpo-run", str(_replicates_spec(tmp_path, resigma, "reps")), "--dry-run", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
     # The same parameters listed in another order: no key differs, and the source's
     # genomes decoded onto other parameters trained other candidates (helper-63's review).
     reordered = {**spec, "space": dict(reversed(list(spec["space"].items())))}
