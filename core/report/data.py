@@ -192,6 +192,13 @@ class RunData:
     def steady_state(self) -> bool:
         return bool(self.snapshots)
 
+    @property
+    def replicates(self) -> bool:
+        """A run of the ``replicates`` optimizer: its one generation trains a search's front
+        again, so it is no generation 0 of a search to merge with theirs."""
+        block = self.spec.get("optimizer")
+        return isinstance(block, Mapping) and block.get("plugin") == "replicates"
+
     def solutions(self, evaluations: Sequence[Evaluation]) -> list[Solution]:
         return [Solution(self.label, e, runtime_of(e)) for e in evaluations]
 
@@ -341,8 +348,16 @@ class Analysis:
         return RUNTIME not in self.names
 
     @property
+    def by_generation(self) -> tuple[RunData, ...]:
+        """The runs Figure 1 and the failures by generation show: the searches.  A
+        replicates run reported with them is left out (its generation 0, the retrainings
+        of a final front, made the searches' generation 0 look converged); alone, it is
+        shown."""
+        return tuple(r for r in self.runs if not r.replicates) or self.runs
+
+    @property
     def generations(self) -> list[int]:
-        return sorted({g for r in self.runs for g in r.populations})
+        return sorted({g for r in self.by_generation for g in r.populations})
 
     def final(self) -> list[Solution]:
         """The aggregated last generations: each run's last population, run by run."""
@@ -354,14 +369,14 @@ class Analysis:
     def population(self, generation: int) -> list[Solution]:
         """Survivors of ``generation`` in every run that reached it."""
         out: list[Solution] = []
-        for run in self.runs:
+        for run in self.by_generation:
             out += run.solutions([m.evaluation for m in run.populations.get(generation, [])])
         return out
 
     def evaluated(self, generation: int) -> list[Solution]:
         """Every evaluation born in ``generation`` (offspring; generation 0: the initial population)."""
         out: list[Solution] = []
-        for run in self.runs:
+        for run in self.by_generation:
             out += run.solutions([e for e in run.evaluations if e.trial.generation == generation])
         return out
 
@@ -381,7 +396,7 @@ class Analysis:
         """
         born: list[Solution] = []
         waiting: set[str] = set()
-        for run in self.runs:
+        for run in self.by_generation:
             here = [e for e in run.evaluations if e.trial.generation == generation]
             snapshot = run.snapshots.get(generation)
             if run.steady_state and snapshot is None:
@@ -545,6 +560,10 @@ def analyse(paths: Sequence[Path | str], accuracy: Mapping[str, float] | None = 
             # Its place may be the same (a dataset regenerated in place): its content is not.
             notes.append(f"{run.label} trained on other data than {first.label} (the content of its data paths "
                          "differs: see Training data); their errors are not comparable")
+    replicates = [r.label for r in runs if r.replicates]
+    if replicates and len(replicates) < len(runs):
+        notes.append(f"Figure 1 and the failures by generation leave out {', '.join(replicates)}: a replicates run "
+                     "trains a front again, and its generation 0 is no generation of a search")
     objectives = first.objectives
     names = [o.name for o in objectives]
     if accuracy:

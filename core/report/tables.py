@@ -10,7 +10,7 @@ import math
 import sqlite3
 import statistics
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import attrs
 import numpy as np
@@ -103,17 +103,10 @@ class Hypervolumes:
 MERGED = "all runs"
 
 
-def _replicates(run: RunData) -> bool:
-    """A run of the ``replicates`` optimizer: its one generation trains a search's front
-    again, so it is no generation 0 of a search to merge with theirs."""
-    block = run.spec.get("optimizer")
-    return isinstance(block, Mapping) and block.get("plugin") == "replicates"
-
-
 def _merged_note(analysis: Analysis, searches: Sequence[RunData]) -> str:
     """Why the "all runs" series leaves runs out (or is not drawn), if it does."""
     notes = []
-    left_out = [r.label for r in analysis.runs if _replicates(r)]
+    left_out = [r.label for r in analysis.runs if r.replicates]
     if len(analysis.runs) > 1 and left_out:
         note = (f'"{MERGED}" leaves out {", ".join(left_out)}: a replicates run trains a front again, and its '
                 "generation 0 is no generation of a search")
@@ -143,7 +136,7 @@ def hypervolumes(analysis: Analysis, reference: Sequence[float] | None = None) -
             return None
         ref = tuple(float(v) for v in default_reference(values))
         source = "the worst finite value of each objective over all evaluations, plus 10% of its range"
-    searches = [r for r in analysis.runs if not _replicates(r)]
+    searches = [r for r in analysis.runs if not r.replicates]
     series = [r.label for r in analysis.runs]
     if len(searches) > 1:
         series.append(MERGED)
@@ -180,7 +173,7 @@ class FailureCounts:
 
 def failures(analysis: Analysis) -> FailureCounts:
     """Failed evaluations (every status but ok) per generation they were born in."""
-    evaluations = analysis.all_evaluations()
+    evaluations = [s for run in analysis.by_generation for s in run.solutions(run.evaluations)]
     generations = sorted({s.evaluation.trial.generation for s in evaluations} | set(analysis.generations))
     evaluated = Counter(s.evaluation.trial.generation for s in evaluations)
     by_status: Counter[tuple[int, str]] = Counter()

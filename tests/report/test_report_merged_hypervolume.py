@@ -46,9 +46,13 @@ def runs(tmp_path_factory) -> Path:
     return cwd
 
 
+def report_dir(cwd: Path, *names: str) -> Path:
+    return cwd / ("report-" + "+".join(names))
+
+
 @functools.cache  # one report of each combination for both tests
 def merged(cwd: Path, *names: str) -> dict[tuple[str, int], float]:
-    out = cwd / ("+".join(names))
+    out = report_dir(cwd, *names)
     hpo("hpo-report", *names, "--out", str(out), f"--reference={REFERENCE[0]},{REFERENCE[1]}", cwd=cwd)
     with open(out / "hypervolume.csv", newline="", encoding="utf-8") as handle:
         return {(r["series"], int(r["generation"])): float(r["hypervolume"]) for r in csv.DictReader(handle)}
@@ -71,7 +75,7 @@ def test_all_runs_goes_on_to_the_longest_run(runs):
     # so the merged line does not fall where the short run ended (it fell, then only
     # repeated the long run's own line)
     assert hv[("all runs", 2)] >= hv[("long", 2)]
-    summary = (runs / "short+long" / "summary.md").read_text(encoding="utf-8")
+    summary = (report_dir(runs, "short", "long") / "summary.md").read_text(encoding="utf-8")
     assert 'in "all runs", a run that ended at an earlier generation counts with its last population' in summary
 
 
@@ -81,10 +85,36 @@ def test_a_replicates_run_is_left_out_of_all_runs_and_that_is_said(runs):
     assert {k: v for k, v in with_replicates.items() if k[0] == "all runs"} == {
         k: v for k, v in without.items() if k[0] == "all runs"}
     assert ("again", 0) in with_replicates  # its own series stays
-    summary = (runs / "short+long+again" / "summary.md").read_text(encoding="utf-8")
+    summary = (report_dir(runs, "short", "long", "again") / "summary.md").read_text(encoding="utf-8")
     assert '"all runs" leaves out again: a replicates run trains a front again' in summary
     # with one search left there is nothing to merge: no series that repeats the search's own
     alone = merged(runs, "short", "again")
     assert {s for s, _ in alone} == {"short", "again"}
-    summary = (runs / "short+again" / "summary.md").read_text(encoding="utf-8")
+    summary = (report_dir(runs, "short", "again") / "summary.md").read_text(encoding="utf-8")
     assert 'no "all runs" series: "all runs" leaves out again' in summary
+
+
+def failures_row(summary: str, generation: int) -> list[str]:
+    """The cells of ``generation``'s row in the summary's "Failures per generation" table."""
+    table = summary.split("\n## Failures per generation", 1)[1]
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cells[0] == str(generation):
+            return cells
+    raise AssertionError(f"no row for generation {generation} in:\n{table}")
+
+
+def test_figure_1_and_the_failures_leave_a_replicates_run_out(runs):
+    """Generation 0 of a merged report is the searches' initial populations, not also a
+    replicates run's retrainings of a final front (which made it look converged)."""
+    merged(runs, "short", "long", "again")
+    summary = (report_dir(runs, "short", "long", "again") / "summary.md").read_text(encoding="utf-8")
+    assert failures_row(summary, 0)[:2] == ["0", "8"]  # 4 + 4 initial individuals
+    assert "Figure 1 and the failures by generation leave out again: a replicates run" in summary
+    with Journal.of(runs / "again", readonly=True) as journal:
+        retrained = len(journal.evaluations())
+    assert retrained >= 2  # the replicates run did train: leaving it out is what is tested
+    merged(runs, "again")  # alone, its one generation is what there is to show
+    summary = (report_dir(runs, "again") / "summary.md").read_text(encoding="utf-8")
+    assert failures_row(summary, 0)[:2] == ["0", str(retrained)]
+    assert "leave out" not in summary
