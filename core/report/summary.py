@@ -124,6 +124,16 @@ def _no_success(evaluations: Sequence[Evaluation]) -> str:
             "such as a data path, the training command or a metric's column.")
 
 
+def _spread(r: Repeated, j: int) -> str:
+    """Objective ``j`` of a candidate trained again: mean ± sd [min, max] of its successes."""
+    ok = r.trainings - r.failed
+    if not ok:
+        return "all failed"
+    if ok == 1:  # no spread to give: an sd left blank read as a missing number
+        return f"{fmt(r.mean[j])} (one success)"
+    return f"{fmt(r.mean[j])} ± {fmt(r.sd[j])} [{fmt(r.low[j])}, {fmt(r.high[j])}]"
+
+
 def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], accurate: list[Solution],
               picks: list[tuple[str, Solution]], hv: Hypervolumes | None, failures: FailureCounts,
               captions: dict[str, str], again: list[Repeated], running: dict[str, int | None]) -> str:
@@ -223,8 +233,7 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
         md += ["", md_table(["#", *[p.name for p in analysis.parameters], "trainings", "failed",
                              *[f"{o.label}: mean ± sd [min, max]" for o in objectives], "accurate trainings"],
                             [[i, *[r.params.get(p.name) for p in analysis.parameters], r.trainings, r.failed,
-                              *[f"{fmt(r.mean[j])} ± {fmt(r.sd[j])} [{fmt(r.low[j])}, {fmt(r.high[j])}]"
-                                if r.trainings > r.failed else "all failed" for j in range(len(objectives))],
+                              *[_spread(r, j) for j in range(len(objectives))],
                               "" if r.accurate is None else f"{r.accurate} of {r.trainings - r.failed}"]
                              for i, r in enumerate(again, 1)])]
     else:

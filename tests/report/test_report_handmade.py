@@ -246,6 +246,25 @@ def test_identical_trainings_have_their_value_as_mean_and_no_spread(tmp_path):
     assert again.sd == (0.0, 0.0)
 
 
+def test_a_candidate_with_one_successful_training_shows_no_spread(tmp_path):
+    """r0 trained, r1 and r2 (the same candidate) failed, and t twice with two values: the
+    summary gave r0 "0.003 ±  [0.003, 0.003]", a blank sd read as a missing number."""
+    genome, other = (9.0, 0.0), (8.0, 1.0)
+    evaluations = [_trained_again(ok("r0", 0, 0, 0.003, 0.039, runtime=10.0), genome),
+                   *[_trained_again(failed(f"r{i}", 0, i, "failed", "dp exited with 1"), genome) for i in (1, 2)],
+                   _trained_again(ok("t0", 0, 3, 0.002, 0.030, runtime=10.0), other),
+                   _trained_again(ok("t1", 0, 4, 0.004, 0.030, runtime=10.0), other)]
+    run = write_run(tmp_path / "reps", {0: evaluations}, {0: ["r0", "r1", "r2", "t0", "t1"]})
+    assert main([str(run), "--reference", "1,1"]) == 0
+    summary = (run / "report" / "summary.md").read_text(encoding="utf-8")
+    table = summary.split("## Candidates trained more than once", 1)[1].split("\n## ", 1)[0]
+    lines = [line for line in table.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert len(lines) == 2
+    assert "| 3 | 2 | 0.003 (one success) | 0.039 (one success) |" in table
+    assert "0.003 ± 0.001414 [0.002, 0.004] | 0.03 ± 0 [0.03, 0.03]" in table
+    assert "±  [" not in table
+
+
 def test_a_candidate_trained_more_than_once_is_judged_by_each_training(tmp_path):
     """r1, r2 and r3 are three trainings of one candidate (replicates).  s (0.002, 0.030)
     dominates r1 (0.003, 0.039) and r3 (0.0035, 0.0395), not r2 (0.001, 0.035: lower
