@@ -101,6 +101,19 @@ def runtime_of(evaluation: Evaluation) -> float:
     return math.nan
 
 
+#: runtimes are shown in minutes, as in the paper's Figure 3 and Table 3, once a final
+#: solution trained this long (seconds)
+MINUTES_FROM_S = 600.0
+
+
+def runtime_unit(final: Sequence[Solution]) -> tuple[str, float]:
+    """The unit summary.md and Figure 3 give runtimes in, and its seconds: one for the whole
+    report, read off its valid final solutions, so that no table or figure of it says
+    seconds where another says minutes (the CSVs keep seconds)."""
+    minutes = any(s.valid and math.isfinite(s.runtime) and s.runtime >= MINUTES_FROM_S for s in final)
+    return ("min", 60.0) if minutes else ("s", 1.0)
+
+
 @attrs.frozen
 class Snapshot:
     """A "generation" of a steady-state run (``nsga2-async``): its population after

@@ -24,7 +24,7 @@ from matplotlib.ticker import LogFormatterSciNotation, MaxNLocator
 
 from dnnp_hpo.front import said_limits
 
-from .data import Analysis, Solution, writing
+from .data import Analysis, Solution, runtime_unit, writing
 from .tables import FailureCounts, Hypervolumes, counted, volume_unit, with_unit
 
 FORMATS = ("png", "svg")
@@ -317,13 +317,12 @@ def plot_parallel(analysis: Analysis, final: Sequence[Solution], front: Sequence
     failed = len(final) - len(shown)
     on_front = {s.uuid for s in front}
     runtimes = [s.runtime for s in shown]
-    minutes = any(math.isfinite(r) and r >= 600 for r in runtimes)
+    unit, seconds = runtime_unit(final)
     columns: list[tuple[str, list, Sequence | None, bool]] = []
     for p in analysis.parameters:
         columns.append((p.name, [s.evaluation.trial.params.get(p.name) for s in shown], p.choices, p.log))
     if analysis.runtime_apart:  # else it is an objective's column below
-        columns.append((f"runtime ({'min' if minutes else 's'})",
-                        [(r / 60 if minutes else r) if math.isfinite(r) else None for r in runtimes], None,
+        columns.append((f"runtime ({unit})", [r / seconds if math.isfinite(r) else None for r in runtimes], None,
                         spans_decades(runtimes)))
     for i, o in enumerate(analysis.objectives):
         values = [s.fitness[i] for s in shown]

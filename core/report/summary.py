@@ -11,7 +11,7 @@ from typing import Any
 from dnnp_hpo.evaluation import Evaluation, failure_summary
 from dnnp_hpo.front import said_limits
 
-from .data import Analysis, RunData, Solution, writing
+from .data import Analysis, RunData, Solution, runtime_unit, writing
 from .tables import FailureCounts, Hypervolumes, Repeated, counted, volume_unit, with_unit
 
 HEADER = "# dnnp-hpo report"  #: summary.md's first line: how --out knows an earlier report
@@ -45,13 +45,13 @@ def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) 
         writer.writerows([[cell(v) for v in row] for row in rows])
 
 
-def _runtime_head(analysis: Analysis) -> list[str]:
+def _runtime_head(analysis: Analysis, unit: str = "s") -> list[str]:
     """The runtime column after the objectives, unless it is one of them."""
-    return ["runtime (s)"] if analysis.runtime_apart else []
+    return [f"runtime ({unit})"] if analysis.runtime_apart else []
 
 
-def _runtime_cell(analysis: Analysis, s: Solution) -> list[float]:
-    return [s.runtime] if analysis.runtime_apart else []
+def _runtime_cell(analysis: Analysis, s: Solution, seconds: float = 1.0) -> list[float]:
+    return [s.runtime / seconds] if analysis.runtime_apart else []
 
 
 def solution_header(analysis: Analysis) -> list[str]:
@@ -138,6 +138,7 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
               picks: list[tuple[str, Solution]], hv: Hypervolumes | None, failures: FailureCounts,
               captions: dict[str, str], again: list[Repeated], running: dict[str, int | None]) -> str:
     on_front = {s.uuid for s in front}
+    unit, seconds = runtime_unit(final)  # one unit for every table here and Figure 3
     objectives = analysis.objectives
     several = len(analysis.runs) > 1
     md: list[str] = [HEADER, ""]
@@ -188,8 +189,8 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
             f"({counted(failed_final, 'failed one')} excluded; each training once, judged on its own): "
             f"{counted(len(front), 'solution')}, "
             f"sorted by {objectives[0].name}. All columns: front.csv; every final solution: final.csv."), ""]
-    md.append(md_table(["#", *labels, *_runtime_head(analysis), "chemically accurate", "run", "uuid"],
-                       [[i, *s.fitness, *_runtime_cell(analysis, s), analysis.accurate(s), s.run, s.uuid]
+    md.append(md_table(["#", *labels, *_runtime_head(analysis, unit), "chemically accurate", "run", "uuid"],
+                       [[i, *s.fitness, *_runtime_cell(analysis, s, seconds), analysis.accurate(s), s.run, s.uuid]
                         for i, s in enumerate(front, 1)], None))
 
     md += ["", "## Chemical accuracy", ""]
@@ -200,8 +201,9 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
                   f"{sum(1 for s in accurate if s.uuid in on_front)} "
                   "of them on the exact front. All of them: accurate.csv.")
         if accurate:
-            md += ["", md_table(["#", *labels, *_runtime_head(analysis), "on front", "run", "uuid"],
-                                [[i, *s.fitness, *_runtime_cell(analysis, s), s.uuid in on_front, s.run, s.uuid]
+            md += ["", md_table(["#", *labels, *_runtime_head(analysis, unit), "on front", "run", "uuid"],
+                                [[i, *s.fitness, *_runtime_cell(analysis, s, seconds), s.uuid in on_front, s.run,
+                                  s.uuid]
                                  for i, s in enumerate(accurate, 1)])]
     else:
         md.append(f"No limits: {analysis.threshold_source}.")
@@ -213,9 +215,7 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
         header = ["", *[f"{i}: {label}" for i, (label, _) in enumerate(picks, 1)]]
         rows = [[p.name, *[s.evaluation.trial.params.get(p.name) for _, s in picks]] for p in analysis.parameters]
         if analysis.runtime_apart:
-            minutes = any(s.runtime >= 600 for _, s in picks if math.isfinite(s.runtime))
-            rows.append([f"runtime ({'min' if minutes else 's'})",
-                         *[s.runtime / 60 if minutes else s.runtime for _, s in picks]])
+            rows.append([f"runtime ({unit})", *[s.runtime / seconds for _, s in picks]])
         rows += [[o.label, *[s.fitness[i] for _, s in picks]] for i, o in enumerate(objectives)]
         rows += [["on Pareto front", *[s.uuid in on_front for _, s in picks]],
                  ["run", *[s.run for _, s in picks]], ["uuid", *[s.uuid for _, s in picks]]]

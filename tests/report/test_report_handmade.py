@@ -313,6 +313,25 @@ def test_runtime_as_an_objective_has_one_column_and_one_pick(tmp_path):
     assert picks == [("lowest energy_rmse", "q"), ("lowest force_rmse", "p"), ("lowest runtime", "p")]
 
 
+def test_runtimes_have_one_unit_in_every_table_and_figure_3(tmp_path):
+    """The picks p (120 s) and q (300 s) are accurate; "slow" (900 s) is not.  Table 3
+    chose its unit from the picks (seconds), Figure 3 from all final solutions (minutes),
+    and the front and accurate tables always said seconds: now minutes everywhere, as one
+    final solution trained over 10 minutes (the CSVs keep seconds)."""
+    evaluations = [ok("p", 0, 0, 0.002, 0.030, runtime=120.0), ok("q", 0, 1, 0.001, 0.035, runtime=300.0),
+                   ok("slow", 0, 2, 0.01, 0.3, runtime=900.0)]
+    run = write_run(tmp_path / "mixed", {0: evaluations}, {0: ["p", "q", "slow"]})
+    assert main([str(run), "--reference", "1,1"]) == 0
+    summary = (run / "report" / "summary.md").read_text(encoding="utf-8")
+    assert "runtime (s)" not in summary
+    assert summary.count("runtime (min)") == 3  # Table 2, the accurate ones, Table 3
+    assert "| runtime (min) | 5 | 2 | 2 |" in summary  # Table 3: q, p, p (300 s, 120 s, 120 s)
+    analysis = analyse([run])
+    _, figure = plots.plot_parallel(analysis, analysis.final(), [], tmp_path)
+    assert "runtime (min)" in [t.get_text() for t in figure.axes[0].get_xticklabels()]
+    assert float(rows(run / "report" / "final.csv")[0]["runtime (s)"]) in (120.0, 300.0, 900.0)
+
+
 def test_parallel_axis_labels_tell_close_values_apart():
     """A converged parameter spans a sliver of its range: its ticks still read apart."""
     _, _, labels = plots._column([2.44001e-05, 2.44032e-05], None, log=False)
