@@ -54,6 +54,25 @@ def _runtime_cell(analysis: Analysis, s: Solution, seconds: float = 1.0) -> list
     return [s.runtime / seconds] if analysis.runtime_apart else []
 
 
+def beside_limit(value: float, limit: float | None) -> float | str:
+    """An objective's value as summary.md shows it beside an accuracy flag: 4 significant
+    digits (:func:`fmt`), or as many more as put it on its own side of the limit.  Else
+    0.0040004 read "0.004" beside "not accurate" at a limit of 0.004, and a value just
+    under a limit of 0.0040006 read "0.004001", above it, beside "accurate"."""
+    if limit is None or not math.isfinite(value):
+        return value
+    side = (value > limit) - (value < limit)
+    for digits in range(4, 18):
+        text = f"{value:.{digits}g}"
+        if (float(text) > limit) - (float(text) < limit) == side:
+            return value if digits == 4 else text
+    return repr(value)
+
+
+def _objectives(analysis: Analysis, s: Solution) -> list[float | str]:
+    return [beside_limit(v, analysis.thresholds.get(o.name)) for v, o in zip(s.fitness, analysis.objectives)]
+
+
 def solution_header(analysis: Analysis) -> list[str]:
     return ["run", "uuid", "generation", *[o.label for o in analysis.objectives], *_runtime_head(analysis),
             "on_front", "chemically_accurate", *[p.name for p in analysis.parameters]]
@@ -190,7 +209,8 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
             f"{counted(len(front), 'solution')}, "
             f"sorted by {objectives[0].name}. All columns: front.csv; every final solution: final.csv."), ""]
     md.append(md_table(["#", *labels, *_runtime_head(analysis, unit), "chemically accurate", "run", "uuid"],
-                       [[i, *s.fitness, *_runtime_cell(analysis, s, seconds), analysis.accurate(s), s.run, s.uuid]
+                       [[i, *_objectives(analysis, s), *_runtime_cell(analysis, s, seconds), analysis.accurate(s), s.run,
+                         s.uuid]
                         for i, s in enumerate(front, 1)], None))
 
     md += ["", "## Chemical accuracy", ""]
@@ -202,7 +222,8 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
                   "of them on the exact front. All of them: accurate.csv.")
         if accurate:
             md += ["", md_table(["#", *labels, *_runtime_head(analysis, unit), "on front", "run", "uuid"],
-                                [[i, *s.fitness, *_runtime_cell(analysis, s, seconds), s.uuid in on_front, s.run,
+                                [[i, *_objectives(analysis, s), *_runtime_cell(analysis, s, seconds), s.uuid in on_front,
+                                  s.run,
                                   s.uuid]
                                  for i, s in enumerate(accurate, 1)])]
     else:
@@ -216,7 +237,7 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
         rows = [[p.name, *[s.evaluation.trial.params.get(p.name) for _, s in picks]] for p in analysis.parameters]
         if analysis.runtime_apart:
             rows.append([f"runtime ({unit})", *[s.runtime / seconds for _, s in picks]])
-        rows += [[o.label, *[s.fitness[i] for _, s in picks]] for i, o in enumerate(objectives)]
+        rows += [[o.label, *[_objectives(analysis, s)[i] for _, s in picks]] for i, o in enumerate(objectives)]
         rows += [["on Pareto front", *[s.uuid in on_front for _, s in picks]],
                  ["run", *[s.run for _, s in picks]], ["uuid", *[s.uuid for _, s in picks]]]
         md += ["", md_table(header, rows, None)]

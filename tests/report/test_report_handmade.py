@@ -16,6 +16,7 @@ import pytest
 from report_journals import SPEC, failed, ok, run_a, run_b, stopped_a, write_run
 
 from dnnp_hpo.report import plots, tables
+from dnnp_hpo.report import summary as summary_module
 from dnnp_hpo.report.cli import main
 from dnnp_hpo.report.data import analyse
 
@@ -330,6 +331,21 @@ def test_runtimes_have_one_unit_in_every_table_and_figure_3(tmp_path):
     _, figure = plots.plot_parallel(analysis, analysis.final(), [], tmp_path)
     assert "runtime (min)" in [t.get_text() for t in figure.axes[0].get_xticklabels()]
     assert float(rows(run / "report" / "final.csv")[0]["runtime (s)"]) in (120.0, 300.0, 900.0)
+
+
+def test_a_value_next_to_its_limit_is_shown_on_its_side_of_it(tmp_path):
+    """Limits 0.004 eV/atom and 0.04 eV/A: "over" (0.0040004 eV/atom) is not accurate and
+    "under" (0.0039996) is, yet summary.md showed both as 0.004, beside "no" and "yes"."""
+    evaluations = [ok("over", 0, 0, 0.0040004, 0.03, runtime=10.0), ok("under", 0, 1, 0.0039996, 0.035, runtime=10.0)]
+    run = write_run(tmp_path / "close", {0: evaluations}, {0: ["over", "under"]})
+    assert main([str(run), "--reference", "1,1"]) == 0
+    summary = (run / "report" / "summary.md").read_text(encoding="utf-8")
+    assert "| 1 | 0.0039996 | 0.035 | 10 | yes | close | under |" in summary  # Table 2, by energy
+    assert "| 2 | 0.0040004 | 0.03 | 10 | no | close | over |" in summary
+    assert "| energy_rmse (eV/atom) | 0.0039996 | 0.0039996 | 0.0039996 |" in summary  # Table 3
+    # a limit with more digits than shown: 0.00400055 is under 0.0040006, "0.004001" is not
+    assert summary_module.beside_limit(0.00400055, 0.0040006) == "0.00400055"
+    assert summary_module.beside_limit(0.00123456, 0.004) == 0.00123456  # far from it: 4 digits, as fmt shows
 
 
 def test_parallel_axis_labels_tell_close_values_apart():
