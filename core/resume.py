@@ -299,7 +299,7 @@ def _check_same_decoding(run: RunContext, journal_path: Path, where: str, *, edi
         for birth_id, genome, params in journal.genomes():
             for (name, parameter), gene in zip(parameters.items(), genome):
                 value, trained = parameter.decode(float(gene)), params.get(name)
-                if _same_value(value, trained) or _clipped(parameter, float(gene)):
+                if same_value(value, trained) or _clipped(parameter, float(gene)):
                     continue
                 seen = f"birth {birth_id} trained {name} = {trained!r}, which its gene {gene!r} now gives as {value!r}"
                 if edited:
@@ -316,7 +316,7 @@ def _check_same_decoding(run: RunContext, journal_path: Path, where: str, *, edi
                 return
 
 
-def _same_value(value: Any, trained: Any) -> bool:
+def same_value(value: Any, trained: Any) -> bool:
     """Whether a decoded value is the one recorded, typed (1, 1.0 and true differ in a
     rendered input): as a JSON round trip gives it back (a tuple as a list, NaN as NaN)."""
     if type(value) is type(trained) and value == trained:

@@ -29,7 +29,7 @@ from dnnp_hpo.hookspecs import Study, hookimpl
 from dnnp_hpo.journal import FILENAME, FINISHED, RUNNING, SPEC, Checkpoint, EmptyJournal, Journal, NotAJournal
 from dnnp_hpo.paths import expand_path_text
 from dnnp_hpo.plugins.nsga2.algorithm import ranked_members
-from dnnp_hpo.resume import is_placement, journal_holdings, parameter_names, spec_differences
+from dnnp_hpo.resume import is_placement, journal_holdings, parameter_names, same_value, spec_differences
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import Invalid
 
@@ -58,6 +58,7 @@ class Source(NamedTuple):
     path: Path  #: its run directory
     spec: dict  #: the spec it was started with
     genomes: list[list[float]]  #: the chosen members', each once
+    trained: list[tuple[int, dict]]  #: for each genome, a birth of it and the values it trained with
     generation: int  #: the generation they are of: the last recorded
     finished: bool  #: whether the search had finished
 
@@ -86,7 +87,7 @@ class Replicates:
     def prepare(self, run: RunContext) -> None:
         """Check that the source run trained what this run would, and that the replicates'
         training seeds are new; SpecError if not."""
-        source, spec, genomes, generation, finished = self._read()
+        source, spec, genomes, trained, generation, finished = self._read()
         if not finished and not run.resumed:  # once: a resume asks again with run.resumed set
             # Its front may still change: say which one is replicated (a search that will
             # never be resumed is as good a source as a finished one).
@@ -108,6 +109,7 @@ class Replicates:
             raise SpecError(f"{source} was searched with the parameters in the order {', '.join(map(str, before))}, "
                             f"and this spec lists them as {', '.join(now)}: its genomes would decode into other "
                             "values; list space in the search's order", "source")
+        self._check_same_values(run, source, genomes, trained)
         if spec.get("seed") == run.experiment.seed:
             # Training seeds derive from (seed, birth number): with the search's seed, a
             # member at its own old birth number would repeat its training exactly.
@@ -124,6 +126,22 @@ class Replicates:
                                 f"already sent out: resume it with the seeds it was started with, or choose "
                                 "another run_dir", "seeds")
             self._check_same_members(run, source, genomes)
+
+    @staticmethod
+    def _check_same_values(run: RunContext, source: Path, genomes: list[list[float]],
+                           trained: list[tuple[int, dict]]) -> None:
+        """SpecError if this space reads a member's genome as other values than it trained
+        with: the same spec, but a source recorded by a dnnp-hpo that read genes otherwise
+        (a choice gene on its upper bound).  Its replicates would train another candidate,
+        and hpo-report show the two as one candidate's spread."""
+        for genome, (birth_id, params) in zip(genomes, trained):
+            for (name, parameter), gene in zip(run.space.parameters.items(), genome):
+                value = parameter.decode(float(gene))
+                if not same_value(value, params.get(name)):
+                    raise SpecError(
+                        f"{source}: birth {birth_id} trained {name} = {params.get(name)!r}, which its gene {gene!r} "
+                        f"now gives as {value!r} (recorded by a dnnp-hpo that read genes otherwise): its replicates "
+                        "would train another candidate; replicate a search run with this version", "source")
 
     def _check_same_members(self, run: RunContext, source: Path, genomes: list[list[float]]) -> None:
         """SpecError if a birth this run sent out replicates none of the members the source
@@ -159,8 +177,10 @@ class Replicates:
         if not chosen:
             raise SpecError(f"{source}: its last population has no successful {self.members} member", "source")
         # A genome once, however often the source trained it (a replicates run as source).
+        first = {m.evaluation.trial.genome: m.evaluation.trial for m in reversed(chosen)}
         genomes = list(dict.fromkeys(m.evaluation.trial.genome for m in chosen))
-        return Source(source, spec, [list(g) for g in genomes], generation, finished)
+        return Source(source, spec, [list(g) for g in genomes],
+                      [(first[g].birth_id, dict(first[g].params)) for g in genomes], generation, finished)
 
     def planned_evaluations(self) -> int:
         return len(self._read().genomes) * self.seeds

@@ -7,6 +7,7 @@ through the replicates and resumed; the source checks at start-up.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -163,6 +164,24 @@ def test_another_space_trainer_seed_or_its_own_run_dir_is_refused(tmp_path: Path
     own = {**spec, "seed": 8, "run_dir": str(search), "optimizer": {"plugin": "replicates", "source": str(search)}}
     done = run_cli(BIN / "hpo-run", str(write_spec(tmp_path / "own.yaml", own)), cwd=tmp_path)
     assert done.returncode == 2 and "this run's own run_dir" in done.stderr, done.stderr
+
+
+def test_a_source_whose_genes_this_version_reads_otherwise_is_refused(tmp_path: Path) -> None:
+    """A front member recorded as trained with other values than its gene gives now (a
+    source from a dnnp-hpo that read genes otherwise: a choice gene on its upper bound,
+    helper-78): its replicates trained the other candidate, and hpo-report showed both
+    as one candidate's spread.  The source's record is edited to stand for that version."""
+    search, spec = _search(tmp_path)
+    genome = _front(search)[0]
+    with sqlite3.connect(search / "journal.sqlite") as db:
+        birth, params = db.execute("select birth_id, params from evaluations where genome = ? order by birth_id",
+                                   (json.dumps(list(genome)),)).fetchone()
+        recorded = {**json.loads(params), "x0": 0.5 if genome[0] != 0.5 else 0.25}
+        db.execute("update evaluations set params = ? where birth_id = ?", (json.dumps(recorded), birth))
+    done = run_cli(BIN / "hpo-run", str(_replicates_spec(tmp_path, spec, "reps")), cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    assert f"optimizer.source: {search}: birth {birth} trained x0 = {recorded['x0']}" in done.stderr, done.stderr
+    assert not (tmp_path / "reps").exists()
 
 
 def test_a_replicates_run_whose_source_ran_on_is_not_resumed(tmp_path: Path, wait_until) -> None:
