@@ -228,7 +228,7 @@ def plot_generations(analysis: Analysis, out: Path) -> tuple[str, Figure]:
     else:
         fig.legend(handles, labels, loc="upper center", ncol=3, fontsize=8, bbox_to_anchor=(0.5, 1.0))
         fig.tight_layout(rect=(0, 0, 1, 0.94))
-    runs = len(analysis.runs)
+    runs = len(analysis.by_generation)  # a replicates run merged with searches is not drawn
     if steady:
         caption = (f"Each panel: the population recorded for that generation (blue; in a steady-state run a "
                    f"snapshot, and snapshot 0 can hold offspring of generation 1) and the evaluations born in that "
@@ -254,9 +254,9 @@ def plot_generations(analysis: Analysis, out: Path) -> tuple[str, Figure]:
 
 def _snapshot_title(analysis: Analysis, generation: int) -> str:
     """A steady-state panel's first title line: after how many insertions it was taken."""
-    snapshots = [r.snapshots[generation] for r in analysis.runs if generation in r.snapshots]
+    snapshots = [r.snapshots[generation] for r in analysis.by_generation if generation in r.snapshots]
     counts = {s.inserted for s in snapshots}
-    others = [r for r in analysis.runs if generation in r.populations and not r.steady_state]
+    others = [r for r in analysis.by_generation if generation in r.populations and not r.steady_state]
     if len(counts) != 1 or others:  # merged with a generational run, or of other population sizes
         return f"generation {generation}"
     partial = ", partial" if any(s.partial for s in snapshots) else ""

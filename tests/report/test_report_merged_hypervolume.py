@@ -111,6 +111,8 @@ def test_figure_1_and_the_failures_leave_a_replicates_run_out(runs):
     summary = (report_dir(runs, "short", "long", "again") / "summary.md").read_text(encoding="utf-8")
     assert failures_row(summary, 0)[:2] == ["0", "8"]  # 4 + 4 initial individuals
     assert "Figure 1 and the failures by generation leave out again: a replicates run" in summary
+    figure_1 = summary.split("### Objectives per generation", 1)[1].split("###", 1)[0]
+    assert "all 2 runs together" in figure_1, figure_1  # its caption counted the run left out
     with Journal.of(runs / "again", readonly=True) as journal:
         retrained = len(journal.evaluations())
     assert retrained >= 2  # the replicates run did train: leaving it out is what is tested
