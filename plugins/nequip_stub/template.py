@@ -11,8 +11,9 @@ the DeePMD plugin applies them to JSON:
   characters only, as in JSON (YAML's double-quoted escapes are JSON's);
 * comments are copied as they are: a ``$`` or a quote in a comment is inert;
 * a placeholder inside a single-quoted string is an error (YAML has no escapes there).
-* so is one that is part of a longer unquoted value (``run_$x``): its quoted rendering
-  would stay in the text around it.
+* so is one that is part of a longer unquoted value (``run_$x``) or in a ``|`` or ``>``
+  block: its quoted rendering would stay in the text around it (YAML itself is asked:
+  :func:`_check_whole_values`).
 
 NequIP's own OmegaConf interpolations (``${model_type_names}``,
 ``${hydra:runtime.output_dir}``) use the same ``${...}`` syntax, so a template writes
@@ -25,7 +26,7 @@ from __future__ import annotations
 import json
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -71,11 +72,6 @@ def parse_yaml_template(text: str, path: str) -> Template:
             elif quote == "'":
                 raise SpecError(f"{path}: line {line}: ${name} stands in a single-quoted string, which "
                                 "has no escapes: use double quotes", "template")
-            elif not quote and not _whole_value(text, i, match.end(), previous):
-                # Rendered as a quoted YAML value, it would stay in the text around it:
-                # run_$x gave run_"abc", a string nequip-train only fails on at its start.
-                raise SpecError(f"{path}: line {line}: ${name} is part of a longer unquoted value: write the "
-                                f'whole value in double quotes ("...${{{name}}}..."), or ${name} alone', "template")
             else:
                 pieces.extend(("".join(literal), Placeholder(name, quote == '"', line)))
                 literal = []
@@ -110,19 +106,74 @@ def parse_yaml_template(text: str, path: str) -> Template:
         literal.append(char)
         i += 1
     pieces.append("".join(literal))
-    return Template(path, tuple(p for p in pieces if p != ""))
+    template = Template(path, tuple(p for p in pieces if p != ""))
+    _check_whole_values(template)
+    return template
 
 
-def _whole_value(text: str, start: int, end: int, previous: str) -> bool:
-    """Whether the unquoted placeholder ``text[start:end]`` is a whole YAML value: nothing
-    of the value before it (``previous``, the last non-blank character outside quotes on
-    its line, is a line start or an indicator, and a blank or that indicator is just
-    before it) nor after it (a blank, a flow indicator, ``: `` or the end follows)."""
-    before = text[start - 1] if start else "\n"
-    if not (previous == "" or previous in _QUOTE_OPENERS) or not (before in " \t\n" or before in _QUOTE_OPENERS):
-        return False
-    after = text[end:end + 2]
-    return after == "" or after[0] in " \t\r\n,]}" or after[:1] == ":" and (after[1:] or " ") in " \t\r\n"
+def _check_whole_values(template: Template) -> None:
+    """SpecError for a placeholder whose rendering YAML would not read as its value.
+
+    An unquoted one is rendered as a whole YAML value (``"abc"``, ``[1, 2]``): inside more
+    text it would stay there quotes and all (``run_$x`` gave ``run_"abc"``, and so did a
+    line of a ``|`` block or a plain value continued on the next line), and nequip-train
+    only failed on it at each training's start.  One in quotes gets JSON escapes, which
+    only a double-quoted scalar reads (a ``"`` on a block's line is text, not a quote).
+    YAML itself tells: each placeholder is given a word of its own and the text composed;
+    an unquoted one must come back as a plain scalar that is its word alone (anchors and
+    tags before it are YAML's, not part of the value), a quoted one inside a double-quoted
+    scalar.  Text YAML cannot compose is left to the check of the rendered config
+    (:func:`parse_config`), which names it.
+    """
+    words: dict[str, Placeholder] = {}
+    text = []
+    for piece in template.pieces:
+        if isinstance(piece, str):
+            text.append(piece)
+        else:
+            word = f"dnnp_hpo_placeholder_{len(words)}_"
+            words[word] = piece
+            text.append(word)
+    if not words:
+        return
+    try:
+        root = yaml.compose("".join(text), Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return
+    right: set[str] = set()
+    for node in _scalars(root):
+        if node.style is None and node.value in words and not words[node.value].in_string:
+            right.add(node.value)
+        elif node.style == '"':
+            right.update(w for w, p in words.items() if p.in_string and w in node.value)
+    for word, piece in words.items():
+        if word in right:
+            continue
+        if piece.in_string:
+            raise SpecError(f"{template.path}: line {piece.line}: ${piece.name} stands in quotes that YAML does not "
+                            "read as a double-quoted string (a line of a | or > block, or a plain value): write "
+                            f'the whole value in double quotes ("...${{{piece.name}}}..."), or ${piece.name} alone',
+                            "template")
+        raise SpecError(f"{template.path}: line {piece.line}: ${piece.name} is part of a longer unquoted value "
+                        "(or a line of a | or > block): write the whole value in double quotes "
+                        f'("...${{{piece.name}}}..."), or ${piece.name} alone', "template")
+
+
+def _scalars(node: yaml.Node | None) -> Iterator[yaml.ScalarNode]:
+    """Every scalar node under ``node``, keys included (an alias is its anchor's node)."""
+    seen: set[int] = set()
+    stack = [node] if node is not None else []
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            yield node
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend(item for pair in node.value for item in pair)
 
 
 def load_yaml_template(path: Path) -> Template:

@@ -73,22 +73,41 @@ def test_comments_and_apostrophes_are_inert() -> None:
                                    "t": 'a " still X in the string'}
 
 
+def _not_whole(name: str) -> str:
+    return (f"${name} is part of a longer unquoted value (or a line of a | or > block): write the whole value in "
+            f'double quotes ("...${{{name}}}..."), or ${name} alone')
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("a: 'in $x single'\n", "line 1: $x stands in a single-quoted string, which has no escapes: use double quotes"),
     ("a: 1\nd: ${hydra:runtime.output_dir}\n", (f"line 2: a '$' must start a placeholder ($name or ${{name}}) "
                                                f"or be doubled ($$) for a literal dollar {INTERPOLATION_HINT}")),
     # inside a longer plain value the quoted rendering stayed in it: run_"abc" (helper-75)
-    ("p: run_$x\n", ('line 1: $x is part of a longer unquoted value: write the whole value in double quotes '
-                    '("...${x}..."), or $x alone')),
-    ("p: ${x}_run\n", "line 1: $x is part of a longer unquoted value"),
-    ("p: $a $b\n", "line 1: $b is part of a longer unquoted value"),
-    ("p: |\n  hello $w\n", "line 2: $w is part of a longer unquoted value"),
-    ("_target_: nequip.model.$cls\n", "line 1: $cls is part of a longer unquoted value"),
+    ("p: run_$x\n", f"line 1: {_not_whole('x')}"),
+    ("p: ${x}_run\n", f"line 1: {_not_whole('x')}"),
+    ("p: $a $b\n", f"line 1: {_not_whole('a')}"),
+    ("p: |\n  hello $w\n", f"line 2: {_not_whole('w')}"),
+    ("_target_: nequip.model.$cls\n", f"line 1: {_not_whole('cls')}"),
+    # alone on a block's line, or on a plain value's next line, it kept its quotes (helper-78)
+    ("p: |\n  $w\n", f"line 2: {_not_whole('w')}"),
+    ("p: >\n  $w\n", f"line 2: {_not_whole('w')}"),
+    ("p: a\n  $x\n", f"line 2: {_not_whole('x')}"),
+    ("p: a \"$w\"\n", f"line 1: {_not_whole('w')}"),  # a quote inside a plain value is text
+    # quotes on a block's line are text: JSON escapes would stay in it
+    ("p: |\n  \"hello $w\"\n", ("line 2: $w stands in quotes that YAML does not read as a double-quoted string "
+                                 "(a line of a | or > block, or a plain value): write the whole value in double "
+                                 'quotes ("...${w}..."), or $w alone')),
 ])
 def test_syntax_errors_name_the_line(text: str, message: str) -> None:
     with pytest.raises(SpecError) as info:
         parse_yaml_template(text, "t.yaml")
-    assert info.value.message.startswith(f"t.yaml: {message}")
+    assert info.value.message == f"t.yaml: {message}"
+
+
+def test_an_anchor_or_a_tag_before_a_placeholder_is_yaml_s_not_the_value_s() -> None:
+    """Refused as "part of a longer unquoted value" before YAML was asked (helper-78)."""
+    out = render("p: &anchor $x\nq: *anchor\nr: !!str $y\n", x="abc", y=1.5)
+    assert yaml.safe_load(out) == {"p": "abc", "q": "abc", "r": "1.5"}
 
 
 def test_a_placeholder_standing_alone_is_a_whole_value_wherever_it_stands() -> None:
