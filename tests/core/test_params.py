@@ -84,25 +84,31 @@ def test_choice_decode_matches_floor_mod(gene, n):
 _REGISTRY_FOR_HYPOTHESIS = load_registry()
 
 
-@pytest.mark.parametrize("bounds", [None, [0, 6], [-1, 4.5]], ids=["default", "two-laps", "off-grid"])
-def test_a_choice_gene_clipped_to_its_upper_bound_is_not_wrapped_to_the_first_choice(registry, bounds):
-    """Mutation clips a gene to its upper bound: floor(n) % n gave the first choice, which
-    then took the clipped genes of both ends (the first of 3 choices drawn 46% of the
-    time after 6 Gaussian mutations at sigma 1; helper-74).  The closed end belongs to
-    the interval below it, as an int's does; inside the bounds nothing changes."""
+@pytest.mark.parametrize(("bounds", "at_high"), [(None, "none"), ([0, 6], "none"), ([-1, 4.5], "sqrt")],
+                         ids=["default", "two-laps", "off-grid"])
+def test_a_choice_gene_on_its_upper_bound_decodes_as_the_interval_below_it(registry, bounds, at_high):
+    """Mutation clips a gene to its upper bound, and floor(n) % n gave the first choice
+    (helper-74): the closed end belongs to the interval below it, as an int's does.  An
+    upper bound off the integer grid (4.5) is inside an interval, and decodes as before."""
     extra = {} if bounds is None else {"init": [0, 3], "bounds": bounds}
     p = parameter(registry, type="choice", choices=["linear", "sqrt", "none"], sigma=1.0, **extra)
-    high = p.gene_bounds[1]
-    assert p.decode(high) == p.decode(math.nextafter(high, -math.inf))
-    assert p.decode(p.gene_bounds[0]) == p.decode(math.nextafter(p.gene_bounds[0], math.inf))
+    low, high = p.gene_bounds
+    assert p.decode(high) == p.decode(math.nextafter(high, -math.inf)) == at_high
+    assert p.decode(low) == p.decode(math.nextafter(low, math.inf))
+
+
+def test_the_clipped_genes_of_both_ends_go_to_their_own_choices(registry):
+    """Both ends of [0, 3] take clipped genes: the first of 3 choices took those of both,
+    drawn 46% of the time after 6 Gaussian mutations at sigma 1 (helper-74); now the
+    first and the last are drawn as often as each other."""
+    p = parameter(registry, type="choice", choices=["linear", "sqrt", "none"], sigma=1.0)
     rng = np.random.default_rng(0)
     genes = rng.uniform(*p.gene_init, 30_000)
     low, high = p.gene_bounds
     for _ in range(6):  # the paper's Gaussian mutation, clipped to the bounds
         genes = np.clip(genes + rng.normal(0, 1.0, genes.size), low, high)
     counts = collections.Counter(p.decode(float(g)) for g in genes)
-    if bounds is None:  # both ends of [0, 3] take clipped genes, and now each its own
-        assert abs(counts["none"] - counts["linear"]) / genes.size < 0.02, counts
+    assert abs(counts["none"] - counts["linear"]) / genes.size < 0.02, counts
 
 
 def test_choice_default_init_and_bounds_are_zero_to_n(registry):
