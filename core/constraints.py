@@ -12,6 +12,8 @@ from typing import Any
 
 import attrs
 
+from dnnp_hpo.errors import short_number
+
 _COMPARATORS: dict[str, Callable[[Any, Any], bool]] = {
     "<=": operator.le, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
     "<": operator.lt, ">": operator.gt,
@@ -115,8 +117,7 @@ def _described(name: str, taken: tuple[str, tuple[Any, ...]]) -> str:
 
 def _number(value: Any) -> str:
     if not isinstance(value, float):  # an int may be beyond any float (a choice of 400 digits)
-        text = str(value)
-        return text if len(text) <= 24 else f"{text[:10]}... ({len(text)} digits)"
+        return short_number(value)
     short = f"{value:g}"
     return short if float(short) == value else repr(value)
 

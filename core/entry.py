@@ -16,7 +16,7 @@ import signal
 import sys
 import traceback
 from collections.abc import Callable
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from dnnp_hpo.errors import described
 from dnnp_hpo.process import STOP_SIGNALS
@@ -115,14 +115,22 @@ def _stdout_gone() -> bool:
         return False
 
 
+def stop_on_signals() -> dict[int, Any]:
+    """Have each of :data:`STOP_SIGNALS` stop the program as Ctrl-C does (the first raises
+    :class:`Stopped`, later ones are ignored while it stops); return the handlers replaced.
+    One ignored already stays so: `nohup hpo-run ...` must outlive the session."""
+    previous = {}
+    for each in STOP_SIGNALS:
+        if signal.getsignal(each) is not signal.SIG_IGN:
+            previous[each] = signal.signal(each, _stop_once)
+    return previous
+
+
 def hpo_run() -> NoReturn:
     # SIGTERM and SIGHUP too: at their defaults they ended hpo-run at once and left a Parsl
     # run's batch jobs and interchange running until their walltime.  One that comes while
     # a local Dask cluster starts waits until it has started (dask_launcher).
-    for each in STOP_SIGNALS:
-        # One ignored already stays so: `nohup hpo-run ...` must outlive the session.
-        if signal.getsignal(each) is not signal.SIG_IGN:
-            signal.signal(each, _stop_once)
+    stop_on_signals()
 
     def main() -> int:
         from dnnp_hpo.cli import main

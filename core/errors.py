@@ -18,6 +18,13 @@ def shortened(value: str, limit: int = 60) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(value)} characters)"
 
 
+def short_number(number: float) -> str:
+    """``repr(number)``, or its first 10 characters and its length when over 24: a whole
+    number of 400 digits (YAML reads any) stays one readable line in an error message."""
+    text = repr(number)
+    return text if len(text) <= 24 else f"{text[:10]}... ({len(text)} digits)"
+
+
 def shown(value: object, limit: int = 60) -> str:
     """``repr(value)`` in one line, cut to ``limit`` characters: a plugin's return value
     in an error message (one whose ``repr`` raises too is named by its type)."""

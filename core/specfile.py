@@ -76,7 +76,7 @@ class SpecLoader(yaml.SafeLoader):
                 as_yaml11 = super().construct_yaml_int(node)
             except ValueError:  # 089: not octal, so text to YAML 1.1
                 as_yaml11 = None
-            as_yaml12 = int(text) if re.fullmatch(r"[-+]?[0-9]+", text) else None  # None: text to YAML 1.2
+            as_yaml12 = int(text) if YAML12_INT.fullmatch(text) else None  # None: text to YAML 1.2
             if as_yaml11 is None or as_yaml12 != as_yaml11:
                 raise _SpecYAMLError(problem=_ambiguous(text, as_yaml11, as_yaml12), problem_mark=node.start_mark)
             return as_yaml11  # 007, 00: the same number in both
@@ -172,6 +172,8 @@ def _ambiguous(text: str, as_yaml11: float | None, as_yaml12: float | None) -> s
 #: 1.1's own resolvers, so what they read (ints, 1.1 floats, dates) is read as before (a
 #: zero-padded ``089``, neither a dot nor an exponent, is an int to the resolver above,
 #: and refused as ambiguous).
+#: a whole number as YAML 1.2 writes it in decimal (YAML12_FLOAT: one with a dot or an exponent)
+YAML12_INT = re.compile(r"^[-+]?[0-9]+$")
 YAML12_FLOAT = re.compile(r"^[-+]?(?:(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+)$")
 SpecLoader.add_implicit_resolver("tag:yaml.org,2002:float", YAML12_FLOAT, list("-+0123456789."))
 

@@ -33,7 +33,7 @@ from dnnp_hpo.constraints import Constraint, parse_constraint
 from dnnp_hpo.errors import Invalid, SpecError, shortened
 from dnnp_hpo.hookspecs import Launcher, Optimizer, ParameterType, Trainer
 from dnnp_hpo.registry import Registry
-from dnnp_hpo.specfile import YAML12_FLOAT
+from dnnp_hpo.specfile import YAML12_FLOAT, YAML12_INT
 
 
 def _plugin_hook(registry: Registry, kind: str, converter: cattrs.Converter):
@@ -74,10 +74,6 @@ def _structure_component(registry: Registry, kind: str, name: Any, key: str, set
         raise
 
 
-#: a whole number as YAML 1.2 writes it in decimal (YAML12_FLOAT: one with a dot or an exponent)
-_DECIMAL = re.compile(r"^[-+]?[0-9]+$")
-
-
 def _strict_float(value: Any, _type: Any) -> float:
     # The spec's YAML reads 1e-3 as a number (SpecLoader); a number quoted as a string
     # ('1e-3') is still accepted where a float is expected, written as YAML 1.2 writes
@@ -91,7 +87,7 @@ def _strict_float(value: Any, _type: Any) -> float:
         raise Invalid(f"expected a number, got {shortened(value) if isinstance(value, str) else repr(value)}") from None
     except OverflowError:  # a whole number beyond any float
         raise Invalid(f"expected a finite number, got a whole number of {len(str(abs(value)))} digits") from None
-    if isinstance(value, str) and not (_DECIMAL.fullmatch(value) or YAML12_FLOAT.fullmatch(value)):
+    if isinstance(value, str) and not (YAML12_INT.fullmatch(value) or YAML12_FLOAT.fullmatch(value)):
         raise Invalid(f"expected a number, got {shortened(value)} (quoted: text to YAML, {number} to Python's "
                       "float()): write the number unquoted, in decimal (10, 0.5, 1e-3)")
     if not math.isfinite(number):

@@ -32,8 +32,7 @@ import attrs
 import numpy as np
 
 from dnnp_hpo.cli import OneLineParser
-from dnnp_hpo.entry import Stopped, _stop_once
-from dnnp_hpo.process import STOP_SIGNALS
+from dnnp_hpo.entry import Stopped, stop_on_signals
 from dnnp_hpo.runlock import make_dirs, remove_made
 
 METADATA = "demo-data.json"
@@ -178,10 +177,7 @@ def _stops_raised() -> Iterator[None]:
     """SIGTERM and SIGHUP stop the making as Ctrl-C does, with hpo-run's handler (the first
     raises, those after it are ignored while the scratch directory is removed).  At their
     defaults they ended the process at once and left ``.OUT.partial-PID`` behind."""
-    previous = {}
-    for each in STOP_SIGNALS:
-        if signal.getsignal(each) is not signal.SIG_IGN:  # nohup's stays
-            previous[each] = signal.signal(each, _stop_once)
+    previous = stop_on_signals()
     try:
         yield
     finally:

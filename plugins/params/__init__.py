@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 
-from dnnp_hpo.errors import SpecError
+from dnnp_hpo.errors import SpecError, short_number
 from dnnp_hpo.hookspecs import hookimpl
 
 # Errors are SpecErrors keyed by the field, so the user sees ``space.rcut.init: ...``.
@@ -33,13 +33,8 @@ def _check_interval(what: str, interval: tuple[float, float]) -> None:
     except OverflowError:  # an int beyond any float
         width = math.inf
     if not math.isfinite(width):
-        raise SpecError(f"[{_short(low)}, {_short(high)}] is wider than a float can hold: expected a range "
+        raise SpecError(f"[{short_number(low)}, {short_number(high)}] is wider than a float can hold: expected a range "
                         f"whose width high - low is at most {sys.float_info.max:.6g}", what)
-
-
-def _short(number: float) -> str:
-    text = repr(number)
-    return text if len(text) <= 24 else f"{text[:10]}... ({len(text)} digits)"
 
 
 def _check_sigma(sigma: float | None) -> None:
@@ -143,7 +138,7 @@ class IntParameter:
         _check_range(self.init, self.sigma, self.bounds)
         for what, interval in (("init", self.init), ("bounds", self.bounds)):
             if interval is not None and max(map(abs, interval)) > MAX_INT:
-                raise SpecError(f"[{_short(interval[0])}, {_short(interval[1])}]: expected whole numbers from "
+                raise SpecError(f"[{short_number(interval[0])}, {short_number(interval[1])}]: expected whole numbers from "
                                 f"-2**52 to 2**52 ({MAX_INT:,}): the gene is a float, which beyond that cannot "
                                 "tell neighbouring integers apart", what)
 
