@@ -88,11 +88,6 @@ class Replicates:
         """Check that the source run trained what this run would, and that the replicates'
         training seeds are new; SpecError if not."""
         source, spec, genomes, trained, generation, finished = self._read()
-        if not finished and not run.resumed:  # once: a resume asks again with run.resumed set
-            # Its front may still change: say which one is replicated (a search that will
-            # never be resumed is as good a source as a finished one).
-            print(f"hpo-run: warning: {run.spec_path}: optimizer.source: {source} is not finished: its members "
-                  f"are replicated as of its last recorded generation, {generation}", file=sys.stderr)
         if source == run.run_dir:
             raise SpecError("source is this run's own run_dir: give the replicates a run_dir of their own",
                             "source")
@@ -126,6 +121,13 @@ class Replicates:
                                 f"already sent out: resume it with the seeds it was started with, or choose "
                                 "another run_dir", "seeds")
             self._check_same_members(run, source, genomes)
+        if not finished and not run.resumed and not (run.run_dir / FILENAME).exists():
+            # Its front may still change: say which one is replicated (a search that will
+            # never be resumed is as good a source as a finished one).  Last, and only as a
+            # run starts: a resume asks again once it has read the run_dir, and a warning
+            # before a refusal made the refusal two lines.
+            print(f"hpo-run: warning: {run.spec_path}: optimizer.source: {source} is not finished: its members "
+                  f"are replicated as of its last recorded generation, {generation}", file=sys.stderr)
 
     @staticmethod
     def _check_same_values(run: RunContext, source: Path, genomes: list[list[float]],
