@@ -60,6 +60,9 @@ DEFAULT_LOCAL_WORKERS = 2
 DEFAULT_WAIT_S = 600.0
 #: seconds between looks at the client while no evaluation finishes (is the scheduler there?)
 ALIVE_POLL_S = 1.0
+#: seconds after which a local cluster would hard-close a lost worker's nanny: never (a
+#: nanny restarts its worker; _lost_workers_restarted)
+NEVER_S = 10**9
 #: seconds a local cluster gets to close in order before its workers are killed
 CLOSE_TIMEOUT_S = 15.0
 #: seconds its workers are killed for, at most, as nannies may keep starting new ones
@@ -116,7 +119,7 @@ class DaskPool:
     """
 
     def __init__(self, client: Any, retries: int, run: RunContext | None = None,
-                 workerless_limit: float = DEFAULT_WAIT_S) -> None:
+                 workerless_limit: float = DEFAULT_WAIT_S, limit_key: str | None = "launcher.wait_timeout") -> None:
         self.client = client
         self.retries = retries
         self.address = client.scheduler.address
@@ -125,6 +128,8 @@ class DaskPool:
         self.run = run
         #: seconds without any worker after which the engine counts as lost
         self.workerless_limit = workerless_limit
+        #: the spec key that sets it, named in messages (None: a local cluster, which has none)
+        self.limit_key = limit_key
         self._workerless_since: float | None = None
 
     def submit(self, fn: Callable[..., Any], /, *args: Any) -> Any:
@@ -187,10 +192,13 @@ class DaskPool:
             self._workerless_since = now
             if self.run is not None:
                 notice(self.run, f"dask: no worker is connected to the scheduler at {self.address}; waiting "
-                                 f"up to {self.workerless_limit:g} s (launcher.wait_timeout) for one")
+                                 f"up to {self._limit()} for one")
         elif now - self._workerless_since > self.workerless_limit:
             raise EngineLost(f"no Dask worker has been connected to the scheduler at {self.address} for "
-                             f"{self.workerless_limit:g} s (launcher.wait_timeout)", fix="start workers again")
+                             f"{self._limit()}", fix="start workers again")
+
+    def _limit(self) -> str:
+        return f"{self.workerless_limit:g} s" + (f" ({self.limit_key})" if self.limit_key else "")
 
     @property
     def size(self) -> int:
@@ -251,7 +259,7 @@ class LocalEngine:
                 cluster = self._start()
             if self.dashboard:  # on a free port: the one place the user learns which
                 notice(run, f"dask: dashboard at {cluster.dashboard_link}")
-            with Client(cluster) as client, _quiet_about_dead_workers():
+            with Client(cluster) as client, _quiet_about_dead_workers(), _lost_workers_restarted():
                 yield client
         finally:
             if cluster is not None:
@@ -288,6 +296,24 @@ class LocalEngine:
             preload=["dnnp_hpo.plugins.launchers.dask_worker_setup"],  # Ctrl-C, SIGHUP: see there
             env=training_threads(self.workers * self.threads_per_worker),  # set in each worker process
         )
+
+
+@contextmanager
+def _lost_workers_restarted() -> Iterator[None]:
+    """Leave a dead local worker to its nanny, which starts it again.
+
+    A LocalCluster also hard-closes the nanny of a worker that has not come back
+    ``distributed.deploy.lost-worker-timeout`` (15 s) after it left, which is meant for a
+    batch job that hangs.  A training that kills its worker (a crash in an in-process
+    trainer) kills each of the 4 workers Dask tries its task on, so its nanny was often
+    caught between two deaths: closed, never replaced, and after about 15 s of such
+    trainings no worker was left and the run waited for one until it gave up (600 s).
+    The cluster reads the timeout at each loss, so it is set for the cluster's life.
+    """
+    import dask
+
+    with dask.config.set({"distributed.deploy.lost-worker-timeout": f"{NEVER_S}s"}):
+        yield
 
 
 def _rounded_seconds(exc: BaseException) -> str:
@@ -625,7 +651,9 @@ class DaskLauncher:
     def connect(self, run: RunContext) -> Iterator[DaskPool]:
         engine = self.engine(run)
         with engine.client(run) as client:
-            yield DaskPool(client, self.retries, run, self.wait_timeout)
+            # wait_timeout is a joined cluster's key; a local one waits the default
+            yield DaskPool(client, self.retries, run, self.wait_timeout,
+                           "launcher.wait_timeout" if isinstance(engine, JoinedEngine) else None)
 
 
 @hookimpl

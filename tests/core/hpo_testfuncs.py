@@ -113,3 +113,10 @@ def zdt1_crashing_its_worker(params):
     if params["x0"] > 0.7:
         os._exit(1)
     return zdt1(params)
+
+
+def crashing_its_worker(params):
+    """Every training takes its Dask worker down (a crash in an in-process trainer)."""
+    import os
+
+    os._exit(1)

@@ -41,3 +41,25 @@ def test_a_run_whose_trainings_crash_their_workers_ends(tmp_path, hpo_run_exe, s
     # every crashing candidate is lost (an evaluation Dask held on the same worker may be too)
     assert {e.trial.birth_id for e in evaluations if e.trial.params["x0"] > 0.7} <= {e.trial.birth_id for e in lost}
 
+
+
+@pytest.mark.slow
+def test_workers_come_back_however_long_the_trainings_crash_them(tmp_path, hpo_run_exe) -> None:
+    """Every training kills its worker, for longer than distributed's lost-worker-timeout
+    (15 s): a local cluster hard-closed a nanny caught between two of its worker's deaths,
+    never replaced it, and with none left the run waited 600 s for a worker ("launcher.
+    wait_timeout", a key a local cluster does not take) and stopped with exit 3; a resume
+    did the same (helper-79).  Now the nannies keep restarting them: every birth is
+    recorded lost, and the run ends as one whose every evaluation failed."""
+    run_dir = tmp_path / "run"
+    spec = write_spec(tmp_path / "s.yaml", zdt_spec(run_dir, pop_size=6, generations=3, workers=2, seed=3,
+                                                    callable_="hpo_testfuncs:crashing_its_worker"))
+    done = subprocess.run([str(hpo_run_exe), str(spec)], cwd=tmp_path, env=subprocess_env(), capture_output=True,
+                          text=True, timeout=240, check=False, start_new_session=True)
+    assert done.returncode == 1, done.stderr  # no evaluation succeeded
+    assert "launcher.wait_timeout" not in done.stderr, done.stderr
+    with Journal.of(run_dir, readonly=True) as journal:
+        evaluations = journal.evaluations()
+        assert journal.meta("finished", False)
+    assert sorted(e.trial.birth_id for e in evaluations) == list(range(24))
+    assert all(e.status == "lost" and "KilledWorker" in e.reason for e in evaluations), [e.reason for e in evaluations]
