@@ -110,6 +110,13 @@ def checked(spec_file: str, prefix: str, step: Callable[[], T]) -> T:
         raise exc.located(spec_file, prefix) from None
     except Invalid as exc:  # what a plugin's validators raise, raised by its prepare too
         raise SpecError(str(exc), exc.key).located(spec_file, prefix) from None
+    except SystemExit as exc:
+        # A plugin's bug like any other exception (exit 4, with its traceback): sys.exit()
+        # ended hpo-run with status 0 and no word, and sys.exit("...") with status 1, which
+        # says that no evaluation succeeded.
+        raise RuntimeError(f"the {prefix} plugin called sys.exit({exc.code!r}) in its start-up checks: a plugin "
+                           "raises dnnp_hpo.errors.SpecError for a mistake in the spec, and lets hpo-run end the "
+                           "run") from exc
 
 
 class PluginError(Exception):

@@ -27,6 +27,12 @@ class BuggyTrainer:
     def prepare(self, run):
         if self.where == "prepare":
             raise RuntimeError("prepare went wrong\\non two lines")
+        if self.where == "prepare-exit":
+            import sys
+            sys.exit()
+        if self.where == "prepare-exit-message":
+            import sys
+            sys.exit("no GPU here")
         return self
 
     def render(self, trial):
@@ -56,6 +62,8 @@ def dnnp_hpo_generation_finished(run, generation, population, state):
 '''
 
 HINT = "(a bug in dnnp-hpo or in a plugin: the traceback above says where)"
+EXITED = ("in its start-up checks: a plugin raises dnnp_hpo.errors.SpecError for a mistake in the spec, and lets "
+          "hpo-run end the run")
 
 
 def assert_internal_error(done, last_line: str, frame: str) -> None:
@@ -70,6 +78,10 @@ def assert_internal_error(done, last_line: str, frame: str) -> None:
 @pytest.mark.parametrize("where, last_line, frame", [
     ("prepare", "RuntimeError: prepare went wrong on two lines", "in prepare"),
     ("render", "ZeroDivisionError: render went wrong", "in render"),
+    # sys.exit() ended hpo-run with status 0 and no word; sys.exit("...") with status 1,
+    # which says no evaluation succeeded (helper-79)
+    ("prepare-exit", f"RuntimeError: the trainer plugin called sys.exit(None) {EXITED}", "in prepare"),
+    ("prepare-exit-message", f"RuntimeError: the trainer plugin called sys.exit('no GPU here') {EXITED}", "in prepare"),
 ])
 @pytest.mark.parametrize("dry_run", [True, False], ids=["dry-run", "run"])
 def test_a_trainer_that_raises_is_an_internal_error_with_its_traceback(tmp_path, where, last_line, frame,
