@@ -107,6 +107,10 @@ def test_without_its_program_every_training_fails_with_the_reason_and_the_run_en
     # It runs to its end (the failure policy), then says nothing succeeded: exit 1.
     assert done.returncode == 1, done.stderr
     assert "no evaluation succeeded (final population: 4 of 4 failed: cannot start 'mycode-train'" in done.stderr
+    # said at start-up too, before a training failed (helper-79: the example did not look)
+    assert done.stderr.splitlines()[0] == (
+        f"hpo-run: warning: {tmp_path / 'spec.yaml'}: trainer.command: 'mycode-train' is not on this host's PATH "
+        "(nor next to its Python); every training will fail unless the workers find it"), done.stderr
     recorded = evaluations(tmp_path)
     assert len(recorded) == 8
     assert {e.status for e in recorded} == {"failed"}
