@@ -131,13 +131,16 @@ def measured(trial: Trial, raw: Mapping[str, float], objectives: Sequence[str],
         return failed(ERROR, one_line(f"trainer returned {type(raw).__name__} {raw!r}, expected a mapping of "
                                       "metric names to numbers", 300))
     metrics: dict[str, float] = {}
+    unnamed = [f"{shown(name)} (a {type(name).__name__})" for name, _ in pairs if not isinstance(name, str)]
+    if unnamed:  # str() made 3 the metric "3", and 3 and "3" one metric
+        return failed(ERROR, one_line("trainer returned metric name(s) that are not str: " + ", ".join(unnamed), 300))
     bad = []
     for name, value in pairs:
         number = metric_value(value)
         if number is None:  # named with its value: a good training is failed for it
             bad.append(f"{shown(name)}: {shown(value)} (a {type(value).__name__})")
         else:
-            metrics[str(name)] = number
+            metrics[name] = number
     if bad:
         return failed(ERROR, one_line("trainer returned metric(s) that are not numbers (int or float): "
                                       + ", ".join(bad), 300))

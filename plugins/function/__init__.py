@@ -1,7 +1,8 @@
 """Trainer plugin ``function``: evaluate a Python callable instead of training.
 
 ``trainer: {plugin: function, callable: "package.module:func"}`` calls
-``func(params) -> sequence of floats`` (one per objective, in spec order) on the
+``func(params) -> sequence of floats`` (one per objective, in spec order; or a mapping of
+objective names to values) on the
 workers.  Tests and optimizer benchmarks use it (ZDT, DTLZ) to exercise everything but
 the neural-network training.
 """
@@ -15,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from dnnp_hpo.errors import SpecError, TrainingFailed, exit_call
+from dnnp_hpo.errors import SpecError, TrainingFailed, exit_call, shown
 from dnnp_hpo.evaluation import ERROR, Trial
 from dnnp_hpo.hookspecs import hookimpl
 from dnnp_hpo.run import RunContext
@@ -89,13 +90,24 @@ class PreparedFunction(FunctionTrainer):
 
     def train(self, trial: Trial) -> Mapping[str, float]:
         try:
-            values = list(load_callable(self.callable)(dict(trial.params)))
+            result = load_callable(self.callable)(dict(trial.params))
         except SystemExit as exc:  # core would catch it too; here the reason names the callable
             raise TrainingFailed(f"{self.callable} called {exit_call(exc)}", status=ERROR) from None
-        if len(values) != len(self.objectives):
-            raise TrainingFailed(
-                f"{self.callable} returned {len(values)} values for {len(self.objectives)} objectives"
-            )
+        if isinstance(result, Mapping):
+            # Metric names to values, as any trainer returns them (its keys were taken for
+            # the values: "'energy_rmse': 'energy_rmse' (a str)"); core checks them.
+            return result
+        try:
+            values = list(result)
+        except TypeError:
+            values = None
+        if values is None or len(values) != len(self.objectives):
+            # The callable's mistake, not the candidate's: status error, as a plugin's.
+            got = (f"{len(values)} values" if values is not None
+                   else f"a {type(result).__name__} ({shown(result)})")
+            raise TrainingFailed(f"{self.callable} returned {got} for {len(self.objectives)} objectives: expected "
+                                 "their values in spec order, or a mapping of objective names to values",
+                                 status=ERROR)
         return dict(zip(self.objectives, values))
 
 

@@ -120,3 +120,14 @@ def crashing_its_worker(params):
     import os
 
     os._exit(1)
+
+
+def zdt1_as_mapping(params):
+    """ZDT1's objectives named, as any trainer returns its metrics, with one more metric."""
+    f1, f2 = zdt1(params)
+    return {"f1": f1, "f2": f2, "g": f2 / max(1e-12, 1.0 - f1 ** 0.5) if f1 < 1 else 0.0}
+
+
+def one_number(params):
+    """A callable's mistake: one number, not one per objective."""
+    return params["x0"]

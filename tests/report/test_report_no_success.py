@@ -18,7 +18,8 @@ import pytest
 from cli_testutil import OBJECTIVES, write_spec, zdt_spec
 
 BIN = Path(sys.executable).parent
-REASON = "dnnp_hpo.problems:zdt1 returned 2 values for 3 objectives"
+REASON = ("dnnp_hpo.problems:zdt1 returned 2 values for 3 objectives: expected their values in spec order, or a "
+          "mapping of objective names to values")
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +51,8 @@ def test_summary_says_it_first_with_the_reason(dead_run):
     summary = (out / "summary.md").read_text(encoding="utf-8")
     first = summary.split("## Runs")[0]
     # the commonest reason as hpo-run's closing line names it (failure_summary)
-    assert f"**No evaluation succeeded** (8 of 8 failed: {REASON})" in first, first
+    # status error: the callable's mistake, not the candidate's (helper-79)
+    assert f"**No evaluation succeeded** (8 of 8 error: {REASON})" in first, first
     assert "[Failures per generation](#failures-per-generation)" in first and "failures.csv" in first
 
 
