@@ -49,7 +49,9 @@ class Registry:
         table = self.components[kind]
         if not isinstance(name, str) or name not in table:
             known = ", ".join(sorted(table)) or "none installed"
-            raise SpecError(f"unknown {kind_name(kind)} {name!r} (expected one of: {known})", key)
+            close = difflib.get_close_matches(name, table, n=1) if isinstance(name, str) else []
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise SpecError(f"unknown {kind_name(kind)} {name!r} ({hint}expected one of: {known})", key)
         return table[name].cls
 
     @property

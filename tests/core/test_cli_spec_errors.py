@@ -107,6 +107,11 @@ BAD_SPECS = [
     ("unknown-trainer", lambda s: _set(s, "trainer.plugin", "tensorflow"), "trainer.plugin", ["function"]),
     ("unknown-optimizer", lambda s: _set(s, "optimizer.plugin", "cmaes"), "optimizer.plugin", ["nsga2"]),
     ("unknown-launcher", lambda s: _set(s, "launcher.plugin", "slurmish"), "launcher.plugin", ["dask"]),
+    # A misspelt plugin name gets the "did you mean" a misspelt key gets (helper-79).
+    ("misspelt-trainer", lambda s: _set(s, "trainer.plugin", "fucntion"), "trainer.plugin",
+     ["unknown trainer 'fucntion' (did you mean function? expected one of: deepmd, function, nequip)"]),
+    ("misspelt-optimizer", lambda s: _set(s, "optimizer.plugin", "nsga2async"), "optimizer.plugin",
+     ["(did you mean nsga2-async? expected one of:"]),
     ("unknown-param-type", lambda s: _set(s, "space.x0.type", "complex"), "space.x0.type", ["float", "choice"]),
     ("unimportable-callable", lambda s: _set(s, "trainer.callable", "no_such_mod:f"), "trainer.callable",
      ["import"]),
