@@ -12,8 +12,9 @@ the DeePMD plugin applies them to JSON:
 * comments are copied as they are: a ``$`` or a quote in a comment is inert;
 * a placeholder inside a single-quoted string is an error (YAML has no escapes there).
 * so is one that is part of a longer unquoted value (``run_$x``) or in a ``|`` or ``>``
-  block: its quoted rendering would stay in the text around it (YAML itself is asked:
-  :func:`_check_whole_values`).
+  block: its quoted rendering would stay in the text around it.
+
+YAML itself tells which is which (:func:`parse_yaml_template`).
 
 NequIP's own OmegaConf interpolations (``${model_type_names}``,
 ``${hydra:runtime.output_dir}``) use the same ``${...}`` syntax, so a template writes
@@ -41,122 +42,93 @@ from .metrics import step_or_time_limit
 #: Appended to messages about a ``$`` that names nothing: almost always an interpolation.
 INTERPOLATION_HINT = "(NequIP's own interpolations are written $${...} in a template)"
 _PATTERN = string.Template.pattern
-#: After one of these (or at the start of a line) a quote opens a quoted YAML scalar;
-#: anywhere else (``name: Al's``) it is part of a plain scalar.
-_QUOTE_OPENERS = frozenset(":-[{,?")
+#: a stand-in word (parse_yaml_template), as found inside a scalar's text
+_WORD = re.compile(r"dnnp_hpo_dollar_[0-9]+_")
 
 
 def parse_yaml_template(text: str, path: str) -> Template:
-    """Split ``text`` into literal pieces and placeholders, knowing YAML quotes and comments.
+    """Split ``text`` into literal pieces and placeholders, as YAML reads the text.
 
-    The result is a :class:`~dnnp_hpo.template.Template`, so the same name checks apply
+    Each ``$`` form (``$name``, ``${name}``, ``$$``, or a ``$`` that starts none of them)
+    is stood in for by a word of its own and the text composed by PyYAML: where each word
+    lands says what the ``$`` is.  Alone as a plain scalar (after an anchor or a tag, if
+    any): a whole value; inside a double-quoted scalar: part of a string, which gets the
+    value's characters escaped; in no scalar: in a comment, copied as written.  Anywhere
+    else (a single-quoted string, a ``|`` or ``>`` block, a plain value with more text
+    around it) its rendering would not read as the value, and it is refused.  A scan of
+    the text by hand, used before, took a quote inside a block or a plain value for an
+    open string, and refused or misread what followed (helper-78, helper-80).  The result
+    is a :class:`~dnnp_hpo.template.Template`, so the same name checks apply
     (:func:`~dnnp_hpo.template.check_names`); render it with :func:`render_yaml`.
     """
+    matches = list(_PATTERN.finditer(text))
+    words = [f"dnnp_hpo_dollar_{k}_" for k in range(len(matches))]
+    stand_in, at = [], 0
+    for match, word in zip(matches, words):
+        stand_in += [text[at:match.start()], word]
+        at = match.end()
+    stand_in.append(text[at:])
+    lines = [text.count("\n", 0, m.start()) + 1 for m in matches]
+    places = _places("".join(stand_in), words, path, list(zip(matches, lines)))
     pieces: list[str | Placeholder] = []
-    literal: list[str] = []
-    quote = ""  # the quote of the scalar the scan is in: '"', "'" or ""
-    previous = ""  # last non-blank character outside quotes on this line ("" at its start)
-    line = 1
-    i, n = 0, len(text)
-    while i < n:
-        char = text[i]
-        if char == "$":
-            match = _PATTERN.match(text, i)
-            assert match is not None  # the pattern's last branch matches any "$"
-            name = match.group("named") or match.group("braced")
-            if match.group("escaped") is not None:
-                literal.append("$")
-            elif name is None:
-                raise SpecError(f"{path}: line {line}: a '$' must start a placeholder ($name or ${{name}}) "
-                                f"or be doubled ($$) for a literal dollar {INTERPOLATION_HINT}", "template")
-            elif quote == "'":
-                raise SpecError(f"{path}: line {line}: ${name} stands in a single-quoted string, which "
-                                "has no escapes: use double quotes", "template")
-            else:
-                pieces.extend(("".join(literal), Placeholder(name, quote == '"', line)))
-                literal = []
-            i = match.end()
-            previous = previous if quote else "$"
-            continue
-        if quote == '"' and char == "\\" and i + 1 < n:
-            literal.append(text[i : i + 2])
-            line += text[i + 1] == "\n"
-            i += 2
-            continue
-        if quote == "'" and text.startswith("''", i):
-            literal.append("''")
-            i += 2
-            continue
-        if char == "\n":
-            line += 1
-            previous = "" if not quote else previous
-        elif quote:
-            if char == quote:
-                quote, previous = "", char
-        elif char == "#" and (i == 0 or text[i - 1] in " \t\n"):
-            end = text.find("\n", i)
-            end = n if end < 0 else end
-            literal.append(text[i:end])  # a comment, copied untouched
-            i = end
-            continue
-        elif char in "\"'" and (previous == "" or previous in _QUOTE_OPENERS):
-            quote = char
-        elif char not in " \t\r":
-            previous = char
-        literal.append(char)
-        i += 1
-    pieces.append("".join(literal))
-    template = Template(path, tuple(p for p in pieces if p != ""))
-    _check_whole_values(template)
-    return template
-
-
-def _check_whole_values(template: Template) -> None:
-    """SpecError for a placeholder whose rendering YAML would not read as its value.
-
-    An unquoted one is rendered as a whole YAML value (``"abc"``, ``[1, 2]``): inside more
-    text it would stay there quotes and all (``run_$x`` gave ``run_"abc"``, and so did a
-    line of a ``|`` block or a plain value continued on the next line), and nequip-train
-    only failed on it at each training's start.  One in quotes gets JSON escapes, which
-    only a double-quoted scalar reads (a ``"`` on a block's line is text, not a quote).
-    YAML itself tells: each placeholder is given a word of its own and the text composed;
-    an unquoted one must come back as a plain scalar that is its word alone (anchors and
-    tags before it are YAML's, not part of the value), a quoted one inside a double-quoted
-    scalar.  Text YAML cannot compose is left to the check of the rendered config
-    (:func:`parse_config`), which names it.
-    """
-    words: dict[str, Placeholder] = {}
-    text = []
-    for piece in template.pieces:
-        if isinstance(piece, str):
-            text.append(piece)
+    literal, at = [], 0
+    for match, word, line in zip(matches, words, lines):
+        literal.append(text[at:match.start()])
+        at = match.end()
+        place = places.get(word)
+        name = match.group("named") or match.group("braced")
+        if place is None:  # in a comment: inert
+            literal.append(match.group(0))
+        elif match.group("escaped") is not None:
+            literal.append("$")
+        elif name is None:
+            raise SpecError(_not_a_placeholder(path, line), "template")
+        elif place == "'":
+            raise SpecError(f"{path}: line {line}: ${name} stands in a single-quoted string, which "
+                            "has no escapes: use double quotes", "template")
+        elif place not in ("whole", '"'):
+            raise SpecError(f"{path}: line {line}: ${name} is part of a longer unquoted value (or a line of a "
+                            f'| or > block): write the whole value in double quotes ("...${{{name}}}..."), '
+                            f"or ${name} alone", "template")
         else:
-            word = f"dnnp_hpo_placeholder_{len(words)}_"
-            words[word] = piece
-            text.append(word)
-    if not words:
-        return
+            pieces.extend(("".join(literal), Placeholder(name, place == '"', line)))
+            literal = []
+    literal.append(text[at:])
+    pieces.append("".join(literal))
+    return Template(path, tuple(p for p in pieces if p != ""))
+
+
+def _not_a_placeholder(path: str, line: int) -> str:
+    return (f"{path}: line {line}: a '$' must start a placeholder ($name or ${{name}}) or be doubled ($$) "
+            f"for a literal dollar {INTERPOLATION_HINT}")
+
+
+def _places(stand_in: str, words: list[str], path: str,
+            dollars: list[tuple[re.Match[str], int]]) -> dict[str, str]:
+    """Where YAML reads each stand-in word: ``"whole"`` (a plain scalar of its own), the
+    style of the scalar it is part of (``"``, ``'``, ``|``, ``>``, ``""`` for plain), or
+    nowhere (a comment).  SpecError if the text is no YAML: a ``$`` that starts no
+    placeholder is named first, as NequIP's own ``${...}`` written with one dollar is the
+    likeliest cause."""
     try:
-        root = yaml.compose("".join(text), Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return
-    right: set[str] = set()
+        root = yaml.compose(stand_in, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        for match, line in dollars:
+            if match.group("invalid") is not None:
+                raise SpecError(_not_a_placeholder(path, line), "template") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise SpecError(f"{path}: the template is not valid YAML (each placeholder stood in for by a word): "
+                        f"{getattr(exc, 'problem', None) or exc}{where}", "template") from None
+    wanted = set(words)
+    places: dict[str, str] = {}
     for node in _scalars(root):
-        if node.style is None and node.value in words and not words[node.value].in_string:
-            right.add(node.value)
-        elif node.style == '"':
-            right.update(w for w, p in words.items() if p.in_string and w in node.value)
-    for word, piece in words.items():
-        if word in right:
+        if node.style is None and node.value in wanted:
+            places[node.value] = "whole"
             continue
-        if piece.in_string:
-            raise SpecError(f"{template.path}: line {piece.line}: ${piece.name} stands in quotes that YAML does not "
-                            "read as a double-quoted string (a line of a | or > block, or a plain value): write "
-                            f'the whole value in double quotes ("...${{{piece.name}}}..."), or ${piece.name} alone',
-                            "template")
-        raise SpecError(f"{template.path}: line {piece.line}: ${piece.name} is part of a longer unquoted value "
-                        "(or a line of a | or > block): write the whole value in double quotes "
-                        f'("...${{{piece.name}}}..."), or ${piece.name} alone', "template")
+        for word in _WORD.findall(node.value):
+            places[word] = node.style or ""
+    return places
 
 
 def _scalars(node: yaml.Node | None) -> Iterator[yaml.ScalarNode]:
