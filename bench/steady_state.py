@@ -409,7 +409,7 @@ def markdown(r: dict[str, Any], when: str) -> list[str]:
                        f"{continued} | {speedup(row['speedup_to_target'][-1])}{at_90} "
                        f"({speedup(row['speedup_to_target_continued'][-1])}) | {g['busy_fraction']['median']:.2f} / "
                        f"{a['busy_fraction']['median']:.2f} | {final_hv(g)} | {final_hv(a)} |{extra}")
-    return out + goals(r) + rates_choice() + pressure_record()
+    return out + goals(r) + rates_choice() + pressure_record() + initial_record()
 
 
 def goals(r: dict[str, Any]) -> list[str]:
@@ -523,6 +523,35 @@ def pressure_record() -> list[str]:
     for row in rows:
         name = "generational `nsga2`" if row["tournament"] is None else f"`nsga2-async`, {row['tournament']}"
         out.append(f"| {name} | " + " | ".join(speedup(row["speedup_90"][c]) for c in fast) + " | "
+                   + " | ".join(f"{row['final_hv'][c]:.3f}" for c in cells) + " |")
+    return out
+
+
+def initial_record() -> list[str]:
+    """Generation 0 sent whole or as LEAP sends it (``python -m bench.tune --initial``)."""
+    record = (read_result("tuning") or {}).get("initial")
+    if not record:
+        return []
+    rows = record["rows"]
+    fast, cells = list(rows[0]["speedup_90"]), list(rows[0]["final_hv"])
+    names = {None: "generational `nsga2`",
+             "pop_size": "`nsga2-async`: generation 0's `pop_size` random genomes first (ours)",
+             "workers": f"`nsga2-async`: {record['workers']} random genomes first (LEAP's `init_pop_size`)"}
+    ours, leap = (next(r for r in rows if r["name"] == n) for n in ("pop_size", "workers"))
+    slower = sum(leap["speedup_90"][c] < ours["speedup_90"][c] for c in fast)
+    lower = sum(leap["final_hv"][c] < ours["final_hv"][c] for c in cells)
+    out = ["", (f"Why generation 0 is sent whole (`python -m bench.tune --initial`, tuning seeds "
+                f"{record['seeds'][0]}-{record['seeds'][1]}, {record['workers']} simulated workers): LEAP's "
+                "steady state sends `init_pop_size` random genomes (one per worker) and breeds from the first "
+                "result on; `nsga2-async` sends generation 0's `pop_size` random genomes first, as `nsga2` "
+                f"starts.  Breeding that early, from a population of a few members, reached 90% of `nsga2`'s "
+                f"final hypervolume later in {slower} of the {len(fast)} cells and ended lower in {lower} of "
+                f"the {len(cells)}.  Speed-up at 90% against `nsga2`, then the median final population "
+                "hypervolume:"), "",
+           "| run | " + " | ".join(f"x at 90%, {c}" for c in fast) + " | " + " | ".join(cells) + " |",
+           "|---|" + "---|" * (len(fast) + len(cells))]
+    for row in rows:
+        out.append(f"| {names[row['name']]} | " + " | ".join(speedup(row["speedup_90"][c]) for c in fast) + " | "
                    + " | ".join(f"{row['final_hv'][c]:.3f}" for c in cells) + " |")
     return out
 

@@ -29,6 +29,11 @@ half a minute).
 ``python -m bench.tune --pressure`` records why ``sbx-steady`` keeps a tournament of 4
 (:func:`pressure`): larger tournaments make nsga2-async faster on ZDT1 and ZDT3 and
 worse on DTLZ2.  It adds ``pressure`` (about 4 minutes with ``--jobs 2``).
+
+``python -m bench.tune --initial`` records why nsga2-async sends all of generation 0
+(``pop_size`` random genomes) before its first offspring, where LEAP's steady state
+sends ``init_pop_size`` (one per worker) and breeds from the first result on
+(:func:`initial`).  It adds ``initial`` (about 3 minutes with ``--jobs 2``).
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 import numpy as np
@@ -115,13 +120,15 @@ def steady_candidates() -> dict[str, dict[str, Any]]:
     }
 
 
-def steady_optimize(rates: SbxRates, pop: int, births: int):
+def steady_optimize(rates: SbxRates, pop: int, births: int, sent_random: int | None = None):
     """The ``optimize`` of nsga2-async with the sbx pipeline and ``rates`` (which no
-    spec field sets), for :func:`bench.steady_state.simulate`."""
+    spec field sets), for :func:`bench.steady_state.simulate`.  ``sent_random``: how many
+    random genomes are sent before the first offspring (None: the plugin's pop_size;
+    ``--initial`` tries LEAP's, one per worker)."""
 
     def optimize(study):
         rng = np.random.default_rng(study.seed)
-        initial = random_genomes(rng, study, pop)
+        initial = random_genomes(rng, study, pop)[:sent_random]  # drawn as the plugin draws them
         return steady_state_nsga2(study, rng, pop_size=pop, max_births=births, initial=initial,
                                   in_flight=None, sigma_decay=0.85, variation=rates)
 
@@ -176,48 +183,81 @@ def steady_rates(seeds: range, jobs: int = 1) -> dict[str, Any]:
 PRESSURES = (4, 8, 16)
 
 
-def _pressure_cell(job: tuple[int | None, str, str, range]) -> dict[str, Any]:
-    """One (tournament, budget, problem) cell: each seed's final population hypervolume
-    and best-so-far trace; tournament ``None``: generational nsga2 with its default."""
+class Variant(NamedTuple):
+    """An nsga2-async run :func:`compare_steady` races: ``sbx-steady`` with this tournament,
+    sending ``sent_random`` random genomes before the first offspring (None: pop_size)."""
+
+    tournament: int
+    sent_random: int | None = None
+
+
+def _variant_cell(job: tuple[Variant | None, str, str, range]) -> dict[str, Any]:
+    """One (variant, budget, problem) cell: each seed's final population hypervolume and
+    best-so-far trace; variant ``None``: generational nsga2 with its default."""
     from .steady_state import WORKERS, traced
 
-    tournament, budget, problem, seeds = job
+    variant, budget, problem, seeds = job
     pop, gens = BUDGETS[budget]
-    if tournament is None:
+    if variant is None:
         runs = [traced((problem, {"plugin": "nsga2", "pop_size": pop, "generations": gens}, s, WORKERS))
                 for s in seeds]
     else:
-        optimize = steady_optimize(attrs.evolve(SBX_STEADY, tournament_size=tournament), pop, pop * (gens + 1))
+        optimize = steady_optimize(attrs.evolve(SBX_STEADY, tournament_size=variant.tournament), pop,
+                                   pop * (gens + 1), variant.sent_random)
         runs = [traced(steady_job(problem, pop, gens, s), optimize) for s in seeds]
     return {"hv": [r["population_hv"] for r in runs], "traces": [r["trace"] for r in runs]}
 
 
-def pressure(seeds: range, jobs: int = 1) -> dict[str, Any]:
-    """What more selection pressure does to nsga2-async: sbx-steady with a tournament of
-    each of :data:`PRESSURES`, on 8 simulated workers, against generational nsga2 (its
-    default): the race's speed-up to 90% of nsga2's median final hypervolume on ZDT1 and
-    ZDT3, and the median final population hypervolume on every problem.  Not a choice:
-    the record of why sbx-steady keeps 4 (docs/benchmarks.md, section 5)."""
+def compare_steady(variants: dict[str, Variant], seeds: range, jobs: int = 1) -> list[dict[str, Any]]:
+    """Each variant of nsga2-async on 8 simulated workers against generational nsga2 (its
+    default, the first row, named None): the race's speed-up to 90% of nsga2's median final
+    hypervolume on ZDT1 and ZDT3, and the median final population hypervolume on every
+    problem."""
     from concurrent.futures import ProcessPoolExecutor
 
     from .steady_state import reach_median, time_to
 
     cells = [(budget, problem) for budget in BUDGETS for problem in PROBLEMS]
-    jobs_list = [(t, budget, problem, seeds) for t in (None, *PRESSURES) for budget, problem in cells]
+    named: dict[str | None, Variant | None] = {None: None, **variants}
+    jobs_list = [(name, budget, problem) for name in named for budget, problem in cells]
     with ProcessPoolExecutor(jobs) as pool:
-        results = dict(zip([(t, b, p) for t, b, p, _ in jobs_list], pool.map(_pressure_cell, jobs_list)))
+        results = dict(zip(jobs_list, pool.map(_variant_cell, [(named[n], b, p, seeds) for n, b, p in jobs_list])))
     rows = []
-    for t in (None, *PRESSURES):
-        row: dict[str, Any] = {"tournament": t, "final_hv": {}, "speedup_90": {}}
+    for name in named:
+        row: dict[str, Any] = {"name": name, "final_hv": {}, "speedup_90": {}}
         for budget, problem in cells:
-            cell, base = results[(t, budget, problem)], results[(None, budget, problem)]
+            cell, base = results[(name, budget, problem)], results[(None, budget, problem)]
             row["final_hv"][f"{budget}/{problem}"] = float(np.median(cell["hv"]))
             if problem.startswith("zdt"):
                 target = 0.9 * float(np.median([trace[1][-1] for trace in base["traces"]]))
                 times = [reach_median([time_to(target, trace) for trace in c["traces"]]) for c in (base, cell)]
                 row["speedup_90"][f"{budget}/{problem}"] = times[0] / times[1]
         rows.append(row)
+    return rows
+
+
+def pressure(seeds: range, jobs: int = 1) -> dict[str, Any]:
+    """What more selection pressure does to nsga2-async: sbx-steady with a tournament of
+    each of :data:`PRESSURES` (:func:`compare_steady`).  Not a choice: the record of why
+    sbx-steady keeps 4 (docs/benchmarks.md, section 5)."""
+    rows = compare_steady({str(t): Variant(t) for t in PRESSURES}, seeds, jobs)
+    for row in rows:
+        row["tournament"] = None if row["name"] is None else int(row.pop("name"))
+        row.pop("name", None)
     return {"seeds": [seeds.start, seeds.stop - 1], "rows": rows}
+
+
+def initial(seeds: range, jobs: int = 1) -> dict[str, Any]:
+    """Why nsga2-async sends generation 0's pop_size random genomes before its first
+    offspring, where LEAP's steady state sends init_pop_size (one per worker) and breeds
+    from the first result on (:func:`compare_steady`).  Not a choice made here: the record
+    of one made earlier (docs/benchmarks.md, section 5)."""
+    from .steady_state import WORKERS
+
+    variants = {"pop_size": Variant(SBX_STEADY.tournament_size),
+                "workers": Variant(SBX_STEADY.tournament_size, WORKERS)}
+    return {"seeds": [seeds.start, seeds.stop - 1], "workers": WORKERS,
+            "rows": compare_steady(variants, seeds, jobs)}
 
 
 def peer_medians(seeds: range) -> dict[str, float]:
@@ -257,7 +297,9 @@ def main(argv=None) -> dict[str, Any]:
                         help="rank the named presets as generational nsga2 runs them (nsga2's default)")
     parser.add_argument("--pressure", action="store_true",
                         help="record what larger tournaments do to nsga2-async (speed and final hypervolume)")
-    parser.add_argument("--jobs", type=int, default=1, help="processes for --steady and --pressure")
+    parser.add_argument("--initial", action="store_true",
+                        help="record what sending LEAP's init_pop_size random genomes first does to nsga2-async")
+    parser.add_argument("--jobs", type=int, default=1, help="processes for --steady, --pressure and --initial")
     args = parser.parse_args(argv)
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     assert seeds.start > 10, "seeds 0-10 are the reported ones"
@@ -272,6 +314,13 @@ def main(argv=None) -> dict[str, Any]:
         started = time.perf_counter()
         payload["pressure"] = {"machine": machine(), **pressure(seeds, args.jobs),
                                "seconds": time.perf_counter() - started}
+        write_result("tuning", payload)
+        return payload
+    if args.initial:
+        payload = read_result("tuning") or {"benchmark": "tuning"}
+        started = time.perf_counter()
+        payload["initial"] = {"machine": machine(), **initial(seeds, args.jobs),
+                              "seconds": time.perf_counter() - started}
         write_result("tuning", payload)
         return payload
     if args.presets:
@@ -295,7 +344,7 @@ def main(argv=None) -> dict[str, Any]:
                "sbx_tuned": chosen, "picked": pick(rows), "slack": SLACK, "rows": rows,
                "seconds": time.perf_counter() - started}
     previous = read_result("tuning") or {}
-    for kept in ("steady_rates", "presets", "pressure"):  # made by --steady, --presets, --pressure
+    for kept in ("steady_rates", "presets", "pressure", "initial"):  # made by the other options
         if kept in previous:
             payload[kept] = previous[kept]
     write_result("tuning", payload)
