@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -97,10 +97,9 @@ class PreparedFunction(FunctionTrainer):
             # Metric names to values, as any trainer returns them (its keys were taken for
             # the values: "'energy_rmse': 'energy_rmse' (a str)"); core checks them.
             return result
-        try:
-            values = list(result)
-        except TypeError:
-            values = None
+        # Not list() under an except TypeError: a generator that fails part-way raises its
+        # own error, which is what its author needs to read.
+        values = list(result) if isinstance(result, Iterable) and not isinstance(result, (str, bytes)) else None
         if values is None or len(values) != len(self.objectives):
             # The callable's mistake, not the candidate's: status error, as a plugin's.
             got = (f"{len(values)} values" if values is not None

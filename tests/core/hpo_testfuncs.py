@@ -131,3 +131,9 @@ def zdt1_as_mapping(params):
 def one_number(params):
     """A callable's mistake: one number, not one per objective."""
     return params["x0"]
+
+
+def failing_generator(params):
+    """Yields one value, then fails with its own TypeError."""
+    yield params["x0"]
+    yield params["x0"] + "text"

@@ -44,3 +44,12 @@ def test_one_number_for_two_objectives_is_the_callable_s_error(tmp_path):
     assert (evaluation.status, evaluation.fitness) == ("error", (MAXINT, MAXINT))
     assert evaluation.reason == ("hpo_testfuncs:one_number returned a float (0.25) for 2 objectives: expected their "
                                  "values in spec order, or a mapping of objective names to values")
+
+
+def test_a_generator_that_fails_part_way_fails_with_its_own_error(tmp_path):
+    """Not "returned a generator": its TypeError is what its author needs (helper-80)."""
+    evaluation = run_trial(PreparedFunction("hpo_testfuncs:failing_generator", OBJECTIVES), trial(tmp_path),
+                           list(OBJECTIVES))
+    assert evaluation.status == "error"
+    assert evaluation.reason.startswith("TypeError: unsupported operand type(s) for +: 'float' and 'str'"), \
+        evaluation.reason
