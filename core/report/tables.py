@@ -178,13 +178,20 @@ def failures(analysis: Analysis) -> FailureCounts:
     evaluated = Counter(s.evaluation.trial.generation for s in evaluations)
     by_status: Counter[tuple[int, str]] = Counter()
     reasons: dict[tuple[str, str], Counter[int]] = {}
-    for s in evaluations:
+    # A replicates run merged with searches stays out of the counts per generation (its
+    # generation 0 is no search's) but not out of the reasons: named, they lose nothing.
+    apart = [s for run in analysis.runs if run not in analysis.by_generation for s in run.solutions(run.evaluations)]
+    for s, searched in [*((s, True) for s in evaluations), *((s, False) for s in apart)]:
         e = s.evaluation
         if e.status == OK and s.valid:
             continue
         status = e.status if e.status != OK else "invalid"
-        by_status[(e.trial.generation, status)] += 1
-        reasons.setdefault((status, shared_reason(e) or "(no reason given)"), Counter())[e.trial.generation] += 1
+        reason = shared_reason(e) or "(no reason given)"
+        if searched:
+            by_status[(e.trial.generation, status)] += 1
+        else:
+            reason += f" (in {s.run}, a replicates run)"
+        reasons.setdefault((status, reason), Counter())[e.trial.generation] += 1
     seen = {status for _, status in by_status}
     statuses = tuple(s for s in (*STATUSES, "invalid") if s in seen) + tuple(sorted(seen - {*STATUSES, "invalid"}))
     by_reason = sorted(((st, r, dict(c)) for (st, r), c in reasons.items()),

@@ -210,6 +210,26 @@ def test_two_merged_runs(tmp_path):
     assert not (a / "report").exists() and not (b / "report").exists()
 
 
+def test_a_merged_replicates_run_s_failures_keep_their_reasons(tmp_path):
+    """Left out of the failures per generation (its generation 0 is no search's), a
+    replicates run's failures were left out of their reasons too: failures.csv and the
+    summary lost "dp: CUDA out of memory" (helper-80).  Named with the run, they stay."""
+    search = run_a(tmp_path / "runA")
+    spec = {**SPEC, "seed": 2, "optimizer": {"plugin": "replicates", "source": str(search), "seeds": 2}}
+    again = [ok("r1", 0, 0, 0.002, 0.030, runtime=10.0), failed("r2", 0, 1, "failed", "dp: CUDA out of memory")]
+    reps = write_run(tmp_path / "reps", {0: again}, {0: ["r1", "r2"]}, spec=spec)
+    out = tmp_path / "merged"
+    assert main([str(search), str(reps), "--out", str(out), "--reference", "1,1"]) == 0
+    reason = "dp: CUDA out of memory (in reps, a replicates run)"
+    assert [(r["generation"], r["status"], r["count"]) for r in rows(out / "failures.csv")
+            if r["reason"] == reason] == [("0", "failed", "1")]
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    assert f"| failed | {reason} | 1 | 0: 1 |" in summary
+    alone = tables.failures(analyse([search]))  # the counts per generation are the search's
+    merged = tables.failures(analyse([search, reps]))
+    assert (merged.evaluated, merged.by_status) == (alone.evaluated, alone.by_status)
+
+
 @pytest.mark.parametrize("unit", ["eV/Å", "eV/\u212b", "eV/A\u030a", "eV / angstrom", "ev/a",
                                   "eV Å^-1", "eV·Å⁻¹", "eV A-1", "eV Å^\u22121"])
 def test_runs_merge_whichever_way_angstrom_is_spelt(tmp_path, unit):
