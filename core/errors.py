@@ -114,7 +114,7 @@ def checked(spec_file: str, prefix: str, step: Callable[[], T]) -> T:
         # A plugin's bug like any other exception (exit 4, with its traceback): sys.exit()
         # ended hpo-run with status 0 and no word, and sys.exit("...") with status 1, which
         # says that no evaluation succeeded.
-        raise RuntimeError(f"the {prefix} plugin called sys.exit({exc.code!r}) in its start-up checks: a plugin "
+        raise RuntimeError(f"the {prefix} plugin called {exit_call(exc)} in its start-up checks: a plugin "
                            "raises dnnp_hpo.errors.SpecError for a mistake in the spec, and lets hpo-run end the "
                            "run") from exc
 

@@ -131,7 +131,7 @@ def measured(trial: Trial, raw: Mapping[str, float], objectives: Sequence[str],
         return failed(ERROR, one_line(f"trainer returned {type(raw).__name__} {raw!r}, expected a mapping of "
                                       "metric names to numbers", 300))
     metrics: dict[str, float] = {}
-    unnamed = [f"{shown(name)} (a {type(name).__name__})" for name, _ in pairs if not isinstance(name, str)]
+    unnamed = [f"{shown(name)} (of type {type(name).__name__})" for name, _ in pairs if not isinstance(name, str)]
     if unnamed:  # str() made 3 the metric "3", and 3 and "3" one metric
         return failed(ERROR, one_line("trainer returned metric name(s) that are not str: " + ", ".join(unnamed), 300))
     bad = []

@@ -138,7 +138,7 @@ def test_a_large_negative_value_is_a_result(tmp_path: Path) -> None:
     (None, "trainer returned NoneType None, expected a mapping of metric names to numbers"),
     ({"f1": "low"}, "trainer returned metric(s) that are not numbers (int or float): 'f1': 'low' (a str)"),
     # recorded ok, its name stored as "3" (helper-79)
-    ({"f1": 0.5, 3: 1.0}, "trainer returned metric name(s) that are not str: 3 (a int)"),
+    ({"f1": 0.5, 3: 1.0}, "trainer returned metric name(s) that are not str: 3 (of type int)"),
 ])
 def test_a_trainer_returning_no_mapping_of_numbers_gets_a_reason_that_says_so(tmp_path: Path, returned,
                                                                               reason: str) -> None:
