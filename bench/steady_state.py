@@ -506,7 +506,6 @@ def pressure_record() -> list[str]:
     if not record:
         return []
     rows = record["rows"]
-    fast, cells = list(rows[0]["speedup_90"]), list(rows[0]["final_hv"])
     out = ["", (f"Why `sbx-steady` keeps a tournament of {SBX_STEADY.tournament_size} "
                 f"(`python -m bench.tune --pressure`, tuning seeds {record['seeds'][0]}-{record['seeds'][1]}, "
                 "8 simulated workers): a larger tournament makes `nsga2-async` reach 90% of `nsga2`'s final "
@@ -518,10 +517,17 @@ def pressure_record() -> list[str]:
                 "DTLZ2 scores.  A default that trades one problem for the goal's two would be tuned to the "
                 "benchmark, so it stays at 4.  Speed-up at 90% against `nsga2` (its default), "
                 "then the median final population hypervolume:"), "",
-           "| tournament | " + " | ".join(f"x at 90%, {c}" for c in fast) + " | " + " | ".join(cells) + " |",
+           *_race_table("tournament", rows, [("generational `nsga2`" if row["tournament"] is None
+                                              else f"`nsga2-async`, {row['tournament']}") for row in rows])]
+    return out
+
+
+def _race_table(head: str, rows: list[dict[str, Any]], names: list[str]) -> list[str]:
+    """A bench.tune record's rows (``compare_steady``): speed-ups at 90%, final hypervolumes."""
+    fast, cells = list(rows[0]["speedup_90"]), list(rows[0]["final_hv"])
+    out = [f"| {head} | " + " | ".join(f"x at 90%, {c}" for c in fast) + " | " + " | ".join(cells) + " |",
            "|---|" + "---|" * (len(fast) + len(cells))]
-    for row in rows:
-        name = "generational `nsga2`" if row["tournament"] is None else f"`nsga2-async`, {row['tournament']}"
+    for name, row in zip(names, rows):
         out.append(f"| {name} | " + " | ".join(speedup(row["speedup_90"][c]) for c in fast) + " | "
                    + " | ".join(f"{row['final_hv'][c]:.3f}" for c in cells) + " |")
     return out
@@ -547,12 +553,7 @@ def initial_record() -> list[str]:
                 f"starts.  Breeding that early, from a population of a few members, reached 90% of `nsga2`'s "
                 f"final hypervolume later in {slower} of the {len(fast)} cells and ended lower in {lower} of "
                 f"the {len(cells)}.  Speed-up at 90% against `nsga2`, then the median final population "
-                "hypervolume:"), "",
-           "| run | " + " | ".join(f"x at 90%, {c}" for c in fast) + " | " + " | ".join(cells) + " |",
-           "|---|" + "---|" * (len(fast) + len(cells))]
-    for row in rows:
-        out.append(f"| {names[row['name']]} | " + " | ".join(speedup(row["speedup_90"][c]) for c in fast) + " | "
-                   + " | ".join(f"{row['final_hv'][c]:.3f}" for c in cells) + " |")
+                "hypervolume:"), "", *_race_table("run", rows, [names[row["name"]] for row in rows])]
     return out
 
 

@@ -309,20 +309,13 @@ def main(argv=None) -> dict[str, Any]:
         payload["steady_rates"] = {"machine": machine(), **steady_rates(seeds, args.jobs)}
         write_result("tuning", payload)
         return payload
-    if args.pressure:
-        payload = read_result("tuning") or {"benchmark": "tuning"}
-        started = time.perf_counter()
-        payload["pressure"] = {"machine": machine(), **pressure(seeds, args.jobs),
-                               "seconds": time.perf_counter() - started}
-        write_result("tuning", payload)
-        return payload
-    if args.initial:
-        payload = read_result("tuning") or {"benchmark": "tuning"}
-        started = time.perf_counter()
-        payload["initial"] = {"machine": machine(), **initial(seeds, args.jobs),
-                              "seconds": time.perf_counter() - started}
-        write_result("tuning", payload)
-        return payload
+    for flag, record in (("pressure", pressure), ("initial", initial)):  # records, not choices
+        if getattr(args, flag):
+            payload = read_result("tuning") or {"benchmark": "tuning"}
+            started = time.perf_counter()
+            payload[flag] = {"machine": machine(), **record(seeds, args.jobs), "seconds": time.perf_counter() - started}
+            write_result("tuning", payload)
+            return payload
     if args.presets:
         payload = read_result("tuning") or {"benchmark": "tuning"}
         payload["presets"] = {"machine": machine(), **preset_choice(seeds, payload)}
