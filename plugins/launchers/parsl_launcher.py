@@ -440,15 +440,28 @@ class ParslLauncher:
             raise Invalid(f"heartbeat_threshold ({self.heartbeat_threshold} s) must be more than "
                           f"heartbeat_period ({self.heartbeat_period} s)", "heartbeat_threshold")
 
+    def _local_workers(self) -> tuple[int, int]:
+        """(workers Parsl starts on this machine, its cores): min(workers a node, its cores /
+        cores_per_worker), as process_worker_pool counts them (PARSL_CORES, else every
+        core).  A cluster's node (a batch provider's, or jsrun's or srun's from an
+        allocation) is not this machine: only there is the count known."""
+        cores = int(os.environ.get("PARSL_CORES") or os.cpu_count() or 1)
+        return min(self.workers, math.floor(cores / self.cores_per_worker)), cores
+
+    def _check_local_workers(self) -> None:
+        """SpecError if no worker would start here: a pool of 0 workers registers, nothing
+        is evaluated, and the run waited for ever without a word (helper-81)."""
+        started, cores = self._local_workers()
+        if not started:
+            raise SpecError(f"cores_per_worker {self.cores_per_worker:g} is more than the {cores} cores of this "
+                            "machine, where provider local starts the workers: Parsl would start none and the run "
+                            f"wait for ever; give at most {cores}", "cores_per_worker")
+
     def _check_local_affinity(self) -> None:
         """SpecError unless the CPU lists are as many as the workers Parsl starts on this
-        machine: min(workers a node, its cores / cores_per_worker), as process_worker_pool
-        counts them (PARSL_CORES, else every core).  Each worker raised at its start
-        otherwise, and the run waited for ever with nothing evaluated.  A cluster's node
-        (a batch provider's, or jsrun's or srun's from an allocation) is not this machine:
-        only there is the count known."""
-        cores = int(os.environ.get("PARSL_CORES") or os.cpu_count() or 1)
-        started = min(self.workers, math.floor(cores / self.cores_per_worker))
+        machine (:meth:`_local_workers`): each worker raised at its start otherwise, and
+        the run waited for ever with nothing evaluated."""
+        started, cores = self._local_workers()
         ranks = listed_workers(self.cpu_affinity)
         if started != ranks:
             raise SpecError(f"cpu_affinity lists the CPUs of {ranks} worker(s), and on this machine Parsl starts "
@@ -476,9 +489,10 @@ class ParslLauncher:
         """The fields are checked; building the provider would already call the scheduler.
         Warns of blocks shorter than a training may last (not an error: most trainings
         may end well before their limit)."""
-        if (self.provider == "local" and self.launcher_name in ON_THIS_MACHINE
-                and self.cpu_affinity.lower().startswith("list:")):
-            self._check_local_affinity()
+        if self.provider == "local" and self.launcher_name in ON_THIS_MACHINE:
+            self._check_local_workers()
+            if self.cpu_affinity.lower().startswith("list:"):
+                self._check_local_affinity()
         walltime, limit = self.block_walltime, getattr(run.experiment.trainer, "timeout_minutes", None)
         if walltime is not None and isinstance(limit, (int, float)) and _minutes(walltime) < limit:
             given = "" if self.walltime else " (Parsl's default: no walltime is given)"

@@ -182,6 +182,22 @@ def test_cpu_lists_for_more_workers_than_this_machine_starts_are_refused(tmp_pat
         assert main([str(spec), "--dry-run"]) == 0, capsys.readouterr().err
 
 
+def test_more_cores_per_worker_than_this_machine_has_are_refused(tmp_path: Path, capsys, monkeypatch) -> None:
+    """provider local, cores_per_worker 64 on 2 cores: process_worker_pool started 0 workers
+    ("Manager will spawn 0 workers"), and the run waited for ever without a word (helper-81)."""
+    monkeypatch.setenv("PARSL_CORES", "2")
+    spec = write_spec(tmp_path / "bad.yaml", launcher={"plugin": "parsl", "provider": "local", "cores_per_worker": 64})
+    assert main([str(spec), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"hpo-run: {spec}: launcher.cores_per_worker: cores_per_worker 64 is more than the "
+                                "2 cores of this machine, where provider local starts the workers: Parsl would "
+                                "start none and the run wait for ever; give at most 2"], err
+    for fits in ({"cores_per_worker": 2}, {"provider": "slurm"}, {"launcher": "srun"}):  # elsewhere: not known here
+        spec = write_spec(tmp_path / "good.yaml", launcher={"plugin": "parsl", "provider": "local",
+                                                            "cores_per_worker": 64, **fits})
+        assert main([str(spec), "--dry-run"]) == 0, capsys.readouterr().err
+
+
 def test_as_completed_yields_what_finished_before_a_timeout_as_the_standard_library_does() -> None:
     """ParslPool.as_completed waits in slices to look at the interchange; with a timeout
     that has run out it still yields the futures already done, then raises TimeoutError,
