@@ -161,10 +161,15 @@ def _ambiguous(text: str, as_yaml11: float | None, as_yaml12: float | None) -> s
 
     fix = "true or false" if isinstance(as_yaml11, bool) else "the number in decimal without leading zeros, '_' or ':'"
     text = text if len(text) <= 60 else shortened(text)  # a float may have any number of digits
+    # 6:00:00 is a walltime far more often than a number in base 60 (helper-81: the
+    # hint to write it in decimal led to "walltime: expected a string")
+    text_form = f'(or quote it for text, as a time is: "{text}")' if ":" in text else "(or quote it for text)"
     return (f"{text} is ambiguous (YAML 1.1 reads it as {reading(as_yaml11)}, YAML 1.2 as {reading(as_yaml12)}): "
-            f"write {fix} (or quote it for text)")
+            f"write {fix} {text_form}")
 
 
+#: a whole number as YAML 1.2 writes it in decimal (YAML12_FLOAT: one with a dot or an exponent)
+YAML12_INT = re.compile(r"^[-+]?[0-9]+$")
 #: A float of YAML 1.2 (its core schema), with a dot or an exponent, which YAML 1.1 (what
 #: PyYAML follows) may read as a string: no dot (``1e-3``, ``2E5``), an unsigned exponent
 #: (``1.0e3``), no digit before the dot after a sign (``-.5``).  A learning rate written
@@ -172,8 +177,6 @@ def _ambiguous(text: str, as_yaml11: float | None, as_yaml12: float | None) -> s
 #: 1.1's own resolvers, so what they read (ints, 1.1 floats, dates) is read as before (a
 #: zero-padded ``089``, neither a dot nor an exponent, is an int to the resolver above,
 #: and refused as ambiguous).
-#: a whole number as YAML 1.2 writes it in decimal (YAML12_FLOAT: one with a dot or an exponent)
-YAML12_INT = re.compile(r"^[-+]?[0-9]+$")
 YAML12_FLOAT = re.compile(r"^[-+]?(?:(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+)$")
 SpecLoader.add_implicit_resolver("tag:yaml.org,2002:float", YAML12_FLOAT, list("-+0123456789."))
 

@@ -369,11 +369,16 @@ def test_bad_override(tmp_path, spec_file, capsys, assignment, key, words):
 BOOL = "is ambiguous (YAML 1.1 reads it as {}, YAML 1.2 as text): write true or false (or quote it for text)"
 NUMBER = ("is ambiguous (YAML 1.1 reads it as {}, YAML 1.2 as text): write the number in decimal without "
           "leading zeros, '_' or ':' (or quote it for text)")
+#: one with ':': more often a time than a number in base 60 (helper-81: the hint to write a
+#: walltime of 6:00:00 in decimal led to "walltime: expected a string")
+TIME = ("is ambiguous (YAML 1.1 reads it as {}, YAML 1.2 as text): write the number in decimal without "
+        "leading zeros, '_' or ':' (or quote it for text, as a time is: \"{}\")")
 YAML11_FORMS = [
     ("space.c={type: choice, choices: [on, off], sigma: 1}", "on " + BOOL.format("true")),
     ("space.x0.log=yes", "yes " + BOOL.format("true")),
     ("space.x0.log=Off", "Off " + BOOL.format("false")),
-    ("space.x0.sigma=1:30.0", "1:30.0 " + NUMBER.format("90.0")),
+    ("space.x0.sigma=1:30.0", "1:30.0 " + TIME.format("90.0", "1:30.0")),
+    ("launcher.walltime=6:00:00", "6:00:00 " + TIME.format("21600", "6:00:00")),
     ("space.x0.sigma=1_0.5", "1_0.5 " + NUMBER.format("10.5")),
     ("seed=-0x10", "-0x10 " + NUMBER.format("-16")),
     ("name==", "= is YAML 1.1's value key, not a value: quote it ('=') for text"),
@@ -398,7 +403,8 @@ def test_a_yaml_11_form_in_the_file_names_its_line(tmp_path, hpo_run_exe):
     proc = run_cli(hpo_run_exe, str(path), "--dry-run", cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     line = text.splitlines().index("  x9: {type: float, init: [0, 1], sigma: 1:30.0}") + 1
-    assert proc.stderr.splitlines() == [f"hpo-run: {path}: not valid YAML at line {line}: 1:30.0 " + NUMBER.format("90.0")]
+    assert proc.stderr.splitlines() == [f"hpo-run: {path}: not valid YAML at line {line}: 1:30.0 "
+                                        + TIME.format("90.0", "1:30.0")]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.yaml"]
 
 
