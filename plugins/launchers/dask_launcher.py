@@ -255,7 +255,7 @@ class LocalEngine:
             except OSError as exc:  # what prepare's check cannot see (as root, /proc/x)
                 raise LaunchFailed(f"launcher.local_directory: cannot create {self.local_directory}: "
                                    f"{exc.strerror or exc}") from None
-            with stop_signals_held():  # a stop meanwhile is acted on at the block's end
+            with stop_signals_held(term_too=True):  # a stop meanwhile is acted on at the block's end
                 cluster = self._start()
             if self.dashboard:  # on a free port: the one place the user learns which
                 notice(run, f"dask: dashboard at {cluster.dashboard_link}")

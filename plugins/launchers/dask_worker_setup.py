@@ -7,8 +7,9 @@ one line.  Each worker ignores them here, at start-up.  The workers spawned whil
 cluster starts (and, through the mask of the cluster's threads, those their nannies start
 again after a worker died) inherit them blocked (``held_signals.stop_signals_held``): one sent before
 this point waits, and is discarded here; they are unblocked after, so that the worker's
-trainings inherit them ignored, not blocked.  SIGTERM is left alone: trainings inherit
-what their worker ignores, and the time limit stops a training with SIGTERM first.
+trainings inherit them ignored, not blocked.  SIGTERM, held too while a local cluster
+starts, is discarded if pending and then left at its default: trainings inherit what
+their worker ignores, and the time limit stops a training with SIGTERM first.
 """
 
 from __future__ import annotations
@@ -52,3 +53,11 @@ def dask_setup(worker: Any) -> None:  # the preload protocol passes the worker
         for each in TERMINAL_SIGNALS:
             signal.signal(each, signal.SIG_IGN)  # a pending one is discarded
         signal.pthread_sigmask(signal.SIG_UNBLOCK, TERMINAL_SIGNALS)
+        # SIGTERM, held as well while the cluster started (held_signals, term_too): one sent
+        # to the whole group then (a batch system stopping the job) is discarded, not the
+        # death of a worker its nanny waits for; then back to what it was, as trainings
+        # inherit it.
+        if signal.SIGTERM in signal.pthread_sigmask(signal.SIG_BLOCK, []):
+            previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM])
+            signal.signal(signal.SIGTERM, previous)

@@ -16,7 +16,7 @@ from .dask_worker_setup import TERMINAL_SIGNALS
 
 
 @contextmanager
-def stop_signals_held() -> Iterator[None]:
+def stop_signals_held(term_too: bool = False) -> Iterator[None]:
     """An engine starts (or stops) in this block: a stop signal waits for its end, and the
     processes started in it ignore the terminal's signals from their first instruction.
 
@@ -42,7 +42,15 @@ def stop_signals_held() -> Iterator[None]:
     one that notes it: a stop raised in the middle of ``LocalCluster()`` (SIGTERM) left a
     half-started cluster, and tracebacks of distributed's exit hook and of the workers
     being spawned after hpo-run's line.  At the end the handlers are put back and handle
-    the signals: the run stops in order, and the caller closes the started cluster."""
+    the signals: the run stops in order, and the caller closes the started cluster.
+
+    ``term_too`` (a local Dask cluster's start): SIGTERM is blocked as well.  A batch
+    system stopping the job (scancel) sends it to the whole group: a worker still
+    importing died of it, its nanny waited for it for ever, and so did hpo-run, deaf to
+    any further signal (helper-82).  Each worker discards a pending one in its preload and
+    puts SIGTERM back to its default, which its trainings inherit (the time limit stops
+    them with it).  Not for Parsl: its interchange and worker pools, started in the
+    block, are stopped with SIGTERM."""
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread may set signal handlers (hpo-run's driver is there)
         return
@@ -55,7 +63,8 @@ def stop_signals_held() -> Iterator[None]:
 
     previous = {each: handler for each in STOP_SIGNALS if callable(handler := signal.getsignal(each))}
     # One ignored already (nohup, a background job) is inherited ignored: nothing to hold.
-    blocked = [each for each in TERMINAL_SIGNALS if signal.getsignal(each) is not signal.SIG_IGN]
+    held = (*TERMINAL_SIGNALS, signal.SIGTERM) if term_too else TERMINAL_SIGNALS
+    blocked = [each for each in held if signal.getsignal(each) is not signal.SIG_IGN]
     for each in previous:
         signal.signal(each, note)
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
