@@ -212,7 +212,7 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
     if before != now and not finished:
         # Not even with --force: the journal's fitnesses, ranks and checkpointed population
         # are of the old objectives, and a search on a mix of the two would be neither.
-        raise _not_continued(run, "objectives", before, now, "run_dir", where)
+        raise _not_continued(run, "objectives", before, now, "objectives", where)
     parameters = parameter_names(stored)
     if parameters and parameters != list(run.space.names) and not finished:
         # Not even with --force: a genome is one gene per parameter, in this order; the

@@ -363,6 +363,7 @@ def test_other_objectives_are_refused_even_with_force(tmp_path):
         assert refused.returncode == 2, refused.stdout
         assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
         assert "holds a run of the objectives f1, f2, which cannot be continued with" in refused.stderr
+        assert ".yaml: objectives: " in refused.stderr  # the key at fault, not run_dir (helper-82)
         assert (tmp_path / "runs/o/journal.sqlite").read_bytes() == before
     # a unit is not an objective: with --force it goes on
     unit = hpo_run(tmp_path, spec, "runs/o", "none", 0, "--set", "objectives.0.unit=eV", "--force")
