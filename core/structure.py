@@ -74,13 +74,19 @@ def _structure_component(registry: Registry, kind: str, name: Any, key: str, set
         raise
 
 
+def _got(value: Any) -> str:
+    """A value as a message shows it: YAML's null, which an empty value is (`seed:` or
+    `--set seed=`), in YAML's word, not Python's None (helper-82)."""
+    return "null (an empty value)" if value is None else repr(value)
+
+
 def _strict_float(value: Any, _type: Any) -> float:
     # The spec's YAML reads 1e-3 as a number (SpecLoader); a number quoted as a string
     # ('1e-3') is still accepted where a float is expected, written as YAML 1.2 writes
     # numbers: float() also reads '1_0' (10.0), ' 1.5' or '١٢', which quoting made text.
     # Booleans are refused.
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise Invalid(f"expected a number, got {value!r}")
+        raise Invalid(f"expected a number, got {_got(value)}")
     try:
         number = float(value)
     except ValueError:
@@ -91,25 +97,25 @@ def _strict_float(value: Any, _type: Any) -> float:
         raise Invalid(f"expected a number, got {shortened(value)} (quoted: text to YAML, {number} to Python's "
                       "float()): write the number unquoted, in decimal (10, 0.5, 1e-3)")
     if not math.isfinite(number):
-        raise Invalid(f"expected a finite number, got {value!r}")
+        raise Invalid(f"expected a finite number, got {_got(value)}")
     return number
 
 
 def _strict_int(value: Any, _type: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise Invalid(f"expected a whole number, got {value!r}")
+        raise Invalid(f"expected a whole number, got {_got(value)}")
     return value
 
 
 def _strict_str(value: Any, _type: Any) -> str:
     if not isinstance(value, str):
-        raise Invalid(f"expected a string, got {value!r}")
+        raise Invalid(f"expected a string, got {_got(value)}")
     return value
 
 
 def _strict_bool(value: Any, _type: Any) -> bool:
     if not isinstance(value, bool):
-        raise Invalid(f"expected true or false, got {value!r}")
+        raise Invalid(f"expected true or false, got {_got(value)}")
     return value
 
 
@@ -130,7 +136,7 @@ def _mapping_hook(converter: cattrs.Converter):
 
         def structure(value: Any, _type: Any) -> Any:
             if not isinstance(value, Mapping):
-                raise Invalid(f"expected a mapping, got {value!r}")
+                raise Invalid(f"expected a mapping, got {_got(value)}")
             return {
                 _located(str(k), lambda k=k: converter.structure(k, args[0])):
                 _located(str(k), lambda k=k, v=v: converter.structure(v, args[1]))
@@ -153,7 +159,7 @@ def _tuple_hook(converter: cattrs.Converter):
         def structure(value: Any, _type: Any) -> Any:
             if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, (list, tuple)):
                 expected = "a list" if homogeneous else f"a list of {len(args)} values"
-                raise Invalid(f"expected {expected}, got {value!r}")
+                raise Invalid(f"expected {expected}, got {_got(value)}")
             if not homogeneous and len(value) != len(args):
                 raise Invalid(f"expected a list of {len(args)} values, got {list(value)!r}")
             types = [item] * len(value) if homogeneous else list(args)
@@ -176,7 +182,7 @@ def _attrs_hook(converter: cattrs.Converter):
         def structure(value: Any, _type: Any) -> Any:
             if not isinstance(value, Mapping):
                 raise Invalid(f"expected a mapping of the keys {', '.join(a.name for a in attrs.fields(cls))}, "
-                              f"got {value!r}")
+                              f"got {_got(value)}")
             try:
                 return inner(value, cls)
             except ClassValidationError as exc:

@@ -60,6 +60,8 @@ BAD_SPECS = [
     ("wrong-type-choices-str", lambda s: _set(s, "space.c", {"type": "choice", "choices": "abc", "sigma": 1}),
      "space.c.choices", ["list"]),
     ("missing-key", lambda s: _del(s, "objectives"), "objectives", ["missing"]),
+    # an empty value is YAML's null, said so, not Python's None (helper-82: --set seed=)
+    ("empty-value", lambda s: _set(s, "seed", None), "seed", ["seed: expected a whole number, got null (an empty value)"]),
     # The key at fault, not `log` (the review's space.lr.log for a 0 in init).
     ("log-init-not-positive", lambda s: _set(s, "space.x0", {"type": "float", "log": True, "init": [0, 1],
                                                              "sigma": 0.1}),
