@@ -95,7 +95,8 @@ def build_report(run_dirs: Sequence[Path | str], out: Path | str, *,
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ReportError(f"{out}: cannot create the report directory ({exc.strerror or exc})") from None
+        why = "it is a file" if isinstance(exc, FileExistsError) and out.is_file() else exc.strerror or exc
+        raise ReportError(f"{out}: cannot create the report directory ({why}): choose another --out") from None
     final = analysis.final()
     front = tables.front(final)
     accurate = tables.accurate_solutions(analysis, final)

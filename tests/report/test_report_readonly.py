@@ -84,6 +84,7 @@ def test_report_of_a_read_only_run_directory(finished_run, tmp_path):
         inside = hpo_report(str(run), cwd=tmp_path, prefix=tuple(unprivileged()))
         assert inside.returncode == 2
         assert inside.stderr.startswith(f"hpo-report: {run / 'report'}: cannot create the report directory")
+        assert inside.stderr.rstrip().endswith("): choose another --out"), inside.stderr  # the next step (helper-82)
         assert inside.stderr.count("\n") == 1, inside.stderr
         assert snapshot(run) == before
     finally:
