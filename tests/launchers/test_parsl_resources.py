@@ -189,9 +189,9 @@ def test_more_cores_per_worker_than_this_machine_has_are_refused(tmp_path: Path,
     spec = write_spec(tmp_path / "bad.yaml", launcher={"plugin": "parsl", "provider": "local", "cores_per_worker": 64})
     assert main([str(spec), "--dry-run"]) == 2
     err = capsys.readouterr().err
-    assert err.splitlines() == [f"hpo-run: {spec}: launcher.cores_per_worker: cores_per_worker 64 is more than the "
+    assert err.splitlines() == [(f"hpo-run: {spec}: launcher.cores_per_worker: cores_per_worker 64 is more than the "
                                 "2 cores of this machine, where provider local starts the workers: Parsl would "
-                                "start none and the run wait for ever; give at most 2"], err
+                                "start none and the run wait for ever; give at most 2")], err
     for fits in ({"cores_per_worker": 2}, {"provider": "slurm"}, {"launcher": "srun"}):  # elsewhere: not known here
         spec = write_spec(tmp_path / "good.yaml", launcher={"plugin": "parsl", "provider": "local",
                                                             "cores_per_worker": 64, **fits})
