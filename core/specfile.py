@@ -251,6 +251,11 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
             slot = part
             child = node.get(part)
             if child is None:
+                if re.fullmatch(r"[0-9]+", parts[i + 1]):
+                    # A position in a list the spec lacks: it made the mapping {'0': ...},
+                    # refused as "expected a list, got {'0': ...}" (helper-82).
+                    raise SpecError(f"{shown}: the spec has no {where}, so no item {parts[i + 1]} of it: give the "
+                                    f"whole list, --set '{where}=[...]'")
                 child = {}
         if not isinstance(child, (dict, list)):
             raise SpecError(f"{shown}: {where} is not a mapping or a list")
