@@ -62,18 +62,21 @@ def read_metrics(path: Path, columns: Sequence[str], required: Sequence[str] | N
     for number, row in body:
         if len(row) != len(header):
             raise LcurveError(f"{name} line {number}: expected {len(header)} fields, got {len(row)}")
-    recorded = [c for c in columns if c not in required and c in header]
-    logged = _by_epoch(body, header, recorded) if recorded and EPOCH in header else {}
+    at: dict[str, int] = {}  # each column's position, looked up once (the first, as header.index)
+    for position, column in enumerate(header):
+        at.setdefault(column, position)
+    recorded = [c for c in columns if c not in required and c in at]
+    logged = _by_epoch(body, at, recorded) if recorded and EPOCH in at else {}
     rows = []
     for number, row in body:
-        cells = [row[header.index(c)].strip() for c in (STEP, *required)]
+        cells = [row[at[c]].strip() for c in (STEP, *required)]
         if not all(cells[1:]):
             continue
         try:
             values = dict(zip((STEP, *required), map(float, cells)))  # float() reads "nan" and "inf" too
         except ValueError:
             raise LcurveError(f"{name} line {number}: expected numbers in {', '.join(required)}") from None
-        epoch = row[header.index(EPOCH)].strip() if EPOCH in header else None
+        epoch = row[at[EPOCH]].strip() if EPOCH in at else None
         rows.append([values.get(c, logged.get((c, epoch), np.nan)) for c in (STEP, *columns)])
     if not rows:
         raise LcurveError(f"{name} has no row with values for all of {', '.join(required)} "
@@ -81,21 +84,22 @@ def read_metrics(path: Path, columns: Sequence[str], required: Sequence[str] | N
     return Lcurve((STEP, *columns), np.array(rows, dtype=float))
 
 
-def _by_epoch(body: Sequence[tuple[int, list[str]]], header: Sequence[str],
+def _by_epoch(body: Sequence[tuple[int, list[str]]], at: Mapping[str, int],
               columns: Sequence[str]) -> dict[tuple[str, str], float]:
     """``(column, epoch) -> value``: the last number each column logged in each epoch
-    (a cell that is not a number counts as not logged: the column is only recorded)."""
-    at = header.index(EPOCH)
+    (a cell that is not a number counts as not logged: the column is only recorded);
+    ``at``: each column's position in a row."""
     logged: dict[tuple[str, str], float] = {}
     for _, row in body:
         for column in columns:
-            cell = row[header.index(column)].strip()
+            cell = row[at[column]].strip()
             if cell:
                 try:
-                    logged[(column, row[at].strip())] = float(cell)
+                    logged[(column, row[at[EPOCH]].strip())] = float(cell)
                 except ValueError:
                     continue
     return logged
+
 
 def step_or_time_limit(trainer: Mapping[str, Any]) -> bool:
     """Whether this ``trainer:`` block sets ``max_steps`` or ``max_time`` (-1 and null are
