@@ -209,9 +209,8 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
             f"{counted(len(front), 'solution')}, "
             f"sorted by {objectives[0].name}. All columns: front.csv; every final solution: final.csv."), ""]
     md.append(md_table(["#", *labels, *_runtime_head(analysis, unit), "chemically accurate", "run", "uuid"],
-                       [[i, *_objectives(analysis, s), *_runtime_cell(analysis, s, seconds), analysis.accurate(s), s.run,
-                         s.uuid]
-                        for i, s in enumerate(front, 1)], None))
+                       [[i, *_objectives(analysis, s), *_runtime_cell(analysis, s, seconds), analysis.accurate(s),
+                         s.run, s.uuid] for i, s in enumerate(front, 1)], None))
 
     md += ["", "## Chemical accuracy", ""]
     if analysis.thresholds:
@@ -222,10 +221,8 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
                   "of them on the exact front. All of them: accurate.csv.")
         if accurate:
             md += ["", md_table(["#", *labels, *_runtime_head(analysis, unit), "on front", "run", "uuid"],
-                                [[i, *_objectives(analysis, s), *_runtime_cell(analysis, s, seconds), s.uuid in on_front,
-                                  s.run,
-                                  s.uuid]
-                                 for i, s in enumerate(accurate, 1)])]
+                                [[i, *_objectives(analysis, s), *_runtime_cell(analysis, s, seconds),
+                                  s.uuid in on_front, s.run, s.uuid] for i, s in enumerate(accurate, 1)])]
     else:
         md.append(f"No limits: {analysis.threshold_source}.")
 
@@ -237,7 +234,8 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
         rows = [[p.name, *[s.evaluation.trial.params.get(p.name) for _, s in picks]] for p in analysis.parameters]
         if analysis.runtime_apart:
             rows.append([f"runtime ({unit})", *[s.runtime / seconds for _, s in picks]])
-        rows += [[o.label, *[_objectives(analysis, s)[i] for _, s in picks]] for i, o in enumerate(objectives)]
+        shown = [_objectives(analysis, s) for _, s in picks]  # once per pick, not once per objective
+        rows += [[o.label, *[values[i] for values in shown]] for i, o in enumerate(objectives)]
         rows += [["on Pareto front", *[s.uuid in on_front for _, s in picks]],
                  ["run", *[s.run for _, s in picks]], ["uuid", *[s.uuid for _, s in picks]]]
         md += ["", md_table(header, rows, None)]

@@ -358,8 +358,8 @@ def test_a_run_dir_whose_journal_is_not_one_is_refused(tmp_path, spec_file, caps
     pytest.param("seed=" + "[" * 2000, None, ["the value is not valid YAML: nested too deeply"], id="seed=[x2000"),
     ("optimizer..pop_size=4", None, ["--set 'optimizer..pop_size=4': empty key in the path"]),
     # an item of a list the spec lacks made the mapping {'0': ...}: "expected a list" (helper-82)
-    ("constraints.0=x0 < x1", None, ["--set 'constraints.0=x0 < x1': the spec has no constraints, so no item 0 of "
-                                     "it: give the whole list, --set 'constraints=[...]'"]),
+    ("constraints.0=x0 < x1", None, [("--set 'constraints.0=x0 < x1': the spec has no constraints, so no item 0 of "
+                                     "it: give the whole list, --set 'constraints=[...]'")]),
 ])
 def test_bad_override(tmp_path, spec_file, capsys, assignment, key, words):
     path = spec_file()
