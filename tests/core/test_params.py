@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 from hpo_testutil import run_cli, write_spec, zdt_spec
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from dnnp_hpo.cli import main
@@ -70,15 +70,18 @@ def test_choice_wraps_around_both_ways(registry, gene, expected):
 
 
 @given(gene=st.floats(min_value=-1e6, max_value=1e6), n=st.integers(1, 7))
+@example(gene=5.0, n=5)  # the upper bound: the interval below it, not floor(x)'s (CI found it)
 def test_choice_decode_matches_floor_mod(gene, n):
     p = _REGISTRY_FOR_HYPOTHESIS.lookup("parameter_types", "choice", "type")(
         choices=tuple(f"c{i}" for i in range(n)), sigma=0.1)
     # the closed upper end of the default bounds [0, n] decodes to the last choice
     k = n - 1 if gene == n else math.floor(gene) % n
     assert p.decode(gene) == f"c{k}"
-    # constant on [floor(x), floor(x) + 1) and periodic with period n
-    assert p.decode(math.floor(gene) + 0.5) == p.decode(gene)
-    assert p.decode(math.floor(gene) + n + 0.5) == p.decode(gene)
+    # constant on [floor(x), floor(x) + 1) and periodic with period n; the upper bound
+    # n belongs to [n - 1, n) instead
+    cell = n - 1 if gene == n else math.floor(gene)
+    assert p.decode(cell + 0.5) == p.decode(gene)
+    assert p.decode(cell + n + 0.5) == p.decode(gene)
 
 
 _REGISTRY_FOR_HYPOTHESIS = load_registry()
