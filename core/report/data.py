@@ -509,15 +509,18 @@ def _limits(run: RunData, accuracy: Mapping[str, float] | None = None) -> tuple[
 
 #: spec keys that say where a run is: runs merged differ in them without a note
 _PLACE = ("run_dir", "name")
-#: spec keys that say where a run is or how it is reported, not what it trains
-_NOT_TRAINING = (*_PLACE, "report")
+#: spec keys that say what a genome trains: with one genome and training seed, runs that
+#: agree in them (and in their data) trained the same model, whatever their optimizer,
+#: budget or launcher
+_TRAINING = ("space", "trainer", "constraints")
 
 
-def _same_search(a: RunData, b: RunData) -> bool:
-    """Whether two runs trained alike: their specs agree apart from where they are, and so
-    does their data (another trainer, data or callable with one seed is another search)."""
+def _same_training(a: RunData, b: RunData) -> bool:
+    """Whether one genome and seed train the same model in both runs: their specs agree on
+    what is trained, and so does their data (another trainer, data or callable with one
+    seed is another training)."""
     def what(run: RunData) -> dict[str, Any]:
-        return {k: v for k, v in run.spec.items() if k not in _NOT_TRAINING}
+        return {k: run.spec.get(k) for k in _TRAINING}
 
     return what(a) == what(b) and not _other_data(a, b)
 
@@ -541,11 +544,12 @@ def _check_mergeable(first: RunData, run: RunData, seen: dict[Any, RunData]) -> 
             raise ReportError(f"{run.path}: evaluation {e.trial.uuid} is also in {other.path} (the same run "
                               "twice, or a copy of it): each evaluation would count twice")
         # A training is its genome and its seed: the same spec run twice with one seed
-        # (the paper's five runs made by running one spec five times) trains the same
+        # (the paper's five runs made by running one spec five times), or with one seed and
+        # another budget or optimizer (generation 0 is the seed's), trains the same
         # candidates again under new uuids, and each would count twice, its spread "± 0".
         trained = (tuple(e.trial.genome), e.trial.seed)
         other = seen.get(trained)
-        if other is not None and other is not run and _same_search(other, run):
+        if other is not None and other is not run and _same_training(other, run):
             raise ReportError(f"{run.path}: birth {e.trial.birth_id} was trained with the same genome and seed "
                               f"in {other.path} (runs started with the same seed, {run.spec.get('seed', '?')}, "
                               "train the same candidates): each would count twice; run one again with another "

@@ -454,7 +454,8 @@ def test_the_limits_name_the_objectives_left_without_one():
 def test_runs_started_with_the_same_seed_are_not_merged(tmp_path, capsys):
     """The same spec run twice with one seed trains the same candidates (genome and seed)
     under new uuids: merged, each counted twice and their spread shown as '± 0' (a
-    review's).  Refused, naming the seed; another seed merges."""
+    review's).  Refused, naming the seed, also when the runs differ in their budget,
+    optimizer or launcher only; another seed or another trainer merges."""
     from report_journals import _generations_a
 
     a = run_a(tmp_path / "runA")
@@ -466,6 +467,16 @@ def test_runs_started_with_the_same_seed_are_not_merged(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "birth 0 was trained with the same genome and seed in" in err, err
     assert "--set seed=N" in err
+    # another budget, optimizer or launcher with one seed trains the same generation 0: the
+    # same trainings, refused as well (a review merged such a pair, each training twice)
+    for key, value in (("optimizer", {"plugin": "nsga2-async", "pop_size": 4, "max_births": 12}),
+                       ("launcher", {"plugin": "dask", "workers": 1})):
+        longer = write_run(tmp_path / key, renamed, {0: ["a2", "b2", "c2", "d2"],
+                                                     1: ["d2", "e2", "f2", "g2", "h2", "j2", "k2", "i2"]},
+                           spec={**SPEC, key: value})
+        assert main([str(a), str(longer), "--out", str(tmp_path / f"merged-{key}"), "--reference", "1,1"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "birth 0 was trained with the same genome and seed in" in err, err
     other_seeds = {g: [attrs.evolve(e, trial=attrs.evolve(e.trial, seed=e.trial.seed + 1000)) for e in evaluations]
                    for g, evaluations in renamed.items()}
     reseeded = write_run(tmp_path / "reseeded", other_seeds, {0: ["a2", "b2", "c2", "d2"],
