@@ -216,7 +216,9 @@ def test_a_merged_replicates_run_s_failures_keep_their_reasons(tmp_path):
     summary lost "dp: CUDA out of memory" (helper-80).  Named with the run, they stay."""
     search = run_a(tmp_path / "runA")
     spec = {**SPEC, "seed": 2, "optimizer": {"plugin": "replicates", "source": str(search), "seeds": 2}}
-    again = [ok("r1", 0, 0, 0.002, 0.030, runtime=10.0), failed("r2", 0, 1, "failed", "dp: CUDA out of memory")]
+    # trained with seeds of their own (the replicates run's seed is 2), not run_a's births 0 and 1
+    again = [attrs.evolve(e, trial=attrs.evolve(e.trial, seed=e.trial.seed + 1000))
+             for e in (ok("r1", 0, 0, 0.002, 0.030, runtime=10.0), failed("r2", 0, 1, "failed", "dp: CUDA out of memory"))]
     reps = write_run(tmp_path / "reps", {0: again}, {0: ["r1", "r2"]}, spec=spec)
     out = tmp_path / "merged"
     assert main([str(search), str(reps), "--out", str(out), "--reference", "1,1"]) == 0
