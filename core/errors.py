@@ -67,19 +67,22 @@ class SpecError(Exception):
 
     Raised at start-up, before anything is launched or written; the CLI turns it into
     that line on stderr and exit status 2.  ``key`` is a dotted path into the spec
-    (``space.rcut.init``) or empty when the whole file is at fault.
+    (``space.rcut.init``) or empty when the whole file is at fault.  ``rooted``: ``key``
+    is a path from the spec's top even when a block's check raises it (a trainer finding
+    fault with ``objectives.1.name``), so no block prefix is put before it.
     """
 
-    def __init__(self, message: str, key: str = "", file: str = "") -> None:
+    def __init__(self, message: str, key: str = "", file: str = "", *, rooted: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.key = key
         self.file = file
+        self.rooted = rooted
 
     def located(self, file: str = "", prefix: str = "") -> SpecError:
         """The same error with the file, and a key path prefix, filled in."""
-        key = ".".join(p for p in (prefix, self.key) if p)
-        return SpecError(self.message, key, self.file or file)
+        key = self.key if self.rooted else ".".join(p for p in (prefix, self.key) if p)
+        return SpecError(self.message, key, self.file or file, rooted=self.rooted)
 
     def __str__(self) -> str:
         # A file or key named with a newline or an escape sequence is quoted: the message

@@ -8,6 +8,7 @@ the converter and its key-path messages are core/structure.py.
 
 from __future__ import annotations
 
+import difflib
 import numbers
 import os
 from collections.abc import Mapping
@@ -196,8 +197,11 @@ def check_experiment(experiment: Experiment) -> Experiment:
         if name not in names:
             # Either side may be the misspelt one: name both (the objective's own check
             # against the trainer's metrics comes later, when the trainer is prepared).
-            raise SpecError(f"{name!r} is not an objective: expected one of {', '.join(names)} (or is an "
-                            "objective's name misspelt?)", f"report.chemical_accuracy.{name}")
+            close = difflib.get_close_matches(name, names, n=1)
+            which = (f"is objectives.{names.index(close[0])}.name {close[0]!r} misspelt?" if close
+                     else "is an objective's name misspelt?")
+            raise SpecError(f"{name!r} is not an objective: expected one of {', '.join(names)} (or {which})",
+                            f"report.chemical_accuracy.{name}")
     return experiment
 
 

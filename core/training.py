@@ -10,6 +10,7 @@ both subclassed by each trainer, and the helpers they are made of.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import math
 import os
@@ -312,8 +313,9 @@ def check_objectives(run: RunContext, metrics: Mapping[str, str],
                      defaults: Mapping[str, str] | None = None, key: str = "metrics") -> None:
     """SpecError if an objective of the run is none of the trainer's metrics (nor the runtime).
 
-    ``key``: the trainer key that lists the metrics, named by the line (``trainer.metrics``);
-    "" for a trainer without one (the line then names the ``trainer`` block).
+    ``key``: the trainer key that lists the metrics, named by the line (``trainer.metrics``)
+    when the spec gives that block; "" for a trainer without one.  Without a block of the
+    user's the line names the objective's ``objectives.N.name``, with "did you mean".
 
     ``defaults``: the trainer's metrics when the spec gives no ``metrics`` block.  An
     objective among them but not among ``metrics`` was dropped by the spec's block, which
@@ -321,7 +323,7 @@ def check_objectives(run: RunContext, metrics: Mapping[str, str],
     their columns); the message then says so, else it read as if the trainer could not
     measure that objective at all."""
     produced = [*metrics, RUNTIME]
-    for objective in run.objective_names:
+    for i, objective in enumerate(run.objective_names):
         if objective in produced:
             continue
         if defaults and objective in defaults:
@@ -329,8 +331,15 @@ def check_objectives(run: RunContext, metrics: Mapping[str, str],
             raise SpecError(f"objective {objective!r} is not a metric of the trainer.metrics block (measured: "
                             f"{', '.join(produced)}): the block replaces the trainer's defaults ({named}), "
                             "so name every metric the objectives use", key)
-        raise SpecError(f"objective {objective!r} is not a metric of this trainer (it measures: "
-                        f"{', '.join(produced)})", key)
+        close = difflib.get_close_matches(objective, produced, n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        error = SpecError(f"objective {objective!r} is not a metric of this trainer (it measures: "
+                          f"{', '.join(produced)}{hint})", key)
+        if not key or (defaults is not None and dict(metrics) == dict(defaults)):
+            # No metrics block of the user's: the objective's name is what is at fault
+            # (a misspelt force_rmsee was blamed on a trainer.metrics the spec has not).
+            error = SpecError(error.message, f"objectives.{i}.name", rooted=True)
+        raise error
 
 
 def sample_params(space: SearchSpace) -> list[tuple[dict[str, Any], str]]:

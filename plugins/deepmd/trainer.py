@@ -90,15 +90,15 @@ def check_units(run: RunContext, metrics: Mapping[str, str]) -> None:
     """SpecError if an objective read from an energy or force column is given another unit
     that has a default chemical accuracy (``meV/atom``): the values stay DeePMD-kit's eV,
     so that limit (4 meV/atom) would call every model accurate.  A unit without a default
-    (``kcal/mol/Å``) is the user's label, which no limit reads (the report names it).  No key: the objective's
-    unit is outside the ``trainer`` block, and the line names it."""
-    for objective in run.experiment.objectives:
+    (``kcal/mol/Å``) is the user's label, which no limit reads (the report names it).  The
+    line names the objective's ``unit`` key, outside the ``trainer`` block."""
+    for i, objective in enumerate(run.experiment.objectives):
         unit = COLUMN_UNITS.get(column_term(metrics.get(objective.name, "")) or "")
         given = normal_unit(objective.unit)
         if unit and given in DEFAULT_ACCURACY and given != normal_unit(unit):
             raise SpecError(f"objective {objective.name} has unit {objective.unit!r}, but it is read from "
                             f"{metrics[objective.name]} of lcurve.out, in {unit} (DeePMD-kit's unit, read as it "
-                            f"is): give it unit {unit}")
+                            f"is): give it unit {unit}", f"objectives.{i}.unit", rooted=True)
 
 
 #: ``dp``'s flags naming the TensorFlow backend (deepmd/main.py; ``--backend`` takes the names too)

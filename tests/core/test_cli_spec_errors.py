@@ -121,6 +121,9 @@ BAD_SPECS = [
      ["shutil:copyfile has the signature (src, dst", "expected a function of one argument"]),
     ("unknown-objective-threshold", lambda s: _set(s, "report", {"chemical_accuracy": {"zz": 1}}),
      "report.chemical_accuracy.zz", ["'zz' is not an objective: expected one of f1, f2", "(or is an objective's name misspelt?)"]),
+    # the objective may be the misspelt side: named when the limit's key is close to it
+    ("threshold-of-a-misspelt-objective", lambda s: _set(s, "report", {"chemical_accuracy": {"f11": 1}}),
+     "report.chemical_accuracy.f11", ["'f11' is not an objective: expected one of f1, f2 (or is objectives.0.name 'f1' misspelt?)"]),
     ("negative-threshold", lambda s: _set(s, "report", {"chemical_accuracy": {"f1": -0.004}}),
      "report.chemical_accuracy.f1", ["report.chemical_accuracy.f1: expected a positive limit", "-0.004"]),
     ("empty-objective-name", lambda s: _set(s, "objectives", [{"name": " "}, {"name": "f2"}]),

@@ -60,15 +60,17 @@ def test_a_block_naming_every_objective_is_taken_as_given(tmp_path):
     assert trainer.metrics == {"energy_rmse": "rmse_e_trn", "force_rmse": "rmse_f_trn"}
 
 
-@pytest.mark.parametrize("metrics", [None, {"energy_rmse": "rmse_e_val", "force_rmse": "rmse_f_val"}],
+@pytest.mark.parametrize("metrics", [None, {"energy_rmse": "rmse_e_val", "force_rmse": "rmse_f_trn"}],
                          ids=["defaults", "block"])
 def test_an_objective_no_default_names_keeps_the_old_message(tmp_path, metrics):
-    """virial_rmse is none of the defaults: the block dropped nothing it names."""
+    """virial_rmse is none of the defaults: the block dropped nothing it names.  Without a
+    block of the user's, the line names the objective (it named trainer.metrics, a block
+    the spec had not: a chemist's review)."""
     objectives = [{"name": "energy_rmse"}, {"name": "virial_rmse"}]
     trainer = {} if metrics is None else {"metrics": metrics}
     with pytest.raises(SpecError) as info:
         prepare_deepmd(tmp_path, objectives=objectives, **trainer)
-    assert info.value.key == "trainer.metrics"
+    assert info.value.key == ("objectives.1.name" if metrics is None else "trainer.metrics")
     assert info.value.message == ("objective 'virial_rmse' is not a metric of this trainer "
                                   "(it measures: energy_rmse, force_rmse, runtime)")
 
@@ -82,3 +84,16 @@ def test_check_objectives_without_defaults_as_before():
     # Defaults that do not name force_rmse: the block dropped nothing, the old message.
     with pytest.raises(SpecError, match="is not a metric of this trainer"):
         check_objectives(run, {"energy_rmse": "e"}, {"energy_rmse": "e"})
+
+
+def test_an_objective_a_trainer_without_a_metrics_block_lacks_is_named_from_the_spec_top():
+    """A trainer with no metrics key (key=""): the objective's name is at fault, named as
+    objectives.N.name, which hpo-run's 'trainer' prefix leaves as it is, with "did you mean"."""
+    run = SimpleNamespace(objective_names=["energy_rmse", "forse_rmse"])
+    with pytest.raises(SpecError) as info:
+        check_objectives(run, {"energy_rmse": "e", "force_rmse": "f"}, key="")
+    located = info.value.located("spec.yaml", "trainer")
+    assert str(located) == ("spec.yaml: objectives.1.name: objective 'forse_rmse' is not a metric of this trainer "
+                            "(it measures: energy_rmse, force_rmse, runtime; did you mean force_rmse?)")
+    # a key of the block's own keeps the prefix
+    assert str(SpecError("bad", "metrics").located("spec.yaml", "trainer")) == "spec.yaml: trainer.metrics: bad"

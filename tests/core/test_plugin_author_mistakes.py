@@ -150,8 +150,8 @@ def test_the_docs_example_refuses_an_objective_it_does_not_measure_before_traini
         # was: every candidate trained, each recorded 'error', then exit 1
         assert done.returncode == 2, (args, done.stderr)
         assert done.stderr.splitlines() == [(
-            f"hpo-run: {path}: trainer: objective 'enrgy_rmse' is not a metric of this trainer "
-            "(it measures: energy_rmse, force_rmse, runtime)")], args
+            f"hpo-run: {path}: objectives.0.name: objective 'enrgy_rmse' is not a metric of this trainer "
+            "(it measures: energy_rmse, force_rmse, runtime; did you mean energy_rmse?)")], args
     assert not (tmp_path / "run").exists()
 
 
