@@ -44,6 +44,12 @@ def sel_shortfall(workdir: Path) -> int:
     return shortfall
 
 
+def cutoffs(params: dict[str, object]) -> str:
+    """The candidate's cutoff parameters, as the warning names them: ``rcut=4.296``, not
+    the 16 digits of a searched float."""
+    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items() if "rcut" in k)
+
+
 @hookimpl
 def dnnp_hpo_evaluation_finished(run: RunContext, evaluation: Evaluation) -> None:
     from .trainer import DeepmdTrainer
@@ -52,7 +58,7 @@ def dnnp_hpo_evaluation_finished(run: RunContext, evaluation: Evaluation) -> Non
     if not short > 0 or run.run_dir in _told or not isinstance(run.experiment.trainer, DeepmdTrainer):
         return
     _told.add(run.run_dir)
-    params = ", ".join(f"{k}={v}" for k, v in evaluation.trial.params.items() if "rcut" in k)
+    params = cutoffs(evaluation.trial.params)
     notice(run, f"warning: birth {evaluation.trial.birth_id}{f' ({params})' if params else ''}: DeePMD-kit cut "
                 f"its neighbour lists to the template's sel, up to {short:g} neighbours short (its stderr.log "
                 "says which type); such a model may rank well and be unfit for dynamics: use sel: \"auto\" or a "

@@ -75,6 +75,7 @@ class DeepmdTrainer(training.CommandTrainer):
         rendered = prepared.check_samples(run, deepmd=self.check_input)
         check_relative_systems(run, rendered, self.command)
         check_type_map(rendered)
+        warn_validation_trained(run, rendered, self.metrics)
         if "seed" not in template.names:
             warn_fixed_seeds(run, template.path, rendered[0][0])
         training.warn_missing(run, prepared.data_paths)
@@ -214,6 +215,42 @@ def check_type_map(rendered: list[tuple[dict[str, Any], str]]) -> None:
                         "list every element of the data in model.type_map", "template")
 
 
+def data_systems(path: str) -> list[str]:
+    """The systems DeePMD-kit trains on for a data path, resolved: ``path`` itself if it
+    holds a ``type.raw``, else each directory below it that does (not into ``set.*``)."""
+    found = []
+    for top, dirs, files in os.walk(path):
+        if "type.raw" in files:
+            found.append(os.path.realpath(top))
+            dirs[:] = []  # a system's own directories are its frames
+        else:
+            dirs[:] = sorted(d for d in dirs if not d.startswith("set."))
+    return found
+
+
+def warn_validation_trained(run: RunContext, rendered: list[tuple[dict[str, Any], str]],
+                            metrics: Mapping[str, str]) -> None:
+    """Warn on stderr when a validation system is trained on too (a training path that is
+    the folder above both, say): the ``*_val`` errors the objectives read are then errors
+    on trained frames, and the search favours the models that overfit most.  Told once."""
+    columns = sorted(column for column in metrics.values() if column.endswith("_val"))
+    if not columns:
+        return
+    for data, where in rendered:
+        paths = [(key, path) for key, path in systems_paths(data.get("training"), "training.") if os.path.isabs(path)]
+        trained = {system: key for key, path in paths if "validation_data" not in key for system in data_systems(path)}
+        for key, path in paths:
+            if "validation_data" not in key:
+                continue
+            for system in data_systems(path):
+                if system in trained:
+                    print(f"hpo-run: warning: {run.spec_path}: trainer.template: {where}: {key}: {system} is "
+                          f"trained on too (it is in {trained[system]} as well), so the validation errors the objectives read ({', '.join(columns)}) are errors on trained "
+                          "frames, which favour the models that overfit: keep the validation systems out of "
+                          "the training paths", file=sys.stderr)
+                    return
+
+
 def warn_fixed_seeds(run: RunContext, path: str, data: Mapping[str, Any]) -> None:
     """Warn on stderr that a template without ``$seed`` does not get the seed recorded per
     candidate (not an error: fixed seeds may be wanted)."""
@@ -300,10 +337,21 @@ def check_sel(data: Mapping[str, Any], command: Sequence[str], where: str) -> No
     such a sel from the neighbour statistics the flag skips, and every training failed
     (a TypeError from numpy, which says nothing of why)."""
     # in any argument: a wrapper's one (bash -c "dp ... --skip-neighbor-stat") as well
-    if any("--skip-neighbor-stat" in arg for arg in command) and _auto_sel(data.get("model")):
+    model = data.get("model")
+    if any("--skip-neighbor-stat" in arg for arg in command) and _auto_sel(model):
         raise SpecError(f"{where}: the model's sel is \"auto\", which DeePMD-kit works out from the "
                         "neighbour statistics that --skip-neighbor-stat skips: every training would fail; "
                         "drop the flag or give sel as numbers", "command")
+    type_map = model.get("type_map") if isinstance(model, Mapping) else None
+    if not isinstance(type_map, list):
+        return  # no names: DeePMD-kit counts the types from the data
+    for key, sel in _sel_lists(model.get("descriptor"), "model.descriptor"):
+        if len(sel) != len(type_map):
+            # DeePMD-kit says "the number of types of the training data is 2, but that of
+            # the model is only 1" for one too few, and fails in TensorFlow for one too many.
+            raise SpecError(f"{where}: {key} {sel} has {len(sel)} entries for the {len(type_map)} types of "
+                            f"model.type_map {type_map}: DeePMD-kit takes one per type (in type_map's order), "
+                            "and every training would fail; give one number per type, or \"auto\"", "template")
 
 
 #: what DeePMD-kit's argcheck takes in an ``ener`` loss and its TensorFlow backend refuses
@@ -327,6 +375,20 @@ def check_tensorflow_loss(losses: Sequence[Mapping[str, Any] | None], rendered: 
                 raise SpecError(f"{where}: loss.{key} is {value!r}{source}, which DeePMD-kit's TensorFlow backend "
                                 f"does not train (only {allowed!r}): every training would fail; drop it, or train "
                                 "with another backend (dp --pt train)", at)
+
+
+def _sel_lists(section: Any, where: str) -> list[tuple[str, list[Any]]]:
+    """``(key, sel)`` of each ``sel`` given as a list (one entry per type) under a
+    descriptor ``section``, a hybrid's included; a number (se_atten's) is no list."""
+    if isinstance(section, Mapping):
+        found = [(f"{where}.sel", section["sel"])] if isinstance(section.get("sel"), list) else []
+        for key, value in section.items():
+            if key != "sel":
+                found.extend(_sel_lists(value, f"{where}.{key}"))
+        return found
+    if isinstance(section, list):
+        return [found for i, item in enumerate(section) for found in _sel_lists(item, f"{where}.{i}")]
+    return []
 
 
 def _auto_sel(section: Any) -> bool:

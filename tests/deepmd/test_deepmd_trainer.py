@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import sys
 import time
@@ -457,3 +458,55 @@ def test_last_rows_reaching_the_untrained_model_is_refused(tmp_path: Path) -> No
     (workdir / "lcurve.out").write_text("# step rmse_e_val rmse_f_val lr\n" + rows)
     fitness = trainer.read_fitness(workdir, trainer.render(a_trial(run)))
     assert fitness["energy_rmse"] == pytest.approx(sum(0.5 / (s + 1) for s in (50, 100, 150, 200)) / 4)
+
+
+@pytest.mark.parametrize(("descriptor", "key"), [
+    ({"type": "se_e2_a", "sel": [4]}, "model.descriptor.sel"),
+    ({"type": "se_e2_a", "sel": [4, 4, 4]}, "model.descriptor.sel"),
+    ({"type": "hybrid", "list": [{"type": "se_e2_a", "sel": [4, 4]}, {"type": "se_e2_r", "sel": [8]}]},
+     "model.descriptor.list.1.sel"),
+])
+def test_a_sel_without_one_entry_per_type_is_refused(tmp_path: Path, descriptor, key) -> None:
+    """A chemist's sel [36] with two types passed --dry-run, then every training failed
+    (DeePMD-kit 3.1, measured: one too few is 'the number of types of the training data is
+    2, but that of the model is only 1', one too many a TensorFlow shape error)."""
+    model = {"type_map": ["Ni", "Al"], "descriptor": descriptor}
+    template = TINY.replace('"training": {', f'"model": {json.dumps(model)}, "training": {{')
+    with pytest.raises(SpecError) as info:
+        prepare(tmp_path, template)
+    assert info.value.key == "trainer.template"
+    assert f": {key} " in info.value.message
+    assert "for the 2 types of model.type_map ['Ni', 'Al']: DeePMD-kit takes one per type" in info.value.message
+
+
+@pytest.mark.parametrize("descriptor", [{"type": "se_e2_a", "sel": [4, 4]}, {"type": "se_atten", "sel": 40},
+                                        {"type": "se_e2_a", "sel": "auto"}])
+def test_a_sel_of_one_entry_per_type_or_a_number_passes(tmp_path: Path, descriptor) -> None:
+    model = {"type_map": ["Ni", "Al"], "descriptor": descriptor}
+    prepare(tmp_path, TINY.replace('"training": {', f'"model": {json.dumps(model)}, "training": {{'))
+    # without a type_map DeePMD-kit counts the types from the data: nothing to compare with
+    prepare(tmp_path, TINY.replace('"training": {', '"model": {"descriptor": {"sel": [4]}}, "training": {'))
+
+
+@pytest.mark.parametrize(("trained", "metrics", "warned"), [
+    ("data", None, True),  # the folder above both: DeePMD-kit trains on the validation system too
+    ("data/valid", None, True),
+    ("data/train", None, False),
+    ("data", {"energy_rmse": "rmse_e_trn", "force_rmse": "rmse_f_trn"}, False),  # no validation error read
+])
+def test_a_validation_system_trained_on_too_is_warned_of(tmp_path: Path, capsys, trained, metrics, warned) -> None:
+    """A chemist's train_systems: ../data held data/valid as well: the validation errors the
+    search minimised were errors on trained frames, without a word (helper-83)."""
+    for system in ("train", "valid"):
+        (tmp_path / "data" / system / "set.000").mkdir(parents=True)
+        (tmp_path / "data" / system / "type.raw").write_text("0 1\n")
+    training = {"disp_file": "lcurve.out", "training_data": {"systems": [str(tmp_path / trained)]},
+                "validation_data": {"systems": str(tmp_path / "data" / "valid")}}
+    template = TINY.replace('"training": {"disp_file": "lcurve.out"}', f'"training": {json.dumps(training)}')
+    prepare(tmp_path, template, **({} if metrics is None else {"metrics": metrics}))
+    err = capsys.readouterr().err
+    said = (f"training.validation_data.systems: {os.path.realpath(tmp_path / 'data' / 'valid')} is trained on too (it is in "
+            "training.training_data.systems as well), so the validation errors the objectives read (rmse_e_val, "
+            "rmse_f_val) are errors on trained frames")
+    assert (said in err) == warned, err
+    assert err.count("is trained on too") == warned  # told once, not once per rendering

@@ -23,3 +23,12 @@ def test_each_cut_is_measured_and_the_first_told_once(tmp_path, capsys):
     assert len(told) == 1 and "up to 24 neighbours short" in told[0] and "sel: \"auto\"" in told[0]
     assert capsys.readouterr().err.count("neighbours short") == 1
 
+
+
+def test_the_warning_names_the_cutoffs_in_four_digits():
+    """A review saw 'birth 1 (rcut=4.295852169154912)' where docs/deepmd.md shows rcut=6.4."""
+    from dnnp_hpo.plugins.deepmd.neighbours import cutoffs
+
+    assert cutoffs({"rcut": 4.295852169154912, "rcut_smth": 0.5, "start_lr": 1e-3, "sel": 40}) == "rcut=4.296, rcut_smth=0.5"
+    assert cutoffs({"rcut": 6.4}) == "rcut=6.4"
+    assert cutoffs({"start_lr": 1e-3}) == ""
