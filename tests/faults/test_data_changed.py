@@ -28,7 +28,7 @@ from dnnp_hpo.resume import check_run_dir
 # training and validation data, as DeePMD-kit 2's input gives them: the stand-in dp writes
 # the validation columns the metrics read (a DeePMD-kit 1 "systems" has none: refused)
 DATA_TEMPLATE = TEMPLATE.replace('"training": {', '"training": {"training_data": {"systems": "$data"}, '
-                                                  '"validation_data": {"systems": "$data"}, ')
+                                                  '"validation_data": {"systems": "$valid"}, ')
 
 
 
@@ -40,7 +40,7 @@ def write_system(root, energies: str) -> None:
 
 def started(tmp_path, data: str):
     spec = deepmd_spec(tmp_path / "run", generations=1, env={"FAULTS_FAULT": "ok"},
-                       settings={"data": data}, paths=["data"])
+                       settings={"data": data, "valid": str(tmp_path / "valid")}, paths=["data"])
     path = write_spec(tmp_path / "spec.yaml", spec, template=DATA_TEMPLATE)
     with pytest.raises(Stopped):
         run_in_process(path, extra_plugins=[StopAfterGenerationZero()])
