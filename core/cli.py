@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dnnp_hpo.constraints import violated
-from dnnp_hpo.driver import dry_run_trials, execute, prepare_run
+from dnnp_hpo.driver import check_data, dry_run_trials, execute, prepare_run
 from dnnp_hpo.errors import LaunchFailed, PluginError, SpecError
 from dnnp_hpo.evaluation import Evaluation, Member, failure_summary
 from dnnp_hpo.front import accuracy_limits, chemically_accurate, format_value, limits_text, pareto_front
@@ -144,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("hpo-run: give an experiment spec (YAML), or --list-plugins", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
-        run, trainer = prepare_run(args.spec, registry, args.overrides)
+        run, trainer = prepare_run(args.spec, registry, args.overrides, dry_run=args.dry_run)
         if args.dry_run:
             # The run directory is checked as the run would check it: a dry run that passes
             # is a run that starts.
@@ -177,6 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             console.print(f"The spec is valid; {run.run_dir}: {what}")
             return 0
         run = check_run_dir(run, resume=args.resume, force=args.force)  # writes nothing
+        if not run.finished:
+            check_data(run)
         with contextlib.ExitStack() as held:
             if not run.finished:  # a finished run is only read
                 held.enter_context(RunLock(run.run_dir, str(run.spec_path)))

@@ -34,19 +34,22 @@ from dnnp_hpo.resume import Holdings, journal_holdings, recorded_settings, resol
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import load_experiment
 from dnnp_hpo.study import Study
+from dnnp_hpo.training import missing_data
 
 
-def prepare_run(spec_path: Path, registry: Registry, overrides: Sequence[str] = ()) -> tuple[RunContext, Trainer]:
+def prepare_run(spec_path: Path, registry: Registry, overrides: Sequence[str] = (),
+                dry_run: bool = False) -> tuple[RunContext, Trainer]:
     """Validate everything a run needs, writing and launching nothing.
 
-    Every user mistake comes out as a SpecError naming the file and the key.
+    Every user mistake comes out as a SpecError naming the file and the key.  ``dry_run``:
+    for ``--dry-run`` (:attr:`RunContext.dry_run`).
     """
     experiment, raw = load_experiment(spec_path, registry, tuple(overrides))
     # run_dir comes expanded from the spec; the default is made of the name, which is not a
     # path, and nothing in it is expanded.
     run_dir = _run_dir(Path(experiment.run_dir or f"runs/{experiment.name}"), str(spec_path))
     run = RunContext(experiment=experiment, spec_path=spec_path, run_dir=run_dir,
-                     raw_spec=raw, hook=registry.hook)
+                     raw_spec=raw, hook=registry.hook, dry_run=dry_run)
     trainer = checked(str(run.spec_path), "trainer", lambda: experiment.trainer.prepare(run))
     _check_prepared(run, trainer)
     _check_picklable(run, trainer)
@@ -61,6 +64,19 @@ def prepare_run(spec_path: Path, registry: Registry, overrides: Sequence[str] = 
                         "training gets as a str, or None for a trainer without an input file")
     data_paths = _data_paths(trainer)
     return attrs.evolve(run, template_digest=template_digest(trainer), data_paths=data_paths), trainer
+
+
+def check_data(run: RunContext) -> None:
+    """SpecError for a data path of the run (its trainer's ``data_paths``) that does not
+    exist, when the run is to train: every training would fail, and a data path typo
+    spent a run directory on them.  Not for --dry-run (a spec checked before its data are
+    in place) nor for a finished run, which is only read."""
+    for path in run.data_paths:
+        missing = missing_data(run, path)
+        if missing:
+            raise SpecError(f"{missing}: every training would fail, so nothing is launched (--dry-run checks a "
+                            "spec before its data are in place; data that only the workers' nodes hold: leave its "
+                            "setting out of trainer.paths)", "trainer.settings", str(run.spec_path))
 
 
 def _data_paths(trainer: Trainer) -> tuple[str, ...]:

@@ -28,6 +28,9 @@ class RunContext:
     extends: bool = False
     #: placement keys (resume.PLACEMENT: launcher, run_dir...) a resume changed
     moved: tuple[str, ...] = ()
+    #: True under ``hpo-run --dry-run``: nothing is launched, so what only the trainings
+    #: need (their data) may be missing yet
+    dry_run: bool = False
     #: births the journal held finished when this session started (a resume's)
     recorded: frozenset[int] = attrs.field(factory=frozenset, eq=False, repr=False)
     #: whether any of those succeeded

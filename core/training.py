@@ -98,17 +98,30 @@ def listed_paths(settings: Mapping[str, Any], names: tuple[str, ...]) -> tuple[s
     return tuple(out)
 
 
+def missing_data(run: RunContext, path: str) -> str | None:
+    """What to say of a data path that does not exist (None: it does)."""
+    if Path(data_location(path)).exists():
+        return None
+    # Where it was looked for: a path written relative (mydata/train) is read from the
+    # spec file's directory, not from where hpo-run was started.
+    return f"data path {path} does not exist (a relative path is read from the spec file's directory, " \
+           f"{run.spec_path.parent.resolve()})"
+
+
 def warn_missing(run: RunContext, paths: tuple[str, ...]) -> None:
-    """Warn on stderr about each of ``paths`` that does not exist."""
-    # Not an error: the paper's spec ships with placeholders for the user's data and must
-    # still pass --dry-run.  Each training checks again and fails at once if still missing.
+    """Under ``--dry-run``, warn on stderr about each of ``paths`` that does not exist.
+
+    Only a warning there: the paper's spec ships with placeholders for the user's data and
+    must still pass it.  A run that is to train refuses to start instead (exit 2, one line,
+    :func:`dnnp_hpo.driver.check_data`, over the prepared trainer's ``data_paths``): every
+    training would fail, and the run directory would be spent on them."""
+    if not run.dry_run:
+        return
     for path in paths:
-        if not Path(data_location(path)).exists():
-            # Where it was looked for: a path written relative (mydata/train) is read from the
-            # spec file's directory, not from where hpo-run was started.
-            print(f"hpo-run: warning: {run.spec_path}: trainer.settings: data path {path} does not exist (a "
-                  f"relative path is read from the spec file's directory, {run.spec_path.parent.resolve()}); "
-                  "every training will fail until it does", file=sys.stderr)
+        missing = missing_data(run, path)
+        if missing:
+            print(f"hpo-run: warning: {run.spec_path}: trainer.settings: {missing}; every training will fail "
+                  "until it does", file=sys.stderr)
 
 
 def is_count(value: Any) -> bool:

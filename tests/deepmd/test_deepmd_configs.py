@@ -40,6 +40,22 @@ def test_paper_spec_dry_run_without_the_users_data() -> None:
     assert "The spec is valid" in done.stdout
 
 
+def test_paper_spec_run_without_the_users_data_launches_nothing(tmp_path: Path) -> None:
+    """A run that is to train refuses to start: one line naming the path, exit 2, no run
+    directory (before, every training was recorded failed and the run directory spent:
+    a chemist's data path typo)."""
+    run_dir = tmp_path / "run"
+    done = hpo_run(str(PAPER), "--set", f"run_dir={run_dir}")
+    assert done.returncode == 2, done.stderr
+    train = PAPER.parent / "data" / "alcl3-kcl" / "train"
+    assert done.stderr.splitlines() == [(
+        f"hpo-run: {PAPER}: trainer.settings: data path {train} does not exist (a relative path is read from the "
+        f"spec file's directory, {PAPER.parent}): every training would fail, so nothing is launched (--dry-run "
+        "checks a spec before its data are in place; data that only the workers' nodes hold: leave its setting "
+        "out of trainer.paths)")]
+    assert not run_dir.exists() and done.stdout == ""
+
+
 def test_quickstart_dry_run(demo_data: Path) -> None:
     done = hpo_run(str(QUICKSTART), "--dry-run",
                    "--set", f"trainer.settings.train_systems={demo_data / 'train'}",

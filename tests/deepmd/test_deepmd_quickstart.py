@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import math
+import shutil
 import time
 from pathlib import Path
 
@@ -28,10 +29,11 @@ def _processes_under(directory: Path) -> list[str]:
 @pytest.mark.slow
 def test_quickstart_end_to_end(tmp_path: Path, demo_data: Path) -> None:
     run_dir = tmp_path / "run"
+    data = shutil.copytree(demo_data, tmp_path / "data")  # a copy: moved away at the end
     sets = [
         f"run_dir={run_dir}",
-        f"trainer.settings.train_systems={demo_data / 'train'}",
-        f"trainer.settings.valid_systems={demo_data / 'valid'}",
+        f"trainer.settings.train_systems={data / 'train'}",
+        f"trainer.settings.valid_systems={data / 'valid'}",
         "optimizer.pop_size=2", "optimizer.generations=1",  # a bred generation too
         "trainer.settings.numb_steps=40", "trainer.settings.disp_freq=20", "trainer.settings.decay_steps=20",
     ]
@@ -72,3 +74,11 @@ def test_quickstart_end_to_end(tmp_path: Path, demo_data: Path) -> None:
         energy, force, runtime = (float(c) for c in cells[8:11])
         assert all(math.isfinite(v) and v > 0 for v in (energy, force, runtime))
         assert cells[11] in {"yes", "no"}
+
+    # The finished run is only read: its front is shown with its data gone (a run that is
+    # to train refuses to start without them).
+    data.rename(tmp_path / "data-moved")
+    again = run_exe(argv, timeout=120, env={"COLUMNS": "250"})
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "Pareto front of the final population" in again.stdout
+    assert "data path" not in again.stderr, again.stderr
