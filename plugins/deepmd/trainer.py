@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 
 from dnnp_hpo import training
+from dnnp_hpo.constraints import violated
 from dnnp_hpo.curve import LcurveError, fitness
 from dnnp_hpo.errors import SpecError, TrainingFailed
 from dnnp_hpo.evaluation import Trial
@@ -377,6 +378,46 @@ def check_tensorflow_loss(losses: Sequence[Mapping[str, Any] | None], rendered: 
                                 "with another backend (dp --pt train)", at)
 
 
+def _descriptors(model: Any) -> list[tuple[str, Mapping[str, Any]]]:
+    """``(key, section)`` of the model's descriptor and, for a hybrid, of each in its list."""
+    descriptor = model.get("descriptor") if isinstance(model, Mapping) else None
+    if not isinstance(descriptor, Mapping):
+        return []
+    found = [("model.descriptor", descriptor)]
+    listed = descriptor.get("list")
+    if isinstance(listed, list):
+        found.extend((f"model.descriptor.list.{i}", d) for i, d in enumerate(listed) if isinstance(d, Mapping))
+    return found
+
+
+def check_cutoffs(data: Mapping[str, Any], where: str, placeholders: Mapping[str, str],
+                  settings: Collection[str]) -> None:
+    """SpecError for a rendering whose ``rcut_smth`` is above its ``rcut``: DeePMD-kit
+    refuses it when the training starts ("rcut_smth (1.000000) should be no more than
+    rcut (0.288876)!"), and a chemist's rcut searched in nm beside a fixed rcut_smth of 1 A
+    failed every training after --dry-run had passed.  Checked on the middle of the space
+    (and each choice): a middle that fails is a space most of whose candidates fail."""
+    for key, descriptor in _descriptors(data.get("model")):
+        rcut, smooth = descriptor.get("rcut"), descriptor.get("rcut_smth")
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (rcut, smooth)) or smooth <= rcut:
+            continue
+        sources = {name: placeholders.get(f"{key}.{name}") for name in ("rcut", "rcut_smth")}
+        said = {name: f" (from {value_source(placeholder, settings)})" if placeholder else ""
+                for name, placeholder in sources.items()}
+        searched = [p for p in sources.values() if p is not None and p != "seed" and p not in settings]
+        fix = (f"add a constraint (constraints: [{sources['rcut_smth']} < {sources['rcut']}]) or change the ranges"
+               if len(searched) == 2 else
+               f"add a constraint (constraints: [{searched[0]} > {smooth:g}]) or change its range"
+               if searched == [sources["rcut"]] else
+               f"add a constraint (constraints: [{searched[0]} < {rcut:g}]) or change its range"
+               if searched else "lower rcut_smth or raise rcut")
+        raise SpecError(f"{where}: {key}.rcut_smth {smooth:g}{said['rcut_smth']} is above {key}.rcut "
+                        f"{rcut:g}{said['rcut']}, which DeePMD-kit refuses (rcut_smth should be no more than rcut), so "
+                        f"{'every training' if not searched else 'the training of the middle of the space, and of the candidates like it,'}"
+                        f" would fail; {fix} (are both in A?)",
+                        "template")
+
+
 def _sel_lists(section: Any, where: str) -> list[tuple[str, list[Any]]]:
     """``(key, sel)`` of each ``sel`` given as a list (one entry per type) under a
     descriptor ``section``, a hybrid's included; a number (se_atten's) is no list."""
@@ -446,9 +487,11 @@ class PreparedDeepmd(training.PreparedCommand):
         if deepmd:
             for (data, _), (params, _) in zip(rendered, samples):
                 check_activations(data, self.template.path, params)
-        for data, where in rendered:
+        for (data, where), (params, _) in zip(rendered, samples):
             check_curve(data, self.metrics, where, self.last_rows, settings_at)
             check_sel(data, self.command, where)
+            if not violated(run.experiment.constraints, params):  # one that is not trained is not checked
+                check_cutoffs(data, where, placeholders, set(self.settings))
         self.check_searched_steps(run, samples[0][0], rendered[0][0])
         losses = [ener_loss(data) for data, _ in rendered]
         if self.tensorflow:

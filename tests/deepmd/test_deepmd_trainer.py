@@ -510,3 +510,41 @@ def test_a_validation_system_trained_on_too_is_warned_of(tmp_path: Path, capsys,
             "rmse_f_val) are errors on trained frames")
     assert (said in err) == warned, err
     assert err.count("is trained on too") == warned  # told once, not once per rendering
+
+
+def _with_descriptor(descriptor: dict) -> str:
+    return TINY.replace('"training": {', f'"model": {{"descriptor": {json.dumps(descriptor)}}}, "training": {{')
+
+
+_REFUSED = "which DeePMD-kit refuses (rcut_smth should be no more than rcut), so"
+_MIDDLE = "the training of the middle of the space, and of the candidates like it, would fail"
+
+
+@pytest.mark.parametrize(("descriptor", "said"), [
+    # a chemist's rcut searched in nm beside a fixed rcut_smth in A: every training failed
+    ({"rcut": "$x", "rcut_smth": 1.0}, (f"model.descriptor.rcut_smth 1 is above model.descriptor.rcut 0.5 (from "
+                                        f"parameter space.x), {_REFUSED} {_MIDDLE}; add a constraint "
+                                        "(constraints: [x > 1])")),
+    ({"rcut": 0.3, "rcut_smth": "$x"}, (f"model.descriptor.rcut_smth 0.5 (from parameter space.x) is above "
+                                        f"model.descriptor.rcut 0.3, {_REFUSED} {_MIDDLE}; add a constraint "
+                                        "(constraints: [x < 0.3])")),
+    ({"rcut": 0.5, "rcut_smth": 1.0}, (f"model.descriptor.rcut_smth 1 is above model.descriptor.rcut 0.5, "
+                                       f"{_REFUSED} every training would fail; lower rcut_smth")),
+    ({"type": "hybrid", "list": [{"rcut": 6.0, "rcut_smth": 0.5}, {"rcut": "$x", "rcut_smth": 2.0}]},
+     "model.descriptor.list.1.rcut_smth 2 is above model.descriptor.list.1.rcut 0.5 (from parameter space.x)"),
+])
+def test_an_rcut_smth_above_rcut_is_refused(tmp_path: Path, descriptor, said) -> None:
+    """DeePMD-kit refuses it when each training starts ('rcut_smth (1.000000) should be no
+    more than rcut (0.288876)!', helper-83's run), after --dry-run had passed."""
+    template = _with_descriptor(descriptor).replace('"$x"', "$x")
+    with pytest.raises(SpecError) as info:
+        prepare(tmp_path, template)
+    assert info.value.key == "trainer.template"
+    assert said in info.value.message, info.value.message
+
+
+def test_an_rcut_smth_below_rcut_or_set_aside_by_a_constraint_passes(tmp_path: Path) -> None:
+    prepare(tmp_path, _with_descriptor({"rcut": "$x", "rcut_smth": 0.2}).replace('"$x"', "$x"))
+    # the middle breaks the user's constraint: not trained, so not judged
+    prepare(tmp_path, _with_descriptor({"rcut": "$x", "rcut_smth": 0.8}).replace('"$x"', "$x"),
+            overrides=["constraints=[x > 0.8]"])
