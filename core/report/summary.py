@@ -110,10 +110,13 @@ def write(out: Path, analysis: Analysis, *, final: list[Solution], front: list[S
     files.append(path)
     path = out / "repeated.csv"
     names = [o.name for o in analysis.objectives]
+    # A statistic there is none of (the sd of one success, anything of none) is left
+    # empty, as docs/outputs.md says, not written "nan".
     write_csv(path, [p.name for p in analysis.parameters] + ["trainings", "failed"]
               + [f"{stat} {n}" for n in names for stat in ("mean", "sd", "min", "max")] + ["accurate trainings"],
               [[r.params.get(p.name) for p in analysis.parameters] + [r.trainings, r.failed]
-               + [v for i in range(len(names)) for v in (r.mean[i], r.sd[i], r.low[i], r.high[i])]
+               + [None if math.isnan(v) else v for i in range(len(names))
+                  for v in (r.mean[i], r.sd[i], r.low[i], r.high[i])]
                + [r.accurate] for r in again])
     files.append(path)
     path = out / "summary.md"
@@ -272,8 +275,7 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
                   "the population and NSGA-II drops its most crowded members). "
                   "Also in hypervolume.csv.")
         if hv.warning:
-            md += ["", (f"**Note: {hv.warning}.** Give --reference a point worse than the solutions in every "
-                        "objective, or leave it out for the default.")]
+            md += ["", f"**Note: {hv.warning}.** {hv.advice}"]
         if hv.note:
             md += ["", hv.note + "."]
         if steady:

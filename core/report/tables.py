@@ -98,6 +98,8 @@ class Hypervolumes:
     #: what makes every value 0 although some evaluation succeeded (a --reference that no
     #: solution beats); hpo-report also prints it on stderr
     warning: str = ""
+    #: what to do about it (summary.md's words after the warning)
+    advice: str = ""
 
 
 MERGED = "all runs"
@@ -135,7 +137,10 @@ def hypervolumes(analysis: Analysis, reference: Sequence[float] | None = None) -
         if len(values) == 0:
             return None
         ref = tuple(float(v) for v in default_reference(values))
-        source = "the worst finite value of each objective over all evaluations, plus 10% of its range"
+        flat = [o.name for o, low, high in zip(analysis.objectives, values.min(axis=0), values.max(axis=0))
+                if low == high]
+        source = ("the worst finite value of each objective over all evaluations, plus 10% of its range"
+                  + (f" ({', '.join(flat)}: of its one value's size, 0.1 at 0)" if flat else ""))
     searches = [r for r in analysis.runs if not r.replicates]
     series = [r.label for r in analysis.runs]
     if len(searches) > 1:
@@ -154,12 +159,21 @@ def hypervolumes(analysis: Analysis, reference: Sequence[float] | None = None) -
             points = [m.evaluation.fitness for r in searches for m in _population_at(r, g)
                       if valid(m.evaluation)]
             out[(MERGED, g)] = hypervolume(np.array(points, dtype=float).reshape(-1, n), ref)
-    warning = ""
-    if out and not any(out.values()) and len(analysis.finite_values()):
+    warning = advice = ""
+    values = analysis.finite_values()
+    if out and not any(out.values()) and len(values):
         point = ", ".join(with_unit(v, o.unit) for v, o in zip(ref, analysis.objectives))
-        warning = (f"no solution is better than the reference point ({point}) in every objective: every "
-                   "hypervolume is 0")
-    return Hypervolumes(ref, source, out, tuple(series), note, warning)
+        if np.all(values < np.asarray(ref), axis=1).any():
+            # Solutions beat the point, and their boxes are below a float's smallest (values
+            # near 1e-200): the reference is not at fault (a review's).
+            warning = (f"every hypervolume is 0: the volume between the solutions and the reference point ({point}) "
+                       "is smaller than a float holds")
+            advice = "Report the objectives in a larger unit."
+        else:
+            warning = (f"no solution is better than the reference point ({point}) in every objective: every "
+                       "hypervolume is 0")
+            advice = "Give --reference a point worse than the solutions in every objective, or leave it out for the default."
+    return Hypervolumes(ref, source, out, tuple(series), note, warning, advice)
 
 
 @attrs.frozen

@@ -286,6 +286,10 @@ def test_a_candidate_with_one_successful_training_shows_no_spread(tmp_path):
     assert "| 3 | 2 | 0.003 (one success) | 0.039 (one success) |" in table
     assert "0.003 ± 0.001414 [0.002, 0.004] | 0.03 ± 0 [0.03, 0.03]" in table
     assert "±  [" not in table
+    # repeated.csv leaves the sd it has not empty, as docs/outputs.md says (it wrote "nan")
+    by_trainings = {r["trainings"]: r for r in rows(run / "report" / "repeated.csv")}
+    assert (by_trainings["3"]["mean energy_rmse"], by_trainings["3"]["sd energy_rmse"]) == ("0.003", "")
+    assert float(by_trainings["2"]["sd energy_rmse"]) == pytest.approx(0.001414, abs=1e-6)
 
 
 def test_a_candidate_trained_more_than_once_is_judged_by_each_training(tmp_path):
@@ -503,3 +507,25 @@ def test_a_run_of_the_previous_version_merges_without_a_report_note(tmp_path):
         journal.set_meta(REPORT_SETTINGS, {})
     assert main([str(old), str(new), "--out", str(tmp_path / "merged"), "--reference", "1,1"]) == 0
     assert "differs from" not in (tmp_path / "merged" / "summary.md").read_text()
+
+
+def test_a_hypervolume_that_underflows_is_not_blamed_on_the_reference(tmp_path):
+    """Objectives near 1e-200 beat the default reference in every objective, and their
+    volume (about 1e-400) is below a float's smallest: the warning said no solution beat
+    the reference point and advised another --reference (a review's)."""
+    evaluations = [ok("a", 0, 0, 1e-200, 2e-200, runtime=1.0), ok("b", 0, 1, 2e-200, 1e-200, runtime=1.0)]
+    run = write_run(tmp_path / "tiny", {0: evaluations}, {0: ["a", "b"]})
+    volumes = tables.hypervolumes(analyse([run]))
+    assert all(v > 1e-200 for v in volumes.reference)
+    assert volumes.reference_source.endswith("plus 10% of its range")
+    # one success: no range, so a tenth of the value's size (the summary said "of its range")
+    single = write_run(tmp_path / "one", {0: evaluations[:1]}, {0: ["a"]})
+    assert tables.hypervolumes(analyse([single])).reference_source.endswith(
+        "plus 10% of its range (energy_rmse, force_rmse: of its one value's size, 0.1 at 0)")
+    assert volumes.warning.startswith("every hypervolume is 0: the volume between the solutions and the reference "
+                                      "point (")
+    assert volumes.warning.endswith("is smaller than a float holds")
+    assert volumes.advice == "Report the objectives in a larger unit."
+    # a reference no solution beats keeps its own words
+    beaten = tables.hypervolumes(analyse([run]), reference=(1e-201, 1e-201))
+    assert beaten.warning.startswith("no solution is better than the reference point")
