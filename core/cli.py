@@ -16,7 +16,14 @@ from dnnp_hpo.constraints import violated
 from dnnp_hpo.driver import check_data, dry_run_trials, execute, prepare_run
 from dnnp_hpo.errors import LaunchFailed, PluginError, SpecError
 from dnnp_hpo.evaluation import Evaluation, Member, failure_summary
-from dnnp_hpo.front import accuracy_limits, chemically_accurate, format_value, limits_text, pareto_front
+from dnnp_hpo.front import (
+    accuracy_limits,
+    beside_limit,
+    chemically_accurate,
+    format_value,
+    limits_text,
+    pareto_front,
+)
 from dnnp_hpo.hookspecs import Trainer
 from dnnp_hpo.notice import notice
 from dnnp_hpo.registry import KINDS, Registry, kind_name, load_registry
@@ -108,7 +115,10 @@ def front_table(run: RunContext, evaluations: Sequence[Evaluation]) -> Table:
         extra.append("chemically\naccurate")
     rows = []
     for i, e in enumerate(pareto_front(evaluations), 1):
-        row: list[object] = [i, *e.trial.params.values(), *e.fitness]
+        # as many digits as put a value on its side of its limit: 0.0040004 read "0.004"
+        # beside "no" (summary.md had this already)
+        row: list[object] = [i, *e.trial.params.values(),
+                             *(beside_limit(v, thresholds.get(name)) for v, name in zip(e.fitness, run.objective_names))]
         if has_runtime:
             row.append(e.metrics.get("runtime", float("nan")))
         if thresholds:

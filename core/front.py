@@ -5,6 +5,7 @@ The front table itself is :func:`dnnp_hpo.cli.front_table`."""
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -123,6 +124,22 @@ def chemically_accurate(evaluation: Evaluation, objectives: Sequence[str],
         return False
     values = dict(zip(objectives, evaluation.fitness))
     return all(values[name] <= limit for name, limit in thresholds.items())
+
+
+def beside_limit(value: float, limit: float | None) -> float | str:
+    """An objective's value as shown beside an accuracy flag (hpo-run's front table,
+    summary.md): 4 significant digits (:func:`format_value`), or as many more as put it
+    on its own side of the limit.  Else
+    0.0040004 read "0.004" beside "not accurate" at a limit of 0.004, and a value just
+    under a limit of 0.0040006 read "0.004001", above it, beside "accurate"."""
+    if limit is None or not math.isfinite(value):
+        return value
+    side = (value > limit) - (value < limit)
+    for digits in range(4, 18):
+        text = f"{value:.{digits}g}"
+        if (float(text) > limit) - (float(text) < limit) == side:
+            return value if digits == 4 else text
+    return repr(value)
 
 
 def format_value(value: object) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from dnnp_hpo.evaluation import Evaluation, failure_summary
-from dnnp_hpo.front import said_limits
+from dnnp_hpo.front import beside_limit, said_limits
 
 from .data import Analysis, RunData, Solution, runtime_unit, writing
 from .tables import FailureCounts, Hypervolumes, Repeated, counted, volume_unit, with_unit
@@ -52,21 +52,6 @@ def _runtime_head(analysis: Analysis, unit: str = "s") -> list[str]:
 
 def _runtime_cell(analysis: Analysis, s: Solution, seconds: float = 1.0) -> list[float]:
     return [s.runtime / seconds] if analysis.runtime_apart else []
-
-
-def beside_limit(value: float, limit: float | None) -> float | str:
-    """An objective's value as summary.md shows it beside an accuracy flag: 4 significant
-    digits (:func:`fmt`), or as many more as put it on its own side of the limit.  Else
-    0.0040004 read "0.004" beside "not accurate" at a limit of 0.004, and a value just
-    under a limit of 0.0040006 read "0.004001", above it, beside "accurate"."""
-    if limit is None or not math.isfinite(value):
-        return value
-    side = (value > limit) - (value < limit)
-    for digits in range(4, 18):
-        text = f"{value:.{digits}g}"
-        if (float(text) > limit) - (float(text) < limit) == side:
-            return value if digits == 4 else text
-    return repr(value)
 
 
 def _objectives(analysis: Analysis, s: Solution) -> list[float | str]:

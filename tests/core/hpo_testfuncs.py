@@ -83,6 +83,12 @@ def two_spheres(params):
     return (sum(v * v for v in values) / len(values), sum((v - 1.0) ** 2 for v in values) / len(values))
 
 
+def near_the_limits(params):
+    """Energy just above the default 0.004 eV/atom limit, force just under 0.04 eV/A, for
+    every candidate: 4 digits would print both as the limits themselves."""
+    return (0.0040004, 0.0399999)
+
+
 def slow_zdt1(params):
     """ZDT1 after half a second (``$HPO_TEST_SLEEP`` seconds if set): a run that lasts long
     enough to meet a second driver, or a signal; a resume that only has to finish sets 0."""

@@ -52,6 +52,19 @@ def test_the_front_table_judges_chemical_accuracy_as_hpo_report_does(tmp_path, h
     assert "chemically accurate: f1 <= 4 meV/atom, f2 <= 40 meV/Å" in proc.stdout, proc.stdout
 
 
+def test_the_front_table_shows_a_value_on_its_side_of_the_limit(tmp_path, hpo_run_exe, monkeypatch):
+    """0.0040004 eV/atom was printed "0.004" beside "no", and 0.0399999 eV/A "0.04" (a
+    review's): as many digits as put each on its side of its limit, as summary.md does."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    spec = zdt_spec(tmp_path / "run", pop_size=2, generations=0, callable_="hpo_testfuncs:near_the_limits")
+    spec["objectives"] = [{"name": "energy_rmse", "unit": "eV/atom"}, {"name": "force_rmse", "unit": "eV/A"}]
+    proc = run_cli(hpo_run_exe, str(write_spec(tmp_path / "spec.yaml", spec)), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rows = [[cell.strip() for cell in line.split("│")] for line in proc.stdout.splitlines()
+            if line.startswith("│") and line.split("│")[1].strip().isdigit()]
+    assert rows and all(row[-4:-1] == ["0.0040004", "0.0399999", "no"] for row in rows), proc.stdout
+
+
 def test_square_brackets_in_the_users_text_are_printed_as_written(tmp_path, hpo_run_exe):
     """rich read '[/x]' in a run_dir as a closing tag: a finished run ended with
     'internal error: MarkupError', exit 4; a choice '[red]a' was shown as 'a'."""

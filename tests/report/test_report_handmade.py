@@ -15,8 +15,8 @@ import attrs
 import pytest
 from report_journals import SPEC, failed, ok, run_a, run_b, stopped_a, write_run
 
+from dnnp_hpo.front import beside_limit
 from dnnp_hpo.report import plots, tables
-from dnnp_hpo.report import summary as summary_module
 from dnnp_hpo.report.cli import main
 from dnnp_hpo.report.data import analyse
 
@@ -370,8 +370,8 @@ def test_a_value_next_to_its_limit_is_shown_on_its_side_of_it(tmp_path):
     assert "| 2 | 0.0040004 | 0.03 | 10 | no | close | over |" in summary
     assert "| energy_rmse (eV/atom) | 0.0039996 | 0.0039996 | 0.0039996 |" in summary  # Table 3
     # a limit with more digits than shown: 0.00400055 is under 0.0040006, "0.004001" is not
-    assert summary_module.beside_limit(0.00400055, 0.0040006) == "0.00400055"
-    assert summary_module.beside_limit(0.00123456, 0.004) == 0.00123456  # far from it: 4 digits, as fmt shows
+    assert beside_limit(0.00400055, 0.0040006) == "0.00400055"
+    assert beside_limit(0.00123456, 0.004) == 0.00123456  # far from it: 4 digits, as fmt shows
 
 
 def test_parallel_axis_labels_tell_close_values_apart():
