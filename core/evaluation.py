@@ -121,6 +121,12 @@ def shared_reason(evaluation: Evaluation) -> str:
 _NUMBER = re.compile(r"\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
 
+def alike(reason: str) -> str:
+    """``reason`` with each number as ``#``: reasons alike but for their numbers (diverged
+    at step 700, at step 702) have one."""
+    return _NUMBER.sub("#", reason)
+
+
 def failure_summary(evaluations: Sequence[Evaluation]) -> str:
     """The commonest status and reason among failed ``evaluations``, with its count
     (``8 of 8 failed: data path(s) not found: ...``): what a user needs to see when
@@ -132,7 +138,7 @@ def failure_summary(evaluations: Sequence[Evaluation]) -> str:
     for e in evaluations:
         if not e.ok:
             reason = f"{e.status}: {shared_reason(e)}"
-            groups.setdefault(_NUMBER.sub("#", reason), []).append(reason)
+            groups.setdefault(alike(reason), []).append(reason)
     if not groups:
         return "none failed"
     # the largest group; ties: the first met, so the same evaluations say the same

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import math
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dnnp_hpo.evaluation import Evaluation, failure_summary
+from dnnp_hpo.evaluation import Evaluation, alike, failure_summary
 from dnnp_hpo.front import beside_limit, said_limits
 
 from .data import Analysis, RunData, Solution, runtime_unit, writing
@@ -52,6 +53,23 @@ def _runtime_head(analysis: Analysis, unit: str = "s") -> list[str]:
 
 def _runtime_cell(analysis: Analysis, s: Solution, seconds: float = 1.0) -> list[float]:
     return [s.runtime / seconds] if analysis.runtime_apart else []
+
+
+def _alike_reasons(rows: Sequence[tuple[str, str, dict[int, int]]]) -> list[tuple[str, str, dict[int, int]]]:
+    """The reasons of one status alike but for their numbers as one row, named by its
+    commonest (failures.csv keeps each): six rows of "diverged at step N" hid the others
+    under the table's cut (a review's)."""
+    groups: dict[tuple[str, str], list[tuple[str, dict[int, int]]]] = {}
+    for status, reason, counts in rows:  # commonest first
+        groups.setdefault((status, alike(reason)), []).append((reason, counts))
+    merged = []
+    for (status, _), members in groups.items():
+        counts: Counter[int] = Counter()
+        for _, c in members:
+            counts.update(c)
+        more = f" (and {len(members) - 1} more alike but for their numbers)" if len(members) > 1 else ""
+        merged.append((status, members[0][0] + more, dict(counts)))
+    return sorted(merged, key=lambda row: -sum(row[2].values()))
 
 
 def _objectives(analysis: Analysis, s: Solution) -> list[float | str]:
@@ -295,7 +313,7 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
         md += ["", "By reason:", "",
                md_table(["status", "reason", "total", "per generation"],
                         [[st, reason, sum(c.values()), ", ".join(f"{g}: {n}" for g, n in sorted(c.items()))]
-                         for st, reason, c in failures.by_reason])]
+                         for st, reason, c in _alike_reasons(failures.by_reason)])]
     interrupted = sum(r.interrupted for r in analysis.runs)
     if interrupted:
         were = "was" if interrupted == 1 else "were"

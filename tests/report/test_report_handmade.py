@@ -529,3 +529,25 @@ def test_a_hypervolume_that_underflows_is_not_blamed_on_the_reference(tmp_path):
     # a reference no solution beats keeps its own words
     beaten = tables.hypervolumes(analyse([run]), reference=(1e-201, 1e-201))
     assert beaten.warning.startswith("no solution is better than the reference point")
+
+
+def test_reasons_alike_but_for_their_numbers_are_one_row_of_the_summary(tmp_path):
+    """Six rows of "diverged at step N" (a review's run) pushed other reasons under the
+    table's cut; failures.csv keeps each reason as it was."""
+    evaluations = [ok("u0", 0, 0, 0.002, 0.03, runtime=1.0),
+                   failed("u1", 0, 1, "failed", "diverged at step 1019"),
+                   failed("u2", 0, 2, "failed", "diverged at step 278"),
+                   failed("u3", 0, 3, "failed", "diverged at step 1019"),
+                   failed("u4", 0, 4, "error", "diverged at step 5"),  # another status: its own row
+                   failed("u5", 0, 5, "failed", "dp exited with status 1")]
+    run = write_run(tmp_path / "run", {0: evaluations}, {0: ["u0", "u1", "u2", "u3", "u4", "u5"]})
+    assert main([str(run), "--reference", "1,1"]) == 0
+    summary = (run / "report" / "summary.md").read_text(encoding="utf-8")
+    table = summary.split("By reason:", 1)[1]
+    assert "| failed | diverged at step 1019 (and 1 more alike but for their numbers) | 3 | 0: 3 |" in table
+    assert "| error | diverged at step 5 | 1 | 0: 1 |" in table
+    assert "| failed | dp exited with status 1 | 1 | 0: 1 |" in table
+    assert "step 278" not in table
+    assert sorted((r["reason"], r["count"]) for r in rows(run / "report" / "failures.csv")) == [
+        ("diverged at step 1019", "2"), ("diverged at step 278", "1"), ("diverged at step 5", "1"),
+        ("dp exited with status 1", "1")]
