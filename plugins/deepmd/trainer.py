@@ -132,18 +132,22 @@ def tensorflow_backend(command: tuple[str, ...], env: Mapping[str, str]) -> bool
     return Path(command[0]).name == "dp" and default.lower() in TF_NAMES
 
 
-def systems_paths(data: Any, where: str) -> list[tuple[str, str]]:
+def systems_paths(data: Any, where: str, patterned: bool = True) -> list[tuple[str, str]]:
     """``(key, path)`` of each data path under ``training`` (the ``systems`` of
     ``training_data``, ``validation_data``, DeePMD-kit 1's ``training.systems``, a
-    multi-task ``data_dict``): a string or a list of strings."""
+    multi-task ``data_dict``): a string or a list of strings.  ``patterned=False`` leaves
+    out the paths of a section with ``rglob_patterns``: DeePMD-kit takes only the systems
+    below them that a pattern matches, which a walk of every system would not know."""
     if isinstance(data, Mapping):
         found = []
         for key, value in data.items():
+            if key == "systems" and not patterned and "rglob_patterns" in data:
+                continue
             if key == "systems":
                 values = value if isinstance(value, list) else [value]
                 found.extend((f"{where}{key}", v) for v in values if isinstance(v, str))
             else:
-                found.extend(systems_paths(value, f"{where}{key}."))
+                found.extend(systems_paths(value, f"{where}{key}.", patterned))
         return found
     return []
 
@@ -203,7 +207,7 @@ def check_type_map(rendered: list[tuple[dict[str, Any], str]]) -> None:
         if not isinstance(type_map, list):
             continue  # no names: DeePMD-kit reads the types as numbers
         names = tuple(map(str, type_map))
-        for key, path in systems_paths(data.get("training"), "training."):
+        for key, path in systems_paths(data.get("training"), "training.", patterned=False):
             if not os.path.isabs(path) or (path, names) in seen:
                 continue  # each data path walked once per type_map, not once per sample
             seen.add((path, names))
@@ -218,11 +222,18 @@ def check_type_map(rendered: list[tuple[dict[str, Any], str]]) -> None:
 
 def data_systems(path: str) -> list[str]:
     """The systems DeePMD-kit trains on for a data path, resolved: ``path`` itself if it
-    holds a ``type.raw``, else each directory below it that does (not into ``set.*``)."""
-    found = []
-    for top, dirs, files in os.walk(path):
+    holds a ``type.raw``, else each directory below it that does (not into ``set.*``),
+    through symbolic links as DeePMD-kit goes (each directory once: a link back up the
+    tree does not loop)."""
+    found, seen = [], set()
+    for top, dirs, files in os.walk(path, followlinks=True):
+        real = os.path.realpath(top)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
         if "type.raw" in files:
-            found.append(os.path.realpath(top))
+            found.append(real)
             dirs[:] = []  # a system's own directories are its frames
         else:
             dirs[:] = sorted(d for d in dirs if not d.startswith("set."))
@@ -237,13 +248,21 @@ def warn_validation_trained(run: RunContext, rendered: list[tuple[dict[str, Any]
     columns = sorted(column for column in metrics.values() if column.endswith("_val"))
     if not columns:
         return
+    walked: dict[str, list[str]] = {}  # each path walked once, not once per rendering
+
+    def systems(path: str) -> list[str]:
+        if path not in walked:
+            walked[path] = data_systems(path)
+        return walked[path]
+
     for data, where in rendered:
-        paths = [(key, path) for key, path in systems_paths(data.get("training"), "training.") if os.path.isabs(path)]
-        trained = {system: key for key, path in paths if "validation_data" not in key for system in data_systems(path)}
+        paths = [(key, path) for key, path in systems_paths(data.get("training"), "training.", patterned=False)
+                 if os.path.isabs(path)]
+        trained = {system: key for key, path in paths if "validation_data" not in key for system in systems(path)}
         for key, path in paths:
             if "validation_data" not in key:
                 continue
-            for system in data_systems(path):
+            for system in systems(path):
                 if system in trained:
                     print(f"hpo-run: warning: {run.spec_path}: trainer.template: {where}: {key}: {system} is "
                           f"trained on too (it is in {trained[system]} as well), so the validation errors the objectives read ({', '.join(columns)}) are errors on trained "
@@ -346,13 +365,15 @@ def check_sel(data: Mapping[str, Any], command: Sequence[str], where: str) -> No
     type_map = model.get("type_map") if isinstance(model, Mapping) else None
     if not isinstance(type_map, list):
         return  # no names: DeePMD-kit counts the types from the data
-    for key, sel in _sel_lists(model.get("descriptor"), "model.descriptor"):
-        if len(sel) != len(type_map):
+    for key, descriptor in _descriptors(model):
+        sel = descriptor.get("sel")
+        if descriptor.get("type") in PER_TYPE_SEL and isinstance(sel, list) and len(sel) != len(type_map):
             # DeePMD-kit says "the number of types of the training data is 2, but that of
             # the model is only 1" for one too few, and fails in TensorFlow for one too many.
-            raise SpecError(f"{where}: {key} {sel} has {len(sel)} entries for the {len(type_map)} types of "
-                            f"model.type_map {type_map}: DeePMD-kit takes one per type (in type_map's order), "
-                            "and every training would fail; give one number per type, or \"auto\"", "template")
+            raise SpecError(f"{where}: {key}.sel {sel} has {len(sel)} {'entry' if len(sel) == 1 else 'entries'} "
+                            f"for the {len(type_map)} types of model.type_map {type_map}: a {descriptor['type']} "
+                            "descriptor takes one per type (in type_map's order), and every training would fail; "
+                            "give one number per type, or \"auto\"", "template")
 
 
 #: what DeePMD-kit's argcheck takes in an ``ener`` loss and its TensorFlow backend refuses
@@ -376,6 +397,13 @@ def check_tensorflow_loss(losses: Sequence[Mapping[str, Any] | None], rendered: 
                 raise SpecError(f"{where}: loss.{key} is {value!r}{source}, which DeePMD-kit's TensorFlow backend "
                                 f"does not train (only {allowed!r}): every training would fail; drop it, or train "
                                 "with another backend (dp --pt train)", at)
+
+
+#: descriptors whose ``sel`` lists the neighbours of each type: one entry per type.  The
+#: attention ones (se_atten, dpa1, se_atten_v2, se_e3_tebd) take a list of any length and
+#: use its sum (deepmd/tf/descriptor/se_atten.py), and trained with one of 1 or 3 entries
+#: for 2 types (helper-86, dp 3.2): not checked.
+PER_TYPE_SEL = frozenset({"se_e2_a", "se_a", "se_e2_r", "se_r", "se_e3", "se_at", "se_a_3be"})
 
 
 def _descriptors(model: Any) -> list[tuple[str, Mapping[str, Any]]]:
@@ -416,20 +444,6 @@ def check_cutoffs(data: Mapping[str, Any], where: str, placeholders: Mapping[str
                         f"{'every training' if not searched else 'the training of the middle of the space, and of the candidates like it,'}"
                         f" would fail; {fix} (are both in A?)",
                         "template")
-
-
-def _sel_lists(section: Any, where: str) -> list[tuple[str, list[Any]]]:
-    """``(key, sel)`` of each ``sel`` given as a list (one entry per type) under a
-    descriptor ``section``, a hybrid's included; a number (se_atten's) is no list."""
-    if isinstance(section, Mapping):
-        found = [(f"{where}.sel", section["sel"])] if isinstance(section.get("sel"), list) else []
-        for key, value in section.items():
-            if key != "sel":
-                found.extend(_sel_lists(value, f"{where}.{key}"))
-        return found
-    if isinstance(section, list):
-        return [found for i, item in enumerate(section) for found in _sel_lists(item, f"{where}.{i}")]
-    return []
 
 
 def _auto_sel(section: Any) -> bool:

@@ -461,7 +461,7 @@ def test_last_rows_reaching_the_untrained_model_is_refused(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize(("descriptor", "key"), [
-    ({"type": "se_e2_a", "sel": [4]}, "model.descriptor.sel"),
+    ({"type": "se_e2_a", "sel": [4]}, "model.descriptor.sel [4] has 1 entry"),
     ({"type": "se_e2_a", "sel": [4, 4, 4]}, "model.descriptor.sel"),
     ({"type": "hybrid", "list": [{"type": "se_e2_a", "sel": [4, 4]}, {"type": "se_e2_r", "sel": [8]}]},
      "model.descriptor.list.1.sel"),
@@ -476,11 +476,16 @@ def test_a_sel_without_one_entry_per_type_is_refused(tmp_path: Path, descriptor,
         prepare(tmp_path, template)
     assert info.value.key == "trainer.template"
     assert f": {key} " in info.value.message
-    assert "for the 2 types of model.type_map ['Ni', 'Al']: DeePMD-kit takes one per type" in info.value.message
+    kind = "se_e2_r" if "list" in key else "se_e2_a"
+    assert f"for the 2 types of model.type_map ['Ni', 'Al']: a {kind} descriptor takes one per type" in info.value.message
 
 
-@pytest.mark.parametrize("descriptor", [{"type": "se_e2_a", "sel": [4, 4]}, {"type": "se_atten", "sel": 40},
-                                        {"type": "se_e2_a", "sel": "auto"}])
+@pytest.mark.parametrize("descriptor", [
+    {"type": "se_e2_a", "sel": [4, 4]}, {"type": "se_atten", "sel": 40}, {"type": "se_e2_a", "sel": "auto"},
+    # attention descriptors sum a list of any length: dp 3.2 trained each of these (helper-86)
+    {"type": "se_atten", "sel": [80]}, {"type": "dpa1", "sel": [40, 20, 20]}, {"type": "se_atten_v2", "sel": [80]},
+    {"type": "hybrid", "list": [{"type": "se_e2_a", "sel": [4, 4]}, {"type": "se_atten", "sel": [80]}]},
+])
 def test_a_sel_of_one_entry_per_type_or_a_number_passes(tmp_path: Path, descriptor) -> None:
     model = {"type_map": ["Ni", "Al"], "descriptor": descriptor}
     prepare(tmp_path, TINY.replace('"training": {', f'"model": {json.dumps(model)}, "training": {{'))
@@ -548,3 +553,32 @@ def test_an_rcut_smth_below_rcut_or_set_aside_by_a_constraint_passes(tmp_path: P
     # the middle breaks the user's constraint: not trained, so not judged
     prepare(tmp_path, _with_descriptor({"rcut": "$x", "rcut_smth": 0.8}).replace('"$x"', "$x"),
             overrides=["constraints=[x > 0.8]"])
+
+
+def test_the_overlap_warning_goes_through_links_and_leaves_patterned_data_alone(tmp_path: Path, capsys) -> None:
+    """DeePMD-kit trains on a system linked into the training folder (warned of), and with
+    rglob_patterns only on the systems a pattern matches: train_* and valid_* below one
+    folder were warned of as trained on too (helper-86)."""
+    for system in ("train_a", "valid_a"):
+        (tmp_path / "pat" / system / "set.000").mkdir(parents=True)
+        (tmp_path / "pat" / system / "type.raw").write_text("0 1\n")
+    (tmp_path / "all").mkdir()
+    (tmp_path / "all" / "valid").symlink_to(tmp_path / "pat" / "valid_a")
+    (tmp_path / "all" / "up").symlink_to(tmp_path / "all")  # a loop: walked once
+
+    # beside them, data of another element that no pattern takes: not the type_map's business
+    (tmp_path / "pat" / "other_ni" / "set.000").mkdir(parents=True)
+    (tmp_path / "pat" / "other_ni" / "type_map.raw").write_text("Ni\n")
+
+    def warned(training: dict) -> bool:
+        template = TINY.replace('"training": {"disp_file": "lcurve.out"}',
+                                f'"model": {{"type_map": ["Al", "Cu"]}}, '
+                                f'"training": {json.dumps({"disp_file": "lcurve.out", **training})}')
+        prepare(tmp_path, template)
+        return "is trained on too" in capsys.readouterr().err
+
+    pat = str(tmp_path / "pat")
+    assert not warned({"training_data": {"systems": pat, "rglob_patterns": ["train_*"]},
+                       "validation_data": {"systems": pat, "rglob_patterns": ["valid_*"]}})
+    assert warned({"training_data": {"systems": str(tmp_path / "all")},
+                   "validation_data": {"systems": str(tmp_path / "pat" / "valid_a")}})
