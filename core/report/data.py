@@ -513,6 +513,9 @@ _PLACE = ("run_dir", "name")
 #: agree in them (and in their data) trained the same model, whatever their optimizer,
 #: budget or launcher
 _TRAINING = ("space", "trainer", "constraints")
+#: keys of those that say how a training is started or bred, not what it trains: a move
+#: to a cluster edits the trainer's launch_prefix, env and time limit
+_HOW = {"trainer": ("launch_prefix", "env", "timeout_minutes"), "parameter": ("sigma",)}
 
 
 def _same_training(a: RunData, b: RunData) -> bool:
@@ -520,7 +523,13 @@ def _same_training(a: RunData, b: RunData) -> bool:
     what is trained, and so does their data (another trainer, data or callable with one
     seed is another training)."""
     def what(run: RunData) -> dict[str, Any]:
-        return {k: run.spec.get(k) for k in _TRAINING}
+        spec = {k: run.spec.get(k) for k in _TRAINING}
+        if isinstance(spec["trainer"], Mapping):
+            spec["trainer"] = {k: v for k, v in spec["trainer"].items() if k not in _HOW["trainer"]}
+        if isinstance(spec["space"], Mapping):
+            spec["space"] = {name: {k: v for k, v in p.items() if k not in _HOW["parameter"]}
+                             if isinstance(p, Mapping) else p for name, p in spec["space"].items()}
+        return spec
 
     return what(a) == what(b) and not _other_data(a, b)
 

@@ -475,8 +475,13 @@ def test_runs_started_with_the_same_seed_are_not_merged(tmp_path, capsys):
     assert "--set seed=N" in err
     # another budget, optimizer or launcher with one seed trains the same generation 0: the
     # same trainings, refused as well (a review merged such a pair, each training twice)
+    # (and a move to a cluster: the trainer's launch_prefix, env and time limit, the sigmas)
+    cluster_trainer = {**SPEC["trainer"], "launch_prefix": ["srun", "-n1"], "env": {"OMP_NUM_THREADS": 4},
+                       "timeout_minutes": 300}
+    other_sigmas = {name: {**p, "sigma": 0.5} for name, p in SPEC["space"].items()}
     for key, value in (("optimizer", {"plugin": "nsga2-async", "pop_size": 4, "max_births": 12}),
-                       ("launcher", {"plugin": "dask", "workers": 1})):
+                       ("launcher", {"plugin": "dask", "workers": 1}), ("trainer", cluster_trainer),
+                       ("space", other_sigmas)):
         longer = write_run(tmp_path / key, renamed, {0: ["a2", "b2", "c2", "d2"],
                                                      1: ["d2", "e2", "f2", "g2", "h2", "j2", "k2", "i2"]},
                            spec={**SPEC, key: value})
