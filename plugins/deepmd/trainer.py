@@ -19,7 +19,7 @@ from typing import Any
 import attrs
 
 from dnnp_hpo import training
-from dnnp_hpo.constraints import violated
+from dnnp_hpo.constraints import Constraint
 from dnnp_hpo.curve import LcurveError, fitness
 from dnnp_hpo.errors import SpecError, TrainingFailed
 from dnnp_hpo.evaluation import Trial
@@ -418,13 +418,16 @@ def _descriptors(model: Any) -> list[tuple[str, Mapping[str, Any]]]:
     return found
 
 
-def check_cutoffs(data: Mapping[str, Any], where: str, placeholders: Mapping[str, str],
-                  settings: Collection[str]) -> None:
+def check_cutoffs(data: Mapping[str, Any], where: str, placeholders: Mapping[str, str], settings: Collection[str],
+                  what: str = "", params: Mapping[str, Any] | None = None,
+                  constraints: Sequence[Constraint] = ()) -> None:
     """SpecError for a rendering whose ``rcut_smth`` is above its ``rcut``: DeePMD-kit
     refuses it when the training starts ("rcut_smth (1.000000) should be no more than
     rcut (0.288876)!"), and a chemist's rcut searched in nm beside a fixed rcut_smth of 1 A
     failed every training after --dry-run had passed.  Checked on the middle of the space
-    (and each choice): a middle that fails is a space most of whose candidates fail."""
+    and each choice (``what``: which, "" for the middle): a middle that fails is a space
+    most of whose candidates fail.  A rendering whose ``params`` break a constraint on a
+    searched cutoff is not trained, so not judged."""
     for key, descriptor in _descriptors(data.get("model")):
         rcut, smooth = descriptor.get("rcut"), descriptor.get("rcut_smth")
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (rcut, smooth)) or smooth <= rcut:
@@ -433,6 +436,9 @@ def check_cutoffs(data: Mapping[str, Any], where: str, placeholders: Mapping[str
         said = {name: f" (from {value_source(placeholder, settings)})" if placeholder else ""
                 for name, placeholder in sources.items()}
         searched = [p for p in sources.values() if p is not None and p != "seed" and p not in settings]
+        if params is not None and any(set(c.names()) & set(searched) and not c.holds(params) for c in constraints):
+            continue  # set aside by the user's constraint on a cutoff (one on another parameter is no excuse)
+        which = f"the candidates with {what}" if what else "the middle of the space, and of the candidates like it,"
         fix = (f"add a constraint (constraints: [{sources['rcut_smth']} < {sources['rcut']}]) or change the ranges"
                if len(searched) == 2 else
                f"add a constraint (constraints: [{searched[0]} > {smooth:g}]) or change its range"
@@ -441,7 +447,7 @@ def check_cutoffs(data: Mapping[str, Any], where: str, placeholders: Mapping[str
                if searched else "lower rcut_smth or raise rcut")
         raise SpecError(f"{where}: {key}.rcut_smth {smooth:g}{said['rcut_smth']} is above {key}.rcut "
                         f"{rcut:g}{said['rcut']}, which DeePMD-kit refuses (rcut_smth should be no more than rcut), so "
-                        f"{'every training' if not searched else 'the training of the middle of the space, and of the candidates like it,'}"
+                        f"{'every training' if not searched else f'the training of {which}'}"
                         f" would fail; {fix} (are both in A?)",
                         "template")
 
@@ -501,11 +507,10 @@ class PreparedDeepmd(training.PreparedCommand):
         if deepmd:
             for (data, _), (params, _) in zip(rendered, samples):
                 check_activations(data, self.template.path, params)
-        for (data, where), (params, _) in zip(rendered, samples):
+        for (data, where), (params, what) in zip(rendered, samples):
             check_curve(data, self.metrics, where, self.last_rows, settings_at)
             check_sel(data, self.command, where)
-            if not violated(run.experiment.constraints, params):  # one that is not trained is not checked
-                check_cutoffs(data, where, placeholders, set(self.settings))
+            check_cutoffs(data, where, placeholders, set(self.settings), what, params, run.experiment.constraints)
         self.check_searched_steps(run, samples[0][0], rendered[0][0])
         losses = [ener_loss(data) for data, _ in rendered]
         if self.tensorflow:

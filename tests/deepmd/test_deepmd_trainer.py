@@ -582,3 +582,24 @@ def test_the_overlap_warning_goes_through_links_and_leaves_patterned_data_alone(
                        "validation_data": {"systems": pat, "rglob_patterns": ["valid_*"]}})
     assert warned({"training_data": {"systems": str(tmp_path / "all")},
                    "validation_data": {"systems": str(tmp_path / "pat" / "valid_a")}})
+
+
+def test_the_rcut_smth_check_names_the_choice_and_is_not_excused_by_another_constraint(tmp_path: Path) -> None:
+    """A choice of rcut below a fixed rcut_smth was called "the middle of the space"; a
+    middle that broke a constraint on another parameter skipped the check, and every
+    training failed (helper-86)."""
+    space = {**deepmd_testutil.SMALL_SPACE, "y": {"type": "float", "init": [0.0, 1.0], "sigma": 0.1},
+             "rc": {"type": "choice", "choices": [0.2, 0.6, 0.9], "sigma": 0.5}}
+    def template(descriptor: dict) -> str:  # every parameter used ($x is TINY's)
+        return _with_descriptor(descriptor).replace('"$rc"', "$rc").replace('"$x"', "$x").replace(
+            '"training": {', '"_unused": [$y, $rc], "training": {')
+
+    by_choice = template({"rcut": "$rc", "rcut_smth": 0.5})
+    with pytest.raises(SpecError) as info:
+        prepare(tmp_path, by_choice, space=space)
+    assert "(rc=0.2): model.descriptor.rcut_smth 0.5 is above model.descriptor.rcut 0.2" in info.value.message
+    assert "the training of the candidates with rc=0.2 would fail" in info.value.message
+    prepare(tmp_path, by_choice, space=space, overrides=["constraints=[rc > 0.5]"])  # set aside by the user
+    in_nm = template({"rcut": "$x", "rcut_smth": 1.0})
+    with pytest.raises(SpecError, match="add a constraint"):
+        prepare(tmp_path, in_nm, space=space, overrides=["constraints=[y > 0.9]"])
