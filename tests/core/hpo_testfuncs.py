@@ -6,6 +6,9 @@ Imported by Dask worker processes (see conftest.py), so keep it dependency-free.
 from __future__ import annotations
 
 import functools
+import os
+import signal
+import sys
 
 import attrs
 
@@ -143,3 +146,15 @@ def failing_generator(params):
     """Yields one value, then fails with its own TypeError."""
     yield params["x0"]
     yield params["x0"] + "text"
+
+
+class _TermAtTeardown:
+    """Sends its own process SIGTERM when the interpreter tears this module down, after
+    it has put the signals that had Python handlers back to their defaults."""
+
+    def __del__(self, kill=os.kill, getpid=os.getpid, term=signal.SIGTERM):
+        kill(getpid(), term)
+
+
+if os.environ.get("HPO_TEST_TERM_AT_TEARDOWN") and os.path.basename(sys.argv[0]) == "hpo-run":
+    _TERM_AT_TEARDOWN = _TermAtTeardown()  # a module global: freed in the teardown

@@ -246,3 +246,17 @@ def test_a_stop_while_hpo_run_imports_its_modules_is_one_line(tmp_path, hpo_run_
         assert stderr.strip().splitlines() == [_last_line(stop)], stderr
     assert during_imports >= 2, "hpo-run should catch stop signals before it imports numpy"
     assert not (tmp_path / "run").exists(), "nothing was started"
+
+
+def test_a_stop_signal_in_the_interpreters_teardown_leaves_the_status_alone(tmp_path, hpo_run_exe) -> None:
+    """After the exit handlers, Python puts every signal with a Python handler back to its
+    default, then tears its modules down (0.2-1.5 s after a run): a SIGTERM then, a batch
+    system's second or the group's, killed a finished hpo-run by signal 15 (helper-84's
+    soak).  Here the SIGTERM comes from inside that teardown, so the test is not a race."""
+    from hpo_testutil import run_cli
+
+    spec = write_spec(tmp_path / "spec.yaml", zdt_spec(tmp_path / "run", pop_size=2, generations=0,
+                                                       callable_="hpo_testfuncs:two_spheres"))
+    done = run_cli(hpo_run_exe, str(spec), cwd=tmp_path, HPO_TEST_TERM_AT_TEARDOWN="1")
+    assert done.returncode == 0, (done.returncode, done.stderr)
+    assert "Pareto front of the final population" in done.stdout
