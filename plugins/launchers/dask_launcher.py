@@ -263,7 +263,11 @@ class LocalEngine:
                 yield client
         finally:
             if cluster is not None:
-                _close_local(run, cluster)
+                # Held: a stop in the middle of close() left the cluster half-closed, and
+                # distributed's exit hook waited 10 s for it after hpo-run's last line
+                # (helper-84).  The close is bounded (CLOSE_TIMEOUT_S, then its workers killed).
+                with stop_signals_held():
+                    _close_local(run, cluster)
 
     def _start(self) -> Any:
         from distributed import LocalCluster, Nanny

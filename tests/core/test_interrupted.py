@@ -260,3 +260,34 @@ def test_a_stop_signal_in_the_interpreters_teardown_leaves_the_status_alone(tmp_
     done = run_cli(hpo_run_exe, str(spec), cwd=tmp_path, HPO_TEST_TERM_AT_TEARDOWN="1")
     assert done.returncode == 0, (done.returncode, done.stderr)
     assert "Pareto front of the final population" in done.stdout
+
+
+def test_a_stop_signal_while_the_local_cluster_closes_lets_it_close(tmp_path, hpo_run_exe) -> None:
+    """SIGTERM inside cluster.close() at the end of a run interrupted the close: hpo-run
+    said 'stopped by SIGTERM', then distributed's exit hook waited 10 s for the half-closed
+    cluster (helper-84's soak, 14 of 14 tries).  The stop now waits for the close, then
+    ends hpo-run as any stop does; the run is recorded finished and nothing is left."""
+    run_dir = tmp_path / "run"
+    spec = write_spec(tmp_path / "s.yaml", zdt_spec(run_dir, pop_size=2, generations=0, workers=2,
+                                                    callable_="hpo_testfuncs:two_spheres"))
+    env = subprocess_env()
+    env["PYTHONPATH"] = os.pathsep.join([str(LAUNCHER_TESTS), env["PYTHONPATH"]])
+    env["DASK_DISTRIBUTED__NANNY__PRELOAD"] = '["dask_close_signal"]'
+    env["HPO_TEST_CLOSE_SIGNAL"] = "SIGTERM"
+    started = time.monotonic()
+    driver = subprocess.Popen([str(hpo_run_exe), str(spec)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _, stderr = driver.communicate(timeout=60)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+    elapsed = time.monotonic() - started
+    assert driver.returncode == 128 + signal.SIGTERM, (driver.returncode, stderr)
+    assert stderr.strip().splitlines() == ["hpo-run: stopped by SIGTERM"], stderr
+    assert elapsed < 9, f"{elapsed:.1f} s: the exit hook waited for a half-closed cluster"
+    with Journal.of(run_dir, readonly=True) as journal:
+        assert len(journal.evaluations()) == 2
+    again = subprocess.run([str(hpo_run_exe), str(spec)], cwd=tmp_path, env=subprocess_env(), capture_output=True,
+                           text=True, timeout=60, check=False)
+    assert again.returncode == 0 and "is finished" in again.stdout, again.stderr

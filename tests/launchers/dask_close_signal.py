@@ -1,0 +1,25 @@
+"""Test-only Dask nanny preload that sends hpo-run a stop signal while its local cluster closes.
+
+``DASK_DISTRIBUTED__NANNY__PRELOAD='["dask_close_signal"]'`` (with ``tests/launchers`` on
+PYTHONPATH) loads it into the process that runs the nannies (hpo-run, for a local
+cluster).  With ``$HPO_TEST_CLOSE_SIGNAL`` set to a signal name, the first nanny to close
+sends that signal to its own process: a stop that lands in ``cluster.close()`` at the end
+of a run, as a batch system's SIGTERM or a Ctrl-C may.  Without the variable it does nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import Any
+
+SIGNAL_VARIABLE = "HPO_TEST_CLOSE_SIGNAL"
+_sent = False
+
+
+async def dask_teardown(nanny: Any) -> None:  # the preload protocol passes the nanny
+    global _sent
+    name = os.environ.get(SIGNAL_VARIABLE)
+    if name and not _sent:
+        _sent = True
+        os.kill(os.getpid(), getattr(signal, name))
