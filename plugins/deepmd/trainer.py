@@ -180,16 +180,32 @@ def check_relative_systems(run: RunContext, rendered: list[tuple[dict[str, Any],
                       f"not exist; every training will fail unless it does: {advice}", file=sys.stderr)
 
 
-def data_type_maps(path: Path) -> list[tuple[Path, list[str]]]:
-    """The element names of each system under ``path`` that has a ``type_map.raw`` (dpdata
-    writes one), as DeePMD-kit finds systems: ``path`` itself, else the directories below
-    it (not into the ``set.*`` directories of frames)."""
+def systems_under(path: str | Path) -> list[Path]:
+    """The systems DeePMD-kit finds for a data path (``expand_sys_str``): ``path`` itself
+    if it holds a ``type.raw``, else each directory below it that does, not into a
+    system (its ``set.*`` frames) nor into a linked directory (pathlib's ``rglob`` goes
+    into none), though a link that is itself a system is one."""
     found = []
     for top, dirs, files in os.walk(path):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("set."))
-        if "type_map.raw" in files:
+        if "type.raw" in files:
+            found.append(Path(top))
+            dirs[:] = []
+            continue
+        linked = [d for d in dirs if os.path.islink(os.path.join(top, d))]
+        found.extend(Path(top, d) for d in linked if os.path.isfile(os.path.join(top, d, "type.raw")))
+        dirs[:] = sorted(d for d in dirs if d not in linked)
+    return found
+
+
+def data_type_maps(path: Path) -> list[tuple[Path, list[str]]]:
+    """The element names of each system under ``path`` (:func:`systems_under`) that has a
+    ``type_map.raw`` (dpdata writes one).  A folder without ``type.raw`` is no system:
+    its ``type_map.raw`` (an old dataset's left beside) refused a spec falsely (helper-87)."""
+    found = []
+    for system in systems_under(path):
+        if (system / "type_map.raw").is_file():
             try:
-                found.append((Path(top), (Path(top) / "type_map.raw").read_text(encoding="utf-8").split()))
+                found.append((system, (system / "type_map.raw").read_text(encoding="utf-8").split()))
             except (OSError, UnicodeDecodeError):
                 continue  # dp says what is wrong with it
     return found
@@ -221,23 +237,8 @@ def check_type_map(rendered: list[tuple[dict[str, Any], str]]) -> None:
 
 
 def data_systems(path: str) -> list[str]:
-    """The systems DeePMD-kit trains on for a data path, resolved: ``path`` itself if it
-    holds a ``type.raw``, else each directory below it that does (not into ``set.*``),
-    through symbolic links as DeePMD-kit goes (each directory once: a link back up the
-    tree does not loop)."""
-    found, seen = [], set()
-    for top, dirs, files in os.walk(path, followlinks=True):
-        real = os.path.realpath(top)
-        if real in seen:
-            dirs[:] = []
-            continue
-        seen.add(real)
-        if "type.raw" in files:
-            found.append(real)
-            dirs[:] = []  # a system's own directories are its frames
-        else:
-            dirs[:] = sorted(d for d in dirs if not d.startswith("set."))
-    return found
+    """The systems DeePMD-kit trains on for a data path (:func:`systems_under`), resolved."""
+    return [os.path.realpath(system) for system in systems_under(path)]
 
 
 def warn_validation_trained(run: RunContext, rendered: list[tuple[dict[str, Any], str]],

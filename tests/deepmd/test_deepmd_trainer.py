@@ -556,15 +556,18 @@ def test_an_rcut_smth_below_rcut_or_set_aside_by_a_constraint_passes(tmp_path: P
 
 
 def test_the_overlap_warning_goes_through_links_and_leaves_patterned_data_alone(tmp_path: Path, capsys) -> None:
-    """DeePMD-kit trains on a system linked into the training folder (warned of), and with
-    rglob_patterns only on the systems a pattern matches: train_* and valid_* below one
-    folder were warned of as trained on too (helper-86)."""
+    """DeePMD-kit trains on a system linked into the training folder (warned of), but goes
+    into no linked folder (pathlib's rglob: helper-87 measured dp's "Found 1 System(s)"),
+    and with rglob_patterns only on the systems a pattern matches: train_* and valid_*
+    below one folder were warned of as trained on too (helper-86)."""
     for system in ("train_a", "valid_a"):
         (tmp_path / "pat" / system / "set.000").mkdir(parents=True)
         (tmp_path / "pat" / system / "type.raw").write_text("0 1\n")
     (tmp_path / "all").mkdir()
     (tmp_path / "all" / "valid").symlink_to(tmp_path / "pat" / "valid_a")
-    (tmp_path / "all" / "up").symlink_to(tmp_path / "all")  # a loop: walked once
+    (tmp_path / "all" / "up").symlink_to(tmp_path / "all")  # a loop: not walked
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / "pool").symlink_to(tmp_path / "pat")  # a linked folder: DeePMD-kit does not go in
 
     # beside them, data of another element that no pattern takes: not the type_map's business
     (tmp_path / "pat" / "other_ni" / "set.000").mkdir(parents=True)
@@ -582,6 +585,10 @@ def test_the_overlap_warning_goes_through_links_and_leaves_patterned_data_alone(
                        "validation_data": {"systems": pat, "rglob_patterns": ["valid_*"]}})
     assert warned({"training_data": {"systems": str(tmp_path / "all")},
                    "validation_data": {"systems": str(tmp_path / "pat" / "valid_a")}})
+    assert not warned({"training_data": {"systems": str(tmp_path / "folder")},
+                       "validation_data": {"systems": str(tmp_path / "pat" / "valid_a")}})
+    # other_ni holds a type_map.raw and no type.raw: no system, so not refused for its Ni
+    assert not warned({"training_data": {"systems": pat}, "validation_data": {"systems": str(tmp_path / "valid")}})
 
 
 def test_the_rcut_smth_check_names_the_choice_and_is_not_excused_by_another_constraint(tmp_path: Path) -> None:
