@@ -514,8 +514,9 @@ _PLACE = ("run_dir", "name")
 #: budget or launcher
 _TRAINING = ("space", "trainer", "constraints")
 #: keys of those that say how a training is started or bred, not what it trains: a move
-#: to a cluster edits the trainer's launch_prefix, env and time limit
-_HOW = {"trainer": ("launch_prefix", "env", "timeout_minutes"), "parameter": ("sigma",)}
+#: to a cluster edits the trainer's launch_prefix, env and time limit.  A parameter's
+#: sigma and bounds steer mutation alone (generation 0 is drawn from init).
+_HOW = {"trainer": ("launch_prefix", "env", "timeout_minutes"), "parameter": ("sigma", "bounds")}
 
 
 def _same_training(a: RunData, b: RunData) -> bool:
@@ -525,7 +526,12 @@ def _same_training(a: RunData, b: RunData) -> bool:
     def what(run: RunData) -> dict[str, Any]:
         spec = {k: run.spec.get(k) for k in _TRAINING}
         if isinstance(spec["trainer"], Mapping):
-            spec["trainer"] = {k: v for k, v in spec["trainer"].items() if k not in _HOW["trainer"]}
+            trainer = {k: v for k, v in spec["trainer"].items() if k not in _HOW["trainer"]}
+            paths, settings = trainer.get("paths"), trainer.get("settings")
+            if isinstance(paths, list) and isinstance(settings, Mapping):
+                # where the data are: their content is compared by its digests (_other_data)
+                trainer["settings"] = {k: v for k, v in settings.items() if k not in paths}
+            spec["trainer"] = trainer
         if isinstance(spec["space"], Mapping):
             spec["space"] = {name: {k: v for k, v in p.items() if k not in _HOW["parameter"]}
                              if isinstance(p, Mapping) else p for name, p in spec["space"].items()}

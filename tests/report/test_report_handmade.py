@@ -478,7 +478,17 @@ def test_runs_started_with_the_same_seed_are_not_merged(tmp_path, capsys):
     # (and a move to a cluster: the trainer's launch_prefix, env and time limit, the sigmas)
     cluster_trainer = {**SPEC["trainer"], "launch_prefix": ["srun", "-n1"], "env": {"OMP_NUM_THREADS": 4},
                        "timeout_minutes": 300}
-    other_sigmas = {name: {**p, "sigma": 0.5} for name, p in SPEC["space"].items()}
+    other_sigmas = {name: {**p, "sigma": 0.5, "bounds": p["init"]} if "init" in p else {**p, "sigma": 0.5}
+                    for name, p in SPEC["space"].items()}
+    # the data copied to /scratch: their place differs, their content (no digests here) does not
+    populations = {0: ["a", "b", "c", "d"], 1: ["d", "e", "f", "g", "h", "j", "k", "i"]}
+    home = write_run(tmp_path / "home", _generations_a(), populations,
+                     spec={**SPEC, "trainer": {**SPEC["trainer"], "settings": {"train": "/home/t"}, "paths": ["train"]}})
+    scratch = write_run(tmp_path / "scratch", renamed, {g: [f"{n}2" for n in names] for g, names in populations.items()},
+                        spec={**SPEC, "trainer": {**SPEC["trainer"], "settings": {"train": "/scratch/t"},
+                                                  "paths": ["train"]}})
+    assert main([str(home), str(scratch), "--out", str(tmp_path / "merged-moved"), "--reference", "1,1"]) == 2
+    assert "birth 0 was trained with the same genome and seed in" in capsys.readouterr().err
     for key, value in (("optimizer", {"plugin": "nsga2-async", "pop_size": 4, "max_births": 12}),
                        ("launcher", {"plugin": "dask", "workers": 1}), ("trainer", cluster_trainer),
                        ("space", other_sigmas)):
