@@ -74,6 +74,8 @@ def _exit_with(prog: str, main: Callable[[], int]) -> NoReturn:
     """Exit with ``main()``'s status; an exception nothing expected (a plugin's hook that
     raises, a bug of dnnp-hpo) keeps its traceback, which is what its author needs."""
     # Registered first, so run last: the libraries main() imports register theirs later.
+    # Once per process (the tests call this function in theirs).
+    atexit.unregister(_ignore_stop_signals)
     atexit.register(_ignore_stop_signals)
     try:
         status = main()

@@ -73,8 +73,11 @@ def stop_signals_held(term_too: bool = False) -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
         yield
     finally:
+        # The mask first: a pending one is noted here.  Put back after the handlers, a
+        # signal caught just before could run the restored handler first, whose stop
+        # skipped the unmask and left the terminal's signals blocked (helper-87).
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         for each, handler in previous.items():
             signal.signal(each, handler)
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a pending one is handled here
         for each in noted:
             signal.raise_signal(each)
