@@ -21,6 +21,15 @@ from dnnp_hpo.journal import Journal
 LAUNCHER_TESTS = Path(__file__).resolve().parents[1] / "launchers"
 
 
+def _with_nanny_preload(module: str, **variables: str) -> dict[str, str]:
+    """hpo-run's environment with a test nanny preload of tests/launchers loaded into the
+    process that runs a local cluster's nannies (hpo-run itself), and its variables."""
+    env = subprocess_env(**variables)
+    env["PYTHONPATH"] = os.pathsep.join([str(LAUNCHER_TESTS), env["PYTHONPATH"]])
+    env["DASK_DISTRIBUTED__NANNY__PRELOAD"] = f'["{module}"]'
+    return env
+
+
 def _dask_workers(driver_pid: int) -> set[int]:
     """The local workers that are up: the driver's children titled so once started."""
     up = set()
@@ -134,10 +143,7 @@ def test_a_stop_while_the_local_cluster_starts_is_one_line_once_it_has_started(t
     gate = tmp_path / "gate"
     spec = write_spec(tmp_path / "s.yaml", zdt_spec(run_dir, pop_size=4, generations=1, workers=2,
                                                     callable_="hpo_testfuncs:slow_zdt1"))
-    env = subprocess_env()
-    env["PYTHONPATH"] = os.pathsep.join([str(LAUNCHER_TESTS), env["PYTHONPATH"]])
-    env["DASK_DISTRIBUTED__NANNY__PRELOAD"] = '["dask_start_gate"]'
-    env["HPO_TEST_START_GATE"] = str(gate)
+    env = _with_nanny_preload("dask_start_gate", HPO_TEST_START_GATE=str(gate))
     argv = [str(hpo_run_exe), str(spec)]
     driver = subprocess.Popen(from_a_terminal(argv), cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -270,10 +276,7 @@ def test_a_stop_signal_while_the_local_cluster_closes_lets_it_close(tmp_path, hp
     run_dir = tmp_path / "run"
     spec = write_spec(tmp_path / "s.yaml", zdt_spec(run_dir, pop_size=2, generations=0, workers=2,
                                                     callable_="hpo_testfuncs:two_spheres"))
-    env = subprocess_env()
-    env["PYTHONPATH"] = os.pathsep.join([str(LAUNCHER_TESTS), env["PYTHONPATH"]])
-    env["DASK_DISTRIBUTED__NANNY__PRELOAD"] = '["dask_close_signal"]'
-    env["HPO_TEST_CLOSE_SIGNAL"] = "SIGTERM"
+    env = _with_nanny_preload("dask_close_signal", HPO_TEST_CLOSE_SIGNAL="SIGTERM")
     started = time.monotonic()
     driver = subprocess.Popen([str(hpo_run_exe), str(spec)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, start_new_session=True)
