@@ -98,14 +98,36 @@ def listed_paths(settings: Mapping[str, Any], names: tuple[str, ...]) -> tuple[s
     return tuple(out)
 
 
-def missing_data(run: RunContext, path: str) -> str | None:
-    """What to say of a data path that does not exist (None: it does)."""
+def missing_data(run: RunContext, path: str, relative: bool = True) -> str | None:
+    """What to say of a data path that does not exist (None: it does); ``relative``: it
+    may have been written relative (then where it was looked for is said)."""
     if Path(data_location(path)).exists():
         return None
     # Where it was looked for: a path written relative (mydata/train) is read from the
     # spec file's directory, not from where hpo-run was started.
-    return f"data path {path} does not exist (a relative path is read from the spec file's directory, " \
-           f"{run.spec_path.parent.resolve()})"
+    where = f" (a relative path is read from the spec file's directory, {run.spec_path.parent.resolve()})"
+    return f"data path {path} does not exist{where if relative else ''}"
+
+
+def data_setting(run: RunContext, path: str) -> tuple[str | None, bool]:
+    """The ``trainer.settings`` name listed in ``trainer.paths`` that gave the absolute
+    data ``path`` (None: none of a command trainer's), and whether it was written relative."""
+    trainer = run.raw_spec.get("trainer")
+    settings = trainer.get("settings") if isinstance(trainer, Mapping) else None
+    names = trainer.get("paths") if isinstance(trainer, Mapping) else None
+    if not isinstance(settings, Mapping) or not isinstance(names, list):
+        return None, True
+    for name in names:
+        value = settings.get(name)
+        written = value if isinstance(value, list) else [value]
+        try:
+            resolved = absolute_paths(run, name, value)
+        except SpecError:
+            continue
+        for text, absolute in zip(written, resolved if isinstance(resolved, list) else [resolved]):
+            if absolute == path:
+                return name, not os.path.isabs(os.path.expanduser(os.path.expandvars(str(text))))
+    return None, True
 
 
 def warn_missing(run: RunContext, paths: tuple[str, ...]) -> None:

@@ -49,11 +49,18 @@ def test_paper_spec_run_without_the_users_data_launches_nothing(tmp_path: Path) 
     assert done.returncode == 2, done.stderr
     train = PAPER.parent / "data" / "alcl3-kcl" / "train"
     assert done.stderr.splitlines() == [(
-        f"hpo-run: {PAPER}: trainer.settings: data path {train} does not exist (a relative path is read from the "
+        f"hpo-run: {PAPER}: trainer.settings.train_systems: data path {train} does not exist (a relative path is "
+        "read from the "
         f"spec file's directory, {PAPER.parent}): every training would fail, so nothing is launched (--dry-run "
         "checks a spec before its data are in place; data that only the workers' nodes hold: leave its setting "
         "out of trainer.paths)")]
     assert not run_dir.exists() and done.stdout == ""
+    # written absolute: where a relative one is read from is not said (a review's)
+    done = hpo_run(str(PAPER), "--set", f"run_dir={run_dir}", "--set", f"trainer.settings.valid_systems={tmp_path}",
+                   "--set", f"trainer.settings.train_systems={tmp_path / 'nowhere'}")
+    assert done.returncode == 2 and done.stderr.startswith(
+        f"hpo-run: {PAPER}: trainer.settings.train_systems: data path {tmp_path / 'nowhere'} does not exist: every "
+        "training would fail"), done.stderr
 
 
 def test_quickstart_dry_run(demo_data: Path) -> None:
