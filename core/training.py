@@ -368,13 +368,11 @@ def check_objectives(run: RunContext, metrics: Mapping[str, str],
                             "so name every metric the objectives use", key)
         close = difflib.get_close_matches(objective, produced, n=1)
         hint = f"; did you mean {close[0]}?" if close else ""
-        error = SpecError(f"objective {objective!r} is not a metric of this trainer (it measures: "
-                          f"{', '.join(produced)}{hint})", key)
-        if not key or (defaults is not None and dict(metrics) == dict(defaults)):
-            # No metrics block of the user's: the objective's name is what is at fault
-            # (a misspelt force_rmsee was blamed on a trainer.metrics the spec has not).
-            error = SpecError(error.message, f"objectives.{i}.name", rooted=True)
-        raise error
+        # No metrics block of the user's: the objective's name is what is at fault (a
+        # misspelt force_rmsee was blamed on a trainer.metrics the spec has not).
+        named = not key or (defaults is not None and dict(metrics) == dict(defaults))
+        raise SpecError(f"objective {objective!r} is not a metric of this trainer (it measures: "
+                        f"{', '.join(produced)}{hint})", f"objectives.{i}.name" if named else key, rooted=named)
 
 
 def sample_params(space: SearchSpace) -> list[tuple[dict[str, Any], str]]:

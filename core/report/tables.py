@@ -129,11 +129,11 @@ def _population_at(run: RunData, generation: int) -> Sequence[Member]:
 def hypervolumes(analysis: Analysis, reference: Sequence[float] | None = None) -> Hypervolumes | None:
     """Hypervolume of every generation's population, per run (and merged for several runs)."""
     n = len(analysis.objectives)
+    values = analysis.finite_values()  # every evaluation's, read once: for the default and the warning
     if reference is not None:
         ref = tuple(float(v) for v in reference)
         source = "--reference on the command line"
     else:
-        values = analysis.finite_values()
         if len(values) == 0:
             return None
         ref = tuple(float(v) for v in default_reference(values))
@@ -160,7 +160,6 @@ def hypervolumes(analysis: Analysis, reference: Sequence[float] | None = None) -
                       if valid(m.evaluation)]
             out[(MERGED, g)] = hypervolume(np.array(points, dtype=float).reshape(-1, n), ref)
     warning = advice = ""
-    values = analysis.finite_values()
     if out and not any(out.values()) and len(values):
         point = ", ".join(with_unit(v, o.unit) for v, o in zip(ref, analysis.objectives))
         if np.all(values < np.asarray(ref), axis=1).any():
