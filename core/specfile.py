@@ -251,7 +251,7 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
             slot = part
             child = node.get(part)
             if child is None:
-                if re.fullmatch(r"[0-9]+", parts[i + 1]):
+                if POSITION.fullmatch(parts[i + 1]):
                     # A position in a list the spec lacks: it made the mapping {'0': ...},
                     # refused as "expected a list, got {'0': ...}" (helper-82).
                     raise SpecError(f"{shown}: the spec has no {where}, so no item {parts[i + 1]} of it: give the "
@@ -269,11 +269,15 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
         node[parts[-1]] = value
 
 
+#: a position in a list, as --set names one (objectives.0.name): ASCII digits only ('１'
+#: is a digit to str.isdigit and int())
+POSITION = re.compile(r"[0-9]+")
+
+
 def _index(items: list[Any], part: str, shown: str, where: str) -> int:
     """``part`` as a position in the list ``where`` (``objectives.0.name``), or SpecError."""
-    # ASCII digits only ('１' is a digit to str.isdigit and int()), and no more of them
-    # than a position in this list can have (int() refuses over 4,300 digits).
-    if re.fullmatch(r"[0-9]+", part) is None or len(part.lstrip("0")) > len(str(len(items))) \
+    # No more digits than a position in this list can have (int() refuses over 4,300).
+    if POSITION.fullmatch(part) is None or len(part.lstrip("0")) > len(str(len(items))) \
             or int(part) >= len(items):
         raise SpecError(f"{shown}: {where} is a list of {len(items)}: "
                         f"expected an index 0 to {len(items) - 1}, got {shortened(part)}")
