@@ -431,7 +431,8 @@ def plot_failures(fc: FailureCounts, out: Path) -> tuple[str, Figure]:
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no tick at 0.5
     ax.set_ylim(0, max([*bottom, 1]) * 1.15)
     if fc.statuses:
-        ax.legend(fontsize=8, title="status", title_fontsize=8)
+        # Beside the axes: inside, it covered bars whenever every generation failed alike.
+        ax.legend(fontsize=8, title="status", title_fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     else:
         ax.text(0.5, 0.5, "no failed evaluations", transform=ax.transAxes, ha="center")
     ax.set_title("Failures per generation (label: failed / evaluated)", fontsize=10)

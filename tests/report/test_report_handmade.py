@@ -118,6 +118,20 @@ def test_figures_of_a_run_whose_every_evaluation_failed_say_so(tmp_path):
     assert len(ticks) > 1 and all(t == int(t) for t in ticks), ticks
 
 
+def test_failures_legend_covers_no_bar(tmp_path):
+    # Every generation failed alike, three statuses: the legend inside the axes sat on a bar.
+    generations = tuple(range(6))
+    counts = {(g, status): n for g in generations for status, n in (("failed", 3), ("timeout", 2), ("error", 1))}
+    fc = tables.FailureCounts(generations, dict.fromkeys(generations, 6), counts, ("failed", "timeout", "error"), [])
+    _, fig = plots.plot_failures(fc, tmp_path)
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    legend = ax.get_legend().get_window_extent(renderer)
+    bars = [patch.get_window_extent(renderer) for patch in ax.patches]
+    assert len(bars) == 18
+    assert not [bar for bar in bars if bar.overlaps(legend)]
+
+
 def test_every_file_written(report_a):
     for stem in ("front", "generations", "parallel", "hypervolume", "failures"):
         for ext in ("png", "svg"):
