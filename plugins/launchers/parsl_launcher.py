@@ -85,9 +85,10 @@ _WALLTIME = re.compile(r"^\d+:[0-5]\d:[0-5]\d$")
 class ParslPool:
     """A :class:`dnnp_hpo.hookspecs.Pool` over a Parsl DataFlowKernel and one HTEX."""
 
-    def __init__(self, dfk: Any, executor: Any) -> None:
+    def __init__(self, dfk: Any, executor: Any, worker_init: str | None = None) -> None:
         self.dfk = dfk
         self.executor = executor
+        self.worker_init = worker_init  #: the spec's, named when blocks fail before their workers register
         self._apps: dict[Callable[..., Any], Any] = {}
         self._asked: concurrent.futures.Future[Any] | None = None  #: the question to the interchange pending
         self._size = 0  #: the workers counted at the last answer
@@ -124,7 +125,8 @@ class ParslPool:
 
     def _check_alive(self) -> None:
         if self.executor.bad_state_is_set:
-            cause = _failed_blocks(self.executor) or " ".join(str(self.executor.executor_exception).split())
+            cause = _failed_blocks(self.executor, self.worker_init) or " ".join(
+                str(self.executor.executor_exception).split())
             log = Path(self.dfk.run_dir) / "parsl.log"
             raise EngineLost(f"Parsl gave the executor up ({_shortened(cause, 600)}; Parsl's log: {log})",
                              fix="fix the cause")
@@ -289,26 +291,42 @@ def _shortened(text: str, limit: int = 300) -> str:
 
 
 _BLOCK_NUMBER = re.compile(r"^Failed to start block \d+: ")
+#: Parsl's pointer in a MISSING block's message, replaced by the directory it means
+_SUBMIT_SCRIPTS = re.compile(r"\s*Check the stdout/stderr logs in the submit_scripts directory for more debug information\.?")
 
 
-def _failed_blocks(executor: Any) -> str:
+def _failed_blocks(executor: Any, worker_init: str | None = None) -> str:
     """The failed blocks' reasons, each said once with the blocks it ended (Parsl's own
-    summary repeats one reason per block, and a cut kept none of the scheduler's words)."""
+    summary repeats one reason per block, and a cut kept none of the scheduler's words).
+
+    A block whose workers never registered: Parsl only points at "the submit_scripts
+    directory"; this names it, and the spec's ``worker_init``, which each block's script
+    runs before Parsl's workers start (a failing module load or activate ends it there).
+    """
     from parsl.jobs.states import JobState
 
     reasons: dict[str, list[str]] = {}
+    unregistered = False
     for block, status in sorted(dict(executor.status_facade).items(), key=lambda item: int(item[0])):
         if status.state not in (JobState.FAILED, JobState.MISSING):
             continue
-        parts = [_BLOCK_NUMBER.sub("failed to start: ", status.message or status.state.name.lower())]
+        message = status.message or status.state.name.lower()
+        unregistered |= bool(_SUBMIT_SCRIPTS.search(message))
+        parts = [_BLOCK_NUMBER.sub("failed to start: ", _SUBMIT_SCRIPTS.sub("", message))]
         if status.exit_code is not None:
             parts.append(f"exit code {status.exit_code}")
         for name, text in (("stderr", status.stderr_summary), ("stdout", status.stdout_summary)):
             if text and text.strip():
                 parts.append(f"{name}: {text.strip()}")
         reasons.setdefault(" ".join(", ".join(parts).split()), []).append(block)
-    return "; ".join(f"block{'s' if len(blocks) > 1 else ''} {', '.join(blocks)}: {reason}"
+    said = "; ".join(f"block{'s' if len(blocks) > 1 else ''} {', '.join(blocks)}: {reason}"
                      for reason, blocks in reasons.items())
+    script_dir = getattr(executor.provider, "script_dir", None)
+    if said and unregistered and script_dir:
+        said += f"; each block's output is in {script_dir}"
+        if worker_init:
+            said += ", and its script runs launcher.worker_init first"
+    return said
 
 
 def _one_of(table: dict[str, Any] | Any) -> Callable[[Any, Any, Any], None]:
@@ -562,7 +580,7 @@ class ParslLauncher:
                 first = _first_poll_now(dfk.job_status_poller)
             notice(run, f"parsl: HighThroughputExecutor on provider {self.provider} with launcher "
                         f"{self.launcher_name}; workers connect to {executor.address}; logs in {config.run_dir}")
-            yield ParslPool(dfk, executor)
+            yield ParslPool(dfk, executor, self.worker_init)
         finally:
             if dfk is not None:
                 with stop_signals_held():

@@ -285,6 +285,11 @@ def test_an_executor_parsl_gives_up_stops_the_run_and_the_run_resumes(tmp_path: 
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("hpo-run: the engine was lost: launcher: Parsl gave the executor up (")
     assert "fix the cause and run hpo-run again to resume" in last and "Traceback" not in done.stderr
+    # Parsl's "the submit_scripts directory" is named, and so is the worker_init it ran first
+    scripts = tmp_path / "run-gone" / "parsl" / "000" / "submit_scripts"
+    assert f"exit code 1; each block's output is in {scripts}, and its script runs launcher.worker_init first" in last
+    assert "Check the stdout/stderr logs" not in last
+    assert list(scripts.glob("*.sh.err")), "the directory named holds the blocks' output"
     with Journal.of(tmp_path / "run-gone", readonly=True) as journal:
         assert journal.evaluations() == [], "nothing recorded lost (or anything else) as finished"
         assert len(journal.running()) == 4, "generation 0 is pending, to be sent again"
