@@ -89,8 +89,8 @@ class Replicates:
         training seeds are new; SpecError if not."""
         source, spec, genomes, trained, generation, finished = self._read()
         if source == run.run_dir:
-            raise SpecError("source is this run's own run_dir: give the replicates a run_dir of their own",
-                            "source")
+            raise SpecError("this run_dir is optimizer.source's, the search's: give the replicates a run_dir "
+                            "of their own", "run_dir", rooted=True)
         differ = [k for k in spec_differences(spec, run.raw_spec)
                   if k.split(".")[0] in SAME and not is_placement(k) and not _breeding_only(k)]
         if differ:
@@ -103,14 +103,14 @@ class Replicates:
             # decode onto other parameters, and train other candidates as its replicates.
             raise SpecError(f"{source} was searched with the parameters in the order {', '.join(map(str, before))}, "
                             f"and this spec lists them as {', '.join(now)}: its genomes would decode into other "
-                            "values; list space in the search's order", "source")
+                            "values; list space in the search's order", "space", rooted=True)
         self._check_same_values(run, source, genomes, trained)
         if spec.get("seed") == run.experiment.seed:
             # Training seeds derive from (seed, birth number): with the search's seed, a
             # member at its own old birth number would repeat its training exactly.
-            raise SpecError(f"this spec's seed {run.experiment.seed} is the search's: the replicates would repeat "
-                            f"its training seeds; give them another, e.g. --set seed={run.experiment.seed + 1}",
-                            "source")
+            raise SpecError(f"{run.experiment.seed} is the seed of the search in optimizer.source: the replicates "
+                            f"would repeat its training seeds; give them another, e.g. --set seed={run.experiment.seed + 1}",
+                            "seed", rooted=True)
         if run.resumed and not run.finished:
             # Fewer trainings than the run has sent out (seeds lowered with --force): those
             # above would stay out of its population, the ones running 'running' for good.

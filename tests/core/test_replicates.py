@@ -150,7 +150,7 @@ def test_another_space_trainer_seed_or_its_own_run_dir_is_refused(tmp_path: Path
     reordered = {**spec, "space": dict(reversed(list(spec["space"].items())))}
     done = run_cli(BIN / "hpo-run", str(_replicates_spec(tmp_path, reordered, "reps")), cwd=tmp_path)
     names = list(spec["space"])
-    assert done.returncode == 2 and "optimizer.source" in done.stderr, done.stderr
+    assert done.returncode == 2 and ": space: " in done.stderr, done.stderr  # the key to edit
     assert (f"searched with the parameters in the order {', '.join(names)}, and this spec lists them as "
             f"{', '.join(reversed(names))}") in done.stderr
     assert not (tmp_path / "reps").exists()
@@ -161,9 +161,10 @@ def test_another_space_trainer_seed_or_its_own_run_dir_is_refused(tmp_path: Path
         "plugin": "replicates", "source": str(search)}})
     done = run_cli(BIN / "hpo-run", str(same_seed), cwd=tmp_path)
     assert done.returncode == 2 and "repeat its training seeds" in done.stderr and "--set seed=8" in done.stderr
+    assert ": seed: 7 is the seed of the search in optimizer.source" in done.stderr, done.stderr
     own = {**spec, "seed": 8, "run_dir": str(search), "optimizer": {"plugin": "replicates", "source": str(search)}}
     done = run_cli(BIN / "hpo-run", str(write_spec(tmp_path / "own.yaml", own)), cwd=tmp_path)
-    assert done.returncode == 2 and "this run's own run_dir" in done.stderr, done.stderr
+    assert done.returncode == 2 and ": run_dir: this run_dir is optimizer.source's" in done.stderr, done.stderr
 
 
 def test_a_source_whose_genes_this_version_reads_otherwise_is_refused(tmp_path: Path) -> None:
