@@ -369,6 +369,11 @@ class Journal:
         names = [prefix + name for name in _COLUMNS["evaluations"]]
         return ", ".join([*names, f"{prefix}sent_after" if self._sent_after else "NULL"])
 
+    def births(self) -> list[tuple[int, int, str]]:
+        """(birth id, generation, status) of every evaluation, whatever its status: what a
+        resume's budget checks count, without reading each record whole."""
+        return self.db.execute("SELECT birth_id, generation, status FROM evaluations").fetchall()
+
     def running(self) -> list[Trial]:
         """Trials sent out but never recorded as finished."""
         return [e.trial for e in self.evaluations(RUNNING)]

@@ -376,16 +376,14 @@ def journal_holdings(run_dir: Path) -> Holdings:
     already sent out would leave births out of every population, and those still running
     ``running`` for good."""
     with Journal.of(run_dir, readonly=True) as journal:
-        finished = journal.evaluations()
-        running = journal.evaluations(RUNNING)
-        trials = [e.trial for e in (*finished, *running, *journal.evaluations(INTERRUPTED))]
-        generation = max((t.generation for t in trials), default=-1)
-        recorded = generation in journal.generations()
-    return Holdings(births=max((t.birth_id + 1 for t in trials), default=0),
-                    finished=len({e.trial.birth_id for e in finished}),
-                    running=len({e.trial.birth_id for e in running}),
+        births = journal.births()
+        generations = journal.generations()
+    generation = max((g for _, g, _ in births), default=-1)
+    return Holdings(births=max((birth_id + 1 for birth_id, _, _ in births), default=0),
+                    finished=len({b for b, _, status in births if status not in (RUNNING, INTERRUPTED)}),
+                    running=len({b for b, _, status in births if status == RUNNING}),
                     generation=generation,
-                    open_births=0 if recorded else len({t.birth_id for t in trials if t.generation == generation}))
+                    open_births=0 if generation in generations else len({b for b, g, _ in births if g == generation}))
 
 
 def recorded_settings(run_dir: Path) -> Mapping[str, Any]:

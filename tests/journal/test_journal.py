@@ -158,3 +158,33 @@ def test_a_sql_mistake_is_not_taken_for_a_machine_fault(tmp_path):
             db.execute("SELECT nope FROM meta")
         journal.set_meta("after", 1)  # the transaction was rolled back: the journal goes on
         assert journal.meta("after") == 1
+
+
+def test_journal_holdings_counts_births_by_status(tmp_path):
+    """What a resume's budget checks read (resume.journal_holdings), from one light query:
+    births sent out, finished and running (each birth once, whatever its reruns), the
+    highest generation and, when its population is not recorded, its births."""
+    from dnnp_hpo.resume import journal_holdings
+
+    with Journal.of(tmp_path) as journal:
+        trials = [trial(birth, (0.5,), tmp_path) for birth in range(7)]  # generations 0, 0, 1, 1, 2, 2, 3
+        for t in trials:
+            journal.started(t)
+        done = [Evaluation(t, "ok", "", (1.0, 2.0), {}, 1.0, 2.0, "h", 1) for t in trials[:4]]
+        for evaluation in done:
+            journal.finished(evaluation)
+        journal.finished(Evaluation(trials[4], "failed", "nan", (MAXINT, MAXINT), {}, 1.0, 2.0, "h", 1))
+        journal.mark_interrupted("u5", "driver stopped")
+        # birth 5 sent again under a new uuid, and still running with birth 6
+        journal.started(attrs.evolve(trials[5], uuid="u5b"))
+        journal.generation_finished(0, [Member(done[0], 1, math.inf)], None)
+        held = journal_holdings(tmp_path)
+        assert (held.births, held.finished, held.running, held.generation, held.open_births) == (7, 5, 2, 3, 1)
+        journal.generation_finished(3, [Member(done[3], 1, math.inf)], None)
+    held = journal_holdings(tmp_path)
+    assert (held.generation, held.open_births) == (3, 0)
+    (tmp_path / "empty").mkdir()
+    with Journal.of(tmp_path / "empty"):
+        pass
+    held = journal_holdings(tmp_path / "empty")
+    assert (held.births, held.finished, held.running, held.generation, held.open_births) == (0, 0, 0, -1, 0)
