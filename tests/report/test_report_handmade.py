@@ -130,6 +130,21 @@ def test_failures_legend_covers_no_bar(tmp_path):
     bars = [patch.get_window_extent(renderer) for patch in ax.patches]
     assert len(bars) == 18
     assert not [bar for bar in bars if bar.overlaps(legend)]
+    assert [t.get_text() for t in ax.texts] == ["6/6"] * 6, "six labels fit above six bars"
+
+
+@pytest.mark.parametrize("generations", [50, 201])
+def test_failures_unlabelled_when_the_labels_would_run_together(tmp_path, generations):
+    """A label per bar ran into its neighbours from some 30 generations on ("12/10010/100"),
+    and 201 "0/100" made a black band along the axis (helper-89)."""
+    counts = {(g, "failed"): 10 + g % 7 for g in range(generations)}
+    fc = tables.FailureCounts(tuple(range(generations)), dict.fromkeys(range(generations), 100), counts,
+                              ("failed",), [])
+    caption, fig = plots.plot_failures(fc, tmp_path)
+    ax = fig.axes[0]
+    assert len(ax.texts) == 0 and ax.get_title() == "Failures per generation"
+    assert "Too many generations to label each bar: summary.md counts each generation's failures." in caption
+    assert len(ax.patches) == generations
 
 
 def test_every_file_written(report_a):
