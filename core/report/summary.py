@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,19 @@ def _runtime_head(analysis: Analysis, unit: str = "s") -> list[str]:
 
 def _runtime_cell(analysis: Analysis, s: Solution, seconds: float = 1.0) -> list[float]:
     return [s.runtime / seconds] if analysis.runtime_apart else []
+
+
+#: generations a "By reason" row lists before it refers to failures.csv (a 200-generation
+#: run's row was 1,700 characters wide; helper-89)
+REASON_GENERATIONS = 12
+
+
+def _per_generation(counts: Mapping[int, int]) -> str:
+    """``generation: count, ...`` of a reason's failures, the first :data:`REASON_GENERATIONS`."""
+    listed = sorted(counts.items())
+    said = ", ".join(f"{g}: {n}" for g, n in listed[:REASON_GENERATIONS])
+    more = len(listed) - REASON_GENERATIONS
+    return said + (f", ... ({more} more generations in failures.csv)" if more > 0 else "")
 
 
 def _alike_reasons(rows: Sequence[tuple[str, str, dict[int, int]]]) -> list[tuple[str, str, dict[int, int]]]:
@@ -312,7 +325,7 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
     if failures.by_reason:
         md += ["", "By reason:", "",
                md_table(["status", "reason", "total", "per generation"],
-                        [[st, reason, sum(c.values()), ", ".join(f"{g}: {n}" for g, n in sorted(c.items()))]
+                        [[st, reason, sum(c.values()), _per_generation(c)]
                          for st, reason, c in _alike_reasons(failures.by_reason)])]
     interrupted = sum(r.interrupted for r in analysis.runs)
     if interrupted:

@@ -595,3 +595,15 @@ def test_reasons_alike_but_for_their_numbers_are_one_row_of_the_summary(tmp_path
     assert sorted((r["reason"], r["count"]) for r in rows(run / "report" / "failures.csv")) == [
         ("diverged at step 1019", "2"), ("diverged at step 278", "1"), ("diverged at step 5", "1"),
         ("dp exited with status 1", "1")]
+
+
+def test_a_reason_in_many_generations_lists_the_first_twelve(tmp_path):
+    """A 200-generation run's "By reason" cell was 1,700 characters wide (helper-89);
+    failures.csv holds each generation's count."""
+    from dnnp_hpo.report.summary import REASON_GENERATIONS, _per_generation
+
+    twelve = {g: g + 1 for g in range(REASON_GENERATIONS)}
+    assert _per_generation(twelve) == ", ".join(f"{g}: {g + 1}" for g in range(12))
+    many = {g: 2 for g in range(200, 0, -1)}
+    assert _per_generation(many) == ", ".join(f"{g}: 2" for g in range(1, 13)) + (
+        ", ... (188 more generations in failures.csv)")
