@@ -597,7 +597,7 @@ def test_reasons_alike_but_for_their_numbers_are_one_row_of_the_summary(tmp_path
         ("dp exited with status 1", "1")]
 
 
-def test_a_reason_in_many_generations_lists_the_first_twelve(tmp_path):
+def test_a_reason_in_many_generations_lists_the_first_twelve():
     """A 200-generation run's "By reason" cell was 1,700 characters wide (helper-89);
     failures.csv holds each generation's count."""
     from dnnp_hpo.report.summary import REASON_GENERATIONS, _per_generation
