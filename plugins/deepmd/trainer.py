@@ -10,6 +10,7 @@ returns a :class:`PreparedDeepmd`, plain data sent to the workers.
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 from collections.abc import Collection, Mapping, Sequence
@@ -419,45 +420,152 @@ def _descriptors(model: Any) -> list[tuple[str, Mapping[str, Any]]]:
     return found
 
 
+def _cutoff_pairs(model: Any) -> list[tuple[str, Mapping[str, Any], str]]:
+    """``(key, section, name)`` of each cutoff ``name`` whose smoothing start
+    (``name`` + ``_smth``) is beside it: a descriptor's ``rcut`` (each of a hybrid's too),
+    and the nested ones of DeePMD-kit's PyTorch descriptors: dpa2's ``repinit.rcut``, its
+    ``three_body_rcut`` (when ``use_three_body``) and ``repformer.rcut``, dpa3's
+    ``repflow.e_rcut`` and ``a_rcut`` (helper-90)."""
+    found = []
+    for key, descriptor in _descriptors(model):
+        sections = [(key, descriptor), *((f"{key}.{name}", section) for name, section in descriptor.items()
+                                         if isinstance(section, Mapping))]
+        for where, section in sections:
+            found.extend((where, section, name) for name in section
+                         if name.endswith("rcut") and f"{name}_smth" in section
+                         and (name != "three_body_rcut" or section.get("use_three_body") is True))
+    return found
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _searched(keys: Sequence[str], placeholders: Mapping[str, str], settings: Collection[str]) -> list[str]:
+    """The parameters of the space that set the values at ``keys`` (not settings, nor the seed)."""
+    names = [placeholders.get(key) for key in keys]
+    return [name for name in names if name is not None and name != "seed" and name not in settings]
+
+
+def _set_aside(params: Mapping[str, Any] | None, constraints: Sequence[Constraint], searched: Sequence[str]) -> bool:
+    """Whether ``params`` break a constraint on a searched value (a rendering not trained,
+    so not judged; one on another parameter is no excuse)."""
+    return params is not None and any(set(c.names()) & set(searched) and not c.holds(params) for c in constraints)
+
+
+def _from(key: str, placeholders: Mapping[str, str], settings: Collection[str]) -> str:
+    placeholder = placeholders.get(key)
+    return f" (from {value_source(placeholder, settings)})" if placeholder else ""
+
+
+def _which(what: str) -> str:
+    return f"the candidates with {what}" if what else "the middle of the space, and of the candidates like it,"
+
+
 def check_cutoffs(data: Mapping[str, Any], where: str, placeholders: Mapping[str, str], settings: Collection[str],
                   what: str = "", params: Mapping[str, Any] | None = None,
                   constraints: Sequence[Constraint] = ()) -> None:
-    """SpecError for a rendering whose ``rcut_smth`` is above its ``rcut``: DeePMD-kit
-    refuses it when the training starts ("rcut_smth (1.000000) should be no more than
-    rcut (0.288876)!"), and a chemist's rcut searched in nm beside a fixed rcut_smth of 1 A
-    failed every training after --dry-run had passed.  Checked on the middle of the space
-    and each choice (``what``: which, "" for the middle): a middle that fails is a space
-    most of whose candidates fail.  A rendering whose ``params`` break a constraint on a
-    searched cutoff is not trained, so not judged."""
-    for key, descriptor in _descriptors(data.get("model")):
-        rcut, smooth = descriptor.get("rcut"), descriptor.get("rcut_smth")
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (rcut, smooth)) or smooth <= rcut:
+    """SpecError for a rendering whose ``rcut_smth`` is above its ``rcut`` (any pair of
+    :func:`_cutoff_pairs`): DeePMD-kit refuses it when the training starts ("rcut_smth
+    (1.000000) should be no more than rcut (0.288876)!"; the PyTorch backend: "rmin should
+    be less than rmax."), and a chemist's rcut searched in nm beside a fixed rcut_smth of
+    1 A failed every training after --dry-run had passed.  Checked on the middle of the
+    space and each choice (``what``: which, "" for the middle): a middle that fails is a
+    space most of whose candidates fail.  A rendering whose ``params`` break a constraint
+    on a searched cutoff is not trained, so not judged."""
+    for key, section, name in _cutoff_pairs(data.get("model")):
+        rcut, smooth = section.get(name), section.get(f"{name}_smth")
+        if not (_number(rcut) and _number(smooth)) or smooth <= rcut:
             continue
-        sources = {name: placeholders.get(f"{key}.{name}") for name in ("rcut", "rcut_smth")}
-        said = {name: f" (from {value_source(placeholder, settings)})" if placeholder else ""
-                for name, placeholder in sources.items()}
-        searched = [p for p in sources.values() if p is not None and p != "seed" and p not in settings]
-        if params is not None and any(set(c.names()) & set(searched) and not c.holds(params) for c in constraints):
-            continue  # set aside by the user's constraint on a cutoff (one on another parameter is no excuse)
-        which = f"the candidates with {what}" if what else "the middle of the space, and of the candidates like it,"
-        fix = (f"add a constraint (constraints: [{sources['rcut_smth']} < {sources['rcut']}]) or change the ranges"
+        cut, smth = f"{key}.{name}", f"{key}.{name}_smth"
+        searched = _searched([smth, cut], placeholders, settings)
+        if _set_aside(params, constraints, searched):
+            continue
+        cut_by, smth_by = placeholders.get(cut), placeholders.get(smth)
+        fix = (f"add a constraint (constraints: [{smth_by} < {cut_by}]) or change the ranges"
                if len(searched) == 2 else
                f"add a constraint (constraints: [{searched[0]} > {smooth:g}]) or change its range"
-               if searched == [sources["rcut"]] else
+               if searched == [cut_by] else
                f"add a constraint (constraints: [{searched[0]} < {rcut:g}]) or change its range"
-               if searched else "lower rcut_smth or raise rcut")
-        raise SpecError(f"{where}: {key}.rcut_smth {smooth:g}{said['rcut_smth']} is above {key}.rcut "
-                        f"{rcut:g}{said['rcut']}, which DeePMD-kit refuses (rcut_smth should be no more than rcut), so "
-                        f"{'every training' if not searched else f'the training of {which}'}"
+               if searched else f"lower {name}_smth or raise {name}")
+        raise SpecError(f"{where}: {smth} {smooth:g}{_from(smth, placeholders, settings)} is above {cut} "
+                        f"{rcut:g}{_from(cut, placeholders, settings)}, which DeePMD-kit refuses (rcut_smth should be "
+                        f"no more than rcut), so "
+                        f"{'every training' if not searched else f'the training of {_which(what)}'}"
                         f" would fail; {fix} (are both in A?)",
                         "template")
+
+
+def check_dpa2_order(data: Mapping[str, Any], where: str, placeholders: Mapping[str, str],
+                     settings: Collection[str], what: str = "", params: Mapping[str, Any] | None = None,
+                     constraints: Sequence[Constraint] = ()) -> None:
+    """SpecError for a dpa2 descriptor whose larger cutoff has the fewer neighbours: DeePMD-kit
+    sorts its sections (repinit, repformer, repinit's three-body) by rcut and asserts their
+    nsel grow with it, so every such training failed with "rcut and sel are not in the
+    same order", which points at sel when a searched repformer.rcut had passed
+    repinit.rcut (helper-90, DeePMD-kit 3.2's PyTorch code).  Judged as :func:`check_cutoffs`."""
+    for key, descriptor in _descriptors(data.get("model")):
+        if descriptor.get("type") != "dpa2":
+            continue
+        sections = [(f"{key}.{name}", descriptor.get(name), "rcut", "nsel") for name in ("repinit", "repformer")]
+        repinit = descriptor.get("repinit")
+        if isinstance(repinit, Mapping) and repinit.get("use_three_body") is True:
+            sections.append((f"{key}.repinit", repinit, "three_body_rcut", "three_body_sel"))
+        cuts = sorted((section[cut], section[sel], f"{at}.{cut}", f"{at}.{sel}")
+                      for at, section, cut, sel in sections
+                      if isinstance(section, Mapping) and _number(section.get(cut)) and _number(section.get(sel)))
+        for (rcut_a, nsel_a, cut_a, sel_a), (rcut_b, nsel_b, cut_b, sel_b) in itertools.pairwise(cuts):
+            if nsel_a <= nsel_b:
+                continue
+            searched = _searched([cut_a, cut_b, sel_a, sel_b], placeholders, settings)
+            if _set_aside(params, constraints, searched):
+                continue
+            by_a, by_b = placeholders.get(cut_a), placeholders.get(cut_b)
+            # the section of fewer neighbours wants the smaller cutoff
+            fix = (f"add a constraint (constraints: [{by_b} < {by_a}]) or change the ranges"
+                   if by_a in searched and by_b in searched else
+                   f"add a constraint (constraints: [{by_b} < {rcut_a:g}]) or change its range"
+                   if by_b in searched else
+                   f"add a constraint (constraints: [{by_a} > {rcut_b:g}]) or change its range"
+                   if by_a in searched else "give the larger cutoff the larger nsel")
+            raise SpecError(f"{where}: {cut_b} {rcut_b:g}{_from(cut_b, placeholders, settings)} is above {cut_a} "
+                            f"{rcut_a:g}{_from(cut_a, placeholders, settings)}, but {sel_b} {nsel_b:g} is below "
+                            f"{sel_a} {nsel_a:g}: DeePMD-kit's dpa2 needs the nsel to grow with the cutoff (\"rcut "
+                            f"and sel are not in the same order\"), so "
+                            f"{'every training' if not searched else f'the training of {_which(what)}'}"
+                            f" would fail; {fix}", "template")
+
+
+#: descriptors of DeePMD-kit's PyTorch backend (and its others) that its TensorFlow
+#: backend does not have (deepmd/tf/descriptor registers none of them, DeePMD-kit 3.2):
+#: its argcheck accepts them whatever the backend, then every training with dp --tf
+#: failed with "Unknown descriptor type: dpa2. Did you mean: dpa1?" (helper-90)
+NOT_TENSORFLOW = frozenset({"dpa2", "dpa3", "dpa4", "se_repflow", "se_repformer", "se_uni", "se_e3_tebd",
+                            "se_ttebd", "sezm"})
+
+
+def check_tensorflow_descriptors(data: Mapping[str, Any], where: str) -> None:
+    """SpecError for a descriptor that DeePMD-kit's TensorFlow backend does not have
+    (:data:`NOT_TENSORFLOW`), in a spec that trains with it."""
+    for key, descriptor in _descriptors(data.get("model")):
+        kind = descriptor.get("type")
+        if isinstance(kind, str) and kind.lower() in NOT_TENSORFLOW:
+            raise SpecError(f"{where}: {key}.type {kind} is a descriptor of DeePMD-kit's PyTorch backend, which its "
+                            "TensorFlow backend (the command's) does not have: every training would fail; train "
+                            "with dp --pt train (trainer.command, docs/deepmd.md)", "template")
+
+
+def _sel_key(key: Any) -> bool:
+    """A key that DeePMD-kit reads as a neighbour count that may be "auto": ``sel``, dpa2's
+    ``nsel`` and ``three_body_sel``, dpa3's ``e_sel`` and ``a_sel`` (helper-90)."""
+    return isinstance(key, str) and (key in ("sel", "nsel") or key.endswith("_sel"))
 
 
 def _auto_sel(section: Any) -> bool:
     """Whether a ``sel`` under ``section`` (any descriptor, hybrids included) is \"auto\"
     (or ``auto:<factor>``)."""
     if isinstance(section, Mapping):
-        return any((key == "sel" and isinstance(value, str) and value.startswith("auto")) or _auto_sel(value)
+        return any((_sel_key(key) and isinstance(value, str) and value.startswith("auto")) or _auto_sel(value)
                    for key, value in section.items())
     if isinstance(section, list):
         return any(_auto_sel(item) for item in section)
@@ -512,6 +620,9 @@ class PreparedDeepmd(training.PreparedCommand):
             check_curve(data, self.metrics, where, self.last_rows, settings_at)
             check_sel(data, self.command, where)
             check_cutoffs(data, where, placeholders, set(self.settings), what, params, run.experiment.constraints)
+            check_dpa2_order(data, where, placeholders, set(self.settings), what, params, run.experiment.constraints)
+            if self.tensorflow:
+                check_tensorflow_descriptors(data, where)
         self.check_searched_steps(run, samples[0][0], rendered[0][0])
         losses = [ener_loss(data) for data, _ in rendered]
         if self.tensorflow:

@@ -610,3 +610,94 @@ def test_the_rcut_smth_check_names_the_choice_and_is_not_excused_by_another_cons
     in_nm = template({"rcut": "$x", "rcut_smth": 1.0})
     with pytest.raises(SpecError, match="add a constraint"):
         prepare(tmp_path, in_nm, space=space, overrides=["constraints=[y > 0.9]"])
+
+
+def _dpa2(repinit: dict, repformer: dict) -> dict:
+    return {"type": "dpa2", "repinit": {"rcut": 6.0, "rcut_smth": 0.1, "nsel": 120, **repinit},
+            "repformer": {"rcut": 4.0, "rcut_smth": 0.1, "nsel": 40, **repformer}}
+
+
+@pytest.mark.parametrize(("descriptor", "said"), [
+    (_dpa2({}, {"rcut_smth": 4.8}), (f"model.descriptor.repformer.rcut_smth 4.8 is above model.descriptor.repformer.rcut "
+                                     f"4, {_REFUSED} every training would fail; lower rcut_smth or raise rcut")),
+    (_dpa2({"use_three_body": True, "three_body_rcut": "$x", "three_body_rcut_smth": 0.8, "three_body_sel": 40}, {}),
+     (f"model.descriptor.repinit.three_body_rcut_smth 0.8 is above model.descriptor.repinit.three_body_rcut 0.5 "
+      f"(from parameter space.x), {_REFUSED} {_MIDDLE}; add a constraint (constraints: [x > 0.8])")),
+    ({"type": "dpa3", "repflow": {"e_rcut": 6.0, "e_rcut_smth": 5.0, "a_rcut": 3.7, "a_rcut_smth": 3.8}},
+     f"model.descriptor.repflow.a_rcut_smth 3.8 is above model.descriptor.repflow.a_rcut 3.7, {_REFUSED} every"),
+    ({"type": "hybrid", "list": [{"type": "se_e2_a", "rcut": 6.0, "rcut_smth": 0.5}, _dpa2({"rcut_smth": 7.0}, {})]},
+     "model.descriptor.list.1.repinit.rcut_smth 7 is above model.descriptor.list.1.repinit.rcut 6"),
+])
+def test_a_nested_rcut_smth_above_its_rcut_is_refused(tmp_path: Path, descriptor, said) -> None:
+    """dpa2's and dpa3's cutoffs sit in sections of their own: an rcut_smth above its rcut
+    there passed --dry-run, then every training failed with DeePMD-kit's PyTorch "rmin
+    should be less than rmax." (helper-90, DeePMD-kit 3.2's own code: dp --pt cannot run
+    on the CI machine, whose torch is not the one the deepmd-kit wheel was built for)."""
+    template = _with_descriptor(descriptor).replace('"$x"', "$x")
+    with pytest.raises(SpecError) as info:
+        prepare(tmp_path, template, command=["dp", "--pt", "train", "input.json"])
+    assert said in info.value.message, info.value.message
+
+
+def test_dpa2_cutoffs_in_order_and_an_unused_three_body_pass(tmp_path: Path) -> None:
+    # three_body's cutoffs are only read with use_three_body: DeePMD-kit builds no such block
+    unused = _dpa2({"three_body_rcut": 4.0, "three_body_rcut_smth": 5.0}, {})
+    prepare(tmp_path, _with_descriptor(unused), command=["dp", "--pt", "train", "input.json"])
+    searched = _dpa2({"rcut": 0.9, "nsel": 120}, {"rcut": "$x", "nsel": 40})  # 0.5 < 0.9: in order
+    prepare(tmp_path, _with_descriptor(searched).replace('"$x"', "$x"), command=["dp", "--pt", "train", "input.json"])
+
+
+@pytest.mark.parametrize(("repinit", "repformer", "said"), [
+    # a searched repformer.rcut past a fixed repinit.rcut: "rcut and sel are not in the same order"
+    ({"rcut": 0.4}, {"rcut": "$x"}, ("model.descriptor.repformer.rcut 0.5 (from parameter space.x) is above "
+                                     "model.descriptor.repinit.rcut 0.4, but model.descriptor.repformer.nsel 40 is below "
+                                     "model.descriptor.repinit.nsel 120: DeePMD-kit's dpa2 needs the nsel to grow with "
+                                     "the cutoff (\"rcut and sel are not in the same order\"), so the training of the "
+                                     "middle of the space, and of the candidates like it, would fail; add a constraint "
+                                     "(constraints: [x < 0.4])")),
+    ({}, {"nsel": 130}, ("model.descriptor.repinit.rcut 6 is above model.descriptor.repformer.rcut 4, but "
+                         "model.descriptor.repinit.nsel 120 is below model.descriptor.repformer.nsel 130")),
+    ({"use_three_body": True, "three_body_rcut": 5.0, "three_body_sel": 20}, {},
+     ("model.descriptor.repinit.three_body_rcut 5 is above model.descriptor.repformer.rcut 4, but "
+      "model.descriptor.repinit.three_body_sel 20 is below model.descriptor.repformer.nsel 40")),
+])
+def test_dpa2_sections_whose_nsel_shrinks_as_the_cutoff_grows_are_refused(tmp_path: Path, repinit, repformer,
+                                                                          said) -> None:
+    """DeePMD-kit's dpa2 asserts that its sections' nsel grow with their rcut: a spec that
+    let a searched repformer.rcut pass repinit.rcut failed every such training with "rcut
+    and sel are not in the same order", which points at sel (helper-90)."""
+    template = _with_descriptor(_dpa2(repinit, repformer)).replace('"$x"', "$x")
+    with pytest.raises(SpecError) as info:
+        prepare(tmp_path, template, command=["dp", "--pt", "train", "input.json"])
+    assert said in info.value.message, info.value.message
+    # the user's constraint sets the out-of-order candidates aside
+    if repformer.get("rcut") == "$x":
+        prepare(tmp_path, template, command=["dp", "--pt", "train", "input.json"], overrides=["constraints=[x < 0.4]"])
+
+
+@pytest.mark.parametrize("command", [["dp", "--tf", "train", "input.json"], ["dp", "train", "input.json"]])
+def test_a_pytorch_descriptor_with_the_tensorflow_backend_is_refused(tmp_path: Path, command) -> None:
+    """dp --tf (the default command) and a dpa2 model: DeePMD-kit's argcheck takes it
+    whatever the backend, then every training failed with "Unknown descriptor type: dpa2.
+    Did you mean: dpa1?" (helper-90)."""
+    for descriptor, key in ((_dpa2({}, {}), "model.descriptor"),
+                            ({"type": "hybrid", "list": [{"type": "se_e2_a"}, {"type": "DPA3"}]},
+                             "model.descriptor.list.1")):
+        with pytest.raises(SpecError) as info:
+            prepare(tmp_path, _with_descriptor(descriptor), command=command)
+        assert (f"{key}.type {descriptor.get('type') if key == 'model.descriptor' else 'DPA3'} is a descriptor of "
+                "DeePMD-kit's PyTorch backend, which its TensorFlow backend (the command's) does not have: every "
+                "training would fail; train with dp --pt train") in info.value.message, info.value.message
+    prepare(tmp_path, _with_descriptor(_dpa2({}, {})), command=["dp", "--pt", "train", "input.json"])
+    prepare(tmp_path, _with_descriptor(_dpa2({}, {})), command=["my-dp-wrapper", "input.json"])  # not known to be TF
+
+
+@pytest.mark.parametrize("descriptor", [_dpa2({"nsel": "auto"}, {}), _dpa2({}, {"nsel": "auto:1.1"}),
+                                        {"type": "dpa3", "repflow": {"e_sel": 120, "a_sel": "auto"}}])
+def test_an_auto_nsel_with_the_neighbour_statistics_skipped_is_refused(tmp_path: Path, descriptor) -> None:
+    """dpa2's nsel and dpa3's e_sel/a_sel take "auto" as sel does: with --skip-neighbor-stat
+    every training failed with "unsupported operand type(s) for +: 'int' and 'str'" (helper-90)."""
+    with pytest.raises(SpecError, match="the model's sel is \"auto\", which DeePMD-kit works out from the neighbour "
+                                        "statistics that --skip-neighbor-stat skips"):
+        prepare(tmp_path, _with_descriptor(descriptor),
+                command=["dp", "--pt", "train", "input.json", "--skip-neighbor-stat"])
