@@ -533,7 +533,8 @@ def check_dpa2_order(data: Mapping[str, Any], where: str, placeholders: Mapping[
                             f"{sel_a} {nsel_a:g}: DeePMD-kit's dpa2 needs the nsel to grow with the cutoff (\"rcut "
                             f"and sel are not in the same order\"), so "
                             f"{'every training' if not searched else f'the training of {_which(what)}'}"
-                            f" would fail; {fix}", "template")
+                            f" would fail; {fix}{'' if fix.startswith('give') else ', or give the larger cutoff the larger nsel'}",
+                            "template")
 
 
 #: descriptors of DeePMD-kit's PyTorch backend (and its others) that its TensorFlow
