@@ -106,31 +106,36 @@ def check_units(run: RunContext, metrics: Mapping[str, str]) -> None:
 
 #: ``dp``'s flags naming the TensorFlow backend (deepmd/main.py; ``--backend`` takes the names too)
 TF_NAMES = ("tf", "tensorflow")
-#: ``dp``'s flags naming another backend
-OTHER_BACKENDS = ("pt", "pytorch", "jax", "pd", "paddle", "pt-expt", "pt_expt", "tf2", "tensorflow2", "dpmodel")
+#: ``dp``'s flags naming another backend (deepmd/main.py's BACKEND_TABLE, DeePMD-kit 3.2)
+OTHER_BACKENDS = ("pt", "pytorch", "pt-expt", "pt_expt", "pytorch-exportable", "jax", "pd", "paddle", "tf2",
+                  "tensorflow2", "dpmodel", "dp", "numpy", "np")
+
+
+def named_backend(command: tuple[str, ...], env: Mapping[str, str]) -> str | None:
+    """The DeePMD-kit backend ``command`` trains with, as far as its arguments tell (the
+    name as written, lower case): a flag (``--pt``, ``--backend tf``, ``-b tf``), or for
+    ``dp`` with none its default, ``DP_BACKEND`` in ``trainer.env`` or else in hpo-run's
+    environment, TensorFlow without it.  None: not known (a wrapper script without flags)."""
+    for i, arg in enumerate(command):
+        following = command[i + 1] if i + 1 < len(command) else ""
+        if arg.startswith("--backend"):
+            return (arg.partition("=")[2] or following).lower()
+        if arg.startswith("-b") and not arg.startswith("--"):  # -b pt, -bpt (not a wrapper's -bind-to)
+            value = (arg[2:] or following).lower()
+            if arg == "-b" or value in (*TF_NAMES, *OTHER_BACKENDS):
+                return value
+        name = arg[2:] if arg.startswith("--") else None
+        if name in (*TF_NAMES, *OTHER_BACKENDS):
+            return name
+    if Path(command[0]).name == "dp":
+        return env.get("DP_BACKEND", os.environ.get("DP_BACKEND", "tensorflow")).lower()
+    return None
 
 
 def tensorflow_backend(command: tuple[str, ...], env: Mapping[str, str]) -> bool:
     """Whether ``command`` trains with DeePMD-kit's TensorFlow backend, as far as its
-    arguments tell: a ``--tf`` flag (``--backend tf``, ``-b tf``), or ``dp`` with no
-    backend flag (TensorFlow is ``dp``'s default unless ``DP_BACKEND``, in ``trainer.env``
-    or else in hpo-run's environment, names another).  A wrapper script without flags is
-    not known to be."""
-    for i, arg in enumerate(command):
-        following = command[i + 1] if i + 1 < len(command) else ""
-        if arg.startswith("--backend"):
-            return (arg.partition("=")[2] or following).lower() in TF_NAMES
-        if arg.startswith("-b") and not arg.startswith("--"):  # -b pt, -bpt (not a wrapper's -bind-to)
-            value = (arg[2:] or following).lower()
-            if arg == "-b" or value in (*TF_NAMES, *OTHER_BACKENDS):
-                return value in TF_NAMES
-        name = arg[2:] if arg.startswith("--") else None
-        if name in TF_NAMES:
-            return True
-        if name in OTHER_BACKENDS:
-            return False
-    default = env.get("DP_BACKEND", os.environ.get("DP_BACKEND", "tensorflow"))
-    return Path(command[0]).name == "dp" and default.lower() in TF_NAMES
+    arguments tell (:func:`named_backend`)."""
+    return named_backend(command, env) in TF_NAMES
 
 
 def systems_paths(data: Any, where: str, patterned: bool = True) -> list[tuple[str, str]]:
@@ -429,10 +434,10 @@ def _cutoff_pairs(model: Any) -> list[tuple[str, Mapping[str, Any], str]]:
     found = []
     for key, descriptor in _descriptors(model):
         sections = [(key, descriptor), *((f"{key}.{name}", section) for name, section in descriptor.items()
-                                         if isinstance(section, Mapping))]
+                                         if isinstance(section, Mapping) and not str(name).startswith("_"))]
         for where, section in sections:
-            found.extend((where, section, name) for name in section
-                         if name.endswith("rcut") and f"{name}_smth" in section
+            found.extend((where, section, name) for name in CUTOFF_KEYS
+                         if name in section and f"{name}_smth" in section
                          and (name != "three_body_rcut" or section.get("use_three_body") is True))
     return found
 
@@ -464,7 +469,7 @@ def _which(what: str) -> str:
 
 def check_cutoffs(data: Mapping[str, Any], where: str, placeholders: Mapping[str, str], settings: Collection[str],
                   what: str = "", params: Mapping[str, Any] | None = None,
-                  constraints: Sequence[Constraint] = ()) -> None:
+                  constraints: Sequence[Constraint] = (), backend: str | None = None) -> None:
     """SpecError for a rendering whose ``rcut_smth`` is above its ``rcut`` (any pair of
     :func:`_cutoff_pairs`): DeePMD-kit refuses it when the training starts ("rcut_smth
     (1.000000) should be no more than rcut (0.288876)!"; the PyTorch backend: "rmin should
@@ -472,10 +477,13 @@ def check_cutoffs(data: Mapping[str, Any], where: str, placeholders: Mapping[str
     1 A failed every training after --dry-run had passed.  Checked on the middle of the
     space and each choice (``what``: which, "" for the middle): a middle that fails is a
     space most of whose candidates fail.  A rendering whose ``params`` break a constraint
-    on a searched cutoff is not trained, so not judged."""
+    on a searched cutoff is not trained, so not judged.  Equal is refused too when the
+    ``backend`` (:func:`named_backend`) is known not to be TensorFlow, whose
+    ``rcut_smth`` may reach ``rcut``: the others' smoothing raises on it (helper-91)."""
+    equal_refused = backend is not None and backend not in TF_NAMES
     for key, section, name in _cutoff_pairs(data.get("model")):
         rcut, smooth = section.get(name), section.get(f"{name}_smth")
-        if not (_number(rcut) and _number(smooth)) or smooth <= rcut:
+        if not (_number(rcut) and _number(smooth)) or smooth < rcut or (smooth == rcut and not equal_refused):
             continue
         cut, smth = f"{key}.{name}", f"{key}.{name}_smth"
         searched = _searched([smth, cut], placeholders, settings)
@@ -488,9 +496,12 @@ def check_cutoffs(data: Mapping[str, Any], where: str, placeholders: Mapping[str
                if searched == [cut_by] else
                f"add a constraint (constraints: [{searched[0]} < {rcut:g}]) or change its range"
                if searched else f"lower {name}_smth or raise {name}")
-        raise SpecError(f"{where}: {smth} {smooth:g}{_from(smth, placeholders, settings)} is above {cut} "
-                        f"{rcut:g}{_from(cut, placeholders, settings)}, which DeePMD-kit refuses (rcut_smth should be "
-                        f"no more than rcut), so "
+        refused = ("which DeePMD-kit refuses (rcut_smth should be no more than rcut)" if smooth > rcut else
+                   f"which DeePMD-kit's {backend} backend refuses (\"rmin should be less than rmax.\"; only "
+                   "TensorFlow's takes them equal)")
+        raise SpecError(f"{where}: {smth} {smooth:g}{_from(smth, placeholders, settings)} is "
+                        f"{'above' if smooth > rcut else 'equal to'} {cut} {rcut:g}{_from(cut, placeholders, settings)}, "
+                        f"{refused}, so "
                         f"{'every training' if not searched else f'the training of {_which(what)}'}"
                         f" would fail; {fix} (are both in A?)",
                         "template")
@@ -556,17 +567,19 @@ def check_tensorflow_descriptors(data: Mapping[str, Any], where: str) -> None:
                             "with dp --pt train (trainer.command, docs/deepmd.md)", "template")
 
 
-def _sel_key(key: Any) -> bool:
-    """A key that DeePMD-kit reads as a neighbour count that may be "auto": ``sel``, dpa2's
-    ``nsel`` and ``three_body_sel``, dpa3's ``e_sel`` and ``a_sel`` (helper-90)."""
-    return isinstance(key, str) and (key in ("sel", "nsel") or key.endswith("_sel"))
+#: the keys DeePMD-kit reads as a neighbour count that may be "auto": ``sel``, dpa2's
+#: ``nsel`` and ``three_body_sel``, dpa3's ``e_sel`` and ``a_sel`` (helper-90).  Named
+#: exactly: DeePMD-kit drops keys that begin with ``_`` (commented out), ``_sel`` too.
+SEL_KEYS = frozenset({"sel", "nsel", "three_body_sel", "e_sel", "a_sel"})
+#: the cutoffs with a smoothing start beside them (``name`` + ``_smth``)
+CUTOFF_KEYS = ("rcut", "three_body_rcut", "e_rcut", "a_rcut")
 
 
 def _auto_sel(section: Any) -> bool:
     """Whether a ``sel`` under ``section`` (any descriptor, hybrids included) is \"auto\"
     (or ``auto:<factor>``)."""
     if isinstance(section, Mapping):
-        return any((_sel_key(key) and isinstance(value, str) and value.startswith("auto")) or _auto_sel(value)
+        return any((key in SEL_KEYS and isinstance(value, str) and value.startswith("auto")) or _auto_sel(value)
                    for key, value in section.items())
     if isinstance(section, list):
         return any(_auto_sel(item) for item in section)
@@ -620,7 +633,8 @@ class PreparedDeepmd(training.PreparedCommand):
         for (data, where), (params, what) in zip(rendered, samples):
             check_curve(data, self.metrics, where, self.last_rows, settings_at)
             check_sel(data, self.command, where)
-            check_cutoffs(data, where, placeholders, set(self.settings), what, params, run.experiment.constraints)
+            check_cutoffs(data, where, placeholders, set(self.settings), what, params, run.experiment.constraints,
+                          named_backend(self.command, self.env))
             check_dpa2_order(data, where, placeholders, set(self.settings), what, params, run.experiment.constraints)
             if self.tensorflow:
                 check_tensorflow_descriptors(data, where)

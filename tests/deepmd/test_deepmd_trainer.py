@@ -701,3 +701,33 @@ def test_an_auto_nsel_with_the_neighbour_statistics_skipped_is_refused(tmp_path:
                                         "statistics that --skip-neighbor-stat skips"):
         prepare(tmp_path, _with_descriptor(descriptor),
                 command=["dp", "--pt", "train", "input.json", "--skip-neighbor-stat"])
+
+
+def test_every_backend_alias_of_dp_is_known_and_commented_keys_are_left_alone(tmp_path: Path) -> None:
+    """dp --pytorch-exportable (deepmd/main.py's BACKEND_TABLE) was taken for TensorFlow and
+    its dpa2 refused; keys DeePMD-kit drops as commented out (a leading _) were checked as
+    real ones: "_sel": "auto" beside a numeric sel, "_rcut_smth" above "_rcut" (helper-91)."""
+    for flag in ("--pytorch-exportable", "--pt-expt", "--np", "--numpy", "--dp", "--jax"):
+        prepare(tmp_path, _with_descriptor(_dpa2({}, {})), command=["dp", flag, "train", "input.json"])
+    commented = {"type": "se_e2_a", "sel": [4, 4], "_sel": "auto", "rcut": 6.0, "rcut_smth": 0.5,
+                 "_rcut": 0.6, "_rcut_smth": 1.0, "_old": {"rcut": 0.1, "rcut_smth": 1.0}}
+    prepare(tmp_path, _with_descriptor(commented), command=["dp", "--tf", "train", "input.json", "--skip-neighbor-stat"])
+
+
+@pytest.mark.parametrize(("command", "refused"), [
+    (["dp", "--pt", "train", "input.json"], True), (["dp", "--backend=jax", "train", "input.json"], True),
+    (["dp", "--tf", "train", "input.json"], False), (["my-dp-wrapper", "input.json"], False)])
+def test_an_rcut_smth_equal_to_rcut_is_refused_for_the_backends_that_refuse_it(tmp_path: Path, command,
+                                                                               refused) -> None:
+    """PyTorch's (and the other backends') smoothing raises on rmin >= rmax; TensorFlow's
+    takes them equal, and a wrapper's backend is not known (helper-91)."""
+    template = _with_descriptor({"type": "se_e2_a", "rcut": 4.0, "rcut_smth": 4.0})
+    if not refused:
+        prepare(tmp_path, template, command=command)
+        return
+    with pytest.raises(SpecError) as info:
+        prepare(tmp_path, template, command=command)
+    backend = "pt" if "--pt" in command else "jax"
+    assert (f"model.descriptor.rcut_smth 4 is equal to model.descriptor.rcut 4, which "
+            f"DeePMD-kit's {backend} backend refuses (\"rmin should be less than rmax.\"; only TensorFlow's takes "
+            "them equal), so every training would fail; lower rcut_smth or raise rcut") in info.value.message
