@@ -292,7 +292,7 @@ def _shortened(text: str, limit: int = 300) -> str:
 
 _BLOCK_NUMBER = re.compile(r"^Failed to start block \d+: ")
 #: Parsl's pointer in a MISSING block's message, replaced by the directory it means
-_SUBMIT_SCRIPTS = re.compile(r"\s*Check the stdout/stderr logs in the submit_scripts directory for more debug information\.?")
+_SUBMIT_SCRIPTS = re.compile(r"\.?\s*Check the stdout/stderr logs in the submit_scripts directory for more debug information\.?")
 
 
 def _failed_blocks(executor: Any, worker_init: str | None = None) -> str:
@@ -307,12 +307,15 @@ def _failed_blocks(executor: Any, worker_init: str | None = None) -> str:
 
     reasons: dict[str, list[str]] = {}
     unregistered = False
+    script_dir = getattr(executor.provider, "script_dir", None)
     for block, status in sorted(dict(executor.status_facade).items(), key=lambda item: int(item[0])):
         if status.state not in (JobState.FAILED, JobState.MISSING):
             continue
         message = status.message or status.state.name.lower()
-        unregistered |= bool(_SUBMIT_SCRIPTS.search(message))
-        parts = [_BLOCK_NUMBER.sub("failed to start: ", _SUBMIT_SCRIPTS.sub("", message))]
+        if script_dir and _SUBMIT_SCRIPTS.search(message):  # else Parsl's pointer stays, the one there is
+            unregistered = True
+            message = _SUBMIT_SCRIPTS.sub("", message)
+        parts = [_BLOCK_NUMBER.sub("failed to start: ", message)]
         if status.exit_code is not None:
             parts.append(f"exit code {status.exit_code}")
         for name, text in (("stderr", status.stderr_summary), ("stdout", status.stdout_summary)):
@@ -321,11 +324,10 @@ def _failed_blocks(executor: Any, worker_init: str | None = None) -> str:
         reasons.setdefault(" ".join(", ".join(parts).split()), []).append(block)
     said = "; ".join(f"block{'s' if len(blocks) > 1 else ''} {', '.join(blocks)}: {reason}"
                      for reason, blocks in reasons.items())
-    script_dir = getattr(executor.provider, "script_dir", None)
-    if said and unregistered and script_dir:
-        said += f"; each block's output is in {script_dir}"
-        if worker_init:
-            said += ", and its script runs launcher.worker_init first"
+    if said and unregistered:
+        # First: the reasons may be long (each block's stderr) and the line is cut at its end.
+        first = f"each block's output is in {script_dir}"
+        said = f"{first}{', and its script runs launcher.worker_init first' if worker_init else ''}; {said}"
     return said
 
 

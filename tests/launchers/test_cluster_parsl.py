@@ -287,7 +287,9 @@ def test_an_executor_parsl_gives_up_stops_the_run_and_the_run_resumes(tmp_path: 
     assert "fix the cause and run hpo-run again to resume" in last and "Traceback" not in done.stderr
     # Parsl's "the submit_scripts directory" is named, and so is the worker_init it ran first
     scripts = tmp_path / "run-gone" / "parsl" / "000" / "submit_scripts"
-    assert f"exit code 1; each block's output is in {scripts}, and its script runs launcher.worker_init first" in last
+    assert (f"Parsl gave the executor up (each block's output is in {scripts}, and its script runs "
+            "launcher.worker_init first; block 0: ") in last
+    assert "exit code 1" in last
     assert "Check the stdout/stderr logs" not in last
     assert list(scripts.glob("*.sh.err")), "the directory named holds the blocks' output"
     with Journal.of(tmp_path / "run-gone", readonly=True) as journal:
@@ -314,3 +316,32 @@ def test_a_host_name_that_resolves_to_loopback_is_refused(monkeypatch, resolved:
         resolve_address("hostname")
     assert resolve_address("127.0.0.1") == "127.0.0.1"  # said outright, it is meant
     assert resolve_address("hostname", remote=False) == resolved  # provider local: workers are here
+
+
+def test_failed_blocks_name_their_output_first_and_keep_parsls_pointer_without_it(tmp_path: Path) -> None:
+    """Each block's own stderr (a host name before Lmod's error) made the reasons so long
+    that the cut at 600 characters took the directory named at their end (helper-91)."""
+    from types import SimpleNamespace
+
+    from parsl.jobs.states import JobState, JobStatus
+
+    from dnnp_hpo.plugins.launchers.parsl_launcher import _failed_blocks, _shortened
+
+    pointer = ("Job is marked as MISSING since the workers failed to register to the executor. Check the "
+               "stdout/stderr logs in the submit_scripts directory for more debug information")
+    statuses = {}
+    for block in range(3):
+        err = tmp_path / f"block-{block}.err"
+        err.write_text(f"node{block:03d}.cluster: Lmod has detected the following error: The following module(s) "
+                       f"are unknown: 'deepmd-kit/3.2' {'x' * 150}\n")
+        statuses[str(block)] = JobStatus(JobState.MISSING, message=pointer, exit_code=1, stderr_path=str(err))
+    scripts = tmp_path / "submit_scripts"
+    executor = SimpleNamespace(status_facade=statuses, provider=SimpleNamespace(script_dir=str(scripts)))
+    cause = _shortened(_failed_blocks(executor, "module load deepmd-kit/3.2 || exit 1"), 600)
+    assert cause.startswith(f"each block's output is in {scripts}, and its script runs launcher.worker_init first; "
+                            "block 0: Job is marked as MISSING since the workers failed to register to the executor, "
+                            "exit code 1, stderr: node000.cluster: Lmod"), cause
+    assert "Check the stdout/stderr logs" not in cause
+    # a provider without a script directory: Parsl's own pointer is all there is, kept
+    executor = SimpleNamespace(status_facade=statuses, provider=SimpleNamespace())
+    assert _failed_blocks(executor).startswith(f"block 0: {pointer}, exit code 1, stderr: node000")
