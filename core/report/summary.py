@@ -65,7 +65,7 @@ def _per_generation(counts: Mapping[int, int]) -> str:
     listed = sorted(counts.items())
     said = ", ".join(f"{g}: {n}" for g, n in listed[:REASON_GENERATIONS])
     more = len(listed) - REASON_GENERATIONS
-    return said + (f", ... ({more} more generations in failures.csv)" if more > 0 else "")
+    return said + (f", ... ({counted(more, 'more generation')} in failures.csv)" if more > 0 else "")
 
 
 def _alike_reasons(rows: Sequence[tuple[str, str, dict[int, int]]]) -> list[tuple[str, str, dict[int, int]]]:

@@ -607,3 +607,4 @@ def test_a_reason_in_many_generations_lists_the_first_twelve():
     many = {g: 2 for g in range(200, 0, -1)}
     assert _per_generation(many) == ", ".join(f"{g}: 2" for g in range(1, 13)) + (
         ", ... (188 more generations in failures.csv)")
+    assert _per_generation(dict.fromkeys(range(13), 1)).endswith(", 11: 1, ... (1 more generation in failures.csv)")
