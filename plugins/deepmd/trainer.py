@@ -85,8 +85,9 @@ class DeepmdTrainer(training.CommandTrainer):
 
 
 #: what DeePMD-kit's lcurve.out columns measure, by their loss term (deepmd/tf/loss/ener.py:
-#: rmse_e is the energy error divided by the number of atoms, rmse_f the force error)
-COLUMN_UNITS = {"e": "eV/atom", "f": "eV/A"}
+#: rmse_e is the energy error divided by the number of atoms, rmse_f the force error,
+#: rmse_v the virial error divided by the number of atoms: an energy per atom as well)
+COLUMN_UNITS = {"e": "eV/atom", "f": "eV/A", "v": "eV/atom"}
 
 
 def check_units(run: RunContext, metrics: Mapping[str, str]) -> None:

@@ -731,3 +731,23 @@ def test_an_rcut_smth_equal_to_rcut_is_refused_for_the_backends_that_refuse_it(t
     assert (f"model.descriptor.rcut_smth 4 is equal to model.descriptor.rcut 4, which "
             f"DeePMD-kit's {backend} backend refuses (\"rmin should be less than rmax.\"; only TensorFlow's takes "
             "them equal), so every training would fail; lower rcut_smth or raise rcut") in info.value.message
+
+
+@pytest.mark.parametrize("unit", ["meV/atom", "eV/A"])
+def test_a_virial_objective_in_another_unit_is_refused(tmp_path: Path, unit: str) -> None:
+    """rmse_v is the virial error per atom, in eV: a meV/atom label took the 4 meV/atom
+    limit for eV values and called models of 0.2 eV/atom accurate, an eV/A one the
+    force's (helper-92)."""
+    metrics = {"energy_rmse": "rmse_e_val", "force_rmse": "rmse_f_val", "virial_rmse": "rmse_v_val"}
+    template = TINY.replace('"training": {', '"loss": {"start_pref_v": 0.02, "limit_pref_v": 1}, "training": {')
+
+    def objectives(virial: str) -> str:
+        return ("objectives=[{name: energy_rmse, unit: eV/atom}, {name: force_rmse, unit: eV/A}, "
+                f"{{name: virial_rmse, unit: {virial}}}]")
+
+    with pytest.raises(SpecError) as info:
+        prepare(tmp_path, template, overrides=[objectives(unit)], metrics=metrics)
+    assert info.value.key == "objectives.2.unit"
+    assert info.value.message == (f"objective virial_rmse has unit {unit!r}, but it is read from rmse_v_val of "
+                                  "lcurve.out, in eV/atom (DeePMD-kit's unit, read as it is): give it unit eV/atom")
+    prepare(tmp_path, template, overrides=[objectives("eV/atom")], metrics=metrics)
