@@ -77,6 +77,7 @@ class DeepmdTrainer(training.CommandTrainer):
         rendered = prepared.check_samples(run, deepmd=self.check_input)
         check_relative_systems(run, rendered, self.command)
         check_type_map(rendered)
+        check_virial_data(rendered, self.metrics, [objective.name for objective in run.experiment.objectives])
         warn_validation_trained(run, rendered, self.metrics)
         if "seed" not in template.names:
             warn_fixed_seeds(run, template.path, rendered[0][0])
@@ -241,6 +242,41 @@ def check_type_map(rendered: list[tuple[dict[str, Any], str]]) -> None:
                         f"{where}: model.type_map {type_map} lacks {', '.join(missing)}, an element of the data "
                         f"in {key} ({system / 'type_map.raw'}: {' '.join(elements)}), which DeePMD-kit refuses: "
                         "list every element of the data in model.type_map", "template")
+
+
+def lacks_virials(system: Path) -> bool:
+    """Whether a DeePMD-kit system holds no virials: no ``set.*/virial.npy`` (or, without
+    sets, no ``virial.raw``)."""
+    sets = [s for s in system.glob("set.*") if s.is_dir()]
+    return not any((s / "virial.npy").is_file() for s in sets) and not (
+        not sets and (system / "virial.raw").is_file())
+
+
+def check_virial_data(rendered: list[tuple[dict[str, Any], str]], metrics: Mapping[str, str],
+                      objectives: Collection[str]) -> None:
+    """SpecError when an objective reads the virial error (``rmse_v_val``) and systems of
+    the data it is measured on hold no virials: DeePMD-kit then writes NaN for the batches
+    drawn from them, and every training failed after its whole run (no system had any), or
+    at random, by the system its last batch came from (some had; helper-92).  Read on the
+    middle of the space; data not there (a worker's path) are left alone."""
+    data, where = rendered[0]
+    for name, column in metrics.items():
+        if name not in objectives or column_term(column) != "v" or not column.endswith(("_val", "_trn")):
+            continue
+        validation = column.endswith("_val")
+        paths = [(key, path) for key, path in systems_paths(data.get("training"), "training.", patterned=False)
+                 if os.path.isabs(path) and ("validation_data" in key) == validation]
+        for key, path in paths:
+            systems = systems_under(path)
+            lacking = [system for system in systems if lacks_virials(system)]
+            if lacking:
+                which = (f"the system in {path} holds" if len(systems) == 1 else
+                         f"{len(lacking)} of the {len(systems)} systems in {path} {'hold' if len(lacking) > 1 else 'holds'}")
+                raise SpecError(f"{where}: {key}: {which} no virials ({lacking[0]}/set.*/virial.npy), which {name} "
+                                f"reads ({column}): DeePMD-kit "
+                                "writes NaN for the batches drawn from them, so every training would fail, or many at "
+                                f"random; give {'validation' if validation else 'training'} systems with virials, or "
+                                f"drop the objective", "template")
 
 
 def data_systems(path: str) -> list[str]:

@@ -751,3 +751,36 @@ def test_a_virial_objective_in_another_unit_is_refused(tmp_path: Path, unit: str
     assert info.value.message == (f"objective virial_rmse has unit {unit!r}, but it is read from rmse_v_val of "
                                   "lcurve.out, in eV/atom (DeePMD-kit's unit, read as it is): give it unit eV/atom")
     prepare(tmp_path, template, overrides=[objectives("eV/atom")], metrics=metrics)
+
+
+def test_a_virial_objective_on_systems_without_virials_is_refused(tmp_path: Path) -> None:
+    """DeePMD-kit writes NaN for the batches of a system without virial.npy: with none
+    every training failed after its whole run, with some at random, by where the last
+    batch came from (helper-92's 3 of 8)."""
+    for system, virials in (("a", True), ("b", False)):
+        sets = tmp_path / "valid" / system / "set.000"
+        sets.mkdir(parents=True)
+        (tmp_path / "valid" / system / "type.raw").write_text("0 1\n")
+        if virials:
+            (sets / "virial.npy").write_bytes(b"")
+    metrics = {"energy_rmse": "rmse_e_val", "force_rmse": "rmse_f_val", "virial_rmse": "rmse_v_val"}
+    objectives = ("objectives=[{name: energy_rmse, unit: eV/atom}, {name: force_rmse, unit: eV/A}, "
+                  "{name: virial_rmse, unit: eV/atom}]")
+
+    def template(valid: Path) -> str:
+        training = {"disp_file": "lcurve.out", "validation_data": {"systems": str(valid)}}
+        return TINY.replace('"training": {"disp_file": "lcurve.out"}',
+                            f'"loss": {{"start_pref_v": 0.02, "limit_pref_v": 1}}, "training": {json.dumps(training)}')
+
+    with pytest.raises(SpecError) as info:
+        prepare(tmp_path, template(tmp_path / "valid"), overrides=[objectives], metrics=metrics)
+    assert info.value.message.endswith(
+        f"training.validation_data.systems: 1 of the 2 systems in {tmp_path / 'valid'} holds no virials "
+        f"({tmp_path / 'valid' / 'b'}/set.*/virial.npy), which virial_rmse reads (rmse_v_val): DeePMD-kit writes NaN "
+        "for the batches drawn from them, so every training would fail, or many at random; give validation systems "
+        "with virials, or drop the objective"), info.value.message
+    with pytest.raises(SpecError, match=r": the system in .*/valid/b holds no virials"):
+        prepare(tmp_path, template(tmp_path / "valid" / "b"), overrides=[objectives], metrics=metrics)
+    prepare(tmp_path, template(tmp_path / "valid" / "a"), overrides=[objectives], metrics=metrics)
+    # the virial read by no objective: its NaN decides nothing
+    prepare(tmp_path, template(tmp_path / "valid"), metrics=metrics)
