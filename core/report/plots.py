@@ -141,6 +141,11 @@ def plot_front(analysis: Analysis, final: Sequence[Solution], front: Sequence[So
     caption = (f"{counted(len(shown), 'final solution')} shown, {len(front)} on the exact front"
                f"{'' if two else ' (front over all objectives, projected on the first two)'}; "
                f"{failed} failed (MAXINT) not shown.")
+    unseen = {o.name: analysis.thresholds[o.name] for o in analysis.objectives[2:] if o.name in analysis.thresholds}
+    if unseen and analysis.thresholds:
+        # a grey point inside both drawn limits is one that fails a third (helper-92)
+        caption += (" Chemically accurate (blue) also means "
+                    f"{said_limits([(o.name, o.unit) for o in analysis.objectives], unseen)}, not drawn.")
     _caption(fig, caption, width=120)
     save(fig, out, "front")
     return caption, fig

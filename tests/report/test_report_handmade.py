@@ -623,3 +623,21 @@ def test_a_reason_in_many_generations_lists_the_first_twelve():
     assert _per_generation(many) == ", ".join(f"{g}: 2" for g in range(1, 13)) + (
         ", ... (188 more generations in failures.csv)")
     assert _per_generation(dict.fromkeys(range(13), 1)).endswith(", 11: 1, ... (1 more generation in failures.csv)")
+
+
+def test_a_front_of_three_objectives_says_the_limit_it_does_not_draw(tmp_path):
+    """Grey points inside both drawn limits, one blue, and nothing to say why: they fail the
+    third objective's limit, which the projection cannot show (helper-92)."""
+    spec = {**SPEC, "objectives": [*SPEC["objectives"], {"name": "virial_rmse", "unit": "eV/atom"}],
+            "report": {"chemical_accuracy": {"energy_rmse": 0.6, "force_rmse": 0.5, "virial_rmse": 0.17}}}
+    evaluations = [attrs.evolve(ok(f"u{i}", 0, i, 0.1 * (i + 1), 0.4 - 0.1 * i, runtime=1.0),
+                                fitness=(0.1 * (i + 1), 0.4 - 0.1 * i, virial)) for i, virial in enumerate((0.1, 0.2, 0.3))]
+    run = write_run(tmp_path / "run", {0: evaluations}, {0: ["u0", "u1", "u2"]}, spec=spec)
+    analysis = analyse([run])
+    final = analysis.final()
+    caption, _ = plots.plot_front(analysis, final, tables.front(final), tmp_path)
+    assert caption.endswith("Chemically accurate (blue) also means virial_rmse <= 0.17 eV/atom, not drawn."), caption
+    two = write_run(tmp_path / "two", {0: [ok("a", 0, 0, 0.1, 0.2, runtime=1.0)]}, {0: ["a"]})
+    analysis = analyse([two])
+    caption, _ = plots.plot_front(analysis, analysis.final(), tables.front(analysis.final()), tmp_path)
+    assert "not drawn" not in caption
