@@ -125,7 +125,7 @@ def write(out: Path, analysis: Analysis, *, final: list[Solution], front: list[S
               sorted([g, st, reason, n] for st, reason, counts in failures.by_reason for g, n in counts.items()))
     files.append(path)
     path = out / "repeated.csv"
-    names = [o.name for o in analysis.objectives]
+    names = [o.label for o in analysis.objectives]  # with its unit, as the other CSV files' headers
     # A statistic there is none of (the sd of one success, anything of none) is left
     # empty, as docs/outputs.md says, not written "nan".
     write_csv(path, [p.name for p in analysis.parameters] + ["trainings", "failed"]
