@@ -654,7 +654,8 @@ def test_dpa2_cutoffs_in_order_and_an_unused_three_body_pass(tmp_path: Path) -> 
                                      "model.descriptor.repinit.nsel 120: DeePMD-kit's dpa2 needs the nsel to grow with "
                                      "the cutoff (\"rcut and sel are not in the same order\"), so the training of the "
                                      "middle of the space, and of the candidates like it, would fail; add a constraint "
-                                     "(constraints: [x < 0.4])")),
+                                     "(constraints: [x < 0.4]) or change its range, or give the larger cutoff the "
+                                     "larger nsel")),
     ({}, {"nsel": 130}, ("model.descriptor.repinit.rcut 6 is above model.descriptor.repformer.rcut 4, but "
                          "model.descriptor.repinit.nsel 120 is below model.descriptor.repformer.nsel 130")),
     ({"use_three_body": True, "three_body_rcut": 5.0, "three_body_sel": 20}, {},
