@@ -15,6 +15,7 @@ import os
 import select
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -77,6 +78,7 @@ def _exit_with(prog: str, main: Callable[[], int]) -> NoReturn:
     # Once per process (the tests call this function in theirs).
     atexit.unregister(_ignore_stop_signals)
     atexit.register(_ignore_stop_signals)
+    sys.unraisablehook = _stop_again
     try:
         status = main()
         _leave_on_stop(status)
@@ -89,14 +91,56 @@ def _exit_with(prog: str, main: Callable[[], int]) -> NoReturn:
         # flush at exit fails again with a message.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(128 + signal.SIGPIPE)
-    except Stopped as stop:
+    except KeyboardInterrupt as stop:  # Stopped too
+        _stopped(prog, stop)
+    except Exception as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are not Exceptions
+        stop = _stop_behind(exc)
+        if stop is not None:
+            _stopped(prog, stop)
+        _internal_error(prog, exc)
+
+
+def _stopped(prog: str, stop: KeyboardInterrupt) -> NoReturn:
+    if isinstance(stop, Stopped):
         print(f"{prog}: stopped by {signal.Signals(stop.signum).name}", file=sys.stderr)
         sys.exit(128 + stop.signum)
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        sys.exit(130)
-    except Exception as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are not Exceptions
-        _internal_error(prog, exc)
+    print(f"{prog}: interrupted", file=sys.stderr)
+    sys.exit(130)
+
+
+def _stop_behind(exc: BaseException) -> KeyboardInterrupt | None:
+    """The stop an exception was raised from, if any: a stop signal handled inside an
+    extension module's initialisation came out as "ImportError: initialization failed"
+    (scipy's HiGHS, pybind11), which hpo-demo-data took for a bug (exit 4, a traceback)."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+def _stop_again(unraisable: Any) -> None:
+    """``sys.unraisablehook``: a stop raised where Python cannot pass an exception on (a
+    garbage-collector callback such as distributed's GCDiagnosis, a ``__del__``) was only
+    printed as "Exception ignored in ...", and the run went on to its end (exit 0 after a
+    Ctrl-C).  The signal is sent again, its handler put back, so that it is raised where
+    the program is next.  Any other exception goes to the hook there was."""
+    stop = unraisable.exc_value
+    if not isinstance(stop, KeyboardInterrupt):
+        _unraisable_before(unraisable)
+        return
+    signum = stop.signum if isinstance(stop, Stopped) else signal.SIGINT
+    if signal.getsignal(signum) is _ignore:  # still the run's own handling, stopping
+        signal.signal(signum, _stop_once)
+        # From another thread, a moment later: sent from here, the handler ran at once,
+        # still inside the collector, and was lost again.
+        threading.Timer(0.01, os.kill, (os.getpid(), signum)).start()
+
+
+_unraisable_before = sys.unraisablehook
 
 
 def _internal_error(prog: str, exc: BaseException) -> NoReturn:

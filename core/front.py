@@ -69,18 +69,9 @@ def normal_unit(unit: str) -> str:
 
 def default_limits(objectives: Iterable[tuple[str, str]]) -> dict[str, float]:
     """The paper's chemical-accuracy limit of each ``(name, unit)`` objective whose unit is
-    an energy per atom or a force in eV or meV (no limit for any other).
-
-    The unit tells the paper's energy and force errors apart, and nothing more: where two
-    objectives share one (an energy and a virial error, both per atom in eV) it cannot tell
-    which is the energy, and neither gets a limit (the report says so) instead of the
-    virial getting the energy's 4 meV/atom, and models being called accurate, or not, by
-    it (helper-92)."""
-    objectives = list(objectives)
-    normals = [normal_unit(unit) for _, unit in objectives]
-    kinds = [normal.partition("/")[2] for normal in normals]  # "atom": an energy per atom, "a": a force
-    return {name: DEFAULT_ACCURACY[normal] for (name, _), normal, kind in zip(objectives, normals, kinds)
-            if normal in DEFAULT_ACCURACY and kinds.count(kind) == 1}
+    an energy per atom or a force in eV or meV (no limit for any other)."""
+    return {name: DEFAULT_ACCURACY[normal] for name, unit in objectives
+            if (normal := normal_unit(unit)) in DEFAULT_ACCURACY}
 
 
 def accuracy_limits(objectives: Sequence[tuple[str, str]], given: Mapping[str, float]) -> dict[str, float]:
