@@ -104,6 +104,15 @@ def check_units(run: RunContext, metrics: Mapping[str, str]) -> None:
             raise SpecError(f"objective {objective.name} has unit {objective.unit!r}, but it is read from "
                             f"{metrics[objective.name]} of lcurve.out, in {unit} (DeePMD-kit's unit, read as it "
                             f"is): give it unit {unit}", f"objectives.{i}.unit", rooted=True)
+        column = metrics.get(objective.name, "")
+        if (column_term(column) == "v" and given in DEFAULT_ACCURACY
+                and objective.name not in run.experiment.report.chemical_accuracy):
+            # A default limit goes by unit, and the virial's is the energy's: the paper's
+            # 4 meV/atom would judge it (helper-92), and the paper sets none for the virial.
+            raise SpecError(f"objective {objective.name} is the virial error ({column}) in {objective.unit}, whose "
+                            f"default chemical-accuracy limit ({DEFAULT_ACCURACY[given]:g} {objective.unit}) is the "
+                            "paper's for the energy, which sets none for the virial: give it one of its own, "
+                            f"report.chemical_accuracy.{objective.name}", "report.chemical_accuracy", rooted=True)
 
 
 #: ``dp``'s flags naming the TensorFlow backend (deepmd/main.py; ``--backend`` takes the names too)
@@ -118,7 +127,10 @@ def named_backend(command: tuple[str, ...], env: Mapping[str, str]) -> str | Non
     name as written, lower case): a flag (``--pt``, ``--backend tf``, ``-b tf``), or for
     ``dp`` with none its default, ``DP_BACKEND`` in ``trainer.env`` or else in hpo-run's
     environment, TensorFlow without it.  None: not known (a wrapper script without flags)."""
-    for i, arg in enumerate(command):
+    # After dp itself when the command names it: a wrapper's own flags (mpirun --np 4) are
+    # not dp's (helper-93)
+    start = next((i + 1 for i, arg in enumerate(command) if Path(arg).name == "dp"), 0)
+    for i, arg in enumerate(command[start:], start):
         following = command[i + 1] if i + 1 < len(command) else ""
         if arg.startswith("--backend"):
             return (arg.partition("=")[2] or following).lower()
@@ -129,7 +141,7 @@ def named_backend(command: tuple[str, ...], env: Mapping[str, str]) -> str | Non
         name = arg[2:] if arg.startswith("--") else None
         if name in (*TF_NAMES, *OTHER_BACKENDS):
             return name
-    if Path(command[0]).name == "dp":
+    if start:
         return env.get("DP_BACKEND", os.environ.get("DP_BACKEND", "tensorflow")).lower()
     return None
 
@@ -245,11 +257,10 @@ def check_type_map(rendered: list[tuple[dict[str, Any], str]]) -> None:
 
 
 def lacks_virials(system: Path) -> bool:
-    """Whether a DeePMD-kit system holds no virials: no ``set.*/virial.npy`` (or, without
-    sets, no ``virial.raw``)."""
-    sets = [s for s in system.glob("set.*") if s.is_dir()]
-    return not any((s / "virial.npy").is_file() for s in sets) and not (
-        not sets and (system / "virial.raw").is_file())
+    """Whether a set of a DeePMD-kit system holds no ``virial.npy``: DeePMD-kit reads the
+    virials set by set (deepmd/utils/data.py), and a set without them gives NaN too
+    (helper-93).  A system without sets is dp's to refuse ("No set.* is found")."""
+    return any(not (s / "virial.npy").is_file() for s in system.glob("set.*") if s.is_dir())
 
 
 def check_virial_data(rendered: list[tuple[dict[str, Any], str]], metrics: Mapping[str, str],
@@ -270,10 +281,10 @@ def check_virial_data(rendered: list[tuple[dict[str, Any], str]], metrics: Mappi
             systems = systems_under(path)
             lacking = [system for system in systems if lacks_virials(system)]
             if lacking:
-                which = (f"the system in {path} holds" if len(systems) == 1 else
-                         f"{len(lacking)} of the {len(systems)} systems in {path} {'hold' if len(lacking) > 1 else 'holds'}")
-                raise SpecError(f"{where}: {key}: {which} no virials ({lacking[0]}/set.*/virial.npy), which {name} "
-                                f"reads ({column}): DeePMD-kit "
+                which = (f"the system in {path} has" if len(systems) == 1 else
+                         f"{len(lacking)} of the {len(systems)} systems in {path} {'have' if len(lacking) > 1 else 'has'}")
+                raise SpecError(f"{where}: {key}: {which} sets without virials ({lacking[0]}/set.*/virial.npy), "
+                                f"which {name} reads ({column}): DeePMD-kit "
                                 "writes NaN for the batches drawn from them, so every training would fail, or many at "
                                 f"random; give {'validation' if validation else 'training'} systems with virials, or "
                                 f"drop the objective", "template")
@@ -616,8 +627,9 @@ def _auto_sel(section: Any) -> bool:
     """Whether a ``sel`` under ``section`` (any descriptor, hybrids included) is \"auto\"
     (or ``auto:<factor>``)."""
     if isinstance(section, Mapping):
+        # a key that begins with _ DeePMD-kit drops, whatever it holds (commented out)
         return any((key in SEL_KEYS and isinstance(value, str) and value.startswith("auto")) or _auto_sel(value)
-                   for key, value in section.items())
+                   for key, value in section.items() if not str(key).startswith("_"))
     if isinstance(section, list):
         return any(_auto_sel(item) for item in section)
     return False

