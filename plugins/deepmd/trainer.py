@@ -511,8 +511,26 @@ def _from(key: str, placeholders: Mapping[str, str], settings: Collection[str]) 
     return f" (from {value_source(placeholder, settings)})" if placeholder else ""
 
 
-def _which(what: str) -> str:
-    return f"the candidates with {what}" if what else "the middle of the space, and of the candidates like it,"
+def _failing(searched: Sequence[str], what: str) -> str:
+    """Whose trainings would fail: all, or (a searched value at fault) those of the
+    rendering checked (``what``: a choice; "": the middle of the space)."""
+    if not searched:
+        return "every training"
+    return f"the training of {f'the candidates with {what}' if what else 'the middle of the space, and of the candidates like it,'}"
+
+
+def _order_fix(low: str | None, low_value: float, high: str | None, high_value: float, searched: Sequence[str],
+               otherwise: str) -> str:
+    """The constraint that keeps the value the parameter ``low`` sets below the one ``high``
+    sets (``low_value``, ``high_value``: the rendering's), by whichever is ``searched``;
+    ``otherwise`` when neither is."""
+    if low in searched and high in searched:
+        return f"add a constraint (constraints: [{low} < {high}]) or change the ranges"
+    if low in searched:
+        return f"add a constraint (constraints: [{low} < {high_value:g}]) or change its range"
+    if high in searched:
+        return f"add a constraint (constraints: [{high} > {low_value:g}]) or change its range"
+    return otherwise
 
 
 def check_cutoffs(data: Mapping[str, Any], where: str, placeholders: Mapping[str, str], settings: Collection[str],
@@ -537,22 +555,14 @@ def check_cutoffs(data: Mapping[str, Any], where: str, placeholders: Mapping[str
         searched = _searched([smth, cut], placeholders, settings)
         if _set_aside(params, constraints, searched):
             continue
-        cut_by, smth_by = placeholders.get(cut), placeholders.get(smth)
-        fix = (f"add a constraint (constraints: [{smth_by} < {cut_by}]) or change the ranges"
-               if len(searched) == 2 else
-               f"add a constraint (constraints: [{searched[0]} > {smooth:g}]) or change its range"
-               if searched == [cut_by] else
-               f"add a constraint (constraints: [{searched[0]} < {rcut:g}]) or change its range"
-               if searched else f"lower {name}_smth or raise {name}")
+        fix = _order_fix(placeholders.get(smth), smooth, placeholders.get(cut), rcut, searched,
+                         f"lower {name}_smth or raise {name}")
         refused = ("which DeePMD-kit refuses (rcut_smth should be no more than rcut)" if smooth > rcut else
                    f"which DeePMD-kit's {backend} backend refuses (\"rmin should be less than rmax.\"; only "
                    "TensorFlow's takes them equal)")
         raise SpecError(f"{where}: {smth} {smooth:g}{_from(smth, placeholders, settings)} is "
                         f"{'above' if smooth > rcut else 'equal to'} {cut} {rcut:g}{_from(cut, placeholders, settings)}, "
-                        f"{refused}, so "
-                        f"{'every training' if not searched else f'the training of {_which(what)}'}"
-                        f" would fail; {fix} (are both in A?)",
-                        "template")
+                        f"{refused}, so {_failing(searched, what)} would fail; {fix} (are both in A?)", "template")
 
 
 def check_dpa2_order(data: Mapping[str, Any], where: str, placeholders: Mapping[str, str],
@@ -579,21 +589,14 @@ def check_dpa2_order(data: Mapping[str, Any], where: str, placeholders: Mapping[
             searched = _searched([cut_a, cut_b, sel_a, sel_b], placeholders, settings)
             if _set_aside(params, constraints, searched):
                 continue
-            by_a, by_b = placeholders.get(cut_a), placeholders.get(cut_b)
-            # the section of fewer neighbours wants the smaller cutoff
-            fix = (f"add a constraint (constraints: [{by_b} < {by_a}]) or change the ranges"
-                   if by_a in searched and by_b in searched else
-                   f"add a constraint (constraints: [{by_b} < {rcut_a:g}]) or change its range"
-                   if by_b in searched else
-                   f"add a constraint (constraints: [{by_a} > {rcut_b:g}]) or change its range"
-                   if by_a in searched else "give the larger cutoff the larger nsel")
+            # the section of fewer neighbours (b) wants the smaller cutoff
+            by_nsel = "give the larger cutoff the larger nsel"
+            fix = _order_fix(placeholders.get(cut_b), rcut_b, placeholders.get(cut_a), rcut_a, searched, by_nsel)
             raise SpecError(f"{where}: {cut_b} {rcut_b:g}{_from(cut_b, placeholders, settings)} is above {cut_a} "
                             f"{rcut_a:g}{_from(cut_a, placeholders, settings)}, but {sel_b} {nsel_b:g} is below "
                             f"{sel_a} {nsel_a:g}: DeePMD-kit's dpa2 needs the nsel to grow with the cutoff (\"rcut "
-                            f"and sel are not in the same order\"), so "
-                            f"{'every training' if not searched else f'the training of {_which(what)}'}"
-                            f" would fail; {fix}{'' if fix.startswith('give') else ', or give the larger cutoff the larger nsel'}",
-                            "template")
+                            f"and sel are not in the same order\"), so {_failing(searched, what)} would fail; "
+                            f"{fix if fix == by_nsel else f'{fix}, or {by_nsel}'}", "template")
 
 
 #: descriptors of DeePMD-kit's PyTorch backend (and its others) that its TensorFlow
