@@ -30,6 +30,7 @@ from dnnp_hpo.registry import KINDS, Registry, kind_name, load_registry
 from dnnp_hpo.resume import check_run_dir
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.runlock import RunLock, check_free
+from dnnp_hpo.terminal import trials_tables
 
 EXIT_NOTHING_SUCCEEDED = 1  #: the search ran to its end and no evaluation succeeded
 EXIT_BAD_INPUT = 2
@@ -89,18 +90,9 @@ def list_plugins(registry: Registry, console: Console) -> None:
     console.print(table)
 
 
-def trials_table(run: RunContext, title: str, rows: Sequence[Sequence[object]], extra: Sequence[str]) -> Table:
-    table = Table(title=title)
-    for column in ("#", *run.space.names, *extra):
-        # fold: a narrow terminal wraps a value over lines instead of cutting it to "0.0…"
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*map(format_value, row))
-    return table
-
-
-def front_table(run: RunContext, evaluations: Sequence[Evaluation]) -> Table:
-    """The final Pareto front: hyperparameters, objectives (with units), accuracy."""
+def front_tables(run: RunContext, evaluations: Sequence[Evaluation], console: Console) -> list[Table]:
+    """The final Pareto front: hyperparameters, objectives (with units), accuracy; in two
+    tables where one does not fit the console (:func:`.terminal.trials_tables`)."""
     objectives = run.experiment.objectives
     named = [(o.name, o.unit) for o in objectives]
     # the spec's limits, else the paper's for the objectives' units: as hpo-report judges
@@ -123,11 +115,10 @@ def front_table(run: RunContext, evaluations: Sequence[Evaluation]) -> Table:
             row.append(e.metrics.get("runtime", float("nan")))
         if thresholds:
             row.append("yes" if chemically_accurate(e, run.objective_names, thresholds) else "no")
-        rows.append(row)
-    table = trials_table(run, "Pareto front of the final population", rows, extra)
-    if thresholds:
-        table.caption = f"chemically accurate: {limits_text(named, thresholds)}"
-    return table
+        rows.append([format_value(v) for v in row])
+    caption = f"chemically accurate: {limits_text(named, thresholds)}" if thresholds else None
+    return trials_tables(console, "Pareto front of the final population", run.space.names, rows, extra=extra,
+                         extra_title="results", caption=caption)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -167,10 +158,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             # Which candidates the constraints set aside (recorded infeasible, never trained):
             # shown unmarked, with one of them rendered as "the first candidate", the table
             # read as if all would train.
-            rows = [[t.birth_id, *t.params.values(), *(["; ".join(broken[t.birth_id]) or "-"] if constraints else [])]
+            rows = [[format_value(v) for v in
+                     (t.birth_id, *t.params.values(), *(["; ".join(broken[t.birth_id]) or "-"] if constraints else []))]
                     for t in trials]
-            extra = ["breaks"] if constraints else []
-            console.print(trials_table(run, "Generation 0 (decoded, not evaluated)", rows, extra))
+            console.print(*trials_tables(console, "Generation 0 (decoded, not evaluated)", run.space.names, rows,
+                                         extra=["breaks"] if constraints else [], extra_title="constraints"))
             infeasible = sum(1 for t in trials if broken[t.birth_id])
             if infeasible:
                 console.print(f"{infeasible} of {len(trials)} break a constraint: recorded infeasible (MAXINT "
@@ -203,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # looks at the run directory to see why it stopped.
         notice(run, f"{exc.headline}: {exc}")
         return EXIT_LAUNCH_FAILED
-    console.print(front_table(run, [m.evaluation for m in population]))
+    console.print(*front_tables(run, [m.evaluation for m in population], console))
     failures = sum(1 for m in population if not m.evaluation.ok)
     console.print(f"Run directory: {run.run_dir} ({failures} failed in the final population)")
     if population and failures == len(population):

@@ -1,7 +1,7 @@
 """The Pareto front of a set of evaluations, and the chemical accuracy its members are
 judged by: the limits (per objective, from their units or given), how they are said, and
 the rule (:func:`chemically_accurate`) that hpo-run's front table and hpo-report share.
-The front table itself is :func:`dnnp_hpo.cli.front_table`."""
+The front table itself is :func:`dnnp_hpo.cli.front_tables`."""
 
 from __future__ import annotations
 

@@ -79,3 +79,32 @@ def test_square_brackets_in_the_users_text_are_printed_as_written(tmp_path, hpo_
                    "--set", f"run_dir={tmp_path / 'other'}", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "[red]a" in proc.stdout or "[/]" in proc.stdout, proc.stdout
+
+
+#: the paper's search space (configs/paper-alcl3-kcl.yaml), whose front table is wider than 100 columns
+PAPER_NAMES = ["start_lr", "stop_lr", "rcut", "rcut_smth", "scale_by_worker", "desc_activ_func", "fitting_activ_func"]
+
+
+def test_a_front_too_wide_for_the_terminal_keeps_every_value_on_one_line(tmp_path, hpo_run_exe):
+    """On an 80-column terminal rich folded every column of the paper's front table,
+    numbers too ("0.0003" over "51234"); the headers now break at underscores, and the
+    table is cut into tables that fit (hyperparameters, then results) where that is not
+    enough.  Values of nine characters: the hyperparameters take two tables."""
+    spec = zdt_spec(tmp_path / "run", n=len(PAPER_NAMES), pop_size=6, generations=1,
+                    callable_="hpo_testfuncs:two_spheres")
+    spec["space"] = {name: {"type": "float", "init": [0.0, 1e-6], "sigma": 1e-7} for name in PAPER_NAMES}
+    spec["objectives"] = [{"name": "energy_rmse", "unit": "eV/atom"}, {"name": "force_rmse", "unit": "eV/A"}]
+    proc = run_cli(hpo_run_exe, str(write_spec(tmp_path / "spec.yaml", spec)), cwd=tmp_path, COLUMNS="80")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert max(len(line) for line in lines if line[:1] in "┏┃┡│└") <= 80, proc.stdout
+    cells = {cell.strip() for line in lines if line.startswith("│") for cell in line.split("│")}
+
+    final = max(int(r["pop_generation"]) for r in read_csv(tmp_path / "run" / "pop.csv"))
+    front = [r for r in read_csv(tmp_path / "run" / "pop.csv") if int(r["pop_generation"]) == final and r["rank"] == "1"]
+    values = {f"{float(r[name]):.4g}" for r in front for name in PAPER_NAMES}
+    assert values <= cells, (values - cells, proc.stdout)  # each whole in its cell: none folded
+    assert any(len(v) >= 8 for v in values)  # "1.234e-07": wide enough to have been folded
+    assert "Pareto front of the final population: hyperparameters" in proc.stdout, proc.stdout
+    results = lines[next(i for i, line in enumerate(lines) if "results" in line):]
+    assert {f"{float(r['energy_rmse']):.4g}" for r in front} <= {c.strip() for line in results for c in line.split("│")}
