@@ -35,8 +35,11 @@ def trials_tables(console: Console, title: str, names: Sequence[str], rows: Sequ
     for label, columns in (("hyperparameters", range(1, cut)), (extra_title, range(cut, len(headers)))):
         for k, piece in enumerate(_packed(console, narrow, rows, list(columns))):
             picked = [0, *piece]
-            tables.append(_table(f"{title}: {label}{' (continued)' if k else ''}", [narrow[i] for i in picked],
-                                 [[r[i] for i in picked] for r in rows], None))
+            named = f"{title}: {label}{' (continued)' if k else ''}"
+            table = _table(named, [narrow[i] for i in picked], [[r[i] for i in picked] for r in rows], None)
+            # as wide as its title: a table of two narrow columns wrapped it over four lines
+            table.min_width = min(len(named), console.width)
+            tables.append(table)
     tables[-1].caption = caption
     return tables
 
