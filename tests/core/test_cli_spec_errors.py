@@ -575,7 +575,7 @@ def test_override_sets_a_key_of_the_default_launcher(tmp_path, capsys):
 def test_dry_run_prints_decoded_generation_0_and_writes_nothing(tmp_path, hpo_run_exe):
     spec = zdt_spec(tmp_path / "run", n=2, pop_size=5)
     spec["space"]["act"] = {"type": "choice", "choices": ["relu", "tanh", "sigmoid"], "init": [3.0, 4.0],
-                            "sigma": 0.1}
+                            "bounds": [3.0, 4.0], "sigma": 0.1}
     spec["space"]["lr"] = {"type": "float", "init": [1e-6, 1e-5], "sigma": 0.5, "log": True}
     spec["trainer"]["callable"] = "hpo_testfuncs:failing_by_x0"
     path = write_spec(tmp_path / "spec.yaml", spec)

@@ -345,3 +345,25 @@ def test_every_int_up_to_the_limit_is_drawn(registry, interval):
     p = parameter(registry, type="int", init=interval, sigma=1.0)
     genes = np.random.default_rng(0).uniform(*p.gene_init, size=4000)
     assert {p.decode(float(g)) for g in genes} == set(range(interval[0], interval[1] + 1))
+
+
+@pytest.mark.parametrize(("init", "never"), [([0, 2], "relu"), ([0.5, 2.0], "relu"), ([1, 2], "tanh, relu"),
+                                             ([3.0, 4.0], "softplus, relu"), ([-1, 1], "softplus")])
+def test_an_init_range_that_leaves_a_choice_out_is_refused(registry, init, never):
+    """init [0, 2] for three choices, read as "indices 0 to 2", was accepted: with the
+    bounds its init range, the third was never drawn nor reached by mutation (helper-94)."""
+    with pytest.raises(SpecError) as info:
+        parameter(registry, type="choice", choices=["tanh", "softplus", "relu"], init=init, sigma=0.1)
+    assert info.value.key == "space.p.init", info.value.key
+    assert f"covers {3 - len(never.split(', '))} of the 3 choices: {never} would never be drawn" in str(info.value)
+    assert "expected a range 3 wide, such as [0, 3]" in str(info.value)
+
+
+@pytest.mark.parametrize(("init", "bounds"), [([0, 3], None), ([0.5, 2.5], None), ([-1, 2], None), ([0, 5], None),
+                                              ([2.5, 5.5], None), ([0, 2], [0, 3]), ([2, 3], [2, 3])])
+def test_ranges_that_reach_every_choice_or_hold_it_on_purpose_are_accepted(registry, init, bounds):
+    # [0, 2] with bounds [0, 3]: mutation reaches the third; bounds [2, 3]: held on purpose
+    block = {"type": "choice", "choices": ["tanh", "softplus", "relu"], "init": init, "sigma": 0.1}
+    p = parameter(registry, **block, **({"bounds": bounds} if bounds else {}))
+    reached = {p.decode(g) for g in np.linspace(*p.gene_bounds, 601)}
+    assert reached == ({"relu"} if bounds == [2, 3] else {"tanh", "softplus", "relu"})
