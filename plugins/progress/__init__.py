@@ -143,10 +143,11 @@ class Progress:
             # resume with --force that changed pop_size bred the earlier ones at another size
             # (until the first generation of such a resume ends, the total is the new size's).
             self.planned = self.done + (self.generations - 1 - generation) * self.pop_size
-        if self.unsuccessful:
+        if self.unsuccessful and self.done < self.planned:
             # Every training failing is most often a mistake in the setup (a data path, the
             # command, a metric's column), which no search recovers from.  The run goes on,
             # as the paper's failure policy says, but the user should know now, not hours on.
+            # Not after the last generation: nothing goes on, and hpo-run's last line says it.
             print(f"hpo-run: warning: no evaluation has succeeded yet ({failure_summary(self.unsuccessful)}); "
                   "the search goes on, but if the setup is wrong stop it (Ctrl-C), fix the spec and "
                   "start again in a new run_dir", file=sys.stderr, flush=True)

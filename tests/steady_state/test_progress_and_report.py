@@ -66,6 +66,22 @@ def test_generational_progress_counts_infeasible_candidates_in_their_generation(
                                                    "infeasible: violates x0 == 0.123456789)"), done.stderr
 
 
+def test_a_run_that_ends_without_a_success_is_not_said_to_go_on(tmp_path):
+    """generations: 0 with every candidate failing printed 'no evaluation has succeeded
+    yet ...; the search goes on' just before the last line said the run had ended with
+    none (helper-94); nor does a steady-state run whose last snapshot is its first."""
+    spec = write_spec(tmp_path / "spec.yaml", births=8)
+    text = spec.read_text().replace('constraints: ["x0 <= 0.97"]', "constraints: ['x0 == 0.123456789']")
+    for name, optimizer in (("g", "plugin: nsga2, pop_size: 8, generations: 0"),
+                            ("s", "plugin: nsga2-async, pop_size: 8, max_births: 8")):
+        spec.write_text(text.replace("plugin: nsga2-async, pop_size: 8, max_births: 8", optimizer))
+        done = hpo_run(tmp_path, spec, f"runs/{name}")
+        assert done.returncode == 1, done.stderr
+        assert "succeeded yet" not in done.stderr and "goes on" not in done.stderr, done.stderr
+        assert done.stderr.splitlines()[-1].startswith("hpo-run: no evaluation succeeded (final population: 8 of 8 "
+                                                       "infeasible"), done.stderr
+
+
 def _check_failures_per_generation(tmp_path, spec, run_dir, status=0):
     done = hpo_run(tmp_path, spec, run_dir)
     assert done.returncode == status, done.stderr
