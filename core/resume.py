@@ -93,6 +93,21 @@ def spec_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str
     return _flat_differences(_flatten(old), _flatten(json.loads(json.dumps(new))))
 
 
+def _both_values(run_spec: Mapping[str, Any], given: Mapping[str, Any], keys: Sequence[str]) -> str:
+    """``keys`` with their values in the run's spec and in the one given:
+    ``optimizer.generations: 2 in the run, 1 here``; the first three, then the names."""
+    ran, here = _flatten(run_spec), _flatten(json.loads(json.dumps(given)))
+
+    def value(flat: Mapping[str, Any], key: str) -> str:
+        if key not in flat:
+            return "not set"
+        text = json.dumps(flat[key], ensure_ascii=False)
+        return text if len(text) <= 40 else f"{text[:40]}..."
+
+    named = [f"{k}: {value(ran, k)} in the run, {value(here, k)} here" for k in keys[:3]]
+    return ", ".join(named + list(keys[3:8])) + (" ..." if len(keys) > 8 else "")
+
+
 def _flat_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
     return sorted(k for k in a.keys() | b.keys() if a.get(k, None) != b.get(k, None) or (k in a) != (k in b))
 
@@ -201,11 +216,17 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
             extendable = isinstance(run.experiment.optimizer, Extendable)
             how = ("pass --force to extend it with the larger budget, or choose another run_dir" if larger else
                    "a finished run is only extended by a larger budget (nsga2's generations, nsga2-async's "
-                   "max_births) with --force; choose another run_dir to run them" if extendable else
+                   "max_births) with --force; give the run's values to print its front, or choose another "
+                   "run_dir to run them" if extendable else
                    f"its optimizer ({_optimizer_plugin(run.raw_spec)}) cannot extend a finished run (it has no "
-                   "extends(held): docs/plugins.md); choose another run_dir to run them")
-            raise SpecError(f"{run.run_dir} holds a finished run: the keys that differ ({shown}) would not be "
-                            f"used; {how}", "run_dir", where)
+                   "extends(held): docs/plugins.md); give the run's values to print its front, or choose another "
+                   "run_dir to run them")
+            # With the values: after a --force extension the journal holds the spec it was
+            # extended with, and the spec file's own budget (generations: 1) read as a key
+            # to change rather than the run's smaller past (helper-94).
+            raise SpecError(f"{run.run_dir} holds a finished run: the keys that differ "
+                            f"({_both_values(stored, run.raw_spec, differences)}) would not be used; {how}",
+                            "run_dir", where)
         # From here on checked as an interrupted run resumed with --force.
         finished, extends = False, True
     before, now = _objective_names(stored), run.objective_names
