@@ -78,6 +78,7 @@ class DeepmdTrainer(training.CommandTrainer):
         check_relative_systems(run, rendered, self.command)
         check_type_map(rendered)
         check_virial_data(rendered, self.metrics, [objective.name for objective in run.experiment.objectives])
+        check_virial_limit(run, self.metrics)
         warn_validation_trained(run, rendered, self.metrics)
         if "seed" not in template.names:
             warn_fixed_seeds(run, template.path, rendered[0][0])
@@ -104,7 +105,16 @@ def check_units(run: RunContext, metrics: Mapping[str, str]) -> None:
             raise SpecError(f"objective {objective.name} has unit {objective.unit!r}, but it is read from "
                             f"{metrics[objective.name]} of lcurve.out, in {unit} (DeePMD-kit's unit, read as it "
                             f"is): give it unit {unit}", f"objectives.{i}.unit", rooted=True)
+
+
+def check_virial_limit(run: RunContext, metrics: Mapping[str, str]) -> None:
+    """SpecError if a virial objective in a unit with a default chemical-accuracy limit has
+    no limit of its own.  Checked last: a virial error that cannot be measured (its loss
+    prefactors 0, data without virials) is refused first, not after the user gave it a limit
+    (helper-94)."""
+    for objective in run.experiment.objectives:
         column = metrics.get(objective.name, "")
+        given = normal_unit(objective.unit)
         if (column_term(column) == "v" and given in DEFAULT_ACCURACY
                 and objective.name not in run.experiment.report.chemical_accuracy):
             # A default limit goes by unit, and the virial's is the energy's: the paper's

@@ -766,6 +766,18 @@ def test_a_virial_objective_in_another_unit_is_refused(tmp_path: Path, unit: str
     prepare(tmp_path, template, overrides=[objectives("eV/atom (virial)")], metrics=metrics)  # a label: no default
 
 
+def test_a_virial_objective_that_cannot_be_measured_is_refused_before_its_limit_is_asked_for(tmp_path: Path) -> None:
+    """The first refusal asked for a limit of its own; given one, the next said the column
+    would not be in lcurve.out (the virial's loss prefactors 0): the user had filled in a
+    limit for an error that can never be measured (helper-94)."""
+    metrics = {"energy_rmse": "rmse_e_val", "force_rmse": "rmse_f_val", "virial_rmse": "rmse_v_val"}
+    objectives = ("objectives=[{name: energy_rmse, unit: eV/atom}, {name: force_rmse, unit: eV/A}, "
+                  "{name: virial_rmse, unit: eV/atom}]")
+    with pytest.raises(SpecError) as info:  # no loss block: DeePMD-kit's prefactors of the virial are 0
+        prepare(tmp_path, TINY, overrides=[objectives], metrics=metrics)
+    assert "'rmse_v_val' will not be in lcurve.out" in info.value.message, info.value.message
+
+
 def test_a_virial_objective_on_systems_without_virials_is_refused(tmp_path: Path) -> None:
     """DeePMD-kit writes NaN for the batches of a system without virial.npy: with none
     every training failed after its whole run, with some at random, by where the last
