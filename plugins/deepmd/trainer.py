@@ -423,8 +423,9 @@ def check_sel(data: Mapping[str, Any], command: Sequence[str], where: str) -> No
     (a TypeError from numpy, which says nothing of why)."""
     # in any argument: a wrapper's one (bash -c "dp ... --skip-neighbor-stat") as well
     model = data.get("model")
-    if any("--skip-neighbor-stat" in arg for arg in command) and _auto_sel(model):
-        raise SpecError(f"{where}: the model's sel is \"auto\", which DeePMD-kit works out from the "
+    auto = _auto_sel(model) if any("--skip-neighbor-stat" in arg for arg in command) else None
+    if auto:
+        raise SpecError(f"{where}: the model's {auto[0]} is \"{auto[1]}\", which DeePMD-kit works out from the "
                         "neighbour statistics that --skip-neighbor-stat skips: every training would fail; "
                         "drop the flag or give sel as numbers", "command")
     type_map = model.get("type_map") if isinstance(model, Mapping) else None
@@ -636,16 +637,21 @@ SEL_KEYS = frozenset({"sel", "nsel", "three_body_sel", "e_sel", "a_sel"})
 CUTOFF_KEYS = ("rcut", "three_body_rcut", "e_rcut", "a_rcut")
 
 
-def _auto_sel(section: Any) -> bool:
-    """Whether a ``sel`` under ``section`` (any descriptor, hybrids included) is \"auto\"
-    (or ``auto:<factor>``)."""
+def _auto_sel(section: Any) -> tuple[str, str] | None:
+    """The first ``sel`` under ``section`` (any descriptor, hybrids included) that is
+    \"auto\" (or ``auto:<factor>``), as (key, value); None if there is none."""
     if isinstance(section, Mapping):
-        # a key that begins with _ DeePMD-kit drops, whatever it holds (commented out)
-        return any((key in SEL_KEYS and isinstance(value, str) and value.startswith("auto")) or _auto_sel(value)
-                   for key, value in section.items() if not str(key).startswith("_"))
+        for key, value in section.items():
+            if str(key).startswith("_"):
+                continue  # a key that begins with _ DeePMD-kit drops, whatever it holds (commented out)
+            if key in SEL_KEYS and isinstance(value, str) and value.startswith("auto"):
+                return str(key), value
+            found = _auto_sel(value)
+            if found:
+                return found
     if isinstance(section, list):
-        return any(_auto_sel(item) for item in section)
-    return False
+        return next(filter(None, map(_auto_sel, section)), None)
+    return None
 
 
 @attrs.frozen(kw_only=True)
