@@ -274,6 +274,12 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
                               *[_spread(r, j) for j in range(len(objectives))],
                               "" if r.accurate is None else f"{r.accurate} of {r.trainings - r.failed}"]
                              for i, r in enumerate(again, 1)])]
+    elif any(r.replicates for r in analysis.runs):
+        # A replicates run of seeds: 1 alone: its trainings' first ones are in the source
+        # run, and the advice to run replicates read as if this were not one (helper-94).
+        md.append("None: every candidate was trained once here (a `replicates` run of one seed). Report it "
+                  "together with its source run (`hpo-report SOURCE_RUN_DIR THIS_RUN_DIR --out DIR`) to set each "
+                  "training beside the search's own.")
     else:
         md.append("None: every candidate was trained once. To see how much one training can be trusted, "
                   "train the ones you pick again with other seeds: optimizer `replicates` "

@@ -83,6 +83,25 @@ def test_the_front_is_trained_again_with_new_seeds_and_reported(tmp_path: Path) 
     assert "optimizer `replicates`" in (search / "report" / "summary.md").read_text()
 
 
+def test_a_replicates_run_of_one_seed_reported_alone_points_to_its_source(tmp_path: Path) -> None:
+    """Reported alone, a replicates run of seeds: 1 has no candidate trained twice, and its
+    summary advised training them again with optimizer replicates, which it is (helper-94);
+    reported with its source, each candidate's two trainings are set side by side."""
+    search, spec = _search(tmp_path)
+    done = run_cli(BIN / "hpo-run", str(_replicates_spec(tmp_path, spec, "once", seeds=1)), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    alone = run_cli(BIN / "hpo-report", str(tmp_path / "once"), cwd=tmp_path)
+    assert alone.returncode == 0, alone.stderr
+    summary = (tmp_path / "once" / "report" / "summary.md").read_text()
+    assert "a `replicates` run of one seed" in summary and "hpo-report SOURCE_RUN_DIR THIS_RUN_DIR" in summary
+    assert "optimizer `replicates`" not in summary, summary
+    both = run_cli(BIN / "hpo-report", str(search), str(tmp_path / "once"), "--out", str(tmp_path / "both"),
+                   cwd=tmp_path)
+    assert both.returncode == 0, both.stderr
+    rows = read_csv(tmp_path / "both" / "repeated.csv")
+    assert len(rows) == len(_front(search)) and all(r["trainings"] == "2" for r in rows)
+
+
 def test_a_killed_replicates_run_resumes_without_training_anything_twice(tmp_path: Path) -> None:
     search, spec = _search(tmp_path, "hpo_testfuncs:slow_zdt1")
     slow = {**spec, "launcher": {"plugin": "dask", "workers": 1}}
