@@ -349,6 +349,9 @@ class Analysis:
     thresholds: dict[str, float]  #: objective -> chemical-accuracy limit (may be empty)
     threshold_source: str  #: where the thresholds came from, for the summary
     notes: tuple[str, ...]
+    #: metrics the trainer recorded beside the objectives and the runtime (DeePMD's
+    #: sel_shortfall): a column each in the solution tables, blank where a training has none
+    recorded: tuple[str, ...] = ()
 
     @property
     def names(self) -> list[str]:
@@ -614,5 +617,7 @@ def analyse(paths: Sequence[Path | str], accuracy: Mapping[str, float] | None = 
             raise ReportError(f"{run.path}: its chemical-accuracy limits ({own or 'none'}) differ "
                               f"from {first.path}'s ({thresholds or 'none'}): give the merged report its own "
                               "with --accuracy NAME=LIMIT for each objective")
+    names = {o.name for o in objectives} | {RUNTIME}
+    recorded = sorted({k for run in runs for e in run.evaluations for k in e.metrics} - names)
     return Analysis(runs=runs, objectives=objectives, parameters=_parameters(runs),
-                    thresholds=thresholds, threshold_source=source, notes=tuple(notes))
+                    thresholds=thresholds, threshold_source=source, notes=tuple(notes), recorded=tuple(recorded))

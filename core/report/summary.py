@@ -55,6 +55,11 @@ def _runtime_cell(analysis: Analysis, s: Solution, seconds: float = 1.0) -> list
     return [s.runtime / seconds] if analysis.runtime_apart else []
 
 
+def _recorded_cells(analysis: Analysis, s: Solution) -> list[float | None]:
+    """The other metrics the trainer recorded for ``s`` (None: not recorded for it)."""
+    return [s.evaluation.metrics.get(name) for name in analysis.recorded]
+
+
 #: generations a "By reason" row lists before it refers to failures.csv (a 200-generation
 #: run's row was 1,700 characters wide; helper-89)
 REASON_GENERATIONS = 12
@@ -91,13 +96,14 @@ def _objectives(analysis: Analysis, s: Solution) -> list[float | str]:
 
 def solution_header(analysis: Analysis) -> list[str]:
     return ["run", "uuid", "generation", *[o.label for o in analysis.objectives], *_runtime_head(analysis),
-            "on_front", "chemically_accurate", *[p.name for p in analysis.parameters]]
+            *analysis.recorded, "on_front", "chemically_accurate", *[p.name for p in analysis.parameters]]
 
 
 def solution_row(analysis: Analysis, s: Solution, on_front: set[str]) -> list[Any]:
     params = s.evaluation.trial.params
     return [s.run, s.uuid, s.evaluation.trial.generation, *s.fitness, *_runtime_cell(analysis, s),
-            s.uuid in on_front, analysis.accurate(s), *[params.get(p.name) for p in analysis.parameters]]
+            *_recorded_cells(analysis, s), s.uuid in on_front, analysis.accurate(s),
+            *[params.get(p.name) for p in analysis.parameters]]
 
 
 def write(out: Path, analysis: Analysis, *, final: list[Solution], front: list[Solution],
@@ -227,9 +233,11 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
             f"({counted(failed_final, 'failed one')} excluded; each training once, judged on its own): "
             f"{counted(len(front), 'solution')}, "
             f"sorted by {objectives[0].name}. All columns: front.csv; every final solution: final.csv."), ""]
-    md.append(md_table(["#", *labels, *_runtime_head(analysis, unit), "chemically accurate", "run", "uuid"],
-                       [[i, *_objectives(analysis, s), *_runtime_cell(analysis, s, seconds), analysis.accurate(s),
-                         s.run, s.uuid] for i, s in enumerate(front, 1)], None))
+    md.append(md_table(["#", *labels, *_runtime_head(analysis, unit), *analysis.recorded, "chemically accurate",
+                        "run", "uuid"],
+                       [[i, *_objectives(analysis, s), *_runtime_cell(analysis, s, seconds),
+                         *_recorded_cells(analysis, s), analysis.accurate(s), s.run, s.uuid]
+                        for i, s in enumerate(front, 1)], None))
 
     md += ["", "## Chemical accuracy", ""]
     if analysis.thresholds:
@@ -239,9 +247,11 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
                   f"{sum(1 for s in accurate if s.uuid in on_front)} "
                   "of them on the exact front. All of them: accurate.csv.")
         if accurate:
-            md += ["", md_table(["#", *labels, *_runtime_head(analysis, unit), "on front", "run", "uuid"],
+            md += ["", md_table(["#", *labels, *_runtime_head(analysis, unit), *analysis.recorded, "on front",
+                                 "run", "uuid"],
                                 [[i, *_objectives(analysis, s), *_runtime_cell(analysis, s, seconds),
-                                  s.uuid in on_front, s.run, s.uuid] for i, s in enumerate(accurate, 1)])]
+                                  *_recorded_cells(analysis, s), s.uuid in on_front, s.run, s.uuid]
+                                 for i, s in enumerate(accurate, 1)])]
     else:
         md.append(f"No limits: {analysis.threshold_source}.")
 

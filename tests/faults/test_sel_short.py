@@ -6,6 +6,8 @@ launcher.log.  Real deepmd trainer and driver, the stand-in dp logging dp 3.1's 
 
 from __future__ import annotations
 
+import csv
+
 from faults_testutil import deepmd_spec, journal_evaluations, run_in_process, write_plan, write_spec
 
 
@@ -22,6 +24,21 @@ def test_each_cut_is_measured_and_the_first_told_once(tmp_path, capsys):
     told = [line for line in (run_dir / "launcher.log").read_text().splitlines() if "sel" in line]
     assert len(told) == 1 and "up to 24 neighbours short" in told[0] and "sel: \"auto\"" in told[0]
     assert capsys.readouterr().err.count("neighbours short") == 1
+
+    # hpo-report: a column of its own in the solution tables, blank where none were cut; it
+    # had only the journal and the one warning to say it, so a report reader picked a cut
+    # model unawares (helper-94)
+    from dnnp_hpo.report.cli import main as hpo_report
+
+    assert hpo_report([str(run_dir)]) == 0
+    with open(run_dir / "report" / "final.csv", newline="") as handle:
+        final = list(csv.DictReader(handle))
+    by_uuid = {e.trial.uuid: e.metrics.get("sel_shortfall") for e in evaluations}
+    assert final and all(row["sel_shortfall"] == ("" if by_uuid[row["uuid"]] is None else repr(by_uuid[row["uuid"]]))
+                         for row in final), final
+    summary = (run_dir / "report" / "summary.md").read_text()
+    front_table = summary.split("(paper, Table 2)")[1].split("## Chemical accuracy")[0]
+    assert "| sel_shortfall |" in front_table, front_table
 
 
 
