@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,10 @@ def prepare_run(spec_path: Path, registry: Registry, overrides: Sequence[str] = 
     run_dir = _run_dir(Path(experiment.run_dir or f"runs/{experiment.name}"), str(spec_path))
     run = RunContext(experiment=experiment, spec_path=spec_path, run_dir=run_dir,
                      raw_spec=raw, hook=registry.hook, dry_run=dry_run)
+    for name, parameter in experiment.space.items():
+        warning = getattr(parameter, "init_warning", None)  # optional in the ParameterType contract
+        if warning:
+            print(f"hpo-run: warning: {spec_path}: space.{name}.init: {warning}", file=sys.stderr)
     trainer = checked(str(run.spec_path), "trainer", lambda: experiment.trainer.prepare(run))
     _check_prepared(run, trainer)
     _check_picklable(run, trainer)

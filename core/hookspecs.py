@@ -97,6 +97,10 @@ class ParameterType(Protocol):
     #     float and int have it).  The spec check reads it, or values, to refuse a
     #     constraint no candidate can meet (dnnp_hpo.constraints.never_holds); a type with
     #     neither is not judged, and its constraints are left to the run.
+    # Optional: init_warning: str | None
+    #     What looks like a mistake in its ranges without being invalid (a choice's init
+    #     range that leaves a choice out); start-up prints it on stderr as
+    #     "hpo-run: warning: SPEC: space.<name>.init: <it>", and the run goes on.
 
 
 @runtime_checkable

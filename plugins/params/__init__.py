@@ -195,26 +195,28 @@ class ChoiceParameter:
             if interval is not None:
                 _check_interval(what, interval)
         _check_within(self.gene_init, self.bounds)
-        self._check_reachable()
 
-    def _check_reachable(self) -> None:
-        """SpecError when ``init``, without ``bounds``, is narrower than the n choices: a
-        choice would never be drawn, nor reached by mutation (the bounds are the init
-        range).  ``init: [0, 2]`` for three, read as "indices 0 to 2", left the third out
-        of every candidate without a word (helper-94).  Narrower ``bounds`` given as such
-        are a choice held on purpose (a resumed run's genome kept, one value searched)."""
+    @property
+    def init_warning(self) -> str | None:
+        """What start-up warns of when ``init``, without ``bounds``, is narrower than the n
+        choices: a choice is never drawn, nor reached by mutation (the bounds are the init
+        range).  ``init: [0, 2]`` for three, read as "indices 0 to 2", left the third out of
+        every candidate without a word (helper-94).  A warning, not a refusal: a run
+        recorded with such a spec must still resume and show its front, and narrower
+        ``bounds`` given as such hold a gene to fewer choices on purpose."""
         if self.bounds is not None:
-            return
+            return None
         low, high = self.gene_init
         n = len(self.choices)
         first = math.floor(low)
         reachable = {i % n for i in range(first, min(math.ceil(high), first + n))}
-        if len(reachable) < n:
-            never = [str(c) for i, c in enumerate(self.choices) if i not in reachable]
-            raise SpecError(f"[{short_number(low)}, {short_number(high)}] covers {len(reachable)} of the {n} choices: "
-                            f"{', '.join(never)} would never be drawn, nor reached by mutation (a gene's whole part "
-                            f"picks the choice); expected a range {n} wide, such as [0, {n}], the default (to hold "
-                            "the gene to fewer choices on purpose, give bounds as well)", "init")
+        if len(reachable) == n:
+            return None
+        never = ", ".join(str(c) for i, c in enumerate(self.choices) if i not in reachable)
+        return (f"[{short_number(low)}, {short_number(high)}] covers {len(reachable)} of the {n} choices: {never} "
+                "will never be drawn, nor reached by mutation (a gene's whole part picks the choice); a range "
+                f"{n} wide, such as [0, {n}] (the default), draws every choice (to hold the gene to fewer "
+                "on purpose, give bounds as well)")
 
     @property
     def values(self) -> tuple[Any, ...]:

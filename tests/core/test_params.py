@@ -349,21 +349,34 @@ def test_every_int_up_to_the_limit_is_drawn(registry, interval):
 
 @pytest.mark.parametrize(("init", "never"), [([0, 2], "relu"), ([0.5, 2.0], "relu"), ([1, 2], "tanh, relu"),
                                              ([3.0, 4.0], "softplus, relu"), ([-1, 1], "softplus")])
-def test_an_init_range_that_leaves_a_choice_out_is_refused(registry, init, never):
-    """init [0, 2] for three choices, read as "indices 0 to 2", was accepted: with the
-    bounds its init range, the third was never drawn nor reached by mutation (helper-94)."""
-    with pytest.raises(SpecError) as info:
-        parameter(registry, type="choice", choices=["tanh", "softplus", "relu"], init=init, sigma=0.1)
-    assert info.value.key == "space.p.init", info.value.key
-    assert f"covers {3 - len(never.split(', '))} of the 3 choices: {never} would never be drawn" in str(info.value)
-    assert "expected a range 3 wide, such as [0, 3]" in str(info.value)
+def test_an_init_range_that_leaves_a_choice_out_is_warned_of(registry, init, never):
+    """init [0, 2] for three choices, read as "indices 0 to 2", was accepted without a
+    word: with the bounds its init range, the third was never drawn nor reached by
+    mutation (helper-94).  A warning, not a refusal: runs recorded with such a spec must
+    still resume and show their fronts (helper-95)."""
+    p = parameter(registry, type="choice", choices=["tanh", "softplus", "relu"], init=init, sigma=0.1)
+    assert f"covers {3 - len(never.split(', '))} of the 3 choices: {never} will never be drawn" in p.init_warning
+    assert "a range 3 wide, such as [0, 3] (the default), draws every choice" in p.init_warning
+    reached = {p.decode(g) for g in np.linspace(*p.gene_bounds, 601)}
+    assert not reached & set(never.split(", "))  # what it says
 
 
 @pytest.mark.parametrize(("init", "bounds"), [([0, 3], None), ([0.5, 2.5], None), ([-1, 2], None), ([0, 5], None),
                                               ([2.5, 5.5], None), ([0, 2], [0, 3]), ([2, 3], [2, 3])])
-def test_ranges_that_reach_every_choice_or_hold_it_on_purpose_are_accepted(registry, init, bounds):
+def test_ranges_that_reach_every_choice_or_hold_it_on_purpose_are_not_warned_of(registry, init, bounds):
     # [0, 2] with bounds [0, 3]: mutation reaches the third; bounds [2, 3]: held on purpose
     block = {"type": "choice", "choices": ["tanh", "softplus", "relu"], "init": init, "sigma": 0.1}
     p = parameter(registry, **block, **({"bounds": bounds} if bounds else {}))
+    assert p.init_warning is None
     reached = {p.decode(g) for g in np.linspace(*p.gene_bounds, 601)}
     assert reached == ({"relu"} if bounds == [2, 3] else {"tanh", "softplus", "relu"})
+
+
+def test_start_up_prints_the_warning_and_the_run_goes_on(tmp_path, hpo_run_exe):
+    spec = zdt_spec(tmp_path / "run", n=2, pop_size=4, generations=0)
+    spec["space"]["act"] = {"type": "choice", "choices": ["tanh", "softplus", "relu"], "init": [0, 2]}
+    proc = run_cli(hpo_run_exe, str(write_spec(tmp_path / "spec.yaml", spec)), "--dry-run", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (f"hpo-run: warning: {tmp_path / 'spec.yaml'}: space.act.init: [0.0, 2.0] covers 2 of the 3 choices: "
+            "relu will never be drawn") in proc.stderr, proc.stderr
+    assert "The spec is valid" in proc.stdout

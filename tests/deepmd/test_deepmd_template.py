@@ -140,9 +140,10 @@ def test_deepmd_argcheck_reports_a_misspelt_key(tmp_path: Path, demo_data: Path)
 
 
 def test_deepmd_argcheck_checks_every_choice(tmp_path: Path) -> None:
-    """A choice DeePMD-kit refuses is caught at start-up even if generation 0 never draws it."""
+    """A choice DeePMD-kit refuses is caught at start-up even if generation 0 never draws it
+    (mutation may: the bounds reach it)."""
     space = dict(PAPER_SPACE, axis={"type": "choice", "choices": [16, "sixteen"],
-                                    "init": [0.0, 1.0], "sigma": 0.01})
+                                    "init": [0.0, 1.0], "bounds": [0.0, 2.0], "sigma": 0.01})
     text = PAPER_TEMPLATE.read_text().replace('"axis_neuron": 16', '"axis_neuron": $axis')
     line, _ = _run_bad(tmp_path, text, space=space,
                        settings={"train_systems": "/nowhere/t", "valid_systems": "/nowhere/v",
