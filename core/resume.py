@@ -94,8 +94,9 @@ def spec_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str
 
 
 def _both_values(run_spec: Mapping[str, Any], given: Mapping[str, Any], keys: Sequence[str]) -> str:
-    """``keys`` with their values in the run's spec and in the one given:
-    ``optimizer.generations: 2 in the run, 1 here``; the first three, then the names."""
+    """``keys`` with their values in the spec the journal records and in the one given:
+    ``optimizer.generations: 2 as recorded, 1 here``; the first three, then the names.
+    As recorded, not as run: a --force session that lowered the budget left the record."""
     ran, here = _flatten(run_spec), _flatten(json.loads(json.dumps(given)))
 
     def value(flat: Mapping[str, Any], key: str) -> str:
@@ -104,7 +105,7 @@ def _both_values(run_spec: Mapping[str, Any], given: Mapping[str, Any], keys: Se
         text = json.dumps(flat[key], ensure_ascii=False)
         return text if len(text) <= 40 else f"{text[:40]}..."
 
-    named = [f"{k}: {value(ran, k)} in the run, {value(here, k)} here" for k in keys[:3]]
+    named = [f"{k}: {value(ran, k)} as recorded, {value(here, k)} here" for k in keys[:3]]
     return ", ".join(named + list(keys[3:8])) + (" ..." if len(keys) > 8 else "")
 
 
@@ -211,15 +212,15 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
         if not differences and not force:
             raise SpecError(f"{run.run_dir} holds a run that finished short of this spec's budget (a --force "
                             "session lowered it): pass --force to extend it to this budget, or choose another "
-                            "run_dir", "run_dir", where)
+                            f"run_dir (hpo-report {run.run_dir} reports it as it is)", "run_dir", where)
         if not (larger and force):
             extendable = isinstance(run.experiment.optimizer, Extendable)
             how = ("pass --force to extend it with the larger budget, or choose another run_dir" if larger else
                    "a finished run is only extended by a larger budget (nsga2's generations, nsga2-async's "
-                   "max_births) with --force; give the run's values to print its front, or choose another "
+                   "max_births) with --force; give the recorded values to print its front, or choose another "
                    "run_dir to run them" if extendable else
                    f"its optimizer ({_optimizer_plugin(run.raw_spec)}) cannot extend a finished run (it has no "
-                   "extends(held): docs/plugins.md); give the run's values to print its front, or choose another "
+                   "extends(held): docs/plugins.md); give the recorded values to print its front, or choose another "
                    "run_dir to run them")
             # With the values: after a --force extension the journal holds the spec it was
             # extended with, and the spec file's own budget (generations: 1) read as a key

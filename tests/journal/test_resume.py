@@ -218,7 +218,7 @@ def test_a_run_resumes_on_another_launcher_and_in_a_moved_directory(tmp_path, re
     assert shown.returncode == 0 and "is finished" in shown.stdout, shown.stderr
     refused = hpo_run(tmp_path, spec, "moved", "none", 0, "--set", "launcher.workers=3", "--set", "seed=9")
     assert refused.returncode == 2
-    assert "the keys that differ (seed: 7 in the run, 9 here) would not be used" in refused.stderr
+    assert "the keys that differ (seed: 7 as recorded, 9 here) would not be used" in refused.stderr
 
 
 def test_a_finished_run_is_shown_not_continued(tmp_path):
@@ -239,7 +239,7 @@ def test_a_finished_run_is_shown_not_continued(tmp_path):
     for edit, force, how in [
         ("optimizer.generations=4", (), "pass --force to extend it with the larger budget"),
         ("optimizer.pop_size=9", ("--force",), "a finished run is only extended by a larger budget"),
-        ("optimizer.generations=0", (), "give the run's values to print its front"),
+        ("optimizer.generations=0", (), "give the recorded values to print its front"),
     ]:
         refused = hpo_run(tmp_path, spec, "runs/f", "none", 0, "--set", "optimizer.generations=1", "--set", edit,
                           *force)
@@ -247,7 +247,7 @@ def test_a_finished_run_is_shown_not_continued(tmp_path):
         assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
         key, value = edit.split("=")
         ran = {"optimizer.generations": 1, "optimizer.pop_size": 8}[key]
-        assert f"finished run: the keys that differ ({key}: {ran} in the run, {value} here) would not be used; " \
+        assert f"finished run: the keys that differ ({key}: {ran} as recorded, {value} here) would not be used; " \
             in refused.stderr and how in refused.stderr, refused.stderr
         assert (tmp_path / "runs/f/journal.sqlite").read_bytes() == before
 
@@ -284,7 +284,7 @@ def test_a_finished_run_extended_with_more_generations_gives_the_longer_run(tmp_
     assert shown.returncode == 0 and "is finished; the front of its final population" in shown.stdout, shown.stderr
     short_again = hpo_run(tmp_path, spec, "runs/x", "none", 0, "--set", "optimizer.generations=1")
     assert short_again.returncode == 2, short_again.stderr
-    assert "(optimizer.generations: 3 in the run, 1 here) would not be used" in short_again.stderr  # the values to give
+    assert "(optimizer.generations: 3 as recorded, 1 here) would not be used" in short_again.stderr  # the values to give
     assert final_population(tmp_path / "runs/x") == reference
     with Journal.of(tmp_path / "runs/x", readonly=True) as journal:
         assert journal.meta("finished", False)
@@ -391,6 +391,9 @@ def test_a_run_finished_short_of_the_spec_budget_is_extended_to_it(tmp_path):
     assert plain.stderr.count("\n") == 1 and "Traceback" not in plain.stderr, plain.stderr
     assert "holds a run that finished short of this spec's budget" in plain.stderr
     assert "pass --force to extend it to this budget" in plain.stderr
+    # no spec prints its front (the lowered one differs from the recorded one): the report
+    # does, and the refusal says so (helper-95)
+    assert f"hpo-report {(tmp_path / 'runs/s').resolve()} reports it as it is" in plain.stderr, plain.stderr
 
     extended = hpo_run(tmp_path, spec, "runs/s", "none", 0, "--force")
     assert extended.returncode == 0, extended.stderr
