@@ -24,9 +24,9 @@ def trials_tables(console: Console, title: str, names: Sequence[str], rows: Sequ
     """
     headers = ["#", *names, *extra]
     whole = _table(title, headers, rows, caption)
-    if _fits(console, whole):
-        return [whole]
-    narrow = [_break_at_underscores(h, max((len(r[i]) for r in rows), default=1)) for i, h in enumerate(headers)]
+    if _fits(console, whole) or not rows:
+        return [whole]  # no rows: no values to keep whole, and headers folded are all there is
+    narrow = [_break_at_underscores(h, max(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     narrowed = _table(title, narrow, rows, caption)
     if _fits(console, narrowed):
         return [narrowed]

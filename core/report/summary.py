@@ -55,9 +55,24 @@ def _runtime_cell(analysis: Analysis, s: Solution, seconds: float = 1.0) -> list
     return [s.runtime / seconds] if analysis.runtime_apart else []
 
 
-def _recorded_cells(analysis: Analysis, s: Solution) -> list[float | None]:
-    """The other metrics the trainer recorded for ``s`` (None: not recorded for it)."""
-    return [s.evaluation.metrics.get(name) for name in analysis.recorded]
+#: the solution tables' own columns, beside the objectives' and the parameters'
+SOLUTION_COLUMNS = ("run", "uuid", "generation", "on_front", "chemically_accurate")
+
+
+def _recorded_head(analysis: Analysis) -> list[str]:
+    """The other recorded metrics' columns; ``rcut (metric)`` where a metric's name is
+    another column's (a parameter's, ``uuid``): a CSV reader by name took the last of two
+    ``uuid`` columns, the metric (helper-95)."""
+    taken = {*SOLUTION_COLUMNS, *(o.label for o in analysis.objectives), *(p.name for p in analysis.parameters),
+             *_runtime_head(analysis)}
+    return [f"{name} (metric)" if name in taken else name for name in analysis.recorded]
+
+
+def _recorded_cells(analysis: Analysis, s: Solution) -> list[float | str | None]:
+    """The other metrics the trainer recorded for ``s``: None where it recorded none,
+    "nan" for NaN (which a table would show blank, as if not recorded)."""
+    values = [s.evaluation.metrics.get(name) for name in analysis.recorded]
+    return ["nan" if isinstance(v, float) and math.isnan(v) else v for v in values]
 
 
 #: generations a "By reason" row lists before it refers to failures.csv (a 200-generation
@@ -96,7 +111,7 @@ def _objectives(analysis: Analysis, s: Solution) -> list[float | str]:
 
 def solution_header(analysis: Analysis) -> list[str]:
     return ["run", "uuid", "generation", *[o.label for o in analysis.objectives], *_runtime_head(analysis),
-            *analysis.recorded, "on_front", "chemically_accurate", *[p.name for p in analysis.parameters]]
+            *_recorded_head(analysis), "on_front", "chemically_accurate", *[p.name for p in analysis.parameters]]
 
 
 def solution_row(analysis: Analysis, s: Solution, on_front: set[str]) -> list[Any]:
@@ -233,7 +248,7 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
             f"({counted(failed_final, 'failed one')} excluded; each training once, judged on its own): "
             f"{counted(len(front), 'solution')}, "
             f"sorted by {objectives[0].name}. All columns: front.csv; every final solution: final.csv."), ""]
-    md.append(md_table(["#", *labels, *_runtime_head(analysis, unit), *analysis.recorded, "chemically accurate",
+    md.append(md_table(["#", *labels, *_runtime_head(analysis, unit), *_recorded_head(analysis), "chemically accurate",
                         "run", "uuid"],
                        [[i, *_objectives(analysis, s), *_runtime_cell(analysis, s, seconds),
                          *_recorded_cells(analysis, s), analysis.accurate(s), s.run, s.uuid]
@@ -247,7 +262,7 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
                   f"{sum(1 for s in accurate if s.uuid in on_front)} "
                   "of them on the exact front. All of them: accurate.csv.")
         if accurate:
-            md += ["", md_table(["#", *labels, *_runtime_head(analysis, unit), *analysis.recorded, "on front",
+            md += ["", md_table(["#", *labels, *_runtime_head(analysis, unit), *_recorded_head(analysis), "on front",
                                  "run", "uuid"],
                                 [[i, *_objectives(analysis, s), *_runtime_cell(analysis, s, seconds),
                                   *_recorded_cells(analysis, s), s.uuid in on_front, s.run, s.uuid]
@@ -265,6 +280,8 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
             rows.append([f"runtime ({unit})", *[s.runtime / seconds for _, s in picks]])
         shown = [_objectives(analysis, s) for _, s in picks]  # once per pick, not once per objective
         rows += [[o.label, *[values[i] for values in shown]] for i, o in enumerate(objectives)]
+        recorded = [_recorded_cells(analysis, s) for _, s in picks]  # where a reader picks: sel_shortfall too
+        rows += [[name, *[values[i] for values in recorded]] for i, name in enumerate(_recorded_head(analysis))]
         rows += [["on Pareto front", *[s.uuid in on_front for _, s in picks]],
                  ["run", *[s.run for _, s in picks]], ["uuid", *[s.uuid for _, s in picks]]]
         md += ["", md_table(header, rows, None)]

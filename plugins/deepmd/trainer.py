@@ -427,7 +427,7 @@ def check_sel(data: Mapping[str, Any], command: Sequence[str], where: str) -> No
     if auto:
         raise SpecError(f"{where}: the model's {auto[0]} is \"{auto[1]}\", which DeePMD-kit works out from the "
                         "neighbour statistics that --skip-neighbor-stat skips: every training would fail; "
-                        "drop the flag or give sel as numbers", "command")
+                        f"drop the flag or give {auto[0]} as numbers", "command")
     type_map = model.get("type_map") if isinstance(model, Mapping) else None
     if not isinstance(type_map, list):
         return  # no names: DeePMD-kit counts the types from the data

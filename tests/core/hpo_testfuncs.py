@@ -158,3 +158,14 @@ class _TermAtTeardown:
 
 if os.environ.get("HPO_TEST_TERM_AT_TEARDOWN") and os.path.basename(sys.argv[0]) == "hpo-run":
     _TERM_AT_TEARDOWN = _TermAtTeardown()  # a module global: freed in the teardown
+
+
+def zdt1_with_odd_metrics(params):
+    """ZDT1 with metrics beside the objectives: one named like a column of the report's
+    tables (``uuid``), one NaN, and one recorded for some candidates only (as DeePMD's
+    sel_shortfall is, when neighbours were cut)."""
+    f1, f2 = zdt1(params)
+    metrics = {"f1": f1, "f2": f2, "uuid": 1.0, "spread": float("nan")}
+    if params["x0"] > 0.5:
+        metrics["cut"] = 7.0
+    return metrics

@@ -44,7 +44,7 @@ def test_every_value_stays_whole_and_on_its_row_at_any_width_its_columns_fit(wid
     assert tables[-1].caption and all(t.caption is None for t in tables[:-1])
     # the hyperparameters first, the results after them, never mixed in one table
     headers = [[c.header.replace("\n", "") for c in t.columns[1:]] for t in tables]
-    assert sum(headers, []) == [h.replace("\n", "") for h in [*NAMES, *EXTRA]]
+    assert [h for piece in headers for h in piece] == [h.replace("\n", "") for h in [*NAMES, *EXTRA]]
     if len(tables) > 1:
         assert all(set(h) <= set(NAMES) or set(h) <= {e.replace("\n", "") for e in EXTRA} for h in headers)
         assert tables[0].title == "Pareto front: hyperparameters" and tables[-1].title == "Pareto front: results"
@@ -67,3 +67,11 @@ def test_the_narrowest_terminals_fold_only_what_cannot_fit_alone():
 ])
 def test_headers_break_after_underscores_down_to_their_values_width(header, width, expected):
     assert _break_at_underscores(header, width) == expected
+
+
+def test_a_table_without_rows_is_one_table():
+    """A front of no rows (every training failed) was cut into three empty tables on a
+    narrow terminal: there are no values to keep whole (helper-95)."""
+    console = Console(width=40, file=io.StringIO())
+    tables = trials_tables(console, "Pareto front", NAMES, [], extra=EXTRA, extra_title="results")
+    assert len(tables) == 1 and [c.header for c in tables[0].columns] == ["#", *NAMES, *EXTRA]
