@@ -105,7 +105,9 @@ def test_a_reader_that_goes_away_is_not_a_traceback(tmp_path, hpo_run_exe) -> No
 
     from hpo_testutil import subprocess_env, write_spec, zdt_spec
 
-    spec = write_spec(tmp_path / "s.yaml", zdt_spec(tmp_path / "run", pop_size=600, generations=1))  # past a pipe's 64 KiB
+    # 1200 rows, about 80 KB: past a pipe's 64 KiB, so that the writer is still writing when the reader goes
+    # (600 rows were 40 KB, written whole into the pipe before it went: exit 0 under load)
+    spec = write_spec(tmp_path / "s.yaml", zdt_spec(tmp_path / "run", pop_size=1200, generations=1))
     dry = subprocess.Popen([str(hpo_run_exe), str(spec), "--dry-run"], cwd=tmp_path, env={**subprocess_env(), "COLUMNS": "200"},
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert dry.stdout.read(10)
