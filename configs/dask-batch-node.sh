@@ -55,6 +55,17 @@ shutdown_dask() {
     [ -s "$SCHEDULER_FILE" ] && timeout 60 python -c "import sys; from distributed import Client; \
 Client(scheduler_file=sys.argv[1], timeout=30).shutdown()" "$SCHEDULER_FILE" >/dev/null 2>&1 || true
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    # A worker running a training when hpo-run died (killed, out of memory) waits on
+    # SIGTERM for its task to end, "closing" until the walltime: the job then held every
+    # node with nothing to do (helper-97).  A grace period, then SIGKILL: each worker's
+    # watchdog (dnnp_hpo.process) stops the trainings it leaves behind.
+    for _ in $(seq 1 "${DASK_STOP_GRACE:-30}"); do
+        alive=0
+        for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+        [ "$alive" = 0 ] && break
+        sleep 1
+    done
+    for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
     rm -rf "$SCRATCH" "$TLS_DIR"
 }

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -77,17 +79,20 @@ def test_a_scheduler_that_cannot_start_is_reported_at_once(tmp_path: Path, worke
     print(f"reported after {time.monotonic() - started:.1f} s")
 
 
+@pytest.mark.parametrize("nodes", ["abc", "0"])
 @pytest.mark.parametrize("script", BATCH_SCRIPTS, ids=lambda p: p.name)
 def test_a_nodes_that_is_no_count_ends_the_job_before_anything_starts(script: Path, tmp_path: Path,
-                                                                      worker_env) -> None:
+                                                                      worker_env, nodes: str) -> None:
     """NODES=abc: Slurm's script printed seq's error before batch_block's line, after the
-    scheduler had started; Summit's set NODES=1 silently after a shell error."""
+    scheduler had started; Summit's set NODES=1 silently after a shell error.  NODES=0
+    given as such: Summit's took it for a host file that found none, and ran one worker
+    (helper-97)."""
     spec = write_spec(tmp_path / "small.yaml", launcher={"plugin": "dask", "workers": 2})
-    env = {**_batch_env(worker_env, tmp_path, spec, tmp_path / "job"), "NODES": "abc"}
+    env = {**_batch_env(worker_env, tmp_path, spec, tmp_path / "job"), "NODES": nodes}
     done = subprocess.run(["bash", str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=120, start_new_session=True, check=False)
     assert done.returncode == 2, done.stderr
-    assert done.stderr == ("batch_block: NODES (the number of compute nodes, one Dask worker each) is 'abc': "
+    assert done.stderr == (f"batch_block: NODES (the number of compute nodes, one Dask worker each) is '{nodes}': "
                            "expected a whole number, 1 or more\n")
     assert not (tmp_path / "job" / "dask-scheduler.log").exists(), "no scheduler started"
     assert not (tmp_path / "scratch").exists()
@@ -131,6 +136,44 @@ def test_batch_script_runs_and_cleans_up(script: Path, tmp_path: Path, worker_en
     assert_every_evaluation_once(workdir / "run", 8)
     log = (workdir / "dask-scheduler.log").read_text()
     assert log.count("=== job") == 2, "the first job's Dask log is kept"
+
+
+@pytest.mark.slow
+def test_a_killed_hpo_run_does_not_leave_the_job_waiting_on_its_workers(tmp_path: Path, worker_env) -> None:
+    """hpo-run killed (SIGKILL, an out-of-memory kill) while trainings ran: the script's
+    cleanup sent the workers SIGTERM, and a worker running a task waited for it,
+    "closing", so the job held its nodes until the walltime (helper-97, twice).  Now a
+    grace period (DASK_STOP_GRACE, 30 s by default), then SIGKILL."""
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    spec = write_spec(tmp_path / "small.yaml", pop_size=4, generations=1,
+                      trainer={"plugin": "function", "callable": "hpo_launcher_helpers:slow_zdt1"},
+                      launcher={"plugin": "dask", "workers": 2, "wait_timeout": 300})
+    env = {**_batch_env(worker_env, tmp_path, spec, tmp_path / "job"), "DASK_STOP_GRACE": "5",
+           "HPO_TEST_SLEEP": "600", "HPO_TEST_MARKERS": str(markers)}
+    job = subprocess.Popen(["bash", str(SUMMIT)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(markers.iterdir())) < 2 and time.monotonic() < deadline:  # both workers training
+            time.sleep(0.2)
+        assert len(list(markers.iterdir())) == 2, "the trainings never started"
+        driver = subprocess.run(["pgrep", "-s", str(job.pid), "-f", "bin/hpo-run"], capture_output=True, text=True,
+                                check=False).stdout.split()
+        assert len(driver) == 1, driver
+        os.kill(int(driver[0]), signal.SIGKILL)
+        killed = time.monotonic()
+        _, stderr = job.communicate(timeout=90)
+        assert job.returncode == 128 + signal.SIGKILL, stderr  # hpo-run's status, as the job's
+        assert time.monotonic() - killed < 45, "the job waited on its workers"
+    finally:
+        if job.poll() is None:
+            os.killpg(job.pid, signal.SIGKILL)
+            job.wait()
+    leftovers = subprocess.run(["pgrep", "-f", f"--scheduler-file {tmp_path / 'job'}/scheduler.json"],
+                               capture_output=True, text=True, check=False)
+    assert leftovers.stdout.strip() == "", "no Dask process left behind"
+    assert not (tmp_path / "scratch").exists(), "scratch removed at the end"
 
 
 BAD_BLOCKS = [
