@@ -79,6 +79,8 @@ from .parsl_parts import (
 )
 
 EXECUTOR_LABEL = "hpo_htex"
+#: every Parsl provider's default max_blocks (LocalProvider, LSFProvider, SlurmProvider)
+PARSL_MAX_BLOCKS = 1
 _WALLTIME = re.compile(r"^\d+:[0-5]\d:[0-5]\d$")
 
 
@@ -436,9 +438,13 @@ class ParslLauncher:
                           "launcher_options")
         if not self.cores_per_worker > 0:
             raise Invalid(f"cores_per_worker must be positive, got {self.cores_per_worker}", "cores_per_worker")
-        for low in ("min_blocks", "init_blocks"):  # Parsl submits init_blocks whatever max_blocks says
-            if getattr(self, low) is not None and self.max_blocks is not None and getattr(self, low) > self.max_blocks:
-                raise Invalid(f"{low} ({getattr(self, low)}) is more than max_blocks ({self.max_blocks})", low)
+        # Parsl submits init_blocks whatever max_blocks says, its default max_blocks (1, every
+        # provider's) too: init_blocks: 2 alone submitted two blocks (helper-97)
+        top = self.max_blocks if self.max_blocks is not None else PARSL_MAX_BLOCKS
+        for low in ("min_blocks", "init_blocks"):
+            if getattr(self, low) is not None and getattr(self, low) > top:
+                said = f"max_blocks ({top})" if self.max_blocks is not None else f"max_blocks ({top}, the default)"
+                raise Invalid(f"{low} ({getattr(self, low)}) is more than {said}", low)
         accelerators = len(self.available_accelerators)
         if accelerators and self.workers_per_node is not None and self.workers_per_node != accelerators:
             # Parsl starts min(workers_per_node, accelerators) workers: GPUs idle, or

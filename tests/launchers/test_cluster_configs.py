@@ -194,6 +194,9 @@ BAD_BLOCKS = [
     ("launcher={plugin: parsl, provider: lsf, walltime: '00:00:30'}", "walltime must be at least a minute"),
     ("launcher={plugin: parsl, provider: slurm, init_blocks: 3, max_blocks: 1}",
      "init_blocks (3) is more than max_blocks (1)"),
+    # Parsl's default max_blocks is 1, and it submitted two blocks (helper-97)
+    ("launcher={plugin: parsl, provider: lsf, init_blocks: 2}", "init_blocks (2) is more than max_blocks (1, the default)"),
+    ("launcher={plugin: parsl, provider: local, min_blocks: 2}", "min_blocks (2) is more than max_blocks (1, the default)"),
     ("launcher={plugin: parsl, heartbeat_threshold: 2, heartbeat_period: 30}",
      "heartbeat_threshold (2 s) must be more than heartbeat_period (30 s)"),
     ("launcher={plugin: parsl, launcher: single_node, launcher_options: -x}", "launcher_options are for jsrun"),
