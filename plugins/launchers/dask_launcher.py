@@ -499,6 +499,7 @@ class JoinedEngine:
         started = time.monotonic()
         deadline = started + self.wait_timeout
         address = self.find_address(deadline)
+        self._check_tls(address)
         try:
             client = Client(address, timeout=max(1.0, deadline - time.monotonic()))
         except OSError as exc:
@@ -524,6 +525,23 @@ class JoinedEngine:
                     notice(run, f"dask: shutdown of {address} failed: {type(exc).__name__}: {exc}")
             with _quiet_if_lost(client):
                 client.close()
+
+    def _check_tls(self, address: str) -> None:
+        """LaunchFailed for a TLS scheduler (the batch scripts') joined without the job's
+        certificate in Dask's config: Client() raised "TypeError: TLS expects a
+        'ssl_context' argument", a traceback and exit 4 (helper-97, from a second shell)."""
+        import dask
+
+        if not address.startswith("tls://"):
+            return
+        needed = {"DASK_DISTRIBUTED__COMM__TLS__CA_FILE": "distributed.comm.tls.ca-file",
+                  "DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT": "distributed.comm.tls.client.cert"}
+        missing = [variable for variable, key in needed.items() if not dask.config.get(key, None)]
+        if missing:
+            raise LaunchFailed(f"launcher.{self.key}: the Dask scheduler at {address} ({self.where}) takes TLS "
+                               f"connections only, and this hpo-run has no certificate for it: set "
+                               f"{', '.join(missing)} (and DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY) as the batch "
+                               "script exports them, to the files in its WORKDIR/dask-tls (docs/hpc.md)")
 
     def _await_workers(self, run: RunContext, client: Any, address: str, started: float, deadline: float) -> None:
         connected = time.monotonic()

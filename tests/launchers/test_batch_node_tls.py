@@ -135,6 +135,18 @@ def test_batch_node_dask_is_tls_with_the_jobs_own_certificate(script: Path, tmp_
         # ... while the job's certificate is let in (so the refusals are the certificate's doing).
         mine = _probe(address, f"certificate:{tls / 'cert.pem'},{tls / 'key.pem'},{tls / 'cert.pem'}", env)
         assert mine["connected"], mine
+        # The user's own hpo-run from a second shell, without the job's certificate: one
+        # line, exit 3, naming what to set (it was "internal error: TypeError: TLS expects
+        # a 'ssl_context' argument", a traceback and exit 4; helper-97)
+        joined = write_spec(tmp_path / "joined.yaml", pop_size=2, generations=0, run_dir=tmp_path / "joined",
+                            launcher={"plugin": "dask", "scheduler_file": str(workdir / "scheduler.json"),
+                                      "min_workers": 1, "wait_timeout": 30})
+        second = subprocess.run([str(VENV_BIN / "hpo-run"), str(joined)], cwd=tmp_path, env=_clean_env(env),
+                                capture_output=True, text=True, timeout=120, check=False)
+        assert second.returncode == 3 and second.stderr.count("\n") == 1, second.stderr
+        assert (f"launcher.scheduler_file: the Dask scheduler at {address} (scheduler file "
+                in second.stderr and "takes TLS connections only" in second.stderr
+                and "DASK_DISTRIBUTED__COMM__TLS__CA_FILE" in second.stderr), second.stderr
         assert proc.poll() is None, "the run was on while probed"
         hold.unlink()
         status = proc.wait(timeout=240)
