@@ -173,6 +173,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 console.print("Input of the first candidate:" if shown is trials[0]
                               else f"Input of the first feasible candidate (#{shown.birth_id}):")
                 console.print(rendered, highlight=False, soft_wrap=True)
+            describe = getattr(run.experiment.launcher, "describe", None)  # optional in the Launcher contract
+            if describe is not None:
+                console.print(f"Launcher: {describe(run)}", highlight=False)
             what = ("the run there is finished: it would only print its front" if run.finished
                     else "the finished run there would be extended" if run.extends
                     else "the run would resume there" if run.resumed else "the run would write there")

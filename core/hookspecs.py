@@ -213,6 +213,10 @@ class Launcher(Protocol):
     def connect(self, run: RunContext) -> AbstractContextManager[Pool]:
         """Start or join the engine; leaving the context shuts down what was started."""
 
+    # Optional: describe(run: RunContext) -> str
+    #     One line: what connect() would start or join (``--dry-run`` prints it, so that a
+    #     cluster spec is seen to ask for what it should before anything is submitted).
+
 
 @runtime_checkable
 class Study(Protocol):

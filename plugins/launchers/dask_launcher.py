@@ -669,6 +669,19 @@ class DaskLauncher:
         return LocalEngine(self.workers or DEFAULT_LOCAL_WORKERS, self.threads_per_worker,
                            self.dashboard, scratch)
 
+    def describe(self, run: RunContext) -> str:
+        """What connect() would start or join, for --dry-run."""
+        engine = self.engine(run)
+        if isinstance(engine, LocalEngine):
+            return (f"dask: a local cluster of {engine.workers} worker process(es) on this machine, "
+                    f"{engine.threads_per_worker} thread(s) each; scratch in {engine.local_directory}")
+        where = (f"whose address is in {expand_path(self.scheduler_file, 'scheduler_file')}"
+                 if self.scheduler_file is not None else f"at {self.address}")
+        waits = f"waiting up to {self.wait_timeout:g} s" + (f" for {self.min_workers} worker(s)" if self.min_workers
+                                                            else "")
+        return (f"dask: joins the scheduler {where}, {waits}"
+                + ("; shuts it and its workers down at the end" if self.shutdown else ""))
+
     @contextmanager
     def connect(self, run: RunContext) -> Iterator[DaskPool]:
         engine = self.engine(run)

@@ -502,6 +502,17 @@ class ParslLauncher:
         default, 00:10:00; None where blocks have none (local)."""
         return self.walltime or ("00:10:00" if "walltime" in PROVIDERS[self.provider].keys else None)
 
+    def describe(self, run: RunContext) -> str:
+        """What connect() would submit, for --dry-run: Parsl's defaults filled in."""
+        kind = PROVIDERS[self.provider]
+        blocks = (f"blocks of {self.nodes_per_block or 1} node(s): "
+                  f"{self.init_blocks if self.init_blocks is not None else 1} at first, "
+                  f"between {self.min_blocks or 0} and {self.max_blocks or PARSL_MAX_BLOCKS}")
+        walltime = self.block_walltime
+        return (f"parsl: HighThroughputExecutor on provider {self.provider} with launcher {self.launcher_name}; "
+                f"{blocks}{f', walltime {walltime}' if walltime else ''}; {self.workers} worker(s) per node"
+                + (f"; submitted with {kind.commands[0]}" if kind.commands else "; on this machine"))
+
     @property
     def launcher_name(self) -> str:
         return self.launcher or PROVIDERS[self.provider].default_launcher
