@@ -226,17 +226,17 @@ def test_bad_launcher_block_is_one_line(assignment: str, message: str, capsys, m
 
 
 @pytest.mark.parametrize(("block", "said"), [
-    ("{plugin: dask, workers: 3}", "dask: a local cluster of 3 worker process(es) on this machine, 1 thread(s) each; "
-                                   "scratch in {run}/dask-scratch"),
+    ("{plugin: dask, workers: 3}", ("dask: a local cluster of 3 worker process(es) on this machine, 1 thread(s) each; "
+                                   "scratch in {run}/dask-scratch")),
     ("{plugin: dask, scheduler_file: /jobs/s.json, min_workers: 4, wait_timeout: 600}",
      "dask: joins the scheduler whose address is in /jobs/s.json, waiting up to 600 s for 4 worker(s)"),
-    ("{plugin: parsl, provider: lsf, project: P, nodes_per_block: 2, max_blocks: 4, walltime: '02:00:00', "
-     "workers_per_node: 6}", "parsl: HighThroughputExecutor on provider lsf with launcher jsrun; blocks of 2 node(s): "
-     "1 at first, between 0 and 4, walltime 02:00:00; 6 worker(s) per node; submitted with bsub"),
+    (("{plugin: parsl, provider: lsf, project: P, nodes_per_block: 2, max_blocks: 4, walltime: '02:00:00', "
+     "workers_per_node: 6}"), ("parsl: HighThroughputExecutor on provider lsf with launcher jsrun; blocks of 2 node(s): "
+     "1 at first, between 0 and 4, walltime 02:00:00; 6 worker(s) per node; submitted with bsub")),
     # Parsl's defaults filled in: one block of one node, Slurm's 10 minutes
-    ("{plugin: parsl, provider: slurm, account: A}", "parsl: HighThroughputExecutor on provider slurm with launcher "
+    ("{plugin: parsl, provider: slurm, account: A}", ("parsl: HighThroughputExecutor on provider slurm with launcher "
      "srun; blocks of 1 node(s): 1 at first, between 0 and 1, walltime 00:10:00; 1 worker(s) per node; submitted "
-     "with sbatch"),
+     "with sbatch")),
 ])
 def test_the_dry_run_says_what_the_launcher_would_start(block: str, said: str, capsys, tmp_path: Path) -> None:
     """--dry-run printed generation 0 and nothing of the launcher: a cluster spec's blocks,
