@@ -54,18 +54,24 @@ shutdown_dask() {
     # Ask the scheduler to stop itself and its workers; then make sure nothing is left.
     [ -s "$SCHEDULER_FILE" ] && timeout 60 python -c "import sys; from distributed import Client; \
 Client(scheduler_file=sys.argv[1], timeout=30).shutdown()" "$SCHEDULER_FILE" >/dev/null 2>&1 || true
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    # Only this shell's jobs still running (jobs -pr): the pid of a worker that died hours
+    # ago may be another process of yours by now, on a launch node shared with your jobs.
+    local live grace=${DASK_STOP_GRACE:-30}
+    [[ $grace =~ ^[0-9]+$ ]] || grace=30
+    live=$(jobs -pr)
+    # shellcheck disable=SC2086  # a list of pids
+    [ -z "$live" ] || kill $live 2>/dev/null || true
     # A worker running a training when hpo-run died (killed, out of memory) waits on
     # SIGTERM for its task to end, "closing" until the walltime: the job then held every
     # node with nothing to do (helper-97).  A grace period, then SIGKILL: each worker's
     # watchdog (dnnp_hpo.process) stops the trainings it leaves behind.
-    for _ in $(seq 1 "${DASK_STOP_GRACE:-30}"); do
-        alive=0
-        for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-        [ "$alive" = 0 ] && break
+    while [ -n "$(jobs -pr)" ] && [ "$grace" -gt 0 ]; do
         sleep 1
+        grace=$((grace - 1))
     done
-    for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+    live=$(jobs -pr)
+    # shellcheck disable=SC2086
+    [ -z "$live" ] || kill -KILL $live 2>/dev/null || true
     wait 2>/dev/null || true
     rm -rf "$SCRATCH" "$TLS_DIR"
 }

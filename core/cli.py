@@ -174,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                               else f"Input of the first feasible candidate (#{shown.birth_id}):")
                 console.print(rendered, highlight=False, soft_wrap=True)
             describe = getattr(run.experiment.launcher, "describe", None)  # optional in the Launcher contract
-            if describe is not None:
+            if describe is not None and not run.finished:  # a finished run is only read
                 console.print(f"Launcher: {describe(run)}", highlight=False)
             what = ("the run there is finished: it would only print its front" if run.finished
                     else "the finished run there would be extended" if run.extends

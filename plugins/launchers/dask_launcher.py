@@ -542,6 +542,15 @@ class JoinedEngine:
                                f"connections only, and this hpo-run has no certificate for it: set "
                                f"{', '.join(missing)} (and DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY) as the batch "
                                "script exports them, to the files in its WORKDIR/dask-tls (docs/hpc.md)")
+        # A path that is wrong (a typo, or the dask-tls of a job that has ended) gave
+        # "cannot reach the Dask scheduler ...: [Errno 2] No such file or directory", no path
+        for key in ("distributed.comm.tls.ca-file", "distributed.comm.tls.client.cert", "distributed.comm.tls.client.key"):
+            path = dask.config.get(key, None)
+            if path and not os.access(path, os.R_OK):
+                raise LaunchFailed(f"launcher.{self.key}: the Dask scheduler at {address} takes TLS connections, "
+                                   f"and Dask's {key} is {path}, which cannot be read: "
+                                   f"{'no such file' if not os.path.exists(path) else 'permission denied'} "
+                                   "(the batch script's WORKDIR/dask-tls is removed when its job ends)")
 
     def _await_workers(self, run: RunContext, client: Any, address: str, started: float, deadline: float) -> None:
         connected = time.monotonic()

@@ -509,9 +509,13 @@ class ParslLauncher:
                   f"{self.init_blocks if self.init_blocks is not None else 1} at first, "
                   f"between {self.min_blocks or 0} and {self.max_blocks or PARSL_MAX_BLOCKS}")
         walltime = self.block_walltime
+        here = self.provider == "local" and self.launcher_name in ON_THIS_MACHINE
+        # Parsl starts min(workers a node, its cores / cores_per_worker): known here only
+        workers = (f"{self._local_workers()[0]} worker(s)" if here else f"up to {self.workers} worker(s) per node")
+        where = ("on this machine" if here else f"submitted with {kind.commands[0]}" if kind.commands
+                 else f"on the allocation's nodes, started with {self.launcher_name}")
         return (f"parsl: HighThroughputExecutor on provider {self.provider} with launcher {self.launcher_name}; "
-                f"{blocks}{f', walltime {walltime}' if walltime else ''}; {self.workers} worker(s) per node"
-                + (f"; submitted with {kind.commands[0]}" if kind.commands else "; on this machine"))
+                f"{blocks}{f', walltime {walltime}' if walltime else ''}; {workers}; {where}")
 
     @property
     def launcher_name(self) -> str:

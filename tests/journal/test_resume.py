@@ -234,6 +234,10 @@ def test_a_finished_run_is_shown_not_continued(tmp_path):
     assert again.returncode == 0, again.stderr
     assert "is finished; the front of its final population" in again.stdout and "Resuming" not in again.stdout
     assert "Pareto front" in again.stdout
+    # its dry run says no launcher would start: the run is only read (helper-98)
+    dry = hpo_run(tmp_path, spec, "runs/f", "none", 0, "--set", "optimizer.generations=1", "--dry-run")
+    assert dry.returncode == 0 and "it would only print its front" in dry.stdout, dry.stderr
+    assert "Launcher:" not in dry.stdout, dry.stdout
 
     before = (tmp_path / "runs/f/journal.sqlite").read_bytes()
     for edit, force, how in [

@@ -147,6 +147,16 @@ def test_batch_node_dask_is_tls_with_the_jobs_own_certificate(script: Path, tmp_
         assert (f"launcher.scheduler_file: the Dask scheduler at {address} (scheduler file "
                 in second.stderr and "takes TLS connections only" in second.stderr
                 and "DASK_DISTRIBUTED__COMM__TLS__CA_FILE" in second.stderr), second.stderr
+        # ... and with them pointing at a certificate that is not there (a typo, or a
+        # job's that has ended): the path, not "[Errno 2] No such file or directory" alone
+        gone = tmp_path / "ended-job" / "cert.pem"
+        third = subprocess.run([str(VENV_BIN / "hpo-run"), str(joined)], cwd=tmp_path, capture_output=True, text=True,
+                               env={**_clean_env(env), "DASK_DISTRIBUTED__COMM__TLS__CA_FILE": str(gone),
+                                    "DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT": str(tls / "cert.pem"),
+                                    "DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY": str(tls / "key.pem")},
+                               timeout=120, check=False)
+        assert third.returncode == 3 and third.stderr.count("\n") == 1, third.stderr
+        assert f"Dask's distributed.comm.tls.ca-file is {gone}, which cannot be read: no such file" in third.stderr
         assert proc.poll() is None, "the run was on while probed"
         hold.unlink()
         status = proc.wait(timeout=240)
@@ -161,9 +171,9 @@ def test_batch_node_dask_is_tls_with_the_jobs_own_certificate(script: Path, tmp_
     for name in ("dask-worker-1.log", "dask-worker-2.log"):
         assert _listens(workdir / name)[0].startswith("tls://127.0.0.1:"), name
     assert not (workdir / "dask-tls").exists(), "the certificate goes with the job"
-    leftovers = subprocess.run(["pgrep", "-f", f"--scheduler-file {workdir}/scheduler.json"],
+    leftovers = subprocess.run(["pgrep", "-f", "--", f"--scheduler-file {workdir}/scheduler.json"],
                                capture_output=True, text=True, check=False)
-    assert leftovers.stdout.strip() == "", "no Dask process left behind"
+    assert leftovers.returncode == 1 and leftovers.stdout.strip() == "", "no Dask process left behind"
 
 
 @pytest.mark.slow

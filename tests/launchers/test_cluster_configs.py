@@ -123,9 +123,9 @@ def test_batch_script_runs_and_cleans_up(script: Path, tmp_path: Path, worker_en
         assert len(listens) == 2 and all("127.0.0.1:" in where for where in listens), listens
     scheduler = next(line for line in logs[0].splitlines() if "Scheduler at:" in line)
     assert not scheduler.endswith(":8786"), scheduler
-    leftovers = subprocess.run(["pgrep", "-f", f"--scheduler-file {workdir}/scheduler.json"],
+    leftovers = subprocess.run(["pgrep", "-f", "--", f"--scheduler-file {workdir}/scheduler.json"],
                                capture_output=True, text=True, check=False)
-    assert leftovers.stdout.strip() == "", "no Dask process left behind"
+    assert leftovers.returncode == 1 and leftovers.stdout.strip() == "", "no Dask process left behind"
     print(f"{script.name}: {time.monotonic() - started:.2f} s; {log.strip().splitlines()[0]}")
     # The next job, given this one's WORKDIR and another node count, takes the run up
     # again (finished here: it shows its front) instead of refusing the changed launcher.
@@ -170,9 +170,9 @@ def test_a_killed_hpo_run_does_not_leave_the_job_waiting_on_its_workers(tmp_path
         if job.poll() is None:
             os.killpg(job.pid, signal.SIGKILL)
             job.wait()
-    leftovers = subprocess.run(["pgrep", "-f", f"--scheduler-file {tmp_path / 'job'}/scheduler.json"],
+    leftovers = subprocess.run(["pgrep", "-f", "--", f"--scheduler-file {tmp_path / 'job'}/scheduler.json"],
                                capture_output=True, text=True, check=False)
-    assert leftovers.stdout.strip() == "", "no Dask process left behind"
+    assert leftovers.returncode == 1 and leftovers.stdout.strip() == "", "no Dask process left behind"
     assert not (tmp_path / "scratch").exists(), "scratch removed at the end"
 
 
@@ -232,11 +232,18 @@ def test_bad_launcher_block_is_one_line(assignment: str, message: str, capsys, m
      "dask: joins the scheduler whose address is in /jobs/s.json, waiting up to 600 s for 4 worker(s)"),
     (("{plugin: parsl, provider: lsf, project: P, nodes_per_block: 2, max_blocks: 4, walltime: '02:00:00', "
      "workers_per_node: 6}"), ("parsl: HighThroughputExecutor on provider lsf with launcher jsrun; blocks of 2 node(s): "
-     "1 at first, between 0 and 4, walltime 02:00:00; 6 worker(s) per node; submitted with bsub")),
+     "1 at first, between 0 and 4, walltime 02:00:00; up to 6 worker(s) per node; submitted with bsub")),
     # Parsl's defaults filled in: one block of one node, Slurm's 10 minutes
     ("{plugin: parsl, provider: slurm, account: A}", ("parsl: HighThroughputExecutor on provider slurm with launcher "
-     "srun; blocks of 1 node(s): 1 at first, between 0 and 1, walltime 00:10:00; 1 worker(s) per node; submitted "
+     "srun; blocks of 1 node(s): 1 at first, between 0 and 1, walltime 00:10:00; up to 1 worker(s) per node; submitted "
      "with sbatch")),
+    # provider local: the workers Parsl starts here (min(64, this machine's cores)), or
+    # where jsrun or srun starts them (helper-98)
+    ("{plugin: parsl, workers_per_node: 64, cores_per_worker: 1}", ("parsl: HighThroughputExecutor on provider local with "
+     "launcher single_node; blocks of 1 node(s): 1 at first, between 0 and 1; {cores} worker(s); on this machine")),
+    ("{plugin: parsl, provider: local, launcher: srun, nodes_per_block: 4}", ("parsl: HighThroughputExecutor on "
+     "provider local with launcher srun; blocks of 4 node(s): 1 at first, between 0 and 1; up to 1 worker(s) per "
+     "node; on the allocation's nodes, started with srun")),
 ])
 def test_the_dry_run_says_what_the_launcher_would_start(block: str, said: str, capsys, tmp_path: Path) -> None:
     """--dry-run printed generation 0 and nothing of the launcher: a cluster spec's blocks,
@@ -244,7 +251,8 @@ def test_the_dry_run_says_what_the_launcher_would_start(block: str, said: str, c
     run = tmp_path / "run"
     assert main([str(REPO / "configs" / "zdt1-function.yaml"), "--dry-run", "--set", f"launcher={block}",
                  "--set", f"run_dir={run}"]) == 0
-    assert f"Launcher: {said.format(run=run)}\n" in capsys.readouterr().out
+    cores = min(64, int(os.environ.get("PARSL_CORES") or os.cpu_count() or 1))
+    assert f"Launcher: {said.format(run=run, cores=cores)}\n" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(("block", "warned"), [
