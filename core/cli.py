@@ -167,15 +167,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             if infeasible:
                 console.print(f"{infeasible} of {len(trials)} break a constraint: recorded infeasible (MAXINT "
                               "fitness), not trained")
+            describe = getattr(run.experiment.launcher, "describe", None)  # optional in the Launcher contract
+            if describe is not None and not run.finished:  # a finished run is only read
+                # before the input, which scripts read up to "The spec is valid"
+                console.print(f"Launcher: {describe(run)}", highlight=False)
             shown = next((t for t in trials if not broken[t.birth_id]), trials[0])
             rendered = trainer.render(shown)
             if rendered is not None:
                 console.print("Input of the first candidate:" if shown is trials[0]
                               else f"Input of the first feasible candidate (#{shown.birth_id}):")
                 console.print(rendered, highlight=False, soft_wrap=True)
-            describe = getattr(run.experiment.launcher, "describe", None)  # optional in the Launcher contract
-            if describe is not None and not run.finished:  # a finished run is only read
-                console.print(f"Launcher: {describe(run)}", highlight=False)
             what = ("the run there is finished: it would only print its front" if run.finished
                     else "the finished run there would be extended" if run.extends
                     else "the run would resume there" if run.resumed else "the run would write there")
