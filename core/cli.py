@@ -20,7 +20,6 @@ from dnnp_hpo.front import (
     accuracy_limits,
     beside_limit,
     chemically_accurate,
-    format_value,
     limits_text,
     pareto_front,
 )
@@ -115,7 +114,7 @@ def front_tables(run: RunContext, evaluations: Sequence[Evaluation], console: Co
             row.append(e.metrics.get("runtime", float("nan")))
         if thresholds:
             row.append("yes" if chemically_accurate(e, run.objective_names, thresholds) else "no")
-        rows.append([format_value(v) for v in row])
+        rows.append(row)
     caption = f"chemically accurate: {limits_text(named, thresholds)}" if thresholds else None
     return trials_tables(console, "Pareto front of the final population", run.space.names, rows, extra=extra,
                          extra_title="results", caption=caption)
@@ -158,8 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             # Which candidates the constraints set aside (recorded infeasible, never trained):
             # shown unmarked, with one of them rendered as "the first candidate", the table
             # read as if all would train.
-            rows = [[format_value(v) for v in
-                     (t.birth_id, *t.params.values(), *(["; ".join(broken[t.birth_id]) or "-"] if constraints else []))]
+            rows = [[t.birth_id, *t.params.values(), *(["; ".join(broken[t.birth_id]) or "-"] if constraints else [])]
                     for t in trials]
             console.print(*trials_tables(console, "Generation 0 (decoded, not evaluated)", run.space.names, rows,
                                          extra=["breaks"] if constraints else [], extra_title="constraints"))

@@ -11,10 +11,13 @@ from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 
+from dnnp_hpo.front import format_value
 
-def trials_tables(console: Console, title: str, names: Sequence[str], rows: Sequence[Sequence[str]], *,
+
+def trials_tables(console: Console, title: str, names: Sequence[str], values: Sequence[Sequence[object]], *,
                   extra: Sequence[str] = (), extra_title: str = "", caption: str | None = None) -> list[Table]:
-    """Candidates as rows: ``#``, a column per hyperparameter in ``names``, then ``extra``.
+    """Candidates as rows: ``#``, a column per hyperparameter in ``names``, then ``extra``;
+    each value as :func:`~dnnp_hpo.front.format_value` prints it.
 
     The whole table at its natural width where the console has room for it; else with its
     headers broken at underscores (``fitting_activ_func`` over three lines) down to their
@@ -22,6 +25,7 @@ def trials_tables(console: Console, title: str, names: Sequence[str], rows: Sequ
     under ``extra_title``, each with the ``#`` column that ties their rows together.  A
     value is folded over lines only where a column alone is wider than the console.
     """
+    rows = [[format_value(v) for v in row] for row in values]
     headers = ["#", *names, *extra]
     whole = _table(title, headers, rows, caption)
     if _fits(console, whole) or not rows:
