@@ -142,7 +142,7 @@ def plot_front(analysis: Analysis, final: Sequence[Solution], front: Sequence[So
                f"{'' if two else ' (front over all objectives, projected on the first two)'}; "
                f"{failed} failed (MAXINT) not shown.")
     unseen = {o.name: analysis.thresholds[o.name] for o in analysis.objectives[2:] if o.name in analysis.thresholds}
-    if unseen and analysis.thresholds:
+    if unseen:
         # a grey point inside both drawn limits is one that fails a third (helper-92)
         caption += (" Chemically accurate (blue) also means "
                     f"{said_limits([(o.name, o.unit) for o in analysis.objectives], unseen)}, not drawn.")

@@ -55,15 +55,17 @@ def _runtime_cell(analysis: Analysis, s: Solution, seconds: float = 1.0) -> list
     return [s.runtime / seconds] if analysis.runtime_apart else []
 
 
-#: the solution tables' own columns, beside the objectives' and the parameters'
-SOLUTION_COLUMNS = ("run", "uuid", "generation", "on_front", "chemically_accurate")
+#: the solution tables' own columns, before and after the objectives' (and runtime's, and
+#: the other recorded metrics'); the parameters' come last
+SOLUTION_HEAD = ("run", "uuid", "generation")
+SOLUTION_TAIL = ("on_front", "chemically_accurate")
 
 
 def _recorded_head(analysis: Analysis) -> list[str]:
     """The other recorded metrics' columns; ``rcut (metric)`` where a metric's name is
     another column's (a parameter's, ``uuid``): a CSV reader by name took the last of two
     ``uuid`` columns, the metric (helper-95)."""
-    taken = {*SOLUTION_COLUMNS, *(o.label for o in analysis.objectives), *(p.name for p in analysis.parameters),
+    taken = {*SOLUTION_HEAD, *SOLUTION_TAIL, *(o.label for o in analysis.objectives), *(p.name for p in analysis.parameters),
              *_runtime_head(analysis)}
     return [f"{name} (metric)" if name in taken else name for name in analysis.recorded]
 
@@ -110,8 +112,8 @@ def _objectives(analysis: Analysis, s: Solution) -> list[float | str]:
 
 
 def solution_header(analysis: Analysis) -> list[str]:
-    return ["run", "uuid", "generation", *[o.label for o in analysis.objectives], *_runtime_head(analysis),
-            *_recorded_head(analysis), "on_front", "chemically_accurate", *[p.name for p in analysis.parameters]]
+    return [*SOLUTION_HEAD, *[o.label for o in analysis.objectives], *_runtime_head(analysis),
+            *_recorded_head(analysis), *SOLUTION_TAIL, *[p.name for p in analysis.parameters]]
 
 
 def solution_row(analysis: Analysis, s: Solution, on_front: set[str]) -> list[Any]:
