@@ -49,7 +49,6 @@ export DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION=True
 export DASK_DISTRIBUTED__COMM__TLS__CA_FILE=$TLS_DIR/cert.pem
 export DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT=$TLS_DIR/cert.pem
 export DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY=$TLS_DIR/key.pem
-PIDS=()
 shutdown_dask() {
     # Ask the scheduler to stop itself and its workers; then make sure nothing is left.
     [ -s "$SCHEDULER_FILE" ] && timeout 60 python -c "import sys; from distributed import Client; \
@@ -87,12 +86,12 @@ echo "=== job ${JOB_ID:-local} $(date '+%F %T')" >>"$WORKDIR/dask-scheduler.log"
 # shellcheck disable=SC2086  # the *_ARGS are lists of words
 dask scheduler --scheduler-file "$SCHEDULER_FILE" --no-dashboard "${TLS_ARGS[@]}" $SCHEDULER_ARGS \
     >>"$WORKDIR/dask-scheduler.log" 2>&1 &
-PIDS+=($!)
+SCHEDULER_PID=$!
 # A scheduler that cannot start (a taken port, a bad argument) writes no scheduler file:
 # say so now, not after hpo-run's wait_timeout.
 for _ in $(seq 1 120); do
     [ -s "$SCHEDULER_FILE" ] && break
-    if ! kill -0 "${PIDS[0]}" 2>/dev/null; then
+    if ! kill -0 "$SCHEDULER_PID" 2>/dev/null; then
         echo "dask scheduler exited at start; the end of $WORKDIR/dask-scheduler.log:" >&2
         tail -n 5 "$WORKDIR/dask-scheduler.log" >&2
         exit 3
@@ -106,7 +105,6 @@ for i in $(seq 1 "$NODES"); do
         --nthreads 1 --nworkers 1 --name "worker-$i" --local-directory "$SCRATCH/worker-$i" \
         "${TLS_ARGS[@]}" $WORKER_ARGS \
         >>"$WORKDIR/dask-worker-$i.log" 2>&1 &
-    PIDS+=($!)
 done
 
 status=0
