@@ -471,6 +471,13 @@ def _stop_trainings(run: RunContext, client: Any) -> None:
                     "their end; a resume started after that harvests them")
 
 
+#: Dask's TLS settings of a client, by the environment variable that sets each (the
+#: batch scripts export them)
+TLS_SETTINGS = {"DASK_DISTRIBUTED__COMM__TLS__CA_FILE": "distributed.comm.tls.ca-file",
+                "DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT": "distributed.comm.tls.client.cert",
+                "DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY": "distributed.comm.tls.client.key"}
+
+
 @attrs.frozen
 class JoinedEngine:
     """A scheduler started by someone else (the batch script), found by file or address."""
@@ -534,9 +541,8 @@ class JoinedEngine:
 
         if not address.startswith("tls://"):
             return
-        needed = {"DASK_DISTRIBUTED__COMM__TLS__CA_FILE": "distributed.comm.tls.ca-file",
-                  "DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT": "distributed.comm.tls.client.cert"}
-        missing = [variable for variable, key in needed.items() if not dask.config.get(key, None)]
+        # the key may be left out (a certificate file that holds it too); not the other two
+        missing = [variable for variable, key in list(TLS_SETTINGS.items())[:2] if not dask.config.get(key, None)]
         if missing:
             raise LaunchFailed(f"launcher.{self.key}: the Dask scheduler at {address} ({self.where}) takes TLS "
                                f"connections only, and this hpo-run has no certificate for it: set "
@@ -544,7 +550,7 @@ class JoinedEngine:
                                "script exports them, to the files in its WORKDIR/dask-tls (docs/hpc.md)")
         # A path that is wrong (a typo, or the dask-tls of a job that has ended) gave
         # "cannot reach the Dask scheduler ...: [Errno 2] No such file or directory", no path
-        for key in ("distributed.comm.tls.ca-file", "distributed.comm.tls.client.cert", "distributed.comm.tls.client.key"):
+        for key in TLS_SETTINGS.values():
             path = dask.config.get(key, None)
             if path and not os.access(path, os.R_OK):
                 raise LaunchFailed(f"launcher.{self.key}: the Dask scheduler at {address} takes TLS connections, "

@@ -440,7 +440,7 @@ class ParslLauncher:
             raise Invalid(f"cores_per_worker must be positive, got {self.cores_per_worker}", "cores_per_worker")
         # Parsl submits init_blocks whatever max_blocks says, its default max_blocks (1, every
         # provider's) too: init_blocks: 2 alone submitted two blocks (helper-97)
-        top = self.max_blocks if self.max_blocks is not None else PARSL_MAX_BLOCKS
+        top = self.blocks_at_most
         for low in ("min_blocks", "init_blocks"):
             if getattr(self, low) is not None and getattr(self, low) > top:
                 said = f"max_blocks ({top})" if self.max_blocks is not None else f"max_blocks ({top}, the default)"
@@ -507,7 +507,7 @@ class ParslLauncher:
         kind = PROVIDERS[self.provider]
         blocks = (f"blocks of {self.nodes_per_block or 1} node(s): "
                   f"{self.init_blocks if self.init_blocks is not None else 1} at first, "
-                  f"between {self.min_blocks or 0} and {self.max_blocks or PARSL_MAX_BLOCKS}")
+                  f"between {self.min_blocks or 0} and {self.blocks_at_most}")
         walltime = self.block_walltime
         here = self.provider == "local" and self.launcher_name in ON_THIS_MACHINE
         # Parsl starts min(workers a node, its cores / cores_per_worker): known here only
@@ -516,6 +516,11 @@ class ParslLauncher:
                  else f"on the allocation's nodes, started with {self.launcher_name}")
         return (f"parsl: HighThroughputExecutor on provider {self.provider} with launcher {self.launcher_name}; "
                 f"{blocks}{f', walltime {walltime}' if walltime else ''}; {workers}; {where}")
+
+    @property
+    def blocks_at_most(self) -> int:
+        """max_blocks, else Parsl's default."""
+        return self.max_blocks if self.max_blocks is not None else PARSL_MAX_BLOCKS
 
     @property
     def launcher_name(self) -> str:
