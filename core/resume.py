@@ -90,14 +90,19 @@ def _objective_names(spec: Mapping[str, Any]) -> list[Any]:
 
 def spec_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     """Dotted keys whose values differ between two raw specs."""
-    return _flat_differences(_flatten(old), _flatten(json.loads(json.dumps(new))))
+    return _flat_differences(_flatten(old), _flat_spec(new))
+
+
+def _flat_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A raw spec's dotted keys, its values as the journal holds them (JSON: a tuple a list)."""
+    return _flatten(json.loads(json.dumps(spec)))
 
 
 def _both_values(run_spec: Mapping[str, Any], given: Mapping[str, Any], keys: Sequence[str]) -> str:
     """``keys`` with their values in the spec the journal records and in the one given:
     ``optimizer.generations: 2 as recorded, 1 here``; the first three, then the names.
     As recorded, not as run: a --force session that lowered the budget left the record."""
-    ran, here = _flatten(run_spec), _flatten(json.loads(json.dumps(given)))
+    ran, here = _flatten(run_spec), _flat_spec(given)
 
     def value(flat: Mapping[str, Any], key: str) -> str:
         if key not in flat:
