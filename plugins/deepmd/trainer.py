@@ -25,6 +25,7 @@ from dnnp_hpo.curve import LcurveError, fitness
 from dnnp_hpo.errors import SpecError, TrainingFailed
 from dnnp_hpo.evaluation import Trial
 from dnnp_hpo.front import DEFAULT_ACCURACY, normal_unit
+from dnnp_hpo.paths import data_location
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.space import listed_values
 from dnnp_hpo.template import check_names, check_setting_values, load_template
@@ -75,7 +76,7 @@ class DeepmdTrainer(training.CommandTrainer):
         prepared = PreparedDeepmd(**self.prepared_keys(run, template),
                                   tensorflow=tensorflow_backend(self.command, self.env))
         rendered = prepared.check_samples(run, deepmd=self.check_input)
-        check_relative_systems(run, rendered, self.command)
+        check_written_systems(run, rendered, self.command, prepared.data_paths)
         check_type_map(rendered)
         check_virial_data(rendered, self.metrics, [objective.name for objective in run.experiment.objectives])
         check_virial_limit(run, self.metrics)
@@ -182,20 +183,29 @@ def systems_paths(data: Any, where: str, patterned: bool = True) -> list[tuple[s
     return []
 
 
-def check_relative_systems(run: RunContext, rendered: list[tuple[dict[str, Any], str]],
-                           command: tuple[str, ...]) -> None:
+def check_written_systems(run: RunContext, rendered: list[tuple[dict[str, Any], str]],
+                          command: tuple[str, ...], data_paths: Collection[str]) -> None:
     """SpecError for a relative data path written in the template that cannot exist where
     ``dp`` runs (inside the fresh evaluation directory), a warning for one that climbs
     out of it (``../data``) to a place that does not exist: ``dp`` reads them from
     ``RUN_DIR/evals/<uuid>/``, so a converted input.json's ``../data/train`` failed every
-    training."""
+    training.  A warning too for an absolute one that does not exist on this host (a
+    converted input.json's path with a typo failed every training): only a warning, as
+    for the training program, since data on the workers' nodes alone are not seen from
+    here; the ``trainer.paths`` settings (``data_paths``) are :func:`check_data`'s."""
     seen = set()
     evaldir = run.evals_dir / "<uuid>"
     for data, where in rendered:
         for key, path in systems_paths(data.get("training"), "training."):
-            if not path or os.path.isabs(path) or (key, path) in seen:
+            if not path or (key, path) in seen or path in data_paths:
                 continue
             seen.add((key, path))
+            if os.path.isabs(path):
+                if not Path(data_location(path)).exists():
+                    print(f"hpo-run: warning: {run.spec_path}: trainer.template: {where}: {key}: {path} does not "
+                          "exist on this host; every training will fail unless it exists where the workers run",
+                          file=sys.stderr)
+                continue
             advice = ("give an absolute path, or a placeholder whose value is in trainer.settings and listed in "
                       "trainer.paths (relative to the spec file, rendered absolute)")
             inside = not os.path.normpath(path).startswith("..")

@@ -403,6 +403,30 @@ def test_a_relative_data_path_out_of_the_evaluation_directory_is_warned_about(tm
     assert "../data/valid" not in capsys.readouterr().err
 
 
+def test_an_absolute_data_path_written_in_the_template_that_does_not_exist_is_warned_about(tmp_path: Path,
+                                                                                          capsys) -> None:
+    """A converted input.json's own absolute path, with a typo: every training failed, and
+    nothing said so at start-up.  A warning, not a refusal: data that only the workers'
+    nodes hold are not seen from here.  A trainer.paths setting is check_data's (exit 2 for
+    a run that trains) and is not told twice."""
+    written, listed = tmp_path / "data" / "trian", tmp_path / "data" / "valid"
+    template = TINY.replace('"training": {', f'"training": {{"training_data": {{"systems": ["{written}"]}}, '
+                                             '"validation_data": {"systems": "${valid}"}, ')
+    prepare(tmp_path, template, settings={"valid": "data/valid"}, paths=["valid"])
+    lines = [line for line in capsys.readouterr().err.splitlines() if "does not exist" in line]
+    assert lines == [(f"hpo-run: warning: {tmp_path / 'spec.yaml'}: trainer.template: {tmp_path / 'tmpl.json'}: "
+                     f"training.training_data.systems: {written} does not exist on this host; every training will "
+                     "fail unless it exists where the workers run")], lines
+    assert str(listed) not in "".join(lines)
+    written.mkdir(parents=True)
+    prepare(tmp_path, template, settings={"valid": "data/valid"}, paths=["valid"])
+    assert str(written) not in capsys.readouterr().err
+    h5 = tmp_path / "data.h5"  # a group of an HDF5 file: the file is what must exist
+    h5.write_bytes(b"")
+    prepare(tmp_path, TINY.replace('"training": {', f'"training": {{"validation_data": {{"systems": ["{h5}#/AlCu"]}}, '))
+    assert "does not exist" not in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(("energy", "force"), [("meV/atom", "eV/A"), ("eV/atom", "meV/Å"), ("eV/atom", "eV/atom")])
 def test_an_objective_unit_with_another_chemical_accuracy_is_refused(tmp_path: Path, energy: str, force: str) -> None:
     """A chemist's meV/atom label on lcurve.out's eV/atom values (a review's): the 4 meV/atom
