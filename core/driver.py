@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import yaml
 
 from dnnp_hpo.errors import RecordsFailed, SpecError, checked, shown
 from dnnp_hpo.evaluation import Member
@@ -34,6 +33,7 @@ from dnnp_hpo.registry import Registry
 from dnnp_hpo.resume import Holdings, journal_holdings, recorded_settings, resolved_settings  # noqa: F401
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import load_experiment
+from dnnp_hpo.specfile import dump_yaml
 from dnnp_hpo.study import Study
 from dnnp_hpo.training import data_setting, missing_data
 
@@ -173,8 +173,7 @@ def execute(run: RunContext, trainer: Trainer, registry: Registry) -> list[Membe
                                DATA_DIGESTS: [d.to_json() for d in run.data_digests], SPEC: run.raw_spec,
                                **({FINISHED: False} if run.extends else {})})
             try:
-                run.spec_as_run.write_text(
-                    yaml.safe_dump(run.raw_spec, sort_keys=False), encoding="utf-8")
+                run.spec_as_run.write_text(dump_yaml(run.raw_spec), encoding="utf-8")
             except OSError as exc:  # the disk full: the machine's fault, resumable
                 raise RecordsFailed(run.spec_as_run, exc) from None
         # Every session: hpo-report judges accuracy with the limits hpo-run's last front

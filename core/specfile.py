@@ -181,6 +181,25 @@ YAML12_FLOAT = re.compile(r"^[-+]?(?:(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9
 SpecLoader.add_implicit_resolver("tag:yaml.org,2002:float", YAML12_FLOAT, list("-+0123456789."))
 
 
+class SpecDumper(yaml.SafeDumper):
+    """PyYAML's safe dumper that quotes every string :class:`SpecLoader` would read as
+    something else (``1e3``, ``089``: YAML 1.2 numbers, which PyYAML's own resolvers leave
+    plain), and writes a tuple as a list: what it writes, hpo-run reads back as it was."""
+
+
+SpecDumper.yaml_implicit_resolvers = {
+    first: list(resolvers) for first, resolvers in SpecLoader.yaml_implicit_resolvers.items()}
+SpecDumper.add_representer(tuple, yaml.SafeDumper.represent_list)
+
+
+def dump_yaml(data: Any) -> str:
+    """``data`` (a spec) as YAML that :func:`parse_yaml` reads back equal: a ``note:
+    "089"`` in RUN_DIR/spec.yaml came out plain, and that copy of the spec was refused as
+    ambiguous; ``"1e3"`` came back a number.  Characters beyond ASCII are escaped
+    (PyYAML's default): written as they are, a NEL (U+0085) came back a space."""
+    return yaml.dump(data, Dumper=SpecDumper, sort_keys=False)
+
+
 def _yaml_problem(exc: yaml.YAMLError, text: str = "") -> str:
     """What is wrong, in one line: ``at line 3: the key 'seed' is given twice...``."""
     if isinstance(exc, yaml.reader.ReaderError):  # a character YAML refuses: no mark, a position

@@ -33,7 +33,7 @@ import attrs
 import yaml
 
 from dnnp_hpo.errors import shortened
-from dnnp_hpo.specfile import SpecLoader, read_yaml
+from dnnp_hpo.specfile import SpecDumper, read_yaml
 
 from .dask_launcher import DaskLauncher
 
@@ -64,17 +64,6 @@ def spec_block(spec_path: str) -> Any:
     return spec.get("launcher")
 
 
-class _SpecDumper(yaml.SafeDumper):
-    """PyYAML's safe dumper that quotes every string hpo-run's loader would read as
-    something else (``1e3``, ``089``: YAML 1.2 numbers), and writes a tuple (``!!omap``) as
-    a list: what it writes, hpo-run reads back as the spec had it."""
-
-
-_SpecDumper.yaml_implicit_resolvers = {
-    first: list(resolvers) for first, resolvers in SpecLoader.yaml_implicit_resolvers.items()}
-_SpecDumper.add_representer(tuple, yaml.SafeDumper.represent_list)
-
-
 def as_text(block: dict[str, Any]) -> str:
     """``block`` as one line hpo-run's ``--set`` reads back as it is: JSON, or, where a value
     has no JSON form (a date, nan, bytes, an alias), YAML flow style with its aliases (JSON
@@ -82,7 +71,7 @@ def as_text(block: dict[str, Any]) -> str:
     if all(_plain(value) for value in block.values()):
         return json.dumps(block)
     try:
-        return yaml.dump(block, Dumper=_SpecDumper, default_flow_style=True, width=math.inf,
+        return yaml.dump(block, Dumper=SpecDumper, default_flow_style=True, width=math.inf,
                          sort_keys=False).strip()
     except (yaml.YAMLError, RecursionError):  # not expected of anything hpo-run's loader makes
         return json.dumps({key: value if _plain(value) else "not a number" for key, value in block.items()})

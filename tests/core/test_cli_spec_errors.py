@@ -9,6 +9,7 @@ import yaml
 from hpo_testutil import run_cli, write_spec, zdt_spec
 
 from dnnp_hpo.cli import main
+from dnnp_hpo.journal import Journal
 from dnnp_hpo.specfile import parse_yaml
 
 
@@ -635,6 +636,19 @@ def test_spec_as_run_records_overrides(tmp_path, spec_file):
     assert main([str(path), "--set", "seed=11"]) == 0
     as_run = yaml.safe_load((tmp_path / "run" / "spec.yaml").read_text())
     assert as_run["seed"] == 11
+
+
+def test_spec_as_run_reads_back_as_the_spec_that_ran(tmp_path, spec_file):
+    """RUN_DIR/spec.yaml is the spec to start again from: strings hpo-run's reader takes
+    for numbers (YAML 1.2's 1e3 and 0E0, the zero-padded 089) stay quoted.  yaml.safe_dump
+    wrote them plain, so the copy read "1e3" as 1000.0 and was refused for "089"."""
+    path = spec_file(pop_size=2, generations=0)
+    assert main([str(path), "--set", "name='089'", "--set", "objectives.0.unit='1e3'",
+                 "--set", "objectives.1.unit='0E0 é'"]) == 0
+    as_run = parse_yaml((tmp_path / "run" / "spec.yaml").read_text(encoding="utf-8"))
+    with Journal.of(tmp_path / "run", readonly=True) as journal:
+        assert as_run == journal.meta("spec")
+    assert (as_run["name"], [o["unit"] for o in as_run["objectives"]]) == ("089", ["1e3", "0E0 é"])
 
 
 def test_a_decorated_callable_is_judged_by_its_own_signature(tmp_path, capsys):

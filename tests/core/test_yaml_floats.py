@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dnnp_hpo.cli import main
-from dnnp_hpo.specfile import parse_yaml
+from dnnp_hpo.specfile import dump_yaml, parse_yaml
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_TEMPLATE = REPO / "configs" / "templates" / "deepmd_se_e2_a_demo.json"
@@ -149,3 +151,19 @@ def test_a_yaml_11_key_as_a_value_is_refused_in_words(text, meaning):
             parse_yaml(written)
         assert f"{text} is YAML 1.1's {meaning}, not a value: quote it ('{text}') for text" in str(info.value)
     assert parse_yaml("b: &b {a: 1}\nd: {<<: *b, =: 2}") == {"b": {"a": 1}, "d": {"a": 1, "=": 2}}
+
+
+SPEC_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12)
+    | st.sampled_from(["1e3", "0E0", "-.5", "089", "0o17", "1:30", "yes", "off", "~", "null", "2e-2", "0x10", "1_0"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(data=st.dictionaries(st.text(min_size=1, max_size=8), SPEC_VALUES, max_size=4))
+def test_what_the_spec_writer_writes_the_spec_reader_reads_back_equal(data):
+    """RUN_DIR/spec.yaml and the batch scripts' launcher block are written by dump_yaml:
+    a string the reader would take for a number, true/false or null is quoted."""
+    assert parse_yaml(dump_yaml(data)) == data

@@ -24,14 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import yaml
 from faults_testutil import TEMPLATE, VENV_BIN, deepmd_spec, function_spec, subprocess_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dnnp_hpo.cli import main
 from dnnp_hpo.registry import load_registry
-from dnnp_hpo.specfile import TOP_LEVEL_KEYS
+from dnnp_hpo.specfile import TOP_LEVEL_KEYS, dump_yaml
 
 #: examples per property; FAULTS_FUZZ_EXAMPLES=2000 fuzzes longer (the suite keeps it quick)
 FUZZ = settings(max_examples=int(os.environ.get("FAULTS_FUZZ_EXAMPLES", "40")), deadline=None, database=None,
@@ -185,7 +184,7 @@ def check_refusal(status: int, stdout: str, stderr: str, words: tuple[str, ...])
 
 
 def spec_files(spec: dict, **extra: bytes) -> dict[str, bytes]:
-    return {"spec.yaml": yaml.safe_dump(spec, sort_keys=False).encode(), **extra}
+    return {"spec.yaml": dump_yaml(spec).encode(), **extra}
 
 
 # ---- strategies ---------------------------------------------------------------------------
@@ -401,7 +400,7 @@ def test_deepmd_trainer_wrong_types(case) -> None:
 def test_broken_specs_through_the_console_script(case) -> None:
     spec, _path = case
     with scratch() as directory:
-        (directory / "spec.yaml").write_text(yaml.safe_dump(copy.deepcopy(spec), sort_keys=False))
+        (directory / "spec.yaml").write_text(dump_yaml(copy.deepcopy(spec)))
         done = subprocess.run([str(VENV_BIN / "hpo-run"), "spec.yaml"], cwd=directory, capture_output=True,
                               text=True, timeout=120, check=False, env=subprocess_env())
         check_refusal(done.returncode, done.stdout, done.stderr, ("spec.yaml",))

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import yaml
+from dnnp_hpo.specfile import dump_yaml
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -34,7 +34,7 @@ def write_spec(path: Path, *, launcher: dict, trainer: dict | None = None, pop_s
         "optimizer": optimizer or {"plugin": "nsga2", "pop_size": pop_size, "generations": generations},
         "launcher": launcher,
     }
-    path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    path.write_text(dump_yaml(spec), encoding="utf-8")
     return path
 
 
