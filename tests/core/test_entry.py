@@ -27,10 +27,16 @@ for each in entry.STOP_SIGNALS:
 
 def main():
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # as a library may on its way out
-    # a plugin's thread that is not a daemon: the interpreter's shutdown waits for it
-    threading.Thread(target=time.sleep, args=(60,)).start()
-    print("done", flush=True)
+    threading.Thread(target=held).start()
     return 0
+
+
+def held():
+    # a plugin's thread that is not a daemon: the interpreter's shutdown waits for it.
+    # "done" once the main thread has stopped: main has returned and the process exits.
+    threading.main_thread().join()
+    print("done", flush=True)
+    time.sleep(60)
 
 
 entry._exit_with("hpo-run", main)
@@ -44,13 +50,11 @@ def test_a_stop_signal_after_the_work_is_done_ends_it_with_its_status(stop) -> N
     holds up stoppable only by SIGKILL: now it ends the process at once, with main's status."""
     import subprocess
     import sys
-    import time
 
     held = subprocess.Popen([sys.executable, "-c", HELD_SHUTDOWN], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        assert held.stdout.readline() == "done\n"
-        time.sleep(0.2)  # main has returned: the interpreter waits for the thread
+        assert held.stdout.readline() == "done\n"  # main has returned: the interpreter waits for the thread
         held.send_signal(getattr(signal, stop))
         assert held.wait(timeout=10) == 0
     finally:
