@@ -5,15 +5,20 @@ PYTHONPATH) loads it into the process that runs the nannies (hpo-run, for a loca
 cluster).  With ``$HPO_TEST_CLOSE_SIGNAL`` set to a signal name, the first nanny to close
 sends that signal to its own process: a stop that lands in ``cluster.close()`` at the end
 of a run, as a batch system's SIGTERM or a Ctrl-C may.  Without the variable it does nothing.
+With ``$HPO_TEST_CLOSE_SIGNAL_AT`` set to a file name, it first writes the moment it
+signals there (``time.monotonic()``, one clock for every process of the machine), so a
+test times what follows the signal alone, not the run's start-up too.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import time
 from typing import Any
 
 SIGNAL_VARIABLE = "HPO_TEST_CLOSE_SIGNAL"
+AT_VARIABLE = "HPO_TEST_CLOSE_SIGNAL_AT"
 _sent = False
 
 
@@ -22,4 +27,7 @@ async def dask_teardown(nanny: Any) -> None:  # the preload protocol passes the 
     name = os.environ.get(SIGNAL_VARIABLE)
     if name and not _sent:
         _sent = True
+        if os.environ.get(AT_VARIABLE):
+            with open(os.environ[AT_VARIABLE], "w", encoding="utf-8") as at:
+                at.write(repr(time.monotonic()))
         os.kill(os.getpid(), getattr(signal, name))
