@@ -315,6 +315,19 @@ def test_a_lost_scheduler_stops_the_run_and_a_new_cluster_resumes_it(tmp_path: P
     assert {r["status"] for r in rows} == {"ok"}
 
 
+class KillOnce:
+    """Observer that SIGKILLs ``pid`` when the first evaluation of the run is recorded."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid: int | None = pid
+
+    @hookimpl
+    def dnnp_hpo_evaluation_finished(self, run, evaluation) -> None:
+        if self.pid is not None:
+            os.kill(self.pid, signal.SIGKILL)
+            self.pid = None
+
+
 @pytest.mark.slow
 def test_a_scheduler_left_without_workers_is_given_up_after_wait_timeout(
         tmp_path: Path, dask_processes, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -329,10 +342,11 @@ def test_a_scheduler_left_without_workers_is_given_up_after_wait_timeout(
                       trainer={"plugin": "function", "callable": "hpo_launcher_helpers:slow_zdt1"},
                       launcher={"plugin": "dask", "scheduler_file": str(cluster.scheduler_file),
                                 "min_workers": 1, "wait_timeout": 4})
-    threading.Timer(3.0, lambda: os.kill(cluster.workers[0].pid, signal.SIGKILL)).start()
     started = time.monotonic()
     with pytest.raises(EngineLost, match=r"no Dask worker has been connected to the scheduler at tcp://\S+ for 4 s"):
-        run_in_process(spec)
+        # Once an evaluation is done, the run is past min_workers: the worker is lost
+        # mid-run (a timer from here killed it before the run had joined, when start-up was slow).
+        run_in_process(spec, extra_plugins=(KillOnce(cluster.workers[0].pid),))
     assert time.monotonic() - started < 60
     log = (tmp_path / "run-orphaned" / "launcher.log").read_text()
     assert "no worker is connected to the scheduler" in log
