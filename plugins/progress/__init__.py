@@ -64,7 +64,11 @@ class Progress:
         # table redrawn twice a second, cursor codes and all, and no plain line), and on a
         # dumb terminal, where Live draws nothing: ask the stream itself.
         if self.console.file.isatty() and not self.console.is_dumb_terminal:
-            self.live = Live(self._table(), console=self.console, refresh_per_second=2, transient=True)
+            # Built afresh at each redraw (twice a second), not only at each event: the clock
+            # stood still between results, at "elapsed 0:00:00" until the first training
+            # of the paper's (minutes to 80 min) returned, which looks like a hang.
+            self.live = Live(get_renderable=self._table, console=self.console, refresh_per_second=2,
+                             transient=True)
             self.live.start()
             # An interrupted run (Ctrl-C) never reaches run_finished: give the terminal its
             # cursor back on the way out all the same.
@@ -75,6 +79,7 @@ class Progress:
         return len(self.births)
 
     def _table(self) -> Table:
+        """The table as it stands; built by the Live's refresh thread at each redraw."""
         table = Table.grid(padding=(0, 2))
         elapsed = time.monotonic() - self.start
         here = self.done - len(self.run.recorded)
@@ -88,21 +93,23 @@ class Progress:
             f"elapsed {_duration(elapsed)}",
             f"to go ~{_duration(eta)}" if math.isfinite(eta) else "to go ?",
         )
-        if self.front:
-            table.add_row(f"front of {len(self.front)}", *[escape(best) for best in self._best(": ")])
+        front = self.front  # once: the hooks replace it meanwhile, in the driver's thread
+        if front:
+            table.add_row(f"front of {len(front)}", *[escape(best) for best in self._best(": ", front)])
         return table
 
-    def _best(self, sep: str) -> list[str]:
-        """The best value of each objective on the front, in its unit: ``best NAME{sep}VALUE UNIT``."""
+    def _best(self, sep: str, front: Sequence[Evaluation]) -> list[str]:
+        """The best value of each objective on ``front``, in its unit: ``best NAME{sep}VALUE UNIT``."""
         out = []
         for i, objective in enumerate(self.run.experiment.objectives):
-            value = format_value(min(e.fitness[i] for e in self.front))
+            value = format_value(min(e.fitness[i] for e in front))
             out.append(f"best {objective.name}{sep}{value} {objective.unit}".rstrip())
         return out
 
     def _refresh(self) -> None:
+        """Redraw now: an event shows at once, not at the next tick."""
         if self.live is not None:
-            self.live.update(self._table())
+            self.live.refresh()
 
     def _count_in(self, trial: Trial) -> None:
         """Generational: a generation's counts start with its first evaluation, started or
@@ -153,7 +160,7 @@ class Progress:
                   "start again in a new run_dir", file=sys.stderr, flush=True)
             self.unsuccessful = None  # once
         if self.live is None:
-            best = ", ".join(self._best(" ")) if self.front else "no successful evaluation yet"
+            best = ", ".join(self._best(" ", self.front)) if self.front else "no successful evaluation yet"
             what = (f"births {self.done} of {self.planned} (snapshot {generation}), "
                     f"{self.failed_in_generation} failed since the last snapshot" if self.steady_state
                     else f"generation {generation} of {self.generations - 1} done: {self.done}/{self.planned} "

@@ -75,3 +75,18 @@ def test_a_terminal_gets_the_live_table(spec, tmp_path, hpo_run_exe):
     assert status == 0, shown
     assert HIDE_CURSOR in shown, shown
     assert not PLAIN.findall(shown.replace("\r\n", "\n")), shown
+
+
+ELAPSED = re.compile(r"elapsed (\d+):(\d\d):(\d\d)")
+
+
+def test_the_live_table_s_clock_runs_between_results(tmp_path, hpo_run_exe):
+    """The table was built at each event alone: while one training ran the screen kept the
+    same "elapsed" (0:00:00 until the first result), which looks like a hang (helper-100).
+    Here each training takes 3 s, two at a time: every second of the run shows."""
+    spec = write_spec(tmp_path / "slow.yaml", zdt_spec(tmp_path / "run", pop_size=2, generations=0, workers=2,
+                                                         callable_="hpo_testfuncs:slow_zdt1"))
+    status, shown = on_a_terminal(hpo_run_exe, spec, tmp_path, TERM="xterm-256color", HPO_TEST_SLEEP="3")
+    assert status == 0, shown
+    seconds = {int(h) * 3600 + int(m) * 60 + int(s) for h, m, s in ELAPSED.findall(shown)}
+    assert {0, 1, 2} <= seconds, (sorted(seconds), shown)
