@@ -26,7 +26,7 @@ from dnnp_hpo.front import (
 from dnnp_hpo.hookspecs import Trainer
 from dnnp_hpo.notice import notice
 from dnnp_hpo.registry import KINDS, Registry, kind_name, load_registry
-from dnnp_hpo.resume import check_run_dir
+from dnnp_hpo.resume import check_run_dir, journal_holdings
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.runlock import RunLock, check_free
 from dnnp_hpo.terminal import trials_tables
@@ -159,7 +159,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             # read as if all would train.
             rows = [[t.birth_id, *t.params.values(), *(["; ".join(broken[t.birth_id]) or "-"] if constraints else [])]
                     for t in trials]
-            console.print(*trials_tables(console, "Generation 0 (decoded, not evaluated)", run.space.names, rows,
+            # A run there drew this generation 0 already, and may have trained it (the count
+            # ends the output): "not evaluated" read as if nothing had been (helper-100).
+            title = "Generation 0 (decoded, as the run there drew it)" if run.resumed else \
+                "Generation 0 (decoded, not evaluated)"
+            console.print(*trials_tables(console, title, run.space.names, rows,
                                          extra=["breaks"] if constraints else [], extra_title="constraints"))
             infeasible = sum(1 for t in trials if broken[t.birth_id])
             if infeasible:
@@ -178,6 +182,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             what = ("the run there is finished: it would only print its front" if run.finished
                     else "the finished run there would be extended" if run.extends
                     else "the run would resume there" if run.resumed else "the run would write there")
+            if run.resumed and not run.finished:
+                held = journal_holdings(run.run_dir)
+                what += (f" ({held.finished} evaluation{'s' * (held.finished != 1)} recorded, which "
+                         f"{'are' if held.finished != 1 else 'is'} not trained again)")
             console.print(f"The spec is valid; {run.run_dir}: {what}")
             return 0
         run = check_run_dir(run, resume=args.resume, force=args.force)  # writes nothing

@@ -270,7 +270,9 @@ def test_a_finished_run_extended_with_more_generations_gives_the_longer_run(tmp_
     trained_before = Counter(int(line) for line in log.read_text().split())
     journal_before = (tmp_path / "runs/x/journal.sqlite").read_bytes()
     dry = hpo_run(tmp_path, spec, "runs/x", "none", 0, "--force", "--dry-run")
-    assert dry.returncode == 0 and "the finished run there would be extended" in dry.stdout, dry.stderr
+    assert dry.returncode == 0 and "the finished run there would be extended (16 evaluations recorded, which are " \
+        "not trained again)" in dry.stdout, dry.stderr
+    assert "Generation 0 (decoded, as the run there drew it)" in dry.stdout  # not "not evaluated" (helper-100)
     assert (tmp_path / "runs/x/journal.sqlite").read_bytes() == journal_before
 
     killed = hpo_run(tmp_path, spec, "runs/x", "evaluation_finished", 5, "--force")
@@ -279,6 +281,10 @@ def test_a_finished_run_extended_with_more_generations_gives_the_longer_run(tmp_
     with Journal.of(tmp_path / "runs/x", readonly=True) as journal:
         assert not journal.meta("finished", False)  # an interrupted run now
         assert journal.generations()[-1] == 1 and any(e.trial.generation == 2 for e in journal.evaluations())
+        recorded = len(journal.evaluations(recorded=True))
+    dry = hpo_run(tmp_path, spec, "runs/x", "none", 0, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert f"the run would resume there ({recorded} evaluations recorded, which are not trained again)" in dry.stdout
 
     # the journal records the spec as extended: no --force to resume it, nor to show it
     again = hpo_run(tmp_path, spec, "runs/x")
