@@ -192,9 +192,10 @@ def hpo_run() -> NoReturn:
     # SIGTERM and SIGHUP too: at their defaults they ended hpo-run at once and left a Parsl
     # run's batch jobs and interchange running until their walltime.  One that comes while
     # a local Dask cluster starts waits until it has started (dask_launcher).
-    stop_on_signals()
-
     def main() -> int:
+        # Inside _exit_with: a Ctrl-C while the handlers are being set (the next one not
+        # yet) is one line too; before this, it was a traceback from stop_on_signals.
+        stop_on_signals()
         from dnnp_hpo.cli import main
 
         return main()

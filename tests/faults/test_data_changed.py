@@ -39,6 +39,7 @@ def write_system(root, energies: str) -> None:
 
 
 def started(tmp_path, data: str):
+    write_system(tmp_path / "valid", "1.0")  # not digested (not in paths), but there: else warned about
     spec = deepmd_spec(tmp_path / "run", generations=1, env={"FAULTS_FAULT": "ok"},
                        settings={"data": data, "valid": str(tmp_path / "valid")}, paths=["data"])
     path = write_spec(tmp_path / "spec.yaml", spec, template=DATA_TEMPLATE)

@@ -28,6 +28,7 @@ async def dask_teardown(nanny: Any) -> None:  # the preload protocol passes the 
     if name and not _sent:
         _sent = True
         if os.environ.get(AT_VARIABLE):
-            with open(os.environ[AT_VARIABLE], "w", encoding="utf-8") as at:
-                at.write(repr(time.monotonic()))
+            at = os.open(os.environ[AT_VARIABLE], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)  # a few bytes, at once
+            os.write(at, repr(time.monotonic()).encode())
+            os.close(at)
         os.kill(os.getpid(), getattr(signal, name))
