@@ -232,6 +232,24 @@ def _objectives(spec: Mapping[str, Any], evaluations: Sequence[Evaluation], wher
     return tuple(Objective(f"objective_{i + 1}") for i in range(sizes.pop()))
 
 
+def _runs_near(path: Path, shown: int = 3) -> str:
+    """Where the run directories are, said after "not a run directory": the one ``path``
+    is inside (``RUN_DIR/evals``), else those right below it (``runs/``, where a spec's
+    ``name`` puts them); "" if neither."""
+    for above in list(path.resolve().parents)[:3]:
+        if (above / FILENAME).is_file():
+            return f" (it is inside the run directory {above}: give that)"
+    try:
+        below = sorted(child for child in path.iterdir() if (child / FILENAME).is_file())
+    except OSError:
+        return ""
+    if not below:
+        return ""
+    names = ", ".join(str(child) for child in below[:shown])
+    more = f" and {len(below) - shown} more" if len(below) > shown else ""
+    return f" (run directories in it: {names}{more})"
+
+
 def load_run(path: Path | str, label: str | None = None) -> RunData:
     """Read one run directory; ReportError (one line) if it is not a usable run."""
     path = Path(path)
@@ -247,7 +265,7 @@ def load_run(path: Path | str, label: str | None = None) -> RunData:
         raise ReportError(f"{path}: not a directory (give a run directory)")
     problem = not_a_file(path / FILENAME)
     if problem == "no such file":
-        raise ReportError(f"{path}: no {FILENAME} here, so not a dnnp-hpo run directory")
+        raise ReportError(f"{path}: no {FILENAME} here, so not a dnnp-hpo run directory{_runs_near(path)}")
     if problem:
         raise ReportError(f"{path / FILENAME}: {problem}, so not a run's journal")
     try:
@@ -283,7 +301,11 @@ def load_run(path: Path | str, label: str | None = None) -> RunData:
     if not isinstance(spec, Mapping):
         raise ReportError(f"{path / FILENAME}: the spec recorded in the journal is not a mapping")
     if not populations:
-        raise ReportError(f"{path}: the journal records no finished generation yet")
+        size = (spec.get("optimizer") or {}).get("pop_size") if isinstance(spec, Mapping) else None
+        first = f", the first once {size} have returned" if isinstance(size, int) else ""
+        raise ReportError(f"{path}: the journal records no finished generation yet ({len(evaluations)} "
+                          f"evaluation{'s' * (len(evaluations) != 1)} recorded; a report reads a generation's "
+                          f"population{first})")
     if latest_report != (spec.get("report") or {}):
         spec = {**spec, "report": latest_report}  # the latest session's limits, as its front table showed
     objectives = _objectives(spec, evaluations, path)

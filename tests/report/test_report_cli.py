@@ -100,6 +100,21 @@ def _bad(capsys, argv) -> str:
     return err
 
 
+def test_not_a_run_directory_says_where_the_run_directories_are(tmp_path, capsys):
+    """`hpo-report runs` and `hpo-report RUN_DIR/evals` said only "not a dnnp-hpo run
+    directory" (helper-100); now the run it is in, or those in it, are named."""
+    runs = tmp_path / "runs"
+    for name in ("a", "b", "c", "d"):
+        run_a(runs / name)
+    (runs / "notes").mkdir()
+    assert (f"{runs}: no journal.sqlite here, so not a dnnp-hpo run directory (run directories in it: "
+            f"{runs / 'a'}, {runs / 'b'}, {runs / 'c'} and 1 more)") in _bad(capsys, [str(runs)])
+    inside = runs / "b" / "evals"
+    inside.mkdir()
+    assert f"(it is inside the run directory {(runs / 'b').resolve()}: give that)" in _bad(capsys, [str(inside)])
+    assert _bad(capsys, [str(runs / "notes")]).endswith("so not a dnnp-hpo run directory\n")
+
+
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     assert "no such directory" in _bad(capsys, [str(tmp_path / "missing")])
     (tmp_path / "file.txt").write_text("x")
@@ -112,7 +127,9 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     young.mkdir()
     with Journal.of(young) as journal:
         journal.set_meta("spec", SPEC)
-    assert "no finished generation" in _bad(capsys, [str(young)])
+    assert (f"{young}: the journal records no finished generation yet (0 evaluations recorded; a report reads "
+            f"a generation's population, the first once {SPEC['optimizer']['pop_size']} have returned)") in _bad(
+        capsys, [str(young)])
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "journal.sqlite").write_bytes(b"this is not an SQLite database, not at all" * 10)
