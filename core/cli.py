@@ -159,10 +159,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             # read as if all would train.
             rows = [[t.birth_id, *t.params.values(), *(["; ".join(broken[t.birth_id]) or "-"] if constraints else [])]
                     for t in trials]
-            # A run there drew this generation 0 already, and may have trained it (the count
-            # ends the output): "not evaluated" read as if nothing had been (helper-100).
-            title = "Generation 0 (decoded, as the run there drew it)" if run.resumed else \
-                "Generation 0 (decoded, not evaluated)"
+            # A run there may have trained it already (the count ends the output): "not
+            # evaluated" read as if nothing had been (helper-100).  Not "as the run drew
+            # it": a --force with another seed draws another generation 0 here.
+            title = "Generation 0 (decoded)" if run.resumed else "Generation 0 (decoded, not evaluated)"
             console.print(*trials_tables(console, title, run.space.names, rows,
                                          extra=["breaks"] if constraints else [], extra_title="constraints"))
             infeasible = sum(1 for t in trials if broken[t.birth_id])

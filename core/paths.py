@@ -59,3 +59,18 @@ def data_location(path: str) -> str:
     a whole never exists, and every training failed with "data path(s) not found"."""
     outer, hash_mark, _ = path.partition("#")
     return outer if hash_mark and outer and not os.path.exists(path) else path
+
+
+def absent(path: str) -> str | None:
+    """Why ``path`` is not found from here: ``"does not exist"``, or ``"cannot be looked at
+    from here (Permission denied)"``; None if it is there.  ``os.stat``, not
+    ``Path.exists``, which on Python 3.11 raises PermissionError for a path under a
+    directory this user cannot enter: data only the workers' account reads gave a
+    traceback where a warning was meant."""
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return "does not exist"
+    except (OSError, ValueError) as exc:  # EACCES, ELOOP, a name too long; ValueError: a NUL
+        return f"cannot be looked at from here ({getattr(exc, 'strerror', None) or exc})"
+    return None

@@ -27,7 +27,7 @@ import attrs
 
 from dnnp_hpo.errors import SpecError, TrainingFailed
 from dnnp_hpo.evaluation import ERROR, RUNTIME, TIMEOUT, Trial, last_write, make_workdir, one_line
-from dnnp_hpo.paths import data_location
+from dnnp_hpo.paths import absent, data_location
 from dnnp_hpo.process import run_command
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.space import RESERVED, SearchSpace, listed_values
@@ -101,12 +101,13 @@ def listed_paths(settings: Mapping[str, Any], names: tuple[str, ...]) -> tuple[s
 def missing_data(run: RunContext, path: str, relative: bool = True) -> str | None:
     """What to say of a data path that does not exist (None: it does); ``relative``: it
     may have been written relative (then where it was looked for is said)."""
-    if Path(data_location(path)).exists():
+    problem = absent(data_location(path))
+    if problem is None:
         return None
     # Where it was looked for: a path written relative (mydata/train) is read from the
     # spec file's directory, not from where hpo-run was started.
     where = f" (a relative path is read from the spec file's directory, {run.spec_path.parent.resolve()})"
-    return f"data path {path} does not exist{where if relative else ''}"
+    return f"data path {path} {problem}{where if relative else ''}"
 
 
 def data_setting(run: RunContext, path: str) -> tuple[str | None, bool]:
@@ -163,8 +164,9 @@ def warn_missing_program(run: RunContext, command: Sequence[str]) -> None:
               "each evaluation directory (RUN_DIR/evals/<uuid>), so it is looked up from there; give an "
               "absolute path", file=sys.stderr)
     elif os.sep in program:  # an absolute path: looked up nowhere else
-        if not Path(program).exists():
-            print(f"hpo-run: warning: {run.spec_path}: trainer.command: {program!r} does not exist on this "
+        problem = absent(program)
+        if problem is not None:
+            print(f"hpo-run: warning: {run.spec_path}: trainer.command: {program!r} {problem} on this "
                   "host; every training will fail unless it exists where the workers run", file=sys.stderr)
     elif find_executable(program) == program:
         print(f"hpo-run: warning: {run.spec_path}: trainer.command: {program!r} is not on this host's PATH "
@@ -268,7 +270,7 @@ def write_input(path: Path, text: str, data_paths: Sequence[str]) -> None:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:  # a full or read-only file system: not the candidate's fault
         raise TrainingFailed(f"cannot write {path}: {exc.strerror or exc}", status=ERROR) from None
-    missing = [p for p in data_paths if not Path(data_location(p)).exists()]
+    missing = [p for p in data_paths if absent(data_location(p))]
     if missing:
         raise TrainingFailed(f"data path(s) not found: {', '.join(missing)}")
 

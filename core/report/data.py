@@ -37,6 +37,7 @@ from dnnp_hpo.journal import (
     not_a_file,
     resolved_path,
 )
+from dnnp_hpo.paths import absent
 
 
 class ReportError(Exception):
@@ -236,18 +237,19 @@ def _runs_near(path: Path, shown: int = 3) -> str:
     """Where the run directories are, said after "not a run directory": the one ``path``
     is inside (``RUN_DIR/evals``), else those right below it (``runs/``, where a spec's
     ``name`` puts them); "" if neither."""
-    for above in list(path.resolve().parents)[:3]:
-        if (above / FILENAME).is_file():
-            return f" (it is inside the run directory {above}: give that)"
     try:
-        below = sorted(child for child in path.iterdir() if (child / FILENAME).is_file())
+        children = sorted(path.iterdir())
     except OSError:
-        return ""
-    if not below:
-        return ""
-    names = ", ".join(str(child) for child in below[:shown])
-    more = f" and {len(below) - shown} more" if len(below) > shown else ""
-    return f" (run directories in it: {names}{more})"
+        children = []
+    below = [child for child in children if not absent(str(child / FILENAME))]
+    if below:
+        names = ", ".join(str(child) for child in below[:shown])
+        more = f" and {len(below) - shown} more" if len(below) > shown else ""
+        return f" (run directories in it: {names}{more})"
+    for above in list(path.resolve().parents)[:3]:
+        if not absent(str(above / FILENAME)):
+            return f" (it is inside the run directory {above}: give that)"
+    return ""
 
 
 def load_run(path: Path | str, label: str | None = None) -> RunData:
@@ -301,7 +303,8 @@ def load_run(path: Path | str, label: str | None = None) -> RunData:
     if not isinstance(spec, Mapping):
         raise ReportError(f"{path / FILENAME}: the spec recorded in the journal is not a mapping")
     if not populations:
-        size = (spec.get("optimizer") or {}).get("pop_size") if isinstance(spec, Mapping) else None
+        optimizer = spec.get("optimizer")  # the spec is a mapping (above); its optimizer may not be
+        size = optimizer.get("pop_size") if isinstance(optimizer, Mapping) else None
         first = f", the first once {size} have returned" if isinstance(size, int) else ""
         raise ReportError(f"{path}: the journal records no finished generation yet ({len(evaluations)} "
                           f"evaluation{'s' * (len(evaluations) != 1)} recorded; a report reads a generation's "

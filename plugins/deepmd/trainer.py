@@ -25,7 +25,7 @@ from dnnp_hpo.curve import LcurveError, fitness
 from dnnp_hpo.errors import SpecError, TrainingFailed
 from dnnp_hpo.evaluation import Trial
 from dnnp_hpo.front import DEFAULT_ACCURACY, normal_unit
-from dnnp_hpo.paths import data_location
+from dnnp_hpo.paths import absent, data_location
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.space import listed_values
 from dnnp_hpo.template import check_names, check_setting_values, load_template
@@ -183,6 +183,11 @@ def systems_paths(data: Any, where: str, patterned: bool = True) -> list[tuple[s
     return []
 
 
+def under_any(path: str, tops: Collection[str]) -> bool:
+    """Whether ``path`` is one of ``tops`` or below one of them."""
+    return any(path == top or path.startswith(top.rstrip(os.sep) + os.sep) for top in tops)
+
+
 def check_written_systems(run: RunContext, rendered: list[tuple[dict[str, Any], str]],
                           command: tuple[str, ...], data_paths: Collection[str]) -> None:
     """SpecError for a relative data path written in the template that cannot exist where
@@ -192,18 +197,20 @@ def check_written_systems(run: RunContext, rendered: list[tuple[dict[str, Any], 
     training.  A warning too for an absolute one that does not exist on this host (a
     converted input.json's path with a typo failed every training): only a warning, as
     for the training program, since data on the workers' nodes alone are not seen from
-    here; the ``trainer.paths`` settings (``data_paths``) are :func:`check_data`'s."""
+    here; the ``trainer.paths`` settings (``data_paths``), and paths below them
+    (``${train}/sub``), are :func:`check_data`'s, which says it once."""
     seen = set()
     evaldir = run.evals_dir / "<uuid>"
     for data, where in rendered:
         for key, path in systems_paths(data.get("training"), "training."):
-            if not path or (key, path) in seen or path in data_paths:
+            if not path or (key, path) in seen or under_any(path, data_paths):
                 continue
             seen.add((key, path))
             if os.path.isabs(path):
-                if not Path(data_location(path)).exists():
-                    print(f"hpo-run: warning: {run.spec_path}: trainer.template: {where}: {key}: {path} does not "
-                          "exist on this host; every training will fail unless it exists where the workers run",
+                problem = absent(data_location(path))
+                if problem is not None:
+                    print(f"hpo-run: warning: {run.spec_path}: trainer.template: {where}: {key}: {path} {problem} "
+                          "on this host; every training will fail unless it exists where the workers run",
                           file=sys.stderr)
                 continue
             advice = ("give an absolute path, or a placeholder whose value is in trainer.settings and listed in "
@@ -214,7 +221,7 @@ def check_written_systems(run: RunContext, rendered: list[tuple[dict[str, Any], 
                 raise SpecError(f"{where}: {key}: {path!r} is a relative path, and dp runs in the fresh evaluation "
                                 f"directory {evaldir}, where it cannot exist: {advice}", "template")
             resolved = os.path.normpath(evaldir / path)
-            if not Path(resolved).exists():
+            if absent(resolved):
                 print(f"hpo-run: warning: {run.spec_path}: trainer.template: {where}: {key}: {path!r} is relative "
                       f"to the evaluation directory {evaldir} where dp runs, so it is {resolved}, which does "
                       f"not exist; every training will fail unless it does: {advice}", file=sys.stderr)

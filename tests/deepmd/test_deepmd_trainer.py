@@ -427,6 +427,34 @@ def test_an_absolute_data_path_written_in_the_template_that_does_not_exist_is_wa
     assert "does not exist" not in capsys.readouterr().err
 
 
+def test_a_template_path_below_a_listed_data_path_is_told_once(tmp_path: Path, capsys) -> None:
+    """"${valid}/sub" with valid a trainer.paths setting that does not exist: the template
+    warning said it as well as check_data (two lines for one mistake, a review's)."""
+    template = TINY.replace('"training": {', '"training": {"validation_data": {"systems": "${valid}/sub"}, ')
+    prepare(tmp_path, template, settings={"valid": "nodata"}, paths=["valid"])
+    assert "trainer.template" not in capsys.readouterr().err
+
+
+def test_a_template_path_that_cannot_be_looked_at_is_warned_about(tmp_path: Path, capsys, monkeypatch) -> None:
+    """Data under a directory only the workers' account may enter: Path.exists raised
+    PermissionError on Python 3.11, a traceback and exit 4 (a review's, run as nobody).
+    The tests run as root, who enters every directory, so os.stat's refusal is a stand-in
+    for that one path; what hpo-run does with it is real."""
+    locked = tmp_path / "locked" / "train"
+    real_stat = os.stat
+
+    def stat(path, *args, **kwargs):
+        if str(path) == str(locked):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", stat)
+    template = TINY.replace('"training": {', f'"training": {{"validation_data": {{"systems": "{locked}"}}, ')
+    prepare(tmp_path, template)
+    assert (f"training.validation_data.systems: {locked} cannot be looked at from here (Permission denied) on this "
+            "host; every training will fail unless it exists where the workers run") in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(("energy", "force"), [("meV/atom", "eV/A"), ("eV/atom", "meV/Å"), ("eV/atom", "eV/atom")])
 def test_an_objective_unit_with_another_chemical_accuracy_is_refused(tmp_path: Path, energy: str, force: str) -> None:
     """A chemist's meV/atom label on lcurve.out's eV/atom values (a review's): the 4 meV/atom

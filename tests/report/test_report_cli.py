@@ -130,6 +130,9 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     assert (f"{young}: the journal records no finished generation yet (0 evaluations recorded; a report reads "
             f"a generation's population, the first once {SPEC['optimizer']['pop_size']} have returned)") in _bad(
         capsys, [str(young)])
+    with Journal.of(young) as journal:  # an optimizer that is no mapping: the line without the size
+        journal.set_meta("spec", {**SPEC, "optimizer": ["nsga2"]})
+    assert _bad(capsys, [str(young)]).endswith("(0 evaluations recorded; a report reads a generation's population)\n")
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "journal.sqlite").write_bytes(b"this is not an SQLite database, not at all" * 10)
