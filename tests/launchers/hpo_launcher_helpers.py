@@ -135,7 +135,8 @@ def threads_zdt1(params: Mapping[str, float]) -> tuple[float, float]:
     """ZDT1, after noting the thread counts its worker would give a training."""
     with open(os.environ[THREADS_VARIABLE], "a", encoding="utf-8") as out:
         out.write(json.dumps({name: os.environ.get(name) for name in (
-            "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}) + "\n")
+            "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "DP_INTRA_OP_PARALLELISM_THREADS",
+            "DP_INTER_OP_PARALLELISM_THREADS", "TF_INTER_OP_PARALLELISM_THREADS")}) + "\n")
     return zdt1(params)
 
 

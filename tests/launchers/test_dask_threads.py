@@ -17,6 +17,8 @@ from pathlib import Path
 import hpo_launcher_helpers as helpers
 from launchers_testutil import VENV_BIN, write_spec
 
+from dnnp_hpo.plugins.launchers.dask_launcher import TENSORFLOW_POOLS
+
 
 def test_each_training_gets_the_cores_or_the_users_thread_count(tmp_path: Path, worker_env) -> None:
     noted = tmp_path / "threads.jsonl"
@@ -24,11 +26,36 @@ def test_each_training_gets_the_cores_or_the_users_thread_count(tmp_path: Path, 
                       trainer={"plugin": "function", "callable": "hpo_launcher_helpers:threads_zdt1"},
                       launcher={"plugin": "dask", "workers": 1})
     env = {**worker_env, helpers.THREADS_VARIABLE: str(noted), "OMP_NUM_THREADS": "7"}
-    env.pop("MKL_NUM_THREADS", None)
-    env.pop("OPENBLAS_NUM_THREADS", None)
+    for name in ("MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", *TENSORFLOW_POOLS, *TENSORFLOW_POOLS.values()):
+        env.pop(name, None)
     done = subprocess.run([str(VENV_BIN / "hpo-run"), str(spec)], cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     cores = str(len(os.sched_getaffinity(0)))  # one worker: all of them
     seen = [json.loads(line) for line in noted.read_text().splitlines()]
-    assert seen == [{"OMP_NUM_THREADS": "7", "MKL_NUM_THREADS": cores, "OPENBLAS_NUM_THREADS": cores}] * 2, seen
+    assert seen == [{"OMP_NUM_THREADS": "7", "MKL_NUM_THREADS": cores, "OPENBLAS_NUM_THREADS": cores,
+                     "DP_INTRA_OP_PARALLELISM_THREADS": cores, "DP_INTER_OP_PARALLELISM_THREADS": "1",
+                     "TF_INTER_OP_PARALLELISM_THREADS": None}] * 2, seen
+
+
+def test_tensorflow_s_pools_are_shared_out_too_unless_set(tmp_path: Path, worker_env) -> None:
+    """DeePMD-kit leaves TensorFlow's intra- and inter-op pools at 0, all cores, unless
+    DP_INTRA/INTER_OP_PARALLELISM_THREADS (or their TF_ aliases) say otherwise: two
+    trainings on 2 cores ran at least twice the threads there are cores (a review's: "Num
+    Intra Threads: 0").  Two workers on this machine's cores: each gets its share, and a
+    count the user set, by either name, is left to them."""
+    noted = tmp_path / "threads.jsonl"
+    spec = write_spec(tmp_path / "threads.yaml", pop_size=2, generations=0,
+                      trainer={"plugin": "function", "callable": "hpo_launcher_helpers:threads_zdt1"},
+                      launcher={"plugin": "dask", "workers": 2})
+    env = {**worker_env, helpers.THREADS_VARIABLE: str(noted), "TF_INTER_OP_PARALLELISM_THREADS": "3"}
+    for name in ("DP_INTRA_OP_PARALLELISM_THREADS", "DP_INTER_OP_PARALLELISM_THREADS",
+                 "TF_INTRA_OP_PARALLELISM_THREADS"):
+        env.pop(name, None)
+    done = subprocess.run([str(VENV_BIN / "hpo-run"), str(spec)], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    share = str(max(1, len(os.sched_getaffinity(0)) // 2))
+    seen = [json.loads(line) for line in noted.read_text().splitlines()]
+    assert [(s["DP_INTRA_OP_PARALLELISM_THREADS"], s["DP_INTER_OP_PARALLELISM_THREADS"],
+             s["TF_INTER_OP_PARALLELISM_THREADS"]) for s in seen] == [(share, None, "3")] * 2, seen
