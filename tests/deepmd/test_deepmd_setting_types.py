@@ -53,7 +53,7 @@ def test_a_parameter_of_the_wrong_type_is_named(tmp_path: Path) -> None:
         "objectives": [{"name": "energy_rmse"}, {"name": "force_rmse"}],
         "trainer": {"plugin": "deepmd", "template": str(template),
                     "settings": {"train_systems": "/nowhere/t", "valid_systems": "/nowhere/v",
-                                 "type_map": ["Al", "Cu"], "numb_steps": 10}},
+                                 "type_map": ["Al", "Cu"], "numb_steps": 10, "disp_freq": 1000}},
         "optimizer": {"plugin": "nsga2", "pop_size": 4, "generations": 1}})
     done = hpo_run(str(spec), "--dry-run")
     assert done.returncode == 2 and done.stderr.count("\n") == 1

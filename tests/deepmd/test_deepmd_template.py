@@ -21,7 +21,7 @@ from dnnp_hpo.plugins.deepmd.template import parse_rendered, parse_template
 PAPER_VALUES = {
     "start_lr": 0.001, "stop_lr": 3.51e-8, "rcut": 8.5, "rcut_smth": 2.25,
     "scale_by_worker": "sqrt", "desc_activ_func": "relu6", "fitting_activ_func": "softplus",
-    "seed": 1234, "numb_steps": 40000, "type_map": ["Al", "Cl", "K"],
+    "seed": 1234, "numb_steps": 40000, "disp_freq": 1000, "type_map": ["Al", "Cl", "K"],
     "train_systems": "/data/train", "valid_systems": "/data/valid",
 }
 
@@ -49,6 +49,7 @@ def test_shipped_paper_template_renders_to_the_paper_setup() -> None:
     assert (loss["start_pref_e"], loss["start_pref_f"], loss["limit_pref_e"], loss["limit_pref_f"]) == (
         0.02, 1000, 1, 1)
     assert data["training"]["numb_steps"] == 40000 and data["training"]["seed"] == 1234
+    assert data["training"]["disp_freq"] == 1000
     assert data["model"]["type_map"] == ["Al", "Cl", "K"]
 
 
@@ -134,7 +135,7 @@ def test_deepmd_argcheck_reports_a_misspelt_key(tmp_path: Path, demo_data: Path)
     line, _ = _run_bad(
         tmp_path, text, space=PAPER_SPACE,
         settings={"train_systems": str(demo_data / "train"), "valid_systems": str(demo_data / "valid"),
-                  "type_map": ["Al", "Cu"], "numb_steps": 10},
+                  "type_map": ["Al", "Cu"], "numb_steps": 10, "disp_freq": 1000},
     )
     assert "DeePMD-kit rejects the rendered input" in line and "strt_lr" in line
 
@@ -147,11 +148,12 @@ def test_deepmd_argcheck_checks_every_choice(tmp_path: Path) -> None:
     text = PAPER_TEMPLATE.read_text().replace('"axis_neuron": 16', '"axis_neuron": $axis')
     line, _ = _run_bad(tmp_path, text, space=space,
                        settings={"train_systems": "/nowhere/t", "valid_systems": "/nowhere/v",
-                                 "type_map": ["Al", "Cu"], "numb_steps": 10})
+                                 "type_map": ["Al", "Cu"], "numb_steps": 10, "disp_freq": 1000})
     assert "(with axis='sixteen')" in line and "axis_neuron" in line
 
 
-PAPER_SETTINGS = {"train_systems": "/nowhere/t", "valid_systems": "/nowhere/v", "type_map": ["Al", "Cu"]}
+PAPER_SETTINGS = {"train_systems": "/nowhere/t", "valid_systems": "/nowhere/v", "type_map": ["Al", "Cu"],
+                  "disp_freq": 1000}
 
 
 @pytest.mark.parametrize(("steps", "words"), [
@@ -159,19 +161,26 @@ PAPER_SETTINGS = {"train_systems": "/nowhere/t", "valid_systems": "/nowhere/v", 
     (2500, "its last row at step 2000, 500 steps before the trained model"),
 ])
 def test_disp_freq_that_does_not_divide_numb_steps_exits_2(tmp_path: Path, steps: int, words: str) -> None:
-    """The paper's template writes a row every 1000 steps: shortened to 500 steps (a smoke
+    """The paper's spec writes a row every 1000 steps: shortened to 500 steps (a smoke
     test), lcurve.out would hold step 0 alone and the search would rank untrained models;
-    at 2500 the fitness would be the model of step 2000."""
+    at 2500 the fitness would be the model of step 2000.  Both are settings of the paper's
+    template (disp_freq since a review's smoke test could not shorten it with --set)."""
     line, _ = _run_bad(tmp_path, PAPER_TEMPLATE.read_text(), space=PAPER_SPACE,
                        settings={**PAPER_SETTINGS, "numb_steps": steps})
-    assert f"training.disp_freq 1000 does not divide training.numb_steps {steps} (from $numb_steps)" in line
+    assert (f"training.disp_freq 1000 does not divide training.numb_steps {steps} (from $disp_freq and "
+            "$numb_steps)") in line
     assert words in line
-    assert ": trainer.settings.numb_steps: " in line  # the setting, not the template, whose disp_freq is fixed
+    assert ": trainer.settings: " in line  # the settings, not the template
+    # a disp_freq written in the template: the one setting is named
+    fixed = PAPER_TEMPLATE.read_text().replace('"disp_freq": $disp_freq', '"disp_freq": 1000')
+    settings = {key: value for key, value in PAPER_SETTINGS.items() if key != "disp_freq"}
+    line, _ = _run_bad(tmp_path, fixed, space=PAPER_SPACE, settings={**settings, "numb_steps": steps})
+    assert ": trainer.settings.numb_steps: " in line and "(from $numb_steps)" in line
 
 
 def test_disp_freq_and_numb_steps_both_set_name_the_settings_block(tmp_path: Path) -> None:
-    text = PAPER_TEMPLATE.read_text().replace('"disp_freq": 1000', '"disp_freq": $disp_freq')
-    assert text != PAPER_TEMPLATE.read_text()
+    text = PAPER_TEMPLATE.read_text()
+    assert '"disp_freq": $disp_freq' in text
     line, _ = _run_bad(tmp_path, text, space=PAPER_SPACE,
                        settings={**PAPER_SETTINGS, "numb_steps": 500, "disp_freq": 7})
     assert ": trainer.settings: " in line
@@ -192,10 +201,10 @@ def test_an_int_numb_steps_that_disp_freq_mostly_does_not_divide_exits_2(tmp_pat
 def test_an_int_numb_steps_with_disp_freq_1_is_accepted(tmp_path: Path) -> None:
     """disp_freq 1 divides every numb_steps: nothing to refuse (--dry-run renders generation 0)."""
     template = tmp_path / "tmpl.json"
-    template.write_text(PAPER_TEMPLATE.read_text().replace('"disp_freq": 1000', '"disp_freq": 1'))
+    template.write_text(PAPER_TEMPLATE.read_text())
     space = {**PAPER_SPACE, "numb_steps": {"type": "int", "init": [1000, 5000], "sigma": 100}}
     spec = write_spec(tmp_path / "spec.yaml", deepmd_spec(tmp_path / "run", "tmpl.json", space=space,
-                                                          settings=PAPER_SETTINGS))
+                                                          settings={**PAPER_SETTINGS, "disp_freq": 1}))
     done = hpo_run(str(spec), "--dry-run")
     assert done.returncode == 0, done.stderr
 
