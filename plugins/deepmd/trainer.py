@@ -77,7 +77,7 @@ class DeepmdTrainer(training.CommandTrainer):
                                   tensorflow=tensorflow_backend(self.command, self.env))
         rendered = prepared.check_samples(run, deepmd=self.check_input)
         check_written_systems(run, rendered, self.command, prepared.data_paths)
-        check_type_map(rendered)
+        check_type_map(rendered, placeholder_keys(template), set(self.settings))
         check_virial_data(rendered, self.metrics, [objective.name for objective in run.experiment.objectives])
         check_virial_limit(run, self.metrics)
         warn_validation_trained(run, rendered, self.metrics)
@@ -258,11 +258,17 @@ def data_type_maps(path: Path) -> list[tuple[Path, list[str]]]:
     return found
 
 
-def check_type_map(rendered: list[tuple[dict[str, Any], str]]) -> None:
+def check_type_map(rendered: list[tuple[dict[str, Any], str]], placeholders: Mapping[str, str],
+                   settings: Collection[str]) -> None:
     """SpecError when the data hold an element that the rendered ``model.type_map`` lacks:
     DeePMD-kit refuses such data ("Elements ['Ni'] are not present in the provided
     type_map"), so every training failed after --dry-run had called the spec valid (a
-    template copied from another system).  Data not there yet are left to the warning."""
+    template copied from another system).  Data not there yet are left to the warning.
+    A type_map that a setting gives (``$type_map``, the paper's) names that setting, where
+    the fix goes (it named the template, which a review then looked through in vain)."""
+    name = placeholders.get("model.type_map")
+    key, fix = ((f"settings.{name}", f"trainer.settings.{name}") if name in settings
+                else ("template", "model.type_map"))
     seen = set()
     for data, where in rendered:
         model = data.get("model")
@@ -270,7 +276,7 @@ def check_type_map(rendered: list[tuple[dict[str, Any], str]]) -> None:
         if not isinstance(type_map, list):
             continue  # no names: DeePMD-kit reads the types as numbers
         names = tuple(map(str, type_map))
-        for key, path in systems_paths(data.get("training"), "training.", patterned=False):
+        for data_key, path in systems_paths(data.get("training"), "training.", patterned=False):
             if not os.path.isabs(path) or (path, names) in seen:
                 continue  # each data path walked once per type_map, not once per sample
             seen.add((path, names))
@@ -278,9 +284,10 @@ def check_type_map(rendered: list[tuple[dict[str, Any], str]]) -> None:
                 missing = [element for element in elements if element not in type_map]
                 if missing:
                     raise SpecError(
-                        f"{where}: model.type_map {type_map} lacks {', '.join(missing)}, an element of the data "
-                        f"in {key} ({system / 'type_map.raw'}: {' '.join(elements)}), which DeePMD-kit refuses: "
-                        "list every element of the data in model.type_map", "template")
+                        f"{where}: model.type_map {type_map}{f' (from ${name})' if key != 'template' else ''} "
+                        f"lacks {', '.join(missing)}, an element of the data in {data_key} "
+                        f"({system / 'type_map.raw'}: {' '.join(elements)}), which DeePMD-kit refuses: "
+                        f"list every element of the data in {fix}", key)
 
 
 def lacks_virials(system: Path) -> bool:

@@ -42,3 +42,22 @@ def test_a_directory_of_systems_is_looked_into(tmp_path: Path, demo_data: Path) 
     (data / "train" / "melt" / "Al-Ni" / "type_map.raw").write_text("Al\nNi\n")
     done = _dry_run(tmp_path, data)
     assert done.returncode == 2 and "lacks Ni, an element of the data in training.training_data.systems" in done.stderr
+
+
+def test_a_type_map_a_setting_gives_names_that_setting(tmp_path: Path, demo_data: Path) -> None:
+    """The paper's spec gives type_map as a setting ($type_map): pointed at the demo data
+    (Al, Cu) the refusal named trainer.template, while the fix is the setting (a review's)."""
+    paper = QUICKSTART.parent / "paper-alcl3-kcl.yaml"
+    done = hpo_run(str(paper), "--dry-run", "--set", f"run_dir={tmp_path / 'run'}",
+                   "--set", f"trainer.settings.train_systems={demo_data / 'train'}",
+                   "--set", f"trainer.settings.valid_systems={demo_data / 'valid'}", cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith(f"hpo-run: {paper}: trainer.settings.type_map: "), done.stderr
+    assert ("model.type_map ['Al', 'Cl', 'K'] (from $type_map) lacks Cu, an element of the data in "
+            "training.training_data.systems") in done.stderr, done.stderr
+    assert done.stderr.rstrip().endswith("list every element of the data in trainer.settings.type_map"), done.stderr
+    fixed = hpo_run(str(paper), "--dry-run", "--set", f"run_dir={tmp_path / 'run'}",
+                    "--set", f"trainer.settings.train_systems={demo_data / 'train'}",
+                    "--set", f"trainer.settings.valid_systems={demo_data / 'valid'}",
+                    "--set", "trainer.settings.type_map=[Al, Cu]", cwd=tmp_path)
+    assert fixed.returncode == 0, fixed.stderr
