@@ -245,8 +245,11 @@ def plot_generations(analysis: Analysis, out: Path) -> tuple[str, Figure]:
                    f"also holds the offspring bred before snapshot 0. {counted(total_failed, 'failed evaluation')} "
                    f"(MAXINT) in all not shown.")
     else:
-        caption = (f"Each panel: the evaluations born in that generation (grey) and the population kept "
-                   f"after selection (blue){', all ' + str(runs) + ' runs together' if runs > 1 else ''}; "
+        # "born in that generation (grey)" read as if every birth were grey: generation 0's
+        # are all kept, so its panel has none (a review's).
+        caption = (f"Each panel: the population kept after selection (blue) and the evaluations born in that "
+                   f"generation that selection threw away (grey)"
+                   f"{', all ' + str(runs) + ' runs together' if runs > 1 else ''}; "
                    f"{counted(total_failed, 'failed evaluation')} (MAXINT) in all not shown.")
     if len(generations) < len(analysis.generations):
         caption += (f" {len(generations)} of the {len(analysis.generations)} generations are shown, evenly spaced "

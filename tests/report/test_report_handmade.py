@@ -172,6 +172,10 @@ def test_figures_leave_maxint_out_and_use_log_scales(tmp_path):
     assert front_line.get_markerfacecolor() == "none"
     caption, fig = plots.plot_generations(analysis, tmp_path)
     assert "2 failed evaluations (MAXINT)" in caption
+    # grey: the births selection threw away, which generation 0 has none of (its births are
+    # its population); "the evaluations born in that generation (grey)" said every birth
+    assert caption.startswith("Each panel: the population kept after selection (blue) and the evaluations born in "
+                              "that generation that selection threw away (grey)"), caption
     panels = [ax for ax in fig.axes if ax.get_visible() and ax.get_title()]
     # counts in the titles, not over the points (run_a: c failed in generation 0, i in 1)
     assert [ax.get_title() for ax in panels] == ["generation 0\n4 evaluated, 1 failed (not shown)",
