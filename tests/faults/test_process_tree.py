@@ -32,9 +32,10 @@ def _alive(pid: int) -> bool:
 def test_hung_trainings_leave_no_process_behind(tmp_path: Path) -> None:
     marker = f"tree-{os.getpid()}-{time.monotonic_ns()}"
     spec = write_spec(tmp_path / "spec.yaml", deepmd_spec(
-        # one round: they hang; 3 s is ample for the tree to start (it writes tree.pids in
-        # well under a second), and the detached process then holds on for the 10 s grace
-        tmp_path / "run", pop_size=3, generations=0, workers=3, timeout_minutes=0.05,
+        # one round: they hang; 6 s is ample for the tree to start (it writes tree.pids in
+        # well under a second idle; 12 interpreters on 2 loaded cores take longer), and the
+        # detached process then holds on for the 10 s grace
+        tmp_path / "run", pop_size=3, generations=0, workers=3, timeout_minutes=0.1,
         env={"FAULTS_FAULT": "hang_tree", "FAULTS_MARK": marker}))
     try:
         run_dir = run_in_process(spec)
