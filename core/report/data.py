@@ -37,7 +37,6 @@ from dnnp_hpo.journal import (
     not_a_file,
     resolved_path,
 )
-from dnnp_hpo.paths import absent
 
 
 class ReportError(Exception):
@@ -241,13 +240,13 @@ def _runs_near(path: Path, shown: int = 3) -> str:
         children = sorted(path.iterdir())
     except OSError:
         children = []
-    below = [child for child in children if not absent(str(child / FILENAME))]
+    below = [child for child in children if not_a_file(child / FILENAME) is None]
     if below:
         names = ", ".join(str(child) for child in below[:shown])
         more = f" and {len(below) - shown} more" if len(below) > shown else ""
         return f" (run directories in it: {names}{more})"
     for above in list(path.resolve().parents)[:3]:
-        if not absent(str(above / FILENAME)):
+        if not_a_file(above / FILENAME) is None:
             return f" (it is inside the run directory {above}: give that)"
     return ""
 
