@@ -54,6 +54,7 @@ from dnnp_hpo.spec import MAX_WORKERS, Invalid, at_least, at_most
 from .background import in_thread
 from .dask_worker_setup import DroppedLines
 from .held_signals import stop_signals_held
+from .training_threads import training_threads
 
 DEFAULT_LOCAL_WORKERS = 2
 #: seconds a joined cluster's scheduler and min_workers are waited for
@@ -212,36 +213,6 @@ class DaskPool:
         refresh has arrived."""
         identity = getattr(self.client, "_scheduler_identity", None) or self.client.scheduler_info()
         return sum(int(w.get("nthreads", 1)) for w in identity.get("workers", {}).values())
-
-
-#: numerical libraries' thread counts, which distributed's nannies set to 1 in every
-#: worker process (``distributed.nanny.pre-spawn-environ``) and the trainings inherit
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-#: TensorFlow's pools as DeePMD-kit sets them (each with the alias it also reads), which
-#: it leaves at 0, all cores, when unset: two trainings on 2 cores ran 2 x 2 intra-op
-#: threads and more (a review saw "Num Intra Threads: 0" in the paper spec's trainings),
-#: and their recorded runtimes, which Table 3 ranks, came out slow and noisy.  Intra-op:
-#: the cores shared out, as OpenMP's; inter-op: 1, so that, as DeePMD-kit's advice has it,
-#: the product of the counts stays within the cores.
-TENSORFLOW_POOLS = {"DP_INTRA_OP_PARALLELISM_THREADS": "TF_INTRA_OP_PARALLELISM_THREADS",
-                    "DP_INTER_OP_PARALLELISM_THREADS": "TF_INTER_OP_PARALLELISM_THREADS"}
-#: their values as hpo-run was started (a nanny also writes its values into this process)
-_STARTED_WITH = {name: os.environ[name] for name in (*THREAD_VARIABLES, *TENSORFLOW_POOLS,
-                                                     *TENSORFLOW_POOLS.values()) if name in os.environ}
-
-
-def training_threads(slots: int) -> dict[str, str]:
-    """The thread counts each training of a local cluster that runs ``slots`` at once gets:
-    the environment's where it sets them, else the cores shared out (at least one each),
-    TensorFlow's inter-op pool 1.  Dask's 1 ran a CPU training on one core of 32 with one
-    worker, and unlike on Parsl.  A DeePMD-kit variable the environment sets (or its alias)
-    is inherited, not set here."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    share = str(max(1, cores // slots))
-    counts = {name: _STARTED_WITH.get(name, share) for name in THREAD_VARIABLES}
-    pools = {"DP_INTRA_OP_PARALLELISM_THREADS": share, "DP_INTER_OP_PARALLELISM_THREADS": "1"}
-    return {**counts, **{name: count for name, count in pools.items()
-                         if name not in _STARTED_WITH and TENSORFLOW_POOLS[name] not in _STARTED_WITH}}
 
 
 # --------------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ import logging
 import math
 import os
 import re
+import shlex
 import signal
 import sys
 import threading
@@ -77,6 +78,7 @@ from .parsl_parts import (
     listed_workers,
     resolve_address,
 )
+from .training_threads import training_threads
 
 EXECUTOR_LABEL = "hpo_htex"
 #: every Parsl provider's default max_blocks (LocalProvider, LSFProvider, SlurmProvider)
@@ -509,7 +511,7 @@ class ParslLauncher:
                   f"{self.init_blocks if self.init_blocks is not None else 1} at first, "
                   f"between {self.min_blocks or 0} and {self.blocks_at_most}")
         walltime = self.block_walltime
-        here = self.provider == "local" and self.launcher_name in ON_THIS_MACHINE
+        here = self.on_this_machine
         # Parsl starts min(workers a node, its cores / cores_per_worker): known here only
         workers = (f"{self._local_workers()[0]} worker(s)" if here else f"up to {self.workers} worker(s) per node")
         where = ("on this machine" if here else f"submitted with {kind.commands[0]}" if kind.commands
@@ -527,6 +529,11 @@ class ParslLauncher:
         return self.launcher or PROVIDERS[self.provider].default_launcher
 
     @property
+    def on_this_machine(self) -> bool:
+        """Whether Parsl starts the workers here (``provider: local`` without jsrun or srun)."""
+        return self.provider == "local" and self.launcher_name in ON_THIS_MACHINE
+
+    @property
     def workers(self) -> int:
         """The most workers a node runs: workers_per_node, else one per accelerator, else 1."""
         return self.workers_per_node or len(self.available_accelerators) or 1
@@ -535,7 +542,7 @@ class ParslLauncher:
         """The fields are checked; building the provider would already call the scheduler.
         Warns of blocks shorter than a training may last (not an error: most trainings
         may end well before their limit)."""
-        if self.provider == "local" and self.launcher_name in ON_THIS_MACHINE:
+        if self.on_this_machine:
             self._check_local_workers()
             if self.cpu_affinity.lower().startswith("list:"):
                 self._check_local_affinity()
@@ -553,8 +560,22 @@ class ParslLauncher:
         # environment's scripts first, then run the user's worker_init (which may
         # activate another environment and so take precedence).
         here = Path(sys.executable).parent
-        settings["worker_init"] = f'export PATH="{here}:$PATH"\n' + (self.worker_init or "")
+        exports = {"PATH": shlex.quote(str(here)) + ':"$PATH"'}
+        exports.update((name, shlex.quote(count)) for name, count in self._threads().items())
+        settings["worker_init"] = "".join(f"export {name}={value}\n" for name, value in exports.items()) + (
+            self.worker_init or "")
         return kind.build(launcher=LAUNCHERS[self.launcher_name].build(self.launcher_options), **settings)
+
+    def _threads(self) -> dict[str, str]:
+        """The thread counts each training gets where Parsl runs them on this machine
+        (``provider: local``), as on a local Dask cluster: the cores shared out among
+        the workers Parsl starts.  Left alone: a cluster's node, whose cores are not
+        known here (a jsrun or srun prefix gives each training its own), and a
+        ``list:`` cpu_affinity, whose workers have CPU counts of their own (Parsl sets
+        OMP_NUM_THREADS to it, TensorFlow counts the worker's CPUs)."""
+        if not self.on_this_machine or self.cpu_affinity.lower().startswith("list:"):
+            return {}
+        return training_threads(self._local_workers()[0])
 
     def build_config(self, run: RunContext) -> Any:
         """The whole Parsl Config: one HTEX on the composed provider, tracking off."""

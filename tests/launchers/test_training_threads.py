@@ -1,4 +1,4 @@
-"""A local Dask cluster's trainings get the machine's cores, not Dask's one thread.
+"""Trainings on this machine get its cores shared out, not Dask's one thread nor all of them.
 
 distributed's nannies set OMP_NUM_THREADS, MKL_NUM_THREADS and OPENBLAS_NUM_THREADS to 1
 in every worker, over the user's own values: a CPU training (Torch, NumPy) ran on one
@@ -17,7 +17,7 @@ from pathlib import Path
 import hpo_launcher_helpers as helpers
 from launchers_testutil import VENV_BIN, write_spec
 
-from dnnp_hpo.plugins.launchers.dask_launcher import TENSORFLOW_POOLS
+from dnnp_hpo.plugins.launchers.training_threads import TENSORFLOW_POOLS, THREAD_VARIABLES
 
 
 def test_each_training_gets_the_cores_or_the_users_thread_count(tmp_path: Path, worker_env) -> None:
@@ -59,3 +59,43 @@ def test_tensorflow_s_pools_are_shared_out_too_unless_set(tmp_path: Path, worker
     seen = [json.loads(line) for line in noted.read_text().splitlines()]
     assert [(s["DP_INTRA_OP_PARALLELISM_THREADS"], s["DP_INTER_OP_PARALLELISM_THREADS"],
              s["TF_INTER_OP_PARALLELISM_THREADS"]) for s in seen] == [(share, None, "3")] * 2, seen
+
+
+def _threads_seen(tmp_path: Path, worker_env: dict[str, str], launcher: dict, set_here: dict[str, str]) -> list:
+    """Each training's thread variables in a real hpo-run of two evaluations on
+    ``launcher``, started in the environment with ``set_here`` and no other such count."""
+    noted = tmp_path / "threads.jsonl"
+    spec = write_spec(tmp_path / "threads.yaml", pop_size=2, generations=0,
+                      trainer={"plugin": "function", "callable": "hpo_launcher_helpers:threads_zdt1"},
+                      launcher=launcher)
+    env = {name: value for name, value in worker_env.items()
+           if name not in (*THREAD_VARIABLES, *TENSORFLOW_POOLS, *TENSORFLOW_POOLS.values())}
+    env.update({helpers.THREADS_VARIABLE: str(noted), **set_here})
+    done = subprocess.run([str(VENV_BIN / "hpo-run"), str(spec)], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in noted.read_text().splitlines()]
+
+
+def test_parsl_on_this_machine_shares_the_cores_out_as_dask_does(tmp_path: Path, worker_env) -> None:
+    """Parsl's local provider ran each training with every core for each of TensorFlow's
+    pools (DeePMD-kit's 0) and OpenMP's, however many ran at once: two workers on 2 cores
+    oversubscribed them as Dask's did before it shared them out.  Counts the environment
+    sets stay the user's.  Real hpo-run, real Parsl (interchange, worker pool)."""
+    seen = _threads_seen(tmp_path, worker_env, {"plugin": "parsl", "provider": "local", "workers_per_node": 2},
+                         {"OMP_NUM_THREADS": "7", "TF_INTER_OP_PARALLELISM_THREADS": "3"})
+    share = str(max(1, len(os.sched_getaffinity(0)) // min(2, os.cpu_count() or 1)))
+    assert seen == [{"OMP_NUM_THREADS": "7", "MKL_NUM_THREADS": share, "OPENBLAS_NUM_THREADS": share,
+                     "DP_INTRA_OP_PARALLELISM_THREADS": share, "DP_INTER_OP_PARALLELISM_THREADS": None,
+                     "TF_INTER_OP_PARALLELISM_THREADS": "3"}] * 2, seen
+
+
+def test_parsl_with_listed_cpus_leaves_the_counts_to_each_worker_s_cpus(tmp_path: Path, worker_env) -> None:
+    """A ``list:`` cpu_affinity gives each worker CPUs of its own, as many as the user
+    listed: Parsl sets OMP_NUM_THREADS to their number (and TensorFlow counts them), so
+    no share of the machine is set over it."""
+    seen = _threads_seen(tmp_path, worker_env, {"plugin": "parsl", "provider": "local", "workers_per_node": 2,
+                                                "cpu_affinity": "list:0:1"}, {})
+    assert seen == [{"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": None, "OPENBLAS_NUM_THREADS": None,
+                     "DP_INTRA_OP_PARALLELISM_THREADS": None, "DP_INTER_OP_PARALLELISM_THREADS": None,
+                     "TF_INTER_OP_PARALLELISM_THREADS": None}] * 2, seen
