@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="report directory (default: RUN_DIR/report; required with several runs)")
     parser.add_argument("--reference", metavar="V1,V2,...",
                         help="hypervolume reference point, one value per objective "
-                             "(default: the worst finite values seen plus 10%% of their range); "
+                             "(default: the worst values of successful evaluations plus 10%% of their range); "
                              "a first value below zero needs '=': --reference=-1,-1")
     parser.add_argument("--accuracy", action="append", default=[], metavar="OBJECTIVE=LIMIT",
                         help="chemical-accuracy limit of an objective, instead of the spec's "

@@ -504,7 +504,7 @@ def _parameters(runs: Sequence[RunData]) -> tuple[Parameter, ...]:
 
 #: where a limit comes from, in the order the summary names them
 _SPEC, _COMMAND_LINE = "report.chemical_accuracy in the spec", "--accuracy on the command line"
-_DEFAULTS = "the defaults for {} (4 meV/atom, 40 meV/A; paper, 3.2)"
+_DEFAULTS = "the paper's defaults for {} (its section 3.2)"
 
 
 def _limits(run: RunData, accuracy: Mapping[str, float] | None = None) -> tuple[dict[str, float], str]:
@@ -527,8 +527,10 @@ def _limits(run: RunData, accuracy: Mapping[str, float] | None = None) -> tuple[
         by_source.setdefault(sources.get(name, _DEFAULTS), []).append(name)
     alone = len(by_source) == 1
     said = "; ".join(
-        (source.format("these units") if source == _DEFAULTS and alone
-         else source.format("the units of " + ", ".join(names)) if source == _DEFAULTS
+        # the limits themselves are said beside it, in the objectives' units: the paper's
+        # "4 meV/atom, 40 meV/A" here stood beside eV values, and beside a force limit
+        # given on the command line
+        (_DEFAULTS.format("these units" if alone else "the units of " + ", ".join(names)) if source == _DEFAULTS
          else source if alone else f"{source} for {', '.join(names)}")
         for source, names in by_source.items())
     return thresholds, "; ".join(part for part in (said, unlimited(named, thresholds)) if part)

@@ -135,7 +135,9 @@ def plot_front(analysis: Analysis, final: Sequence[Solution], front: Sequence[So
     _axis_labels(ax, analysis)
     ax.grid(True, which="both", alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8)
+        # Beside the axes: inside, "best" place or not, it hid a final solution in the
+        # corner it took (a review's quickstart run, 1 of 8 points)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     runs = len(analysis.runs)
     ax.set_title(f"Pareto front of the last generation{'s of ' + str(runs) + ' runs' if runs > 1 else ''}")
     caption = (f"{counted(len(shown), 'final solution')} shown, {len(front)} on the exact front"

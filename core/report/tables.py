@@ -139,7 +139,7 @@ def hypervolumes(analysis: Analysis, reference: Sequence[float] | None = None) -
         ref = tuple(float(v) for v in default_reference(values))
         flat = [o.name for o, low, high in zip(analysis.objectives, values.min(axis=0), values.max(axis=0))
                 if low == high]
-        source = ("the worst finite value of each objective over all evaluations, plus 10% of its range"
+        source = ("the worst value of each objective over all successful evaluations, plus 10% of its range"
                   + (f" ({', '.join(flat)}: of its one value's size, 0.1 at 0)" if flat else ""))
     searches = [r for r in analysis.runs if not r.replicates]
     series = [r.label for r in analysis.runs]

@@ -118,6 +118,24 @@ def test_figures_of_a_run_whose_every_evaluation_failed_say_so(tmp_path):
     assert len(ticks) > 1 and all(t == int(t) for t in ticks), ticks
 
 
+def test_front_legend_covers_no_solution(tmp_path):
+    """A review's quickstart report: the legend, inside the axes at matplotlib's "best"
+    place, hid a final solution in the upper-right corner.  Here a solution sits in each
+    corner and in the middle of each side: none is under the legend."""
+    corners = [(e, f) for e in (0.002, 0.008, 0.014) for f in (0.03, 0.13, 0.24)]
+    final = [ok(f"s{i}", 0, i, e, f, runtime=1.0) for i, (e, f) in enumerate(corners)]
+    analysis = analyse([write_run(tmp_path / "run", {0: final}, {0: [e.trial.uuid for e in final]})])
+    solutions = analysis.final()
+    _, fig = plots.plot_front(analysis, solutions, tables.front(solutions), tmp_path)
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    legend = ax.get_legend().get_window_extent(renderer)
+    points = ax.transData.transform([s.fitness[:2] for s in solutions])
+    assert len(points) == 9
+    assert not [tuple(p) for p in points if legend.x0 - 5 <= p[0] <= legend.x1 + 5
+                and legend.y0 - 5 <= p[1] <= legend.y1 + 5]
+
+
 def test_failures_legend_covers_no_bar(tmp_path):
     # Every generation failed alike, three statuses: the legend inside the axes sat on a bar.
     generations = tuple(range(6))
@@ -211,7 +229,7 @@ def test_spec_limits_and_command_line_override(tmp_path):
     assert source == "--accuracy on the command line for energy_rmse; report.chemical_accuracy in the spec for " \
                      "force_rmse", source
     assert analyse([run]).threshold_source == (  # in the objectives' order
-        "the defaults for the units of energy_rmse (4 meV/atom, 40 meV/A; paper, 3.2); "
+        "the paper's defaults for the units of energy_rmse (its section 3.2); "
         "report.chemical_accuracy in the spec for force_rmse")
 
 
