@@ -51,7 +51,12 @@ class Registry:
             known = ", ".join(sorted(table)) or "none installed"
             close = difflib.get_close_matches(name, table, n=1) if isinstance(name, str) else []
             hint = f"did you mean {close[0]}? " if close else ""
-            raise SpecError(f"unknown {kind_name(kind)} {name!r} ({hint}expected one of: {known})", key)
+            # A plugin of one's own that is not found is most often not installed in this
+            # environment, or installed without its entry point (a plugin author's walk)
+            own = ("; a plugin of your own must be installed in this Python environment with an entry point "
+                   f"in the '{hookspecs.PROJECT}' group (hpo-run --list-plugins shows what is found)"
+                   if isinstance(name, str) and not close else "")
+            raise SpecError(f"unknown {kind_name(kind)} {name!r} ({hint}expected one of: {known}){own}", key)
         return table[name].cls
 
     @property

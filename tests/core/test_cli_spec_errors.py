@@ -107,7 +107,11 @@ BAD_SPECS = [
     ("constraint-on-strings", lambda s: _set(_set(s, "space.c", {"type": "choice", "choices": ["a", "b"],
                                                               "sigma": 1}), "constraints", ["c < 1"]),
      "constraints.0", ["numbers"]),
-    ("unknown-trainer", lambda s: _set(s, "trainer.plugin", "tensorflow"), "trainer.plugin", ["function"]),
+    # A plugin of one's own not installed (or without its entry point) is said to be one
+    # (a plugin author's walk: the line named only the built-in trainers).
+    ("unknown-trainer", lambda s: _set(s, "trainer.plugin", "tensorflow"), "trainer.plugin",
+     ["function", ("a plugin of your own must be installed in this Python environment with an entry point in the "
+                   "'dnnp_hpo' group (hpo-run --list-plugins shows what is found)")]),
     ("unknown-optimizer", lambda s: _set(s, "optimizer.plugin", "cmaes"), "optimizer.plugin", ["nsga2"]),
     ("unknown-launcher", lambda s: _set(s, "launcher.plugin", "slurmish"), "launcher.plugin", ["dask"]),
     # A misspelt plugin name gets the "did you mean" a misspelt key gets (helper-79).
