@@ -183,8 +183,7 @@ def execute(run: RunContext, trainer: Trainer, registry: Registry) -> list[Membe
         checkpoint = journal.checkpoint()
         finished = journal.evaluations(recorded=True)
         running = journal.running()
-        run = attrs.evolve(run, recorded=frozenset(e.trial.birth_id for e in finished),
-                           recorded_success=any(e.ok for e in finished))
+        run = attrs.evolve(run, recorded={e.trial.birth_id: e for e in finished})
         recorder = JournalRecorder(journal)
         registry.manager.register(recorder)
         try:

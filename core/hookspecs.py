@@ -376,7 +376,7 @@ def dnnp_hpo_optimizers() -> Mapping[str, type[Optimizer]]:
 def dnnp_hpo_run_started(run: RunContext) -> None:
     """The spec is valid, the run directory exists and the launcher is connected; nothing
     new has been evaluated yet (``run.resumed`` tells whether the journal already holds
-    evaluations, ``run.recorded`` the births it holds finished)."""
+    evaluations, ``run.recorded`` its finished ones by birth)."""
 
 
 @hookspec

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from dnnp_hpo.evaluation import Evaluation
 from dnnp_hpo.fingerprint import DataDigest, data_digests
 from dnnp_hpo.paths import expand_path_text
 from dnnp_hpo.space import SearchSpace
@@ -31,10 +33,9 @@ class RunContext:
     #: True under ``hpo-run --dry-run``: nothing is launched, so what only the trainings
     #: need (their data) may be missing yet
     dry_run: bool = False
-    #: births the journal held finished when this session started (a resume's)
-    recorded: frozenset[int] = attrs.field(factory=frozenset, eq=False, repr=False)
-    #: whether any of those succeeded
-    recorded_success: bool = False
+    #: the evaluations the journal held finished when this session started (a resume's),
+    #: by birth
+    recorded: Mapping[int, Evaluation] = attrs.field(factory=dict, eq=False, repr=False)
     #: digest of the template the prepared trainer renders (None: it has none), recorded
     #: when the run starts and compared on resume: the spec names the file, not its content
     template_digest: str | None = None

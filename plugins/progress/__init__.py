@@ -14,6 +14,7 @@ import atexit
 import math
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 
 from rich.console import Console
@@ -49,15 +50,21 @@ class Progress:
         self.steady_state = not isinstance(optimizer, Generational)
         if not self.steady_state:
             self.pop_size, self.generations = max(1, optimizer.pop_size), optimizer.generations + 1
-        self.generation = 0
-        self.done_in_generation = self.failed_in_generation = self.running = 0
         # Births, not events: a resumed run counts what its journal already holds (so
         # "done" is the run's), and a birth the resumed search sets aside and trains
         # again counts once.  The estimate to the end comes from this session's pace.
         self.births: set[int] = set(run.recorded)
+        # A generation's counts include its evaluations recorded before a resume: the
+        # line of a generation resumed halfway said "0 failed in this generation" where
+        # the first session had counted 3 (a plugin author's walk).
+        self.recorded_done = Counter(e.trial.generation for e in run.recorded.values())
+        self.recorded_failed = Counter(e.trial.generation for e in run.recorded.values() if not e.ok)
+        self.running = 0
+        self._start_generation(0)
         # This session's evaluations while none of the run's has succeeded (for the warning
         # below): the journal's earlier ones never pass through here.
-        self.unsuccessful: list[Evaluation] | None = None if run.recorded_success else []
+        self.unsuccessful: list[Evaluation] | None = (
+            None if any(e.ok for e in run.recorded.values()) else [])
         self.front: list[Evaluation] = []
         self.console = Console(emoji=False)
         # rich's is_terminal is also true with FORCE_COLOR set (a batch log then got the
@@ -117,7 +124,15 @@ class Progress:
         breeds generation g + 1 while generation g still returns: its counts run from one
         snapshot to the next instead (reset in generation_finished)."""
         if trial.generation != self.generation and not self.steady_state:
-            self.generation, self.done_in_generation, self.failed_in_generation = trial.generation, 0, 0
+            self._start_generation(trial.generation)
+
+    def _start_generation(self, generation: int) -> None:
+        """Counts from ``generation``'s evaluations the journal held at the start (none but
+        in a resumed run; a steady-state run's count from one snapshot to the next)."""
+        self.generation = generation
+        recorded = not self.steady_state
+        self.done_in_generation = self.recorded_done[generation] if recorded else 0
+        self.failed_in_generation = self.recorded_failed[generation] if recorded else 0
 
     @hookimpl
     def dnnp_hpo_evaluation_started(self, trial: Trial) -> None:
@@ -128,8 +143,9 @@ class Progress:
     @hookimpl
     def dnnp_hpo_evaluation_finished(self, evaluation: Evaluation) -> None:
         self._count_in(evaluation.trial)
+        if evaluation.trial.birth_id not in self.births:  # a recorded one trained again: counted
+            self.done_in_generation += 1
         self.births.add(evaluation.trial.birth_id)
-        self.done_in_generation += 1
         if evaluation.status != INFEASIBLE:  # never started, so never counted running
             self.running = max(0, self.running - 1)
         if not evaluation.ok:
@@ -146,6 +162,8 @@ class Progress:
     def dnnp_hpo_generation_finished(self, generation: int, population: Sequence[Member]) -> None:
         self.front = pareto_front([m.evaluation for m in population])
         if not self.steady_state:
+            if generation != self.generation:  # each of its evaluations recorded before a resume
+                self._start_generation(generation)
             # The generations to come are pop_size each; the ones done are what they were: a
             # resume with --force that changed pop_size bred the earlier ones at another size
             # (until the first generation of such a resume ends, the total is the new size's).

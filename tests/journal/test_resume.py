@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -140,6 +141,27 @@ def test_progress_after_a_resume_counts_the_runs_evaluations(tmp_path):
     assert done[-1].startswith("generation 3 of 3 done: 32/32 evaluations"), done
     counts = [int(line.split(" done: ")[1].split("/")[0]) for line in done]
     assert counts[0] >= held and counts == sorted(counts), done  # this session alone: 0 or 8 first
+
+
+def test_a_generation_resumed_halfway_counts_the_failures_recorded_before(tmp_path):
+    """Killed halfway through generation 1, the resumed run's line for it said "0 failed in
+    this generation" where the first session had counted its failures (a plugin author's
+    walk): each generation's line counts all its evaluations' failures, the journal's too."""
+    spec = write_spec(tmp_path, tmp_path / "trainings.log")
+    half = ("--set", "constraints=[x0 <= 0.5]")  # about half of each generation infeasible
+    assert hpo_run(tmp_path, spec, "runs/h", "evaluation_finished", 14, *half).returncode == -9
+    with Journal.of(tmp_path / "runs/h", readonly=True) as journal:
+        before = Counter(e.trial.generation for e in journal.evaluations() if not e.ok)
+        resumed_at = len(journal.generations())
+    assert before[resumed_at] > 0, "no failure in the generation resumed: the test shows nothing"
+    resumed = hpo_run(tmp_path, spec, "runs/h", "none", 0, *half)
+    assert resumed.returncode == 0, resumed.stderr
+    lines = re.findall(r"^generation (\d) of 3 done: \d+/32 evaluations, (\d+) failed in this generation",
+                       resumed.stdout, re.MULTILINE)
+    with Journal.of(tmp_path / "runs/h", readonly=True) as journal:
+        failed = Counter(e.trial.generation for e in journal.evaluations() if not e.ok)
+    assert [int(g) for g, _ in lines] == list(range(resumed_at, 4)), resumed.stdout
+    assert [int(n) for _, n in lines] == [failed[g] for g in range(resumed_at, 4)], resumed.stdout
 
 
 def test_a_resumed_run_with_earlier_successes_is_not_said_to_have_none(tmp_path):
