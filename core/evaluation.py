@@ -7,6 +7,7 @@ import math
 import os
 import re
 import socket
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -132,7 +133,8 @@ def failure_summary(evaluations: Sequence[Evaluation]) -> str:
     (``8 of 8 failed: data path(s) not found: ...``): what a user needs to see when
     nothing succeeds, as a typo in a path fails every training alike.  When the failures
     differ, how many failed comes first (``6 of 6 failed; 2 of them error: ...``): "1 of 6
-    error: ..." read as if the other five had not failed.  Reasons that differ only in
+    error: ..." read as if the other five had not failed; and where their statuses differ,
+    each status's count (``6 of 6 failed (4 timeout, 2 error); 4 of them timeout: ...``).  Reasons that differ only in
     their numbers (diverged at step 700, at step 702) count as one, shown by the first."""
     groups: dict[str, list[str]] = {}
     for e in evaluations:
@@ -147,7 +149,11 @@ def failure_summary(evaluations: Sequence[Evaluation]) -> str:
     reason = group[0] + (f" (the first of {count} alike but for their numbers)" if len(set(group)) > 1 else "")
     if count == failed:
         return f"{count} of {len(evaluations)} {reason}"
-    return f"{failed} of {len(evaluations)} failed; {count} of them {reason}"
+    # Each status counted where they differ: the commonest "failed: ... exited with status 3"
+    # hid two "error" (a plugin's bug) beside it (a plugin author's walk).
+    statuses = Counter(e.status for e in evaluations if not e.ok)
+    by_status = f" ({', '.join(f'{n} {status}' for status, n in statuses.most_common())})" if len(statuses) > 1 else ""
+    return f"{failed} of {len(evaluations)} failed{by_status}; {count} of them {reason}"
 
 
 #: a terminal's colour or cursor sequence (ESC [ ... letter), as programs log them

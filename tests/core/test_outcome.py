@@ -179,12 +179,16 @@ def test_failures_with_different_reasons_are_counted_all_before_the_commonest(tm
     timed_out = [evaluation(i, "timeout", "killed at the time limit") for i in (4, 5)]
     # diverged at four steps: one failure, not four of one each (a review's "1 of them")
     alike = "error: ValueError: loss diverged at step 700 (the first of 4 alike but for their numbers)"
-    assert failure_summary(diverged + timed_out) == f"6 of 6 failed; 4 of them {alike}"
+    assert failure_summary(diverged + timed_out) == f"6 of 6 failed (4 error, 2 timeout); 4 of them {alike}"
     assert failure_summary(diverged) == f"4 of 4 {alike}"
-    assert failure_summary(diverged[:2] + timed_out) == ("4 of 4 failed; 2 of them error: ValueError: loss diverged "
+    assert failure_summary(diverged[:2] + timed_out) == ("4 of 4 failed (2 error, 2 timeout); 2 of them error: "
+                                                         "ValueError: loss diverged "
                                                          "at step 700 (the first of 2 alike but for their numbers)")
     crashed = [evaluation(6, "failed", "exit status 1"), evaluation(7, "failed", "exit status 1")]
-    assert failure_summary(crashed + timed_out[:1]) == "3 of 3 failed; 2 of them failed: exit status 1"
+    assert failure_summary(crashed + timed_out[:1]) == "3 of 3 failed (2 failed, 1 timeout); 2 of them failed: exit status 1"
+    # one status, two reasons: no count by status
+    other = attrs.evolve(crashed[0], status="failed", reason="data path(s) not found: /x")
+    assert failure_summary([*crashed, other]) == "3 of 3 failed; 2 of them failed: exit status 1"
     ok = attrs.evolve(diverged[0], status="ok", reason="")
     assert failure_summary([ok, *timed_out]) == "2 of 3 timeout: killed at the time limit"
 
