@@ -365,6 +365,9 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
     interrupted = sum(r.interrupted for r in analysis.runs)
     if interrupted:
         were = "was" if interrupted == 1 else "were"
-        md += ["", (f"{counted(interrupted, 'evaluation')} {were} running when a driver stopped and {were} re-run "
-                    "under a new uuid on resume (status interrupted in the journal; not counted above).")]
+        # sent out, not necessarily training: a spec's whole generation is sent at once and
+        # waits for a worker (a review read 6 here with 2 trainings running at the stop)
+        md += ["", (f"{counted(interrupted, 'evaluation')} {were} sent out and not finished when a driver stopped "
+                    f"(training, or waiting for a worker) and {were} re-run under a new uuid on resume (status "
+                    "interrupted in the journal; not counted above).")]
     return "\n".join(md) + "\n"

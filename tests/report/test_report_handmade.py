@@ -16,6 +16,7 @@ import pytest
 from report_journals import SPEC, failed, ok, run_a, run_b, stopped_a, write_run
 
 from dnnp_hpo.front import beside_limit
+from dnnp_hpo.journal import Journal
 from dnnp_hpo.report import plots, tables
 from dnnp_hpo.report.cli import main
 from dnnp_hpo.report.data import analyse
@@ -86,6 +87,22 @@ def test_failures_counted_by_generation_and_reason(report_a):
     assert "| 0 | 4 | 3 | 1 | 0 |" in summary
     assert "| 1 | 8 | 7 | 0 | 1 |" in summary
     assert "ValueError: boom" in summary
+
+
+def test_evaluations_set_aside_at_a_resume_are_not_said_to_have_been_training(tmp_path):
+    """A review's run stopped with 2 trainings running and 6 more sent to Dask, waiting for a
+    worker: the summary said all 8 "were running when a driver stopped"."""
+    run = run_a(tmp_path / "runA")
+    with Journal.of(run) as journal:
+        for birth in (20, 21, 22):
+            waiting = ok(f"w{birth}", 2, birth, 0.001, 0.01, runtime=None).trial
+            journal.started(waiting)
+            journal.mark_interrupted(waiting.uuid, f"birth {birth} re-run as x{birth}")
+    assert main([str(run)]) == 0
+    summary = (run / "report" / "summary.md").read_text()
+    assert ("3 evaluations were sent out and not finished when a driver stopped (training, or waiting for a "
+            "worker) and were re-run under a new uuid on resume") in summary, summary
+    assert "running when" not in summary
 
 
 def test_a_stopped_run_is_reported_up_to_its_last_recorded_generation(tmp_path):
