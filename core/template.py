@@ -11,6 +11,11 @@ JSON text for the place it goes to (:func:`json_fragment`): a whole value become
 literal (a string gets its quotes), one inside a string the escaped characters only, so a
 value holding a quote or a backslash cannot break the file.  A format whose values are
 not JSON's turns that text into its own (``encode`` of :meth:`Template.render`).
+
+Two formats are read here: JSON (DeePMD-kit's input, :func:`parse_text` with
+``json_strings``) and plain text without quoting, such as the ``keyword value`` lines of
+n2p2's ``input.nn`` (:func:`parse_text` and :func:`plain_text`), so that a trainer plugin
+for such a code needs no parser of its own.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import string
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -74,6 +80,64 @@ class Template:
         after = self.pieces[index + 1] if index + 1 < len(self.pieces) else ""
         return (isinstance(before, str) and isinstance(after, str) and _OPENS_LIST.search(before) is not None
                 and _CLOSES_LIST.match(after) is not None)
+
+
+_PATTERN = string.Template.pattern
+
+
+def parse_text(text: str, path: str, *, json_strings: bool = False) -> Template:
+    """Split ``text`` into pieces, noting for each placeholder whether it sits in a string.
+
+    With ``json_strings`` a string starts and ends at an unescaped double quote, JSON's
+    rule, so ``"a \\" $x"`` is still one string; without, the text has no quoting and
+    every placeholder is a whole value (a ``keyword value`` input).  A ``$`` that is
+    neither ``$$`` nor followed by a name is an error, as in ``string.Template``.
+    """
+    pieces: list[str | Placeholder] = []
+    literal: list[str] = []
+    in_string = False
+    line = 1
+    i = 0
+    n = len(text)
+    while i < n:
+        char = text[i]
+        if char == "$":
+            match = _PATTERN.match(text, i)
+            assert match is not None  # the pattern's last branch matches any "$"
+            if match.group("escaped") is not None:
+                literal.append("$")
+            elif (name := match.group("named") or match.group("braced")) is not None:
+                pieces.append("".join(literal))
+                literal = []
+                pieces.append(Placeholder(name, in_string, line))
+            else:
+                raise SpecError(
+                    f"{path}: line {line}: a '$' must start a placeholder ($name or ${{name}}) "
+                    "or be doubled ($$) for a literal dollar", "template",
+                )
+            i = match.end()
+            continue
+        if char == "\\" and in_string and i + 1 < n:
+            literal.append(text[i : i + 2])
+            line += text[i + 1] == "\n"
+            i += 2
+            continue
+        if char == '"' and json_strings:
+            in_string = not in_string
+        elif char == "\n":
+            line += 1
+        literal.append(char)
+        i += 1
+    pieces.append("".join(literal))
+    return Template(path, tuple(p for p in pieces if p != ""))
+
+
+def plain_text(fragment: str, placeholder: Placeholder) -> str:
+    """:meth:`Template.render`'s ``encode`` for a format without quoting: a string value
+    as its characters (``tanh``, not ``"tanh"``), any other (a number, a list) as its JSON
+    text."""
+    value = json.loads(fragment)
+    return value if isinstance(value, str) else fragment
 
 
 _OPENS_LIST = re.compile(r'\[\s*"\Z')
