@@ -83,7 +83,7 @@ def _check_hook_names(manager: pluggy.PluginManager, plugin: object, where: str)
             hint = f" (did you mean {close[0]}?)" if close else ""
             what = "is decorated with @hookimpl but" if decorated else "is named like a hook but"
             raise PluginError(f"{where}: {attr} {what} is no hook of dnnp-hpo{hint}; "
-                              f"the hooks are in dnnp_hpo/hookspecs.py")
+                              f"the hooks are in the module dnnp_hpo.hookspecs (core/hookspecs.py in its repository)")
         if not decorated:
             raise PluginError(f"{where}: {attr} is not decorated with @hookimpl "
                               "(from dnnp_hpo.hookspecs import hookimpl), so dnnp-hpo would never call it")
@@ -154,7 +154,7 @@ def _registered(kind: str, impl: Any, where: str) -> Mapping[str, type]:
             protocol = PROTOCOLS[kind].__name__
             raise PluginError(f"{where}: {call} registers {name!r} as {cls.__name__}, which has no method "
                               f"{', '.join(lacking)}: expected a class with the methods of the {protocol} "
-                              f"protocol ({', '.join(methods)}; see dnnp_hpo/hookspecs.py)")
+                              f"protocol ({', '.join(methods)}; see the module dnnp_hpo.hookspecs)")
     return table
 
 

@@ -55,7 +55,7 @@ class Settings:
 def dnnp_hpo_trainers():
     return {"noprepare": Settings}
 ''', (f"{WHERE}: dnnp_hpo_trainers() registers 'noprepare' as Settings, which has no method prepare: "
-      "expected a class with the methods of the Trainer protocol (prepare; see dnnp_hpo/hookspecs.py)")),
+      "expected a class with the methods of the Trainer protocol (prepare; see the module dnnp_hpo.hookspecs)")),
     ('''
 @attrs.frozen
 class Walk:
@@ -74,7 +74,7 @@ def dnnp_hpo_optimizers():
     return {"walk": Walk}
 ''', (f"{WHERE}: dnnp_hpo_optimizers() registers 'walk' as Walk, which has no method run: expected a "
       "class with the methods of the Optimizer protocol (prepare, planned_evaluations, initial_genomes, run; "
-      "see dnnp_hpo/hookspecs.py)")),
+      "see the module dnnp_hpo.hookspecs)")),
 ], ids=["trainer-without-prepare", "optimizer-without-run"])
 def test_a_registered_class_without_its_protocols_methods_is_one_line_and_exit_2(tmp_path, source, line):
     site = distribution(tmp_path / "site", "lacking-hpo", {"lacking": "lacking_plugin"}, "lacking_plugin",

@@ -103,14 +103,14 @@ HEADER = "from dnnp_hpo.hookspecs import hookimpl\nfrom dnnp_hpo.plugins.functio
     # a misspelt hook name: pluggy registers it and never calls it
     ("@hookimpl\ndef dnnp_hpo_trainer():\n    return {'mycode': FunctionTrainer}\n",
      (f"{WHERE}: dnnp_hpo_trainer is decorated with @hookimpl but is no hook of dnnp-hpo "
-     "(did you mean dnnp_hpo_trainers?); the hooks are in dnnp_hpo/hookspecs.py")),
+     "(did you mean dnnp_hpo_trainers?); the hooks are in the module dnnp_hpo.hookspecs (core/hookspecs.py in its repository)")),
     # the hook's own name without @hookimpl: pluggy does not see it
     ("def dnnp_hpo_trainers():\n    return {'mycode': FunctionTrainer}\n",
      (f"{WHERE}: dnnp_hpo_trainers is not decorated with @hookimpl (from dnnp_hpo.hookspecs import hookimpl), "
      "so dnnp-hpo would never call it")),
     ("def dnnp_hpo_evaluation_finishd(run, evaluation):\n    pass\n",
      (f"{WHERE}: dnnp_hpo_evaluation_finishd is named like a hook but is no hook of dnnp-hpo "
-     "(did you mean dnnp_hpo_evaluation_finished?); the hooks are in dnnp_hpo/hookspecs.py")),
+     "(did you mean dnnp_hpo_evaluation_finished?); the hooks are in the module dnnp_hpo.hookspecs (core/hookspecs.py in its repository)")),
     # an argument the hook does not pass: pluggy's message was three lines
     ("@hookimpl\ndef dnnp_hpo_evaluation_finished(run, evalution):\n    pass\n",
      (f"{WHERE} cannot be registered: dnnp_hpo_evaluation_finished(run, evalution) takes argument(s) "
