@@ -179,14 +179,26 @@ SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "csh", "tcsh", "fish"})
 _VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
 
-def warn_unexpanded(run: RunContext, launch_prefix: Sequence[str], command: Sequence[str]) -> None:
-    """Warn on stderr about a ``$NAME`` in ``launch_prefix + command`` that reaches its
-    program as written: no shell runs the training, so ``[srun, --ntasks=$NTASKS]``
-    passes the text ``$NTASKS``.  Arguments after a shell (``[bash, -c, 'module load x;
-    exec "$@"', --]``) are the shell's to read.  Not an error: a program may take a
-    literal ``$``."""
+#: a shell's redirections, pipes and command lists, which reach the program as arguments
+_SHELL_OPERATOR = re.compile(r"(?:\d*|&)>>?(?:&\d+)?\S*|<\S*|\|\|?|&&?|;")
+
+
+def warn_shell_syntax(run: RunContext, launch_prefix: Sequence[str], command: Sequence[str]) -> None:
+    """Warn on stderr about what a shell would read in ``launch_prefix + command`` and no
+    shell does, since none runs the training: a ``$NAME`` (``[srun, --ntasks=$NTASKS]``
+    passes the text ``$NTASKS``), a redirection, pipe or list (``dp train input.json >
+    log`` gives dp the arguments ``>`` and ``log``, and every training failed on them
+    after ``--dry-run`` had passed: a plugin author's walk).  Arguments after a shell
+    (``[bash, -c, 'module load x; exec "$@"', --]``) are the shell's to read.  Not an
+    error: a program may take a literal ``$`` or ``>``; one warning at most."""
     for key, arg in [*(("launch_prefix", a) for a in launch_prefix), *(("command", a) for a in command)]:
         if Path(arg).name in SHELLS:
+            return
+        if _SHELL_OPERATOR.fullmatch(arg):
+            print(f"hpo-run: warning: {run.spec_path}: trainer.{key}: {arg!r} is passed to the program as an "
+                  "argument: no shell runs the training, so there is no redirection, pipe or command list "
+                  "(its output goes to stdout.log and stderr.log in its directory); leave it out, or run the "
+                  "command under [bash, -c, ...]", file=sys.stderr)
             return
         found = _VARIABLE.search(arg)
         if found:
@@ -434,7 +446,7 @@ class CommandTrainer:
         settings = absolute_settings(run, self.settings, self.paths)
         check_objectives(run, self.metrics, self.DEFAULT_METRICS)
         warn_missing_program(run, self.command)
-        warn_unexpanded(run, self.launch_prefix, self.command)
+        warn_shell_syntax(run, self.launch_prefix, self.command)
         return {"template": template, "settings": settings, "data_paths": listed_paths(settings, self.paths),
                 "command": self.command, "launch_prefix": self.launch_prefix, "env": self.env,
                 "timeout_minutes": self.timeout_minutes, "metrics": dict(self.metrics),

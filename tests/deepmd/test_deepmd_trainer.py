@@ -220,6 +220,19 @@ def test_a_variable_in_the_command_line_is_warned_about(tmp_path: Path, capsys, 
     assert "passed as written" not in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("operator", [">", ">>", "2>&1", ">log", "2>err", "&>all", "|", "||", "&&", "&", ";", "<in"])
+def test_a_shell_redirection_or_pipe_in_the_command_is_warned_about(tmp_path: Path, capsys, operator) -> None:
+    """``command: "dp train input.json > log"`` gave dp the arguments ``>`` and ``log``:
+    --dry-run passed, every training failed (a plugin author's walk).  Under a shell, the
+    shell's; a ``>`` inside a longer argument (``--x=a>b``) is no operator."""
+    prepare(tmp_path, command=["dp", "--tf", "train", "input.json", operator, "log"])
+    assert (f"trainer.command: {operator!r} is passed to the program as an argument: no shell runs the training, "
+            "so there is no redirection, pipe or command list") in capsys.readouterr().err
+    prepare(tmp_path, command=["bash", "-c", f"dp --tf train input.json {operator} log"])
+    prepare(tmp_path, command=["dp", "--tf", "train", "input.json", "--x=a>b"])
+    assert "passed to the program as an argument" not in capsys.readouterr().err
+
+
 def test_missing_data_path_fails_without_starting_the_command(tmp_path: Path) -> None:
     template = TINY.replace('"seed"', '"systems": "${train}", "seed"')
     run, trainer = prepare(tmp_path, template, settings={"train": "no/such/dir"}, paths=["train"])
