@@ -63,7 +63,7 @@ def evaluate(problem: str, x) -> tuple[float, float]:
 
 def run_ours(problem: str, variation: str, pop: int, gens: int, seed: int):
     return run_inprocess(function_spec(problem, N_VAR, 2, {
-        "pop_size": pop, "generations": gens, "variation": variation, "sigma_decay": 0.85}, seed))
+        "pop_size": pop, "generations": gens, "variation": variation}, seed))  # paper: sigma_decay 0.85
 
 
 def nsga2_preset(variation: str) -> Callable[[str, int, int, int], tuple[list, int]]:

@@ -145,6 +145,21 @@ def _refilled(stored: Mapping[str, Any] | None, run: RunContext) -> str | None:
     return shown + (" ..." if len(changed) > 3 else "")
 
 
+def _unless_defaulted(differences: list[str], stored: Mapping[str, Any], run: RunContext,
+                      resolved: Mapping[str, Any] | None) -> list[str]:
+    """``differences`` less the keys one spec writes out and the other leaves to a default
+    that gives the same value: ``sigma_decay: 0.85`` written out then and left out now (the
+    shipped configs dropped it) is the same search.  Known from the settings with every
+    default filled in that the run recorded (:func:`resolved_settings`; none in a journal
+    from before they were kept, where every difference stays)."""
+    if resolved is None:
+        return differences
+    then, now = _flatten(resolved), _flatten(resolved_settings(run))
+    ran, given = _flatten(stored), _flat_spec(run.raw_spec)
+    return [k for k in differences
+            if (k in ran) == (k in given) or k not in then or k not in now or then[k] != now[k]]
+
+
 def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
     """Decide between a new run and a resumed one; refuse what would mix two runs.
 
@@ -202,7 +217,7 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
                 "another run_dir", "run_dir", where,
             )
         return run
-    differences = spec_differences(stored, run.raw_spec)
+    differences = _unless_defaulted(spec_differences(stored, run.raw_spec), stored, run, resolved)
     moved = tuple(k for k in differences if is_placement(k))
     differences = [k for k in differences if not is_placement(k)]
     shown = ", ".join(differences[:8]) + (" ..." if len(differences) > 8 else "")

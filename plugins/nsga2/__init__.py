@@ -30,6 +30,10 @@ VARIATIONS: dict[str, Breeding] = {PAPER: PAPER_MUTATION, "sbx": SBX, "sbx-tuned
 MAX_POP_SIZE = 10_000
 
 
+#: the rates of ``variation: sbx``, fixed in every other preset
+_SBX_RATES = ("crossover_eta", "crossover_prob", "mutation_eta", "mutation_prob")
+
+
 def _positive(_instance, attribute, value) -> None:
     if value <= 0:
         raise Invalid(f"{attribute.name} must be positive, got {value}", attribute.name)
@@ -95,7 +99,9 @@ class Reproduction:
 
     def prepare(self, run: RunContext) -> None:
         """``variation: paper`` mutates each gene by its parameter's ``sigma``: every
-        parameter must give one (the others never read it, so it is optional in the space)."""
+        parameter must give one (the others never read it, so it is optional in the space).
+        A key the chosen variation does not read is warned about."""
+        self._warn_unread(run)
         if self.variation != PAPER:
             return
         for name, parameter in run.space.parameters.items():
@@ -103,6 +109,18 @@ class Reproduction:
                 raise SpecError(f"paper mutates each gene by its parameter's sigma, and space.{name} gives none: "
                                 "give every parameter a sigma (the starting standard deviation of its Gaussian "
                                 "mutation, in gene units), or choose another variation", "variation")
+
+    def _warn_unread(self, run: RunContext) -> None:
+        """A warning for each key of the spec's optimizer block that ``variation`` does not
+        read: ``sigma_decay: 0.5`` beside the default sbx-steady was taken without a word
+        and changed nothing.  A warning, not an error: a spec may keep it for ``--set
+        optimizer.variation=paper``."""
+        given = run.raw_spec.get("optimizer")
+        read_by = {"sigma_decay": PAPER, **dict.fromkeys(_SBX_RATES, "sbx")}
+        for key in given if isinstance(given, dict) else ():
+            if key in read_by and read_by[key] != self.variation:
+                print(f"hpo-run: warning: {run.spec_path}: optimizer.{key}: variation {self.variation} does not read "
+                      f"it (only {read_by[key]} does), so it changes nothing", file=sys.stderr)
 
     def breeding(self) -> Breeding:
         """How ``variation`` breeds offspring, for :func:`.algorithm.nsga2` and

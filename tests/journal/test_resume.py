@@ -362,6 +362,30 @@ def test_a_default_filled_in_differently_is_refused_unless_forced(tmp_path):
     assert again.returncode == 0 and "Pareto front" in again.stdout, again.stderr
 
 
+def test_a_key_written_out_or_left_to_the_same_default_is_no_difference(tmp_path):
+    """The shipped configs dropped sigma_decay: 0.85, nsga2's default: a run started with it
+    written out was refused resuming without it ("optimizer.sigma_decay: 0.85 as recorded,
+    not set here").  The same search is resumed; another value is still a difference, and
+    so is the key in a journal that recorded no filled-in settings."""
+    spec = write_spec(tmp_path, tmp_path / "trainings.log")
+    written = ("--set", "optimizer.sigma_decay=0.85")
+    assert hpo_run(tmp_path, spec, "runs/s", "generation_finished", 2, *written).returncode == -9
+    other = hpo_run(tmp_path, spec, "runs/s", "none", 0, "--set", "optimizer.sigma_decay=0.5")
+    assert other.returncode == 2 and "optimizer.sigma_decay" in other.stderr, other.stderr
+    resumed = hpo_run(tmp_path, spec, "runs/s")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "generation 3 of 3 done: 32/32 evaluations" in resumed.stdout, resumed.stdout
+    # the other way round: left out then, written out now
+    assert hpo_run(tmp_path, spec, "runs/t", "generation_finished", 2).returncode == -9
+    assert hpo_run(tmp_path, spec, "runs/t", "none", 0, *written).returncode == 0
+    # no filled-in settings recorded: the key written out is a difference
+    assert hpo_run(tmp_path, spec, "runs/u", "generation_finished", 2).returncode == -9
+    with Journal.of(tmp_path / "runs/u") as journal, journal.transaction() as db:
+        db.execute("DELETE FROM meta WHERE key = 'resolved'")
+    unknown = hpo_run(tmp_path, spec, "runs/u", "none", 0, *written)
+    assert unknown.returncode == 2 and "optimizer.sigma_decay" in unknown.stderr, unknown.stderr
+
+
 def test_a_journal_from_before_settings_were_recorded_resumes(tmp_path):
     spec = write_spec(tmp_path, tmp_path / "trainings.log")
     assert hpo_run(tmp_path, spec, "runs/o", "generation_finished", 2).returncode == -9

@@ -28,3 +28,25 @@ def test_sigma_decay_in_zero_to_one_passes(tmp_path, capsys, decay):
     spec = write_spec(tmp_path / "ok.yaml", zdt_spec(tmp_path / "run", optimizer={
         "plugin": "nsga2", "pop_size": 4, "variation": "paper", "sigma_decay": decay}))
     assert main([str(spec), "--dry-run"]) == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("plugin", ["nsga2", "nsga2-async"])
+def test_a_key_the_variation_does_not_read_is_warned_about(tmp_path, capsys, plugin):
+    """sigma_decay: 0.5 beside the default sbx-steady was taken without a word and changed
+    nothing; so were the sbx rates beside any other preset.  A warning (a spec may keep it
+    for --set optimizer.variation=paper), and none for a key its variation reads."""
+    optimizer = {"plugin": plugin, "pop_size": 4, "sigma_decay": 0.5, "mutation_eta": 7}
+    spec = write_spec(tmp_path / "s.yaml", zdt_spec(tmp_path / "run", optimizer=optimizer))
+    assert main([str(spec), "--dry-run"]) == 0
+    warned = [line for line in capsys.readouterr().err.splitlines() if "does not read" in line]
+    assert warned == [
+        (f"hpo-run: warning: {spec}: optimizer.sigma_decay: variation sbx-steady does not read it (only paper "
+        "does), so it changes nothing"),
+        (f"hpo-run: warning: {spec}: optimizer.mutation_eta: variation sbx-steady does not read it (only sbx "
+        "does), so it changes nothing")], warned
+    for variation, unread in (("paper", "mutation_eta"), ("sbx", "sigma_decay")):
+        spec = write_spec(tmp_path / f"{variation}.yaml", zdt_spec(tmp_path / variation, optimizer={
+            **optimizer, "variation": variation}))
+        assert main([str(spec), "--dry-run"]) == 0
+        warned = [line for line in capsys.readouterr().err.splitlines() if "does not read" in line]
+        assert len(warned) == 1 and f"optimizer.{unread}: variation {variation} does not read" in warned[0], warned
