@@ -14,7 +14,6 @@ import atexit
 import math
 import sys
 import time
-from collections import Counter
 from collections.abc import Sequence
 
 from rich.console import Console
@@ -54,13 +53,22 @@ class Progress:
         # "done" is the run's), and a birth the resumed search sets aside and trains
         # again counts once.  The estimate to the end comes from this session's pace.
         self.births: set[int] = set(run.recorded)
-        # A generation's counts include its evaluations recorded before a resume: the
-        # line of a generation resumed halfway said "0 failed in this generation" where
-        # the first session had counted 3 (a plugin author's walk).
-        self.recorded_done = Counter(e.trial.generation for e in run.recorded.values())
-        self.recorded_failed = Counter(e.trial.generation for e in run.recorded.values() if not e.ok)
+        # The evaluations a line counts (a generation's, or a steady-state run's since the
+        # last snapshot), birth -> whether it failed, include those recorded before a
+        # resume: the line of a generation resumed halfway said "0 failed in this
+        # generation" where the first session had counted 3 (a plugin author's walk).
+        # A record the resumed search sets aside leaves them (evaluation_interrupted).
+        self.recorded: dict[int, dict[int, bool]] = {}
+        for birth, e in run.recorded.items():
+            self.recorded.setdefault(e.trial.generation, {})[birth] = not e.ok
         self.running = 0
-        self._start_generation(0)
+        self.generation = 0
+        self.counted: dict[int, bool] = {} if self.steady_state else dict(self.recorded.get(0, {}))
+        size = getattr(optimizer, "pop_size", 0) if self.steady_state else 0
+        if size:
+            # inserted in the order recorded, a snapshot every pop_size: the last ones since
+            since = list(run.recorded.items())[len(run.recorded) - len(run.recorded) % size:]
+            self.counted = {birth: not e.ok for birth, e in since}
         # This session's evaluations while none of the run's has succeeded (for the warning
         # below): the journal's earlier ones never pass through here.
         self.unsuccessful: list[Evaluation] | None = (
@@ -84,6 +92,14 @@ class Progress:
     @property
     def done(self) -> int:
         return len(self.births)
+
+    @property
+    def done_in_generation(self) -> int:
+        return len(self.counted)
+
+    @property
+    def failed_in_generation(self) -> int:
+        return sum(self.counted.values())
 
     def _table(self) -> Table:
         """The table as it stands; built by the Live's refresh thread at each redraw."""
@@ -127,12 +143,10 @@ class Progress:
             self._start_generation(trial.generation)
 
     def _start_generation(self, generation: int) -> None:
-        """Counts from ``generation``'s evaluations the journal held at the start (none but
-        in a resumed run; a steady-state run's count from one snapshot to the next)."""
+        """Generational: counts from ``generation``'s evaluations the journal held at the
+        start (none but in a resumed run)."""
         self.generation = generation
-        recorded = not self.steady_state
-        self.done_in_generation = self.recorded_done[generation] if recorded else 0
-        self.failed_in_generation = self.recorded_failed[generation] if recorded else 0
+        self.counted = dict(self.recorded.get(generation, {}))
 
     @hookimpl
     def dnnp_hpo_evaluation_started(self, trial: Trial) -> None:
@@ -143,16 +157,15 @@ class Progress:
     @hookimpl
     def dnnp_hpo_evaluation_finished(self, evaluation: Evaluation) -> None:
         self._count_in(evaluation.trial)
-        if evaluation.trial.birth_id not in self.births:  # a recorded one trained again: counted
-            self.done_in_generation += 1
+        # replaced, not changed in place: the Live's refresh thread reads it meanwhile; a
+        # birth trained again counts once
+        self.counted = {**self.counted, evaluation.trial.birth_id: not evaluation.ok}
         self.births.add(evaluation.trial.birth_id)
         if evaluation.status != INFEASIBLE:  # never started, so never counted running
             self.running = max(0, self.running - 1)
-        if not evaluation.ok:
-            self.failed_in_generation += 1
-            if self.live is None:
-                print(f"evaluation {evaluation.trial.birth_id} (generation {evaluation.trial.generation}) "
-                      f"{evaluation.status}: {evaluation.reason}", flush=True)
+        if not evaluation.ok and self.live is None:
+            print(f"evaluation {evaluation.trial.birth_id} (generation {evaluation.trial.generation}) "
+                  f"{evaluation.status}: {evaluation.reason}", flush=True)
         self.front = pareto_front([*self.front, evaluation]) if evaluation.ok else self.front
         if self.unsuccessful is not None:
             self.unsuccessful = None if evaluation.ok else [*self.unsuccessful, evaluation]
@@ -186,7 +199,19 @@ class Progress:
             print(f"{what}, elapsed {_duration(time.monotonic() - self.start)}; front of {len(self.front)}: {best}",
                   file=sys.stdout, flush=True)
         if self.steady_state:
-            self.done_in_generation = self.failed_in_generation = 0
+            self.counted = {}
+        self._refresh()
+
+    @hookimpl
+    def dnnp_hpo_evaluation_interrupted(self, trial: Trial, rerun: Trial) -> None:
+        """A record the resumed search sets aside (bred differently, --force) is no longer
+        done nor counted: its birth is trained again as ``rerun`` and counted then."""
+        record = self.run.recorded.get(trial.birth_id)
+        if record is None or record.trial.uuid != trial.uuid:  # running at the stop: never counted
+            return
+        self.births.discard(trial.birth_id)
+        self.recorded.get(record.trial.generation, {}).pop(trial.birth_id, None)
+        self.counted = {birth: failed for birth, failed in self.counted.items() if birth != trial.birth_id}
         self._refresh()
 
     @hookimpl

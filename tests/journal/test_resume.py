@@ -164,6 +164,25 @@ def test_a_generation_resumed_halfway_counts_the_failures_recorded_before(tmp_pa
     assert [int(n) for _, n in lines] == [failed[g] for g in range(resumed_at, 4)], resumed.stdout
 
 
+def test_records_set_aside_by_a_forced_resume_leave_their_generation_s_count(tmp_path):
+    """Resumed with --force and the paper's operators, generation 1's records no longer
+    match the births bred now: they are set aside and trained again.  Their failures
+    were counted as well as the new ones ("11 failed in this generation" of 8: a review)."""
+    spec = write_spec(tmp_path, tmp_path / "trainings.log")
+    rare = ("--set", "constraints=[x0 <= 0.2]")  # most candidates infeasible
+    assert hpo_run(tmp_path, spec, "runs/r", "evaluation_finished", 15, *rare).returncode == -9
+    resumed = hpo_run(tmp_path, spec, "runs/r", "none", 0, *rare, "--set", "optimizer.variation=paper", "--force")
+    assert resumed.returncode == 0, resumed.stderr
+    with Journal.of(tmp_path / "runs/r", readonly=True) as journal, journal.transaction() as db:
+        set_aside = db.execute("SELECT COUNT(*) FROM evaluations WHERE status = 'interrupted'").fetchone()[0]
+        failed = Counter(e.trial.generation for e in journal.evaluations() if not e.ok)
+    assert set_aside > 0, "nothing was set aside: the test shows nothing"
+    lines = re.findall(r"^generation (\d) of 3 done: (\d+)/32 evaluations, (\d+) failed in this generation",
+                       resumed.stdout, re.MULTILINE)
+    assert [(int(g), int(n)) for g, _, n in lines] == [(g, failed[g]) for g in range(1, 4)], resumed.stdout
+    assert [int(done) for _, done, _ in lines] == [16, 24, 32], resumed.stdout
+
+
 def test_a_resumed_run_with_earlier_successes_is_not_said_to_have_none(tmp_path):
     """The 'no evaluation has succeeded yet' warning counts the journal's successes too:
     here every candidate after the resume breaks a new constraint, while generation 0

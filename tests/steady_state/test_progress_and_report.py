@@ -9,6 +9,8 @@ from pathlib import Path
 
 from test_steady_state_runs import HERE, hpo_run, recorded, write_spec
 
+from dnnp_hpo.journal import Journal
+
 BIN = Path(sys.executable).parent
 
 
@@ -35,6 +37,33 @@ def test_steady_state_progress_counts_each_failure_once_between_snapshots(tmp_pa
     failed = sum(1 for e in evaluations if not e.ok)
     assert len(counts) == 3 and failed > 0
     assert sum(counts) == failed
+
+
+def test_a_steady_state_resume_counts_the_failures_recorded_since_the_last_snapshot(tmp_path):
+    """Killed between two snapshots and resumed, the line of the next snapshot counted this
+    session's failures only ("1 failed since the last snapshot" where 5 had: a review).
+    Each line counts the failures inserted since the one before, the journal's too:
+    evaluations are inserted in the order the journal recorded them."""
+    failing = "{plugin: function, callable: 'steady_funcs:failing_zdt1'}"
+    spec = write_spec(tmp_path / "spec.yaml", births=24, trainer=failing)
+    assert hpo_run(tmp_path, spec, "runs/k", kill=("evaluation_finished", 13)).returncode == -9
+    before = Journal.of(tmp_path / "runs/k")
+    try:
+        held = before.evaluations(recorded=True)
+    finally:
+        before.close()
+    assert len(held) > 8 and any(not e.ok for e in held[8:]), "no failure recorded past snapshot 0 before the kill"
+    done = hpo_run(tmp_path, spec, "runs/k")
+    assert done.returncode == 0, done.stderr
+    lines = [(int(b), int(n)) for b, n in re.findall(
+        r"^births (\d+) of 24 \(snapshot \d+\), (\d+) failed since the last snapshot", done.stdout, re.MULTILINE)]
+    journal = Journal.of(tmp_path / "runs/k")
+    try:
+        order = journal.evaluations(recorded=True)
+    finally:
+        journal.close()
+    assert [b for b, _ in lines] == [16, 24], done.stdout
+    assert [n for _, n in lines] == [sum(not e.ok for e in order[8:16]), sum(not e.ok for e in order[16:24])]
 
 
 def test_progress_counts_generations_for_the_generational_optimizer(tmp_path):
