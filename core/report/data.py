@@ -504,7 +504,7 @@ def _parameters(runs: Sequence[RunData]) -> tuple[Parameter, ...]:
 
 #: where a limit comes from, in the order the summary names them
 _SPEC, _COMMAND_LINE = "report.chemical_accuracy in the spec", "--accuracy on the command line"
-_DEFAULTS = "the paper's defaults for {} (its section 3.2)"
+_DEFAULTS = "the paper's defaults for {}, its section 3.2"
 
 
 def _limits(run: RunData, accuracy: Mapping[str, float] | None = None) -> tuple[dict[str, float], str]:

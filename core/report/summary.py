@@ -365,9 +365,11 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
     interrupted = sum(r.interrupted for r in analysis.runs)
     if interrupted:
         were = "was" if interrupted == 1 else "were"
-        # sent out, not necessarily training: a spec's whole generation is sent at once and
-        # waits for a worker (a review read 6 here with 2 trainings running at the stop)
-        md += ["", (f"{counted(interrupted, 'evaluation')} {were} sent out and not finished when a driver stopped "
-                    f"(training, or waiting for a worker) and {were} re-run under a new uuid on resume (status "
-                    "interrupted in the journal; not counted above).")]
+        # Both causes: sent out, not necessarily training (a generation is sent at once and
+        # waits for workers: a review read "running" for 6 with 2 trainings at the stop),
+        # or finished but bred otherwise by a --force resume
+        md += ["", (f"{counted(interrupted, 'evaluation')} {were} set aside on resume and re-run under a new uuid "
+                    "(status interrupted in the journal; not counted above): sent out and not finished when a "
+                    "driver stopped (training, or waiting for a worker), or no longer the birth a --force resume "
+                    "bred.")]
     return "\n".join(md) + "\n"

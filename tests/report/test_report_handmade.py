@@ -100,8 +100,9 @@ def test_evaluations_set_aside_at_a_resume_are_not_said_to_have_been_training(tm
             journal.mark_interrupted(waiting.uuid, f"birth {birth} re-run as x{birth}")
     assert main([str(run)]) == 0
     summary = (run / "report" / "summary.md").read_text()
-    assert ("3 evaluations were sent out and not finished when a driver stopped (training, or waiting for a "
-            "worker) and were re-run under a new uuid on resume") in summary, summary
+    assert ("3 evaluations were set aside on resume and re-run under a new uuid (status interrupted in the "
+            "journal; not counted above): sent out and not finished when a driver stopped (training, or waiting "
+            "for a worker), or no longer the birth a --force resume bred.") in summary, summary
     assert "running when" not in summary
 
 
@@ -246,7 +247,7 @@ def test_spec_limits_and_command_line_override(tmp_path):
     assert source == "--accuracy on the command line for energy_rmse; report.chemical_accuracy in the spec for " \
                      "force_rmse", source
     assert analyse([run]).threshold_source == (  # in the objectives' order
-        "the paper's defaults for the units of energy_rmse (its section 3.2); "
+        "the paper's defaults for the units of energy_rmse, its section 3.2; "
         "report.chemical_accuracy in the spec for force_rmse")
 
 
