@@ -179,8 +179,28 @@ SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "csh", "tcsh", "fish"})
 _VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
 
-#: a shell's redirections, pipes and command lists, which reach the program as arguments
-_SHELL_OPERATOR = re.compile(r"(?:\d*|&)>>?(?:&\d+)?\S*|<\S*|\|\|?|&&?|;")
+#: a shell's redirections, pipes and command lists, as whole arguments of a list
+_SHELL_OPERATOR = re.compile(r"(?:\d*|&)>>?(?:&\d*)?|<<?|\|[|&]?|&&?|;;?")
+#: the characters of shell operators, which shlex splits off the words they touch
+_OPERATOR_CHARACTERS = frozenset("();<>|&")
+
+
+def _arguments(run: RunContext, key: str, args: Sequence[str]) -> list[tuple[str, bool]]:
+    """``args`` of trainer ``key`` with whether each is a shell operator.  Written as one
+    string in the spec, the text is split as a shell would split it, operators apart
+    (``--skip-neighbor-stat; dp freeze``, ``input.json>log``: glued to a word, they
+    stayed in it); written as a list, an operator is a whole item."""
+    block = run.raw_spec.get("trainer")
+    text = block.get(key) if isinstance(block, Mapping) else None
+    if isinstance(text, str):
+        lexer = shlex.shlex(text, posix=True, punctuation_chars=True)
+        lexer.whitespace_split, lexer.commenters = True, ""  # as shlex.split splits it, operators apart
+        try:
+            words = list(lexer)
+        except ValueError:  # an open quote: the converter has said so already
+            words = list(args)
+        return [(w, bool(w) and set(w) <= _OPERATOR_CHARACTERS) for w in words]
+    return [(a, _SHELL_OPERATOR.fullmatch(a) is not None) for a in args]
 
 
 def warn_shell_syntax(run: RunContext, launch_prefix: Sequence[str], command: Sequence[str]) -> None:
@@ -191,10 +211,11 @@ def warn_shell_syntax(run: RunContext, launch_prefix: Sequence[str], command: Se
     after ``--dry-run`` had passed: a plugin author's walk).  Arguments after a shell
     (``[bash, -c, 'module load x; exec "$@"', --]``) are the shell's to read.  Not an
     error: a program may take a literal ``$`` or ``>``; one warning at most."""
-    for key, arg in [*(("launch_prefix", a) for a in launch_prefix), *(("command", a) for a in command)]:
+    for key, (arg, operator) in [*(("launch_prefix", a) for a in _arguments(run, "launch_prefix", launch_prefix)),
+                                 *(("command", a) for a in _arguments(run, "command", command))]:
         if Path(arg).name in SHELLS:
             return
-        if _SHELL_OPERATOR.fullmatch(arg):
+        if operator:
             print(f"hpo-run: warning: {run.spec_path}: trainer.{key}: {arg!r} is passed to the program as an "
                   "argument: no shell runs the training, so there is no redirection, pipe or command list "
                   "(its output goes to stdout.log and stderr.log in its directory); leave it out, or run the "
