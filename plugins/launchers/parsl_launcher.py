@@ -572,10 +572,14 @@ class ParslLauncher:
         the workers Parsl starts.  Left alone: a cluster's node, whose cores are not
         known here (a jsrun or srun prefix gives each training its own), and a
         ``list:`` cpu_affinity, whose workers have CPU counts of their own (Parsl sets
-        OMP_NUM_THREADS to it, TensorFlow counts the worker's CPUs)."""
+        OMP_NUM_THREADS to it, TensorFlow counts the worker's CPUs).  With another
+        cpu_affinity Parsl sets OMP_NUM_THREADS over these (to the same share)."""
         if not self.on_this_machine or self.cpu_affinity.lower().startswith("list:"):
             return {}
-        return training_threads(self._local_workers()[0])
+        # the cores Parsl is told it has (PARSL_CORES), as it counts its workers, else those
+        # this process may run on (a job's share, where os.cpu_count() is the node's)
+        told = os.environ.get("PARSL_CORES")
+        return training_threads(self._local_workers()[0], int(told) if told else None)
 
     def build_config(self, run: RunContext) -> Any:
         """The whole Parsl Config: one HTEX on the composed provider, tracking off."""

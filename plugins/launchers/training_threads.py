@@ -32,13 +32,14 @@ def this_machines_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def training_threads(slots: int) -> dict[str, str]:
-    """The thread counts each training gets where ``slots`` run at once on this machine:
+def training_threads(slots: int, cores: int | None = None) -> dict[str, str]:
+    """The thread counts each training gets where ``slots`` run at once on this machine's
+    ``cores`` (default: :func:`this_machines_cores`):
     the environment's where it sets them, else the cores shared out (at least one each),
     TensorFlow's inter-op pool 1.  A DeePMD-kit variable the environment sets (or its
     alias) is inherited, not set here.  The OpenMP and BLAS counts come back even where
     the environment sets them, since a Dask nanny overwrites them with 1."""
-    share = str(max(1, this_machines_cores() // slots))
+    share = str(max(1, (cores or this_machines_cores()) // slots))
     counts = {name: _STARTED_WITH.get(name, share) for name in THREAD_VARIABLES}
     pools = {"DP_INTRA_OP_PARALLELISM_THREADS": share, "DP_INTER_OP_PARALLELISM_THREADS": "1"}
     return {**counts, **{name: count for name, count in pools.items()

@@ -90,6 +90,25 @@ def test_parsl_on_this_machine_shares_the_cores_out_as_dask_does(tmp_path: Path,
                      "TF_INTER_OP_PARALLELISM_THREADS": "3"}] * 2, seen
 
 
+def test_parsl_shares_out_the_cores_it_is_told_it_has(tmp_path: Path, worker_env) -> None:
+    """PARSL_CORES is the cores Parsl counts its workers by: the share is of them, not of
+    this process's CPUs (4 told, 2 workers: 2 each, whatever this machine has)."""
+    seen = _threads_seen(tmp_path, worker_env, {"plugin": "parsl", "provider": "local", "workers_per_node": 2,
+                                                "launcher": "simple"}, {"PARSL_CORES": "4"})
+    assert [(s["OMP_NUM_THREADS"], s["DP_INTRA_OP_PARALLELISM_THREADS"]) for s in seen] == [("2", "2")] * 2, seen
+
+
+def test_parsl_with_a_block_cpu_affinity_sets_openmp_s_count_itself(tmp_path: Path, worker_env) -> None:
+    """``cpu_affinity: block`` pins each worker to its share of the CPUs and Parsl sets
+    OMP_NUM_THREADS to their number, over the environment's (docs/hpc.md says so); the
+    other counts are shared out as without it."""
+    seen = _threads_seen(tmp_path, worker_env, {"plugin": "parsl", "provider": "local", "workers_per_node": 2,
+                                                "cpu_affinity": "block"}, {"OMP_NUM_THREADS": "7"})
+    share = str(max(1, len(os.sched_getaffinity(0)) // 2))
+    assert [(s["OMP_NUM_THREADS"], s["MKL_NUM_THREADS"], s["DP_INTRA_OP_PARALLELISM_THREADS"]) for s in seen] == [
+        (share, share, share)] * 2, seen
+
+
 def test_parsl_with_listed_cpus_leaves_the_counts_to_each_worker_s_cpus(tmp_path: Path, worker_env) -> None:
     """A ``list:`` cpu_affinity gives each worker CPUs of its own, as many as the user
     listed: Parsl sets OMP_NUM_THREADS to their number (and TensorFlow counts them), so
