@@ -59,7 +59,8 @@ class Template:
         """Substitute ``values``; SpecError for a missing name or a value JSON cannot hold.
 
         Each value becomes its JSON text (:func:`json_fragment`); ``encode(fragment,
-        placeholder)``, if given, turns that into the template's own format (YAML, say).
+        placeholder)``, if given, turns that into the template's own format (YAML, say),
+        and raises ValueError for a value that format cannot hold.
         The result is not checked here: the trainer parses it as its format.
         """
         out: list[str] = []
@@ -70,7 +71,10 @@ class Template:
             if piece.name not in values:
                 raise SpecError(f"{self.path}: line {piece.line}: no value for ${piece.name}", "template")
             fragment = json_fragment(values[piece.name], piece, self.path, self._alone_in_list(i))
-            out.append(encode(fragment, piece) if encode else fragment)
+            try:
+                out.append(encode(fragment, piece) if encode else fragment)
+            except ValueError as exc:  # a value the template's format cannot hold
+                raise SpecError(f"{self.path}: line {piece.line}: ${piece.name}: {exc}", "template") from None
         return "".join(out)
 
     def _alone_in_list(self, index: int) -> bool:
@@ -85,13 +89,15 @@ class Template:
 _PATTERN = string.Template.pattern
 
 
-def parse_text(text: str, path: str, *, json_strings: bool = False) -> Template:
+def parse_text(text: str, path: str, *, json_strings: bool = False, comment: str = "") -> Template:
     """Split ``text`` into pieces, noting for each placeholder whether it sits in a string.
 
     With ``json_strings`` a string starts and ends at an unescaped double quote, JSON's
     rule, so ``"a \\" $x"`` is still one string; without, the text has no quoting and
     every placeholder is a whole value (a ``keyword value`` input).  A ``$`` that is
     neither ``$$`` nor followed by a name is an error, as in ``string.Template``.
+    ``comment``: where a comment starts (``#`` in n2p2's input.nn), outside a string, to
+    the end of its line; it is copied as written, a ``$`` in it too (``# cost in $``).
     """
     pieces: list[str | Placeholder] = []
     literal: list[str] = []
@@ -101,6 +107,12 @@ def parse_text(text: str, path: str, *, json_strings: bool = False) -> Template:
     n = len(text)
     while i < n:
         char = text[i]
+        if comment and not in_string and text.startswith(comment, i):
+            end = text.find("\n", i)
+            end = n if end < 0 else end
+            literal.append(text[i:end])
+            i = end
+            continue
         if char == "$":
             match = _PATTERN.match(text, i)
             assert match is not None  # the pattern's last branch matches any "$"
@@ -134,10 +146,27 @@ def parse_text(text: str, path: str, *, json_strings: bool = False) -> Template:
 
 def plain_text(fragment: str, placeholder: Placeholder) -> str:
     """:meth:`Template.render`'s ``encode`` for a format without quoting: a string value
-    as its characters (``tanh``, not ``"tanh"``), any other (a number, a list) as its JSON
-    text."""
+    as its characters (``tanh``, not ``"tanh"``), a list as its items apart (``H O``,
+    ``15 15``: n2p2's ``elements``), any other value (a number, true) as its JSON text.
+    ValueError for what such a line cannot hold: a line break, a list of lists or a
+    mapping, and a placeholder inside a JSON string (a template parsed with
+    ``json_strings``: render it without this encode)."""
+    if placeholder.in_string:
+        raise ValueError("plain_text writes whole values, and this placeholder is inside a quoted string")
+
+    def word(value: Any) -> str:
+        if isinstance(value, (list, dict)):
+            # ValueError, as render expects of an encode: a value the format cannot hold
+            raise ValueError(f"a plain-text input holds no nested list or mapping, got {json.dumps(value)}")  # noqa: TRY004
+        text = value if isinstance(value, str) else json.dumps(value)
+        if "\n" in text or "\r" in text:
+            raise ValueError(f"a plain-text value cannot hold a line break, got {json.dumps(value)}")
+        return text
+
     value = json.loads(fragment)
-    return value if isinstance(value, str) else fragment
+    if isinstance(value, dict):
+        return word(value)
+    return " ".join(word(item) for item in value) if isinstance(value, list) else word(value)
 
 
 _OPENS_LIST = re.compile(r'\[\s*"\Z')

@@ -67,3 +67,34 @@ def test_a_plugin_loads_checks_and_renders_it_with_the_shared_functions(tmp_path
     with pytest.raises(SpecError) as unknown:  # a placeholder neither searched nor set
         check_names(template, {"activation", "epochs", "lr_exponent"}, {"elements"}, set())
     assert "cutoff_alpha" in str(unknown.value)
+
+
+def test_lists_are_written_as_their_items_and_comments_as_they_are() -> None:
+    """n2p2's ``elements H O`` and ``symfunction ... 15 15`` take a list as its items
+    apart (it came out as JSON, ``["H", "O"]``), and its ``#`` comments may hold a ``$``
+    (refused as a stray one): with ``comment="#"`` they are copied as written."""
+    text = "# cost in $ of $x\nelements $e\nn $n # $$ kept\nb $b\n"
+    template = parse_text(text, "input.nn", comment="#")
+    assert template.names == {"e", "n", "b"}
+    assert template.render({"e": ["H", "O"], "n": [15, 15], "b": True}, plain_text) == (
+        "# cost in $ of $x\nelements H O\nn 15 15 # $$ kept\nb true\n")
+    with pytest.raises(SpecError, match=r"input.nn: line 1: a '\$' must start a placeholder"):
+        parse_text("# cost in $ of $x\n", "input.nn")  # without comment="#": a stray $
+
+
+@pytest.mark.parametrize(("value", "said"), [
+    ("a\nb", 'a plain-text value cannot hold a line break, got "a\\nb"'),
+    ([[1, 2]], "a plain-text input holds no nested list or mapping, got [1, 2]"),
+    ({"a": 1}, 'a plain-text input holds no nested list or mapping, got {"a": 1}')])
+def test_a_value_a_plain_text_line_cannot_hold_is_one_line_naming_the_place(value, said) -> None:
+    """A line break would have started a line of its own (another keyword, say)."""
+    with pytest.raises(SpecError) as refused:
+        parse_text("x 1\nelements $e\n", "input.nn").render({"e": value}, plain_text)
+    assert str(refused.value) == f"template: input.nn: line 2: $e: {said}"
+
+
+def test_plain_text_on_a_json_template_s_string_is_refused_in_one_line() -> None:
+    with pytest.raises(SpecError) as refused:
+        parse_text('{"a": "${e}"}', "t.json", json_strings=True).render({"e": "x"}, plain_text)
+    assert str(refused.value) == ("template: t.json: line 1: $e: plain_text writes whole values, and this "
+                                  "placeholder is inside a quoted string")
