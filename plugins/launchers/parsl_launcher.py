@@ -75,6 +75,7 @@ from .parsl_parts import (
     check_commands,
     check_cpu_affinity,
     check_launcher,
+    listed_cpus,
     listed_workers,
     resolve_address,
 )
@@ -497,6 +498,26 @@ class ParslLauncher:
                             f"{self.workers} (workers_per_node); every worker would fail at its start and nothing be "
                             "evaluated: give one list per worker started, or a cores_per_worker of at most "
                             f"{cores / ranks:g}", "cpu_affinity")
+        usable = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+        outside = [cpu for cpu in listed_cpus(self.cpu_affinity) if usable and cpu not in usable]
+        if outside:
+            # sched_setaffinity refuses a CPU the process may not run on: the worker given
+            # one died at its start, and the run waited for ever (helper-106, list:2:3 on 2)
+            raise SpecError(f"cpu_affinity lists CPU {outside[0]}, which is not one of the CPUs hpo-run may run on "
+                            f"here ({_cpu_ranges(usable)}): the worker given it would fail at its start and the run "
+                            "wait for ever; list only those", "cpu_affinity")
+
+    def _check_local_spread(self) -> None:
+        """SpecError if Parsl's block, block-reverse or alternating cpu_affinity would give
+        a worker started here no CPU (more workers than CPUs: cores_per_worker below 1):
+        process_worker_pool asserts each worker at least one, and every worker failed."""
+        started, _ = self._local_workers()
+        usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        if started > usable:
+            raise SpecError(f"cpu_affinity {self.cpu_affinity} gives each worker at least one CPU, and on this machine "
+                            f"Parsl starts {started} workers on {usable} CPUs: every worker would fail at its start "
+                            "and nothing be evaluated: give cpu_affinity none, or a cores_per_worker of at least 1",
+                            "cpu_affinity")
 
     @property
     def block_walltime(self) -> str | None:
@@ -546,6 +567,8 @@ class ParslLauncher:
             self._check_local_workers()
             if self.cpu_affinity.lower().startswith("list:"):
                 self._check_local_affinity()
+            elif self.cpu_affinity.lower() != "none":
+                self._check_local_spread()
         walltime, limit = self.block_walltime, getattr(run.experiment.trainer, "timeout_minutes", None)
         if walltime is not None and isinstance(limit, (int, float)) and _minutes(walltime) < limit:
             given = "" if self.walltime else " (Parsl's default: no walltime is given)"
@@ -638,6 +661,17 @@ class ParslLauncher:
             if dfk is not None:
                 with stop_signals_held():
                     _close(dfk, executor, first)
+
+
+def _cpu_ranges(cpus: list[int]) -> str:
+    """``0-3,8`` for CPUs 0, 1, 2, 3 and 8."""
+    runs: list[list[int]] = []
+    for cpu in cpus:
+        if runs and cpu == runs[-1][1] + 1:
+            runs[-1][1] = cpu
+        else:
+            runs.append([cpu, cpu])
+    return ",".join(f"{a}-{b}" if b > a else str(a) for a, b in runs)
 
 
 @hookimpl

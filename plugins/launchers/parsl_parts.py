@@ -143,6 +143,15 @@ def listed_workers(value: str) -> int:
     return value.count(":")
 
 
+def listed_cpus(value: str) -> list[int]:
+    """Every CPU a ``list:CPUS:CPUS...`` cpu_affinity names (``0-2,5``: 0, 1, 2, 5), in order."""
+    cpus: list[int] = []
+    for part in re.split(r"[:,]", value.lower().removeprefix("list:")):
+        low, _, high = part.partition("-")
+        cpus.extend(range(int(low), int(high or low) + 1))
+    return cpus
+
+
 def check_cpu_affinity(value: str, workers: int) -> None:
     """Invalid unless process_worker_pool takes ``value`` for ``workers`` workers a node."""
     if value.lower() in CPU_AFFINITIES:

@@ -100,8 +100,10 @@ class Reproduction:
     def prepare(self, run: RunContext) -> None:
         """``variation: paper`` mutates each gene by its parameter's ``sigma``: every
         parameter must give one (the others never read it, so it is optional in the space).
-        A key the chosen variation does not read is warned about."""
-        self._warn_unread(run)
+        A key the chosen variation does not read is warned about, once: on resume prepare
+        is asked again for the run it resumes."""
+        if not run.resumed:
+            self._warn_unread(run)
         if self.variation != PAPER:
             return
         for name, parameter in run.space.parameters.items():

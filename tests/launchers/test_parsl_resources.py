@@ -182,6 +182,40 @@ def test_cpu_lists_for_more_workers_than_this_machine_starts_are_refused(tmp_pat
         assert main([str(spec), "--dry-run"]) == 0, capsys.readouterr().err
 
 
+def test_cpus_this_machine_does_not_offer_are_refused(tmp_path: Path, capsys) -> None:
+    """provider local: list:2:3 on a 2-CPU machine passed the spec check, and each worker
+    given CPUs it may not run on died at its start (sched_setaffinity's EINVAL); the run
+    waited for ever without a word (helper-106)."""
+    usable = sorted(os.sched_getaffinity(0))
+    far = max(usable) + 1000
+    spec = write_spec(tmp_path / "bad.yaml", launcher={"plugin": "parsl", "provider": "local", "workers_per_node": 2,
+                                                       "cpu_affinity": f"list:{usable[0]}:{usable[0]},{far - 1}-{far}"})
+    assert main([str(spec), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"hpo-run: {spec}: launcher.cpu_affinity: cpu_affinity lists CPU {far - 1}, which is not "
+                          "one of the CPUs hpo-run may run on here ("), err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def test_a_spread_cpu_affinity_with_more_workers_than_cpus_is_refused(tmp_path: Path, capsys, monkeypatch) -> None:
+    """block, block-reverse and alternating give each worker at least one CPU: Parsl's
+    pool asserts it, so with cores_per_worker 0.5 (twice the workers there are CPUs) every
+    worker failed at its start.  cpu_affinity none runs them."""
+    usable = len(os.sched_getaffinity(0))
+    monkeypatch.setenv("PARSL_CORES", str(usable))
+    twice = {"provider": "local", "workers_per_node": 2 * usable, "cores_per_worker": 0.5}
+    for affinity in ("block", "alternating", "block-reverse"):
+        spec = write_spec(tmp_path / "bad.yaml", launcher={"plugin": "parsl", **twice, "cpu_affinity": affinity})
+        assert main([str(spec), "--dry-run"]) == 2
+        err = capsys.readouterr().err
+        assert err == (f"hpo-run: {spec}: launcher.cpu_affinity: cpu_affinity {affinity} gives each worker at least "
+                       f"one CPU, and on this machine Parsl starts {2 * usable} workers on {usable} CPUs: every worker "
+                       "would fail at its start and nothing be evaluated: give cpu_affinity none, or a "
+                       "cores_per_worker of at least 1\n"), err
+    spec = write_spec(tmp_path / "good.yaml", launcher={"plugin": "parsl", **twice, "cpu_affinity": "none"})
+    assert main([str(spec), "--dry-run"]) == 0, capsys.readouterr().err
+
+
 def test_more_cores_per_worker_than_this_machine_has_are_refused(tmp_path: Path, capsys, monkeypatch) -> None:
     """provider local, cores_per_worker 64 on 2 cores: process_worker_pool started 0 workers
     ("Manager will spawn 0 workers"), and the run waited for ever without a word (helper-81)."""

@@ -50,3 +50,16 @@ def test_a_key_the_variation_does_not_read_is_warned_about(tmp_path, capsys, plu
         assert main([str(spec), "--dry-run"]) == 0
         warned = [line for line in capsys.readouterr().err.splitlines() if "does not read" in line]
         assert len(warned) == 1 and f"optimizer.{unread}: variation {variation} does not read" in warned[0], warned
+
+
+def test_the_unread_key_warning_comes_once_on_resume(tmp_path, capsys):
+    """prepare is asked again for the run a resume takes up (twice: before and under the
+    run lock): the warning came three times (helper-106)."""
+    optimizer = {"plugin": "nsga2", "pop_size": 4, "generations": 1, "sigma_decay": 0.5}
+    spec = write_spec(tmp_path / "s.yaml", zdt_spec(tmp_path / "run", optimizer=optimizer))
+    assert main([str(spec)]) == 0
+    capsys.readouterr()
+    spec = write_spec(tmp_path / "s.yaml", zdt_spec(tmp_path / "run", optimizer={**optimizer, "generations": 2}))
+    assert main([str(spec), "--force"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("optimizer.sigma_decay: variation sbx-steady does not read it") == 1, err
