@@ -296,6 +296,8 @@ def _shortened(text: str, limit: int = 300) -> str:
 
 
 _BLOCK_NUMBER = re.compile(r"^Failed to start block \d+: ")
+#: a block's submit script as a shell names it in the block's stderr
+_BLOCK_SCRIPT = re.compile(r"\S*block-\d+[^\s/]*\.sh\b")
 #: Parsl's pointer in a MISSING block's message, replaced by the directory it means
 _SUBMIT_SCRIPTS = re.compile(r"\.?\s*Check the stdout/stderr logs in the submit_scripts directory for more debug information\.?")
 
@@ -325,7 +327,9 @@ def _failed_blocks(executor: Any, worker_init: str | None = None) -> str:
             parts.append(f"exit code {status.exit_code}")
         for name, text in (("stderr", status.stderr_summary), ("stdout", status.stdout_summary)):
             if text and text.strip():
-                parts.append(f"{name}: {text.strip()}")
+                # the shell names the block's own script (parsl.hpo_htex.block-1.<time>.sh):
+                # named so, one reason of every block read as a reason per block (helper-106)
+                parts.append(f"{name}: {_BLOCK_SCRIPT.sub('the block script', text.strip())}")
         reasons.setdefault(" ".join(", ".join(parts).split()), []).append(block)
     said = "; ".join(f"block{'s' if len(blocks) > 1 else ''} {', '.join(blocks)}: {reason}"
                      for reason, blocks in reasons.items())

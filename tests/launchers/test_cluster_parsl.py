@@ -270,6 +270,20 @@ def test_a_scheduler_whose_commands_are_missing_is_one_line_and_exit_3(tmp_path:
         assert journal.evaluations() == []
 
 
+def test_blocks_that_failed_alike_are_one_reason(tmp_path: Path) -> None:
+    """Each block's stderr names its own script (parsl.hpo_htex.block-1.<time>.sh: line 7:
+    ...): two blocks that failed alike read as two reasons, the line cut in the second
+    (helper-106).  The script is "the block script": one reason, its blocks listed."""
+    broken = {"plugin": "parsl", "provider": "local", "block_failures": 2,
+              "worker_init": "no-such-command-for-hpo-test || exit 1"}
+    spec = write_spec(tmp_path / "gone.yaml", pop_size=2, generations=0, launcher=broken)
+    done = hpo_run(str(spec), timeout=180)
+    assert done.returncode == 3, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert "; blocks 0, 1: " in last and last.count("command not found") == 1, last
+    assert "stderr: the block script: line " in last and ".sh" not in last.split("submit_scripts")[1], last
+
+
 @pytest.mark.slow
 def test_an_executor_parsl_gives_up_stops_the_run_and_the_run_resumes(tmp_path: Path) -> None:
     """A worker_init that fails every block: Parsl gives the executor up after
