@@ -63,12 +63,12 @@ class Progress:
             self.recorded.setdefault(e.trial.generation, {})[birth] = not e.ok
         self.running = 0
         self.generation = 0
-        self.counted: dict[int, bool] = {} if self.steady_state else dict(self.recorded.get(0, {}))
+        self._count({} if self.steady_state else dict(self.recorded.get(0, {})))
         size = getattr(optimizer, "pop_size", 0) if self.steady_state else 0
         if size:
             # inserted in the order recorded, a snapshot every pop_size: the last ones since
             since = list(run.recorded.items())[len(run.recorded) - len(run.recorded) % size:]
-            self.counted = {birth: not e.ok for birth, e in since}
+            self._count({birth: not e.ok for birth, e in since})
         # This session's evaluations while none of the run's has succeeded (for the warning
         # below): the journal's earlier ones never pass through here.
         self.unsuccessful: list[Evaluation] | None = (
@@ -93,13 +93,25 @@ class Progress:
     def done(self) -> int:
         return len(self.births)
 
-    @property
-    def done_in_generation(self) -> int:
-        return len(self.counted)
+    def _count(self, counted: dict[int, bool]) -> None:
+        """Count ``counted`` (birth -> failed) in the line from now on.  The driver's thread
+        alone touches the mapping; the Live's refresh thread reads the two numbers."""
+        self.counted = counted
+        self.done_in_generation, self.failed_in_generation = len(counted), sum(counted.values())
 
-    @property
-    def failed_in_generation(self) -> int:
-        return sum(self.counted.values())
+    def _counted_in(self, birth: int, failed: bool) -> None:
+        """``birth`` finished, ``failed`` or not; a birth trained again counts once."""
+        before = self.counted.get(birth)
+        self.counted[birth] = failed
+        self.done_in_generation += before is None
+        self.failed_in_generation += failed - bool(before)
+
+    def _counted_out(self, birth: int) -> None:
+        """``birth``'s record was set aside: no longer counted."""
+        if birth in self.counted:
+            failed = self.counted.pop(birth)
+            self.done_in_generation -= 1
+            self.failed_in_generation -= failed
 
     def _table(self) -> Table:
         """The table as it stands; built by the Live's refresh thread at each redraw."""
@@ -146,7 +158,7 @@ class Progress:
         """Generational: counts from ``generation``'s evaluations the journal held at the
         start (none but in a resumed run)."""
         self.generation = generation
-        self.counted = dict(self.recorded.get(generation, {}))
+        self._count(dict(self.recorded.get(generation, {})))
 
     @hookimpl
     def dnnp_hpo_evaluation_started(self, trial: Trial) -> None:
@@ -157,9 +169,7 @@ class Progress:
     @hookimpl
     def dnnp_hpo_evaluation_finished(self, evaluation: Evaluation) -> None:
         self._count_in(evaluation.trial)
-        # replaced, not changed in place: the Live's refresh thread reads it meanwhile; a
-        # birth trained again counts once
-        self.counted = {**self.counted, evaluation.trial.birth_id: not evaluation.ok}
+        self._counted_in(evaluation.trial.birth_id, not evaluation.ok)
         self.births.add(evaluation.trial.birth_id)
         if evaluation.status != INFEASIBLE:  # never started, so never counted running
             self.running = max(0, self.running - 1)
@@ -199,7 +209,7 @@ class Progress:
             print(f"{what}, elapsed {_duration(time.monotonic() - self.start)}; front of {len(self.front)}: {best}",
                   file=sys.stdout, flush=True)
         if self.steady_state:
-            self.counted = {}
+            self._count({})
         self._refresh()
 
     @hookimpl
@@ -211,7 +221,7 @@ class Progress:
             return
         self.births.discard(trial.birth_id)
         self.recorded.get(record.trial.generation, {}).pop(trial.birth_id, None)
-        self.counted = {birth: failed for birth, failed in self.counted.items() if birth != trial.birth_id}
+        self._counted_out(trial.birth_id)
         self._refresh()
 
     @hookimpl
