@@ -503,7 +503,9 @@ class ParslLauncher:
                             "evaluated: give one list per worker started, or a cores_per_worker of at most "
                             f"{cores / ranks:g}", "cpu_affinity")
         usable = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-        outside = [cpu for cpu in listed_cpus(self.cpu_affinity) if usable and cpu not in usable]
+        # at most len(usable) + 1 CPUs looked at per range, however long it is
+        outside = [next(cpu for cpu in cpus if cpu not in usable) for cpus in listed_cpus(self.cpu_affinity)
+                   if usable and (len(cpus) > len(usable) or any(cpu not in usable for cpu in cpus))]
         if outside:
             # sched_setaffinity refuses a CPU the process may not run on: the worker given
             # one died at its start, and the run waited for ever (helper-106, list:2:3 on 2)

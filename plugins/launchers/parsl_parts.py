@@ -143,13 +143,14 @@ def listed_workers(value: str) -> int:
     return value.count(":")
 
 
-def listed_cpus(value: str) -> list[int]:
-    """Every CPU a ``list:CPUS:CPUS...`` cpu_affinity names (``0-2,5``: 0, 1, 2, 5), in order."""
-    cpus: list[int] = []
+def listed_cpus(value: str) -> list[range]:
+    """The CPUs a ``list:CPUS:CPUS...`` cpu_affinity names, range by range (``0-2,5``:
+    range(0, 3), range(5, 6)), in order: not one by one, ``0-9999999999`` being a range too."""
+    ranges = []
     for part in re.split(r"[:,]", value.lower().removeprefix("list:")):
         low, _, high = part.partition("-")
-        cpus.extend(range(int(low), int(high or low) + 1))
-    return cpus
+        ranges.append(range(int(low), int(high or low) + 1))
+    return ranges
 
 
 def check_cpu_affinity(value: str, workers: int) -> None:
