@@ -50,9 +50,15 @@ export DASK_DISTRIBUTED__COMM__TLS__CA_FILE=$TLS_DIR/cert.pem
 export DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT=$TLS_DIR/cert.pem
 export DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY=$TLS_DIR/key.pem
 shutdown_dask() {
-    # Ask the scheduler to stop itself and its workers; then make sure nothing is left.
-    [ -s "$SCHEDULER_FILE" ] && timeout 60 python -c "import sys; from distributed import Client; \
-Client(scheduler_file=sys.argv[1], timeout=30).shutdown()" "$SCHEDULER_FILE" >/dev/null 2>&1 || true
+    # Ask the scheduler to stop itself and its workers, if it still runs: at the job's end
+    # (scancel, the time limit) Slurm and LSF signal it with this script, and asking a dead
+    # one waited a minute, beyond Slurm's 30 s before SIGKILL, so the key below was never
+    # removed (helper-107).  Then make sure nothing is left.
+    if [ -n "${SCHEDULER_PID:-}" ] && kill -0 "$SCHEDULER_PID" 2>/dev/null && [ -s "$SCHEDULER_FILE" ]; then
+        timeout 15 python -c "import sys; from distributed import Client; \
+Client(scheduler_file=sys.argv[1], timeout=10).shutdown()" "$SCHEDULER_FILE" >/dev/null 2>&1 || true
+    fi
+    rm -rf "$TLS_DIR"  # the job's key first: nothing connects any more
     # Only this shell's jobs still running (jobs -pr): the pid of a worker that died hours
     # ago may be another process of yours by now, on a launch node shared with your jobs.
     local live grace=${DASK_STOP_GRACE:-30}
@@ -72,7 +78,7 @@ Client(scheduler_file=sys.argv[1], timeout=30).shutdown()" "$SCHEDULER_FILE" >/d
     # shellcheck disable=SC2086
     [ -z "$live" ] || kill -KILL $live 2>/dev/null || true
     wait 2>/dev/null || true
-    rm -rf "$SCRATCH" "$TLS_DIR"
+    rm -rf "$SCRATCH"
 }
 trap shutdown_dask EXIT
 

@@ -452,10 +452,12 @@ def _stop_trainings(run: RunContext, client: Any) -> None:
         failed = {worker: n for worker, n in stopped.items() if not isinstance(n, int)}
         for worker, error in sorted(failed.items()):  # a worker without stop_trainings (older dnnp-hpo)
             notice(run, f"dask: worker {worker} could not stop this run's trainings ({type(error).__name__}: "
-                        f"{error}): they run to their end; a resume started after that harvests them")
+                        f"{error}): they go on unless their worker stops too; a resume harvests those that finished")
     else:
-        notice(run, f"dask: could not stop this run's trainings on the cluster's workers ({why}): they run to "
-                    "their end; a resume started after that harvests them")
+        # "they run to their end" was wrong where the workers stop with hpo-run (a batch
+        # job's end signals them all: helper-107)
+        notice(run, f"dask: could not stop this run's trainings on the cluster's workers ({why}): they go on "
+                    "unless their workers stop too; a resume harvests those that finished")
 
 
 #: Dask's TLS settings of a client, by the environment variable that sets each (the

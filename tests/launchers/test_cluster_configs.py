@@ -139,6 +139,41 @@ def test_batch_script_runs_and_cleans_up(script: Path, tmp_path: Path, worker_en
 
 
 @pytest.mark.slow
+def test_the_job_s_end_cleans_up_within_slurm_s_grace(tmp_path: Path, worker_env) -> None:
+    """scancel or the time limit signals the whole job (SIGTERM to its process group, then
+    SIGKILL 30 s later on Slurm's defaults): the script's clean-up asked the dead
+    scheduler to shut down and waited a minute for it, so the job's key and scratch were
+    never removed (helper-107).  A dead scheduler is not asked; the key goes first."""
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    spec = write_spec(tmp_path / "small.yaml", pop_size=4, generations=1,
+                      trainer={"plugin": "function", "callable": "hpo_launcher_helpers:slow_zdt1"},
+                      launcher={"plugin": "dask", "workers": 2, "wait_timeout": 300})
+    job_dir = tmp_path / "job"
+    env = {**_batch_env(worker_env, tmp_path, spec, job_dir), "DASK_STOP_GRACE": "5",
+           "HPO_TEST_SLEEP": "600", "HPO_TEST_MARKERS": str(markers)}
+    job = subprocess.Popen(["bash", str(SUMMIT)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(markers.iterdir())) < 2 and time.monotonic() < deadline:  # both workers training
+            time.sleep(0.2)
+        assert len(list(markers.iterdir())) == 2, "the trainings never started"
+        assert (job_dir / "dask-tls" / "key.pem").exists()
+        os.killpg(job.pid, signal.SIGTERM)
+        signalled = time.monotonic()
+        _, stderr = job.communicate(timeout=90)
+        took = time.monotonic() - signalled
+    finally:
+        if job.poll() is None:
+            os.killpg(job.pid, signal.SIGKILL)
+            job.wait()
+    assert took < 25, f"the clean-up took {took:.0f} s, beyond Slurm's 30 s before SIGKILL: {stderr}"
+    assert not (job_dir / "dask-tls").exists(), "the job's key is left behind"
+    assert not (tmp_path / "scratch").exists()
+
+
+@pytest.mark.slow
 def test_a_killed_hpo_run_does_not_leave_the_job_waiting_on_its_workers(tmp_path: Path, worker_env) -> None:
     """hpo-run killed (SIGKILL, an out-of-memory kill) while trainings ran: the script's
     cleanup sent the workers SIGTERM, and a worker running a task waited for it,
