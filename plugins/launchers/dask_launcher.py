@@ -395,6 +395,24 @@ def _quiet_if_lost(client: Any) -> Iterator[None]:
         log.setLevel(level)
 
 
+#: seconds a joined cluster's scheduler may take to be found and to answer before hpo-run
+#: says that it waits: a missing scheduler file or a dead scheduler was silence for the
+#: whole wait_timeout (600 s by default), then exit 3 (helper-107)
+SLOW_START_S = 3.0
+
+
+@contextmanager
+def _said_if_slow(run: RunContext, text: str) -> Iterator[None]:
+    """Say ``text`` (:func:`notice`) if the block takes over SLOW_START_S; nothing if not."""
+    timer = threading.Timer(SLOW_START_S, notice, (run, text))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
 def read_scheduler_file(path: Path, deadline: float) -> str:
     """The scheduler address in a ``--scheduler-file``, waiting for the file to appear."""
     while True:
@@ -494,10 +512,15 @@ class JoinedEngine:
 
         started = time.monotonic()
         deadline = started + self.wait_timeout
-        address = self.find_address(deadline)
+        limit = f"launcher.wait_timeout, {self.wait_timeout:g} s"
+        with _said_if_slow(run, f"dask: waiting for the scheduler's address in {self.where} (up to {limit}); was "
+                                "`dask scheduler --scheduler-file` started?"):
+            address = self.find_address(deadline)
         self._check_tls(address)
         try:
-            client = Client(address, timeout=max(1.0, deadline - time.monotonic()))
+            with _said_if_slow(run, f"dask: no answer yet from the scheduler at {address} ({self.where}); trying "
+                                    f"up to {limit}"):
+                client = Client(address, timeout=max(1.0, deadline - time.monotonic()))
         except OSError as exc:
             raise LaunchFailed(f"launcher.{self.key}: cannot reach the Dask scheduler at {address} ({self.where}) "
                                f"within launcher.wait_timeout: {_rounded_seconds(exc)}") from None
@@ -627,11 +650,16 @@ class DaskLauncher:
         if joined:
             for key in ("workers", "local_directory"):
                 if getattr(self, key) is not None:
-                    raise Invalid(f"{key} is for a local cluster; with scheduler_file or address the "
-                                  "batch script starts the workers", key)
-            if self.dashboard or self.threads_per_worker != 1:
-                raise Invalid("dashboard and threads_per_worker are for a local cluster; pass them to "
-                              "`dask scheduler` / `dask worker` in the batch script")
+                    raise Invalid(f"{key} is for a local cluster; with scheduler_file or address the workers "
+                                  "are started apart, by you or the batch script (`dask worker`)", key)
+            # each key named alone: "dashboard and threads_per_worker" read as both given
+            given = [(k, f) for k, f in (("dashboard", "`dask scheduler --dashboard-address`"),
+                                         ("threads_per_worker", "`dask worker --nthreads`"))
+                     if getattr(self, k) != (False if k == "dashboard" else 1)]
+            if given:
+                key, flag = given[0]
+                raise Invalid(f"{key} is for a local cluster; with scheduler_file or address give {flag} where the "
+                              "scheduler and workers are started (by you or the batch script)", key)
         else:
             for key, default in (("min_workers", 0), ("shutdown", False), ("wait_timeout", DEFAULT_WAIT_S)):
                 if getattr(self, key) != default:

@@ -215,6 +215,13 @@ BAD_BLOCKS = [
     ("launcher={plugin: dask, scheduler_file: s.json, address: 'tcp://h:1'}", "scheduler_file or address, not both"),
     ("launcher={plugin: dask, address: localhost}", "address must look like tcp://host:port"),
     ("launcher={plugin: dask, scheduler_file: s.json, workers: 3}", "workers is for a local cluster"),
+    # each key named alone, with the flag it is where the workers are started (helper-107)
+    ("launcher={plugin: dask, scheduler_file: s.json, threads_per_worker: 2}",
+     ("launcher.threads_per_worker: threads_per_worker is for a local cluster; with scheduler_file or address give "
+     "`dask worker --nthreads` where the scheduler and workers are started")),
+    ("launcher={plugin: dask, address: 'tcp://h:1', dashboard: true}",
+     ("launcher.dashboard: dashboard is for a local cluster; with scheduler_file or address give "
+     "`dask scheduler --dashboard-address`")),
     ("launcher={plugin: dask, min_workers: 2}", "min_workers is for a joined cluster"),
     ("launcher={plugin: dask, scheduler_file: $HPO_SURELY_UNSET/s.json}",
      "launcher.scheduler_file: environment variable HPO_SURELY_UNSET is not set"),

@@ -75,6 +75,38 @@ def test_missing_scheduler_file_is_reported(tmp_path: Path) -> None:
         run_in_process(spec)
 
 
+def test_a_slow_start_is_said_while_hpo_run_waits(tmp_path: Path, capsys, monkeypatch) -> None:
+    """A missing scheduler file, or one whose scheduler is gone, was silence for the whole
+    wait_timeout (600 s by default), then exit 3 (helper-107): after SLOW_START_S hpo-run
+    says what it waits for, and how long at most.  Nothing is said of a quick start
+    (every other test here)."""
+    import socket
+
+    from dnnp_hpo.plugins.launchers import dask_launcher
+
+    monkeypatch.setattr(dask_launcher, "SLOW_START_S", 0.5)
+    absent = tmp_path / "absent.json"
+    spec = write_spec(tmp_path / "nofile.yaml",
+                      launcher={"plugin": "dask", "scheduler_file": str(absent), "wait_timeout": 2})
+    with pytest.raises(LaunchFailed):
+        run_in_process(spec)
+    assert capsys.readouterr().err == (
+        f"hpo-run: dask: waiting for the scheduler's address in scheduler file {absent} (up to "
+        "launcher.wait_timeout, 2 s); was `dask scheduler --scheduler-file` started?\n")
+    with socket.socket() as probe:  # a port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    stale = tmp_path / "stale.json"
+    stale.write_text(f'{{"address": "tcp://127.0.0.1:{port}"}}')
+    spec = write_spec(tmp_path / "stale.yaml",
+                      launcher={"plugin": "dask", "scheduler_file": str(stale), "wait_timeout": 2})
+    with pytest.raises(LaunchFailed):
+        run_in_process(spec)
+    assert capsys.readouterr().err == (
+        f"hpo-run: dask: no answer yet from the scheduler at tcp://127.0.0.1:{port} (scheduler file {stale}); "
+        "trying up to launcher.wait_timeout, 2 s\n")
+
+
 def test_unreachable_scheduler_is_reported(tmp_path: Path) -> None:
     """An address where no scheduler listens (a free loopback port): LaunchFailed naming
     the key once the wait is over, not a hang."""
