@@ -398,7 +398,7 @@ def _quiet_if_lost(client: Any) -> Iterator[None]:
 #: seconds a joined cluster's scheduler may take to be found and to answer before hpo-run
 #: says that it waits: a missing scheduler file or a dead scheduler was silence for the
 #: whole wait_timeout (600 s by default), then exit 3 (helper-107)
-SLOW_START_S = 3.0
+SLOW_START_S = 5.0
 
 
 @contextmanager
