@@ -411,6 +411,7 @@ def _said_if_slow(run: RunContext, text: str) -> Iterator[None]:
         yield
     finally:
         timer.cancel()
+        timer.join()  # a notice already on its way is out before what follows the block
 
 
 def read_scheduler_file(path: Path, deadline: float) -> str:

@@ -478,7 +478,7 @@ class ParslLauncher:
         cores_per_worker), as process_worker_pool counts them (PARSL_CORES, else every
         core).  A cluster's node (a batch provider's, or jsrun's or srun's from an
         allocation) is not this machine: only there is the count known."""
-        cores = int(os.environ.get("PARSL_CORES") or os.cpu_count() or 1)
+        cores = _parsl_cores() or os.cpu_count() or 1
         return min(self.workers, math.floor(cores / self.cores_per_worker)), cores
 
     def _check_local_workers(self) -> None:
@@ -518,7 +518,7 @@ class ParslLauncher:
         a worker started here no CPU (more workers than CPUs: cores_per_worker below 1):
         process_worker_pool asserts each worker at least one, and every worker failed."""
         started, _ = self._local_workers()
-        usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        usable = len(os.sched_getaffinity(0))
         if started > usable:
             raise SpecError(f"cpu_affinity {self.cpu_affinity} gives each worker at least one CPU, and on this machine "
                             f"Parsl starts {started} workers on {usable} CPUs: every worker would fail at its start "
@@ -571,6 +571,10 @@ class ParslLauncher:
         may end well before their limit)."""
         if self.on_this_machine:
             self._check_local_workers()
+            if self.cpu_affinity.lower() != "none" and not hasattr(os, "sched_getaffinity"):
+                # process_worker_pool asks it for every cpu_affinity but none: each worker died
+                raise SpecError(f"cpu_affinity {self.cpu_affinity} pins workers to CPUs, which this system cannot "
+                                "do (no sched_setaffinity: macOS): give cpu_affinity none", "cpu_affinity")
             if self.cpu_affinity.lower().startswith("list:"):
                 self._check_local_affinity()
             elif self.cpu_affinity.lower() != "none":
@@ -602,13 +606,13 @@ class ParslLauncher:
         known here (a jsrun or srun prefix gives each training its own), and a
         ``list:`` cpu_affinity, whose workers have CPU counts of their own (Parsl sets
         OMP_NUM_THREADS to it, TensorFlow counts the worker's CPUs).  With another
-        cpu_affinity Parsl sets OMP_NUM_THREADS over these (to the same share)."""
+        cpu_affinity Parsl sets OMP_NUM_THREADS over these, to its share of the CPUs the
+        worker pool may run on (the same share unless PARSL_CORES says otherwise)."""
         if not self.on_this_machine or self.cpu_affinity.lower().startswith("list:"):
             return {}
         # the cores Parsl is told it has (PARSL_CORES), as it counts its workers, else those
         # this process may run on (a job's share, where os.cpu_count() is the node's)
-        told = os.environ.get("PARSL_CORES")
-        return training_threads(self._local_workers()[0], int(told) if told else None)
+        return training_threads(self._local_workers()[0], _parsl_cores())
 
     def build_config(self, run: RunContext) -> Any:
         """The whole Parsl Config: one HTEX on the composed provider, tracking off."""
@@ -667,6 +671,22 @@ class ParslLauncher:
             if dfk is not None:
                 with stop_signals_held():
                     _close(dfk, executor, first)
+
+
+def _parsl_cores() -> int | None:
+    """The cores process_worker_pool is told the node has (``PARSL_CORES``), None where it
+    is not set; SpecError for a value it could not take (it would fail at its start)."""
+    told = os.environ.get("PARSL_CORES")
+    if not told:
+        return None
+    try:
+        cores = int(told)
+    except ValueError:
+        cores = 0
+    if cores < 1:
+        raise SpecError(f"the environment's PARSL_CORES is {told!r}: Parsl reads it as the number of cores of a "
+                        "node, a whole number of at least 1; unset it or give one")
+    return cores
 
 
 def _cpu_ranges(cpus: list[int]) -> str:

@@ -160,6 +160,10 @@ def check_cpu_affinity(value: str, workers: int) -> None:
     if not _CPU_LIST.match(value.lower()):
         raise Invalid(f"cpu_affinity must be one of {', '.join(CPU_AFFINITIES)} or list:CPUS:CPUS... "
                       f"(one CPUS per worker, e.g. list:0-6:7-13), got {value!r}", "cpu_affinity")
+    backwards = next((cpus for cpus in listed_cpus(value) if not cpus), None)
+    if backwards is not None:  # range(1, 1) of "1-0": sched_setaffinity(0, []) failed each worker given it
+        raise Invalid(f"cpu_affinity's CPU range {backwards.start}-{backwards.stop - 1} runs backwards: write the "
+                      "lower CPU first (0-6, not 6-0)", "cpu_affinity")
     ranks = listed_workers(value)
     if ranks != workers:  # each worker raises at start otherwise, and every block is lost
         raise Invalid(f"cpu_affinity lists the CPUs of {ranks} worker(s), and a node runs {workers}: "

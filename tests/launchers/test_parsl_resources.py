@@ -197,6 +197,42 @@ def test_cpus_this_machine_does_not_offer_are_refused(tmp_path: Path, capsys) ->
     assert len(err.strip().splitlines()) == 1, err
 
 
+@pytest.mark.parametrize("provider", ["local", "lsf"])
+def test_a_cpu_range_that_runs_backwards_is_refused(tmp_path: Path, capsys, provider) -> None:
+    """list:1-0:1-0 named no CPU (range(1, 1)): each worker's sched_setaffinity(0, [])
+    failed and the run waited for ever without a word (helper-108).  Wrong on any node."""
+    spec = write_spec(tmp_path / "bad.yaml", launcher={"plugin": "parsl", "provider": provider,
+                                                       "workers_per_node": 2, "cpu_affinity": "list:0:5-2"})
+    assert main([str(spec), "--dry-run"]) == 2
+    assert capsys.readouterr().err == (f"hpo-run: {spec}: launcher.cpu_affinity: cpu_affinity's CPU range 5-2 runs "
+                                       "backwards: write the lower CPU first (0-6, not 6-0)\n")
+
+
+@pytest.mark.parametrize("told", ["abc", "0", "-2"])
+def test_a_parsl_cores_parsl_cannot_read_is_one_line(tmp_path: Path, capsys, monkeypatch, told) -> None:
+    """PARSL_CORES=abc was an internal error, a ValueError's traceback; 0 blamed
+    cores_per_worker (helper-108)."""
+    monkeypatch.setenv("PARSL_CORES", told)
+    spec = write_spec(tmp_path / "bad.yaml", launcher={"plugin": "parsl", "provider": "local"})
+    assert main([str(spec), "--dry-run"]) == 2
+    assert capsys.readouterr().err == (f"hpo-run: {spec}: launcher: the environment's PARSL_CORES is {told!r}: Parsl "
+                                       "reads it as the number of cores of a node, a whole number of at least 1; "
+                                       "unset it or give one\n")
+
+
+def test_cpu_affinity_where_workers_cannot_be_pinned_is_refused(tmp_path: Path, capsys, monkeypatch) -> None:
+    """macOS has no sched_getaffinity, which process_worker_pool calls for every
+    cpu_affinity but none: each worker died at its start.  This Linux machine stands in
+    for one with the function taken away (the check, not Parsl, is what runs)."""
+    monkeypatch.delattr(os, "sched_getaffinity")
+    spec = write_spec(tmp_path / "bad.yaml", launcher={"plugin": "parsl", "provider": "local",
+                                                       "cpu_affinity": "block"})
+    assert main([str(spec), "--dry-run"]) == 2
+    assert capsys.readouterr().err == (f"hpo-run: {spec}: launcher.cpu_affinity: cpu_affinity block pins workers to "
+                                       "CPUs, which this system cannot do (no sched_setaffinity: macOS): give "
+                                       "cpu_affinity none\n")
+
+
 def test_a_spread_cpu_affinity_with_more_workers_than_cpus_is_refused(tmp_path: Path, capsys, monkeypatch) -> None:
     """block, block-reverse and alternating give each worker at least one CPU: Parsl's
     pool asserts it, so with cores_per_worker 0.5 (twice the workers there are CPUs) every
