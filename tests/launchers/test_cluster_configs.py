@@ -138,27 +138,37 @@ def test_batch_script_runs_and_cleans_up(script: Path, tmp_path: Path, worker_en
     assert log.count("=== job") == 2, "the first job's Dask log is kept"
 
 
+def _job_training_twice(tmp_path: Path, worker_env: dict) -> subprocess.Popen:
+    """The Summit script running a small spec in WORKDIR ``tmp_path/job`` (a session of its
+    own, DASK_STOP_GRACE 5 s), returned once both its workers train (for 600 s)."""
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    spec = write_spec(tmp_path / "small.yaml", pop_size=4, generations=1,
+                      trainer={"plugin": "function", "callable": "hpo_launcher_helpers:slow_zdt1"},
+                      launcher={"plugin": "dask", "workers": 2, "wait_timeout": 300})
+    env = {**_batch_env(worker_env, tmp_path, spec, tmp_path / "job"), "DASK_STOP_GRACE": "5",
+           "HPO_TEST_SLEEP": "600", "HPO_TEST_MARKERS": str(markers)}
+    job = subprocess.Popen(["bash", str(SUMMIT)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while len(list(markers.iterdir())) < 2 and time.monotonic() < deadline:  # both workers training
+        time.sleep(0.2)
+    if len(list(markers.iterdir())) < 2:
+        os.killpg(job.pid, signal.SIGKILL)
+        job.wait()
+        pytest.fail("the trainings never started")
+    return job
+
+
 @pytest.mark.slow
 def test_the_job_s_end_cleans_up_within_slurm_s_grace(tmp_path: Path, worker_env) -> None:
     """scancel or the time limit signals the whole job (SIGTERM to its process group, then
     SIGKILL 30 s later on Slurm's defaults): the script's clean-up asked the dead
     scheduler to shut down and waited a minute for it, so the job's key and scratch were
     never removed (helper-107).  A dead scheduler is not asked; the key goes first."""
-    markers = tmp_path / "markers"
-    markers.mkdir()
-    spec = write_spec(tmp_path / "small.yaml", pop_size=4, generations=1,
-                      trainer={"plugin": "function", "callable": "hpo_launcher_helpers:slow_zdt1"},
-                      launcher={"plugin": "dask", "workers": 2, "wait_timeout": 300})
     job_dir = tmp_path / "job"
-    env = {**_batch_env(worker_env, tmp_path, spec, job_dir), "DASK_STOP_GRACE": "5",
-           "HPO_TEST_SLEEP": "600", "HPO_TEST_MARKERS": str(markers)}
-    job = subprocess.Popen(["bash", str(SUMMIT)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, start_new_session=True)
+    job = _job_training_twice(tmp_path, worker_env)
     try:
-        deadline = time.monotonic() + 120
-        while len(list(markers.iterdir())) < 2 and time.monotonic() < deadline:  # both workers training
-            time.sleep(0.2)
-        assert len(list(markers.iterdir())) == 2, "the trainings never started"
         assert (job_dir / "dask-tls" / "key.pem").exists()
         os.killpg(job.pid, signal.SIGTERM)
         signalled = time.monotonic()
@@ -179,20 +189,8 @@ def test_a_killed_hpo_run_does_not_leave_the_job_waiting_on_its_workers(tmp_path
     cleanup sent the workers SIGTERM, and a worker running a task waited for it,
     "closing", so the job held its nodes until the walltime (helper-97, twice).  Now a
     grace period (DASK_STOP_GRACE, 30 s by default), then SIGKILL."""
-    markers = tmp_path / "markers"
-    markers.mkdir()
-    spec = write_spec(tmp_path / "small.yaml", pop_size=4, generations=1,
-                      trainer={"plugin": "function", "callable": "hpo_launcher_helpers:slow_zdt1"},
-                      launcher={"plugin": "dask", "workers": 2, "wait_timeout": 300})
-    env = {**_batch_env(worker_env, tmp_path, spec, tmp_path / "job"), "DASK_STOP_GRACE": "5",
-           "HPO_TEST_SLEEP": "600", "HPO_TEST_MARKERS": str(markers)}
-    job = subprocess.Popen(["bash", str(SUMMIT)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, start_new_session=True)
+    job = _job_training_twice(tmp_path, worker_env)
     try:
-        deadline = time.monotonic() + 120
-        while len(list(markers.iterdir())) < 2 and time.monotonic() < deadline:  # both workers training
-            time.sleep(0.2)
-        assert len(list(markers.iterdir())) == 2, "the trainings never started"
         driver = subprocess.run(["pgrep", "-s", str(job.pid), "-f", "bin/hpo-run"], capture_output=True, text=True,
                                 check=False).stdout.split()
         assert len(driver) == 1, driver

@@ -85,12 +85,16 @@ def test_a_slow_start_is_said_while_hpo_run_waits(tmp_path: Path, capsys, monkey
     from dnnp_hpo.plugins.launchers import dask_launcher
 
     monkeypatch.setattr(dask_launcher, "SLOW_START_S", 0.5)
+
+    def said_while_joining(scheduler_file: Path) -> str:
+        spec = write_spec(tmp_path / f"{scheduler_file.stem}.yaml",
+                          launcher={"plugin": "dask", "scheduler_file": str(scheduler_file), "wait_timeout": 2})
+        with pytest.raises(LaunchFailed):
+            run_in_process(spec)
+        return capsys.readouterr().err
+
     absent = tmp_path / "absent.json"
-    spec = write_spec(tmp_path / "nofile.yaml",
-                      launcher={"plugin": "dask", "scheduler_file": str(absent), "wait_timeout": 2})
-    with pytest.raises(LaunchFailed):
-        run_in_process(spec)
-    assert capsys.readouterr().err == (
+    assert said_while_joining(absent) == (
         f"hpo-run: dask: waiting for the scheduler's address in scheduler file {absent} (up to "
         "launcher.wait_timeout, 2 s); was `dask scheduler --scheduler-file` started?\n")
     with socket.socket() as probe:  # a port nothing listens on once closed
@@ -98,11 +102,7 @@ def test_a_slow_start_is_said_while_hpo_run_waits(tmp_path: Path, capsys, monkey
         port = probe.getsockname()[1]
     stale = tmp_path / "stale.json"
     stale.write_text(f'{{"address": "tcp://127.0.0.1:{port}"}}')
-    spec = write_spec(tmp_path / "stale.yaml",
-                      launcher={"plugin": "dask", "scheduler_file": str(stale), "wait_timeout": 2})
-    with pytest.raises(LaunchFailed):
-        run_in_process(spec)
-    assert capsys.readouterr().err == (
+    assert said_while_joining(stale) == (
         f"hpo-run: dask: no answer yet from the scheduler at tcp://127.0.0.1:{port} (scheduler file {stale}); "
         "trying up to launcher.wait_timeout, 2 s\n")
 
