@@ -164,8 +164,6 @@ def plain_text(fragment: str, placeholder: Placeholder) -> str:
         return text
 
     value = json.loads(fragment)
-    if isinstance(value, dict):
-        return word(value)
     return " ".join(word(item) for item in value) if isinstance(value, list) else word(value)
 
 

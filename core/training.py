@@ -181,7 +181,7 @@ _VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
 #: a shell's redirections, pipes and command lists, as whole arguments of a list
 _SHELL_OPERATOR = re.compile(r"(?:\d*|&)(?:>>?|<<?<?|<>|>\|)(?:&(?:\d+|-)?)?|\|[|&]?|&&?|;;?")
-#: the characters of shell operators, which shlex splits off the words they touch
+#: the characters of shell operators, which a shell reads apart from the words they touch
 _OPERATOR_CHARACTERS = frozenset("();<>|&")
 
 

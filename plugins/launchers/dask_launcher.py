@@ -654,13 +654,11 @@ class DaskLauncher:
                     raise Invalid(f"{key} is for a local cluster; with scheduler_file or address the workers "
                                   "are started apart, by you or the batch script (`dask worker`)", key)
             # each key named alone: "dashboard and threads_per_worker" read as both given
-            given = [(k, f) for k, f in (("dashboard", "`dask scheduler --dashboard-address`"),
-                                         ("threads_per_worker", "`dask worker --nthreads`"))
-                     if getattr(self, k) != (False if k == "dashboard" else 1)]
-            if given:
-                key, flag = given[0]
-                raise Invalid(f"{key} is for a local cluster; with scheduler_file or address give {flag} where the "
-                              "scheduler and workers are started (by you or the batch script)", key)
+            for key, default, flag in (("dashboard", False, "`dask scheduler --dashboard-address`"),
+                                       ("threads_per_worker", 1, "`dask worker --nthreads`")):
+                if getattr(self, key) != default:
+                    raise Invalid(f"{key} is for a local cluster; with scheduler_file or address give {flag} where "
+                                  "the scheduler and workers are started (by you or the batch script)", key)
         else:
             for key, default in (("min_workers", 0), ("shutdown", False), ("wait_timeout", DEFAULT_WAIT_S)):
                 if getattr(self, key) != default:

@@ -61,14 +61,14 @@ class Progress:
         self.recorded: dict[int, dict[int, bool]] = {}
         for birth, e in run.recorded.items():
             self.recorded.setdefault(e.trial.generation, {})[birth] = not e.ok
-        self.running = 0
-        self.generation = 0
-        self._count({} if self.steady_state else dict(self.recorded.get(0, {})))
-        size = getattr(optimizer, "pop_size", 0) if self.steady_state else 0
-        if size:
+        self.running = self.generation = 0
+        if self.steady_state:
             # inserted in the order recorded, a snapshot every pop_size: the last ones since
-            since = list(run.recorded.items())[len(run.recorded) - len(run.recorded) % size:]
+            size = getattr(optimizer, "pop_size", 0)
+            since = list(run.recorded.items())[len(run.recorded) - len(run.recorded) % size:] if size else []
             self._count({birth: not e.ok for birth, e in since})
+        else:
+            self._start_generation(0)
         # This session's evaluations while none of the run's has succeeded (for the warning
         # below): the journal's earlier ones never pass through here.
         self.unsuccessful: list[Evaluation] | None = (
