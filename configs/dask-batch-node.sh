@@ -54,7 +54,8 @@ shutdown_dask() {
     # (scancel, the time limit) Slurm and LSF signal it with this script, and asking a dead
     # one waited a minute, beyond Slurm's 30 s before SIGKILL, so the key below was never
     # removed (helper-107).  Then make sure nothing is left.
-    if [ -n "${SCHEDULER_PID:-}" ] && kill -0 "$SCHEDULER_PID" 2>/dev/null && [ -s "$SCHEDULER_FILE" ]; then
+    if [ -z "${JOB_ENDING:-}" ] && [ -n "${SCHEDULER_PID:-}" ] && kill -0 "$SCHEDULER_PID" 2>/dev/null \
+        && [ -s "$SCHEDULER_FILE" ]; then
         timeout 15 python -c "import sys; from distributed import Client; \
 Client(scheduler_file=sys.argv[1], timeout=10).shutdown()" "$SCHEDULER_FILE" >/dev/null 2>&1 || true
     fi
@@ -63,6 +64,11 @@ Client(scheduler_file=sys.argv[1], timeout=10).shutdown()" "$SCHEDULER_FILE" >/d
     # ago may be another process of yours by now, on a launch node shared with your jobs.
     local live grace=${DASK_STOP_GRACE:-30}
     [[ $grace =~ ^[0-9]+$ ]] || grace=30
+    # At the job's end the batch system SIGKILLs what is left soon after its signal: 30 s
+    # on Slurm's defaults (KillWait), 10 s on LSF's (JOB_TERMINATE_INTERVAL).  The
+    # trainings in flight cannot finish in that time, so do not wait for them: the
+    # scratch is removed before the SIGKILL comes.
+    [ -z "${JOB_ENDING:-}" ] || [ "$grace" -le 2 ] || grace=2
     live=$(jobs -pr)
     # shellcheck disable=SC2086  # a list of pids
     [ -z "$live" ] || kill $live 2>/dev/null || true
@@ -81,6 +87,10 @@ Client(scheduler_file=sys.argv[1], timeout=10).shutdown()" "$SCHEDULER_FILE" >/d
     rm -rf "$SCRATCH"
 }
 trap shutdown_dask EXIT
+# scancel, bkill or the time limit: the whole job is signalled (the scheduler and workers
+# too), and the batch system's SIGKILL follows within seconds.
+trap 'JOB_ENDING=1; exit 143' TERM
+trap 'JOB_ENDING=1; exit 130' INT
 
 # The spec's launcher block joined to this job's scheduler: a laptop spec's local keys
 # (workers: 2) dropped, its wait_timeout and shutdown kept.  Before anything starts: a

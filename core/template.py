@@ -48,6 +48,9 @@ class Template:
 
     path: str  #: for messages
     pieces: tuple[str | Placeholder, ...]
+    #: where a comment starts in this format ("" for none): a whole value holding it would
+    #: be cut short there by the program that reads the input, so render refuses it
+    comment: str = ""
 
     @property
     def names(self) -> frozenset[str]:
@@ -72,9 +75,14 @@ class Template:
                 raise SpecError(f"{self.path}: line {piece.line}: no value for ${piece.name}", "template")
             fragment = json_fragment(values[piece.name], piece, self.path, self._alone_in_list(i))
             try:
-                out.append(encode(fragment, piece) if encode else fragment)
+                text = encode(fragment, piece) if encode else fragment
             except ValueError as exc:  # a value the template's format cannot hold
                 raise SpecError(f"{self.path}: line {piece.line}: ${piece.name}: {exc}", "template") from None
+            if self.comment and not piece.in_string and self.comment in text:
+                raise SpecError(f"{self.path}: line {piece.line}: ${piece.name}: its value {text!r} holds "
+                                f"{self.comment!r}, where this input's comments start: the program would "
+                                "read the rest of the line as a comment", "template")
+            out.append(text)
         return "".join(out)
 
     def _alone_in_list(self, index: int) -> bool:
@@ -97,7 +105,8 @@ def parse_text(text: str, path: str, *, json_strings: bool = False, comment: str
     every placeholder is a whole value (a ``keyword value`` input).  A ``$`` that is
     neither ``$$`` nor followed by a name is an error, as in ``string.Template``.
     ``comment``: where a comment starts (``#`` in n2p2's input.nn), outside a string, to
-    the end of its line; it is copied as written, a ``$`` in it too (``# cost in $``).
+    the end of its line; it is copied as written, a ``$`` in it too (``# cost in $``), and
+    a whole value holding it is refused when the template is rendered.
     """
     pieces: list[str | Placeholder] = []
     literal: list[str] = []
@@ -141,15 +150,15 @@ def parse_text(text: str, path: str, *, json_strings: bool = False, comment: str
         literal.append(char)
         i += 1
     pieces.append("".join(literal))
-    return Template(path, tuple(p for p in pieces if p != ""))
+    return Template(path, tuple(p for p in pieces if p != ""), comment)
 
 
 def plain_text(fragment: str, placeholder: Placeholder) -> str:
     """:meth:`Template.render`'s ``encode`` for a format without quoting: a string value
     as its characters (``tanh``, not ``"tanh"``), a list as its items apart (``H O``,
     ``15 15``: n2p2's ``elements``), any other value (a number, true) as its JSON text.
-    ValueError for what such a line cannot hold: a line break, a list of lists or a
-    mapping, and a placeholder inside a JSON string (a template parsed with
+    ValueError for what such a line cannot hold: a line break, an empty list, a list of
+    lists or a mapping, and a placeholder inside a JSON string (a template parsed with
     ``json_strings``: render it without this encode)."""
     if placeholder.in_string:
         raise ValueError("plain_text writes whole values, and this placeholder is inside a quoted string")
@@ -164,6 +173,8 @@ def plain_text(fragment: str, placeholder: Placeholder) -> str:
         return text
 
     value = json.loads(fragment)
+    if value == []:
+        raise ValueError("an empty list would leave its keyword without a value")
     return " ".join(word(item) for item in value) if isinstance(value, list) else word(value)
 
 

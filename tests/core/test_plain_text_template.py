@@ -85,12 +85,23 @@ def test_lists_are_written_as_their_items_and_comments_as_they_are() -> None:
 @pytest.mark.parametrize(("value", "said"), [
     ("a\nb", 'a plain-text value cannot hold a line break, got "a\\nb"'),
     ([[1, 2]], "a plain-text input holds no nested list or mapping, got [1, 2]"),
+    ([], "an empty list would leave its keyword without a value"),
     ({"a": 1}, 'a plain-text input holds no nested list or mapping, got {"a": 1}')])
 def test_a_value_a_plain_text_line_cannot_hold_is_one_line_naming_the_place(value, said) -> None:
     """A line break would have started a line of its own (another keyword, say)."""
     with pytest.raises(SpecError) as refused:
         parse_text("x 1\nelements $e\n", "input.nn").render({"e": value}, plain_text)
     assert str(refused.value) == f"template: input.nn: line 2: $e: {said}"
+
+
+def test_a_value_holding_the_comment_character_is_refused_where_comments_are_parsed() -> None:
+    """n2p2 would read `elements H #O` as `elements H`: the run would train on the wrong input."""
+    template = parse_text("x 1 # one\nelements $e\n", "input.nn", comment="#")
+    with pytest.raises(SpecError) as refused:
+        template.render({"e": ["H", "#O"]}, plain_text)
+    assert str(refused.value) == ("template: input.nn: line 2: $e: its value 'H #O' holds '#', where this input's "
+                                  "comments start: the program would read the rest of the line as a comment")
+    assert parse_text("elements $e\n", "input.nn").render({"e": "a#b"}, plain_text) == "elements a#b\n"
 
 
 def test_plain_text_on_a_json_template_s_string_is_refused_in_one_line() -> None:

@@ -138,16 +138,19 @@ def test_batch_script_runs_and_cleans_up(script: Path, tmp_path: Path, worker_en
     assert log.count("=== job") == 2, "the first job's Dask log is kept"
 
 
-def _job_training_twice(tmp_path: Path, worker_env: dict) -> subprocess.Popen:
+def _job_training_twice(tmp_path: Path, worker_env: dict, grace: str | None = "5") -> subprocess.Popen:
     """The Summit script running a small spec in WORKDIR ``tmp_path/job`` (a session of its
-    own, DASK_STOP_GRACE 5 s), returned once both its workers train (for 600 s)."""
+    own, DASK_STOP_GRACE ``grace`` s, None: the script's default), returned once both its
+    workers train (for 600 s)."""
     markers = tmp_path / "markers"
     markers.mkdir()
     spec = write_spec(tmp_path / "small.yaml", pop_size=4, generations=1,
                       trainer={"plugin": "function", "callable": "hpo_launcher_helpers:slow_zdt1"},
                       launcher={"plugin": "dask", "workers": 2, "wait_timeout": 300})
-    env = {**_batch_env(worker_env, tmp_path, spec, tmp_path / "job"), "DASK_STOP_GRACE": "5",
+    env = {**_batch_env(worker_env, tmp_path, spec, tmp_path / "job"),
            "HPO_TEST_SLEEP": "600", "HPO_TEST_MARKERS": str(markers)}
+    if grace is not None:
+        env["DASK_STOP_GRACE"] = grace
     job = subprocess.Popen(["bash", str(SUMMIT)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 120
@@ -161,13 +164,16 @@ def _job_training_twice(tmp_path: Path, worker_env: dict) -> subprocess.Popen:
 
 
 @pytest.mark.slow
-def test_the_job_s_end_cleans_up_within_slurm_s_grace(tmp_path: Path, worker_env) -> None:
-    """scancel or the time limit signals the whole job (SIGTERM to its process group, then
-    SIGKILL 30 s later on Slurm's defaults): the script's clean-up asked the dead
-    scheduler to shut down and waited a minute for it, so the job's key and scratch were
-    never removed (helper-107).  A dead scheduler is not asked; the key goes first."""
+def test_the_job_s_end_cleans_up_within_the_batch_system_s_grace(tmp_path: Path, worker_env) -> None:
+    """scancel, bkill or the time limit signals the whole job (SIGTERM to its process
+    group, then SIGKILL 30 s later on Slurm's defaults, 10 s on LSF's): the script's
+    clean-up asked the dead scheduler to shut down and waited a minute for it, so the
+    job's key and scratch were never removed (helper-107); then it gave the trainings in
+    flight DASK_STOP_GRACE (30 s by default), which the SIGKILL cut short.  At the job's
+    end the scheduler is not asked and the trainings are not waited for; the key goes
+    first."""
     job_dir = tmp_path / "job"
-    job = _job_training_twice(tmp_path, worker_env)
+    job = _job_training_twice(tmp_path, worker_env, grace=None)
     try:
         assert (job_dir / "dask-tls" / "key.pem").exists()
         os.killpg(job.pid, signal.SIGTERM)
@@ -178,7 +184,8 @@ def test_the_job_s_end_cleans_up_within_slurm_s_grace(tmp_path: Path, worker_env
         if job.poll() is None:
             os.killpg(job.pid, signal.SIGKILL)
             job.wait()
-    assert took < 25, f"the clean-up took {took:.0f} s, beyond Slurm's 30 s before SIGKILL: {stderr}"
+    assert took < 10, f"the clean-up took {took:.0f} s, beyond LSF's 10 s before SIGKILL: {stderr}"
+    assert job.returncode == 128 + signal.SIGTERM, stderr
     assert not (job_dir / "dask-tls").exists(), "the job's key is left behind"
     assert not (tmp_path / "scratch").exists()
 
