@@ -221,10 +221,11 @@ def check_written_systems(run: RunContext, rendered: list[tuple[dict[str, Any], 
                 raise SpecError(f"{where}: {key}: {path!r} is a relative path, and dp runs in the fresh evaluation "
                                 f"directory {evaldir}, where it cannot exist: {advice}", "template")
             resolved = os.path.normpath(evaldir / path)
-            if absent(resolved):
+            problem = absent(resolved)
+            if problem is not None:
                 print(f"hpo-run: warning: {run.spec_path}: trainer.template: {where}: {key}: {path!r} is relative "
-                      f"to the evaluation directory {evaldir} where dp runs, so it is {resolved}, which does "
-                      f"not exist; every training will fail unless it does: {advice}", file=sys.stderr)
+                      f"to the evaluation directory {evaldir} where dp runs, so it is {resolved}, which "
+                      f"{problem}; every training will fail unless it is there: {advice}", file=sys.stderr)
 
 
 def systems_under(path: str | Path) -> list[Path]:

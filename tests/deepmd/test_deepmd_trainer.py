@@ -463,12 +463,16 @@ def test_a_template_path_below_a_listed_data_path_is_told_once(tmp_path: Path, c
     assert "trainer.template" not in capsys.readouterr().err
 
 
-def test_a_template_path_that_cannot_be_looked_at_is_warned_about(tmp_path: Path, capsys, monkeypatch) -> None:
+@pytest.mark.parametrize("relative", [False, True])
+def test_a_template_path_that_cannot_be_looked_at_is_warned_about(tmp_path: Path, capsys, monkeypatch,
+                                                                  relative: bool) -> None:
     """Data under a directory only the workers' account may enter: Path.exists raised
     PermissionError on Python 3.11, a traceback and exit 4 (a review's, run as nobody).
     The tests run as root, who enters every directory, so os.stat's refusal is a stand-in
-    for that one path; what hpo-run does with it is real."""
-    locked = tmp_path / "locked" / "train"
+    for that one path; what hpo-run does with it is real.  Relative (../locked/train, read
+    from the evaluation directory), the warning said "does not exist" of it."""
+    locked = tmp_path / "run" / "evals" / "locked" / "train" if relative else tmp_path / "locked" / "train"
+    written = "../locked/train" if relative else str(locked)
     real_stat = os.stat
 
     def stat(path, *args, **kwargs):
@@ -477,10 +481,13 @@ def test_a_template_path_that_cannot_be_looked_at_is_warned_about(tmp_path: Path
         return real_stat(path, *args, **kwargs)
 
     monkeypatch.setattr(os, "stat", stat)
-    template = TINY.replace('"training": {', f'"training": {{"validation_data": {{"systems": "{locked}"}}, ')
+    template = TINY.replace('"training": {', f'"training": {{"validation_data": {{"systems": "{written}"}}, ')
     prepare(tmp_path, template)
-    assert (f"training.validation_data.systems: {locked} cannot be looked at from here (Permission denied) on this "
-            "host; every training will fail unless it exists where the workers run") in capsys.readouterr().err
+    said = (f"so it is {locked}, which cannot be looked at from here (Permission denied); every training will fail "
+            "unless it is there" if relative else
+            f"{locked} cannot be looked at from here (Permission denied) on this host; every training will fail "
+            "unless it exists where the workers run")
+    assert said in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("energy", "force"), [("meV/atom", "eV/A"), ("eV/atom", "meV/Å"), ("eV/atom", "eV/atom")])
