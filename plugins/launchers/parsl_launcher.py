@@ -297,7 +297,7 @@ def _shortened(text: str, limit: int = 300) -> str:
 
 _BLOCK_NUMBER = re.compile(r"^Failed to start block \d+: ")
 #: a block's submit script as a shell names it in the block's stderr
-_BLOCK_SCRIPT = re.compile(r"\S*block-\d+[^\s/]*\.sh\b")
+_BLOCK_SCRIPT = re.compile(r"""[^\s'"]*block-\d+[^\s/'"]*\.sh\b""")  # a quote around it stays
 #: Parsl's pointer in a MISSING block's message, replaced by the directory it means
 _SUBMIT_SCRIPTS = re.compile(r"\.?\s*Check the stdout/stderr logs in the submit_scripts directory for more debug information\.?")
 

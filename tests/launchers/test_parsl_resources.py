@@ -315,3 +315,17 @@ GOOD = [
 def test_legitimate_blocks_pass_the_spec_check(block: dict, tmp_path: Path, capsys) -> None:
     spec = write_spec(tmp_path / "good.yaml", launcher={"plugin": "parsl", **block})
     assert main([str(spec), "--dry-run"]) == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("said", "read"), [
+    ("/r/parsl/000/submit_scripts/parsl.hpo_htex.block-1.1765.2.sh: line 7: x: command not found",
+     "the block script: line 7: x: command not found"),
+    # dash and Parsl's own messages quote the path: the quotes stay a pair
+    ("'/r/parsl/000/submit_scripts/parsl.hpo_htex.block-0.1765.2.sh' exited", "'the block script' exited"),
+    ('cannot open "parsl.hpo_htex.block-12.9.sh"', 'cannot open "the block script"')])
+def test_a_block_s_script_is_named_alike_in_every_block_s_reason(said: str, read: str) -> None:
+    """Each block's stderr names its own script; the engine-lost line says one reason for
+    blocks that failed alike (helper-106), and a quoted path kept its closing quote alone."""
+    from dnnp_hpo.plugins.launchers.parsl_launcher import _BLOCK_SCRIPT
+
+    assert _BLOCK_SCRIPT.sub("the block script", said) == read
