@@ -58,6 +58,8 @@ def prepare_run(spec_path: Path, registry: Registry, overrides: Sequence[str] = 
     trainer = checked(str(run.spec_path), "trainer", lambda: experiment.trainer.prepare(run))
     _check_prepared(run, trainer)
     _check_picklable(run, trainer)
+    # Before the optimizer's look: replicates compare them with their source run's.
+    run = attrs.evolve(run, template_digest=template_digest(trainer), data_paths=_data_paths(trainer))
     checked(str(run.spec_path), "launcher", lambda: experiment.launcher.prepare(run))
     checked(str(run.spec_path), "optimizer", lambda: experiment.optimizer.prepare(run))
     # Render the first candidate's input now, so a broken template stops the run here.
@@ -67,8 +69,7 @@ def prepare_run(spec_path: Path, registry: Registry, overrides: Sequence[str] = 
         raise TypeError(f"{type(trainer).__name__}.render (trainer plugin {run.raw_spec['trainer']['plugin']!r}) "
                         f"returned a {type(rendered).__name__}, {shown(rendered)}: expected the input the "
                         "training gets as a str, or None for a trainer without an input file")
-    data_paths = _data_paths(trainer)
-    return attrs.evolve(run, template_digest=template_digest(trainer), data_paths=data_paths), trainer
+    return run, trainer
 
 
 def check_data(run: RunContext) -> None:
@@ -163,11 +164,13 @@ def execute(run: RunContext, trainer: Trainer, registry: Registry) -> list[Membe
     with Journal.of(run.run_dir) as journal:
         if journal.meta(FINISHED, False) and not run.extends:
             return journal.population(journal.generations()[-1])
-        if not run.resumed or run.extends:
+        if not run.resumed or run.extends or run.forced:
             # One transaction: a journal holding the spec is a started run (check_run_dir).
-            # An extension records the spec it extends with, the run now being that spec's
-            # (the same command again shows its front, a session killed in it resumes without
-            # --force), and is set unfinished with it, under the run lock, before any launch.
+            # A --force session (an extension too) records the spec it runs with, the run
+            # now being that spec's (the same command again shows its front, a session
+            # killed in it resumes without --force: a lowered budget's front was shown by
+            # no spec); an extension is set unfinished with it, under the run lock, before
+            # any launch.
             run = run.with_data_digests()
             journal.set_metas({RESOLVED: resolved_settings(run), TEMPLATE_DIGEST: run.template_digest,
                                DATA_DIGESTS: [d.to_json() for d in run.data_digests], SPEC: run.raw_spec,

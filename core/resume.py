@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 
 from dnnp_hpo.errors import SpecError, checked
-from dnnp_hpo.fingerprint import recorded_digests
+from dnnp_hpo.fingerprint import DataDigest, recorded_digests
 from dnnp_hpo.hookspecs import Extendable
 from dnnp_hpo.journal import (
     DATA_DIGESTS,
@@ -51,7 +51,11 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
 #: Keys that say where a run executes, not what it searches: a resume may change them
 #: without --force (more workers, a run started on a laptop moved to a cluster, jsrun for
 #: srun, the run directory moved).  Each is the key or a prefix of dotted keys.
-PLACEMENT = ("run_dir", "launcher", "trainer.launch_prefix")
+#: ``optimizer.source``: where a replicates run reads its search's journal from (written
+#: relative to the working directory, like run_dir); which members it gives is the
+#: optimizer's own check (Replicates.prepare), so a run resumed from elsewhere, its source
+#: written otherwise, goes on
+PLACEMENT = ("run_dir", "launcher", "trainer.launch_prefix", "optimizer.source")
 
 
 def is_placement(key: str) -> bool:
@@ -223,7 +227,8 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
     shown = ", ".join(differences[:8]) + (" ..." if len(differences) > 8 else "")
     extends = False
     # A spec that differs in nothing may still ask for more than the run holds: one whose
-    # budget a --force session lowered (the journal keeps the spec the run started with).
+    # budget a --force session lowered, in a journal from before such a session recorded
+    # its spec.
     larger = finished and _larger_budget(run)
     if finished and (differences or larger):
         # A finished run is taken up again only for more of the same search: a larger
@@ -239,9 +244,8 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
                    "a finished run is only extended by a larger budget (nsga2's generations, nsga2-async's "
                    "max_births) with --force; give the recorded values to print its front, or choose another "
                    "run_dir to run them" if extendable else
-                   f"its optimizer ({_optimizer_plugin(run.raw_spec)}) cannot extend a finished run (it has no "
-                   "extends(held): docs/plugins.md); give the recorded values to print its front, or choose another "
-                   "run_dir to run them")
+                   f"its optimizer ({_optimizer_plugin(run.raw_spec)}) has no budget to extend a finished run "
+                   "by; give the recorded values to print its front, or choose another run_dir to run them")
             # With the values: after a --force extension the journal holds the spec it was
             # extended with, and the spec file's own budget (generations: 1) read as a key
             # to change rather than the run's smaller past (helper-94).
@@ -304,7 +308,8 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
             f"defaults differently ({refilled}); resume it with those versions, or pass --force to continue "
             "with the new values", "run_dir", where,
         )
-    run = attrs.evolve(run, resumed=True, finished=bool(finished), extends=extends, moved=moved)
+    run = attrs.evolve(run, resumed=True, finished=bool(finished), extends=extends, moved=moved,
+                       forced=force and not finished)
     if not finished:
         check_writable(run.run_dir, "run_dir", where)
         # prepare_run asked the optimizer before the run directory was looked at: ask it
@@ -376,20 +381,22 @@ def _clipped(parameter: Any, gene: float) -> bool:
     return json.dumps(parameter.decode(gene)) == json.dumps(parameter.decode(min(max(gene, low), high)))
 
 
-def _check_same_data(run: RunContext, stored: Any, where: str) -> None:
-    """SpecError if a data path the run trained on holds other content now.
-
-    Compared in order, not by place (a run moved to a cluster with its data resumes).  A
-    path that held nothing then (every training failed at once) or holds nothing now (every
-    one will: prepare warned) is not compared: no candidate trained on both contents.
-    """
+def changed_data(stored: Any, now: Sequence[DataDigest]) -> list[str]:
+    """The paths of ``now`` whose content differs from the journal's ``data_digests``
+    (``stored``), compared in order, not by place (a run moved to a cluster with its data
+    reads them elsewhere).  A path that held nothing then (every training failed at once)
+    or holds nothing now (every one will) is not compared: nothing trained on both."""
     then = recorded_digests(stored)
-    now = run.data_digests or ()
     if len(then) != len(now):
-        changed = [d.path for d in now] or ["(none)"]
-    else:
-        changed = [new.path for old, new in zip(then, now)
-                   if old is not None and None not in (old.sha256, new.sha256) and old.sha256 != new.sha256]
+        return [d.path for d in now] or ["(none)"]
+    return [new.path for old, new in zip(then, now)
+            if old is not None and None not in (old.sha256, new.sha256) and old.sha256 != new.sha256]
+
+
+def _check_same_data(run: RunContext, stored: Any, where: str) -> None:
+    """SpecError if a data path the run trained on holds other content now
+    (:func:`changed_data`)."""
+    changed = changed_data(stored, run.data_digests or ())
     if changed:
         # Not a key of the spec: a dataset regenerated in place, or $DATA set elsewhere.
         raise SpecError(

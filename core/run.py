@@ -28,6 +28,10 @@ class RunContext:
     finished: bool = False  #: True when the journal's search is done: it is not run again
     #: True when a finished run is taken up again with a larger budget (--force): run on
     extends: bool = False
+    #: True when an unfinished run is resumed with --force: the run is the given spec's
+    #: from now on, recorded as an extension's is (a later session with the same command
+    #: resumes, or prints the front, without --force)
+    forced: bool = False
     #: placement keys (resume.PLACEMENT: launcher, run_dir...) a resume changed
     moved: tuple[str, ...] = ()
     #: True under ``hpo-run --dry-run``: nothing is launched, so what only the trainings

@@ -373,7 +373,8 @@ def _belongs_elsewhere(owners: list[str], component: str, known: list[str],
     """``(a key of nsga2, not nsga2-async, which has max_births, init_pop_size)``: whose key
     an unknown one is, and the keys of the block's component that none of those has."""
     own = [k for k in known if not any(k in siblings[owner] for owner in owners)]
-    which = f", which has {', '.join(own)}" if 0 < len(own) <= _OWN_KEYS_SHOWN else ""
+    # Not when they are all its keys: the line's "(expected: ...)" lists them already.
+    which = f", which has {', '.join(own)}" if 0 < len(own) <= _OWN_KEYS_SHOWN and own != known else ""
     return f"(a key of {', '.join(owners)}, not {component}{which})"
 
 

@@ -26,10 +26,28 @@ import attrs
 from dnnp_hpo.errors import SpecError
 from dnnp_hpo.evaluation import Member
 from dnnp_hpo.hookspecs import Study, hookimpl
-from dnnp_hpo.journal import FILENAME, FINISHED, RUNNING, SPEC, Checkpoint, EmptyJournal, Journal, NotAJournal
+from dnnp_hpo.journal import (
+    DATA_DIGESTS,
+    FILENAME,
+    FINISHED,
+    RUNNING,
+    SPEC,
+    TEMPLATE_DIGEST,
+    Checkpoint,
+    EmptyJournal,
+    Journal,
+    NotAJournal,
+)
 from dnnp_hpo.paths import expand_path_text
 from dnnp_hpo.plugins.nsga2.algorithm import ranked_members
-from dnnp_hpo.resume import is_placement, journal_holdings, parameter_names, same_value, spec_differences
+from dnnp_hpo.resume import (
+    changed_data,
+    is_placement,
+    journal_holdings,
+    parameter_names,
+    same_value,
+    spec_differences,
+)
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import Invalid
 
@@ -61,6 +79,8 @@ class Source(NamedTuple):
     trained: list[tuple[int, dict]]  #: for each genome, a birth of it and the values it trained with
     generation: int  #: the generation they are of: the last recorded
     finished: bool  #: whether the search had finished
+    template_digest: str | None  #: of the template it trained with (None: not recorded)
+    data_digests: object  #: of its data, as its journal records them
 
 
 def _breeding_only(key: str) -> bool:
@@ -87,7 +107,7 @@ class Replicates:
     def prepare(self, run: RunContext) -> None:
         """Check that the source run trained what this run would, and that the replicates'
         training seeds are new; SpecError if not."""
-        source, spec, genomes, trained, generation, finished = self._read()
+        source, spec, genomes, trained, generation, finished, template, data = self._read()
         if source == run.run_dir:
             raise SpecError("this run_dir is optimizer.source's, the search's: give the replicates a run_dir "
                             "of their own", "run_dir", rooted=True)
@@ -105,6 +125,7 @@ class Replicates:
                             f"and this spec lists them as {', '.join(now)}: its genomes would decode into other "
                             "values; list space in the search's order", "space", rooted=True)
         self._check_same_values(run, source, genomes, trained)
+        self._check_same_input(run, source, template, data)
         if spec.get("seed") == run.experiment.seed:
             # Training seeds derive from (seed, birth number): with the search's seed, a
             # member at its own old birth number would repeat its training exactly.
@@ -112,6 +133,7 @@ class Replicates:
                             f"would repeat its training seeds; give them another, e.g. --set seed={run.experiment.seed + 1}",
                             "seed", rooted=True)
         if run.resumed and not run.finished:
+            self._check_same_members(run, source, genomes)
             # Fewer trainings than the run has sent out (seeds lowered with --force): those
             # above would stay out of its population, the ones running 'running' for good.
             held, planned = journal_holdings(run.run_dir), len(genomes) * self.seeds
@@ -120,7 +142,6 @@ class Replicates:
                                 f"{planned} trainings, fewer than the {held.births} the run in {run.run_dir} has "
                                 f"already sent out: resume it with the seeds it was started with, or choose "
                                 "another run_dir", "seeds")
-            self._check_same_members(run, source, genomes)
         if not finished and not run.resumed and not (run.run_dir / FILENAME).exists():
             # Its front may still change: say which one is replicated (a search that will
             # never be resumed is as good a source as a finished one).  Last, and only as a
@@ -145,24 +166,49 @@ class Replicates:
                         f"now gives as {value!r} (recorded by a dnnp-hpo that read genes otherwise): its replicates "
                         "would train another candidate; replicate a search run with this version", "source")
 
+    @staticmethod
+    def _check_same_input(run: RunContext, source: Path, template: str | None, data: object) -> None:
+        """SpecError if this run's template or data hold other content than the source
+        trained with: the same spec (the file names) but an edited template trained
+        another network as the members' replicates (helper-111).  The data are read once a
+        session, at the first look (not again when a resume asks again)."""
+        if template is not None and run.template_digest is not None and template != run.template_digest:
+            template_file = getattr(run.experiment.trainer, "template", None)
+            what = f"the template {template_file}" if template_file else "the trainer's input"
+            raise SpecError(f"{source} was searched with another content of {what} (edited since): replicates "
+                            "must train what the search did; put it back as it was", "source")
+        changed = [] if run.resumed or not data else changed_data(data, run.with_data_digests().data_digests or ())
+        if changed:
+            raise SpecError(f"{source} was searched on other data than {', '.join(changed)} holds now (its content "
+                            "changed since): replicates must train on what the search did; put the data back as "
+                            "they were", "source")
+
     def _check_same_members(self, run: RunContext, source: Path, genomes: list[list[float]]) -> None:
-        """SpecError if a birth this run sent out replicates none of the members the source
-        gives now: the source was extended (or resumed) since, and a resume would set aside
-        every training made, finished ones too, and replicate another front in this run."""
+        """SpecError if the members this run sent out are not the ones the source gives
+        now, in the same order: the source was extended (or resumed) since, and a resume
+        would set aside every training made, finished ones too, and replicate another
+        front in this run (a shrunk front was blamed on ``seeds``, a grown one taken
+        without a word; helper-111).  Every birth is sent out as the run starts, so the
+        journal holds its members; a driver killed while sending them left a prefix."""
         with Journal.of(run.run_dir, readonly=True) as journal:
             if journal.generations():  # its one generation recorded: nothing is trained again
                 return
-            trials = [e.trial for e in (*journal.evaluations(), *journal.evaluations(RUNNING))]
-        members = {tuple(g) for g in genomes}
-        strays = sorted(t.birth_id for t in trials if tuple(t.genome) not in members)
-        if strays:
+            trials = {e.trial.birth_id: e.trial for e in (*journal.evaluations(), *journal.evaluations(RUNNING))}
+        sent = list(dict.fromkeys(tuple(trials[b].genome) for b in sorted(trials)))
+        now = [tuple(g) for g in genomes]
+        if sent != now[:len(sent)]:
+            how = ("in another order" if sorted(sent) == sorted(now) else
+                   f"{len(now)} of them now, where it sent out {len(sent)}")
             raise SpecError(f"{source} no longer gives the {self.members} members the run in {run.run_dir} "
-                            f"replicates (birth {strays[0]}'s is not among them: the source has run on since, "
-                            "extended or resumed); replicate its members now in another run_dir", "source")
+                            f"replicates ({how}: the source has run on since, extended or resumed); replicate "
+                            "its members now in another run_dir", "source")
 
     def _read(self) -> Source:
         """The source run (read again at each call: the optimizer keeps no state of its own)."""
         source = Path(expand_path_text(self.source, "source")).resolve()
+        if source.name == FILENAME and source.is_file():
+            raise SpecError(f"{source} is a run's journal: give the run directory that holds it, {source.parent}",
+                            "source")
         if not (source / FILENAME).is_file():
             raise SpecError(f"{source} holds no {FILENAME}: expected the run directory of a search", "source")
         try:
@@ -171,6 +217,7 @@ class Replicates:
                 generation = journal.generations()[-1]
                 population = journal.population(generation)
                 finished = bool(journal.meta(FINISHED, False))
+                template, data = journal.meta(TEMPLATE_DIGEST, None), journal.meta(DATA_DIGESTS, None)
         except (EmptyJournal, IndexError):
             raise SpecError(f"{source}: the search has no finished generation yet", "source") from None
         except NotAJournal as exc:
@@ -182,7 +229,8 @@ class Replicates:
         first = {m.evaluation.trial.genome: m.evaluation.trial for m in reversed(chosen)}
         genomes = list(dict.fromkeys(m.evaluation.trial.genome for m in chosen))
         return Source(source, spec, [list(g) for g in genomes],
-                      [(first[g].birth_id, dict(first[g].params)) for g in genomes], generation, finished)
+                      [(first[g].birth_id, dict(first[g].params)) for g in genomes], generation, finished,
+                      template, data)
 
     def planned_evaluations(self) -> int:
         return len(self._read().genomes) * self.seeds

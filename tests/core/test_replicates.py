@@ -81,6 +81,14 @@ def test_the_front_is_trained_again_with_new_seeds_and_reported(tmp_path: Path) 
     # the search itself trained each candidate once: the report says how to measure the spread
     run_cli(BIN / "hpo-report", str(search), cwd=tmp_path)
     assert "optimizer `replicates`" in (search / "report" / "summary.md").read_text()
+    # The same run from another working directory, its source written relative to that one:
+    # refused as a differing key, "search" as recorded, "../search" here (helper-111).
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    moved = {**spec, "run_dir": "../reps", "seed": spec["seed"] + 1,
+             "optimizer": {"plugin": "replicates", "source": "../search", "seeds": 3}}
+    shown = run_cli(BIN / "hpo-run", str(write_spec(elsewhere / "reps.yaml", moved)), cwd=elsewhere)
+    assert shown.returncode == 0 and "is finished" in shown.stdout, shown.stderr
 
 
 def test_a_replicates_run_of_one_seed_reported_alone_points_to_its_source(tmp_path: Path) -> None:
@@ -258,3 +266,48 @@ def test_an_unfinished_source_is_said_with_the_generation_replicated(tmp_path: P
     assert warnings == [(f"hpo-run: warning: {tmp_path / 'reps2.yaml'}: optimizer.source: {tmp_path / 'stopped'} is "
                         f"not finished: its members are replicated as of its last recorded generation, "
                         f"{generation}")], done.stderr
+
+
+@pytest.mark.parametrize("change", ["shrunk", "reordered"])
+def test_a_source_whose_front_changed_is_named_not_seeds(tmp_path: Path, wait_until, change: str) -> None:
+    """The source's front changed under a killed replicates run: one member fewer was
+    refused as "optimizer.seeds: ... resume it with the seeds it was started with" (it
+    was), and the same members in another order were taken without a word, every
+    finished training set aside (helper-111).  The source's last population is edited to
+    stand for a search resumed since."""
+    search, spec = _search(tmp_path, "hpo_testfuncs:slow_zdt1")
+    path = _replicates_spec(tmp_path, {**spec, "launcher": {"plugin": "dask", "workers": 1}}, "reps", seeds=2)
+    journal_path = tmp_path / "reps" / "journal.sqlite"
+    kill_driver_when([str(BIN / "hpo-run"), str(path)], tmp_path, subprocess_env(), lambda: _trained(journal_path) >= 1,
+                     wait_until)
+    with sqlite3.connect(search / "journal.sqlite") as db:
+        last = db.execute("select max(generation) from populations").fetchone()[0]
+        front = db.execute("select position from populations where generation = ? and rank = 1 order by position",
+                           (last,)).fetchall()
+        assert len(front) >= 2, "a front of one shows nothing"
+        if change == "shrunk":
+            db.execute("update populations set rank = 2 where generation = ? and position = ?", (last, front[-1][0]))
+        else:  # the first two front members swap places
+            (a,), (b,) = front[:2]
+            for old, new in ((a, -1), (b, a), (-1, b)):
+                db.execute("update populations set position = ? where generation = ? and position = ?",
+                           (new, last, old))
+    before = journal_path.read_bytes()
+    again = run_cli(BIN / "hpo-run", str(path), cwd=tmp_path, HPO_TEST_SLEEP="0")
+    assert again.returncode == 2 and again.stderr.count("\n") == 1 and "Traceback" not in again.stderr, again.stderr
+    said = "in another order" if change == "reordered" else f"{len(front) - 1} of them now, where it sent out {len(front)}"
+    assert (f"optimizer.source: {search} no longer gives the front members the run in {tmp_path / 'reps'} "
+            f"replicates ({said}: the source has run on since") in again.stderr, again.stderr
+    assert journal_path.read_bytes() == before
+
+
+def test_a_source_given_as_its_journal_is_pointed_to_its_run_directory(tmp_path: Path) -> None:
+    """source: runs/x/journal.sqlite said ".../journal.sqlite holds no journal.sqlite" (helper-111)."""
+    search, spec = _search(tmp_path)
+    path = _replicates_spec(tmp_path, spec, "reps")
+    written = path.read_text().replace(str(search), str(search / "journal.sqlite"))
+    path.write_text(written)
+    done = run_cli(BIN / "hpo-run", str(path), "--dry-run", cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert (f"optimizer.source: {search / 'journal.sqlite'} is a run's journal: give the run directory that holds "
+            f"it, {search}") in done.stderr, done.stderr

@@ -34,6 +34,9 @@ HINTS = [
      "unknown key(s): generations (a key of nsga2, not nsga2-async, which has max_births, init_pop_size) (expected:"),
     ("optimizer={plugin: nsga2, pop_size: 8, max_births: 50}", "optimizer",
      "unknown key(s): max_births (a key of nsga2-async, not nsga2, which has generations) (expected:"),
+    # All of replicates' keys are its own: said once, in "(expected: ...)" (helper-111 read them twice).
+    ("optimizer={plugin: replicates, source: runs/x, pop_size: 4}", "optimizer",
+     "unknown key(s): pop_size (a key of nsga2, nsga2-async, not replicates) (expected: source, members, seeds)"),
     # Parameter types alike; a component with more keys of its own than a few is not listed.
     ("space.x0.choices=[a, b]", "space.x0", "unknown key(s): choices (a key of choice, not float, which has log)"),
     ("launcher={plugin: parsl, provider: local, threads_per_worker: 2}", "launcher",

@@ -450,25 +450,29 @@ def test_other_objectives_are_refused_even_with_force(tmp_path):
 
 
 def test_a_run_finished_short_of_the_spec_budget_is_extended_to_it(tmp_path):
-    """A --force session that lowered generations finishes the run there, and the journal
-    keeps the spec it started with: that spec, with --force, only printed the short run's
-    front (the keys did not differ), and without --force presented it as the finished run
-    (helper-69).  Now it is refused without --force and extended with it."""
+    """A --force session that lowered generations finishes the run there.  The journal
+    kept the spec it started with: that spec, with --force, only printed the short run's
+    front, without --force presented it as the finished run (helper-69), and then no spec
+    printed its front: the lowered one was refused as differing from the recorded one,
+    whose refusal said to give the recorded values (helper-111).  Now the forced session
+    records the spec it ran with: its command prints the front, the started spec is
+    refused without --force and extends the run with it."""
     spec = write_spec(tmp_path, tmp_path / "trainings.log")
     assert hpo_run(tmp_path, spec, "runs/s", "generation_finished", 2).returncode == -9
     lowered = hpo_run(tmp_path, spec, "runs/s", "none", 0, "--set", "optimizer.generations=1", "--force")
     assert lowered.returncode == 0, lowered.stderr
     with Journal.of(tmp_path / "runs/s", readonly=True) as journal:
         assert journal.generations()[-1] == 1 and journal.meta("finished")
+        assert journal.meta("spec")["optimizer"]["generations"] == 1
 
+    again = hpo_run(tmp_path, spec, "runs/s", "none", 0, "--set", "optimizer.generations=1")
+    assert again.returncode == 0, again.stderr
+    assert "is finished" in again.stdout, again.stdout
     plain = hpo_run(tmp_path, spec, "runs/s")
     assert plain.returncode == 2, plain.stdout
     assert plain.stderr.count("\n") == 1 and "Traceback" not in plain.stderr, plain.stderr
-    assert "holds a run that finished short of this spec's budget" in plain.stderr
-    assert "pass --force to extend it to this budget" in plain.stderr
-    # no spec prints its front (the lowered one differs from the recorded one): the report
-    # does, and the refusal says so (helper-95)
-    assert f"hpo-report {(tmp_path / 'runs/s').resolve()} reports it as it is" in plain.stderr, plain.stderr
+    assert "optimizer.generations: 1 as recorded, 3 here" in plain.stderr, plain.stderr
+    assert "pass --force to extend it with the larger budget" in plain.stderr
 
     extended = hpo_run(tmp_path, spec, "runs/s", "none", 0, "--force")
     assert extended.returncode == 0, extended.stderr
