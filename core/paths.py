@@ -74,3 +74,16 @@ def absent(path: str) -> str | None:
     except (OSError, ValueError) as exc:  # EACCES, ELOOP, a name too long; ValueError: a NUL
         return f"cannot be looked at from here ({getattr(exc, 'strerror', None) or exc})"
     return None
+
+
+#: the most characters an input file of a spec (the spec, a template) is read to: a few
+#: kilobytes are expected, and /dev/zero or a dataset named by mistake would be read whole
+MAX_INPUT_CHARACTERS = 10_000_000
+
+
+def read_at_most(path: str | os.PathLike[str], limit: int = MAX_INPUT_CHARACTERS) -> str | None:
+    """The text of ``path`` (UTF-8), or None if it holds more than ``limit`` characters,
+    which are not read beyond; OSError and UnicodeDecodeError for the caller to say."""
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read(limit + 1)
+    return None if len(text) > limit else text

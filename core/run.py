@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -77,4 +78,9 @@ class RunContext:
         """An input path from the spec (at ``key``, which an unset variable's SpecError
         names), ``~`` and ``$VARIABLES`` expanded: relative paths are relative to the spec file."""
         path = Path(expand_path_text(str(path), key))
-        return path if path.is_absolute() else (self.spec_path.parent / path).resolve()
+        if path.is_absolute():
+            return path
+        try:
+            return (self.spec_path.parent / path).resolve()
+        except (RuntimeError, OSError):  # a symbolic link loop: reading it says so, in one line
+            return Path(os.path.abspath(self.spec_path.parent / path))

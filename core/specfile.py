@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from dnnp_hpo.errors import SpecError, shortened, unreadable
+from dnnp_hpo.paths import MAX_INPUT_CHARACTERS, read_at_most
 
 #: the keys of an experiment spec (the fields of spec.Experiment), named when a file is not a mapping
 TOP_LEVEL_KEYS = (
@@ -27,7 +28,7 @@ TOP_LEVEL_KEYS = (
 )
 
 #: most characters a spec file may hold (a spec is a few kilobytes; /dev/zero is endless)
-MAX_SPEC_CHARACTERS = 10_000_000
+MAX_SPEC_CHARACTERS = MAX_INPUT_CHARACTERS
 #: most values (keys, items, scalars) a spec may hold with its aliases expanded: a real one
 #: holds hundreds; ten aliases nested ten deep hold 10**10 in a file of 1 KB, which every
 #: message quoting them, and the journal's copy of the spec, would write out whole
@@ -227,13 +228,12 @@ def parse_yaml(text: str) -> Any:
 def read_yaml(path: Path) -> dict[str, Any]:
     """Parse the spec file into a mapping; SpecError if it is not YAML or not a mapping."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read(MAX_SPEC_CHARACTERS + 1)  # /dev/zero, a 1 GB file: not read whole
+        text = read_at_most(path, MAX_SPEC_CHARACTERS)  # /dev/zero, a 1 GB file: not read whole
     except FileNotFoundError:
         raise SpecError("file not found", file=str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(f"cannot read it: {unreadable(exc)}", file=str(path)) from None
-    if len(text) > MAX_SPEC_CHARACTERS:
+    if text is None:
         raise SpecError(f"more than {MAX_SPEC_CHARACTERS:,} characters: expected an experiment spec "
                         "(a few kilobytes)", file=str(path))
     try:

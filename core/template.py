@@ -31,6 +31,7 @@ from typing import Any
 import attrs
 
 from dnnp_hpo.errors import SpecError, shown, unreadable
+from dnnp_hpo.paths import MAX_INPUT_CHARACTERS, read_at_most
 
 
 @attrs.frozen
@@ -271,11 +272,14 @@ def load_template(path: Path, parse: Callable[[str, str], Template]) -> Template
     """Read a template file and parse it with ``parse(text, path)``, the trainer's parser
     of its format; SpecError (key ``template``) if it cannot be read."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_at_most(path)  # template: /dev/zero read until the OOM killer came (helper-110)
     except FileNotFoundError:
         raise SpecError(f"template {path} not found", "template") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(f"cannot read the template {path}: {unreadable(exc)}", "template") from None
+    if text is None:
+        raise SpecError(f"the template {path} holds more than {MAX_INPUT_CHARACTERS:,} characters: expected a "
+                        "training program's input (a few kilobytes)", "template")
     return parse(text, str(path))
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import deepmd_testutil
 import psutil
 import pytest
-from deepmd_testutil import QUICKSTART, deepmd_spec, write_spec
+from deepmd_testutil import QUICKSTART, deepmd_spec, hpo_run, write_spec
 
 from dnnp_hpo.driver import prepare_run
 from dnnp_hpo.errors import SpecError, TrainingFailed
@@ -905,3 +905,35 @@ def test_a_virial_objective_on_systems_without_virials_is_refused(tmp_path: Path
     prepare(tmp_path, template(tmp_path / "valid" / "a"), overrides=[objectives, limit], metrics=metrics)
     # the virial read by no objective: its NaN decides nothing
     prepare(tmp_path, template(tmp_path / "valid"), metrics=metrics)
+
+
+@pytest.mark.parametrize("kind", ["template", "data"])
+def test_a_symbolic_link_loop_is_one_line(tmp_path: Path, kind: str) -> None:
+    """A template or a trainer.paths setting named by a link that loops: Path.resolve
+    raised RuntimeError, a traceback and exit 4 (helper-110)."""
+    os.symlink("loop", tmp_path / "loop")
+    if kind == "template":
+        spec = write_spec(tmp_path / "spec.yaml", deepmd_spec(tmp_path / "run", "loop", check_input=False))
+        said = f"trainer.template: cannot read the template {tmp_path / 'loop'}: too many levels of symbolic links"
+    else:
+        (tmp_path / "tmpl.json").write_text(TINY.replace('"training": {', '"training": {"training_data": '
+                                                         '{"systems": "${train}"}, '))
+        spec = write_spec(tmp_path / "spec.yaml", deepmd_spec(tmp_path / "run", "tmpl.json", check_input=False,
+                                                              settings={"train": "loop"}, paths=["train"],
+                                                              metrics={"energy_rmse": "rmse_e_trn",
+                                                                       "force_rmse": "rmse_f_trn"}))
+        said = (f"trainer.settings.train: data path {tmp_path / 'loop'} cannot be looked at from here (Too many "
+                "levels of symbolic links)")
+    done = hpo_run(str(spec), cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    assert said in done.stderr, done.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_template_that_never_ends_is_not_read_whole(tmp_path: Path) -> None:
+    """template: /dev/zero was read until the kernel's OOM killer stopped hpo-run at 22.8 GB
+    (helper-110); the spec file had a limit, templates none."""
+    done = hpo_run(str(write_spec(tmp_path / "spec.yaml", deepmd_spec(tmp_path / "run", "/dev/zero"))), "--dry-run",
+                   cwd=tmp_path, timeout=60)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "trainer.template: the template /dev/zero holds more than 10,000,000 characters" in done.stderr
