@@ -415,19 +415,29 @@ def _said_if_slow(run: RunContext, text: str) -> Iterator[None]:
 
 
 def read_scheduler_file(path: Path, deadline: float) -> str:
-    """The scheduler address in a ``--scheduler-file``, waiting for the file to appear."""
+    """The scheduler address in a ``--scheduler-file``, waiting for the file to appear.
+
+    LaunchFailed at once for an address no Dask scheduler writes (``foo://x:1``: Client()
+    raised ValueError, a traceback and exit 4; helper-110), at the deadline for a file
+    that never appeared or never held an address, saying which."""
+    there = False
     while True:
         try:
-            address = json.loads(path.read_text(encoding="utf-8"))["address"]
-            if isinstance(address, str) and address:
-                return address
+            text = path.read_text(encoding="utf-8")
+            there = True
+            address = json.loads(text)["address"]
         except (OSError, ValueError, KeyError, TypeError):
-            pass  # not there yet, or not yet completely written
+            address = None  # not there yet, or not yet completely written
+        if isinstance(address, str) and address:
+            if _ADDRESS.match(address) is None:
+                raise LaunchFailed(f"launcher.scheduler_file: {path} holds the address {shortened(address)}, "
+                                   "which no Dask scheduler listens on (expected tcp://host:port, tls:// or "
+                                   "ucx://): is it a scheduler file of `dask scheduler --scheduler-file`?")
+            return address
         if time.monotonic() > deadline:
-            raise LaunchFailed(
-                f"launcher.scheduler_file: {path} did not appear (or holds no address) within "
-                "launcher.wait_timeout; was `dask scheduler --scheduler-file` started?"
-            )
+            what = ("holds no scheduler address (a JSON object with \"address\")" if there else "did not appear")
+            raise LaunchFailed(f"launcher.scheduler_file: {path} {what} within launcher.wait_timeout; was "
+                               "`dask scheduler --scheduler-file` started?")
         time.sleep(0.2)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import hpo_launcher_helpers as helpers
 import pytest
+from cli_testutil import hpo_run
 from launchers_testutil import VENV_BIN, assert_every_evaluation_once, read_csv, run_in_process, write_spec
 
 from dnnp_hpo.errors import EngineLost
@@ -73,6 +74,21 @@ def test_missing_scheduler_file_is_reported(tmp_path: Path) -> None:
                                 "wait_timeout": 1})
     with pytest.raises(LaunchFailed, match=r"launcher.scheduler_file: .*absent.json did not appear"):
         run_in_process(spec)
+
+
+@pytest.mark.parametrize(("held", "said"), [
+    # Client() raised ValueError: a traceback and exit 4, once the wait was over (helper-110)
+    ('{"address": "foo://x:1"}', "holds the address 'foo://x:1', which no Dask scheduler listens on"),
+    # said to have not appeared, though it was there
+    ("[1]", 'holds no scheduler address (a JSON object with "address") within launcher.wait_timeout'),
+    ("", 'holds no scheduler address (a JSON object with "address") within launcher.wait_timeout')])
+def test_a_scheduler_file_holding_no_scheduler_s_address_is_said_so(tmp_path: Path, held: str, said: str) -> None:
+    (tmp_path / "s.json").write_text(held)
+    spec = write_spec(tmp_path / "bad.yaml", launcher={"plugin": "dask", "scheduler_file": str(tmp_path / "s.json"),
+                                                       "wait_timeout": 1})
+    done = hpo_run(str(spec), cwd=tmp_path, timeout=120)
+    assert done.returncode == 3 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    assert f"launcher.scheduler_file: {tmp_path / 's.json'} {said}" in done.stderr, done.stderr
 
 
 def test_a_slow_start_is_said_while_hpo_run_waits(tmp_path: Path, capsys, monkeypatch) -> None:
@@ -305,8 +321,6 @@ def test_a_lost_scheduler_stops_the_run_and_a_new_cluster_resumes_it(tmp_path: P
     and the driver then waited forever.  The same command on a new cluster finishes the
     run with each birth recorded once, all trained."""
     import subprocess
-
-    from cli_testutil import hpo_run
 
     from dnnp_hpo.journal import Journal
 
