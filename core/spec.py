@@ -61,12 +61,21 @@ class Objective:
     """One minimised objective; ``name`` picks the trainer metric it takes."""
 
     name: str = attrs.field(validator=lambda _i, _a, v: _non_empty_name(v))
-    unit: str = ""
+    unit: str = attrs.field(default="", validator=lambda _i, _a, v: _no_control(v, "unit"))
 
 
 def _non_empty_name(value: str) -> None:
     if not value.strip():
         raise Invalid("expected a non-empty name", "name")
+    _no_control(value, "name")
+
+
+def _no_control(value: str, key: str) -> None:
+    # A newline went into individuals.csv's header and an escape to the terminal in every
+    # table (helper-110); names and keys refuse them already.
+    if CONTROL_CHARACTERS.search(value):
+        raise Invalid(f"expected text without control characters (newline, tab, escape), got {shortened(value)}",
+                      key)
 
 
 def _positive_limits(_instance: Any, _attribute: Any, value: dict[str, float]) -> None:

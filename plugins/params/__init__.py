@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 
-from dnnp_hpo.errors import SpecError, short_number
+from dnnp_hpo.errors import SpecError, short_number, shown
 from dnnp_hpo.hookspecs import hookimpl
 
 # Errors are SpecErrors keyed by the field, so the user sees ``space.rcut.init: ...``.
@@ -184,7 +184,13 @@ class ChoiceParameter:
         seen: dict[tuple[type, Any], int] = {}
         for i, value in enumerate(self.choices):
             if not isinstance(value, (str, int, float, bool)):
-                raise SpecError(f"{value!r} must be a string or a number", f"choices.{i}")
+                raise SpecError(f"{'null' if value is None else shown(value)} must be a string or a number",
+                                f"choices.{i}")
+            if isinstance(value, float) and not math.isfinite(value):
+                # Written into an input it failed every training that drew it, blamed on the
+                # template's line ("which JSON cannot hold"; helper-110).
+                raise SpecError(f"{value} is not a finite number, which no training input holds (quote it, "
+                                f"'{value}', for the word)", f"choices.{i}")
             # typed: YAML's 1, 1.0 and true are equal in Python, not in a rendered input
             first = seen.setdefault((type(value), value), i)
             if first != i:

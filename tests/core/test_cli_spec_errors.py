@@ -73,6 +73,18 @@ BAD_SPECS = [
     # Silently drawn twice as often before.
     ("choice-listed-twice", lambda s: _set(s, "space.c", {"type": "choice", "choices": ["a", "b", "a"], "sigma": 1}),
      "space.c.choices.2", ["'a' is listed already (choices.0): list each value once"]),
+    # Written into individuals.csv's header and the terminal's tables (helper-110).
+    ("objective-name-control", lambda s: _set(s, "objectives", [{"name": "f1\nX"}, {"name": "f2"}]),
+     "objectives.0.name", ["expected text without control characters (newline, tab, escape), got 'f1\\nX'"]),
+    ("objective-unit-escape", lambda s: _set(s, "objectives", [{"name": "f1", "unit": "eV\x1b[31m"}, {"name": "f2"}]),
+     "objectives.0.unit", ["expected text without control characters"]),
+    # Drawn, it failed every training, blamed on the template's line (helper-110).
+    ("choice-not-finite", lambda s: _set(s, "space.c", {"type": "choice", "choices": [0.5, float("nan")], "sigma": 1}),
+     "space.c.choices.1", ["nan is not a finite number, which no training input holds (quote it, 'nan',"]),
+    ("choice-inf", lambda s: _set(s, "space.c", {"type": "choice", "choices": [float("inf")], "sigma": 1}),
+     "space.c.choices.0", ["inf is not a finite number"]),
+    ("choice-null", lambda s: _set(s, "space.c", {"type": "choice", "choices": ["a", None], "sigma": 1}),
+     "space.c.choices.1", ["null must be a string or a number"]),
     # A misspelt required key is reported as the unknown key, with the one meant.
     ("misspelt-top-key", lambda s: _rename(s, "objectives", "objectves"), None,
      ["unknown", "objectves (did you mean objectives?)"]),
