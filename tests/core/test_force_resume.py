@@ -240,3 +240,15 @@ def test_pop_size_below_the_births_of_the_unfinished_generation_is_refused(tmp_p
     with Journal.of(run_dir, readonly=True) as journal:
         assert not journal.running()
         assert len(journal.population(generation + 1)) == sent - 1
+
+
+def test_a_finished_run_is_not_shown_with_its_parameters_reordered(tmp_path, hpo_run_exe):
+    """The same parameters listed in another order differ in no key: the finished run's
+    front was printed with each gene under another parameter's name (helper-110)."""
+    spec = zdt_spec(tmp_path / "run", pop_size=4, generations=0, workers=1)
+    done = run_cli(hpo_run_exe, str(write_spec(tmp_path / "started.yaml", spec)), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    names = list(spec["space"])
+    line = _refused(tmp_path, hpo_run_exe, {**spec, "space": dict(reversed(list(spec["space"].items())))}, key="space")
+    assert (f"holds a finished run of the parameters in the order {', '.join(names)}, and this spec lists them as "
+            f"{', '.join(reversed(names))}: its front would be shown under the wrong names") in line, line
