@@ -102,9 +102,17 @@ def _strict_float(value: Any, _type: Any) -> float:
 
 
 def _strict_int(value: Any, _type: Any) -> int:
+    # A quoted whole number ('20') is taken as YAML 1.2 writes it, as a quoted float is
+    # (docs/spec.md): --set 'optimizer.pop_size="20"' was refused while "0.3" passed.
+    if isinstance(value, str) and YAML12_INT.fullmatch(value) and len(value) <= _MAX_QUOTED_DIGITS:
+        return int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise Invalid(f"expected a whole number, got {_got(value)}")
     return value
+
+
+#: the longest quoted whole number read (int() of a few thousand digits raises ValueError)
+_MAX_QUOTED_DIGITS = 100
 
 
 def _strict_str(value: Any, _type: Any) -> str:

@@ -447,6 +447,13 @@ def test_a_quoted_number_as_yaml_writes_it_is_still_a_number(tmp_path, spec_file
     path = spec_file()
     assert main([str(path), "--dry-run", "--set", "space.x0.sigma='1e-3'", "--set", "space.x1.sigma='2'"]) == 0, \
         capsys.readouterr().err
+    # A whole number too: '"20"' was "expected a whole number, got '20'" while '"0.3"' passed (helper-110).
+    assert main([str(path), "--dry-run", "--set", "optimizer.pop_size='6'", "--set", "seed='3'"]) == 0, \
+        capsys.readouterr().err
+    assert "Generation 0" in capsys.readouterr().out
+    for written in ("'6.0'", "'1_0'", "' 6'"):
+        assert main([str(path), "--dry-run", "--set", f"optimizer.pop_size={written}"]) == 2
+        assert f"optimizer.pop_size: expected a whole number, got {written}" in capsys.readouterr().err
 
 
 # ---- the YAML itself ---------------------------------------------------------------
