@@ -132,7 +132,7 @@ def failure_summary(evaluations: Sequence[Evaluation]) -> str:
     """The commonest status and reason among failed ``evaluations``, with its count
     (``8 of 8 failed: data path(s) not found: ...``): what a user needs to see when
     nothing succeeds, as a typo in a path fails every training alike.  When the failures
-    differ, how many failed comes first (``6 of 6 failed; 2 of them error: ...``): "1 of 6
+    differ, how many failed comes first (``6 of 6 infeasible; 2 of them: ...``): "1 of 6
     error: ..." read as if the other five had not failed; and where their statuses differ,
     each status's count (``6 of 6 failed (4 timeout, 2 error); 4 of them timeout: ...``).  Reasons that differ only in
     their numbers (diverged at step 700, at step 702) count as one, shown by the first."""
@@ -152,8 +152,13 @@ def failure_summary(evaluations: Sequence[Evaluation]) -> str:
     # Each status counted where they differ: the commonest "failed: ... exited with status 3"
     # hid two "error" (a plugin's bug) beside it (a plugin author's walk).
     statuses = Counter(e.status for e in evaluations if not e.ok)
-    by_status = f" ({', '.join(f'{n} {status}' for status, n in statuses.most_common())})" if len(statuses) > 1 else ""
-    return f"{failed} of {len(evaluations)} failed{by_status}; {count} of them {reason}"
+    if len(statuses) == 1:
+        # One status, said once: "4 of 4 failed; 2 of them infeasible: violates x0 < 0.3"
+        # read as if 2 were infeasible, where all 4 were (helper-110).
+        (status,) = statuses
+        return f"{failed} of {len(evaluations)} {status}; {count} of them: {reason.removeprefix(f'{status}: ')}"
+    by_status = ", ".join(f"{n} {status}" for status, n in statuses.most_common())
+    return f"{failed} of {len(evaluations)} failed ({by_status}); {count} of them {reason}"
 
 
 #: a terminal's colour or cursor sequence (ESC [ ... letter), as programs log them

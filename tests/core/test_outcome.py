@@ -188,7 +188,11 @@ def test_failures_with_different_reasons_are_counted_all_before_the_commonest(tm
     assert failure_summary(crashed + timed_out[:1]) == "3 of 3 failed (2 failed, 1 timeout); 2 of them failed: exit status 1"
     # one status, two reasons: no count by status
     other = attrs.evolve(crashed[0], status="failed", reason="data path(s) not found: /x")
-    assert failure_summary([*crashed, other]) == "3 of 3 failed; 2 of them failed: exit status 1"
+    assert failure_summary([*crashed, other]) == "3 of 3 failed; 2 of them: exit status 1"
+    # all infeasible, by two constraints: "4 of 4 failed; 2 of them infeasible: ..." read as
+    # if 2 were infeasible (helper-110)
+    infeasible = [evaluation(i, "infeasible", f"violates {c}") for i, c in enumerate(["x < 0.3", "x > 0.7"] * 2)]
+    assert failure_summary(infeasible) == "4 of 4 infeasible; 2 of them: violates x < 0.3"
     ok = attrs.evolve(diverged[0], status="ok", reason="")
     assert failure_summary([ok, *timed_out]) == "2 of 3 timeout: killed at the time limit"
 
