@@ -113,10 +113,15 @@ def _places(stand_in: str, words: list[str], path: str,
     try:
         root = yaml.compose(stand_in, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        for match, line in dollars:
-            if match.group("invalid") is not None:
-                raise SpecError(_not_a_placeholder(path, line), "template") from None
         mark = getattr(exc, "problem_mark", None)
+        # A stray $ on the line YAML stopped at (or before it, where YAML gives no line),
+        # not in a comment: any YAML error was blamed on the shipped template's comment
+        # "reach NequIP as ${...}" at line 6 (helper-110).
+        marked = {m.line + 1 for m in (mark, getattr(exc, "context_mark", None)) if m is not None}
+        for match, line in dollars:
+            if match.group("invalid") is not None and (not marked or line in marked) \
+                    and not _after_comment(match.string, match.start()):
+                raise SpecError(_not_a_placeholder(path, line), "template") from None
         where = f" at line {mark.line + 1}" if mark else ""
         raise SpecError(f"{path}: the template is not valid YAML (each placeholder stood in for by a word): "
                         f"{getattr(exc, 'problem', None) or exc}{where}", "template") from None
@@ -129,6 +134,14 @@ def _places(stand_in: str, words: list[str], path: str,
         for word in _WORD.findall(node.value):
             places[word] = node.style or ""
     return places
+
+
+def _after_comment(text: str, at: int) -> bool:
+    """Whether position ``at`` follows a ``#`` that starts a comment on its line (at the
+    line's start or after a blank; a ``#`` in a quoted string is taken for one too: this
+    only decides what a YAML error is blamed on)."""
+    line = text[text.rfind("\n", 0, at) + 1:at]
+    return re.search(r"(?:^|\s)#", line) is not None
 
 
 def _scalars(node: yaml.Node | None) -> Iterator[yaml.ScalarNode]:

@@ -102,6 +102,15 @@ def test_syntax_errors_name_the_line(text: str, message: str) -> None:
     assert info.value.message == f"t.yaml: {message}"
 
 
+def test_a_yaml_error_is_not_blamed_on_a_comment_s_dollar() -> None:
+    """The shipped template's comment says NequIP's own interpolations "reach NequIP as
+    ${...}": any YAML error anywhere in it was reported as that line's stray '$' (helper-110)."""
+    with pytest.raises(SpecError) as info:
+        parse_yaml_template("# reach NequIP as ${...}\na: $x\noops: [\n", "t.yaml")
+    assert info.value.message.startswith("t.yaml: the template is not valid YAML"), info.value.message
+    assert "at line 4" in info.value.message
+
+
 def test_an_anchor_or_a_tag_before_a_placeholder_is_yaml_s_not_the_value_s() -> None:
     """Refused as "part of a longer unquoted value" before YAML was asked (helper-78), and
     in double quotes as well (helper-80)."""
