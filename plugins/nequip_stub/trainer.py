@@ -55,8 +55,11 @@ class NequipTrainer(training.CommandTrainer):
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
-        if Path(self.metrics_file).is_absolute() or ".." in Path(self.metrics_file).parts:
-            raise Invalid(f"expected a path inside the evaluation directory, got {self.metrics_file!r}",
+        # "" and "." name the evaluation directory itself: every training failed after
+        # running in full ("Is a directory"; helper-110)
+        if Path(self.metrics_file).is_absolute() or ".." in Path(self.metrics_file).parts \
+                or Path(self.metrics_file) == Path("."):
+            raise Invalid(f"expected a file's path inside the evaluation directory, got {self.metrics_file!r}",
                           "metrics_file")
 
     def prepare(self, run: RunContext) -> PreparedNequip:

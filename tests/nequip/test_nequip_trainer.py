@@ -60,7 +60,9 @@ def test_prepare_renders_paths_absolute_and_the_seed(tmp_path: Path) -> None:
      "filled in by dnnp-hpo"),
     ({"metrics": {"energy_rmse": "val0_epoch/per_atom_energy_rmse"}}, "trainer.metrics",
      "objective 'force_rmse' is not a metric"),
-    ({"metrics_file": "/abs/metrics.csv"}, "trainer.metrics_file", "expected a path inside"),
+    ({"metrics_file": "/abs/metrics.csv"}, "trainer.metrics_file", "expected a file's path inside"),
+    ({"metrics_file": ""}, "trainer.metrics_file", "expected a file's path inside the evaluation directory, got ''"),
+    ({"metrics_file": "./"}, "trainer.metrics_file", "expected a file's path inside"),
     ({"timeout_minutes": -1}, "trainer.timeout_minutes", "expected a positive number"),
     ({"overrides": ["trainer.template=missing.yaml"]}, "trainer.template", "missing.yaml not found"),
 ])
