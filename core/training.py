@@ -154,22 +154,25 @@ def is_count(value: Any) -> bool:
             and value >= 1 and value == int(value))
 
 
-def warn_missing_program(run: RunContext, command: Sequence[str]) -> None:
-    """Warn on stderr when the training program is not found from here."""
+def warn_missing_program(run: RunContext, command: Sequence[str], key: str = "command") -> None:
+    """Warn on stderr when the training program (or, ``key`` ``launch_prefix``, the
+    launcher in front of it) is not found from here."""
     # Not an error, as with data paths: on a cluster the workers' PATH (modules loaded in
     # the batch script, a launch prefix's environment) may hold what the login node lacks.
+    if not command:
+        return
     program = command[0]
     if os.sep in program and not os.path.isabs(program):
-        print(f"hpo-run: warning: {run.spec_path}: trainer.command: {program!r} is a relative path: it runs in "
+        print(f"hpo-run: warning: {run.spec_path}: trainer.{key}: {program!r} is a relative path: it runs in "
               "each evaluation directory (RUN_DIR/evals/<uuid>), so it is looked up from there; give an "
               "absolute path", file=sys.stderr)
     elif os.sep in program:  # an absolute path: looked up nowhere else
         problem = absent(program)
         if problem is not None:
-            print(f"hpo-run: warning: {run.spec_path}: trainer.command: {program!r} {problem} on this "
+            print(f"hpo-run: warning: {run.spec_path}: trainer.{key}: {program!r} {problem} on this "
                   "host; every training will fail unless it exists where the workers run", file=sys.stderr)
     elif find_executable(program) == program:
-        print(f"hpo-run: warning: {run.spec_path}: trainer.command: {program!r} is not on this host's PATH "
+        print(f"hpo-run: warning: {run.spec_path}: trainer.{key}: {program!r} is not on this host's PATH "
               "(nor next to its Python); every training will fail unless the workers find it",
               file=sys.stderr)
 
@@ -380,7 +383,7 @@ MAX_TIMEOUT_MINUTES = 525_600
 
 
 def check_command_keys(command: Sequence[str], timeout_minutes: float, metrics: Mapping[str, str],
-                       last_rows: int) -> None:
+                       last_rows: int, launch_prefix: Sequence[str] = ()) -> None:
     """Invalid (for ``__attrs_post_init__``) if one of the keys every such trainer has is wrong."""
     # Finite: an infinite limit passed validation, then failed every training at start-up.
     if not 0 < timeout_minutes <= MAX_TIMEOUT_MINUTES:
@@ -392,6 +395,9 @@ def check_command_keys(command: Sequence[str], timeout_minutes: float, metrics: 
         raise Invalid("expected at least the program to run", "command")
     if not command[0].strip():
         raise Invalid(f"expected the program to run first, got {command[0]!r}", "command")
+    if launch_prefix and not launch_prefix[0].strip():  # every training: "cannot start ''" (helper-110)
+        raise Invalid(f"expected the launcher to run first (jsrun, srun), got {launch_prefix[0]!r}",
+                      "launch_prefix")
     if RUNTIME in metrics:
         raise Invalid("reserved for the wall time of the training", f"metrics.{RUNTIME}")
 
@@ -498,7 +504,7 @@ class CommandTrainer:
     last_rows: int = 1
 
     def __attrs_post_init__(self) -> None:
-        check_command_keys(self.command, self.timeout_minutes, self.metrics, self.last_rows)
+        check_command_keys(self.command, self.timeout_minutes, self.metrics, self.last_rows, self.launch_prefix)
 
     def prepared_keys(self, run: RunContext, template: Template) -> dict[str, Any]:
         """Path settings made absolute and objectives checked: the keys of every
@@ -506,6 +512,7 @@ class CommandTrainer:
         settings = absolute_settings(run, self.settings, self.paths)
         check_objectives(run, self.metrics, self.DEFAULT_METRICS)
         warn_missing_program(run, self.command)
+        warn_missing_program(run, self.launch_prefix, "launch_prefix")
         warn_shell_syntax(run, self.launch_prefix, self.command)
         return {"template": template, "settings": settings, "data_paths": listed_paths(settings, self.paths),
                 "command": self.command, "launch_prefix": self.launch_prefix, "env": self.env,

@@ -120,6 +120,8 @@ def test_a_string_that_is_no_number_is_quoted_once(tmp_path):
     ("trainer.command='dp \"train'",
      "trainer.command: cannot split 'dp \"train' into arguments: No closing quotation"),
     ("trainer.launch_prefix=3", "trainer.launch_prefix: expected a list of strings, got 3"),
+    # every training failed: "cannot start '': Permission denied" (helper-110)
+    ("trainer.launch_prefix=['', -n1]", "trainer.launch_prefix: expected the launcher to run first (jsrun, srun), got ''"),
     ("trainer.paths=3", "trainer.paths: expected a list of strings, got 3"),
     ("trainer.env=[A]", "trainer.env: expected a mapping of variable names to values, got ['A']"),
     ("trainer.env.A=[1]", "trainer.env.A: expected a string or a number, got [1]"),

@@ -188,6 +188,10 @@ def test_command_that_cannot_start(tmp_path: Path, capsys) -> None:
             "every training will fail unless the workers find it") in capsys.readouterr().err
     with pytest.raises(TrainingFailed, match="cannot start 'no-such-program-dnnp-hpo'"):
         trainer.train(a_trial(run))
+    # the launcher in front of it alike: nothing was said (helper-110)
+    prepare(tmp_path, launch_prefix=["no-such-launcher-dnnp-hpo", "-n1"])
+    assert ("trainer.launch_prefix: 'no-such-launcher-dnnp-hpo' is not on this host's PATH (nor next to its Python); "
+            "every training will fail unless the workers find it") in capsys.readouterr().err
 
 
 def test_a_relative_program_path_is_warned_about(tmp_path: Path, capsys) -> None:
