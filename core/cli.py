@@ -45,7 +45,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="hpo-run", description=__doc__)
-    parser.add_argument("spec", nargs="?", type=Path, help="experiment spec (YAML)")
+    parser.add_argument("spec", nargs="?", type=_spec_path, help="experiment spec (YAML)")
     parser.add_argument("--dry-run", action="store_true",
                         help="validate everything, print the decoded first generation, run nothing")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
@@ -118,6 +118,14 @@ def front_tables(run: RunContext, evaluations: Sequence[Evaluation], console: Co
     caption = f"chemically accurate: {limits_text(named, thresholds)}" if thresholds else None
     return trials_tables(console, "Pareto front of the final population", run.space.names, rows, extra=extra,
                          extra_title="results", caption=caption)
+
+
+def _spec_path(text: str) -> Path:
+    # Path("") is ".": `hpo-run "$SPEC"` with SPEC unset said ".: cannot read it: a
+    # directory, not a file" (helper-110)
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path: give the experiment spec (YAML)")
+    return Path(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

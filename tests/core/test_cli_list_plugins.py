@@ -26,3 +26,12 @@ def test_list_plugins_alone_lists_them(tmp_path):
     done = hpo_run("--list-plugins", cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "dnnp-hpo plugins" in done.stdout and "nsga2" in done.stdout and done.stderr == ""
+
+
+def test_an_empty_spec_path_is_said_so(tmp_path):
+    """`hpo-run "$SPEC"` with SPEC unset: Path('') is '.', and the line said ".: cannot read
+    it: a directory, not a file" (helper-110)."""
+    done = hpo_run("", cwd=tmp_path, timeout=120)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr == "hpo-run: argument spec: an empty path: give the experiment spec (YAML) (see hpo-run --help)\n"
+    assert list(tmp_path.iterdir()) == []
