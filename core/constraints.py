@@ -84,6 +84,34 @@ def never_holds(constraint: Constraint, space: Mapping[str, Any]) -> str | None:
     return f"{constraint.text!r} never holds (every candidate would be infeasible): {said}"
 
 
+#: random candidates drawn to judge constraints together (none_together)
+JOINT_SAMPLES = 20_000
+
+
+def none_together(constraints: list[Constraint], space: Mapping[str, Any], seed: int = 0) -> str | None:
+    """Why no candidate may meet ``constraints`` together, though each alone can (never_holds
+    judges that): ``x0 < 0.3`` beside ``x0 > 0.7``, or ``x0 < x1`` beside ``x1 < x0``, made
+    every candidate infeasible and the run ended with no result (helper-110).  Judged by
+    :data:`JOINT_SAMPLES` random genomes over each parameter's gene bounds (a seeded draw:
+    the same spec, the same verdict), stopping at the first that meets them all; None if
+    one does, or for a single constraint."""
+    if len(constraints) < 2:
+        return None
+    import random
+
+    rng = random.Random(seed)
+    named = {name for c in constraints for name in c.names()}
+    parameters = {name: space[name] for name in sorted(named)}
+    bounds = {name: p.gene_bounds for name, p in parameters.items()}
+    for _ in range(JOINT_SAMPLES):
+        params = {name: p.decode(rng.uniform(*bounds[name])) for name, p in parameters.items()}
+        if not violated(constraints, params):
+            return None
+    texts = ", ".join(repr(c.text) for c in constraints)
+    return (f"{texts} held together for none of {JOINT_SAMPLES:,} random candidates of the search space (each "
+            "alone can hold): every candidate would be infeasible, nothing trained; drop or correct one")
+
+
 def _values_taken(parameter: Any) -> tuple[str, tuple[Any, ...]] | None:
     """("listed", values) or ("range", (low, high)) of a parameter; None if not known as numbers."""
     from dnnp_hpo.space import listed_values  # space imports NAME from here

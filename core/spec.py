@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from dnnp_hpo.constraints import Constraint, never_holds
+from dnnp_hpo.constraints import Constraint, never_holds, none_together
 from dnnp_hpo.errors import Invalid, SpecError, shortened
 from dnnp_hpo.hookspecs import Launcher, Optimizer, ParameterType, Trainer
 from dnnp_hpo.paths import expand_path_text
@@ -202,6 +202,9 @@ def check_experiment(experiment: Experiment) -> Experiment:
         reason = never_holds(constraint, experiment.space)
         if reason is not None:  # the run would train nothing and end with no result
             raise SpecError(reason, f"constraints.{i}")
+    reason = none_together(list(experiment.constraints), experiment.space)
+    if reason is not None:
+        raise SpecError(reason, "constraints")
     for name in experiment.report.chemical_accuracy:
         if name not in names:
             # Either side may be the misspelt one: name both (the objective's own check

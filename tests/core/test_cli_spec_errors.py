@@ -116,6 +116,12 @@ BAD_SPECS = [
     ("constraint-always-holds", lambda s: _set(s, "constraints", ["x0>=x0"]), "constraints.0",
      ["compares x0 with itself, so it always holds"]),
     ("constraint-string-not-list", lambda s: _set(s, "constraints", "x0 < x1"), "constraints", ["list"]),
+    # each alone can hold, together none: every candidate infeasible, nothing trained (helper-110)
+    ("constraints-exclusive", lambda s: _set(s, "constraints", ["x0 < 0.3", "x0 > 0.7"]), "constraints",
+     [("'x0 < 0.3', 'x0 > 0.7' held together for none of 20,000 random candidates of the search space (each alone "
+       "can hold): every candidate would be infeasible")]),
+    ("constraints-cycle", lambda s: _set(s, "constraints", ["x0 < x1", "x1 < x2", "x2 < x0"]), "constraints",
+     ["held together for none of 20,000"]),
     ("constraint-on-strings", lambda s: _set(_set(s, "space.c", {"type": "choice", "choices": ["a", "b"],
                                                               "sigma": 1}), "constraints", ["c < 1"]),
      "constraints.0", ["numbers"]),
@@ -692,3 +698,10 @@ def test_the_keys_named_for_a_file_that_is_no_mapping_are_the_spec_s():
     from dnnp_hpo.specfile import TOP_LEVEL_KEYS
 
     assert sorted(TOP_LEVEL_KEYS) == sorted(f.name for f in attrs.fields(Experiment))
+
+
+def test_constraints_that_hold_together_for_few_candidates_pass(tmp_path, spec_file, capsys):
+    """One candidate in a thousand meets these three: narrow, not contradictory."""
+    path = spec_file()
+    assert main([str(path), "--dry-run", "--set", "constraints=[x0 < 0.1, x1 < 0.1, x2 < 0.1]"]) == 0, \
+        capsys.readouterr().err
