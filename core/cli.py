@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -120,6 +121,24 @@ def front_tables(run: RunContext, evaluations: Sequence[Evaluation], console: Co
                          extra_title="results", caption=caption)
 
 
+@contextlib.contextmanager
+def _warnings_held_until_valid() -> Iterator[None]:
+    """What the checks write on stderr (their warnings), held until every check has passed:
+    a refused spec is one line, its warnings wait for the corrected one (the paper spec's
+    two data-path warnings came before any error, three lines; helper-110).  Anything but
+    a refusal lets them out first: they may tell what went wrong."""
+    held = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(held):
+            yield
+    except SpecError:
+        raise
+    except BaseException:
+        sys.stderr.write(held.getvalue())
+        raise
+    sys.stderr.write(held.getvalue())
+
+
 def _spec_path(text: str) -> Path:
     # Path("") is ".": `hpo-run "$SPEC"` with SPEC unset said ".: cannot read it: a
     # directory, not a file" (helper-110)
@@ -152,13 +171,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("hpo-run: give an experiment spec (YAML), or --list-plugins", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
-        run, trainer = prepare_run(args.spec, registry, args.overrides, dry_run=args.dry_run)
-        if args.dry_run:
+        with _warnings_held_until_valid():
+            run, trainer = prepare_run(args.spec, registry, args.overrides, dry_run=args.dry_run)
             # The run directory is checked as the run would check it: a dry run that passes
             # is a run that starts.
             run = check_run_dir(run, resume=args.resume, force=args.force)  # writes nothing
-            if not run.finished:
+            if args.dry_run and not run.finished:
                 check_free(run.run_dir, str(run.spec_path))  # writes nothing either
+            elif not run.finished:
+                check_data(run)
+        if args.dry_run:
             trials = dry_run_trials(run, trainer)
             constraints = run.experiment.constraints
             broken = {t.birth_id: violated(constraints, t.params) for t in trials}
@@ -196,9 +218,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                          f"{'are' if held.finished != 1 else 'is'} not trained again)")
             console.print(f"The spec is valid; {run.run_dir}: {what}")
             return 0
-        run = check_run_dir(run, resume=args.resume, force=args.force)  # writes nothing
-        if not run.finished:
-            check_data(run)
         with contextlib.ExitStack() as held:
             if not run.finished:  # a finished run is only read
                 held.enter_context(RunLock(run.run_dir, str(run.spec_path)))

@@ -244,8 +244,9 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
                    "a finished run is only extended by a larger budget (nsga2's generations, nsga2-async's "
                    "max_births) with --force; give the recorded values to print its front, or choose another "
                    "run_dir to run them" if extendable else
-                   f"its optimizer ({_optimizer_plugin(run.raw_spec)}) has no budget to extend a finished run "
-                   "by; give the recorded values to print its front, or choose another run_dir to run them")
+                   f"its optimizer ({_optimizer_plugin(run.raw_spec)}) does not extend a finished run (an "
+                   "optimizer plugin does with an extends(held) method: docs/plugins.md); give the recorded values "
+                   "to print its front, or choose another run_dir to run them")
             # With the values: after a --force extension the journal holds the spec it was
             # extended with, and the spec file's own budget (generations: 1) read as a key
             # to change rather than the run's smaller past (helper-94).

@@ -705,3 +705,17 @@ def test_constraints_that_hold_together_for_few_candidates_pass(tmp_path, spec_f
     path = spec_file()
     assert main([str(path), "--dry-run", "--set", "constraints=[x0 < 0.1, x1 < 0.1, x2 < 0.1]"]) == 0, \
         capsys.readouterr().err
+
+
+def test_a_refused_spec_is_one_line_without_the_warnings_before_it(tmp_path, capsys):
+    """The paper spec ships with placeholders for the user's data: its two warnings came
+    before any error, a refusal of three lines (helper-110).  They wait for a spec that
+    passes, and come then."""
+    paper = Path(__file__).resolve().parents[2] / "configs" / "paper-alcl3-kcl.yaml"
+    (tmp_path / "a-file").write_text("")
+    assert main([str(paper), "--dry-run", "--set", f"run_dir={tmp_path / 'a-file'}"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "run_dir: " in err and "is a file, not a directory" in err, err
+    assert main([str(paper), "--dry-run", "--set", f"run_dir={tmp_path / 'run'}"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("hpo-run: warning: ") == 2 and "data path" in err, err

@@ -109,8 +109,8 @@ def test_a_third_party_optimizer_that_cannot_say_is_not_extended(registry, tmp_p
     spec = zdt_spec(run_dir, n=2, seed=4, optimizer={"plugin": "rounds", "pop_size": 4, "rounds": 1})
     path = write_spec(tmp_path / "run.yaml", spec)
     _hpo_run(registry, path)
-    with pytest.raises(SpecError, match=r"its optimizer \(rounds\) cannot extend a finished run \(it has no "
-                                        r"extends\(held\): docs/plugins.md\)"):
+    with pytest.raises(SpecError, match=r"its optimizer \(rounds\) does not extend a finished run \(an optimizer "
+                                        r"plugin does with an extends\(held\) method: docs/plugins.md\)"):
         _hpo_run(registry, path, "optimizer.rounds=2", force=True)
     assert len(_search(run_dir)[0]) == 8
 
