@@ -676,6 +676,16 @@ class DaskLauncher:
 
     def prepare(self, run: RunContext) -> None:
         """Check paths; connect to nothing (the scheduler may not exist yet at --dry-run)."""
+        block = run.raw_spec.get("launcher")
+        for key in ("scheduler_file", "address", "local_directory"):
+            written = block.get(key, 0) if isinstance(block, dict) else 0
+            if written is None or written == "":
+                # Read as left out: a cluster spec's `scheduler_file:` not yet filled in ran a
+                # local cluster on the login node without a word (helper-110).
+                what = ("leave the key out for a local cluster on this machine" if key != "local_directory"
+                        else "leave the key out for RUN_DIR/dask-scratch")
+                raise SpecError(f"{'null (an empty value)' if written is None else 'an empty string'}: give "
+                                f"the {key.replace('_', ' ')}, or {what}", key)
         if self.scheduler_file is not None:
             path = expand_path(self.scheduler_file, "scheduler_file")
             if path.is_dir():

@@ -228,6 +228,10 @@ BAD_BLOCKS = [
      ("launcher.dashboard: dashboard is for a local cluster; with scheduler_file or address give "
      "`dask scheduler --dashboard-address`")),
     ("launcher={plugin: dask, min_workers: 2}", "min_workers is for a joined cluster"),
+    # read as left out: a cluster spec's blank scheduler_file ran a local cluster (helper-110)
+    ("launcher={plugin: dask, scheduler_file: }", ("launcher.scheduler_file: null (an empty value): give the scheduler "
+                                                   "file, or leave the key out for a local cluster on this machine")),
+    ("launcher={plugin: dask, local_directory: ''}", "launcher.local_directory: an empty string: give the local"),
     ("launcher={plugin: dask, scheduler_file: $HPO_SURELY_UNSET/s.json}",
      "launcher.scheduler_file: environment variable HPO_SURELY_UNSET is not set"),
     ("launcher={plugin: dask, wait_timeout: 0}", "wait_timeout must be a positive number"),
