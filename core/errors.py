@@ -35,6 +35,21 @@ def shown(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else f"{text[:limit]}..."
 
 
+def yaml_shown(value: object) -> str:
+    """A value read from YAML as a message shows it, in YAML's words rather than Python's:
+    null for an empty value (``seed:``), a date as written (YAML reads an unquoted
+    2020-01-01 as a date), ``!!binary`` data as such; else :func:`shown`."""
+    import datetime
+
+    if value is None:
+        return "null (an empty value)"
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return f"the date {value.isoformat()} (unquoted, YAML reads it as a date: quote it for text)"
+    if isinstance(value, (bytes, bytearray)):
+        return f"binary data (!!binary, {len(value)} bytes)"
+    return shown(value)
+
+
 def described(exc: BaseException) -> str:
     """``Type: message`` of an exception, in one line (``Type`` alone without a message, or
     when its ``__str__`` raises: a plugin's exception class may be as broken as its code)."""

@@ -12,7 +12,7 @@ import attrs
 import pluggy
 
 from dnnp_hpo import hookspecs
-from dnnp_hpo.errors import PluginError, SpecError, described, shown
+from dnnp_hpo.errors import PluginError, SpecError, described, shown, yaml_shown
 
 KINDS = ("parameter_types", "trainers", "launchers", "optimizers")
 #: the protocol of core/hookspecs.py the class registered for each kind implements
@@ -56,7 +56,8 @@ class Registry:
             own = ("; a plugin of your own must be installed in this Python environment with an entry point "
                    f"in the '{hookspecs.PROJECT}' group (hpo-run --list-plugins shows what is found)"
                    if isinstance(name, str) and not close else "")
-            raise SpecError(f"unknown {kind_name(kind)} {name!r} ({hint}expected one of: {known}){own}", key)
+            given = repr(name) if isinstance(name, str) else yaml_shown(name)
+            raise SpecError(f"unknown {kind_name(kind)} {given} ({hint}expected one of: {known}){own}", key)
         return table[name].cls
 
     @property

@@ -30,7 +30,7 @@ from cattrs.errors import (
 from cattrs.gen import make_dict_structure_fn
 
 from dnnp_hpo.constraints import Constraint, parse_constraint
-from dnnp_hpo.errors import Invalid, SpecError, shortened
+from dnnp_hpo.errors import Invalid, SpecError, shortened, yaml_shown
 from dnnp_hpo.hookspecs import Launcher, Optimizer, ParameterType, Trainer
 from dnnp_hpo.registry import Registry
 from dnnp_hpo.specfile import YAML12_FLOAT, YAML12_INT
@@ -76,8 +76,9 @@ def _structure_component(registry: Registry, kind: str, name: Any, key: str, set
 
 def _got(value: Any) -> str:
     """A value as a message shows it: YAML's null, which an empty value is (`seed:` or
-    `--set seed=`), in YAML's word, not Python's None (helper-82)."""
-    return "null (an empty value)" if value is None else repr(value)
+    `--set seed=`), in YAML's word, not Python's None (helper-82); a date or !!binary
+    data as YAML has them, not datetime.date(2020, 1, 1) (helper-110)."""
+    return yaml_shown(value) if value is None or not isinstance(value, (str, int, float, list, dict)) else repr(value)
 
 
 def _strict_float(value: Any, _type: Any) -> float:

@@ -30,7 +30,7 @@ from typing import Any
 
 import attrs
 
-from dnnp_hpo.errors import SpecError, shown, unreadable
+from dnnp_hpo.errors import SpecError, shown, unreadable, yaml_shown
 from dnnp_hpo.paths import MAX_INPUT_CHARACTERS, read_at_most
 
 
@@ -251,8 +251,8 @@ def not_json_message(value: Any, places: list[Placeholder]) -> str:
                 else "a number, a string, true/false, a list or a mapping")
     part = not_json(value)
     if part is _NONE or part is value:
-        return f"expected {expected}, got {shown(value)}"
-    return f"expected {expected}, got {shown(value)}, which holds {shown(part)}"
+        return f"expected {expected}, got {yaml_shown(value)}"
+    return f"expected {expected}, got {shown(value)}, which holds {yaml_shown(part)}"
 
 
 def check_setting_values(template: Template, settings: Mapping[str, Any]) -> None:

@@ -78,5 +78,6 @@ def test_quickstart_setting_with_no_json_form_names_the_setting() -> None:
     assert done.returncode == 2
     template = REPO / "configs" / "templates" / "deepmd_se_e2_a_demo.json"
     assert done.stderr == ("hpo-run: configs/quickstart.yaml: trainer.settings.decay_steps: expected a number, a "
-                           "string, true/false, a list or a mapping, got datetime.date(2020, 1, 1) (for "
+                           "string, true/false, a list or a mapping, got the date 2020-01-01 (unquoted, YAML reads it as "
+                           "a date: quote it for text) (for "
                            f"$decay_steps, line 25 of {template})\n")

@@ -53,7 +53,7 @@ def spec_file(tmp_path: Path, tail: str) -> Path:
 #: (the spec's last lines, what hpo-run's one line says)
 BAD_SPECS = {
     "date": ("launcher: {plugin: dask, retries: 2020-01-01}\n",
-             "launcher.retries: expected a whole number, got datetime.date(2020, 1, 1)"),
+             "launcher.retries: expected a whole number, got the date 2020-01-01 (unquoted, YAML reads it as a date"),
     "nan": ("launcher: {plugin: dask, wait_timeout: .nan}\n",
             "launcher.wait_timeout: expected a finite number, got nan"),
     "recursive-alias": ("launcher: &l {plugin: dask, retries: [*l]}\n",
@@ -162,7 +162,8 @@ def test_the_job_with_a_wrong_kept_key_ends_with_hpo_runs_line(tmp_path: Path, w
     done = run_slurm_script(tmp_path, worker_env, spec, "1")
     assert done.returncode == 2, done.stderr[-2000:]
     assert done.stderr.endswith(
-        f"hpo-run: {spec}: launcher.retries: expected a whole number, got datetime.date(2020, 1, 1)\n")
+        f"hpo-run: {spec}: launcher.retries: expected a whole number, got the date 2020-01-01 (unquoted, YAML reads "
+        "it as a date: quote it for text)\n")
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "job" / "run").exists() and not (tmp_path / "scratch").exists()
 
