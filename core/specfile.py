@@ -42,12 +42,9 @@ class _SpecYAMLError(yaml.MarkedYAMLError):
     """A spec-specific refusal while reading YAML; ``problem`` says what is expected."""
 
 
-class SpecLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, stricter where last-wins or a ValueError would surprise:
-    a key given twice in one mapping is refused (YAML says keys are unique; PyYAML keeps
-    the last silently), and so is an integer too long for Python to read.  Floats are
-    also read as YAML 1.2 writes them (``1e-3``: :data:`YAML12_FLOAT`), not only 1.1's;
-    what YAML 1.1 reads otherwise than 1.2 (``0500``, ``1:30.0``, ``yes``) is refused."""
+class UniqueKeysLoader(yaml.SafeLoader):
+    """PyYAML's safe loader refusing a key given twice in one mapping (YAML says keys are
+    unique; PyYAML keeps the last silently): a spec, and a trainer's YAML template."""
 
     def compose_mapping_node(self, anchor: Any) -> yaml.MappingNode:
         # Checked as written, before merge keys are flattened into the mapping (a merged
@@ -63,6 +60,14 @@ class SpecLoader(yaml.SafeLoader):
                                      problem_mark=key_node.start_mark)
             seen.add(key_node.value)
         return node
+
+
+class SpecLoader(UniqueKeysLoader):
+    """The spec's loader, stricter where last-wins or a ValueError would surprise: a key
+    given twice in one mapping is refused (:class:`UniqueKeysLoader`), and so is an
+    integer too long for Python to read.  Floats are also read as YAML 1.2 writes them
+    (``1e-3``: :data:`YAML12_FLOAT`), not only 1.1's; what YAML 1.1 reads otherwise than
+    1.2 (``0500``, ``1:30.0``, ``yes``) is refused."""
 
     def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
         # Python reads and prints at most 4,300 decimal digits (0x... is read, then fails

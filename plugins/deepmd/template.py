@@ -27,10 +27,29 @@ def parse_template(text: str, path: str) -> Template:
     return parse_text(text, path, json_strings=True)
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose every key is given once: ValueError naming one given twice."""
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise _DuplicateKey(key)
+        data[key] = value
+    return data
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
 def parse_rendered(text: str, path: str) -> dict[str, Any]:
-    """The rendered input as a JSON object; SpecError naming the line if it is not one."""
+    """The rendered input as a JSON object; SpecError naming the line if it is not one,
+    or naming a key given twice in one object: JSON keeps the last, so ``"rcut": $rcut``
+    before a ``"rcut": 6.0`` searched a parameter no training read (helper-110)."""
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
+        raise SpecError(f"{path}: the key {str(exc)!r} is given twice in one object: JSON (and DeePMD-kit) keeps "
+                        "the last and ignores the first; give it once", "template") from None
     except json.JSONDecodeError as exc:
         raise SpecError(f"{path}: the rendered input is not valid JSON: {exc.msg} at line {exc.lineno} "
                         f"column {exc.colno}", "template") from None

@@ -34,6 +34,7 @@ from typing import Any
 import yaml
 
 from dnnp_hpo.errors import SpecError
+from dnnp_hpo.specfile import UniqueKeysLoader
 from dnnp_hpo.template import Placeholder, Template, load_template
 from dnnp_hpo.training import is_count
 
@@ -216,7 +217,9 @@ def parse_config(text: str, path: str) -> dict[str, Any]:
     types, a model, and a Lightning ``CSVLogger`` (the plugin reads its metrics file).
     """
     try:
-        data = yaml.safe_load(text)
+        # A key given twice: PyYAML keeps the last, so a searched "r_max: $r_max" above a
+        # fixed one was read by no training (helper-110); NequIP's own loader refuses it.
+        data = yaml.load(text, Loader=UniqueKeysLoader)  # safe: a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""

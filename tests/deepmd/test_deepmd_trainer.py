@@ -941,3 +941,14 @@ def test_a_template_that_never_ends_is_not_read_whole(tmp_path: Path) -> None:
                    cwd=tmp_path, timeout=60)
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert "trainer.template: the template /dev/zero holds more than 10,000,000 characters" in done.stderr
+
+
+def test_a_key_given_twice_in_one_object_is_refused(tmp_path: Path) -> None:
+    """JSON keeps the last: "x": $x before "x": 0.5 searched a parameter no training read
+    (helper-110).  A key repeated in another object is another key."""
+    with pytest.raises(SpecError) as refused:
+        prepare(tmp_path, TINY.replace('"act":', '"x": 0.5, "act":'))
+    assert refused.value.key == "trainer.template"
+    assert ("tmpl.json: the key 'x' is given twice in one object: JSON (and DeePMD-kit) keeps the last and ignores "
+            "the first; give it once") in refused.value.message
+    prepare(tmp_path, TINY.replace('"disp_file"', '"x": 1, "disp_file"'))

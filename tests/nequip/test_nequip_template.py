@@ -190,6 +190,8 @@ training_module: {model: {}}
     (CONFIG.replace("run: [train]", "run: [test]"), "run: expected a list with train in it, got ['test']"),
     (CONFIG.replace("{model: {}}", "{}"), "training_module: expected a mapping with a model"),
     (CONFIG.replace("CSVLogger", "WandbLogger"), "trainer.logger: expected a lightning.pytorch.loggers.CSVLogger"),
+    # PyYAML kept the last, NequIP's OmegaConf refuses it: every training failed (helper-110)
+    ("run: [train]\nrun: [train]\n", "the key 'run' is given twice: expected each key once in a mapping at line 2"),
 ])
 def test_configs_nequip_train_would_refuse_are_spec_errors(text: str, message: str) -> None:
     with pytest.raises(SpecError) as info:
