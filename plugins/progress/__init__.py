@@ -202,9 +202,13 @@ class Progress:
             self.unsuccessful = None  # once
         if self.live is None:
             best = ", ".join(self._best(" ", self.front)) if self.front else "no successful evaluation yet"
+            # One generation and no pop_size (replicates): no snapshots to speak of
+            # (helper-111 read "(snapshot 0), 0 failed since the last snapshot").
+            snapshots = bool(getattr(self.run.experiment.optimizer, "pop_size", 0))
             what = (f"births {self.done} of {self.planned} (snapshot {generation}), "
-                    f"{self.failed_in_generation} failed since the last snapshot" if self.steady_state
-                    else f"generation {generation} of {self.generations - 1} done: {self.done}/{self.planned} "
+                    f"{self.failed_in_generation} failed since the last snapshot" if self.steady_state and snapshots
+                    else f"births {self.done} of {self.planned}, {self.failed_in_generation} failed"
+                    if self.steady_state else f"generation {generation} of {self.generations - 1} done: {self.done}/{self.planned} "
                     f"evaluations, {self.failed_in_generation} failed in this generation")
             print(f"{what}, elapsed {_duration(time.monotonic() - self.start)}; front of {len(self.front)}: {best}",
                   file=sys.stdout, flush=True)

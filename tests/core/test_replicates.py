@@ -63,6 +63,8 @@ def test_the_front_is_trained_again_with_new_seeds_and_reported(tmp_path: Path) 
     assert front
     done = run_cli(BIN / "hpo-run", str(_replicates_spec(tmp_path, spec, "reps", seeds=3)), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
+    # one generation, no snapshots: "(snapshot 0), 0 failed since the last snapshot" (helper-111)
+    assert f"births {3 * len(front)} of {3 * len(front)}, 0 failed, elapsed" in done.stdout, done.stdout
     with Journal.of(tmp_path / "reps", readonly=True) as journal:
         evaluations = journal.evaluations()
     assert Counter(e.trial.genome for e in evaluations) == {genome: 3 for genome in front}
