@@ -110,10 +110,13 @@ def _merged_note(analysis: Analysis, searches: Sequence[RunData]) -> str:
     notes = []
     left_out = [r.label for r in analysis.runs if r.replicates]
     if len(analysis.runs) > 1 and left_out:
-        note = (f'"{MERGED}" leaves out {", ".join(left_out)}: a replicates run trains a front again, and its '
-                "generation 0 is no generation of a search")
+        why = ("a replicates run trains a front again, and its generation 0 is no generation of a search")
         if len(searches) < 2:
-            note = f'no "{MERGED}" series: {note}, and {"one search is" if searches else "no search is"} left'
+            # 'no "all runs" series: "all runs" leaves out ..., and one search is left' (helper-111)
+            beside = "one search" if searches else "no search"
+            note = (f'no "{MERGED}" series: {beside} to merge beside {", ".join(left_out)} ({why})')
+        else:
+            note = f'"{MERGED}" leaves out {", ".join(left_out)}: {why}'
         notes.append(note)
     if len(searches) > 1 and len({max(r.populations) for r in searches}) > 1:
         notes.append(f'in "{MERGED}", a run that ended at an earlier generation counts with its last population')

@@ -91,7 +91,8 @@ def test_a_replicates_run_is_left_out_of_all_runs_and_that_is_said(runs):
     alone = merged(runs, "short", "again")
     assert {s for s, _ in alone} == {"short", "again"}
     summary = (report_dir(runs, "short", "again") / "summary.md").read_text(encoding="utf-8")
-    assert 'no "all runs" series: "all runs" leaves out again' in summary
+    assert ('no "all runs" series: one search to merge beside again (a replicates run trains a front again, and its '
+            "generation 0 is no generation of a search)") in summary
 
 
 def failures_row(summary: str, generation: int) -> list[str]:
