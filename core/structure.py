@@ -1,7 +1,7 @@
 """A raw spec mapping structured into attrs classes, every user error reported with its key path.
 
-:func:`make_converter` builds the cattrs converter: strict scalars (no ``"3"`` for a
-whole number, no ``true`` for a number), unknown keys refused, and plugin blocks
+:func:`make_converter` builds the cattrs converter: strict scalars (a quoted number only
+as YAML 1.2 writes it, ``"3"`` but not ``"3.0"`` for a whole number, no ``true`` for a number), unknown keys refused, and plugin blocks
 (``trainer``, ``optimizer``, ``launcher``, each ``space`` entry) structured into the
 class their plugin registered.  :func:`first_error` turns what cattrs raises into one key
 path and one message (``space.rcut.init: ...``, with "did you mean" for a misspelt key).

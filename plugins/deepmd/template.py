@@ -28,10 +28,12 @@ def parse_template(text: str, path: str) -> Template:
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A JSON object whose every key is given once: ValueError naming one given twice."""
+    """A JSON object whose every key is given once: ValueError naming one given twice.
+    Not a key starting with ``_``, which DeePMD-kit ignores: its own example inputs give
+    ``"_comment"`` several times in one object (helper-112)."""
     data: dict[str, Any] = {}
     for key, value in pairs:
-        if key in data:
+        if key in data and not key.startswith("_"):
             raise _DuplicateKey(key)
         data[key] = value
     return data

@@ -952,3 +952,5 @@ def test_a_key_given_twice_in_one_object_is_refused(tmp_path: Path) -> None:
     assert ("tmpl.json: the key 'x' is given twice in one object: JSON (and DeePMD-kit) keeps the last and ignores "
             "the first; give it once") in refused.value.message
     prepare(tmp_path, TINY.replace('"disp_file"', '"x": 1, "disp_file"'))
+    # DeePMD-kit ignores keys starting with _, and its example inputs repeat "_comment"
+    prepare(tmp_path, TINY.replace('"act":', '"_comment": "a", "_comment": "b", "act":'))
