@@ -3,7 +3,8 @@
 # then source this file.  It starts the Dask scheduler and one worker per compute node
 # here, runs hpo-run, and stops them (also when hpo-run fails); the exit status is
 # hpo-run's, or 2 for a NODES that is no whole number of at least 1 (before anything
-# starts), or 3 when the job's certificate or the scheduler cannot be made.
+# starts), or 3 when the job's certificate or the scheduler cannot be made, or 130 or 143
+# when the job is ended by SIGINT or SIGTERM (scancel, bkill, the time limit).
 #
 # Every Dask listener binds to 127.0.0.1 with a free port, and every Dask connection is
 # TLS with this job's own throw-away certificate: the scheduler, its workers and hpo-run
@@ -50,6 +51,13 @@ export DASK_DISTRIBUTED__COMM__TLS__CA_FILE=$TLS_DIR/cert.pem
 export DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT=$TLS_DIR/cert.pem
 export DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY=$TLS_DIR/key.pem
 shutdown_dask() {
+    # A signal while cleaning up (LSF ends a job with SIGINT, then SIGTERM, then SIGKILL
+    # after JOB_TERMINATE_INTERVAL) only shortens the grace below: the TERM trap's exit
+    # ended the clean-up half-way, the scratch left behind (helper-112).
+    trap 'JOB_ENDING=1' INT TERM
+    # hpo-run stopped by the job's signal exits 130 or 143 itself (it handles SIGINT and
+    # SIGTERM), and bash then runs no INT trap: the job is ending all the same.
+    case "${status:-}" in 130 | 143) JOB_ENDING=1 ;; esac
     # Ask the scheduler to stop itself and its workers, if it still runs: at the job's end
     # (scancel, the time limit) Slurm and LSF signal it with this script, and asking a dead
     # one waited a minute, beyond Slurm's 30 s before SIGKILL, so the key below was never
@@ -65,7 +73,8 @@ Client(scheduler_file=sys.argv[1], timeout=10).shutdown()" "$SCHEDULER_FILE" >/d
     local live grace=${DASK_STOP_GRACE:-30}
     [[ $grace =~ ^[0-9]+$ ]] || grace=30
     # At the job's end the batch system SIGKILLs what is left soon after its signal: 30 s
-    # on Slurm's defaults (KillWait), 10 s on LSF's (JOB_TERMINATE_INTERVAL).  The
+    # on Slurm's defaults (KillWait), 10 s after SIGINT and SIGTERM on LSF's
+    # (JOB_TERMINATE_INTERVAL).  The
     # trainings in flight cannot finish in that time, so do not wait for them: the
     # scratch is removed before the SIGKILL comes.
     [ -z "${JOB_ENDING:-}" ] || [ "$grace" -le 2 ] || grace=2
@@ -77,6 +86,7 @@ Client(scheduler_file=sys.argv[1], timeout=10).shutdown()" "$SCHEDULER_FILE" >/d
     # node with nothing to do (helper-97).  A grace period, then SIGKILL: each worker's
     # watchdog (dnnp_hpo.process) stops the trainings it leaves behind.
     while [ -n "$(jobs -pr)" ] && [ "$grace" -gt 0 ]; do
+        [ -z "${JOB_ENDING:-}" ] || [ "$grace" -le 2 ] || grace=2  # a signal since
         sleep 1
         grace=$((grace - 1))
     done

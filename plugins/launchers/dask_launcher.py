@@ -467,10 +467,23 @@ def _stop_trainings(run: RunContext, client: Any) -> None:
     # Waited for at most STOP_ORDER_S: a scheduler that does not answer must not hold the
     # stop (a second Ctrl-C cuts the wait short).
     why: object = f"no answer within {STOP_ORDER_S:g} s"
+    asked = in_thread(ask, "hpo-dask-stop-trainings")
+    deadline = time.monotonic() + STOP_ORDER_S
     try:
-        stopped = in_thread(ask, "hpo-dask-stop-trainings").result(timeout=STOP_ORDER_S)
-    except TimeoutError:
-        stopped = None
+        while True:
+            try:
+                stopped = asked.result(timeout=0.2)
+                break
+            except TimeoutError:
+                # A scheduler that went down meanwhile (a job's end signals it with hpo-run)
+                # never answers: waiting out STOP_ORDER_S held the job's clean-up past LSF's
+                # 10 s before SIGKILL (helper-112).
+                if client.status != "running":
+                    stopped, why = None, f"the scheduler's connection is {client.status}"
+                    break
+                if time.monotonic() > deadline:
+                    stopped = None
+                    break
     except Exception as exc:  # noqa: BLE001 - said below; hpo-run stops either way
         stopped, why = None, exc
     if isinstance(stopped, dict):
