@@ -172,8 +172,7 @@ def test_the_job_s_end_cleans_up_within_the_batch_system_s_grace(tmp_path: Path,
     job's key and scratch were never removed (helper-107); then it gave the trainings in
     flight DASK_STOP_GRACE (30 s by default), which the SIGKILL cut short.  At the job's
     end the scheduler is not asked and the trainings are not waited for; the key goes
-    first.  LSF signals SIGINT first, which hpo-run handles (exit 130), so bash ran no INT
-    trap and the clean-up waited the whole grace (helper-112)."""
+    first.  LSF signals SIGINT first (then SIGTERM): the same within the same time."""
     job_dir = tmp_path / "job"
     job = _job_training_twice(tmp_path, worker_env, grace=None)
     try:
