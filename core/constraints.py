@@ -91,25 +91,41 @@ JOINT_SAMPLES = 20_000
 def none_together(constraints: list[Constraint], space: Mapping[str, Any], seed: int = 0) -> str | None:
     """Why no candidate may meet ``constraints`` together, though each alone can (never_holds
     judges that): ``x0 < 0.3`` beside ``x0 > 0.7``, or ``x0 < x1`` beside ``x1 < x0``, made
-    every candidate infeasible and the run ended with no result (helper-110).  Judged by
-    :data:`JOINT_SAMPLES` random genomes over each parameter's gene bounds (a seeded draw:
-    the same spec, the same verdict), stopping at the first that meets them all; None if
-    one does, or for a single constraint."""
+    every candidate infeasible and the run ended with no result (helper-110).
+
+    Judged as never_holds judges one, from the values each parameter can take (a type
+    that declares neither ``values`` nor ``value_range`` leaves the constraints to the
+    run): :data:`JOINT_SAMPLES` candidates, each parameter drawn half the time from its
+    range (or its listed values) and half from the values that decide a comparison (its
+    range's ends, and the numbers and other parameters' ends the constraints compare it
+    with), so ``rcut >= 8.0`` on [4, 8] or ``nsteps == 400000`` is met (a seeded draw:
+    the same spec, the same verdict), stopping at the first that meets them all.  None
+    if one does, or for a single constraint."""
     if len(constraints) < 2:
         return None
     import random
 
+    names = sorted({name for c in constraints for name in c.names()})
+    taken = {name: _values_taken(space[name]) for name in names}
+    if any(values is None for values in taken.values()):
+        return None
+    compared = [side for c in constraints for side in (c.left, c.right) if not isinstance(side, str)]
+    ends = [v for kind, values in taken.values() if kind == "range" for v in values]
+    special = {name: _tried(values, compared + ends) for name, values in taken.items()}
     rng = random.Random(seed)
-    named = {name for c in constraints for name in c.names()}
-    parameters = {name: space[name] for name in sorted(named)}
-    bounds = {name: p.gene_bounds for name, p in parameters.items()}
+
+    def draw(name: str) -> Any:
+        kind, values = taken[name]
+        if rng.random() < 0.5:
+            return rng.choice(special[name])
+        return rng.choice(values) if kind == "listed" else rng.uniform(*values)
+
     for _ in range(JOINT_SAMPLES):
-        params = {name: p.decode(rng.uniform(*bounds[name])) for name, p in parameters.items()}
-        if not violated(constraints, params):
+        if not violated(constraints, {name: draw(name) for name in names}):
             return None
     texts = ", ".join(repr(c.text) for c in constraints)
-    return (f"{texts} held together for none of {JOINT_SAMPLES:,} random candidates of the search space (each "
-            "alone can hold): every candidate would be infeasible, nothing trained; drop or correct one")
+    return (f"{texts} held together for none of {JOINT_SAMPLES:,} candidates drawn from the parameters' values "
+            "(each alone can hold): every candidate would be infeasible, nothing trained; drop or correct one")
 
 
 def _values_taken(parameter: Any) -> tuple[str, tuple[Any, ...]] | None:
