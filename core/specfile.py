@@ -50,15 +50,16 @@ class UniqueKeysLoader(yaml.SafeLoader):
         # Checked as written, before merge keys are flattened into the mapping (a merged
         # key that the mapping overrides is what merging is for, not a duplicate).
         node = super().compose_mapping_node(anchor)
-        seen: set[str] = set()
+        seen: set[tuple[str, str]] = set()
         for key_node, _value in node.value:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
                 continue
-            if key_node.value in seen:
+            key = (key_node.tag, key_node.value)  # 1: and "1": are two keys (an int, a string)
+            if key in seen:
                 raise _SpecYAMLError(problem=f"the key {shortened(key_node.value)} is given twice: "
                                              "expected each key once in a mapping",
                                      problem_mark=key_node.start_mark)
-            seen.add(key_node.value)
+            seen.add(key)
         return node
 
 

@@ -37,6 +37,13 @@ BIRTHS = "core.births"
 HARVESTED = "harvested from its directory on resume"
 
 
+def training_seed(seed: int, birth_id: int) -> int:
+    """The training seed of birth ``birth_id`` of a run with the spec's ``seed``: derived,
+    not drawn from the optimizer's stream, so the search is the same whether or not a
+    trainer uses its seed."""
+    return int(np.random.default_rng([seed, birth_id]).integers(2**31 - 1))
+
+
 class Study:
     """Implements :class:`dnnp_hpo.hookspecs.Study` over a pool and a trainer.
 
@@ -74,9 +81,7 @@ class Study:
             birth_id = self.births
             self.births += 1
         name = str(uuid.uuid4())
-        # Derived, not drawn from the optimizer's stream: the search is the same
-        # whether or not a trainer uses its seed.
-        seed = int(np.random.default_rng([self.run.experiment.seed, birth_id]).integers(2**31 - 1))
+        seed = training_seed(self.run.experiment.seed, birth_id)
         return Trial(
             uuid=name, birth_id=birth_id, generation=generation,
             genome=tuple(float(g) for g in genome), params=self.space.decode(genome),

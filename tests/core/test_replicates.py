@@ -313,3 +313,31 @@ def test_a_source_given_as_its_journal_is_pointed_to_its_run_directory(tmp_path:
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert (f"optimizer.source: {search / 'journal.sqlite'} is a run's journal: give the run directory that holds "
             f"it, {search}") in done.stderr, done.stderr
+
+
+def test_a_training_the_source_already_made_is_not_made_again(tmp_path: Path) -> None:
+    """The spec's seed alone decided: a source resumed with --force and another seed had
+    trained its first births with the seed it was started with, and a replicates run with
+    that seed repeated those trainings exactly (helper-112).  The source's record is
+    edited to stand for that: its first front member trained with the training seed the
+    replicates' birth 0 gets."""
+    from dnnp_hpo.study import training_seed
+
+    search, spec = _search(tmp_path)
+    genome = _front(search)[0]
+    repeated = training_seed(spec["seed"] + 1, 0)
+    with sqlite3.connect(search / "journal.sqlite") as db:
+        db.execute("update evaluations set seed = ? where genome = ?", (repeated, json.dumps(list(genome))))
+    done = run_cli(BIN / "hpo-run", str(_replicates_spec(tmp_path, spec, "reps")), "--dry-run", cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert (f": seed: with seed {spec['seed'] + 1}, birth 0 of the replicates would train one of the members with the "
+            f"training seed {repeated}, with which optimizer.source trained it already") in done.stderr, done.stderr
+    # the search's seed written quoted is the search's seed all the same
+    quoted = {**spec, "seed": str(spec["seed"])}
+    searched = run_cli(BIN / "hpo-run", str(write_spec(tmp_path / "q.yaml", {**quoted, "run_dir": str(tmp_path / "q")})),
+                       cwd=tmp_path, HPO_TEST_SLEEP="0")
+    assert searched.returncode == 0, searched.stderr
+    same = write_spec(tmp_path / "same.yaml", {**spec, "run_dir": str(tmp_path / "r2"), "optimizer": {
+        "plugin": "replicates", "source": str(tmp_path / "q")}})
+    done = run_cli(BIN / "hpo-run", str(same), "--dry-run", cwd=tmp_path)
+    assert done.returncode == 2 and "is the seed of the search in optimizer.source" in done.stderr, done.stderr
