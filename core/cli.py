@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -136,7 +137,22 @@ def _warnings_held_until_valid() -> Iterator[None]:
     except BaseException:
         sys.stderr.write(held.getvalue())
         raise
+    finally:
+        _unbind_logging(held, sys.stderr)
     sys.stderr.write(held.getvalue())
+
+
+def _unbind_logging(held: io.StringIO, stream: Any) -> None:
+    """A logging handler made while stderr was held (a function trainer's module calling
+    logging.basicConfig() at import) writes to ``stream`` instead: it had kept the hold's
+    buffer, and every later log line of the run was lost (helper-112)."""
+    import logging
+
+    loggers = [logging.getLogger(), *(logging.getLogger(name) for name in list(logging.root.manager.loggerDict))]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", ()):
+            if isinstance(handler, logging.StreamHandler) and handler.stream is held:
+                handler.setStream(stream)
 
 
 def _spec_path(text: str) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -722,3 +723,25 @@ def test_a_refused_spec_is_one_line_without_the_warnings_before_it(tmp_path, cap
     assert main([str(paper), "--dry-run", "--set", f"run_dir={tmp_path / 'run'}"]) == 0
     err = capsys.readouterr().err
     assert err.count("hpo-run: warning: ") == 2 and "data path" in err, err
+
+
+def test_a_log_handler_made_during_the_checks_writes_to_stderr_after_them(tmp_path, spec_file, capsys, monkeypatch):
+    """A function trainer's module calling logging.basicConfig() at import, while the
+    checks held stderr: its handler kept the hold's buffer, and every later log line of the
+    driver was lost (helper-112)."""
+    import logging
+
+    (tmp_path / "logs_at_import.py").write_text(
+        "import logging\nlogging.basicConfig()\n"
+        "from dnnp_hpo.problems import zdt1 as train\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    before = list(logging.root.handlers)
+    monkeypatch.setattr(logging.root, "handlers", [])  # basicConfig adds one only to none
+    try:
+        path = spec_file()
+        assert main([str(path), "--dry-run", "--set", "trainer.callable=logs_at_import:train"]) == 0, \
+            capsys.readouterr().err
+        [handler] = logging.root.handlers
+        assert handler.stream is sys.stderr, handler.stream
+    finally:
+        logging.root.handlers = before
