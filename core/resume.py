@@ -345,9 +345,10 @@ def _check_same_decoding(run: RunContext, journal_path: Path, where: str, *, edi
     choices reordered give the journal's members other values than they trained, and the
     search goes on from a population that is not what was measured.  Widened bounds, a
     changed sigma or init range read every gene as before, and are let through (--force).
-    Every resume looks, the spec's space edited or not: after a resume with --force on an
-    edited space, the spec the run started with reads the births bred under the edited
-    one as other values (or a dnnp-hpo that read genes otherwise wrote the journal).
+    Every resume looks, the spec's space edited or not: a dnnp-hpo that read genes
+    otherwise may have written the journal (and a journal from before a --force session
+    recorded its spec still holds the spec the run started with, which reads the births
+    bred under the edited one as other values).
     """
     parameters = run.space.parameters
     with Journal(journal_path, readonly=True) as journal:
