@@ -95,8 +95,9 @@ class ParameterType(Protocol):
     # Optional: value_range: tuple[float, float]
     #     The lowest and highest value decode() can give within gene_bounds (the built-in
     #     float and int have it).  The spec check reads it, or values, to refuse a
-    #     constraint no candidate can meet (dnnp_hpo.constraints.never_holds); a type with
-    #     neither is not judged, and its constraints are left to the run.
+    #     constraint no candidate can meet, or constraints none meets together
+    #     (dnnp_hpo.constraints.never_holds, none_together); a type with neither is not
+    #     judged, and its constraints are left to the run.
     # Optional: init_warning: str | None
     #     What looks like a mistake in its ranges without being invalid (a choice's init
     #     range that leaves a choice out); start-up prints it on stderr as
