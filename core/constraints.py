@@ -7,7 +7,8 @@ import math
 import numbers
 import operator
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from fractions import Fraction
 from typing import Any
 
 import attrs
@@ -84,48 +85,87 @@ def never_holds(constraint: Constraint, space: Mapping[str, Any]) -> str | None:
     return f"{constraint.text!r} never holds (every candidate would be infeasible): {said}"
 
 
-#: random candidates drawn to judge constraints together (none_together)
-JOINT_SAMPLES = 20_000
+#: the comparisons as bounds on a difference: ``left - right`` is below 0 (strict) or at
+#: most 0; ">" and ">=" swap the sides; "==" is both "<=" and ">="; "!=" bounds nothing
+_AS_DIFFERENCES = {"<": ((False, True),), "<=": ((False, False),), ">": ((True, True),), ">=": ((True, False),),
+                   "==": ((False, False), (True, False))}
+#: the node every number hangs from (x < 0.3 is x - zero < 0.3)
+_ZERO = ""
 
 
-def none_together(constraints: list[Constraint], space: Mapping[str, Any], seed: int = 0) -> str | None:
-    """Why no candidate may meet ``constraints`` together, though each alone can (never_holds
-    judges that): ``x0 < 0.3`` beside ``x0 > 0.7``, or ``x0 < x1`` beside ``x1 < x0``, made
-    every candidate infeasible and the run ended with no result (helper-110).
+def none_together(constraints: Sequence[Constraint], space: Mapping[str, Any]) -> str | None:
+    """Why no candidate can meet ``constraints`` together, though each alone can (never_holds
+    judges that): ``x0 < 0.3`` beside ``x0 > 0.7``, or ``x0 < x1``, ``x1 < x2``, ``x2 < x0``,
+    made every candidate infeasible and the run ended with no result (helper-110).  None
+    if some candidate may meet them.
 
-    Judged as never_holds judges one, from the values each parameter can take (a type
-    that declares neither ``values`` nor ``value_range`` leaves the constraints to the
-    run): :data:`JOINT_SAMPLES` candidates, each parameter drawn half the time from its
-    range (or its listed values) and half from the values that decide a comparison (its
-    range's ends, and the numbers and other parameters' ends the constraints compare it
-    with), so ``rcut >= 8.0`` on [4, 8] or ``nsteps == 400000`` is met (a seeded draw:
-    the same spec, the same verdict), stopping at the first that meets them all.  None
-    if one does, or for a single constraint."""
+    Decided exactly, not by drawing candidates (a draw refused sets that only a small
+    share of the space meets; helper-113): every constraint is a bound on a difference
+    (``x - y < 0``, ``x - zero <= 0.3``), and so is each parameter's range, as never_holds
+    reads it (an int's range whole, a choice's values as the range from the least to the
+    greatest, so nothing is refused that some value meets; a type with neither is not
+    judged, and the constraints are left to the run).  Such bounds cannot all hold
+    exactly when their graph has a cycle of negative length, or of length 0 through a
+    strict one (Bellman-Ford, in exact fractions); the message names the cycle's
+    constraints and ranges."""
     if len(constraints) < 2:
         return None
-    import random
+    edges: list[tuple[str, str, Fraction, bool, str]] = []  # from, to, bound, strict, what
 
-    names = sorted({name for c in constraints for name in c.names()})
-    taken = {name: _values_taken(space[name]) for name in names}
-    if any(values is None for values in taken.values()):
-        return None
-    compared = [side for c in constraints for side in (c.left, c.right) if not isinstance(side, str)]
-    ends = [v for kind, values in taken.values() if kind == "range" for v in values]
-    special = {name: _tried(values, compared + ends) for name, values in taken.items()}
-    rng = random.Random(seed)
+    def bound(left: str | float, right: str | float, strict: bool, what: str) -> None:
+        # left - right < or <= 0: to - from <= weight reads as an edge from right to left
+        left_node, left_value = (left, Fraction(0)) if isinstance(left, str) else (_ZERO, Fraction(left))
+        right_node, right_value = (right, Fraction(0)) if isinstance(right, str) else (_ZERO, Fraction(right))
+        edges.append((right_node, left_node, right_value - left_value, strict, what))
 
-    def draw(name: str) -> Any:
-        kind, values = taken[name]
-        if rng.random() < 0.5:
-            return rng.choice(special[name])
-        return rng.choice(values) if kind == "listed" else rng.uniform(*values)
-
-    for _ in range(JOINT_SAMPLES):
-        if not violated(constraints, {name: draw(name) for name in names}):
+    for constraint in constraints:
+        for swapped, strict in _AS_DIFFERENCES.get(constraint.op, ()):
+            left, right = (constraint.right, constraint.left) if swapped else (constraint.left, constraint.right)
+            bound(left, right, strict, repr(constraint.text))
+    for name in sorted({name for c in constraints for name in c.names()}):
+        taken = _values_taken(space[name])
+        if taken is None:
             return None
-    texts = ", ".join(repr(c.text) for c in constraints)
-    return (f"{texts} held together for none of {JOINT_SAMPLES:,} candidates drawn from the parameters' values "
-            "(each alone can hold): every candidate would be infeasible, nothing trained; drop or correct one")
+        low, high = min(taken[1]), max(taken[1])
+        what = f"{name} from {_number(low)} to {_number(high)} (space.{name})"
+        bound(name, float(high), False, what)
+        bound(float(low), name, False, what)
+    cycle = _negative_cycle(edges)
+    if cycle is None:
+        return None
+    said = list(dict.fromkeys(cycle))
+    rules = [w for w in said if w.startswith("'")]
+    ranges = [w for w in said if not w.startswith("'")]
+    return (f"{', '.join(rules)} cannot hold together{' with ' + ' and '.join(ranges) if ranges else ''} (each "
+            "alone can): every candidate would be infeasible, nothing trained; drop or correct one")
+
+
+def _negative_cycle(edges: list[tuple[str, str, Fraction, bool, str]]) -> list[str] | None:
+    """The labels of a cycle of negative length, or of length 0 through a strict edge (a
+    length is (sum of bounds, minus the number of strict edges), compared in that order);
+    None if there is none.  Bellman-Ford from every node at once."""
+    nodes = {node for edge in edges for node in edge[:2]}
+    distance: dict[str, tuple[Fraction, int]] = {node: (Fraction(0), 0) for node in nodes}
+    reached_by: dict[str, tuple[str, str]] = {}
+    changed = None
+    for _ in range(len(nodes)):
+        changed = None
+        for start, end, weight, strict, what in edges:
+            via = (distance[start][0] + weight, distance[start][1] - strict)
+            if via < distance[end]:
+                distance[end], reached_by[end], changed = via, (start, what), end
+        if changed is None:
+            return None
+    node = changed
+    for _ in range(len(nodes)):  # walk back into the cycle
+        node = reached_by[node][0]
+    cycle, at = [], node
+    while True:
+        start, what = reached_by[at]
+        cycle.append(what)
+        at = start
+        if at == node:
+            return cycle[::-1]
 
 
 def _values_taken(parameter: Any) -> tuple[str, tuple[Any, ...]] | None:
