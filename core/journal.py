@@ -430,6 +430,12 @@ class Journal:
         for birth_id, genome, params in self.db.execute("SELECT birth_id, genome, params FROM evaluations"):
             yield birth_id, json.loads(genome), json.loads(params)
 
+    def trainings(self) -> set[tuple[tuple[float, ...], int]]:
+        """(genome, training seed) of every evaluation, whatever its status: the two columns
+        alone (a replicates run checks it makes no training its source made)."""
+        return {(tuple(json.loads(genome)), seed)
+                for genome, seed in self.db.execute("SELECT genome, seed FROM evaluations")}
+
     def check(self) -> None:
         """DamagedJournal unless every record reads as dnnp-hpo writes it (or NotAJournal
         for another fault of the file); reads only.
