@@ -128,7 +128,7 @@ def _warnings_held_until_valid() -> Iterator[None]:
     a refused spec is one line, its warnings wait for the corrected one (the paper spec's
     two data-path warnings came before any error, three lines; helper-110).  Anything but
     a refusal lets them out first: they may tell what went wrong."""
-    held = io.StringIO()
+    held = _HeldStderr(sys.stderr)
     try:
         with contextlib.redirect_stderr(held):
             yield
@@ -142,13 +142,29 @@ def _warnings_held_until_valid() -> Iterator[None]:
     sys.stderr.write(held.getvalue())
 
 
+class _HeldStderr(io.StringIO):
+    """The hold's buffer, whose file descriptor is stderr's: a trainer module calling
+    faulthandler.enable() at import asked for it and stopped hpo-run with
+    UnsupportedOperation (helper-113)."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__()
+        self._stream = stream
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+
 def _unbind_logging(held: io.StringIO, stream: Any) -> None:
     """A logging handler made while stderr was held (a function trainer's module calling
     logging.basicConfig() at import) writes to ``stream`` instead: it had kept the hold's
     buffer, and every later log line of the run was lost (helper-112)."""
     import logging
 
-    loggers = [logging.getLogger(), *(logging.getLogger(name) for name in list(logging.root.manager.loggerDict))]
+    # The registry's values, not getLogger(name): that turns a PlaceHolder into a Logger,
+    # which a library's setLoggerClass() would then not make (helper-113).
+    loggers = [logging.root, *(logger for logger in list(logging.root.manager.loggerDict.values())
+                               if isinstance(logger, logging.Logger))]
     for logger in loggers:
         for handler in getattr(logger, "handlers", ()):
             if isinstance(handler, logging.StreamHandler) and handler.stream is held:

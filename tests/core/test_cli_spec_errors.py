@@ -751,3 +751,19 @@ def test_a_log_handler_made_during_the_checks_writes_to_stderr_after_them(tmp_pa
         assert handler.stream is sys.stderr, handler.stream
     finally:
         logging.root.handlers = before
+
+
+def test_a_trainer_module_enabling_faulthandler_at_import_starts(tmp_path, spec_file, capfd, monkeypatch):
+    """faulthandler.enable() asks sys.stderr for its file descriptor, and the checks'
+    held stderr had none: 'internal error: UnsupportedOperation: fileno' (helper-113)."""
+    import faulthandler
+
+    (tmp_path / "fh_at_import.py").write_text(
+        "import faulthandler\nfaulthandler.enable()\nfrom dnnp_hpo.problems import zdt1 as train\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        path = spec_file()
+        assert main([str(path), "--dry-run", "--set", "trainer.callable=fh_at_import:train"]) == 0, \
+            capfd.readouterr().err
+    finally:
+        faulthandler.disable()
