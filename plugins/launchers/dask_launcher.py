@@ -443,6 +443,8 @@ def read_scheduler_file(path: Path, deadline: float) -> str:
 
 #: seconds the workers of a joined cluster are given to take the order to stop a run's trainings
 STOP_ORDER_S = 10.0
+#: seconds the client may have lost its scheduler before that order is given up
+LOST_SCHEDULER_S = 2.0
 
 
 def _stop_trainings(run: RunContext, client: Any) -> None:
@@ -469,6 +471,7 @@ def _stop_trainings(run: RunContext, client: Any) -> None:
     why: object = f"no answer within {STOP_ORDER_S:g} s"
     asked = in_thread(ask, "hpo-dask-stop-trainings")
     deadline = time.monotonic() + STOP_ORDER_S
+    lost_since = None
     try:
         while True:
             try:
@@ -477,11 +480,14 @@ def _stop_trainings(run: RunContext, client: Any) -> None:
             except TimeoutError:
                 # A scheduler that went down meanwhile (a job's end signals it with hpo-run)
                 # never answers: waiting out STOP_ORDER_S held the job's clean-up past LSF's
-                # 10 s before SIGKILL (helper-112).
-                if client.status != "running":
+                # 10 s before SIGKILL (helper-112).  Lost for LOST_SCHEDULER_S, not a
+                # moment: a client reconnecting may still pass the order on (helper-113).
+                now = time.monotonic()
+                lost_since = None if client.status == "running" else lost_since or now
+                if lost_since is not None and now - lost_since >= LOST_SCHEDULER_S:
                     stopped, why = None, f"the scheduler's connection is {client.status}"
                     break
-                if time.monotonic() > deadline:
+                if now > deadline:
                     stopped = None
                     break
     except Exception as exc:  # noqa: BLE001 - said below; hpo-run stops either way

@@ -88,7 +88,7 @@ def test_a_space_that_reads_every_gene_as_before_resumes_with_force(started):
     assert check_run_dir(run, resume=True, force=True).resumed
 
 
-def test_the_original_space_after_a_forced_edit_is_refused_unless_forced_again(tmp_path):
+def test_the_original_space_after_a_forced_edit_is_refused_as_an_edit_of_it(tmp_path):
     """Found by a review: the check ran only when the spec's space differed from the one
     the run started with, so going back to it after births were bred under an edited space
     (a choice added, allowed with --force) read them as other values without a word."""
