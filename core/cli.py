@@ -143,9 +143,10 @@ def _warnings_held_until_valid() -> Iterator[None]:
 
 
 class _HeldStderr(io.StringIO):
-    """The hold's buffer, whose file descriptor is stderr's: a trainer module calling
-    faulthandler.enable() at import asked for it and stopped hpo-run with
-    UnsupportedOperation (helper-113)."""
+    """The hold's buffer, which is stderr in all but where text goes: a trainer module at
+    import may ask stderr for its file descriptor (faulthandler.enable()), its encoding,
+    its binary buffer or to be reconfigured, and a plain StringIO stopped hpo-run there
+    (helper-113, helper-114).  What goes through those is not held."""
 
     def __init__(self, stream: Any) -> None:
         super().__init__()
@@ -153,6 +154,26 @@ class _HeldStderr(io.StringIO):
 
     def fileno(self) -> int:
         return self._stream.fileno()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._stream, "encoding", None) or "utf-8"
+
+    @property
+    def errors(self) -> str:  # type: ignore[override]
+        return getattr(self._stream, "errors", None) or "strict"
+
+    @property
+    def buffer(self) -> Any:
+        return self._stream.buffer
+
+    def reconfigure(self, **settings: Any) -> None:
+        reconfigure = getattr(self._stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(**settings)
 
 
 def _unbind_logging(held: io.StringIO, stream: Any) -> None:

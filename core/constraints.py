@@ -119,6 +119,8 @@ def none_together(constraints: Sequence[Constraint], space: Mapping[str, Any]) -
         edges.append((right_node, left_node, right_value - left_value, strict, what))
 
     for constraint in constraints:
+        if any(isinstance(side, float) and math.isinf(side) for side in (constraint.left, constraint.right)):
+            continue  # 1e400 read as inf: x < inf bounds nothing, x > inf never holds alone (helper-114)
         for swapped, strict in _AS_DIFFERENCES.get(constraint.op, ()):
             left, right = (constraint.right, constraint.left) if swapped else (constraint.left, constraint.right)
             bound(left, right, strict, repr(constraint.text))
@@ -128,8 +130,8 @@ def none_together(constraints: Sequence[Constraint], space: Mapping[str, Any]) -
             return None
         low, high = min(taken[1]), max(taken[1])
         what = f"{name} from {_number(low)} to {_number(high)} (space.{name})"
-        bound(name, float(high), False, what)
-        bound(float(low), name, False, what)
+        bound(name, high, False, what)  # not float(): a choice of 2**53 + 1, or 10**400 (helper-114)
+        bound(low, name, False, what)
     cycle = _negative_cycle(edges)
     if cycle is None:
         return None

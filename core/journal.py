@@ -433,8 +433,15 @@ class Journal:
     def trainings(self) -> set[tuple[tuple[float, ...], int]]:
         """(genome, training seed) of every evaluation, whatever its status: the two columns
         alone (a replicates run checks it makes no training its source made)."""
-        return {(tuple(json.loads(genome)), seed)
-                for genome, seed in self.db.execute("SELECT genome, seed FROM evaluations")}
+        found = set()
+        for genome, seed in self.db.execute("SELECT genome, seed FROM evaluations"):
+            try:
+                genes = json.loads(genome)
+                found.add((tuple(float(g) for g in genes), int(seed)))
+            except (ValueError, TypeError):  # a row not as dnnp-hpo writes it (helper-114)
+                raise _damaged(self.path, f"an evaluation's genome or seed does not read: {genome!r}, {seed!r}") \
+                    from None
+        return found
 
     def check(self) -> None:
         """DamagedJournal unless every record reads as dnnp-hpo writes it (or NotAJournal

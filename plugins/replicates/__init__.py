@@ -163,8 +163,11 @@ class Replicates:
         its births before with the seed it was started with; helper-112).  Two columns of
         the source's journal, once (its every evaluation read whole took 8.5 s for 100,000;
         helper-113)."""
-        with Journal.of(source, readonly=True) as journal:
-            trainings = journal.trainings()
+        try:
+            with Journal.of(source, readonly=True) as journal:
+                trainings = journal.trainings()
+        except NotAJournal as exc:  # DamagedJournal: says which journal and what
+            raise SpecError(str(exc), "source") from None
         for birth, genome in enumerate(genome for genome in genomes for _ in range(self.seeds)):
             seed = training_seed(run.experiment.seed, birth)
             if (tuple(genome), seed) in trainings:

@@ -753,17 +753,35 @@ def test_a_log_handler_made_during_the_checks_writes_to_stderr_after_them(tmp_pa
         logging.root.handlers = before
 
 
-def test_a_trainer_module_enabling_faulthandler_at_import_starts(tmp_path, spec_file, capfd, monkeypatch):
-    """faulthandler.enable() asks sys.stderr for its file descriptor, and the checks'
-    held stderr had none: 'internal error: UnsupportedOperation: fileno' (helper-113)."""
+@pytest.mark.parametrize("at_import", [
+    "import faulthandler\nfaulthandler.enable()",  # asks for stderr's file descriptor (helper-113)
+    "import sys\nsys.stderr.buffer.flush()",  # its binary buffer (helper-114)
+    "import sys\nsys.stderr.encoding.lower()",
+    "import sys\nsys.stderr.reconfigure(line_buffering=True)"], ids=["fileno", "buffer", "encoding", "reconfigure"])
+def test_a_trainer_module_using_stderr_at_import_starts(tmp_path, spec_file, capfd, monkeypatch, at_import):
+    """While the checks hold stderr, what a trainer's module asks of it at import works as
+    on stderr: a plain StringIO stopped hpo-run ('internal error: UnsupportedOperation:
+    fileno', 'no attribute buffer', None.lower())."""
     import faulthandler
 
-    (tmp_path / "fh_at_import.py").write_text(
-        "import faulthandler\nfaulthandler.enable()\nfrom dnnp_hpo.problems import zdt1 as train\n")
+    module = f"uses_stderr_{abs(hash(at_import))}"
+    (tmp_path / f"{module}.py").write_text(f"{at_import}\nfrom dnnp_hpo.problems import zdt1 as train\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     try:
         path = spec_file()
-        assert main([str(path), "--dry-run", "--set", "trainer.callable=fh_at_import:train"]) == 0, \
+        assert main([str(path), "--dry-run", "--set", f"trainer.callable={module}:train"]) == 0, \
             capfd.readouterr().err
     finally:
         faulthandler.disable()
+
+
+def test_constraints_on_numbers_beyond_a_float_are_judged_exactly(tmp_path, spec_file, capsys):
+    """A choice of 2**53 + 1 was read as the float 2**53 (then 'x3 > 2**53' was refused as
+    unable to hold), one of 10**400 stopped hpo-run (OverflowError), and so did a constant
+    1e400 (read as inf) (helper-114)."""
+    path = spec_file()
+    for space, constraints in [("{type: choice, choices: [1, 9007199254740993]}", "[x3 > 9007199254740992, x0 > 0]"),
+                               ("{type: choice, choices: [2, 1" + "0" * 400 + "]}", "[x3 > 1, x3 > 0]"),
+                               ("{type: float, init: [0.0, 1.0], sigma: 0.1}", "[x3 < 1e400, x3 > 0.5]")]:
+        assert main([str(path), "--dry-run", "--set", f"space.x3={space}", "--set", f"constraints={constraints}"]) \
+            == 0, capsys.readouterr().err

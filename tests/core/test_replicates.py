@@ -341,3 +341,19 @@ def test_a_training_the_source_already_made_is_not_made_again(tmp_path: Path) ->
         "plugin": "replicates", "source": str(tmp_path / "q")}})
     done = run_cli(BIN / "hpo-run", str(same), "--dry-run", cwd=tmp_path)
     assert done.returncode == 2 and "is the seed of the search in optimizer.source" in done.stderr, done.stderr
+
+
+def test_a_damaged_row_of_the_source_is_one_line(tmp_path: Path) -> None:
+    """A source row whose genome does not read: the check of the source's trainings raised
+    JSONDecodeError, an internal error, where the source's other reads say which journal
+    is damaged (helper-114)."""
+    search, spec = _search(tmp_path)
+    with sqlite3.connect(search / "journal.sqlite") as db:
+        last = db.execute("select max(generation) from populations").fetchone()[0]
+        outside = db.execute("select uuid from evaluations where uuid not in (select uuid from populations where "
+                             "generation = ?) limit 1", (last,)).fetchone()[0]
+        db.execute("update evaluations set genome = '[0.1, 0.2' where uuid = ?", (outside,))
+    done = run_cli(BIN / "hpo-run", str(_replicates_spec(tmp_path, spec, "reps")), "--dry-run", cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    assert f"optimizer.source: {search / 'journal.sqlite'}: damaged journal: an evaluation's genome or seed" \
+        in done.stderr, done.stderr
