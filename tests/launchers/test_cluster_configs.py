@@ -186,7 +186,9 @@ def test_the_job_s_end_cleans_up_within_the_batch_system_s_grace(tmp_path: Path,
             os.killpg(job.pid, signal.SIGKILL)
             job.wait()
     assert took < 10, f"the clean-up took {took:.0f} s, beyond LSF's 10 s before SIGKILL: {stderr}"
-    assert job.returncode == 128 + ending, stderr
+    # hpo-run's status: stopped by the signal, or (a race the CI met) it saw the signalled
+    # scheduler gone first: the engine lost, exit 3
+    assert job.returncode in (128 + ending, 3), stderr
     assert not (job_dir / "dask-tls").exists(), "the job's key is left behind"
     assert not (tmp_path / "scratch").exists()
 
