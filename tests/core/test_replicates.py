@@ -270,13 +270,13 @@ def test_an_unfinished_source_is_said_with_the_generation_replicated(tmp_path: P
                         f"{generation}")], done.stderr
 
 
-@pytest.mark.parametrize("change", ["shrunk", "reordered"])
+@pytest.mark.parametrize("change", ["shrunk", "reordered", "grown"])
 def test_a_source_whose_front_changed_is_named_not_seeds(tmp_path: Path, wait_until, change: str) -> None:
     """The source's front changed under a killed replicates run: one member fewer was
     refused as "optimizer.seeds: ... resume it with the seeds it was started with" (it
-    was), and the same members in another order were taken without a word, every
-    finished training set aside (helper-111).  The source's last population is edited to
-    stand for a search resumed since."""
+    was), and the same members in another order, or one more, were taken without a word
+    (helper-111, helper-112).  The source's last population is edited to stand for a
+    search resumed since."""
     search, spec = _search(tmp_path, "hpo_testfuncs:slow_zdt1")
     path = _replicates_spec(tmp_path, {**spec, "launcher": {"plugin": "dask", "workers": 1}}, "reps", seeds=2)
     journal_path = tmp_path / "reps" / "journal.sqlite"
@@ -289,6 +289,10 @@ def test_a_source_whose_front_changed_is_named_not_seeds(tmp_path: Path, wait_un
         assert len(front) >= 2, "a front of one shows nothing"
         if change == "shrunk":
             db.execute("update populations set rank = 2 where generation = ? and position = ?", (last, front[-1][0]))
+        elif change == "grown":  # the last member not on the front joins it
+            joined = db.execute("update populations set rank = 1 where generation = ? and position = (select "
+                                "max(position) from populations where generation = ? and rank > 1)", (last, last))
+            assert joined.rowcount == 1, "a population all on the front shows nothing"
         else:  # the first two front members swap places
             (a,), (b,) = front[:2]
             for old, new in ((a, -1), (b, a), (-1, b)):
@@ -297,7 +301,8 @@ def test_a_source_whose_front_changed_is_named_not_seeds(tmp_path: Path, wait_un
     before = journal_path.read_bytes()
     again = run_cli(BIN / "hpo-run", str(path), cwd=tmp_path, HPO_TEST_SLEEP="0")
     assert again.returncode == 2 and again.stderr.count("\n") == 1 and "Traceback" not in again.stderr, again.stderr
-    said = "in another order" if change == "reordered" else f"{len(front) - 1} of them now, where it sent out {len(front)}"
+    now = {"shrunk": len(front) - 1, "grown": len(front) + 1}.get(change)
+    said = "in another order" if change == "reordered" else f"{now} of them now, where it sent out {len(front)}"
     assert (f"optimizer.source: {search} no longer gives the front members the run in {tmp_path / 'reps'} "
             f"replicates ({said}: the source has run on since") in again.stderr, again.stderr
     assert journal_path.read_bytes() == before
