@@ -134,12 +134,48 @@ def none_together(constraints: Sequence[Constraint], space: Mapping[str, Any]) -
         bound(low, name, False, what)
     cycle = _negative_cycle(edges)
     if cycle is None:
-        return None
+        return _forced_equal(constraints, edges)
     said = list(dict.fromkeys(cycle))
     rules = [w for w in said if w.startswith("'")]
     ranges = [w for w in said if not w.startswith("'")]
     return (f"{', '.join(rules)} cannot hold together{' with ' + ' and '.join(ranges) if ranges else ''} (each "
             "alone can): every candidate would be infeasible, nothing trained; drop or correct one")
+
+
+def _forced_equal(constraints: Sequence[Constraint], edges: list[tuple[str, str, Fraction, bool, str]]) -> str | None:
+    """Why a ``!=`` cannot hold beside the bounds, which allow its two sides one value
+    only: ``x0 != x1`` beside ``x0 == x1``, or ``x0 != 1`` beside ``x0 >= 1`` on [0, 1]
+    (helper-114).  The tightest bound on each difference (Floyd-Warshall; the bounds hold
+    together, so there is no negative cycle) decides: both ways exactly, not strictly."""
+    unequal = [c for c in constraints if c.op == "!="
+               and not any(isinstance(side, float) and math.isinf(side) for side in (c.left, c.right))]
+    if not unequal:
+        return None
+    nodes = sorted({node for edge in edges for node in edge[:2]} | {_ZERO})
+    tightest: dict[tuple[str, str], tuple[Fraction, int]] = {}
+    for start, end, weight, strict, _what in edges:
+        tightest[start, end] = min(tightest.get((start, end), (weight, -strict)), (weight, -strict))
+    for via in nodes:
+        for start in nodes:
+            if (start, via) not in tightest:
+                continue
+            for end in nodes:
+                if (via, end) in tightest:
+                    first, second = tightest[start, via], tightest[via, end]
+                    through = (first[0] + second[0], first[1] + second[1])
+                    if (start, end) not in tightest or through < tightest[start, end]:
+                        tightest[start, end] = through
+    for constraint in unequal:
+        (left, lv), (right, rv) = (((side, Fraction(0)) if isinstance(side, str) else (_ZERO, Fraction(side)))
+                                   for side in (constraint.left, constraint.right))
+        gap = rv - lv  # left - right != gap, with left and right the nodes
+        if left == right or (tightest.get((right, left)) == (gap, 0) and tightest.get((left, right)) == (-gap, 0)):
+            sides = [str(side) if isinstance(side, str) else _number(side) for side in (constraint.left,
+                                                                                        constraint.right)]
+            return (f"{constraint.text!r} cannot hold beside the other constraints and the ranges, which leave "
+                    f"{sides[0]} one value, {'that of ' if isinstance(constraint.right, str) else ''}{sides[1]}: "
+                    "every candidate would be infeasible, nothing trained; drop or correct one")
+    return None
 
 
 def _negative_cycle(edges: list[tuple[str, str, Fraction, bool, str]]) -> list[str] | None:

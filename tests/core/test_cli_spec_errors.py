@@ -123,6 +123,12 @@ BAD_SPECS = [
        "trained; drop or correct one")]),
     ("constraints-cycle", lambda s: _set(s, "constraints", ["x0 < x1", "x1 < x2", "x2 < x0"]), "constraints",
      ["'x0 < x1', 'x2 < x0', 'x1 < x2' cannot hold together (each alone can)"]),
+    # != beside bounds that leave one value (helper-114: these passed, every candidate infeasible)
+    ("constraints-unequal-forced", lambda s: _set(s, "constraints", ["x0 == x1", "x0 != x1"]), "constraints",
+     [("'x0 != x1' cannot hold beside the other constraints and the ranges, which leave x0 one value, that of "
+       "x1: every candidate would be infeasible")]),
+    ("constraints-unequal-range-end", lambda s: _set(s, "constraints", ["x0 >= 1.0", "x0 != 1.0"]), "constraints",
+     ["'x0 != 1.0' cannot hold beside the other constraints and the ranges, which leave x0 one value, 1:"]),
     # a range in the cycle: x1 > x0 >= 1 leaves x1 above its range
     ("constraints-and-a-range", lambda s: _set(s, "constraints", ["x1 > x0", "x0 >= 1.0"]), "constraints",
      ["'x1 > x0', 'x0 >= 1.0' cannot hold together with x1 from 0 to 1 (space.x1) (each alone can)"]),
@@ -710,7 +716,7 @@ def test_the_keys_named_for_a_file_that_is_no_mapping_are_the_spec_s():
     # float reaches them, and they were refused beside any other constraint (helper-112)
     "[x0 >= 1.0, x1 < x2]", "[x0 == 0.5, x1 < x2]", "[x0 == x1, x1 == x2]",
     # a share of the space too small for random draws to meet (helper-113's, refused by them)
-    "[x0 < x1, x1 < x2, x2 < x3, x3 < 0.01]",
+    "[x0 < x1, x1 < x2, x2 < x3, x3 < 0.01]", "[x0 != 0.5, x0 <= 0.5]", "[x0 != x1, x1 == x2]",
     "[x0 > 0.4, x0 < 0.55, x1 > 0.4, x1 < 0.55, x2 > 0.4, x2 < 0.55, x3 > 0.4, x3 < 0.55]"])
 def test_constraints_that_hold_together_for_few_candidates_pass(tmp_path, spec_file, capsys, constraints):
     path = spec_file()
