@@ -261,14 +261,14 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
         # are of the old objectives, and a search on a mix of the two would be neither.
         raise _not_continued(run, "objectives", before, now, "objectives", where)
     parameters = parameter_names(stored)
-    if parameters and parameters != list(run.space.names) and finished:
-        # The same keys in another order differ in no key: the front was printed with
-        # each gene under another parameter's name (helper-110).
-        raise SpecError(f"{run.run_dir} holds a finished run of the parameters in the order "
-                        f"{', '.join(map(str, parameters))}, and this spec lists them as "
-                        f"{', '.join(run.space.names)}: its front would be shown under the wrong names; list space "
-                        "in the run's order", "space", where)
-    if parameters and parameters != list(run.space.names) and not finished:
+    if parameters and parameters != list(run.space.names):
+        if finished:
+            # The same keys in another order differ in no key: the front was printed with
+            # each gene under another parameter's name (helper-110).
+            raise SpecError(f"{run.run_dir} holds a finished run of the parameters in the order "
+                            f"{', '.join(map(str, parameters))}, and this spec lists them as "
+                            f"{', '.join(run.space.names)}: its front would be shown under the wrong names; list "
+                            "space in the run's order", "space", where)
         # Not even with --force: a genome is one gene per parameter, in this order; the
         # journal's genomes and checkpointed population would not decode (a ValueError,
         # exit 4, once the workers were up), or decode into other parameters.

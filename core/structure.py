@@ -78,7 +78,7 @@ def _got(value: Any) -> str:
     """A value as a message shows it: YAML's null, which an empty value is (`seed:` or
     `--set seed=`), in YAML's word, not Python's None (helper-82); a date or !!binary
     data as YAML has them, not datetime.date(2020, 1, 1) (helper-110)."""
-    return yaml_shown(value) if value is None or not isinstance(value, (str, int, float, list, dict)) else repr(value)
+    return repr(value) if isinstance(value, (str, int, float, list, dict)) else yaml_shown(value)
 
 
 def _strict_float(value: Any, _type: Any) -> float:

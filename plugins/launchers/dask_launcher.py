@@ -483,7 +483,10 @@ def _stop_trainings(run: RunContext, client: Any) -> None:
                 # 10 s before SIGKILL (helper-112).  Lost for LOST_SCHEDULER_S, not a
                 # moment: a client reconnecting may still pass the order on (helper-113).
                 now = time.monotonic()
-                lost_since = None if client.status == "running" else lost_since or now
+                if client.status == "running":
+                    lost_since = None
+                elif lost_since is None:
+                    lost_since = now
                 if lost_since is not None and now - lost_since >= LOST_SCHEDULER_S:
                     stopped, why = None, f"the scheduler's connection is {client.status}"
                     break

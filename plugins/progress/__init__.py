@@ -113,6 +113,18 @@ class Progress:
             self.done_in_generation -= 1
             self.failed_in_generation -= failed
 
+    def _what_is_done(self, generation: int) -> str:
+        """The start of the plain line printed at the end of ``generation`` (a snapshot)."""
+        failed = self.failed_in_generation
+        if not self.steady_state:
+            return (f"generation {generation} of {self.generations - 1} done: {self.done}/{self.planned} "
+                    f"evaluations, {failed} failed in this generation")
+        if not getattr(self.run.experiment.optimizer, "pop_size", 0):
+            # One generation and no pop_size (replicates): no snapshots to speak of
+            # (helper-111 read "(snapshot 0), 0 failed since the last snapshot").
+            return f"births {self.done} of {self.planned}, {failed} failed"
+        return f"births {self.done} of {self.planned} (snapshot {generation}), {failed} failed since the last snapshot"
+
     def _table(self) -> Table:
         """The table as it stands; built by the Live's refresh thread at each redraw."""
         table = Table.grid(padding=(0, 2))
@@ -202,14 +214,7 @@ class Progress:
             self.unsuccessful = None  # once
         if self.live is None:
             best = ", ".join(self._best(" ", self.front)) if self.front else "no successful evaluation yet"
-            # One generation and no pop_size (replicates): no snapshots to speak of
-            # (helper-111 read "(snapshot 0), 0 failed since the last snapshot").
-            snapshots = bool(getattr(self.run.experiment.optimizer, "pop_size", 0))
-            what = (f"births {self.done} of {self.planned} (snapshot {generation}), "
-                    f"{self.failed_in_generation} failed since the last snapshot" if self.steady_state and snapshots
-                    else f"births {self.done} of {self.planned}, {self.failed_in_generation} failed"
-                    if self.steady_state else f"generation {generation} of {self.generations - 1} done: {self.done}/{self.planned} "
-                    f"evaluations, {self.failed_in_generation} failed in this generation")
+            what = self._what_is_done(generation)
             print(f"{what}, elapsed {_duration(time.monotonic() - self.start)}; front of {len(self.front)}: {best}",
                   file=sys.stdout, flush=True)
         if self.steady_state:
