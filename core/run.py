@@ -50,12 +50,22 @@ class RunContext:
     #: digest of each of them (None: not read yet; see fingerprint.py), recorded when the
     #: run starts and compared on resume: the spec names the data's place, not its content
     data_digests: tuple[DataDigest, ...] | None = attrs.field(default=None, eq=False, repr=False)
+    #: the digests read this session, by data paths: shared by every context evolved from
+    #: this one (attrs.evolve passes it on), so that a look that cannot hand its context
+    #: back (an optimizer's prepare: replicates compare the data with their source's) and
+    #: the run's record read a large dataset once, not twice
+    _read_digests: dict[tuple[str, ...], tuple[DataDigest, ...]] = attrs.field(
+        factory=dict, eq=False, repr=False)
 
     def with_data_digests(self) -> RunContext:
-        """This run with :attr:`data_digests` read (once: a run that has them is returned as it is)."""
+        """This run with :attr:`data_digests` read (once a session: a run that has them, or
+        whose paths an earlier context of this session read, is not read again)."""
         if self.data_digests is not None:
             return self
-        return attrs.evolve(self, data_digests=data_digests(self.data_paths))
+        digests = self._read_digests.get(self.data_paths)
+        if digests is None:
+            digests = self._read_digests[self.data_paths] = data_digests(self.data_paths)
+        return attrs.evolve(self, data_digests=digests)
 
     @property
     def space(self) -> SearchSpace:

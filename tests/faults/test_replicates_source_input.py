@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import pytest
 from cli_testutil import hpo_run
-from faults_testutil import TEMPLATE, deepmd_spec, run_in_process, write_spec
+from faults_testutil import TEMPLATE, deepmd_spec, journal_evaluations, run_in_process, write_spec
 from test_data_changed import DATA_TEMPLATE, write_system
 
 from dnnp_hpo.driver import prepare_run
 from dnnp_hpo.errors import SpecError
+from dnnp_hpo.journal import DATA_DIGESTS, Journal
 from dnnp_hpo.registry import load_registry
 
 
@@ -56,3 +57,28 @@ def test_data_changed_since_the_search_is_refused(tmp_path):
     assert refused.value.key == "optimizer.source"
     assert (f"was searched on other data than {tmp_path / 'data'} holds now" in refused.value.message), \
         refused.value.message
+
+
+def test_a_replicates_session_reads_its_data_once(tmp_path, monkeypatch):
+    """The replicates' look at their source's data and the run's own record of them are
+    one read: the dataset was hashed twice at a replicates run's start (2.4 s more for
+    2.3 GB, docs/benchmarks.md section 7), and on a cold parallel file system one read is
+    the file system's bandwidth."""
+    write_system(tmp_path / "data" / "sys1", "1.0")
+    write_system(tmp_path / "valid", "1.0")
+    spec = deepmd_spec(tmp_path / "run", env={"FAULTS_FAULT": "ok"},
+                       settings={"data": str(tmp_path / "data"), "valid": str(tmp_path / "valid")}, paths=["data"])
+    run_in_process(write_spec(tmp_path / "spec.yaml", spec, template=DATA_TEMPLATE))
+
+    import dnnp_hpo.run
+    reads = []
+    real = dnnp_hpo.run.data_digests
+    monkeypatch.setattr(dnnp_hpo.run, "data_digests", lambda paths: reads.append(tuple(paths)) or real(paths))
+    replicates = run_in_process(_replicates(tmp_path, spec, DATA_TEMPLATE))
+
+    assert reads == [(str(tmp_path / "data"),)], reads
+    evaluations = journal_evaluations(replicates)
+    assert evaluations and all(e.ok for e in evaluations), evaluations
+    with Journal.of(replicates, readonly=True) as journal:
+        recorded = journal.meta(DATA_DIGESTS, None)
+    assert recorded == [d.to_json() for d in real([str(tmp_path / "data")])]
