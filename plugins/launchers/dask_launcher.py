@@ -604,6 +604,17 @@ class JoinedEngine:
                                    "(the batch script's WORKDIR/dask-tls is removed when its job ends)")
 
     def _await_workers(self, run: RunContext, client: Any, address: str, started: float, deadline: float) -> None:
+        try:
+            self._await_workers_on(run, client, address, started, deadline)
+        except OSError as exc:
+            # The scheduler lost while waiting (killed, its node gone): distributed's
+            # "Timed out trying to connect" is an OSError, not the TimeoutError of too few
+            # workers, and escaped as a traceback and exit 4 (helper-118): exit 3, resumable.
+            raise LaunchFailed(f"launcher.{self.key}: lost the Dask scheduler at {address} ({self.where}) before "
+                               f"the run began: {type(exc).__name__}: {_rounded_seconds(exc)}") from None
+
+    def _await_workers_on(self, run: RunContext, client: Any, address: str, started: float,
+                          deadline: float) -> None:
         connected = time.monotonic()
         if self.min_workers:
             try:

@@ -53,6 +53,38 @@ def test_min_workers_timeout_is_reported(tmp_path: Path, dask_processes) -> None
         run_in_process(spec)
 
 
+def test_a_scheduler_lost_while_waiting_for_workers_is_one_line(tmp_path: Path, dask_processes) -> None:
+    """The scheduler killed while hpo-run waits for min_workers (a batch job's scheduler
+    OOM-killed, its node lost): distributed's "Timed out trying to connect" is an OSError,
+    which escaped as a traceback and exit 4 (helper-118).  One line, exit 3 (resumable),
+    nothing trained."""
+    cluster = dask_processes(0)
+    deadline = time.monotonic() + 60
+    while not cluster.scheduler_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    spec = write_spec(tmp_path / "lost.yaml",
+                      launcher={"plugin": "dask", "scheduler_file": str(cluster.scheduler_file),
+                                "min_workers": 1, "wait_timeout": 6})
+    log = cluster.logs / "scheduler.err"
+
+    def kill_once_joined() -> None:
+        deadline = time.monotonic() + 60
+        while "Receive client connection" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.5)  # past the client's handshake: in the wait for workers
+        cluster.scheduler.kill()
+
+    killer = threading.Thread(target=kill_once_joined, daemon=True)
+    killer.start()
+    result = hpo_run(str(spec), cwd=tmp_path)
+    killer.join()
+    assert result.returncode == 3, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert re.fullmatch(r"hpo-run: could not launch: launcher.scheduler_file: lost the Dask scheduler at "
+                        r"tcp://127\.0\.0\.1:\d+ \(scheduler file .*\) before the run began: \w+: .*", lines[0]), lines[0]
+
+
 def test_shutdown_leaves_a_cluster_it_never_launched_on(tmp_path: Path, dask_processes) -> None:
     """``shutdown: true`` stopped the scheduler and the workers that had come when
     min_workers were not there in time: exit 3 says the same command resumes, and it
@@ -338,6 +370,7 @@ def test_a_lost_scheduler_stops_the_run_and_a_new_cluster_resumes_it(tmp_path: P
         while len(read_csv(run_dir / "individuals.csv") if (run_dir / "individuals.csv").exists() else []) < 6:
             assert driver.poll() is None and time.monotonic() < deadline, "the run did not get going"
             time.sleep(0.1)
+        time.sleep(1.5)  # past the client's handshake: in the wait for workers
         cluster.scheduler.kill()
         _, stderr = driver.communicate(timeout=60)
     finally:
