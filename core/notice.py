@@ -19,7 +19,8 @@ def notice(run: RunContext, message: str) -> None:
     """Print ``message`` to stderr and append it, time-stamped, to launcher.log."""
     print(f"hpo-run: {message}", file=sys.stderr, flush=True)
     try:
-        run.run_dir.mkdir(parents=True, exist_ok=True)
+        # Not made here: a run directory the run lock took away again (its first write
+        # refused) held only launcher.log, "not a dnnp-hpo run" to the resume exit 3 asks for.
         with open(run.run_dir / LOG_NAME, "a", encoding="utf-8") as handle:
             handle.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {message}\n")
     except OSError:  # the log is a convenience: never stop a run for it

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
-from dnnp_hpo.errors import SpecError
+from dnnp_hpo.errors import RecordsFailed, SpecError
 
 LOCK = "driver.lock"
 
@@ -104,9 +104,26 @@ class RunLock:
         self.created: list[Path] = []  #: the directories this lock made, outermost first
 
     def __enter__(self) -> Self:
+        while not self._lock():  # the file unlinked meanwhile by a driver that gave the directory up
+            pass
+        try:
+            self.file.seek(0)
+            self.file.truncate()
+            self.file.write(f"pid {os.getpid()} on {socket.gethostname()} since "
+                            f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+            self.file.flush()
+        except OSError as exc:  # the quota or the disk full: a run's first write (helper-118)
+            self.__exit__(type(exc), exc, None)
+            raise RecordsFailed(self.run_dir / LOCK, exc) from None
+        return self
+
+    def _lock(self) -> bool:
+        """Open and lock the lock file; False if the file locked is no longer the one at
+        its path: a driver refused in a directory it had made unlinked it (and removed the
+        directory) between our open and our lock, and a third driver would lock a new file."""
         try:
             make_dirs(self.run_dir, self.created)
-            self.file = open(self.run_dir / LOCK, "a+", encoding="utf-8")
+            self.file = open(self.run_dir / LOCK, "a+", encoding="utf-8")  # noqa: SIM115 - held until __exit__
         except OSError as exc:  # a read-only place, a path through a file, /proc, a name too long...
             remove_made(self.created)
             raise SpecError(f"cannot write in {self.run_dir}: {exc.strerror or exc}", "run_dir",
@@ -121,22 +138,31 @@ class RunLock:
         except OSError as exc:  # a file system without flock (a Lustre mount without -o flock)
             print(f"hpo-run: note: cannot lock {self.run_dir / LOCK} ({exc.strerror or exc}); "
                   "do not run two hpo-run on this run_dir at once", file=sys.stderr)
-        self.file.seek(0)
-        self.file.truncate()
-        self.file.write(f"pid {os.getpid()} on {socket.gethostname()} since "
-                        f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n")
-        self.file.flush()
-        return self
+            return True
+        try:
+            current = os.stat(self.run_dir / LOCK).st_ino
+        except OSError:
+            current = None
+        if current == os.fstat(self.file.fileno()).st_ino:
+            return True
+        self._release()
+        return False
 
     def _release(self) -> None:
         if self.file is not None:
-            self.file.close()  # closing the file drops the lock
-            self.file = None
+            file, self.file = self.file, None
+            try:
+                file.close()  # closing the file drops the lock
+            except OSError:  # flushing a holder line the disk refused: the descriptor is closed all the same
+                pass
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  traceback: TracebackType | None) -> None:
-        self._release()
         if kind is not None and self.run_dir in self.created and [p.name for p in self.run_dir.iterdir()] == [LOCK]:
-            # refused before anything was written (another driver's run, a bad resume)
+            # refused before anything was written (another driver's run, a bad resume);
+            # unlinked while still locked: a driver that opened it meanwhile finds it
+            # locked, or (its lock taken after our release) no longer at its path
             (self.run_dir / LOCK).unlink()
+            self._release()
             remove_made(self.created)
+        self._release()

@@ -141,3 +141,58 @@ def test_a_run_dir_that_cannot_be_made_leaves_no_directory_behind(tmp_path):
     except SpecError as exc:
         assert exc.key == "run_dir" and "cannot write in" in exc.message
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_lock_line_the_disk_refuses_is_exit_3_and_the_rerun_starts(tmp_path, hpo_run_exe):
+    """The holder line is a run's first write: the quota or the disk full there (here a
+    file-size limit of 0, the same ENOSPC-like refusal) was a traceback and exit 4, with
+    the lock file and directory left behind (helper-118).  Exit 3, one line, nothing left,
+    and the same command starts the run once it can write."""
+    import resource
+
+    spec = write_spec(tmp_path / "s.yaml", zdt_spec(tmp_path / "run", pop_size=4, generations=0))
+    refused = subprocess.run([str(hpo_run_exe), str(spec)], cwd=tmp_path, env=subprocess_env(),
+                             preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0)),
+                             capture_output=True, text=True, timeout=120, check=False)
+    assert refused.returncode == 3, refused.stderr
+    assert refused.stderr.splitlines() == [
+        (f"hpo-run: the run's records could not be written: cannot write {tmp_path / 'run' / LOCK}: File too large; "
+         "the evaluations in flight are kept: run hpo-run again to resume")], refused.stderr
+    assert not (tmp_path / "run").exists()
+    done = run_cli(hpo_run_exe, str(spec), cwd=tmp_path)
+    assert done.returncode == 0 and len(rows(tmp_path / "run")) == 4, done.stderr
+
+
+def test_a_lock_file_unlinked_before_it_is_locked_is_not_held(tmp_path, monkeypatch):
+    """A driver refused in a directory it made unlinks its lock file and removes the
+    directory; a second driver that opened that file just before held a lock on a file
+    no longer there, and a third would lock a new file beside it: two drivers (helper-118).
+    The lock is taken on the file at the path, opened again if it was unlinked meanwhile."""
+    import fcntl
+
+    from dnnp_hpo import runlock
+
+    run_dir = tmp_path / "run"
+    real_flock = fcntl.flock
+    unlinked = []
+
+    def flock_after_an_unlink(file, operation):
+        if not unlinked:  # the first driver gives the directory up between our open and our lock
+            unlinked.append(True)
+            (run_dir / LOCK).unlink()
+            run_dir.rmdir()
+        return real_flock(file, operation)
+
+    monkeypatch.setattr(runlock.fcntl, "flock", flock_after_an_unlink)
+    with runlock.RunLock(run_dir, "spec.yaml") as held:
+        assert os.fstat(held.file.fileno()).st_ino == (run_dir / LOCK).stat().st_ino
+        assert (run_dir / LOCK).read_text().startswith(f"pid {os.getpid()} on ")
+        third = os.open(run_dir / LOCK, os.O_RDONLY)
+        try:  # the file at the path is the one held
+            try:
+                real_flock(third, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                raise AssertionError("a third driver locked the run directory beside the second")
+            except BlockingIOError:
+                pass
+        finally:
+            os.close(third)
