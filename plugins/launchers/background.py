@@ -26,3 +26,24 @@ def in_thread(call: Callable[[], Any], name: str) -> concurrent.futures.Future[A
 
     threading.Thread(target=run, name=name, daemon=True).start()
     return future
+
+
+#: what :func:`answer` gives for a call that has not ended within its wait
+STILL_RUNNING = object()
+
+
+def answer(future: Any, timeout: float) -> Any:
+    """The result of ``future`` (a concurrent or a Dask future), waited for at most
+    ``timeout`` seconds; STILL_RUNNING if it has not ended by then.  An exception the call
+    raised is raised, TimeoutError too: ``result(timeout=...)`` raises that type for its
+    own wait as well, and a call that had raised it was read as one still running, waited
+    for again and again (a Dask task for ever: helper-118)."""
+    try:
+        return future.result(timeout=timeout)
+    except TimeoutError:  # concurrent.futures.TimeoutError is TimeoutError since Python 3.11
+        # Ended by the call's own TimeoutError, or just now (then the next wait returns
+        # at once; not result() here: a Dask result may be lost with its worker meanwhile)
+        error = future.exception(timeout=timeout) if future.done() else None
+        if error is not None:
+            raise error from None
+        return STILL_RUNNING

@@ -51,7 +51,7 @@ from dnnp_hpo.run import RunContext
 from dnnp_hpo.runlock import check_writable
 from dnnp_hpo.spec import MAX_WORKERS, Invalid, at_least, at_most
 
-from .background import in_thread
+from .background import STILL_RUNNING, answer, in_thread
 from .dask_worker_setup import DroppedLines
 from .held_signals import stop_signals_held
 from .training_threads import training_threads
@@ -97,16 +97,17 @@ class _Task:
 
         while True:
             try:
-                return self.future.result(timeout=ALIVE_POLL_S)
+                result = answer(self.future, ALIVE_POLL_S)
             except KilledWorker as exc:
                 raise TaskGivenUp(f"KilledWorker: {str(exc).split(' Inspecting worker logs')[0]}") from None
-            except TimeoutError:
-                # Done when the Study looked, its result lost since: the worker holding it
-                # died, and Dask computes it again once a worker is there.  With none left,
-                # result() waited for ever (a test hung 10 minutes): the engine is lost after
-                # launcher.wait_timeout, as when nothing is done (EngineLost, birth in flight).
-                self.pool._check_alive()
-                self.pool._check_workers()
+            if result is not STILL_RUNNING:
+                return result
+            # Done when the Study looked, its result lost since: the worker holding it
+            # died, and Dask computes it again once a worker is there.  With none left,
+            # result() waited for ever (a test hung 10 minutes): the engine is lost after
+            # launcher.wait_timeout, as when nothing is done (EngineLost, birth in flight).
+            self.pool._check_alive()
+            self.pool._check_workers()
 
 
 class DaskPool:
@@ -473,26 +474,22 @@ def _stop_trainings(run: RunContext, client: Any) -> None:
     deadline = time.monotonic() + STOP_ORDER_S
     lost_since = None
     try:
-        while True:
-            try:
-                stopped = asked.result(timeout=0.2)
+        while (stopped := answer(asked, 0.2)) is STILL_RUNNING:
+            # A scheduler that went down meanwhile (a job's end signals it with hpo-run)
+            # never answers: waiting out STOP_ORDER_S held the job's clean-up past LSF's
+            # 10 s before SIGKILL (helper-112).  Lost for LOST_SCHEDULER_S, not a
+            # moment: a client reconnecting may still pass the order on (helper-113).
+            now = time.monotonic()
+            if client.status == "running":
+                lost_since = None
+            elif lost_since is None:
+                lost_since = now
+            if lost_since is not None and now - lost_since >= LOST_SCHEDULER_S:
+                stopped, why = None, f"the scheduler's connection is {client.status}"
                 break
-            except TimeoutError:
-                # A scheduler that went down meanwhile (a job's end signals it with hpo-run)
-                # never answers: waiting out STOP_ORDER_S held the job's clean-up past LSF's
-                # 10 s before SIGKILL (helper-112).  Lost for LOST_SCHEDULER_S, not a
-                # moment: a client reconnecting may still pass the order on (helper-113).
-                now = time.monotonic()
-                if client.status == "running":
-                    lost_since = None
-                elif lost_since is None:
-                    lost_since = now
-                if lost_since is not None and now - lost_since >= LOST_SCHEDULER_S:
-                    stopped, why = None, f"the scheduler's connection is {client.status}"
-                    break
-                if now > deadline:
-                    stopped = None
-                    break
+            if now > deadline:
+                stopped = None
+                break
     except Exception as exc:  # noqa: BLE001 - said below; hpo-run stops either way
         stopped, why = None, exc
     if isinstance(stopped, dict):

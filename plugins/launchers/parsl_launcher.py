@@ -64,7 +64,7 @@ from dnnp_hpo.notice import notice
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import MAX_WORKERS, Invalid, at_least, at_most
 
-from .background import in_thread
+from .background import STILL_RUNNING, answer, in_thread
 from .held_signals import stop_signals_held
 from .parsl_parts import (
     LAUNCHERS,
@@ -156,15 +156,15 @@ class ParslPool:
         deadline = time.monotonic() + ANSWER_S
         while True:
             try:
-                managers = self._asked.result(timeout=LOOK_S)
-                self._size = sum(int(m.get("worker_count", 0)) for m in managers)
-                return self._size
-            except concurrent.futures.TimeoutError:
-                self._check_alive()
-                if time.monotonic() > deadline:
-                    return self._size  # asked again next time, once this question is answered
+                managers = answer(self._asked, LOOK_S)
             except Exception:  # noqa: BLE001 - a display figure; the interchange may be busy
                 return self._size
+            if managers is not STILL_RUNNING:
+                self._size = sum(int(m.get("worker_count", 0)) for m in managers)
+                return self._size
+            self._check_alive()
+            if time.monotonic() > deadline:
+                return self._size  # asked again next time, once this question is answered
 
 
 #: the launchers that start provider local's worker pool on this machine (jsrun and srun,
@@ -203,10 +203,8 @@ def _close(dfk: Any, executor: Any, first: threading.Thread | None) -> None:
         cleanup = in_thread(dfk.cleanup, "hpo-parsl-cleanup")
         stopping = getattr(executor, "_result_queue_thread_exit", None)  # set by Parsl's shutdown
         while True:
-            try:
-                return cleanup.result(timeout=LOOK_S)
-            except concurrent.futures.TimeoutError:
-                pass
+            if answer(cleanup, LOOK_S) is not STILL_RUNNING:
+                return
             # Its own shutdown stops the interchange and then ends in a bounded time; dead
             # before that, the cleanup waits on it for ever.
             if interchange_ended(executor) is not None and not (stopping is not None and stopping.is_set()):

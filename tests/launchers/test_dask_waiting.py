@@ -142,3 +142,50 @@ def test_a_result_lost_with_the_last_worker_gives_the_engine_up_instead_of_waiti
         assert not waiter.is_alive(), "result() still waits for a worker"
         assert isinstance(outcome[0], EngineLost), outcome
         assert "no Dask worker has been connected to the scheduler" in str(outcome[0])
+
+
+def _raises_timeout() -> None:
+    raise TimeoutError("raised by the task itself")
+
+
+def test_a_task_that_raised_timeouterror_is_taken_not_waited_for_again(tmp_path) -> None:
+    """result(timeout=...) raises TimeoutError for its own wait and for a task that raised
+    it: such a task was read as one still running, and waited for for ever (helper-118;
+    reachable from a plugin's code outside its trainer's train()).  The task's error is
+    raised, at once."""
+    spec = write_spec(tmp_path / "s.yaml", launcher={"plugin": "dask", "workers": 1, "threads_per_worker": 1})
+    run, _ = prepare_run(spec, load_registry())
+    with run.experiment.launcher.connect(run) as pool:
+        task = pool.submit(_raises_timeout)
+        deadline = time.monotonic() + 60
+        while not task.done() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        raised = []
+
+        def take() -> None:
+            try:
+                task.result()
+            except BaseException as exc:  # noqa: BLE001 - what the wait gives, looked at below
+                raised.append(exc)
+
+        waiter = threading.Thread(target=take, daemon=True)
+        waiter.start()
+        waiter.join(10)
+        assert not waiter.is_alive(), "the task's own TimeoutError was waited on as if it still ran"
+        assert [type(e) for e in raised] == [TimeoutError] and str(raised[0]) == "raised by the task itself", raised
+
+
+def test_a_call_in_a_thread_that_raised_timeouterror_is_an_answer() -> None:
+    """The same for the launchers' calls in a thread of their own (a stop order, Parsl's
+    worker count and cleanup): STILL_RUNNING only while the call runs."""
+    from dnnp_hpo.plugins.launchers.background import STILL_RUNNING, answer, in_thread
+
+    release = threading.Event()
+    running = in_thread(release.wait, "test-still-running")
+    assert answer(running, 0.05) is STILL_RUNNING
+    release.set()
+    assert answer(running, 5) is True
+    failed = in_thread(_raises_timeout, "test-raises-timeout")
+    time.sleep(0.1)
+    with pytest.raises(TimeoutError, match="raised by the task itself"):
+        answer(failed, 0.05)
