@@ -3,8 +3,9 @@
 Modules: :mod:`.template` (``$name`` placeholders rendered as JSON), :mod:`.lcurve`
 (fitness from ``lcurve.out`` by column name), :mod:`.inputcheck` (DeePMD-kit's own
 argument checker), :mod:`.neighbours` (a fixed ``sel`` too small, measured and told),
-:mod:`.trainer` (the plugin), :mod:`.demo_data` (the quickstart's
-dataset).  docs/deepmd.md describes every ``trainer:`` key.
+:mod:`.backend` (which backend a command trains with), :mod:`.datacheck` and
+:mod:`.modelcheck` (the start-up checks of a rendered input's data and model),
+:mod:`.trainer` (the plugin), :mod:`.demo_data` (the quickstart's dataset).  docs/deepmd.md describes every ``trainer:`` key.
 """
 
 from __future__ import annotations

@@ -10,28 +10,26 @@ returns a :class:`PreparedDeepmd`, plain data sent to the workers.
 
 from __future__ import annotations
 
-import itertools
-import os
 import sys
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import attrs
 
 from dnnp_hpo import training
-from dnnp_hpo.constraints import Constraint
 from dnnp_hpo.curve import LcurveError, fitness
 from dnnp_hpo.errors import SpecError, TrainingFailed
 from dnnp_hpo.evaluation import Trial
 from dnnp_hpo.front import DEFAULT_ACCURACY, normal_unit
-from dnnp_hpo.paths import absent, data_location
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.space import listed_values
 from dnnp_hpo.template import check_names, check_setting_values, load_template
 from dnnp_hpo.training import is_count
 
-from .inputcheck import check_activations, check_with_deepmd, keys_named, placeholder_keys, value_source
+from .backend import named_backend, tensorflow_backend
+from .datacheck import check_type_map, check_virial_data, check_written_systems, warn_validation_trained
+from .inputcheck import check_activations, check_with_deepmd, keys_named, placeholder_keys
 from .lcurve import (
     STEP_KEYS,
     check_columns,
@@ -43,6 +41,13 @@ from .lcurve import (
     read_lcurve,
     schedule,
     undivided,
+)
+from .modelcheck import (
+    check_cutoffs,
+    check_dpa2_order,
+    check_sel,
+    check_tensorflow_descriptors,
+    check_tensorflow_loss,
 )
 from .neighbours import SEL_SHORTFALL, sel_shortfall
 from .template import parse_rendered, parse_template
@@ -126,241 +131,6 @@ def check_virial_limit(run: RunContext, metrics: Mapping[str, str]) -> None:
                             f"report.chemical_accuracy.{objective.name}", "report.chemical_accuracy", rooted=True)
 
 
-#: ``dp``'s flags naming the TensorFlow backend (deepmd/main.py; ``--backend`` takes the names too)
-TF_NAMES = ("tf", "tensorflow")
-#: ``dp``'s flags naming another backend (deepmd/main.py's BACKEND_TABLE, DeePMD-kit 3.2)
-OTHER_BACKENDS = ("pt", "pytorch", "pt-expt", "pt_expt", "pytorch-exportable", "jax", "pd", "paddle", "tf2",
-                  "tensorflow2", "dpmodel", "dp", "numpy", "np")
-
-
-def named_backend(command: tuple[str, ...], env: Mapping[str, str]) -> str | None:
-    """The DeePMD-kit backend ``command`` trains with, as far as its arguments tell (the
-    name as written, lower case): a flag (``--pt``, ``--backend tf``, ``-b tf``), or for
-    ``dp`` with none its default, ``DP_BACKEND`` in ``trainer.env`` or else in hpo-run's
-    environment, TensorFlow without it.  None: not known (a wrapper script without flags)."""
-    # After dp itself when the command names it: a wrapper's own flags (mpirun --np 4) are
-    # not dp's (helper-93)
-    start = next((i + 1 for i, arg in enumerate(command) if Path(arg).name == "dp"), 0)
-    for i, arg in enumerate(command[start:], start):
-        following = command[i + 1] if i + 1 < len(command) else ""
-        if arg.startswith("--backend"):
-            return (arg.partition("=")[2] or following).lower()
-        if arg.startswith("-b") and not arg.startswith("--"):  # -b pt, -bpt (not a wrapper's -bind-to)
-            value = (arg[2:] or following).lower()
-            if arg == "-b" or value in (*TF_NAMES, *OTHER_BACKENDS):
-                return value
-        name = arg[2:] if arg.startswith("--") else None
-        if name in (*TF_NAMES, *OTHER_BACKENDS):
-            return name
-    if start:
-        return env.get("DP_BACKEND", os.environ.get("DP_BACKEND", "tensorflow")).lower()
-    return None
-
-
-def tensorflow_backend(command: tuple[str, ...], env: Mapping[str, str]) -> bool:
-    """Whether ``command`` trains with DeePMD-kit's TensorFlow backend, as far as its
-    arguments tell (:func:`named_backend`)."""
-    return named_backend(command, env) in TF_NAMES
-
-
-def systems_paths(data: Any, where: str, patterned: bool = True) -> list[tuple[str, str]]:
-    """``(key, path)`` of each data path under ``training`` (the ``systems`` of
-    ``training_data``, ``validation_data``, DeePMD-kit 1's ``training.systems``, a
-    multi-task ``data_dict``): a string or a list of strings.  ``patterned=False`` leaves
-    out the paths of a section with ``rglob_patterns``: DeePMD-kit takes only the systems
-    below them that a pattern matches, which a walk of every system would not know."""
-    if isinstance(data, Mapping):
-        found = []
-        for key, value in data.items():
-            if key == "systems" and not patterned and "rglob_patterns" in data:
-                continue
-            if key == "systems":
-                values = value if isinstance(value, list) else [value]
-                found.extend((f"{where}{key}", v) for v in values if isinstance(v, str))
-            else:
-                found.extend(systems_paths(value, f"{where}{key}.", patterned))
-        return found
-    return []
-
-
-def under_any(path: str, tops: Collection[str]) -> bool:
-    """Whether ``path`` is one of ``tops`` or below one of them."""
-    return any(path == top or path.startswith(top.rstrip(os.sep) + os.sep) for top in tops)
-
-
-def check_written_systems(run: RunContext, rendered: list[tuple[dict[str, Any], str]],
-                          command: tuple[str, ...], data_paths: Collection[str]) -> None:
-    """SpecError for a relative data path written in the template that cannot exist where
-    ``dp`` runs (inside the fresh evaluation directory), a warning for one that climbs
-    out of it (``../data``) to a place that does not exist: ``dp`` reads them from
-    ``RUN_DIR/evals/<uuid>/``, so a converted input.json's ``../data/train`` failed every
-    training.  A warning too for an absolute one that does not exist on this host (a
-    converted input.json's path with a typo failed every training): only a warning, as
-    for the training program, since data on the workers' nodes alone are not seen from
-    here; the ``trainer.paths`` settings (``data_paths``), and paths below them
-    (``${train}/sub``), are :func:`check_data`'s, which says it once."""
-    seen = set()
-    evaldir = run.evals_dir / "<uuid>"
-    for data, where in rendered:
-        for key, path in systems_paths(data.get("training"), "training."):
-            if not path or (key, path) in seen or under_any(path, data_paths):
-                continue
-            seen.add((key, path))
-            if os.path.isabs(path):
-                problem = absent(data_location(path))
-                if problem is not None:
-                    print(f"hpo-run: warning: {run.spec_path}: trainer.template: {where}: {key}: {path} {problem} "
-                          "on this host; every training will fail unless it exists where the workers run",
-                          file=sys.stderr)
-                continue
-            advice = ("give an absolute path, or a placeholder whose value is in trainer.settings and listed in "
-                      "trainer.paths (relative to the spec file, rendered absolute)")
-            inside = not os.path.normpath(path).startswith("..")
-            if inside and Path(command[0]).name == "dp":
-                # Nothing but dp runs there, and the directory holds only input.json.
-                raise SpecError(f"{where}: {key}: {path!r} is a relative path, and dp runs in the fresh evaluation "
-                                f"directory {evaldir}, where it cannot exist: {advice}", "template")
-            resolved = os.path.normpath(evaldir / path)
-            problem = absent(resolved)
-            if problem is not None:
-                print(f"hpo-run: warning: {run.spec_path}: trainer.template: {where}: {key}: {path!r} is relative "
-                      f"to the evaluation directory {evaldir} where dp runs, so it is {resolved}, which "
-                      f"{problem}; every training will fail unless it is there: {advice}", file=sys.stderr)
-
-
-def systems_under(path: str | Path) -> list[Path]:
-    """The systems DeePMD-kit finds for a data path (``expand_sys_str``): ``path`` itself
-    if it holds a ``type.raw``, else each directory below it that does, not into a
-    system (its ``set.*`` frames) nor into a linked directory (pathlib's ``rglob`` goes
-    into none), though a link that is itself a system is one."""
-    found = []
-    for top, dirs, files in os.walk(path):
-        if "type.raw" in files:
-            found.append(Path(top))
-            dirs[:] = []
-            continue
-        linked = [d for d in dirs if os.path.islink(os.path.join(top, d))]
-        found.extend(Path(top, d) for d in linked if os.path.isfile(os.path.join(top, d, "type.raw")))
-        dirs[:] = sorted(d for d in dirs if d not in linked)
-    return found
-
-
-def data_type_maps(path: Path) -> list[tuple[Path, list[str]]]:
-    """The element names of each system under ``path`` (:func:`systems_under`) that has a
-    ``type_map.raw`` (dpdata writes one).  A folder without ``type.raw`` is no system:
-    its ``type_map.raw`` (an old dataset's left beside) refused a spec falsely (helper-87)."""
-    found = []
-    for system in systems_under(path):
-        if (system / "type_map.raw").is_file():
-            try:
-                found.append((system, (system / "type_map.raw").read_text(encoding="utf-8").split()))
-            except (OSError, UnicodeDecodeError):
-                continue  # dp says what is wrong with it
-    return found
-
-
-def check_type_map(rendered: list[tuple[dict[str, Any], str]], placeholders: Mapping[str, str],
-                   settings: Collection[str]) -> None:
-    """SpecError when the data hold an element that the rendered ``model.type_map`` lacks:
-    DeePMD-kit refuses such data ("Elements ['Ni'] are not present in the provided
-    type_map"), so every training failed after --dry-run had called the spec valid (a
-    template copied from another system).  Data not there yet are left to the warning.
-    A type_map that a setting gives (``$type_map``, the paper's) names that setting, where
-    the fix goes (it named the template, which a review then looked through in vain)."""
-    name = placeholders.get("model.type_map")
-    key, fix = ((f"settings.{name}", f"trainer.settings.{name}") if name in settings
-                else ("template", "model.type_map"))
-    seen = set()
-    for data, where in rendered:
-        model = data.get("model")
-        type_map = model.get("type_map") if isinstance(model, Mapping) else None
-        if not isinstance(type_map, list):
-            continue  # no names: DeePMD-kit reads the types as numbers
-        names = tuple(map(str, type_map))
-        for data_key, path in systems_paths(data.get("training"), "training.", patterned=False):
-            if not os.path.isabs(path) or (path, names) in seen:
-                continue  # each data path walked once per type_map, not once per sample
-            seen.add((path, names))
-            for system, elements in data_type_maps(Path(path)):
-                missing = [element for element in elements if element not in type_map]
-                if missing:
-                    raise SpecError(
-                        f"{where}: model.type_map {type_map}{f' (from ${name})' if key != 'template' else ''} "
-                        f"lacks {', '.join(missing)}, an element of the data in {data_key} "
-                        f"({system / 'type_map.raw'}: {' '.join(elements)}), which DeePMD-kit refuses: "
-                        f"list every element of the data in {fix}", key)
-
-
-def lacks_virials(system: Path) -> bool:
-    """Whether a set of a DeePMD-kit system holds no ``virial.npy``: DeePMD-kit reads the
-    virials set by set (deepmd/utils/data.py), and a set without them gives NaN too
-    (helper-93).  A system without sets is dp's to refuse ("No set.* is found")."""
-    return any(not (s / "virial.npy").is_file() for s in system.glob("set.*") if s.is_dir())
-
-
-def check_virial_data(rendered: list[tuple[dict[str, Any], str]], metrics: Mapping[str, str],
-                      objectives: Collection[str]) -> None:
-    """SpecError when an objective reads the virial error (``rmse_v_val``) and systems of
-    the data it is measured on hold no virials: DeePMD-kit then writes NaN for the batches
-    drawn from them, and every training failed after its whole run (no system had any), or
-    at random, by the system its last batch came from (some had; helper-92).  Read on the
-    middle of the space; data not there (a worker's path) are left alone."""
-    data, where = rendered[0]
-    for name, column in metrics.items():
-        if name not in objectives or column_term(column) != "v" or not column.endswith(("_val", "_trn")):
-            continue
-        validation = column.endswith("_val")
-        paths = [(key, path) for key, path in systems_paths(data.get("training"), "training.", patterned=False)
-                 if os.path.isabs(path) and ("validation_data" in key) == validation]
-        for key, path in paths:
-            systems = systems_under(path)
-            lacking = [system for system in systems if lacks_virials(system)]
-            if lacking:
-                which = (f"the system in {path} has" if len(systems) == 1 else
-                         f"{len(lacking)} of the {len(systems)} systems in {path} {'have' if len(lacking) > 1 else 'has'}")
-                raise SpecError(f"{where}: {key}: {which} sets without virials ({lacking[0]}/set.*/virial.npy), "
-                                f"which {name} reads ({column}): DeePMD-kit "
-                                "writes NaN for the batches drawn from them, so every training would fail, or many at "
-                                f"random; give {'validation' if validation else 'training'} systems with virials, or "
-                                f"drop the objective", "template")
-
-
-def data_systems(path: str) -> list[str]:
-    """The systems DeePMD-kit trains on for a data path (:func:`systems_under`), resolved."""
-    return [os.path.realpath(system) for system in systems_under(path)]
-
-
-def warn_validation_trained(run: RunContext, rendered: list[tuple[dict[str, Any], str]],
-                            metrics: Mapping[str, str]) -> None:
-    """Warn on stderr when a validation system is trained on too (a training path that is
-    the folder above both, say): the ``*_val`` errors the objectives read are then errors
-    on trained frames, and the search favours the models that overfit most.  Told once."""
-    columns = sorted(column for column in metrics.values() if column.endswith("_val"))
-    if not columns:
-        return
-    walked: dict[str, list[str]] = {}  # each path walked once, not once per rendering
-
-    def systems(path: str) -> list[str]:
-        if path not in walked:
-            walked[path] = data_systems(path)
-        return walked[path]
-
-    for data, where in rendered:
-        paths = [(key, path) for key, path in systems_paths(data.get("training"), "training.", patterned=False)
-                 if os.path.isabs(path)]
-        trained = {system: key for key, path in paths if "validation_data" not in key for system in systems(path)}
-        for key, path in paths:
-            if "validation_data" not in key:
-                continue
-            for system in systems(path):
-                if system in trained:
-                    print(f"hpo-run: warning: {run.spec_path}: trainer.template: {where}: {key}: {system} is "
-                          f"trained on too (it is in {trained[system]} as well), so the validation errors the objectives read ({', '.join(columns)}) are errors on trained "
-                          "frames, which favour the models that overfit: keep the validation systems out of "
-                          "the training paths", file=sys.stderr)
-                    return
-
-
 def warn_fixed_seeds(run: RunContext, path: str, data: Mapping[str, Any]) -> None:
     """Warn on stderr that a template without ``$seed`` does not get the seed recorded per
     candidate (not an error: fixed seeds may be wanted)."""
@@ -440,243 +210,6 @@ def untrained_rows(last_rows: int, numb_steps: int, disp_freq: int) -> str:
     """Why averaging ``last_rows`` rows of lcurve.out would rank the untrained model."""
     return (f"last_rows {last_rows} would average in step 0, the untrained model's errors: lcurve.out "
             f"has {numb_steps // disp_freq} rows after it (numb_steps {numb_steps}, disp_freq {disp_freq})")
-
-
-def check_sel(data: Mapping[str, Any], command: Sequence[str], where: str) -> None:
-    """SpecError for ``--skip-neighbor-stat`` with a ``sel`` of ``"auto"``: DeePMD-kit sets
-    such a sel from the neighbour statistics the flag skips, and every training failed
-    (a TypeError from numpy, which says nothing of why)."""
-    # in any argument: a wrapper's one (bash -c "dp ... --skip-neighbor-stat") as well
-    model = data.get("model")
-    auto = _auto_sel(model) if any("--skip-neighbor-stat" in arg for arg in command) else None
-    if auto:
-        raise SpecError(f"{where}: the model's {auto[0]} is \"{auto[1]}\", which DeePMD-kit works out from the "
-                        "neighbour statistics that --skip-neighbor-stat skips: every training would fail; "
-                        f"drop the flag or give {auto[0]} as numbers", "command")
-    type_map = model.get("type_map") if isinstance(model, Mapping) else None
-    if not isinstance(type_map, list):
-        return  # no names: DeePMD-kit counts the types from the data
-    for key, descriptor in _descriptors(model):
-        sel = descriptor.get("sel")
-        if descriptor.get("type") in PER_TYPE_SEL and isinstance(sel, list) and len(sel) != len(type_map):
-            # DeePMD-kit says "the number of types of the training data is 2, but that of
-            # the model is only 1" for one too few, and fails in TensorFlow for one too many.
-            raise SpecError(f"{where}: {key}.sel {sel} has {len(sel)} {'entry' if len(sel) == 1 else 'entries'} "
-                            f"for the {len(type_map)} types of model.type_map {type_map}: a {descriptor['type']} "
-                            "descriptor takes one per type (in type_map's order), and every training would fail; "
-                            "give one number per type, or \"auto\"", "template")
-
-
-#: what DeePMD-kit's argcheck takes in an ``ener`` loss and its TensorFlow backend refuses
-#: when the training starts (deepmd/tf/loss/ener.py, EnerStdLoss): key, the value it takes
-TENSORFLOW_ENER_ONLY = {"loss_func": "mse", "f_use_norm": False, "use_default_pf": False}
-
-
-def check_tensorflow_loss(losses: Sequence[Mapping[str, Any] | None], rendered: Sequence[tuple[Any, str]],
-                          placeholders: Mapping[str, str], settings: Collection[str]) -> None:
-    """SpecError for an ``ener`` loss setting that only DeePMD-kit's other backends train
-    (``loss_func: mae``): its argcheck accepts it, then every TensorFlow training of it
-    failed with NotImplementedError.  Each rendering is checked, so a searched choice
-    is named by its parameter."""
-    for loss, (_, where) in zip(losses, rendered):
-        for key, allowed in TENSORFLOW_ENER_ONLY.items():
-            value = (loss or {}).get(key, allowed)
-            if value != allowed:
-                name = placeholders.get(f"loss.{key}")
-                source = f" (from {value_source(name, settings)})" if name else ""
-                at = f"settings.{name}" if name in settings else "template"
-                raise SpecError(f"{where}: loss.{key} is {value!r}{source}, which DeePMD-kit's TensorFlow backend "
-                                f"does not train (only {allowed!r}): every training would fail; drop it, or train "
-                                "with another backend (dp --pt train)", at)
-
-
-#: descriptors whose ``sel`` lists the neighbours of each type: one entry per type.  The
-#: attention ones (se_atten, dpa1, se_atten_v2, se_e3_tebd) take a list of any length and
-#: use its sum (deepmd/tf/descriptor/se_atten.py), and trained with one of 1 or 3 entries
-#: for 2 types (helper-86, dp 3.2): not checked.
-PER_TYPE_SEL = frozenset({"se_e2_a", "se_a", "se_e2_r", "se_r", "se_e3", "se_at", "se_a_3be"})
-
-
-def _descriptors(model: Any) -> list[tuple[str, Mapping[str, Any]]]:
-    """``(key, section)`` of the model's descriptor and, for a hybrid, of each in its list."""
-    descriptor = model.get("descriptor") if isinstance(model, Mapping) else None
-    if not isinstance(descriptor, Mapping):
-        return []
-    found = [("model.descriptor", descriptor)]
-    listed = descriptor.get("list")
-    if isinstance(listed, list):
-        found.extend((f"model.descriptor.list.{i}", d) for i, d in enumerate(listed) if isinstance(d, Mapping))
-    return found
-
-
-def _cutoff_pairs(model: Any) -> list[tuple[str, Mapping[str, Any], str]]:
-    """``(key, section, name)`` of each cutoff ``name`` whose smoothing start
-    (``name`` + ``_smth``) is beside it: a descriptor's ``rcut`` (each of a hybrid's too),
-    and the nested ones of DeePMD-kit's PyTorch descriptors: dpa2's ``repinit.rcut``, its
-    ``three_body_rcut`` (when ``use_three_body``) and ``repformer.rcut``, dpa3's
-    ``repflow.e_rcut`` and ``a_rcut`` (helper-90)."""
-    found = []
-    for key, descriptor in _descriptors(model):
-        sections = [(key, descriptor), *((f"{key}.{name}", section) for name, section in descriptor.items()
-                                         if isinstance(section, Mapping) and not str(name).startswith("_"))]
-        for where, section in sections:
-            found.extend((where, section, name) for name in CUTOFF_KEYS
-                         if name in section and f"{name}_smth" in section
-                         and (name != "three_body_rcut" or section.get("use_three_body") is True))
-    return found
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _searched(keys: Sequence[str], placeholders: Mapping[str, str], settings: Collection[str]) -> list[str]:
-    """The parameters of the space that set the values at ``keys`` (not settings, nor the seed)."""
-    names = [placeholders.get(key) for key in keys]
-    return [name for name in names if name is not None and name != "seed" and name not in settings]
-
-
-def _set_aside(params: Mapping[str, Any] | None, constraints: Sequence[Constraint], searched: Sequence[str]) -> bool:
-    """Whether ``params`` break a constraint on a searched value (a rendering not trained,
-    so not judged; one on another parameter is no excuse)."""
-    return params is not None and any(set(c.names()) & set(searched) and not c.holds(params) for c in constraints)
-
-
-def _from(key: str, placeholders: Mapping[str, str], settings: Collection[str]) -> str:
-    placeholder = placeholders.get(key)
-    return f" (from {value_source(placeholder, settings)})" if placeholder else ""
-
-
-def _failing(searched: Sequence[str], what: str) -> str:
-    """Whose trainings would fail: all, or (a searched value at fault) those of the
-    rendering checked (``what``: a choice; "": the middle of the space)."""
-    if not searched:
-        return "every training"
-    return f"the training of {f'the candidates with {what}' if what else 'the middle of the space, and of the candidates like it,'}"
-
-
-def _order_fix(low: str | None, low_value: float, high: str | None, high_value: float, searched: Sequence[str],
-               otherwise: str) -> str:
-    """The constraint that keeps the value the parameter ``low`` sets below the one ``high``
-    sets (``low_value``, ``high_value``: the rendering's), by whichever is ``searched``;
-    ``otherwise`` when neither is."""
-    if low in searched and high in searched:
-        return f"add a constraint (constraints: [{low} < {high}]) or change the ranges"
-    if low in searched:
-        return f"add a constraint (constraints: [{low} < {high_value:g}]) or change its range"
-    if high in searched:
-        return f"add a constraint (constraints: [{high} > {low_value:g}]) or change its range"
-    return otherwise
-
-
-def check_cutoffs(data: Mapping[str, Any], where: str, placeholders: Mapping[str, str], settings: Collection[str],
-                  what: str = "", params: Mapping[str, Any] | None = None,
-                  constraints: Sequence[Constraint] = (), backend: str | None = None) -> None:
-    """SpecError for a rendering whose ``rcut_smth`` is above its ``rcut`` (any pair of
-    :func:`_cutoff_pairs`): DeePMD-kit refuses it when the training starts ("rcut_smth
-    (1.000000) should be no more than rcut (0.288876)!"; the PyTorch backend: "rmin should
-    be less than rmax."), and a chemist's rcut searched in nm beside a fixed rcut_smth of
-    1 A failed every training after --dry-run had passed.  Checked on the middle of the
-    space and each choice (``what``: which, "" for the middle): a middle that fails is a
-    space most of whose candidates fail.  A rendering whose ``params`` break a constraint
-    on a searched cutoff is not trained, so not judged.  Equal is refused too when the
-    ``backend`` (:func:`named_backend`) is known not to be TensorFlow, whose
-    ``rcut_smth`` may reach ``rcut``: the others' smoothing raises on it (helper-91)."""
-    equal_refused = backend is not None and backend not in TF_NAMES
-    for key, section, name in _cutoff_pairs(data.get("model")):
-        rcut, smooth = section.get(name), section.get(f"{name}_smth")
-        if not (_number(rcut) and _number(smooth)) or smooth < rcut or (smooth == rcut and not equal_refused):
-            continue
-        cut, smth = f"{key}.{name}", f"{key}.{name}_smth"
-        searched = _searched([smth, cut], placeholders, settings)
-        if _set_aside(params, constraints, searched):
-            continue
-        fix = _order_fix(placeholders.get(smth), smooth, placeholders.get(cut), rcut, searched,
-                         f"lower {name}_smth or raise {name}")
-        refused = ("which DeePMD-kit refuses (rcut_smth should be no more than rcut)" if smooth > rcut else
-                   f"which DeePMD-kit's {backend} backend refuses (\"rmin should be less than rmax.\"; only "
-                   "TensorFlow's takes them equal)")
-        raise SpecError(f"{where}: {smth} {smooth:g}{_from(smth, placeholders, settings)} is "
-                        f"{'above' if smooth > rcut else 'equal to'} {cut} {rcut:g}{_from(cut, placeholders, settings)}, "
-                        f"{refused}, so {_failing(searched, what)} would fail; {fix} (are both in A?)", "template")
-
-
-def check_dpa2_order(data: Mapping[str, Any], where: str, placeholders: Mapping[str, str],
-                     settings: Collection[str], what: str = "", params: Mapping[str, Any] | None = None,
-                     constraints: Sequence[Constraint] = ()) -> None:
-    """SpecError for a dpa2 descriptor whose larger cutoff has the fewer neighbours: DeePMD-kit
-    sorts its sections (repinit, repformer, repinit's three-body) by rcut and asserts their
-    nsel grow with it, so every such training failed with "rcut and sel are not in the
-    same order", which points at sel when a searched repformer.rcut had passed
-    repinit.rcut (helper-90, DeePMD-kit 3.2's PyTorch code).  Judged as :func:`check_cutoffs`."""
-    for key, descriptor in _descriptors(data.get("model")):
-        if descriptor.get("type") != "dpa2":
-            continue
-        sections = [(f"{key}.{name}", descriptor.get(name), "rcut", "nsel") for name in ("repinit", "repformer")]
-        repinit = descriptor.get("repinit")
-        if isinstance(repinit, Mapping) and repinit.get("use_three_body") is True:
-            sections.append((f"{key}.repinit", repinit, "three_body_rcut", "three_body_sel"))
-        cuts = sorted((section[cut], section[sel], f"{at}.{cut}", f"{at}.{sel}")
-                      for at, section, cut, sel in sections
-                      if isinstance(section, Mapping) and _number(section.get(cut)) and _number(section.get(sel)))
-        for (rcut_a, nsel_a, cut_a, sel_a), (rcut_b, nsel_b, cut_b, sel_b) in itertools.pairwise(cuts):
-            if nsel_a <= nsel_b:
-                continue
-            searched = _searched([cut_a, cut_b, sel_a, sel_b], placeholders, settings)
-            if _set_aside(params, constraints, searched):
-                continue
-            # the section of fewer neighbours (b) wants the smaller cutoff
-            by_nsel = "give the larger cutoff the larger nsel"
-            fix = _order_fix(placeholders.get(cut_b), rcut_b, placeholders.get(cut_a), rcut_a, searched, by_nsel)
-            raise SpecError(f"{where}: {cut_b} {rcut_b:g}{_from(cut_b, placeholders, settings)} is above {cut_a} "
-                            f"{rcut_a:g}{_from(cut_a, placeholders, settings)}, but {sel_b} {nsel_b:g} is below "
-                            f"{sel_a} {nsel_a:g}: DeePMD-kit's dpa2 needs the nsel to grow with the cutoff (\"rcut "
-                            f"and sel are not in the same order\"), so {_failing(searched, what)} would fail; "
-                            f"{fix if fix == by_nsel else f'{fix}, or {by_nsel}'}", "template")
-
-
-#: descriptors of DeePMD-kit's PyTorch backend (and its others) that its TensorFlow
-#: backend does not have (deepmd/tf/descriptor registers none of them, DeePMD-kit 3.2):
-#: its argcheck accepts them whatever the backend, then every training with dp --tf
-#: failed with "Unknown descriptor type: dpa2. Did you mean: dpa1?" (helper-90)
-NOT_TENSORFLOW = frozenset({"dpa2", "dpa3", "dpa4", "se_repflow", "se_repformer", "se_uni", "se_e3_tebd",
-                            "se_ttebd", "sezm"})
-
-
-def check_tensorflow_descriptors(data: Mapping[str, Any], where: str) -> None:
-    """SpecError for a descriptor that DeePMD-kit's TensorFlow backend does not have
-    (:data:`NOT_TENSORFLOW`), in a spec that trains with it."""
-    for key, descriptor in _descriptors(data.get("model")):
-        kind = descriptor.get("type")
-        if isinstance(kind, str) and kind.lower() in NOT_TENSORFLOW:
-            raise SpecError(f"{where}: {key}.type {kind} is a descriptor of DeePMD-kit's PyTorch backend, which its "
-                            "TensorFlow backend (the command's) does not have: every training would fail; train "
-                            "with dp --pt train (trainer.command, docs/deepmd.md)", "template")
-
-
-#: the keys DeePMD-kit reads as a neighbour count that may be "auto": ``sel``, dpa2's
-#: ``nsel`` and ``three_body_sel``, dpa3's ``e_sel`` and ``a_sel`` (helper-90).  Named
-#: exactly: DeePMD-kit drops keys that begin with ``_`` (commented out), ``_sel`` too.
-SEL_KEYS = frozenset({"sel", "nsel", "three_body_sel", "e_sel", "a_sel"})
-#: the cutoffs with a smoothing start beside them (``name`` + ``_smth``)
-CUTOFF_KEYS = ("rcut", "three_body_rcut", "e_rcut", "a_rcut")
-
-
-def _auto_sel(section: Any) -> tuple[str, str] | None:
-    """The first ``sel`` under ``section`` (any descriptor, hybrids included) that is
-    \"auto\" (or ``auto:<factor>``), as (key, value); None if there is none."""
-    if isinstance(section, Mapping):
-        for key, value in section.items():
-            if str(key).startswith("_"):
-                continue  # a key that begins with _ DeePMD-kit drops, whatever it holds (commented out)
-            if key in SEL_KEYS and isinstance(value, str) and value.startswith("auto"):
-                return str(key), value
-            found = _auto_sel(value)
-            if found:
-                return found
-    if isinstance(section, list):
-        return next(filter(None, map(_auto_sel, section)), None)
-    return None
 
 
 @attrs.frozen(kw_only=True)

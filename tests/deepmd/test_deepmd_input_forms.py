@@ -19,8 +19,8 @@ from dnnp_hpo.driver import prepare_run
 from dnnp_hpo.errors import SpecError, TrainingFailed
 from dnnp_hpo.fingerprint import content_digest, data_digests
 from dnnp_hpo.paths import data_location
+from dnnp_hpo.plugins.deepmd.backend import tensorflow_backend
 from dnnp_hpo.plugins.deepmd.lcurve import schedule
-from dnnp_hpo.plugins.deepmd.trainer import tensorflow_backend
 from dnnp_hpo.registry import load_registry
 from dnnp_hpo.training import write_input
 
