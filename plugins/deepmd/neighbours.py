@@ -36,11 +36,14 @@ def sel_shortfall(workdir: Path) -> int:
     shortfall = 0
     for name in (STDERR, STDOUT):  # DeePMD-kit logs to stderr; a launcher may merge the two
         try:
-            text = (workdir / name).read_text(encoding="utf-8", errors="replace")
+            # line by line: a long training's log may be large, and it is read for every
+            # evaluation (DeePMD-kit writes the message on one line)
+            with open(workdir / name, encoding="utf-8", errors="replace") as log:
+                for line in log:
+                    for _type, expected, given in _NOT_ENOUGH.findall(line):
+                        shortfall = max(shortfall, int(expected) - int(given))
         except OSError:
             continue
-        for _type, expected, given in _NOT_ENOUGH.findall(text):
-            shortfall = max(shortfall, int(expected) - int(given))
     return shortfall
 
 
