@@ -29,7 +29,7 @@ quickstart: install
 
 # The suite runs in TEST_WORKERS processes (pytest-xdist): most tests wait on trainings,
 # subprocesses and time limits, so two side by side on 2 cores take about 60% of the time
-# one takes (about 1500 tests in 12 to 15 min, against 19-24 min). TEST_WORKERS=0 runs every
+# one takes (about 1700 tests in 12 to 15 min, against 19-24 min). TEST_WORKERS=0 runs every
 # test in the one pytest process. worksteal: a process that runs out of tests takes some
 # of the other's, so the run does not end on one process's queue of long ones.
 TEST_WORKERS ?= 2
@@ -42,7 +42,8 @@ test-fast: install
 	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not slow"
 
 # Benchmarks (docs/benchmarks.md): all seven sections, ~38 min on 2 cores (measured: quality
-# 0.75, sorting 1.2, engine 4, steady state 20, time bias 10.5, waiting 1.2); BENCH_SEEDS=3 BENCH_RACE_SEEDS=3 for a
+# 0.75, sorting 1.2, engine 4, steady state 20, time bias 10.5, waiting 1.2, data digest
+# under 0.5); BENCH_SEEDS=3 BENCH_RACE_SEEDS=3 for a
 # quicker run, BENCH_TUNE=1 to re-tune sbx-tuned too (~10 min more).
 bench: install
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
