@@ -200,13 +200,13 @@ class RecordsFailed(LaunchFailed):
 
     headline = "the run's records could not be written"
 
-    def __init__(self, path: object, exc: BaseException) -> None:
+    def __init__(self, path: object, exc: BaseException,
+                 then: str = "the evaluations in flight are kept: run hpo-run again to resume") -> None:
         cause = " ".join(str(getattr(exc, "strerror", None) or exc).split())
         hint = next((h for words, h in _RECORD_HINTS if words in cause.lower()), "")
         if "disk i/o error" in cause.lower():  # SQLite's word for any failed write, a full disk's too
             hint = _FREE_SPACE if _nearly_full(path) else " (the file system failed a write: check it)"
-        super().__init__(f"cannot write {path}: {cause}{hint}; the evaluations in flight are kept: "
-                         "run hpo-run again to resume")
+        super().__init__(f"cannot write {path}: {cause}{hint}; {then}")
 
 
 _FREE_SPACE = " (free space on its file system)"

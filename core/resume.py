@@ -35,6 +35,7 @@ from dnnp_hpo.journal import (
     NewerJournal,
     NotAJournal,
 )
+from dnnp_hpo.notice import LOG_NAME
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.runlock import LOCK, check_writable
 
@@ -176,7 +177,9 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
     if not journal_path.exists():
         if resume:
             raise SpecError(f"--resume: {run.run_dir} holds no {FILENAME} to resume from", "run_dir", where)
-        if run.run_dir.exists() and any(p.name != LOCK for p in run.run_dir.iterdir()):
+        # What a driver stopped before its journal leaves (its lock; the line saying why,
+        # a lock it could not write in a directory that was there before: helper-119)
+        if run.run_dir.exists() and any(p.name not in (LOCK, LOG_NAME) for p in run.run_dir.iterdir()):
             raise SpecError(
                 f"{run.run_dir} exists and is not a dnnp-hpo run: choose another run_dir "
                 "(or --set run_dir=...) or remove it", "run_dir", where,

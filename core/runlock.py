@@ -23,6 +23,8 @@ from typing import IO, Self
 from dnnp_hpo.errors import RecordsFailed, SpecError
 
 LOCK = "driver.lock"
+#: how many times a lock file or directory taken away by other drivers is taken again
+TAKEN_AWAY_TRIES = 20
 
 
 def missing_dirs(path: Path) -> list[Path]:
@@ -104,8 +106,15 @@ class RunLock:
         self.created: list[Path] = []  #: the directories this lock made, outermost first
 
     def __enter__(self) -> Self:
-        while not self._lock():  # the file unlinked meanwhile by a driver that gave the directory up
-            pass
+        # Again while another driver, refused in a directory it had made, takes the lock
+        # file or the directory away from under this one (each time a driver gives up):
+        # bounded all the same, so that no file system's oddity can hold hpo-run here.
+        for _ in range(TAKEN_AWAY_TRIES):
+            if self._lock():
+                break
+        else:
+            raise SpecError(f"cannot lock {self.run_dir / LOCK}: it was removed {TAKEN_AWAY_TRIES} times while "
+                            "hpo-run took it; run it again", "run_dir", self.spec)
         try:
             self.file.seek(0)
             self.file.truncate()
@@ -114,17 +123,21 @@ class RunLock:
             self.file.flush()
         except OSError as exc:  # the quota or the disk full: a run's first write (helper-118)
             self.__exit__(type(exc), exc, None)
-            raise RecordsFailed(self.run_dir / LOCK, exc) from None
+            raise RecordsFailed(self.run_dir / LOCK, exc, "nothing was launched: run hpo-run again once it "
+                                "can write there") from None
         return self
 
     def _lock(self) -> bool:
-        """Open and lock the lock file; False if the file locked is no longer the one at
-        its path: a driver refused in a directory it had made unlinked it (and removed the
-        directory) between our open and our lock, and a third driver would lock a new file."""
+        """Open and lock the lock file; False if it was taken away meanwhile: a driver
+        refused in a directory it had made unlinks the file and removes the directory,
+        which may come between our making of the directory and our open (the open fails),
+        or between our open and our lock (a third driver would lock a new file beside ours)."""
         try:
             make_dirs(self.run_dir, self.created)
             self.file = open(self.run_dir / LOCK, "a+", encoding="utf-8")  # noqa: SIM115 - held until __exit__
         except OSError as exc:  # a read-only place, a path through a file, /proc, a name too long...
+            if isinstance(exc, FileNotFoundError) and not os.path.lexists(self.run_dir):
+                return False  # removed since we made it or saw it (not a dangling symbolic link)
             remove_made(self.created)
             raise SpecError(f"cannot write in {self.run_dir}: {exc.strerror or exc}", "run_dir",
                             self.spec) from None
@@ -140,13 +153,14 @@ class RunLock:
                   "do not run two hpo-run on this run_dir at once", file=sys.stderr)
             return True
         try:
-            current = os.stat(self.run_dir / LOCK).st_ino
-        except OSError:
-            current = None
-        if current == os.fstat(self.file.fileno()).st_ino:
-            return True
-        self._release()
-        return False
+            unlinked = os.stat(self.run_dir / LOCK).st_ino != os.fstat(self.file.fileno()).st_ino
+        except FileNotFoundError:
+            unlinked = True
+        except OSError:  # cannot tell (an NFS hiccup): the file is the one opened a moment ago
+            unlinked = False
+        if unlinked:
+            self._release()
+        return not unlinked
 
     def _release(self) -> None:
         if self.file is not None:

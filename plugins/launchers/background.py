@@ -43,7 +43,10 @@ def answer(future: Any, timeout: float) -> Any:
     except TimeoutError:  # concurrent.futures.TimeoutError is TimeoutError since Python 3.11
         # Ended by the call's own TimeoutError, or just now (then the next wait returns
         # at once; not result() here: a Dask result may be lost with its worker meanwhile)
-        error = future.exception(timeout=timeout) if future.done() else None
+        try:
+            error = future.exception(timeout=timeout) if future.done() else None
+        except TimeoutError:  # a Dask result lost with its worker since: computed again
+            return STILL_RUNNING
         if error is not None:
             raise error from None
         return STILL_RUNNING

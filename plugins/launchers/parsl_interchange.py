@@ -9,12 +9,15 @@ Parsl's shutdown (SIGTERM, then SIGKILL) ends it, or the end of hpo-run: a drive
 with ``kill -9`` (or by the OOM killer) left it running for good, and its worker pools
 with it, beating their hearts to it (on a cluster, blocks held their nodes to the
 walltime; helper-118).  Once it is gone, the pools exit within ``heartbeat_threshold``.
+hpo-run gives its pid as the one argument: the parent this process has once it runs
+would be init already if hpo-run died while Python started (helper-119).
 """
 
 from __future__ import annotations
 
 import os
 import runpy
+import sys
 import threading
 import time
 
@@ -24,7 +27,7 @@ PARENT_LOOK_S = 1.0
 
 def _end_with(parent: int) -> None:
     """End this process once ``parent`` has died (this process then has a new parent:
-    init, or a subreaper).  Not PR_SET_PDEATHSIG, which fires when the thread that
+    init, or a subreaper), or at once if it is not its parent.  Not PR_SET_PDEATHSIG, which fires when the thread that
     started the process ends, not the process."""
     while os.getppid() == parent:
         time.sleep(PARENT_LOOK_S)
@@ -33,5 +36,6 @@ def _end_with(parent: int) -> None:
 
 if __name__ == "__main__":
     os.setsid()
-    threading.Thread(target=_end_with, args=(os.getppid(),), name="hpo-end-with-hpo-run", daemon=True).start()
+    driver = int(sys.argv.pop(1)) if len(sys.argv) > 1 else os.getppid()
+    threading.Thread(target=_end_with, args=(driver,), name="hpo-end-with-hpo-run", daemon=True).start()
     runpy.run_module("parsl.executors.high_throughput.interchange", run_name="__main__", alter_sys=True)

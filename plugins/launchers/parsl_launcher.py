@@ -626,7 +626,8 @@ class ParslLauncher:
             provider=self.build_provider(),
             address=address,  # the interchange binds to it; never Parsl's internet lookup
             loopback_address="127.0.0.1",
-            interchange_launch_cmd=[sys.executable, "-m", "dnnp_hpo.plugins.launchers.parsl_interchange"],
+            interchange_launch_cmd=[sys.executable, "-m", "dnnp_hpo.plugins.launchers.parsl_interchange",
+                                    str(os.getpid())],
             max_workers_per_node=self.workers,
             cores_per_worker=self.cores_per_worker,
             available_accelerators=list(self.available_accelerators),

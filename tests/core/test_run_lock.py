@@ -7,6 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 from file_modes import unprivileged
 from hpo_testutil import run_cli, subprocess_env, write_spec, zdt_spec
 
@@ -143,13 +144,18 @@ def test_a_run_dir_that_cannot_be_made_leaves_no_directory_behind(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_lock_line_the_disk_refuses_is_exit_3_and_the_rerun_starts(tmp_path, hpo_run_exe):
+@pytest.mark.parametrize("made_before", [False, True], ids=["new-directory", "directory-made-before"])
+def test_a_lock_line_the_disk_refuses_is_exit_3_and_the_rerun_starts(tmp_path, hpo_run_exe, made_before):
     """The holder line is a run's first write: the quota or the disk full there (here a
     file-size limit of 0, the same ENOSPC-like refusal) was a traceback and exit 4, with
-    the lock file and directory left behind (helper-118).  Exit 3, one line, nothing left,
-    and the same command starts the run once it can write."""
+    the lock file and directory left behind (helper-118).  Exit 3, one line, and the same
+    command starts the run once it can write: a directory the lock made is taken away; one
+    there before (a batch script's mkdir -p) keeps the lock file and the line saying why,
+    which the rerun accepts (it refused them as "not a dnnp-hpo run": helper-119)."""
     import resource
 
+    if made_before:
+        (tmp_path / "run").mkdir()
     spec = write_spec(tmp_path / "s.yaml", zdt_spec(tmp_path / "run", pop_size=4, generations=0))
     refused = subprocess.run([str(hpo_run_exe), str(spec)], cwd=tmp_path, env=subprocess_env(),
                              preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0)),
@@ -157,8 +163,11 @@ def test_a_lock_line_the_disk_refuses_is_exit_3_and_the_rerun_starts(tmp_path, h
     assert refused.returncode == 3, refused.stderr
     assert refused.stderr.splitlines() == [
         (f"hpo-run: the run's records could not be written: cannot write {tmp_path / 'run' / LOCK}: File too large; "
-         "the evaluations in flight are kept: run hpo-run again to resume")], refused.stderr
-    assert not (tmp_path / "run").exists()
+         "nothing was launched: run hpo-run again once it can write there")], refused.stderr
+    if made_before:
+        assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["driver.lock", "launcher.log"]
+    else:
+        assert not (tmp_path / "run").exists()
     done = run_cli(hpo_run_exe, str(spec), cwd=tmp_path)
     assert done.returncode == 0 and len(rows(tmp_path / "run")) == 4, done.stderr
 
@@ -196,3 +205,39 @@ def test_a_lock_file_unlinked_before_it_is_locked_is_not_held(tmp_path, monkeypa
                 pass
         finally:
             os.close(third)
+
+
+def test_a_run_dir_removed_before_the_lock_file_is_opened_is_made_again(tmp_path, monkeypatch):
+    """The other moment a refused driver's clean-up can come: between this driver's
+    making of the directory and its open of the lock file, which then failed "cannot
+    write in RUN_DIR: No such file or directory" (helper-119).  Made again, and locked."""
+    from dnnp_hpo import runlock
+
+    run_dir = tmp_path / "run"
+    real_make_dirs = runlock.make_dirs
+    removed = []
+
+    def removed_after_making(path, made):
+        real_make_dirs(path, made)
+        if not removed:
+            removed.append(True)
+            path.rmdir()
+
+    monkeypatch.setattr(runlock, "make_dirs", removed_after_making)
+    with runlock.RunLock(run_dir, "spec.yaml"):
+        assert (run_dir / LOCK).read_text().startswith(f"pid {os.getpid()} on ")
+    assert removed
+
+
+def test_a_dangling_symbolic_link_as_run_dir_is_one_line(tmp_path):
+    """Not taken for a directory removed meanwhile (tried again and again): its open
+    fails the same way, and it is said at once."""
+    from dnnp_hpo.errors import SpecError
+    from dnnp_hpo.runlock import RunLock
+
+    (tmp_path / "run").symlink_to(tmp_path / "nowhere")
+    try:
+        with RunLock(tmp_path / "run", "spec.yaml"):
+            raise AssertionError("a dangling link was locked")
+    except SpecError as exc:
+        assert exc.key == "run_dir" and exc.message == f"cannot write in {tmp_path / 'run'}: No such file or directory"

@@ -370,7 +370,6 @@ def test_a_lost_scheduler_stops_the_run_and_a_new_cluster_resumes_it(tmp_path: P
         while len(read_csv(run_dir / "individuals.csv") if (run_dir / "individuals.csv").exists() else []) < 6:
             assert driver.poll() is None and time.monotonic() < deadline, "the run did not get going"
             time.sleep(0.1)
-        time.sleep(1.5)  # past the client's handshake: in the wait for workers
         cluster.scheduler.kill()
         _, stderr = driver.communicate(timeout=60)
     finally:

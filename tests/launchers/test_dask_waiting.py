@@ -4,6 +4,7 @@ hours, so a look must leave nothing behind in the client (a real LocalCluster)."
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 import time
 
@@ -186,6 +187,6 @@ def test_a_call_in_a_thread_that_raised_timeouterror_is_an_answer() -> None:
     release.set()
     assert answer(running, 5) is True
     failed = in_thread(_raises_timeout, "test-raises-timeout")
-    time.sleep(0.1)
+    concurrent.futures.wait([failed], timeout=10)
     with pytest.raises(TimeoutError, match="raised by the task itself"):
         answer(failed, 0.05)

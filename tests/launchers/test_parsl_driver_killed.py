@@ -47,3 +47,22 @@ def test_a_killed_driver_leaves_no_interchange_nor_pool(tmp_path: Path, worker_e
     finally:
         for proc in _of_the_run(driver.pid, tmp_path):
             proc.kill()
+
+
+def test_an_interchange_whose_driver_died_while_it_started_ends(tmp_path: Path) -> None:
+    """The driver's pid comes as an argument: an interchange that looked at its parent
+    once it ran saw init if hpo-run had died while Python started (seconds on a parallel
+    file system), and outlived it for good (helper-119).  Here the driver named is a
+    process that has already ended, and the interchange, which waits for Parsl's settings
+    on its stdin, ends by itself."""
+    import sys
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    interchange = subprocess.Popen([sys.executable, "-m", "dnnp_hpo.plugins.launchers.parsl_interchange",
+                                    str(gone.pid)], stdin=subprocess.PIPE, cwd=tmp_path)
+    try:
+        assert interchange.wait(timeout=30) == 1
+    finally:
+        interchange.kill()
+        interchange.stdin.close()
