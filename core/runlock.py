@@ -6,7 +6,9 @@ first driver's evaluations in flight aside and train every birth again, both wri
 one journal.  The lock is ``flock`` on ``RUN_DIR/driver.lock``, not on the journal (SQLite
 locks that file its own way, and NFS emulates flock with the same byte-range locks).  The
 kernel drops it when the driver dies, SIGKILL included, so it never goes stale; the file
-stays, naming the last holder.
+stays, naming the last holder.  The directory itself is locked too, where the file system
+lets a directory be (not NFS): a lock file removed by hand while its driver ran let a
+second driver lock a new one and drive the same run, each training twice (helper-117).
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ def check_free(run_dir: Path, spec: str) -> None:
     writes nothing (``--dry-run``): the lock is taken and dropped at once, through a file
     opened for reading, and only if the lock file exists (no driver has held it otherwise).
     Shared, so that it holds off a driver starting at that very instant as briefly as can be."""
+    if _directory_held(Path(run_dir)):
+        raise in_use(Path(run_dir), _holder(Path(run_dir)), spec)
     try:
         with open(Path(run_dir) / LOCK, encoding="utf-8") as file:
             try:
@@ -93,6 +97,41 @@ def check_free(run_dir: Path, spec: str) -> None:
         pass
 
 
+def _directory_held(run_dir: Path) -> bool:
+    """Whether a driver holds the lock on ``run_dir`` itself (taken and dropped at once,
+    shared); False where it cannot be told (no such directory, no flock on directories)."""
+    try:
+        directory = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(directory, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(directory)
+
+
+def _holder(run_dir: Path) -> str:
+    """The holder line of ``run_dir``'s lock file ('' if it cannot be read: removed by hand)."""
+    try:
+        return (run_dir / LOCK).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _holds_only_the_lock(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds the lock file and nothing else (False if it is gone:
+    removed while its run went on, helper-117)."""
+    try:
+        return [p.name for p in run_dir.iterdir()] == [LOCK]
+    except OSError:
+        return False
+
+
 class RunLock:
     """``with RunLock(run_dir, spec):`` holds ``run_dir`` for this process, or raises a
     SpecError (key ``run_dir``) naming the driver that holds it.  Creates ``run_dir`` and
@@ -103,6 +142,7 @@ class RunLock:
         self.run_dir = Path(run_dir)
         self.spec = spec
         self.file: IO[str] | None = None
+        self.directory: int | None = None  #: the run directory's descriptor, locked (None: not lockable)
         self.created: list[Path] = []  #: the directories this lock made, outermost first
 
     def __enter__(self) -> Self:
@@ -142,6 +182,7 @@ class RunLock:
             raise SpecError(f"cannot write in {self.run_dir}: {exc.strerror or exc}", "run_dir",
                             self.spec) from None
         try:
+            self._lock_directory()
             fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self.file.seek(0)
@@ -162,7 +203,25 @@ class RunLock:
             self._release()
         return not unlinked
 
+    def _lock_directory(self) -> None:
+        """Lock the run directory itself (BlockingIOError: a driver holds it), where the
+        file system lets a directory be locked; else the lock file's lock stands alone."""
+        try:
+            self.directory = os.open(self.run_dir, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:  # removed meanwhile: the lock file's check says so
+            return
+        try:
+            fcntl.flock(self.directory, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise
+        except OSError:  # NFS emulates flock with locks a directory cannot take
+            os.close(self.directory)
+            self.directory = None
+
     def _release(self) -> None:
+        if self.directory is not None:
+            os.close(self.directory)
+            self.directory = None
         if self.file is not None:
             file, self.file = self.file, None
             try:
@@ -172,7 +231,7 @@ class RunLock:
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  traceback: TracebackType | None) -> None:
-        if kind is not None and self.run_dir in self.created and [p.name for p in self.run_dir.iterdir()] == [LOCK]:
+        if kind is not None and self.run_dir in self.created and _holds_only_the_lock(self.run_dir):
             # refused before anything was written (another driver's run, a bad resume);
             # unlinked while still locked: a driver that opened it meanwhile finds it
             # locked, or (its lock taken after our release) no longer at its path

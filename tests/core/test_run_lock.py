@@ -241,3 +241,42 @@ def test_a_dangling_symbolic_link_as_run_dir_is_one_line(tmp_path):
             raise AssertionError("a dangling link was locked")
     except SpecError as exc:
         assert exc.key == "run_dir" and exc.message == f"cannot write in {tmp_path / 'run'}: No such file or directory"
+
+
+def test_a_lock_file_removed_by_hand_while_its_driver_runs_still_holds_the_run(tmp_path):
+    """driver.lock stays after every run, and users remove it: removed while its driver
+    ran, a second driver locked a new file and drove the same run, each training twice
+    (helper-117).  The run directory itself is locked too: the second is refused, and so
+    is a --dry-run's look."""
+    from dnnp_hpo.errors import SpecError
+    from dnnp_hpo.runlock import RunLock, check_free
+
+    run_dir = tmp_path / "run"
+    with RunLock(run_dir, "first.yaml"):
+        (run_dir / LOCK).unlink()
+        for look in (lambda: RunLock(run_dir, "second.yaml").__enter__(), lambda: check_free(run_dir, "second.yaml")):
+            try:
+                look()
+                raise AssertionError("a second driver took a run directory whose driver runs")
+            except SpecError as exc:
+                assert exc.key == "run_dir" and "is in use by another hpo-run" in exc.message, exc.message
+    with RunLock(run_dir, "third.yaml"):  # free once the first has ended
+        assert (run_dir / LOCK).read_text().startswith(f"pid {os.getpid()} on ")
+
+
+def test_a_run_dir_removed_while_its_run_goes_on_lets_the_run_s_error_through(tmp_path):
+    """rm -rf of a live run's directory: the run's records fail (exit 3, one line), and
+    the lock's clean-up looked into the missing directory and raised FileNotFoundError
+    instead, a traceback and exit 4 (helper-117)."""
+    import shutil
+
+    from dnnp_hpo.runlock import RunLock
+
+    run_dir = tmp_path / "run"
+    try:
+        with RunLock(run_dir, "spec.yaml"):
+            shutil.rmtree(run_dir)
+            raise RuntimeError("the run's records could not be written")
+    except RuntimeError as exc:
+        assert str(exc) == "the run's records could not be written"
+    assert not run_dir.exists()
