@@ -15,7 +15,7 @@ import os
 import sqlite3
 import stat
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -164,6 +164,7 @@ class Journal:
             # A reader that holds the journal (hpo-report, an sqlite3 shell) is waited for
             # up to BUSY_TIMEOUT_S at each write rather than SQLite's 5 s.
             self.db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_S)
+            self._identity = _identity(self.path)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             # One transaction: a full disk or a kill part-way leaves no table rather than
@@ -206,6 +207,7 @@ class Journal:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        self._check_still_there()
         with self._writing():
             self.db.execute("BEGIN IMMEDIATE")
             try:
@@ -230,6 +232,27 @@ class Journal:
             if self.db.in_transaction:
                 with suppress(sqlite3.Error):  # a read-only transaction: nothing to keep or lose
                     self.db.execute("ROLLBACK")
+
+    def _check_still_there(self) -> None:
+        """RecordsFailed if the file this journal writes is no longer the one at its path:
+        removed (``rm``) or replaced (``mv``) while the run went on, SQLite went on writing
+        into the file it had open, and the run ended with exit 0 and no record of it at all
+        (helper-117).  A removed journal is written back first from that open file, all
+        its records, so that the same command resumes; a replaced one is left as it is (the
+        file there now is someone's)."""
+        now = _identity(self.path)
+        if now == self._identity:
+            return
+        written_back = False
+        if now is None and self.path.parent.is_dir():
+            with suppress(sqlite3.Error, OSError):
+                with closing(sqlite3.connect(self.path)) as copy:
+                    self.db.backup(copy)
+                written_back = True
+        how = "removed" if now is None else "replaced by another file"
+        then = ("written back from the file hpo-run still had open, every record in it: run hpo-run again to "
+                "resume" if written_back else "the run's records since it opened it are lost with it")
+        raise RecordsFailed(self.path, OSError(f"{how} while the run wrote it"), then)
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
@@ -517,6 +540,15 @@ def not_a_file(path: Path) -> str | None:
     kind = ("a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
             else "a socket" if stat.S_ISSOCK(mode) else "a device")
     return f"{kind}, not a regular file"
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """The device and inode of the file at ``path`` (None: there is none)."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
 
 
 def _connect_readonly(path: Path) -> tuple[sqlite3.Connection, bool]:

@@ -188,3 +188,47 @@ def test_journal_holdings_counts_births_by_status(tmp_path):
         pass
     held = journal_holdings(tmp_path / "empty")
     assert (held.births, held.finished, held.running, held.generation, held.open_births) == (0, 0, 0, -1, 0)
+
+
+def _finished(birth: int, tmp: Path) -> Evaluation:
+    return Evaluation(trial=trial(birth, (0.1 * birth, 1.0), tmp), status="ok", reason="", fitness=(0.5, 0.25),
+                      metrics={}, start=1.0, stop=2.0, hostname="node1", pid=42)
+
+
+def test_a_journal_removed_while_the_run_writes_it_is_written_back_and_the_run_stops(tmp_path):
+    """rm RUN_DIR/journal.sqlite* while the run went on: SQLite wrote on into the file it
+    had open, and the run ended with exit 0 and no record anywhere (helper-117).  The next
+    write stops the run (RecordsFailed: exit 3), the journal written back from that open
+    file first, every record in it, so the same command resumes."""
+    with Journal.of(tmp_path) as journal:
+        journal.started(trial(0, (0.0, 1.0), tmp_path))
+        journal.finished(_finished(0, tmp_path))
+        for name in ("journal.sqlite", "journal.sqlite-wal", "journal.sqlite-shm"):
+            (tmp_path / name).unlink(missing_ok=True)
+        with pytest.raises(RecordsFailed) as stopped:
+            journal.started(trial(1, (0.1, 1.0), tmp_path))
+    assert str(stopped.value) == (f"cannot write {tmp_path / 'journal.sqlite'}: removed while the run wrote it; "
+                                  "written back from the file hpo-run still had open, every record in it: run "
+                                  "hpo-run again to resume")
+    with Journal.of(tmp_path, readonly=True) as back:
+        assert [(e.trial.birth_id, e.status) for e in back.evaluations()] == [(0, "ok")]
+        assert back.running() == []  # birth 1's start was not written anywhere
+
+
+def test_a_journal_replaced_while_the_run_writes_it_is_left_alone_and_the_run_stops(tmp_path):
+    """mv another run's journal over it: the run wrote on into its own, unlinked, and the
+    file there was another run's.  The run stops at its next write; the file there now is
+    not touched."""
+    other, run = tmp_path / "other", tmp_path / "run"
+    other.mkdir()
+    run.mkdir()
+    with Journal.of(other) as journal:
+        journal.started(trial(5, (0.5, 1.0), other))
+    with Journal.of(run) as journal:
+        journal.started(trial(0, (0.0, 1.0), run))
+        (other / "journal.sqlite").replace(run / "journal.sqlite")
+        before = (run / "journal.sqlite").read_bytes()
+        with pytest.raises(RecordsFailed, match=r"replaced by another file while the run wrote it; the run's "
+                                                r"records since it opened it are lost with it$"):
+            journal.finished(_finished(0, run))
+        assert (run / "journal.sqlite").read_bytes() == before
