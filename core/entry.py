@@ -71,6 +71,18 @@ def _ignore_stop_signals() -> None:
         signal.signal(each, signal.SIG_IGN)
 
 
+def _show_what_cannot_be_encoded() -> None:
+    """Characters the terminal's encoding lacks (a run_dir named in Unicode, printed to a
+    latin-1 or ASCII terminal: PYTHONIOENCODING, a batch system's locale) are shown
+    escaped (``\\u2603``): a finished run ended with UnicodeEncodeError, a traceback and
+    exit 4, at its last line (helper-117)."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)  # not on a replaced stream (pytest's)
+        if reconfigure is not None and (getattr(stream, "errors", None) or "strict") == "strict":
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(errors="backslashreplace")
+
+
 def _exit_with(prog: str, main: Callable[[], int]) -> NoReturn:
     """Exit with ``main()``'s status; an exception nothing expected (a plugin's hook that
     raises, a bug of dnnp-hpo) keeps its traceback, which is what its author needs."""
@@ -79,6 +91,7 @@ def _exit_with(prog: str, main: Callable[[], int]) -> NoReturn:
     atexit.unregister(_ignore_stop_signals)
     atexit.register(_ignore_stop_signals)
     sys.unraisablehook = _stop_again
+    _show_what_cannot_be_encoded()
     try:
         status = main()
         _leave_on_stop(status)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from hpo_testutil import read_csv, run_cli, write_spec, zdt_spec
+import subprocess
+
+from hpo_testutil import read_csv, run_cli, subprocess_env, write_spec, zdt_spec
 
 #: long names, as DeePMD's (fitting_activ_func...), so the front table is wider than 80 columns
 NAMES = [f"hyperparameter_with_a_long_name_{i}" for i in range(6)]
@@ -108,3 +110,22 @@ def test_a_front_too_wide_for_the_terminal_keeps_every_value_on_one_line(tmp_pat
     assert "Pareto front of the final population: hyperparameters" in proc.stdout, proc.stdout
     results = lines[next(i for i, line in enumerate(lines) if "results" in line):]
     assert {f"{float(r['energy_rmse']):.4g}" for r in front} <= {c.strip() for line in results for c in line.split("│")}
+
+
+def test_a_run_dir_the_output_encoding_lacks_is_shown_escaped(tmp_path, hpo_run_exe):
+    """A run_dir named in Unicode, printed where the output's encoding is latin-1 (a
+    batch system's locale, PYTHONIOENCODING): the finished run ended with
+    UnicodeEncodeError, a traceback and exit 4 at its last line, and the same again when
+    shown (helper-117).  Shown escaped, exit 0, by hpo-run and by hpo-report."""
+    run_dir = tmp_path / "run-\u2603"
+    spec = write_spec(tmp_path / "spec.yaml", zdt_spec(run_dir, pop_size=4, generations=0))
+    for again in range(2):  # the run, then the finished run shown
+        proc = subprocess.run([str(hpo_run_exe), str(spec)], cwd=tmp_path, capture_output=True, timeout=120,
+                              env=subprocess_env(PYTHONIOENCODING="latin-1"), check=False)
+        assert proc.returncode == 0, proc.stderr.decode("latin-1")
+        assert f"{tmp_path}/run-\\u2603".encode("latin-1") in proc.stdout, (again, proc.stdout[-300:])
+    report = subprocess.run([str(hpo_run_exe.parent / "hpo-report"), str(run_dir)], cwd=tmp_path,
+                            capture_output=True, timeout=120, env=subprocess_env(PYTHONIOENCODING="latin-1"),
+                            check=False)
+    assert report.returncode == 0, report.stderr.decode("latin-1")
+    assert b"Traceback" not in report.stderr
