@@ -11,7 +11,9 @@ columns its losses write, and the training schedule a complete curve must reach.
 from __future__ import annotations
 
 import difflib
+import os
 import re
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -52,6 +54,10 @@ def read_lcurve(path: Path) -> Lcurve:
     """
     name = path.name
     try:
+        # Only a file: a FIFO blocked the worker for ever, outside any time limit, and a
+        # link to /dev/zero was read until the worker's memory ran out (helper-117).
+        if not stat.S_ISREG(os.stat(path).st_mode) and not path.is_dir():
+            raise LcurveError(f"{name} is not a regular file, so not read")
         text = path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
         raise LcurveError(f"the training wrote no {name}") from None

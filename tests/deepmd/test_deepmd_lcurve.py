@@ -128,3 +128,33 @@ def test_a_multi_task_input_is_not_taken_for_one_ener_loss():
     assert ener_loss({"model": {"fitting_net_dict": {"water": {}}}}) is None
     single = {"model": {"fitting_net": {"type": "ener"}}, "loss": {"type": "ener"}, "training": {}}
     assert ener_loss(single) == {"type": "ener"}
+
+
+@pytest.mark.parametrize("kind", ["fifo", "link-to-dev-zero"])
+def test_an_lcurve_that_is_not_a_file_is_a_failure_not_a_hang(tmp_path: Path, kind: str) -> None:
+    """A training that left a FIFO as lcurve.out blocked its worker for ever, outside any
+    time limit; a link to /dev/zero was read until the worker's memory ran out (helper-117).
+    Each is a failure with its reason, at once."""
+    import os
+    import threading
+
+    path = tmp_path / "lcurve.out"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+    outcome = []
+
+    def read() -> None:
+        try:
+            read_lcurve(path)
+        except LcurveError as exc:
+            outcome.append(str(exc))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(10)
+    if reader.is_alive() and kind == "fifo":
+        with open(path, "w"):  # let the old reader go: a writer that writes nothing
+            pass
+    assert outcome == ["lcurve.out is not a regular file, so not read"], outcome
