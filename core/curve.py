@@ -11,7 +11,10 @@ negative errors refused.  Every reason a curve gives no fitness is an
 from __future__ import annotations
 
 import math
+import os
+import stat
 from collections.abc import Collection, Mapping
+from pathlib import Path
 
 import attrs
 import numpy as np
@@ -19,6 +22,21 @@ import numpy as np
 
 class LcurveError(ValueError):
     """The learning curve gives no usable fitness; the message is the recorded reason."""
+
+
+def curve_text(path: Path, missing: str) -> str:
+    """The text of the learning curve a training wrote at ``path``; LcurveError with
+    ``missing`` if there is none, or if what is there is not a regular file: a FIFO
+    blocked its worker for ever, outside any time limit, and a link to /dev/zero was read
+    until the worker's memory ran out (helper-117)."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode) and not path.is_dir():  # a directory: "Is a directory"
+            raise LcurveError(f"{path.name} is not a regular file, so not read")
+        return path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        raise LcurveError(missing) from None
+    except OSError as exc:
+        raise LcurveError(f"cannot read {path.name}: {exc}") from None
 
 
 @attrs.frozen

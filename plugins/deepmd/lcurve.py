@@ -11,15 +11,13 @@ columns its losses write, and the training schedule a complete curve must reach.
 from __future__ import annotations
 
 import difflib
-import os
 import re
-import stat
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
-from dnnp_hpo.curve import Lcurve, LcurveError
+from dnnp_hpo.curve import Lcurve, LcurveError, curve_text
 from dnnp_hpo.errors import SpecError
 
 #: DeePMD-kit's default ``training.disp_freq``
@@ -53,16 +51,7 @@ def read_lcurve(path: Path) -> Lcurve:
     stopped) is left out; a malformed line before it is an error.
     """
     name = path.name
-    try:
-        # Only a file: a FIFO blocked the worker for ever, outside any time limit, and a
-        # link to /dev/zero was read until the worker's memory ran out (helper-117).
-        if not stat.S_ISREG(os.stat(path).st_mode) and not path.is_dir():
-            raise LcurveError(f"{name} is not a regular file, so not read")
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        raise LcurveError(f"the training wrote no {name}") from None
-    except OSError as exc:
-        raise LcurveError(f"cannot read {name}: {exc}") from None
+    text = curve_text(path, f"the training wrote no {name}")
     columns: tuple[str, ...] | None = None
     data: list[tuple[int, list[float] | None]] = []  # (line number, numbers or None if malformed)
     for number, line in enumerate(text.splitlines(), 1):

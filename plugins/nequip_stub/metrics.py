@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from dnnp_hpo.curve import Lcurve, LcurveError
+from dnnp_hpo.curve import Lcurve, LcurveError, curve_text
 from dnnp_hpo.training import is_count
 
 STEP = "step"
@@ -41,13 +41,8 @@ def read_metrics(path: Path, columns: Sequence[str], required: Sequence[str] | N
     """
     required = list(columns) if required is None else [c for c in columns if c in required]
     name = path.name
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        raise LcurveError(f"the training wrote no {name} (is trainer.metrics_file where the "
-                          "CSVLogger of the template writes?)") from None
-    except OSError as exc:
-        raise LcurveError(f"cannot read {name}: {exc}") from None
+    text = curve_text(path, f"the training wrote no {name} (is trainer.metrics_file where the CSVLogger of the "
+                            "template writes?)")
     table = list(csv.reader(io.StringIO(text)))
     if not table:
         raise LcurveError(f"{name} is empty")
