@@ -68,16 +68,24 @@ def check_out(out: Path) -> None:
                           "directory, or an earlier report to replace; choose another --out")
 
 
+#: the largest hypervolume the report shows: its plot's axis needs room above it (volumes
+#: of 1e308, below a float's largest, failed in matplotlib's ticks: a traceback and exit 4,
+#: helper-120)
+MAX_VOLUME = 1e300
+
+
 def _check_box(values: np.ndarray, reference: Sequence[float]) -> None:
     """ReportError for a reference so far out that the hypervolume would overflow a float
-    (--reference 1e308,1e308 gave numpy's RuntimeWarning and a table of inf)."""
+    (--reference 1e308,1e308 gave numpy's RuntimeWarning and a table of inf), or come so
+    near it that the hypervolume plot cannot be drawn (MAX_VOLUME)."""
     if len(values) == 0:
         return
     with np.errstate(over="ignore"):
         box = float(np.prod(np.abs(np.asarray(reference, dtype=float) - values.min(axis=0))))
-    if not math.isfinite(box):
+    if not box <= MAX_VOLUME:  # inf too
         raise ReportError(f"--reference: the box from the best values to {', '.join(f'{v:g}' for v in reference)} "
-                          "has a volume larger than a float holds: give a reference nearer to the front")
+                          f"has a volume larger than the report shows ({MAX_VOLUME:g}): give a reference nearer "
+                          "to the front")
 
 
 def build_report(run_dirs: Sequence[Path | str], out: Path | str, *,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -142,8 +143,15 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     assert "expected 2 values" in _bad(capsys, [str(run), "--reference", "1"])
     assert "not a number" in _bad(capsys, [str(run), "--reference", "1,x"])
     # numpy's RuntimeWarning (overflow) and a hypervolume table of inf, exit 0
-    assert "--reference: the box from the best values to 1e+308, 1e+308 has a volume larger than a float holds" in _bad(
-        capsys, [str(run), "--reference", "1e308,1e308"])
+    assert ("--reference: the box from the best values to 1e+308, 1e+308 has a volume larger than the report shows "
+            "(1e+300)") in _bad(capsys, [str(run), "--reference", "1e308,1e308"])
+    # a volume a float holds but the plot's axis does not: matplotlib's ticks raised, a
+    # traceback and exit 4 (helper-120)
+    assert "has a volume larger than the report shows" in _bad(capsys, [str(run), "--reference", "1e154,1e154"])
+    assert not (run / "report").exists()
+    assert main([str(run), "--reference", "1e150,1e150", "--out", str(tmp_path / "far")]) == 0  # 1e300: drawn
+    assert (tmp_path / "far" / "hypervolume.png").exists()
+    shutil.rmtree(tmp_path / "far")
     assert "not an objective" in _bad(capsys, [str(run), "--accuracy", "f9=1"])
     assert "OBJECTIVE=LIMIT" in _bad(capsys, [str(run), "--accuracy", "energy_rmse"])
     _bad(capsys, [])  # no run directory at all
