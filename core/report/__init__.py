@@ -8,12 +8,13 @@ every file.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import attrs
 import numpy as np
+
+from dnnp_hpo.journal import FILENAME as JOURNAL_FILE
 
 from . import plots, summary, tables
 from .data import Analysis, ReportError, analyse, writing
@@ -49,7 +50,14 @@ OS_LITTER = frozenset({"Thumbs.db", "desktop.ini"})
 
 def check_out(out: Path) -> None:
     """ReportError unless ``out`` is new, empty, or an earlier report: ``--out`` on a folder
-    of the user's overwrote its summary.md, and on a run directory wrote 18 files into it."""
+    of the user's overwrote its summary.md, and on a run directory wrote 18 files into it.
+    In a run directory only its ``report``: a directory named ``journal.sqlite-wal`` made
+    the run unreadable to hpo-run, hpo-report and sqlite3 (helper-120), and any other name
+    there is one of the run's records to be, or a user's file beside them."""
+    parent = out.absolute().parent
+    if (parent / JOURNAL_FILE).exists() and out.name != "report":
+        raise ReportError(f"{out}: inside the run directory {parent}, where only its report/ is hpo-report's: give "
+                          f"{parent / 'report'} (the default) or a directory elsewhere")
     if not out.is_dir():
         return  # new (made by build_report), or not a directory (mkdir says so)
     # Hidden files (.DS_Store, an editor's swap file, .ipynb_checkpoints) and the desktop's

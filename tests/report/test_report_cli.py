@@ -233,6 +233,14 @@ def test_out_is_refused_where_it_would_overwrite_what_is_not_a_report(tmp_path, 
     line = _bad(capsys, [str(run), "--out", str(other)])
     assert "which no report of hpo-report writes: expected a new or empty directory" in line, line
     assert sorted(p.name for p in other.iterdir()) == before
+    # Inside a run directory, only its report/: --out RUN_DIR/journal.sqlite-wal made a
+    # directory that left the run unreadable to hpo-run, hpo-report and sqlite3 (helper-120)
+    for name in ("journal.sqlite-wal", "journal.sqlite-shm", "evals", "analysis"):
+        line = _bad(capsys, [str(run), "--out", str(other / name)])
+        assert line == (f"hpo-report: {other / name}: inside the run directory {other}, where only its report/ is "
+                        f"hpo-report's: give {other / 'report'} (the default) or a directory elsewhere\n"), line
+    assert sorted(p.name for p in other.iterdir()) == before
+    assert main([str(run), "--out", str(other / "report")]) == 0, capsys.readouterr().err
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / ".DS_Store").write_bytes(b"\0")  # a desktop's litter is no one's work
