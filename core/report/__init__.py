@@ -8,6 +8,9 @@ every file.
 
 from __future__ import annotations
 
+import os
+import secrets
+import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -108,11 +111,73 @@ def build_report(run_dirs: Sequence[Path | str], out: Path | str, *,
         _check_box(analysis.finite_values(), reference)
     out = Path(out)
     check_out(out)
+    stage = _stage(out)
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        report = _write(analysis, stage or out, reference)
+    except BaseException as exc:
+        if stage is not None:
+            shutil.rmtree(stage, ignore_errors=True)
+            if isinstance(exc, ReportError):  # named where the user looks
+                raise ReportError(str(exc).replace(str(stage), str(out))) from None
+        raise
+    if stage is not None:
+        _put_in_place(stage, out)
+    return attrs.evolve(report, out=out, files=[out / f.name for f in report.files])
+
+
+def _stage(out: Path) -> Path | None:
+    """A new directory beside ``out`` to write the report in, put in its place once whole:
+    a report stopped half-way (Ctrl-C, a full disk) over an earlier one left a folder of
+    both, one run's figures beside the other's tables (helper-120).  None where the report
+    is written in ``out`` itself: a symbolic link (kept as the user made it), or a
+    directory whose parent cannot be written in (a read-only run with a writable report/)."""
+    try:
+        if out.exists() and not out.is_dir():
+            raise FileExistsError
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.is_symlink():
+            return None
+        try:
+            return _new_beside(out, "part")
+        except OSError:
+            if not out.is_dir():
+                raise
+            return None
     except OSError as exc:
         why = "it is a file" if isinstance(exc, FileExistsError) and out.is_file() else exc.strerror or exc
         raise ReportError(f"{out}: cannot create the report directory ({why}): choose another --out") from None
+
+
+def _new_beside(out: Path, what: str) -> Path:
+    """A new hidden directory beside ``out``, with the modes a directory made there gets
+    (not tempfile's 0700: the report is read by the user's group too)."""
+    while True:
+        path = out.parent / f".{out.name}.{os.getpid()}-{secrets.token_hex(4)}.{what}"
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+
+
+def _put_in_place(stage: Path, out: Path) -> None:
+    """Replace ``out`` (an earlier report, or nothing) by the whole report in ``stage``;
+    what else ``out`` held (hidden files, a desktop's litter: check_out let them be) moves
+    along into the new one."""
+    if not out.exists():
+        stage.rename(out)
+        return
+    for entry in out.iterdir():
+        if entry.name not in REPORT_FILES:
+            entry.rename(stage / entry.name)
+    earlier = _new_beside(out, "old")
+    out.rename(earlier / out.name)
+    stage.rename(out)
+    shutil.rmtree(earlier, ignore_errors=True)
+
+
+def _write(analysis: Analysis, out: Path, reference: Sequence[float] | None) -> Report:
+    """The report written into the directory ``out``."""
     final = analysis.final()
     front = tables.front(final)
     accurate = tables.accurate_solutions(analysis, final)

@@ -272,3 +272,32 @@ def test_ctrl_c_is_one_line_and_exit_130(real_runs, tmp_path):
             break
     _, stderr = report.communicate(timeout=60)
     assert report.returncode == 130 and stderr.splitlines() == ["hpo-report: interrupted"], stderr
+
+
+def test_a_report_stopped_half_way_leaves_the_earlier_one_whole(tmp_path, capsys, monkeypatch):
+    """A report stopped half-way over an earlier one (Ctrl-C, a full disk) left a folder
+    of both, one run's figures beside the other's tables, and nothing said so (helper-120).
+    The report is written beside its --out and put in its place once whole: the earlier
+    one stays as it was, nothing of the stopped one is left, and a file of the user's in
+    the folder (hidden) stays through a report that ends."""
+    from dnnp_hpo.report import plots
+
+    out = tmp_path / "out"
+    first, second = run_a(tmp_path / "runA"), run_a(tmp_path / "runB")
+    assert main([str(first), "--out", str(out)]) == 0, capsys.readouterr().err
+    (out / ".notes").write_text("mine")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        patched.setattr(plots, "plot_parallel", stopped)  # after front.* and generations.*
+        with pytest.raises(KeyboardInterrupt):
+            main([str(second), "--out", str(out)])
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "runA", "runB"], "a part-written report left"
+    assert main([str(second), "--out", str(out)]) == 0, capsys.readouterr().err
+    assert (out / ".notes").read_text() == "mine"
+    assert str(second) in (out / "summary.md").read_text() and str(first) not in (out / "summary.md").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "runA", "runB"]
