@@ -240,6 +240,8 @@ class Journal:
         (helper-117).  A removed journal is written back first from that open file, all
         its records, so that the same command resumes; a replaced one is left as it is (the
         file there now is someone's)."""
+        if self.readonly:  # writes nothing: a bug's write is refused by SQLite itself
+            return
         now = _identity(self.path)
         if now == self._identity:
             return
