@@ -173,11 +173,30 @@ def _leave_on_stop(status: int) -> None:
             sys.stderr.flush()
         os._exit(status)
 
+    leaving = []
     for each in STOP_SIGNALS:
         # Not only hpo-run's own handler: one a library put back to the default on its
         # way out (a SIGTERM in the last 0.2 s of a run killed it, its front table unprinted).
         if signal.getsignal(each) is not signal.SIG_IGN:  # nohup's stays
             signal.signal(each, leave)
+            leaving.append(each)
+    # The handler runs in the main thread, which the shutdown holds waiting for a plugin's
+    # thread; a signal the kernel gives to that thread instead only marks it pending, and
+    # the main thread waits on (1 stop in 10 ended nothing, under load).  The signal's
+    # wakeup byte reaches this thread whichever thread took it.
+    try:
+        woken, wake = os.pipe()
+        os.set_blocking(wake, False)
+        signal.set_wakeup_fd(wake, warn_on_full_buffer=False)
+    except (OSError, ValueError):  # not the main thread (a test's): the handler alone
+        return
+
+    def watch() -> None:
+        while True:
+            if any(byte in leaving for byte in os.read(woken, 64)):
+                leave(0, None)
+
+    threading.Thread(target=watch, name="hpo-leave-on-stop", daemon=True).start()
 
 
 def _stdout_gone() -> bool:
