@@ -291,6 +291,7 @@ def load_run(path: Path | str, label: str | None = None) -> RunData:
                 evaluations = tuple(journal.evaluations())
                 populations = {g: journal.population(g) for g in journal.generations()}
                 interrupted = len(journal.evaluations(INTERRUPTED))
+                in_flight = len(journal.running())
                 finished = bool(journal.meta(FINISHED, False))
                 resolved = journal.meta(RESOLVED, None)
                 data = recorded_digests(journal.meta(DATA_DIGESTS, None))
@@ -305,8 +306,10 @@ def load_run(path: Path | str, label: str | None = None) -> RunData:
         optimizer = spec.get("optimizer")  # the spec is a mapping (above); its optimizer may not be
         size = optimizer.get("pop_size") if isinstance(optimizer, Mapping) else None
         first = f", the first once {size} have returned" if isinstance(size, int) else ""
+        # "0 evaluations recorded" read as a run that had sent nothing out (helper-120)
+        sent = f", {in_flight} sent out and not returned" if in_flight else ""
         raise ReportError(f"{path}: the journal records no finished generation yet ({len(evaluations)} "
-                          f"evaluation{'s' * (len(evaluations) != 1)} recorded; a report reads a generation's "
+                          f"evaluation{'s' * (len(evaluations) != 1)} recorded{sent}; a report reads a generation's "
                           f"population{first})")
     if latest_report != (spec.get("report") or {}):
         spec = {**spec, "report": latest_report}  # the latest session's limits, as its front table showed

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from report_journals import SPEC, run_a
 
+from dnnp_hpo.evaluation import Trial
 from dnnp_hpo.journal import Journal
 from dnnp_hpo.report.cli import main
 
@@ -134,6 +135,12 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     with Journal.of(young) as journal:  # an optimizer that is no mapping: the line without the size
         journal.set_meta("spec", {**SPEC, "optimizer": ["nsga2"]})
     assert _bad(capsys, [str(young)]).endswith("(0 evaluations recorded; a report reads a generation's population)\n")
+    with Journal.of(young) as journal:  # a run stopped while its generation 0 trained
+        journal.set_meta("spec", SPEC)
+        for birth in range(3):
+            journal.started(Trial(uuid=f"u{birth}", birth_id=birth, generation=0, genome=(0.5, 0.5), params={},
+                                  seed=birth, workdir=young / "evals" / f"u{birth}"))
+    assert "(0 evaluations recorded, 3 sent out and not returned; a report reads" in _bad(capsys, [str(young)])
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "journal.sqlite").write_bytes(b"this is not an SQLite database, not at all" * 10)
