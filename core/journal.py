@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import sqlite3
 import stat
@@ -24,7 +25,7 @@ from urllib.parse import quote
 import attrs
 
 from dnnp_hpo.errors import RecordsFailed, shortened
-from dnnp_hpo.evaluation import Evaluation, Member, Trial
+from dnnp_hpo.evaluation import OK, STATUSES, Evaluation, Member, Trial
 from dnnp_hpo.hookspecs import hookimpl
 
 FILENAME = "journal.sqlite"
@@ -667,6 +668,10 @@ _PLAIN = {"uuid": (str,), "birth_id": (int,), "generation": (int,), "seed": (int
           "sent_after": (int, type(None))}
 
 
+#: the statuses an evaluation's row may hold
+_STATUSES = (*STATUSES, RUNNING, INTERRUPTED)
+
+
 def _evaluation(row: Sequence[Any], root: Path, path: Path) -> Evaluation:
     """An evaluation from its row (the columns of ``_COLUMNS["evaluations"]``, then
     ``sent_after`` or NULL), or DamagedJournal (``path``: the journal) naming the value that
@@ -683,6 +688,13 @@ def _evaluation(row: Sequence[Any], root: Path, path: Path) -> Evaluation:
     fitness = _loaded(path, f"{where} fitness", fitness, list) if fitness else []
     if not all(isinstance(x, _NUMBER) and not isinstance(x, bool) for x in (*genome, *fitness)):
         raise _damaged(path, f"{where} genome or fitness holds a value that is not a number")
+    # What dnnp-hpo never writes, which a report took as it was: a status of no meaning
+    # (its member left off the front without a word), a success scored NaN or inf (in
+    # final.csv as such): helper-120
+    if status not in _STATUSES:
+        raise _damaged(path, f"{where} status is {shortened(str(status))}, none of {', '.join(_STATUSES)}")
+    if status == OK and not all(math.isfinite(x) for x in fitness):
+        raise _damaged(path, f"{where} fitness {shortened(_dumps(fitness))} is not finite, and its status ok")
     trial = Trial(uuid=uuid, birth_id=birth_id, generation=generation, genome=tuple(genome),
                   params=_loaded(path, f"{where} params", params, dict), seed=seed,
                   workdir=root / workdir, sent_after=sent_after)

@@ -56,6 +56,13 @@ DAMAGES = {
     "population of an unknown evaluation": (
         "UPDATE populations SET uuid = 'nowhere' WHERE position = 0 AND generation = 0",
         "damaged journal: the population of generation 0 holds 'nowhere', which is not in its evaluations", False),
+    # a report took these as they were: a member left off the front without a word, NaN
+    # in final.csv (helper-120)
+    "status of no meaning": ("UPDATE evaluations SET status = 'weird' WHERE birth_id = 2",
+                             ("its status is 'weird', none of ok, failed, timeout, error, infeasible, lost, "
+                              "running, interrupted"), True),
+    "a success scored NaN": ("UPDATE evaluations SET fitness = '[NaN, 1.0]' WHERE birth_id = 2",
+                             "its fitness '[NaN, 1.0]' is not finite, and its status ok", True),
     "newer schema": (f"INSERT OR REPLACE INTO meta VALUES ('{SCHEMA_KEY}', '\"{int(SCHEMA_VERSION) + 1}\"')",
                      f"written by a newer dnnp-hpo (journal schema version {int(SCHEMA_VERSION) + 1}", False),
     "newer schema, other columns": (
