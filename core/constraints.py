@@ -93,6 +93,18 @@ _AS_DIFFERENCES = {"<": ((False, True),), "<=": ((False, False),), ">": ((True, 
 _ZERO = ""
 
 
+def _node(side: str | float) -> tuple[str, Fraction]:
+    """A constraint's side as a node and an offset: a parameter is itself, a number is
+    that much above :data:`_ZERO` (exactly: not float(), a choice may be 2**53 + 1)."""
+    return (side, Fraction(0)) if isinstance(side, str) else (_ZERO, Fraction(side))
+
+
+def _bounds_nothing(constraint: Constraint) -> bool:
+    """Whether a side is a number read as inf (1e400): ``x < inf`` bounds nothing, and
+    ``x > inf`` never holds alone, which never_holds says (helper-114)."""
+    return any(isinstance(side, float) and math.isinf(side) for side in (constraint.left, constraint.right))
+
+
 def none_together(constraints: Sequence[Constraint], space: Mapping[str, Any]) -> str | None:
     """Why no candidate can meet ``constraints`` together, though each alone can (never_holds
     judges that): ``x0 < 0.3`` beside ``x0 > 0.7``, or ``x0 < x1``, ``x1 < x2``, ``x2 < x0``,
@@ -114,13 +126,12 @@ def none_together(constraints: Sequence[Constraint], space: Mapping[str, Any]) -
 
     def bound(left: str | float, right: str | float, strict: bool, what: str) -> None:
         # left - right < or <= 0: to - from <= weight reads as an edge from right to left
-        left_node, left_value = (left, Fraction(0)) if isinstance(left, str) else (_ZERO, Fraction(left))
-        right_node, right_value = (right, Fraction(0)) if isinstance(right, str) else (_ZERO, Fraction(right))
+        (left_node, left_value), (right_node, right_value) = _node(left), _node(right)
         edges.append((right_node, left_node, right_value - left_value, strict, what))
 
     for constraint in constraints:
-        if any(isinstance(side, float) and math.isinf(side) for side in (constraint.left, constraint.right)):
-            continue  # 1e400 read as inf: x < inf bounds nothing, x > inf never holds alone (helper-114)
+        if _bounds_nothing(constraint):
+            continue
         for swapped, strict in _AS_DIFFERENCES.get(constraint.op, ()):
             left, right = (constraint.right, constraint.left) if swapped else (constraint.left, constraint.right)
             bound(left, right, strict, repr(constraint.text))
@@ -147,8 +158,7 @@ def _forced_equal(constraints: Sequence[Constraint], edges: list[tuple[str, str,
     only: ``x0 != x1`` beside ``x0 == x1``, or ``x0 != 1`` beside ``x0 >= 1`` on [0, 1]
     (helper-114).  The tightest bound on each difference (Floyd-Warshall; the bounds hold
     together, so there is no negative cycle) decides: both ways exactly, not strictly."""
-    unequal = [c for c in constraints if c.op == "!="
-               and not any(isinstance(side, float) and math.isinf(side) for side in (c.left, c.right))]
+    unequal = [c for c in constraints if c.op == "!=" and not _bounds_nothing(c)]
     if not unequal:
         return None
     nodes = sorted({node for edge in edges for node in edge[:2]} | {_ZERO})
@@ -166,8 +176,7 @@ def _forced_equal(constraints: Sequence[Constraint], edges: list[tuple[str, str,
                     if (start, end) not in tightest or through < tightest[start, end]:
                         tightest[start, end] = through
     for constraint in unequal:
-        (left, lv), (right, rv) = (((side, Fraction(0)) if isinstance(side, str) else (_ZERO, Fraction(side)))
-                                   for side in (constraint.left, constraint.right))
+        (left, lv), (right, rv) = _node(constraint.left), _node(constraint.right)
         gap = rv - lv  # left - right != gap, with left and right the nodes
         if left == right or (tightest.get((right, left)) == (gap, 0) and tightest.get((left, right)) == (-gap, 0)):
             sides = [str(side) if isinstance(side, str) else _number(side) for side in (constraint.left,
