@@ -97,22 +97,35 @@ def check_free(run_dir: Path, spec: str) -> None:
         pass
 
 
-def _directory_held(run_dir: Path) -> bool:
-    """Whether a driver holds the lock on ``run_dir`` itself (taken and dropped at once,
-    shared); False where it cannot be told (no such directory, no flock on directories)."""
+def _locked_directory(run_dir: Path, operation: int) -> int | None:
+    """A descriptor of ``run_dir`` itself, locked with ``operation`` (flock's, without
+    waiting); BlockingIOError if a driver holds it; None where it cannot be locked (no
+    such directory: removed meanwhile; NFS, which emulates flock with locks a directory
+    cannot take), the lock file's lock then standing alone."""
     try:
         directory = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
-        return False
+        return None
     try:
-        fcntl.flock(directory, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        return False
+        fcntl.flock(directory, operation | fcntl.LOCK_NB)
+    except OSError as exc:  # BlockingIOError among them: raised, the descriptor closed
+        os.close(directory)
+        if isinstance(exc, BlockingIOError):
+            raise
+        return None
+    return directory
+
+
+def _directory_held(run_dir: Path) -> bool:
+    """Whether a driver holds the lock on ``run_dir`` itself (taken and dropped at once,
+    shared); False where it cannot be told."""
+    try:
+        directory = _locked_directory(run_dir, fcntl.LOCK_SH)
     except BlockingIOError:
         return True
-    except OSError:
-        return False
-    finally:
+    if directory is not None:
         os.close(directory)
+    return False
 
 
 def _holder(run_dir: Path) -> str:
@@ -182,7 +195,7 @@ class RunLock:
             raise SpecError(f"cannot write in {self.run_dir}: {exc.strerror or exc}", "run_dir",
                             self.spec) from None
         try:
-            self._lock_directory()
+            self.directory = _locked_directory(self.run_dir, fcntl.LOCK_EX)
             fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self.file.seek(0)
@@ -202,21 +215,6 @@ class RunLock:
         if unlinked:
             self._release()
         return not unlinked
-
-    def _lock_directory(self) -> None:
-        """Lock the run directory itself (BlockingIOError: a driver holds it), where the
-        file system lets a directory be locked; else the lock file's lock stands alone."""
-        try:
-            self.directory = os.open(self.run_dir, os.O_RDONLY | os.O_DIRECTORY)
-        except OSError:  # removed meanwhile: the lock file's check says so
-            return
-        try:
-            fcntl.flock(self.directory, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise
-        except OSError:  # NFS emulates flock with locks a directory cannot take
-            os.close(self.directory)
-            self.directory = None
 
     def _release(self) -> None:
         if self.directory is not None:
