@@ -1,8 +1,8 @@
 """A raw spec mapping structured into attrs classes, every user error reported with its key path.
 
 :func:`make_converter` builds the cattrs converter: strict scalars (a quoted number only
-as YAML 1.2 writes it, ``"3"`` but not ``"3.0"`` for a whole number, no ``true`` for a number), unknown keys refused, and plugin blocks
-(``trainer``, ``optimizer``, ``launcher``, each ``space`` entry) structured into the
+as YAML 1.2 writes it, ``"3"`` but not ``"3.0"`` for a whole number, no ``true`` for a
+number), unknown keys refused, and plugin blocks (``trainer``, ``optimizer``, ``launcher``, each ``space`` entry) structured into the
 class their plugin registered.  :func:`first_error` turns what cattrs raises into one key
 path and one message (``space.rcut.init: ...``, with "did you mean" for a misspelt key).
 Separate from core/spec.py because it knows no spec class: it structures whatever attrs
@@ -102,14 +102,22 @@ def _strict_float(value: Any, _type: Any) -> float:
     return number
 
 
-def _strict_int(value: Any, _type: Any) -> int:
-    # A quoted whole number ('20') is taken as YAML 1.2 writes it, as a quoted float is
-    # (docs/spec.md): --set 'optimizer.pop_size="20"' was refused while "0.3" passed.
+def spec_int(value: Any) -> int | None:
+    """``value`` as a spec's whole number reads (an int, not a bool), None if it is none.
+    A quoted whole number ('20') is taken as YAML 1.2 writes it, as a quoted float is
+    (docs/spec.md): --set 'optimizer.pop_size="20"' was refused while "0.3" passed."""
     if isinstance(value, str) and YAML12_INT.fullmatch(value) and len(value) <= _MAX_QUOTED_DIGITS:
         return int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise Invalid(f"expected a whole number, got {_got(value)}")
+        return None
     return value
+
+
+def _strict_int(value: Any, _type: Any) -> int:
+    whole = spec_int(value)
+    if whole is None:
+        raise Invalid(f"expected a whole number, got {_got(value)}")
+    return whole
 
 
 #: the longest quoted whole number read (int() of a few thousand digits raises ValueError)

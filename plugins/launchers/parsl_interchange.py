@@ -27,8 +27,8 @@ PARENT_LOOK_S = 1.0
 
 def _end_with(parent: int) -> None:
     """End this process once ``parent`` has died (this process then has a new parent:
-    init, or a subreaper), or at once if it is not its parent.  Not PR_SET_PDEATHSIG, which fires when the thread that
-    started the process ends, not the process."""
+    init, or a subreaper), or at once if it is not its parent.  Not PR_SET_PDEATHSIG,
+    which fires when the thread that started the process ends, not the process."""
     while os.getppid() == parent:
         time.sleep(PARENT_LOOK_S)
     os._exit(1)  # nobody is left to ask for a clean shutdown

@@ -50,7 +50,7 @@ from dnnp_hpo.resume import (
 )
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import Invalid
-from dnnp_hpo.specfile import YAML12_INT
+from dnnp_hpo.structure import spec_int
 from dnnp_hpo.study import training_seed
 
 MEMBERS = ("front", "population")
@@ -128,10 +128,8 @@ class Replicates:
                             "values; list space in the search's order", "space", rooted=True)
         self._check_same_values(run, source, genomes, trained)
         self._check_same_input(run, source, template, data)
-        searched_with = spec.get("seed")
-        if isinstance(searched_with, str) and YAML12_INT.fullmatch(searched_with):
-            searched_with = int(searched_with)  # written quoted, '3': the same seed (helper-112)
-        if searched_with == run.experiment.seed:
+        # as the search read it: written quoted, '3' is the seed 3 (helper-112)
+        if spec_int(spec.get("seed")) == run.experiment.seed:
             # Training seeds derive from (seed, birth number): with the search's seed, a
             # member at its own old birth number would repeat its training exactly.
             raise SpecError(f"{run.experiment.seed} is the seed of the search in optimizer.source: the replicates "
