@@ -3,8 +3,9 @@
 :func:`make_converter` builds the cattrs converter: strict scalars (a quoted number only
 as YAML 1.2 writes it, ``"3"`` but not ``"3.0"`` for a whole number, no ``true`` for a
 number), unknown keys refused, and plugin blocks (``trainer``, ``optimizer``,
-``launcher``, each ``space`` entry) structured into the class their plugin registered.  :func:`first_error` turns what cattrs raises into one key
-path and one message (``space.rcut.init: ...``, with "did you mean" for a misspelt key).
+``launcher``, each ``space`` entry) structured into the class their plugin registered.
+:func:`first_error` turns what cattrs raises into one key path and one message
+(``space.rcut.init: ...``, with "did you mean" for a misspelt key).
 Separate from core/spec.py because it knows no spec class: it structures whatever attrs
 class it is given, and the spec's classes only use it.
 """
