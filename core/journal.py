@@ -485,8 +485,20 @@ class Journal:
                 raise _damaged(self.path, f"meta 'spec' is not a mapping but {shortened(_dumps(spec))}")
             if finished is not None and not isinstance(finished, bool):
                 raise _damaged(self.path, f"meta 'finished' is not true or false but {shortened(_dumps(finished))}")
+            genes, scores = _lengths(spec, self.objectives())
             for row in self.db.execute(f"SELECT {self._evaluation_columns()} FROM evaluations"):
-                _evaluation(row, self.root, self.path)
+                evaluation = _evaluation(row, self.root, self.path)
+                # A genome or a fitness of another length stopped a resume with a traceback
+                # (the space's decode, numpy's ranking) and the report took the genome as
+                # it was; lengths from the spec and objectives, else the first row's
+                genome, fitness = evaluation.trial.genome, evaluation.fitness
+                genes = len(genome) if genes is None else genes
+                if fitness and scores is None:
+                    scores = len(fitness)
+                if len(genome) != genes or evaluation.status in STATUSES and len(fitness) != scores:
+                    raise _damaged(self.path, f"evaluation {shortened(evaluation.trial.uuid)} has {len(genome)} "
+                                              f"genes and {len(fitness)} fitness values, where the run has {genes} "
+                                              f"parameters and {scores} objectives")
             row = self.db.execute(
                 "SELECT p.generation, p.uuid FROM populations p LEFT JOIN evaluations e USING (uuid)"
                 " WHERE e.uuid IS NULL LIMIT 1").fetchone()
@@ -496,10 +508,11 @@ class Journal:
             row = self.db.execute(
                 "SELECT generation, position FROM populations WHERE typeof(generation) != 'integer'"
                 " OR typeof(position) != 'integer' OR typeof(rank) != 'integer'"
-                " OR typeof(distance) NOT IN ('real', 'integer') LIMIT 1").fetchone()
+                " OR typeof(distance) NOT IN ('real', 'integer') OR generation < 0 OR position < 0 OR rank < 0"
+                " LIMIT 1").fetchone()
             if row is not None:
                 raise _damaged(self.path, f"population row {row[1]!r} of generation {row[0]!r} has no number "
-                                          "for its generation, position, rank or distance")
+                                          "for its generation, position, rank or distance, or one below 0")
             for generation, state in self.db.execute("SELECT generation, state FROM checkpoints").fetchall():
                 if not isinstance(generation, int):
                     raise _damaged(self.path, f"a checkpoint's generation is {shortened(str(generation))}")
@@ -668,6 +681,22 @@ _PLAIN = {"uuid": (str,), "birth_id": (int,), "generation": (int,), "seed": (int
           "sent_after": (int, type(None))}
 
 
+#: the columns of ``evaluations`` that count from 0 (a negative generation was reported as it was)
+_COUNTS = ("birth_id", "generation", "sent_after")
+
+
+def _lengths(spec: Any, objectives: Sequence[Any] | None) -> tuple[int | None, int | None]:
+    """How many genes and fitness values each evaluation of the run has: one gene per
+    parameter of the recorded spec's space, one value per objective (the latest session's,
+    else the spec's); None where the journal does not say (a damaged spec: the rows agree)."""
+    spec = spec if isinstance(spec, Mapping) else {}
+    space, listed = spec.get("space"), spec.get("objectives")
+    if objectives is None and isinstance(listed, list):
+        objectives = listed
+    return (len(space) if isinstance(space, Mapping) and space else None,
+            len(objectives) if objectives else None)
+
+
 #: the statuses an evaluation's row may hold
 _STATUSES = (*STATUSES, RUNNING, INTERRUPTED)
 
@@ -681,7 +710,8 @@ def _evaluation(row: Sequence[Any], root: Path, path: Path) -> Evaluation:
      fitness, metrics, start, stop, hostname, pid, sent_after) = row
     for name, value in zip((*_COLUMNS["evaluations"], "sent_after"), row, strict=True):
         kinds = _PLAIN.get(name)
-        if kinds is not None and (not isinstance(value, kinds) or isinstance(value, bool)):
+        if kinds is not None and (not isinstance(value, kinds) or isinstance(value, bool)
+                                  or name in _COUNTS and value is not None and value < 0):
             raise _damaged(path, f"evaluation {shortened(str(uuid))}: its {name} is {shortened(str(value))}")
     where = f"evaluation {shortened(str(uuid))}: its"  # quoted: a damaged uuid may hold a newline
     genome = _loaded(path, f"{where} genome", genome, list)

@@ -323,11 +323,6 @@ def load_run(path: Path | str, label: str | None = None) -> RunData:
                               f"{', '.join(o.name for o in objectives)}")
         objectives = tuple(Objective(name, unit) for name, unit in latest_objectives)
         spec = {**spec, "objectives": [{"name": name, "unit": unit} for name, unit in latest_objectives]}
-    n = len(objectives)
-    for e in evaluations:
-        if len(e.fitness) != n:
-            raise ReportError(f"{path}: evaluation {e.trial.uuid} has {len(e.fitness)} fitness values "
-                              f"for {n} objectives")
     snapshots = _snapshots(states, sorted(populations), _pop_size(resolved, spec))
     reported = tuple(e for e in evaluations if _recorded_by(e, max(populations), snapshots))
     return RunData(path=path, label=label or path.name, spec=dict(spec), objectives=objectives,

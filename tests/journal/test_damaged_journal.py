@@ -63,6 +63,20 @@ DAMAGES = {
                               "running, interrupted"), True),
     "a success scored NaN": ("UPDATE evaluations SET fitness = '[NaN, 1.0]' WHERE birth_id = 2",
                              "its fitness '[NaN, 1.0]' is not finite, and its status ok", True),
+    # a resume stopped with a traceback (the space's decode, numpy's ranking), a report took
+    # the genome as it was; both read as counts from 0 too
+    "a genome of another length": ("UPDATE evaluations SET genome = '[0.5]' WHERE birth_id = 5",
+                                   "has 1 genes and 2 fitness values, where the run has 3 parameters and 2 objectives",
+                                   True),
+    "a fitness of another length": ("UPDATE evaluations SET fitness = '[0.5]' WHERE birth_id = 5",
+                                    ("has 3 genes and 1 fitness values, where the run has 3 parameters and 2 "
+                                    "objectives"), False),
+    "a negative generation": ("UPDATE evaluations SET generation = -1 WHERE birth_id = 2",
+                              "its generation is '-1'", True),
+    "a population's negative generation": (
+        "UPDATE populations SET generation = -1 WHERE generation = 0",
+        ("population row 0 of generation -1 has no number for its generation, position, rank or distance, "
+        "or one below 0"), True),
     "newer schema": (f"INSERT OR REPLACE INTO meta VALUES ('{SCHEMA_KEY}', '\"{int(SCHEMA_VERSION) + 1}\"')",
                      f"written by a newer dnnp-hpo (journal schema version {int(SCHEMA_VERSION) + 1}", False),
     "newer schema, other columns": (
