@@ -7,7 +7,7 @@ import contextlib
 import io
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -192,12 +192,18 @@ def _unbind_logging(held: io.StringIO, stream: Any) -> None:
                 handler.setStream(stream)
 
 
-def _spec_path(text: str) -> Path:
-    # Path("") is ".": `hpo-run "$SPEC"` with SPEC unset said ".: cannot read it: a
-    # directory, not a file" (helper-110)
-    if not text:
-        raise argparse.ArgumentTypeError("an empty path: give the experiment spec (YAML)")
-    return Path(text)
+def given_path(expected: str) -> Callable[[str], Path]:
+    """An argument's type: a path, not an empty one.  Path("") is ".": `hpo-run "$SPEC"`
+    with SPEC unset said ".: cannot read it: a directory, not a file" (helper-110), and
+    `hpo-report --out "$DIR"` looked at the current directory (helper-120)."""
+    def path(text: str) -> Path:
+        if not text:
+            raise argparse.ArgumentTypeError(f"an empty path: give {expected}")
+        return Path(text)
+    return path
+
+
+_spec_path = given_path("the experiment spec (YAML)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -136,6 +136,9 @@ def _stage(out: Path) -> Path | None:
             raise FileExistsError
         out.parent.mkdir(parents=True, exist_ok=True)
         if out.is_symlink():
+            if not out.exists():  # "front.png: cannot write the report (No such file or directory)"
+                raise ReportError(f"{out}: a symbolic link to {os.readlink(out)}, which does not exist: make that "
+                                  "directory or choose another --out")
             return None
         try:
             return _new_beside(out, "part")

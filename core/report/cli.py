@@ -6,9 +6,8 @@ import argparse
 import math
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-from dnnp_hpo.cli import EXIT_BAD_INPUT, OneLineParser
+from dnnp_hpo.cli import EXIT_BAD_INPUT, OneLineParser, given_path
 
 from . import Report, ReportError, build_report
 from .data import RunData
@@ -22,9 +21,9 @@ DESCRIPTION = ("The figures and tables of section 3 of Coletti et al. (2023), th
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="hpo-report", description=DESCRIPTION)
-    parser.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR",
+    parser.add_argument("run_dirs", nargs="+", type=given_path("a run directory"), metavar="RUN_DIR",
                         help="run directories (each holds journal.sqlite); several are merged")
-    parser.add_argument("--out", type=Path,
+    parser.add_argument("--out", type=given_path("the report directory"),
                         help="report directory (default: RUN_DIR/report; required with several runs)")
     parser.add_argument("--reference", metavar="V1,V2,...",
                         help="hypervolume reference point, one value per objective "

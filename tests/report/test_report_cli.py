@@ -308,3 +308,23 @@ def test_a_report_stopped_half_way_leaves_the_earlier_one_whole(tmp_path, capsys
     assert (out / ".notes").read_text() == "mine"
     assert str(second) in (out / "summary.md").read_text() and str(first) not in (out / "summary.md").read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "runA", "runB"]
+
+
+def test_an_empty_path_and_a_dangling_link_as_out_are_named(tmp_path, capsys):
+    """`--out "$DIR"` with DIR unset was the current directory (Path("") is "."), and a
+    symbolic link to a directory not yet made said "front.png: cannot write the report
+    (No such file or directory)" (helper-120).  A link to a directory gets the report in
+    that directory, the link kept as the user made it."""
+    run = run_a(tmp_path / "runA")
+    assert _bad(capsys, [str(run), "--out", ""]) == (
+        "hpo-report: argument --out: an empty path: give the report directory (see hpo-report --help)\n")
+    assert _bad(capsys, [""]) == "hpo-report: argument RUN_DIR: an empty path: give a run directory (see hpo-report --help)\n"
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "scratch" / "report")
+    assert _bad(capsys, [str(run), "--out", str(link)]) == (
+        f"hpo-report: {link}: a symbolic link to {tmp_path / 'scratch' / 'report'}, which does not exist: make that "
+        "directory or choose another --out\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "runA"], "nothing made"
+    (tmp_path / "scratch" / "report").mkdir(parents=True)
+    assert main([str(run), "--out", str(link)]) == 0, capsys.readouterr().err
+    assert link.is_symlink() and (tmp_path / "scratch" / "report" / "summary.md").is_file()
