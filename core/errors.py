@@ -3,6 +3,7 @@ failed, an engine that cannot start."""
 
 from __future__ import annotations
 
+import resource
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -205,7 +206,7 @@ class RecordsFailed(LaunchFailed):
         cause = " ".join(str(getattr(exc, "strerror", None) or exc).split())
         hint = next((h for words, h in _RECORD_HINTS if words in cause.lower()), "")
         if "disk i/o error" in cause.lower():  # SQLite's word for any failed write, a full disk's too
-            hint = _FREE_SPACE if _nearly_full(path) else " (the file system failed a write: check it)"
+            hint = _FREE_SPACE if _nearly_full(path) else _size_limit() or " (the file system failed a write: check it)"
         super().__init__(f"cannot write {path}: {cause}{hint}; {then}")
 
 
@@ -221,6 +222,16 @@ _RECORD_HINTS = (
     ("read-only", " (make the run directory writable)"),
     ("permission denied", " (make the run directory writable)"),
 )
+
+
+def _size_limit() -> str:
+    """The hint for a process that may not write files past a size (``ulimit -f``, set by
+    a batch system or a login script): SQLite calls that write's failure "disk I/O error"
+    too, and "check the file system" sent the user to a disk that was fine; "" if none."""
+    limit, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    if limit == resource.RLIM_INFINITY:
+        return ""
+    return f" (this process may not write a file past {limit} bytes: raise its file-size limit, ulimit -f)"
 
 
 def _nearly_full(path: object) -> bool:

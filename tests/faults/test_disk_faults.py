@@ -155,3 +155,29 @@ def test_sqlites_disk_io_error_is_told_apart_by_the_free_space(tmp_path: Path, s
     with (small_disk / "filler").open("wb") as out:
         out.write(bytes(shutil.disk_usage(small_disk).free))
     assert "disk I/O error (free space on its file system); the evaluations" in str(RecordsFailed(journal, io_error))
+
+
+#: hpo-run with a file-size limit (``ulimit -f``), exec'd so the limit is its own and its
+#: workers'; Python ignores SIGXFSZ, so a write past the limit fails (EFBIG), as SQLite's
+#: "disk I/O error"
+UNDER_SIZE_LIMIT = ("import os, resource, sys; limit = int(sys.argv[1]);"
+                    " resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)); os.execv(sys.argv[2], sys.argv[2:])")
+
+
+def test_a_file_size_limit_is_named_and_the_same_command_resumes_without_it(tmp_path: Path) -> None:
+    """A batch system's or a login script's ``ulimit -f`` stops the journal's writes with
+    SQLite's "disk I/O error", and the hint said "the file system failed a write: check
+    it" (helper-117), sending the user to a disk that was fine."""
+    spec = write_spec(tmp_path / "spec.yaml", function_spec(tmp_path / "run", pop_size=8, generations=20),
+                      template=None)
+    limit = 100 * 1024
+    done = hpo_run(str(spec), cwd=tmp_path, prefix=[sys.executable, "-c", UNDER_SIZE_LIMIT, str(limit)])
+    assert done.returncode == 3, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    last = done.stderr.splitlines()[-1]
+    assert last == (f"hpo-run: the run's records could not be written: cannot write {tmp_path / 'run' / 'journal.sqlite'}: "
+                    f"disk I/O error (this process may not write a file past {limit} bytes: raise its file-size limit, "
+                    "ulimit -f); the evaluations in flight are kept: run hpo-run again to resume"), last
+    again = hpo_run(str(spec), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert_recorded_once(tmp_path / "run", 8 * 21)
