@@ -36,6 +36,13 @@ def shown(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else f"{text[:limit]}..."
 
 
+def printable(text: str) -> str:
+    """``text`` with each character a terminal would not print as itself (a newline, an
+    escape) written as its escape sequence: a path given on the command line may hold
+    any, and a newline split a one-line message in two (helper-120)."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
+
+
 def yaml_shown(value: object) -> str:
     """A value read from YAML as a message shows it, in YAML's words rather than Python's:
     null for an empty value (``seed:``), a date as written (YAML reads an unquoted

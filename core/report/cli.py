@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from dnnp_hpo.cli import EXIT_BAD_INPUT, OneLineParser, given_path
+from dnnp_hpo.errors import printable
 
 from . import Report, ReportError, build_report
 from .data import RunData
@@ -62,11 +63,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = args.out if args.out is not None else args.run_dirs[0] / "report"
         report = build_report(args.run_dirs, out, reference=reference, accuracy=accuracy or None)
     except ReportError as exc:
-        print(f"hpo-report: {exc}", file=sys.stderr)
+        print(f"hpo-report: {printable(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if report.hypervolumes is not None and report.hypervolumes.warning:
-        print(f"hpo-report: warning: {report.hypervolumes.warning}", file=sys.stderr)
-    print(_closing_line(report))
+        print(f"hpo-report: warning: {printable(report.hypervolumes.warning)}", file=sys.stderr)
+    print(printable(_closing_line(report)))
     return 0
 
 

@@ -328,3 +328,17 @@ def test_an_empty_path_and_a_dangling_link_as_out_are_named(tmp_path, capsys):
     (tmp_path / "scratch" / "report").mkdir(parents=True)
     assert main([str(run), "--out", str(link)]) == 0, capsys.readouterr().err
     assert link.is_symlink() and (tmp_path / "scratch" / "report" / "summary.md").is_file()
+
+
+def test_a_control_character_in_a_path_is_shown_escaped_in_the_one_line(tmp_path, capsys):
+    """A RUN_DIR holding a newline split the refusal in two lines, and an --out holding an
+    escape sequence reached the terminal raw in the closing line (helper-120)."""
+    odd = tmp_path / "a\nb"
+    odd.mkdir()
+    assert _bad(capsys, [str(odd)]) == (f"hpo-report: {tmp_path}/a\\nb: no journal.sqlite here, so not a dnnp-hpo "
+                                        "run directory\n")
+    out = tmp_path / "r\x1b[31m ü"
+    assert main([str(run_a(tmp_path / "runA")), "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert said.startswith(f"Report of 1 run in {tmp_path}/r\\x1b[31m ü: ") and said.count("\n") == 1, said
+    assert (out / "summary.md").is_file()
