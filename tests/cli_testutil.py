@@ -70,6 +70,14 @@ def zdt_spec(run_dir: Path | str, *, n: int = 4, pop_size: int = 8, generations:
     return spec
 
 
+def deepmd_system(path: Path, types: str = "0\n") -> Path:
+    """A DeePMD-kit system as the start-up check finds one (``type.raw`` and a ``set.000``
+    directory, no frames in it): for a test whose trainings never read the data."""
+    (path / "set.000").mkdir(parents=True)
+    (path / "type.raw").write_text(types, encoding="utf-8")
+    return path
+
+
 def trainer_spec(run_dir: Path, trainer: dict[str, Any], space: dict[str, Any]) -> dict[str, Any]:
     """A one-generation spec mapping (two random genomes, one local Dask worker) around
     ``trainer``, with a trained potential's two objectives."""

@@ -125,8 +125,8 @@ def check_type_map(rendered: list[tuple[dict[str, Any], str]], placeholders: Map
     A type_map that a setting gives (``$type_map``, the paper's) names that setting, where
     the fix goes (it named the template, which a review then looked through in vain)."""
     name = placeholders.get("model.type_map")
-    key, fix = ((f"settings.{name}", f"trainer.settings.{name}") if name in settings
-                else ("template", "model.type_map"))
+    key, fix = _given_by("model.type_map", placeholders, settings)
+    from_setting = f" (from ${name})" if key != "template" else ""
     seen = set()
     for data, where in rendered:
         model = data.get("model")
@@ -142,10 +142,85 @@ def check_type_map(rendered: list[tuple[dict[str, Any], str]], placeholders: Map
                 missing = [element for element in elements if element not in type_map]
                 if missing:
                     raise SpecError(
-                        f"{where}: model.type_map {type_map}{f' (from ${name})' if key != 'template' else ''} "
+                        f"{where}: model.type_map {type_map}{from_setting} "
                         f"lacks {', '.join(missing)}, an element of the data in {data_key} "
                         f"({system / 'type_map.raw'}: {' '.join(elements)}), which DeePMD-kit refuses: "
                         f"list every element of the data in {fix}", key)
+            for system in systems_under(path):
+                # Without type_map.raw the types are numbers, indices into type_map: one past
+                # its end failed every training with TensorFlow's "Cannot feed value of
+                # shape (4,) for Tensor t_natoms:0, which has shape (5,)" (helper-121)
+                highest = _highest_type(system)
+                if highest is not None and highest >= len(type_map):
+                    raise SpecError(
+                        f"{where}: model.type_map {type_map}{from_setting} names {len(type_map)} element(s), and "
+                        f"{system / 'type.raw'} numbers an atom's type {highest} (types count from 0, one per "
+                        f"element of type_map), with no type_map.raw beside it to name them: list every element of "
+                        f"the data in {fix}, in the order of its type numbers", key)
+
+
+def _given_by(data_key: str, placeholders: Mapping[str, str], settings: Collection[str]) -> tuple[str, str]:
+    """The spec key a value of the rendered input comes from, and where its fix goes: the
+    setting of the placeholder that is that value, or an item of it (``$type_map``,
+    ``$train_systems``), else the template (its dotted key)."""
+    item_of = data_key.rpartition(".")[0]  # training.training_data.systems of ...systems.0
+    name = placeholders.get(data_key) or (placeholders.get(item_of) if item_of else None)
+    if name in settings:
+        return f"settings.{name}", f"trainer.settings.{name}"
+    return "template", data_key
+
+
+def _item_key(data: Mapping[str, Any], data_key: str, path: str) -> str:
+    """The dotted key of ``path`` in the rendered input: ``data_key`` itself, or its item
+    (``training.training_data.systems.0``) where ``data_key`` holds a list, as the
+    placeholder of ``["${train_systems}"]`` is keyed."""
+    node: Any = data
+    for part in data_key.split("."):
+        node = node.get(part) if isinstance(node, Mapping) else None
+    return f"{data_key}.{node.index(path)}" if isinstance(node, list) and path in node else data_key
+
+
+def _highest_type(system: Path) -> int | None:
+    """The highest type number in a system's ``type.raw`` when it has no ``type_map.raw``
+    (None with one, or when it does not read: dp says what is wrong with it)."""
+    if (system / "type_map.raw").is_file():
+        return None
+    try:
+        types = [int(word) for word in (system / "type.raw").read_text(encoding="utf-8").split()]
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return max(types, default=None)
+
+
+def check_systems(rendered: list[tuple[dict[str, Any], str]], placeholders: Mapping[str, str],
+                  settings: Collection[str]) -> None:
+    """SpecError for a data directory in which DeePMD-kit finds no system, or a system
+    without frames.  DeePMD-kit skips the first without a word among other paths (a run
+    trained on half its data, helper-121; alone it is "No systems provided"), and refuses
+    the second ("No set.* is found") in every training.  Directories only: an HDF5 file
+    is a system of its own, and a path not there is the missing-data warning's."""
+    seen = set()
+    for data, where in rendered:
+        for data_key, path in systems_paths(data.get("training"), "training.", patterned=False):
+            if not os.path.isabs(path) or path in seen or not os.path.isdir(path):
+                continue
+            seen.add(path)
+            key, _ = _given_by(_item_key(data, data_key, path), placeholders, settings)
+            systems = systems_under(path)
+            if not systems:
+                parent = Path(path).parent
+                hint = (f"it is a set of frames of the system {parent}: give the system's directory"
+                        if Path(path).name.startswith("set.") and (parent / "type.raw").is_file() else
+                        "a system is a directory with type.raw and set.*/ of frames, as dpdata's deepmd/npy "
+                        "format writes it")
+                raise SpecError(f"{where}: {data_key}: {path} holds no DeePMD-kit system (no type.raw in it or "
+                                f"below it), so DeePMD-kit would leave it out: {hint}", key)
+            for system in systems:
+                if not any(frames.is_dir() for frames in system.glob("set.*")):
+                    raise SpecError(f"{where}: {data_key}: the system {system} has no set.* directory of frames, "
+                                    "which DeePMD-kit refuses (\"No set.* is found\"), so every training would "
+                                    "fail: convert it to dpdata's deepmd/npy format "
+                                    "(dpdata.LabeledSystem(...).to('deepmd/npy', directory))", key)
 
 
 def lacks_virials(system: Path) -> bool:
@@ -185,6 +260,43 @@ def check_virial_data(rendered: list[tuple[dict[str, Any], str]], metrics: Mappi
 def data_systems(path: str) -> list[str]:
     """The systems DeePMD-kit trains on for a data path (:func:`systems_under`), resolved."""
     return [os.path.realpath(system) for system in systems_under(path)]
+
+
+def elements_present(system: Path) -> set[str] | None:
+    """The elements a system's atoms are of (its ``type.raw`` numbers named by its
+    ``type_map.raw``, which may name more: dpdata writes the whole type_map it is given);
+    None when the files do not say (no type_map.raw, the mixed-type format, unreadable)."""
+    try:
+        names = (system / "type_map.raw").read_text(encoding="utf-8").split()
+        types = {int(word) for word in (system / "type.raw").read_text(encoding="utf-8").split()}
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    if any(system.glob("set.*/real_atom_types.npy")) or not all(0 <= t < len(names) for t in types):
+        return None
+    return {names[t] for t in types}
+
+
+def warn_untrained_elements(run: RunContext, rendered: list[tuple[dict[str, Any], str]]) -> None:
+    """Warn on stderr when the validation systems hold an element no training system does:
+    the models are then ranked on errors for atoms they were never trained on (a validation
+    set of another alloy; a type_map that lists the element lets DeePMD-kit take it,
+    helper-121).  Read on the middle of the space, where every system says its elements."""
+    data, where = rendered[0]
+    paths = [(key, path) for key, path in systems_paths(data.get("training"), "training.", patterned=False)
+             if os.path.isabs(path)]
+    found: dict[bool, set[str]] = {True: set(), False: set()}  # by whether validation
+    for key, path in paths:
+        for system in systems_under(path):
+            elements = elements_present(system)
+            if elements is None:
+                return
+            found["validation_data" in key] |= elements
+    untrained = sorted(found[True] - found[False])
+    if found[False] and untrained:
+        print(f"hpo-run: warning: {run.spec_path}: trainer.template: {where}: the validation systems hold "
+              f"{', '.join(untrained)}, which no training system does: the objectives would rank the models on "
+              "errors for atoms they were never trained on; give validation data of the trained elements",
+              file=sys.stderr)
 
 
 def warn_validation_trained(run: RunContext, rendered: list[tuple[dict[str, Any], str]],

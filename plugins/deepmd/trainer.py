@@ -28,7 +28,14 @@ from dnnp_hpo.template import check_names, check_setting_values, load_template
 from dnnp_hpo.training import is_count
 
 from .backend import named_backend, tensorflow_backend
-from .datacheck import check_type_map, check_virial_data, check_written_systems, warn_validation_trained
+from .datacheck import (
+    check_systems,
+    check_type_map,
+    check_virial_data,
+    check_written_systems,
+    warn_untrained_elements,
+    warn_validation_trained,
+)
 from .inputcheck import check_activations, check_with_deepmd, keys_named, placeholder_keys
 from .lcurve import (
     STEP_KEYS,
@@ -82,10 +89,13 @@ class DeepmdTrainer(training.CommandTrainer):
                                   tensorflow=tensorflow_backend(self.command, self.env))
         rendered = prepared.check_samples(run, deepmd=self.check_input)
         check_written_systems(run, rendered, self.command, prepared.data_paths)
-        check_type_map(rendered, placeholder_keys(template), set(self.settings))
+        placeholders = placeholder_keys(template)
+        check_systems(rendered, placeholders, set(self.settings))
+        check_type_map(rendered, placeholders, set(self.settings))
         check_virial_data(rendered, self.metrics, [objective.name for objective in run.experiment.objectives])
         check_virial_limit(run, self.metrics)
         warn_validation_trained(run, rendered, self.metrics)
+        warn_untrained_elements(run, rendered)
         if "seed" not in template.names:
             warn_fixed_seeds(run, template.path, rendered[0][0])
         training.warn_missing(run, prepared.data_paths)

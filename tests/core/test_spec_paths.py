@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cli_testutil import trainer_spec, write_spec, zdt_spec
+from cli_testutil import deepmd_system, trainer_spec, write_spec, zdt_spec
 from hpo_testutil import run_cli
 
 from dnnp_hpo.cli import main
@@ -159,14 +159,13 @@ def _deepmd_spec(tmp_path: Path, template: str, train: str) -> Path:
 
 
 def test_template_and_data_path_variables_are_expanded(tmp_path, monkeypatch, capsys):
-    data = tmp_path / "data" / "train"
-    data.mkdir(parents=True)
+    data = deepmd_system(tmp_path / "data" / "train")
     monkeypatch.setenv("HPO_TEST_TEMPLATES", str(REPO / "configs" / "templates"))
     monkeypatch.setenv("HPO_TEST_DATA", str(tmp_path / "data"))
     spec = _deepmd_spec(tmp_path, "$HPO_TEST_TEMPLATES/deepmd_se_e2_a_demo.json", "${HPO_TEST_DATA}/train")
     status, err = main([str(spec), "--dry-run"]), capsys.readouterr().err
     assert status == 0, err
-    assert "warning" not in err  # the data path is found: it was expanded
+    assert "does not exist" not in err and str(data) in err  # found: expanded (the warning: validated on itself)
     # What each training reads: the expanded, absolute path.
     _, trainer = prepare_run(spec, load_registry())
     assert trainer.settings["train_systems"] == str(data)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cli_testutil import deepmd_system
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -60,7 +61,7 @@ optimizer: {{plugin: nsga2, pop_size: 4, generations: 1}}
 launcher: {{plugin: dask, workers: 1}}
 """
     for part in ("data/train", "data/valid"):
-        (tmp_path / part).mkdir(parents=True)
+        deepmd_system(tmp_path / part)
     path = tmp_path / "spec.yaml"
     path.write_text(text, encoding="utf-8")
     return path

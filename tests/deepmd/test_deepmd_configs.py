@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import yaml
+from cli_testutil import deepmd_system
 from deepmd_testutil import PAPER_SPACE, QUICKSTART, REPO, hpo_run
 
 PAPER = REPO / "configs" / "paper-alcl3-kcl.yaml"
@@ -56,7 +57,8 @@ def test_paper_spec_run_without_the_users_data_launches_nothing(tmp_path: Path) 
         "out of trainer.paths)")]
     assert not run_dir.exists() and done.stdout == ""
     # written absolute: where a relative one is read from is not said (a review's)
-    done = hpo_run(str(PAPER), "--set", f"run_dir={run_dir}", "--set", f"trainer.settings.valid_systems={tmp_path}",
+    valid = deepmd_system(tmp_path / "valid")  # an empty folder is refused for itself
+    done = hpo_run(str(PAPER), "--set", f"run_dir={run_dir}", "--set", f"trainer.settings.valid_systems={valid}",
                    "--set", f"trainer.settings.train_systems={tmp_path / 'nowhere'}")
     assert done.returncode == 2 and done.stderr.startswith(
         f"hpo-run: {PAPER}: trainer.settings.train_systems: data path {tmp_path / 'nowhere'} does not exist: every "

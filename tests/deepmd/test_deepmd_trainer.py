@@ -14,6 +14,7 @@ from pathlib import Path
 import deepmd_testutil
 import psutil
 import pytest
+from cli_testutil import deepmd_system
 from deepmd_testutil import QUICKSTART, deepmd_spec, hpo_run, write_spec
 
 from dnnp_hpo.driver import prepare_run
@@ -450,7 +451,7 @@ def test_an_absolute_data_path_written_in_the_template_that_does_not_exist_is_wa
                      f"training.training_data.systems: {written} does not exist on this host; every training will "
                      "fail unless it exists where the workers run")], lines
     assert str(listed) not in "".join(lines)
-    written.mkdir(parents=True)
+    deepmd_system(written)  # an empty folder is refused for itself
     prepare(tmp_path, template, settings={"valid": "data/valid"}, paths=["valid"])
     assert str(written) not in capsys.readouterr().err
     h5 = tmp_path / "data.h5"  # a group of an HDF5 file: the file is what must exist
@@ -658,7 +659,7 @@ def test_the_overlap_warning_goes_through_links_and_leaves_patterned_data_alone(
     (tmp_path / "all").mkdir()
     (tmp_path / "all" / "valid").symlink_to(tmp_path / "pat" / "valid_a")
     (tmp_path / "all" / "up").symlink_to(tmp_path / "all")  # a loop: not walked
-    (tmp_path / "folder").mkdir()
+    deepmd_system(tmp_path / "folder" / "own", "0 1\n")  # the training's own system
     (tmp_path / "folder" / "pool").symlink_to(tmp_path / "pat")  # a linked folder: DeePMD-kit does not go in
 
     # beside them, data of another element that no pattern takes: not the type_map's business
