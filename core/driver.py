@@ -35,7 +35,7 @@ from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import load_experiment
 from dnnp_hpo.specfile import dump_yaml
 from dnnp_hpo.study import Study
-from dnnp_hpo.training import data_setting, missing_data
+from dnnp_hpo.training import missing_setting
 
 
 def prepare_run(spec_path: Path, registry: Registry, overrides: Sequence[str] = (),
@@ -78,13 +78,11 @@ def check_data(run: RunContext) -> None:
     spent a run directory on them.  Not for --dry-run (a spec checked before its data are
     in place) nor for a finished run, which is only read."""
     for path in run.data_paths:
-        name, relative = data_setting(run, path)
-        missing = missing_data(run, path, relative)
-        if missing:
-            raise SpecError(f"{missing}: every training would fail, so nothing is launched (--dry-run checks a "
+        found = missing_setting(run, path)
+        if found:
+            raise SpecError(f"{found[1]}: every training would fail, so nothing is launched (--dry-run checks a "
                             "spec before its data are in place; data that only the workers' nodes hold: leave its "
-                            "setting out of trainer.paths)", f"trainer.settings{f'.{name}' if name else ''}",
-                            str(run.spec_path))
+                            "setting out of trainer.paths)", found[0], str(run.spec_path))
 
 
 def _data_paths(trainer: Trainer) -> tuple[str, ...]:

@@ -142,10 +142,19 @@ def warn_missing(run: RunContext, paths: tuple[str, ...]) -> None:
     if not run.dry_run:
         return
     for path in paths:
-        missing = missing_data(run, path)
-        if missing:
-            print(f"hpo-run: warning: {run.spec_path}: trainer.settings: {missing}; every training will fail "
+        found = missing_setting(run, path)
+        if found:
+            print(f"hpo-run: warning: {run.spec_path}: {found[0]}: {found[1]}; every training will fail "
                   "until it does", file=sys.stderr)
+
+
+def missing_setting(run: RunContext, path: str) -> tuple[str, str] | None:
+    """The spec key of a data path that does not exist (``trainer.settings.<name>``: the
+    dry run's warning named ``trainer.settings`` alone, helper-121) and what to say of it;
+    None if it exists."""
+    name, relative = data_setting(run, path)
+    missing = missing_data(run, path, relative)
+    return None if missing is None else (f"trainer.settings{f'.{name}' if name else ''}", missing)
 
 
 def is_count(value: Any) -> bool:

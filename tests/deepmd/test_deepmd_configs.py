@@ -35,6 +35,10 @@ def test_paper_spec_dry_run_without_the_users_data() -> None:
     done = hpo_run(str(PAPER), "--dry-run")
     assert done.returncode == 0, done.stderr
     assert done.stderr.count("warning") == 2 and "alcl3-kcl/train does not exist" in done.stderr
+    # each names its setting, as the refusal of a run that trains does (it said trainer.settings: helper-121)
+    for name, part in (("train_systems", "train"), ("valid_systems", "valid")):
+        assert (f"hpo-run: warning: {PAPER}: trainer.settings.{name}: data path "
+                f"{PAPER.parent / 'data' / 'alcl3-kcl' / part} does not exist") in done.stderr, done.stderr
     # where a relative path was looked for (a user's mydata/train, written from their shell's cwd)
     assert f"(a relative path is read from the spec file's directory, {PAPER.parent})" in done.stderr
     assert '"neuron": [240, 240, 240]' in done.stdout and '"numb_steps": 40000' in done.stdout
