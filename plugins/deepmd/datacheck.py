@@ -46,7 +46,8 @@ def under_any(path: str, tops: Collection[str]) -> bool:
 
 
 def check_written_systems(run: RunContext, rendered: list[tuple[dict[str, Any], str]],
-                          command: tuple[str, ...], data_paths: Collection[str]) -> None:
+                          command: tuple[str, ...], data_paths: Collection[str],
+                          placeholders: Mapping[str, str], settings: Collection[str]) -> None:
     """SpecError for a relative data path written in the template that cannot exist where
     ``dp`` runs (inside the fresh evaluation directory), a warning for one that climbs
     out of it (``../data``) to a place that does not exist: ``dp`` reads them from
@@ -63,10 +64,12 @@ def check_written_systems(run: RunContext, rendered: list[tuple[dict[str, Any], 
             if not path or (key, path) in seen or under_any(path, data_paths):
                 continue
             seen.add((key, path))
+            # the setting that gave it (one left out of trainer.paths), else the template
+            given = f"trainer.{_given_by(_item_key(data, key, path), placeholders, settings)[0]}"
             if os.path.isabs(path):
                 problem = absent(data_location(path))
                 if problem is not None:
-                    print(f"hpo-run: warning: {run.spec_path}: trainer.template: {where}: {key}: {path} {problem} "
+                    print(f"hpo-run: warning: {run.spec_path}: {given}: {where}: {key}: {path} {problem} "
                           "on this host; every training will fail unless it exists where the workers run",
                           file=sys.stderr)
                 continue
@@ -76,11 +79,11 @@ def check_written_systems(run: RunContext, rendered: list[tuple[dict[str, Any], 
             if inside and Path(command[0]).name == "dp":
                 # Nothing but dp runs there, and the directory holds only input.json.
                 raise SpecError(f"{where}: {key}: {path!r} is a relative path, and dp runs in the fresh evaluation "
-                                f"directory {evaldir}, where it cannot exist: {advice}", "template")
+                                f"directory {evaldir}, where it cannot exist: {advice}", given.removeprefix("trainer."))
             resolved = os.path.normpath(evaldir / path)
             problem = absent(resolved)
             if problem is not None:
-                print(f"hpo-run: warning: {run.spec_path}: trainer.template: {where}: {key}: {path!r} is relative "
+                print(f"hpo-run: warning: {run.spec_path}: {given}: {where}: {key}: {path!r} is relative "
                       f"to the evaluation directory {evaldir} where dp runs, so it is {resolved}, which "
                       f"{problem}; every training will fail unless it is there: {advice}", file=sys.stderr)
 

@@ -88,8 +88,8 @@ class DeepmdTrainer(training.CommandTrainer):
         prepared = PreparedDeepmd(**self.prepared_keys(run, template),
                                   tensorflow=tensorflow_backend(self.command, self.env))
         rendered = prepared.check_samples(run, deepmd=self.check_input)
-        check_written_systems(run, rendered, self.command, prepared.data_paths)
         placeholders = placeholder_keys(template)
+        check_written_systems(run, rendered, self.command, prepared.data_paths, placeholders, set(self.settings))
         check_systems(rendered, placeholders, set(self.settings))
         check_type_map(rendered, placeholders, set(self.settings))
         check_virial_data(rendered, self.metrics, [objective.name for objective in run.experiment.objectives])

@@ -406,17 +406,19 @@ def test_a_template_without_seed_is_warned_about(tmp_path: Path, capsys, templat
     assert "$seed" not in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("systems", "settings"), [
-    ('["data/train"]', {}),
-    ('"${train}"', {"train": "data/train"}),  # a setting not listed in paths: rendered as written
+@pytest.mark.parametrize(("systems", "settings", "key"), [
+    ('["data/train"]', {}, "trainer.template"),
+    # a setting not listed in paths: rendered as written, and named (the template was, helper-121)
+    ('"${train}"', {"train": "data/train"}, "trainer.settings.train"),
 ])
-def test_a_relative_data_path_inside_the_evaluation_directory_is_refused(tmp_path: Path, systems, settings) -> None:
+def test_a_relative_data_path_inside_the_evaluation_directory_is_refused(tmp_path: Path, systems, settings,
+                                                                         key) -> None:
     """dp runs in the fresh RUN_DIR/evals/<uuid>/: a relative path there cannot exist."""
     (tmp_path / "data" / "train").mkdir(parents=True)  # it exists next to the spec, not where dp runs
     template = TINY.replace('"training": {', f'"training": {{"training_data": {{"systems": {systems}}}, ')
     with pytest.raises(SpecError) as info:
         prepare(tmp_path, template, settings=settings, metrics={"energy_rmse": "rmse_e_trn", "force_rmse": "rmse_f_trn"})
-    assert info.value.key == "trainer.template"
+    assert info.value.key == key
     assert (f"training.training_data.systems: 'data/train' is a relative path, and dp runs in the fresh evaluation "
             f"directory {tmp_path / 'run' / 'evals' / '<uuid>'}, where it cannot exist: give an absolute path, or a "
             "placeholder whose value is in trainer.settings and listed in trainer.paths") in info.value.message
