@@ -3,6 +3,7 @@ failed, an engine that cannot start."""
 
 from __future__ import annotations
 
+import os
 import resource
 import shutil
 from collections.abc import Callable
@@ -213,7 +214,7 @@ class RecordsFailed(LaunchFailed):
         cause = " ".join(str(getattr(exc, "strerror", None) or exc).split())
         hint = next((h for words, h in _RECORD_HINTS if words in cause.lower()), "")
         if "disk i/o error" in cause.lower():  # SQLite's word for any failed write, a full disk's too
-            hint = _FREE_SPACE if _nearly_full(path) else _size_limit() or " (the file system failed a write: check it)"
+            hint = _FREE_SPACE if _nearly_full(path) else _size_limit(path) or " (the file system failed a write: check it)"
         super().__init__(f"cannot write {path}: {cause}{hint}; {then}")
 
 
@@ -231,12 +232,22 @@ _RECORD_HINTS = (
 )
 
 
-def _size_limit() -> str:
+def _size_limit(path: object) -> str:
     """The hint for a process that may not write files past a size (``ulimit -f``, set by
-    a batch system or a login script): SQLite calls that write's failure "disk I/O error"
-    too, and "check the file system" sent the user to a disk that was fine; "" if none."""
+    a batch system or a login script) when the file or its WAL has come within a MiB of
+    it: SQLite calls that write's failure "disk I/O error" too, and "check the file
+    system" sent the user to a disk that was fine; "" otherwise (a generous site-wide
+    limit is not the cause of every failed write)."""
     limit, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
     if limit == resource.RLIM_INFINITY:
+        return ""
+    sizes = []
+    for suffix in ("", "-wal", "-journal"):
+        try:
+            sizes.append(os.stat(f"{path}{suffix}").st_size)
+        except OSError:
+            continue
+    if max(sizes, default=0) + 2**20 < limit:
         return ""
     return f" (this process may not write a file past {limit} bytes: raise its file-size limit, ulimit -f)"
 

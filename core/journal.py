@@ -710,9 +710,10 @@ def _evaluation(row: Sequence[Any], root: Path, path: Path) -> Evaluation:
      fitness, metrics, start, stop, hostname, pid, sent_after) = row
     for name, value in zip((*_COLUMNS["evaluations"], "sent_after"), row, strict=True):
         kinds = _PLAIN.get(name)
-        if kinds is not None and (not isinstance(value, kinds) or isinstance(value, bool)
-                                  or name in _COUNTS and value is not None and value < 0):
+        if kinds is not None and (not isinstance(value, kinds) or isinstance(value, bool)):
             raise _damaged(path, f"evaluation {shortened(str(uuid))}: its {name} is {shortened(str(value))}")
+        if name in _COUNTS and value is not None and value < 0:
+            raise _damaged(path, f"evaluation {shortened(str(uuid))}: its {name} is {value}, below 0")
     where = f"evaluation {shortened(str(uuid))}: its"  # quoted: a damaged uuid may hold a newline
     genome = _loaded(path, f"{where} genome", genome, list)
     fitness = _loaded(path, f"{where} fitness", fitness, list) if fitness else []

@@ -137,7 +137,8 @@ def _stage(out: Path) -> Path | None:
         out.parent.mkdir(parents=True, exist_ok=True)
         if out.is_symlink():
             if not out.exists():  # "front.png: cannot write the report (No such file or directory)"
-                raise ReportError(f"{out}: a symbolic link to {os.readlink(out)}, which does not exist: make that "
+                target = os.path.normpath(out.parent / os.readlink(out))  # a relative one: from the link's folder
+                raise ReportError(f"{out}: a symbolic link to {target}, which does not exist: make that "
                                   "directory or choose another --out")
             return None
         try:

@@ -195,17 +195,27 @@ def _highest_type(system: Path) -> int | None:
     return max(types, default=None)
 
 
+def walkable(path: str) -> bool:
+    """Whether a data path is a directory of DeePMD-kit systems that can be looked into
+    from here: absolute, there and readable (data only the workers' nodes hold are not),
+    and not an LMDB dataset (DeePMD-kit's ``is_lmdb``: ``*.lmdb`` or holding data.mdb),
+    which is read whole; an HDF5 file is no directory."""
+    return (os.path.isabs(path) and os.path.isdir(path) and os.access(path, os.R_OK | os.X_OK)
+            and not path.endswith(".lmdb") and not os.path.isfile(os.path.join(path, "data.mdb")))
+
+
 def check_systems(rendered: list[tuple[dict[str, Any], str]], placeholders: Mapping[str, str],
                   settings: Collection[str]) -> None:
     """SpecError for a data directory in which DeePMD-kit finds no system, or a system
     without frames.  DeePMD-kit skips the first without a word among other paths (a run
     trained on half its data, helper-121; alone it is "No systems provided"), and refuses
     the second ("No set.* is found") in every training.  Directories only: an HDF5 file
-    is a system of its own, and a path not there is the missing-data warning's."""
+    is a system of its own, an LMDB dataset is read whole, and a path not there is the
+    missing-data warning's."""
     seen = set()
     for data, where in rendered:
         for data_key, path in systems_paths(data.get("training"), "training.", patterned=False):
-            if not os.path.isabs(path) or path in seen or not os.path.isdir(path):
+            if path in seen or not walkable(path):
                 continue
             seen.add(path)
             key, _ = _given_by(_item_key(data, data_key, path), placeholders, settings)
@@ -217,7 +227,8 @@ def check_systems(rendered: list[tuple[dict[str, Any], str]], placeholders: Mapp
                         "a system is a directory with type.raw and set.*/ of frames, as dpdata's deepmd/npy "
                         "format writes it")
                 raise SpecError(f"{where}: {data_key}: {path} holds no DeePMD-kit system (no type.raw in it or "
-                                f"below it), so DeePMD-kit would leave it out: {hint}", key)
+                                f"below it, but for linked folders, which DeePMD-kit does not go into), so DeePMD-kit "
+                                f"would leave it out: {hint}", key)
             for system in systems:
                 if not any(frames.is_dir() for frames in system.glob("set.*")):
                     raise SpecError(f"{where}: {data_key}: the system {system} has no set.* directory of frames, "
@@ -279,16 +290,23 @@ def elements_present(system: Path) -> set[str] | None:
     return {names[t] for t in types}
 
 
-def warn_untrained_elements(run: RunContext, rendered: list[tuple[dict[str, Any], str]]) -> None:
+def warn_untrained_elements(run: RunContext, rendered: list[tuple[dict[str, Any], str]],
+                            placeholders: Mapping[str, str], settings: Collection[str]) -> None:
     """Warn on stderr when the validation systems hold an element no training system does:
     the models are then ranked on errors for atoms they were never trained on (a validation
     set of another alloy; a type_map that lists the element lets DeePMD-kit take it,
     helper-121).  Read on the middle of the space, where every system says its elements."""
     data, where = rendered[0]
-    paths = [(key, path) for key, path in systems_paths(data.get("training"), "training.", patterned=False)
-             if os.path.isabs(path)]
+    paths = systems_paths(data.get("training"), "training.", patterned=False)
+    if len(paths) != len(systems_paths(data.get("training"), "training.")):
+        return  # rglob_patterns choose among the systems: which ones is DeePMD-kit's to know
     found: dict[bool, set[str]] = {True: set(), False: set()}  # by whether validation
+    named = "template"
     for key, path in paths:
+        if not walkable(path):
+            return  # its elements are not known here (HDF5, LMDB, a worker's path): no guess
+        if "validation_data" in key and named == "template":
+            named = _given_by(_item_key(data, key, path), placeholders, settings)[0]
         for system in systems_under(path):
             elements = elements_present(system)
             if elements is None:
@@ -296,7 +314,7 @@ def warn_untrained_elements(run: RunContext, rendered: list[tuple[dict[str, Any]
             found["validation_data" in key] |= elements
     untrained = sorted(found[True] - found[False])
     if found[False] and untrained:
-        print(f"hpo-run: warning: {run.spec_path}: trainer.template: {where}: the validation systems hold "
+        print(f"hpo-run: warning: {run.spec_path}: trainer.{named}: {where}: the validation systems hold "
               f"{', '.join(untrained)}, which no training system does: the objectives would rank the models on "
               "errors for atoms they were never trained on; give validation data of the trained elements",
               file=sys.stderr)

@@ -95,7 +95,7 @@ class DeepmdTrainer(training.CommandTrainer):
         check_virial_data(rendered, self.metrics, [objective.name for objective in run.experiment.objectives])
         check_virial_limit(run, self.metrics)
         warn_validation_trained(run, rendered, self.metrics)
-        warn_untrained_elements(run, rendered)
+        warn_untrained_elements(run, rendered, placeholders, set(self.settings))
         if "seed" not in template.names:
             warn_fixed_seeds(run, template.path, rendered[0][0])
         training.warn_missing(run, prepared.data_paths)

@@ -36,13 +36,15 @@ def test_a_directory_without_a_system_is_refused(tmp_path: Path, demo_data: Path
     empty = tmp_path / "empty"
     empty.mkdir()
     said = _refused(_dry_run(tmp_path, empty, demo_data / "valid"), tmp_path, "trainer.settings.train_systems")
-    assert (f"training.training_data.systems: {empty} holds no DeePMD-kit system (no type.raw in it or below it), "
-            "so DeePMD-kit would leave it out: a system is a directory with type.raw and set.*/ of frames") in said
+    assert (f"training.training_data.systems: {empty} holds no DeePMD-kit system (no type.raw in it or below it, "
+            "but for linked folders, which DeePMD-kit does not go into), so DeePMD-kit would leave it out: a system "
+            "is a directory with type.raw and set.*/ of frames") in said
     frames = demo_data / "valid" / "set.000"
     said = _refused(_dry_run(tmp_path, demo_data / "train", frames), tmp_path, "trainer.settings.valid_systems")
-    assert said.rstrip().endswith(f"{frames} holds no DeePMD-kit system (no type.raw in it or below it), so DeePMD-kit "
-                                  f"would leave it out: it is a set of frames of the system {demo_data / 'valid'}: "
-                                  "give the system's directory"), said
+    assert said.rstrip().endswith(f"{frames} holds no DeePMD-kit system (no type.raw in it or below it, but for "
+                                  "linked folders, which DeePMD-kit does not go into), so DeePMD-kit would leave it "
+                                  f"out: it is a set of frames of the system {demo_data / 'valid'}: give the "
+                                  "system's directory"), said
 
 
 def test_a_system_without_frames_is_refused(tmp_path: Path, demo_data: Path) -> None:
@@ -84,3 +86,46 @@ def test_validation_elements_never_trained_on_are_warned_about(tmp_path: Path, d
     quiet = _dry_run(tmp_path, demo_data / "train", demo_data / "valid", paper, "--set",
                      "trainer.settings.type_map=[Al, Cu, Ni]")
     assert quiet.returncode == 0 and "never trained on" not in quiet.stderr, quiet.stderr
+
+
+def test_data_the_checks_cannot_look_into_pass_and_warn_of_nothing(tmp_path: Path, demo_data: Path) -> None:
+    """What DeePMD-kit reads and these checks cannot walk is left to it, and known
+    elements are not judged from part of the data (helper-122): an HDF5 file (empty here:
+    nothing opens it at start-up), an LMDB dataset (``*.lmdb``, or a folder holding
+    data.mdb, DeePMD-kit's ``is_lmdb``), a mixed-type system (its types in
+    set.*/real_atom_types.npy), among the demo's Al-Cu systems; validation data holding Ni."""
+    template = tmp_path / "listed.json"
+    text = (QUICKSTART.parent / "templates" / "deepmd_se_e2_a_demo.json").read_text()
+    assert text.count('["${train_systems}"]') == 1
+    assert text.count('"sel": [56, 24]') == 1
+    template.write_text(text.replace('["${train_systems}"]', "$train_systems").replace('"Al", "Cu"', '"Al", "Cu", "Ni"')
+                        .replace('"sel": [56, 24]', '"sel": [56, 24, 8]'))
+    h5 = tmp_path / "more.h5"
+    h5.write_bytes(b"")
+    lmdb = tmp_path / "more.lmdb"
+    lmdb.mkdir()
+    mdb = tmp_path / "stored"
+    mdb.mkdir()
+    (mdb / "data.mdb").write_bytes(b"")
+    mixed = tmp_path / "mixed"
+    shutil.copytree(demo_data / "train", mixed)
+    (mixed / "type.raw").write_text("0\n" * len((mixed / "type.raw").read_text().split()))
+    (mixed / "set.000" / "real_atom_types.npy").write_bytes(b"")
+    nickel = tmp_path / "valid"
+    shutil.copytree(demo_data / "valid", nickel)
+    (nickel / "type_map.raw").write_text("Al\nNi\n")
+    for extra in (h5, f"{h5}#/AlNi", lmdb, mdb, mixed):
+        done = hpo_run(str(QUICKSTART), "--dry-run", "--set", f"run_dir={tmp_path / 'run'}",
+                       "--set", f"trainer.template={template}",
+                       "--set", f"trainer.settings.train_systems=[{demo_data / 'train'}, {extra}]",
+                       "--set", f"trainer.settings.valid_systems={nickel}", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert "never trained on" not in done.stderr and "DeePMD-kit system" not in done.stderr, done.stderr
+    # the same data without the one it cannot look into: Ni is known to be untrained
+    done = hpo_run(str(QUICKSTART), "--dry-run", "--set", f"run_dir={tmp_path / 'run'}",
+                   "--set", f"trainer.template={template}",
+                   "--set", f"trainer.settings.train_systems=[{demo_data / 'train'}]",
+                   "--set", f"trainer.settings.valid_systems={nickel}", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (f"hpo-run: warning: {QUICKSTART}: trainer.settings.valid_systems: {template}: the validation systems "
+            "hold Ni, which no training system does") in done.stderr, done.stderr

@@ -181,3 +181,25 @@ def test_a_file_size_limit_is_named_and_the_same_command_resumes_without_it(tmp_
     again = hpo_run(str(spec), cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
     assert_recorded_once(tmp_path / "run", 8 * 21)
+
+
+def test_a_file_size_limit_far_above_the_journal_is_not_blamed(tmp_path: Path) -> None:
+    """A site-wide limit of gigabytes is not why a write of a small journal failed: the
+    hint names the limit only once the journal or its WAL comes within a MiB of it."""
+    import resource
+    import sqlite3
+
+    from dnnp_hpo.errors import RecordsFailed
+
+    io_error = sqlite3.OperationalError("disk I/O error")
+    journal = tmp_path / "journal.sqlite"
+    journal.write_bytes(b"\0" * 4096)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    limit = 4 * 2**20
+    try:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+        assert "(the file system failed a write: check it)" in str(RecordsFailed(journal, io_error))
+        (tmp_path / "journal.sqlite-wal").write_bytes(b"\0" * (limit - 2**19))
+        assert f"(this process may not write a file past {limit} bytes" in str(RecordsFailed(journal, io_error))
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))

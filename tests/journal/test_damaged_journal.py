@@ -72,7 +72,7 @@ DAMAGES = {
                                     ("has 3 genes and 1 fitness values, where the run has 3 parameters and 2 "
                                     "objectives"), False),
     "a negative generation": ("UPDATE evaluations SET generation = -1 WHERE birth_id = 2",
-                              "its generation is '-1'", True),
+                              "its generation is -1, below 0", True),
     "a population's negative generation": (
         "UPDATE populations SET generation = -1 WHERE generation = 0",
         ("population row 0 of generation -1 has no number for its generation, position, rank or distance, "

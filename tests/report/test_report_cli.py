@@ -320,7 +320,7 @@ def test_an_empty_path_and_a_dangling_link_as_out_are_named(tmp_path, capsys):
         "hpo-report: argument --out: an empty path: give the report directory (see hpo-report --help)\n")
     assert _bad(capsys, [""]) == "hpo-report: argument RUN_DIR: an empty path: give a run directory (see hpo-report --help)\n"
     link = tmp_path / "link"
-    link.symlink_to(tmp_path / "scratch" / "report")
+    link.symlink_to(Path("scratch") / "report")  # relative: shown from the link's folder
     assert _bad(capsys, [str(run), "--out", str(link)]) == (
         f"hpo-report: {link}: a symbolic link to {tmp_path / 'scratch' / 'report'}, which does not exist: make that "
         "directory or choose another --out\n")
