@@ -32,7 +32,7 @@ def check_sel(data: Mapping[str, Any], command: Sequence[str], where: str) -> No
     type_map = model.get("type_map") if isinstance(model, Mapping) else None
     if not isinstance(type_map, list):
         return  # no names: DeePMD-kit counts the types from the data
-    for key, descriptor in _descriptors(model):
+    for key, descriptor in descriptors(model):
         sel = descriptor.get("sel")
         if descriptor.get("type") in PER_TYPE_SEL and isinstance(sel, list) and len(sel) != len(type_map):
             # DeePMD-kit says "the number of types of the training data is 2, but that of
@@ -73,7 +73,7 @@ def check_tensorflow_loss(losses: Sequence[Mapping[str, Any] | None], rendered: 
 PER_TYPE_SEL = frozenset({"se_e2_a", "se_a", "se_e2_r", "se_r", "se_e3", "se_at", "se_a_3be"})
 
 
-def _descriptors(model: Any) -> list[tuple[str, Mapping[str, Any]]]:
+def descriptors(model: Any) -> list[tuple[str, Mapping[str, Any]]]:
     """``(key, section)`` of the model's descriptor and, for a hybrid, of each in its list."""
     descriptor = model.get("descriptor") if isinstance(model, Mapping) else None
     if not isinstance(descriptor, Mapping):
@@ -92,7 +92,7 @@ def _cutoff_pairs(model: Any) -> list[tuple[str, Mapping[str, Any], str]]:
     ``three_body_rcut`` (when ``use_three_body``) and ``repformer.rcut``, dpa3's
     ``repflow.e_rcut`` and ``a_rcut`` (helper-90)."""
     found = []
-    for key, descriptor in _descriptors(model):
+    for key, descriptor in descriptors(model):
         sections = [(key, descriptor), *((f"{key}.{name}", section) for name, section in descriptor.items()
                                          if isinstance(section, Mapping) and not str(name).startswith("_"))]
         for where, section in sections:
@@ -185,7 +185,7 @@ def check_dpa2_order(data: Mapping[str, Any], where: str, placeholders: Mapping[
     nsel grow with it, so every such training failed with "rcut and sel are not in the
     same order", which points at sel when a searched repformer.rcut had passed
     repinit.rcut (helper-90, DeePMD-kit 3.2's PyTorch code).  Judged as :func:`check_cutoffs`."""
-    for key, descriptor in _descriptors(data.get("model")):
+    for key, descriptor in descriptors(data.get("model")):
         if descriptor.get("type") != "dpa2":
             continue
         sections = [(f"{key}.{name}", descriptor.get(name), "rcut", "nsel") for name in ("repinit", "repformer")]
@@ -222,7 +222,7 @@ NOT_TENSORFLOW = frozenset({"dpa2", "dpa3", "dpa4", "se_repflow", "se_repformer"
 def check_tensorflow_descriptors(data: Mapping[str, Any], where: str) -> None:
     """SpecError for a descriptor that DeePMD-kit's TensorFlow backend does not have
     (:data:`NOT_TENSORFLOW`), in a spec that trains with it."""
-    for key, descriptor in _descriptors(data.get("model")):
+    for key, descriptor in descriptors(data.get("model")):
         kind = descriptor.get("type")
         if isinstance(kind, str) and kind.lower() in NOT_TENSORFLOW:
             raise SpecError(f"{where}: {key}.type {kind} is a descriptor of DeePMD-kit's PyTorch backend, which its "
