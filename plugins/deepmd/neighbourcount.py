@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from dnnp_hpo.run import RunContext
 
@@ -51,6 +50,10 @@ def most_neighbours(coord: np.ndarray, box: np.ndarray | None, types: np.ndarray
         reach = [math.ceil(rcut / h) for h in heights]
         grid = np.array(list(itertools.product(*(range(-n, n + 1) for n in reach))), dtype=float)
         shifts = grid @ box
+    # here, not at the top: every hpo-run imports this plugin, and scipy.spatial takes
+    # a quarter of a second to import, which a run without the count would pay too
+    from scipy.spatial import cKDTree
+
     images = (coord[None, :, :] + shifts[:, None, :]).reshape(-1, 3)
     image_types = np.tile(types, len(shifts))
     best = np.zeros(ntypes, dtype=np.int64)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -37,3 +38,13 @@ def deepmd_spec(run_dir: Path, template: str, *, space: dict[str, Any] | None = 
     """A spec mapping with the ``deepmd`` trainer on ``template`` (a path)."""
     return trainer_spec(run_dir, {"plugin": "deepmd", "template": template, **trainer},
                         space if space is not None else SMALL_SPACE)
+
+
+def dry_run(capsys, *argv: str) -> subprocess.CompletedProcess:
+    """``hpo-run ARGV --dry-run`` in this process, as the console script would exit (an
+    interpreter start-up and the imports, about 2 s, saved each time)."""
+    from dnnp_hpo.cli import main
+
+    status = main([*argv, "--dry-run"])
+    said = capsys.readouterr()
+    return subprocess.CompletedProcess(argv, status, said.out, said.err)

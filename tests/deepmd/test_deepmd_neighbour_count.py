@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from deepmd_testutil import QUICKSTART, VENV_BIN, hpo_run
+from deepmd_testutil import QUICKSTART, VENV_BIN, dry_run
 
 from dnnp_hpo.plugins.deepmd import neighbourcount
 from dnnp_hpo.plugins.deepmd.neighbourcount import most_neighbours
@@ -60,15 +60,15 @@ def test_periodic_images_are_counted_as_ase_finds_them(seed: int) -> None:
     assert most_neighbours(atoms.positions, None, types, 2, rcut).tolist() == expected.max(axis=0).tolist()
 
 
-def test_a_sel_the_data_outgrow_is_warned_of_at_the_dry_run(tmp_path: Path, demo_data: Path) -> None:
+def test_a_sel_the_data_outgrow_is_warned_of_at_the_dry_run(tmp_path: Path, demo_data: Path, capsys) -> None:
     text = (QUICKSTART.parent / "templates" / "deepmd_se_e2_a_demo.json").read_text()
     assert text.count('"sel": [56, 24]') == 1
     template = tmp_path / "small_sel.json"
     template.write_text(text.replace('"sel": [56, 24]', '"sel": [30, 10]'))
-    argv = [str(QUICKSTART), "--dry-run", "--set", f"run_dir={tmp_path / 'run'}",
+    argv = [str(QUICKSTART), "--set", f"run_dir={tmp_path / 'run'}",
             "--set", f"trainer.settings.train_systems={demo_data / 'train'}",
             "--set", f"trainer.settings.valid_systems={demo_data / 'valid'}"]
-    done = hpo_run(*argv, "--set", f"trainer.template={template}", cwd=tmp_path)
+    done = dry_run(capsys, *argv, "--set", f"trainer.template={template}")
     assert done.returncode == 0, done.stderr
     lines = [line for line in done.stderr.splitlines() if "sel [30, 10]" in line]
     assert len(lines) == 1, done.stderr
@@ -77,6 +77,6 @@ def test_a_sel_the_data_outgrow_is_warned_of_at_the_dry_run(tmp_path: Path, demo
     assert found and int(found[1]) > 30 and int(found[2]) > 10 and int(found[3]) == 4, lines[0]
     assert lines[0].startswith(f"hpo-run: warning: {QUICKSTART}: trainer.template: {template} (the space's bounds): ")
     # without the flag DeePMD-kit counts them itself, and each training's shortfall is told
-    quiet = hpo_run(*argv, "--set", f"trainer.template={template}",
-                    "--set", "trainer.command=[dp, --tf, train, input.json]", cwd=tmp_path)
+    quiet = dry_run(capsys, *argv, "--set", f"trainer.template={template}",
+                    "--set", "trainer.command=[dp, --tf, train, input.json]")
     assert quiet.returncode == 0 and "is below the neighbours" not in quiet.stderr, quiet.stderr
