@@ -183,16 +183,23 @@ def _item_key(data: Mapping[str, Any], data_key: str, path: str) -> str:
     return f"{data_key}.{node.index(path)}" if isinstance(node, list) and path in node else data_key
 
 
-def _highest_type(system: Path) -> int | None:
-    """The highest type number in a system's ``type.raw`` when it has no ``type_map.raw``
-    (None with one, or when it does not read: dp says what is wrong with it)."""
-    if (system / "type_map.raw").is_file():
-        return None
+def system_types(system: Path) -> tuple[list[int], list[str] | None] | None:
+    """A system's atom types: the numbers of its ``type.raw`` and the names of its
+    ``type_map.raw`` (None without one: the numbers index the model's type_map); None when
+    they do not read (dp says what is wrong with them)."""
     try:
         types = [int(word) for word in (system / "type.raw").read_text(encoding="utf-8").split()]
+        named = system / "type_map.raw"
+        return types, named.read_text(encoding="utf-8").split() if named.is_file() else None
     except (OSError, UnicodeDecodeError, ValueError):
         return None
-    return max(types, default=None)
+
+
+def _highest_type(system: Path) -> int | None:
+    """The highest type number in a system's ``type.raw`` when it has no ``type_map.raw``
+    (None with one, or when it does not read)."""
+    read = system_types(system)
+    return None if read is None or read[1] is not None else max(read[0], default=None)
 
 
 def walkable(path: str) -> bool:
@@ -280,14 +287,11 @@ def elements_present(system: Path) -> set[str] | None:
     """The elements a system's atoms are of (its ``type.raw`` numbers named by its
     ``type_map.raw``, which may name more: dpdata writes the whole type_map it is given);
     None when the files do not say (no type_map.raw, the mixed-type format, unreadable)."""
-    try:
-        names = (system / "type_map.raw").read_text(encoding="utf-8").split()
-        types = {int(word) for word in (system / "type.raw").read_text(encoding="utf-8").split()}
-    except (OSError, UnicodeDecodeError, ValueError):
+    read = system_types(system)
+    if read is None or read[1] is None or any(system.glob("set.*/real_atom_types.npy")):
         return None
-    if any(system.glob("set.*/real_atom_types.npy")) or not all(0 <= t < len(names) for t in types):
-        return None
-    return {names[t] for t in types}
+    types, names = read
+    return {names[t] for t in types} if all(0 <= t < len(names) for t in types) else None
 
 
 def warn_untrained_elements(run: RunContext, rendered: list[tuple[dict[str, Any], str]],

@@ -25,7 +25,7 @@ import numpy as np
 
 from dnnp_hpo.run import RunContext
 
-from .datacheck import systems_paths, systems_under, walkable
+from .datacheck import system_types, systems_paths, systems_under, walkable
 from .modelcheck import descriptors
 
 #: frames read per system (evenly over its first set) and over all systems: start-up stays
@@ -72,13 +72,12 @@ def _frames(system: Path, type_map: Sequence[str]) -> tuple[np.ndarray, np.ndarr
     when the system does not read as plain deepmd/npy (mixed types, another layout: left
     to DeePMD-kit, which says what is wrong)."""
     sets = sorted(s for s in system.glob("set.*") if s.is_dir())
-    if not sets or (sets[0] / "real_atom_types.npy").exists():
+    read = system_types(system)
+    if not sets or (sets[0] / "real_atom_types.npy").exists() or read is None:
         return None
+    types, names = read
     try:
-        types = np.loadtxt(system / "type.raw", dtype=int, ndmin=1)
-        names = (system / "type_map.raw").read_text(encoding="utf-8").split() \
-            if (system / "type_map.raw").is_file() else list(type_map)
-        index = np.array([list(type_map).index(names[t]) for t in types])
+        index = np.array([list(type_map).index((names or type_map)[t]) for t in types])
         coords = np.load(sets[0] / "coord.npy", mmap_mode="r")
         boxes = None if (system / "nopbc").exists() else np.load(sets[0] / "box.npy", mmap_mode="r")
     except (OSError, ValueError, IndexError):
