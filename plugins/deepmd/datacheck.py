@@ -186,7 +186,10 @@ def _item_key(data: Mapping[str, Any], data_key: str, path: str) -> str:
 def system_types(system: Path) -> tuple[list[int], list[str] | None] | None:
     """A system's atom types: the numbers of its ``type.raw`` and the names of its
     ``type_map.raw`` (None without one: the numbers index the model's type_map); None when
-    they do not read (dp says what is wrong with them)."""
+    they do not read (dp says what is wrong with them), and for the mixed-type format,
+    whose type.raw holds no types (they are in set.*/real_atom_types.npy)."""
+    if any(system.glob("set.*/real_atom_types.npy")):
+        return None
     try:
         types = [int(word) for word in (system / "type.raw").read_text(encoding="utf-8").split()]
         named = system / "type_map.raw"
@@ -288,7 +291,7 @@ def elements_present(system: Path) -> set[str] | None:
     ``type_map.raw``, which may name more: dpdata writes the whole type_map it is given);
     None when the files do not say (no type_map.raw, the mixed-type format, unreadable)."""
     read = system_types(system)
-    if read is None or read[1] is None or any(system.glob("set.*/real_atom_types.npy")):
+    if read is None or read[1] is None:
         return None
     types, names = read
     return {names[t] for t in types} if all(0 <= t < len(names) for t in types) else None

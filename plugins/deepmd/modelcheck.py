@@ -18,13 +18,18 @@ from .backend import TF_NAMES
 from .inputcheck import value_source
 
 
+def skips_neighbour_stat(command: Sequence[str]) -> bool:
+    """Whether the training command tells DeePMD-kit not to count the neighbours: in any
+    argument, a wrapper's one (bash -c "dp ... --skip-neighbor-stat") as well."""
+    return any("--skip-neighbor-stat" in arg for arg in command)
+
+
 def check_sel(data: Mapping[str, Any], command: Sequence[str], where: str) -> None:
     """SpecError for ``--skip-neighbor-stat`` with a ``sel`` of ``"auto"``: DeePMD-kit sets
     such a sel from the neighbour statistics the flag skips, and every training failed
     (a TypeError from numpy, which says nothing of why)."""
-    # in any argument: a wrapper's one (bash -c "dp ... --skip-neighbor-stat") as well
     model = data.get("model")
-    auto = _auto_sel(model) if any("--skip-neighbor-stat" in arg for arg in command) else None
+    auto = _auto_sel(model) if skips_neighbour_stat(command) else None
     if auto:
         raise SpecError(f"{where}: the model's {auto[0]} is \"{auto[1]}\", which DeePMD-kit works out from the "
                         "neighbour statistics that --skip-neighbor-stat skips: every training would fail; "

@@ -69,11 +69,11 @@ def most_neighbours(coord: np.ndarray, box: np.ndarray | None, types: np.ndarray
 def _frames(system: Path, type_map: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[np.ndarray | None]] | None:
     """A few frames of ``system``: coordinates (frames, atoms, 3), each atom's index in the
     model's ``type_map``, and each frame's cell (None without periodic boundaries); None
-    when the system does not read as plain deepmd/npy (mixed types, another layout: left
-    to DeePMD-kit, which says what is wrong)."""
+    when the system does not read as plain deepmd/npy (its types not in type.raw, another
+    layout: left to DeePMD-kit, which says what is wrong)."""
     sets = sorted(s for s in system.glob("set.*") if s.is_dir())
     read = system_types(system)
-    if not sets or (sets[0] / "real_atom_types.npy").exists() or read is None:
+    if not sets or read is None:
         return None
     types, names = read
     try:
@@ -96,13 +96,12 @@ def training_systems(data: Mapping[str, Any]) -> list[Path]:
             if "validation_data" not in key and walkable(path) for system in systems_under(path)]
 
 
-def warn_short_sel(run: RunContext, rendered: Sequence[tuple[Mapping[str, Any], str]],
-                   command: Sequence[str]) -> None:
+def warn_short_sel(run: RunContext, rendered: Sequence[tuple[Mapping[str, Any], str]]) -> None:
     """Warn on stderr, once, when a fixed ``sel`` is below the neighbours that sampled
     frames of the training data hold within the largest ``rcut`` of ``rendered`` (its
-    renderings: the middle, each choice, the bounds), under ``--skip-neighbor-stat``."""
-    if not any("--skip-neighbor-stat" in arg for arg in command):
-        return  # DeePMD-kit counts them itself, and each training's shortfall is told
+    renderings: the middle, each choice, the bounds); for a command with
+    ``--skip-neighbor-stat``, without which DeePMD-kit counts them itself and each
+    training's shortfall is told (:mod:`.neighbours`)."""
     widest: dict[str, tuple[float, Any, str, Mapping[str, Any]]] = {}  # descriptor key -> its largest rcut
     for data, where in rendered:
         for key, descriptor in descriptors(data.get("model")):

@@ -55,6 +55,7 @@ from .modelcheck import (
     check_sel,
     check_tensorflow_descriptors,
     check_tensorflow_loss,
+    skips_neighbour_stat,
 )
 from .neighbourcount import warn_short_sel
 from .neighbours import SEL_SHORTFALL, sel_shortfall
@@ -97,10 +98,11 @@ class DeepmdTrainer(training.CommandTrainer):
         check_virial_limit(run, self.metrics)
         warn_validation_trained(run, rendered, self.metrics)
         warn_untrained_elements(run, rendered, placeholders, set(self.settings))
-        # the bounds too: the largest rcut of a float range is at one of them, not in the middle
-        bounds = [(prepared._rendered(run.space.decode(list(ends))), f"{template.path} (the space's bounds)")
-                  for ends in zip(*run.space.bounds)]
-        warn_short_sel(run, [*rendered, *bounds], self.command)
+        if skips_neighbour_stat(self.command):
+            # the bounds too: the largest rcut of a float range is at one of them, not in the middle
+            bounds = [(prepared._rendered(run.space.decode(list(ends))), f"{template.path} (the space's bounds)")
+                      for ends in zip(*run.space.bounds)]
+            warn_short_sel(run, [*rendered, *bounds])
         if "seed" not in template.names:
             warn_fixed_seeds(run, template.path, rendered[0][0])
         training.warn_missing(run, prepared.data_paths)
