@@ -65,7 +65,7 @@ def check_written_systems(run: RunContext, rendered: list[tuple[dict[str, Any], 
                 continue
             seen.add((key, path))
             # the setting that gave it (one left out of trainer.paths), else the template
-            given = f"trainer.{_given_by(_item_key(data, key, path), placeholders, settings)[0]}"
+            given = f"trainer.{_path_given_by(data, key, path, placeholders, settings)}"
             if os.path.isabs(path):
                 problem = absent(data_location(path))
                 if problem is not None:
@@ -173,14 +173,16 @@ def _given_by(data_key: str, placeholders: Mapping[str, str], settings: Collecti
     return "template", data_key
 
 
-def _item_key(data: Mapping[str, Any], data_key: str, path: str) -> str:
-    """The dotted key of ``path`` in the rendered input: ``data_key`` itself, or its item
-    (``training.training_data.systems.0``) where ``data_key`` holds a list, as the
-    placeholder of ``["${train_systems}"]`` is keyed."""
+def _path_given_by(data: Mapping[str, Any], data_key: str, path: str, placeholders: Mapping[str, str],
+                   settings: Collection[str]) -> str:
+    """The spec key (below ``trainer``) a data ``path`` at ``data_key`` of the rendered
+    input comes from (:func:`_given_by`), keyed as its placeholder is: the item of a list
+    (``training.training_data.systems.0`` for ``["${train_systems}"]``), else ``data_key``."""
     node: Any = data
     for part in data_key.split("."):
         node = node.get(part) if isinstance(node, Mapping) else None
-    return f"{data_key}.{node.index(path)}" if isinstance(node, list) and path in node else data_key
+    item = f"{data_key}.{node.index(path)}" if isinstance(node, list) and path in node else data_key
+    return _given_by(item, placeholders, settings)[0]
 
 
 def system_types(system: Path) -> tuple[list[int], list[str] | None] | None:
@@ -228,7 +230,7 @@ def check_systems(rendered: list[tuple[dict[str, Any], str]], placeholders: Mapp
             if path in seen or not walkable(path):
                 continue
             seen.add(path)
-            key, _ = _given_by(_item_key(data, data_key, path), placeholders, settings)
+            key = _path_given_by(data, data_key, path, placeholders, settings)
             systems = systems_under(path)
             if not systems:
                 parent = Path(path).parent
@@ -313,7 +315,7 @@ def warn_untrained_elements(run: RunContext, rendered: list[tuple[dict[str, Any]
         if not walkable(path):
             return  # its elements are not known here (HDF5, LMDB, a worker's path): no guess
         if "validation_data" in key and named == "template":
-            named = _given_by(_item_key(data, key, path), placeholders, settings)[0]
+            named = _path_given_by(data, key, path, placeholders, settings)
         for system in systems_under(path):
             elements = elements_present(system)
             if elements is None:
