@@ -92,8 +92,9 @@ def list_plugins(registry: Registry, console: Console) -> None:
 
 
 def front_tables(run: RunContext, evaluations: Sequence[Evaluation], console: Console) -> list[Table]:
-    """The final Pareto front: hyperparameters, objectives (with units), accuracy; in two
-    tables where one does not fit the console (:func:`.terminal.trials_tables`)."""
+    """The final Pareto front: hyperparameters, objectives (with units), the other recorded
+    metrics, accuracy; in two tables where one does not fit the console
+    (:func:`.terminal.trials_tables`)."""
     objectives = run.experiment.objectives
     named = [(o.name, o.unit) for o in objectives]
     # the spec's limits, else the paper's for the objectives' units: as hpo-report judges
@@ -104,16 +105,22 @@ def front_tables(run: RunContext, evaluations: Sequence[Evaluation], console: Co
     has_runtime = any("runtime" in e.metrics for e in evaluations) and "runtime" not in run.objective_names
     if has_runtime:
         extra.append("runtime\n(s)")
+    front = pareto_front(evaluations)
+    # the other metrics the trainer recorded (DeePMD's sel_shortfall: a model whose
+    # neighbour lists were cut), as hpo-report's tables have them; blank where none
+    recorded = sorted({k for e in front for k in e.metrics} - {*run.objective_names, "runtime"})
+    extra += [f"{name} (metric)" if name in run.space.names else name for name in recorded]
     if thresholds:
         extra.append("chemically\naccurate")
     rows = []
-    for i, e in enumerate(pareto_front(evaluations), 1):
+    for i, e in enumerate(front, 1):
         # as many digits as put a value on its side of its limit: 0.0040004 read "0.004"
         # beside "no" (summary.md had this already)
         row: list[object] = [i, *e.trial.params.values(),
                              *(beside_limit(v, thresholds.get(name)) for v, name in zip(e.fitness, run.objective_names))]
         if has_runtime:
             row.append(e.metrics.get("runtime", float("nan")))
+        row += [e.metrics.get(name, "") for name in recorded]
         if thresholds:
             row.append("yes" if chemically_accurate(e, run.objective_names, thresholds) else "no")
         rows.append(row)

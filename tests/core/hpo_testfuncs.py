@@ -162,10 +162,10 @@ if os.environ.get("HPO_TEST_TERM_AT_TEARDOWN") and os.path.basename(sys.argv[0])
 
 def zdt1_with_odd_metrics(params):
     """ZDT1 with metrics beside the objectives: one named like a column of the report's
-    tables (``uuid``), one NaN, and one recorded for some candidates only (as DeePMD's
-    sel_shortfall is, when neighbours were cut)."""
+    tables (``uuid``), one named like a parameter (``x1``), one NaN, and one recorded for
+    some candidates only (as DeePMD's sel_shortfall is, when neighbours were cut)."""
     f1, f2 = zdt1(params)
-    metrics = {"f1": f1, "f2": f2, "uuid": 1.0, "spread": float("nan")}
+    metrics = {"f1": f1, "f2": f2, "uuid": 1.0, "x1": 2.0, "spread": float("nan")}
     if params["x0"] > 0.5:
         metrics["cut"] = 7.0
     return metrics
