@@ -4,29 +4,38 @@ One row per evaluation, inserted when it is sent out (status ``running``) and up
 in a transaction the moment it finishes; the population after every generation with
 its rank and crowding distance, written in the same transaction as the optimizer's
 state, so a run killed at any moment resumes from a consistent last generation.
-Everything else (CSV files, reports, resume) is derived from it.
+Everything else (CSV files, reports, resume) is derived from it.  Its layout is
+:mod:`dnnp_hpo.journalschema`; what tells a journal, and damage in one, from what
+dnnp-hpo writes is :mod:`dnnp_hpo.journalcheck`.
 """
 
 from __future__ import annotations
 
-import errno
 import json
-import math
 import os
 import sqlite3
-import stat
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import quote
 
 import attrs
 
 from dnnp_hpo.errors import RecordsFailed, shortened
-from dnnp_hpo.evaluation import OK, STATUSES, Evaluation, Member, Trial
+from dnnp_hpo.evaluation import STATUSES, Evaluation, Member, Trial
 from dnnp_hpo.hookspecs import hookimpl
+from dnnp_hpo.journalcheck import (
+    MACHINE_FAULTS,
+    NotAJournal,
+    check_version,
+    connect_readonly,
+    damaged,
+    evaluation_from_row,
+    lengths,
+    loaded,
+)
+from dnnp_hpo.journalschema import COLUMNS, INTERRUPTED, RUNNING, SCHEMA, SCHEMA_KEY, SCHEMA_VERSION, dumps
 
 FILENAME = "journal.sqlite"
 # The run-level facts in the ``meta`` table, one key each (docs/outputs.md lists them).
@@ -47,71 +56,10 @@ REPORT_SETTINGS = "report_settings"
 #: with REPORT_SETTINGS: a --force resume may change their units, and hpo-report judges
 #: accuracy in the units hpo-run's last front table showed (SPEC keeps the first ones)
 OBJECTIVES = "objectives"
-RUNNING = "running"  #: sent to a worker, not finished (yet)
-INTERRUPTED = "interrupted"  #: set aside on resume (was running, or no longer matches); re-run under a new uuid
-#: the journal's layout: recorded in ``meta`` (key ``schema_version``) when the journal is
-#: created; a journal of a higher one, from a newer dnnp-hpo, is refused rather than misread
-SCHEMA_VERSION = "1"
-SCHEMA_KEY = "schema_version"
-#: SQLite's names (and their extended forms, SQLITE_IOERR_WRITE...) of what the machine
-#: does to a write: a lock held too long, the disk full, a read-only file or directory
-MACHINE_FAULTS = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_FULL", "SQLITE_READONLY", "SQLITE_IOERR",
-                  "SQLITE_CANTOPEN", "SQLITE_PERM")
 #: seconds a write waits for another program that holds the journal (SQLite's default: 5)
 BUSY_TIMEOUT_S = 60.0
 #: seconds the driver's close waits for a reader's read to end, to checkpoint the -wal
 CLOSE_CHECKPOINT_WAIT_S = 2.0
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS evaluations (
-    uuid TEXT PRIMARY KEY,
-    birth_id INTEGER NOT NULL,
-    generation INTEGER NOT NULL,
-    genome TEXT NOT NULL,
-    params TEXT NOT NULL,
-    seed INTEGER NOT NULL,
-    workdir TEXT NOT NULL,
-    status TEXT NOT NULL,
-    reason TEXT NOT NULL DEFAULT '',
-    fitness TEXT,
-    metrics TEXT,
-    start REAL,
-    stop REAL,
-    hostname TEXT,
-    pid INTEGER,
-    sent_after INTEGER
-);
-CREATE INDEX IF NOT EXISTS evaluations_birth ON evaluations (birth_id);
-CREATE TABLE IF NOT EXISTS populations (
-    generation INTEGER NOT NULL,
-    position INTEGER NOT NULL,
-    uuid TEXT NOT NULL REFERENCES evaluations (uuid),
-    rank INTEGER NOT NULL,
-    distance REAL NOT NULL,
-    PRIMARY KEY (generation, position)
-);
-CREATE TABLE IF NOT EXISTS checkpoints (
-    generation INTEGER PRIMARY KEY,
-    state TEXT NOT NULL
-);
-"""
-#: the columns each table must have to be read; ``sent_after`` is not among them: journals
-#: written before 2026-12-05 lack it (read as NULL)
-_COLUMNS = {
-    "meta": ("key", "value"),
-    "evaluations": ("uuid", "birth_id", "generation", "genome", "params", "seed", "workdir", "status", "reason",
-                    "fitness", "metrics", "start", "stop", "hostname", "pid"),
-    "populations": ("generation", "position", "uuid", "rank", "distance"),
-    "checkpoints": ("generation", "state"),
-}
-
-
-def _dumps(value: Any) -> str:
-    # Python's json writes floats with repr(): they read back bit for bit.  Infinity is
-    # allowed (a crowding distance at the edge of a front is infinite).
-    return json.dumps(value)
-
 
 @attrs.frozen
 class Checkpoint:
@@ -120,28 +68,6 @@ class Checkpoint:
     generation: int
     population: list[Member]
     state: dict[str, Any]  #: the optimizer's own, opaque to core
-
-
-class NotAJournal(sqlite3.DatabaseError):
-    """A path opened read-only that holds no run journal (missing, or not one of ours)."""
-
-
-class EmptyJournal(NotAJournal):
-    """A journal file without any table: its driver was killed while creating it."""
-
-
-class DamagedJournal(NotAJournal):
-    """A run journal whose records do not read as dnnp-hpo writes them: a table without one
-    of its columns, a value that is not its JSON, a finished run without a population.
-    Nothing is changed in it: the message names the journal and what is wrong."""
-
-
-class NewerJournal(NotAJournal):
-    """A journal of a higher :data:`SCHEMA_VERSION`, written by a newer dnnp-hpo."""
-
-
-def _damaged(path: Path, what: str) -> DamagedJournal:
-    return DamagedJournal(f"{path}: damaged journal: {what}")
 
 
 class Journal:
@@ -158,7 +84,7 @@ class Journal:
         self.root = resolved_path(self.path.parent)  #: the run directory the journal is in now
         self.readonly = readonly
         if readonly:
-            self.db, self._sent_after = _connect_readonly(self.path)
+            self.db, self._sent_after = connect_readonly(self.path)
             return
         self._sent_after = True
         with self._writing():
@@ -169,14 +95,14 @@ class Journal:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             # One transaction: a full disk or a kill part-way leaves no table rather than
-            # some, which a resume reads as a fresh start (see _check_tables).
+            # some, which a resume reads as a fresh start (see journalcheck._check_tables).
             try:
-                self.db.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}")
+                self.db.executescript(f"BEGIN IMMEDIATE;{SCHEMA}")
                 columns = {row[1] for row in self.db.execute("PRAGMA table_info(evaluations)")}
-                _check_version(self.db, self.path)  # before anything is added to a newer one
+                check_version(self.db, self.path)  # before anything is added to a newer one
                 if "sent_after" not in columns:  # a journal from before 2026-12-05: no birth has one
                     self.db.execute("ALTER TABLE evaluations ADD COLUMN sent_after INTEGER")
-                self.db.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (SCHEMA_KEY, _dumps(SCHEMA_VERSION)))
+                self.db.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (SCHEMA_KEY, dumps(SCHEMA_VERSION)))
                 self.db.execute("COMMIT")
             except BaseException:
                 if self.db.in_transaction:
@@ -282,12 +208,12 @@ class Journal:
     def set_metas(self, values: Mapping[str, Any]) -> None:
         """Several meta keys at once: all or none of them are written."""
         with self.transaction() as db:
-            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, _dumps(v)) for k, v in values.items()])
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, dumps(v)) for k, v in values.items()])
 
     def meta(self, key: str, default: Any = None) -> Any:
         """The run-level value stored under ``key`` (JSON-decoded), or ``default``."""
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return default if row is None else _loaded(self.path, f"meta {key!r}", row[0], object)
+        return default if row is None else loaded(self.path, f"meta {key!r}", row[0], object)
 
     def report_settings(self) -> dict[str, Any]:
         """The ``report:`` block of the run's latest session (meta REPORT_SETTINGS; in a
@@ -302,18 +228,18 @@ class Journal:
         if block is None:
             return {}
         if not isinstance(block, dict):
-            raise _damaged(self.path, f"meta {key!r}: {where.rstrip('.') or 'its value'} is not a mapping but "
-                                      f"{shortened(_dumps(block))}")
+            raise damaged(self.path, f"meta {key!r}: {where.rstrip('.') or 'its value'} is not a mapping but "
+                                      f"{shortened(dumps(block))}")
         limits = block.get("chemical_accuracy")
         if limits is None:
             return block
         if not isinstance(limits, dict):
-            raise _damaged(self.path, f"meta {key!r}: {where}chemical_accuracy is not a mapping but "
-                                      f"{shortened(_dumps(limits))}")
+            raise damaged(self.path, f"meta {key!r}: {where}chemical_accuracy is not a mapping but "
+                                      f"{shortened(dumps(limits))}")
         for name, limit in limits.items():
             if not _positive_number(limit):
-                raise _damaged(self.path, f"meta {key!r}: {where}chemical_accuracy.{name} is "
-                                          f"{shortened(_dumps(limit))}, not a positive limit")
+                raise damaged(self.path, f"meta {key!r}: {where}chemical_accuracy.{name} is "
+                                          f"{shortened(dumps(limit))}, not a positive limit")
         return block
 
     def objectives(self) -> list[tuple[str, str]] | None:
@@ -326,8 +252,8 @@ class Journal:
         if not isinstance(listed, list) or not listed or not all(
                 isinstance(o, dict) and isinstance(o.get("name"), str) and isinstance(o.get("unit"), str)
                 for o in listed):
-            raise _damaged(self.path, f"meta {OBJECTIVES!r} is not a list of objectives (name and unit) but "
-                                      f"{shortened(_dumps(listed))}")
+            raise damaged(self.path, f"meta {OBJECTIVES!r} is not a list of objectives (name and unit) but "
+                                      f"{shortened(dumps(listed))}")
         return [(o["name"], o["unit"]) for o in listed]
 
     # -- evaluations --------------------------------------------------------------------
@@ -338,8 +264,8 @@ class Journal:
             db.execute(
                 "INSERT INTO evaluations (uuid, birth_id, generation, genome, params, seed, workdir, status,"
                 " sent_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (trial.uuid, trial.birth_id, trial.generation, _dumps(trial.genome),
-                 _dumps(trial.params), trial.seed, self._stored(trial.workdir), RUNNING, trial.sent_after),
+                (trial.uuid, trial.birth_id, trial.generation, dumps(trial.genome),
+                 dumps(trial.params), trial.seed, self._stored(trial.workdir), RUNNING, trial.sent_after),
             )
 
     def finished(self, evaluation: Evaluation) -> None:
@@ -350,9 +276,9 @@ class Journal:
                 "INSERT OR REPLACE INTO evaluations (uuid, birth_id, generation, genome, params, seed, workdir,"
                 " status, reason, fitness, metrics, start, stop, hostname, pid, sent_after)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (t.uuid, t.birth_id, t.generation, _dumps(t.genome), _dumps(t.params), t.seed,
-                 self._stored(t.workdir), evaluation.status, evaluation.reason, _dumps(evaluation.fitness),
-                 _dumps(evaluation.metrics), evaluation.start, evaluation.stop,
+                (t.uuid, t.birth_id, t.generation, dumps(t.genome), dumps(t.params), t.seed,
+                 self._stored(t.workdir), evaluation.status, evaluation.reason, dumps(evaluation.fitness),
+                 dumps(evaluation.metrics), evaluation.start, evaluation.stop,
                  evaluation.hostname, evaluation.pid, t.sent_after),
             )
 
@@ -386,13 +312,13 @@ class Journal:
             )
         else:
             rows = self.db.execute(f"SELECT {columns} FROM evaluations WHERE status = ? ORDER BY birth_id", (status,))
-        return [_evaluation(row, self.root, self.path) for row in rows.fetchall()]
+        return [evaluation_from_row(row, self.root, self.path) for row in rows.fetchall()]
 
     def _evaluation_columns(self, table: str = "") -> str:
         """The columns :func:`_evaluation` reads, by name (not ``*``: a journal's columns
         may be in another order, or without ``sent_after``)."""
         prefix = f"{table}." if table else ""
-        names = [prefix + name for name in _COLUMNS["evaluations"]]
+        names = [prefix + name for name in COLUMNS["evaluations"]]
         return ", ".join([*names, f"{prefix}sent_after" if self._sent_after else "NULL"])
 
     def births(self) -> list[tuple[int, int, str]]:
@@ -417,7 +343,7 @@ class Journal:
                  for i, m in enumerate(population)],
             )
             if state is not None:
-                db.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?)", (generation, _dumps(dict(state))))
+                db.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?)", (generation, dumps(dict(state))))
 
     def generations(self) -> list[int]:
         """The generations whose population is recorded, in order."""
@@ -431,7 +357,7 @@ class Journal:
             " JOIN evaluations e USING (uuid) WHERE p.generation = ? ORDER BY p.position",
             (generation,),
         ).fetchall()
-        return [Member(_evaluation(row[:-2], self.root, self.path), int(row[-2]), float(row[-1])) for row in rows]
+        return [Member(evaluation_from_row(row[:-2], self.root, self.path), int(row[-2]), float(row[-1])) for row in rows]
 
     def checkpoint(self) -> Checkpoint | None:
         """The last generation whose population and optimizer state were both recorded."""
@@ -448,7 +374,7 @@ class Journal:
                 for generation, state in self.db.execute("SELECT generation, state FROM checkpoints")}
 
     def _state(self, generation: Any, state: Any) -> dict[str, Any]:
-        return _loaded(self.path, f"the optimizer state of generation {generation}", state, dict)
+        return loaded(self.path, f"the optimizer state of generation {generation}", state, dict)
 
     def genomes(self) -> Iterator[tuple[int, list[float], dict[str, Any]]]:
         """(birth id, genome, params) of every evaluation, whatever its status: the two
@@ -465,7 +391,7 @@ class Journal:
                 genes = json.loads(genome)
                 found.add((tuple(float(g) for g in genes), int(seed)))
             except (ValueError, TypeError):  # a row not as dnnp-hpo writes it (helper-114)
-                raise _damaged(self.path, f"an evaluation's genome or seed does not read: {genome!r}, {seed!r}") \
+                raise damaged(self.path, f"an evaluation's genome or seed does not read: {genome!r}, {seed!r}") \
                     from None
         return found
 
@@ -482,12 +408,12 @@ class Journal:
                 self.meta(key)
             spec, finished = self.meta(SPEC), self.meta(FINISHED)
             if spec is not None and not isinstance(spec, dict):
-                raise _damaged(self.path, f"meta 'spec' is not a mapping but {shortened(_dumps(spec))}")
+                raise damaged(self.path, f"meta 'spec' is not a mapping but {shortened(dumps(spec))}")
             if finished is not None and not isinstance(finished, bool):
-                raise _damaged(self.path, f"meta 'finished' is not true or false but {shortened(_dumps(finished))}")
-            genes, scores = _lengths(spec, self.objectives())
+                raise damaged(self.path, f"meta 'finished' is not true or false but {shortened(dumps(finished))}")
+            genes, scores = lengths(spec, self.objectives())
             for row in self.db.execute(f"SELECT {self._evaluation_columns()} FROM evaluations"):
-                evaluation = _evaluation(row, self.root, self.path)
+                evaluation = evaluation_from_row(row, self.root, self.path)
                 # A genome or a fitness of another length stopped a resume with a traceback
                 # (the space's decode, numpy's ranking) and the report took the genome as
                 # it was; lengths from the spec and objectives, else the first row's
@@ -496,14 +422,14 @@ class Journal:
                 if fitness and scores is None:
                     scores = len(fitness)
                 if len(genome) != genes or evaluation.status in STATUSES and len(fitness) != scores:
-                    raise _damaged(self.path, f"evaluation {shortened(evaluation.trial.uuid)} has {len(genome)} "
+                    raise damaged(self.path, f"evaluation {shortened(evaluation.trial.uuid)} has {len(genome)} "
                                               f"genes and {len(fitness)} fitness values, where the run has {genes} "
                                               f"parameters and {scores} objectives")
             row = self.db.execute(
                 "SELECT p.generation, p.uuid FROM populations p LEFT JOIN evaluations e USING (uuid)"
                 " WHERE e.uuid IS NULL LIMIT 1").fetchone()
             if row is not None:
-                raise _damaged(self.path, f"the population of generation {row[0]} holds {row[1]!r}, which is "
+                raise damaged(self.path, f"the population of generation {row[0]} holds {row[1]!r}, which is "
                                           "not in its evaluations")
             row = self.db.execute(
                 "SELECT generation, position FROM populations WHERE typeof(generation) != 'integer'"
@@ -511,26 +437,23 @@ class Journal:
                 " OR typeof(distance) NOT IN ('real', 'integer') OR generation < 0 OR position < 0 OR rank < 0"
                 " LIMIT 1").fetchone()
             if row is not None:
-                raise _damaged(self.path, f"population row {row[1]!r} of generation {row[0]!r} has no number "
+                raise damaged(self.path, f"population row {row[1]!r} of generation {row[0]!r} has no number "
                                           "for its generation, position, rank or distance, or one below 0")
             for generation, state in self.db.execute("SELECT generation, state FROM checkpoints").fetchall():
                 if not isinstance(generation, int):
-                    raise _damaged(self.path, f"a checkpoint's generation is {shortened(str(generation))}")
+                    raise damaged(self.path, f"a checkpoint's generation is {shortened(str(generation))}")
                 self._state(generation, state)
             if finished and not self.generations():
-                raise _damaged(self.path, "it records a finished run, but no population")
+                raise damaged(self.path, "it records a finished run, but no population")
         except NotAJournal:
             raise
         except sqlite3.DatabaseError as exc:  # a page that cannot be read: "disk image is malformed"
             if str(getattr(exc, "sqlite_errorname", "")).startswith(MACHINE_FAULTS):
                 raise  # what the machine does (a lock held by another program): not damage
-            raise _damaged(self.path, str(exc)) from None
+            raise damaged(self.path, str(exc)) from None
 
     def integrity(self) -> str:
         return self.db.execute("PRAGMA integrity_check").fetchone()[0]
-
-
-_TABLES = ("meta", "evaluations", "populations", "checkpoints")
 
 
 def resolved_path(path: Path) -> Path:
@@ -541,23 +464,6 @@ def resolved_path(path: Path) -> Path:
         return path.absolute()
 
 
-def not_a_file(path: Path) -> str | None:
-    """Why ``path`` cannot be a journal file (None if it is a regular file): missing, or
-    something else (a directory, a FIFO...), which SQLite would open, or wait on, with a
-    message that names no path."""
-    try:
-        mode = path.stat().st_mode
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            return "a symbolic link that loops, not a regular file"
-        return "no such file" if exc.errno in (errno.ENOENT, errno.ENOTDIR) else (exc.strerror or str(exc)).lower()
-    if stat.S_ISREG(mode):
-        return None
-    kind = ("a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
-            else "a socket" if stat.S_ISSOCK(mode) else "a device")
-    return f"{kind}, not a regular file"
-
-
 def _identity(path: Path) -> tuple[int, int] | None:
     """The device and inode of the file at ``path`` (None: there is none)."""
     try:
@@ -566,174 +472,6 @@ def _identity(path: Path) -> tuple[int, int] | None:
         return None
     return status.st_dev, status.st_ino
 
-
-def _connect_readonly(path: Path) -> tuple[sqlite3.Connection, bool]:
-    """A connection that cannot write and creates no file, and whether its evaluations
-    have a ``sent_after`` column; or NotAJournal."""
-    problem = not_a_file(path)
-    if problem:
-        # Checked first: SQLite's own message ("unable to open database file") names no path.
-        raise NotAJournal(f"{path}: {problem}")
-    wal = path.with_name(path.name + "-wal")
-    # Without a -wal file no connection has the journal open (the driver's WAL connection
-    # keeps one from its first read to its close) and every committed record is in the
-    # main file: immutable=1 reads it without locks and without the -wal/-shm files that
-    # mode=ro would create, leave behind, and cannot create in a read-only directory.
-    # With a -wal file a driver is live (or died): records it committed may be only in the
-    # -wal, which immutable=1 would ignore, so read through SQLite's locks and index
-    # (mode=ro; a read-only -shm also works, SQLite >= 3.22).  A driver that starts
-    # after the check writes to a new -wal and touches the main file only when it
-    # checkpoints (every ~1000 pages, or at its close), far longer than a read takes.
-    query = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
-    db = sqlite3.connect(f"file:{quote(str(path.absolute()))}?{query}", uri=True, isolation_level=None)
-    try:
-        _check_tables(db, path)
-        return db, _check_structure(db, path)
-    except (DamagedJournal, NewerJournal):
-        db.close()
-        raise
-    except NotAJournal:
-        db.close()
-        shm = path.with_name(path.name + "-shm")
-        if wal.exists() and not shm.exists() and not os.access(path.parent, os.W_OK):
-            # SQLite needs the -shm index to read a -wal, and cannot make one here.
-            raise NotAJournal(f"{path}: its {wal.name} cannot be read without {shm.name}, which this "
-                              "read-only directory lacks: copy the run directory whole (every journal.sqlite* "
-                              "file), or read it where it can be written") from None
-        raise
-    except BaseException:
-        db.close()
-        raise
-
-
-def _check_tables(db: sqlite3.Connection, path: Path) -> None:
-    try:
-        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    except sqlite3.DatabaseError as exc:
-        if str(getattr(exc, "sqlite_errorname", "")).startswith("SQLITE_CORRUPT"):
-            # An SQLite file, cut short or overwritten in part: a journal, possibly ours.
-            raise _damaged(path, str(exc)) from None
-        raise NotAJournal(f"{path}: not a run journal ({exc})") from None
-    if not tables:
-        raise EmptyJournal(f"{path}: an empty journal (its driver was killed while creating it)")
-    missing = [table for table in _TABLES if table not in tables]
-    if missing and tables <= set(_TABLES) and not any(
-            db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() for table in tables):
-        # Only some of our tables, all empty: left by a version that created them one by
-        # one, when the disk filled (or the driver was killed) part-way.  Nothing was run.
-        raise EmptyJournal(f"{path}: a journal its driver left half-created")
-    if missing:
-        raise NotAJournal(f"{path}: not a run journal (no table {missing[0]!r})")
-
-
-def _check_structure(db: sqlite3.Connection, path: Path) -> bool:
-    """NewerJournal for a journal of a newer dnnp-hpo, DamagedJournal for a table without
-    one of the columns this one reads; whether ``evaluations`` has ``sent_after``.  A few
-    queries of the schema, whatever the journal holds."""
-    try:
-        columns = {table: {row[1] for row in db.execute(f"PRAGMA table_info({table})")} for table in _TABLES}
-        if set(_COLUMNS["meta"]) <= columns["meta"]:
-            _check_version(db, path)  # first: a newer layout may well lack columns of this one
-        for table, names in _COLUMNS.items():
-            lacking = [name for name in names if name not in columns[table]]
-            if lacking:
-                raise _damaged(path, f"its table {table} has no column {lacking[0]!r}")
-    except NotAJournal:
-        raise
-    except sqlite3.DatabaseError as exc:
-        raise _damaged(path, str(exc)) from None
-    return "sent_after" in columns["evaluations"]
-
-
-def _check_version(db: sqlite3.Connection, path: Path) -> None:
-    """NewerJournal if the journal records a schema version above :data:`SCHEMA_VERSION`
-    (one without a version is of version 1, written before it was recorded)."""
-    row = db.execute("SELECT value FROM meta WHERE key = ?", (SCHEMA_KEY,)).fetchone()
-    if row is None:
-        return
-    version = _loaded(path, f"meta {SCHEMA_KEY!r}", row[0], object)
-    if isinstance(version, bool) or not isinstance(version, str | int) or not str(version).isdecimal():
-        raise _damaged(path, f"meta {SCHEMA_KEY!r} is not a version number but {shortened(str(row[0]))}")
-    if int(version) > int(SCHEMA_VERSION):
-        raise NewerJournal(f"{path}: written by a newer dnnp-hpo (journal schema version {version}; this one reads "
-                           f"up to {SCHEMA_VERSION}): upgrade dnnp-hpo to read it")
-
-
-_KINDS = {dict: "JSON object", list: "JSON list", object: "JSON value"}
-
-
-def _loaded(path: Path, what: str, text: Any, kind: type) -> Any:
-    """``text`` read as JSON of ``kind``, or DamagedJournal saying which value is not."""
-    try:
-        value = json.loads(text)
-    except (TypeError, ValueError):  # not text, or not JSON
-        raise _damaged(path, f"{what} is not JSON but {shortened(str(text))}") from None
-    if not isinstance(value, kind):
-        raise _damaged(path, f"{what} is not a {_KINDS[kind]} but {shortened(str(text))}")
-    return value
-
-
-_NUMBER = (int, float)
-#: the type each plain column of ``evaluations`` must hold (``None``: may be NULL)
-_PLAIN = {"uuid": (str,), "birth_id": (int,), "generation": (int,), "seed": (int,), "workdir": (str,),
-          "status": (str,), "reason": (str, type(None)), "start": (*_NUMBER, type(None)),
-          "stop": (*_NUMBER, type(None)), "hostname": (str, type(None)), "pid": (int, type(None)),
-          "sent_after": (int, type(None))}
-
-
-#: the columns of ``evaluations`` that count from 0 (a negative generation was reported as it was)
-_COUNTS = ("birth_id", "generation", "sent_after")
-
-
-def _lengths(spec: Any, objectives: Sequence[Any] | None) -> tuple[int | None, int | None]:
-    """How many genes and fitness values each evaluation of the run has: one gene per
-    parameter of the recorded spec's space, one value per objective (the latest session's,
-    else the spec's); None where the journal does not say (a damaged spec: the rows agree)."""
-    spec = spec if isinstance(spec, Mapping) else {}
-    space, listed = spec.get("space"), spec.get("objectives")
-    if objectives is None and isinstance(listed, list):
-        objectives = listed
-    return (len(space) if isinstance(space, Mapping) and space else None,
-            len(objectives) if objectives else None)
-
-
-#: the statuses an evaluation's row may hold
-_STATUSES = (*STATUSES, RUNNING, INTERRUPTED)
-
-
-def _evaluation(row: Sequence[Any], root: Path, path: Path) -> Evaluation:
-    """An evaluation from its row (the columns of ``_COLUMNS["evaluations"]``, then
-    ``sent_after`` or NULL), or DamagedJournal (``path``: the journal) naming the value that
-    is not what dnnp-hpo writes; a relative ``workdir`` is under ``root`` (the run directory
-    where the journal is now; journals before 2026-12-02 hold absolute paths)."""
-    (uuid, birth_id, generation, genome, params, seed, workdir, status, reason,
-     fitness, metrics, start, stop, hostname, pid, sent_after) = row
-    for name, value in zip((*_COLUMNS["evaluations"], "sent_after"), row, strict=True):
-        kinds = _PLAIN.get(name)
-        if kinds is not None and (not isinstance(value, kinds) or isinstance(value, bool)):
-            raise _damaged(path, f"evaluation {shortened(str(uuid))}: its {name} is {shortened(str(value))}")
-        if name in _COUNTS and value is not None and value < 0:
-            raise _damaged(path, f"evaluation {shortened(str(uuid))}: its {name} is {value}, below 0")
-    where = f"evaluation {shortened(str(uuid))}: its"  # quoted: a damaged uuid may hold a newline
-    genome = _loaded(path, f"{where} genome", genome, list)
-    fitness = _loaded(path, f"{where} fitness", fitness, list) if fitness else []
-    if not all(isinstance(x, _NUMBER) and not isinstance(x, bool) for x in (*genome, *fitness)):
-        raise _damaged(path, f"{where} genome or fitness holds a value that is not a number")
-    # What dnnp-hpo never writes, which a report took as it was: a status of no meaning
-    # (its member left off the front without a word), a success scored NaN or inf (in
-    # final.csv as such): helper-120
-    if status not in _STATUSES:
-        raise _damaged(path, f"{where} status is {shortened(str(status))}, none of {', '.join(_STATUSES)}")
-    if status == OK and not all(math.isfinite(x) for x in fitness):
-        raise _damaged(path, f"{where} fitness {shortened(_dumps(fitness))} is not finite, and its status ok")
-    trial = Trial(uuid=uuid, birth_id=birth_id, generation=generation, genome=tuple(genome),
-                  params=_loaded(path, f"{where} params", params, dict), seed=seed,
-                  workdir=root / workdir, sent_after=sent_after)
-    return Evaluation(
-        trial=trial, status=status, reason=reason or "", fitness=tuple(fitness),
-        metrics=_loaded(path, f"{where} metrics", metrics, dict) if metrics else {},
-        start=start or 0.0, stop=stop or 0.0, hostname=hostname or "", pid=pid if pid is not None else -1,
-    )
 
 
 class JournalRecorder:

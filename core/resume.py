@@ -20,21 +20,9 @@ import attrs
 from dnnp_hpo.errors import SpecError, checked
 from dnnp_hpo.fingerprint import DataDigest, recorded_digests
 from dnnp_hpo.hookspecs import Extendable
-from dnnp_hpo.journal import (
-    DATA_DIGESTS,
-    FILENAME,
-    FINISHED,
-    INTERRUPTED,
-    RESOLVED,
-    RUNNING,
-    SPEC,
-    TEMPLATE_DIGEST,
-    DamagedJournal,
-    EmptyJournal,
-    Journal,
-    NewerJournal,
-    NotAJournal,
-)
+from dnnp_hpo.journal import DATA_DIGESTS, FILENAME, FINISHED, RESOLVED, SPEC, TEMPLATE_DIGEST, Journal
+from dnnp_hpo.journalcheck import DamagedJournal, EmptyJournal, NewerJournal, NotAJournal
+from dnnp_hpo.journalschema import INTERRUPTED, RUNNING
 from dnnp_hpo.notice import LOG_NAME
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.runlock import LOCK, check_writable

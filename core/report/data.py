@@ -27,16 +27,14 @@ from dnnp_hpo.journal import (
     DATA_DIGESTS,
     FILENAME,
     FINISHED,
-    INTERRUPTED,
     OBJECTIVES,
     RESOLVED,
     SPEC,
-    EmptyJournal,
     Journal,
-    NotAJournal,
-    not_a_file,
     resolved_path,
 )
+from dnnp_hpo.journalcheck import EmptyJournal, NotAJournal, not_a_file
+from dnnp_hpo.journalschema import INTERRUPTED
 
 
 class ReportError(Exception):

@@ -26,18 +26,9 @@ import attrs
 from dnnp_hpo.errors import SpecError
 from dnnp_hpo.evaluation import Member
 from dnnp_hpo.hookspecs import Study, hookimpl
-from dnnp_hpo.journal import (
-    DATA_DIGESTS,
-    FILENAME,
-    FINISHED,
-    RUNNING,
-    SPEC,
-    TEMPLATE_DIGEST,
-    Checkpoint,
-    EmptyJournal,
-    Journal,
-    NotAJournal,
-)
+from dnnp_hpo.journal import DATA_DIGESTS, FILENAME, FINISHED, SPEC, TEMPLATE_DIGEST, Checkpoint, Journal
+from dnnp_hpo.journalcheck import EmptyJournal, NotAJournal
+from dnnp_hpo.journalschema import RUNNING
 from dnnp_hpo.paths import expand_path_text
 from dnnp_hpo.plugins.nsga2.algorithm import ranked_members
 from dnnp_hpo.resume import (

@@ -23,7 +23,8 @@ from faults_tasks import sleeping_training
 from faults_testutil import VENV_BIN, joined_sleep_spec, subprocess_env
 
 from dnnp_hpo.evaluation import OUTCOME
-from dnnp_hpo.journal import RUNNING, Journal
+from dnnp_hpo.journal import Journal
+from dnnp_hpo.journalschema import RUNNING
 
 SLEEP_S = 60.0  # far longer than the test: a training still running at its end was not stopped
 

@@ -15,7 +15,9 @@ import pytest
 from cli_testutil import VENV_BIN, hpo_run, write_spec, zdt_spec
 from file_modes import journal_not_a_file
 
-from dnnp_hpo.journal import SCHEMA_KEY, SCHEMA_VERSION, DamagedJournal, Journal, NewerJournal, NotAJournal
+from dnnp_hpo.journal import Journal
+from dnnp_hpo.journalcheck import DamagedJournal, NewerJournal, NotAJournal
+from dnnp_hpo.journalschema import SCHEMA_KEY, SCHEMA_VERSION
 
 #: name: (SQL that damages the journal, what the one line says, whether the run is finished)
 DAMAGES = {

@@ -14,7 +14,8 @@ import pytest
 from dnnp_hpo import journal as journal_module
 from dnnp_hpo.errors import RecordsFailed
 from dnnp_hpo.evaluation import MAXINT, Evaluation, Member, Trial
-from dnnp_hpo.journal import RUNNING, Journal
+from dnnp_hpo.journal import Journal
+from dnnp_hpo.journalschema import RUNNING, SCHEMA
 
 
 def trial(birth: int, genome: tuple[float, ...], tmp: Path) -> Trial:
@@ -138,7 +139,7 @@ def test_a_journal_from_before_sent_after_reads_and_resumes(tmp_path):
     """Journals written before births recorded ``sent_after`` (2026-12-05) read with None
     for it, and gain the column when a resumed run opens them for writing."""
     old = sqlite3.connect(tmp_path / "journal.sqlite")
-    old.executescript(journal_module._SCHEMA.replace(",\n    sent_after INTEGER", ""))
+    old.executescript(SCHEMA.replace(",\n    sent_after INTEGER", ""))
     old.execute("INSERT INTO evaluations (uuid, birth_id, generation, genome, params, seed, workdir, status)"
                 " VALUES ('u0', 0, 0, '[0.5]', '{\"lr\": 0.5}', 7, 'evals/u0', 'running')")
     old.commit()

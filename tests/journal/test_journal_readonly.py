@@ -13,7 +13,8 @@ import pytest
 from file_modes import unprivileged
 from journal_readers import births_read, make_read_only, make_writable, snapshot, write_journal
 
-from dnnp_hpo.journal import EmptyJournal, Journal, NotAJournal
+from dnnp_hpo.journal import Journal
+from dnnp_hpo.journalcheck import EmptyJournal, NotAJournal
 
 
 def immutable_count(run_dir: Path) -> int:
