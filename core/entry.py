@@ -36,10 +36,19 @@ class Stopped(KeyboardInterrupt):
         self.signum = signum
 
 
+#: the stop signals that reached the program.  A stop raised inside an extension
+#: module's initialisation can be swallowed there, not chained: a Ctrl-C while numpy
+#: imported datetime came out as numpy's "Importing the numpy C-extensions failed ...
+#: a bad install" ImportError, exit 4 (hpo-report, under load); this is then all that
+#: tells the stop.
+_received: list[int] = []
+
+
 def _stop_once(signum: int, frame: object) -> None:
     """The first stop signal stops the run; those after it are ignored, so that they cannot
     cut short the stopping: a second Ctrl-C used to end hpo-run by SIGINT half-way
     through it."""
+    _received.append(signum)
     for each in STOP_SIGNALS:
         # A handler that does nothing, not SIG_IGN: a process started while the run stops
         # (a worker Dask starts again) would inherit SIG_IGN, and its trainings with it,
@@ -50,6 +59,13 @@ def _stop_once(signum: int, frame: object) -> None:
 
 def _ignore(signum: int, frame: object) -> None:
     """Further stop signals while the run stops."""
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """Ctrl-C where a command keeps Python's own handling of it (hpo-report,
+    hpo-demo-data): a KeyboardInterrupt as Python's handler raises, the signal noted."""
+    _received.append(signum)
+    raise KeyboardInterrupt
 
 
 def internal_error(prog: str, exc: BaseException) -> str:
@@ -91,6 +107,9 @@ def _exit_with(prog: str, main: Callable[[], int]) -> NoReturn:
     atexit.unregister(_ignore_stop_signals)
     atexit.register(_ignore_stop_signals)
     sys.unraisablehook = _stop_again
+    _received.clear()
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _interrupt)
     _show_what_cannot_be_encoded()
     try:
         status = main()
@@ -107,7 +126,7 @@ def _exit_with(prog: str, main: Callable[[], int]) -> NoReturn:
     except KeyboardInterrupt as stop:  # Stopped too
         _stopped(prog, stop)
     except Exception as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are not Exceptions
-        stop = _stop_behind(exc)
+        stop = _stop_behind(exc) or _stop_swallowed(exc)
         if stop is not None:
             _stopped(prog, stop)
         _internal_error(prog, exc)
@@ -133,6 +152,15 @@ def _stop_behind(exc: BaseException) -> KeyboardInterrupt | None:
         seen.add(id(cause))
         cause = cause.__cause__ or cause.__context__
     return None
+
+
+def _stop_swallowed(exc: BaseException) -> KeyboardInterrupt | None:
+    """The stop an import failed on without naming it (see :data:`_received`): an
+    ImportError after a stop signal came.  Only an ImportError: another exception after a
+    stop (a plugin's bug while the run stopped) keeps its traceback."""
+    if not _received or not isinstance(exc, ImportError):
+        return None
+    return KeyboardInterrupt() if _received[0] == signal.SIGINT else Stopped(_received[0])
 
 
 def _stop_again(unraisable: Any) -> None:

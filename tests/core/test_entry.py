@@ -180,3 +180,51 @@ def test_a_stop_that_an_extension_turned_into_another_error_is_the_stop(stop_han
         sys.unraisablehook = hook
     assert done.value.code == 128 + signal.SIGHUP
     assert capsys.readouterr().err == "hpo-demo-data: stopped by SIGHUP\n"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_stop_that_an_import_swallowed_is_the_stop(stop_handlers, capsys, signum) -> None:
+    """A Ctrl-C while numpy imported datetime was swallowed by numpy's C code, which
+    raised an ImportError of its own, chained to no stop ("Importing the numpy
+    C-extensions failed ... a bad install"): hpo-report said internal error, exit 4.  The
+    signal is real (Python's handling of SIGINT for hpo-report, hpo-run's own for the
+    others); only the swallowing is played here, as numpy's PyCapsule_Import does it."""
+    import os
+    import sys
+
+    if signum != signal.SIGINT:
+        entry.stop_on_signals()  # hpo-run's
+
+    def main() -> int:
+        try:
+            os.kill(os.getpid(), signum)
+            for _ in range(1000):  # the handler runs at the next bytecode
+                pass
+        except KeyboardInterrupt:
+            pass  # what the C code does: the stop is cleared
+        raise ImportError("Importing the numpy C-extensions failed") from None
+
+    hook = sys.unraisablehook
+    try:
+        with pytest.raises(SystemExit) as done:
+            entry._exit_with("hpo-report", main)
+    finally:
+        sys.unraisablehook = hook
+    said = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+    assert (done.value.code, capsys.readouterr().err) == (128 + signum, f"hpo-report: {said}\n")
+
+
+def test_an_import_error_without_a_stop_is_still_a_bug(stop_handlers, capsys) -> None:
+    import sys
+
+    def main() -> int:
+        raise ImportError("No module named 'a_plugins_dependency'")
+
+    hook = sys.unraisablehook
+    try:
+        with pytest.raises(SystemExit) as done:
+            entry._exit_with("hpo-report", main)
+    finally:
+        sys.unraisablehook = hook
+    assert done.value.code == entry.EXIT_INTERNAL_ERROR
+    assert "hpo-report: internal error: ImportError" in capsys.readouterr().err
