@@ -76,7 +76,9 @@ def output_console() -> Console:
     # name), in which rich read "[/x]" as a closing tag: a MarkupError, exit 4, at the end
     # of a finished run.
     console = Console(markup=False, emoji=False)  # nor ':smile:' as an emoji
-    if not console.is_terminal and "COLUMNS" not in os.environ:
+    # The stream itself, not rich's is_terminal, which FORCE_COLOR (set by many CI and
+    # batch set-ups) makes true: a log then got the front cut into two 80-column tables.
+    if not console.file.isatty() and "COLUMNS" not in os.environ:
         console = Console(width=LOG_WIDTH, markup=False, emoji=False)
     return console
 

@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 
+import pytest
 from hpo_testutil import read_csv, run_cli, subprocess_env, write_spec, zdt_spec
 
 #: long names, as DeePMD's (fitting_activ_func...), so the front table is wider than 80 columns
 NAMES = [f"hyperparameter_with_a_long_name_{i}" for i in range(6)]
 
 
-def test_a_log_gets_the_front_table_at_its_natural_width(tmp_path, hpo_run_exe, monkeypatch):
+@pytest.mark.parametrize("colour", [{}, {"FORCE_COLOR": "1"}], ids=["plain", "FORCE_COLOR"])
+def test_a_log_gets_the_front_table_at_its_natural_width(tmp_path, hpo_run_exe, monkeypatch, colour):
     # Rich assumes 80 columns off a terminal and would fold every name and value over
-    # several lines; in a log nothing needs to fit, so each row stays on one line.
+    # several lines; in a log nothing needs to fit, so each row stays on one line.  Also
+    # with FORCE_COLOR (CI, batch set-ups), which rich takes for a terminal: the front
+    # came in two 80-column tables (helper-123).
     monkeypatch.delenv("COLUMNS", raising=False)
     run_dir = tmp_path / "a-run-directory-whose-path-is-long-enough-to-wrap-at-eighty-columns"
     spec = zdt_spec(run_dir, n=len(NAMES), pop_size=6, generations=1, callable_="hpo_testfuncs:two_spheres")
     spec["space"] = {name: {"type": "float", "init": [0.0, 1.0], "sigma": 0.1} for name in NAMES}
-    proc = run_cli(hpo_run_exe, str(write_spec(tmp_path / "spec.yaml", spec)), cwd=tmp_path)
+    proc = run_cli(hpo_run_exe, str(write_spec(tmp_path / "spec.yaml", spec)), cwd=tmp_path, **colour)
     assert proc.returncode == 0, proc.stderr
-    lines = proc.stdout.splitlines()
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout).splitlines()  # FORCE_COLOR's colours
+    assert all(name in proc.stdout for name in NAMES)
 
     header = next((line for line in lines if NAMES[0] in line), proc.stdout)
     assert all(name in header for name in NAMES), header
