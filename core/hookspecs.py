@@ -342,6 +342,18 @@ class Extendable(Protocol):
         ``max_births`` above the births sent."""
 
 
+@runtime_checkable
+class FixedOnResume(Protocol):
+    """An optimizer with keys a started run cannot change, not even with ``--force``
+    (nsga2-async's ``pop_size``).  A resume whose spec changes one is refused at once,
+    in one line with the reason, where it was first offered ``--force`` and then refused
+    with it (helper-124)."""
+
+    #: key of the ``optimizer:`` block -> why a started run cannot change it, a clause
+    #: ("its snapshots are numbered every pop_size insertions, ...")
+    fixed_on_resume: Mapping[str, str]
+
+
 # --------------------------------------------------------------------------------------
 # Registration hooks: each returns {name: class} ({} to register nothing: None, a
 # forgotten return, stops every command); names must be unique across plugins.

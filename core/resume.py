@@ -19,7 +19,7 @@ import attrs
 
 from dnnp_hpo.errors import SpecError, checked
 from dnnp_hpo.fingerprint import DataDigest, recorded_digests
-from dnnp_hpo.hookspecs import Extendable
+from dnnp_hpo.hookspecs import Extendable, FixedOnResume
 from dnnp_hpo.journal import DATA_DIGESTS, FILENAME, FINISHED, RESOLVED, SPEC, TEMPLATE_DIGEST, Journal
 from dnnp_hpo.journalcheck import DamagedJournal, EmptyJournal, NewerJournal, NotAJournal
 from dnnp_hpo.journalschema import INTERRUPTED, RUNNING
@@ -153,6 +153,24 @@ def _unless_defaulted(differences: list[str], stored: Mapping[str, Any], run: Ru
             if (k in ran) == (k in given) or k not in then or k not in now or then[k] != now[k]]
 
 
+def _refuse_fixed(run: RunContext, differences: Sequence[str], stored: Mapping[str, Any] | None,
+                  resolved: Mapping[str, Any] | None, where: str) -> None:
+    """SpecError for a changed key the run's optimizer cannot take, not even with --force
+    (:class:`~dnnp_hpo.hookspecs.FixedOnResume`): said at once, not after --force."""
+    optimizer = run.experiment.optimizer
+    if not stored or not isinstance(optimizer, FixedOnResume) \
+            or _optimizer_plugin(stored) != _optimizer_plugin(run.raw_spec):  # refused as such below
+        return
+    then = _flatten(resolved if resolved is not None else stored)
+    for key in differences:
+        name = key.removeprefix("optimizer.")
+        if key.startswith("optimizer.") and name in optimizer.fixed_on_resume:
+            before = json.dumps(then.get(key, "its default"), ensure_ascii=False)
+            raise SpecError(f"{run.run_dir} holds a run with {name} {before}, which it cannot change, not even "
+                            f"with --force: {optimizer.fixed_on_resume[name]}; resume it with {name}: {before}, "
+                            "or choose another run_dir", key, where)
+
+
 def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
     """Decide between a new run and a resumed one; refuse what would mix two runs.
 
@@ -215,6 +233,7 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
     differences = _unless_defaulted(spec_differences(stored, run.raw_spec), stored, run, resolved)
     moved = tuple(k for k in differences if is_placement(k))
     differences = [k for k in differences if not is_placement(k)]
+    _refuse_fixed(run, differences, stored, resolved, where)
     shown = ", ".join(differences[:8]) + (" ..." if len(differences) > 8 else "")
     extends = False
     # A spec that differs in nothing may still ask for more than the run holds: one whose

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
+from typing import ClassVar
 
 import attrs
 import numpy as np
@@ -212,6 +214,11 @@ class NSGA2Async(Reproduction):
     Reproduction fields: :class:`Reproduction`.
     """
 
+    #: keys a started run cannot change, not even with --force (hookspecs.FixedOnResume)
+    fixed_on_resume: ClassVar[Mapping[str, str]] = {
+        "pop_size": "its snapshots are numbered every pop_size insertions, and the next ones would replace "
+                    "those recorded",
+    }
     max_births: int = attrs.field(default=700, validator=[_positive, at_most(MAX_EVALUATIONS)])
     init_pop_size: int | None = attrs.field(default=None, validator=at_most(MAX_WORKERS))
 
@@ -235,13 +242,11 @@ class NSGA2Async(Reproduction):
         if not run.resumed or run.finished:
             return
         started = recorded_settings(run.run_dir).get("optimizer", {}).get("pop_size", self.pop_size)
-        if started != self.pop_size:
-            # Even with --force: snapshots are numbered by insertions // pop_size, so another
-            # pop_size gives the next ones the numbers of recorded ones, which they replace.
+        if started != self.pop_size:  # core refuses it first where the spec records it (FixedOnResume)
             raise SpecError(
-                f"{self.pop_size} is not the pop_size {started} the run in {run.run_dir} has run with: its "
-                "snapshots are numbered every pop_size insertions, and the next ones would replace those "
-                f"recorded; resume it with pop_size: {started}, or choose another run_dir", "pop_size")
+                f"{self.pop_size} is not the pop_size {started} the run in {run.run_dir} has run with: "
+                f"{self.fixed_on_resume['pop_size']}; resume it with pop_size: {started}, or choose another run_dir",
+                "pop_size")
         held = journal_holdings(run.run_dir)
         if self.max_births < held.births:
             raise SpecError(

@@ -205,14 +205,18 @@ def test_progress_counts_to_the_births_a_forced_pop_size_change_makes(tmp_path, 
     assert births > spec["optimizer"]["pop_size"] * 6, births
 
 
-def test_async_pop_size_is_not_changed_even_with_force(tmp_path, hpo_run_exe, stopped_async):
+@pytest.mark.parametrize("force", [(), ("--force",)], ids=["", "--force"])
+def test_async_pop_size_is_not_changed_even_with_force(tmp_path, hpo_run_exe, stopped_async, force):
     """nsga2-async numbers its snapshots every pop_size insertions: resumed with pop_size 6
     it recorded snapshot 1 at 12 insertions over the one taken at 8, and pop.csv held one
-    snapshot twice (helper-54)."""
+    snapshot twice (helper-54).  Said at once: without --force the line offered --force,
+    which then refused it (helper-124)."""
     spec, run_dir = _copy(stopped_async, tmp_path)
-    line = _refused(tmp_path, hpo_run_exe, {**spec, "optimizer": {**ASYNC, "pop_size": 6}}, "--force",
+    line = _refused(tmp_path, hpo_run_exe, {**spec, "optimizer": {**ASYNC, "pop_size": 6}}, *force,
                     key="optimizer.pop_size")
-    assert f"6 is not the pop_size 4 the run in {run_dir} has run with" in line, line
+    assert f"{run_dir} holds a run with pop_size 4, which it cannot change, not even with --force: its " \
+           "snapshots are numbered every pop_size insertions" in line, line
+    assert line.rstrip().endswith("resume it with pop_size: 4, or choose another run_dir"), line
 
 
 def test_pop_size_below_the_births_of_the_unfinished_generation_is_refused(tmp_path, hpo_run_exe, wait_until):
