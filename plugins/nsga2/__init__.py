@@ -262,7 +262,11 @@ class NSGA2Async(Reproduction):
         return self.max_births > held.births
 
     def initial_genomes(self, study: Study) -> list[list[float]]:
-        return random_genomes(np.random.default_rng(study.seed), study, min(self.pop_size, self.max_births))
+        # An init_pop_size above pop_size sends that many at the start, before any result
+        # is back to breed from: the ones past pop_size are random too, of generation 0, the
+        # generator's next draws (asynchronous.steady_state_nsga2), and --dry-run shows them.
+        size = max(self.pop_size, self.init_pop_size or 0)
+        return random_genomes(np.random.default_rng(study.seed), study, min(size, self.max_births))
 
     def run(self, study: Study, checkpoint: Checkpoint | None = None):
         # Generation 0 is drawn first from the spec's seed, as in nsga2 and --dry-run; all

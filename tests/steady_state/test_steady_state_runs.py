@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from dnnp_hpo.evaluation import MAXINT
+from dnnp_hpo.front import format_value
 from dnnp_hpo.journal import Journal
 
 HERE = Path(__file__).resolve().parent
@@ -276,6 +277,13 @@ def test_more_in_flight_than_pop_size_sends_random_genomes_until_a_result_is_bac
     assert len({tuple(e.trial.genome) for e in first}) == 4
     assert all(e.trial.generation >= 1 for e in evaluations if e.trial.birth_id >= 4)
     assert len(population) == 2
+    # --dry-run prints the four it sends first, not pop_size's two (helper-124)
+    dry = hpo_run(tmp_path, spec, "runs/b", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in dry.stdout.splitlines()
+            if line.startswith("│")]
+    sent = [[format_value(v) for v in e.trial.params.values()] for e in sorted(first, key=lambda e: e.trial.birth_id)]
+    assert [row[1:8] for row in rows] == sent, dry.stdout
 
 
 @pytest.mark.slow
