@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import numbers
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,21 @@ def at_most(maximum: int):
     def check(_instance, attribute, value) -> None:
         if value is not None and value > maximum:
             raise Invalid(f"{attribute.name} must be at most {maximum:,}, got {value:,}", attribute.name)
+
+    return check
+
+
+def one_of(choices: Iterable[str]):
+    """An attrs validator: the field (when set) is one of ``choices``; a near miss
+    (``sbx-stedy``, ``sbx_steady``, ``SBX-steady``) is named, as a misspelt key is."""
+    listed = tuple(choices)
+
+    def check(_instance, attribute, value) -> None:
+        if value is None or value in listed:
+            return
+        close = difflib.get_close_matches(value.lower().replace("_", "-"), listed, n=1) if isinstance(value, str) else []
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise Invalid(f"{attribute.name} must be one of {', '.join(listed)}, got {value!r}{hint}", attribute.name)
 
     return check
 

@@ -62,7 +62,7 @@ from dnnp_hpo.errors import EngineLost, SpecError
 from dnnp_hpo.hookspecs import hookimpl
 from dnnp_hpo.notice import notice
 from dnnp_hpo.run import RunContext
-from dnnp_hpo.spec import MAX_WORKERS, Invalid, at_least, at_most
+from dnnp_hpo.spec import MAX_WORKERS, Invalid, at_least, at_most, one_of
 
 from .background import STILL_RUNNING, answer, in_thread
 from .held_signals import stop_signals_held
@@ -338,14 +338,6 @@ def _failed_blocks(executor: Any, worker_init: str | None = None) -> str:
     return said
 
 
-def _one_of(table: dict[str, Any] | Any) -> Callable[[Any, Any, Any], None]:
-    def check(_instance, attribute, value) -> None:
-        if value is not None and value not in table:
-            raise Invalid(f"{attribute.name} must be one of {', '.join(table)}, got {value!r}", attribute.name)
-
-    return check
-
-
 def _walltime(_instance, _attribute, value) -> None:
     if value is not None and not _WALLTIME.match(value):
         raise Invalid(f"walltime must be HH:MM:SS, got {value!r}", "walltime")
@@ -390,8 +382,8 @@ def _address(_instance, _attribute, value) -> None:
 class ParslLauncher:
     """Fields of the ``launcher:`` block for ``plugin: parsl``."""
 
-    provider: str = attrs.field(default="local", validator=_one_of(PROVIDERS))
-    launcher: str | None = attrs.field(default=None, validator=_one_of(LAUNCHERS))
+    provider: str = attrs.field(default="local", validator=one_of(PROVIDERS))
+    launcher: str | None = attrs.field(default=None, validator=one_of(LAUNCHERS))
     launcher_options: str = ""
     # provider settings (Parsl's names); None: Parsl's default
     nodes_per_block: int | None = attrs.field(default=None, validator=at_least(1))

@@ -14,7 +14,7 @@ from dnnp_hpo.hookspecs import Study, hookimpl
 from dnnp_hpo.journal import Checkpoint
 from dnnp_hpo.resume import Holdings, journal_holdings, recorded_settings
 from dnnp_hpo.run import RunContext
-from dnnp_hpo.spec import MAX_EVALUATIONS, MAX_WORKERS, Invalid, at_most
+from dnnp_hpo.spec import MAX_EVALUATIONS, MAX_WORKERS, Invalid, at_most, one_of
 
 from .algorithm import PAPER_MUTATION, SBX, SBX_STEADY, SBX_TUNED, Breeding, SbxRates, nsga2, random_genomes
 from .asynchronous import steady_state_nsga2
@@ -47,11 +47,6 @@ def _decay(_instance, attribute, value) -> None:
     if not 0 < value <= 1:
         raise Invalid(f"{attribute.name} must lie in (0, 1] (each generation multiplies every sigma by it; 1 "
                       f"keeps them), got {value}", attribute.name)
-
-
-def _variation(_instance, attribute, value) -> None:
-    if value not in VARIATIONS:
-        raise Invalid(f"{attribute.name} must be one of {', '.join(VARIATIONS)}, got {value!r}", attribute.name)
 
 
 def _probability(_instance, attribute, value) -> None:
@@ -90,7 +85,7 @@ class Reproduction:
 
     pop_size: int = attrs.field(default=100, validator=[_positive, at_most(MAX_POP_SIZE)])
     sigma_decay: float = attrs.field(default=0.85, validator=_decay)
-    variation: str = attrs.field(default="sbx-steady", validator=_variation)
+    variation: str = attrs.field(default="sbx-steady", validator=one_of(VARIATIONS))
     # variation: sbx only, defaults the preset's own (Deb's textbook values are crossover_eta
     # 15, mutation_eta 20, mutation_prob 1/genes; these were chosen on tuning seeds 100-110
     # of bench/quality.py).

@@ -40,16 +40,11 @@ from dnnp_hpo.resume import (
     spec_differences,
 )
 from dnnp_hpo.run import RunContext
-from dnnp_hpo.spec import Invalid
+from dnnp_hpo.spec import Invalid, one_of
 from dnnp_hpo.structure import spec_int
 from dnnp_hpo.study import training_seed
 
 MEMBERS = ("front", "population")
-
-
-def _members(_instance, attribute, value) -> None:
-    if value not in MEMBERS:
-        raise Invalid(f"{attribute.name} must be one of {', '.join(MEMBERS)}, got {value!r}", attribute.name)
 
 
 #: what a replicates run must share with its source: what is trained and how it is scored
@@ -94,7 +89,7 @@ class Replicates:
     """
 
     source: str
-    members: str = attrs.field(default="front", validator=_members)
+    members: str = attrs.field(default="front", validator=one_of(MEMBERS))
     seeds: int = attrs.field(default=3, validator=_seed_count)
 
     def prepare(self, run: RunContext) -> None:

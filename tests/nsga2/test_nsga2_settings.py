@@ -63,3 +63,26 @@ def test_the_unread_key_warning_comes_once_on_resume(tmp_path, capsys):
     assert main([str(spec), "--force"]) == 0
     err = capsys.readouterr().err
     assert err.count("optimizer.sigma_decay: variation sbx-steady does not read it") == 1, err
+
+
+@pytest.mark.parametrize(("key", "given", "meant"), [
+    ("optimizer.variation", "sbx-stedy", "sbx-steady"),
+    ("optimizer.variation", "sbx_steady", "sbx-steady"),
+    ("optimizer.variation", "SBX-Tuned", "sbx-tuned"),
+    ("optimizer.variation", "gaussian", None),
+    ("launcher.provider", "slurn", "slurm"),
+    ("launcher.provider", "LSF", "lsf"),
+])
+def test_a_misspelt_choice_is_named_with_the_closest(tmp_path, capsys, key, given, meant):
+    """A misspelt choice was listed with every choice but none named, where a misspelt
+    key or plugin name gets "did you mean" (helper-124); one line, exit 2, nothing made."""
+    spec = zdt_spec(tmp_path / "run", optimizer={"plugin": "nsga2-async", "pop_size": 4},
+                    launcher={"plugin": "parsl"})
+    block, name = key.split(".")
+    spec[block][name] = given
+    path = write_spec(tmp_path / "bad.yaml", spec)
+    assert main([str(path), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{key}: {name} must be one of " in err and f"got {given!r}" in err, err
+    assert err.rstrip().endswith(f"(did you mean {meant}?)" if meant else f"got {given!r}"), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]
