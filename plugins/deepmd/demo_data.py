@@ -216,9 +216,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     if out_dir.exists():
         if args.if_missing and (out_dir / METADATA).is_file():
-            if not all((out_dir / f"{name}.extxyz").is_file() for name in ("train", "valid")):
+            missing = [f"{name}.extxyz" for name in ("train", "valid") if not (out_dir / f"{name}.extxyz").is_file()]
+            if missing:
                 write_extxyz(out_dir)  # a dataset made before the extxyz copies existed
-            print(f"hpo-demo-data: {out_dir} already holds the demo dataset; kept as is")
+            added = f"; added {' and '.join(missing)}, the copies NequIP reads" if missing else ""
+            print(f"hpo-demo-data: {out_dir} already holds the demo dataset; kept as is{added}")
             return 0
         if any(out_dir.iterdir()):
             print(f"hpo-demo-data: {out_dir} already exists and is not an empty directory "

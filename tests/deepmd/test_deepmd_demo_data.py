@@ -49,7 +49,7 @@ def test_same_seed_same_files_and_if_missing(tmp_path: Path) -> None:
     # --if-missing keeps a dataset that is there; without it the command refuses
     before = (a / "train" / "set.000" / "coord.npy").stat().st_mtime_ns
     kept = run_exe([EXE, str(a), "--if-missing"])
-    assert kept.returncode == 0 and "kept as is" in kept.stdout
+    assert kept.returncode == 0 and kept.stdout.rstrip().endswith("already holds the demo dataset; kept as is")
     assert (a / "train" / "set.000" / "coord.npy").stat().st_mtime_ns == before
     refused = run_exe([EXE, str(a)])
     assert refused.returncode == 2 and "already exists" in refused.stderr
