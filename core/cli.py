@@ -14,6 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from dnnp_hpo import __version__
 from dnnp_hpo.constraints import violated
 from dnnp_hpo.driver import check_data, dry_run_trials, execute, prepare_run
 from dnnp_hpo.errors import LaunchFailed, PluginError, SpecError
@@ -39,7 +40,13 @@ EXIT_LAUNCH_FAILED = 3
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """Usage mistakes as one line and exit 2, like every other bad input."""
+    """Usage mistakes as one line and exit 2, like every other bad input; ``--version``
+    for every command."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.add_argument("--version", action="version", version=f"%(prog)s (dnnp-hpo {__version__})",
+                          help="show the version of dnnp-hpo and exit")
 
     def error(self, message: str) -> None:  # one line, not usage plus error
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (see {self.prog} --help)\n")

@@ -22,6 +22,7 @@ from dnnp_hpo.journal import (
     RESOLVED,
     SPEC,
     TEMPLATE_DIGEST,
+    VERSIONS,
     Journal,
     JournalRecorder,
 )
@@ -170,7 +171,10 @@ def execute(run: RunContext, trainer: Trainer, registry: Registry) -> list[Membe
             # no spec); an extension is set unfinished with it, under the run lock, before
             # any launch.
             run = run.with_data_digests()
+            experiment = run.experiment
             journal.set_metas({RESOLVED: resolved_settings(run), TEMPLATE_DIGEST: run.template_digest,
+                               VERSIONS: registry.versions((experiment.trainer, experiment.optimizer,
+                                                            experiment.launcher)),
                                DATA_DIGESTS: [d.to_json() for d in run.data_digests], SPEC: run.raw_spec,
                                **({FINISHED: False} if run.extends else {})})
             try:

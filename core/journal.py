@@ -56,6 +56,9 @@ REPORT_SETTINGS = "report_settings"
 #: with REPORT_SETTINGS: a --force resume may change their units, and hpo-report judges
 #: accuracy in the units hpo-run's last front table showed (SPEC keeps the first ones)
 OBJECTIVES = "objectives"
+#: the versions of dnnp-hpo and of the distributions of the run's trainer, optimizer and
+#: launcher (``{name: version}``) of the session that started it (or forced it last)
+VERSIONS = "versions"
 #: seconds a write waits for another program that holds the journal (SQLite's default: 5)
 BUSY_TIMEOUT_S = 60.0
 #: seconds the driver's close waits for a reader's read to end, to checkpoint the -wal

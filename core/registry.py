@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import importlib.metadata
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -63,6 +63,23 @@ class Registry:
     @property
     def hook(self) -> Any:
         return self.manager.hook
+
+    def versions(self, components: Iterable[object]) -> dict[str, str]:
+        """dnnp-hpo's version and that of each distribution that provides one of
+        ``components`` (a run's trainer, optimizer and launcher), by name: what filled in
+        the spec's defaults, which a resume must find the same."""
+        kinds = [type(c) for c in components]
+        names = {"dnnp-hpo"} | {registered.distribution for kind in KINDS for registered in self.components[kind].values()
+                                if registered.cls in kinds}
+        versions = {name: _version(name) for name in sorted(names)}
+        return {name: version for name, version in versions.items() if version is not None}
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:  # a plugin registered by a test, not installed
+        return None
 
 
 def _distribution(entry_point: importlib.metadata.EntryPoint) -> str:

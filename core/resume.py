@@ -20,7 +20,16 @@ import attrs
 from dnnp_hpo.errors import SpecError, checked
 from dnnp_hpo.fingerprint import DataDigest, recorded_digests
 from dnnp_hpo.hookspecs import Extendable, FixedOnResume
-from dnnp_hpo.journal import DATA_DIGESTS, FILENAME, FINISHED, RESOLVED, SPEC, TEMPLATE_DIGEST, Journal
+from dnnp_hpo.journal import (
+    DATA_DIGESTS,
+    FILENAME,
+    FINISHED,
+    RESOLVED,
+    SPEC,
+    TEMPLATE_DIGEST,
+    VERSIONS,
+    Journal,
+)
 from dnnp_hpo.journalcheck import DamagedJournal, EmptyJournal, NewerJournal, NotAJournal
 from dnnp_hpo.journalschema import INTERRUPTED, RUNNING
 from dnnp_hpo.notice import LOG_NAME
@@ -205,8 +214,9 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
             digest = journal.meta(TEMPLATE_DIGEST, None)
             data = journal.meta(DATA_DIGESTS, None)
             finished = journal.meta(FINISHED, False)
+            versions = journal.meta(VERSIONS, None)
     except EmptyJournal:
-        stored = resolved = digest = data = None
+        stored = resolved = digest = data = versions = None
         finished = False
     except NewerJournal as exc:
         raise SpecError(str(exc), "run_dir", where) from None
@@ -321,10 +331,12 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
     # A finished run only prints its front: nothing would be run with the new values.
     refilled = None if force or finished else _refilled(resolved, run)
     if refilled:
+        recorded = ", ".join(f"{name} {version}" for name, version in (versions or {}).items())
         raise SpecError(
             f"{run.run_dir} was started by versions of dnnp-hpo or its plugins that filled in the spec's "
-            f"defaults differently ({refilled}); resume it with those versions, or pass --force to continue "
-            "with the new values", "run_dir", where,
+            f"defaults differently ({refilled}); resume it with those versions"
+            f"{f' ({recorded})' if recorded else ''}, or pass --force to continue with the new values",
+            "run_dir", where,
         )
     run = attrs.evolve(run, resumed=True, finished=bool(finished), extends=extends, moved=moved,
                        forced=force and not finished)

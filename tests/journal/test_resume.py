@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -368,7 +369,8 @@ def test_a_default_filled_in_differently_is_refused_unless_forced(tmp_path):
     assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
     assert "optimizer.variation: 'sbx-tuned' then, 'sbx-steady' now" in refused.stderr, refused.stderr
     assert "trainer.seconds: not there then, 0.05 now" in refused.stderr, refused.stderr
-    assert "versions of dnnp-hpo or its plugins" in refused.stderr
+    # naming the versions the run recorded (the file trainer is no installed distribution's)
+    assert f"resume it with those versions (dnnp-hpo {version('dnnp-hpo')}), or" in refused.stderr, refused.stderr
     assert "--force" in refused.stderr
     assert (tmp_path / "runs/d/journal.sqlite").read_bytes() == before
 

@@ -10,6 +10,7 @@ workers it starts.  Nothing in dnnp-hpo names the plugin.
 from __future__ import annotations
 
 import csv
+import importlib.metadata
 import importlib.util
 import json
 import math
@@ -93,7 +94,11 @@ def test_an_experiment_runs_with_the_installed_trainer(plugin_venv: Path, tmp_pa
     assert done.returncode == 0, done.stderr[-3000:]
     with Journal.of(tmp_path / "run", readonly=True) as journal:
         evaluations = journal.evaluations()
+        versions = journal.meta("versions")
     assert len(evaluations) == 12
+    # what filled in the spec's defaults, which a resume must find the same: dnnp-hpo's
+    # (the launcher's and optimizer's distribution too) and the trainer's distribution
+    assert versions == {"dnnp-hpo": importlib.metadata.version("dnnp-hpo"), "toy-trainer-hpo": "0.1.0"}, versions
     for evaluation in evaluations:
         x = [evaluation.trial.params[f"x{i}"] for i in range(3)]
         inputs = json.loads((evaluation.trial.workdir / "input.json").read_text())
