@@ -188,7 +188,7 @@ def load_registry(extra_plugins: tuple[object, ...] = ()) -> Registry:
     arguments its hook does not pass, and a registration hook that raises or returns
     anything but ``{name: attrs class}`` with the methods of its protocol
     (:func:`protocol_methods`; None too, a forgotten ``return``: ``{}`` registers nothing)
-    are a PluginError (one line naming the plugin, exit 2), for every command: an observer
+    are a PluginError (one line naming the plugin, exit 2), for every hpo-run command: an observer
     that silently failed to load could lose records.
     """
     manager = pluggy.PluginManager(hookspecs.PROJECT)

@@ -93,8 +93,11 @@ class SpecLoader(UniqueKeysLoader):
         try:
             value = super().construct_yaml_int(node)
         except ValueError:  # `!!int abc`: text under an explicit tag (plain text is never an int)
-            raise _SpecYAMLError(problem=f"!!int {shortened(text)} is not a whole number",
-                                 problem_mark=node.start_mark) from None
+            # or just over the limit (4,301 digits), which int() refuses: say which
+            too_long = limit and len(text.lstrip("+-").replace("_", "")) > limit
+            problem = (f"expected a whole number of at most {limit} digits" if too_long
+                       else f"!!int {shortened(text)} is not a whole number")
+            raise _SpecYAMLError(problem=problem, problem_mark=node.start_mark) from None
         if limit and value.bit_length() > limit * math.log2(10) + 1:
             raise _SpecYAMLError(problem=f"expected a whole number of at most {limit} digits",
                                  problem_mark=node.start_mark)

@@ -479,6 +479,8 @@ def test_a_quoted_number_as_yaml_writes_it_is_still_a_number(tmp_path, spec_file
     # PyYAML raised ValueError (not a YAMLError) for an integer of over 4,300 digits.
     (lambda text: text.replace("seed: 7", "seed: " + "9" * 5000), ["at line", "at most 4300 digits"]),
     (lambda text: text.replace("seed: 7", "seed: 0x" + "f" * 5000), ["at most 4300 digits"]),
+    # just over the limit: int() refused it, and the line said "is not a whole number" (helper-123)
+    (lambda text: text.replace("seed: 7", "seed: 1" + "0" * 4300), ["at most 4300 digits"]),
     # YAML 1.2's octal and 1.1's leading zero went past the limit (a traceback, exit 4)
     (lambda text: text.replace("seed: 7", "seed: 0o" + "7" * 5000), ["at most 4300 digits"]),
     (lambda text: text.replace("seed: 7", "seed: 0" + "7" * 5000), ["at most 4300 digits"]),
@@ -511,7 +513,7 @@ def test_a_quoted_number_as_yaml_writes_it_is_still_a_number(tmp_path, spec_file
     (lambda text: text.replace("seed: 7", "seed: !!float"), ["!!float '' is not a float value"]),
     # it was "expected a whole number of at most 4300 digits"
     (lambda text: text.replace("seed: 7", "seed: !!int abc"), ["!!int 'abc' is not a whole number"]),
-], ids=["int-5000-digits", "hex-5000-digits", "octal-1.2-5000-digits", "octal-1.1-5000-digits", "duplicate-top-key", "duplicate-parameter", "two-documents",
+], ids=["int-5000-digits", "hex-5000-digits", "int-4301-digits", "octal-1.2-5000-digits", "octal-1.1-5000-digits", "duplicate-top-key", "duplicate-parameter", "two-documents",
         "octal-1.1", "base-60", "control-character", "nested-2000-deep", "alias-bomb", "tag-float", "tag-bool", "tag-timestamp-month",
         "tag-timestamp-text", "implicit-timestamp", "tag-float-empty", "tag-int-text"])
 def test_bad_yaml_text(tmp_path, capsys, monkeypatch, edit, words):
