@@ -17,6 +17,20 @@ def stop_handlers():
         signal.signal(each, handler)
 
 
+def exit_status(prog: str, main) -> int | str | None:
+    """The status ``entry._exit_with(prog, main)`` exits with, in this process; the
+    unraisable hook it sets is put back."""
+    import sys
+
+    hook = sys.unraisablehook
+    try:
+        with pytest.raises(SystemExit) as done:
+            entry._exit_with(prog, main)
+    finally:
+        sys.unraisablehook = hook
+    return done.value.code
+
+
 HELD_SHUTDOWN = """
 import signal, sys, threading, time
 from dnnp_hpo import entry
@@ -164,7 +178,6 @@ def test_a_stop_raised_inside_a_garbage_collector_callback_still_stops(stop, sta
 def test_a_stop_that_an_extension_turned_into_another_error_is_the_stop(stop_handlers, capsys) -> None:
     """A SIGHUP handled while scipy's HiGHS module initialised came out as "ImportError:
     initialization failed", and hpo-demo-data called it a bug: exit 4, a traceback (CI, once)."""
-    import sys
 
     def main() -> int:
         try:
@@ -172,13 +185,7 @@ def test_a_stop_that_an_extension_turned_into_another_error_is_the_stop(stop_han
         except entry.Stopped as stop:
             raise ImportError("initialization failed") from stop
 
-    hook = sys.unraisablehook
-    try:
-        with pytest.raises(SystemExit) as done:
-            entry._exit_with("hpo-demo-data", main)
-    finally:
-        sys.unraisablehook = hook
-    assert done.value.code == 128 + signal.SIGHUP
+    assert exit_status("hpo-demo-data", main) == 128 + signal.SIGHUP
     assert capsys.readouterr().err == "hpo-demo-data: stopped by SIGHUP\n"
 
 
@@ -190,7 +197,6 @@ def test_a_stop_that_an_import_swallowed_is_the_stop(stop_handlers, capsys, sign
     signal is real (Python's handling of SIGINT for hpo-report, hpo-run's own for the
     others); only the swallowing is played here, as numpy's PyCapsule_Import does it."""
     import os
-    import sys
 
     if signum != signal.SIGINT:
         entry.stop_on_signals()  # hpo-run's
@@ -204,27 +210,15 @@ def test_a_stop_that_an_import_swallowed_is_the_stop(stop_handlers, capsys, sign
             pass  # what the C code does: the stop is cleared
         raise ImportError("Importing the numpy C-extensions failed") from None
 
-    hook = sys.unraisablehook
-    try:
-        with pytest.raises(SystemExit) as done:
-            entry._exit_with("hpo-report", main)
-    finally:
-        sys.unraisablehook = hook
+    status = exit_status("hpo-report", main)
     said = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
-    assert (done.value.code, capsys.readouterr().err) == (128 + signum, f"hpo-report: {said}\n")
+    assert (status, capsys.readouterr().err) == (128 + signum, f"hpo-report: {said}\n")
 
 
 def test_an_import_error_without_a_stop_is_still_a_bug(stop_handlers, capsys) -> None:
-    import sys
 
     def main() -> int:
         raise ImportError("No module named 'a_plugins_dependency'")
 
-    hook = sys.unraisablehook
-    try:
-        with pytest.raises(SystemExit) as done:
-            entry._exit_with("hpo-report", main)
-    finally:
-        sys.unraisablehook = hook
-    assert done.value.code == entry.EXIT_INTERNAL_ERROR
+    assert exit_status("hpo-report", main) == entry.EXIT_INTERNAL_ERROR
     assert "hpo-report: internal error: ImportError" in capsys.readouterr().err
