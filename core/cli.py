@@ -274,10 +274,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             if infeasible:
                 console.print(f"{infeasible} of {len(trials)} break a constraint: recorded infeasible (MAXINT "
                               "fitness), not trained")
-            describe = getattr(run.experiment.launcher, "describe", None)  # optional in the Launcher contract
-            if describe is not None and not run.finished:  # a finished run is only read
-                # before the input, which scripts read up to "The spec is valid"
-                console.print(f"Launcher: {describe(run)}", highlight=False)
+            for label, component in (("Optimizer", run.experiment.optimizer), ("Launcher", run.experiment.launcher)):
+                describe = getattr(component, "describe", None)  # optional in their contracts
+                if describe is not None and not run.finished:  # a finished run is only read
+                    # before the input, which scripts read up to "The spec is valid"
+                    console.print(f"{label}: {describe(run)}", highlight=False)
             shown = next((t for t in trials if not broken[t.birth_id]), trials[0])
             rendered = trainer.render(shown)
             if rendered is not None:

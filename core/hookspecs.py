@@ -312,6 +312,10 @@ class Optimizer(Protocol):
         study hands back their records when the same birth is asked for.
         """
 
+    # Optional: describe(run: RunContext) -> str
+    #     One line: the search it would run, its budget and operators (``--dry-run`` prints
+    #     it, so that a preset's rates and the budget are seen before anything trains).
+
 
 # An optimizer may also have what the two protocols below describe; core asks with
 # isinstance and does without when it has not (neither is needed to run a search).

@@ -121,6 +121,11 @@ class Reproduction:
                 print(f"hpo-run: warning: {run.spec_path}: optimizer.{key}: variation {self.variation} does not read "
                       f"it (only {read_by[key]} does), so it changes nothing", file=sys.stderr)
 
+    def _variation_said(self) -> str:
+        """``variation`` and what it breeds with, for :meth:`describe`."""
+        said = f"variation {self.variation}: {self.breeding().describe()}"
+        return f"{said}, sigmas x {self.sigma_decay:g} each generation" if self.variation == PAPER else said
+
     def breeding(self) -> Breeding:
         """How ``variation`` breeds offspring, for :func:`.algorithm.nsga2` and
         :func:`.asynchronous.steady_state_nsga2`: a preset's fixed rates, or for ``sbx``
@@ -175,6 +180,10 @@ class NSGA2(Reproduction):
 
     def planned_evaluations(self) -> int:
         return self.pop_size * (self.generations + 1)
+
+    def describe(self, run: RunContext) -> str:
+        return (f"nsga2: pop_size {self.pop_size}, generations {self.generations} "
+                f"({self.planned_evaluations():,} evaluations), {self._variation_said()}")
 
     def extends(self, held: Holdings) -> bool:
         """A finished run goes on to more generations (``--force``)."""
@@ -251,6 +260,11 @@ class NSGA2Async(Reproduction):
 
     def planned_evaluations(self) -> int:
         return self.max_births
+
+    def describe(self, run: RunContext) -> str:
+        in_flight = self.init_pop_size or "one per worker"
+        return (f"nsga2-async: pop_size {self.pop_size}, max_births {self.max_births:,} (evaluations, generation 0 "
+                f"included), init_pop_size {in_flight} (in flight at once), {self._variation_said()}")
 
     def extends(self, held: Holdings) -> bool:
         """A finished run goes on to more births (``--force``)."""

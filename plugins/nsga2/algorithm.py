@@ -104,6 +104,10 @@ class Breeding(Protocol):
         (:class:`.variation.Duplicates`)."""
         ...
 
+    def describe(self) -> str:
+        """The operators and their rates in words (``--dry-run``)."""
+        ...
+
 
 @attrs.frozen
 class PaperMutation:
@@ -118,6 +122,9 @@ class PaperMutation:
                   decode: Decode | None = None, pending: Sequence[Sequence[float]] = ()) -> list:
         """:meth:`Breeding.operators` (``decode`` and ``pending`` unused)."""
         return [random_selection(rng), ops.clone, mutate_gaussian(rng, std=std, bounds=bounds)]
+
+    def describe(self) -> str:
+        return "a random parent, Gaussian mutation by each parameter's sigma within the bounds"
 
 
 @attrs.frozen
@@ -158,6 +165,13 @@ class SbxRates:
             duplicates = Duplicates(decode=decode, pending=pending)
             pipeline = [duplicates.remember, *pipeline, duplicates.drop]
         return pipeline
+
+    def describe(self) -> str:
+        """The pipeline and its rates in words, as ``--dry-run`` prints them."""
+        genes = "1/genes" if self.mutation_prob is None else f"{self.mutation_prob:g}"
+        return (f"tournament of {self.tournament_size}, SBX crossover (eta {self.crossover_eta:g}, pairs "
+                f"{self.crossover_prob:g}, genes {self.crossover_gene_prob:g}), polynomial mutation (eta "
+                f"{self.mutation_eta:g}, genes {genes}){', duplicates bred again' if self.drop_duplicates else ''}")
 
 
 #: ``paper``: its sigmas come from the space, annealed by the loop

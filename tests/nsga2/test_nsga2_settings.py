@@ -86,3 +86,30 @@ def test_a_misspelt_choice_is_named_with_the_closest(tmp_path, capsys, key, give
     assert err.count("\n") == 1 and f"{key}: {name} must be one of " in err and f"got {given!r}" in err, err
     assert err.rstrip().endswith(f"(did you mean {meant}?)" if meant else f"got {given!r}"), err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]
+
+
+@pytest.mark.parametrize(("optimizer", "said"), [
+    ({"plugin": "nsga2", "pop_size": 4, "generations": 2},
+     ("nsga2: pop_size 4, generations 2 (12 evaluations), variation sbx-steady: tournament of 4, SBX crossover "
+     "(eta 30, pairs 0.9, genes 1), polynomial mutation (eta 5, genes 0.2), duplicates bred again")),
+    ({"plugin": "nsga2", "pop_size": 4, "variation": "sbx", "mutation_prob": None, "crossover_eta": 12},
+     ("nsga2: pop_size 4, generations 6 (28 evaluations), variation sbx: tournament of 2, SBX crossover "
+     "(eta 12, pairs 0.9, genes 0.5), polynomial mutation (eta 10, genes 1/genes)")),
+    ({"plugin": "nsga2", "pop_size": 4, "variation": "paper", "sigma_decay": 0.5},
+     ("nsga2: pop_size 4, generations 6 (28 evaluations), variation paper: a random parent, Gaussian mutation by "
+     "each parameter's sigma within the bounds, sigmas x 0.5 each generation")),
+    ({"plugin": "nsga2-async", "pop_size": 4, "max_births": 1200, "init_pop_size": 3, "variation": "sbx-tuned"},
+     ("nsga2-async: pop_size 4, max_births 1,200 (evaluations, generation 0 included), init_pop_size 3 (in flight "
+     "at once), variation sbx-tuned: tournament of 2, SBX crossover (eta 15, pairs 0.9, genes 1), polynomial "
+     "mutation (eta 5, genes 0.2), duplicates bred again")),
+])
+def test_the_dry_run_says_the_search_it_would_run(tmp_path, capsys, optimizer, said):
+    """--dry-run named the launcher but not the optimizer: a preset's rates and the budget
+    were read in the docs, not in what would run (helper-124).  The values are the ones
+    the operators are built with (algorithm.SBX_STEADY and the rest), not the spec's rate
+    fields a preset does not read."""
+    spec = write_spec(tmp_path / "s.yaml", zdt_spec(tmp_path / "run", optimizer=optimizer))
+    assert main([str(spec), "--dry-run"]) == 0, capsys.readouterr().err
+    lines = capsys.readouterr().out.splitlines()
+    assert f"Optimizer: {said}" in lines, lines
+    assert lines.index(f"Optimizer: {said}") + 1 == next(i for i, line in enumerate(lines) if line.startswith("Launcher: "))
