@@ -76,10 +76,14 @@ class Progress:
             None if any(e.ok for e in run.recorded.values()) else [])
         # The run's front so far: from this session's results alone, a resumed run showed a
         # worse front than it had until its next generation ended (helper-124: 0.0302
-        # eV/atom where the run had 0.0123), hours with long trainings.
-        self.front: list[Evaluation] = pareto_front([e for e in run.recorded.values() if e.ok])
-        # Births a resume harvested (trained while no driver ran): done, and no measure of
-        # this session's pace, which read "to go ~0:00:02" with two trainings just started.
+        # eV/atom where the run had 0.0123), hours with long trainings.  By birth, so that
+        # a record the resumed search sets aside leaves it (evaluation_interrupted).
+        self.found: dict[int, Evaluation] = dict(run.recorded)
+        self.front: list[Evaluation] = pareto_front(list(self.found.values()))
+        # Births done before this session (set-aside ones leave) and births a resume
+        # harvested (trained while no driver ran): done, and no measure of this session's
+        # pace, which read "to go ~0:00:02" with two trainings just started.
+        self.before = len(run.recorded)
         self.harvested = 0
         self.console = Console(emoji=False)
         # rich's is_terminal is also true with FORCE_COLOR set (a batch log then got the
@@ -136,7 +140,7 @@ class Progress:
         """The table as it stands; built by the Live's refresh thread at each redraw."""
         table = Table.grid(padding=(0, 2))
         elapsed = time.monotonic() - self.start
-        here = self.done - len(self.run.recorded) - self.harvested
+        here = self.done - self.before - self.harvested
         eta = elapsed / here * max(0, self.planned - self.done) if here > 0 else float("nan")
         table.add_row(
             f"[bold]births {self.done} of {self.planned}" if self.steady_state
@@ -197,6 +201,7 @@ class Progress:
         if not evaluation.ok and self.live is None:
             print(f"birth {evaluation.trial.birth_id} (generation {evaluation.trial.generation}) "
                   f"{evaluation.status}: {evaluation.reason}", flush=True)
+        self.found[evaluation.trial.birth_id] = evaluation
         self.front = pareto_front([*self.front, evaluation]) if evaluation.ok else self.front
         if self.unsuccessful is not None:
             self.unsuccessful = None if evaluation.ok else [*self.unsuccessful, evaluation]
@@ -238,8 +243,11 @@ class Progress:
         if record is None or record.trial.uuid != trial.uuid:  # running at the stop: never counted
             return
         self.births.discard(trial.birth_id)
+        self.before -= 1
         self.recorded.get(record.trial.generation, {}).pop(trial.birth_id, None)
         self._counted_out(trial.birth_id)
+        if self.found.pop(trial.birth_id, None) in self.front:  # no longer the run's
+            self.front = pareto_front(list(self.found.values()))
         self._refresh()
 
     @hookimpl

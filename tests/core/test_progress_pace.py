@@ -10,6 +10,7 @@ import io
 import re
 import time
 
+import attrs
 from hpo_testutil import write_spec, zdt_spec
 from rich.console import Console
 
@@ -26,19 +27,25 @@ def _shown(progress: Progress) -> str:
     return console.file.getvalue()
 
 
-def _finished(run, birth: int, reason: str = "") -> Evaluation:
-    trial = Trial(uuid=f"u{birth}", birth_id=birth, generation=0, genome=(0.5,) * 4,
-                  params={f"x{i}": 0.5 for i in range(4)}, seed=birth, workdir=run.evals_dir / f"u{birth}")
+def _finished(run, birth: int, reason: str = "", fitness: tuple[float, float] = (0.5, 1.0),
+              uuid: str = "") -> Evaluation:
+    uuid = uuid or f"u{birth}"
+    trial = Trial(uuid=uuid, birth_id=birth, generation=0, genome=(0.5,) * 4,
+                  params={f"x{i}": 0.5 for i in range(4)}, seed=birth, workdir=run.evals_dir / uuid)
     now = time.time()
-    return Evaluation(trial=trial, status=OK, reason=reason, fitness=(0.5, 1.0), metrics={}, start=now - 20,
+    return Evaluation(trial=trial, status=OK, reason=reason, fitness=fitness, metrics={}, start=now - 20,
                       stop=now, hostname="here", pid=1)
+
+
+def _prepared(tmp_path):
+    return prepare_run(write_spec(tmp_path / "spec.yaml", zdt_spec(tmp_path / "run", pop_size=4, generations=1)),
+                       load_registry())[0]
 
 
 def test_harvested_births_are_done_but_set_no_pace(tmp_path) -> None:
     """Two births harvested at a resume's start, two trainings just sent: the table said
     "to go ~0:00:02" (helper-124), the pace of two births done in no time."""
-    run, _ = prepare_run(write_spec(tmp_path / "spec.yaml", zdt_spec(tmp_path / "run", pop_size=4, generations=1)),
-                         load_registry())
+    run = _prepared(tmp_path)
     progress = Progress()
     progress.dnnp_hpo_run_started(run)
     try:
@@ -54,5 +61,31 @@ def test_harvested_births_are_done_but_set_no_pace(tmp_path) -> None:
         to_go = re.search(r"to go ~(\d+):(\d\d):(\d\d)", shown)
         assert "done 3" in shown and to_go, shown
         assert int(to_go[1]) * 3600 + int(to_go[2]) * 60 + int(to_go[3]) >= 1, shown
+    finally:
+        progress.dnnp_hpo_run_finished()
+
+
+def test_a_record_the_resume_sets_aside_leaves_the_front_and_the_pace(tmp_path) -> None:
+    """The front a resumed session starts from is the run's recorded one; a record the
+    resumed search sets aside (bred differently: other workers, --force) is no longer the
+    run's, and its birth trained again is (helper-126: the set-aside 0.001 stayed shown
+    as the best until the next generation ended).  Nor is it done before this session:
+    the first birth trained gives the pace."""
+    run = _prepared(tmp_path)
+    recorded = {0: _finished(run, 0, fitness=(0.001, 0.001)), 1: _finished(run, 1, fitness=(0.9, 0.9))}
+    run = attrs.evolve(run, recorded=recorded)
+    progress = Progress()
+    progress.dnnp_hpo_run_started(run)
+    try:
+        assert "best f1: 0.001  best f2: 0.001" in _shown(progress)  # from the first moment
+        again = _finished(run, 0, fitness=(0.5, 0.9), uuid="again")
+        progress.dnnp_hpo_evaluation_interrupted(recorded[0].trial, again.trial)
+        shown = _shown(progress)
+        assert "front of 1" in shown and "best f1: 0.9  best f2: 0.9" in shown, shown
+        time.sleep(0.2)
+        progress.dnnp_hpo_evaluation_finished(again)
+        shown = _shown(progress)
+        assert "done 2" in shown and "best f1: 0.5  best f2: 0.9" in shown, shown
+        assert "to go ~" in shown, shown  # one birth trained in this session: a pace
     finally:
         progress.dnnp_hpo_run_finished()
