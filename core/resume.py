@@ -167,14 +167,22 @@ def _refuse_fixed(run: RunContext, differences: Sequence[str], stored: Mapping[s
     """SpecError for a changed key the run's optimizer cannot take, not even with --force
     (:class:`~dnnp_hpo.hookspecs.FixedOnResume`): said at once, not after --force."""
     optimizer = run.experiment.optimizer
-    if not stored or not isinstance(optimizer, FixedOnResume) \
-            or _optimizer_plugin(stored) != _optimizer_plugin(run.raw_spec):  # refused as such below
+    if not isinstance(optimizer, FixedOnResume) \
+            or _optimizer_plugin(stored or {}) != _optimizer_plugin(run.raw_spec):  # refused as such below
         return
-    then = _flatten(resolved if resolved is not None else stored)
+    # By value, every default filled in: a key written out in one spec and left to its
+    # default in the other is no change.  A journal from before the filled-in settings were
+    # recorded has the spec's value, else the default (this version's).
+    recorded, given, now = _flatten(resolved or {}), _flatten(stored or {}), _flatten(resolved_settings(run))
+    fields = attrs.fields_dict(type(optimizer)) if attrs.has(type(optimizer)) else {}
     for key in differences:
         name = key.removeprefix("optimizer.")
-        if key.startswith("optimizer.") and name in optimizer.fixed_on_resume:
-            before = json.dumps(then.get(key, "its default"), ensure_ascii=False)
+        if not key.startswith("optimizer.") or name not in optimizer.fixed_on_resume:
+            continue
+        default = fields[name].default if name in fields else attrs.NOTHING
+        then = recorded.get(key, given.get(key, default))
+        if then is not attrs.NOTHING and not isinstance(then, attrs.Factory) and then != now.get(key):
+            before = json.dumps(then, ensure_ascii=False)
             raise SpecError(f"{run.run_dir} holds a run with {name} {before}, which it cannot change, not even "
                             f"with --force: {optimizer.fixed_on_resume[name]}; resume it with {name}: {before}, "
                             "or choose another run_dir", key, where)

@@ -7,6 +7,7 @@ second a training) by SIGKILL half-way, as a batch job's end would, then resumes
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import sqlite3
@@ -217,6 +218,32 @@ def test_async_pop_size_is_not_changed_even_with_force(tmp_path, hpo_run_exe, st
     assert f"{run_dir} holds a run with pop_size 4, which it cannot change, not even with --force: its " \
            "snapshots are numbered every pop_size insertions" in line, line
     assert line.rstrip().endswith("resume it with pop_size: 4, or choose another run_dir"), line
+
+
+def test_a_journal_without_resolved_settings_is_judged_by_its_spec(tmp_path, hpo_run_exe, stopped_async):
+    """A journal from before the settings with their defaults were recorded: pop_size
+    written out at its default is no change (it was refused, 'pop_size "its default"':
+    helper-126), and another one is refused by the spec's value then (the optimizer's own
+    check reads the filled-in settings, which such a journal lacks: it ran with 6)."""
+    spec, run_dir = _copy(stopped_async, tmp_path)
+    with sqlite3.connect(run_dir / "journal.sqlite") as db:
+        db.execute("DELETE FROM meta WHERE key = 'resolved'")
+    more = {**spec, "optimizer": {**ASYNC, "max_births": 48}}
+    dry = run_cli(hpo_run_exe, str(write_spec(tmp_path / "more.yaml", more)), "--force", "--dry-run", cwd=tmp_path)
+    assert dry.returncode == 0 and "the run would resume there" in dry.stdout, dry.stdout + dry.stderr
+    line = _refused(tmp_path, hpo_run_exe, {**spec, "optimizer": {**ASYNC, "pop_size": 6}}, "--force",
+                    key="optimizer.pop_size")
+    assert "holds a run with pop_size 4, which it cannot change, not even with --force" in line, line
+
+    # a run that left pop_size to its default (100), resumed with it written out
+    with sqlite3.connect(run_dir / "journal.sqlite") as db:
+        spec_then = json.loads(db.execute("SELECT value FROM meta WHERE key = 'spec'").fetchone()[0])
+        del spec_then["optimizer"]["pop_size"]
+        db.execute("UPDATE meta SET value = ? WHERE key = 'spec'", (json.dumps(spec_then),))
+    written = {**spec, "optimizer": {**ASYNC, "pop_size": 100, "max_births": 400}}
+    dry = run_cli(hpo_run_exe, str(write_spec(tmp_path / "written.yaml", written)), "--force", "--dry-run",
+                  cwd=tmp_path)
+    assert "cannot change" not in dry.stderr, dry.stderr
 
 
 def test_pop_size_below_the_births_of_the_unfinished_generation_is_refused(tmp_path, hpo_run_exe, wait_until):
