@@ -154,6 +154,13 @@ def _stop_behind(exc: BaseException) -> KeyboardInterrupt | None:
     return None
 
 
+def stop_received() -> bool:
+    """Whether a stop signal reached the program: an ImportError then may be a stop an
+    extension module's initialisation swallowed (see :data:`_received`), not a fault of
+    what was imported."""
+    return bool(_received)
+
+
 def _stop_swallowed(exc: BaseException) -> KeyboardInterrupt | None:
     """The stop an import failed on without naming it (see :data:`_received`): an
     ImportError after a stop signal came.  Only an ImportError: another exception after a

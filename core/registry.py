@@ -12,6 +12,7 @@ import attrs
 import pluggy
 
 from dnnp_hpo import hookspecs
+from dnnp_hpo.entry import stop_received
 from dnnp_hpo.errors import PluginError, SpecError, described, shown, yaml_shown
 
 KINDS = ("parameter_types", "trainers", "launchers", "optimizers")
@@ -201,7 +202,9 @@ def load_registry(extra_plugins: tuple[object, ...] = ()) -> Registry:
         where = f"the plugin {ep.name!r} of {dist} ({ep.value})"
         try:
             plugin = ep.load()
-        except Exception as exc:  # noqa: BLE001 - whatever a plugin's import raises, one line
+        except Exception as exc:  # whatever a plugin's import raises: one line
+            if isinstance(exc, ImportError) and stop_received():
+                raise  # a Ctrl-C that the import of a C extension (torch, TensorFlow) swallowed
             raise PluginError(f"{where} cannot be imported: {type(exc).__name__}: {exc}") from None
         if manager.is_registered(plugin):  # two entry points naming one module
             continue

@@ -13,7 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from cli_testutil import VENV_BIN, run_exe, write_spec, zdt_spec
+from cli_testutil import VENV_BIN, from_a_terminal, run_exe, write_spec, zdt_spec
 
 TRAINER = '''\
 from dnnp_hpo.hookspecs import hookimpl
@@ -93,6 +93,33 @@ def test_an_entry_point_to_a_missing_module_is_one_line_and_exit_2(tmp_path):
     assert done.returncode == 2
     assert len(done.stderr.splitlines()) == 1
     assert "the plugin 'gone' of gone-hpo (gone_plugin:hooks) cannot be imported" in done.stderr
+
+
+SWALLOWING = """\
+import os, signal
+
+# What a C extension's initialisation does with a Ctrl-C that comes while it imports
+# (numpy's PyCapsule_Import): the KeyboardInterrupt is cleared, an ImportError raised.
+try:
+    os.kill(os.getpid(), signal.SIGINT)
+    for _ in range(1000):  # the handler runs here
+        pass
+except KeyboardInterrupt:
+    pass
+raise ImportError("initialization failed")
+"""
+
+
+def test_a_ctrl_c_that_a_plugins_import_swallowed_is_the_stop_not_the_plugin(tmp_path):
+    """hpo-run loads the plugins (torch, TensorFlow with them) in its first seconds: a
+    Ctrl-C there that an extension turned into an ImportError said the plugin cannot be
+    imported, exit 2, as if it were broken (helper-126).  The signal is real; the plugin
+    plays the extension."""
+    site = distribution(tmp_path / "site", "slow-hpo", {"slow": "slow_plugin"}, "slow_plugin", SWALLOWING)
+    path = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p)
+    done = run_exe(from_a_terminal([str(VENV_BIN / "hpo-run"), "--list-plugins"]), cwd=tmp_path,
+                   env={"PYTHONPATH": path})
+    assert (done.returncode, done.stderr) == (130, "hpo-run: interrupted\n"), done.stderr
 
 
 WHERE = "hpo-run: the plugin 'mycode' of mycode-hpo (mycode_plugin)"
