@@ -318,8 +318,8 @@ class Journal:
         return [evaluation_from_row(row, self.root, self.path) for row in rows.fetchall()]
 
     def _evaluation_columns(self, table: str = "") -> str:
-        """The columns :func:`_evaluation` reads, by name (not ``*``: a journal's columns
-        may be in another order, or without ``sent_after``)."""
+        """The columns :func:`~dnnp_hpo.journalcheck.evaluation_from_row` reads, by name
+        (not ``*``: a journal's columns may be in another order, or without ``sent_after``)."""
         prefix = f"{table}." if table else ""
         names = [prefix + name for name in COLUMNS["evaluations"]]
         return ", ".join([*names, f"{prefix}sent_after" if self._sent_after else "NULL"])
@@ -414,6 +414,11 @@ class Journal:
                 raise damaged(self.path, f"meta 'spec' is not a mapping but {shortened(dumps(spec))}")
             if finished is not None and not isinstance(finished, bool):
                 raise damaged(self.path, f"meta 'finished' is not true or false but {shortened(dumps(finished))}")
+            versions = self.meta(VERSIONS)
+            if versions is not None and not (isinstance(versions, dict) and all(
+                    isinstance(v, str) for v in (*versions, *versions.values()))):
+                raise damaged(self.path, f"meta 'versions' is not a mapping of names to versions but "
+                                         f"{shortened(dumps(versions))}")
             genes, scores = lengths(spec, self.objectives())
             for row in self.db.execute(f"SELECT {self._evaluation_columns()} FROM evaluations"):
                 evaluation = evaluation_from_row(row, self.root, self.path)

@@ -94,7 +94,8 @@ class SpecLoader(UniqueKeysLoader):
             value = super().construct_yaml_int(node)
         except ValueError:  # `!!int abc`: text under an explicit tag (plain text is never an int)
             # or just over the limit (4,301 digits), which int() refuses: say which
-            too_long = limit and len(text.lstrip("+-").replace("_", "")) > limit
+            digits = text.lstrip("+-").replace("_", "")
+            too_long = limit and digits.isdigit() and len(digits) > limit
             problem = (f"expected a whole number of at most {limit} digits" if too_long
                        else f"!!int {shortened(text)} is not a whole number")
             raise _SpecYAMLError(problem=problem, problem_mark=node.start_mark) from None

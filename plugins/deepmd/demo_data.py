@@ -122,13 +122,13 @@ def write_dataset(data: dict[str, Any], out_dir: Path, settings: DemoSettings) -
     return {name: len(index) for name, index in parts.items()}
 
 
-def write_extxyz(out_dir: Path) -> None:
-    """``train.extxyz`` and ``valid.extxyz`` from the npy systems: the same frames, energies
-    and forces, for codes that read ASE formats (the ``nequip`` trainer)."""
+def write_extxyz(out_dir: Path, names: Sequence[str] = ("train", "valid")) -> None:
+    """``train.extxyz`` and ``valid.extxyz`` (``names``) from the npy systems: the same
+    frames, energies and forces, for codes that read ASE formats (the ``nequip`` trainer)."""
     import ase.io
     import dpdata
 
-    for name in ("train", "valid"):
+    for name in names:
         frames = dpdata.LabeledSystem(str(out_dir / name), fmt="deepmd/npy").to("ase/structure")
         partial = out_dir / f".{name}.extxyz.partial"
         ase.io.write(partial, frames, format="extxyz")
@@ -216,10 +216,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     if out_dir.exists():
         if args.if_missing and (out_dir / METADATA).is_file():
-            missing = [f"{name}.extxyz" for name in ("train", "valid") if not (out_dir / f"{name}.extxyz").is_file()]
-            if missing:
-                write_extxyz(out_dir)  # a dataset made before the extxyz copies existed
-            added = f"; added {' and '.join(missing)}, the copies NequIP reads" if missing else ""
+            missing = [name for name in ("train", "valid") if not (out_dir / f"{name}.extxyz").is_file()]
+            write_extxyz(out_dir, missing)  # a dataset made before the extxyz copies existed
+            copies = " and ".join(f"{name}.extxyz" for name in missing)
+            added = f"; added {copies}, the {'copies' if len(missing) > 1 else 'copy'} NequIP reads" if missing else ""
             print(f"hpo-demo-data: {out_dir} already holds the demo dataset; kept as is{added}")
             return 0
         if any(out_dir.iterdir()):

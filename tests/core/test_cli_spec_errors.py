@@ -513,9 +513,10 @@ def test_a_quoted_number_as_yaml_writes_it_is_still_a_number(tmp_path, spec_file
     (lambda text: text.replace("seed: 7", "seed: !!float"), ["!!float '' is not a float value"]),
     # it was "expected a whole number of at most 4300 digits"
     (lambda text: text.replace("seed: 7", "seed: !!int abc"), ["!!int 'abc' is not a whole number"]),
+    (lambda text: text.replace("seed: 7", "seed: !!int " + "a" * 4301), ["is not a whole number"]),
 ], ids=["int-5000-digits", "hex-5000-digits", "int-4301-digits", "octal-1.2-5000-digits", "octal-1.1-5000-digits", "duplicate-top-key", "duplicate-parameter", "two-documents",
         "octal-1.1", "base-60", "control-character", "nested-2000-deep", "alias-bomb", "tag-float", "tag-bool", "tag-timestamp-month",
-        "tag-timestamp-text", "implicit-timestamp", "tag-float-empty", "tag-int-text"])
+        "tag-timestamp-text", "implicit-timestamp", "tag-float-empty", "tag-int-text", "tag-int-long-text"])
 def test_bad_yaml_text(tmp_path, capsys, monkeypatch, edit, words):
     text = yaml.safe_dump(zdt_spec(tmp_path / "run"), sort_keys=False)
     spec_path = tmp_path / "bad.yaml"

@@ -33,6 +33,8 @@ DAMAGES = {
                            "damaged journal: meta 'spec' is not a mapping", True),
     "finished not a boolean": ("UPDATE meta SET value = '\"yes\"' WHERE key = 'finished'",
                                "damaged journal: meta 'finished' is not true or false", True),
+    "versions not a mapping": ("INSERT OR REPLACE INTO meta VALUES ('versions', '[\"0.1.0\"]')",
+                               "damaged journal: meta 'versions' is not a mapping of names to versions", False),
     "no params column": ("ALTER TABLE evaluations DROP COLUMN params",
                          "damaged journal: its table evaluations has no column 'params'", True),
     "no params column, unfinished": ("ALTER TABLE evaluations DROP COLUMN params",

@@ -362,6 +362,8 @@ def test_a_default_filled_in_differently_is_refused_unless_forced(tmp_path):
         # and a trainer plugin that has a setting more since (a review read "None then")
         plugin_before = {k: v for k, v in resolved["trainer"].items() if k != "seconds"}
         journal.set_meta("resolved", {**resolved, "optimizer": older, "trainer": plugin_before})
+        assert journal.meta("versions") == {"dnnp-hpo": version("dnnp-hpo")}
+        journal.set_meta("versions", {"dnnp-hpo": "0.0.9"})  # as an older dnnp-hpo records itself
     before = (tmp_path / "runs/d/journal.sqlite").read_bytes()
 
     refused = hpo_run(tmp_path, spec, "runs/d")
@@ -370,7 +372,7 @@ def test_a_default_filled_in_differently_is_refused_unless_forced(tmp_path):
     assert "optimizer.variation: 'sbx-tuned' then, 'sbx-steady' now" in refused.stderr, refused.stderr
     assert "trainer.seconds: not there then, 0.05 now" in refused.stderr, refused.stderr
     # naming the versions the run recorded (the file trainer is no installed distribution's)
-    assert f"resume it with those versions (dnnp-hpo {version('dnnp-hpo')}), or" in refused.stderr, refused.stderr
+    assert "resume it with those versions (dnnp-hpo 0.0.9), or" in refused.stderr, refused.stderr
     assert "--force" in refused.stderr
     assert (tmp_path / "runs/d/journal.sqlite").read_bytes() == before
 

@@ -39,4 +39,11 @@ def test_if_missing_adds_extxyz_to_an_older_dataset(tmp_path: Path) -> None:
     assert kept.returncode == 0 and kept.stdout.rstrip().endswith(
         "already holds the demo dataset; kept as is; added train.extxyz and valid.extxyz, the copies NequIP reads")
     assert {name: (out / f"{name}.extxyz").read_bytes() for name in made} == made
+    # one missing: that one is written, the other left as it is
+    (out / "valid.extxyz").unlink()
+    train = (out / "train.extxyz").stat().st_mtime_ns
+    kept = run_exe([exe, str(out), "--if-missing"])
+    assert kept.returncode == 0 and kept.stdout.rstrip().endswith("kept as is; added valid.extxyz, the copy NequIP reads")
+    assert (out / "valid.extxyz").read_bytes() == made["valid"]
+    assert (out / "train.extxyz").stat().st_mtime_ns == train
     assert not list(out.glob(".*partial"))
