@@ -76,10 +76,10 @@ class Progress:
             None if any(e.ok for e in run.recorded.values()) else [])
         # The run's front so far: from this session's results alone, a resumed run showed a
         # worse front than it had until its next generation ended (helper-124: 0.0302
-        # eV/atom where the run had 0.0123), hours with long trainings.  By birth, so that
-        # a record the resumed search sets aside leaves it (evaluation_interrupted).
-        self.found: dict[int, Evaluation] = dict(run.recorded)
-        self.front: list[Evaluation] = pareto_front(list(self.found.values()))
+        # eV/atom where the run had 0.0123), hours with long trainings.  A record the
+        # resumed search sets aside leaves it (evaluation_interrupted).
+        self.front: list[Evaluation] = pareto_front(list(run.recorded.values()))
+        self.set_aside: set[int] = set()  #: births whose record the resumed search set aside
         # Births done before this session (set-aside ones leave) and births a resume
         # harvested (trained while no driver ran): done, and no measure of this session's
         # pace, which read "to go ~0:00:02" with two trainings just started.
@@ -201,7 +201,6 @@ class Progress:
         if not evaluation.ok and self.live is None:
             print(f"birth {evaluation.trial.birth_id} (generation {evaluation.trial.generation}) "
                   f"{evaluation.status}: {evaluation.reason}", flush=True)
-        self.found[evaluation.trial.birth_id] = evaluation
         self.front = pareto_front([*self.front, evaluation]) if evaluation.ok else self.front
         if self.unsuccessful is not None:
             self.unsuccessful = None if evaluation.ok else [*self.unsuccessful, evaluation]
@@ -246,8 +245,12 @@ class Progress:
         self.before -= 1
         self.recorded.get(record.trial.generation, {}).pop(trial.birth_id, None)
         self._counted_out(trial.birth_id)
-        if self.found.pop(trial.birth_id, None) in self.front:  # no longer the run's
-            self.front = pareto_front(list(self.found.values()))
+        self.set_aside.add(trial.birth_id)
+        if any(e is record for e in self.front):  # no longer the run's: what it hid shows again
+            # (this session's results that it hid are not kept: evaluations are not held
+            # here, the driver's memory stays flat, and set-asides come at a resume's start)
+            kept = [e for b, e in self.run.recorded.items() if b not in self.set_aside]
+            self.front = pareto_front([*(e for e in self.front if e is not record), *kept])
         self._refresh()
 
     @hookimpl
