@@ -217,7 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if out_dir.exists():
         if args.if_missing and (out_dir / METADATA).is_file():
             missing = [name for name in ("train", "valid") if not (out_dir / f"{name}.extxyz").is_file()]
-            write_extxyz(out_dir, missing)  # a dataset made before the extxyz copies existed
+            if missing:  # a dataset made before the extxyz copies existed (ASE and dpdata load only then)
+                write_extxyz(out_dir, missing)
             copies = " and ".join(f"{name}.extxyz" for name in missing)
             added = f"; added {copies}, the {'copies' if len(missing) > 1 else 'copy'} NequIP reads" if missing else ""
             print(f"hpo-demo-data: {out_dir} already holds the demo dataset; kept as is{added}")
