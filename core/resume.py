@@ -162,30 +162,28 @@ def _unless_defaulted(differences: list[str], stored: Mapping[str, Any], run: Ru
             if (k in ran) == (k in given) or k not in then or k not in now or then[k] != now[k]]
 
 
-def _refuse_fixed(run: RunContext, differences: Sequence[str], stored: Mapping[str, Any] | None,
-                  resolved: Mapping[str, Any] | None, where: str) -> None:
-    """SpecError for a changed key the run's optimizer cannot take, not even with --force
-    (:class:`~dnnp_hpo.hookspecs.FixedOnResume`): said at once, not after --force."""
+def _refuse_fixed(run: RunContext, stored: Mapping[str, Any] | None, resolved: Mapping[str, Any] | None,
+                  where: str) -> None:
+    """SpecError for a key the run's optimizer cannot take another value of, not even with
+    --force (:class:`~dnnp_hpo.hookspecs.FixedOnResume`): said at once, not after --force."""
     optimizer = run.experiment.optimizer
     if not isinstance(optimizer, FixedOnResume) \
             or _optimizer_plugin(stored or {}) != _optimizer_plugin(run.raw_spec):  # refused as such below
         return
     # By value, every default filled in: a key written out in one spec and left to its
-    # default in the other is no change.  A journal from before the filled-in settings were
-    # recorded has the spec's value, else the default (this version's).
+    # default in the other is no change.  The value then is the one the run recorded with
+    # its defaults filled in; a journal from before those were recorded has the spec's,
+    # else the default (this version's).
     recorded, given, now = _flatten(resolved or {}), _flatten(stored or {}), _flatten(resolved_settings(run))
     fields = attrs.fields_dict(type(optimizer)) if attrs.has(type(optimizer)) else {}
-    for key in differences:
-        name = key.removeprefix("optimizer.")
-        if not key.startswith("optimizer.") or name not in optimizer.fixed_on_resume:
-            continue
-        default = fields[name].default if name in fields else attrs.NOTHING
-        then = recorded.get(key, given.get(key, default))
+    for name, why in optimizer.fixed_on_resume.items():
+        key = f"optimizer.{name}"
+        then = recorded.get(key, given.get(key, fields[name].default if name in fields else attrs.NOTHING))
         if then is not attrs.NOTHING and not isinstance(then, attrs.Factory) and then != now.get(key):
             before = json.dumps(then, ensure_ascii=False)
             raise SpecError(f"{run.run_dir} holds a run with {name} {before}, which it cannot change, not even "
-                            f"with --force: {optimizer.fixed_on_resume[name]}; resume it with {name}: {before}, "
-                            "or choose another run_dir", key, where)
+                            f"with --force: {why}; resume it with {name}: {before}, or choose another run_dir",
+                            key, where)
 
 
 def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
@@ -251,7 +249,7 @@ def check_run_dir(run: RunContext, *, resume: bool, force: bool) -> RunContext:
     differences = _unless_defaulted(spec_differences(stored, run.raw_spec), stored, run, resolved)
     moved = tuple(k for k in differences if is_placement(k))
     differences = [k for k in differences if not is_placement(k)]
-    _refuse_fixed(run, differences, stored, resolved, where)
+    _refuse_fixed(run, stored, resolved, where)
     shown = ", ".join(differences[:8]) + (" ..." if len(differences) > 8 else "")
     extends = False
     # A spec that differs in nothing may still ask for more than the run holds: one whose

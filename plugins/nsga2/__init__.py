@@ -12,7 +12,7 @@ import numpy as np
 from dnnp_hpo.errors import SpecError
 from dnnp_hpo.hookspecs import Study, hookimpl
 from dnnp_hpo.journal import Checkpoint
-from dnnp_hpo.resume import Holdings, journal_holdings, recorded_settings
+from dnnp_hpo.resume import Holdings, journal_holdings
 from dnnp_hpo.run import RunContext
 from dnnp_hpo.spec import MAX_EVALUATIONS, MAX_WORKERS, Invalid, at_most, one_of
 
@@ -218,7 +218,8 @@ class NSGA2Async(Reproduction):
     Reproduction fields: :class:`Reproduction`.
     """
 
-    #: keys a started run cannot change, not even with --force (hookspecs.FixedOnResume)
+    #: keys a started run cannot change, not even with --force: core's resume check refuses
+    #: another value (hookspecs.FixedOnResume)
     fixed_on_resume: ClassVar[Mapping[str, str]] = {
         "pop_size": "its snapshots are numbered every pop_size insertions, and the next ones would replace "
                     "those recorded",
@@ -245,12 +246,6 @@ class NSGA2Async(Reproduction):
                   file=sys.stderr)
         if not run.resumed or run.finished:
             return
-        started = recorded_settings(run.run_dir).get("optimizer", {}).get("pop_size", self.pop_size)
-        if started != self.pop_size:  # core refuses it first where the spec records it (FixedOnResume)
-            raise SpecError(
-                f"{self.pop_size} is not the pop_size {started} the run in {run.run_dir} has run with: "
-                f"{self.fixed_on_resume['pop_size']}; resume it with pop_size: {started}, or choose another run_dir",
-                "pop_size")
         held = journal_holdings(run.run_dir)
         if self.max_births < held.births:
             raise SpecError(

@@ -223,8 +223,8 @@ def test_async_pop_size_is_not_changed_even_with_force(tmp_path, hpo_run_exe, st
 def test_a_journal_without_resolved_settings_is_judged_by_its_spec(tmp_path, hpo_run_exe, stopped_async):
     """A journal from before the settings with their defaults were recorded: pop_size
     written out at its default is no change (it was refused, 'pop_size "its default"':
-    helper-126), and another one is refused by the spec's value then (the optimizer's own
-    check reads the filled-in settings, which such a journal lacks: it ran with 6)."""
+    helper-126), and another one is refused by the spec's value then (a check of the
+    filled-in settings alone, which such a journal lacks, let it run with 6)."""
     spec, run_dir = _copy(stopped_async, tmp_path)
     with sqlite3.connect(run_dir / "journal.sqlite") as db:
         db.execute("DELETE FROM meta WHERE key = 'resolved'")
