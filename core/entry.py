@@ -3,8 +3,9 @@
 hpo-run's stop signals are handled from its first moment: importing numpy, rich and
 cattrs takes about half a second, in which a Ctrl-C used to print a traceback from inside
 an import and SIGTERM or SIGHUP ended hpo-run without a line.  Every command ends the
-same way on Ctrl-C (one line, exit 130) and on an exception nothing expected (its
-traceback, one line, exit 4).
+same way on Ctrl-C, SIGTERM and SIGHUP (one line, exit 128 + the signal), on a stdout that
+cannot be written (one line) and on an exception nothing expected (its traceback, one
+line, exit 4).
 """
 
 from __future__ import annotations
@@ -68,6 +69,43 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+class OutputLost(Exception):
+    """stdout could not be written (a log on a full disk or past its quota)."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+class _Output:
+    """``sys.stdout``, whose write errors raise :class:`OutputLost`: a batch log on a full
+    disk ended a run with a traceback and "internal error", exit 4, and hpo-report the same
+    after writing its whole report (helper-127).  A reader gone (EPIPE) stays a
+    BrokenPipeError: that reader has what it wanted (:func:`_exit_with`)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputLost(exc) from exc
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputLost(exc) from exc
+
+    def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding...: the stream's
+        return getattr(self._stream, name)
+
+
 def internal_error(prog: str, exc: BaseException) -> str:
     """The last line after the traceback of an unexpected exception: what it was, in one line."""
     return (f"{prog}: internal error: {described(exc)} "
@@ -99,9 +137,10 @@ def _show_what_cannot_be_encoded() -> None:
                 reconfigure(errors="backslashreplace")
 
 
-def _exit_with(prog: str, main: Callable[[], int]) -> NoReturn:
+def _exit_with(prog: str, main: Callable[[], int], output_lost: tuple[int, str] = (2, "")) -> NoReturn:
     """Exit with ``main()``'s status; an exception nothing expected (a plugin's hook that
-    raises, a bug of dnnp-hpo) keeps its traceback, which is what its author needs."""
+    raises, a bug of dnnp-hpo) keeps its traceback, which is what its author needs.
+    ``output_lost``: the status and what to do, when stdout cannot be written."""
     # Registered first, so run last: the libraries main() imports register theirs later.
     # Once per process (the tests call this function in theirs).
     atexit.unregister(_ignore_stop_signals)
@@ -111,6 +150,8 @@ def _exit_with(prog: str, main: Callable[[], int]) -> NoReturn:
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _interrupt)
     _show_what_cannot_be_encoded()
+    if not isinstance(sys.stdout, _Output):  # once (the tests call this function in theirs)
+        sys.stdout = _Output(sys.stdout)
     try:
         status = main()
         _leave_on_stop(status)
@@ -123,6 +164,14 @@ def _exit_with(prog: str, main: Callable[[], int]) -> NoReturn:
         # flush at exit fails again with a message.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(128 + signal.SIGPIPE)
+    except OutputLost as lost:
+        # stdout to /dev/null: the interpreter's flush at exit would fail again, with a message
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status, hint = output_lost
+        with contextlib.suppress(OSError):  # stderr on the same full disk: the status says it
+            print(f"{prog}: cannot write to stdout ({lost.error.strerror or lost.error}){hint}",
+                  file=sys.stderr, flush=True)
+        sys.exit(status)
     except KeyboardInterrupt as stop:  # Stopped too
         _stopped(prog, stop)
     except Exception as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are not Exceptions
@@ -267,11 +316,17 @@ def hpo_run() -> NoReturn:
 
         return main()
 
-    _exit_with("hpo-run", main)
+    # As when the run's records cannot be written: the run stops in order, the same command resumes.
+    resume = ": stopped; once it can write, the same command resumes the run where it stopped"
+    _exit_with("hpo-run", main, output_lost=(3, resume))
 
 
 def hpo_report() -> NoReturn:
     def main() -> int:
+        # SIGTERM and SIGHUP (a batch system, a dropped ssh session) as Ctrl-C: at their
+        # defaults they left the half-written report's hidden folder in the run directory
+        # (helper-127).
+        stop_on_signals()
         from dnnp_hpo.report.cli import main
 
         return main()

@@ -135,6 +135,35 @@ def test_a_reader_that_goes_away_is_not_a_traceback(tmp_path, hpo_run_exe) -> No
     assert stderr == ""
 
 
+def test_a_log_on_a_full_disk_stops_the_run_in_order_and_the_same_command_resumes(tmp_path, hpo_run_exe) -> None:
+    """stdout that cannot be written (a batch log on a full disk or past its quota) ended
+    the run at its first generation's line with a traceback and "internal error", exit 4
+    (helper-127).  It is the exit 3 of records that cannot be written: one line, the run
+    stopped in order, and the same command finishes it with every birth recorded once."""
+    import sqlite3
+    import subprocess
+    from pathlib import Path
+
+    from hpo_testutil import subprocess_env, write_spec, zdt_spec
+
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    spec = write_spec(tmp_path / "s.yaml", zdt_spec(tmp_path / "run", pop_size=6, generations=2))
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([str(hpo_run_exe), str(spec)], cwd=tmp_path, env=subprocess_env(), stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=300, check=False)
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.splitlines()[-1] == ("hpo-run: cannot write to stdout (No space left on device): stopped; "
+                                            "once it can write, the same command resumes the run where it stopped")
+    assert "Traceback" not in done.stderr
+    again = subprocess.run([str(hpo_run_exe), str(spec)], cwd=tmp_path, env=subprocess_env(), capture_output=True,
+                           text=True, timeout=300, check=False)
+    assert again.returncode == 0, again.stderr
+    with sqlite3.connect(tmp_path / "run" / "journal.sqlite") as db:
+        births = [b for (b,) in db.execute("SELECT birth_id FROM evaluations WHERE status != 'running'")]
+    assert sorted(births) == list(range(18))
+
+
 SWALLOWED = """
 import gc, os, signal, sys, time
 from dnnp_hpo import entry

@@ -281,6 +281,43 @@ def test_ctrl_c_is_one_line_and_exit_130(real_runs, tmp_path):
     assert report.returncode == 130 and stderr.splitlines() == ["hpo-report: interrupted"], stderr
 
 
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGHUP"])
+def test_sigterm_and_sighup_stop_a_report_as_ctrl_c_does(real_runs, tmp_path, stop):
+    """A batch system's SIGTERM or a dropped ssh session's SIGHUP while the report was
+    being written ended hpo-report by the signal, with no line, and left its half-written
+    hidden folder beside --out, which no later report removed (helper-127)."""
+    import os
+    import signal
+    import time
+
+    _, run, _ = real_runs
+    report = subprocess.Popen([str(BIN / "hpo-report"), str(run), "--out", str(tmp_path / "out")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while report.poll() is None and not list(tmp_path.glob(".out.*")) and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert report.poll() is None, "the report was written before it could be stopped"
+    os.killpg(report.pid, getattr(signal, stop))
+    _, stderr = report.communicate(timeout=60)
+    assert report.returncode == 128 + getattr(signal, stop), stderr
+    assert stderr.splitlines() == [f"hpo-report: stopped by {stop}"]
+    assert list(tmp_path.iterdir()) == []  # nothing half-written is left
+
+
+def test_a_stdout_that_cannot_be_written_is_one_line_and_exit_2(real_runs, tmp_path):
+    """A log on a full disk: the report was written whole, then its closing line gave a
+    traceback and "internal error", exit 4 (helper-127)."""
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    _, run, _ = real_runs
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([str(BIN / "hpo-report"), str(run), "--out", str(tmp_path / "out")], stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=180, check=False)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == ["hpo-report: cannot write to stdout (No space left on device)"]
+    assert (tmp_path / "out" / "summary.md").exists()
+
+
 def test_a_report_stopped_half_way_leaves_the_earlier_one_whole(tmp_path, capsys, monkeypatch):
     """A report stopped half-way over an earlier one (Ctrl-C, a full disk) left a folder
     of both, one run's figures beside the other's tables, and nothing said so (helper-120).
