@@ -28,12 +28,15 @@ them) unless ``shutdown: true``.
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import contextlib
 import importlib.util
 import json
 import logging
 import os
 import re
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -68,6 +71,9 @@ NEVER_S = 10**9
 CLOSE_TIMEOUT_S = 15.0
 #: seconds its workers are killed for, at most, as nannies may keep starting new ones
 KILL_FOR_S = 10.0
+#: times one local worker's process may exit before it has ever joined the scheduler
+#: before the start is given up (its nanny starts it again at once, for ever)
+START_EXITS = 3
 #: an address a Client can join: Dask's comms need a host (IPv6 in brackets, as Dask parses
 #: it) and a port to connect to; without either, or with inproc:// (an address inside one
 #: process, never a batch script's scheduler), Client() raised ValueError: a traceback
@@ -235,6 +241,7 @@ class LocalEngine:
         from distributed import Client
 
         cluster = None
+        started = False
         with _quiet_about_dead_workers():
             try:
                 try:
@@ -242,8 +249,18 @@ class LocalEngine:
                 except OSError as exc:  # what prepare's check cannot see (as root, /proc/x)
                     raise LaunchFailed(f"launcher.local_directory: cannot create {self.local_directory}: "
                                        f"{exc.strerror or exc}") from None
+                exits: list[tuple[Any, int]] = []
                 with stop_signals_held(term_too=True):  # a stop meanwhile is acted on at the block's end
-                    cluster = self._start()
+                    # The scheduler alone: LocalCluster(n_workers=n) waits inside for its workers,
+                    # deaf to stop signals and for ever if they cannot start (their nannies start
+                    # them again and again): a script running hpo-run without the __main__ guard,
+                    # which each spawned worker runs again (helper-128).  The workers are spawned
+                    # by the cluster's thread, started here: they inherit the held signals.
+                    cluster = self._start(exits)
+                    cluster.scale(self.workers)
+                with _start_noise_dropped():
+                    self._await_workers(run, cluster, exits)
+                started = True
                 if self.dashboard:  # on a free port: the one place the user learns which
                     notice(run, f"dask: dashboard at {cluster.dashboard_link}")
                 with Client(cluster) as client, _lost_workers_restarted():
@@ -253,10 +270,38 @@ class LocalEngine:
                     # Held: a stop in the middle of close() left the cluster half-closed, and
                     # distributed's exit hook waited 10 s for it after hpo-run's last line
                     # (helper-84).  The close is bounded (CLOSE_TIMEOUT_S, then its workers killed).
-                    with stop_signals_held():
+                    # A start given up or stopped: distributed logs the cancelled starts of the
+                    # workers as ERROR tracebacks, where the run's one line says it all.
+                    with stop_signals_held(), contextlib.nullcontext() if started else _start_noise_dropped():
                         _close_local(run, cluster)
+                        if not started:  # a worker whose nanny failed to start it is no longer the cluster's
+                            _kill_local_workers()
 
-    def _start(self) -> Any:
+    def _await_workers(self, run: RunContext, cluster: Any, exits: list[tuple[Any, int]]) -> None:
+        """Wait until every worker has joined the scheduler, as LocalCluster(n_workers=n)
+        did, but where a stop signal stops the run (a KeyboardInterrupt here: the caller
+        closes the cluster), saying so if it is slow, and at most :data:`DEFAULT_WAIT_S`;
+        LaunchFailed once one worker has exited :data:`START_EXITS` times before ever
+        joining."""
+        deadline = time.monotonic() + DEFAULT_WAIT_S
+        with _said_if_slow(run, f"dask: waiting for the {self.workers} local worker(s) to start"):
+            while len(cluster.scheduler_info.get("workers", {})) < self.workers:
+                given_up = _start_given_up(exits)
+                if given_up:
+                    name, times = given_up
+                    status = next(code for n, code in reversed(exits) if n == name)
+                    raise LaunchFailed(
+                        f"dask: the local workers exit as they start (worker {name}: {_ended(status)}, {times} "
+                        "times; what they printed is above): check that this Python environment imports "
+                        "dnnp_hpo and the run's plugins, and that a script running hpo-run does so under "
+                        "if __name__ == \"__main__\": each worker process runs the script's top level again")
+                if time.monotonic() > deadline:
+                    raise LaunchFailed(f"dask: the local workers did not start within {DEFAULT_WAIT_S:g} s")
+                time.sleep(0.05)
+
+    def _start(self, exits: list[tuple[Any, int]]) -> Any:
+        """The LocalCluster, with no worker yet; each exit of a worker that had not joined
+        the scheduler yet is put in ``exits`` (its name, its exit code)."""
         from distributed import LocalCluster, Nanny
 
         class NannyOfWorkerWithoutDashboard(Nanny):
@@ -268,9 +313,16 @@ class LocalEngine:
             def __init__(self, *args: Any, **kwargs: Any) -> None:
                 super().__init__(*args, **{**kwargs, "dashboard": False})
 
+            async def _on_worker_exit(self, exitcode: int) -> None:
+                if self.process is not None and self.process.worker_address is None:  # never joined
+                    exits.append((self.name, exitcode))
+                if _start_given_up(exits):
+                    return  # no worker is started again: the start is given up (_await_workers)
+                await super()._on_worker_exit(exitcode)
+
         return LocalCluster(
             worker_class=NannyOfWorkerWithoutDashboard,
-            n_workers=self.workers,
+            n_workers=0,
             threads_per_worker=self.threads_per_worker,
             processes=True,
             host="127.0.0.1",
@@ -289,6 +341,32 @@ class LocalEngine:
         )
 
 
+class _StartNoise(logging.Filter):
+    """Drops the tracebacks distributed logs (and tornado, for the cluster's task that
+    starts the workers) about workers whose start failed or was cancelled, while a local
+    cluster starts and while one whose start was given up closes: the run's one line says
+    it all.  On the handlers, where records of every ``distributed.*`` logger pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(error, asyncio.CancelledError)
+                    or (isinstance(error, RuntimeError) and "failed to start" in str(error)))
+
+
+@contextmanager
+def _start_noise_dropped() -> Iterator[None]:
+    noise = _StartNoise()
+    handlers = [h for name in ("distributed", "tornado.application", "")
+                for h in logging.getLogger(name).handlers]
+    for handler in handlers:
+        handler.addFilter(noise)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(noise)
+
+
 @contextmanager
 def _lost_workers_restarted() -> Iterator[None]:
     """Leave a dead local worker to its nanny, which starts it again.
@@ -305,6 +383,22 @@ def _lost_workers_restarted() -> Iterator[None]:
 
     with dask.config.set({"distributed.deploy.lost-worker-timeout": f"{NEVER_S}s"}):
         yield
+
+
+def _start_given_up(exits: list[tuple[Any, int]]) -> tuple[Any, int] | None:
+    """The worker whose process has exited :data:`START_EXITS` times before ever joining
+    the scheduler, and how many times, if there is one (``exits``: name, exit code)."""
+    times = collections.Counter(name for name, _ in exits)
+    return next(((name, n) for name, n in times.items() if n >= START_EXITS), None)
+
+
+def _ended(exitcode: int) -> str:
+    """How a process ended, from its exit code (negative: the signal that killed it)."""
+    if exitcode < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-exitcode).name}"
+        return f"killed by signal {-exitcode}"
+    return f"exit status {exitcode}"
 
 
 def _rounded_seconds(exc: BaseException) -> str:

@@ -132,7 +132,8 @@ def test_a_stop_while_the_local_cluster_starts_is_one_line_once_it_has_started(t
     hangup then was lost, and the run went on to its end with exit 0.  SIGTERM stopped it
     half-way through starting the cluster: its line, then some thirty lines of tracebacks
     (distributed's exit hook, the workers being spawned) and a leaked-semaphore warning.
-    Now the stop waits for the cluster to be up, which is then shut down in order.
+    Now a stop while the scheduler starts waits for it to be up; one while the workers
+    start stops the run there, and the cluster is shut down in order.
     SIGTERM to the whole group (a batch system stopping the job) killed a worker still
     importing, and hpo-run waited for it for ever, deaf to further signals (helper-82).
 

@@ -1,0 +1,56 @@
+"""A local Dask cluster whose workers cannot start: real hpo-run, real LocalCluster, real
+worker processes that exit as they start."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+from hpo_testutil import subprocess_env, write_spec, zdt_spec
+
+#: hpo-run as a plugin author's script without the ``if __name__ == "__main__":`` guard:
+#: each worker process Dask spawns runs it again, is refused the run directory its driver
+#: holds, and exits with status 2
+UNGUARDED = "from dnnp_hpo.entry import hpo_run\nhpo_run()\n"
+
+
+def test_workers_that_exit_as_they_start_are_one_line_and_exit_3(tmp_path) -> None:
+    """Their nannies started them again for ever, and hpo-run waited inside
+    LocalCluster() for ever, deaf to Ctrl-C and SIGTERM (helper-128: over 10 minutes,
+    then kill -9)."""
+    script = tmp_path / "my_hpo_run.py"
+    script.write_text(UNGUARDED, encoding="utf-8")
+    spec = write_spec(tmp_path / "s.yaml", zdt_spec(tmp_path / "run", pop_size=2, generations=0, workers=2))
+    started = time.monotonic()
+    driver = subprocess.Popen([sys.executable, str(script), str(spec)], cwd=tmp_path, env=subprocess_env(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    left: list[psutil.Process] = []
+    try:
+        _, stderr = driver.communicate(timeout=120)
+        took = time.monotonic() - started
+        deadline = time.monotonic() + 5  # a worker process killed a moment ago
+        while (left := [p for p in psutil.process_iter() if _in_group(p, driver.pid)]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        if driver.poll() is None or left:
+            os.killpg(driver.pid, signal.SIGKILL)
+    assert driver.returncode == 3, stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("hpo-run: could not launch: dask: the local workers exit as they start (worker "), last
+    assert ": exit status 2, 3 times; what they printed is above)" in last
+    assert 'under if __name__ == "__main__"' in last
+    # what the workers printed is there; no traceback of Dask's
+    assert "is in use by another hpo-run" in stderr and "Traceback" not in stderr, stderr
+    assert not left, f"left running: {left}"
+    assert took < 60, took  # seconds, where it was for ever (the start takes 2 to 5 s here)
+
+
+def _in_group(process: psutil.Process, pgid: int) -> bool:
+    try:  # a zombie has ended (its parent, gone, cannot reap it: here no init reaps either)
+        return os.getpgid(process.pid) == pgid and process.status() != psutil.STATUS_ZOMBIE
+    except (OSError, psutil.Error):
+        return False
