@@ -303,6 +303,7 @@ class LocalEngine:
         """The LocalCluster, with no worker yet; each exit of a worker that had not joined
         the scheduler yet is put in ``exits`` (its name, its exit code)."""
         from distributed import LocalCluster, Nanny
+        from distributed.worker_memory import parse_memory_limit
 
         class NannyOfWorkerWithoutDashboard(Nanny):
             """A worker's own dashboard imports bokeh (where installed: the dashboard extra),
@@ -323,6 +324,9 @@ class LocalEngine:
         return LocalCluster(
             worker_class=NannyOfWorkerWithoutDashboard,
             n_workers=0,
+            # what LocalCluster gives each of n_workers (the machine's memory / n), which it
+            # leaves to each worker without n_workers (the memory per core of its threads)
+            memory_limit=parse_memory_limit("auto", 1, self.workers, logger=logging.getLogger("distributed")),
             threads_per_worker=self.threads_per_worker,
             processes=True,
             host="127.0.0.1",

@@ -54,3 +54,20 @@ def _in_group(process: psutil.Process, pgid: int) -> bool:
         return os.getpgid(process.pid) == pgid and process.status() != psutil.STATUS_ZOMBIE
     except (OSError, psutil.Error):
         return False
+
+
+def test_the_local_workers_share_the_machine_s_memory(tmp_path) -> None:
+    """Each of n local workers may use 1/n of the machine's memory, as LocalCluster gives
+    its n_workers; started without n_workers (then scaled to n), each had been given the
+    memory of its threads' share of the cores: 8 workers on 2 cores, 4 times the machine."""
+    from distributed.system import MEMORY_LIMIT
+
+    from dnnp_hpo.plugins.launchers.dask_launcher import LocalEngine
+
+    class Run:
+        run_dir = tmp_path
+
+    with LocalEngine(4, 1, False, tmp_path / "dask").client(Run()) as client:
+        limits = [w["memory_limit"] for w in client.scheduler_info()["workers"].values()]
+    assert len(limits) == 4
+    assert all(abs(limit - MEMORY_LIMIT / 4) < MEMORY_LIMIT / 400 for limit in limits), (limits, MEMORY_LIMIT)
