@@ -128,6 +128,26 @@ def _check_prepared(run: RunContext, trainer: Any) -> None:
                         "changes)")
 
 
+def _check_population(run: RunContext, population: Any, journal: Journal) -> None:
+    """TypeError (a plugin's bug: its traceback, exit 4) unless the optimizer's ``run``
+    returned a final population of :class:`Member` and recorded a generation: the run
+    would be recorded as finished with no population, a journal no resume nor report
+    could read again, even once the plugin is fixed (helper-128).  Left unfinished, the
+    same command resumes it."""
+    optimizer = f"{type(run.experiment.optimizer).__name__}.run"
+    if not isinstance(population, Sequence) or not population:
+        got = shown(population)
+    else:
+        got = next((f"a population with {shown(m)}" for m in population if not isinstance(m, Member)), None)
+    if got is not None:
+        raise TypeError(f"{optimizer} returned {got}: expected the final population, a non-empty list of "
+                        "dnnp_hpo.evaluation.Member (evaluation, rank, distance)")
+    if journal.checkpoint() is None:
+        raise TypeError(f"{optimizer} ended without recording a generation: it must call "
+                        "study.generation_finished at least once (the population and state a resume "
+                        "and hpo-report start from)")
+
+
 def _check_picklable(run: RunContext, trainer: Trainer) -> None:
     """The prepared trainer goes to every worker pickled (cloudpickle, as Dask and Parsl
     send it): one that cannot be is the plugin's bug (its traceback, exit 4), told now
@@ -199,6 +219,7 @@ def execute(run: RunContext, trainer: Trainer, registry: Registry) -> list[Membe
                 if checkpoint is not None:
                     study.restore(checkpoint.state)
                 population = run.experiment.optimizer.run(study, checkpoint)
+                _check_population(run, population, journal)
                 # Recorded as finished before the engine is stopped: a stop that hangs or
                 # is killed (kill -9 after Ctrl-C) leaves a finished run, not one to resume.
                 run.hook.dnnp_hpo_run_finished(run=run, population=population)

@@ -227,7 +227,9 @@ class Study(Protocol):
     launcher, the trainer or the records directly.
     """
 
-    space: Any  #: :class:`dnnp_hpo.space.SearchSpace`
+    #: :class:`dnnp_hpo.space.SearchSpace`: ``names``, ``init_ranges`` and ``bounds`` (gene
+    #: units: log10 of a ``log: true`` parameter), ``sigmas``, ``decode(genome)``
+    space: Any
     n_objectives: int
     seed: int  #: the experiment's seed: seed the optimizer's random streams from it
 
@@ -304,7 +306,9 @@ class Optimizer(Protocol):
         """
 
     def run(self, study: Study, checkpoint: Checkpoint | None) -> list[Member]:
-        """Search, and return the final population with rank and crowding distance.
+        """Search, and return the final population with rank and crowding distance: a
+        non-empty list of :class:`Member`, after :meth:`Study.generation_finished` was
+        called at least once (else the run is left unfinished, as the plugin's bug).
 
         With a ``checkpoint`` (a resumed run), continue after its generation from its
         population and state: the result must be the one an uninterrupted run gives.

@@ -11,8 +11,9 @@ from hpo_testutil import read_csv, write_spec, zdt_spec
 
 from dnnp_hpo.driver import execute, prepare_run
 from dnnp_hpo.errors import SpecError
+from dnnp_hpo.evaluation import Member
 from dnnp_hpo.hookspecs import Extendable, Generational, hookimpl
-from dnnp_hpo.journal import Journal
+from dnnp_hpo.journal import FINISHED, Journal
 from dnnp_hpo.plugins.nsga2.algorithm import SBX_STEADY, nsga2, random_genomes
 from dnnp_hpo.registry import load_registry
 from dnnp_hpo.resume import check_run_dir
@@ -47,10 +48,30 @@ class ExtendableRounds(Rounds):
         return self.rounds > held.generation
 
 
+@attrs.frozen
+class Faulty(Rounds):
+    """Rounds whose ``run`` is wrong as a plugin author's first try may be (helper-128):
+    ``evaluations`` returns what study.evaluate gave, ``none`` forgets its return, ``empty``
+    returns no member, ``unrecorded`` returns members but never recorded a generation."""
+
+    mistake: str = "evaluations"
+
+    def run(self, study, checkpoint=None):
+        if self.mistake == "fixed":
+            return super().run(study, checkpoint)
+        if self.mistake == "evaluations":
+            return study.evaluate(self.initial_genomes(study), 0)
+        if self.mistake == "none":
+            super().run(study, checkpoint)
+            return None
+        evaluations = study.evaluate(self.initial_genomes(study), 0)
+        return [] if self.mistake == "empty" else [Member(e, 0, 0.0) for e in evaluations]
+
+
 class RoundsPlugin:
     @hookimpl
     def dnnp_hpo_optimizers(self):
-        return {"rounds": Rounds, "extendable-rounds": ExtendableRounds}
+        return {"rounds": Rounds, "extendable-rounds": ExtendableRounds, "faulty": Faulty}
 
 
 @pytest.fixture(scope="module")
@@ -122,3 +143,30 @@ def test_journal_holdings_is_still_where_the_docs_first_named_it():
 
     assert driver.journal_holdings is resume.journal_holdings
     assert driver.recorded_settings is resume.recorded_settings and driver.Holdings is resume.Holdings
+
+
+@pytest.mark.parametrize(("mistake", "said"), [
+    ("evaluations", "Faulty.run returned a population with Evaluation("),
+    ("none", "Faulty.run returned None: expected the final population"),
+    ("empty", "Faulty.run returned []: expected the final population"),
+])
+def test_an_optimizer_that_returns_no_population_leaves_a_run_to_resume(registry, tmp_path, mistake, said):
+    """Its run was recorded as finished all the same, with no population: a journal that
+    neither a resume (with the plugin fixed) nor hpo-report could read again ("damaged
+    journal: it records a finished run, but no population"), a run directory lost."""
+    spec = write_spec(tmp_path / "s.yaml", zdt_spec(tmp_path / "run", optimizer={"plugin": "faulty", "mistake": mistake}))
+    with pytest.raises(TypeError) as refused:
+        _hpo_run(registry, spec)
+    assert str(refused.value).startswith(said), refused.value
+    with Journal.of(tmp_path / "run", readonly=True) as journal:
+        assert not journal.meta(FINISHED)
+    # the plugin fixed: the same run directory resumes to a finished run
+    population = _hpo_run(registry, spec, "optimizer.mistake=fixed", force=True)
+    assert len(population) == 4
+
+
+def test_an_optimizer_that_records_no_generation_is_told_so(registry, tmp_path):
+    spec = write_spec(tmp_path / "s.yaml", zdt_spec(tmp_path / "run", optimizer={"plugin": "faulty", "mistake": "unrecorded"}))
+    with pytest.raises(TypeError, match=r"Faulty.run ended without recording a generation: it must call "
+                                        r"study.generation_finished at least once"):
+        _hpo_run(registry, spec)
