@@ -128,6 +128,12 @@ def _register(manager: pluggy.PluginManager, plugin: object, name: str | None, w
         manager.register(plugin, name=name)
     except (ValueError, pluggy.PluginValidationError) as exc:
         raise PluginError(f"{where} cannot be registered: {_validation_problem(manager, exc)}") from None
+    if not manager.get_hookcallers(plugin):
+        # An entry point naming the package instead of its module of hooks (mycode = "mycode"
+        # for "mycode.plugin"), or a function: registered, it did nothing, and the spec's
+        # trainer was then "unknown ... must be installed with an entry point" (helper-128).
+        raise PluginError(f"{where} implements no hook of dnnp-hpo: expected the entry point to name a module "
+                          "(or an object) holding @hookimpl functions such as dnnp_hpo_trainers")
 
 
 def protocol_methods(kind: str) -> tuple[str, ...]:
@@ -184,7 +190,8 @@ def load_registry(extra_plugins: tuple[object, ...] = ()) -> Registry:
     which skips, without a word, an entry point whose name another one already took:
     a plugin named ``deepmd`` or ``progress`` would vanish, or a built-in would.  Each
     is registered under ``distribution:name`` instead.  A plugin that cannot be imported,
-    a name two distributions register (or one registers twice), a ``dnnp_hpo_*`` function
+    a name two distributions register (or one registers twice), an entry point that
+    implements no hook (the package named instead of its module of hooks), a ``dnnp_hpo_*`` function
     that is no hook (a misspelt name) or lacks ``@hookimpl``, a hook implementation taking
     arguments its hook does not pass, and a registration hook that raises or returns
     anything but ``{name: attrs class}`` with the methods of its protocol

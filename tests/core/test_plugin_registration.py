@@ -162,3 +162,21 @@ def test_a_prepare_that_returns_no_trainer_is_an_internal_error_naming_it(tmp_pa
                                  "expected the trainer the workers get ('return self' if nothing changes)"),
                           "_check_prepared")
     assert not (tmp_path / "run").exists()  # refused before anything was launched
+
+
+@pytest.mark.parametrize("value", ["nohooks_pkg", "nohooks_pkg.plugin:dnnp_hpo_trainers"], ids=["package", "function"])
+def test_an_entry_point_that_names_no_hooks_is_one_line_and_exit_2(tmp_path, value):
+    """The package instead of its module of hooks (a plugin author's slip), or a hook
+    function itself: loaded, registered, silent, and the spec's trainer then "unknown ...
+    must be installed with an entry point", which it was (helper-128)."""
+    site = distribution(tmp_path / "site", "nohooks-hpo", {"mycode": value})
+    package = site / "nohooks_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text('"""The package; its hooks are in plugin.py."""\n')
+    (package / "plugin.py").write_text(HEADER + "\n\n@hookimpl\ndef dnnp_hpo_trainers():\n"
+                                       "    return {'mycode': FunctionTrainer}\n")
+    done = hpo_run_with(site, "--list-plugins", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [
+        (f"hpo-run: the plugin 'mycode' of nohooks-hpo ({value}) implements no hook of dnnp-hpo: expected the "
+        "entry point to name a module (or an object) holding @hookimpl functions such as dnnp_hpo_trainers")]
