@@ -51,16 +51,21 @@ REPORT_FILES = frozenset(
 OS_LITTER = frozenset({"Thumbs.db", "desktop.ini"})
 
 
-def check_out(out: Path) -> None:
+def check_out(out: Path, runs: Sequence[Path] = ()) -> None:
     """ReportError unless ``out`` is new, empty, or an earlier report: ``--out`` on a folder
     of the user's overwrote its summary.md, and on a run directory wrote 18 files into it.
     In a run directory only its ``report``: a directory named ``journal.sqlite-wal`` made
     the run unreadable to hpo-run, hpo-report and sqlite3 (helper-120), and any other name
-    there is one of the run's records to be, or a user's file beside them."""
+    there is one of the run's records to be, or a user's file beside them; and only of a
+    run among ``runs`` (those reported): another run's report was replaced by this one,
+    a folder named for one run describing another (helper-127)."""
     parent = out.absolute().parent
     if (parent / JOURNAL_FILE).exists() and out.name != "report":
         raise ReportError(f"{out}: inside the run directory {parent}, where only its report/ is hpo-report's: give "
                           f"{parent / 'report'} (the default) or a directory elsewhere")
+    if (parent / JOURNAL_FILE).exists() and runs and not any(_same(parent, run) for run in runs):
+        raise ReportError(f"{out}: the report of the run in {parent}, which is not reported here: give the report "
+                          "of a run reported (the default) or a directory elsewhere")
     if not out.is_dir():
         return  # new (made by build_report), or not a directory (mkdir says so)
     # Hidden files (.DS_Store, an editor's swap file, .ipynb_checkpoints) and the desktop's
@@ -110,7 +115,7 @@ def build_report(run_dirs: Sequence[Path | str], out: Path | str, *,
     if reference is not None:
         _check_box(analysis.finite_values(), reference)
     out = Path(out)
-    check_out(out)
+    check_out(out, [run.path for run in analysis.runs])
     stage = _stage(out)
     try:
         report = _write(analysis, stage or out, reference)
@@ -123,6 +128,14 @@ def build_report(run_dirs: Sequence[Path | str], out: Path | str, *,
     if stage is not None:
         _put_in_place(stage, out)
     return attrs.evolve(report, out=out, files=[out / f.name for f in report.files])
+
+
+def _same(a: Path, b: Path) -> bool:
+    """Whether two paths are one directory (by its inode: through links and mounts too)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _stage(out: Path) -> Path | None:

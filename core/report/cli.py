@@ -57,6 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             name, sep, value = item.partition("=")
             if not sep or not name.strip():
                 raise ReportError(f"--accuracy {item!r}: expected OBJECTIVE=LIMIT")
+            if name.strip() in accuracy:  # the last one silently won
+                raise ReportError(f"--accuracy {name.strip()} is given twice: expected one limit per objective")
             accuracy[name.strip()] = _number(value.strip(), f"--accuracy {name.strip()}")
         if args.out is None and len(args.run_dirs) > 1:
             raise ReportError("several run directories are merged into one report: say where with --out DIR")

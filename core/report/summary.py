@@ -261,8 +261,8 @@ def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], 
         limits = said_limits([(o.name, o.unit) for o in objectives], analysis.thresholds)
         md.append(f"Limits: {limits} (from {analysis.threshold_source}). {len(accurate)} of the final solutions "
                   f"(each training once) {'is' if len(accurate) == 1 else 'are'} chemically accurate, "
-                  f"{sum(1 for s in accurate if s.uuid in on_front)} "
-                  "of them on the exact front. All of them: accurate.csv.")
+                  + (f"{sum(1 for s in accurate if s.uuid in on_front)} of them on the exact front. All of them: "
+                     "accurate.csv." if accurate else "so accurate.csv holds its header only."))
         if accurate:
             md += ["", md_table(["#", *labels, *_runtime_head(analysis, unit), *_recorded_head(analysis), "on front",
                                  "run", "uuid"],

@@ -161,6 +161,9 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     shutil.rmtree(tmp_path / "far")
     assert "not an objective" in _bad(capsys, [str(run), "--accuracy", "f9=1"])
     assert "OBJECTIVE=LIMIT" in _bad(capsys, [str(run), "--accuracy", "energy_rmse"])
+    # the last one silently won (helper-127)
+    assert _bad(capsys, [str(run), "--accuracy", "energy_rmse=1", "--accuracy", "energy_rmse=2"]) == (
+        "hpo-report: --accuracy energy_rmse is given twice: expected one limit per objective\n")
     _bad(capsys, [])  # no run directory at all
     assert not (run / "report").exists()
 
@@ -247,7 +250,7 @@ def test_out_is_refused_where_it_would_overwrite_what_is_not_a_report(tmp_path, 
         assert line == (f"hpo-report: {other / name}: inside the run directory {other}, where only its report/ is "
                         f"hpo-report's: give {other / 'report'} (the default) or a directory elsewhere\n"), line
     assert sorted(p.name for p in other.iterdir()) == before
-    assert main([str(run), "--out", str(other / "report")]) == 0, capsys.readouterr().err
+    assert main([str(run), "--out", str(run / "report")]) == 0, capsys.readouterr().err
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / ".DS_Store").write_bytes(b"\0")  # a desktop's litter is no one's work
@@ -279,6 +282,24 @@ def test_ctrl_c_is_one_line_and_exit_130(real_runs, tmp_path):
             break
     _, stderr = report.communicate(timeout=60)
     assert report.returncode == 130 and stderr.splitlines() == ["hpo-report: interrupted"], stderr
+
+
+def test_another_run_s_report_is_not_replaced(real_runs, tmp_path, capsys):
+    """--out runs/b/report for a report of runs/a replaced b's report with a's: a folder
+    named for one run describing another (helper-127).  A merged report of both may go
+    there, as may a's own."""
+    _, first, second = real_runs
+    a, b = shutil.copytree(first, tmp_path / "a"), shutil.copytree(second, tmp_path / "b")
+    assert main([str(b)]) == 0, capsys.readouterr().err
+    before = (b / "report" / "summary.md").read_text()
+    capsys.readouterr()
+    assert main([str(a), "--out", str(b / "report")]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        (f"hpo-report: {b / 'report'}: the report of the run in {b}, which is not reported here: give the report "
+        "of a run reported (the default) or a directory elsewhere")]
+    assert (b / "report" / "summary.md").read_text() == before
+    assert main([str(a), str(b), "--out", str(b / "report")]) == 0, capsys.readouterr().err
+    assert main([str(a), "--out", str(a / "report")]) == 0, capsys.readouterr().err
 
 
 @pytest.mark.parametrize("stop", ["SIGTERM", "SIGHUP"])

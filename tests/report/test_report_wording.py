@@ -69,6 +69,12 @@ def test_counts_of_one_take_the_singular(run):
     assert "1 of the final solutions (each training once) is chemically accurate" in summary
     for text in (line, summary):
         assert not ONE_PLURAL.search(text), ONE_PLURAL.search(text)
+    # none within the limits: "All of them: accurate.csv." pointed at a file of a header alone (helper-127)
+    hpo("hpo-report", str(run), "--out", str(run.parent / "none"), "--accuracy", f"f1={float(best) / 2}",
+        "--accuracy", f"f2={float(best) / 2}", cwd=run.parent)
+    summary = (run.parent / "none" / "summary.md").read_text(encoding="utf-8")
+    assert ("0 of the final solutions (each training once) are chemically accurate, so accurate.csv holds its "
+            "header only.") in summary, summary
 
 
 def test_failures_chart_without_failures_keeps_its_labels_on_the_axes(run, tmp_path):
