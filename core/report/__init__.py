@@ -17,6 +17,7 @@ from pathlib import Path
 import attrs
 import numpy as np
 
+from dnnp_hpo.entry import stops_deferred
 from dnnp_hpo.journal import FILENAME as JOURNAL_FILE
 
 from . import plots, summary, tables
@@ -116,8 +117,10 @@ def build_report(run_dirs: Sequence[Path | str], out: Path | str, *,
         _check_box(analysis.finite_values(), reference)
     out = Path(out)
     check_out(out, [run.path for run in analysis.runs])
-    stage = _stage(out)
+    stage = None
     try:
+        with stops_deferred():  # made and noted at once: a stop between left it behind
+            stage = _stage(out)
         report = _write(analysis, stage or out, reference)
     except BaseException as exc:
         if stage is not None:
@@ -126,7 +129,8 @@ def build_report(run_dirs: Sequence[Path | str], out: Path | str, *,
                 raise ReportError(str(exc).replace(str(stage), str(out))) from None
         raise
     if stage is not None:
-        _put_in_place(stage, out)
+        with stops_deferred():  # the earlier report or the new one in place, never neither
+            _put_in_place(stage, out)
     return attrs.evolve(report, out=out, files=[out / f.name for f in report.files])
 
 

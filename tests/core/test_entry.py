@@ -103,6 +103,21 @@ def test_a_stop_signal_while_main_works_is_one_line_and_its_status(stop_handlers
     assert capsys.readouterr().err == "hpo-run: stopped by SIGHUP\n"
 
 
+def test_a_stop_in_a_deferred_block_takes_effect_at_its_end(stop_handlers) -> None:
+    """hpo-report stopped just after making its hidden folder, before noting it for the
+    clean-up, left the folder behind: such a step runs whole, then the stop is raised."""
+    entry.stop_on_signals()
+    steps = []
+    with pytest.raises(entry.Stopped) as stopped, entry.stops_deferred():
+        signal.raise_signal(signal.SIGTERM)
+        steps.append("made")
+        steps.append("noted")
+    assert steps == ["made", "noted"] and stopped.value.signum == signal.SIGTERM
+    with entry.stops_deferred():  # nothing noted: nothing raised, the handlers are back
+        pass
+    assert signal.getsignal(signal.SIGHUP) is entry._ignore  # the stop's own: later ones ignored
+
+
 def test_an_unexpected_exception_is_its_traceback_then_one_line_and_exit_4(capsys) -> None:
     def main() -> int:
         raise KeyError("went wrong")
