@@ -17,6 +17,7 @@ from rich.table import Table
 from dnnp_hpo import __version__
 from dnnp_hpo.constraints import violated
 from dnnp_hpo.driver import check_data, dry_run_trials, execute, prepare_run
+from dnnp_hpo.entry import OutputLost, output_dropped
 from dnnp_hpo.errors import LaunchFailed, PluginError, SpecError
 from dnnp_hpo.evaluation import Evaluation, Member, failure_summary
 from dnnp_hpo.front import (
@@ -299,7 +300,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 held.enter_context(RunLock(run.run_dir, str(run.spec_path)))
                 # Again, now that no other driver can start it: one may have since we looked.
                 run = check_run_dir(run, resume=args.resume, force=args.force)
-            population = run_search(run, trainer, registry, console)
+            try:
+                population = run_search(run, trainer, registry, console)
+            except OutputLost as lost:
+                if not run.finished:  # as when the run's records cannot be written
+                    lost.status = EXIT_LAUNCH_FAILED
+                    lost.after = ": the run stopped; once it can write, the same command resumes it"
+                raise
     except SpecError as exc:
         print(f"hpo-run: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -308,9 +315,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         # looks at the run directory to see why it stopped.
         notice(run, f"{exc.headline}: {exc}")
         return EXIT_LAUNCH_FAILED
-    console.print(*front_tables(run, [m.evaluation for m in population], console))
     failures = sum(1 for m in population if not m.evaluation.ok)
-    console.print(f"Run directory: {run.run_dir} ({failures} failed in the final population)")
+    try:
+        console.print(*front_tables(run, [m.evaluation for m in population], console))
+        console.print(f"Run directory: {run.run_dir} ({failures} failed in the final population)")
+    except OutputLost as lost:  # the run is whole: its status is still the run's
+        output_dropped()
+        with contextlib.suppress(OSError):
+            print(f"hpo-run: warning: cannot write to stdout ({lost.error.strerror or lost.error}): the front "
+                  f"table is lost; hpo-report {run.run_dir} shows the front", file=sys.stderr)
     if population and failures == len(population):
         # A success would have stayed in the population (it dominates every failure's
         # MAXINT fitness): nothing succeeded, so there is no result.  Say so in the status

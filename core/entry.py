@@ -70,11 +70,15 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 class OutputLost(Exception):
-    """stdout could not be written (a log on a full disk or past its quota)."""
+    """stdout could not be written (a log on a full disk or past its quota).  ``status``
+    and ``after`` (what follows the line) are the command's: hpo-run's search sets them
+    to a stopped run's (core/cli.py)."""
 
     def __init__(self, error: OSError) -> None:
         super().__init__(error)
         self.error = error
+        self.status = 2  #: as for a report or a dataset that cannot be written
+        self.after = ""
 
 
 class _Output:
@@ -94,6 +98,10 @@ class _Output:
         except OSError as exc:
             raise OutputLost(exc) from exc
 
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
     def flush(self) -> None:
         try:
             self._stream.flush()
@@ -104,6 +112,12 @@ class _Output:
 
     def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding...: the stream's
         return getattr(self._stream, name)
+
+
+def output_dropped() -> None:
+    """stdout to /dev/null from here on, once it could not be written: the interpreter's
+    flush of what it still holds, at exit, would fail again, with a message."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def internal_error(prog: str, exc: BaseException) -> str:
@@ -137,10 +151,9 @@ def _show_what_cannot_be_encoded() -> None:
                 reconfigure(errors="backslashreplace")
 
 
-def _exit_with(prog: str, main: Callable[[], int], output_lost: tuple[int, str] = (2, "")) -> NoReturn:
+def _exit_with(prog: str, main: Callable[[], int]) -> NoReturn:
     """Exit with ``main()``'s status; an exception nothing expected (a plugin's hook that
-    raises, a bug of dnnp-hpo) keeps its traceback, which is what its author needs.
-    ``output_lost``: the status and what to do, when stdout cannot be written."""
+    raises, a bug of dnnp-hpo) keeps its traceback, which is what its author needs."""
     # Registered first, so run last: the libraries main() imports register theirs later.
     # Once per process (the tests call this function in theirs).
     atexit.unregister(_ignore_stop_signals)
@@ -150,7 +163,9 @@ def _exit_with(prog: str, main: Callable[[], int], output_lost: tuple[int, str] 
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _interrupt)
     _show_what_cannot_be_encoded()
-    if not isinstance(sys.stdout, _Output):  # once (the tests call this function in theirs)
+    # Once (the tests call this function in theirs); not a closed stdout (`>&-`), which is
+    # None, and which print() and rich then leave alone as they should.
+    if sys.stdout is not None and not isinstance(sys.stdout, _Output):
         sys.stdout = _Output(sys.stdout)
     try:
         status = main()
@@ -165,13 +180,11 @@ def _exit_with(prog: str, main: Callable[[], int], output_lost: tuple[int, str] 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(128 + signal.SIGPIPE)
     except OutputLost as lost:
-        # stdout to /dev/null: the interpreter's flush at exit would fail again, with a message
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        status, hint = output_lost
+        output_dropped()
         with contextlib.suppress(OSError):  # stderr on the same full disk: the status says it
-            print(f"{prog}: cannot write to stdout ({lost.error.strerror or lost.error}){hint}",
+            print(f"{prog}: cannot write to stdout ({lost.error.strerror or lost.error}){lost.after}",
                   file=sys.stderr, flush=True)
-        sys.exit(status)
+        sys.exit(lost.status)
     except KeyboardInterrupt as stop:  # Stopped too
         _stopped(prog, stop)
     except Exception as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are not Exceptions
@@ -338,9 +351,7 @@ def hpo_run() -> NoReturn:
 
         return main()
 
-    # As when the run's records cannot be written: the run stops in order, the same command resumes.
-    resume = ": stopped; once it can write, the same command resumes the run where it stopped"
-    _exit_with("hpo-run", main, output_lost=(3, resume))
+    _exit_with("hpo-run", main)
 
 
 def hpo_report() -> NoReturn:

@@ -60,8 +60,11 @@ def check_out(out: Path, runs: Sequence[Path] = ()) -> None:
     there is one of the run's records to be, or a user's file beside them; and only of a
     run among ``runs`` (those reported): another run's report was replaced by this one,
     a folder named for one run describing another (helper-127)."""
-    parent = out.absolute().parent
-    if (parent / JOURNAL_FILE).exists() and out.name != "report":
+    # Where it writes: through a symbolic link, and with any .. taken (runs/a/x/../report is
+    # runs/a/report, and a link to a run's report/ is that report/; helper-130)
+    where = out.resolve()
+    parent = where.parent
+    if (parent / JOURNAL_FILE).exists() and where.name != "report":
         raise ReportError(f"{out}: inside the run directory {parent}, where only its report/ is hpo-report's: give "
                           f"{parent / 'report'} (the default) or a directory elsewhere")
     if (parent / JOURNAL_FILE).exists() and runs and not any(_same(parent, run) for run in runs):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 
 import pytest
@@ -168,8 +169,8 @@ def test_a_log_on_a_full_disk_stops_the_run_in_order_and_the_same_command_resume
         done = subprocess.run([str(hpo_run_exe), str(spec)], cwd=tmp_path, env=subprocess_env(), stdout=full,
                               stderr=subprocess.PIPE, text=True, timeout=300, check=False)
     assert done.returncode == 3, done.stderr
-    assert done.stderr.splitlines()[-1] == ("hpo-run: cannot write to stdout (No space left on device): stopped; "
-                                            "once it can write, the same command resumes the run where it stopped")
+    assert done.stderr.splitlines()[-1] == ("hpo-run: cannot write to stdout (No space left on device): the run "
+                                            "stopped; once it can write, the same command resumes it")
     assert "Traceback" not in done.stderr
     again = subprocess.run([str(hpo_run_exe), str(spec)], cwd=tmp_path, env=subprocess_env(), capture_output=True,
                            text=True, timeout=300, check=False)
@@ -177,6 +178,59 @@ def test_a_log_on_a_full_disk_stops_the_run_in_order_and_the_same_command_resume
     with sqlite3.connect(tmp_path / "run" / "journal.sqlite") as db:
         births = [b for (b,) in db.execute("SELECT birth_id FROM evaluations WHERE status != 'running'")]
     assert sorted(births) == list(range(18))
+
+
+#: hpo-run whose stdout fails from the front table at the end of the run on, a stand-in
+#: for a disk that fills at that moment (no file system here can be made to)
+FULL_AT_THE_FRONT = """
+import errno, io, os, sys
+
+class FullAtTheFront(io.TextIOWrapper):
+    full = False
+
+    def write(self, text):
+        self.full = self.full or "Pareto front of the final population" in text or "Run directory:" in text
+        if self.full:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return super().write(text)
+
+if __name__ == "__main__":
+    sys.stdout = FullAtTheFront(open(sys.argv.pop(1), "wb"), encoding="utf-8", line_buffering=True)
+    from dnnp_hpo.entry import hpo_run
+    hpo_run()
+"""
+
+
+def test_output_lost_says_a_run_stopped_only_where_one_did(tmp_path, hpo_run_exe) -> None:
+    """hpo-run said "stopped; ... resumes the run" and exited 3 for any stdout it could not
+    write (helper-130): --version, --dry-run, a finished run shown again, and a run that
+    finished whole but for its front table, which a batch script takes for "queue it
+    again".  A closed stdout (`>&-`) became an internal error: it is left alone."""
+    import subprocess
+    import sys
+
+    from hpo_testutil import subprocess_env, write_spec, zdt_spec
+
+    spec = write_spec(tmp_path / "s.yaml", zdt_spec(tmp_path / "run", pop_size=4, generations=1))
+    script = tmp_path / "full_at_the_front.py"
+    script.write_text(FULL_AT_THE_FRONT, encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "out.log"), str(spec)], cwd=tmp_path,
+                          env=subprocess_env(), capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr  # the run's own status
+    assert done.stderr.splitlines()[-1] == (
+        f"hpo-run: warning: cannot write to stdout (No space left on device): the front table is lost; "
+        f"hpo-report {tmp_path / 'run'} shows the front"), done.stderr
+    assert "Exception ignored" not in done.stderr and "Traceback" not in done.stderr
+    lost = "hpo-run: cannot write to stdout (No space left on device)"
+    with open("/dev/full", "w") as full:
+        for args in (["--version"], [str(spec), "--dry-run"], [str(spec)]):  # the last: finished, shown again
+            again = subprocess.run([str(hpo_run_exe), *args], cwd=tmp_path, env=subprocess_env(), stdout=full,
+                                   stderr=subprocess.PIPE, text=True, timeout=300, check=False)
+            assert (again.returncode, again.stderr.splitlines()) == (2, [lost]), args
+    closed = subprocess.run([str(hpo_run_exe), str(spec)], cwd=tmp_path, env=subprocess_env(), stdout=None,
+                            stderr=subprocess.PIPE, text=True, timeout=300, check=False,
+                            preexec_fn=lambda: os.close(1))
+    assert (closed.returncode, closed.stderr) == (0, "")
 
 
 SWALLOWED = """

@@ -298,6 +298,12 @@ def test_another_run_s_report_is_not_replaced(real_runs, tmp_path, capsys):
         (f"hpo-report: {b / 'report'}: the report of the run in {b}, which is not reported here: give the report "
         "of a run reported (the default) or a directory elsewhere")]
     assert (b / "report" / "summary.md").read_text() == before
+    # nor through a symbolic link to it, nor a path with .. in it (helper-130)
+    (tmp_path / "link").symlink_to(b / "report")
+    for out in (tmp_path / "link", b / "evals" / ".." / "report"):
+        assert main([str(a), "--out", str(out)]) == 2, out
+        assert "the report of the run in" in capsys.readouterr().err
+    assert (b / "report" / "summary.md").read_text() == before
     assert main([str(a), str(b), "--out", str(b / "report")]) == 0, capsys.readouterr().err
     assert main([str(a), "--out", str(a / "report")]) == 0, capsys.readouterr().err
 
