@@ -46,7 +46,7 @@ from typing import Any
 
 import attrs
 
-from dnnp_hpo.errors import EngineLost, LaunchFailed, SpecError, TaskGivenUp, shortened
+from dnnp_hpo.errors import EngineLost, LaunchFailed, SpecError, TaskGivenUp, described, shortened
 from dnnp_hpo.hookspecs import hookimpl
 from dnnp_hpo.notice import notice
 from dnnp_hpo.paths import expand_path_text
@@ -74,6 +74,34 @@ KILL_FOR_S = 10.0
 #: times one local worker's process may exit before it has ever joined the scheduler
 #: before the start is given up (its nanny starts it again at once, for ever)
 START_EXITS = 3
+
+
+@attrs.define
+class _Starts:
+    """How the local workers' starts went, as their nannies (in this process) saw them."""
+
+    exits: list[tuple[Any, int]] = attrs.Factory(list)  #: (worker, exit code) of one never joined
+    #: (worker, why, when) of a nanny's failed start
+    failed: list[tuple[Any, BaseException, float]] = attrs.Factory(list)
+
+    def given_up(self) -> str | None:
+        """Why the start is given up (``worker N: why``), if it is: a nanny's start failed
+        (a worker that raised as it initialised, such as on a bad DASK_* setting: no nanny
+        starts it again; or whose process ended before it joined, whose exit status is
+        waited for a moment, to be named), or one worker exited :data:`START_EXITS` times
+        before joining."""
+        times = collections.Counter(name for name, _ in self.exits)
+        name = next((n for n, k in times.items() if k >= START_EXITS), None)
+        if name is None and self.failed:
+            name, error, when = self.failed[0]
+            ended = isinstance(error, RuntimeError) and "failed to start" in str(error)  # distributed's words
+            if not ended:
+                return f"worker {name}: {shortened(described(error), 300)}"
+            if name not in times:
+                return None if time.monotonic() - when < 1.0 else f"worker {name}: its process ended at once"
+        if name is None:
+            return None
+        return f"worker {name}: {_ended(next(code for n, code in reversed(self.exits) if n == name))}"
 #: an address a Client can join: Dask's comms need a host (IPv6 in brackets, as Dask parses
 #: it) and a port to connect to; without either, or with inproc:// (an address inside one
 #: process, never a batch script's scheduler), Client() raised ValueError: a traceback
@@ -249,17 +277,17 @@ class LocalEngine:
                 except OSError as exc:  # what prepare's check cannot see (as root, /proc/x)
                     raise LaunchFailed(f"launcher.local_directory: cannot create {self.local_directory}: "
                                        f"{exc.strerror or exc}") from None
-                exits: list[tuple[Any, int]] = []
+                starts = _Starts()
                 with stop_signals_held(term_too=True):  # a stop meanwhile is acted on at the block's end
                     # The scheduler alone: LocalCluster(n_workers=n) waits inside for its workers,
                     # deaf to stop signals and for ever if they cannot start (their nannies start
                     # them again and again): a script running hpo-run without the __main__ guard,
                     # which each spawned worker runs again (helper-128).  The workers are spawned
                     # by the cluster's thread, started here: they inherit the held signals.
-                    cluster = self._start(exits)
+                    cluster = self._start(starts)
                     cluster.scale(self.workers)
                 with _start_noise_dropped():
-                    self._await_workers(run, cluster, exits)
+                    self._await_workers(run, cluster, starts)
                 started = True
                 if self.dashboard:  # on a free port: the one place the user learns which
                     notice(run, f"dask: dashboard at {cluster.dashboard_link}")
@@ -277,31 +305,28 @@ class LocalEngine:
                         if not started:  # a worker whose nanny failed to start it is no longer the cluster's
                             _kill_local_workers()
 
-    def _await_workers(self, run: RunContext, cluster: Any, exits: list[tuple[Any, int]]) -> None:
+    def _await_workers(self, run: RunContext, cluster: Any, starts: _Starts) -> None:
         """Wait until every worker has joined the scheduler, as LocalCluster(n_workers=n)
         did, but where a stop signal stops the run (a KeyboardInterrupt here: the caller
         closes the cluster), saying so if it is slow, and at most :data:`DEFAULT_WAIT_S`;
-        LaunchFailed once one worker has exited :data:`START_EXITS` times before ever
-        joining."""
+        LaunchFailed once the start is given up (:meth:`_Starts.given_up`)."""
         deadline = time.monotonic() + DEFAULT_WAIT_S
         with _said_if_slow(run, f"dask: waiting for the {self.workers} local worker(s) to start"):
             while len(cluster.scheduler_info.get("workers", {})) < self.workers:
-                given_up = _start_given_up(exits)
-                if given_up:
-                    name, times = given_up
-                    status = next(code for n, code in reversed(exits) if n == name)
+                why = starts.given_up()
+                if why:
                     raise LaunchFailed(
-                        f"dask: the local workers exit as they start (worker {name}: {_ended(status)}, {times} "
-                        "times; what they printed is above): check that this Python environment imports "
-                        "dnnp_hpo and the run's plugins, and that a script running hpo-run does so under "
+                        f"dask: the local workers cannot start ({why}; what they printed is above): check that "
+                        "this Python environment imports dnnp_hpo and the run's plugins, that its DASK_* "
+                        "settings are valid, and that a script running hpo-run does so under "
                         "if __name__ == \"__main__\": each worker process runs the script's top level again")
                 if time.monotonic() > deadline:
                     raise LaunchFailed(f"dask: the local workers did not start within {DEFAULT_WAIT_S:g} s")
                 time.sleep(0.05)
 
-    def _start(self, exits: list[tuple[Any, int]]) -> Any:
-        """The LocalCluster, with no worker yet; each exit of a worker that had not joined
-        the scheduler yet is put in ``exits`` (its name, its exit code)."""
+    def _start(self, starts: _Starts) -> Any:
+        """The LocalCluster, with no worker yet; its nannies tell ``starts`` how the
+        starts of their workers go."""
         from distributed import LocalCluster, Nanny
         from distributed.worker_memory import parse_memory_limit
 
@@ -314,10 +339,17 @@ class LocalEngine:
             def __init__(self, *args: Any, **kwargs: Any) -> None:
                 super().__init__(*args, **{**kwargs, "dashboard": False})
 
+            async def start_unsafe(self) -> Any:
+                try:
+                    return await super().start_unsafe()
+                except Exception as exc:
+                    starts.failed.append((self.name, exc, time.monotonic()))
+                    raise
+
             async def _on_worker_exit(self, exitcode: int) -> None:
                 if self.process is not None and self.process.worker_address is None:  # never joined
-                    exits.append((self.name, exitcode))
-                if _start_given_up(exits):
+                    starts.exits.append((self.name, exitcode))
+                if starts.given_up():
                     return  # no worker is started again: the start is given up (_await_workers)
                 await super()._on_worker_exit(exitcode)
 
@@ -387,13 +419,6 @@ def _lost_workers_restarted() -> Iterator[None]:
 
     with dask.config.set({"distributed.deploy.lost-worker-timeout": f"{NEVER_S}s"}):
         yield
-
-
-def _start_given_up(exits: list[tuple[Any, int]]) -> tuple[Any, int] | None:
-    """The worker whose process has exited :data:`START_EXITS` times before ever joining
-    the scheduler, and how many times, if there is one (``exits``: name, exit code)."""
-    times = collections.Counter(name for name, _ in exits)
-    return next(((name, n) for name, n in times.items() if n >= START_EXITS), None)
 
 
 def _ended(exitcode: int) -> str:
