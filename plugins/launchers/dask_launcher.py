@@ -75,33 +75,6 @@ KILL_FOR_S = 10.0
 #: before the start is given up (its nanny starts it again at once, for ever)
 START_EXITS = 3
 
-
-@attrs.define
-class _Starts:
-    """How the local workers' starts went, as their nannies (in this process) saw them."""
-
-    exits: list[tuple[Any, int]] = attrs.Factory(list)  #: (worker, exit code) of one never joined
-    #: (worker, why, when) of a nanny's failed start
-    failed: list[tuple[Any, BaseException, float]] = attrs.Factory(list)
-
-    def given_up(self) -> str | None:
-        """Why the start is given up (``worker N: why``), if it is: a nanny's start failed
-        (a worker that raised as it initialised, such as on a bad DASK_* setting: no nanny
-        starts it again; or whose process ended before it joined, whose exit status is
-        waited for a moment, to be named), or one worker exited :data:`START_EXITS` times
-        before joining."""
-        times = collections.Counter(name for name, _ in self.exits)
-        name = next((n for n, k in times.items() if k >= START_EXITS), None)
-        if name is None and self.failed:
-            name, error, when = self.failed[0]
-            ended = isinstance(error, RuntimeError) and "failed to start" in str(error)  # distributed's words
-            if not ended:
-                return f"worker {name}: {shortened(described(error), 300)}"
-            if name not in times:
-                return None if time.monotonic() - when < 1.0 else f"worker {name}: its process ended at once"
-        if name is None:
-            return None
-        return f"worker {name}: {_ended(next(code for n, code in reversed(self.exits) if n == name))}"
 #: an address a Client can join: Dask's comms need a host (IPv6 in brackets, as Dask parses
 #: it) and a port to connect to; without either, or with inproc:// (an address inside one
 #: process, never a batch script's scheduler), Client() raised ValueError: a traceback
@@ -419,6 +392,34 @@ def _lost_workers_restarted() -> Iterator[None]:
 
     with dask.config.set({"distributed.deploy.lost-worker-timeout": f"{NEVER_S}s"}):
         yield
+
+
+@attrs.define
+class _Starts:
+    """How the local workers' starts went, as their nannies (in this process) saw them."""
+
+    exits: list[tuple[Any, int]] = attrs.Factory(list)  #: (worker, exit code) of one never joined
+    #: (worker, why, when) of a nanny's failed start
+    failed: list[tuple[Any, BaseException, float]] = attrs.Factory(list)
+
+    def given_up(self) -> str | None:
+        """Why the start is given up (``worker N: why``), if it is: a nanny's start failed
+        (a worker that raised as it initialised, such as on a bad DASK_* setting: no nanny
+        starts it again; or whose process ended before it joined, whose exit status is
+        waited for a moment, to be named), or one worker exited :data:`START_EXITS` times
+        before joining."""
+        times = collections.Counter(name for name, _ in self.exits)
+        name = next((n for n, k in times.items() if k >= START_EXITS), None)
+        if name is None and self.failed:
+            name, error, when = self.failed[0]
+            ended = isinstance(error, RuntimeError) and "failed to start" in str(error)  # distributed's words
+            if not ended:
+                return f"worker {name}: {shortened(described(error), 300)}"
+            if name not in times:
+                return None if time.monotonic() - when < 1.0 else f"worker {name}: its process ended at once"
+        if name is None:
+            return None
+        return f"worker {name}: {_ended(next(code for n, code in reversed(self.exits) if n == name))}"
 
 
 def _ended(exitcode: int) -> str:
