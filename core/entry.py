@@ -175,9 +175,8 @@ def _exit_with(prog: str, main: Callable[[], int]) -> NoReturn:
         if not _stdout_gone():  # a plugin's own pipe, say: a bug like any other
             _internal_error(prog, exc)
         # `hpo-run spec --dry-run | head`: the reader has what it wanted.  Quiet, as a
-        # command killed by SIGPIPE is; stdout to /dev/null, or the interpreter's own
-        # flush at exit fails again with a message.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        # command killed by SIGPIPE is.
+        output_dropped()
         sys.exit(128 + signal.SIGPIPE)
     except OutputLost as lost:
         output_dropped()
