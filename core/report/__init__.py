@@ -62,7 +62,10 @@ def check_out(out: Path, runs: Sequence[Path] = ()) -> None:
     a folder named for one run describing another (helper-127)."""
     # Where it writes: through a symbolic link, and with any .. taken (runs/a/x/../report is
     # runs/a/report, and a link to a run's report/ is that report/; helper-130)
-    where = out.resolve()
+    try:
+        where = out.resolve()
+    except (OSError, RuntimeError):  # a link that loops ("Symlink loop"): _stage's mkdir says so
+        where = out.absolute()
     parent = where.parent
     if (parent / JOURNAL_FILE).exists() and where.name != "report":
         raise ReportError(f"{out}: inside the run directory {parent}, where only its report/ is hpo-report's: give "

@@ -304,6 +304,9 @@ def test_another_run_s_report_is_not_replaced(real_runs, tmp_path, capsys):
         assert main([str(a), "--out", str(out)]) == 2, out
         assert "the report of the run in" in capsys.readouterr().err
     assert (b / "report" / "summary.md").read_text() == before
+    (tmp_path / "loop1").symlink_to(tmp_path / "loop2")  # where the check resolves --out: one line too
+    (tmp_path / "loop2").symlink_to(tmp_path / "loop1")
+    assert "loop1: a symbolic link to" in _bad(capsys, [str(a), "--out", str(tmp_path / "loop1")])
     assert main([str(a), str(b), "--out", str(b / "report")]) == 0, capsys.readouterr().err
     assert main([str(a), "--out", str(a / "report")]) == 0, capsys.readouterr().err
 
