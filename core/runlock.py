@@ -78,23 +78,31 @@ def in_use(run_dir: Path, holder: str, spec: str) -> SpecError:
                      "it to end, or choose another run_dir", "run_dir", spec)
 
 
-def check_free(run_dir: Path, spec: str) -> None:
-    """SpecError if a driver holds ``run_dir`` now, as :class:`RunLock` would find it;
-    writes nothing (``--dry-run``): the lock is taken and dropped at once, through a file
-    opened for reading, and only if the lock file exists (no driver has held it otherwise).
-    Shared, so that it holds off a driver starting at that very instant as briefly as can be."""
-    if _directory_held(Path(run_dir)):
-        raise in_use(Path(run_dir), _holder(Path(run_dir)), spec)
+def driver_holds(run_dir: Path) -> bool | None:
+    """Whether a driver holds ``run_dir`` now, as :class:`RunLock` would find it (None:
+    it cannot be told, no flock on this file system); writes nothing: the lock is taken
+    and dropped at once, through a file opened for reading, and only if the lock file
+    exists (no driver has held it otherwise).  Shared, so that it holds off a driver
+    starting at that very instant as briefly as can be."""
+    if _directory_held(run_dir):
+        return True
     try:
-        with open(Path(run_dir) / LOCK, encoding="utf-8") as file:
+        with open(run_dir / LOCK, encoding="utf-8") as file:
             try:
                 fcntl.flock(file, fcntl.LOCK_SH | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise in_use(Path(run_dir), file.read(), spec) from None
+                return True
             except OSError:  # no flock on this file system: RunLock only notes it, so does this
-                pass
+                return None
     except OSError:  # no lock file (a new run, or one started before the lock), or unreadable
-        pass
+        return False
+    return False
+
+
+def check_free(run_dir: Path, spec: str) -> None:
+    """SpecError if a driver holds ``run_dir`` now (:func:`driver_holds`; ``--dry-run``)."""
+    if driver_holds(Path(run_dir)):
+        raise in_use(Path(run_dir), _holder(Path(run_dir)), spec)
 
 
 def _locked_directory(run_dir: Path, operation: int) -> int | None:

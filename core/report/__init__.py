@@ -34,8 +34,9 @@ class Report:
     front: list
     accurate: list
     picks: list
-    #: run label -> its evaluations sent out and not finished, for each unfinished run (None: unknown)
-    running: dict[str, int | None] = attrs.field(factory=dict)
+    #: run label -> its evaluations sent out and not finished, in words (tables.running), for
+    #: each unfinished run (None: none, or unknown)
+    running: dict[str, str | None] = attrs.field(factory=dict)
     hypervolumes: tables.Hypervolumes | None = None
 
 

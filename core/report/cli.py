@@ -89,10 +89,8 @@ def _closing_line(report: Report) -> str:
             f"read {report.out / 'summary.md'}")
 
 
-def _in_progress(run: RunData, running: int | None, several: bool) -> str:
+def _in_progress(run: RunData, running: str | None, several: bool) -> str:
     """That ``run`` is not finished, so the report is of its last recorded generation."""
     what = f"{run.label} is" if several else "the run is"
-    return (f"{what} not finished (reported up to generation {run.last_generation}"
-            + (f", {counted(running, 'evaluation')} running or left in flight by a stopped driver"
-               if running else "") + ")")
+    return f"{what} not finished (reported up to generation {run.last_generation}{f', {running}' if running else ''})"
 

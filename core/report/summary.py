@@ -126,7 +126,7 @@ def solution_row(analysis: Analysis, s: Solution, on_front: set[str]) -> list[An
 def write(out: Path, analysis: Analysis, *, final: list[Solution], front: list[Solution],
           accurate: list[Solution], picks: list[tuple[str, Solution]], hv: Hypervolumes | None,
           failures: FailureCounts, again: list[Repeated], captions: dict[str, str],
-          running: dict[str, int | None]) -> list[Path]:
+          running: dict[str, str | None]) -> list[Path]:
     on_front = {s.uuid for s in front}
     header = solution_header(analysis)
     files = []
@@ -166,13 +166,11 @@ def write(out: Path, analysis: Analysis, *, final: list[Solution], front: list[S
     return files
 
 
-def _unfinished(run: RunData, running: dict[str, int | None]) -> str:
+def _unfinished(run: RunData, running: dict[str, str | None]) -> str:
     """The "finished" cell of a run still in progress (or stopped): what the report leaves out."""
     left_out = [f"{counted(run.later, 'later evaluation')} left out"] if run.later else []
     if running.get(run.label):
-        # the journal cannot tell a live driver's from one killed with them in flight
-        left_out.append(f"{counted(running[run.label], 'evaluation')} running or left in flight by a stopped "
-                        "driver, not finished")
+        left_out.append(f"{running[run.label]}, not finished")
     return "no (report of the last recorded generation" + "".join(f"; {part}" for part in left_out) + ")"
 
 
@@ -197,7 +195,7 @@ def _spread(r: Repeated, j: int) -> str:
 
 def _markdown(analysis: Analysis, final: list[Solution], front: list[Solution], accurate: list[Solution],
               picks: list[tuple[str, Solution]], hv: Hypervolumes | None, failures: FailureCounts,
-              captions: dict[str, str], again: list[Repeated], running: dict[str, int | None]) -> str:
+              captions: dict[str, str], again: list[Repeated], running: dict[str, str | None]) -> str:
     on_front = {s.uuid for s in front}
     unit, seconds = runtime_unit(final)  # one unit for every table here and Figure 3
     objectives = analysis.objectives

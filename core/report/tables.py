@@ -18,20 +18,29 @@ import numpy as np
 from dnnp_hpo.evaluation import OK, STATUSES, Member, shared_reason
 from dnnp_hpo.front import pareto_front
 from dnnp_hpo.journal import Journal
+from dnnp_hpo.runlock import driver_holds
 
 from .data import Analysis, RunData, Solution, valid
 from .hypervolume import default_reference, hypervolume
 
 
-def running(run: RunData) -> int | None:
-    """How many of ``run``'s evaluations its journal records as sent out and not finished:
+def running(run: RunData) -> str | None:
+    """``run``'s evaluations its journal records as sent out and not finished, in words:
     of a live run, those training now; of one whose driver stopped, those it left in
-    flight (a resume harvests or re-runs them).  None if the journal cannot be read again."""
+    flight (a resume harvests or re-runs them), which its lock tells apart (the words were
+    "running or left in flight by a stopped driver" either way, helper-127) where the file
+    system has locks.  None if there are none, or the journal cannot be read again."""
     try:
         with Journal.of(run.path, readonly=True) as journal:
-            return len(journal.running())
+            count = len(journal.running())
     except sqlite3.Error:  # NotAJournal too: it changed since it was loaded
         return None
+    if not count:
+        return None
+    held = driver_holds(run.path)
+    what = ("running (its driver is running)" if held else "left in flight by a stopped driver" if held is False
+            else "running or left in flight by a stopped driver")
+    return f"{counted(count, 'evaluation')} {what}"
 
 
 def front(solutions: Sequence[Solution]) -> list[Solution]:

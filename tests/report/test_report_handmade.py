@@ -120,6 +120,27 @@ def test_a_stopped_run_is_reported_up_to_its_last_recorded_generation(tmp_path):
     assert "| 0 | 4 | 1 | 0 | no (report of the last recorded generation; 8 later evaluations left out) |" in summary
 
 
+def test_evaluations_in_flight_say_whether_their_driver_runs(tmp_path, capsys):
+    """"running or left in flight by a stopped driver" either way (helper-127): the run
+    directory's lock tells a live driver's trainings from those a killed one left."""
+    from report_journals import _trial
+
+    from dnnp_hpo.journal import Journal
+    from dnnp_hpo.runlock import RunLock
+
+    run = stopped_a(tmp_path / "runA")
+    with Journal.of(run) as journal:
+        journal.started(_trial("x", 2, 20, 8.0, "tanh"))
+    assert main([str(run), "--out", str(tmp_path / "stopped")]) == 0
+    assert "1 evaluation left in flight by a stopped driver)" in capsys.readouterr().out
+    assert "1 evaluation left in flight by a stopped driver, not finished" in (
+        tmp_path / "stopped" / "summary.md").read_text()
+    with RunLock(run, "spec.yaml"):  # as a live driver holds it
+        assert main([str(run), "--out", str(tmp_path / "live")]) == 0
+    assert "1 evaluation running (its driver is running))" in capsys.readouterr().out
+    assert "1 evaluation running (its driver is running), not finished" in (tmp_path / "live" / "summary.md").read_text()
+
+
 def test_figures_of_a_run_whose_every_evaluation_failed_say_so(tmp_path):
     """A review's all-failed run: front.png had legend entries for points it did not draw,
     and the failures chart ticked its counts at 0.5, 1.5, 2.5."""
