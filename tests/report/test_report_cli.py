@@ -321,17 +321,28 @@ def test_sigterm_and_sighup_stop_a_report_as_ctrl_c_does(real_runs, tmp_path, st
     import time
 
     _, run, _ = real_runs
-    report = subprocess.Popen([str(BIN / "hpo-report"), str(run), "--out", str(tmp_path / "out")],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while report.poll() is None and not list(tmp_path.glob(".out.*")) and time.monotonic() < deadline:
-        time.sleep(0.001)
-    assert report.poll() is None, "the report was written before it could be stopped"
-    os.killpg(report.pid, getattr(signal, stop))
-    _, stderr = report.communicate(timeout=60)
-    assert report.returncode == 128 + getattr(signal, stop), stderr
-    assert stderr.splitlines() == [f"hpo-report: stopped by {stop}"]
-    assert list(tmp_path.iterdir()) == []  # nothing half-written is left
+    for attempt in range(5):
+        where = tmp_path / str(attempt)
+        where.mkdir()
+        report = subprocess.Popen([str(BIN / "hpo-report"), str(run), "--out", str(where / "out")],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while report.poll() is None and not list(where.glob(".out.*")) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert report.poll() is None, "the report was written before it could be stopped"
+        os.killpg(report.pid, getattr(signal, stop))
+        _, stderr = report.communicate(timeout=60)
+        if report.returncode == 0:
+            # Under load this test can be held off the CPU for the whole report and send
+            # the signal after it is written (CI, 1 run in about 20): a stop then ends the
+            # process with the work's status.  The report is whole; try again.
+            assert (where / "out" / "summary.md").exists() and not list(where.glob(".out.*")), stderr
+            continue
+        assert report.returncode == 128 + getattr(signal, stop), stderr
+        assert stderr.splitlines() == [f"hpo-report: stopped by {stop}"]
+        assert list(where.iterdir()) == []  # nothing half-written is left
+        return
+    pytest.fail("every report was written before the signal reached it")
 
 
 def test_a_stdout_that_cannot_be_written_is_one_line_and_exit_2(real_runs, tmp_path):
