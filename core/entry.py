@@ -90,25 +90,23 @@ class _Output:
     def __init__(self, stream: Any) -> None:
         self._stream = stream
 
-    def write(self, text: str) -> int:
+    def _guarded(self, call: Callable[..., Any], *args: Any) -> Any:
         try:
-            return self._stream.write(text)
+            return call(*args)
         except BrokenPipeError:
             raise
         except OSError as exc:
             raise OutputLost(exc) from exc
+
+    def write(self, text: str) -> int:
+        return self._guarded(self._stream.write, text)
 
     def writelines(self, lines: Any) -> None:
         for line in lines:
             self.write(line)
 
     def flush(self) -> None:
-        try:
-            self._stream.flush()
-        except BrokenPipeError:
-            raise
-        except OSError as exc:
-            raise OutputLost(exc) from exc
+        self._guarded(self._stream.flush)
 
     def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding...: the stream's
         return getattr(self._stream, name)
