@@ -55,6 +55,7 @@ from dnnp_hpo.runlock import check_writable
 from dnnp_hpo.spec import MAX_WORKERS, Invalid, at_least, at_most
 
 from .background import STILL_RUNNING, answer, in_thread
+from .dask_versions import read_versions_from_metadata
 from .dask_worker_setup import DroppedLines
 from .held_signals import stop_signals_held
 from .training_threads import training_threads
@@ -890,6 +891,7 @@ class DaskLauncher:
     @contextmanager
     def connect(self, run: RunContext) -> Iterator[DaskPool]:
         engine = self.engine(run)
+        read_versions_from_metadata()  # the client's and a local scheduler's report
         with engine.client(run) as client:
             # wait_timeout is a joined cluster's key; a local one waits the default
             yield DaskPool(client, self.retries, run, self.wait_timeout,

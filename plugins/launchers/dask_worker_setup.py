@@ -19,6 +19,8 @@ import signal
 import threading
 from typing import Any
 
+from .dask_versions import read_versions_from_metadata
+
 #: what a terminal sends its whole foreground process group
 TERMINAL_SIGNALS = (signal.SIGINT, signal.SIGHUP)
 
@@ -46,6 +48,7 @@ def quiet_when_the_scheduler_goes() -> None:
 
 
 def dask_setup(worker: Any) -> None:  # the preload protocol passes the worker
+    read_versions_from_metadata()  # before the worker reports its versions to the scheduler
     quiet_when_the_scheduler_goes()
     # distributed runs a worker's event loop, and so its preloads, in the process's main
     # thread; a worker started in a thread (tests, LocalCluster(processes=False)) keeps its own.

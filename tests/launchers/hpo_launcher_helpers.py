@@ -150,3 +150,9 @@ def modules_zdt1(params: Mapping[str, float]) -> tuple[float, float]:
     with open(os.environ[MODULES_VARIABLE], "a", encoding="utf-8") as out:
         out.write(json.dumps({"bokeh": "bokeh" in sys.modules}) + "\n")
     return zdt1(params)
+
+
+def pandas_imported(params: Mapping[str, float]) -> tuple[float, float]:
+    """1.0 as f1 where this worker process has imported pandas (which nothing in a run
+    needs; Dask's version report imported it), 0.0 where not; f2 is x0."""
+    return float("pandas" in sys.modules), float(params["x0"])
