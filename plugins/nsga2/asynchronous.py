@@ -42,7 +42,6 @@ from typing import Any
 import numpy as np
 import toolz
 from leap_ec.individual import Individual
-from leap_ec.multiobjective.asynchronous import enlu_inds_rank
 from leap_ec.multiobjective.ops import per_rank_crowding_calc
 
 from dnnp_hpo.evaluation import Member
@@ -109,6 +108,10 @@ class SteadyStatePopulation:
         return sum(len(front) for front in self.fronts)
 
     def insert(self, newcomer: Individual) -> None:
+        # Here, not at the top: LEAP's module imports Dask's distributed (0.25 s of CPU),
+        # which hpo-run needs only once it launches on Dask, not to check a spec.
+        from leap_ec.multiobjective.asynchronous import enlu_inds_rank
+
         first, _ = enlu_inds_rank(newcomer, self.fronts)
         self._resort_from(first)
         for front in self.fronts[first:]:
