@@ -3,18 +3,23 @@
 Real ``hpo-run`` and ``hpo-report`` console scripts, real local Dask, real journals: a
 small ZDT1 search, then its front trained three times each; a driver SIGKILLed half-way
 through the replicates and resumed; the source checks at start-up.
+
+The finished searches and the killed replicates run are made once a module; each test
+works on its own copy (a run, and a source, moved to another directory reads the same).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,13 +31,33 @@ from dnnp_hpo.journal import Journal
 BIN = Path(sys.executable).parent
 
 
-def _search(tmp_path: Path, callable_: str = "dnnp_hpo.problems:zdt1") -> tuple[Path, dict]:
+def _run_search(tmp_path: Path, callable_: str) -> tuple[Path, dict]:
     """A finished 2-generation ZDT1 search; returns its run directory and spec."""
     spec = zdt_spec(tmp_path / "search", pop_size=6, generations=1, workers=2, callable_=callable_)
     done = run_cli(BIN / "hpo-run", str(write_spec(tmp_path / "search.yaml", spec)), cwd=tmp_path,
                    HPO_TEST_SLEEP="0")  # slow_zdt1 need only be slow for the replicates run
     assert done.returncode == 0, done.stderr
     return tmp_path / "search", spec
+
+
+Search = Callable[..., tuple[Path, dict]]
+Killed = tuple[Path, dict]
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory) -> Search:
+    """``searched(tmp_path, callable_=zdt1)``: a finished search of that trainer callable
+    copied to tmp_path/search (run once a module); returns its run directory and spec."""
+    made: dict[str, tuple[Path, dict]] = {}
+
+    def search(tmp_path: Path, callable_: str = "dnnp_hpo.problems:zdt1") -> tuple[Path, dict]:
+        if callable_ not in made:
+            made[callable_] = _run_search(tmp_path_factory.mktemp("search"), callable_)
+        source, spec = made[callable_]
+        shutil.copytree(source, tmp_path / "search")
+        return tmp_path / "search", {**spec, "run_dir": str(tmp_path / "search")}
+
+    return search
 
 
 def _front(run_dir: Path) -> list[tuple[float, ...]]:
@@ -57,8 +82,42 @@ def _replicates_spec(tmp_path: Path, spec: dict, name: str, **optimizer) -> Path
     return write_spec(tmp_path / f"{name}.yaml", replicates)
 
 
-def test_the_front_is_trained_again_with_new_seeds_and_reported(tmp_path: Path) -> None:
-    search, spec = _search(tmp_path)
+def _slow_replicates_spec(tmp_path: Path, spec: dict) -> Path:
+    """The replicates (seeds: 3) of the slow_zdt1 search in tmp_path, on one worker."""
+    return _replicates_spec(tmp_path, {**spec, "launcher": {"plugin": "dask", "workers": 1}}, "reps", seeds=3)
+
+
+@pytest.fixture(scope="module")
+def killed(searched: Search, tmp_path_factory) -> Killed:
+    """A directory holding a finished slow_zdt1 search (search/) and its replicates run
+    (reps/) SIGKILLed, with its Dask workers, once 2 of its trainings are recorded (made
+    once a module: see _killed_copy), and the search's spec."""
+    base = tmp_path_factory.mktemp("killed")
+    _, spec = searched(base, "hpo_testfuncs:slow_zdt1")
+    path = _slow_replicates_spec(base, spec)
+    driver = subprocess.Popen([str(BIN / "hpo-run"), str(path)], cwd=base, env=subprocess_env(),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    journal_path = base / "reps" / "journal.sqlite"
+    deadline = time.monotonic() + 120
+    while _trained(journal_path) < 2 and time.monotonic() < deadline and driver.poll() is None:
+        time.sleep(0.2)
+    os.killpg(driver.pid, signal.SIGKILL)  # the driver and its Dask workers
+    driver.wait()
+    return base, spec
+
+
+def _killed_copy(killed: Killed, tmp_path: Path) -> tuple[Path, dict, Path]:
+    """The killed replicates run and its source copied to tmp_path/reps and tmp_path/search;
+    returns the search's run directory and spec, and the replicates' spec file."""
+    base, spec = killed
+    shutil.copytree(base / "search", tmp_path / "search")
+    shutil.copytree(base / "reps", tmp_path / "reps")
+    spec = {**spec, "run_dir": str(tmp_path / "search")}
+    return tmp_path / "search", spec, _slow_replicates_spec(tmp_path, spec)
+
+
+def test_the_front_is_trained_again_with_new_seeds_and_reported(searched: Search, tmp_path: Path) -> None:
+    search, spec = searched(tmp_path)
     front = _front(search)
     assert front
     done = run_cli(BIN / "hpo-run", str(_replicates_spec(tmp_path, spec, "reps", seeds=3)), cwd=tmp_path)
@@ -93,11 +152,12 @@ def test_the_front_is_trained_again_with_new_seeds_and_reported(tmp_path: Path) 
     assert shown.returncode == 0 and "is finished" in shown.stdout, shown.stderr
 
 
-def test_a_replicates_run_of_one_seed_reported_alone_points_to_its_source(tmp_path: Path) -> None:
+def test_a_replicates_run_of_one_seed_reported_alone_points_to_its_source(searched: Search,
+                                                                          tmp_path: Path) -> None:
     """Reported alone, a replicates run of seeds: 1 has no candidate trained twice, and its
     summary advised training them again with optimizer replicates, which it is (helper-94);
     reported with its source, each candidate's two trainings are set side by side."""
-    search, spec = _search(tmp_path)
+    search, spec = searched(tmp_path)
     done = run_cli(BIN / "hpo-run", str(_replicates_spec(tmp_path, spec, "once", seeds=1)), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     alone = run_cli(BIN / "hpo-report", str(tmp_path / "once"), cwd=tmp_path)
@@ -112,24 +172,11 @@ def test_a_replicates_run_of_one_seed_reported_alone_points_to_its_source(tmp_pa
     assert len(rows) == len(_front(search)) and all(r["trainings"] == "2" for r in rows)
 
 
-def test_a_killed_replicates_run_resumes_without_training_anything_twice(tmp_path: Path) -> None:
-    search, spec = _search(tmp_path, "hpo_testfuncs:slow_zdt1")
-    slow = {**spec, "launcher": {"plugin": "dask", "workers": 1}}
-    path = _replicates_spec(tmp_path, slow, "reps", seeds=3)
+def test_a_killed_replicates_run_resumes_without_training_anything_twice(killed: Killed, tmp_path: Path) -> None:
+    search, _, path = _killed_copy(killed, tmp_path)
     expected = 3 * len(_front(search))
-    driver = subprocess.Popen([str(BIN / "hpo-run"), str(path)], cwd=tmp_path, env=subprocess_env(),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     journal_path = tmp_path / "reps" / "journal.sqlite"
-
-    def finished() -> int:
-        return _trained(journal_path)
-
-    deadline = time.monotonic() + 120
-    while finished() < 2 and time.monotonic() < deadline and driver.poll() is None:
-        time.sleep(0.2)
-    os.killpg(driver.pid, signal.SIGKILL)  # the driver and its Dask workers
-    driver.wait()
-    before = finished()
+    before = _trained(journal_path)
     assert 2 <= before < expected, before
     with Journal.of(tmp_path / "reps", readonly=True) as journal:
         kept = {e.trial.uuid for e in journal.evaluations() if e.status == "ok"}
@@ -154,19 +201,20 @@ def test_a_killed_replicates_run_resumes_without_training_anything_twice(tmp_pat
     ({"seeds": 0}, "optimizer.seeds: seeds must be from 1 to 100"),
     ({"members": "best"}, "optimizer.members: members must be one of front, population"),
 ])
-def test_a_source_that_cannot_give_members_is_one_line(tmp_path: Path, optimizer: dict, words: str) -> None:
-    _, spec = _search(tmp_path)
+def test_a_source_that_cannot_give_members_is_one_line(searched: Search,
+                                                       tmp_path: Path, optimizer: dict, words: str) -> None:
+    _, spec = searched(tmp_path)
     done = run_cli(BIN / "hpo-run", str(_replicates_spec(tmp_path, spec, "reps", **optimizer)), cwd=tmp_path)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
     assert "optimizer" in done.stderr and words in done.stderr
     assert not (tmp_path / "reps").exists()
 
 
-def test_another_space_trainer_seed_or_its_own_run_dir_is_refused(tmp_path: Path) -> None:
+def test_another_space_trainer_seed_or_its_own_run_dir_is_refused(searched: Search, tmp_path: Path) -> None:
     """Replicates must train what the search did, with new seeds (found by a review:
     another trainer's results passed for seed spread; the search's seed repeated some
     trainings exactly)."""
-    search, spec = _search(tmp_path)
+    search, spec = searched(tmp_path)
     wider = {**spec, "space": {**spec["space"], "x9": {"type": "float", "init": [0.0, 1.0], "sigma": 0.1}}}
     done = run_cli(BIN / "hpo-run", str(_replicates_spec(tmp_path, wider, "reps")), cwd=tmp_path)
     assert done.returncode == 2 and "optimizer.source" in done.stderr and "another space.x9" in done.stderr
@@ -196,12 +244,13 @@ def test_another_space_trainer_seed_or_its_own_run_dir_is_refused(tmp_path: Path
     assert done.returncode == 2 and ": run_dir: this run_dir is optimizer.source's" in done.stderr, done.stderr
 
 
-def test_a_source_whose_genes_this_version_reads_otherwise_is_refused(tmp_path: Path) -> None:
+def test_a_source_whose_genes_this_version_reads_otherwise_is_refused(searched: Search,
+                                                                      tmp_path: Path) -> None:
     """A front member recorded as trained with other values than its gene gives now (a
     source from a dnnp-hpo that read genes otherwise: a choice gene on its upper bound,
     helper-78): its replicates trained the other candidate, and hpo-report showed both
     as one candidate's spread.  The source's record is edited to stand for that version."""
-    search, spec = _search(tmp_path)
+    search, spec = searched(tmp_path)
     genome = _front(search)[0]
     with sqlite3.connect(search / "journal.sqlite") as db:
         birth, params = db.execute("select birth_id, params from evaluations where genome = ? order by birth_id",
@@ -214,15 +263,13 @@ def test_a_source_whose_genes_this_version_reads_otherwise_is_refused(tmp_path: 
     assert not (tmp_path / "reps").exists()
 
 
-def test_a_replicates_run_whose_source_ran_on_is_not_resumed(tmp_path: Path, wait_until) -> None:
+def test_a_replicates_run_whose_source_ran_on_is_not_resumed(killed: Killed, tmp_path: Path) -> None:
     """Killed half-way, then its source extended (hpo-run --force, more generations): the
     resume set aside every training of the replicates run, finished ones too, and trained
     the source's new front in its place, without a word (helper-54)."""
-    search, spec = _search(tmp_path, "hpo_testfuncs:slow_zdt1")
-    path = _replicates_spec(tmp_path, {**spec, "launcher": {"plugin": "dask", "workers": 1}}, "reps", seeds=3)
+    search, spec, path = _killed_copy(killed, tmp_path)
     journal_path = tmp_path / "reps" / "journal.sqlite"
-    kill_driver_when([str(BIN / "hpo-run"), str(path)], tmp_path, subprocess_env(), lambda: _trained(journal_path) >= 1,
-                     wait_until)
+    assert _trained(journal_path) >= 1
     front = _front(search)
     longer = write_spec(tmp_path / "longer.yaml", {**spec, "optimizer": {**spec["optimizer"], "generations": 4}})
     extended = run_cli(BIN / "hpo-run", str(longer), "--force", cwd=tmp_path, HPO_TEST_SLEEP="0")
@@ -236,11 +283,12 @@ def test_a_replicates_run_whose_source_ran_on_is_not_resumed(tmp_path: Path, wai
     assert journal_path.read_bytes() == before
 
 
-def test_an_unfinished_source_is_said_with_the_generation_replicated(tmp_path: Path, wait_until) -> None:
+def test_an_unfinished_source_is_said_with_the_generation_replicated(searched: Search,
+                                                                     tmp_path: Path, wait_until) -> None:
     """A search stopped part-way was replicated without a word, its front of then taken for
     the search's (helper-75).  It still is (a search never resumed is a source as good as
     a finished one), with a warning naming the generation; a finished source has none."""
-    _, spec = _search(tmp_path)
+    _, spec = searched(tmp_path)
     done = run_cli(BIN / "hpo-run", str(_replicates_spec(tmp_path, spec, "reps")), "--dry-run", cwd=tmp_path)
     assert done.returncode == 0 and "warning" not in done.stderr, done.stderr
 
@@ -271,17 +319,15 @@ def test_an_unfinished_source_is_said_with_the_generation_replicated(tmp_path: P
 
 
 @pytest.mark.parametrize("change", ["shrunk", "reordered", "grown"])
-def test_a_source_whose_front_changed_is_named_not_seeds(tmp_path: Path, wait_until, change: str) -> None:
+def test_a_source_whose_front_changed_is_named_not_seeds(killed: Killed, tmp_path: Path, change: str) -> None:
     """The source's front changed under a killed replicates run: one member fewer was
     refused as "optimizer.seeds: ... resume it with the seeds it was started with" (it
     was), and the same members in another order, or one more, were taken without a word
     (helper-111, helper-112).  The source's last population is edited to stand for a
     search resumed since."""
-    search, spec = _search(tmp_path, "hpo_testfuncs:slow_zdt1")
-    path = _replicates_spec(tmp_path, {**spec, "launcher": {"plugin": "dask", "workers": 1}}, "reps", seeds=2)
+    search, _, path = _killed_copy(killed, tmp_path)
     journal_path = tmp_path / "reps" / "journal.sqlite"
-    kill_driver_when([str(BIN / "hpo-run"), str(path)], tmp_path, subprocess_env(), lambda: _trained(journal_path) >= 1,
-                     wait_until)
+    assert _trained(journal_path) >= 1
     with sqlite3.connect(search / "journal.sqlite") as db:
         last = db.execute("select max(generation) from populations").fetchone()[0]
         front = db.execute("select position from populations where generation = ? and rank = 1 order by position",
@@ -308,9 +354,10 @@ def test_a_source_whose_front_changed_is_named_not_seeds(tmp_path: Path, wait_un
     assert journal_path.read_bytes() == before
 
 
-def test_a_source_given_as_its_journal_is_pointed_to_its_run_directory(tmp_path: Path) -> None:
+def test_a_source_given_as_its_journal_is_pointed_to_its_run_directory(searched: Search,
+                                                                       tmp_path: Path) -> None:
     """source: runs/x/journal.sqlite said ".../journal.sqlite holds no journal.sqlite" (helper-111)."""
-    search, spec = _search(tmp_path)
+    search, spec = searched(tmp_path)
     path = _replicates_spec(tmp_path, spec, "reps")
     written = path.read_text().replace(str(search), str(search / "journal.sqlite"))
     path.write_text(written)
@@ -320,7 +367,7 @@ def test_a_source_given_as_its_journal_is_pointed_to_its_run_directory(tmp_path:
             f"it, {search}") in done.stderr, done.stderr
 
 
-def test_a_training_the_source_already_made_is_not_made_again(tmp_path: Path) -> None:
+def test_a_training_the_source_already_made_is_not_made_again(searched: Search, tmp_path: Path) -> None:
     """The spec's seed alone decided: a source resumed with --force and another seed had
     trained its first births with the seed it was started with, and a replicates run with
     that seed repeated those trainings exactly (helper-112).  The source's record is
@@ -328,7 +375,7 @@ def test_a_training_the_source_already_made_is_not_made_again(tmp_path: Path) ->
     replicates' birth 0 gets."""
     from dnnp_hpo.study import training_seed
 
-    search, spec = _search(tmp_path)
+    search, spec = searched(tmp_path)
     genome = _front(search)[0]
     repeated = training_seed(spec["seed"] + 1, 0)
     with sqlite3.connect(search / "journal.sqlite") as db:
@@ -348,11 +395,11 @@ def test_a_training_the_source_already_made_is_not_made_again(tmp_path: Path) ->
     assert done.returncode == 2 and "is the seed of the search in optimizer.source" in done.stderr, done.stderr
 
 
-def test_a_damaged_row_of_the_source_is_one_line(tmp_path: Path) -> None:
+def test_a_damaged_row_of_the_source_is_one_line(searched: Search, tmp_path: Path) -> None:
     """A source row whose genome does not read: the check of the source's trainings raised
     JSONDecodeError, an internal error, where the source's other reads say which journal
     is damaged (helper-114)."""
-    search, spec = _search(tmp_path)
+    search, spec = searched(tmp_path)
     with sqlite3.connect(search / "journal.sqlite") as db:
         last = db.execute("select max(generation) from populations").fetchone()[0]
         outside = db.execute("select uuid from evaluations where uuid not in (select uuid from populations where "
