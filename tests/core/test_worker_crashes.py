@@ -50,16 +50,21 @@ def test_workers_come_back_however_long_the_trainings_crash_them(tmp_path, hpo_r
     never replaced it, and with none left the run waited 600 s for a worker ("launcher.
     wait_timeout", a key a local cluster does not take) and stopped with exit 3; a resume
     did the same (helper-79).  Now the nannies keep restarting them: every birth is
-    recorded lost, and the run ends as one whose every evaluation failed."""
+    recorded lost, and the run ends as one whose every evaluation failed.
+
+    The timeout is set to 1 s in the environment (the default hpo-run overrides), so that
+    four births' worker deaths outlast it many times over: without the override this run
+    waits for a worker and meets the test's timeout, as 24 births did at 15 s."""
     run_dir = tmp_path / "run"
-    spec = write_spec(tmp_path / "s.yaml", zdt_spec(run_dir, pop_size=6, generations=3, workers=2, seed=3,
+    spec = write_spec(tmp_path / "s.yaml", zdt_spec(run_dir, pop_size=4, generations=0, workers=2, seed=3,
                                                     callable_="hpo_testfuncs:crashing_its_worker"))
-    done = subprocess.run([str(hpo_run_exe), str(spec)], cwd=tmp_path, env=subprocess_env(), capture_output=True,
+    env = subprocess_env(DASK_DISTRIBUTED__DEPLOY__LOST_WORKER_TIMEOUT="1s")
+    done = subprocess.run([str(hpo_run_exe), str(spec)], cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=240, check=False, start_new_session=True)
     assert done.returncode == 1, done.stderr  # no evaluation succeeded
     assert "launcher.wait_timeout" not in done.stderr, done.stderr
     with Journal.of(run_dir, readonly=True) as journal:
         evaluations = journal.evaluations()
         assert journal.meta("finished", False)
-    assert sorted(e.trial.birth_id for e in evaluations) == list(range(24))
+    assert sorted(e.trial.birth_id for e in evaluations) == list(range(4))
     assert all(e.status == "lost" and "KilledWorker" in e.reason for e in evaluations), [e.reason for e in evaluations]
