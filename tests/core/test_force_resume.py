@@ -46,9 +46,10 @@ def _stopped(tmp: Path, hpo_run_exe: Path, wait_until, until: str, **spec: Any) 
 
 @pytest.fixture(scope="module")
 def stopped_nsga2(tmp_path_factory, hpo_run_exe, wait_until) -> tuple[dict, Path]:
-    """nsga2 stopped in generation 2: generation 1 checkpointed, generation 2 sent out."""
+    """nsga2 stopped in generation 2: generation 1 checkpointed, 2 or more births of
+    generation 2 sent out."""
     return _stopped(tmp_path_factory.mktemp("nsga2"), hpo_run_exe, wait_until,
-                    "SELECT count(*) FROM evaluations WHERE generation >= 2")
+                    "SELECT count(*) >= 2 FROM evaluations WHERE generation >= 2")
 
 
 @pytest.fixture(scope="module")
@@ -246,12 +247,11 @@ def test_a_journal_without_resolved_settings_is_judged_by_its_spec(tmp_path, hpo
     assert "cannot change" not in dry.stderr, dry.stderr
 
 
-def test_pop_size_below_the_births_of_the_unfinished_generation_is_refused(tmp_path, hpo_run_exe, wait_until):
+def test_pop_size_below_the_births_of_the_unfinished_generation_is_refused(tmp_path, hpo_run_exe, stopped_nsga2):
     """nsga2 resumed with --force and a pop_size below the births its unfinished generation
     had sent out exited 0 and marked the run finished, the births above the new size left
     'running' for good (finished ones there were set aside) (helper-69)."""
-    spec, run_dir = _stopped(tmp_path, hpo_run_exe, wait_until,
-                             "SELECT count(*) >= 2 FROM evaluations WHERE generation >= 2")
+    spec, run_dir = _copy(stopped_nsga2, tmp_path)
     generation = _count(run_dir, "SELECT max(generation) FROM evaluations")
     sent = _count(run_dir, f"SELECT count(DISTINCT birth_id) FROM evaluations WHERE generation = {generation}")
     assert sent >= 2, sent
