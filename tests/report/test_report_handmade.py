@@ -5,7 +5,9 @@ The expected values are worked out by hand in report_journals.py's docstrings.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import itertools
 import math
 from pathlib import Path
@@ -28,10 +30,18 @@ def rows(path: Path) -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def report_a(tmp_path_factory):
+def made_a(tmp_path_factory) -> tuple[Path, str]:
+    """run_a's report (``--reference 1,1``) and hpo-report's closing line, made once."""
     run = run_a(tmp_path_factory.mktemp("handmade") / "runA")
-    assert main([str(run), "--reference", "1,1"]) == 0
-    return run / "report"
+    said = io.StringIO()
+    with contextlib.redirect_stdout(said):
+        assert main([str(run), "--reference", "1,1"]) == 0
+    return run / "report", said.getvalue()
+
+
+@pytest.fixture(scope="module")
+def report_a(made_a) -> Path:
+    return made_a[0]
 
 
 def test_front_is_the_hand_computed_one(report_a):
@@ -322,11 +332,25 @@ def test_a_merged_replicates_run_s_failures_keep_their_reasons(tmp_path):
     assert (merged.evaluated, merged.by_status) == (alone.evaluated, alone.by_status)
 
 
+def _run_b_in(tmp_path: Path, force_unit: str) -> Path:
+    """run_b with its force in ``force_unit`` (run_a's is eV/A)."""
+    spec = {**SPEC, "objectives": [SPEC["objectives"][0], {"name": "force_rmse", "unit": force_unit}]}
+    return write_run(run_b(tmp_path / "runB"), {}, {}, spec=spec)
+
+
 @pytest.mark.parametrize("unit", ["eV/Å", "eV/\u212b", "eV/A\u030a", "eV / angstrom", "ev/a",
                                   "eV Å^-1", "eV·Å⁻¹", "eV A-1", "eV Å^\u22121"])
 def test_runs_merge_whichever_way_angstrom_is_spelt(tmp_path, unit):
-    spec = {**SPEC, "objectives": [SPEC["objectives"][0], {"name": "force_rmse", "unit": unit}]}
-    a, b = run_a(tmp_path / "runA"), write_run(run_b(tmp_path / "runB"), {}, {}, spec=spec)
+    """Each spelling merged with run_a's eV/A, as hpo-report merges them (analyse: the
+    units' check and the limits), judged by the default limits; the report of such a
+    merge is written end to end in the test below (the spelling reaches no figure: the
+    merged report's objectives are the first run's)."""
+    analysis = analyse([run_a(tmp_path / "runA"), _run_b_in(tmp_path, unit)])
+    assert {s.uuid for s in tables.accurate_solutions(analysis, analysis.final())} == set("defgjkm")
+
+
+def test_runs_merged_with_angstrom_spelt_otherwise_are_reported(tmp_path):
+    a, b = run_a(tmp_path / "runA"), _run_b_in(tmp_path, "eV/Å")
     out = tmp_path / "merged"
     assert main([str(a), str(b), "--out", str(out), "--reference", "1,1"]) == 0
     assert {r["uuid"] for r in rows(out / "accurate.csv")} == set("defgjkm")  # the default limits apply
@@ -472,10 +496,10 @@ def test_parallel_axis_labels_tell_close_values_apart():
     assert plots._column([1.0, 2.0], None, log=False)[2] == ["1", "1.25", "1.5", "1.75", "2"]
 
 
-def test_the_closing_line_counts_accurate_solutions_only_when_there_are_limits(tmp_path, capsys):
+def test_the_closing_line_counts_accurate_solutions_only_when_there_are_limits(made_a, tmp_path, capsys):
+    _, line = made_a  # run_a's report, made with --reference 1,1
+    assert "4 solutions on the front, 6 chemically accurate;" in line
     run = run_a(tmp_path / "runA")
-    assert main([str(run), "--reference", "1,1"]) == 0
-    assert "4 solutions on the front, 6 chemically accurate;" in capsys.readouterr().out
     write_run(run, {}, {}, spec={**SPEC, "objectives": [{"name": "energy_rmse"}, {"name": "force_rmse"}]})
     assert main([str(run), "--reference", "1,1", "--out", str(tmp_path / "nolimits")]) == 0
     assert "4 solutions on the front, no chemical-accuracy limits;" in capsys.readouterr().out
