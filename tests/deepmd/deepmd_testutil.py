@@ -32,6 +32,19 @@ SMALL_SPACE: dict[str, Any] = {
     "act": {"type": "choice", "choices": ["tanh", "relu"], "sigma": 0.5},
 }
 
+#: one candidate of the quickstart's space, for the real trainings
+QUICKSTART_PARAMS: dict[str, Any] = {"start_lr": 3e-3, "stop_lr": 1e-4, "rcut": 5.0, "rcut_smth": 2.0,
+                                     "scale_by_worker": "linear", "desc_activ_func": "tanh",
+                                     "fitting_activ_func": "tanh"}
+
+
+def demo_overrides(directory: Path, demo_data: Path, *, steps: int, every: int) -> list[str]:
+    """--set values that train the quickstart spec on the demo data for ``steps`` steps,
+    a row (and a learning-rate decay) every ``every``, into ``directory``/run."""
+    return [f"run_dir={directory / 'run'}", f"trainer.settings.train_systems={demo_data / 'train'}",
+            f"trainer.settings.valid_systems={demo_data / 'valid'}", f"trainer.settings.numb_steps={steps}",
+            f"trainer.settings.disp_freq={every}", f"trainer.settings.decay_steps={every}"]
+
 
 def deepmd_spec(run_dir: Path, template: str, *, space: dict[str, Any] | None = None,
                 **trainer: Any) -> dict[str, Any]:

@@ -4,8 +4,9 @@ A run resumed after its driver died asks the trainer for the metrics of each tra
 that was running and whose worker left no outcome (core/study.py ``_harvested``): the
 ``deepmd`` trainer reads them back from the directory (:meth:`PreparedCommand.harvest`)
 when its input is the trial's, ``dp`` logged the end of the training and lcurve.out is
-complete; otherwise the candidate is trained again.  One real ``dp --tf train`` is made
-for the module; each test reads a copy of its directory (file times kept).
+complete; otherwise the candidate is trained again.  The tests read copies (file times
+kept) of the directory of the session's one real ``dp --tf train`` through the plugin
+(conftest.py's ``small_sel_training``, which test_deepmd_trainer.py checks as a training).
 """
 
 from __future__ import annotations
@@ -22,48 +23,23 @@ import pytest
 import yaml
 from cli_testutil import kill_driver_when
 from dask_testutil import start_cluster
-from deepmd_testutil import QUICKSTART, VENV_BIN, write_spec
+from deepmd_testutil import QUICKSTART, QUICKSTART_PARAMS, VENV_BIN, write_spec
 
-from dnnp_hpo.driver import prepare_run
-from dnnp_hpo.evaluation import OUTCOME, Trial
+from dnnp_hpo.evaluation import OUTCOME
 from dnnp_hpo.journal import Journal
 from dnnp_hpo.plugins.deepmd.trainer import INPUT
-from dnnp_hpo.registry import load_registry
 from dnnp_hpo.study import HARVESTED
 from dnnp_hpo.training import RUNTIME, STDERR
 
-#: 60 steps, a row every 20: lcurve.out has rows at steps 0, 20, 40, 60
-SHORT = ["trainer.settings.numb_steps=60", "trainer.settings.disp_freq=20", "trainer.settings.decay_steps=20"]
-PARAMS = {"start_lr": 3e-3, "stop_lr": 1e-4, "rcut": 5.0, "rcut_smth": 2.0, "scale_by_worker": "linear",
-          "desc_activ_func": "tanh", "fitting_activ_func": "tanh"}
-
-
-def quickstart(run_dir: Path, data: Path):
-    """The quickstart's trainer, training 60 steps on ``data``: (run, prepared trainer)."""
-    overrides = [f"run_dir={run_dir}", f"trainer.settings.train_systems={data / 'train'}",
-                 f"trainer.settings.valid_systems={data / 'valid'}", "trainer.check_input=false", *SHORT]
-    return prepare_run(QUICKSTART, load_registry(), overrides)
-
-
-def a_trial(run, name: str, seed: int = 42, **params) -> Trial:
-    params = {**PARAMS, **params}
-    return Trial(uuid=name, birth_id=0, generation=0, genome=(0.5,) * len(params), params=params,
-                 seed=seed, workdir=run.evals_dir / name)
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, make_demo_data):
-    """(trainer, trial, metrics train() returned) of one real 60-step dp training (~8 s)."""
-    run, trainer = quickstart(tmp_path_factory.mktemp("harvest") / "run", make_demo_data(80, 3))
-    trial = a_trial(run, "done")
-    metrics = trainer.train(trial)
-    return trainer, trial, metrics
+#: the parameters the shared training was given
+PARAMS = QUICKSTART_PARAMS
 
 
 @pytest.fixture
-def copy(trained, tmp_path):
-    """A copy of the trained directory, file times kept: (trainer, its trial, train()'s metrics)."""
-    trainer, trial, metrics = trained
+def copy(small_sel_training, tmp_path):
+    """A copy of the trained directory (a real 60-step dp training, a row every 20), file
+    times kept: (trainer, its trial, train()'s metrics)."""
+    trainer, trial, metrics = small_sel_training
     workdir = tmp_path / "evals" / trial.uuid
     shutil.copytree(trial.workdir, workdir, symlinks=True)  # copy2: modification times kept
     return trainer, attrs.evolve(trial, workdir=workdir), metrics

@@ -15,7 +15,7 @@ import deepmd_testutil
 import psutil
 import pytest
 from cli_testutil import deepmd_system
-from deepmd_testutil import QUICKSTART, deepmd_spec, hpo_run, write_spec
+from deepmd_testutil import QUICKSTART, QUICKSTART_PARAMS, deepmd_spec, demo_overrides, hpo_run, write_spec
 
 from dnnp_hpo.driver import prepare_run
 from dnnp_hpo.errors import SpecError, TrainingFailed
@@ -31,19 +31,6 @@ def prepare(tmp_path: Path, template: str = TINY, spec_name: str = "spec.yaml", 
     trainer.setdefault("check_input", False)
     spec = write_spec(tmp_path / spec_name, deepmd_spec(tmp_path / "run", "tmpl.json", **trainer))
     return prepare_run(spec, load_registry(), overrides)
-
-
-#: one candidate of the quickstart's space, for the real trainings
-QUICKSTART_PARAMS = {"start_lr": 3e-3, "stop_lr": 1e-4, "rcut": 5.0, "rcut_smth": 2.0, "scale_by_worker": "linear",
-                     "desc_activ_func": "tanh", "fitting_activ_func": "tanh"}
-
-
-def demo_overrides(tmp_path: Path, demo_data: Path, *, steps: int, every: int) -> list[str]:
-    """--set values that train the quickstart spec on the demo data for ``steps`` steps,
-    a row (and a learning-rate decay) every ``every``."""
-    return [f"run_dir={tmp_path / 'run'}", f"trainer.settings.train_systems={demo_data / 'train'}",
-            f"trainer.settings.valid_systems={demo_data / 'valid'}", f"trainer.settings.numb_steps={steps}",
-            f"trainer.settings.disp_freq={every}", f"trainer.settings.decay_steps={every}"]
 
 
 def a_trial(run, params=None, name: str = "t0") -> Trial:
@@ -309,18 +296,13 @@ def test_timeout_kills_the_whole_process_tree(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_real_dp_training_gives_a_finite_fitness(tmp_path: Path, demo_data: Path) -> None:
+def test_real_dp_training_gives_a_finite_fitness(small_sel_training) -> None:
     """One real ``dp --tf train`` through the plugin, on the quickstart template with a
     sel too small for the rcut and DeePMD-kit's neighbour statistics on (the quickstart
     skips them): it trains with its neighbour lists cut and only logs it; the metrics say
-    by how much (32 Al-Cu neighbours of type 0 within 5 A against a sel of 8)."""
-    template = (QUICKSTART.parent / "templates" / "deepmd_se_e2_a_demo.json").read_text()
-    (tmp_path / "small_sel.json").write_text(template.replace("[56, 24]", "[8, 4]"))
-    overrides = [*demo_overrides(tmp_path, demo_data, steps=60, every=20),
-                 f"trainer.template={tmp_path / 'small_sel.json'}", "trainer.command=[dp, --tf, train, input.json]"]
-    run, trainer = prepare_run(QUICKSTART, load_registry(), overrides)
-    trial = a_trial(run, QUICKSTART_PARAMS)
-    metrics = trainer.train(trial)
+    by how much (32 Al-Cu neighbours of type 0 within 5 A against a sel of 8).  The
+    training is conftest.py's ``small_sel_training`` (the harvest tests read copies of it)."""
+    _, trial, metrics = small_sel_training
     assert set(metrics) == {"energy_rmse", "force_rmse", "runtime", "sel_shortfall"}
     assert all(math.isfinite(v) and v > 0 for v in metrics.values())
     logged = [int(n) for n in re.findall(r"not less than (\d+), but you set it to \d+",
