@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -30,6 +31,22 @@ def wait_for_rows(run_dir: Path, driver: subprocess.Popen, deadline: float = 120
             pass
         time.sleep(0.2)
     raise AssertionError(f"the first driver recorded nothing (exit {driver.poll()})")
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, hpo_run_exe) -> Path:
+    """The run directory of a finished run of zdt_spec(pop_size=4, generations=0), made once
+    a module: a test copies it with _finished_copy."""
+    tmp = tmp_path_factory.mktemp("finished")
+    spec = write_spec(tmp / "s.yaml", zdt_spec(tmp / "run", pop_size=4, generations=0))
+    assert run_cli(hpo_run_exe, str(spec), cwd=tmp).returncode == 0
+    return tmp / "run"
+
+
+def _finished_copy(finished_run: Path, tmp_path: Path) -> Path:
+    """The finished run copied to tmp_path/run; returns its spec file there."""
+    shutil.copytree(finished_run, tmp_path / "run")
+    return write_spec(tmp_path / "s.yaml", zdt_spec(tmp_path / "run", pop_size=4, generations=0))
 
 
 def test_a_second_driver_on_a_live_run_is_refused_and_changes_nothing(tmp_path, hpo_run_exe):
@@ -80,9 +97,8 @@ def test_a_refused_resume_leaves_no_directory_behind(tmp_path, hpo_run_exe):
     assert not (tmp_path / "run").exists()
 
 
-def test_a_finished_run_in_a_read_only_directory_shows_its_front(tmp_path, hpo_run_exe):
-    spec = write_spec(tmp_path / "s.yaml", zdt_spec(tmp_path / "run", pop_size=4, generations=0))
-    assert run_cli(hpo_run_exe, str(spec), cwd=tmp_path).returncode == 0
+def test_a_finished_run_in_a_read_only_directory_shows_its_front(tmp_path, hpo_run_exe, finished_run):
+    spec = _finished_copy(finished_run, tmp_path)
     paths = [tmp_path / "run", *(tmp_path / "run").rglob("*")]
     for path in paths:
         path.chmod(path.stat().st_mode & ~0o222)
@@ -107,7 +123,7 @@ def test_run_dir_that_is_a_file_or_cannot_be_made_is_one_line(tmp_path, hpo_run_
             assert len(done.stderr.splitlines()) == 1 and words in done.stderr and "run_dir" in done.stderr
 
 
-def test_dry_run_checks_the_run_dir_as_the_run_does(tmp_path, hpo_run_exe):
+def test_dry_run_checks_the_run_dir_as_the_run_does(tmp_path, hpo_run_exe, finished_run):
     """A directory that is not a run, or holds a run of another spec, is refused by
     --dry-run as by the run; a run's own directory is a resume, a finished run a display."""
     (tmp_path / "other").mkdir()
@@ -117,11 +133,11 @@ def test_dry_run_checks_the_run_dir_as_the_run_does(tmp_path, hpo_run_exe):
     assert done.returncode == 2 and "is not a dnnp-hpo run" in done.stderr, done.stderr
     assert [p.name for p in (tmp_path / "other").iterdir()] == ["notes.txt"]
 
-    spec = write_spec(tmp_path / "s.yaml", zdt_spec(tmp_path / "run", pop_size=4, generations=1))
+    spec = write_spec(tmp_path / "s.yaml", zdt_spec(tmp_path / "run", pop_size=4, generations=0))
     fresh = run_cli(hpo_run_exe, str(spec), "--dry-run", cwd=tmp_path)
     assert fresh.returncode == 0 and "the run would write there" in fresh.stdout, fresh.stderr
     assert not (tmp_path / "run").exists(), "--dry-run writes nothing"
-    assert run_cli(hpo_run_exe, str(spec), cwd=tmp_path).returncode == 0
+    assert _finished_copy(finished_run, tmp_path) == spec  # the same spec's run, finished
     finished = run_cli(hpo_run_exe, str(spec), "--dry-run", cwd=tmp_path)
     assert finished.returncode == 0 and "is finished" in finished.stdout, finished.stderr
     changed = run_cli(hpo_run_exe, str(spec), "--dry-run", "--set", "optimizer.generations=3", cwd=tmp_path)
