@@ -9,7 +9,7 @@ import os
 import socket
 
 import pytest
-from hpo_testutil import MAXINT, header, read_csv, run_cli, write_spec, zdt_spec
+from hpo_testutil import MAXINT, header, read_csv, write_spec, zdt_spec
 
 from dnnp_hpo.cli import main
 from dnnp_hpo.driver import execute, prepare_run
@@ -30,15 +30,14 @@ def last_generation(pop_rows):
 # ---- seed determinism ----------------------------------------------------------------
 
 
-def test_same_seed_same_final_population_with_1_or_2_workers(tmp_path, hpo_run_exe):
+def test_same_seed_same_final_population_with_1_or_2_workers(tmp_path):
     names = [f"x{i}" for i in range(4)]
     results = []
     for workers in (1, 2):
         run_dir = tmp_path / f"w{workers}"
         path = write_spec(tmp_path / f"w{workers}.yaml",
                           zdt_spec(run_dir, pop_size=10, generations=4, workers=workers, seed=5))
-        proc = run_cli(hpo_run_exe, str(path), cwd=tmp_path)
-        assert proc.returncode == 0, proc.stderr
+        assert main([str(path)]) == 0
         pop = read_csv(run_dir / "pop.csv")
         results.append((genomes_and_fitness(last_generation(pop), names),
                         [genomes_and_fitness([r for r in read_csv(run_dir / "individuals.csv")
@@ -122,13 +121,11 @@ def front(points):
 
 
 @pytest.mark.parametrize("variation", [None, "paper"])
-def test_zdt1_final_front_dominates_generation_0(tmp_path, hpo_run_exe, repo_root, variation):
+def test_zdt1_final_front_dominates_generation_0(tmp_path, repo_root, variation):
     """The shipped config as is, and with the paper's operators (Gaussian, annealed sigma)."""
     run_dir = tmp_path / "zdt1"
     extra = [] if variation is None else ["--set", f"optimizer.variation={variation}"]
-    proc = run_cli(hpo_run_exe, str(repo_root / "configs" / "zdt1-function.yaml"),
-                   "--set", f"run_dir={run_dir}", *extra, cwd=tmp_path, timeout=300)
-    assert proc.returncode == 0, proc.stderr
+    assert main([str(repo_root / "configs" / "zdt1-function.yaml"), "--set", f"run_dir={run_dir}", *extra]) == 0
     pop = read_csv(run_dir / "pop.csv")
     gens = sorted({int(r["pop_generation"]) for r in pop})
     assert gens == list(range(11))  # generation 0 and the 10 of the config
@@ -194,12 +191,11 @@ def test_records_columns_and_rows(tmp_path):
 # ---- failure policy and constraints ---------------------------------------------------------
 
 
-def test_failures_are_recorded_with_maxint_and_the_run_continues(tmp_path, hpo_run_exe):
+def test_failures_are_recorded_with_maxint_and_the_run_continues(tmp_path):
     run_dir = tmp_path / "run"
     spec = zdt_spec(run_dir, n=3, pop_size=10, generations=2, workers=2,
                     callable_="hpo_testfuncs:failing_by_x0")
-    proc = run_cli(hpo_run_exe, str(write_spec(tmp_path / "spec.yaml", spec)), cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
+    assert main([str(write_spec(tmp_path / "spec.yaml", spec))]) == 0
     rows = read_csv(run_dir / "individuals.csv")
     assert len(rows) == 30
     seen = set()
