@@ -6,17 +6,23 @@ The trainer is a real installed distribution (test_registry.distribution) run by
 hpo-run console script.  Its first run dies as a driver does when it is killed: the
 training SIGKILLs the driver (its worker's parent), then ends its own process before the
 worker writes an outcome; so the resumed run finds both births running with no outcome in
-their directories, and asks the trainer's ``harvest``.
+their directories, and asks the trainer's ``harvest``.  Each of the returns is read by the
+Study in-process; one of them goes through the killed run and its resume.
 """
 
 from __future__ import annotations
+
+import importlib.util
 
 import pytest
 from cli_testutil import write_spec, zdt_spec
 from test_registry import distribution, hpo_run_with
 
+from dnnp_hpo.driver import prepare_run
 from dnnp_hpo.evaluation import OUTCOME
 from dnnp_hpo.journal import Journal
+from dnnp_hpo.registry import load_registry
+from dnnp_hpo.study import Study
 
 HARVESTING_TRAINER = '''\
 import os
@@ -64,12 +70,34 @@ def dnnp_hpo_trainers():
 '''
 
 
+def _warning(shown: str) -> str:
+    return (f"hpo-run: warning: Harvesting.harvest returned {shown}: expected a mapping of metric names to numbers, "
+            "or None; its trainings are run again")
+
+
 @pytest.mark.parametrize("returns, shown", [
     ("list", "['x']"),
     ("text-runtime", "{'f1': 1.0, 'f2': 2.0, 'runtime': 'abc'}"),
     ("text-metric", "{'f1': '0.5', 'f2': True}"),  # read as 0.5 and 1.0 before, as train()'s were
     ("number", "3.5"),
 ])
+def test_what_a_harvest_returns_that_is_no_metrics_is_warned_once(tmp_path, capsys, returns, shown):
+    """The Study that a resume drives, asked for two births the trainer's harvest reads:
+    neither is taken as harvested (each is trained again), and the harvest is warned of once."""
+    site = distribution(tmp_path / "site", "harvesting-hpo", {"harvesting": "harvesting_plugin"},
+                        "harvesting_plugin", HARVESTING_TRAINER)
+    found = importlib.util.spec_from_file_location("harvesting_plugin", site / "harvesting_plugin.py")
+    plugin = importlib.util.module_from_spec(found)
+    found.loader.exec_module(plugin)
+    spec = write_spec(tmp_path / "s.yaml", zdt_spec(tmp_path / "run", n=2, pop_size=2, generations=0))
+    run, _ = prepare_run(spec, load_registry())
+    study = Study(run, plugin.Harvesting(returns=returns), pool=None)
+    trials = [study.trial(genome, 0) for genome in ((0.25, 0.5), (0.75, 0.5))]
+    assert [study._harvest(trial) for trial in trials] == [None, None]
+    assert capsys.readouterr().err.splitlines() == [_warning(shown)]
+
+
+@pytest.mark.parametrize("returns, shown", [("list", "['x']")])
 def test_a_harvest_that_returns_no_metrics_is_warned_once_and_its_trainings_run_again(tmp_path, returns, shown):
     site = distribution(tmp_path / "site", "harvesting-hpo", {"harvesting": "harvesting_plugin"},
                         "harvesting_plugin", HARVESTING_TRAINER)
@@ -91,8 +119,7 @@ def test_a_harvest_that_returns_no_metrics_is_warned_once_and_its_trainings_run_
     assert resumed.returncode == 0, resumed.stderr
     assert "internal error" not in resumed.stderr and "Traceback" not in resumed.stderr
     warnings = [line for line in resumed.stderr.splitlines() if "harvest" in line]
-    assert warnings == [(f"hpo-run: warning: Harvesting.harvest returned {shown}: expected a mapping of "
-                        "metric names to numbers, or None; its trainings are run again")]
+    assert warnings == [_warning(shown)]
     with Journal.of(tmp_path / "run", readonly=True) as journal:
         evaluations = journal.evaluations()
     # each birth trained again, in a new directory, and recorded from that training
