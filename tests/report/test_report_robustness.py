@@ -39,6 +39,8 @@ from dnnp_hpo.report.plots import plot_generations
 
 BIN = Path(sys.executable).parent
 GENERATIONS = 5  #: six panels in generations.png: four columns, the second row half filled
+#: the search's report block: a limit quoted, as hpo-run takes it (read as 0.5)
+QUOTED_LIMIT = {"chemical_accuracy": {"f1": "0.5"}}
 
 
 def hpo_run(cwd: Path, spec: Path, *args: str) -> subprocess.CompletedProcess:
@@ -53,9 +55,11 @@ def hpo_report(*args: str, **kwargs) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def search(tmp_path_factory) -> Path:
-    """A finished real run: ZDT1, four per generation, generations 0 to GENERATIONS."""
+    """A finished real run: ZDT1, four per generation, generations 0 to GENERATIONS, with
+    the report block QUOTED_LIMIT."""
     cwd = tmp_path_factory.mktemp("search")
-    spec = write_spec(cwd / "spec.yaml", zdt_spec(cwd / "run", pop_size=4, generations=GENERATIONS))
+    spec = write_spec(cwd / "spec.yaml", zdt_spec(cwd / "run", pop_size=4, generations=GENERATIONS,
+                                                  report=QUOTED_LIMIT))
     done = hpo_run(cwd, spec)
     assert done.returncode == 0, done.stderr
     return cwd / "run"
@@ -181,7 +185,8 @@ def test_every_column_of_generations_has_x_tick_labels_and_label(search: Path, t
 # -- R6: a damaged meta report_settings ----------------------------------------------------
 
 
-@pytest.mark.parametrize(("key", "value", "said"), [
+#: (meta key, damaged value, what the line says of it)
+DAMAGED_METAS = [
     ("report_settings", {"chemical_accuracy": {"f1": None}},
      "meta 'report_settings': chemical_accuracy.f1 is 'null', not a positive limit"),
     ("report_settings", {"chemical_accuracy": {"f2": -0.1}},
@@ -195,16 +200,34 @@ def test_every_column_of_generations_has_x_tick_labels_and_label(search: Path, t
     ("report_settings", [], "meta 'report_settings': its value is not a mapping but '[]'"),
     ("objectives", [{"name": "f1"}],
      "meta 'objectives' is not a list of objectives (name and unit) but '[{\"name\": \"f1\"}]'"),
-])
-def test_a_damaged_meta_of_the_report_is_one_line_naming_the_key(search: Path, tmp_path: Path, key: str,
-                                                                  value: object, said: str) -> None:
-    run = copied(search, tmp_path / "run")
+]
+
+
+def damaged(search: Path, to: Path, key: str, value: object) -> Path:
+    """A copy of ``search`` whose meta ``key`` holds ``value``."""
+    run = copied(search, to)
     with sqlite3.connect(run / "journal.sqlite") as db:
         db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
     db.close()
+    return run
+
+
+def test_a_damaged_meta_of_the_report_is_one_line_and_exit_2(search: Path, tmp_path: Path) -> None:
+    """End to end, the console script: one line on stderr, exit 2 (the other damages of
+    DAMAGED_METAS, through the same main, below)."""
+    key, value, said = DAMAGED_METAS[0]
+    run = damaged(search, tmp_path / "run", key, value)
     done = hpo_report(run)
     assert done.returncode == 2, done.stderr
     assert done.stderr == f"hpo-report: {run / 'journal.sqlite'}: damaged journal: {said}\n"
+
+
+@pytest.mark.parametrize(("key", "value", "said"), DAMAGED_METAS)
+def test_a_damaged_meta_of_the_report_is_one_line_naming_the_key(search: Path, tmp_path: Path, capsys, key: str,
+                                                                  value: object, said: str) -> None:
+    run = damaged(search, tmp_path / "run", key, value)
+    assert hpo_report_main([str(run)]) == 2
+    assert capsys.readouterr().err == f"hpo-report: {run / 'journal.sqlite'}: damaged journal: {said}\n"
 
 
 def test_a_damaged_limit_in_the_spec_of_an_older_journal_is_one_line(search: Path, tmp_path: Path) -> None:
@@ -222,15 +245,15 @@ def test_a_damaged_limit_in_the_spec_of_an_older_journal_is_one_line(search: Pat
                            "report.chemical_accuracy.f1 is '0', not a positive limit\n")
 
 
-def test_a_quoted_limit_the_spec_check_took_is_reported(tmp_path: Path) -> None:
+def test_a_quoted_limit_the_spec_check_took_is_reported(search: Path, tmp_path: Path) -> None:
     """hpo-run takes ``f1: "0.5"`` (read as 0.5) and records the block as written: the
-    damaged-journal check first refused such runs, old journals too (helper-67's review)."""
-    spec = zdt_spec(tmp_path / "run", pop_size=4, generations=0, report={"chemical_accuracy": {"f1": "0.5"}})
-    done = hpo_run(tmp_path, write_spec(tmp_path / "spec.yaml", spec))
-    assert done.returncode == 0, done.stderr
-    done = hpo_report(tmp_path / "run")
-    assert done.returncode == 0, done.stderr
-    assert "f1 <= 0.5" in (tmp_path / "run" / "report" / "summary.md").read_text()
+    damaged-journal check first refused such runs, old journals too (helper-67's review).
+    The search was run with that block (QUOTED_LIMIT)."""
+    run = copied(search, tmp_path / "run")
+    with Journal.of(run, readonly=True) as journal:
+        assert journal.meta("spec")["report"] == QUOTED_LIMIT  # as written
+    assert hpo_report_main([str(run)]) == 0
+    assert "f1 <= 0.5" in (run / "report" / "summary.md").read_text()
 
 
 # -- R2: the units of the latest session ---------------------------------------------------
@@ -262,8 +285,7 @@ def test_a_forced_resume_with_new_units_is_reported_in_them(tmp_path: Path) -> N
     said = sorted(float(cells[-4]) for cells in table if cells[-2] == "yes")
     assert said, resumed.stdout
 
-    report = hpo_report(tmp_path / "run")
-    assert report.returncode == 0, report.stderr
+    assert hpo_report_main([str(tmp_path / "run")]) == 0
     with open(tmp_path / "run" / "report" / "front.csv", newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert "f1 (meV/atom)" in rows[0], rows[0]
