@@ -7,6 +7,7 @@ second a training) by SIGKILL half-way, as a batch job's end would, then resumes
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -18,7 +19,11 @@ import pytest
 from cli_testutil import kill_driver_when
 from hpo_testutil import run_cli, subprocess_env, write_spec, zdt_spec
 
+from dnnp_hpo.driver import prepare_run
+from dnnp_hpo.errors import SpecError
 from dnnp_hpo.journal import Journal
+from dnnp_hpo.registry import load_registry
+from dnnp_hpo.resume import check_run_dir
 
 SLOW = "hpo_testfuncs:slow_zdt1"
 ASYNC = {"plugin": "nsga2-async", "pop_size": 4, "max_births": 40}
@@ -67,22 +72,36 @@ def _copy(stopped: tuple[dict, Path], tmp_path: Path) -> tuple[dict, Path]:
     return {**spec, "run_dir": str(tmp_path / "run")}, tmp_path / "run"
 
 
+def _journal(run_dir: Path) -> dict[str, bytes]:
+    """The database and its write-ahead log (not the -shm index, which any reader writes)."""
+    return {f.name: f.read_bytes() for f in run_dir.glob("journal.sqlite*") if not f.name.endswith("-shm")}
+
+
 def _refused(tmp_path: Path, hpo_run_exe: Path, spec: dict, *args: str, key: str) -> str:
     """hpo-run of ``spec`` with ``args`` is refused with one line naming ``key``, before
     anything is launched or written; returns the line."""
-    def journal() -> dict[str, bytes]:
-        # The database and its write-ahead log (not the -shm index, which any reader writes).
-        files = (tmp_path / "run").glob("journal.sqlite*")
-        return {f.name: f.read_bytes() for f in files if not f.name.endswith("-shm")}
-
-    before = journal()
+    before = _journal(tmp_path / "run")
     done = run_cli(hpo_run_exe, str(write_spec(tmp_path / "resumed.yaml", spec)), *args, cwd=tmp_path)
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
     assert f"resumed.yaml: {key}: " in done.stderr, done.stderr
     assert "Resuming" not in done.stdout
-    assert journal() == before
+    assert _journal(tmp_path / "run") == before
     return done.stderr
+
+
+def _refused_in_process(tmp_path: Path, spec: dict, *args: str, key: str) -> str:
+    """What hpo-run with ``args`` checks of ``spec`` before it launches anything (the same
+    calls, in-process) refuses it naming ``key``, and writes nothing; returns the error as
+    hpo-run's line shows it.  For a data variant of a check _refused drives end to end."""
+    before = _journal(tmp_path / "run")
+    path = write_spec(tmp_path / "resumed.yaml", spec)
+    with contextlib.chdir(tmp_path), pytest.raises(SpecError) as refused:  # hpo-run's working directory
+        run, _ = prepare_run(path, load_registry(), dry_run="--dry-run" in args)
+        check_run_dir(run, resume=False, force="--force" in args)
+    assert refused.value.key == key, refused.value
+    assert _journal(tmp_path / "run") == before
+    return str(refused.value)
 
 
 @pytest.mark.parametrize("started, resumed", [
@@ -94,7 +113,8 @@ def test_another_optimizer_is_refused_even_with_force(request, tmp_path, hpo_run
     """A checkpoint's state is only meaningful to the optimizer that wrote it: nsga2-async
     read nsga2's and failed (KeyError: 'inserted', exit 4, the workers already up), nsga2
     nsga2-async's (KeyError: 'std'), and replicates took nsga2's population for its own
-    result (exit 0, the run marked finished)."""
+    result (exit 0, the run marked finished).  One check of the recorded plugin refuses all
+    three: the first is the real hpo-run, the others its checks in-process."""
     spec, run_dir = _copy(request.getfixturevalue("stopped_async" if started == "nsga2-async" else "stopped_nsga2"),
                           tmp_path)
     if resumed["plugin"] == "replicates":
@@ -102,8 +122,10 @@ def test_another_optimizer_is_refused_even_with_force(request, tmp_path, hpo_run
         shutil.copytree(run_dir, tmp_path / "source")
         spec = {**spec, "seed": spec["seed"] + 1}
     spec = {**spec, "optimizer": resumed}
+    end_to_end = request.node.callspec.id == "nsga2-to-async"
     for args in (["--force"], [], ["--force", "--dry-run"]):
-        line = _refused(tmp_path, hpo_run_exe, spec, *args, key="optimizer.plugin")
+        line = (_refused(tmp_path, hpo_run_exe, spec, *args, key="optimizer.plugin") if end_to_end
+                else _refused_in_process(tmp_path, spec, *args, key="optimizer.plugin"))
         assert f"started with the {started} optimizer, which {resumed['plugin']} cannot continue" in line
         assert "not even with --force" in line and f"resume it with plugin: {started}" in line, line
 
@@ -173,7 +195,8 @@ def test_replicates_seeds_below_the_trainings_sent_out_are_refused(tmp_path, hpo
 def test_other_parameters_are_refused_even_with_force(tmp_path, hpo_run_exe, stopped_nsga2, edit):
     """A parameter added with --force failed once the workers were up ('genome has 4 genes,
     the space 5', exit 4 with a traceback); renamed or reordered ones would decode the
-    journal's genomes into other parameters."""
+    journal's genomes into other parameters.  One check of the names refuses all four:
+    the added one is the real hpo-run, the others its checks in-process."""
     spec, _ = _copy(stopped_nsga2, tmp_path)
     space = dict(spec["space"])
     names = list(space)
@@ -185,7 +208,8 @@ def test_other_parameters_are_refused_even_with_force(tmp_path, hpo_run_exe, sto
         space = {("y0" if k == names[0] else k): v for k, v in space.items()}
     else:
         space = dict(reversed(list(space.items())))
-    line = _refused(tmp_path, hpo_run_exe, {**spec, "space": space}, "--force", key="space")
+    line = (_refused(tmp_path, hpo_run_exe, {**spec, "space": space}, "--force", key="space") if edit == "added"
+            else _refused_in_process(tmp_path, {**spec, "space": space}, "--force", key="space"))
     assert f"holds a run of the parameters {', '.join(names)}, which cannot be continued with" in line, line
     assert "not even with --force" in line, line
 
