@@ -33,17 +33,11 @@ def hpo_report(*args: str, cwd: Path, prefix: tuple[str, ...] = ()) -> subproces
 
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory, repo_root) -> Path:
-    """A real run of hpo-run (ZDT1, function trainer), finished."""
+def finished_run(tmp_path_factory, zdt1_function_run) -> Path:
+    """A real run of hpo-run (ZDT1, function trainer), finished: a copy of conftest.py's."""
     if not (BIN / "hpo-report").exists():
         pytest.skip("hpo-report is not installed next to this interpreter (pip install -e .)")
-    cwd = tmp_path_factory.mktemp("readonly")
-    done = subprocess.run(
-        [str(BIN / "hpo-run"), str(repo_root / "configs" / "zdt1-function.yaml"), "--set", "run_dir=run",
-         "--set", "optimizer.pop_size=8", "--set", "optimizer.generations=2", "--set", "launcher.workers=1"],
-        cwd=cwd, capture_output=True, text=True, timeout=180, check=False)
-    assert done.returncode == 0, done.stderr
-    run = cwd / "run"
+    run = shutil.copytree(zdt1_function_run, tmp_path_factory.mktemp("readonly") / "run")
     assert not (run / "journal.sqlite-wal").exists()  # the driver closed its journal
     return run
 

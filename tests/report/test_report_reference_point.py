@@ -9,12 +9,12 @@ function trainer, energy and force objectives).
 from __future__ import annotations
 
 import csv
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from cli_testutil import OBJECTIVES, write_spec, zdt_spec
 
 BIN = Path(sys.executable).parent
 WARNING = ("hpo-report: warning: no solution is better than the reference point (-1 eV/atom, -1 eV/A) in every "
@@ -22,15 +22,11 @@ WARNING = ("hpo-report: warning: no solution is better than the reference point 
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory) -> Path:
+def run(tmp_path_factory, potential_run) -> Path:
+    """A copy of conftest.py's potential_run: ZDT1 with the objectives of cli_testutil.OBJECTIVES."""
     if not (BIN / "hpo-report").exists():
         pytest.skip("hpo-report is not installed next to this interpreter (pip install -e .)")
-    cwd = tmp_path_factory.mktemp("reference")
-    spec = write_spec(cwd / "run.yaml", zdt_spec(cwd / "run", pop_size=4, generations=1, objectives=OBJECTIVES))
-    done = subprocess.run([str(BIN / "hpo-run"), str(spec)], cwd=cwd, capture_output=True, text=True,
-                          timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
-    return cwd / "run"
+    return shutil.copytree(potential_run[1], tmp_path_factory.mktemp("reference") / "run")
 
 
 def report(run: Path, out: str, *args: str) -> subprocess.CompletedProcess:

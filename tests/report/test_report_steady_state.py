@@ -15,6 +15,7 @@ birth is recorded when sent out and taken before any training's result).
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -128,13 +129,11 @@ def test_summary_names_the_partial_snapshot_and_what_a_generation_is(steady_run,
     assert "evaluations (8, 16, 24, 32, 40)." in note, note
 
 
-def test_merged_with_a_generational_run_only_steady_state_births_are_in_flight(steady_run, tmp_path, repo_root):
-    done = subprocess.run(
-        [str(BIN / "hpo-run"), str(repo_root / "configs" / "zdt1-function.yaml"), "--set", "run_dir=gen",
-         "--set", f"optimizer.pop_size={POP}", "--set", "optimizer.generations=2", "--set", "launcher.workers=1"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
-    assert done.returncode == 0, done.stderr
-    generational = tmp_path / "gen"
+def test_merged_with_a_generational_run_only_steady_state_births_are_in_flight(steady_run, tmp_path,
+                                                                             zdt1_function_run):
+    # configs/zdt1-function.yaml with pop_size POP, generations 0 to 2 (conftest.py), copied
+    assert POP == 8
+    generational = shutil.copytree(zdt1_function_run, tmp_path / "gen")
     inserted = inserted_by_snapshot(steady_run)
     analysis = analyse([steady_run, generational])
     _, fig = plots.plot_generations(analysis, tmp_path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import html
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,28 +19,34 @@ from pathlib import Path
 import pytest
 from cli_testutil import OBJECTIVES, write_spec, zdt_spec
 
+from dnnp_hpo.report.cli import main as hpo_report_main
+
 BIN = Path(sys.executable).parent
 UNITLESS_FORCE = [OBJECTIVES[0], {"name": "force_rmse"}]
 
 
 def run_and_report(cwd: Path, name: str, objectives: list[dict]) -> tuple[str, Path]:
-    """hpo-run's stdout and the report directory of a small real run."""
+    """hpo-run's stdout and the report directory of a small real run (reported in this
+    process: the report's files are the subject, not its console script)."""
     spec = write_spec(cwd / f"{name}.yaml", zdt_spec(cwd / name, pop_size=4, generations=1, objectives=objectives))
     run = subprocess.run([str(BIN / "hpo-run"), str(spec)], cwd=cwd, capture_output=True, text=True,
                          timeout=120, check=False)
     assert run.returncode == 0, run.stderr
-    report = subprocess.run([str(BIN / "hpo-report"), name], cwd=cwd, capture_output=True, text=True,
-                            timeout=120, check=False)
-    assert report.returncode == 0, report.stderr
-    return run.stdout, cwd / name / "report"
+    return run.stdout, report(cwd / name)
+
+
+def report(run: Path) -> Path:
+    assert hpo_report_main([str(run)]) == 0
+    return run / "report"
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, potential_run):
     if not (BIN / "hpo-report").exists():
         pytest.skip("hpo-report is not installed next to this interpreter (pip install -e .)")
     cwd = tmp_path_factory.mktemp("units")
-    return {"units": run_and_report(cwd, "units", OBJECTIVES),
+    stdout, run = potential_run  # the objectives OBJECTIVES, the run as run_and_report makes it (conftest.py)
+    return {"units": (stdout, report(shutil.copytree(run, cwd / "units"))),
             "mixed": run_and_report(cwd, "mixed", UNITLESS_FORCE)}
 
 
