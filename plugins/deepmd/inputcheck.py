@@ -7,10 +7,12 @@ single training is launched, instead of as a hundred identical failed evaluation
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import functools
 import json
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 from dnnp_hpo.errors import SpecError
@@ -45,7 +47,8 @@ def check_with_deepmd(data: dict[str, Any], path: str, what: str = "",
         given = copy.deepcopy(data)
         converted = update_deepmd_input(given, warning=False, dump=None) if isinstance(
             data.get("training"), dict) else given
-        normalize(converted, multi_task=multi_task)
+        with _argument_tree_reused():
+            normalize(converted, multi_task=multi_task)
     except Exception as exc:  # noqa: BLE001 - dargs raises several unrelated exception types
         detail = f" (with {what})" if what else ""
         if isinstance(exc, (TypeError, ValueError)) and not _is_dargs_error(exc):
@@ -68,6 +71,28 @@ def check_with_deepmd(data: dict[str, Any], path: str, what: str = "",
                             f"settings.{name}") from None
         raise SpecError(f"{path}: DeePMD-kit rejects the rendered input{detail}: {key} is {value} (from "
                         f"{value_source(name, settings)}): {why}", "template") from None
+
+
+@functools.cache
+def _argument_tree(multi_task: bool, gen_args: Any) -> list[Any]:
+    return gen_args(multi_task=multi_task)
+
+
+@contextlib.contextmanager
+def _argument_tree_reused() -> Iterator[None]:
+    """``normalize`` builds DeePMD-kit's whole tree of arguments at each call (0.07 s),
+    and a start-up checks a dozen or more sample inputs: 1 s of the 1.6 s a quickstart's
+    ``--dry-run`` took.  The tree describes the arguments only (checking reads it, never
+    changes it), so it is built once in a process and given to ``normalize`` while it
+    runs; DeePMD-kit's ``gen_args`` is put back after, for any other caller."""
+    from deepmd.utils import argcheck
+
+    built = argcheck.gen_args
+    argcheck.gen_args = lambda multi_task=False: _argument_tree(multi_task, built)
+    try:
+        yield
+    finally:
+        argcheck.gen_args = built
 
 
 def value_source(name: str, settings: Collection[str]) -> str:

@@ -6,6 +6,7 @@ line on stderr naming the template and the names, no traceback, nothing written.
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
 from pathlib import Path
@@ -51,6 +52,40 @@ def test_shipped_paper_template_renders_to_the_paper_setup() -> None:
     assert data["training"]["numb_steps"] == 40000 and data["training"]["seed"] == 1234
     assert data["training"]["disp_freq"] == 1000
     assert data["model"]["type_map"] == ["Al", "Cl", "K"]
+
+
+def _deepmd_verdict(data: dict) -> object:
+    """What DeePMD-kit's checker makes of ``data``, as the start-up check calls it: the
+    normalized input, or its refusal's words."""
+    from deepmd.utils.argcheck import normalize
+    from deepmd.utils.compat import update_deepmd_input
+
+    try:
+        return normalize(update_deepmd_input(copy.deepcopy(data), warning=False, dump=None))
+    except Exception as exc:  # noqa: BLE001 - dargs raises several types
+        return f"{type(exc).__name__}: {exc}"
+
+
+def test_the_checks_reused_argument_tree_gives_deepmd_kits_own_verdicts() -> None:
+    """The start-up check builds DeePMD-kit's tree of arguments once in a process
+    (inputcheck._argument_tree_reused): with it, the checker's answers are those of a tree
+    built for each call, for an input it accepts and one it refuses, each checked twice;
+    DeePMD-kit's own gen_args is back after."""
+    from deepmd.utils import argcheck
+
+    from dnnp_hpo.plugins.deepmd.inputcheck import _argument_tree_reused
+
+    template = parse_template(PAPER_TEMPLATE.read_text(), str(PAPER_TEMPLATE))
+    good = parse_rendered(template.render(PAPER_VALUES), "t.json")
+    bad = copy.deepcopy(good)
+    bad["learning_rate"]["strt_lr"] = bad["learning_rate"].pop("start_lr")
+    fresh = [_deepmd_verdict(good), _deepmd_verdict(bad)]
+    assert isinstance(fresh[0], dict) and "strt_lr" in str(fresh[1]), fresh
+    own = argcheck.gen_args
+    with _argument_tree_reused():
+        reused = [_deepmd_verdict(data) for data in (good, bad, good, bad)]
+    assert argcheck.gen_args is own
+    assert reused == fresh * 2
 
 
 @given(st.text())
