@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from dnnp_hpo.report import plots, tables
+from dnnp_hpo.report.cli import main as hpo_report_main
 from dnnp_hpo.report.data import analyse
 
 BIN = Path(sys.executable).parent
@@ -54,24 +55,25 @@ def run(tmp_path_factory) -> Path:
     return cwd / "one"
 
 
-def test_counts_of_one_take_the_singular(run):
-    line = hpo("hpo-report", str(run), cwd=run.parent).stdout
+def test_counts_of_one_take_the_singular(run, capsys):
+    line = hpo("hpo-report", str(run), cwd=run.parent).stdout  # the console script's line
     assert line.startswith("Report of 1 run in ") and ": 1 solution on the front," in line, line
     summary = (run / "report" / "summary.md").read_text(encoding="utf-8")
     assert "judged on its own): 1 solution, sorted by f1" in summary
     with open(run / "report" / "front.csv", newline="", encoding="utf-8") as handle:
         (best,) = [r["f1"] for r in csv.DictReader(handle)]
-    # only the front's own solution is within these limits
-    line = hpo("hpo-report", str(run), "--out", str(run.parent / "limits"), "--accuracy", f"f1={best}",
-               "--accuracy", f"f2={best}", cwd=run.parent).stdout
+    # only the front's own solution is within these limits (the same main, in this process)
+    assert hpo_report_main([str(run), "--out", str(run.parent / "limits"), "--accuracy", f"f1={best}",
+                            "--accuracy", f"f2={best}"]) == 0
+    line = capsys.readouterr().out
     assert "1 solution on the front, 1 chemically accurate;" in line, line
     summary = (run.parent / "limits" / "summary.md").read_text(encoding="utf-8")
     assert "1 of the final solutions (each training once) is chemically accurate" in summary
     for text in (line, summary):
         assert not ONE_PLURAL.search(text), ONE_PLURAL.search(text)
     # none within the limits: "All of them: accurate.csv." pointed at a file of a header alone (helper-127)
-    hpo("hpo-report", str(run), "--out", str(run.parent / "none"), "--accuracy", f"f1={float(best) / 2}",
-        "--accuracy", f"f2={float(best) / 2}", cwd=run.parent)
+    assert hpo_report_main([str(run), "--out", str(run.parent / "none"), "--accuracy", f"f1={float(best) / 2}",
+                            "--accuracy", f"f2={float(best) / 2}"]) == 0
     summary = (run.parent / "none" / "summary.md").read_text(encoding="utf-8")
     assert ("0 of the final solutions (each training once) are chemically accurate, so accurate.csv holds its "
             "header only.") in summary, summary
