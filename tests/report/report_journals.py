@@ -120,3 +120,11 @@ def run_b(run_dir: Path) -> Path:
     return write_run(run_dir, {0: [ok("n", 0, 100, 0.05, 0.9, runtime=60.0)],
                                1: [ok("m", 1, 101, 0.0010, 0.0320, runtime=100.0, rcut=9.0)]},
                      {0: ["n"], 1: ["m", "n"]})
+
+
+def one_generation(run_dir: Path) -> Path:
+    """Generation 0 alone: p (0.003, 0.05) and q (0.002, 0.06), both kept.  The cheapest
+    whole report (every figure and table, a panel of generations.png where run_a has two),
+    for the tests of where a report is written rather than of what it says."""
+    return write_run(run_dir, {0: [ok("p", 0, 0, 0.003, 0.05, runtime=1.0), ok("q", 0, 1, 0.002, 0.06, runtime=1.0)]},
+                     {0: ["p", "q"]})

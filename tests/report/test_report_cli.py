@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from report_journals import SPEC, run_a
+from report_journals import SPEC, one_generation, run_a
 
 from dnnp_hpo.evaluation import Trial
 from dnnp_hpo.journal import Journal
@@ -79,8 +79,9 @@ def test_report_of_a_real_run_writes_every_file(real_runs):
 
 def test_merged_real_runs_front_is_the_union_front(real_runs):
     cwd, _, _ = real_runs
-    proc = hpo_report("r1", "r2", "--out", "merged", "--accuracy", "f1=0.5", "--accuracy", "f2=3", cwd=cwd)
-    assert proc.returncode == 0, proc.stderr
+    # in this process: the merged front is the subject, not the console script
+    assert main([str(cwd / "r1"), str(cwd / "r2"), "--out", str(cwd / "merged"), "--accuracy", "f1=0.5",
+                 "--accuracy", "f2=3"]) == 0
     final = [r for r in rows(cwd / "merged" / "final.csv") if float(r["f1"]) < 2e9]
     assert {r["run"] for r in final} == {"r1", "r2"}
     points = np.array([[float(r["f1"]), float(r["f2"])] for r in final])
@@ -219,7 +220,7 @@ def test_a_reused_out_keeps_no_figure_of_an_earlier_report(tmp_path):
     from report_journals import failed, write_run
 
     out = tmp_path / "report"
-    assert main([str(run_a(tmp_path / "runA")), "--out", str(out)]) == 0
+    assert main([str(one_generation(tmp_path / "runA")), "--out", str(out)]) == 0
     assert (out / "hypervolume.png").exists()
     dead = write_run(tmp_path / "dead", {0: [failed("x", 0, 0, "failed", "dp exited with status 1")]}, {0: ["x"]})
     assert main([str(dead), "--out", str(out)]) == 0
@@ -232,7 +233,7 @@ def test_out_is_refused_where_it_would_overwrite_what_is_not_a_report(tmp_path, 
     directory wrote the report's files into it.  A new, empty or earlier report's
     directory is written (the same report twice in one place: every file it writes is
     one an earlier report may hold)."""
-    run = run_a(tmp_path / "runA")
+    run = one_generation(tmp_path / "runA")
     notes = tmp_path / "notes"
     notes.mkdir()
     (notes / "summary.md").write_text("MY NOTES")
@@ -372,7 +373,7 @@ def test_a_report_stopped_half_way_leaves_the_earlier_one_whole(tmp_path, capsys
     from dnnp_hpo.report import plots
 
     out = tmp_path / "out"
-    first, second = run_a(tmp_path / "runA"), run_a(tmp_path / "runB")
+    first, second = one_generation(tmp_path / "runA"), one_generation(tmp_path / "runB")
     assert main([str(first), "--out", str(out)]) == 0, capsys.readouterr().err
     (out / ".notes").write_text("mine")
     before = {p.name: p.read_bytes() for p in out.iterdir()}
@@ -397,7 +398,7 @@ def test_an_empty_path_and_a_dangling_link_as_out_are_named(tmp_path, capsys):
     symbolic link to a directory not yet made said "front.png: cannot write the report
     (No such file or directory)" (helper-120).  A link to a directory gets the report in
     that directory, the link kept as the user made it."""
-    run = run_a(tmp_path / "runA")
+    run = one_generation(tmp_path / "runA")
     assert _bad(capsys, [str(run), "--out", ""]) == (
         "hpo-report: argument --out: an empty path: give the report directory (see hpo-report --help)\n")
     assert _bad(capsys, [""]) == "hpo-report: argument RUN_DIR: an empty path: give a run directory (see hpo-report --help)\n"
@@ -420,7 +421,7 @@ def test_a_control_character_in_a_path_is_shown_escaped_in_the_one_line(tmp_path
     assert _bad(capsys, [str(odd)]) == (f"hpo-report: {tmp_path}/a\\nb: no journal.sqlite here, so not a dnnp-hpo "
                                         "run directory\n")
     out = tmp_path / "r\x1b[31m ü"
-    assert main([str(run_a(tmp_path / "runA")), "--out", str(out)]) == 0
+    assert main([str(one_generation(tmp_path / "runA")), "--out", str(out)]) == 0
     said = capsys.readouterr().out
     assert said.startswith(f"Report of 1 run in {tmp_path}/r\\x1b[31m ü: ") and said.count("\n") == 1, said
     assert (out / "summary.md").is_file()
