@@ -4,6 +4,7 @@ after a writer died, and refuses, creating nothing, what is not a journal."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -152,18 +153,24 @@ def test_what_is_not_a_journal_is_refused_and_nothing_is_created(tmp_path):
 
 
 
-CREATE_UNDER_LIMIT = """
-import resource, signal, sys
+CREATE_UNDER_LIMITS = """
+import json, os, resource, signal, sys
 from pathlib import Path
+from dnnp_hpo.journal import Journal  # imported once: each limit is tried in a child process of its own
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG), as on a full disk
-limit = int(sys.argv[2])
-resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-from dnnp_hpo.journal import Journal
-try:
-    Journal.of(Path(sys.argv[1])).close()
-except Exception as exc:
-    print(type(exc).__name__, exc)
-    sys.exit(3)
+statuses = {}
+for run_dir, limit in zip(sys.argv[1::2], map(int, sys.argv[2::2])):
+    pid = os.fork()
+    if pid == 0:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+        try:
+            Journal.of(Path(run_dir)).close()
+        except Exception as exc:
+            print(limit, type(exc).__name__, exc, file=sys.stderr)
+            sys.exit(3)
+        sys.exit(0)  # the child ends as a process of its own did, its interpreter shut down
+    statuses[run_dir] = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+print(json.dumps(statuses))
 """
 
 
@@ -172,14 +179,17 @@ def test_a_journal_whose_creation_fails_part_way_is_read_as_empty(tmp_path):
     the journal kept some tables, and the same command then refused it for good ("not a
     run journal (no table 'evaluations')"). Real write failures: the process's file-size
     limit stops SQLite's writes as a full disk would."""
-    failed = 0
-    for limit in range(0, 40_000, 2048):
-        run_dir = tmp_path / f"limit-{limit}"
+    limits = {tmp_path / f"limit-{limit}": limit for limit in range(0, 40_000, 2048)}
+    for run_dir in limits:
         run_dir.mkdir()
-        done = subprocess.run([sys.executable, "-c", CREATE_UNDER_LIMIT, str(run_dir), str(limit)],
-                              capture_output=True, text=True, timeout=60, check=False)
-        assert done.returncode in (0, 3), done.stderr
-        failed += done.returncode == 3
+    done = subprocess.run([sys.executable, "-c", CREATE_UNDER_LIMITS, *(str(x) for item in limits.items() for x in item)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    statuses = json.loads(done.stdout)
+    failed = 0
+    for run_dir in limits:
+        assert statuses[str(run_dir)] in (0, 3), done.stderr
+        failed += statuses[str(run_dir)] == 3
         try:
             with Journal.of(run_dir, readonly=True) as journal:  # whole, or nothing to read
                 assert journal.meta("spec", None) is None
