@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from test_steady_state_runs import HERE, hpo_run, recorded, write_spec
 
 from dnnp_hpo.journal import Journal
@@ -14,9 +16,17 @@ from dnnp_hpo.journal import Journal
 BIN = Path(sys.executable).parent
 
 
-def test_progress_counts_births_for_the_steady_state_optimizer(tmp_path):
-    spec = write_spec(tmp_path / "spec.yaml", births=20)
-    done = hpo_run(tmp_path, spec, "runs/a")  # stdout is a pipe: plain progress lines
+@pytest.fixture(scope="module")
+def run_of_20_births(tmp_path_factory):
+    """A steady-state run of 20 births (the last snapshot a partial one), made once per
+    module: its CompletedProcess and its run directory, which the tests only read or copy."""
+    tmp = tmp_path_factory.mktemp("births-20")
+    spec = write_spec(tmp / "spec.yaml", births=20)
+    return hpo_run(tmp, spec, "runs/a"), tmp / "runs/a"  # stdout is a pipe: plain progress lines
+
+
+def test_progress_counts_births_for_the_steady_state_optimizer(run_of_20_births):
+    done, _ = run_of_20_births
     assert done.returncode == 0, done.stderr
     snapshots = re.findall(r"^births (\d+) of 20 \(snapshot (\d+)\)", done.stdout, re.MULTILINE)
     # a snapshot every pop_size (8) births, and one at the end
@@ -124,17 +134,18 @@ def _check_failures_per_generation(tmp_path, spec, run_dir, status=0):
     return done
 
 
-def test_hpo_report_reads_a_steady_state_run(tmp_path):
-    spec = write_spec(tmp_path / "spec.yaml", births=24)
-    assert hpo_run(tmp_path, spec, "runs/a").returncode == 0
+def test_hpo_report_reads_a_steady_state_run(tmp_path, run_of_20_births):
+    done, run_dir = run_of_20_births
+    assert done.returncode == 0, done.stderr
+    shutil.copytree(run_dir, tmp_path / "runs/a", symlinks=True)
     report = subprocess.run([str(BIN / "hpo-report"), str(tmp_path / "runs/a")],
                             capture_output=True, text=True, timeout=300, check=False)
     assert report.returncode == 0, report.stderr
     out = tmp_path / "runs/a/report"
     # snapshots stand in for generations: one panel each in the generations figure
     assert (out / "generations.png").stat().st_size > 0
-    # the run table: last generation 2 (snapshots after 8, 16, 24 births), 24 evaluations
-    assert re.search(r"\| a \| \S+ \| steady \| 11 \| 2 \| 24 \| \d+ \| 0 \| yes \|",
+    # the run table: last generation 2 (snapshots after 8, 16, 20 births), 20 evaluations
+    assert re.search(r"\| a \| \S+ \| steady \| 11 \| 2 \| 20 \| \d+ \| 0 \| yes \|",
                      (out / "summary.md").read_text()), (out / "summary.md").read_text()
     hypervolume = (out / "hypervolume.csv").read_text().splitlines()
     assert len(hypervolume) == 1 + 3  # header + one row per snapshot

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -67,6 +69,45 @@ def recorded(run_dir: Path):
         journal.close()
 
 
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("steady-reference")
+    spec = write_spec(tmp / "spec.yaml", trainer=FILE.format(log=tmp / "log", seconds=0.02),
+                      launcher=dask(1), births=32)
+    assert hpo_run(tmp, spec, "runs/ref").returncode == 0
+    return recorded(tmp / "runs/ref")
+
+
+@pytest.fixture(scope="module")
+def killed_and_resumed(tmp_path_factory):
+    """``killed_and_resumed(workers, event, n)``: the reference spec on ``workers`` Dask
+    workers, SIGKILLed at the n-th event and resumed; each made once per module, for the
+    tests that only read it.  Its run_dir and log, both sessions, and what the journal
+    (``before``: uuid to evaluation) and the evaluation directories held between them."""
+    made: dict[tuple, SimpleNamespace] = {}
+
+    def make(workers: int, event: str, n: int) -> SimpleNamespace:
+        if (workers, event, n) not in made:
+            tmp = tmp_path_factory.mktemp(f"killed-{workers}-{event}-{n}")
+            log = tmp / "trainings.log"
+            spec = write_spec(tmp / "spec.yaml", trainer=FILE.format(log=log, seconds=0.02),
+                              launcher=dask(workers), births=32)
+            killed = hpo_run(tmp, spec, "runs/r", kill=(event, n))
+            before, in_flight = {}, []
+            if killed.returncode == -9:  # else the tests say so
+                with Journal.of(tmp / "runs/r", readonly=True) as journal:
+                    before = {e.trial.uuid: e for e in journal.evaluations()}
+                    in_flight = journal.running()
+            finished_on_disk = [t for t in in_flight if (t.workdir / "result.json").exists()]
+            resumed = hpo_run(tmp, spec, "runs/r")
+            made[workers, event, n] = SimpleNamespace(
+                run_dir=tmp / "runs/r", log=log, killed=killed, before=before,
+                finished_on_disk=finished_on_disk, resumed=resumed)
+        return made[workers, event, n]
+
+    return make
+
+
 def test_uneven_trainings_on_local_dask_record_every_birth(tmp_path):
     spec = write_spec(tmp_path / "spec.yaml", births=40)
     done = hpo_run(tmp_path, spec, "runs/a")
@@ -85,16 +126,18 @@ def test_uneven_trainings_on_local_dask_record_every_birth(tmp_path):
     assert [e for e in evaluations if e.trial.birth_id >= 8 and e.trial.sent_after < 8]
 
 
-def test_one_worker_runs_are_reproducible_from_the_seed(tmp_path):
-    first, second, other = (
-        write_spec(tmp_path / f"{x}.yaml", trainer=FILE.format(log=tmp_path / f"{x}.log", seconds=0.0),
+def test_one_worker_runs_are_reproducible_from_the_seed(tmp_path, reference):
+    # the first of the three runs is the module's reference run, of this spec
+    second, other = (
+        write_spec(tmp_path / f"{x}.yaml", trainer=FILE.format(log=tmp_path / f"{x}.log", seconds=0.02),
                    launcher=dask(1), births=32)
-        for x in "abc"
+        for x in "bc"
     )
     other.write_text(other.read_text().replace("seed: 11", "seed: 12"))
-    for spec, run in ((first, "runs/a"), (second, "runs/b"), (other, "runs/c")):
+    for spec, run in ((second, "runs/b"), (other, "runs/c")):
         assert hpo_run(tmp_path, spec, run).returncode == 0
-    a, b, c = (recorded(tmp_path / run) for run in ("runs/a", "runs/b", "runs/c"))
+    a = reference
+    b, c = (recorded(tmp_path / run) for run in ("runs/b", "runs/c"))
 
     def births(record):
         return [(e.trial.birth_id, e.trial.genome, e.fitness) for e in record[0]]
@@ -109,31 +152,16 @@ KILLS = [("evaluation_finished", 3), ("evaluation_finished", 13), ("evaluation_s
          ("generation_finished", 2)]
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("steady-reference")
-    spec = write_spec(tmp / "spec.yaml", trainer=FILE.format(log=tmp / "log", seconds=0.02),
-                      launcher=dask(1), births=32)
-    assert hpo_run(tmp, spec, "runs/ref").returncode == 0
-    return recorded(tmp / "runs/ref")
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(("event", "n"), KILLS)
 @pytest.mark.parametrize("workers", [1, 2])
-def test_sigkill_and_resume_loses_no_finished_evaluation(tmp_path, reference, event, n, workers):
-    log = tmp_path / "trainings.log"
-    spec = write_spec(tmp_path / "spec.yaml", trainer=FILE.format(log=log, seconds=0.02),
-                      launcher=dask(workers), births=32)
-    killed = hpo_run(tmp_path, spec, "runs/r", kill=(event, n))
+def test_sigkill_and_resume_loses_no_finished_evaluation(reference, killed_and_resumed, event, n, workers):
+    run = killed_and_resumed(workers, event, n)
+    killed, before, resumed, log = run.killed, run.before, run.resumed, run.log
     assert killed.returncode == -9, killed.stderr
-    journal = Journal.of(tmp_path / "runs/r")
-    before = {e.trial.uuid: e for e in journal.evaluations()}
-    journal.close()
 
-    resumed = hpo_run(tmp_path, spec, "runs/r")
     assert resumed.returncode == 0, resumed.stderr
-    evaluations, population, _, integrity, running = recorded(tmp_path / "runs/r")
+    evaluations, population, _, integrity, running = recorded(run.run_dir)
     assert integrity == "ok" and not running
     after = {e.trial.uuid: e for e in evaluations}
     # every evaluation finished before the kill is still there, unchanged
@@ -175,23 +203,18 @@ def test_a_finished_run_extended_with_more_births_gives_the_longer_run(tmp_path,
 
 
 @pytest.mark.slow
-def test_an_evaluation_finished_on_disk_is_harvested_not_retrained(tmp_path, reference):
-    log = tmp_path / "trainings.log"
-    spec = write_spec(tmp_path / "spec.yaml", trainer=FILE.format(log=log, seconds=0.02),
-                      launcher=dask(1), births=32)
-    # Killed after the 13th evaluation finished (an offspring), before the journal heard of it.
-    killed = hpo_run(tmp_path, spec, "runs/h", kill=("evaluation_finished", 13))
+def test_an_evaluation_finished_on_disk_is_harvested_not_retrained(reference, killed_and_resumed):
+    # Killed after the 13th evaluation finished (an offspring), before the journal heard of it
+    # (one of the kills above: this test reads what its resume did to the evaluations on disk).
+    run = killed_and_resumed(1, "evaluation_finished", 13)
+    killed, finished_on_disk, resumed = run.killed, run.finished_on_disk, run.resumed
     assert killed.returncode == -9, killed.stderr
-    with Journal.of(tmp_path / "runs/h", readonly=True) as journal:
-        in_flight = journal.running()
-    finished_on_disk = [t for t in in_flight if (t.workdir / "result.json").exists()]
     assert finished_on_disk, "the kill should leave at least one finished, unrecorded training"
 
-    resumed = hpo_run(tmp_path, spec, "runs/h")
     assert resumed.returncode == 0, resumed.stderr
-    evaluations, population, *_ = recorded(tmp_path / "runs/h")
+    evaluations, population, *_ = recorded(run.run_dir)
     by_uuid = {e.trial.uuid: e for e in evaluations}
-    trainings = Counter(int(line) for line in log.read_text().split())
+    trainings = Counter(int(line) for line in run.log.read_text().split())
     for trial in finished_on_disk:
         record = by_uuid[trial.uuid]  # recorded under its original uuid and directory
         assert record.status == "ok" and "harvested" in record.reason
@@ -228,18 +251,36 @@ def test_a_worker_killed_mid_evaluation_is_replaced(tmp_path, monkeypatch):
     assert all(e.ok or e.status == "infeasible" for e in evaluations), [e.reason for e in evaluations if not e.ok]
 
 
+@pytest.fixture(scope="module")
+def killed_on_two_workers(tmp_path_factory):
+    """The run the next test resumes, killed once per module and kept as the kill left it
+    (its trainings log is relative: each test's copy logs beside it, in its tmp_path)."""
+    tmp = tmp_path_factory.mktemp("killed-on-two")
+    spec = write_spec(tmp / "spec.yaml", trainer=FILE.format(log="trainings.log", seconds=0.05),
+                      launcher=dask(2), births=32)
+    killed = hpo_run(tmp, spec, "runs/w", kill=("evaluation_finished", 23))
+    # copied at once: the workers of a SIGKILLed driver may write on into the original
+    kept = tmp / "kept"
+    shutil.copytree(tmp / "runs/w", kept / "runs/w", symlinks=True)
+    shutil.copy2(tmp / "trainings.log", kept / "trainings.log")
+    return kept, killed
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 3])
-def test_resumed_on_other_workers_no_finished_training_runs_again(tmp_path, workers):
+def test_resumed_on_other_workers_no_finished_training_runs_again(tmp_path, killed_on_two_workers, workers):
     """Resumed where the engine runs another number at once (here: other workers; on Parsl
     the capacity is 0 until its pool connects), the replay still sends each recorded
     birth after as many insertions as the interrupted run did: the same offspring, so no
     finished training is set aside and run again (5 of 16 were, on Parsl); only those
     running at the kill are."""
     log = tmp_path / "trainings.log"
-    spec = write_spec(tmp_path / "spec.yaml", trainer=FILE.format(log=log, seconds=0.05),
+    spec = write_spec(tmp_path / "spec.yaml", trainer=FILE.format(log="trainings.log", seconds=0.05),
                       launcher=dask(2), births=32)
-    assert hpo_run(tmp_path, spec, "runs/w", kill=("evaluation_finished", 23)).returncode == -9
+    kept, killed = killed_on_two_workers
+    assert killed.returncode == -9, killed.stderr
+    shutil.copytree(kept / "runs/w", tmp_path / "runs/w", symlinks=True)
+    shutil.copy2(kept / "trainings.log", log)
     with Journal.of(tmp_path / "runs/w", readonly=True) as journal:
         before = [e for e in journal.evaluations() if e.ok]
         running_at_kill = {t.uuid for t in journal.running()}
