@@ -12,6 +12,7 @@ import copy
 import functools
 import json
 import re
+import threading
 from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
@@ -73,6 +74,9 @@ def check_with_deepmd(data: dict[str, Any], path: str, what: str = "",
                         f"{value_source(name, settings)}): {why}", "template") from None
 
 
+_SWAP = threading.Lock()
+
+
 @functools.cache
 def _argument_tree(multi_task: bool, gen_args: Any) -> list[Any]:
     return gen_args(multi_task=multi_task)
@@ -87,12 +91,13 @@ def _argument_tree_reused() -> Iterator[None]:
     runs; DeePMD-kit's ``gen_args`` is put back after, for any other caller."""
     from deepmd.utils import argcheck
 
-    built = argcheck.gen_args
-    argcheck.gen_args = lambda multi_task=False: _argument_tree(multi_task, built)
-    try:
-        yield
-    finally:
-        argcheck.gen_args = built
+    with _SWAP:  # one check at a time swaps it: overlapping ones would put back each other's
+        built = argcheck.gen_args
+        argcheck.gen_args = lambda multi_task=False: _argument_tree(multi_task, built)
+        try:
+            yield
+        finally:
+            argcheck.gen_args = built
 
 
 def value_source(name: str, settings: Collection[str]) -> str:

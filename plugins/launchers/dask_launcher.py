@@ -242,6 +242,10 @@ class LocalEngine:
     def client(self, run: RunContext) -> Iterator[Any]:
         from distributed import Client
 
+        # Its client, scheduler and workers are all hpo-run's (the workers in their
+        # preload): they read the versions one way.  A joined cluster's processes are the
+        # user's, reporting Dask's way: so does hpo-run's client there.
+        read_versions_from_metadata()
         cluster = None
         started = False
         with _quiet_about_dead_workers():
@@ -891,7 +895,6 @@ class DaskLauncher:
     @contextmanager
     def connect(self, run: RunContext) -> Iterator[DaskPool]:
         engine = self.engine(run)
-        read_versions_from_metadata()  # the client's and a local scheduler's report
         with engine.client(run) as client:
             # wait_timeout is a joined cluster's key; a local one waits the default
             yield DaskPool(client, self.retries, run, self.wait_timeout,

@@ -30,12 +30,15 @@ def test_the_versions_read_are_the_ones_distributed_reads_by_importing() -> None
     assert set(expected) == {"python", *(name for name, _ in reported), "yaml", "no_such_module_here", "attrs"}
 
 
-def test_it_is_done_once_and_not_on_a_distributed_that_reads_the_metadata_itself(
+def test_it_is_done_once_and_not_on_a_distributed_that_reads_the_metadata_itself_or_is_unreadable(
         monkeypatch: pytest.MonkeyPatch) -> None:
     own = getattr(versions.get_package_info, "by_import", versions.get_package_info)
     monkeypatch.setattr(versions, "get_package_info", own)  # put back at the end
     monkeypatch.setattr(distributed, "__version__", dask_versions.READS_METADATA_SINCE)
     dask_versions.read_versions_from_metadata()
+    assert versions.get_package_info is own
+    monkeypatch.setattr(distributed, "__version__", "a version packaging cannot read")
+    dask_versions.read_versions_from_metadata()  # a speed-up: no reason to stop a run
     assert versions.get_package_info is own
     monkeypatch.setattr(distributed, "__version__", "2024.6.2")
     dask_versions.read_versions_from_metadata()
