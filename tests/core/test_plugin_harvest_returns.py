@@ -83,7 +83,9 @@ def _warning(shown: str) -> str:
 ])
 def test_what_a_harvest_returns_that_is_no_metrics_is_warned_once(tmp_path, capsys, returns, shown):
     """The Study that a resume drives, asked for two births the trainer's harvest reads:
-    neither is taken as harvested (each is trained again), and the harvest is warned of once."""
+    neither is taken as harvested (``_harvest`` gives None, so the resume trains it again:
+    the test below runs that end to end for one of these returns), and the harvest is
+    warned of once."""
     site = distribution(tmp_path / "site", "harvesting-hpo", {"harvesting": "harvesting_plugin"},
                         "harvesting_plugin", HARVESTING_TRAINER)
     found = importlib.util.spec_from_file_location("harvesting_plugin", site / "harvesting_plugin.py")

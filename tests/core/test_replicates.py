@@ -10,6 +10,7 @@ works on its own copy (a run, and a source, moved to another directory reads the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -95,14 +96,19 @@ def killed(searched: Search, tmp_path_factory) -> Killed:
     base = tmp_path_factory.mktemp("killed")
     _, spec = searched(base, "hpo_testfuncs:slow_zdt1")
     path = _slow_replicates_spec(base, spec)
-    driver = subprocess.Popen([str(BIN / "hpo-run"), str(path)], cwd=base, env=subprocess_env(),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    log_path = base / "driver.log"
+    with open(log_path, "wb") as log:
+        driver = subprocess.Popen([str(BIN / "hpo-run"), str(path)], cwd=base, env=subprocess_env(),
+                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     journal_path = base / "reps" / "journal.sqlite"
     deadline = time.monotonic() + 120
     while _trained(journal_path) < 2 and time.monotonic() < deadline and driver.poll() is None:
         time.sleep(0.2)
-    os.killpg(driver.pid, signal.SIGKILL)  # the driver and its Dask workers
+    running = driver.poll() is None
+    with contextlib.suppress(ProcessLookupError):  # a driver that ended by itself: said below
+        os.killpg(driver.pid, signal.SIGKILL)  # the driver and its Dask workers
     driver.wait()
+    assert running and _trained(journal_path) >= 2, log_path.read_text()  # killed mid-run, as meant
     return base, spec
 
 

@@ -38,8 +38,8 @@ def small_sel_training(tmp_path_factory, demo_data):
     directory = tmp_path_factory.mktemp("small-sel")
     template = (QUICKSTART.parent / "templates" / "deepmd_se_e2_a_demo.json").read_text()
     (directory / "small_sel.json").write_text(template.replace("[56, 24]", "[8, 4]"))
-    # check_input off: DeePMD-kit's argcheck of the samples (1.5 s) is not what is tested here
-    overrides = [*demo_overrides(directory, demo_data, steps=60, every=20), "trainer.check_input=false",
+    # DeePMD-kit's start-up check of the samples on, as a user's run has it
+    overrides = [*demo_overrides(directory, demo_data, steps=60, every=20),
                  f"trainer.template={directory / 'small_sel.json'}", "trainer.command=[dp, --tf, train, input.json]"]
     run, trainer = prepare_run(QUICKSTART, load_registry(), overrides)
     params = QUICKSTART_PARAMS
