@@ -43,9 +43,9 @@ test: install
 test-fast: install
 	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not slow"
 
-# Benchmarks (docs/benchmarks.md): all seven sections, ~38 min on 2 cores (measured: quality
+# Benchmarks (docs/benchmarks.md): all eight sections, ~38 min on 2 cores (measured: quality
 # 0.75, sorting 1.2, engine 4, steady state 20, time bias 10.5, waiting 1.2, data digest
-# under 0.5); BENCH_SEEDS=3 BENCH_RACE_SEEDS=3 for a
+# under 0.5, start-up 0.5); BENCH_SEEDS=3 BENCH_RACE_SEEDS=3 for a
 # quicker run, BENCH_TUNE=1 to re-tune sbx-tuned too (~10 min more).
 bench: install
 	$(BIN)/python -m pip install --quiet -e ".[bench]"

@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Callable
 
-from . import data_digest, engine, quality, report, sorting, steady_state, time_bias, tune, waiting
+from . import data_digest, engine, quality, report, sorting, startup, steady_state, time_bias, tune, waiting
 
 
 def steps(seeds: str, race_seeds: str | None, quick: bool,
@@ -34,6 +34,7 @@ def steps(seeds: str, race_seeds: str | None, quick: bool,
         ("time_bias", lambda: time_bias.main(["--seeds", race_seeds] if race_seeds else [])),
         ("waiting", lambda: waiting.main(["--looks", "200", "--futures", "20"] if quick else [])),
         ("data_digest", lambda: data_digest.main(["--repeats", "1"] if quick else [])),
+        ("startup", lambda: startup.main(["--repeats", "2"] if quick else [])),
     ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 
-from . import data_digest, steady_state, time_bias
+from . import data_digest, startup, steady_state, time_bias
 from . import waiting as waiting_bench
 from .common import BENCH, read_result
 from .quality import BEST, PEERS
@@ -280,6 +280,10 @@ def digest(r: dict) -> list[str]:
     return data_digest.markdown(r, _machine(r["machine"]))
 
 
+def starting(r: dict) -> list[str]:
+    return startup.markdown(r, _machine(r["machine"]))
+
+
 # (results file, section, notes): the order of docs/benchmarks.md.  A section is left
 # out when its results file is missing; notes read the same results.
 SECTIONS = [
@@ -293,6 +297,7 @@ SECTIONS = [
     ("time_bias", bias, lambda r: []),
     ("waiting", waiting, lambda r: []),
     ("data_digest", digest, lambda r: []),
+    ("startup", starting, lambda r: []),
 ]
 
 
