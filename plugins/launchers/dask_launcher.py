@@ -75,7 +75,6 @@ KILL_FOR_S = 10.0
 #: times one local worker's process may exit before it has ever joined the scheduler
 #: before the start is given up (its nanny starts it again at once, for ever)
 START_EXITS = 3
-
 #: an address a Client can join: Dask's comms need a host (IPv6 in brackets, as Dask parses
 #: it) and a port to connect to; without either, or with inproc:// (an address inside one
 #: process, never a batch script's scheduler), Client() raised ValueError: a traceback

@@ -4,10 +4,10 @@ Every Dask client, scheduler and worker reports the versions of dask, distribute
 msgpack, cloudpickle, tornado, toolz, numpy, pandas and lz4, and the distributed that
 leap-ec 0.8.2 pins (2024.6.2) imports each package to read its version
 (dask/distributed#5723): pandas alone, which nothing else in a run imports, took about
-0.3 s of CPU and 35 MB in hpo-run and again in each local worker as it started (a short
-local run: 2.0 s of CPU, 1.4 s without).  distributed reads the installed versions from the packages'
-metadata since April 2025 (dask/distributed#9048); :func:`read_versions_from_metadata`
-does the same on the older releases.  In a plain install the answers are distributed's
+0.3 s of CPU and 35 MB in hpo-run and again in each local worker as it started (a
+short local run: 2.0 s of CPU, 1.4 s without).  distributed reads the installed versions
+from the packages' metadata since April 2025 (dask/distributed#9048);
+:func:`read_versions_from_metadata` does the same on the older releases.  In a plain install the answers are distributed's
 own (tested against its function); an editable or source install may read otherwise,
 which is why only a local cluster, whose processes are all hpo-run's, reads them so.
 """
