@@ -29,7 +29,7 @@ quickstart: install
 
 # The suite runs in TEST_WORKERS processes (pytest-xdist): most tests wait on trainings,
 # subprocesses and time limits, so two side by side on 2 cores take about 60% of the time
-# one takes (about 1800 tests in 12.5 to 14 min on a fresh clone). TEST_WORKERS=0 runs every
+# one takes (about 1800 tests in 12.5 to 15 min on a fresh clone). TEST_WORKERS=0 runs every
 # test in the one pytest process. worksteal: a process that runs out of tests takes some
 # of the other's, so the run does not end on one process's queue of long ones.
 TEST_WORKERS ?= 2
